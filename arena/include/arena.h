@@ -1,0 +1,137 @@
+/* arena.h: the whole public API of the arena allocator.
+ *
+ * An arena is a heap of its own: blocks come from regions mapped from the OS,
+ * and everything in it can be freed at once with arena_reset or arena_destroy.
+ * The same mechanisms serve as the process malloc through libarena_malloc
+ * (see README.md); this header is all a program needs for the explicit API.
+ *
+ * Conventions, for every function below:
+ * - a call that returns a pointer returns NULL on failure and sets errno
+ *   (ENOMEM when memory or the max_bytes cap runs out, EINVAL for a bad
+ *   argument);
+ * - a pointer argument `p` is NULL or a live block of the same arena;
+ *   anything else (double free, a pointer arena never returned, a block of
+ *   another arena) is misuse: it goes to the error handler and the call does
+ *   nothing else;
+ * - an arena created without ARENA_THREAD_SAFE must be used by one thread at
+ *   a time.
+ */
+#ifndef ARENA_H
+#define ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ARENA_VERSION_MAJOR 0
+#define ARENA_VERSION_MINOR 1
+
+typedef struct arena arena_t;
+
+typedef enum arena_policy {
+    ARENA_POLICY_DEFAULT = 0, /* size classes, TLSF medium blocks, huge mappings */
+    ARENA_POLICY_SEED = 1     /* the original: header per block, two lists, first fit */
+} arena_policy;
+
+/* arena_config.flags */
+#define ARENA_THREAD_SAFE 1u  /* the arena may be used from several threads (one lock) */
+
+typedef struct arena_config {     /* all-zero = every default */
+    size_t block_size;   /* granularity and alignment of every block, power of two >= 8
+                            and <= 65536; 0 = 16 */
+    size_t region_size;  /* bytes asked from the OS at a time, power of two from 64 KiB
+                            to 1 GiB; 0 = the policy's default (default: 4 MiB,
+                            seed: 64 KiB) */
+    size_t max_bytes;    /* cap on bytes mapped from the OS, metadata included;
+                            0 = no cap; past it allocation fails with ENOMEM */
+    arena_policy policy;
+    unsigned flags;      /* ARENA_THREAD_SAFE: the arena may be used from several threads */
+} arena_config;
+
+typedef struct arena_stats {
+    size_t live_bytes;          /* sum of requested sizes of live blocks */
+    size_t live_blocks;
+    size_t peak_live_bytes;
+    size_t usable_bytes;        /* sum of usable sizes of live blocks */
+    size_t mapped_bytes;        /* bytes currently mapped from the OS, metadata included */
+    size_t peak_mapped_bytes;
+    size_t free_bytes;          /* bytes held in free blocks and free pages */
+    size_t largest_free_block;
+    size_t regions;
+    uint64_t allocs, frees, reallocs;
+    size_t purged_bytes;        /* bytes of free pages handed back to the OS (madvise),
+                                   still mapped, not resident */
+} arena_stats;
+
+/* Creates an arena. NULL cfg = every default. Returns NULL with errno=EINVAL on a
+ * bad config (block_size or region_size out of range or not a power of two, an
+ * unknown policy or flag), ENOMEM when the OS refuses memory. */
+arena_t *arena_create(const arena_config *cfg);
+
+/* Hands every mapping back to the OS; every block of the arena dies. NULL does nothing. */
+void arena_destroy(arena_t *a);
+
+/* A block of at least `size` bytes aligned to block_size; malloc(0) returns a unique
+ * block that can be freed. NULL + ENOMEM on failure. */
+void *arena_malloc(arena_t *a, size_t size);
+
+/* n * size bytes, all zero. NULL + ENOMEM when n * size overflows or memory runs out. */
+void *arena_calloc(arena_t *a, size_t n, size_t size);
+
+/* Resizes p to size bytes, keeping its contents up to the smaller size.
+ * p == NULL: as arena_malloc. size == 0: frees p, returns NULL.
+ * On failure returns NULL with ENOMEM and p is untouched and still live. */
+void *arena_realloc(arena_t *a, void *p, size_t size);
+
+/* A block of `size` bytes aligned to `alignment` (a power of two; block_size when
+ * smaller). NULL + EINVAL when alignment is not a power of two, + ENOMEM on failure. */
+void *arena_memalign(arena_t *a, size_t alignment, size_t size);
+
+/* Frees p. NULL does nothing; misuse goes to the error handler. */
+void arena_free(arena_t *a, void *p);
+
+/* Bytes that may be used at p (>= the size asked for); 0 for NULL or misuse.
+ * From this call on the block counts its whole usable size in live_bytes. */
+size_t arena_usable_size(arena_t *a, const void *p);
+
+/* Frees every block at once in O(regions); keeps the arena usable. Memory beyond
+ * what a fresh arena holds goes back to the OS. */
+void arena_reset(arena_t *a);
+
+/* Fills *out with the arena's statistics. Returns 0, or -1 with EINVAL for NULL. */
+int arena_stats_get(arena_t *a, arena_stats *out);
+
+/* Walks every region, page and block and verifies every invariant.
+ * Returns 0 when all hold; otherwise -1, after writing the first broken one to
+ * stderr (with write(2), no allocation). */
+int arena_check(arena_t *a);
+
+/* The kinds of misuse the error handler is told about. */
+typedef enum arena_error {
+    ARENA_ERR_DOUBLE_FREE = 1,   /* p was a block of this arena and is already free */
+    ARENA_ERR_INVALID_POINTER,   /* p was never returned by arena (interior, stack, foreign) */
+    ARENA_ERR_WRONG_ARENA,       /* p is a live block of another arena */
+    ARENA_ERR_CORRUPTION         /* heap metadata found damaged */
+} arena_error;
+
+/* Called on misuse with the arena, the pointer, the kind and a one-line message
+ * (no trailing newline). When the handler returns, the bad call is ignored. */
+typedef void (*arena_error_fn)(void *ctx, arena_t *a, const void *p, arena_error kind,
+                               const char *message);
+
+/* Installs the process-wide error handler; NULL restores the default, which writes
+ * "arena: double free of 0x... in arena 0x..." (or the matching message) to stderr
+ * and calls abort(). Returns the previous handler. */
+arena_error_fn arena_set_error_handler(arena_error_fn fn, void *ctx);
+
+/* The name of a misuse kind ("double free", ...). */
+const char *arena_error_name(arena_error kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARENA_H */

@@ -1,0 +1,75 @@
+// trace.h: the allocation trace library. It reads, checks, writes and describes
+// traces in the format of docs/trace-format.md; it knows nothing of any allocator.
+//
+// Contract shared by every tool and driver in bench/ (extend, do not change):
+// - load() validates the whole file before returning anything; on the first
+//   error it returns false and sets error to "FILE:LINE: what is wrong".
+// - ops come back in file order with ids remapped to dense slots
+//   (0 .. slot_count-1), so a replay indexes an array, not a hash table. A slot
+//   is live from its a/c/m op to its f op; after that it may be reused.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace trace {
+
+enum class OpKind : uint8_t {
+    Malloc = 0,    // a ID SIZE                 size
+    Calloc = 1,    // c ID N SIZE               size = element size, arg = N
+    Memalign = 2,  // m ID ALIGN SIZE           size, arg = alignment (power of two)
+    Realloc = 3,   // r ID SIZE                 size (never 0)
+    Free = 4,      // f ID
+};
+
+struct Op {
+    uint64_t size;    // bytes (calloc: element size)
+    uint64_t arg;     // calloc: element count; memalign: alignment; else 0
+    uint32_t slot;    // dense slot of the object
+    uint16_t thread;  // thread that made the call (0 unless a `t` line said otherwise)
+    OpKind kind;
+    uint8_t reserved;
+};
+static_assert(sizeof(Op) == 24, "Op stays compact: a replay streams through them");
+
+// Facts about a whole trace, computed while loading.
+struct Facts {
+    uint64_t ops = 0;
+    uint64_t count[5] = {0, 0, 0, 0, 0};  // by OpKind
+    uint64_t peak_live_bytes = 0;         // max over the trace of the sum of live sizes
+    uint64_t peak_op = 0;                 // index of the op after which live bytes peak
+    uint64_t peak_live_blocks = 0;
+    uint64_t final_live_blocks = 0;       // never freed by the program
+    uint64_t final_live_bytes = 0;
+    uint32_t slot_count = 0;              // slots needed for a replay
+    uint32_t threads = 1;                 // distinct thread ids seen (1 when none)
+    uint16_t max_thread = 0;              // largest thread id seen
+    uint64_t size_hist[65] = {};          // by bit width of the size: [0] size 0,
+                                          // [k] 2^(k-1) <= size < 2^k
+};
+
+struct Trace {
+    std::string path;      // as given to load()
+    std::string name;      // file name without directories and .trace/.trace.gz
+    std::vector<Op> ops;
+    Facts facts;
+};
+
+// Reads a .trace or .trace.gz file (gzip is detected from the content).
+// Returns false with error = "FILE:LINE: what is wrong" on the first problem.
+bool load(const std::string &path, Trace *out, std::string *error);
+
+// Parses trace text already in memory; `path` only names it in errors.
+bool parse(const std::string &path, const char *text, size_t len, Trace *out,
+           std::string *error);
+
+// Writes a trace in canonical form (header, one op per line, `t` lines where the
+// thread changes); gzip when path ends in .gz. Returns false with error set.
+bool write(const std::string &path, const Trace &t, std::string *error);
+
+// The canonical text of a trace (what write() puts in a plain file).
+std::string to_text(const Trace &t);
+
+}  // namespace trace

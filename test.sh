@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# ./test.sh: installs what is missing, builds, and runs every test:
+#   1. the Release build and the whole ctest suite          (build/)
+#   2. the same suite under AddressSanitizer + UBSan         (build-asan/)
+#   3. the thread tests under ThreadSanitizer                (build-tsan/)
+# ./test.sh --fast runs step 1 only. Extra arguments after -- go to ctest.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/deps.sh
+
+fast=0
+ctest_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --fast) fast=1 ;;
+        --) shift; ctest_args=("$@"); break ;;
+        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "usage: ./test.sh [--fast] [-- CTEST-ARGS...]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+deps_require "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}" "${DEPS_COMPARATORS[@]}"
+jobs=$(nproc)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Release build and tests (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" "${ctest_args[@]}"
+[ "$fast" -eq 1 ] && exit 0
+
+# Sanitizer builds skip what cannot run under a sanitizer: programs with arena
+# preloaded as their malloc (the sanitizer runtime owns malloc there), and
+# comparator allocators linked in as the process malloc.
+step "AddressSanitizer + UBSan build and tests (build-asan/)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
+      -DARENA_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j"$jobs"
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'no-sanitizer' "${ctest_args[@]}"
+
+step "ThreadSanitizer build, thread tests (build-tsan/)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
+      -DARENA_SANITIZE=thread -DARENA_BUILD_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$jobs"
+ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L threads -LE 'no-sanitizer' \
+      --no-tests=ignore "${ctest_args[@]}"
+printf '\nall tests passed\n'
