@@ -1,0 +1,186 @@
+"""Crafted result files for the tools' tests, in the CSV contract's layout.
+
+Every generator takes a random.Random with a fixed seed, so a test sees the
+same numbers on every run. Values are chosen by the test (median throughput,
+frag_rss per configuration); the generator adds repetition noise around them.
+"""
+
+import csv
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.normpath(os.path.join(HERE, "..", "..", "tools"))
+DATA = os.path.join(HERE, "data")
+sys.path.insert(0, TOOLS)
+
+REPLAY_HEADER = ["trace", "allocator", "block_size", "threads", "repetition", "ops",
+                 "ns_per_op", "mops", "peak_live_bytes", "rss_peak_bytes", "frag_rss"]
+REALPROG_HEADER = ["trace", "allocator", "block_size", "threads", "repetition",
+                   "wall_seconds", "max_rss_bytes", "user_seconds", "sys_seconds",
+                   "minor_faults", "output_ok"]
+TIMELINE_HEADER = ["trace", "allocator", "block_size", "threads", "op_index", "live_bytes",
+                   "rss_bytes", "mapped_bytes"]
+
+MACHINE = {"command": "./bench.sh run", "date": "2025-01-01", "commit": "abc1234",
+           "cpu": "Crafted CPU @ 2.0GHz", "cores": "2", "kernel": "6.1.0",
+           "glibc": "2.36", "compiler": "gcc 12.2.0"}
+
+PEAK_LIVE = 10_000_000   # bytes live at the peak of every crafted trace
+OPS = 1_000_000
+
+
+def write_csv(path, header, rows, facts=None):
+    """Writes a result file: `# key: value` facts, the header, the rows."""
+    with open(path, "w", newline="") as handle:
+        for key, value in (facts or {}).items():
+            handle.write("# %s: %s\n" % (key, value))
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def jittered(rng, value, spread):
+    """value times a uniform factor in [1 - spread, 1 + spread]."""
+    return value * (1 + rng.uniform(-spread, spread))
+
+
+def replay_rows(configs, repetitions, rng, time_spread=0.06, memory_spread=0.004,
+                extra=None):
+    """Rows for replay.csv. configs: list of (trace, allocator, block_size,
+    threads, mops, frag_rss) or with a region_size after threads when extra
+    has "region_size"; extra: names of further columns, filled per row by
+    the callable extra[name](config, repetition) ."""
+    rows = []
+    for config in configs:
+        trace, allocator, block_size, threads = config[:4]
+        mops, frag_rss = config[-2:]
+        for repetition in range(repetitions):
+            sample_mops = jittered(rng, mops, time_spread)
+            sample_frag = jittered(rng, frag_rss, memory_spread)
+            row = [trace, allocator, block_size, threads, repetition, OPS,
+                   repr(1000.0 / sample_mops), repr(sample_mops), PEAK_LIVE,
+                   int(sample_frag * PEAK_LIVE), repr(sample_frag)]
+            for name, fill in (extra or {}).items():
+                row.append(fill(config, repetition))
+            rows.append(row)
+    return rows
+
+
+def run_tool(tool, *args):
+    """Runs tools/TOOL with this interpreter; returns the CompletedProcess."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run([sys.executable, os.path.join(TOOLS, tool)] + [str(a) for a in args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def timeline_rows(traces, allocators, rng, samples=100):
+    """timeline.csv rows: live bytes rise to PEAK_LIVE and fall; each allocator
+    keeps resident overhead[allocator] times the live bytes (at least what it
+    had); mapped bytes are empty for allocators whose overhead is below 1.1,
+    as for an allocator that cannot tell."""
+    rows = []
+    for trace in traces:
+        for allocator, overhead in allocators.items():
+            resident = 0
+            for sample in range(samples + 1):
+                live = int(PEAK_LIVE * min(sample, samples - sample) * 2 / samples)
+                resident = max(resident, int(live * overhead * (1 + rng.uniform(0, 0.01))))
+                mapped = "" if overhead < 1.1 else int(resident * 1.25)
+                rows.append([trace, allocator, 16, 1, sample * OPS // samples, live,
+                             resident, mapped])
+    return rows
+
+
+# A block-size sweep with a known answer: throughput peaks at SPEED_BEST_BLOCK,
+# frag_rss is lowest at MEMORY_BEST_BLOCK, their balance is best at
+# BALANCED_BEST_BLOCK; the region sizes change throughput a little, and the
+# biggest region is the fastest.
+SWEEP_BLOCKS = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+SWEEP_REGIONS = [65536, 1048576, 4194304]
+SPEED_BEST_BLOCK, MEMORY_BEST_BLOCK, BALANCED_BEST_BLOCK = 256, 16, 64
+
+
+def sweep_figures(block_size, region_size, trace_index=0):
+    """(mops, frag_rss) of one sweep configuration: the throughput rises by 25%
+    per doubling of the block size up to 256 and falls by 15% per doubling past
+    it; frag_rss is lowest at 16 and grows 6% per doubling away from it."""
+    steps_from_speed = (block_size.bit_length() - SPEED_BEST_BLOCK.bit_length())
+    mops = 10.0 * (1.25 ** steps_from_speed if steps_from_speed <= 0
+                   else 0.85 ** steps_from_speed)
+    mops *= 1 + 0.02 * SWEEP_REGIONS.index(region_size) + 0.1 * trace_index
+    frag = 1.05 * 1.06 ** abs(block_size.bit_length() - MEMORY_BEST_BLOCK.bit_length())
+    return mops, frag
+
+
+def sweep_configs(traces, allocators=("arena", "seed")):
+    configs = []
+    for trace_index, trace in enumerate(traces):
+        for allocator in allocators:
+            for region_size in SWEEP_REGIONS:
+                for block_size in SWEEP_BLOCKS:
+                    mops, frag = sweep_figures(block_size, region_size, trace_index)
+                    if allocator == "seed":
+                        mops, frag = mops / 3, frag * 1.5
+                    configs.append((trace, allocator, block_size, 1, region_size, mops, frag))
+    return configs
+
+
+def sweep_rows(configs, repetitions, rng):
+    return replay_rows(configs, repetitions, rng, time_spread=0.02, memory_spread=0.002,
+                       extra={"region_size": lambda config, repetition: config[4]})
+
+
+# The allocators of a crafted run: (throughput, frag_rss) per trace at these
+# multiples of glibc's (10 Mops/s, frag_rss 1.2).
+RUN_ALLOCATORS = {"glibc": (1.0, 1.0), "arena": (1.5, 0.85), "mimalloc": (1.8, 1.3),
+                  "tcmalloc": (1.7, 1.2), "bump": (2.3, 1.0)}
+RUN_TRACES = ["cpython", "sqlite3", "cmake"]
+
+
+def make_run_dir(directory, rng, repetitions=5, sweep=True, timeline=True, realprog=True):
+    """A small but complete results directory; returns its path."""
+    os.makedirs(directory, exist_ok=True)
+    configs = [(trace, allocator, 16 if allocator == "arena" else 0, 1,
+                10.0 * speed * (1 + 0.1 * index), 1.2 * memory)
+               for index, trace in enumerate(RUN_TRACES)
+               for allocator, (speed, memory) in RUN_ALLOCATORS.items()]
+    write_csv(os.path.join(directory, "replay.csv"), REPLAY_HEADER,
+              replay_rows(configs, repetitions, rng), MACHINE)
+    if sweep:
+        write_csv(os.path.join(directory, "sweep.csv"), REPLAY_HEADER + ["region_size"],
+                  sweep_rows(sweep_configs(RUN_TRACES[:2]), 3, rng),
+                  dict(MACHINE, command="./bench.sh sweep"))
+    if timeline:
+        write_csv(os.path.join(directory, "timeline.csv"), TIMELINE_HEADER,
+                  timeline_rows(RUN_TRACES[:2], {"glibc": 1.2, "arena": 1.05,
+                                                 "mimalloc": 1.4}, rng, samples=20))
+    if realprog:
+        rows = []
+        for program in ("python3", "sqlite3"):
+            for allocator, (speed, memory) in RUN_ALLOCATORS.items():
+                if allocator == "bump":
+                    continue
+                for repetition in range(repetitions):
+                    rows.append([program, allocator, 0, 1, repetition,
+                                 repr(jittered(rng, 2.0 / speed, 0.05)),
+                                 int(jittered(rng, 50e6 * memory, 0.01)),
+                                 repr(jittered(rng, 1.8 / speed, 0.05)), "0.1", 12000, 1])
+        write_csv(os.path.join(directory, "realprog.csv"), REALPROG_HEADER, rows,
+                  dict(MACHINE, command="./bench.sh realprog"))
+    return directory
+
+
+SKIP = 77   # ctest's SKIP_RETURN_CODE for these tests
+
+
+def require_module(name, package):
+    """Exits with SKIP (shown by ctest as skipped) when a module is missing."""
+    try:
+        __import__(name)
+    except ImportError:
+        print("SKIP: %s is not importable by %s (Debian package %s)"
+              % (name, sys.executable, package))
+        sys.exit(SKIP)

@@ -1,0 +1,488 @@
+"""Reading and validating the result CSV files that the bench drivers write.
+
+Every tool in tools/ reads results through this module, so the CSV contract
+(see results/README.md and issue 6) is checked in one place. A file that breaks
+the contract raises CsvFormatError, whose text is `FILE:LINE: what is wrong`;
+the command-line tools print it and exit 2.
+
+Three kinds of file share the same reader, told apart by their header:
+- "replay": replay.csv, micro.csv, sweep.csv (bench_replay, bench_micro);
+- "realprog": realprog.csv (real programs run under each allocator);
+- "timeline": timeline.csv (bench_replay --timeline), samples over one replay.
+
+Python standard library only.
+"""
+
+import csv
+import errno
+import os
+import re
+import statistics
+import sys
+from collections import OrderedDict
+
+# ---- the pinned contract ----------------------------------------------------
+
+# The first columns of each kind, in this order exactly.
+REPLAY_COLUMNS = ("trace", "allocator", "block_size", "threads", "repetition", "ops",
+                  "ns_per_op", "mops", "peak_live_bytes", "rss_peak_bytes", "frag_rss")
+REALPROG_COLUMNS = ("trace", "allocator", "block_size", "threads", "repetition",
+                    "wall_seconds", "max_rss_bytes", "user_seconds", "sys_seconds",
+                    "minor_faults", "output_ok")
+TIMELINE_COLUMNS = ("trace", "allocator", "block_size", "threads", "op_index",
+                    "live_bytes", "rss_bytes", "mapped_bytes")
+FIRST_COLUMNS = {"replay": REPLAY_COLUMNS, "realprog": REALPROG_COLUMNS,
+                 "timeline": TIMELINE_COLUMNS}
+
+TEXT_COLUMNS = ("trace", "allocator")
+# Integer columns that identify a configuration (never compared as figures).
+INTEGER_KEY_COLUMNS = ("block_size", "threads", "repetition", "region_size")
+# The key of one measured configuration; the repetition is what varies inside it.
+# region_size joins the key in files that have that column (sweeps).
+CONFIG_COLUMNS = ("trace", "allocator", "block_size", "threads")
+
+# Which way is better for each known figure, and what kind of figure it is.
+# The kind picks the verdict words (faster/slower or leaner/fatter) and the
+# noise floor in compare.py. Figures not listed here are compared without a
+# verdict of direction.
+HIGHER_IS_BETTER = "higher"
+LOWER_IS_BETTER = "lower"
+_TIME, _MEMORY = "time", "memory"
+
+_LATENCY_FIGURES = tuple("lat_%s_%s_ns" % (call, point)
+                         for call in ("malloc", "free", "realloc")
+                         for point in ("p50", "p99", "p999", "max"))
+
+FIGURES = {
+    "mops": (HIGHER_IS_BETTER, _TIME),
+    "ns_per_op": (LOWER_IS_BETTER, _TIME),
+    "instructions_per_op": (LOWER_IS_BETTER, _TIME),
+    "wall_seconds": (LOWER_IS_BETTER, _TIME),
+    "user_seconds": (LOWER_IS_BETTER, _TIME),
+    "sys_seconds": (LOWER_IS_BETTER, _TIME),
+    "frag_rss": (LOWER_IS_BETTER, _MEMORY),
+    "rss_peak_bytes": (LOWER_IS_BETTER, _MEMORY),
+    "frag_at_peak": (LOWER_IS_BETTER, _MEMORY),
+    "internal_frag": (LOWER_IS_BETTER, _MEMORY),
+    "footprint_bytes": (LOWER_IS_BETTER, _MEMORY),
+    "rss_after_bytes": (LOWER_IS_BETTER, _MEMORY),
+    "max_rss_bytes": (LOWER_IS_BETTER, _MEMORY),
+    # Page faults come from touching fresh memory: counted with memory, so a
+    # rise reads "fatter" and takes the (tighter) memory noise floor.
+    "minor_faults": (LOWER_IS_BETTER, _MEMORY),
+}
+FIGURES.update({name: (LOWER_IS_BETTER, _TIME) for name in _LATENCY_FIGURES})
+
+# Numbers that describe the workload, not the allocator: never given a verdict.
+INFORMATIONAL_COLUMNS = ("ops", "peak_live_bytes", "repetition", "block_size", "threads",
+                         "region_size", "op_index", "output_ok")
+
+# Known numeric columns: a value there that is not a number is an error.
+# Columns nobody has told us about are numeric when every value is a number.
+KNOWN_NUMERIC_COLUMNS = (set(FIGURES) | set(INFORMATIONAL_COLUMNS)
+                         | {"live_bytes", "rss_bytes", "mapped_bytes"}) - {"output_ok"}
+
+# Units for axis labels and tables.
+UNITS = {
+    "mops": "Mops/s", "ns_per_op": "ns/op", "instructions_per_op": "instructions/op",
+    "wall_seconds": "s", "user_seconds": "s", "sys_seconds": "s",
+    "frag_rss": "RSS at peak / peak live bytes", "rss_peak_bytes": "bytes",
+    "max_rss_bytes": "bytes", "footprint_bytes": "bytes", "rss_after_bytes": "bytes",
+    "minor_faults": "faults", "peak_live_bytes": "bytes",
+}
+UNITS.update({name: "ns" for name in _LATENCY_FIGURES})
+
+# Machine facts that make two runs comparable; compare.py warns when they differ.
+MACHINE_FACTS = ("cpu", "cores", "kernel", "glibc", "compiler")
+
+# An integer or a decimal, optionally with an exponent (C++ streams may write
+# 1e+06). Rejects what float() would also take but the contract does not:
+# nan, inf, underscores, surrounding blanks.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+class CsvFormatError(Exception):
+    """A result file that breaks the contract; str() is `FILE:LINE: what is wrong`."""
+
+    def __init__(self, path, line, message):
+        super().__init__("%s:%d: %s" % (path, line, message))
+        self.path, self.line, self.message = path, line, message
+
+
+def figure_direction(column):
+    """HIGHER_IS_BETTER, LOWER_IS_BETTER, or None when unknown or informational."""
+    known = FIGURES.get(column)
+    return known[0] if known else None
+
+
+def figure_kind(column):
+    """'time', 'memory', or None for figures with no known direction."""
+    known = FIGURES.get(column)
+    return known[1] if known else None
+
+
+def is_time_figure(column):
+    return figure_kind(column) == _TIME
+
+
+def is_memory_figure(column):
+    return figure_kind(column) == _MEMORY
+
+
+def parse_number(text):
+    """The value of a numeric field: a float (an int when it is written as one),
+    None when empty; raises ValueError when it is not a number."""
+    if text == "":
+        return None
+    if not _NUMBER.match(text):
+        raise ValueError(text)
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    return float(text)
+
+
+class ResultTable:
+    """One result file: its facts, columns and rows.
+
+    rows: list of dicts from column name to value: text for trace and allocator,
+    int or float (or None when empty) for numeric columns, the original text for
+    text columns. line_of[i] is the file line of rows[i].
+    """
+
+    def __init__(self, path, kind, facts, comments, columns, rows, line_of, numeric_columns,
+                 header_line=1):
+        self.path = path
+        self.header_line = header_line
+        self.kind = kind
+        self.facts = facts            # OrderedDict from `# key: value` lines
+        self.comments = comments      # `#` lines before the header that are not key: value
+        self.columns = columns
+        self.rows = rows
+        self.line_of = line_of
+        self.numeric_columns = numeric_columns
+
+    @property
+    def config_columns(self):
+        """Columns that name one measured configuration (the repetitions vary inside)."""
+        if "region_size" in self.columns:
+            return CONFIG_COLUMNS + ("region_size",)
+        return CONFIG_COLUMNS
+
+    def figure_columns(self):
+        """Numeric columns that measure something (not keys, not workload facts)."""
+        return [c for c in self.columns
+                if c in self.numeric_columns and c not in INFORMATIONAL_COLUMNS]
+
+    def values(self, column):
+        """Distinct non-missing values of a column, sorted."""
+        return sorted({row[column] for row in self.rows if row.get(column) is not None})
+
+    def select(self, traces=None, allocators=None):
+        """A copy keeping only rows of the given traces and allocators (None = all)."""
+        kept = [i for i, row in enumerate(self.rows)
+                if (not traces or row["trace"] in traces)
+                and (not allocators or row["allocator"] in allocators)]
+        return ResultTable(self.path, self.kind, self.facts, self.comments, self.columns,
+                           [self.rows[i] for i in kept], [self.line_of[i] for i in kept],
+                           self.numeric_columns, self.header_line)
+
+    def groups(self, key_columns=None):
+        """Rows grouped by configuration: OrderedDict from key tuple to rows, in
+        file order of first appearance."""
+        key_columns = key_columns or self.config_columns
+        grouped = OrderedDict()
+        for row in self.rows:
+            grouped.setdefault(tuple(row.get(c) for c in key_columns), []).append(row)
+        return grouped
+
+
+def samples(rows, column):
+    """The non-missing values of one column over rows (the repetitions)."""
+    return [row[column] for row in rows if row.get(column) is not None]
+
+
+def median_of(rows, column):
+    """Median of a column over rows, None when no row has it."""
+    values = samples(rows, column)
+    return statistics.median(values) if values else None
+
+
+def detect_kind(header):
+    """Which kind of result file a header belongs to, by its distinctive columns."""
+    if "op_index" in header:
+        return "timeline"
+    if "wall_seconds" in header or "output_ok" in header:
+        return "realprog"
+    return "replay"
+
+
+def _check_header(path, line, header):
+    if not header or header == [""]:
+        raise CsvFormatError(path, line, "empty header line")
+    if not any(name in header for name in CONFIG_COLUMNS):
+        raise CsvFormatError(path, line, "no header: the first line that is not a '#' fact "
+                             "must name the columns, starting with %s" % ",".join(REPLAY_COLUMNS))
+    kind = detect_kind(header)
+    expected = FIRST_COLUMNS[kind]
+    for position, name in enumerate(expected):
+        if name not in header:
+            raise CsvFormatError(path, line, "missing required column '%s' (a %s file starts "
+                                 "with: %s)" % (name, kind, ",".join(expected)))
+        if position >= len(header) or header[position] != name:
+            raise CsvFormatError(path, line, "column %d is '%s', expected '%s' (a %s file "
+                                 "starts with: %s)" % (position + 1, header[position], name,
+                                                       kind, ",".join(expected)))
+    seen = set()
+    for name in header:
+        if name == "":
+            raise CsvFormatError(path, line, "empty column name in the header")
+        if name in seen:
+            raise CsvFormatError(path, line, "column '%s' appears twice" % name)
+        seen.add(name)
+    return kind
+
+
+def _read_facts(lines):
+    """The `#` lines before the header: (facts, comments, index of the header line)."""
+    facts, comments = OrderedDict(), []
+    index = 0
+    while index < len(lines) and (lines[index].startswith("#") or lines[index].strip() == ""):
+        text = lines[index][1:].strip() if lines[index].startswith("#") else ""
+        key, colon, value = text.partition(":")
+        if colon and key.strip() and " " not in key.strip():
+            facts[key.strip()] = value.strip()
+        elif text:
+            comments.append(text)
+        index += 1
+    return facts, comments, index
+
+
+def read_results(path):
+    """Reads and validates one result file; returns a ResultTable."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as error:
+        raise CsvFormatError(path, 1, "not UTF-8 text (%s)" % error.reason) from None
+    lines = text.splitlines()
+    facts, comments, header_index = _read_facts(lines)
+    if header_index >= len(lines):
+        raise CsvFormatError(path, max(1, header_index), "no header line (the file has only "
+                             "comments)" if lines else "empty file: no header line")
+    reader = csv.reader(lines[header_index:], strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as error:
+        raise CsvFormatError(path, header_index + 1, "unreadable header: %s" % error) from None
+    header = [name.strip() for name in header]
+    kind = _check_header(path, header_index + 1, header)
+
+    raw_rows, line_of = [], []
+    try:
+        for fields in reader:
+            line = header_index + reader.line_num
+            if not fields or fields == [""]:
+                continue  # a blank line
+            if fields[0].startswith("#"):
+                raise CsvFormatError(path, line, "comment line after the header (facts "
+                                     "belong before it)")
+            if len(fields) != len(header):
+                raise CsvFormatError(path, line, "%d fields, the header has %d"
+                                     % (len(fields), len(header)))
+            raw_rows.append(fields)
+            line_of.append(line)
+    except csv.Error as error:
+        raise CsvFormatError(path, header_index + reader.line_num, str(error)) from None
+
+    numeric = _numeric_columns(header, raw_rows)
+    rows = [_convert_row(path, line, header, fields, numeric)
+            for line, fields in zip(line_of, raw_rows)]
+    table = ResultTable(path, kind, facts, comments, header, rows, line_of, numeric,
+                        header_index + 1)
+    _check_unique_keys(table)
+    return table
+
+
+def _numeric_columns(header, raw_rows):
+    numeric = set()
+    for position, name in enumerate(header):
+        if name in TEXT_COLUMNS:
+            continue
+        if name in KNOWN_NUMERIC_COLUMNS or all(
+                fields[position] == "" or _NUMBER.match(fields[position]) for fields in raw_rows):
+            numeric.add(name)
+    return numeric
+
+
+def _convert_row(path, line, header, fields, numeric):
+    row = {}
+    for name, text in zip(header, fields):
+        if name in TEXT_COLUMNS:
+            if text == "":
+                raise CsvFormatError(path, line, "empty %s" % name)
+            row[name] = text
+        elif name in numeric:
+            try:
+                value = parse_number(text)
+            except ValueError:
+                raise CsvFormatError(path, line, "%s: '%s' is not a number" % (name, text)) from None
+            if name in INTEGER_KEY_COLUMNS and value is not None and not isinstance(value, int):
+                raise CsvFormatError(path, line, "%s: '%s' is not a whole number" % (name, text))
+            if name in ("block_size", "threads", "repetition") and value is None:
+                raise CsvFormatError(path, line, "%s is empty (it is part of the row's key)" % name)
+            row[name] = value
+        else:
+            row[name] = text
+    return row
+
+
+def _check_unique_keys(table):
+    if table.kind == "timeline":
+        key_columns = CONFIG_COLUMNS + ("op_index",)
+    else:
+        key_columns = table.config_columns + ("repetition",)
+    first_line = {}
+    for row, line in zip(table.rows, table.line_of):
+        key = tuple(row.get(c) for c in key_columns)
+        if key in first_line:
+            raise CsvFormatError(table.path, line, "duplicate row: same %s as line %d"
+                                 % (",".join(key_columns), first_line[key]))
+        first_line[key] = line
+
+
+def describe_key(key_columns, key):
+    """A short readable name for a configuration key, e.g. `cpython glibc bs=16 t=1`."""
+    short = {"block_size": "bs", "threads": "t", "region_size": "rs"}
+    parts = []
+    for column, value in zip(key_columns, key):
+        if column in TEXT_COLUMNS:
+            parts.append(str(value))
+        elif value is not None:
+            parts.append("%s=%s" % (short.get(column, column), value))
+    return " ".join(parts)
+
+
+# ---- shared by the command-line tools ---------------------------------------
+
+EXIT_USAGE = 2   # bad flags or a malformed file
+
+
+def read_or_exit(path, program):
+    """read_results for a command-line tool: a missing or malformed file prints
+    `FILE:LINE: what is wrong` (or the OS error) on stderr and exits 2."""
+    return _exit_on_bad_input(program, read_results, path)
+
+
+def _exit_on_bad_input(program, read, argument):
+    try:
+        return read(argument)
+    except CsvFormatError as error:
+        print(error, file=sys.stderr)
+    except OSError as error:
+        print("%s: %s: %s" % (program, error.filename or argument, error.strerror or error),
+              file=sys.stderr)
+    except ValueError as error:
+        print("%s: %s" % (program, error), file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+def comma_list(text):
+    """An argparse type: `a,b,c` -> ['a', 'b', 'c'] (empty items dropped)."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+# ---- a results directory -------------------------------------------------------
+
+# The files of a results directory that the tools read, by role.
+RUN_FILES = {"replay": "replay.csv", "micro": "micro.csv", "sweep": "sweep.csv",
+             "realprog": "realprog.csv", "timeline": "timeline.csv"}
+
+
+class RunData:
+    """The result files of one run, by role (None when absent), and the
+    directory they came from (where plots and the report go)."""
+
+    def __init__(self, directory, tables):
+        self.directory = directory
+        self.tables = tables          # role -> ResultTable
+
+    def __getattr__(self, role):
+        if role in RUN_FILES:
+            return self.tables.get(role)
+        raise AttributeError(role)
+
+    def facts(self):
+        """The facts of the run: every file's facts, the replay file's first."""
+        merged = OrderedDict()
+        for role in RUN_FILES:
+            table = self.tables.get(role)
+            for key, value in (table.facts.items() if table else ()):
+                merged.setdefault(key, value)
+        return merged
+
+    def sweep_table(self):
+        """The table with a block-size sweep: sweep.csv, or replay.csv when an
+        allocator ran several block or region sizes on one trace."""
+        if self.sweep is not None:
+            return self.sweep
+        if self.replay is not None and has_several_configs(self.replay):
+            return self.replay
+        return None
+
+
+def has_several_configs(table):
+    """True when an allocator ran more than one (block_size, region_size) on a trace."""
+    seen = {}
+    for row in table.rows:
+        config = (row["block_size"], row.get("region_size"))
+        seen.setdefault((row["trace"], row["allocator"], row["threads"]), set()).add(config)
+    return any(len(configs) > 1 for configs in seen.values())
+
+
+def _role_of_file(path, table):
+    if table.kind in ("timeline", "realprog"):
+        return table.kind
+    name = os.path.basename(path)
+    for role in ("sweep", "micro"):
+        if role in name:
+            return role
+    return "replay"
+
+
+def read_run(paths):
+    """Reads a results directory, or result files named one by one, into a
+    RunData. Raises CsvFormatError for a malformed file, OSError when there
+    is nothing to read, ValueError when two files claim the same role."""
+    tables, directory = OrderedDict(), None
+    for path in paths:
+        if os.path.isdir(path):
+            directory = directory or path
+            found = [(role, os.path.join(path, name)) for role, name in RUN_FILES.items()
+                     if os.path.isfile(os.path.join(path, name))]
+            if not found:
+                raise OSError(errno.ENOENT, "no result files (%s) in this directory"
+                              % ", ".join(RUN_FILES.values()), path)
+            for role, file_path in found:
+                table = read_results(file_path)
+                expected = "replay" if role in ("sweep", "micro") else role
+                if table.kind != expected:
+                    raise CsvFormatError(file_path, table.header_line,
+                                         "a %s header in a file named %s"
+                                         % (table.kind, RUN_FILES[role]))
+                _add_table(tables, role, table)
+        else:
+            directory = directory or os.path.dirname(os.path.abspath(path))
+            table = read_results(path)
+            _add_table(tables, _role_of_file(path, table), table)
+    return RunData(directory, tables)
+
+
+def _add_table(tables, role, table):
+    if role in tables:
+        raise ValueError("two %s files: %s and %s" % (role, tables[role].path, table.path))
+    tables[role] = table
+
+
+def read_run_or_exit(paths, program):
+    """read_run for a command-line tool: any problem is one line on stderr, exit 2."""
+    return _exit_on_bad_input(program, read_run, paths)

@@ -1,0 +1,127 @@
+"""Statistics for comparing benchmark repetitions: Mann-Whitney U, geometric mean.
+
+Written here (standard library only) so the tools run without scipy; the
+p-values agree with scipy.stats.mannwhitneyu (tests/tools/test_stats_scipy.py).
+"""
+
+import math
+import statistics
+from functools import lru_cache
+
+# Up to this many values on both sides together (and no ties) the p-value comes
+# from the exact distribution of U; beyond it, the normal approximation is
+# accurate and the exact counts grow large.
+EXACT_LIMIT = 60
+
+
+def _midranks(values):
+    """Ranks 1..n of values, tied values sharing the mean of their ranks; also
+    the sizes of the groups of ties."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    tie_sizes = []
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        shared_rank = (start + end) / 2 + 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = shared_rank
+        tie_sizes.append(end - start + 1)
+        start = end + 1
+    return ranks, tie_sizes
+
+
+@lru_cache(maxsize=256)
+def _u_counts(m, n):
+    """How many of the C(m+n, m) orderings of two samples (sizes m, n) give each
+    U = 0..m*n: the coefficients of the Gaussian binomial [m+n choose m](q),
+    built as the product over i = 1..m of (1 - q^(n+i)) / (1 - q^i)."""
+    counts = [1]
+    for i in range(1, m + 1):
+        grown = counts + [0] * (n + i)           # multiply by (1 - q^(n+i))
+        for power in range(len(grown) - 1, n + i - 1, -1):
+            grown[power] -= grown[power - n - i]
+        for power in range(i, len(grown)):       # divide by (1 - q^i): exact
+            grown[power] += grown[power - i]
+        counts = grown[:i * n + 1]            # the quotient has degree i*n
+    return tuple(counts)
+
+
+def _normal_sf(z):
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def mann_whitney_u(first, second):
+    """Two-sided Mann-Whitney U test of two samples.
+
+    Returns (U of the first sample, p-value, method) where method is "exact"
+    (no ties, small samples: the exact distribution of U) or "normal" (normal
+    approximation with tie correction and continuity correction). p is 1.0 when
+    a side is empty or every value is equal.
+    """
+    m, n = len(first), len(second)
+    if m == 0 or n == 0:
+        return None, 1.0, "none"
+    ranks, tie_sizes = _midranks(list(first) + list(second))
+    u_first = sum(ranks[:m]) - m * (m + 1) / 2
+    u_larger = max(u_first, m * n - u_first)
+    has_ties = any(size > 1 for size in tie_sizes)
+
+    if not has_ties and m + n <= EXACT_LIMIT:
+        counts = _u_counts(min(m, n), max(m, n))
+        at_least = sum(counts[int(round(u_larger)):])
+        p = 2 * at_least / math.comb(m + n, m)
+        return u_first, min(1.0, p), "exact"
+
+    total = m + n
+    tie_term = sum(t ** 3 - t for t in tie_sizes)
+    variance = m * n / 12 * ((total + 1) - tie_term / (total * (total - 1)))
+    if variance <= 0:
+        return u_first, 1.0, "normal"      # every value is equal
+    z = (u_larger - m * n / 2 - 0.5) / math.sqrt(variance)
+    return u_first, min(1.0, 2 * _normal_sf(z)), "normal"
+
+
+def geometric_mean(values):
+    """Geometric mean of positive values; None when there are none."""
+    values = list(values)
+    if not values:
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def ratio(new, old):
+    """new / old, None when either is missing or old is not positive."""
+    if new is None or old is None or old <= 0 or new < 0:
+        return None
+    return new / old
+
+
+class Spread:
+    """Median, extremes and quartiles of one figure over the repetitions."""
+
+    __slots__ = ("median", "low", "high", "q1", "q3", "count")
+
+    def __init__(self, values):
+        values = sorted(values)
+        if not values:
+            raise ValueError("no values")
+        self.count = len(values)
+        self.median = statistics.median(values)
+        self.low, self.high = values[0], values[-1]
+        if len(values) >= 2:
+            self.q1, _, self.q3 = statistics.quantiles(values, n=4, method="inclusive")
+        else:
+            self.q1 = self.q3 = values[0]
+
+    @property
+    def range_pct(self):
+        """The min-max range in percent of the median (None for a zero median)."""
+        return None if not self.median else (self.high - self.low) / abs(self.median) * 100
+
+
+def spread_or_none(values):
+    values = list(values)
+    return Spread(values) if values else None
