@@ -1,0 +1,245 @@
+"""tools/compare.py on crafted runs: verdicts, significance, exit codes, errors."""
+
+import csv
+import io
+import os
+import random
+import tempfile
+import unittest
+
+import crafted
+import compare
+import resultcsv
+
+TRACES = ("cpython", "sqlite3")
+
+
+def parse_output(text):
+    """The rows of compare.py --format csv, keyed by (trace, allocator, figure)."""
+    return {(row["trace"], row["allocator"], row["figure"]): row
+            for row in csv.DictReader(io.StringIO(text))}
+
+
+class CompareTwoRuns(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.rng = random.Random(20240601)
+
+    def path(self, name):
+        return os.path.join(self.directory.name, name)
+
+    def write_run(self, name, configs, repetitions=9, facts=crafted.MACHINE, **spreads):
+        return crafted.write_csv(self.path(name), crafted.REPLAY_HEADER,
+                                 crafted.replay_rows(configs, repetitions, self.rng, **spreads),
+                                 facts)
+
+    def configs(self, arena_mops=15.0, arena_frag=1.05):
+        return [(trace, allocator, 16, 1, mops, frag) for trace in TRACES
+                for allocator, mops, frag in (("glibc", 10.0, 1.2),
+                                              ("arena", arena_mops, arena_frag))]
+
+    def compare(self, *args):
+        result = crafted.run_tool("compare.py", *args, "--format", "csv")
+        self.assertIn(result.returncode, (0, 1), result.stderr)
+        return result, parse_output(result.stdout)
+
+    def test_a_20_percent_slowdown_is_slower(self):
+        old = self.write_run("old.csv", self.configs(arena_mops=15.0))
+        # 20% slower: every op takes 1.2 times as long.
+        new = self.write_run("new.csv", self.configs(arena_mops=15.0 / 1.2))
+        _, rows = self.compare(old, new)
+        for figure in ("ns_per_op", "mops"):
+            row = rows[("cpython", "arena", figure)]
+            self.assertEqual(row["verdict"], "slower", row)
+            self.assertLess(float(row["p"]), 0.05)
+        self.assertAlmostEqual(float(rows[("cpython", "arena", "ns_per_op")]["change"]), 20, delta=6)
+        self.assertEqual(rows[("cpython", "glibc", "mops")]["verdict"], "same")
+        self.assertEqual(rows[("cpython", "arena", "frag_rss")]["verdict"], "same")
+        geomean = rows[("geomean (4)", "", "ns_per_op")]
+        self.assertAlmostEqual(float(geomean["change"]), 100 * (1.2 ** 0.5 - 1), delta=4)
+        self.assertIn("2 slower", geomean["verdict"])
+
+    def test_identical_distributions_are_the_same(self):
+        rows = crafted.replay_rows(self.configs(), 9, self.rng)
+        crafted.write_csv(self.path("old.csv"), crafted.REPLAY_HEADER, rows, crafted.MACHINE)
+        shuffled = rows[:]
+        random.Random(5).shuffle(shuffled)
+        crafted.write_csv(self.path("new.csv"), crafted.REPLAY_HEADER, shuffled, crafted.MACHINE)
+        result, compared = self.compare(self.path("old.csv"), self.path("new.csv"))
+        per_key = [r for key, r in compared.items() if not key[0].startswith("geomean")]
+        self.assertEqual(len(per_key), 4 * 4)   # 4 configurations, 4 figures each
+        for row in per_key:
+            self.assertEqual(row["verdict"], "same", row)
+            self.assertEqual(float(row["p"]), 1.0)
+        self.assertEqual(result.stderr, "", "same machine, same keys: nothing to warn about")
+
+    def test_two_draws_of_one_distribution_are_the_same(self):
+        old = self.write_run("old.csv", self.configs(), time_spread=0.3)
+        new = self.write_run("new.csv", self.configs(), time_spread=0.3)
+        _, rows = self.compare(old, new)
+        self.assertEqual({r["verdict"] for r in rows.values()
+                          if r["figure"] in ("mops", "frag_rss")
+                          and not r["trace"].startswith("geomean")}, {"same"})
+
+    def test_memory_verdicts_and_the_noise_floor(self):
+        old = self.write_run("old.csv", self.configs(arena_frag=1.0))
+        fatter = self.write_run("fatter.csv", self.configs(arena_frag=1.1))
+        _, rows = self.compare(old, fatter)
+        self.assertEqual(rows[("sqlite3", "arena", "frag_rss")]["verdict"], "fatter")
+        self.assertEqual(rows[("sqlite3", "arena", "rss_peak_bytes")]["verdict"], "fatter")
+        # 3% leaner is significant (memory noise is tiny) but under the 5% floor.
+        slightly = self.write_run("slightly.csv", self.configs(arena_frag=0.97))
+        _, rows = self.compare(old, slightly)
+        row = rows[("sqlite3", "arena", "frag_rss")]
+        self.assertLess(float(row["p"]), 0.05)
+        self.assertEqual(row["verdict"], "same")
+        _, rows = self.compare(old, slightly, "--memory-noise", "2")
+        self.assertEqual(rows[("sqlite3", "arena", "frag_rss")]["verdict"], "leaner")
+
+    def test_fail_on_regression_exit_codes(self):
+        old = self.write_run("old.csv", self.configs(arena_mops=15.0))
+        slower = self.write_run("slower.csv", self.configs(arena_mops=15.0 / 1.2))
+        faster = self.write_run("faster.csv", self.configs(arena_mops=15.0 * 1.3))
+        result = crafted.run_tool("compare.py", old, slower, "--fail-on-regression", "10")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("regression: cpython arena bs=16 t=1 ns_per_op", result.stderr)
+        self.assertNotIn("glibc", result.stderr)
+        # The slowdown (about +20% ns/op, -17% Mops/s) is under a 25% threshold.
+        self.assertEqual(crafted.run_tool("compare.py", old, slower,
+                                          "--fail-on-regression", "25").returncode, 0)
+        self.assertEqual(crafted.run_tool("compare.py", old, faster,
+                                          "--fail-on-regression", "5").returncode, 0)
+        self.assertEqual(crafted.run_tool("compare.py", old, old,
+                                          "--fail-on-regression", "0").returncode, 0)
+
+    def test_few_repetitions_warn_and_cannot_be_significant(self):
+        old = self.write_run("old.csv", self.configs(arena_mops=15.0), repetitions=3)
+        new = self.write_run("new.csv", self.configs(arena_mops=10.0), repetitions=3)
+        result, rows = self.compare(old, new)
+        self.assertIn("fewer than 5 repetitions", result.stderr)
+        self.assertEqual(result.stderr.count("fewer than"), 1, "warned once")
+        self.assertEqual(rows[("cpython", "arena", "mops")]["verdict"], "same")
+        self.assertAlmostEqual(float(rows[("cpython", "arena", "mops")]["p"]), 0.1)
+
+    def test_machine_facts_and_unmatched_keys_are_reported(self):
+        old = self.write_run("old.csv", self.configs())
+        new = self.write_run("new.csv", self.configs()[:3] + [("cmake", "arena", 16, 1, 9, 1)],
+                             facts=dict(crafted.MACHINE, kernel="6.9.9", cores="4"))
+        result, rows = self.compare(old, new)
+        self.assertIn("cores: '2' vs '4'", result.stderr)
+        self.assertIn("kernel: '6.1.0' vs '6.9.9'", result.stderr)
+        self.assertIn("only in %s: sqlite3 arena bs=16 t=1" % old, result.stderr)
+        self.assertIn("only in %s: cmake arena bs=16 t=1" % new, result.stderr)
+        self.assertNotIn(("cmake", "arena", "mops"), rows)
+
+
+class CompareAgainstBaseline(unittest.TestCase):
+    def test_every_allocator_against_glibc(self):
+        rng = random.Random(99)
+        with tempfile.TemporaryDirectory() as directory:
+            configs = [(trace, allocator, 0 if allocator != "arena" else 64, 1,
+                        10.0 * speed, 1.2 * memory)
+                       for trace in TRACES
+                       for allocator, speed, memory in (("glibc", 1, 1), ("arena", 1.5, 0.8),
+                                                        ("mimalloc", 1.02, 1.0))]
+            run = crafted.write_csv(os.path.join(directory, "run.csv"), crafted.REPLAY_HEADER,
+                                    crafted.replay_rows(configs, 9, rng), crafted.MACHINE)
+            result = crafted.run_tool("compare.py", run, "--baseline", "glibc",
+                                      "--figures", "mops,frag_rss", "--format", "csv")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            rows = parse_output(result.stdout)
+            arena = rows[("cpython", "arena", "mops")]
+            self.assertAlmostEqual(float(arena["ratio"]), 1.5, delta=0.1)
+            self.assertEqual(arena["verdict"], "faster")
+            self.assertEqual(arena["block"], "64", "glibc at block 0 still matches")
+            self.assertEqual(rows[("sqlite3", "arena", "frag_rss")]["verdict"], "leaner")
+            self.assertEqual(rows[("cpython", "mimalloc", "mops")]["verdict"], "same")
+            self.assertNotIn(("cpython", "glibc", "mops"), rows)
+            self.assertAlmostEqual(float(rows[("geomean (2)", "arena", "mops")]["ratio"]), 1.5,
+                                   delta=0.1)
+            self.assertAlmostEqual(float(rows[("geomean (2)", "arena", "frag_rss")]["ratio"]),
+                                   0.8, delta=0.02)
+            self.assertEqual(len(rows), 2 * 2 * 2 + 2 * 2, "4 rows per allocator, 2 geomeans")
+
+            text = crafted.run_tool("compare.py", run, "--baseline", "glibc", "--figures", "mops")
+            self.assertRegex(text.stdout, r"cpython +arena +64 +1 +mops +\d+\.\d+ +\d+\.\d+ "
+                                          r"+1\.\d\dx +<0\.001 +faster")
+            missing = crafted.run_tool("compare.py", run, "--baseline", "tcmalloc")
+            self.assertEqual(missing.returncode, 2)
+            self.assertIn("no rows for the baseline allocator 'tcmalloc'", missing.stderr)
+
+
+class BadInput(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.good = crafted.write_csv(
+            os.path.join(self.directory.name, "good.csv"), crafted.REPLAY_HEADER,
+            crafted.replay_rows([("cpython", "glibc", 16, 1, 10.0, 1.2)], 5, random.Random(1)))
+
+    def write(self, text):
+        path = os.path.join(self.directory.name, "bad.csv")
+        with open(path, "w") as handle:
+            handle.write(text)
+        return path
+
+    def assertRejected(self, text, line, words):
+        bad = self.write(text)
+        for args in ((self.good, bad), (bad, self.good), (bad, "--baseline", "glibc")):
+            result = crafted.run_tool("compare.py", *args)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertEqual(result.stdout, "")
+            self.assertEqual(result.stderr.strip().splitlines(),
+                             ["%s:%d: %s" % (bad, line, words)])
+
+    def test_missing_column(self):
+        header = ",".join(c for c in crafted.REPLAY_HEADER if c != "frag_rss")
+        self.assertRejected("# cpu: x\n# cores: 2\n%s\ncpython,glibc,16,1,0,1,2,3,4,5\n" % header,
+                            3, "missing required column 'frag_rss' (a replay file starts with: "
+                               + ",".join(crafted.REPLAY_HEADER) + ")")
+
+    def test_bad_number(self):
+        rows = ["cpython,glibc,16,1,%d,1000,100,10,5000,6000,1.2" % r for r in range(3)]
+        rows[2] = rows[2].replace(",6000,", ",6k,")
+        self.assertRejected("# cpu: x\n%s\n%s\n" % (",".join(crafted.REPLAY_HEADER),
+                                                    "\n".join(rows)),
+                            5, "rss_peak_bytes: '6k' is not a number")
+
+    def test_wrong_field_count(self):
+        self.assertRejected("%s\ncpython,glibc,16,1,0,1000,100,10,5000,6000\n"
+                            % ",".join(crafted.REPLAY_HEADER), 2, "10 fields, the header has 11")
+
+    def test_no_header(self):
+        self.assertRejected("# command: ./bench.sh\n", 1,
+                            "no header line (the file has only comments)")
+
+    def test_bad_flags_print_usage(self):
+        for args in ((), (self.good,), (self.good, self.good, "--baseline", "glibc"),
+                     (self.good, self.good, "--format", "html"),
+                     (self.good, self.good, "--figures", "no_such_figure"),
+                     (self.good, self.good, "--fail-on-regression", "lots")):
+            result = crafted.run_tool("compare.py", *args)
+            self.assertEqual(result.returncode, 2, args)
+            self.assertIn("usage: compare.py", result.stderr, args)
+
+    def test_missing_file(self):
+        result = crafted.run_tool("compare.py", self.good, "/nonexistent/new.csv")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("/nonexistent/new.csv", result.stderr)
+
+
+class Geomean(unittest.TestCase):
+    def test_opposite_changes_cancel(self):
+        rows = [compare.compare_figure(("a",), "mops", [10.0] * 5, [12.0] * 5,
+                                       compare.NoiseFloors()),
+                compare.compare_figure(("b",), "mops", [12.0] * 5, [10.0] * 5,
+                                       compare.NoiseFloors())]
+        (geomean,) = compare.geomean_rows(rows, ("trace",), ("trace",))
+        self.assertAlmostEqual(geomean.ratio, 1.0)
+        self.assertEqual(geomean.verdicts, {"faster": 1, "slower": 1})
+        self.assertEqual(resultcsv.figure_kind("mops"), "time")
+
+
+if __name__ == "__main__":
+    unittest.main()

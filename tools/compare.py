@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""Compare benchmark result CSVs, with significance.
+
+  compare.py OLD.csv NEW.csv            the same configurations in two runs
+  compare.py RUN.csv --baseline glibc   every allocator against one, in one run
+
+Rows are joined on (trace, allocator, block_size, threads), plus region_size
+when the file has that column; the repetitions of a configuration are its
+samples. For each configuration and figure: both medians, the change (or the
+ratio to the baseline), a two-sided Mann-Whitney U p-value over the
+repetitions, and a verdict: faster/slower for time figures, leaner/fatter for
+memory figures, "same" unless p < 0.05 AND the change is larger than the noise
+floor (default 10% for time, 5% for memory: see --help). A geometric-mean row
+per figure sums the configurations up.
+
+Wall time on a shared VM varies 12-85% between runs of the same replay
+(docs/measuring.md): with fewer than 5 repetitions on a side no p-value can be
+small enough and the tool says so.
+
+Exit status: 0; 1 with --fail-on-regression when a time or memory figure got
+significantly worse by more than the threshold; 2 for bad flags or a
+malformed CSV (printed as FILE:LINE: what is wrong).
+
+Python 3 standard library only (scipy is not needed).
+"""
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass, field
+
+import resultcsv
+from resultcsv import (HIGHER_IS_BETTER, MACHINE_FACTS, describe_key, figure_direction,
+                       figure_kind, samples)
+from stats import geometric_mean, mann_whitney_u, ratio
+from tables import FORMATS, Num, render
+
+PROGRAM = "compare.py"
+SIGNIFICANCE = 0.05
+MIN_REPETITIONS = 5
+DEFAULT_TIME_NOISE = 10.0     # percent; medians of >= 5 runs move less than this
+DEFAULT_MEMORY_NOISE = 5.0    # percent; RSS varies under 1% run to run
+
+VERDICT_WORDS = {"time": ("faster", "slower"), "memory": ("leaner", "fatter"),
+                 None: ("higher", "lower")}
+WORSE_VERDICTS = ("slower", "fatter")
+# Columns that describe the replayed workload: equal in two runs of the same traces.
+WORKLOAD_COLUMNS = ("ops", "peak_live_bytes")
+
+
+@dataclass
+class NoiseFloors:
+    """The smallest change, in percent, that a verdict may call a difference."""
+    time: float = DEFAULT_TIME_NOISE
+    memory: float = DEFAULT_MEMORY_NOISE
+
+    def for_figure(self, figure):
+        # Figures of unknown kind get the looser (time) floor.
+        return self.memory if figure_kind(figure) == "memory" else self.time
+
+
+@dataclass
+class FigureComparison:
+    """One figure of one configuration against its reference."""
+    key: tuple
+    figure: str
+    reference: list
+    measured: list
+    reference_median: float = None
+    measured_median: float = None
+    ratio: float = None       # measured / reference medians
+    p_value: float = None
+    verdict: str = "n/a"
+
+    @property
+    def change_pct(self):
+        return None if self.ratio is None else (self.ratio - 1) * 100
+
+    @property
+    def worse_pct(self):
+        """How much worse the measured side is, in percent of the reference
+        (negative when better); None when the figure has no direction."""
+        direction = figure_direction(self.figure)
+        if self.change_pct is None or direction is None:
+            return None
+        return -self.change_pct if direction == HIGHER_IS_BETTER else self.change_pct
+
+
+@dataclass
+class GeomeanRow:
+    """The geometric mean of the ratios of one figure over several keys."""
+    group: tuple              # key with the summed-over columns set to None
+    figure: str
+    ratio: float
+    keys: int
+    verdicts: dict = field(default_factory=dict)
+
+    def verdict_summary(self):
+        return ", ".join("%d %s" % (count, verdict)
+                         for verdict, count in sorted(self.verdicts.items())) or "-"
+
+
+@dataclass
+class Comparison:
+    key_columns: tuple
+    reference_label: str
+    measured_label: str
+    rows: list
+    geomeans: list
+    warnings: list
+
+
+def compare_figure(key, figure, reference, measured, noise):
+    """Compares the repetitions of one figure: medians, ratio, p-value, verdict."""
+    row = FigureComparison(key, figure, reference, measured)
+    if not reference or not measured:
+        return row
+    row.reference_median = statistics.median(reference)
+    row.measured_median = statistics.median(measured)
+    row.ratio = ratio(row.measured_median, row.reference_median)
+    row.p_value = mann_whitney_u(reference, measured)[1]
+    if row.ratio is None:
+        return row
+    significant = (row.p_value < SIGNIFICANCE
+                   and abs(row.change_pct) > noise.for_figure(figure))
+    if not significant:
+        row.verdict = "same"
+    else:
+        better_word, worse_word = VERDICT_WORDS[figure_kind(figure)]
+        direction = figure_direction(figure)
+        if direction is None:   # no better or worse: say which way it moved
+            row.verdict = better_word if row.ratio > 1 else worse_word
+        else:
+            improved = (row.ratio > 1) == (direction == HIGHER_IS_BETTER)
+            row.verdict = better_word if improved else worse_word
+    return row
+
+
+def geomean_rows(rows, key_columns, summed_columns):
+    """One GeomeanRow per figure and per group of keys that differ only in
+    summed_columns. Keys with no positive ratio are left out."""
+    grouped = {}
+    for row in rows:
+        group = tuple(None if column in summed_columns else value
+                      for column, value in zip(key_columns, row.key))
+        grouped.setdefault((group, row.figure), []).append(row)
+    result = []
+    for (group, figure), members in grouped.items():
+        ratios = [m.ratio for m in members if m.ratio is not None and m.ratio > 0]
+        if not ratios:
+            continue
+        verdicts = {}
+        for member in members:
+            verdicts[member.verdict] = verdicts.get(member.verdict, 0) + 1
+        result.append(GeomeanRow(group, figure, geometric_mean(ratios), len(ratios), verdicts))
+    return result
+
+
+def shared_figures(tables, requested):
+    """The figures to compare: the requested ones, or every figure column that
+    all tables have, in the first table's order."""
+    available = [c for c in tables[0].figure_columns()
+                 if all(c in t.numeric_columns for t in tables[1:])]
+    if requested:
+        return [f for f in requested if f in available]
+    return available
+
+
+def _repetition_warning(rows, key_columns):
+    few = [r for r in rows if r.reference and r.measured
+           and min(len(r.reference), len(r.measured)) < MIN_REPETITIONS]
+    if not few:
+        return []
+    keys = sorted({describe_key(key_columns, r.key) for r in few})
+    smallest = min(min(len(r.reference), len(r.measured)) for r in few)
+    return ["fewer than %d repetitions on a side for %d configuration(s) (e.g. %s; as few "
+            "as %d): p-values are weak and small differences cannot be significant"
+            % (MIN_REPETITIONS, len(keys), keys[0], smallest)]
+
+
+def facts_warnings(old, new):
+    """Warnings when the two runs' machine facts (or allocator versions) differ."""
+    if not old.facts or not new.facts:
+        missing = [t.path for t in (old, new) if not t.facts]
+        return ["no machine facts in %s: cannot check that the runs are comparable"
+                % " and ".join(missing)]
+    # A machine fact missing on one side counts as differing; an allocator
+    # version only when both runs name one (the other may not have had it).
+    names = list(MACHINE_FACTS) + sorted(n for n in old.facts
+                                         if n.startswith("allocator.") and n in new.facts)
+    differing = ["%s: '%s' vs '%s'" % (n, old.facts.get(n, "?"), new.facts.get(n, "?"))
+                 for n in names if old.facts.get(n) != new.facts.get(n)]
+    if not differing:
+        return []
+    return ["the runs' machine facts differ (%s): changes mix machine and allocator effects"
+            % "; ".join(differing)]
+
+
+def workload_warnings(old_groups, new_groups, key_columns, keys):
+    """Warnings when a workload figure (ops, peak live bytes) differs: the
+    traces or the replay changed, so the comparison is not like for like."""
+    warnings = []
+    for column in WORKLOAD_COLUMNS:
+        differing = [k for k in keys
+                     if resultcsv.median_of(old_groups[k], column)
+                     != resultcsv.median_of(new_groups[k], column)]
+        if differing:
+            warnings.append("%s differs in %d configuration(s) (e.g. %s): the workload "
+                            "changed between the runs" % (column, len(differing),
+                                                         describe_key(key_columns, differing[0])))
+    return warnings
+
+
+def compare_runs(old, new, figures=None, noise=NoiseFloors()):
+    """OLD against NEW, configuration by configuration."""
+    if old.kind != new.kind:
+        raise ValueError("%s is a %s file and %s a %s file: they do not compare"
+                         % (old.path, old.kind, new.path, new.kind))
+    # The key includes region_size when either file has the column; a file
+    # without it has region_size None, so its rows join only rows without one.
+    key_columns = old.config_columns if len(old.config_columns) >= len(new.config_columns) \
+        else new.config_columns
+    old_groups, new_groups = old.groups(key_columns), new.groups(key_columns)
+    common = [k for k in old_groups if k in new_groups]
+    rows = [compare_figure(key, figure, samples(old_groups[key], figure),
+                           samples(new_groups[key], figure), noise)
+            for key in common for figure in shared_figures([old, new], figures)]
+    warnings = facts_warnings(old, new) + _repetition_warning(rows, key_columns)
+    warnings += workload_warnings(old_groups, new_groups, key_columns, common)
+    for path, groups, other in ((old.path, old_groups, new_groups),
+                                (new.path, new_groups, old_groups)):
+        alone = [describe_key(key_columns, k) for k in groups if k not in other]
+        if alone:
+            warnings.append("%d configuration(s) only in %s: %s"
+                            % (len(alone), path, "; ".join(alone)))
+    geomeans = geomean_rows(rows, key_columns, summed_columns=key_columns)
+    return Comparison(key_columns, "old", "new", rows, geomeans, warnings)
+
+
+def _baseline_for(key, key_columns, baseline_groups):
+    """The baseline configuration to hold one configuration against: on the
+    same trace and thread count; when the baseline ran several block or region
+    sizes, the one that matches. None when there is none or it is ambiguous."""
+    position = {c: i for i, c in enumerate(key_columns)}
+    same_workload = [b for b in baseline_groups
+                     if b[position["trace"]] == key[position["trace"]]
+                     and b[position["threads"]] == key[position["threads"]]]
+    if len(same_workload) == 1:
+        return same_workload[0]
+    matching = [b for b in same_workload
+                if all(b[i] == key[i] for c, i in position.items()
+                       if c in ("block_size", "region_size"))]
+    return matching[0] if len(matching) == 1 else None
+
+
+def compare_to_baseline(table, baseline, figures=None, noise=NoiseFloors()):
+    """Every allocator in one run against the baseline allocator's rows."""
+    key_columns = table.config_columns
+    allocator_at = key_columns.index("allocator")
+    groups = table.groups(key_columns)
+    baseline_groups = {k: v for k, v in groups.items() if k[allocator_at] == baseline}
+    if not baseline_groups:
+        raise ValueError("%s has no rows for the baseline allocator '%s' (allocators: %s)"
+                         % (table.path, baseline, ", ".join(table.values("allocator"))))
+    rows, unmatched = [], []
+    chosen_figures = shared_figures([table], figures)
+    for key, group in groups.items():
+        if key[allocator_at] == baseline:
+            continue
+        reference_key = _baseline_for(key, key_columns, baseline_groups)
+        if reference_key is None:
+            unmatched.append(describe_key(key_columns, key))
+            continue
+        rows.extend(compare_figure(key, figure, samples(baseline_groups[reference_key], figure),
+                                   samples(group, figure), noise)
+                    for figure in chosen_figures)
+    warnings = _repetition_warning(rows, key_columns)
+    if unmatched:
+        warnings.append("no (unambiguous) %s rows on the same trace and threads for: %s"
+                        % (baseline, "; ".join(unmatched)))
+    geomeans = geomean_rows(rows, key_columns, summed_columns=("trace",))
+    return Comparison(key_columns, baseline, "median", rows, geomeans, warnings)
+
+
+# ---- output -------------------------------------------------------------------
+
+_SHORT_NAMES = {"block_size": "block", "region_size": "region"}
+
+
+def render_comparison(comparison, fmt="text", baseline_mode=False):
+    """The comparison as a table: one row per configuration and figure, then
+    the geometric-mean rows."""
+    key_header = [_SHORT_NAMES.get(c, c) for c in comparison.key_columns]
+    change_header = "ratio" if baseline_mode else "change"
+    header = key_header + ["figure", comparison.reference_label, comparison.measured_label,
+                           change_header, "p", "verdict"]
+
+    def change_cell(row_ratio):
+        if baseline_mode:
+            return Num(row_ratio, "ratio")
+        return Num(None if row_ratio is None else (row_ratio - 1) * 100, "percent")
+
+    def key_cells(key):
+        return ["" if v is None else v if isinstance(v, str) else str(v) for v in key]
+
+    table_rows = [key_cells(r.key) + [r.figure, Num(r.reference_median),
+                                      Num(r.measured_median), change_cell(r.ratio),
+                                      Num(r.p_value, "pvalue"), r.verdict]
+                  for r in comparison.rows]
+    for g in comparison.geomeans:
+        cells = key_cells(g.group)
+        # The summed-over columns are empty; the first of them names the row.
+        first_empty = cells.index("") if "" in cells else 0
+        cells[first_empty] = "geomean (%d)" % g.keys
+        table_rows.append(cells + [g.figure, "", "", change_cell(g.ratio), "",
+                                   g.verdict_summary()])
+    return render(header, table_rows, fmt)
+
+
+def regressions(comparison, threshold_pct):
+    """Rows of time or memory figures significantly worse by more than threshold."""
+    return [r for r in comparison.rows
+            if r.verdict in WORSE_VERDICTS and r.worse_pct is not None
+            and r.worse_pct > threshold_pct]
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        usage="%(prog)s [options] OLD.csv NEW.csv\n       %(prog)s [options] RUN.csv "
+              "--baseline ALLOCATOR",
+        description="Compare benchmark result CSVs (replay, micro, sweep or realprog) "
+                    "with medians, Mann-Whitney U p-values and verdicts.",
+        epilog="A verdict other than 'same' needs p < %.2f and a change larger than the "
+               "noise floor. Exit status: 0, 1 on --fail-on-regression, 2 on bad flags or "
+               "a malformed CSV." % SIGNIFICANCE)
+    parser.add_argument("files", nargs="+", metavar="CSV",
+                        help="OLD.csv NEW.csv, or one RUN.csv with --baseline")
+    parser.add_argument("--baseline", metavar="ALLOCATOR",
+                        help="compare every allocator in one run against this one (e.g. glibc)")
+    parser.add_argument("--figures", type=resultcsv.comma_list, metavar="A,B",
+                        help="compare only these columns (default: every figure both share)")
+    parser.add_argument("--noise", type=float, metavar="PCT",
+                        help="noise floor for every figure, in percent (sets both below)")
+    parser.add_argument("--time-noise", type=float, default=DEFAULT_TIME_NOISE, metavar="PCT",
+                        help="noise floor for time figures (default %(default)g%%)")
+    parser.add_argument("--memory-noise", type=float, default=DEFAULT_MEMORY_NOISE,
+                        metavar="PCT",
+                        help="noise floor for memory figures (default %(default)g%%)")
+    parser.add_argument("--fail-on-regression", type=float, metavar="PCT",
+                        help="exit 1 when a time or memory figure got significantly worse "
+                             "by more than PCT percent")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="output format (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.baseline and len(args.files) != 1:
+        parser.error("--baseline takes one RUN.csv")
+    if not args.baseline and len(args.files) != 2:
+        parser.error("give OLD.csv NEW.csv, or one RUN.csv with --baseline ALLOCATOR")
+    if args.noise is not None:
+        args.time_noise = args.memory_noise = args.noise
+    if min(args.time_noise, args.memory_noise) < 0:
+        parser.error("noise floors are percentages >= 0")
+    return parser, args
+
+
+def main(argv=None):
+    parser, args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    tables = [resultcsv.read_or_exit(path, PROGRAM) for path in args.files]
+    for table in tables:
+        if table.kind == "timeline":
+            parser.error("%s is a timeline export: plot it with plot.py" % table.path)
+    if args.figures:
+        unknown = [f for f in args.figures if f not in shared_figures(tables, None)]
+        if unknown:
+            parser.error("--figures: no such figure in every file: %s" % ", ".join(unknown))
+    noise = NoiseFloors(time=args.time_noise, memory=args.memory_noise)
+    try:
+        if args.baseline:
+            comparison = compare_to_baseline(tables[0], args.baseline, args.figures, noise)
+        else:
+            comparison = compare_runs(tables[0], tables[1], args.figures, noise)
+    except ValueError as error:
+        print("%s: %s" % (PROGRAM, error), file=sys.stderr)
+        return resultcsv.EXIT_USAGE
+    for warning in comparison.warnings:
+        print("warning: %s" % warning, file=sys.stderr)
+    sys.stdout.write(render_comparison(comparison, args.format, bool(args.baseline)))
+
+    if args.fail_on_regression is not None:
+        worse = regressions(comparison, args.fail_on_regression)
+        for row in worse:
+            print("regression: %s %s: %s -> %s (%+.1f%%, p=%.3g)"
+                  % (describe_key(comparison.key_columns, row.key), row.figure,
+                     row.reference_median, row.measured_median, row.change_pct, row.p_value),
+                  file=sys.stderr)
+        if worse:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
