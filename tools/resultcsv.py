@@ -350,6 +350,14 @@ def _check_unique_keys(table):
         first_line[key] = line
 
 
+def human_bytes(count):
+    """A byte count in the largest binary unit that divides it: 4 MiB, 65 B."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size and count % size == 0:
+            return "%d %s" % (count // size, unit)
+    return "%d B" % count
+
+
 def describe_key(key_columns, key):
     """A short readable name for a configuration key, e.g. `cpython glibc bs=16 t=1`."""
     short = {"block_size": "bs", "threads": "t", "region_size": "rs"}

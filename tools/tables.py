@@ -13,7 +13,8 @@ FORMATS = ("text", "markdown", "csv")
 
 class Num:
     """A number in a table cell. style: "plain", "percent" (a change, +12.3%),
-    "ratio" (1.23x), "pvalue"."""
+    "share" (a part in percent, 12.3%), "ratio" (1.23x), "score" (0.987),
+    "pvalue"."""
 
     __slots__ = ("value", "style")
 
@@ -40,6 +41,10 @@ def format_for_people(cell):
         return "-"
     if cell.style == "percent":
         return "%+.1f%%" % value
+    if cell.style == "share":
+        return "%.1f%%" % value
+    if cell.style == "score":
+        return "%.3f" % value
     if cell.style == "ratio":
         return "%.2fx" % value
     if cell.style == "pvalue":

@@ -1,0 +1,132 @@
+"""tools/recommend.py on crafted sweeps whose best block sizes are known."""
+
+import os
+import random
+import tempfile
+import unittest
+
+import crafted
+import recommend
+from resultcsv import read_results
+
+TRACES = ["cpython", "sqlite3", "cmake"]
+
+
+class CraftedSweep(unittest.TestCase):
+    """The sweep of crafted.py: best block 256 for speed, 16 for memory, 64 balanced."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.TemporaryDirectory()
+        cls.path = crafted.write_csv(
+            os.path.join(cls.directory.name, "sweep.csv"), crafted.REPLAY_HEADER + ["region_size"],
+            crafted.sweep_rows(crafted.sweep_configs(TRACES), 5, random.Random(42)),
+            dict(crafted.MACHINE, command="./bench.sh sweep"))
+        cls.table = read_results(cls.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.directory.cleanup()
+
+    def test_each_goal_finds_the_known_best(self):
+        for goal in recommend.GOALS:
+            expected = (crafted.BEST_BLOCK[goal], crafted.BEST_REGION[goal])
+            for allocator in ("arena", "seed"):
+                result = recommend.recommend(self.table, allocator, goal)
+                self.assertEqual(result.overall, expected, (goal, allocator))
+                self.assertEqual([t.best.config for t in result.traces], [expected] * 3)
+                self.assertTrue(result.stable)
+                self.assertEqual(len(result.left_out), 3)
+                for left_out in result.left_out:
+                    self.assertEqual(left_out.choice, expected)
+                    self.assertAlmostEqual(left_out.regret_pct, 0.0)
+
+    def test_balanced_scores_follow_the_definition(self):
+        result = recommend.recommend(self.table, "arena", "balanced")
+        cpython = result.traces[[t.case for t in result.traces].index("cpython")]
+        fastest = max(m.spreads["mops"].median for m in cpython.measured.values())
+        leanest = min(m.spreads["frag_rss"].median for m in cpython.measured.values())
+        best = cpython.best
+        expected = ((best.spreads["mops"].median / fastest)
+                    * (leanest / best.spreads["frag_rss"].median)) ** 0.5
+        self.assertAlmostEqual(best.score, expected)
+        # Block 64 at the largest region: 0.7 of the fastest (256, same region),
+        # frag_rss 1.08 * 1.03^2 against the leanest 1.05 (16, smallest region).
+        self.assertAlmostEqual(best.score, (0.7 * 1.05 / (1.08 * 1.03 ** 2)) ** 0.5, delta=0.01)
+
+    def test_command_line(self):
+        result = crafted.run_tool("recommend.py", self.path, "--goal", "memory")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("arena, goal memory", result.stdout)
+        self.assertIn("seed, goal memory", result.stdout)
+        self.assertIn("overall: block 16, region 64 KiB", result.stdout)
+        self.assertRegex(result.stdout, r"cpython +block 16, region 64 KiB +1\.000 +1\.05\d* "
+                                        r"\(1\.0\d+-1\.0\d+\)")
+        self.assertIn("stable: every leave-one-out choice is the overall choice", result.stdout)
+        only_arena = crafted.run_tool("recommend.py", os.path.dirname(self.path), "--goal",
+                                      "speed", "--allocators", "arena", "--format", "markdown")
+        self.assertIn("**overall: block 256, region 4 MiB", only_arena.stdout)
+        self.assertNotIn("seed", only_arena.stdout)
+
+
+class LeaveOneOut(unittest.TestCase):
+    """Traces a and b want block 64, trace c wants 1024; 256 is second
+    everywhere (speed scores a, b: 1, 0.9, 0.5; c: 0.5, 0.9, 1)."""
+
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        mops = {"a": {64: 10, 256: 9, 1024: 5}, "b": {64: 10, 256: 9, 1024: 5},
+                "c": {64: 5, 256: 9, 1024: 10}}
+        configs = [(trace, "arena", block, 1, speed, 1.2)
+                   for trace, by_block in mops.items() for block, speed in by_block.items()]
+        self.path = crafted.write_csv(os.path.join(self.directory.name, "sweep.csv"),
+                                      crafted.REPLAY_HEADER,
+                                      crafted.replay_rows(configs, 5, random.Random(1),
+                                                          time_spread=0, memory_spread=0))
+
+    def test_regret_and_stability(self):
+        result = recommend.recommend(read_results(self.path), "arena", "speed")
+        self.assertEqual(result.overall, (256, None), "geomean 0.9 beats 0.794 and 0.630")
+        self.assertAlmostEqual(result.overall_score, 0.9)
+        left_out = {l.case: (l.choice[0], l.own_best[0], round(l.regret_pct, 6))
+                    for l in result.left_out}
+        self.assertEqual(left_out, {"a": (256, 64, 10.0), "b": (256, 64, 10.0),
+                                    "c": (64, 1024, 50.0)})
+        self.assertFalse(result.stable)
+
+        text = crafted.run_tool("recommend.py", self.path, "--goal", "speed").stdout
+        self.assertIn("overall: block 256, geometric-mean score 0.900 over 3 trace(s)", text)
+        self.assertRegex(text, r"\nc +block 64 +block 1024 +50\.0%\n")
+        self.assertIn("not stable: leaving out a trace changes the choice (without c: block 64); "
+                      "the worst regret on a left-out trace is 50.0% (c)", text)
+
+    def test_one_trace_cannot_be_left_out(self):
+        table = read_results(self.path).select(traces=["a"])
+        result = recommend.recommend(table, "arena", "speed")
+        self.assertEqual(result.overall, (64, None))
+        self.assertEqual(result.left_out, [])
+        self.assertIn("leave-one-out: needs two traces or more",
+                      recommend.render_recommendation(result))
+
+    def test_ties_go_to_the_smaller_block(self):
+        configs = [("a", "arena", block, 1, 10.0, 1.2) for block in (512, 32, 128)]
+        path = crafted.write_csv(os.path.join(self.directory.name, "tie.csv"),
+                                 crafted.REPLAY_HEADER,
+                                 crafted.replay_rows(configs, 3, random.Random(1), 0, 0))
+        self.assertEqual(recommend.recommend(read_results(path), "arena", "speed").overall,
+                         (32, None))
+
+    def test_bad_input(self):
+        self.assertEqual(crafted.run_tool("recommend.py", self.path, "--goal", "fast").returncode,
+                         2)
+        no_policy = crafted.run_tool("recommend.py", self.path, "--allocators", "glibc")
+        self.assertEqual(no_policy.returncode, 2)
+        self.assertIn("no rows of glibc", no_policy.stderr)
+        missing = crafted.run_tool("recommend.py", os.path.join(self.directory.name, "none.csv"))
+        self.assertEqual(missing.returncode, 2)
+        self.assertIn("none.csv", missing.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
