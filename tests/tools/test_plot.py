@@ -1,0 +1,102 @@
+"""tools/plot.py draws non-empty PNG (and SVG) charts from a small crafted run.
+Needs matplotlib (Debian's python3-matplotlib): skipped (exit 77) without it."""
+
+import os
+import random
+import tempfile
+import unittest
+
+import crafted
+
+crafted.require_module("matplotlib", "python3-matplotlib")
+
+import plot  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class PlotRun(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.TemporaryDirectory()
+        cls.run_dir = crafted.make_run_dir(os.path.join(cls.directory.name, "run"),
+                                       random.Random(8))
+        cls.result = crafted.run_tool("plot.py", cls.run_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.directory.cleanup()
+
+    def assertImage(self, path):
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if path.endswith(".png"):
+            self.assertEqual(data[:8], PNG_SIGNATURE, path)
+            width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+            self.assertGreater(width, 300, path)
+            self.assertGreater(height, 200, path)
+            self.assertGreater(len(data), 10_000, "a chart, not an empty canvas: %s" % path)
+        else:
+            self.assertIn(b"<svg", data[:1000], path)
+
+    def test_every_chart_of_the_run(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr)
+        expected = ["replay-mops", "replay-frag_rss", "sweep-cpython", "sweep-sqlite3",
+                    "pareto", "timeline-cpython", "timeline-sqlite3"]
+        written = self.result.stdout.split()
+        self.assertEqual(sorted(written), sorted(
+            os.path.join(self.run_dir, "plots", "%s.%s" % (stem, extension))
+            for stem in expected for extension in ("png", "svg")))
+        for path in written:
+            self.assertImage(path)
+
+    def test_titles_and_axis_labels(self):
+        with open(os.path.join(self.run_dir, "plots", "replay-mops.svg")) as handle:
+            svg = handle.read()
+        # Matplotlib writes text as glyph paths, each after a comment with its text.
+        for words in ("<!-- Replay throughput by trace and allocator (1 thread) -->",
+                      "<!-- bars: median of up to 5 repetitions; whiskers: min to max -->",
+                      "<!-- throughput (Mops/s)", "<!-- trace -->", "<!-- cpython -->",
+                      "<!-- mimalloc -->"):
+            self.assertTrue(words in svg, "%s not in the SVG" % words)
+
+    def test_filters_and_output_directory(self):
+        outdir = os.path.join(self.directory.name, "filtered")
+        result = crafted.run_tool("plot.py", self.run_dir, "-o", outdir, "--traces", "cpython",
+                                  "--allocators", "arena,glibc", "--formats", "png")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(os.listdir(outdir)),
+                         ["pareto.png", "replay-frag_rss.png", "replay-mops.png",
+                          "sweep-cpython.png", "timeline-cpython.png"])
+        for name in os.listdir(outdir):
+            self.assertImage(os.path.join(outdir, name))
+        nothing = crafted.run_tool("plot.py", self.run_dir, "-o", outdir, "--traces", "none")
+        self.assertEqual(nothing.returncode, 1)
+        self.assertIn("nothing to plot", nothing.stderr)
+
+    def test_files_instead_of_a_directory(self):
+        outdir = os.path.join(self.directory.name, "one-file")
+        result = crafted.run_tool("plot.py", os.path.join(self.run_dir, "timeline.csv"),
+                                  "-o", outdir, "--formats", "svg")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(os.listdir(outdir)),
+                         ["timeline-cpython.svg", "timeline-sqlite3.svg"])
+
+    def test_bad_input(self):
+        empty = os.path.join(self.directory.name, "empty")
+        os.makedirs(empty, exist_ok=True)
+        result = crafted.run_tool("plot.py", empty)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no result files", result.stderr)
+        self.assertEqual(crafted.run_tool("plot.py", self.run_dir, "--formats", "gif").returncode, 2)
+
+
+class ParetoFront(unittest.TestCase):
+    def test_dominated_points_are_left_out(self):
+        points = [(1.0, 5.0, "lean"), (1.2, 8.0, "middle"), (1.3, 7.0, "dominated"),
+                  (1.5, 10.0, "fast"), (1.5, 9.0, "dominated too"), (2.0, 10.0, "worse")]
+        self.assertEqual([p[2] for p in plot.pareto_front(points)], ["lean", "middle", "fast"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Charts of one benchmark run, as PNG and SVG.
+
+  plot.py RUN_DIR [-o OUTDIR] [--traces A,B] [--allocators X,Y]
+  plot.py replay.csv timeline.csv ... [-o OUTDIR]
+
+From a results directory (replay.csv, micro.csv, sweep.csv, timeline.csv):
+- throughput and frag_rss per trace and allocator: grouped bars at the median
+  of the repetitions, whiskers from the minimum to the maximum;
+- memory over the replay (timeline.csv): live, resident and mapped bytes
+  against the op index, one chart per trace with a panel per allocator;
+- for a block-size sweep (sweep.csv, or replay rows with several block sizes):
+  throughput and frag_rss against block size per trace, one line per region
+  size, and the throughput/memory Pareto front.
+Charts go to OUTDIR (default RUN_DIR/plots). Filtering is done here, by flag;
+the data files are never edited.
+
+Needs matplotlib: Debian's python3-matplotlib, installed for /usr/bin/python3
+(run `/usr/bin/python3 tools/plot.py ...` when another python3 comes first on
+PATH). Without it the tool says so in one line and exits 3.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+import resultcsv
+from resultcsv import UNITS, samples
+from stats import Spread
+
+PROGRAM = "plot.py"
+EXIT_NO_MATPLOTLIB = 3
+MISSING_MATPLOTLIB = ("plot.py: matplotlib is missing for %s: install Debian's "
+                      "python3-matplotlib (apt-get install python3-matplotlib) and run "
+                      "/usr/bin/python3 tools/plot.py" % sys.executable)
+
+# Allocators in a fixed order, so every chart lists (and colours) them alike.
+ALLOCATOR_ORDER = ("arena", "arena-malloc", "seed", "glibc", "jemalloc", "mimalloc",
+                   "tcmalloc", "bump")
+FIGURE_TITLES = {"mops": "Throughput", "frag_rss": "Memory overhead (frag_rss)"}
+AXIS_LABELS = {
+    "mops": "throughput (Mops/s)\nhigher is better",
+    "frag_rss": "frag_rss (RSS at peak / peak live bytes)\nlower is better",
+}
+MIB = 1024 * 1024
+
+
+class MissingMatplotlib(Exception):
+    pass
+
+
+def load_pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as pyplot
+    except ImportError:
+        raise MissingMatplotlib(MISSING_MATPLOTLIB) from None
+    return pyplot
+
+
+def allocator_rank(name):
+    return (ALLOCATOR_ORDER.index(name) if name in ALLOCATOR_ORDER else len(ALLOCATOR_ORDER),
+            name)
+
+
+def file_stem(text):
+    """A piece of a file name made from a trace or table name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "unnamed"
+
+
+def axis_label(figure):
+    return AXIS_LABELS.get(figure, "%s (%s)" % (figure, UNITS.get(figure, "")))
+
+
+class Plotter:
+    """Writes each chart in every requested format and remembers the files."""
+
+    def __init__(self, pyplot, outdir, formats):
+        self.pyplot, self.outdir, self.formats = pyplot, outdir, formats
+        self.written = []
+
+    def save(self, figure, stem):
+        os.makedirs(self.outdir, exist_ok=True)
+        figure.tight_layout()
+        for extension in self.formats:
+            path = os.path.join(self.outdir, "%s.%s" % (stem, extension))
+            # No creation date in the files: the same data gives the same bytes.
+            metadata = {"Date": None} if extension in ("svg", "pdf") else {}
+            figure.savefig(path, dpi=110, metadata=metadata)
+            self.written.append(path)
+        self.pyplot.close(figure)
+
+    def colours(self, count):
+        palette = self.pyplot.get_cmap("tab10" if count <= 10 else "tab20")
+        return [palette(i % palette.N) for i in range(count)]
+
+
+# ---- bars: one figure per trace and allocator ---------------------------------
+
+def series_of(table, threads):
+    """The bar series of a table: one per allocator configuration, labelled by
+    the allocator alone unless it ran several block or region sizes."""
+    configs = {}
+    for row in table.rows:
+        if row["threads"] == threads:
+            configs.setdefault(row["allocator"], set()).add(
+                (row["block_size"], row.get("region_size")))
+    series = []
+    for allocator in sorted(configs, key=allocator_rank):
+        for block_size, region_size in sorted(configs[allocator],
+                                              key=lambda c: (c[0], c[1] or 0)):
+            label = allocator
+            if len(configs[allocator]) > 1:
+                label += " bs=%d" % block_size
+                label += " rs=%s" % region_size if region_size is not None else ""
+            series.append(((allocator, block_size, region_size), label))
+    return series
+
+
+def bar_chart(plotter, table, figure_name, threads, title_prefix, stem):
+    traces = table.values("trace")
+    series = series_of(table, threads)
+    spreads = {}
+    for row_group in table.groups(("trace", "allocator", "block_size", "region_size",
+                                   "threads")).items():
+        (trace, allocator, block_size, region_size, group_threads), rows = row_group
+        values = samples(rows, figure_name)
+        if group_threads == threads and values:
+            spreads[(trace, (allocator, block_size, region_size))] = Spread(values)
+    if not spreads:
+        return
+    width = 0.8 / max(1, len(series))
+    figure, axes = plotter.pyplot.subplots(
+        figsize=(max(6.0, 1.2 + len(traces) * (0.35 * len(series) + 0.5)), 4.8))
+    for index, ((config, label), colour) in enumerate(zip(series, plotter.colours(len(series)))):
+        positions, heights, below, above = [], [], [], []
+        for trace_index, trace in enumerate(traces):
+            spread = spreads.get((trace, config))
+            if spread is None:
+                continue
+            positions.append(trace_index - 0.4 + width * (index + 0.5))
+            heights.append(spread.median)
+            below.append(spread.median - spread.low)
+            above.append(spread.high - spread.median)
+        if positions:
+            axes.bar(positions, heights, width, label=label, color=colour,
+                     yerr=[below, above], capsize=2, error_kw={"elinewidth": 0.8})
+    if figure_name == "frag_rss":
+        axes.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
+    repetitions = max(s.count for s in spreads.values())
+    axes.set_title("%s %s by trace and allocator (%d thread%s)\nbars: median of up to %d "
+                   "repetitions; whiskers: min to max"
+                   % (title_prefix, FIGURE_TITLES.get(figure_name, figure_name).lower(),
+                      threads, "" if threads == 1 else "s", repetitions), fontsize=10)
+    axes.set_xticks(range(len(traces)))
+    axes.set_xticklabels(traces, rotation=30 if len(traces) > 4 else 0, ha="right"
+                         if len(traces) > 4 else "center")
+    axes.set_xlabel("trace")
+    axes.set_ylabel(axis_label(figure_name))
+    axes.legend(fontsize=8, ncol=2 if len(series) > 6 else 1)
+    axes.grid(axis="y", alpha=0.3)
+    plotter.save(figure, stem)
+
+
+def bar_charts(plotter, table, role):
+    prefix = {"replay": "Replay", "micro": "Micro-benchmark", "sweep": "Sweep"}.get(role, role)
+    several_threads = len(table.values("threads")) > 1
+    for threads in table.values("threads"):
+        suffix = "-t%d" % threads if several_threads else ""
+        for figure_name in ("mops", "frag_rss"):
+            stem = "%s-%s%s" % (role, figure_name, suffix)
+            bar_chart(plotter, table, figure_name, threads, prefix, stem)
+
+
+# ---- memory over the replay -----------------------------------------------------
+
+TIMELINE_LINES = (("live_bytes", "live (requested)", "black", "-"),
+                  ("rss_bytes", "resident (RSS)", "tab:blue", "-"),
+                  ("mapped_bytes", "mapped", "tab:orange", "--"))
+
+
+def timeline_charts(plotter, table):
+    for trace in table.values("trace"):
+        groups = table.select(traces=[trace]).groups(("allocator", "block_size", "threads"))
+        panels = sorted(groups.items(), key=lambda item: (allocator_rank(item[0][0]),
+                                                            item[0][1:]))
+        columns = min(3, len(panels))
+        rows_of_panels = (len(panels) + columns - 1) // columns
+        figure, grid = plotter.pyplot.subplots(
+            rows_of_panels, columns, squeeze=False, sharey=True,
+            figsize=(4.2 * columns, 3.2 * rows_of_panels + 0.6))
+        several_configs = len({key[0] for key, _ in panels}) < len(panels)
+        for axes, ((allocator, block_size, threads), rows) in zip(grid.flat, panels):
+            rows = sorted(rows, key=lambda row: row["op_index"])
+            for column, label, colour, style in TIMELINE_LINES:
+                points = [(row["op_index"], row[column] / MIB) for row in rows
+                          if row.get(column) is not None]
+                if points:
+                    axes.plot(*zip(*points), label=label, color=colour, linestyle=style)
+            title = allocator
+            if several_configs:
+                title += " bs=%d t=%d" % (block_size, threads)
+            axes.set_title(title, fontsize=10)
+            axes.set_xlabel("op index (ops replayed)")
+            axes.set_ylabel("memory (MiB)")
+            axes.grid(alpha=0.3)
+        for axes in list(grid.flat)[len(panels):]:
+            axes.set_visible(False)
+        # One legend for the figure: a panel may lack a line (mapped bytes unknown).
+        labelled = {}
+        for axes in grid.flat:
+            for handle, label in zip(*axes.get_legend_handles_labels()):
+                labelled.setdefault(label, handle)
+        grid.flat[0].legend(labelled.values(), labelled.keys(), fontsize=8)
+        figure.suptitle("Memory over the replay of %s: live vs resident vs mapped bytes"
+                        % trace, fontsize=11)
+        plotter.save(figure, "timeline-%s" % file_stem(trace))
+
+
+# ---- block-size sweep -----------------------------------------------------------
+
+def sweep_points(table, trace):
+    """{(allocator, region_size, threads): [(block_size, mops Spread, frag Spread)]}
+    for the allocators that ran several configurations on this trace."""
+    lines = {}
+    groups = table.select(traces=[trace]).groups(("allocator", "region_size", "threads",
+                                                  "block_size"))
+    for (allocator, region_size, threads, block_size), rows in groups.items():
+        mops, frag = samples(rows, "mops"), samples(rows, "frag_rss")
+        lines.setdefault((allocator, region_size, threads), []).append(
+            (block_size, Spread(mops) if mops else None, Spread(frag) if frag else None))
+    return {key: sorted(points, key=lambda p: p[0]) for key, points in lines.items()}
+
+
+def line_label(allocator, region_size, threads, several_threads):
+    label = allocator
+    if region_size is not None:
+        label += " region %s" % resultcsv.human_bytes(region_size)
+    if several_threads:
+        label += " t=%d" % threads
+    return label
+
+
+def sweep_charts(plotter, table):
+    several_threads = len(table.values("threads")) > 1
+    styles = ("-", "--", ":", "-.")
+    for trace in table.values("trace"):
+        lines = sweep_points(table, trace)
+        swept = {k: v for k, v in lines.items() if len(v) > 1}
+        if not swept:
+            continue
+        figure, (left, right) = plotter.pyplot.subplots(1, 2, figsize=(11, 4.4))
+        allocators = sorted({k[0] for k in swept}, key=allocator_rank)
+        regions = sorted({k[1] for k in swept}, key=lambda r: r or 0)
+        colours = dict(zip(regions, plotter.colours(len(regions))))
+        for (allocator, region_size, threads), points in sorted(
+                swept.items(), key=lambda item: (allocator_rank(item[0][0]), item[0][1] or 0)):
+            style = styles[allocators.index(allocator) % len(styles)]
+            label = line_label(allocator, region_size, threads, several_threads)
+            for axes, position in ((left, 1), (right, 2)):
+                measured = [(p[0], p[position]) for p in points if p[position] is not None]
+                if not measured:
+                    continue
+                x = [block for block, _ in measured]
+                y = [spread.median for _, spread in measured]
+                error = [[s.median - s.low for _, s in measured],
+                         [s.high - s.median for _, s in measured]]
+                axes.errorbar(x, y, yerr=error, label=label, color=colours[region_size],
+                              linestyle=style, marker="o", markersize=3, capsize=2)
+        for axes, figure_name in ((left, "mops"), (right, "frag_rss")):
+            axes.set_xscale("log", base=2)
+            blocks = sorted({p[0] for points in swept.values() for p in points})
+            axes.set_xticks(blocks)
+            axes.set_xticklabels([str(b) for b in blocks], rotation=45)
+            axes.set_xlabel("block size (bytes, log2 scale)")
+            axes.set_ylabel(axis_label(figure_name))
+            axes.set_title(FIGURE_TITLES[figure_name], fontsize=10)
+            axes.grid(alpha=0.3)
+        left.legend(fontsize=8)
+        figure.suptitle("Block-size sweep on %s (median, whiskers min to max)" % trace,
+                        fontsize=11)
+        plotter.save(figure, "sweep-%s" % file_stem(trace))
+
+
+def pareto_front(points):
+    """The points (frag, mops, ...) that no other point beats on both figures:
+    lower frag_rss and higher throughput. Sorted by frag_rss."""
+    front = []
+    for point in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or point[1] > front[-1][1]:
+            front.append(point)
+    return front
+
+
+def pareto_chart(plotter, table):
+    traces = [t for t in table.values("trace")
+              if any(len(v) > 1 for v in sweep_points(table, t).values())]
+    if not traces:
+        return
+    columns = min(3, len(traces))
+    rows_of_panels = (len(traces) + columns - 1) // columns
+    figure, grid = plotter.pyplot.subplots(rows_of_panels, columns, squeeze=False,
+                                           figsize=(5 * columns, 4.2 * rows_of_panels + 0.6))
+    for axes, trace in zip(grid.flat, traces):
+        points = []
+        for (allocator, region_size, threads), line in sweep_points(table, trace).items():
+            for block_size, mops, frag in line:
+                if mops and frag:
+                    label = "%s %d" % (allocator, block_size)
+                    if region_size is not None:
+                        label += "/" + resultcsv.human_bytes(region_size).replace(" ", "")
+                    points.append((frag.median, mops.median, label, allocator))
+        allocators = sorted({p[3] for p in points}, key=allocator_rank)
+        for allocator, colour in zip(allocators, plotter.colours(len(allocators))):
+            mine = [p for p in points if p[3] == allocator]
+            axes.scatter([p[0] for p in mine], [p[1] for p in mine], s=14, color=colour,
+                         label=allocator, alpha=0.7)
+        front = pareto_front(points)
+        axes.plot([p[0] for p in front], [p[1] for p in front], color="black",
+                  linewidth=1, label="Pareto front")
+        for frag, mops, label, _ in front:
+            axes.annotate(label, (frag, mops), fontsize=6, xytext=(3, 3),
+                          textcoords="offset points")
+        axes.set_title(trace, fontsize=10)
+        axes.set_xlabel(axis_label("frag_rss").replace("\n", ", "))
+        axes.set_ylabel(axis_label("mops"))
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+    for axes in list(grid.flat)[len(traces):]:
+        axes.set_visible(False)
+    figure.suptitle("Throughput against memory per configuration (medians; labels: "
+                    "block size / region size on the front)", fontsize=11)
+    plotter.save(figure, "pareto")
+
+
+# ---- the whole run ----------------------------------------------------------------
+
+def make_plots(run, outdir, traces=None, allocators=None, formats=("png", "svg")):
+    """Writes every chart the run's files allow; returns the paths written.
+    Raises MissingMatplotlib when matplotlib cannot be imported."""
+    plotter = Plotter(load_pyplot(), outdir, formats)
+    sweep = run.sweep_table()
+    for role in ("replay", "micro", "sweep"):
+        table = run.tables.get(role)
+        if table is None or role == "sweep":   # a sweep gets its own charts below
+            continue
+        bar_charts(plotter, table.select(traces, allocators), role)
+    if sweep is not None:
+        sweep_charts(plotter, sweep.select(traces, allocators))
+        pareto_chart(plotter, sweep.select(traces, allocators))
+    if run.timeline is not None:
+        timeline_charts(plotter, run.timeline.select(traces, allocators))
+    return plotter.written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="Charts (PNG and SVG) of one benchmark run. Needs "
+        "Debian's python3-matplotlib (use /usr/bin/python3).")
+    parser.add_argument("inputs", nargs="+", metavar="RUN_DIR|CSV",
+                        help="a results directory, or result files (replay/micro/sweep/"
+                             "timeline CSV)")
+    parser.add_argument("-o", "--outdir", help="where the charts go (default: RUN_DIR/plots)")
+    parser.add_argument("--traces", type=resultcsv.comma_list, metavar="A,B",
+                        help="only these traces")
+    parser.add_argument("--allocators", type=resultcsv.comma_list, metavar="X,Y",
+                        help="only these allocators")
+    parser.add_argument("--formats", type=resultcsv.comma_list, default=["png", "svg"],
+                        metavar="png,svg", help="image formats (default: png,svg)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    unknown_formats = set(args.formats) - {"png", "svg", "pdf"}
+    if unknown_formats or not args.formats:
+        parser.error("--formats: png, svg or pdf")
+    run = resultcsv.read_run_or_exit(args.inputs, PROGRAM)
+    outdir = args.outdir or os.path.join(run.directory, "plots")
+    try:
+        written = make_plots(run, outdir, args.traces, args.allocators, args.formats)
+    except MissingMatplotlib as error:
+        print(error, file=sys.stderr)
+        return EXIT_NO_MATPLOTLIB
+    if not written:
+        print("%s: nothing to plot (no rows left after filtering?)" % PROGRAM, file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
