@@ -26,7 +26,7 @@ import re
 import sys
 
 import resultcsv
-from resultcsv import UNITS, samples
+from resultcsv import UNITS, allocator_rank, samples
 from stats import Spread
 
 PROGRAM = "plot.py"
@@ -35,9 +35,6 @@ MISSING_MATPLOTLIB = ("plot.py: matplotlib is missing for %s: install Debian's "
                       "python3-matplotlib (apt-get install python3-matplotlib) and run "
                       "/usr/bin/python3 tools/plot.py" % sys.executable)
 
-# Allocators in a fixed order, so every chart lists (and colours) them alike.
-ALLOCATOR_ORDER = ("arena", "arena-malloc", "seed", "glibc", "jemalloc", "mimalloc",
-                   "tcmalloc", "bump")
 FIGURE_TITLES = {"mops": "Throughput", "frag_rss": "Memory overhead (frag_rss)"}
 AXIS_LABELS = {
     "mops": "throughput (Mops/s)\nhigher is better",
@@ -59,11 +56,6 @@ def load_pyplot():
     except ImportError:
         raise MissingMatplotlib(MISSING_MATPLOTLIB) from None
     return pyplot
-
-
-def allocator_rank(name):
-    return (ALLOCATOR_ORDER.index(name) if name in ALLOCATOR_ORDER else len(ALLOCATOR_ORDER),
-            name)
 
 
 def file_stem(text):
@@ -100,29 +92,9 @@ class Plotter:
 
 # ---- bars: one figure per trace and allocator ---------------------------------
 
-def series_of(table, threads):
-    """The bar series of a table: one per allocator configuration, labelled by
-    the allocator alone unless it ran several block or region sizes."""
-    configs = {}
-    for row in table.rows:
-        if row["threads"] == threads:
-            configs.setdefault(row["allocator"], set()).add(
-                (row["block_size"], row.get("region_size")))
-    series = []
-    for allocator in sorted(configs, key=allocator_rank):
-        for block_size, region_size in sorted(configs[allocator],
-                                              key=lambda c: (c[0], c[1] or 0)):
-            label = allocator
-            if len(configs[allocator]) > 1:
-                label += " bs=%d" % block_size
-                label += " rs=%s" % region_size if region_size is not None else ""
-            series.append(((allocator, block_size, region_size), label))
-    return series
-
-
 def bar_chart(plotter, table, figure_name, threads, title_prefix, stem):
     traces = table.values("trace")
-    series = series_of(table, threads)
+    series = resultcsv.allocator_configs([r for r in table.rows if r["threads"] == threads])
     spreads = {}
     for row_group in table.groups(("trace", "allocator", "block_size", "region_size",
                                    "threads")).items():

@@ -350,6 +350,37 @@ def _check_unique_keys(table):
         first_line[key] = line
 
 
+# Allocators in a fixed order, so every table and chart lists them alike.
+ALLOCATOR_ORDER = ("arena", "arena-malloc", "seed", "glibc", "jemalloc", "mimalloc",
+                   "tcmalloc", "bump")
+
+
+def allocator_rank(name):
+    """Sort key: the known allocators in ALLOCATOR_ORDER, then others by name."""
+    return (ALLOCATOR_ORDER.index(name) if name in ALLOCATOR_ORDER else len(ALLOCATOR_ORDER),
+            name)
+
+
+def allocator_configs(rows):
+    """[(config, label)] for the allocator configurations in rows, in allocator
+    order; config = (allocator, block_size, region_size); the label is the
+    allocator alone unless it ran several block or region sizes."""
+    configs = {}
+    for row in rows:
+        configs.setdefault(row["allocator"], set()).add((row["block_size"],
+                                                         row.get("region_size")))
+    labelled = []
+    for allocator in sorted(configs, key=allocator_rank):
+        for block_size, region_size in sorted(configs[allocator],
+                                              key=lambda c: (c[0], c[1] or 0)):
+            label = allocator
+            if len(configs[allocator]) > 1:
+                label += " bs=%d" % block_size
+                label += " rs=%s" % human_bytes(region_size) if region_size is not None else ""
+            labelled.append(((allocator, block_size, region_size), label))
+    return labelled
+
+
 def human_bytes(count):
     """A byte count in the largest binary unit that divides it: 4 MiB, 65 B."""
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):

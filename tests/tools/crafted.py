@@ -7,8 +7,11 @@ frag_rss per configuration); the generator adds repetition noise around them.
 
 import csv
 import os
+import random
 import subprocess
 import sys
+import tempfile
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.normpath(os.path.join(HERE, "..", "..", "tools"))
@@ -69,9 +72,10 @@ def replay_rows(configs, repetitions, rng, time_spread=0.06, memory_spread=0.004
     return rows
 
 
-def run_tool(tool, *args):
-    """Runs tools/TOOL with this interpreter; returns the CompletedProcess."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+def run_tool(tool, *args, env=None):
+    """Runs tools/TOOL with this interpreter (and extra environment variables);
+    returns the CompletedProcess."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(env or {}))
     return subprocess.run([sys.executable, os.path.join(TOOLS, tool)] + [str(a) for a in args],
                           capture_output=True, text=True, env=env, timeout=300)
 
@@ -188,3 +192,18 @@ def require_module(name, package):
         print("SKIP: %s is not importable by %s (Debian package %s)"
               % (name, sys.executable, package))
         sys.exit(SKIP)
+
+
+class RunDirTestCase(unittest.TestCase):
+    """Tests sharing one crafted results directory, self.run_dir, made from SEED."""
+    SEED = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.TemporaryDirectory()
+        cls.run_dir = make_run_dir(os.path.join(cls.directory.name, "run"),
+                                   random.Random(cls.SEED))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.directory.cleanup()

@@ -15,17 +15,13 @@ import plot  # noqa: E402
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class PlotRun(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.directory = tempfile.TemporaryDirectory()
-        cls.run_dir = crafted.make_run_dir(os.path.join(cls.directory.name, "run"),
-                                       random.Random(8))
-        cls.result = crafted.run_tool("plot.py", cls.run_dir)
+class PlotRun(crafted.RunDirTestCase):
+    SEED = 8
 
     @classmethod
-    def tearDownClass(cls):
-        cls.directory.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.result = crafted.run_tool("plot.py", cls.run_dir)
 
     def assertImage(self, path):
         with open(path, "rb") as handle:
@@ -89,6 +85,24 @@ class PlotRun(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("no result files", result.stderr)
         self.assertEqual(crafted.run_tool("plot.py", self.run_dir, "--formats", "gif").returncode, 2)
+
+
+class ReportCharts(unittest.TestCase):
+    def test_report_links_the_charts_it_draws(self):
+        with tempfile.TemporaryDirectory() as directory:
+            run_dir = crafted.make_run_dir(os.path.join(directory, "run"), random.Random(9),
+                                           sweep=False, realprog=False)
+            result = crafted.run_tool("report.py", run_dir)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(os.path.join(run_dir, "REPORT.md")) as handle:
+                report = handle.read()
+            links = [line[line.index("](") + 2:-1] for line in report.splitlines()
+                     if line.startswith("![")]
+            self.assertEqual(links, ["plots/replay-mops.png", "plots/replay-frag_rss.png",
+                                     "plots/timeline-cpython.png", "plots/timeline-sqlite3.png"])
+            for link in links:
+                with open(os.path.join(run_dir, link), "rb") as image:
+                    self.assertEqual(image.read(8), PNG_SIGNATURE)
 
 
 class ParetoFront(unittest.TestCase):

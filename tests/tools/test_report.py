@@ -1,0 +1,150 @@
+"""tools/report.py writes a REPORT.md whose tables hold the run's own numbers.
+(The charts in the report are tested in test_plot.py, which needs matplotlib.)"""
+
+import csv
+import math
+import os
+import random
+import statistics
+import tempfile
+import unittest
+
+import crafted
+
+
+def medians_from_csv(path, figure):
+    """{(trace, allocator): median of figure}, computed here from the raw file."""
+    values = {}
+    with open(path) as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        for row in rows:
+            values.setdefault((row["trace"], row["allocator"]), []).append(float(row[figure]))
+    return {key: statistics.median(v) for key, v in values.items()}
+
+
+class Report(crafted.RunDirTestCase):
+    SEED = 77
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.result = crafted.run_tool("report.py", cls.run_dir, "--no-plots")
+        with open(os.path.join(cls.run_dir, "REPORT.md")) as handle:
+            cls.report = handle.read()
+
+    def test_written_where_expected(self):
+        self.assertEqual(self.result.returncode, 0, self.result.stderr)
+        self.assertEqual(self.result.stdout.strip(), os.path.join(self.run_dir, "REPORT.md"))
+        for missing in ("nan", "None", "inf"):
+            self.assertNotRegex(self.report, r"\b%s\b" % missing)
+
+    def test_summary_tables_hold_the_medians_and_ratios(self):
+        replay = os.path.join(self.run_dir, "replay.csv")
+        for figure, heading in (("mops", "## Replay: throughput (Mops/s)"),
+                                ("frag_rss", "## Replay: memory overhead")):
+            self.assertIn(heading, self.report)
+            section = self.report[self.report.index(heading):]
+            self.assertIn("| trace | arena | glibc | mimalloc | tcmalloc | bump |", section)
+            medians = medians_from_csv(replay, figure)
+            log_ratios = []
+            for trace in crafted.RUN_TRACES:
+                cells = []
+                for allocator in ("arena", "glibc", "mimalloc", "tcmalloc", "bump"):
+                    ratio = medians[(trace, allocator)] / medians[(trace, "glibc")]
+                    cells.append("%.4g (%.2fx)" % (medians[(trace, allocator)], ratio))
+                    if allocator == "arena":
+                        log_ratios.append(math.log(ratio))
+                self.assertIn("| %s | %s |" % (trace, " | ".join(cells)), section)
+            arena_geomean = math.exp(sum(log_ratios) / len(log_ratios))
+            self.assertIn("| **geometric mean** | **%.2fx** | **1.00x** |" % arena_geomean,
+                          section)
+
+    def test_plain_words(self):
+        speed = medians_from_csv(os.path.join(self.run_dir, "replay.csv"), "mops")
+        ratio = math.exp(statistics.mean(math.log(speed[(t, "arena")] / speed[(t, "glibc")])
+                                         for t in crafted.RUN_TRACES))
+        # mimalloc (1.8x glibc) beats tcmalloc (1.7x) and arena (1.5x); bump is a reference.
+        self.assertIn("- **mimalloc** is the fastest allocator overall", self.report)
+        self.assertIn("then tcmalloc, arena, glibc.", self.report)
+        self.assertIn("- **arena** is the leanest allocator overall", self.report)
+        self.assertIn("- **arena** against glibc: %.2fx glibc's throughput (significantly "
+                      "faster on 3 and slower on 0 of 3 trace(s))" % ratio, self.report)
+        self.assertRegex(self.report, r"arena reaches 0\.8\dx mimalloc's throughput and "
+                                      r"0\.6\dx its frag_rss over 3 trace\(s\)")
+        self.assertIn("The bump reference reaches 2.", self.report)
+        self.assertIn("recommends **block 64, region 4 MiB** for arena (goal balanced; stable",
+                      self.report)
+
+    def test_facts_recommendation_realprog_and_significance(self):
+        self.assertIn("| cpu | Crafted CPU @ 2.0GHz |", self.report)
+        self.assertIn("| sweep.csv | `./bench.sh sweep` | 360 | 2 | 2 | 3 |", self.report)
+        self.assertIn("**overall: block 64, region 4 MiB", self.report)
+        self.assertIn("| arena | speed | block 256, region 4 MiB | 1.000 | stable | 0.0% |",
+                      self.report)
+        self.assertIn("| arena | memory | block 16, region 64 KiB | 1.000 | stable | 0.0% |",
+                      self.report)
+        self.assertIn("| program | arena | glibc | mimalloc | tcmalloc |", self.report)
+        self.assertIn("Output check: every run's output was right.", self.report)
+        self.assertRegex(self.report, r"\| cpython \| arena \| 16 \| 1 \| mops \| [\d.]+ \| "
+                                      r"[\d.]+ \| 1\.\d\dx \| 0\.008 \| faster \|")
+        self.assertIn("Not drawn (--no-plots)", self.report)
+
+
+class ReportProblems(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "run"),
+                                            random.Random(3), sweep=False, timeline=False)
+
+    def test_failed_output_check_is_reported(self):
+        path = os.path.join(self.run_dir, "realprog.csv")
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+        index = next(i for i, line in enumerate(lines) if line.startswith("sqlite3,arena,"))
+        lines[index] = lines[index][:-1] + "0"
+        with open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        output = os.path.join(self.directory.name, "elsewhere.md")
+        result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "-o", output)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as handle:
+            self.assertIn("Output check: **failed** for sqlite3 under arena.", handle.read())
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "REPORT.md")))
+
+    def test_without_matplotlib_the_report_says_so(self):
+        # A matplotlib package that fails to import stands in for a python3 without it.
+        hidden = os.path.join(self.directory.name, "hide")
+        os.makedirs(os.path.join(hidden, "matplotlib"))
+        with open(os.path.join(hidden, "matplotlib", "__init__.py"), "w") as handle:
+            handle.write("raise ImportError('hidden by the test')\n")
+        env = {"PYTHONPATH": hidden}
+        result = crafted.run_tool("report.py", self.run_dir, env=env)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("python3-matplotlib", result.stderr)
+        with open(os.path.join(self.run_dir, "REPORT.md")) as handle:
+            self.assertIn("No charts: matplotlib is missing", handle.read())
+        plot = crafted.run_tool("plot.py", self.run_dir, env=env)
+        self.assertEqual(plot.returncode, 3)
+        self.assertEqual(len(plot.stderr.strip().splitlines()), 1)
+        self.assertIn("install Debian's python3-matplotlib", plot.stderr)
+
+    def test_malformed_input_is_rejected(self):
+        path = os.path.join(self.run_dir, "replay.csv")
+        with open(path, "a") as handle:
+            handle.write("cpython,glibc,0,1,99,1000,100,ten,5000,6000,1.2\n")
+        with open(path) as handle:
+            bad_line = len(handle.read().splitlines())
+        result = crafted.run_tool("report.py", self.run_dir, "--no-plots")
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(result.stderr.strip(), "%s:%d: mops: 'ten' is not a number"
+                         % (path, bad_line))
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "REPORT.md")))
+        empty = os.path.join(self.directory.name, "empty")
+        os.makedirs(empty)
+        self.assertEqual(crafted.run_tool("report.py", empty).returncode, 2)
+        self.assertEqual(crafted.run_tool("report.py", path).returncode, 2, "not a directory")
+
+
+if __name__ == "__main__":
+    unittest.main()

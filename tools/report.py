@@ -1,0 +1,396 @@
+#!/usr/bin/env python3
+"""Write RUN_DIR/REPORT.md: what one benchmark run measured, in tables and words.
+
+  report.py RUN_DIR [--no-plots] [--baseline glibc] [--goal balanced] [-o FILE]
+
+The report holds the facts of the run, the summary tables (throughput and
+frag_rss per trace and allocator, with ratios to the baseline and geometric
+means), the significance of each difference from the baseline (as
+compare.py --baseline), the charts (drawn by plot.py into RUN_DIR/plots and
+linked by relative path), the block-size recommendation when the run has a
+sweep, the real-program results when present, and a short summary in plain
+words. Every number comes from the CSV files; nothing is written by hand.
+
+Python 3 standard library; the charts need Debian's python3-matplotlib
+(run with /usr/bin/python3). Without it, or with --no-plots, the report
+says that it has no charts.
+"""
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+
+import compare
+import recommend
+import resultcsv
+from resultcsv import allocator_configs, samples
+from stats import Spread, geometric_mean
+from tables import format_number, render
+
+PROGRAM = "report.py"
+REFERENCE_ALLOCATORS = ("bump",)      # ceilings, not contenders for "fastest"
+ARENA_ALLOCATORS = ("arena", "arena-malloc")
+RIVALS = ("glibc", "mimalloc", "tcmalloc")
+MIB = 1024 * 1024
+
+
+@dataclass
+class FigureSummary:
+    """One figure of one table: medians per (trace, allocator label), ratios to
+    the baseline, geometric means and verdict counts per allocator label."""
+    figure: str
+    baseline: str
+    rows: list                                       # trace labels in order
+    columns: list                                    # allocator labels in order
+    spreads: dict = field(default_factory=dict)      # (row, column) -> Spread
+    ratios: dict = field(default_factory=dict)       # (row, column) -> ratio
+    geomeans: dict = field(default_factory=dict)     # column -> geomean ratio
+    verdicts: dict = field(default_factory=dict)     # column -> {verdict: count}
+    comparison: object = None                        # compare.Comparison or None
+    several_threads: bool = False                    # rows are (trace, threads) pairs
+
+    def median(self, row, column):
+        spread = self.spreads.get((row, column))
+        return spread.median if spread else None
+
+    def relative(self, column, other):
+        """Geometric mean over the traces both have of column's median / other's."""
+        ratios = [self.median(r, column) / self.median(r, other) for r in self.rows
+                  if self.median(r, column) and self.median(r, other)]
+        return geometric_mean(ratios), len(ratios)
+
+
+def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
+    """The FigureSummary of one figure; None when no row has it."""
+    several_threads = len(table.values("threads")) > 1
+    labels = dict(allocator_configs(table.rows))
+
+    def row_label(trace, threads):
+        return "%s t=%d" % (trace, threads) if several_threads else trace
+
+    columns = [label for _, label in allocator_configs(table.rows)]
+    summary = FigureSummary(figure, baseline, [], columns, several_threads=several_threads)
+    for key, rows in table.groups().items():
+        row = dict(zip(table.config_columns, key))
+        values = samples(rows, figure)
+        if not values:
+            continue
+        label = row_label(row["trace"], row["threads"])
+        if label not in summary.rows:
+            summary.rows.append(label)
+        column = labels[(row["allocator"], row["block_size"], row.get("region_size"))]
+        summary.spreads[(label, column)] = Spread(values)
+    if not summary.spreads:
+        return None
+    summary.columns = [c for c in columns if any(k[1] == c for k in summary.spreads)]
+    if baseline not in table.values("allocator"):
+        return summary
+
+    comparison = compare.compare_to_baseline(table, baseline, [figure], noise)
+    summary.comparison = comparison
+    for compared in comparison.rows:
+        row = dict(zip(comparison.key_columns, compared.key))
+        label = row_label(row["trace"], row["threads"])
+        column = labels[(row["allocator"], row["block_size"], row.get("region_size"))]
+        summary.ratios[(label, column)] = compared.ratio
+        counts = summary.verdicts.setdefault(column, {})
+        counts[compared.verdict] = counts.get(compared.verdict, 0) + 1
+    for column in summary.columns:
+        if column.split(" ")[0] == baseline:
+            summary.ratios.update({(r, column): 1.0 for r in summary.rows
+                                   if (r, column) in summary.spreads})
+        ratios = [summary.ratios[(r, column)] for r in summary.rows
+                  if summary.ratios.get((r, column))]
+        summary.geomeans[column] = geometric_mean(ratios)
+    return summary
+
+
+def summary_markdown(summary, scale=1.0, row_header="trace"):
+    """Markdown table: a row per trace, a column per allocator, cells
+    `median (ratio to the baseline)`, then a geometric-mean row of the ratios."""
+    def cell(row, column):
+        median = summary.median(row, column)
+        if median is None:
+            return "-"
+        text = format_number(round(median / scale, 3) if scale != 1 else median)
+        ratio = summary.ratios.get((row, column))
+        return "%s (%.2fx)" % (text, ratio) if ratio else text
+
+    rows = [[row] + [cell(row, c) for c in summary.columns] for row in summary.rows]
+    if summary.geomeans:
+        rows.append(["**geometric mean**"] + [
+            "**%.2fx**" % summary.geomeans[c] if summary.geomeans.get(c) else "-"
+            for c in summary.columns])
+    return render([row_header] + summary.columns, rows, "markdown")
+
+
+def ranking(summary, higher_is_better):
+    """(label, geometric mean of medians over the traces every ranked allocator
+    has) for the allocators other than the reference ones, best first."""
+    contenders = [c for c in summary.columns
+                  if c.split(" ")[0] not in REFERENCE_ALLOCATORS]
+    common = [r for r in summary.rows
+              if all(summary.median(r, c) for c in contenders)]
+    if not common or not contenders:
+        return []
+    scored = [(c, geometric_mean(summary.median(r, c) for r in common)) for c in contenders]
+    return sorted(scored, key=lambda item: item[1], reverse=higher_is_better)
+
+
+def verdict_words(summary, column, good, bad):
+    counts = summary.verdicts.get(column, {})
+    return "significantly %s on %d and %s on %d of %d %s" % (
+        good, counts.get(good, 0), bad, counts.get(bad, 0), sum(counts.values()),
+        "(trace, threads) pair(s)" if summary.several_threads else "trace(s)")
+
+
+def plain_words(speed, memory, recommendations, realprog, baseline):
+    """The summary in sentences, each built from the numbers."""
+    lines = []
+    for summary, adjective, higher in ((speed, "fastest", True), (memory, "leanest", False)):
+        if summary is None:
+            continue
+        ranked = ranking(summary, higher)
+        if len(ranked) > 1:
+            what = "throughput" if higher else "frag_rss"
+            lines.append("**%s** is the %s allocator overall (geometric mean of the median %s "
+                         "over the traces all allocators ran), then %s." % (
+                             ranked[0][0], adjective, what,
+                             ", ".join(label for label, _ in ranked[1:4])))
+    if speed is not None:
+        for label in (c for c in speed.columns if c.split(" ")[0] in REFERENCE_ALLOCATORS):
+            if speed.geomeans.get(label):
+                lines.append("The %s reference reaches %.2fx %s's throughput: the ceiling of "
+                             "the replay loop." % (label, speed.geomeans[label], baseline))
+    arena_labels = [c for c in (speed or memory).columns
+                    if c.split(" ")[0] in ARENA_ALLOCATORS] if (speed or memory) else []
+    for label in arena_labels:
+        parts = []
+        if speed and speed.geomeans.get(label) and label != baseline:
+            parts.append("%.2fx %s's throughput (%s)" % (
+                speed.geomeans[label], baseline,
+                verdict_words(speed, label, "faster", "slower")))
+        if memory and memory.geomeans.get(label):
+            parts.append("%.2fx its frag_rss (%s)" % (
+                memory.geomeans[label],
+                verdict_words(memory, label, "leaner", "fatter")))
+        if parts:
+            lines.append("**%s** against %s: %s; geometric means over the traces."
+                         % (label, baseline, "; ".join(parts)))
+        rivals = []
+        for rival in RIVALS:
+            if rival == baseline:
+                continue
+            faster, count = speed.relative(label, rival) if speed else (None, 0)
+            leaner, _ = memory.relative(label, rival) if memory else (None, 0)
+            if faster:
+                rivals.append("%.2fx %s's throughput%s over %d trace(s)" % (
+                    faster, rival, " and %.2fx its frag_rss" % leaner if leaner else "", count))
+        if rivals:
+            lines.append("%s reaches %s." % (label, "; ".join(rivals)))
+    if not arena_labels and (speed or memory):
+        lines.append("No arena rows in this run.")
+    for rec in recommendations:
+        if rec.overall is not None:
+            lines.append("The block-size sweep recommends **%s** for %s (goal %s; %s under "
+                         "leave-one-out)." % (
+                             recommend.config_name(rec.overall, rec.varies_region),
+                             rec.allocator, rec.goal,
+                             "stable" if rec.stable else "not stable"))
+    realprog_time, realprog_memory = realprog
+    if realprog_time is not None:
+        for label in (c for c in realprog_time.columns if c.split(" ")[0] in ARENA_ALLOCATORS):
+            if realprog_time.geomeans.get(label):
+                memory_part = ""
+                if realprog_memory is not None and realprog_memory.geomeans.get(label):
+                    memory_part = " and %.2fx its max RSS" % realprog_memory.geomeans[label]
+                lines.append("Real programs under %s take %.2fx %s's wall time%s (geometric "
+                             "means over %d program(s))." % (
+                                 label, realprog_time.geomeans[label], baseline, memory_part,
+                                 sum(1 for r in realprog_time.rows
+                                     if realprog_time.ratios.get((r, label)))))
+    return ["- " + line for line in lines] or ["- No figures to summarise."]
+
+
+def facts_section(run):
+    out = ["## The run", ""]
+    facts = run.facts()
+    shown = [(k, v) for k, v in facts.items() if k != "command"]
+    if shown:
+        out.append(render(["fact", "value"], [[k, v] for k, v in shown], "markdown"))
+    else:
+        out.append("The CSV files record no machine facts.")
+        out.append("")
+    out.append("| file | made by | rows | traces | allocators | repetitions per configuration |")
+    out.append("|---|---|---:|---:|---:|---|")
+    for role, table in run.tables.items():
+        if table.kind == "timeline":
+            repetitions = "-"
+        else:
+            counts = [len(rows) for rows in table.groups().values()]
+            repetitions = ("%d" % counts[0] if min(counts) == max(counts)
+                           else "%d-%d" % (min(counts), max(counts))) if counts else "-"
+        out.append("| %s | %s | %d | %d | %d | %s |" % (
+            os.path.basename(table.path), "`%s`" % table.facts["command"]
+            if table.facts.get("command") else "-", len(table.rows),
+            len(table.values("trace")), len(table.values("allocator")), repetitions))
+    facts_file = os.path.join(run.directory, "facts.txt")
+    if os.path.isfile(facts_file):
+        with open(facts_file, errors="replace") as handle:
+            out += ["", "facts.txt:", "", "```", handle.read().rstrip("\n"), "```"]
+    out.append("")
+    return out
+
+
+def significance_section(summaries, baseline):
+    out = ["## Against %s, with significance" % baseline, "",
+           "Each allocator against %s on the same trace: medians over the repetitions, "
+           "ratio, two-sided Mann-Whitney U p-value, verdict. A verdict other than *same* "
+           "needs p < %.2f and a difference beyond the noise floor (%g%% for time, %g%% for "
+           "memory)." % (baseline, compare.SIGNIFICANCE, compare.DEFAULT_TIME_NOISE,
+                         compare.DEFAULT_MEMORY_NOISE), ""]
+    noted = set()
+    for summary in summaries:
+        if summary is None or summary.comparison is None:
+            continue
+        out.append(compare.render_comparison(summary.comparison, "markdown", baseline_mode=True))
+        fresh = [w for w in summary.comparison.warnings if w not in noted]
+        noted.update(fresh)
+        out += ["> Note: %s" % w for w in fresh] + [""]
+    return out
+
+
+def plots_section(run, report_path, make_plots):
+    out = ["## Charts", ""]
+    if not make_plots:
+        return out + ["Not drawn (--no-plots). Draw them with `/usr/bin/python3 tools/plot.py "
+                      "%s`." % run.directory, ""]
+    import plot       # here: only the charts need matplotlib
+    try:
+        written = plot.make_plots(run, os.path.join(run.directory, "plots"), formats=("png", "svg"))
+    except plot.MissingMatplotlib as error:
+        print("warning: %s" % error, file=sys.stderr)
+        return out + ["No charts: matplotlib is missing for the python3 that made this "
+                      "report (install Debian's python3-matplotlib and run "
+                      "/usr/bin/python3 tools/report.py).", ""]
+    for path in written:
+        if path.endswith(".png"):
+            name = os.path.splitext(os.path.basename(path))[0]
+            relative = os.path.relpath(path, os.path.dirname(os.path.abspath(report_path)))
+            out += ["![%s](%s)" % (name, relative.replace(os.sep, "/")), ""]
+    return out
+
+
+def summary_sections(title, table, baseline, figures, row_header="trace"):
+    """Markdown tables per figure of one table; returns (lines, summaries)."""
+    out, summaries = [], []
+    for figure, heading, scale in figures:
+        summary = summarize(table, figure, baseline)
+        summaries.append(summary)
+        if summary is None:
+            continue
+        out += ["## %s: %s" % (title, heading), ""]
+        if summary.geomeans:
+            out.append("Median over the repetitions (ratio to %s); last row: geometric "
+                       "mean of the ratios." % baseline)
+        else:
+            out.append("Median over the repetitions (no %s rows: no ratios)." % baseline)
+        out += ["", summary_markdown(summary, scale, row_header)]
+    return out, summaries
+
+
+def write_report(run, report_path, baseline="glibc", goal="balanced", make_plots=True):
+    """Builds the report of a RunData and writes it to report_path."""
+    body, speed, memory, realprog_time = [], None, None, None
+    significance = []
+    for role, title in (("replay", "Replay"), ("micro", "Micro-benchmarks")):
+        table = run.tables.get(role)
+        if table is None:
+            continue
+        lines, (mops, frag) = summary_sections(
+            title, table, baseline, (("mops", "throughput (Mops/s)", 1.0),
+                                     ("frag_rss", "memory overhead (frag_rss = RSS at peak / "
+                                                  "peak live bytes)", 1.0)))
+        body += lines
+        significance += [mops, frag]
+        if role == "replay" or speed is None:
+            speed, memory = mops, frag
+
+    recommendations = []
+    sweep = run.sweep_table()
+    if sweep is not None:
+        body += ["## Block size", "",
+                 "From %s. The best configuration per trace and overall for goal *%s*; other "
+                 "goals' overall choices in the last table." % (
+                     os.path.basename(sweep.path), goal), ""]
+        allocators = recommend.swept_allocators(sweep)
+        for allocator in allocators:
+            recommendation = recommend.recommend(sweep, allocator, goal)
+            recommendations.append(recommendation)
+            body.append(recommend.render_recommendation(recommendation, "markdown"))
+        rows = []
+        for allocator in allocators:
+            for other_goal in recommend.GOALS:
+                r = recommend.recommend(sweep, allocator, other_goal)
+                if r.overall is None:
+                    continue
+                worst = max((l.regret_pct for l in r.left_out), default=None)
+                rows.append([allocator, other_goal, recommend.config_name(r.overall,
+                                                                          r.varies_region),
+                             "%.3f" % r.overall_score,
+                             ("stable" if r.stable else "not stable") if r.left_out else "-",
+                             "%.1f%%" % worst if worst is not None else "-"])
+        body += [render(["allocator", "goal", "overall choice", "score",
+                         "leave-one-out", "worst regret"], rows, "markdown")]
+
+    realprog_memory = None
+    if run.realprog is not None:
+        lines, (realprog_time, realprog_memory) = summary_sections(
+            "Real programs", run.realprog, baseline,
+            (("wall_seconds", "wall time (s)", 1.0), ("max_rss_bytes", "max RSS (MiB)", MIB)),
+            row_header="program")
+        body += lines
+        significance += [realprog_time, realprog_memory]
+        failed = sorted({"%s under %s" % (r["trace"], r["allocator"]) for r in run.realprog.rows
+                         if str(r.get("output_ok")).strip().lower() in ("0", "false", "no")})
+        body += ["Output check: %s." % ("**failed** for " + ", ".join(failed) if failed
+                                         else "every run's output was right"), ""]
+
+    header = ["# Benchmark report: %s" % os.path.basename(os.path.abspath(run.directory)), "",
+              "Generated by `tools/report.py` from the CSV files of this directory; every "
+              "number comes from them. Ratios are to **%s** within this run; medians over "
+              "the repetitions." % baseline, "", "## In short", ""]
+    header += plain_words(speed, memory, recommendations, (realprog_time, realprog_memory),
+                          baseline) + [""]
+    text = header + facts_section(run) + body + significance_section(significance, baseline)
+    text += plots_section(run, report_path, make_plots)
+    with open(report_path, "w") as handle:
+        handle.write("\n".join(text).rstrip("\n") + "\n")
+    return report_path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="Write RUN_DIR/REPORT.md from a run's CSV files: facts, "
+        "summary tables, significance against a baseline, charts, block-size "
+        "recommendation, real programs, and a summary in words.")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a results directory")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write the report (default: RUN_DIR/REPORT.md)")
+    parser.add_argument("--baseline", default="glibc", metavar="ALLOCATOR",
+                        help="the allocator ratios refer to (default: %(default)s)")
+    parser.add_argument("--goal", choices=recommend.GOALS, default="balanced",
+                        help="goal of the block-size recommendation (default: %(default)s)")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw the charts")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not os.path.isdir(args.run_dir):
+        parser.error("%s is not a directory" % args.run_dir)
+    run = resultcsv.read_run_or_exit([args.run_dir], PROGRAM)
+    report_path = args.output or os.path.join(args.run_dir, "REPORT.md")
+    print(write_report(run, report_path, args.baseline, args.goal, not args.no_plots))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
