@@ -33,7 +33,7 @@ import resultcsv
 from resultcsv import (HIGHER_IS_BETTER, MACHINE_FACTS, describe_key, figure_direction,
                        figure_kind, samples)
 from stats import geometric_mean, mann_whitney_u, ratio
-from tables import FORMATS, Num, render
+from tables import FORMATS, Num, format_number, render
 
 PROGRAM = "compare.py"
 SIGNIFICANCE = 0.05
@@ -113,10 +113,11 @@ class Comparison:
 def compare_figure(key, figure, reference, measured, noise):
     """Compares the repetitions of one figure: medians, ratio, p-value, verdict."""
     row = FigureComparison(key, figure, reference, measured)
+    row.reference_median = statistics.median(reference) if reference else None
+    row.measured_median = statistics.median(measured) if measured else None
     if not reference or not measured:
+        row.verdict = "missing"     # measured on one side only
         return row
-    row.reference_median = statistics.median(reference)
-    row.measured_median = statistics.median(measured)
     row.ratio = ratio(row.measured_median, row.reference_median)
     row.p_value = mann_whitney_u(reference, measured)[1]
     if row.ratio is None:
@@ -178,6 +179,13 @@ def _repetition_warning(rows, key_columns):
             % (MIN_REPETITIONS, len(keys), keys[0], smallest)]
 
 
+def output_warnings(tables):
+    """Warnings for real-program runs whose output check failed: their times
+    and memory describe a broken run."""
+    return ["output check failed in %s for: %s" % (t.path, ", ".join(resultcsv.failed_outputs(t)))
+            for t in tables if resultcsv.failed_outputs(t)]
+
+
 def facts_warnings(old, new):
     """Warnings when the two runs' machine facts (or allocator versions) differ."""
     if not old.facts or not new.facts:
@@ -225,7 +233,9 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
     rows = [compare_figure(key, figure, samples(old_groups[key], figure),
                            samples(new_groups[key], figure), noise)
             for key in common for figure in shared_figures([old, new], figures)]
-    warnings = facts_warnings(old, new) + _repetition_warning(rows, key_columns)
+    rows = [r for r in rows if r.reference or r.measured]   # not measured in either run
+    warnings = facts_warnings(old, new) + output_warnings([old, new])
+    warnings += _repetition_warning(rows, key_columns)
     warnings += workload_warnings(old_groups, new_groups, key_columns, common)
     for path, groups, other in ((old.path, old_groups, new_groups),
                                 (new.path, new_groups, old_groups)):
@@ -271,10 +281,10 @@ def compare_to_baseline(table, baseline, figures=None, noise=NoiseFloors()):
         if reference_key is None:
             unmatched.append(describe_key(key_columns, key))
             continue
-        rows.extend(compare_figure(key, figure, samples(baseline_groups[reference_key], figure),
-                                   samples(group, figure), noise)
-                    for figure in chosen_figures)
-    warnings = _repetition_warning(rows, key_columns)
+        compared = (compare_figure(key, figure, samples(baseline_groups[reference_key], figure),
+                                   samples(group, figure), noise) for figure in chosen_figures)
+        rows.extend(r for r in compared if r.reference or r.measured)
+    warnings = output_warnings([table]) + _repetition_warning(rows, key_columns)
     if unmatched:
         warnings.append("no (unambiguous) %s rows on the same trace and threads for: %s"
                         % (baseline, "; ".join(unmatched)))
@@ -390,10 +400,10 @@ def main(argv=None):
     if args.fail_on_regression is not None:
         worse = regressions(comparison, args.fail_on_regression)
         for row in worse:
-            print("regression: %s %s: %s -> %s (%+.1f%%, p=%.3g)"
+            print("regression: %s %s: %s -> %s (%+.1f%%, p=%.2g)"
                   % (describe_key(comparison.key_columns, row.key), row.figure,
-                     row.reference_median, row.measured_median, row.change_pct, row.p_value),
-                  file=sys.stderr)
+                     format_number(row.reference_median), format_number(row.measured_median),
+                     row.change_pct, row.p_value), file=sys.stderr)
         if worse:
             return 1
     return 0

@@ -352,8 +352,7 @@ def write_report(run, report_path, baseline="glibc", goal="balanced", make_plots
             row_header="program")
         body += lines
         significance += [realprog_time, realprog_memory]
-        failed = sorted({"%s under %s" % (r["trace"], r["allocator"]) for r in run.realprog.rows
-                         if str(r.get("output_ok")).strip().lower() in ("0", "false", "no")})
+        failed = resultcsv.failed_outputs(run.realprog)
         body += ["Output check: %s." % ("**failed** for " + ", ".join(failed) if failed
                                          else "every run's output was right"), ""]
 

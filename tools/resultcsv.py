@@ -381,6 +381,13 @@ def allocator_configs(rows):
     return labelled
 
 
+def failed_outputs(table):
+    """'program under allocator' for every realprog row whose output check
+    failed (output_ok 0, false or no), sorted; empty for other files."""
+    return sorted({"%s under %s" % (row["trace"], row["allocator"]) for row in table.rows
+                   if str(row.get("output_ok", "")).strip().lower() in ("0", "false", "no")})
+
+
 def human_bytes(count):
     """A byte count in the largest binary unit that divides it: 4 MiB, 65 B."""
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):

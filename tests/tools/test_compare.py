@@ -134,6 +134,60 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertNotIn(("cmake", "arena", "mops"), rows)
 
 
+class OtherFiles(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.rng = random.Random(31)
+
+    def realprog(self, name, arena_seconds, output_ok=1):
+        rows = [[program, allocator, 0, 1, repetition,
+                 repr(crafted.jittered(self.rng, seconds, 0.04)), 50_000_000, "1.0", "0.1",
+                 12000, output_ok if allocator == "arena" else 1]
+                for program in ("python3", "sqlite3")
+                for allocator, seconds in (("glibc", 2.0), ("arena", arena_seconds))
+                for repetition in range(7)]
+        return crafted.write_csv(os.path.join(self.directory.name, name),
+                                 crafted.REALPROG_HEADER, rows, crafted.MACHINE)
+
+    def test_real_programs(self):
+        old, new = self.realprog("old.csv", 1.5), self.realprog("new.csv", 1.9, output_ok=0)
+        result = crafted.run_tool("compare.py", old, new, "--format", "csv")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        rows = parse_output(result.stdout)
+        self.assertEqual(rows[("python3", "arena", "wall_seconds")]["verdict"], "slower")
+        self.assertEqual(rows[("python3", "glibc", "wall_seconds")]["verdict"], "same")
+        self.assertEqual(rows[("python3", "arena", "max_rss_bytes")]["verdict"], "same")
+        self.assertNotIn(("python3", "arena", "output_ok"), rows, "not a figure")
+        self.assertIn("output check failed in %s for: python3 under arena, sqlite3 under arena"
+                      % new, result.stderr)
+        baseline = crafted.run_tool("compare.py", old, "--baseline", "glibc", "--format", "csv")
+        rows = parse_output(baseline.stdout)
+        self.assertAlmostEqual(float(rows[("sqlite3", "arena", "wall_seconds")]["ratio"]), 0.75,
+                               delta=0.05)
+        self.assertEqual(rows[("sqlite3", "arena", "wall_seconds")]["verdict"], "faster")
+        replay = crafted.write_csv(os.path.join(self.directory.name, "replay.csv"),
+                                   crafted.REPLAY_HEADER, [])
+        mixed = crafted.run_tool("compare.py", old, replay)
+        self.assertEqual(mixed.returncode, 2)
+        self.assertIn("is a realprog file and %s a replay file" % replay, mixed.stderr)
+
+    def test_figures_measured_in_one_run_only(self):
+        configs = [("cpython", "arena", 16, 1, 10.0, 1.1)]
+        header = crafted.REPLAY_HEADER + ["instructions_per_op"]
+        old = crafted.write_csv(os.path.join(self.directory.name, "old.csv"), header,
+                                crafted.replay_rows(configs, 5, self.rng,
+                                                    extra={"instructions_per_op": lambda c, r: ""}))
+        new = crafted.write_csv(os.path.join(self.directory.name, "new.csv"), header,
+                                crafted.replay_rows(configs, 5, self.rng,
+                                                    extra={"instructions_per_op": lambda c, r: 80}))
+        rows = parse_output(crafted.run_tool("compare.py", old, new, "--format", "csv").stdout)
+        row = rows[("cpython", "arena", "instructions_per_op")]
+        self.assertEqual((row["old"], row["new"], row["verdict"]), ("", "80", "missing"))
+        rows = parse_output(crafted.run_tool("compare.py", old, old, "--format", "csv").stdout)
+        self.assertNotIn(("cpython", "arena", "instructions_per_op"), rows, "measured nowhere")
+
+
 class CompareAgainstBaseline(unittest.TestCase):
     def test_every_allocator_against_glibc(self):
         rng = random.Random(99)
