@@ -121,14 +121,6 @@ def figure_kind(column):
     return known[1] if known else None
 
 
-def is_time_figure(column):
-    return figure_kind(column) == _TIME
-
-
-def is_memory_figure(column):
-    return figure_kind(column) == _MEMORY
-
-
 def parse_number(text):
     """The value of a numeric field: a float (an int when it is written as one),
     None when empty; raises ValueError when it is not a number."""

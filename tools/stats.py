@@ -100,9 +100,9 @@ def ratio(new, old):
 
 
 class Spread:
-    """Median, extremes and quartiles of one figure over the repetitions."""
+    """Median and extremes of one figure over the repetitions."""
 
-    __slots__ = ("median", "low", "high", "q1", "q3", "count")
+    __slots__ = ("median", "low", "high", "count")
 
     def __init__(self, values):
         values = sorted(values)
@@ -111,15 +111,6 @@ class Spread:
         self.count = len(values)
         self.median = statistics.median(values)
         self.low, self.high = values[0], values[-1]
-        if len(values) >= 2:
-            self.q1, _, self.q3 = statistics.quantiles(values, n=4, method="inclusive")
-        else:
-            self.q1 = self.q3 = values[0]
-
-    @property
-    def range_pct(self):
-        """The min-max range in percent of the median (None for a zero median)."""
-        return None if not self.median else (self.high - self.low) / abs(self.median) * 100
 
 
 def spread_or_none(values):

@@ -62,10 +62,10 @@ class Summaries(unittest.TestCase):
         self.assertIsNone(stats.geometric_mean([]))
 
     def test_spread(self):
-        spread = stats.Spread([5, 1, 4, 2, 3])
-        self.assertEqual((spread.median, spread.low, spread.high), (3, 1, 5))
-        self.assertEqual((spread.q1, spread.q3), (2, 4))
-        self.assertAlmostEqual(spread.range_pct, 4 / 3 * 100)
+        spread = stats.Spread([5, 1, 4, 2, 3, 3.5])
+        self.assertEqual((spread.median, spread.low, spread.high, spread.count),
+                         (3.25, 1, 5, 6))
+        self.assertIsNone(stats.spread_or_none([]))
 
 
 if __name__ == "__main__":
