@@ -26,6 +26,9 @@
 extern "C" {
 #endif
 
+/* Exported even when the library is built with hidden visibility. */
+#define ARENA_API __attribute__((visibility("default")))
+
 #define ARENA_VERSION_MAJOR 0
 #define ARENA_VERSION_MINOR 1
 
@@ -69,45 +72,45 @@ typedef struct arena_stats {
 /* Creates an arena. NULL cfg = every default. Returns NULL with errno=EINVAL on a
  * bad config (block_size or region_size out of range or not a power of two, an
  * unknown policy or flag), ENOMEM when the OS refuses memory. */
-arena_t *arena_create(const arena_config *cfg);
+ARENA_API arena_t *arena_create(const arena_config *cfg);
 
 /* Hands every mapping back to the OS; every block of the arena dies. NULL does nothing. */
-void arena_destroy(arena_t *a);
+ARENA_API void arena_destroy(arena_t *a);
 
 /* A block of at least `size` bytes aligned to block_size; malloc(0) returns a unique
  * block that can be freed. NULL + ENOMEM on failure. */
-void *arena_malloc(arena_t *a, size_t size);
+ARENA_API void *arena_malloc(arena_t *a, size_t size);
 
 /* n * size bytes, all zero. NULL + ENOMEM when n * size overflows or memory runs out. */
-void *arena_calloc(arena_t *a, size_t n, size_t size);
+ARENA_API void *arena_calloc(arena_t *a, size_t n, size_t size);
 
 /* Resizes p to size bytes, keeping its contents up to the smaller size.
  * p == NULL: as arena_malloc. size == 0: frees p, returns NULL.
  * On failure returns NULL with ENOMEM and p is untouched and still live. */
-void *arena_realloc(arena_t *a, void *p, size_t size);
+ARENA_API void *arena_realloc(arena_t *a, void *p, size_t size);
 
 /* A block of `size` bytes aligned to `alignment` (a power of two; block_size when
  * smaller). NULL + EINVAL when alignment is not a power of two, + ENOMEM on failure. */
-void *arena_memalign(arena_t *a, size_t alignment, size_t size);
+ARENA_API void *arena_memalign(arena_t *a, size_t alignment, size_t size);
 
 /* Frees p. NULL does nothing; misuse goes to the error handler. */
-void arena_free(arena_t *a, void *p);
+ARENA_API void arena_free(arena_t *a, void *p);
 
 /* Bytes that may be used at p (>= the size asked for); 0 for NULL or misuse.
  * From this call on the block counts its whole usable size in live_bytes. */
-size_t arena_usable_size(arena_t *a, const void *p);
+ARENA_API size_t arena_usable_size(arena_t *a, const void *p);
 
 /* Frees every block at once in O(regions); keeps the arena usable. Memory beyond
  * what a fresh arena holds goes back to the OS. */
-void arena_reset(arena_t *a);
+ARENA_API void arena_reset(arena_t *a);
 
 /* Fills *out with the arena's statistics. Returns 0, or -1 with EINVAL for NULL. */
-int arena_stats_get(arena_t *a, arena_stats *out);
+ARENA_API int arena_stats_get(arena_t *a, arena_stats *out);
 
 /* Walks every region, page and block and verifies every invariant.
  * Returns 0 when all hold; otherwise -1, after writing the first broken one to
  * stderr (with write(2), no allocation). */
-int arena_check(arena_t *a);
+ARENA_API int arena_check(arena_t *a);
 
 /* The kinds of misuse the error handler is told about. */
 typedef enum arena_error {
@@ -125,10 +128,10 @@ typedef void (*arena_error_fn)(void *ctx, arena_t *a, const void *p, arena_error
 /* Installs the process-wide error handler; NULL restores the default, which writes
  * "arena: double free of 0x... in arena 0x..." (or the matching message) to stderr
  * and calls abort(). Returns the previous handler. */
-arena_error_fn arena_set_error_handler(arena_error_fn fn, void *ctx);
+ARENA_API arena_error_fn arena_set_error_handler(arena_error_fn fn, void *ctx);
 
 /* The name of a misuse kind ("double free", ...). */
-const char *arena_error_name(arena_error kind);
+ARENA_API const char *arena_error_name(arena_error kind);
 
 #ifdef __cplusplus
 }

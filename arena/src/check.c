@@ -1,0 +1,161 @@
+/* check.c: arena_check for the default policy: walks every segment, page and
+ * block and verifies the invariants written beside each struct in internal.h. */
+#include "internal.h"
+
+typedef struct check_totals {
+    size_t live_blocks, live_bytes, usable, mapped;
+    size_t active_pages, free_pages, queued_pages;
+} check_totals;
+
+static int check_segment_header(const heap_t *h, const segment_t *s, segment_kind kind) {
+    CHECK_INVARIANT(s->magic == (SEGMENT_MAGIC ^ (uint32_t)kind) && s->kind == (uint32_t)kind, "segment header damaged", s);
+    CHECK_INVARIANT(s->heap == h && s->arena == h->arena, "segment owned by another heap", s);
+    CHECK_INVARIANT(segmap_lookup(s) == s && segmap_lookup((const uint8_t *)s + s->size - 1) == s,
+          "segment map does not point at the segment", s);
+    for (size_t off = 0; off < s->size; off += SEGMENT_ALIGN)
+        CHECK_INVARIANT(segmap_lookup((const uint8_t *)s + off) == s, "segment map entry inside a segment is wrong", (uintptr_t)s + off);
+    return 0;
+}
+
+/* Invariants of one ACTIVE page (see page_t). */
+static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t) {
+    size_t bs = pg->block_size;
+    CHECK_INVARIANT(pg->reserved > 0 && bs > 0, "active page without blocks", pg->start);
+    CHECK_INVARIANT(pg->class_idx < h->classes.count && h->classes.size[pg->class_idx] == bs, "page's class does not match its block size", pg->start);
+    CHECK_INVARIANT(pg->used <= pg->capacity && pg->capacity <= pg->reserved, "page counts out of order (used <= capacity <= reserved)", pg->start);
+    CHECK_INVARIANT(pg->start + (size_t)pg->reserved * bs <= (pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES, "page's blocks overflow its area", pg->start);
+    uintptr_t area = pg->start & ~(PAGE_BYTES - 1);
+    unsigned shift = h->classes.granule_shift;
+    /* The free list: inside the carved part, on block boundaries, not live. */
+    size_t listed = 0;
+    for (const uint8_t *b = pg->free; b; b = *(const uint8_t *const *)b) {
+        uintptr_t a = (uintptr_t)b;
+        CHECK_INVARIANT(++listed <= pg->capacity - pg->used, "page free list longer than its free blocks (cycle or leak)", pg->start);
+        CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
+              "page free list entry is not a carved block of the page", a);
+        size_t g = (a - area) >> shift;
+        CHECK_INVARIANT(!((pg->live_map[g >> 5] >> ((g & 31) * 2)) & LIVE_BIT), "block on a free list is marked live", a);
+    }
+    CHECK_INVARIANT(listed == pg->capacity - pg->used, "page free list shorter than its free blocks", pg->start);
+    /* Live bits: exactly `used`, each at a carved block start. */
+    size_t live = 0;
+    for (size_t w = 0; w < LIVE_MAP_WORDS(shift); w++) {
+        uint64_t word = pg->live_map[w];
+        CHECK_INVARIANT(!((word >> 1) & ~word & 0x5555555555555555ull), "slack bit without a live bit", area + (w * 32 << shift));
+        for (uint64_t bits = word & 0x5555555555555555ull; bits; bits &= bits - 1) {
+            size_t g = w * 32 + (size_t)__builtin_ctzll(bits) / 2;
+            uintptr_t a = area + (g << shift);
+            CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
+                  "live bit set where no carved block starts", a);
+            size_t requested = bs;
+            if ((word >> ((g & 31) * 2)) & SLACK_BIT) {
+                size_t slack = slack_read((const void *)a, bs);
+                CHECK_INVARIANT(slack > 0 && slack <= bs, "block's recorded slack is out of range", a);
+                requested -= slack;
+            }
+            t->live_bytes += requested;
+            live++;
+        }
+    }
+    CHECK_INVARIANT(live == pg->used, "live bits of a page do not match its used count", pg->start);
+    CHECK_INVARIANT(!pg->full || (pg->free == NULL && pg->capacity == pg->reserved), "page marked full has blocks to hand out", pg->start);
+    t->live_blocks += live;
+    t->usable += live * bs;
+    return 0;
+}
+
+static int check_small_segment(const heap_t *h, const segment_t *s, check_totals *t) {
+    if (check_segment_header(h, s, SEG_SMALL)) return -1;
+    CHECK_INVARIANT(s->page_count == s->size >> PAGE_SHIFT && s->first_page < s->page_count, "small segment page count is wrong", s);
+    uint32_t active = 0;
+    for (uint32_t i = s->first_page; i < s->page_count; i++) {
+        const page_t *pg = &s->pages[i];
+        CHECK_INVARIANT(pg->segment == s, "page descriptor points at another segment", pg->start);
+        if (pg->state == PAGE_ACTIVE) {
+            active++;
+            if (!pg->full) t->queued_pages++;
+            if (check_active_page(h, pg, t)) return -1;
+        } else {
+            CHECK_INVARIANT(pg->state == PAGE_FREE, "page state is neither free nor active", pg->start);
+            for (size_t w = 0; w < LIVE_MAP_WORDS(h->classes.granule_shift); w++)
+                CHECK_INVARIANT(pg->live_map[w] == 0, "free page has live bits", pg->start);
+            t->free_pages++;
+        }
+    }
+    CHECK_INVARIANT(active == s->pages_active, "segment's active page count is wrong", s);
+    t->active_pages += active;
+    return 0;
+}
+
+static int check_free_pages(const heap_t *h, const page_queue *q, bool dirty, size_t *pages, size_t *touched) {
+    const page_t *prev = NULL;
+    for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
+        CHECK_INVARIANT(pg->state == PAGE_FREE && pg->dirty == dirty, "free-page list holds a page in the wrong state", pg->start);
+        CHECK_INVARIANT(pg->segment->heap == h, "free-page list holds another heap's page", pg->start);
+        CHECK_INVARIANT(pg->prev == prev, "free-page list back link is wrong", pg->start);
+        ++*pages;
+        *touched += pg->touched;
+    }
+    CHECK_INVARIANT(q->last == prev, "free-page list's last page is wrong", q->last);
+    return 0;
+}
+
+int heap_check(const heap_t *h) {
+    check_totals t = {0};
+    size_t segments = 0;
+    for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next, segments++) {
+        if (check_small_segment(h, s, &t)) return -1;
+        t.mapped += s->size;
+    }
+    for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next, segments++) {
+        if (check_segment_header(h, s, SEG_MEDIUM)) return -1;
+        t.mapped += s->size;
+    }
+    for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next, segments++) {
+        if (check_segment_header(h, s, SEG_HUGE)) return -1;
+        CHECK_INVARIANT(s->huge_block > (uintptr_t)s && s->huge_block + s->huge_usable == (uintptr_t)s + s->size,
+              "huge block does not end its mapping", s);
+        CHECK_INVARIANT(s->huge_requested <= s->huge_usable, "huge block's requested size exceeds its usable size", s);
+        t.live_blocks++;
+        t.live_bytes += s->huge_requested;
+        t.usable += s->huge_usable;
+        t.mapped += s->size;
+    }
+    CHECK_INVARIANT(segments == h->segment_count, "heap's segment count is wrong", h->segment_count);
+    if (tlsf_check(h, &t.live_blocks, &t.live_bytes, &t.usable)) return -1;
+
+    /* Class queues: ACTIVE pages of their class with something to hand out. */
+    size_t queued = 0;
+    for (unsigned c = 0; c < CLASS_MAX; c++) {
+        const page_queue *q = &h->queues[c];
+        CHECK_INVARIANT(h->direct[c] == (q->first ? q->first : &page_empty), "direct page is not the first of its class queue", c);
+        const page_t *prev = NULL;
+        for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
+            CHECK_INVARIANT(++queued <= t.queued_pages, "class queues hold more pages than there are", pg->start);
+            CHECK_INVARIANT(pg->state == PAGE_ACTIVE && !pg->full && pg->class_idx == c && pg->segment->heap == h,
+                  "class queue holds a page that does not belong there", pg->start);
+            CHECK_INVARIANT(pg->prev == prev, "class queue back link is wrong", pg->start);
+        }
+        CHECK_INVARIANT(q->last == prev, "class queue's last page is wrong", c);
+    }
+    CHECK_INVARIANT(queued == t.queued_pages, "a page with free blocks is missing from its class queue", t.queued_pages - queued);
+    CHECK_INVARIANT(page_empty.free == NULL && page_empty.used == 0, "the shared empty page was written to", &page_empty);
+
+    size_t dirty_pages = 0, clean_pages = 0, dirty_bytes = 0, clean_touched = 0;
+    if (check_free_pages(h, &h->free_dirty, true, &dirty_pages, &dirty_bytes)) return -1;
+    if (check_free_pages(h, &h->free_clean, false, &clean_pages, &clean_touched)) return -1;
+    CHECK_INVARIANT(dirty_pages + clean_pages == t.free_pages, "free pages and free-page lists disagree", t.free_pages);
+    CHECK_INVARIANT(dirty_bytes == h->dirty_page_bytes, "dirty free-page bytes are wrong", h->dirty_page_bytes);
+    CHECK_INVARIANT(clean_touched == 0, "clean free page with touched bytes", clean_touched);
+
+    CHECK_INVARIANT(h->stats.allocs - h->stats.frees == t.live_blocks, "live block count disagrees with the blocks found", t.live_blocks);
+    CHECK_INVARIANT(h->stats.live_bytes == t.live_bytes, "live bytes disagree with the blocks found", t.live_bytes);
+    CHECK_INVARIANT(h->stats.peak_live_bytes >= h->stats.live_bytes, "peak live bytes below live bytes", h->stats.peak_live_bytes);
+    const arena_t *a = h->arena;
+    if (&a->heap == h) {
+        size_t mapped = atomic_load(&((arena_t *)a)->mapped_bytes);
+        CHECK_INVARIANT(mapped == t.mapped + a->self_size, "mapped bytes disagree with the segments", mapped);
+        CHECK_INVARIANT(atomic_load(&((arena_t *)a)->peak_mapped_bytes) >= mapped, "peak mapped bytes below mapped bytes", mapped);
+    }
+    return 0;
+}

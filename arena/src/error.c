@@ -1,0 +1,132 @@
+/* error.c: misuse reports and the error handler; a tiny formatter so that no
+ * error path ever calls printf or malloc. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void fmt_str(fmtbuf *f, const char *s) {
+    while (*s && f->len < sizeof f->buf - 1) f->buf[f->len++] = *s++;
+    f->buf[f->len] = 0;
+}
+
+void fmt_hex(fmtbuf *f, uintptr_t v) {
+    char tmp[2 + 2 * sizeof v + 1];
+    size_t n = sizeof tmp - 1;
+    tmp[n] = 0;
+    do {
+        tmp[--n] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    tmp[--n] = 'x';
+    tmp[--n] = '0';
+    fmt_str(f, tmp + n);
+}
+
+void fmt_dec(fmtbuf *f, uint64_t v) {
+    char tmp[24];
+    size_t n = sizeof tmp - 1;
+    tmp[n] = 0;
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    fmt_str(f, tmp + n);
+}
+
+void error_write(const char *s) {
+    size_t len = strlen(s);
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, s, len);
+        if (n <= 0) return;
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+void assert_fail(const char *what, const char *file, int line) {
+    fmtbuf f = {.len = 0};
+    fmt_str(&f, "arena: internal assertion failed: ");
+    fmt_str(&f, what);
+    fmt_str(&f, " at ");
+    fmt_str(&f, file);
+    fmt_str(&f, ":");
+    fmt_dec(&f, (uint64_t)line);
+    fmt_str(&f, "\n");
+    error_write(f.buf);
+    abort();
+}
+
+void error_check_failed(const char *msg, uintptr_t value) {
+    fmtbuf f = {.len = 0};
+    fmt_str(&f, "arena: check failed: ");
+    fmt_str(&f, msg);
+    fmt_str(&f, " (");
+    fmt_hex(&f, value);
+    fmt_str(&f, ")\n");
+    error_write(f.buf);
+}
+
+const char *arena_error_name(arena_error kind) {
+    switch (kind) {
+    case ARENA_ERR_DOUBLE_FREE: return "double free";
+    case ARENA_ERR_INVALID_POINTER: return "invalid pointer";
+    case ARENA_ERR_WRONG_ARENA: return "wrong arena";
+    case ARENA_ERR_CORRUPTION: return "heap corruption";
+    }
+    return "unknown error";
+}
+
+static void error_default_handler(void *ctx, arena_t *a, const void *p, arena_error kind,
+                                  const char *message) {
+    (void)ctx, (void)a, (void)p, (void)kind;
+    error_write(message);
+    error_write("\n");
+    abort();
+}
+
+static _Atomic(arena_error_fn) error_handler = error_default_handler;
+static void *_Atomic error_ctx;
+
+arena_error_fn arena_set_error_handler(arena_error_fn fn, void *ctx) {
+    atomic_store(&error_ctx, ctx);
+    arena_error_fn old = atomic_exchange(&error_handler, fn ? fn : error_default_handler);
+    return old == error_default_handler ? NULL : old;
+}
+
+void error_report(arena_t *a, const void *p, arena_error kind, const void *owner) {
+    fmtbuf f = {.len = 0};
+    fmt_str(&f, "arena: ");
+    switch (kind) {
+    case ARENA_ERR_DOUBLE_FREE:
+        fmt_str(&f, "double free of ");
+        fmt_hex(&f, (uintptr_t)p);
+        fmt_str(&f, " in arena ");
+        fmt_hex(&f, (uintptr_t)a);
+        break;
+    case ARENA_ERR_INVALID_POINTER:
+        fmt_str(&f, "invalid pointer ");
+        fmt_hex(&f, (uintptr_t)p);
+        fmt_str(&f, " (not a block of arena ");
+        fmt_hex(&f, (uintptr_t)a);
+        fmt_str(&f, ")");
+        break;
+    case ARENA_ERR_WRONG_ARENA:
+        fmt_str(&f, "pointer ");
+        fmt_hex(&f, (uintptr_t)p);
+        fmt_str(&f, " freed in arena ");
+        fmt_hex(&f, (uintptr_t)a);
+        fmt_str(&f, " but it belongs to arena ");
+        fmt_hex(&f, (uintptr_t)owner);
+        break;
+    case ARENA_ERR_CORRUPTION:
+        fmt_str(&f, "heap corruption near ");
+        fmt_hex(&f, (uintptr_t)p);
+        fmt_str(&f, " in arena ");
+        fmt_hex(&f, (uintptr_t)a);
+        break;
+    }
+    arena_error_fn fn = atomic_load(&error_handler);
+    fn(atomic_load(&error_ctx), a, p, kind, f.buf);
+}

@@ -1,0 +1,400 @@
+/* internal.h: the structures every mechanism shares, with their invariants.
+ *
+ * Layout of memory (default policy):
+ *   segment  a mapping from the OS, 64 KiB aligned, found from any address in
+ *            it through the segment map (segmap.c). Kinds:
+ *            SMALL  region_size bytes cut into 64 KiB pages of size-class blocks
+ *            MEDIUM region_size bytes (or more) of TLSF blocks with boundary tags
+ *            HUGE   one block in a mapping of its own
+ *            SEED   a region of the seed policy (seed.c)
+ *   page     64 KiB of one size class inside a SMALL segment; its descriptor
+ *            lives in the segment header, so blocks carry no header.
+ *   heap     what allocates: size-class queues, TLSF lists, segments.
+ *            An explicit arena has one heap; the drop-in malloc one per thread.
+ *
+ * Every invariant below is verified by arena_check (check.c).
+ */
+#ifndef ARENA_INTERNAL_H
+#define ARENA_INTERNAL_H
+
+#include "arena.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- assertions ---------------------------------------------------------
+ * ARENA_ASSERT: a debug-level check of our own logic; vanishes in Release.
+ * Misuse by callers is never an assert: it goes to error_report (error.c). */
+#ifdef NDEBUG
+#define ARENA_ASSERT(x) ((void)0)
+#else
+#define ARENA_ASSERT(x) ((x) ? (void)0 : assert_fail(#x, __FILE__, __LINE__))
+#endif
+void assert_fail(const char *what, const char *file, int line) __attribute__((noreturn));
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#define INTERNAL __attribute__((visibility("hidden")))
+
+/* ---- tunables ------------------------------------------------------------ */
+#define SEGMAP_SHIFT 16                        /* segments are 64 KiB aligned */
+#define SEGMENT_ALIGN ((size_t)1 << SEGMAP_SHIFT)
+#define PAGE_SHIFT 16                          /* small pages are 64 KiB */
+#define PAGE_BYTES ((size_t)1 << PAGE_SHIFT)
+#define OS_PAGE ((size_t)4096)
+#define SMALL_MAX ((size_t)8192)               /* largest size-class block (block_size <= 8 KiB) */
+#define CLASS_MAX 64                           /* size classes at most (block_size 8) */
+#define CLASS_LINEAR 16                        /* classes 1..16 granules, then 8 per doubling */
+#define CLASS_PER_DOUBLING_LOG2 3
+#define MIN_BLOCK_SIZE ((size_t)8)
+#define MAX_BLOCK_SIZE ((size_t)65536)
+#define MIN_REGION ((size_t)64 << 10)
+#define MAX_REGION ((size_t)1 << 30)
+#define DEFAULT_REGION ((size_t)4 << 20)
+#define SEED_DEFAULT_REGION ((size_t)64 << 10)
+#define CARVE_BYTES ((size_t)4096)             /* a page is carved into blocks this much at a time */
+#define PURGE_FLOOR ((size_t)1 << 20)          /* dirty free memory kept before purging starts */
+#define PURGE_FRACTION_SHIFT 3                 /* ... or 1/8 of live bytes, whichever is larger */
+
+_Static_assert(PAGE_SHIFT >= SEGMAP_SHIFT, "a page never straddles two segments' map entries");
+_Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
+_Static_assert((SMALL_MAX & (SMALL_MAX - 1)) == 0, "SMALL_MAX is a power of two");
+_Static_assert(SMALL_MAX * 4 <= PAGE_BYTES, "a page holds several blocks of the largest class");
+_Static_assert(CLASS_LINEAR == (2 << CLASS_PER_DOUBLING_LOG2), "geometric classes start where linear ones end");
+_Static_assert(CARVE_BYTES % OS_PAGE == 0, "carving touches whole OS pages");
+
+/* ---- errors (error.c) ---------------------------------------------------- */
+/* Reports misuse of `p` through the installed handler; returns when the handler
+ * does (the caller then ignores the bad call). */
+void error_report(arena_t *a, const void *p, arena_error kind, const void *owner) INTERNAL;
+/* Writes "arena: check failed: MSG" and the value to stderr with write(2). */
+void error_check_failed(const char *msg, uintptr_t value) INTERNAL;
+/* Writes a line to stderr with write(2), no allocation. */
+void error_write(const char *s) INTERNAL;
+
+/* In arena_check's walkers: when cond fails, report msg and value, return -1. */
+#define CHECK_INVARIANT(cond, msg, value)                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            error_check_failed(msg, (uintptr_t)(value));                                           \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* A small formatter into a fixed buffer: the library never calls printf. */
+typedef struct fmtbuf {
+    char buf[256];
+    size_t len;
+} fmtbuf;
+void fmt_str(fmtbuf *f, const char *s) INTERNAL;
+void fmt_hex(fmtbuf *f, uintptr_t v) INTERNAL;
+void fmt_dec(fmtbuf *f, uint64_t v) INTERNAL;
+
+/* ---- OS pages (os.c) ----------------------------------------------------- */
+/* Maps `size` bytes (multiple of OS_PAGE) aligned to `align` (power of two >=
+ * OS_PAGE), zeroed. Returns NULL on failure (errno from mmap, or ENOMEM from an
+ * injected failure). */
+void *os_map(size_t size, size_t align) INTERNAL;
+void os_unmap(void *p, size_t size) INTERNAL;
+/* Drops the pages in [p, p+size) (page aligned): they read as zero afterwards and
+ * are not resident. */
+void os_purge(void *p, size_t size) INTERNAL;
+/* Resizes a mapping in place. Returns true on error, nothing changed. */
+bool os_resize(void *p, size_t old_size, size_t new_size) INTERNAL;
+/* Moves the pages of a mapping onto `dest`, a mapping of new_size bytes that it
+ * replaces, without copying. Returns true on error, nothing changed. */
+bool os_move(void *p, size_t old_size, size_t new_size, void *dest) INTERNAL;
+/* Test hook: the next `after` mappings succeed, then every `every`-th fails
+ * (0 = never fail). */
+void os_fail_inject(unsigned long after, unsigned long every) INTERNAL;
+
+/* ---- size classes (sizeclass.c) ------------------------------------------- */
+typedef struct sizeclass_table {
+    size_t granule;                  /* = block_size */
+    unsigned granule_shift;
+    unsigned count;                  /* number of classes */
+    size_t small_max;                /* largest class size in bytes */
+    uint32_t size[CLASS_MAX];        /* bytes of class c, strictly increasing */
+    uint8_t of_granules[SMALL_MAX / MIN_BLOCK_SIZE + 1]; /* granules -> class */
+} sizeclass_table;
+/* Fills t for a block size (a valid power of two). */
+void sizeclass_init(sizeclass_table *t, size_t block_size) INTERNAL;
+static inline unsigned sizeclass_of(const sizeclass_table *t, size_t size) {
+    return t->of_granules[(size + t->granule - 1) >> t->granule_shift];
+}
+
+/* ---- segments and the segment map (segmap.c, segment.c) ------------------ */
+typedef enum segment_kind { SEG_SMALL = 1, SEG_MEDIUM, SEG_HUGE, SEG_SEED, SEG_KINDS } segment_kind;
+
+struct heap;
+struct segment;
+
+/* A page of one size class.
+ * Invariants (check.c: check_page):
+ * - state FREE: used == 0, not in a class queue; in its heap's dirty or clean
+ *   free-page list.
+ * - state ACTIVE: 0 < reserved; used <= capacity <= reserved; the free list
+ *   holds exactly capacity - used blocks, each at a block boundary inside the
+ *   carved part with its live bit clear; exactly `used` live bits are set, all
+ *   in the carved part at block boundaries.
+ * - in_queue: the page is in its class queue exactly when ACTIVE and not full
+ *   (full = no free block and no room to carve).
+ */
+typedef struct page {
+    void *free;                      /* local free list, linked through the blocks */
+    uint32_t used;                   /* live blocks */
+    uint32_t capacity;               /* blocks carved so far (from the page start) */
+    uint32_t reserved;               /* blocks that fit in the page */
+    uint32_t block_size;             /* bytes per block */
+    uint8_t state;                   /* PAGE_FREE or PAGE_ACTIVE */
+    uint8_t class_idx;
+    uint8_t full;                    /* ACTIVE and out of the queue: nothing to hand out */
+    uint8_t dirty;                   /* FREE: touched memory not yet purged */
+    uint32_t touched;                /* bytes from the page start written since its last purge */
+    uintptr_t start;                 /* first block (page area start, or past the header) */
+    uint64_t *live_map;              /* 2 bits per granule: live block start, slack recorded */
+    struct segment *segment;
+    struct page *next, *prev;        /* class queue or free-page list */
+} page_t;
+
+#define PAGE_FREE 0
+#define PAGE_ACTIVE 1
+
+/* A mapping from the OS.
+ * Invariants (check.c: check_segment):
+ * - every 64 KiB chunk of [base, base+size) maps to this segment in the segment
+ *   map, and nothing else maps here;
+ * - kind SMALL: pages_active + free pages + first_page == page_count;
+ * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly (tlsf.c);
+ * - kind HUGE: one live block at huge_block, huge_size bytes usable.
+ */
+typedef struct segment {
+    uint32_t magic;                  /* SEGMENT_MAGIC ^ kind */
+    uint32_t kind;
+    arena_t *arena;
+    struct heap *heap;               /* owner */
+    size_t size;                     /* bytes mapped, header included */
+    struct segment *next, *prev;     /* in the heap's list of this kind */
+    uint64_t *live_map;              /* SMALL: 2 bits/granule; MEDIUM: 1 bit/granule */
+    /* SMALL */
+    uint32_t page_count;
+    uint32_t first_page;             /* pages before it lie under the header */
+    uint32_t pages_active;
+    /* MEDIUM */
+    uintptr_t first_block, sentinel;
+    /* HUGE */
+    uintptr_t huge_block;
+    size_t huge_requested;
+    size_t huge_usable;
+    size_t huge_align;               /* alignment of the mapping kept across mremap */
+    /* SEED */
+    uintptr_t seed_bump, seed_end;
+    page_t pages[];                  /* SMALL: page_count descriptors */
+} segment_t;
+
+#define SEGMENT_MAGIC 0x5eadbeefu
+
+/* The segment that holds `p`, or NULL when no segment covers it. */
+segment_t *segmap_lookup(const void *p) INTERNAL;
+/* Records [seg, seg+size) as seg's. Returns true on error (no memory for the map),
+ * nothing changed. */
+bool segmap_insert(segment_t *seg, size_t size) INTERNAL;
+void segmap_remove(const segment_t *seg, size_t size) INTERNAL;
+
+/* ---- TLSF medium blocks (tlsf.c) ------------------------------------------ */
+#define TLSF_SL_LOG2 4
+#define TLSF_SL_COUNT (1u << TLSF_SL_LOG2)
+#define TLSF_FL_SHIFT (TLSF_SL_LOG2 + 4)       /* sizes below 256 bytes: one linear level */
+#define TLSF_FL_COUNT 40
+_Static_assert(TLSF_FL_COUNT + TLSF_FL_SHIFT - 1 >= 40, "TLSF covers blocks up to 1 TiB");
+
+typedef struct mblock mblock;
+typedef struct tlsf {
+    uint64_t fl_bitmap;                                /* bit f: some list of level f non-empty */
+    uint32_t sl_bitmap[TLSF_FL_COUNT];                 /* bit s: list [f][s] non-empty */
+    mblock *heads[TLSF_FL_COUNT][TLSF_SL_COUNT];
+    size_t free_bytes;                                 /* sum of free block sizes */
+    size_t dirty_bytes;                                /* ... of those not purged */
+    size_t free_blocks;
+} tlsf_t;
+
+/* ---- the heap ----------------------------------------------------------- */
+typedef struct page_queue {
+    page_t *first, *last;
+} page_queue;
+
+typedef struct heap_stats {
+    size_t live_bytes;
+    size_t live_blocks;
+    size_t peak_live_bytes;
+    uint64_t allocs, frees, reallocs;
+} heap_stats;
+
+/* Invariants (check.c: check_heap):
+ * - direct[c] is the first page of queues[c], or the empty page when it is empty;
+ * - every page in queues[c] is ACTIVE, not full, of class c, owned by this heap;
+ * - free_dirty and free_clean hold exactly the FREE pages of this heap's SMALL
+ *   segments, dirty ones in free_dirty; dirty_page_bytes is the sum of their
+ *   touched bytes;
+ * - stats.live_* equal the sums over every live block of this heap.
+ */
+typedef struct heap {
+    arena_t *arena;
+    page_t *direct[CLASS_MAX];       /* fast path: current page per class */
+    sizeclass_table classes;         /* a copy per heap: the fast path reads it */
+    heap_stats stats;
+    page_queue queues[CLASS_MAX];    /* per class: ACTIVE pages with blocks to hand out */
+    page_queue free_dirty, free_clean;
+    size_t dirty_page_bytes;
+    segment_t *segments[SEG_KINDS];  /* a list per kind, linked by next/prev */
+    size_t segment_count;
+    uintptr_t huge_freed[8];         /* recently unmapped huge blocks: a second free is a double free */
+    unsigned huge_freed_next;
+    tlsf_t tlsf;
+    size_t medium_max;               /* largest block size a MEDIUM segment serves */
+} heap_t;
+
+/* ---- the arena ----------------------------------------------------------- */
+/* Invariants: mapped_bytes is the sum of the sizes of every segment plus the
+ * arena's own mapping; peak_mapped_bytes >= mapped_bytes. */
+struct arena {
+    uint32_t magic;                  /* ARENA_MAGIC while alive */
+    arena_config config;             /* with defaults filled in */
+    size_t block_size;
+    unsigned block_shift;
+    size_t region_size;
+    size_t self_size;                /* bytes of this mapping */
+    _Atomic size_t mapped_bytes, peak_mapped_bytes;
+    bool thread_safe;
+    bool fast;                       /* default policy, no lock: the inline paths apply */
+    pthread_mutex_t lock;
+    heap_t heap;                     /* explicit arenas have exactly one heap */
+    /* seed policy: its lists (seed.c); its regions are the heap's SEG_SEED segments */
+    struct seed_block *seed_allocated, *seed_freed;
+    segment_t *seed_current;
+};
+#define ARENA_MAGIC 0xa7e4a001u
+
+/* Accounts for a new mapping of `size` bytes; returns true (nothing changed)
+ * when max_bytes would be exceeded. */
+bool arena_charge(arena_t *a, size_t size) INTERNAL;
+void arena_uncharge(arena_t *a, size_t size) INTERNAL;
+
+/* ---- segments (segment.c) ------------------------------------------------ */
+/* Maps and registers a segment of `size` bytes for heap h. NULL + errno on error. */
+segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) INTERNAL;
+/* Unregisters and unmaps. */
+void segment_release(heap_t *h, segment_t *s) INTERNAL;
+/* Header bytes of a segment of this kind and size (page aligned). */
+size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) INTERNAL;
+
+/* ---- small blocks (page.c) ----------------------------------------------- */
+void heap_init(heap_t *h, arena_t *a) INTERNAL;
+/* Frees every segment of the heap and resets it to empty. */
+void heap_release_all(heap_t *h) INTERNAL;
+/* A block of class cls recording `size` as requested, when the class's current
+ * page has nothing to hand out. No stats. NULL when out of memory. */
+void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) INTERNAL;
+/* After a free left pg empty or un-full: requeues or releases it. */
+void page_free_slow(heap_t *h, page_t *pg) INTERNAL;
+/* A free page ready to be given a class; NULL when out of memory. */
+page_t *page_acquire(heap_t *h) INTERNAL;
+/* Hands back the oldest dirty free pages until at most `keep` dirty bytes stay. */
+void page_purge(heap_t *h, size_t keep) INTERNAL;
+/* Registers the pages of a new SMALL segment as free and clean. */
+void page_segment_added(heap_t *h, segment_t *s) INTERNAL;
+
+extern page_t page_empty INTERNAL;  /* a page with nothing to hand out */
+
+/* Slack = usable - requested, recorded in the block's last bytes when non-zero. */
+static inline void slack_write(void *block, size_t usable, size_t slack) {
+    uint8_t *end = (uint8_t *)block + usable;
+    if (slack < 255) {
+        end[-1] = (uint8_t)slack;
+    } else {
+        end[-1] = 255;
+        __builtin_memcpy(end - 9, &slack, sizeof slack);
+    }
+}
+static inline size_t slack_read(const void *block, size_t usable) {
+    const uint8_t *end = (const uint8_t *)block + usable;
+    size_t slack = end[-1];
+    if (slack == 255) __builtin_memcpy(&slack, end - 9, sizeof slack);
+    return slack;
+}
+
+/* live_map of a SMALL page: 2 bits per granule of the 64 KiB page area (the
+ * area is 64 KiB aligned), 32 granules per word: bit 0 a live block starts
+ * here, bit 1 its slack is recorded in its last bytes. */
+#define LIVE_BIT ((uint64_t)1)
+#define SLACK_BIT ((uint64_t)2)
+#define LIVE_MAP_WORDS(block_shift) (((PAGE_BYTES >> (block_shift)) + 31) / 32)
+
+/* ---- medium blocks (tlsf.c) ---------------------------------------------- */
+void tlsf_init(tlsf_t *t) INTERNAL;
+void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
+/* Frees a medium block of segment s (already validated). */
+void tlsf_free(heap_t *h, segment_t *s, void *p) INTERNAL;
+/* Validates p as a live medium block of s; returns its kind of misuse or 0. */
+arena_error tlsf_validate(const segment_t *s, const void *p) INTERNAL;
+size_t tlsf_usable(const void *p) INTERNAL;
+size_t tlsf_requested(const void *p) INTERNAL;
+void tlsf_set_requested(void *p, size_t n) INTERNAL;
+/* Grows or shrinks p in place to hold n bytes; false when it cannot. */
+bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) INTERNAL;
+/* Adds a MEDIUM segment's space as one free block. */
+void tlsf_segment_added(heap_t *h, segment_t *s) INTERNAL;
+/* Purges free blocks, largest first, until at most `keep` dirty bytes stay. */
+void tlsf_purge(heap_t *h, size_t keep) INTERNAL;
+size_t tlsf_largest_free(const heap_t *h) INTERNAL;
+/* Adds the used blocks of every MEDIUM segment (count, requested and usable
+ * bytes) and the bytes of purged free blocks. */
+void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usable, size_t *purged) INTERNAL;
+/* arena_check for MEDIUM segments and the lists; returns -1 after reporting. */
+int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t *usable) INTERNAL;
+
+/* ---- huge blocks (huge.c) ------------------------------------------------ */
+void *huge_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
+void huge_free(heap_t *h, segment_t *s) INTERNAL;
+/* Resizes in its mapping (mremap); NULL when it cannot, nothing changed. */
+void *huge_realloc(heap_t *h, segment_t *s, size_t size) INTERNAL;
+
+/* ---- the default policy's front end (alloc.c) ---------------------------- */
+/* The public calls of the default policy, stats counted, errno set. Fast paths
+ * are in fastpath.h; these are the general ways. */
+void *heap_malloc(heap_t *h, size_t size) INTERNAL;
+void *heap_calloc(heap_t *h, size_t n, size_t size) INTERNAL;
+void *heap_memalign(heap_t *h, size_t align, size_t size) INTERNAL;
+void *heap_realloc(heap_t *h, void *p, size_t size) INTERNAL;
+void heap_free(heap_t *h, void *p) INTERNAL;
+/* Usable bytes of p (0 and a report on misuse); with fold_slack the block counts
+ * its whole usable size as requested from then on. */
+size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) INTERNAL;
+/* Purges dirty free memory when it exceeds the heap's budget. */
+void heap_purge_maybe(heap_t *h) INTERNAL;
+/* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8). */
+size_t heap_purge_budget(const heap_t *h) INTERNAL;
+
+/* ---- seed policy (seed.c) ------------------------------------------------ */
+void *seed_malloc(arena_t *a, size_t size, size_t align) INTERNAL;
+void seed_free(arena_t *a, void *p) INTERNAL;
+void *seed_realloc(arena_t *a, void *p, size_t size) INTERNAL;
+size_t seed_usable_size(arena_t *a, const void *p) INTERNAL;
+void seed_release_all(arena_t *a) INTERNAL;
+void seed_stats(arena_t *a, arena_stats *out) INTERNAL;
+int seed_check(arena_t *a) INTERNAL;
+
+/* ---- stats and check ------------------------------------------------------ */
+void heap_stats_add(const heap_t *h, arena_stats *out) INTERNAL;
+int heap_check(const heap_t *h) INTERNAL;
+
+/* ---- misc ---------------------------------------------------------------- */
+static inline size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+static inline bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
+static inline unsigned log2_floor(size_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+
+#endif /* ARENA_INTERNAL_H */

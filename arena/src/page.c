@@ -1,0 +1,208 @@
+/* page.c: small blocks: 64 KiB pages of one size class, carved as they fill,
+ * queued per class, handed back to the segment when empty and purged later. */
+#include "fastpath.h"
+
+page_t page_empty;
+
+/* ---- queues -------------------------------------------------------------- */
+
+static void queue_push_front(page_queue *q, page_t *pg) {
+    pg->prev = NULL;
+    pg->next = q->first;
+    if (q->first) q->first->prev = pg;
+    else q->last = pg;
+    q->first = pg;
+}
+
+static void queue_push_back(page_queue *q, page_t *pg) {
+    pg->next = NULL;
+    pg->prev = q->last;
+    if (q->last) q->last->next = pg;
+    else q->first = pg;
+    q->last = pg;
+}
+
+static void queue_remove(page_queue *q, page_t *pg) {
+    if (pg->prev) pg->prev->next = pg->next;
+    else q->first = pg->next;
+    if (pg->next) pg->next->prev = pg->prev;
+    else q->last = pg->prev;
+    pg->next = pg->prev = NULL;
+}
+
+static void direct_update(heap_t *h, unsigned cls) {
+    page_t *first = h->queues[cls].first;
+    h->direct[cls] = first ? first : &page_empty;
+}
+
+/* ---- heap set-up --------------------------------------------------------- */
+
+void heap_init(heap_t *h, arena_t *a) {
+    __builtin_memset(h, 0, sizeof *h);
+    h->arena = a;
+    sizeclass_init(&h->classes, a->block_size);
+    for (unsigned c = 0; c < CLASS_MAX; c++) h->direct[c] = &page_empty;
+    tlsf_init(&h->tlsf);
+}
+
+/* ---- free pages ---------------------------------------------------------- */
+
+/* The end of the page area that holds pg. */
+static uintptr_t page_area_end(const page_t *pg) {
+    return (pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES;
+}
+
+void page_segment_added(heap_t *h, segment_t *s) {
+    size_t header = segment_header_size(h->arena, SEG_SMALL, s->size);
+    size_t first_start = align_up(header, h->classes.granule > OS_PAGE ? h->classes.granule : OS_PAGE);
+    size_t words = LIVE_MAP_WORDS(h->classes.granule_shift);
+    s->first_page = s->page_count;
+    for (uint32_t i = 0; i < s->page_count; i++) {
+        page_t *pg = &s->pages[i];
+        uintptr_t area = (uintptr_t)s + ((size_t)i << PAGE_SHIFT);
+        uintptr_t start = area < (uintptr_t)s + first_start ? (uintptr_t)s + first_start : area;
+        pg->segment = s;
+        pg->live_map = s->live_map + i * words;
+        pg->state = PAGE_FREE;
+        pg->start = start;
+        if (start + h->classes.small_max > area + PAGE_BYTES) continue; /* under the header */
+        if (s->first_page == s->page_count) s->first_page = i;
+        queue_push_back(&h->free_clean, pg);
+    }
+}
+
+page_t *page_acquire(heap_t *h) {
+    page_t *pg = h->free_dirty.first;
+    if (pg) {
+        queue_remove(&h->free_dirty, pg);
+        h->dirty_page_bytes -= pg->touched;
+    } else {
+        pg = h->free_clean.first;
+        if (!pg) {
+            segment_t *s = segment_new(h, SEG_SMALL, h->arena->region_size, SEGMENT_ALIGN);
+            if (!s) return NULL;
+            pg = h->free_clean.first;
+            if (!pg) return NULL; /* a region too small for one page (cannot happen: MIN_REGION) */
+        }
+        queue_remove(&h->free_clean, pg);
+    }
+    pg->segment->pages_active++;
+    pg->dirty = 0;
+    return pg;
+}
+
+static void page_init_class(heap_t *h, page_t *pg, unsigned cls) {
+    pg->block_size = h->classes.size[cls];
+    pg->class_idx = (uint8_t)cls;
+    pg->reserved = (uint32_t)((page_area_end(pg) - pg->start) / pg->block_size);
+    pg->capacity = 0;
+    pg->used = 0;
+    pg->free = NULL;
+    pg->full = 0;
+    pg->state = PAGE_ACTIVE;
+}
+
+/* Carves fresh blocks up to the next OS page boundary (at least one block), so a
+ * page only ever touches the memory its blocks need. */
+static void page_carve(page_t *pg) {
+    ARENA_ASSERT(pg->capacity < pg->reserved && pg->free == NULL);
+    size_t bs = pg->block_size;
+    uintptr_t begin = pg->start + (size_t)pg->capacity * bs;
+    uintptr_t end = align_up(begin + bs, OS_PAGE);
+    size_t count = (end - begin) / bs;
+    if (count > pg->reserved - pg->capacity) count = pg->reserved - pg->capacity;
+    if (count == 0) count = 1;
+    uint8_t *b = (uint8_t *)begin;
+    for (size_t i = 0; i + 1 < count; i++, b += bs) *(void **)b = b + bs;
+    *(void **)b = NULL;
+    pg->free = (void *)begin;
+    pg->capacity += (uint32_t)count;
+    uint32_t carved = (uint32_t)(begin + count * bs - pg->start);
+    if (carved > pg->touched) pg->touched = carved;
+}
+
+void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
+    page_queue *q = &h->queues[cls];
+    for (;;) {
+        page_t *pg = q->first;
+        if (!pg) {
+            pg = page_acquire(h);
+            if (!pg) return NULL;
+            page_init_class(h, pg, cls);
+            queue_push_front(q, pg);
+            direct_update(h, cls);
+        }
+        if (pg->free) return block_take(h, pg, size);
+        if (pg->capacity < pg->reserved) {
+            page_carve(pg);
+            return block_take(h, pg, size);
+        }
+        /* Full: out of the queue until a block comes back. */
+        queue_remove(q, pg);
+        pg->full = 1;
+        direct_update(h, cls);
+    }
+}
+
+/* Takes every page of an empty segment off the free lists, then releases it. */
+static void page_segment_release(heap_t *h, segment_t *s) {
+    for (uint32_t i = s->first_page; i < s->page_count; i++) {
+        page_t *pg = &s->pages[i];
+        ARENA_ASSERT(pg->state == PAGE_FREE);
+        if (pg->dirty) {
+            queue_remove(&h->free_dirty, pg);
+            h->dirty_page_bytes -= pg->touched;
+        } else {
+            queue_remove(&h->free_clean, pg);
+        }
+    }
+    segment_release(h, s);
+}
+
+/* Returns an empty page to the free pages; releases its segment when that was
+ * the segment's last active page and the heap has another small segment. */
+static void page_release(heap_t *h, page_t *pg) {
+    segment_t *s = pg->segment;
+    pg->state = PAGE_FREE;
+    pg->dirty = pg->touched > 0;
+    if (pg->dirty) {
+        queue_push_front(&h->free_dirty, pg);
+        h->dirty_page_bytes += pg->touched;
+    } else {
+        queue_push_front(&h->free_clean, pg);
+    }
+    if (--s->pages_active == 0 && (h->segments[SEG_SMALL] != s || s->next != NULL)) {
+        page_segment_release(h, s);
+        return;
+    }
+    heap_purge_maybe(h);
+}
+
+void page_free_slow(heap_t *h, page_t *pg) {
+    unsigned cls = pg->class_idx;
+    page_queue *q = &h->queues[cls];
+    if (pg->full) {
+        /* Behind the current page: fuller pages fill first, emptier ones drain. */
+        pg->full = 0;
+        queue_push_back(q, pg);
+        direct_update(h, cls);
+    }
+    if (pg->used == 0 && q->first != q->last) {
+        queue_remove(q, pg);
+        direct_update(h, cls);
+        page_release(h, pg);
+    }
+}
+
+void page_purge(heap_t *h, size_t keep) {
+    while (h->dirty_page_bytes > keep) {
+        page_t *pg = h->free_dirty.last;
+        ARENA_ASSERT(pg && pg->dirty);
+        queue_remove(&h->free_dirty, pg);
+        h->dirty_page_bytes -= pg->touched;
+        os_purge((void *)pg->start, align_up(pg->touched, OS_PAGE));
+        pg->touched = 0;
+        pg->dirty = 0;
+        queue_push_back(&h->free_clean, pg);
+    }
+}

@@ -1,0 +1,244 @@
+/* seed.c: the seed policy, the design arena started from, kept so every table
+ * shows how far the default policy has come.
+ *
+ * Regions are taken with mmap (64 KiB by default; with max_bytes = region_size
+ * it is exactly the original single fixed heap). Every block has a header
+ * {size, free, start, next}; blocks are on an allocated list or a freed list;
+ * malloc reuses the first freed block that fits (first fit), else carves the
+ * current region; no splitting, no coalescing; every size is rounded up to
+ * block_size. Two fields were added to the original header: `prev`, so a block
+ * leaves a list in O(1) (the original walked the list; that changes no
+ * placement, only run time), and `requested`, for the live_bytes statistic.
+ *
+ * Invariants (seed_check):
+ * - every block on either list lies in a SEED region of this arena, with
+ *   start == its payload, the payload aligned to block_size, size a multiple of
+ *   block_size, requested <= size;
+ * - blocks on the allocated list have free == 0, on the freed list free == 1,
+ *   and the prev links mirror the next links;
+ * - allocs - frees and live_bytes equal the count and requested sum of the
+ *   allocated list.
+ */
+#include "fastpath.h"
+
+#include <errno.h>
+#include <string.h>
+
+typedef struct seed_block {
+    size_t size;             /* usable bytes, a multiple of block_size */
+    int free;                /* 1 on the freed list, 0 on the allocated list */
+    void *start;             /* the payload: a header check on free */
+    struct seed_block *next; /* in the allocated or the freed list */
+    struct seed_block *prev; /* added: O(1) unlink */
+    size_t requested;        /* added: bytes asked for */
+} seed_block;
+
+#define SEED_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20))
+
+static seed_block *seed_header(const void *p) { return (seed_block *)p - 1; }
+
+static void seed_list_push(seed_block **list, seed_block *b) {
+    b->prev = NULL;
+    b->next = *list;
+    if (*list) (*list)->prev = b;
+    *list = b;
+}
+
+static void seed_list_remove(seed_block **list, seed_block *b) {
+    if (b->prev) b->prev->next = b->next;
+    else *list = b->next;
+    if (b->next) b->next->prev = b->prev;
+}
+
+/* Carves a block from region s; NULL when it does not fit. */
+static void *seed_carve(arena_t *a, segment_t *s, size_t rounded, size_t align, size_t size) {
+    if (!s) return NULL;
+    uintptr_t payload = align_up(s->seed_bump + sizeof(seed_block), align);
+    if (payload > s->seed_end || s->seed_end - payload < rounded) return NULL;
+    s->seed_bump = payload + rounded;
+    seed_block *b = seed_header((void *)payload);
+    b->size = rounded;
+    b->free = 0;
+    b->start = (void *)payload;
+    b->requested = size;
+    seed_list_push(&a->seed_allocated, b);
+    return (void *)payload;
+}
+
+/* Maps a region for a block of `rounded` bytes: region_size, or larger for a
+ * block that would not fit one. */
+static segment_t *seed_region_new(arena_t *a, size_t rounded, size_t align) {
+    size_t header = segment_header_size(a, SEG_SEED, 0);
+    size_t need = header + sizeof(seed_block) + align + rounded;
+    if (need < rounded) return NULL;
+    size_t size = need <= a->region_size ? a->region_size : align_up(need, SEGMENT_ALIGN);
+    segment_t *s = segment_new(&a->heap, SEG_SEED, size, SEGMENT_ALIGN);
+    if (!s) return NULL;
+    s->seed_bump = (uintptr_t)s + header;
+    s->seed_end = (uintptr_t)s + size;
+    if (size == a->region_size) a->seed_current = s;
+    return s;
+}
+
+void *seed_malloc(arena_t *a, size_t size, size_t align) {
+    if (size > SEED_MAX) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = size ? align_up(size, a->block_size) : a->block_size;
+    void *p = NULL;
+    for (seed_block *b = a->seed_freed; b; b = b->next) {
+        if (b->size >= rounded && (uintptr_t)b->start % align == 0) {
+            seed_list_remove(&a->seed_freed, b);
+            seed_list_push(&a->seed_allocated, b);
+            b->free = 0;
+            b->requested = size;
+            p = b->start;
+            break;
+        }
+    }
+    if (!p) p = seed_carve(a, a->seed_current, rounded, align, size);
+    if (!p) p = seed_carve(a, seed_region_new(a, rounded, align), rounded, align, size);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    heap_count_alloc(&a->heap, size);
+    return p;
+}
+
+/* The header of live block p, or NULL after reporting the misuse. */
+static seed_block *seed_lookup(arena_t *a, const void *p) {
+    segment_t *s = segmap_lookup(p);
+    arena_error e = 0;
+    if (!s) e = ARENA_ERR_INVALID_POINTER;
+    else if (s->arena != a) e = ARENA_ERR_WRONG_ARENA;
+    else {
+        uintptr_t addr = (uintptr_t)p;
+        uintptr_t first = (uintptr_t)s + segment_header_size(a, SEG_SEED, 0) + sizeof(seed_block);
+        if (s->kind != SEG_SEED || addr < first || addr >= s->seed_bump || seed_header(p)->start != p)
+            e = ARENA_ERR_INVALID_POINTER;
+        else if (seed_header(p)->free)
+            e = ARENA_ERR_DOUBLE_FREE;
+    }
+    if (e) {
+        error_report(a, p, e, s ? s->arena : NULL);
+        return NULL;
+    }
+    return seed_header(p);
+}
+
+static void seed_release(arena_t *a, seed_block *b) {
+    seed_list_remove(&a->seed_allocated, b);
+    seed_list_push(&a->seed_freed, b);
+    b->free = 1;
+    heap_count_free(&a->heap, b->requested);
+}
+
+void seed_free(arena_t *a, void *p) {
+    if (!p) return;
+    seed_block *b = seed_lookup(a, p);
+    if (b) seed_release(a, b);
+}
+
+void *seed_realloc(arena_t *a, void *p, size_t size) {
+    if (!p) return seed_malloc(a, size, a->block_size);
+    if (size == 0) {
+        seed_free(a, p);
+        return NULL;
+    }
+    seed_block *b = seed_lookup(a, p);
+    if (!b) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t old = b->requested;
+    heap_stats *st = &a->heap.stats;
+    void *q = p;
+    if (size > b->size) {
+        q = seed_malloc(a, size, a->block_size);
+        if (!q) return NULL;
+        memcpy(q, p, old);
+        seed_release(a, b);
+        st->allocs--; /* one block moved: live bytes already follow */
+        st->frees--;
+    } else {
+        b->requested = size;
+        st->live_bytes += size - old;
+        if (st->live_bytes > st->peak_live_bytes) st->peak_live_bytes = st->live_bytes;
+    }
+    st->reallocs++;
+    return q;
+}
+
+size_t seed_usable_size(arena_t *a, const void *p) {
+    if (!p) return 0;
+    seed_block *b = seed_lookup(a, p);
+    if (!b) return 0;
+    a->heap.stats.live_bytes += b->size - b->requested;
+    if (a->heap.stats.live_bytes > a->heap.stats.peak_live_bytes) a->heap.stats.peak_live_bytes = a->heap.stats.live_bytes;
+    b->requested = b->size;
+    return b->size;
+}
+
+void seed_release_all(arena_t *a) {
+    a->seed_allocated = a->seed_freed = NULL;
+    a->seed_current = NULL;
+}
+
+void seed_stats(arena_t *a, arena_stats *out) {
+    const heap_stats *st = &a->heap.stats;
+    out->live_bytes = st->live_bytes;
+    out->live_blocks = (size_t)(st->allocs - st->frees);
+    out->peak_live_bytes = st->peak_live_bytes;
+    out->allocs = st->allocs;
+    out->frees = st->frees;
+    out->reallocs = st->reallocs;
+    out->regions = a->heap.segment_count;
+    for (const seed_block *b = a->seed_allocated; b; b = b->next) out->usable_bytes += b->size;
+    for (const seed_block *b = a->seed_freed; b; b = b->next) {
+        out->free_bytes += b->size;
+        if (b->size > out->largest_free_block) out->largest_free_block = b->size;
+    }
+    for (const segment_t *s = a->heap.segments[SEG_SEED]; s; s = s->next) {
+        size_t room = s->seed_end - s->seed_bump;
+        out->free_bytes += room;
+        if (room > out->largest_free_block) out->largest_free_block = room;
+    }
+}
+
+/* Invariants of one list; adds its blocks' count and requested bytes. */
+static int seed_check_list(const arena_t *a, const seed_block *list, int free, size_t *blocks, size_t *bytes) {
+    const seed_block *prev = NULL;
+    for (const seed_block *b = list; b; prev = b, b = b->next) {
+        const segment_t *s = segmap_lookup(b);
+        CHECK_INVARIANT(s && s->arena == a && s->kind == SEG_SEED, "seed block outside the arena's regions", b);
+        CHECK_INVARIANT((uintptr_t)b->start >= (uintptr_t)s + sizeof(segment_t) && (uintptr_t)b->start + b->size <= s->seed_bump,
+              "seed block outside the carved part of its region", b);
+        CHECK_INVARIANT(b->start == (const void *)(b + 1), "seed block's start does not point at its payload", b);
+        CHECK_INVARIANT((uintptr_t)b->start % a->block_size == 0 && b->size % a->block_size == 0 && b->size > 0,
+              "seed block not aligned to block_size", b);
+        CHECK_INVARIANT(b->free == free, free ? "block on the freed list is not free" : "block on the allocated list is free", b);
+        CHECK_INVARIANT(b->prev == prev, "seed list back link is wrong", b);
+        CHECK_INVARIANT(b->requested <= b->size, "seed block's requested size exceeds its size", b);
+        CHECK_INVARIANT(++*blocks <= (size_t)1 << 48, "seed list does not end (cycle)", b);
+        *bytes += b->requested;
+    }
+    return 0;
+}
+
+int seed_check(arena_t *a) {
+    size_t live = 0, live_bytes = 0, freed = 0, freed_bytes = 0, mapped = 0;
+    if (seed_check_list(a, a->seed_allocated, 0, &live, &live_bytes)) return -1;
+    if (seed_check_list(a, a->seed_freed, 1, &freed, &freed_bytes)) return -1;
+    const heap_stats *st = &a->heap.stats;
+    CHECK_INVARIANT(st->allocs - st->frees == live, "live block count disagrees with the allocated list", live);
+    CHECK_INVARIANT(st->live_bytes == live_bytes, "live bytes disagree with the allocated list", live_bytes);
+    for (const segment_t *s = a->heap.segments[SEG_SEED]; s; s = s->next) {
+        CHECK_INVARIANT(s->magic == (SEGMENT_MAGIC ^ SEG_SEED) && segmap_lookup(s) == s, "seed region header damaged", s);
+        CHECK_INVARIANT(s->seed_bump <= s->seed_end && s->seed_end == (uintptr_t)s + s->size, "seed region bump pointer out of range", s);
+        mapped += s->size;
+    }
+    CHECK_INVARIANT(atomic_load(&a->mapped_bytes) == mapped + a->self_size, "mapped bytes disagree with the regions", mapped);
+    return 0;
+}

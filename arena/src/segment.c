@@ -1,0 +1,101 @@
+/* segment.c: segments, the mappings every block lives in: header layout,
+ * mapping, registration in the segment map, and accounting against max_bytes. */
+#include "internal.h"
+
+#include <errno.h>
+
+static size_t segment_live_map_offset(size_t page_count) {
+    return align_up(sizeof(segment_t) + page_count * sizeof(page_t), 64);
+}
+
+size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) {
+    switch (kind) {
+    case SEG_SMALL: {
+        size_t pages = size >> PAGE_SHIFT;
+        size_t map = pages * LIVE_MAP_WORDS(a->block_shift) * sizeof(uint64_t);
+        return align_up(segment_live_map_offset(pages) + map, OS_PAGE);
+    }
+    case SEG_MEDIUM: {
+        size_t map = align_up(size >> a->block_shift, 64) / 8;
+        return align_up(segment_live_map_offset(0) + map, OS_PAGE);
+    }
+    default:
+        return align_up(sizeof(segment_t), 64);
+    }
+}
+
+bool arena_charge(arena_t *a, size_t size) {
+    size_t cap = a->config.max_bytes;
+    size_t now = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);
+    size_t next;
+    do {
+        next = now + size;
+        /* The cap counts regions; the arena's own mapping is not part of it. */
+        if (cap && (next < now || next - a->self_size > cap)) return true;
+    } while (!atomic_compare_exchange_weak(&a->mapped_bytes, &now, next));
+    size_t peak = atomic_load_explicit(&a->peak_mapped_bytes, memory_order_relaxed);
+    while (next > peak && !atomic_compare_exchange_weak(&a->peak_mapped_bytes, &peak, next)) {
+    }
+    return false;
+}
+
+void arena_uncharge(arena_t *a, size_t size) {
+    atomic_fetch_sub(&a->mapped_bytes, size);
+}
+
+segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) {
+    arena_t *a = h->arena;
+    ARENA_ASSERT(size % SEGMENT_ALIGN == 0 || kind == SEG_HUGE);
+    if (arena_charge(a, size)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    segment_t *s = os_map(size, align > SEGMENT_ALIGN ? align : SEGMENT_ALIGN);
+    if (!s) {
+        arena_uncharge(a, size);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (segmap_insert(s, size)) {
+        os_unmap(s, size);
+        arena_uncharge(a, size);
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->magic = SEGMENT_MAGIC ^ (uint32_t)kind;
+    s->kind = kind;
+    s->arena = a;
+    s->heap = h;
+    s->size = size;
+    s->prev = NULL;
+    s->next = h->segments[kind];
+    if (s->next) s->next->prev = s;
+    h->segments[kind] = s;
+    h->segment_count++;
+    switch (kind) {
+    case SEG_SMALL:
+        s->page_count = (uint32_t)(size >> PAGE_SHIFT);
+        s->live_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(s->page_count));
+        page_segment_added(h, s);
+        break;
+    case SEG_MEDIUM:
+        s->live_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(0));
+        tlsf_segment_added(h, s);
+        break;
+    default:
+        break;
+    }
+    return s;
+}
+
+void segment_release(heap_t *h, segment_t *s) {
+    if (s->prev) s->prev->next = s->next;
+    else h->segments[s->kind] = s->next;
+    if (s->next) s->next->prev = s->prev;
+    h->segment_count--;
+    size_t size = s->size;
+    segmap_remove(s, size);
+    s->magic = 0;
+    os_unmap(s, size);
+    arena_uncharge(h->arena, size);
+}

@@ -1,0 +1,39 @@
+/* sizeclass.c: the size classes of small blocks.
+ *
+ * Sizes are counted in granules of block_size bytes. Classes 1..16 granules are
+ * spaced by one granule; above that, 8 classes per doubling, so a block wastes
+ * at most 1/8 of its size (glibc pays a header of 8 bytes and rounds to 16).
+ * A table maps any small size to its class with one load.
+ */
+#include "internal.h"
+
+/* Granules of class c. */
+static size_t class_granules(unsigned c) {
+    if (c < CLASS_LINEAR) return c + 1;
+    unsigned step = c - CLASS_LINEAR;
+    unsigned exponent = CLASS_PER_DOUBLING_LOG2 + 1 + (step >> CLASS_PER_DOUBLING_LOG2);
+    size_t mantissa = ((size_t)1 << CLASS_PER_DOUBLING_LOG2) + (step & ((1u << CLASS_PER_DOUBLING_LOG2) - 1));
+    return (mantissa + 1) << (exponent - CLASS_PER_DOUBLING_LOG2);
+}
+
+void sizeclass_init(sizeclass_table *t, size_t block_size) {
+    t->granule = block_size;
+    t->granule_shift = log2_floor(block_size);
+    /* Blocks of a class fit several to a page; with a large block_size that may
+     * leave no class at all, and every size is a medium block. */
+    size_t limit = block_size > SMALL_MAX ? block_size : SMALL_MAX;
+    if (limit > PAGE_BYTES / 4) limit = 0;
+    unsigned n = 0;
+    while (n < CLASS_MAX && class_granules(n) * block_size <= limit) {
+        t->size[n] = (uint32_t)(class_granules(n) * block_size);
+        n++;
+    }
+    t->count = n;
+    t->small_max = n ? t->size[n - 1] : 0;
+    size_t max_granules = t->small_max >> t->granule_shift;
+    unsigned c = 0;
+    for (size_t g = 0; g <= max_granules; g++) {
+        while (c < n && t->size[c] < g * block_size) c++;
+        t->of_granules[g] = (uint8_t)c;
+    }
+}

@@ -1,0 +1,36 @@
+/* stats.c: arena_stats for the default policy: counters kept as blocks come and
+ * go, and sums over pages and blocks taken when asked. */
+#include "internal.h"
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+void heap_stats_add(const heap_t *h, arena_stats *out) {
+    out->live_bytes += h->stats.live_bytes;
+    out->live_blocks += (size_t)(h->stats.allocs - h->stats.frees);
+    out->peak_live_bytes += h->stats.peak_live_bytes;
+    out->allocs += h->stats.allocs;
+    out->frees += h->stats.frees;
+    out->reallocs += h->stats.reallocs;
+    out->regions += h->segment_count;
+    for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
+        for (uint32_t i = s->first_page; i < s->page_count; i++) {
+            const page_t *pg = &s->pages[i];
+            size_t area = ((pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES) - pg->start;
+            if (pg->state == PAGE_ACTIVE) {
+                out->usable_bytes += (size_t)pg->used * pg->block_size;
+                out->free_bytes += (size_t)(pg->reserved - pg->used) * pg->block_size;
+                if (pg->used < pg->reserved) out->largest_free_block = max_size(out->largest_free_block, pg->block_size);
+            } else {
+                out->free_bytes += area;
+                out->largest_free_block = max_size(out->largest_free_block, h->classes.small_max);
+                if (!pg->dirty) out->purged_bytes += area;
+            }
+        }
+    }
+    out->free_bytes += h->tlsf.free_bytes;
+    out->largest_free_block = max_size(out->largest_free_block, tlsf_largest_free(h));
+    size_t medium_blocks = 0, medium_requested = 0, medium_usable = 0;
+    tlsf_usage(h, &medium_blocks, &medium_requested, &medium_usable, &out->purged_bytes);
+    out->usable_bytes += medium_usable;
+    for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next) out->usable_bytes += s->huge_usable;
+}

@@ -1,0 +1,464 @@
+/* tlsf.c: medium blocks: a two-level segregated fit (after Masmano et al.'s
+ * TLSF) with boundary tags and immediate coalescing, over MEDIUM segments.
+ *
+ * Block layout, `block_size` (B) aligned payloads:
+ *
+ *   [requested | size|flags] payload ...................... [footer]
+ *    <- header, 16 bytes ->                      free blocks only: own size
+ *
+ * Free blocks keep their list links at the start of the payload and their size
+ * in their last word, so the next block can find them when it is freed.
+ *
+ * Invariants (tlsf_check):
+ * - in each MEDIUM segment the blocks tile [first_block, sentinel) exactly;
+ *   every size is a multiple of B and at least tlsf_min_block;
+ * - no two neighbours are both free (coalescing is immediate);
+ * - MB_PREV_FREE is set on a block exactly when its predecessor is free;
+ * - a free block's footer equals its size; it is in the list its size maps to;
+ * - a used block's payload granule has its live bit set, nothing else does;
+ * - the bitmaps say which lists are non-empty; free_bytes, free_blocks and
+ *   dirty_bytes are the sums over the lists.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define MB_FREE ((size_t)1)
+#define MB_PREV_FREE ((size_t)2)
+#define MB_PURGED ((size_t)4) /* free, and its inner pages were handed back */
+#define MB_FLAGS ((size_t)7)
+#define MB_HDR ((size_t)16)
+#define MB_SMALLEST (MB_HDR + 2 * sizeof(void *) + sizeof(size_t))
+#define PURGE_MIN_BLOCK ((size_t)64 << 10) /* smaller free blocks are never purged */
+#define TLSF_LINEAR_MAX ((size_t)1 << TLSF_FL_SHIFT)
+
+struct mblock {
+    size_t requested;  /* used: bytes asked for */
+    size_t size_flags; /* block bytes, header included | MB_* flags */
+};
+
+typedef struct mlinks {
+    mblock *next, *prev;
+} mlinks;
+
+_Static_assert(sizeof(mblock) == MB_HDR, "header is two words");
+_Static_assert(TLSF_SL_COUNT <= 32, "second-level bitmap is 32 bits");
+
+static inline size_t mb_size(const mblock *b) { return b->size_flags & ~MB_FLAGS; }
+static inline bool mb_free(const mblock *b) { return b->size_flags & MB_FREE; }
+static inline mblock *mb_next(const mblock *b) { return (mblock *)((uint8_t *)b + mb_size(b)); }
+static inline mblock *mb_prev(const mblock *b) {
+    return (mblock *)((uint8_t *)b - ((const size_t *)b)[-1]);
+}
+static inline mlinks *mb_links(mblock *b) { return (mlinks *)(b + 1); }
+static inline void *mb_payload(const mblock *b) { return (uint8_t *)b + MB_HDR; }
+static inline mblock *mb_of(const void *p) { return (mblock *)((uint8_t *)p - MB_HDR); }
+static inline void mb_set_footer(mblock *b) { ((size_t *)mb_next(b))[-1] = mb_size(b); }
+
+static size_t tlsf_min_block(const heap_t *h) { return align_up(MB_SMALLEST, h->classes.granule); }
+
+/* Block bytes needed for a payload of n bytes; 0 when that overflows. */
+static size_t tlsf_block_bytes(const heap_t *h, size_t n) {
+    size_t need = n + MB_HDR + h->classes.granule - 1;
+    if (need < n) return 0;
+    need &= ~(h->classes.granule - 1);
+    size_t min = tlsf_min_block(h);
+    return need < min ? min : need;
+}
+
+/* ---- the segregated lists ---------------------------------------------- */
+
+static void tlsf_mapping(size_t size, unsigned *fl, unsigned *sl) {
+    if (size < TLSF_LINEAR_MAX) {
+        *fl = 0;
+        *sl = (unsigned)(size >> (TLSF_FL_SHIFT - TLSF_SL_LOG2));
+    } else {
+        unsigned f = log2_floor(size);
+        *fl = f - TLSF_FL_SHIFT + 1;
+        *sl = (unsigned)(size >> (f - TLSF_SL_LOG2)) ^ TLSF_SL_COUNT;
+    }
+}
+
+static bool mb_purgeable(const mblock *b) {
+    return !(b->size_flags & MB_PURGED) && mb_size(b) >= PURGE_MIN_BLOCK;
+}
+
+static void tlsf_insert(tlsf_t *t, mblock *b) {
+    unsigned fl, sl;
+    tlsf_mapping(mb_size(b), &fl, &sl);
+    mlinks *l = mb_links(b);
+    l->prev = NULL;
+    l->next = t->heads[fl][sl];
+    if (l->next) mb_links(l->next)->prev = b;
+    t->heads[fl][sl] = b;
+    t->fl_bitmap |= (uint64_t)1 << fl;
+    t->sl_bitmap[fl] |= 1u << sl;
+    t->free_bytes += mb_size(b);
+    t->free_blocks++;
+    if (mb_purgeable(b)) t->dirty_bytes += mb_size(b);
+}
+
+static void tlsf_remove(tlsf_t *t, mblock *b) {
+    unsigned fl, sl;
+    tlsf_mapping(mb_size(b), &fl, &sl);
+    mlinks *l = mb_links(b);
+    if (l->prev) mb_links(l->prev)->next = l->next;
+    else t->heads[fl][sl] = l->next;
+    if (l->next) mb_links(l->next)->prev = l->prev;
+    if (!t->heads[fl][sl]) {
+        t->sl_bitmap[fl] &= ~(1u << sl);
+        if (!t->sl_bitmap[fl]) t->fl_bitmap &= ~((uint64_t)1 << fl);
+    }
+    t->free_bytes -= mb_size(b);
+    t->free_blocks--;
+    if (mb_purgeable(b)) t->dirty_bytes -= mb_size(b);
+}
+
+/* A free block of at least `size` bytes, in constant time: the search rounds the
+ * size up to the next list so that any block found fits. */
+static mblock *tlsf_find(const tlsf_t *t, size_t size) {
+    size_t rounded = size < TLSF_LINEAR_MAX
+                         ? align_up(size, TLSF_LINEAR_MAX / TLSF_SL_COUNT)
+                         : size + ((size_t)1 << (log2_floor(size) - TLSF_SL_LOG2)) - 1;
+    if (rounded < size) return NULL;
+    unsigned fl, sl;
+    tlsf_mapping(rounded, &fl, &sl);
+    if (fl >= TLSF_FL_COUNT) return NULL;
+    uint32_t sl_map = t->sl_bitmap[fl] & (~0u << sl);
+    if (!sl_map) {
+        uint64_t fl_map = fl + 1 < 64 ? t->fl_bitmap & (~(uint64_t)0 << (fl + 1)) : 0;
+        if (!fl_map) return NULL;
+        fl = (unsigned)__builtin_ctzll(fl_map);
+        sl_map = t->sl_bitmap[fl];
+    }
+    return t->heads[fl][__builtin_ctz(sl_map)];
+}
+
+/* The rounding of tlsf_find skips blocks in the size's own list that would fit;
+ * before mapping a new segment, look there too. */
+static mblock *tlsf_find_exact(const tlsf_t *t, size_t size) {
+    unsigned fl, sl;
+    tlsf_mapping(size, &fl, &sl);
+    if (fl >= TLSF_FL_COUNT) return NULL;
+    for (mblock *b = t->heads[fl][sl]; b; b = mb_links(b)->next)
+        if (mb_size(b) >= size) return b;
+    return NULL;
+}
+
+void tlsf_init(tlsf_t *t) { memset(t, 0, sizeof *t); }
+
+/* ---- live bits ----------------------------------------------------------- */
+
+static size_t mb_granule(const segment_t *s, const void *payload) {
+    return ((uintptr_t)payload - (uintptr_t)s) >> s->arena->block_shift;
+}
+static bool live_get(const segment_t *s, const void *payload) {
+    size_t g = mb_granule(s, payload);
+    return (s->live_map[g >> 6] >> (g & 63)) & 1;
+}
+static void live_set(segment_t *s, const void *payload, bool on) {
+    size_t g = mb_granule(s, payload);
+    if (on) s->live_map[g >> 6] |= (uint64_t)1 << (g & 63);
+    else s->live_map[g >> 6] &= ~((uint64_t)1 << (g & 63));
+}
+
+/* ---- segments ------------------------------------------------------------ */
+
+void tlsf_segment_added(heap_t *h, segment_t *s) {
+    size_t header = segment_header_size(h->arena, SEG_MEDIUM, s->size);
+    size_t B = h->classes.granule;
+    uintptr_t first = align_up((uintptr_t)s + header + MB_HDR, B) - MB_HDR;
+    uintptr_t end = (uintptr_t)s + s->size - MB_HDR;
+    size_t size = (end - first) & ~(B - 1);
+    mblock *b = (mblock *)first;
+    mblock *sentinel = (mblock *)(first + size);
+    b->size_flags = size | MB_FREE;
+    sentinel->requested = 0;
+    sentinel->size_flags = MB_PREV_FREE; /* size 0, used: coalescing stops here */
+    mb_set_footer(b);
+    s->first_block = first;
+    s->sentinel = (uintptr_t)sentinel;
+    tlsf_insert(&h->tlsf, b);
+}
+
+/* A new MEDIUM segment with a free block of at least `block` bytes. */
+static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
+    size_t size = h->arena->region_size;
+    while (size - segment_header_size(h->arena, SEG_MEDIUM, size) < block + 2 * MB_HDR + 2 * h->classes.granule) {
+        if (size > SIZE_MAX / 2) return NULL;
+        size *= 2;
+    }
+    return segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
+}
+
+static bool tlsf_segment_empty(const segment_t *s) {
+    const mblock *b = (const mblock *)s->first_block;
+    return mb_free(b) && (uintptr_t)mb_next(b) == s->sentinel;
+}
+
+/* ---- splitting ----------------------------------------------------------- */
+
+/* Cuts b (free, off the lists) to `size` bytes when the rest makes a block;
+ * the rest keeps b's purged state and goes on the lists. */
+static void tlsf_split_tail(heap_t *h, mblock *b, size_t size) {
+    size_t total = mb_size(b);
+    if (total - size < tlsf_min_block(h)) return;
+    mblock *rest = (mblock *)((uint8_t *)b + size);
+    rest->size_flags = (total - size) | MB_FREE | (b->size_flags & MB_PURGED);
+    mb_set_footer(rest);
+    mb_next(rest)->size_flags |= MB_PREV_FREE;
+    b->size_flags = size | (b->size_flags & (MB_FREE | MB_PREV_FREE | MB_PURGED));
+    tlsf_insert(&h->tlsf, rest);
+}
+
+/* Marks b used for a request of n bytes. */
+static void *tlsf_use(segment_t *s, mblock *b, size_t n) {
+    b->size_flags &= ~(MB_FREE | MB_PURGED);
+    b->requested = n;
+    mb_next(b)->size_flags &= ~MB_PREV_FREE;
+    void *p = mb_payload(b);
+    live_set(s, p, true);
+    return p;
+}
+
+void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
+    tlsf_t *t = &h->tlsf;
+    size_t B = h->classes.granule;
+    size_t need = tlsf_block_bytes(h, size);
+    if (!need) return NULL;
+    size_t search = need;
+    if (align > B) {
+        search = need + align + tlsf_min_block(h);
+        if (search < need) return NULL;
+    }
+    mblock *b = tlsf_find(t, search);
+    if (!b) b = tlsf_find_exact(t, search);
+    if (!b) {
+        if (!tlsf_segment_new(h, search)) return NULL;
+        b = tlsf_find(t, search);
+        if (!b) b = tlsf_find_exact(t, search);
+        ARENA_ASSERT(b != NULL);
+    }
+    tlsf_remove(t, b);
+    if (align > B) {
+        uintptr_t payload = (uintptr_t)mb_payload(b);
+        uintptr_t aligned = align_up(payload, align);
+        while (aligned != payload && aligned - payload < tlsf_min_block(h)) aligned += align;
+        if (aligned != payload) {
+            /* The gap in front becomes a free block of its own. */
+            size_t gap = aligned - payload;
+            size_t total = mb_size(b);
+            mblock *front = b;
+            b = (mblock *)((uint8_t *)front + gap);
+            b->size_flags = (total - gap) | MB_FREE | MB_PREV_FREE | (front->size_flags & MB_PURGED);
+            front->size_flags = gap | (front->size_flags & (MB_FREE | MB_PREV_FREE | MB_PURGED));
+            mb_set_footer(front);
+            tlsf_insert(t, front);
+        }
+    }
+    tlsf_split_tail(h, b, need);
+    return tlsf_use(segmap_lookup(b), b, size);
+}
+
+void tlsf_free(heap_t *h, segment_t *s, void *p) {
+    tlsf_t *t = &h->tlsf;
+    mblock *b = mb_of(p);
+    live_set(s, p, false);
+    size_t size = mb_size(b);
+    mblock *next = mb_next(b);
+    if (b->size_flags & MB_PREV_FREE) {
+        mblock *prev = mb_prev(b);
+        tlsf_remove(t, prev);
+        size += mb_size(prev);
+        b = prev;
+    }
+    if (mb_free(next)) {
+        tlsf_remove(t, next);
+        size += mb_size(next);
+        next = mb_next(next);
+    }
+    b->size_flags = size | MB_FREE; /* a free block's predecessor is never free */
+    mb_set_footer(b);
+    next->size_flags |= MB_PREV_FREE;
+    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
+        segment_release(h, s);
+        return;
+    }
+    tlsf_insert(t, b);
+    heap_purge_maybe(h);
+}
+
+bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
+    (void)s;
+    tlsf_t *t = &h->tlsf;
+    mblock *b = mb_of(p);
+    size_t size = mb_size(b);
+    size_t need = tlsf_block_bytes(h, n);
+    if (!need) return false;
+    if (need > size) {
+        mblock *next = mb_next(b);
+        if (!mb_free(next) || size + mb_size(next) < need) return false;
+        tlsf_remove(t, next);
+        mblock *after = mb_next(next);
+        after->size_flags &= ~MB_PREV_FREE;
+        b->size_flags = (size + mb_size(next)) | (b->size_flags & MB_PREV_FREE);
+        size = mb_size(b);
+    }
+    if (size - need >= tlsf_min_block(h)) {
+        /* The cut-off tail joins a free successor. */
+        mblock *next = mb_next(b);
+        size_t rest = size - need;
+        if (mb_free(next)) {
+            tlsf_remove(t, next);
+            rest += mb_size(next);
+        }
+        mblock *tail = (mblock *)((uint8_t *)b + need);
+        tail->size_flags = rest | MB_FREE;
+        mb_set_footer(tail);
+        mb_next(tail)->size_flags |= MB_PREV_FREE;
+        b->size_flags = need | (b->size_flags & MB_PREV_FREE);
+        tlsf_insert(t, tail);
+    }
+    b->requested = n;
+    return true;
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+size_t tlsf_usable(const void *p) { return mb_size(mb_of(p)) - MB_HDR; }
+size_t tlsf_requested(const void *p) { return mb_of(p)->requested; }
+void tlsf_set_requested(void *p, size_t n) { mb_of(p)->requested = n; }
+
+arena_error tlsf_validate(const segment_t *s, const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (a < s->first_block + MB_HDR || a >= s->sentinel || (a & (s->arena->block_size - 1)))
+        return ARENA_ERR_INVALID_POINTER;
+    if (live_get(s, p)) {
+        const mblock *b = mb_of(p);
+        size_t size = mb_size(b);
+        if (mb_free(b) || size < MB_SMALLEST || a - MB_HDR + size > s->sentinel)
+            return ARENA_ERR_CORRUPTION;
+        return 0;
+    }
+    /* Not live: a block that was freed, or no block at all? Walk to it (this is
+     * the error path; the walk only reads our own headers). */
+    for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
+        uintptr_t payload = (uintptr_t)mb_payload(b);
+        if (payload == a) return ARENA_ERR_DOUBLE_FREE;
+        if (payload > a || mb_size(b) == 0) break;
+    }
+    return ARENA_ERR_INVALID_POINTER;
+}
+
+size_t tlsf_largest_free(const heap_t *h) {
+    const tlsf_t *t = &h->tlsf;
+    if (!t->fl_bitmap) return 0;
+    unsigned fl = 63u - (unsigned)__builtin_clzll(t->fl_bitmap);
+    unsigned sl = 31u - (unsigned)__builtin_clz(t->sl_bitmap[fl]);
+    size_t best = 0;
+    for (mblock *b = t->heads[fl][sl]; b; b = mb_links(b)->next)
+        if (mb_size(b) > best) best = mb_size(b);
+    return best - MB_HDR;
+}
+
+void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usable, size_t *purged) {
+    for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next) {
+        for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
+            if (mb_free(b)) {
+                if (b->size_flags & MB_PURGED) *purged += mb_size(b);
+                continue;
+            }
+            *blocks += 1;
+            *requested += b->requested;
+            *usable += mb_size(b) - MB_HDR;
+        }
+    }
+}
+
+/* ---- purging ------------------------------------------------------------- */
+
+/* Hands back the whole OS pages inside free block b, keeping its links and footer. */
+static void tlsf_purge_block(tlsf_t *t, mblock *b) {
+    uintptr_t begin = align_up((uintptr_t)mb_links(b) + sizeof(mlinks), OS_PAGE);
+    uintptr_t end = ((uintptr_t)mb_next(b) - sizeof(size_t)) & ~(OS_PAGE - 1);
+    if (end > begin) os_purge((void *)begin, end - begin);
+    t->dirty_bytes -= mb_size(b);
+    b->size_flags |= MB_PURGED;
+}
+
+void tlsf_purge(heap_t *h, size_t keep) {
+    tlsf_t *t = &h->tlsf;
+    for (int fl = TLSF_FL_COUNT - 1; fl >= 0 && t->dirty_bytes > keep; fl--) {
+        if (!(t->fl_bitmap >> fl & 1)) continue;
+        for (int sl = TLSF_SL_COUNT - 1; sl >= 0 && t->dirty_bytes > keep; sl--)
+            for (mblock *b = t->heads[fl][sl]; b && t->dirty_bytes > keep; b = mb_links(b)->next)
+                if (mb_purgeable(b)) tlsf_purge_block(t, b);
+    }
+}
+
+/* ---- check --------------------------------------------------------------- */
+
+int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t *usable) {
+    const tlsf_t *t = &h->tlsf;
+    size_t B = h->classes.granule, min = tlsf_min_block(h);
+    size_t free_blocks = 0, free_bytes = 0, dirty = 0;
+    for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next) {
+        bool prev_free = false;
+        size_t live_bits = 0, used_blocks = 0;
+        size_t map_words = align_up(s->size >> s->arena->block_shift, 64) / 64;
+        for (size_t w = 0; w < map_words; w++) live_bits += (size_t)__builtin_popcountll(s->live_map[w]);
+        const mblock *b = (const mblock *)s->first_block;
+        while ((uintptr_t)b < s->sentinel) {
+            size_t size = mb_size(b);
+            CHECK_INVARIANT(size >= min && size % B == 0, "medium block size is not a multiple of block_size above the minimum", b);
+            CHECK_INVARIANT((uintptr_t)b + size <= s->sentinel, "medium block runs past its segment", b);
+            CHECK_INVARIANT(!!(b->size_flags & MB_PREV_FREE) == prev_free, "medium block's prev-free flag is wrong", b);
+            if (mb_free(b)) {
+                CHECK_INVARIANT(!prev_free, "two neighbouring free medium blocks (not coalesced)", b);
+                CHECK_INVARIANT(((const size_t *)mb_next(b))[-1] == size, "free medium block's footer is wrong", b);
+                CHECK_INVARIANT(!live_get(s, mb_payload(b)), "free medium block marked live", b);
+                free_blocks++;
+                free_bytes += size;
+                if (mb_purgeable(b)) dirty += size;
+            } else {
+                CHECK_INVARIANT(live_get(s, mb_payload(b)), "used medium block not marked live", b);
+                CHECK_INVARIANT(b->requested <= size - MB_HDR, "medium block's requested size exceeds its usable size", b);
+                used_blocks++;
+                *live_bytes += b->requested;
+                *usable += size - MB_HDR;
+            }
+            prev_free = mb_free(b);
+            b = mb_next(b);
+        }
+        CHECK_INVARIANT((uintptr_t)b == s->sentinel, "medium blocks do not end at the sentinel", b);
+        CHECK_INVARIANT(mb_size(b) == 0 && !mb_free(b), "medium sentinel damaged", b);
+        CHECK_INVARIANT(!!(b->size_flags & MB_PREV_FREE) == prev_free, "medium sentinel's prev-free flag is wrong", b);
+        CHECK_INVARIANT(live_bits == used_blocks, "live bits of a medium segment do not match its used blocks", s);
+        *live_blocks += used_blocks;
+    }
+    size_t listed = 0;
+    for (unsigned fl = 0; fl < TLSF_FL_COUNT; fl++) {
+        CHECK_INVARIANT(!!(t->fl_bitmap >> fl & 1) == (t->sl_bitmap[fl] != 0), "TLSF first-level bitmap is wrong", fl);
+        for (unsigned sl = 0; sl < TLSF_SL_COUNT; sl++) {
+            mblock *head = t->heads[fl][sl];
+            CHECK_INVARIANT(!!(t->sl_bitmap[fl] >> sl & 1) == (head != NULL), "TLSF second-level bitmap is wrong", fl * 32 + sl);
+            mblock *prev = NULL;
+            for (mblock *b = head; b; prev = b, b = mb_links(b)->next) {
+                CHECK_INVARIANT(++listed <= free_blocks, "TLSF lists hold more blocks than the segments", b);
+                const segment_t *s = segmap_lookup(b);
+                CHECK_INVARIANT(s && s->kind == SEG_MEDIUM && s->heap == h, "TLSF list holds a block outside the heap", b);
+                CHECK_INVARIANT(mb_free(b), "TLSF list holds a used block", b);
+                CHECK_INVARIANT(mb_links(b)->prev == prev, "TLSF list back link is wrong", b);
+                unsigned f, l;
+                tlsf_mapping(mb_size(b), &f, &l);
+                CHECK_INVARIANT(f == fl && l == sl, "free block is in the wrong TLSF list", b);
+            }
+        }
+    }
+    CHECK_INVARIANT(listed == free_blocks, "free medium blocks missing from the TLSF lists", free_blocks - listed);
+    CHECK_INVARIANT(t->free_blocks == free_blocks, "TLSF free block count is wrong", t->free_blocks);
+    CHECK_INVARIANT(t->free_bytes == free_bytes, "TLSF free byte count is wrong", t->free_bytes);
+    CHECK_INVARIANT(t->dirty_bytes == dirty, "TLSF dirty byte count is wrong", t->dirty_bytes);
+    return 0;
+}
