@@ -346,7 +346,9 @@ arena_error tlsf_validate(const segment_t *s, const void *p) {
     for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
         uintptr_t payload = (uintptr_t)mb_payload(b);
         if (payload == a) return ARENA_ERR_DOUBLE_FREE;
-        if (payload > a || mb_size(b) == 0) break;
+        /* Inside a free block: freed, then merged with a free neighbour. */
+        if (a < (uintptr_t)mb_next(b)) return mb_free(b) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
+        if (mb_size(b) == 0) break;
     }
     return ARENA_ERR_INVALID_POINTER;
 }
