@@ -280,7 +280,7 @@ int cmd_record(const std::vector<std::string> &args) {
         std::string path = output + plain.substr(base.size()), error;
         std::ifstream in(plain, std::ios::binary);
         std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (gz && (!trace::write_text(path, text, &error) || unlink(plain.c_str()) != 0)) {
+        if (gz && (!trace::write_text(path, text, true, &error) || unlink(plain.c_str()) != 0)) {
             fprintf(stderr, "arena-trace record: %s\n", error.empty() ? strerror(errno) : error.c_str());
             return 1;
         }

@@ -100,8 +100,10 @@ inline uint64_t requested_bytes(const Op &op) {
 bool load_bytes(const std::string &path, const char *bytes, size_t len, Trace *out,
                 std::string *error);
 
-// Writes text as it is: gzip (deterministic: no name, mtime 0) when path ends
-// in .gz, plain otherwise. write() is write_text(path, to_text(t)).
+// Writes text as it is: gzip (deterministic: no name, mtime 0) when `gzip`,
+// plain otherwise. The short form decides by the path: gzip when it ends in
+// .gz. write() is write_text(path, to_text(t)).
+bool write_text(const std::string &path, const std::string &text, bool gzip, std::string *error);
 bool write_text(const std::string &path, const std::string &text, std::string *error);
 
 // Lifetime of every object in ops (from its a/c/m to its f; a realloc keeps it

@@ -79,10 +79,10 @@ std::string to_text(const Trace &t) {
     return text;
 }
 
-bool write_text(const std::string &path, const std::string &text, std::string *error) {
+bool write_text(const std::string &path, const std::string &text, bool compress, std::string *error) {
     std::string packed;
     const std::string *bytes = &text;
-    if (ends_with(path, ".gz")) {
+    if (compress) {
         if (text.size() >= (1ull << 32) || !gzip(text, &packed)) {
             if (error) *error = path + ": cannot compress";
             return false;
@@ -98,6 +98,10 @@ bool write_text(const std::string &path, const std::string &text, std::string *e
     }
     if (!ok && error) *error = path + ": cannot write: " + strerror(saved);
     return ok;
+}
+
+bool write_text(const std::string &path, const std::string &text, std::string *error) {
+    return write_text(path, text, ends_with(path, ".gz"), error);
 }
 
 bool write(const std::string &path, const Trace &t, std::string *error) {
