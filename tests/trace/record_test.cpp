@@ -113,7 +113,7 @@ TEST(Recorder, RealProgramValidatesAndBehavesTheSame) {
                            "print(subprocess.run(['echo', 'child'], capture_output=True, text=True).stdout.strip())\n"
                            "sys.stderr.write('to stderr\\n')\n"
                            "sys.exit(3)\n");
-    const std::string python = "PYTHONMALLOC=malloc python3 '" + (dir / "script.py") + "'";
+    const std::string python = "PYTHONMALLOC=malloc /usr/bin/python3 '" + (dir / "script.py") + "'";
     const Outcome plain = run(dir, python);
     const Outcome recorded = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "py.trace.gz") + "' -- env " + python);
     EXPECT_EQ(plain.exit_code, 3);
