@@ -89,6 +89,26 @@ TEST(Recorder, KnownSequenceWithThreadsAndFork) {
     EXPECT_NE(child_text.find("1 reallocs of inherited blocks written as allocations"), std::string::npos);
 }
 
+TEST(Recorder, ThreadsRacingStillGiveAValidTrace) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "s.trace") + "' -- " + RECORD_STRESS);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    trace::Trace t;
+    std::string error;
+    ASSERT_TRUE(trace::load(dir / "s.trace", &t, &error)) << error;
+    // every call the program counted (free(NULL) is not written), plus libc's own
+    const uint64_t calls = std::stoull(r.out);
+    EXPECT_GT(t.facts.ops, calls * 9 / 10) << calls;
+    EXPECT_GE(t.facts.threads, 4u);
+    uint64_t cross = 0;  // frees of blocks another thread allocated
+    std::vector<uint16_t> owner(t.facts.slot_count);
+    for (const trace::Op &op : t.ops) {
+        if (op.kind == trace::OpKind::Free) cross += owner[op.slot] != op.thread;
+        else if (op.kind != trace::OpKind::Realloc) owner[op.slot] = op.thread;
+    }
+    EXPECT_GT(cross, 1000u);
+}
+
 TEST(Recorder, GzipOutput) {
     trace_test::TempDir dir;
     const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "p.trace.gz") + "' -- " + RECORD_PROBE);
