@@ -234,6 +234,14 @@ int cmd_record(const std::vector<std::string> &args) {
         else return usage_error(c, "unexpected '" + args[i] + "'");
     }
     if (output.empty()) return usage_error(c, "-o FILE is required");
+    if (output[0] != '/') {  // the recorded program may change directory
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof cwd)) {
+            fprintf(stderr, "arena-trace record: cannot tell the current directory: %s\n", strerror(errno));
+            return 1;
+        }
+        output = std::string(cwd) + "/" + output;
+    }
     if (i + 1 >= args.size()) return usage_error(c, "no COMMAND after --");
     const std::vector<std::string> command(args.begin() + static_cast<long>(i) + 1, args.end());
     const std::string library = recorder_library();
