@@ -8,6 +8,7 @@
 # randomisation is off) so that a recording made again gives the same ops.
 RECORDED=(
     "python-json|python3|env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 python_json_dict.py"
+    "python-threads|python3|env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 python_threads.py"
     "gxx-stl|cc1plus|g++ -std=c++17 -O1 -c stl_heavy.cpp -o \$WORK/stl_heavy.o"
     "sqlite|sqlite3|sqlite3 :memory: '.read sqlite_workload.sql'"
     "perl-text|perl|env PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 perl text_process.pl"
