@@ -122,7 +122,10 @@ int cmd_stats(const std::vector<std::string> &args) {
            (unsigned long long)f.peak_op, (unsigned long long)f.peak_live_blocks);
     printf("never freed  %llu blocks, %llu bytes\n", (unsigned long long)f.final_live_blocks,
            (unsigned long long)f.final_live_bytes);
-    printf("threads      %u (largest id %u)\n", f.threads, f.max_thread);
+    printf("threads      %u (largest id %u)", f.threads, f.max_thread);
+    if (f.threads > 1)  // what a threaded replay has to wait for
+        printf("; %llu frees of blocks another thread allocated", (unsigned long long)trace::cross_thread_frees(t));
+    printf("\n");
     printf("slots        %u\n", f.slot_count);
     print_histogram("sizes (bytes asked by a/c/m/r; c: N*SIZE):", f.size_hist, "B");
     const trace::Lifetimes life = trace::lifetimes(t);

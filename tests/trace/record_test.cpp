@@ -100,13 +100,7 @@ TEST(Recorder, ThreadsRacingStillGiveAValidTrace) {
     const uint64_t calls = std::stoull(r.out);
     EXPECT_GT(t.facts.ops, calls * 9 / 10) << calls;
     EXPECT_GE(t.facts.threads, 4u);
-    uint64_t cross = 0;  // frees of blocks another thread allocated
-    std::vector<uint16_t> owner(t.facts.slot_count);
-    for (const trace::Op &op : t.ops) {
-        if (op.kind == trace::OpKind::Free) cross += owner[op.slot] != op.thread;
-        else if (op.kind != trace::OpKind::Realloc) owner[op.slot] = op.thread;
-    }
-    EXPECT_GT(cross, 1000u);
+    EXPECT_GT(trace::cross_thread_frees(t), 1000u);
 }
 
 TEST(Recorder, GzipOutput) {
