@@ -283,9 +283,14 @@ int cmd_record(const std::vector<std::string> &args) {
         }
         written.push_back(base);
     }
-    std::sort(written.begin(), written.end(), [&](const std::string &a, const std::string &b) {
-        return a.size() != b.size() ? a.size() < b.size() : a < b;  // FILE first, then by pid
-    });
+    // FILE first, then FILE.PID and FILE.PID.N by pid and N: the order processes started
+    auto order = [&](const std::string &name) {
+        unsigned long long pid = 0, n = 0;
+        sscanf(name.c_str() + base.size(), ".%llu.%llu", &pid, &n);
+        return std::make_pair(pid, n);
+    };
+    std::sort(written.begin(), written.end(),
+              [&](const std::string &a, const std::string &b) { return order(a) < order(b); });
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     for (const std::string &plain : written) {
         std::string path = output + plain.substr(base.size()), error;
