@@ -272,7 +272,14 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
         q = NULL;
         if (s->kind == SEG_HUGE && size > h->medium_max) {
             huge_lock(h);
+            heap_t *counted_by = s->stats_heap;
             q = huge_realloc(s->heap, s, size);
+            if (q && counted_by != h) {
+                /* The block's counts move to this heap, which counts the change. */
+                segmap_lookup(q)->stats_heap = h;
+                heap_count_remote_free(counted_by, old);
+                heap_count_alloc(h, old);
+            }
             huge_unlock(h);
         }
         if (!q) {
