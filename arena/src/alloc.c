@@ -78,9 +78,7 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page((segment_t *)s, p);
-        unsigned shift;
-        if (pg->live_map && (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & LIVE_BIT)
-            return 0;
+        if (pg->live_map && (page_live_bits(pg, p, h->classes.granule_shift) & LIVE_BIT)) return 0;
         /* A block boundary of the page's (last) class: it was freed already. */
         uintptr_t a = (uintptr_t)p;
         if (pg->block_size && a >= pg->start && (a - pg->start) % pg->block_size == 0 &&
@@ -113,8 +111,7 @@ size_t block_requested(heap_t *h, segment_t *s, const void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page(s, p);
-        unsigned shift;
-        bool slack = (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & SLACK_BIT;
+        bool slack = page_live_bits(pg, p, h->classes.granule_shift) & SLACK_BIT;
         return pg->block_size - (slack ? slack_read(p, pg->block_size) : 0);
     }
     case SEG_MEDIUM: return tlsf_requested(p);
@@ -135,13 +132,12 @@ static void block_set_requested(heap_t *h, segment_t *s, void *p, size_t size) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        unsigned shift;
-        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
+        live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
         if (size == pg->block_size) {
-            map_store(word, map_load(word) & ~(SLACK_BIT << shift));
+            map_store(r.word, map_load(r.word) & ~(SLACK_BIT << r.shift));
         } else {
             slack_write(p, pg->block_size, pg->block_size - size);
-            map_store(word, map_load(word) | SLACK_BIT << shift);
+            map_store(r.word, map_load(r.word) | SLACK_BIT << r.shift);
         }
         break;
     }
@@ -155,9 +151,8 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        unsigned shift;
-        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
-        page_block_release(pg, p, word, shift);
+        live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
+        page_block_release(pg, p, r, map_load(r.word));
         if (pg->used == 0 || pg->full) page_free_slow(h, pg);
         break;
     }

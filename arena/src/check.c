@@ -33,9 +33,7 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
         CHECK_INVARIANT(++listed <= pg->capacity - pg->used, "page free list longer than its free blocks (cycle or leak)", pg->start);
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
               "page free list entry is not a carved block of the page", a);
-        unsigned bit;
-        const uint64_t *word = page_live_word(pg, b, shift, &bit);
-        CHECK_INVARIANT(!((map_load(word) >> bit) & LIVE_BIT), "block on a free list is marked live", a);
+        CHECK_INVARIANT(!(page_live_bits(pg, b, shift) & LIVE_BIT), "block on a free list is marked live", a);
     }
     CHECK_INVARIANT(listed == pg->capacity - pg->used, "page free list shorter than its free blocks", pg->start);
     /* Live bits: exactly `used`, each at a carved block start. */
@@ -71,7 +69,7 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
     uint32_t active = 0;
     for (uint32_t i = s->first_page; i < s->page_count; i++) {
         const page_t *pg = &s->pages[i];
-        CHECK_INVARIANT(pg->segment == s, "page descriptor points at another segment", pg->start);
+        CHECK_INVARIANT(page_segment(pg) == s, "page's first block lies outside its segment", pg->start);
         if (pg->state == PAGE_ACTIVE) {
             active++;
             if (!pg->full) t->queued_pages++;
@@ -92,7 +90,7 @@ static int check_free_pages(const heap_t *h, const page_queue *q, bool dirty, si
     const page_t *prev = NULL;
     for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
         CHECK_INVARIANT(pg->state == PAGE_FREE && pg->dirty == dirty, "free-page list holds a page in the wrong state", pg->start);
-        CHECK_INVARIANT(pg->segment->heap == h, "free-page list holds another heap's page", pg->start);
+        CHECK_INVARIANT(page_segment(pg)->heap == h, "free-page list holds another heap's page", pg->start);
         CHECK_INVARIANT(pg->prev == prev, "free-page list back link is wrong", pg->start);
         ++*pages;
         *touched += pg->touched;
@@ -135,7 +133,7 @@ static int heap_check(const heap_t *h, check_totals *t) {
         const page_t *prev = NULL;
         for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
             CHECK_INVARIANT(++queued <= t->queued_pages, "class queues hold more pages than there are", pg->start);
-            CHECK_INVARIANT(pg->state == PAGE_ACTIVE && !pg->full && pg->class_idx == c && pg->segment->heap == h,
+            CHECK_INVARIANT(pg->state == PAGE_ACTIVE && !pg->full && pg->class_idx == c && page_segment(pg)->heap == h,
                   "class queue holds a page that does not belong there", pg->start);
             CHECK_INVARIANT(pg->prev == prev, "class queue back link is wrong", pg->start);
         }

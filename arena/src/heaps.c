@@ -48,9 +48,7 @@ void heap_collect_remote(heap_t *h) {
         bool live = false;
         if (s && s->heap == h) {
             if (s->kind == SEG_SMALL) {
-                page_t *pg = segment_page(s, p);
-                unsigned shift;
-                live = (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & LIVE_BIT;
+                live = page_live_bits(segment_page(s, p), p, h->classes.granule_shift) & LIVE_BIT;
             } else if (s->kind == SEG_MEDIUM) {
                 live = tlsf_validate(s, p) == 0;
             }

@@ -119,12 +119,14 @@ typedef struct sizeclass_table {
     unsigned count;                  /* number of classes */
     size_t small_max;                /* largest class size in bytes */
     uint32_t size[CLASS_MAX];        /* bytes of class c, strictly increasing */
-    uint8_t of_granules[SMALL_MAX / MIN_BLOCK_SIZE + 1]; /* granules -> class */
+    /* class of a size, by 8-byte units (the smallest granule) so the lookup
+     * needs no per-arena shift: of_units[(size + 7) / 8] */
+    uint8_t of_units[PAGE_BYTES / 4 / MIN_BLOCK_SIZE + 1];
 } sizeclass_table;
 /* Fills t for a block size (a valid power of two). */
 void sizeclass_init(sizeclass_table *t, size_t block_size) INTERNAL;
 static inline unsigned sizeclass_of(const sizeclass_table *t, size_t size) {
-    return t->of_granules[(size + t->granule - 1) >> t->granule_shift];
+    return t->of_units[(size + MIN_BLOCK_SIZE - 1) / MIN_BLOCK_SIZE];
 }
 
 /* ---- segments and the segment map (segmap.c, segment.c) ------------------ */
@@ -157,9 +159,9 @@ typedef struct page {
     uint32_t touched;                /* bytes from the page start written since its last purge */
     uintptr_t start;                 /* first block (page area start, or past the header) */
     uint64_t *live_map;              /* 2 bits per granule: live block start, slack recorded */
-    struct segment *segment;
     struct page *next, *prev;        /* class queue or free-page list */
 } page_t;
+_Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free finds it by a shift");
 
 #define PAGE_FREE 0
 #define PAGE_ACTIVE 1
@@ -199,8 +201,25 @@ typedef struct segment {
 
 #define SEGMENT_MAGIC 0x5eadbeefu
 
-/* The segment that holds `p`, or NULL when no segment covers it. */
-segment_t *segmap_lookup(const void *p) INTERNAL;
+/* The segment map (segmap.c): a two-level radix table over the 47-bit user
+ * address space at 64 KiB granularity; its top level is static, each leaf
+ * (4 GiB of address space) mapped on first use. */
+#define SEGMAP_ADDRESS_BITS 47
+#define SEGMAP_LEAF_SHIFT 32
+#define SEGMAP_TOP_COUNT ((size_t)1 << (SEGMAP_ADDRESS_BITS - SEGMAP_LEAF_SHIFT))
+#define SEGMAP_LEAF_COUNT ((size_t)1 << (SEGMAP_LEAF_SHIFT - SEGMAP_SHIFT))
+typedef _Atomic(struct segment *) segmap_entry;
+extern _Atomic(segmap_entry *) segmap_top[SEGMAP_TOP_COUNT] INTERNAL;
+
+/* The segment that holds `p`, or NULL when no segment covers it: two loads, so
+ * free() can look up any pointer, even one arena never saw. */
+static inline struct segment *segmap_lookup(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (__builtin_expect(a >> SEGMAP_ADDRESS_BITS, 0)) return NULL;
+    segmap_entry *leaf = atomic_load_explicit(&segmap_top[a >> SEGMAP_LEAF_SHIFT], memory_order_acquire);
+    if (__builtin_expect(!leaf, 0)) return NULL;
+    return atomic_load_explicit(&leaf[(a >> SEGMAP_SHIFT) & (SEGMAP_LEAF_COUNT - 1)], memory_order_acquire);
+}
 /* Records [seg, seg+size) as seg's. Returns true on error (no memory for the map),
  * nothing changed. */
 bool segmap_insert(segment_t *seg, size_t size) INTERNAL;
@@ -358,11 +377,21 @@ static inline void map_store(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, _
 static inline page_t *segment_page(segment_t *s, const void *p) {
     return &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
 }
-/* The live-map word of block p in page pg, and the shift of its two bits. */
-static inline uint64_t *page_live_word(const page_t *pg, const void *p, unsigned granule_shift, unsigned *shift) {
+/* The segment of a page that holds blocks (its first block lies in it). */
+static inline segment_t *page_segment(const page_t *pg) { return segmap_lookup((const void *)pg->start); }
+/* Where the two live-map bits of block p of page pg are. */
+typedef struct live_ref {
+    uint64_t *word;
+    unsigned shift;
+} live_ref;
+static inline live_ref page_live_ref(const page_t *pg, const void *p, unsigned granule_shift) {
     size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> granule_shift;
-    *shift = (unsigned)(g & 31) * 2;
-    return &pg->live_map[g >> 5];
+    return (live_ref){&pg->live_map[g >> 5], (unsigned)(g & 31) * 2};
+}
+/* The two bits (LIVE_BIT, SLACK_BIT) of block p. */
+static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned granule_shift) {
+    live_ref r = page_live_ref(pg, p, granule_shift);
+    return (map_load(r.word) >> r.shift) & (LIVE_BIT | SLACK_BIT);
 }
 
 /* ---- medium blocks (tlsf.c) ---------------------------------------------- */

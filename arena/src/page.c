@@ -61,7 +61,6 @@ void page_segment_added(heap_t *h, segment_t *s) {
         page_t *pg = &s->pages[i];
         uintptr_t area = (uintptr_t)s + ((size_t)i << PAGE_SHIFT);
         uintptr_t start = area < (uintptr_t)s + first_start ? (uintptr_t)s + first_start : area;
-        pg->segment = s;
         pg->live_map = s->live_map + i * words;
         pg->state = PAGE_FREE;
         pg->start = start;
@@ -86,7 +85,7 @@ page_t *page_acquire(heap_t *h) {
         }
         queue_remove(&h->free_clean, pg);
     }
-    pg->segment->pages_active++;
+    page_segment(pg)->pages_active++;
     pg->dirty = 0;
     return pg;
 }
@@ -162,7 +161,7 @@ static void page_segment_release(heap_t *h, segment_t *s) {
 /* Returns an empty page to the free pages; releases its segment when that was
  * the segment's last active page and the heap has another small segment. */
 static void page_release(heap_t *h, page_t *pg) {
-    segment_t *s = pg->segment;
+    segment_t *s = page_segment(pg);
     pg->state = PAGE_FREE;
     pg->dirty = pg->touched > 0;
     if (pg->dirty) {
