@@ -89,7 +89,8 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     case SEG_MEDIUM:
         return tlsf_validate(s, p);
     case SEG_HUGE:
-        return (uintptr_t)p == s->huge_block ? 0 : ARENA_ERR_INVALID_POINTER;
+        if ((uintptr_t)p != s->huge_block) return ARENA_ERR_INVALID_POINTER;
+        return s->huge_cached ? ARENA_ERR_DOUBLE_FREE : 0;
     default:
         return ARENA_ERR_INVALID_POINTER;
     }
@@ -316,20 +317,29 @@ size_t heap_purge_budget(const heap_t *h) {
     return share > PURGE_FLOOR ? share : PURGE_FLOOR;
 }
 
+static size_t heap_dirty_bytes(const heap_t *h) {
+    return h->dirty_page_bytes + h->tlsf.dirty_bytes + h->huge_cache_bytes;
+}
+
 void heap_purge_maybe(heap_t *h) {
     size_t budget = heap_purge_budget(h);
-    if (likely(h->dirty_page_bytes + h->tlsf.dirty_bytes <= budget)) return;
-    /* Down to half the budget, oldest pages first, then the largest free blocks:
-     * the hysteresis keeps a steady churn from purging on every free. */
+    if (likely(heap_dirty_bytes(h) <= budget)) return;
+    /* Down to half the budget: the hysteresis keeps a steady churn from purging
+     * on every free. Cached huge mappings go first (one munmap each), then the
+     * oldest free pages, then the largest free blocks. */
     size_t keep = budget / 2;
-    size_t pages_keep = keep > h->tlsf.dirty_bytes ? keep - h->tlsf.dirty_bytes : 0;
-    page_purge(h, pages_keep);
-    tlsf_purge(h, keep > h->dirty_page_bytes ? keep - h->dirty_page_bytes : 0);
+    size_t others = h->dirty_page_bytes + h->tlsf.dirty_bytes;
+    huge_purge(h, keep > others ? keep - others : 0);
+    others = h->tlsf.dirty_bytes + h->huge_cache_bytes;
+    page_purge(h, keep > others ? keep - others : 0);
+    others = h->dirty_page_bytes + h->huge_cache_bytes;
+    tlsf_purge(h, keep > others ? keep - others : 0);
 }
 
 /* ---- whole heap ---------------------------------------------------------- */
 
 void heap_release_all(heap_t *h) {
+    huge_purge(h, 0);
     for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
         while (h->segments[kind]) segment_release(h, h->segments[kind]);
     arena_t *a = h->arena;

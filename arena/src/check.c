@@ -117,11 +117,22 @@ static int heap_check(const heap_t *h, check_totals *t) {
         CHECK_INVARIANT(s->huge_block > (uintptr_t)s && s->huge_block + s->huge_usable == (uintptr_t)s + s->size,
               "huge block does not end its mapping", s);
         CHECK_INVARIANT(s->huge_requested <= s->huge_usable, "huge block's requested size exceeds its usable size", s);
+        CHECK_INVARIANT(!s->huge_cached, "cached huge mapping among the live ones", s);
         t->live_blocks++;
         t->live_bytes += s->huge_requested;
         t->usable += s->huge_usable;
         t->mapped += s->size;
     }
+    size_t cached = 0, cached_bytes = 0;
+    for (const segment_t *s = h->huge_cache; s; s = s->next, segments++) {
+        if (check_segment_header(h, s, SEG_HUGE)) return -1;
+        CHECK_INVARIANT(s->huge_cached, "live huge block in the huge cache", s);
+        cached++;
+        cached_bytes += s->size;
+        t->mapped += s->size;
+    }
+    CHECK_INVARIANT(cached == h->huge_cache_count && cached_bytes == h->huge_cache_bytes,
+                    "huge cache counts are wrong", cached_bytes);
     CHECK_INVARIANT(segments == h->segment_count, "heap's segment count is wrong", h->segment_count);
     if (tlsf_check(h, &t->live_blocks, &t->live_bytes, &t->usable)) return -1;
 

@@ -83,6 +83,7 @@ static void heaps_reclaim_locked(arena_t *a) {
         if (!atomic_load_explicit(&h->remote_free, memory_order_relaxed)) continue;
         heap_collect_remote(h);
         if (heap_is_empty(h)) {
+            huge_purge(h, 0);
             for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
                 while (h->segments[kind]) segment_release(h, h->segments[kind]);
             /* Keep the counters: the arena's sums go on including this heap. */

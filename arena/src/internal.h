@@ -57,8 +57,9 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define DEFAULT_REGION ((size_t)4 << 20)
 #define SEED_DEFAULT_REGION ((size_t)64 << 10)
 #define CARVE_BYTES ((size_t)4096)             /* a page is carved into blocks this much at a time */
-#define PURGE_FLOOR ((size_t)1 << 20)          /* dirty free memory kept before purging starts */
-#define PURGE_FRACTION_SHIFT 3                 /* ... or 1/8 of live bytes, whichever is larger */
+#define PURGE_FLOOR ((size_t)4 << 20)          /* dirty free memory kept before purging starts */
+#define PURGE_FRACTION_SHIFT 2                 /* ... or 1/4 of live bytes, whichever is larger */
+#define HUGE_CACHE_MAX 16                      /* freed huge mappings kept for reuse, at most */
 
 _Static_assert(PAGE_SHIFT >= SEGMAP_SHIFT, "a page never straddles two segments' map entries");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
@@ -172,7 +173,8 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  *   map, and nothing else maps here;
  * - kind SMALL: pages_active + free pages + first_page == page_count;
  * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly (tlsf.c);
- * - kind HUGE: one live block at huge_block, huge_size bytes usable.
+ * - kind HUGE: one live block at huge_block, huge_usable bytes usable; or
+ *   huge_cached, on the heap's huge cache, no block.
  */
 typedef struct segment {
     uint32_t magic;                  /* SEGMENT_MAGIC ^ kind */
@@ -189,6 +191,7 @@ typedef struct segment {
     /* MEDIUM */
     uintptr_t first_block, sentinel;
     /* HUGE */
+    bool huge_cached;                /* freed, kept mapped for reuse (in the heap's huge cache) */
     uintptr_t huge_block;
     size_t huge_requested;
     size_t huge_usable;
@@ -260,6 +263,9 @@ typedef struct heap_stats {
  * - free_dirty and free_clean hold exactly the FREE pages of this heap's SMALL
  *   segments, dirty ones in free_dirty; dirty_page_bytes is the sum of their
  *   touched bytes;
+ * - huge_cache holds huge_cache_count segments of huge_cache_bytes bytes;
+ * - dirty memory (free pages, free TLSF blocks, the huge cache) stays within
+ *   heap_purge_budget after every free: memory goes back to the OS only there.
  * - stats.live_* equal the sums over every live block of this heap.
  */
 typedef struct heap {
@@ -271,7 +277,10 @@ typedef struct heap {
     page_queue free_dirty, free_clean;
     size_t dirty_page_bytes;
     segment_t *segments[SEG_KINDS];  /* a list per kind, linked by next/prev */
-    size_t segment_count;
+    size_t segment_count;            /* every segment of the heap, cached huge ones included */
+    segment_t *huge_cache;           /* freed huge mappings, newest first, kept dirty for reuse */
+    size_t huge_cache_bytes;
+    unsigned huge_cache_count;
     uintptr_t huge_freed[8];         /* recently unmapped huge blocks: a second free is a double free */
     unsigned huge_freed_next;
     tlsf_t tlsf;
@@ -321,8 +330,10 @@ void arena_uncharge(arena_t *a, size_t size) INTERNAL;
 /* ---- segments (segment.c) ------------------------------------------------ */
 /* Maps and registers a segment of `size` bytes for heap h. NULL + errno on error. */
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) INTERNAL;
-/* Unregisters and unmaps. */
+/* Takes s off its heap's list, unregisters and unmaps it. */
 void segment_release(heap_t *h, segment_t *s) INTERNAL;
+/* The same for a segment already off every list. */
+void segment_release_unlinked(heap_t *h, segment_t *s) INTERNAL;
 /* Header bytes of a segment of this kind and size (page aligned). */
 size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) INTERNAL;
 
@@ -419,7 +430,10 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
 
 /* ---- huge blocks (huge.c) ------------------------------------------------ */
 void *huge_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
+/* Frees a huge block: its mapping goes to the huge cache. */
 void huge_free(heap_t *h, segment_t *s) INTERNAL;
+/* Unmaps cached huge mappings, oldest first, until at most `keep` bytes stay. */
+void huge_purge(heap_t *h, size_t keep) INTERNAL;
 /* Resizes in its mapping (mremap); NULL when it cannot, nothing changed. */
 void *huge_realloc(heap_t *h, segment_t *s, size_t size) INTERNAL;
 
@@ -440,7 +454,7 @@ size_t block_requested(heap_t *h, segment_t *s, const void *p) INTERNAL;
 void block_release(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Purges dirty free memory when it exceeds the heap's budget. */
 void heap_purge_maybe(heap_t *h) INTERNAL;
-/* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8). */
+/* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 4). */
 size_t heap_purge_budget(const heap_t *h) INTERNAL;
 
 /* ---- thread heaps of the process arena (heaps.c) ------------------------- */

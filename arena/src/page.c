@@ -143,23 +143,18 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
     }
 }
 
-/* Takes every page of an empty segment off the free lists, then releases it. */
-static void page_segment_release(heap_t *h, segment_t *s) {
-    for (uint32_t i = s->first_page; i < s->page_count; i++) {
-        page_t *pg = &s->pages[i];
-        ARENA_ASSERT(pg->state == PAGE_FREE);
-        if (pg->dirty) {
-            queue_remove(&h->free_dirty, pg);
-            h->dirty_page_bytes -= pg->touched;
-        } else {
-            queue_remove(&h->free_clean, pg);
-        }
-    }
+/* Releases segment s when none of its pages is in use or dirty, unless it is
+ * the heap's only small segment: its free pages come off the clean list. */
+static void page_segment_release_if_clean(heap_t *h, segment_t *s) {
+    if (s->pages_active || (h->segments[SEG_SMALL] == s && !s->next)) return;
+    for (uint32_t i = s->first_page; i < s->page_count; i++)
+        if (s->pages[i].dirty) return;
+    for (uint32_t i = s->first_page; i < s->page_count; i++) queue_remove(&h->free_clean, &s->pages[i]);
     segment_release(h, s);
 }
 
-/* Returns an empty page to the free pages; releases its segment when that was
- * the segment's last active page and the heap has another small segment. */
+/* Returns an empty page to the free pages, dirty: it goes back to the OS when
+ * the purge budget says so (page_purge), and its segment with it. */
 static void page_release(heap_t *h, page_t *pg) {
     segment_t *s = page_segment(pg);
     pg->state = PAGE_FREE;
@@ -170,10 +165,8 @@ static void page_release(heap_t *h, page_t *pg) {
     } else {
         queue_push_front(&h->free_clean, pg);
     }
-    if (--s->pages_active == 0 && (h->segments[SEG_SMALL] != s || s->next != NULL)) {
-        page_segment_release(h, s);
-        return;
-    }
+    s->pages_active--;
+    if (!pg->dirty) page_segment_release_if_clean(h, s);
     heap_purge_maybe(h);
 }
 
@@ -203,5 +196,6 @@ void page_purge(heap_t *h, size_t keep) {
         pg->touched = 0;
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
+        page_segment_release_if_clean(h, page_segment(pg));
     }
 }

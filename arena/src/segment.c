@@ -94,6 +94,10 @@ void segment_release(heap_t *h, segment_t *s) {
     if (s->prev) s->prev->next = s->next;
     else h->segments[s->kind] = s->next;
     if (s->next) s->next->prev = s->prev;
+    segment_release_unlinked(h, s);
+}
+
+void segment_release_unlinked(heap_t *h, segment_t *s) {
     h->segment_count--;
     size_t size = s->size;
     segmap_remove(s, size);

@@ -30,7 +30,7 @@
 #define MB_FLAGS ((size_t)7)
 #define MB_HDR ((size_t)16)
 #define MB_SMALLEST (MB_HDR + 2 * sizeof(void *) + sizeof(size_t))
-#define PURGE_MIN_BLOCK ((size_t)64 << 10) /* smaller free blocks are never purged */
+#define PURGE_MIN_BLOCK ((size_t)32 << 10) /* smaller free blocks are never purged */
 #define TLSF_LINEAR_MAX ((size_t)1 << TLSF_FL_SHIFT)
 
 struct mblock {
@@ -281,11 +281,7 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
     b->size_flags = size | MB_FREE; /* a free block's predecessor is never free */
     mb_set_footer(b);
     next->size_flags |= MB_PREV_FREE;
-    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
-        segment_release(h, s);
-        return;
-    }
-    tlsf_insert(t, b);
+    tlsf_insert(t, b); /* a whole empty segment too: tlsf_purge unmaps it */
     heap_purge_maybe(h);
 }
 
@@ -389,13 +385,30 @@ static void tlsf_purge_block(tlsf_t *t, mblock *b) {
     b->size_flags |= MB_PURGED;
 }
 
+/* Purges free block b; when it is a whole segment (not the heap's only medium
+ * one), unmaps the segment instead. */
+static void tlsf_purge_or_release(heap_t *h, mblock *b) {
+    segment_t *s = segmap_lookup(b);
+    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
+        tlsf_remove(&h->tlsf, b);
+        segment_release(h, s);
+    } else {
+        tlsf_purge_block(&h->tlsf, b);
+    }
+}
+
 void tlsf_purge(heap_t *h, size_t keep) {
     tlsf_t *t = &h->tlsf;
     for (int fl = TLSF_FL_COUNT - 1; fl >= 0 && t->dirty_bytes > keep; fl--) {
         if (!(t->fl_bitmap >> fl & 1)) continue;
-        for (int sl = TLSF_SL_COUNT - 1; sl >= 0 && t->dirty_bytes > keep; sl--)
-            for (mblock *b = t->heads[fl][sl]; b && t->dirty_bytes > keep; b = mb_links(b)->next)
-                if (mb_purgeable(b)) tlsf_purge_block(t, b);
+        for (int sl = TLSF_SL_COUNT - 1; sl >= 0 && t->dirty_bytes > keep; sl--) {
+            mblock *b = t->heads[fl][sl];
+            while (b && t->dirty_bytes > keep) {
+                mblock *next = mb_links(b)->next;
+                if (mb_purgeable(b)) tlsf_purge_or_release(h, b);
+                b = next;
+            }
+        }
     }
 }
 
