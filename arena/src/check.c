@@ -93,7 +93,7 @@ static int check_free_pages(const heap_t *h, const page_queue *q, bool dirty, si
         CHECK_INVARIANT(page_segment(pg)->heap == h, "free-page list holds another heap's page", pg->start);
         CHECK_INVARIANT(pg->prev == prev, "free-page list back link is wrong", pg->start);
         ++*pages;
-        *touched += pg->touched;
+        *touched += page_touched_bytes(pg);
     }
     CHECK_INVARIANT(q->last == prev, "free-page list's last page is wrong", q->last);
     return 0;

@@ -22,14 +22,14 @@ static void huge_cache_remove(heap_t *h, segment_t *s) {
 }
 
 /* A cached mapping for `total` bytes at `map_align`: the smallest that fits,
- * its surplus beyond a quarter unmapped. NULL when none fits. */
+ * cut down when it is more than twice as large. NULL when none fits. */
 static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
     segment_t *best = NULL;
     for (segment_t *s = h->huge_cache; s; s = s->next)
         if (s->size >= total && s->huge_align >= map_align && (!best || s->size < best->size)) best = s;
     if (!best) return NULL;
     huge_cache_remove(h, best);
-    if (best->size - total > total / 4 && !os_resize(best, best->size, total)) {
+    if (best->size / 2 > total && !os_resize(best, best->size, total)) {
         arena_uncharge(h->arena, best->size - total);
         segmap_remove(best, best->size);
         segmap_insert(best, total); /* its leaves exist: cannot fail */
@@ -53,16 +53,18 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
     total = align_up(total, OS_PAGE);
     size_t map_align = align > SEGMENT_ALIGN ? align : SEGMENT_ALIGN;
     segment_t *s = huge_cache_take(h, total, map_align);
+    if (s) s->huge_fresh = false;
     if (!s) {
         s = segment_new(h, SEG_HUGE, total, map_align);
         if (!s) {
             /* Out of memory: what the cache holds may be what is missing. */
             if (!h->huge_cache) return NULL;
-            huge_purge(h, 0);
+            huge_purge(h, 0, false, 0);
             s = segment_new(h, SEG_HUGE, total, map_align);
             if (!s) return NULL;
         }
         s->huge_align = map_align;
+        s->huge_fresh = true;
     }
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;
@@ -73,6 +75,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
 /* Unmaps a cached mapping; a later free of its block is still named a double free. */
 static void huge_unmap(heap_t *h, segment_t *s) {
     h->huge_freed[h->huge_freed_next++ % 8] = s->huge_block;
+    h->purged_out += s->size;
     segment_release_unlinked(h, s);
 }
 
@@ -81,6 +84,7 @@ void huge_free(heap_t *h, segment_t *s) {
     else h->segments[SEG_HUGE] = s->next;
     if (s->next) s->next->prev = s->prev;
     s->huge_cached = true;
+    s->cached_since = purge_clock();
     s->huge_requested = 0;
     s->prev = NULL;
     s->next = h->huge_cache;
@@ -96,10 +100,11 @@ void huge_free(heap_t *h, segment_t *s) {
     }
 }
 
-void huge_purge(heap_t *h, size_t keep) {
+void huge_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     while (h->huge_cache_bytes > keep) {
         segment_t *oldest = h->huge_cache;
         while (oldest->next) oldest = oldest->next;
+        if (spare_young && purge_young(now, oldest->cached_since)) return; /* the rest are younger */
         huge_cache_remove(h, oldest);
         huge_unmap(h, oldest);
     }

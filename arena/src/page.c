@@ -74,7 +74,7 @@ page_t *page_acquire(heap_t *h) {
     page_t *pg = h->free_dirty.first;
     if (pg) {
         queue_remove(&h->free_dirty, pg);
-        h->dirty_page_bytes -= pg->touched;
+        h->dirty_page_bytes -= page_touched_bytes(pg);
     } else {
         pg = h->free_clean.first;
         if (!pg) {
@@ -116,8 +116,8 @@ static void page_carve(page_t *pg) {
     *(void **)b = NULL;
     pg->free = (void *)begin;
     pg->capacity += (uint32_t)count;
-    uint32_t carved = (uint32_t)(begin + count * bs - pg->start);
-    if (carved > pg->touched) pg->touched = carved;
+    uint16_t carved_pages = (uint16_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
+    if (carved_pages > pg->touched_pages) pg->touched_pages = carved_pages;
 }
 
 void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
@@ -158,10 +158,11 @@ static void page_segment_release_if_clean(heap_t *h, segment_t *s) {
 static void page_release(heap_t *h, page_t *pg) {
     segment_t *s = page_segment(pg);
     pg->state = PAGE_FREE;
-    pg->dirty = pg->touched > 0;
+    pg->dirty = pg->touched_pages > 0;
     if (pg->dirty) {
+        pg->dirty_since = (uint16_t)purge_clock();
         queue_push_front(&h->free_dirty, pg);
-        h->dirty_page_bytes += pg->touched;
+        h->dirty_page_bytes += page_touched_bytes(pg);
     } else {
         queue_push_front(&h->free_clean, pg);
     }
@@ -186,14 +187,16 @@ void page_free_slow(heap_t *h, page_t *pg) {
     }
 }
 
-void page_purge(heap_t *h, size_t keep) {
+void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     while (h->dirty_page_bytes > keep) {
-        page_t *pg = h->free_dirty.last;
+        page_t *pg = h->free_dirty.last; /* the oldest */
         ARENA_ASSERT(pg && pg->dirty);
+        if (spare_young && (uint16_t)(now - pg->dirty_since) < PURGE_DELAY_TICKS) return; /* the rest are younger */
         queue_remove(&h->free_dirty, pg);
-        h->dirty_page_bytes -= pg->touched;
-        os_purge((void *)pg->start, align_up(pg->touched, OS_PAGE));
-        pg->touched = 0;
+        h->dirty_page_bytes -= page_touched_bytes(pg);
+        h->purged_out += page_touched_bytes(pg);
+        os_purge((void *)pg->start, page_touched_bytes(pg));
+        pg->touched_pages = 0;
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
         page_segment_release_if_clean(h, page_segment(pg));
