@@ -10,6 +10,7 @@ typedef struct check_totals {
 static int check_segment_header(const heap_t *h, const segment_t *s, segment_kind kind) {
     CHECK_INVARIANT(s->magic == (SEGMENT_MAGIC ^ (uint32_t)kind) && s->kind == (uint32_t)kind, "segment header damaged", s);
     CHECK_INVARIANT(s->heap == h && s->arena == h->arena, "segment owned by another heap", s);
+    CHECK_INVARIANT(s->small_owner == (kind == SEG_SMALL ? h : NULL), "segment's small owner is wrong", s);
     CHECK_INVARIANT(segmap_lookup(s) == s && segmap_lookup((const uint8_t *)s + s->size - 1) == s,
           "segment map does not point at the segment", s);
     for (size_t off = 0; off < s->size; off += SEGMENT_ALIGN)

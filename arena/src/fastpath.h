@@ -63,7 +63,7 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 
 static inline void heap_free_fast(heap_t *h, void *p) {
     segment_t *s = segmap_lookup(p);
-    if (likely(s != NULL && s->heap == h && s->kind == SEG_SMALL)) {
+    if (likely(s != NULL && s->small_owner == h)) {
         page_t *pg = segment_page(s, p);
         live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
         uint64_t word = map_load(r.word);

@@ -185,6 +185,7 @@ typedef struct segment {
     uint32_t kind;
     arena_t *arena;
     struct heap *heap;               /* owner */
+    struct heap *small_owner;        /* SMALL: heap (one compare on the free fast path); else NULL */
     size_t size;                     /* bytes mapped, header included */
     struct segment *next, *prev;     /* in the heap's list of this kind */
     uint64_t *live_map;              /* SMALL: 2 bits/granule; MEDIUM: 1 bit/granule */

@@ -68,6 +68,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     s->kind = kind;
     s->arena = a;
     s->heap = h;
+    s->small_owner = kind == SEG_SMALL ? h : NULL;
     s->size = size;
     s->prev = NULL;
     s->next = h->segments[kind];
