@@ -41,6 +41,12 @@ typedef enum arena_policy {
 
 /* arena_config.flags */
 #define ARENA_THREAD_SAFE 1u  /* the arena may be used from several threads (one lock) */
+#define ARENA_CHECKED 2u      /* debugging: canaries after every block (overflows reported at
+                                 free), freed small blocks filled and verified when reused
+                                 (writes after free reported), metadata verified on slow paths */
+#define ARENA_SECURE 4u       /* hardening: free-list pointers encoded with a per-heap secret,
+                                 a guard page at the end of every region, allocation order
+                                 inside a page randomised */
 
 typedef struct arena_config {     /* all-zero = every default */
     size_t block_size;   /* granularity and alignment of every block, power of two >= 8
@@ -51,7 +57,8 @@ typedef struct arena_config {     /* all-zero = every default */
     size_t max_bytes;    /* cap on bytes mapped from the OS, metadata included;
                             0 = no cap; past it allocation fails with ENOMEM */
     arena_policy policy;
-    unsigned flags;      /* ARENA_THREAD_SAFE: the arena may be used from several threads */
+    unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
+                            only for the last two) */
 } arena_config;
 
 typedef struct arena_stats {
@@ -117,7 +124,9 @@ typedef enum arena_error {
     ARENA_ERR_DOUBLE_FREE = 1,   /* p was a block of this arena and is already free */
     ARENA_ERR_INVALID_POINTER,   /* p was never returned by arena (interior, stack, foreign) */
     ARENA_ERR_WRONG_ARENA,       /* p is a live block of another arena */
-    ARENA_ERR_CORRUPTION         /* heap metadata found damaged */
+    ARENA_ERR_CORRUPTION,        /* heap metadata found damaged */
+    ARENA_ERR_OVERFLOW,          /* ARENA_CHECKED: bytes past the end of block p were written */
+    ARENA_ERR_WRITE_AFTER_FREE   /* ARENA_CHECKED: freed block p was written before its reuse */
 } arena_error;
 
 /* Called on misuse with the arena, the pointer, the kind and a one-line message
@@ -139,7 +148,8 @@ ARENA_API const char *arena_error_name(arena_error kind);
  * defined only in libarena_malloc (under LD_PRELOAD, look them up with dlsym).
  * Environment, read once at the first call: ARENA_BLOCK_SIZE and
  * ARENA_REGION_SIZE (as arena_config; k, m, g suffixes; 16 is the smallest
- * block size malloc allows), ARENA_STATS=1 (statistics to stderr at exit),
+ * block size malloc allows), ARENA_CHECKED=1 and ARENA_SECURE=1 (the modes of
+ * arena_config.flags), ARENA_STATS=1 (statistics to stderr at exit),
  * ARENA_VERBOSE=1 (the configuration to stderr at start). */
 
 /* Statistics of the process arena, summed over the thread heaps (peak_live_bytes

@@ -155,7 +155,8 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
         live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
-        page_block_release(pg, p, r, map_load(r.word));
+        if (h->mode) modes_block_release(h, pg, p, r, map_load(r.word));
+        else page_block_release(pg, p, r, map_load(r.word));
         if (pg->used == 0 || pg->full) page_free_slow(h, pg);
         break;
     }
@@ -187,10 +188,46 @@ static void block_free(heap_t *h, segment_t *s, void *p) {
     else block_release(h, s, p);
 }
 
+/* ---- canaries (MODE_CHECKED) --------------------------------------------- */
+
+/* Where the canary after requested bytes of live block p ends: the usable end,
+ * less the slack record of a small block. */
+static size_t canary_end(segment_t *s, const void *p, size_t requested) {
+    size_t usable = block_usable(s, p);
+    if (s->kind != SEG_SMALL) return usable;
+    return usable - (usable - requested < 255 ? 1 : 9);
+}
+
+/* A block of `size` bytes with CANARY_BYTES more behind it, the canary written. */
+static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
+    if (size > ALLOC_MAX - CANARY_BYTES) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = heap_alloc_raw(h, size + CANARY_BYTES, align);
+    if (!p) return NULL;
+    segment_t *s = segmap_lookup(p);
+    block_set_requested(h, s, p, size);
+    modes_canary_fill(p, size, canary_end(s, p, size));
+    return p;
+}
+
+/* Reports an overflow when the canary of live block p was written. */
+static void checked_verify(heap_t *h, segment_t *s, const void *p) {
+    size_t requested = block_requested(h, s, p);
+    if (!modes_canary_intact(p, requested, canary_end(s, p, requested)))
+        error_report(h->arena, p, ARENA_ERR_OVERFLOW, NULL);
+}
+
+/* heap_alloc_raw, with a canary in MODE_CHECKED. */
+static void *heap_alloc(heap_t *h, size_t size, size_t align) {
+    return h->mode & MODE_CHECKED ? checked_alloc_raw(h, size, align) : heap_alloc_raw(h, size, align);
+}
+
 /* ---- the public calls ---------------------------------------------------- */
 
 void *heap_malloc(heap_t *h, size_t size) {
-    void *p = heap_alloc_raw(h, size, h->classes.granule);
+    void *p = heap_alloc(h, size, h->classes.granule);
     if (p) heap_count_alloc(h, size);
     return p;
 }
@@ -200,7 +237,7 @@ void *heap_memalign(heap_t *h, size_t align, size_t size) {
         errno = EINVAL;
         return NULL;
     }
-    void *p = heap_alloc_raw(h, size, align > h->classes.granule ? align : h->classes.granule);
+    void *p = heap_alloc(h, size, align > h->classes.granule ? align : h->classes.granule);
     if (p) heap_count_alloc(h, size);
     return p;
 }
@@ -220,6 +257,7 @@ void heap_free(heap_t *h, void *p) {
     if (!p) return;
     segment_t *s = block_lookup(h, p);
     if (!s) return;
+    if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
     if (s->heap != h) {
         block_free_foreign(h, s, p);
         return;
@@ -231,7 +269,8 @@ void heap_free(heap_t *h, void *p) {
 
 /* Resizes p where it lies when its block allows; true when done. */
 static bool block_resize_in_place(heap_t *h, segment_t *s, void *p, size_t size) {
-    if (s->heap != h) return false; /* only the owner changes a block */
+    if (s->heap != h || h->mode & MODE_CHECKED) return false; /* only the owner changes a block;
+                                                                  checked blocks move, canary and all */
     switch (s->kind) {
     case SEG_SMALL: {
         size_t usable = block_usable(s, p);
@@ -265,10 +304,11 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
         return NULL;
     }
     size_t old = block_requested(h, s, p);
+    if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
     void *q = p;
     if (!block_resize_in_place(h, s, p, size)) {
         q = NULL;
-        if (s->kind == SEG_HUGE && size > h->medium_max) {
+        if (s->kind == SEG_HUGE && size > h->medium_max && !s->guard) {
             huge_lock(h);
             heap_t *counted_by = s->stats_heap;
             q = huge_realloc(s->heap, s, size);
@@ -281,7 +321,7 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
             huge_unlock(h);
         }
         if (!q) {
-            q = heap_alloc_raw(h, size, h->classes.granule);
+            q = heap_alloc(h, size, h->classes.granule);
             if (!q) return NULL; /* p untouched and live */
             memcpy(q, p, old < size ? old : size);
             bool foreign = s->heap != h;
@@ -300,6 +340,7 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
     if (!p) return 0;
     segment_t *s = block_lookup(h, p);
     if (!s) return 0;
+    if (h->mode & MODE_CHECKED) return block_requested(h, s, p); /* the canary is not the caller's */
     size_t usable = block_usable(s, p);
     if (fold_slack && s->heap == h) {
         size_t requested = block_requested(h, s, p);
@@ -315,8 +356,10 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
 /* ---- purging ------------------------------------------------------------- */
 
 size_t heap_purge_budget(const heap_t *h) {
-    size_t share = h->stats.live_bytes >> PURGE_FRACTION_SHIFT;
-    return (share > PURGE_FLOOR ? share : PURGE_FLOOR) + h->purge_boost;
+    size_t live = h->stats.live_bytes, share = live >> PURGE_FRACTION_SHIFT;
+    /* The boost never outlives the live bytes it was earned for: after a
+     * teardown the budget is back to the floor. */
+    return (share > PURGE_FLOOR ? share : PURGE_FLOOR) + (h->purge_boost < live ? h->purge_boost : live);
 }
 
 /* Minor page faults of the calling thread so far. */

@@ -5,13 +5,38 @@
 #include <errno.h>
 #include <string.h>
 
+/* Under memcheck, arena blocks are announced as malloc-like blocks, so it
+ * reports reads and writes of freed blocks, overflows past a block, uses of
+ * uninitialised bytes and leaks. The arena's own accesses to free blocks
+ * (links, headers) are made with memcheck's error reporting off; realloc moves
+ * blocks by hand so memcheck sees the copy. */
+#ifdef ARENA_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+
+/* True under memcheck only: other tools (callgrind counting instructions) must
+ * see the arena as it runs outside valgrind. Memcheck answers GET_VBITS with 1
+ * for a valid address; the others leave the default, 0. */
+static bool running_on_memcheck(void) {
+    char probe = 0, vbits;
+    return VALGRIND_GET_VBITS(&probe, &vbits, 1) == 1;
+}
+#else
+static bool running_on_memcheck(void) { return false; }
+#define VALGRIND_DISABLE_ERROR_REPORTING ((void)0)
+#define VALGRIND_ENABLE_ERROR_REPORTING ((void)0)
+#define VALGRIND_MALLOCLIKE_BLOCK(p, n, rz, zeroed) ((void)(n))
+#define VALGRIND_FREELIKE_BLOCK(p, rz) ((void)0)
+#define VALGRIND_RESIZEINPLACE_BLOCK(p, old, n, rz) ((void)0)
+#endif
+
 /* ---- create and destroy -------------------------------------------------- */
 
 /* Fills in defaults; returns true when the config is invalid. */
 static bool config_resolve(const arena_config *in, arena_config *out) {
     *out = in ? *in : (arena_config){0};
     if (out->policy != ARENA_POLICY_DEFAULT && out->policy != ARENA_POLICY_SEED) return true;
-    if (out->flags & ~ARENA_THREAD_SAFE) return true;
+    if (out->flags & ~(ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE)) return true;
+    if (out->policy == ARENA_POLICY_SEED && out->flags & (ARENA_CHECKED | ARENA_SECURE)) return true;
     if (out->block_size == 0) out->block_size = 16;
     if (!is_pow2(out->block_size) || out->block_size < MIN_BLOCK_SIZE || out->block_size > MAX_BLOCK_SIZE)
         return true;
@@ -42,7 +67,8 @@ arena_t *arena_create(const arena_config *cfg) {
     atomic_init(&a->mapped_bytes, self);
     atomic_init(&a->peak_mapped_bytes, self);
     a->thread_safe = config.flags & ARENA_THREAD_SAFE;
-    a->fast = config.policy == ARENA_POLICY_DEFAULT && !a->thread_safe;
+    a->fast = config.policy == ARENA_POLICY_DEFAULT && !a->thread_safe &&
+              !(config.flags & (ARENA_CHECKED | ARENA_SECURE));
     if (a->thread_safe && pthread_mutex_init(&a->lock, NULL)) {
         os_unmap(a, self);
         errno = ENOMEM;
@@ -52,6 +78,8 @@ arena_t *arena_create(const arena_config *cfg) {
     /* Medium segments grow past region_size for blocks above a quarter of it
      * (tlsf.c), so blocks up to MEDIUM_MAX are reused in place, not mapped. */
     a->heap.medium_max = MEDIUM_MAX;
+    a->valgrind = running_on_memcheck();
+    if (a->valgrind) a->fast = false;
     a->magic = ARENA_MAGIC;
     return a;
 }
@@ -61,8 +89,23 @@ static void arena_release_all(arena_t *a) {
     heap_release_all(&a->heap);
 }
 
+static void vg_freed(void *ctx, void *p, size_t requested) {
+    (void)ctx, (void)requested;
+    VALGRIND_FREELIKE_BLOCK(p, 0);
+}
+
+/* Every live block dies at once: memcheck is told of each (only under memcheck). */
+static void vg_all_freed(arena_t *a) {
+    if (!a->valgrind) return;
+    VALGRIND_DISABLE_ERROR_REPORTING;
+    if (a->config.policy == ARENA_POLICY_SEED) seed_foreach_live(a, vg_freed, NULL);
+    else heaps_foreach_live(a, vg_freed, NULL);
+    VALGRIND_ENABLE_ERROR_REPORTING;
+}
+
 void arena_destroy(arena_t *a) {
     if (!a) return;
+    vg_all_freed(a);
     arena_release_all(a);
     if (a->thread_safe) pthread_mutex_destroy(&a->lock);
     a->magic = 0;
@@ -71,20 +114,33 @@ void arena_destroy(arena_t *a) {
 
 /* ---- the calls: fast path inline, everything else through the policy ----- */
 
-static void arena_lock(arena_t *a) {
+/* Around the work of every call that is not the fast path: the lock of a
+ * thread-safe arena; memcheck's error reporting off under valgrind. */
+static void arena_enter(arena_t *a) {
     if (a->thread_safe) pthread_mutex_lock(&a->lock);
+    if (a->valgrind) VALGRIND_DISABLE_ERROR_REPORTING;
 }
-static void arena_unlock(arena_t *a) {
+static void arena_leave(arena_t *a) {
+    if (a->valgrind) VALGRIND_ENABLE_ERROR_REPORTING;
     if (a->thread_safe) pthread_mutex_unlock(&a->lock);
+}
+
+/* Blocks handed out and freed, told to memcheck. */
+static void *vg_allocated(arena_t *a, void *p, size_t size, bool zeroed) {
+    if (a->valgrind && p) VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, zeroed);
+    return p;
 }
 
 static bool arena_is_seed(const arena_t *a) { return a->config.policy == ARENA_POLICY_SEED; }
 
+/* Frees counted so far: tells whether a free was carried out or refused. */
+static uint64_t arena_frees(const arena_t *a) { return a->heap.stats.frees; }
+
 static NOINLINE void *arena_malloc_slow(arena_t *a, size_t size) {
-    arena_lock(a);
+    arena_enter(a);
     void *p = arena_is_seed(a) ? seed_malloc(a, size, a->block_size) : heap_malloc_fast(&a->heap, size);
-    arena_unlock(a);
-    return p;
+    arena_leave(a);
+    return vg_allocated(a, p, size, false);
 }
 
 void *arena_malloc(arena_t *a, size_t size) {
@@ -93,20 +149,21 @@ void *arena_malloc(arena_t *a, size_t size) {
 }
 
 void *arena_calloc(arena_t *a, size_t n, size_t size) {
-    if (!arena_is_seed(a)) {
-        arena_lock(a);
-        void *p = heap_calloc(&a->heap, n, size);
-        arena_unlock(a);
-        return p;
-    }
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = arena_malloc_slow(a, total);
-    if (p) memset(p, 0, total);
-    return p;
+    arena_enter(a);
+    void *p;
+    if (arena_is_seed(a)) {
+        p = seed_malloc(a, total, a->block_size);
+        if (p) memset(p, 0, total);
+    } else {
+        p = heap_calloc(&a->heap, n, size);
+    }
+    arena_leave(a);
+    return vg_allocated(a, p, total, true);
 }
 
 void *arena_memalign(arena_t *a, size_t alignment, size_t size) {
@@ -115,17 +172,20 @@ void *arena_memalign(arena_t *a, size_t alignment, size_t size) {
         return NULL;
     }
     if (alignment < a->block_size) alignment = a->block_size;
-    arena_lock(a);
+    arena_enter(a);
     void *p = arena_is_seed(a) ? seed_malloc(a, size, alignment) : heap_memalign(&a->heap, alignment, size);
-    arena_unlock(a);
-    return p;
+    arena_leave(a);
+    return vg_allocated(a, p, size, false);
 }
 
 static NOINLINE void arena_free_slow(arena_t *a, void *p) {
-    arena_lock(a);
+    arena_enter(a);
+    uint64_t frees = arena_frees(a);
     if (arena_is_seed(a)) seed_free(a, p);
     else heap_free_fast(&a->heap, p);
-    arena_unlock(a);
+    bool freed = arena_frees(a) != frees;
+    arena_leave(a);
+    if (a->valgrind && freed) VALGRIND_FREELIKE_BLOCK(p, 0);
 }
 
 void arena_free(arena_t *a, void *p) {
@@ -133,24 +193,49 @@ void arena_free(arena_t *a, void *p) {
     else arena_free_slow(a, p);
 }
 
+/* realloc under memcheck: a new block, a copy memcheck watches, a free. */
+static void *vg_realloc(arena_t *a, void *p, size_t size) {
+    if (!p) return arena_malloc_slow(a, size);
+    if (size == 0) {
+        arena_free_slow(a, p);
+        return NULL;
+    }
+    arena_enter(a);
+    size_t old = arena_is_seed(a) ? seed_usable_size(a, p) : heap_usable_size(&a->heap, p, false);
+    arena_leave(a);
+    if (!old) return NULL; /* misuse, reported */
+    void *q = arena_malloc_slow(a, size);
+    if (!q) return NULL;
+    VALGRIND_DISABLE_ERROR_REPORTING; /* the old block's slack is copied too */
+    memcpy(q, p, old < size ? old : size);
+    VALGRIND_ENABLE_ERROR_REPORTING;
+    arena_free_slow(a, p);
+    return q;
+}
+
 void *arena_realloc(arena_t *a, void *p, size_t size) {
-    arena_lock(a);
+    if (a->valgrind) return vg_realloc(a, p, size);
+    arena_enter(a);
     void *q = arena_is_seed(a) ? seed_realloc(a, p, size) : heap_realloc(&a->heap, p, size);
-    arena_unlock(a);
+    arena_leave(a);
     return q;
 }
 
 size_t arena_usable_size(arena_t *a, const void *p) {
-    arena_lock(a);
+    arena_enter(a);
+    size_t requested = 0;
+    if (a->valgrind && p) requested = arena_is_seed(a) ? seed_requested(a, p) : heaps_requested(a, p);
     size_t n = arena_is_seed(a) ? seed_usable_size(a, p) : heap_usable_size(&a->heap, p, true);
-    arena_unlock(a);
+    arena_leave(a);
+    if (a->valgrind && n) VALGRIND_RESIZEINPLACE_BLOCK(p, requested, n, 0); /* the caller may use all of it */
     return n;
 }
 
 void arena_reset(arena_t *a) {
-    arena_lock(a);
+    vg_all_freed(a);
+    arena_enter(a);
     arena_release_all(a);
-    arena_unlock(a);
+    arena_leave(a);
 }
 
 /* ---- stats and check ----------------------------------------------------- */
@@ -160,13 +245,13 @@ int arena_stats_get(arena_t *a, arena_stats *out) {
         errno = EINVAL;
         return -1;
     }
-    arena_lock(a);
+    arena_enter(a);
     memset(out, 0, sizeof *out);
     if (arena_is_seed(a)) seed_stats(a, out);
     else heaps_stats(a, out);
     out->mapped_bytes = atomic_load(&a->mapped_bytes);
     out->peak_mapped_bytes = atomic_load(&a->peak_mapped_bytes);
-    arena_unlock(a);
+    arena_leave(a);
     return 0;
 }
 
@@ -175,8 +260,8 @@ int arena_check(arena_t *a) {
         error_check_failed("not a live arena", (uintptr_t)a);
         return -1;
     }
-    arena_lock(a);
+    arena_enter(a);
     int r = arena_is_seed(a) ? seed_check(a) : heaps_check(a);
-    arena_unlock(a);
+    arena_leave(a);
     return r;
 }

@@ -10,7 +10,7 @@ typedef struct check_totals {
 static int check_segment_header(const heap_t *h, const segment_t *s, segment_kind kind) {
     CHECK_INVARIANT(s->magic == (SEGMENT_MAGIC ^ (uint32_t)kind) && s->kind == (uint32_t)kind, "segment header damaged", s);
     CHECK_INVARIANT(s->heap == h && s->arena == h->arena, "segment owned by another heap", s);
-    CHECK_INVARIANT(s->small_owner == (kind == SEG_SMALL ? h : NULL), "segment's small owner is wrong", s);
+    CHECK_INVARIANT(s->small_owner == (kind == SEG_SMALL && !h->mode ? h : NULL), "segment's small owner is wrong", s);
     CHECK_INVARIANT(segmap_lookup(s) == s && segmap_lookup((const uint8_t *)s + s->size - 1) == s,
           "segment map does not point at the segment", s);
     for (size_t off = 0; off < s->size; off += SEGMENT_ALIGN)
@@ -29,7 +29,7 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
     unsigned shift = h->classes.granule_shift;
     /* The free list: inside the carved part, on block boundaries, not live. */
     size_t listed = 0;
-    for (const uint8_t *b = pg->free; b; b = *(const uint8_t *const *)b) {
+    for (uint8_t *b = pg->free; b; b = h->mode ? modes_list_next((heap_t *)h, (page_t *)pg, b) : *(uint8_t **)b) {
         uintptr_t a = (uintptr_t)b;
         CHECK_INVARIANT(++listed <= pg->capacity - pg->used, "page free list longer than its free blocks (cycle or leak)", pg->start);
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
@@ -115,7 +115,7 @@ static int heap_check(const heap_t *h, check_totals *t) {
     }
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_HUGE)) return -1;
-        CHECK_INVARIANT(s->huge_block > (uintptr_t)s && s->huge_block + s->huge_usable == (uintptr_t)s + s->size,
+        CHECK_INVARIANT(s->huge_block > (uintptr_t)s && s->huge_block + s->huge_usable == (uintptr_t)s + s->size - s->guard,
               "huge block does not end its mapping", s);
         CHECK_INVARIANT(s->huge_requested <= s->huge_usable, "huge block's requested size exceeds its usable size", s);
         CHECK_INVARIANT(!s->huge_cached, "cached huge mapping among the live ones", s);
@@ -141,7 +141,8 @@ static int heap_check(const heap_t *h, check_totals *t) {
     size_t queued = 0;
     for (unsigned c = 0; c < CLASS_MAX; c++) {
         const page_queue *q = &h->queues[c];
-        CHECK_INVARIANT(h->direct[c] == (q->first ? q->first : &page_empty), "direct page is not the first of its class queue", c);
+        CHECK_INVARIANT(h->direct[c] == (q->first && !h->mode ? q->first : &page_empty),
+                        "direct page is not the first of its class queue", c);
         const page_t *prev = NULL;
         for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
             CHECK_INVARIANT(++queued <= t->queued_pages, "class queues hold more pages than there are", pg->start);

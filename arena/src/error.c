@@ -74,6 +74,8 @@ const char *arena_error_name(arena_error kind) {
     case ARENA_ERR_INVALID_POINTER: return "invalid pointer";
     case ARENA_ERR_WRONG_ARENA: return "wrong arena";
     case ARENA_ERR_CORRUPTION: return "heap corruption";
+    case ARENA_ERR_OVERFLOW: return "overflow";
+    case ARENA_ERR_WRITE_AFTER_FREE: return "write after free";
     }
     return "unknown error";
 }
@@ -95,38 +97,27 @@ arena_error_fn arena_set_error_handler(arena_error_fn fn, void *ctx) {
     return old == error_default_handler ? NULL : old;
 }
 
+/* The words around the pointer and the arena in each kind's message. */
+static const struct {
+    const char *before_pointer, *before_arena, *after_arena;
+} error_words[] = {
+    [ARENA_ERR_DOUBLE_FREE] = {"double free of ", " in arena ", ""},
+    [ARENA_ERR_INVALID_POINTER] = {"invalid pointer ", " (not a block of arena ", ")"},
+    [ARENA_ERR_WRONG_ARENA] = {"pointer ", " freed in arena ", " but it belongs to arena "},
+    [ARENA_ERR_CORRUPTION] = {"heap corruption near ", " in arena ", ""},
+    [ARENA_ERR_OVERFLOW] = {"overflow past the end of block ", " in arena ", ""},
+    [ARENA_ERR_WRITE_AFTER_FREE] = {"write after free to block ", " in arena ", ""},
+};
+
 void error_report(arena_t *a, const void *p, arena_error kind, const void *owner) {
     fmtbuf f = {.len = 0};
     fmt_str(&f, "arena: ");
-    switch (kind) {
-    case ARENA_ERR_DOUBLE_FREE:
-        fmt_str(&f, "double free of ");
-        fmt_hex(&f, (uintptr_t)p);
-        fmt_str(&f, " in arena ");
-        fmt_hex(&f, (uintptr_t)a);
-        break;
-    case ARENA_ERR_INVALID_POINTER:
-        fmt_str(&f, "invalid pointer ");
-        fmt_hex(&f, (uintptr_t)p);
-        fmt_str(&f, " (not a block of arena ");
-        fmt_hex(&f, (uintptr_t)a);
-        fmt_str(&f, ")");
-        break;
-    case ARENA_ERR_WRONG_ARENA:
-        fmt_str(&f, "pointer ");
-        fmt_hex(&f, (uintptr_t)p);
-        fmt_str(&f, " freed in arena ");
-        fmt_hex(&f, (uintptr_t)a);
-        fmt_str(&f, " but it belongs to arena ");
-        fmt_hex(&f, (uintptr_t)owner);
-        break;
-    case ARENA_ERR_CORRUPTION:
-        fmt_str(&f, "heap corruption near ");
-        fmt_hex(&f, (uintptr_t)p);
-        fmt_str(&f, " in arena ");
-        fmt_hex(&f, (uintptr_t)a);
-        break;
-    }
+    fmt_str(&f, error_words[kind].before_pointer);
+    fmt_hex(&f, (uintptr_t)p);
+    fmt_str(&f, error_words[kind].before_arena);
+    fmt_hex(&f, (uintptr_t)a);
+    fmt_str(&f, error_words[kind].after_arena);
+    if (kind == ARENA_ERR_WRONG_ARENA) fmt_hex(&f, (uintptr_t)owner);
     arena_error_fn fn = atomic_load(&error_handler);
     fn(atomic_load(&error_ctx), a, p, kind, f.buf);
 }

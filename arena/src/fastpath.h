@@ -6,10 +6,8 @@
 
 #include "internal.h"
 
-/* Pops a block off pg's free list (non-empty) and records `size` as requested. */
-static inline void *block_take(heap_t *h, page_t *pg, size_t size) {
-    void *b = pg->free;
-    pg->free = *(void **)b;
+/* Marks block b of page pg live (taken off the free list) with `size` requested. */
+static inline void block_mark_live(heap_t *h, page_t *pg, void *b, size_t size) {
     pg->used++;
     size_t usable = pg->block_size;
     uint64_t bits = LIVE_BIT;
@@ -19,6 +17,13 @@ static inline void *block_take(heap_t *h, page_t *pg, size_t size) {
     }
     live_ref r = page_live_ref(pg, b, h->classes.granule_shift);
     map_store(r.word, map_load(r.word) | bits << r.shift);
+}
+
+/* Pops a block off pg's free list (non-empty) and records `size` as requested. */
+static inline void *block_take(heap_t *h, page_t *pg, size_t size) {
+    void *b = pg->free;
+    pg->free = *(void **)b;
+    block_mark_live(h, pg, b, size);
     return b;
 }
 

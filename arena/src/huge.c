@@ -29,7 +29,7 @@ static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
         if (s->size >= total && s->huge_align >= map_align && (!best || s->size < best->size)) best = s;
     if (!best) return NULL;
     huge_cache_remove(h, best);
-    if (best->size / 2 > total && !os_resize(best, best->size, total)) {
+    if (best->size / 2 > total && !best->guard && !os_resize(best, best->size, total)) {
         arena_uncharge(h->arena, best->size - total);
         segmap_remove(best, best->size);
         segmap_insert(best, total); /* its leaves exist: cannot fail */
@@ -50,7 +50,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
         errno = ENOMEM;
         return NULL;
     }
-    total = align_up(total, OS_PAGE);
+    total = align_up(total, OS_PAGE) + (h->mode & MODE_SECURE ? OS_PAGE : 0); /* the guard page */
     size_t map_align = align > SEGMENT_ALIGN ? align : SEGMENT_ALIGN;
     segment_t *s = huge_cache_take(h, total, map_align);
     if (s) s->huge_fresh = false;
@@ -68,7 +68,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
     }
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;
-    s->huge_usable = s->size - offset; /* a cached mapping may be a little larger */
+    s->huge_usable = s->size - s->guard - offset; /* a cached mapping may be a little larger */
     return (void *)s->huge_block;
 }
 

@@ -197,6 +197,7 @@ typedef struct segment {
     uintptr_t first_block, sentinel;
     uintptr_t medium_frontier;       /* pages from here to the sentinel were not touched
                                         since they were mapped or purged */
+    size_t guard;                    /* MODE_SECURE: bytes at the end mapped PROT_NONE */
     /* HUGE */
     bool huge_cached;                /* freed, kept mapped for reuse (in the heap's huge cache) */
     bool huge_fresh;                 /* mapped for this block: it reads as zero */
@@ -277,8 +278,16 @@ typedef struct heap_stats {
  *   heap_purge_budget after every free: memory goes back to the OS only there.
  * - stats.live_* equal the sums over every live block of this heap.
  */
+/* heap->mode: a heap in a mode runs only its slow paths (its direct pages stay
+ * empty and its segments have no small owner), and those do more (modes.c). */
+#define MODE_CHECKED 1u   /* canaries, fills, metadata checks */
+#define MODE_SECURE 2u    /* encoded free lists, guard pages, shuffled pages */
+
 typedef struct heap {
     arena_t *arena;
+    unsigned mode;
+    uintptr_t secret;                /* MODE_SECURE: free-list pointers are xor-ed with it */
+    uint64_t rng;                    /* MODE_SECURE: shuffles carved blocks */
     page_t *direct[CLASS_MAX];       /* fast path: current page per class */
     sizeclass_table classes;         /* a copy per heap: the fast path reads it */
     heap_stats stats;
@@ -324,6 +333,7 @@ struct arena {
     bool thread_safe;
     bool fast;                       /* default policy, no lock: the inline paths apply */
     bool multi_heap;                 /* the process arena of the drop-in: a heap per thread */
+    bool valgrind;                   /* running under valgrind: blocks are memcheck pool chunks */
     pthread_mutex_t lock;            /* ARENA_THREAD_SAFE: every call; multi_heap: the heap lists */
     heap_t heap;                     /* explicit arenas: the one heap; multi_heap: owns the huge blocks */
     pthread_mutex_t huge_lock;       /* multi_heap: over `heap` */
@@ -439,6 +449,9 @@ void tlsf_segment_added(heap_t *h, segment_t *s) INTERNAL;
  * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. */
 void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
 size_t tlsf_largest_free(const heap_t *h) INTERNAL;
+/* Calls fn for every used medium block of h. */
+struct heap;
+void tlsf_foreach_used(const struct heap *h, void (*fn)(void *ctx, void *p, size_t requested), void *ctx) INTERNAL;
 /* Adds the used blocks of every MEDIUM segment (count, requested and usable
  * bytes) and the bytes of purged free blocks. */
 void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usable, size_t *purged) INTERNAL;
@@ -507,9 +520,41 @@ void seed_stats(arena_t *a, arena_stats *out) INTERNAL;
 int seed_check(arena_t *a) INTERNAL;
 
 /* ---- stats and check ------------------------------------------------------ */
+/* Calls fn for every live block (valgrind's view of a reset); and the
+ * requested size of live block p, 0 when it is not one (no report). */
+typedef void (*block_fn)(void *ctx, void *p, size_t requested);
+void heaps_foreach_live(arena_t *a, block_fn fn, void *ctx) INTERNAL;
+void seed_foreach_live(arena_t *a, block_fn fn, void *ctx) INTERNAL;
+size_t heaps_requested(arena_t *a, const void *p) INTERNAL;
+size_t seed_requested(arena_t *a, const void *p) INTERNAL;
+
 /* arena_stats_get and arena_check of the default policy, over every heap. */
 void heaps_stats(arena_t *a, arena_stats *out) INTERNAL;
 int heaps_check(arena_t *a) INTERNAL;
+
+/* ---- checked and hardened modes (modes.c) --------------------------------- */
+#define CANARY_BYTES 8                         /* checked mode asks each block this much larger */
+#define CANARY_FILL 0xcau
+#define FREE_FILL 0xdfu
+
+/* Sets up a heap's mode (secret and shuffle seed). */
+void modes_heap_init(heap_t *h, unsigned mode) INTERNAL;
+/* The free list of page pg: next of block b, and setting it (encoded in
+ * MODE_SECURE; a damaged link reads as NULL after a report). */
+void *modes_list_next(heap_t *h, page_t *pg, void *b) INTERNAL;
+void modes_list_set(const heap_t *h, void *b, void *next) INTERNAL;
+/* Links `count` fresh blocks from `begin` onto pg's (empty) free list:
+ * shuffled and encoded in MODE_SECURE, filled in MODE_CHECKED. */
+void modes_carve(heap_t *h, page_t *pg, uintptr_t begin, size_t count) INTERNAL;
+/* block_take and page_block_release for a heap in a mode. */
+void *modes_block_take(heap_t *h, page_t *pg, size_t size) INTERNAL;
+void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) INTERNAL;
+/* MODE_CHECKED: fills [from, to) of block p with the canary; true when intact. */
+void modes_canary_fill(void *p, size_t from, size_t to) INTERNAL;
+bool modes_canary_intact(const void *p, size_t from, size_t to) INTERNAL;
+/* MODE_SECURE: makes the last OS page of a new segment inaccessible. Returns
+ * true on error. */
+bool modes_guard(segment_t *s) INTERNAL;
 
 /* ---- misc ---------------------------------------------------------------- */
 /* A cheap clock for the age of free memory: a tick is 2^20 CPU cycles (about

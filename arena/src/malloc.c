@@ -87,6 +87,8 @@ static void write_config(const arena_t *a) {
     fmt_dec(&f, a->block_size);
     fmt_str(&f, ", region_size ");
     fmt_dec(&f, a->region_size);
+    if (a->config.flags & ARENA_CHECKED) fmt_str(&f, ", checked");
+    if (a->config.flags & ARENA_SECURE) fmt_str(&f, ", secure");
     fmt_str(&f, ", pid ");
     fmt_dec(&f, (uint64_t)getpid());
     fmt_str(&f, "\n");
@@ -111,6 +113,7 @@ static NOINLINE arena_t *process_arena_slow(void) {
         return expected == 2 ? process_arena : NULL;
     }
     arena_config cfg = {0};
+    cfg.flags = (env_flag("ARENA_CHECKED") ? ARENA_CHECKED : 0) | (env_flag("ARENA_SECURE") ? ARENA_SECURE : 0);
     cfg.block_size = env_config_size("ARENA_BLOCK_SIZE", MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
     cfg.region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
     if (cfg.block_size && cfg.block_size < 16) {

@@ -32,7 +32,7 @@ static void queue_remove(page_queue *q, page_t *pg) {
 
 static void direct_update(heap_t *h, unsigned cls) {
     page_t *first = h->queues[cls].first;
-    h->direct[cls] = first ? first : &page_empty;
+    h->direct[cls] = first && !h->mode ? first : &page_empty; /* a mode keeps the fast path off */
 }
 
 /* ---- heap set-up --------------------------------------------------------- */
@@ -43,13 +43,19 @@ void heap_init(heap_t *h, arena_t *a) {
     sizeclass_init(&h->classes, a->block_size);
     for (unsigned c = 0; c < CLASS_MAX; c++) h->direct[c] = &page_empty;
     tlsf_init(&h->tlsf);
+    modes_heap_init(h, (a->config.flags & ARENA_CHECKED ? MODE_CHECKED : 0) |
+                           (a->config.flags & ARENA_SECURE ? MODE_SECURE : 0));
 }
 
 /* ---- free pages ---------------------------------------------------------- */
 
-/* The end of the page area that holds pg. */
+/* The end of the usable part of the page area that holds pg: the area's end,
+ * or the guard page of its segment (MODE_SECURE). */
 static uintptr_t page_area_end(const page_t *pg) {
-    return (pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES;
+    uintptr_t end = (pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES;
+    const segment_t *s = page_segment(pg);
+    uintptr_t limit = (uintptr_t)s + s->size - s->guard;
+    return end < limit ? end : limit;
 }
 
 void page_segment_added(heap_t *h, segment_t *s) {
@@ -64,7 +70,9 @@ void page_segment_added(heap_t *h, segment_t *s) {
         pg->live_map = s->live_map + i * words;
         pg->state = PAGE_FREE;
         pg->start = start;
-        if (start + h->classes.small_max > area + PAGE_BYTES) continue; /* under the header */
+        uintptr_t limit = (uintptr_t)s + s->size - s->guard;
+        uintptr_t end = area + PAGE_BYTES < limit ? area + PAGE_BYTES : limit;
+        if (start + h->classes.small_max > end) continue; /* under the header, or the guard */
         if (s->first_page == s->page_count) s->first_page = i;
         queue_push_back(&h->free_clean, pg);
     }
@@ -103,7 +111,7 @@ static void page_init_class(heap_t *h, page_t *pg, unsigned cls) {
 
 /* Carves fresh blocks up to the next OS page boundary (at least one block), so a
  * page only ever touches the memory its blocks need. */
-static void page_carve(page_t *pg) {
+static void page_carve(heap_t *h, page_t *pg) {
     ARENA_ASSERT(pg->capacity < pg->reserved && pg->free == NULL);
     size_t bs = pg->block_size;
     uintptr_t begin = pg->start + (size_t)pg->capacity * bs;
@@ -111,10 +119,14 @@ static void page_carve(page_t *pg) {
     size_t count = (end - begin) / bs;
     if (count > pg->reserved - pg->capacity) count = pg->reserved - pg->capacity;
     if (count == 0) count = 1;
-    uint8_t *b = (uint8_t *)begin;
-    for (size_t i = 0; i + 1 < count; i++, b += bs) *(void **)b = b + bs;
-    *(void **)b = NULL;
-    pg->free = (void *)begin;
+    if (h->mode) {
+        modes_carve(h, pg, begin, count);
+    } else {
+        uint8_t *b = (uint8_t *)begin;
+        for (size_t i = 0; i + 1 < count; i++, b += bs) *(void **)b = b + bs;
+        *(void **)b = NULL;
+        pg->free = (void *)begin;
+    }
     pg->capacity += (uint32_t)count;
     uint16_t carved_pages = (uint16_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
     if (carved_pages > pg->touched_pages) pg->touched_pages = carved_pages;
@@ -131,11 +143,8 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
             queue_push_front(q, pg);
             direct_update(h, cls);
         }
-        if (pg->free) return block_take(h, pg, size);
-        if (pg->capacity < pg->reserved) {
-            page_carve(pg);
-            return block_take(h, pg, size);
-        }
+        if (pg->capacity < pg->reserved && !pg->free) page_carve(h, pg);
+        if (pg->free) return h->mode ? modes_block_take(h, pg, size) : block_take(h, pg, size);
         /* Full: out of the queue until a block comes back. */
         queue_remove(q, pg);
         pg->full = 1;

@@ -185,6 +185,19 @@ size_t seed_usable_size(arena_t *a, const void *p) {
     return b->size;
 }
 
+void seed_foreach_live(arena_t *a, block_fn fn, void *ctx) {
+    for (seed_block *b = a->seed_allocated; b; b = b->next) fn(ctx, b->start, b->requested);
+}
+
+size_t seed_requested(arena_t *a, const void *p) {
+    segment_t *s = segmap_lookup(p);
+    if (!s || s->arena != a || s->kind != SEG_SEED) return 0;
+    uintptr_t first = (uintptr_t)s + segment_header_size(a, SEG_SEED, 0) + sizeof(seed_block);
+    if ((uintptr_t)p < first || (uintptr_t)p >= s->seed_bump) return 0;
+    const seed_block *b = seed_header(p);
+    return b->start == p && !b->free ? b->requested : 0;
+}
+
 void seed_release_all(arena_t *a) {
     a->seed_allocated = a->seed_freed = NULL;
     a->seed_current = NULL;

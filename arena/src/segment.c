@@ -68,8 +68,16 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     s->kind = kind;
     s->arena = a;
     s->heap = h;
-    s->small_owner = kind == SEG_SMALL ? h : NULL;
+    s->small_owner = kind == SEG_SMALL && !h->mode ? h : NULL;
     s->size = size;
+    s->guard = 0;
+    if (h->mode & MODE_SECURE && modes_guard(s)) {
+        segmap_remove(s, size);
+        os_unmap(s, size);
+        arena_uncharge(a, size);
+        errno = ENOMEM;
+        return NULL;
+    }
     s->prev = NULL;
     s->next = h->segments[kind];
     if (s->next) s->next->prev = s;

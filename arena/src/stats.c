@@ -2,6 +2,8 @@
  * go, and sums over pages and blocks taken when asked. */
 #include "internal.h"
 
+#include "fastpath.h"
+
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 static void heap_stats_add(const heap_t *h, arena_stats *out) {
@@ -46,4 +48,51 @@ void heaps_stats(arena_t *a, arena_stats *out) {
     pthread_mutex_lock(&a->lock);
     for (const heap_t *h = a->heaps; h; h = h->next_heap) heap_stats_add(h, out);
     pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- walking the live blocks ------------------------------------------------ */
+
+static void heap_foreach_live(const heap_t *h, block_fn fn, void *ctx) {
+    unsigned shift = h->classes.granule_shift;
+    for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
+        for (uint32_t i = s->first_page; i < s->page_count; i++) {
+            const page_t *pg = &s->pages[i];
+            if (pg->state != PAGE_ACTIVE) continue;
+            uintptr_t area = pg->start & ~(PAGE_BYTES - 1);
+            for (size_t w = 0; w < LIVE_MAP_WORDS(shift); w++) {
+                uint64_t word = map_load(&pg->live_map[w]);
+                for (uint64_t bits = word & 0x5555555555555555ull; bits; bits &= bits - 1) {
+                    unsigned bit = (unsigned)__builtin_ctzll(bits);
+                    void *p = (void *)(area + ((w * 32 + bit / 2) << shift));
+                    size_t requested = pg->block_size;
+                    if ((word >> bit) & SLACK_BIT) requested -= slack_read(p, requested);
+                    fn(ctx, p, requested);
+                }
+            }
+        }
+    }
+    tlsf_foreach_used(h, fn, ctx);
+    for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next) fn(ctx, (void *)s->huge_block, s->huge_requested);
+}
+
+void heaps_foreach_live(arena_t *a, block_fn fn, void *ctx) {
+    heap_foreach_live(&a->heap, fn, ctx);
+    if (a->multi_heap)
+        for (const heap_t *h = a->heaps; h; h = h->next_heap) heap_foreach_live(h, fn, ctx);
+}
+
+size_t heaps_requested(arena_t *a, const void *p) {
+    segment_t *s = segmap_lookup(p);
+    if (!s || s->arena != a) return 0;
+    switch (s->kind) {
+    case SEG_SMALL: {
+        page_t *pg = segment_page(s, p);
+        uint64_t bits = page_live_bits(pg, p, s->heap->classes.granule_shift);
+        if (!(bits & LIVE_BIT)) return 0;
+        return pg->block_size - (bits & SLACK_BIT ? slack_read(p, pg->block_size) : 0);
+    }
+    case SEG_MEDIUM: return tlsf_validate(s, p) ? 0 : tlsf_requested(p);
+    case SEG_HUGE: return (uintptr_t)p == s->huge_block && !s->huge_cached ? s->huge_requested : 0;
+    default: return 0;
+    }
 }

@@ -184,7 +184,7 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
     size_t header = segment_header_size(h->arena, SEG_MEDIUM, s->size);
     size_t B = h->classes.granule;
     uintptr_t first = align_up((uintptr_t)s + header + MB_HDR, B) - MB_HDR;
-    uintptr_t end = (uintptr_t)s + s->size - MB_HDR;
+    uintptr_t end = (uintptr_t)s + s->size - s->guard - MB_HDR;
     size_t size = (end - first) & ~(B - 1);
     mblock *b = (mblock *)first;
     mblock *sentinel = (mblock *)(first + size);
@@ -204,7 +204,7 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
 static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
     size_t size = h->arena->region_size;
     while (size / 4 < block && size <= MAX_REGION) size *= 2;
-    while (size - segment_header_size(h->arena, SEG_MEDIUM, size) < block + 2 * MB_HDR + 2 * h->classes.granule) {
+    while (size - segment_header_size(h->arena, SEG_MEDIUM, size) < block + 2 * MB_HDR + 2 * h->classes.granule + OS_PAGE) {
         if (size > SIZE_MAX / 2) return NULL;
         size *= 2;
     }
@@ -398,6 +398,12 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
             *usable += mb_size(b) - MB_HDR;
         }
     }
+}
+
+void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
+    for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next)
+        for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b))
+            if (!mb_free(b)) fn(ctx, mb_payload(b), b->requested);
 }
 
 /* ---- purging ------------------------------------------------------------- */

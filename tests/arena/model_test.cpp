@@ -22,7 +22,7 @@ struct Live {
     uint32_t tag;
 };
 
-using ModelParam = std::tuple<arena_policy, size_t, uint32_t>;  // policy, block size, seed
+using ModelParam = std::tuple<arena_policy, size_t, uint32_t, unsigned>;  // policy, block size, seed, flags
 
 class ModelTest : public ::testing::TestWithParam<ModelParam> {};
 
@@ -35,10 +35,11 @@ size_t RandomSize(std::mt19937_64 &rng) {
 }
 
 TEST_P(ModelTest, RandomOperationsKeepContentsAndInvariants) {
-    auto [policy, block_size, seed] = GetParam();
+    auto [policy, block_size, seed, flags] = GetParam();
     arena_config c{};
     c.policy = policy;
     c.block_size = block_size;
+    c.flags = flags;
     arena_t *a = arena_create(&c);
     ASSERT_NE(a, nullptr);
     std::mt19937_64 rng(seed);
@@ -124,14 +125,24 @@ TEST_P(ModelTest, RandomOperationsKeepContentsAndInvariants) {
 }
 
 std::string ModelName(const ::testing::TestParamInfo<ModelParam> &info) {
-    return PolicyName(std::get<0>(info.param)) + "_bs" + std::to_string(std::get<1>(info.param)) + "_seed" +
+    unsigned flags = std::get<3>(info.param);
+    return PolicyName(std::get<0>(info.param)) + (flags & ARENA_CHECKED ? "_checked" : "") +
+           (flags & ARENA_SECURE ? "_secure" : "") + "_bs" + std::to_string(std::get<1>(info.param)) + "_seed" +
            std::to_string(std::get<2>(info.param));
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest,
                          ::testing::Combine(::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
                                             ::testing::Values(8, 16, 32, 64, 256, 4096),
-                                            ::testing::Range(1u, 7u)),
+                                            ::testing::Range(1u, 7u), ::testing::Values(0u)),
+                         ModelName);
+
+// The checked and hardened modes change how the slow paths keep blocks: the
+// same model must hold through them.
+INSTANTIATE_TEST_SUITE_P(Modes, ModelTest,
+                         ::testing::Combine(::testing::Values(ARENA_POLICY_DEFAULT), ::testing::Values(8, 16, 4096),
+                                            ::testing::Range(1u, 4u),
+                                            ::testing::Values(ARENA_CHECKED, ARENA_SECURE, ARENA_CHECKED | ARENA_SECURE)),
                          ModelName);
 
 }  // namespace

@@ -1,0 +1,138 @@
+/* modes.c: the checked and hardened (secure) modes.
+ *
+ * A heap in a mode never takes the fast paths: its direct pages stay empty and
+ * its segments have no small owner, so every call reaches the slow paths,
+ * which ask here how to read and write free lists and what to verify.
+ *
+ * MODE_CHECKED (debugging): every block is asked CANARY_BYTES larger and the
+ *   bytes past its requested size hold CANARY_FILL, verified when it is freed
+ *   or moved (ARENA_ERR_OVERFLOW); freed and fresh small blocks are filled with
+ *   FREE_FILL past their link, verified when they are handed out again
+ *   (ARENA_ERR_WRITE_AFTER_FREE); links are checked to stay inside their page.
+ * MODE_SECURE (hardening): free-list links are stored xor-ed with a per-heap
+ *   secret and their own address, so an overwritten link points nowhere
+ *   useful and is caught; the blocks of a page are handed out in a shuffled
+ *   order; the last OS page of every segment is PROT_NONE, so a linear overflow
+ *   off a region's end faults instead of reaching the next one.
+ */
+#define _GNU_SOURCE
+#include "fastpath.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+static uint64_t splitmix(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void modes_heap_init(heap_t *h, unsigned mode) {
+    h->mode = mode;
+    if (!(mode & MODE_SECURE)) return;
+    uint64_t seed[2] = {0, 0};
+    if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        /* No entropy yet (very early boot): the clock and addresses still differ per run. */
+        seed[0] = purge_clock() ^ (uintptr_t)h ^ ((uintptr_t)&seed << 17);
+        seed[1] = seed[0] * 0x9e3779b97f4a7c15ull;
+    }
+    h->secret = (uintptr_t)splitmix(&seed[0]) | 1;
+    h->rng = seed[1];
+}
+
+/* ---- free lists ------------------------------------------------------------ */
+
+static uintptr_t link_key(const heap_t *h, const void *slot) {
+    return (h->mode & MODE_SECURE) ? h->secret ^ ((uintptr_t)slot >> 4) : 0;
+}
+
+void modes_list_set(const heap_t *h, void *b, void *next) {
+    *(uintptr_t *)b = (uintptr_t)next ^ link_key(h, b);
+}
+
+void *modes_list_next(heap_t *h, page_t *pg, void *b) {
+    uintptr_t next = *(const uintptr_t *)b ^ link_key(h, b);
+    if (!next) return NULL;
+    size_t bs = pg->block_size;
+    if (next < pg->start || (next - pg->start) % bs || (next - pg->start) / bs >= pg->capacity) {
+        /* The link was overwritten (a write after free, or an attack): drop the
+         * rest of the list rather than hand out memory that is not ours. */
+        error_report(h->arena, b, ARENA_ERR_CORRUPTION, NULL);
+        return NULL;
+    }
+    return (void *)next;
+}
+
+void modes_carve(heap_t *h, page_t *pg, uintptr_t begin, size_t count) {
+    size_t bs = pg->block_size;
+    /* The order blocks are linked in: shuffled in MODE_SECURE (Fisher-Yates
+     * over a few KiB of indices on the stack: count <= OS_PAGE / 8). */
+    uint16_t order[OS_PAGE / MIN_BLOCK_SIZE + 1];
+    for (size_t i = 0; i < count; i++) order[i] = (uint16_t)i;
+    if (h->mode & MODE_SECURE) {
+        for (size_t i = count; i > 1; i--) {
+            size_t j = splitmix(&h->rng) % i;
+            uint16_t t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+    }
+    void *next = NULL;
+    for (size_t i = count; i-- > 0;) {
+        uint8_t *b = (uint8_t *)(begin + order[i] * bs);
+        if (h->mode & MODE_CHECKED && bs > sizeof(void *)) memset(b + sizeof(void *), FREE_FILL, bs - sizeof(void *));
+        modes_list_set(h, b, next);
+        next = b;
+    }
+    pg->free = next;
+}
+
+/* ---- taking and giving back blocks --------------------------------------- */
+
+void *modes_block_take(heap_t *h, page_t *pg, size_t size) {
+    uint8_t *b = pg->free;
+    pg->free = modes_list_next(h, pg, b);
+    size_t bs = pg->block_size;
+    if (h->mode & MODE_CHECKED) {
+        for (size_t i = sizeof(void *); i < bs; i++) {
+            if (b[i] != FREE_FILL) {
+                error_report(h->arena, b, ARENA_ERR_WRITE_AFTER_FREE, NULL);
+                break;
+            }
+        }
+    }
+    block_mark_live(h, pg, b, size);
+    return b;
+}
+
+void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {
+    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << r.shift));
+    size_t bs = pg->block_size;
+    if (h->mode & MODE_CHECKED && bs > sizeof(void *))
+        memset((uint8_t *)p + sizeof(void *), FREE_FILL, bs - sizeof(void *));
+    modes_list_set(h, p, pg->free);
+    pg->free = p;
+    pg->used--;
+}
+
+/* ---- canaries ---------------------------------------------------------------- */
+
+void modes_canary_fill(void *p, size_t from, size_t to) {
+    if (to > from) memset((uint8_t *)p + from, CANARY_FILL, to - from);
+}
+
+bool modes_canary_intact(const void *p, size_t from, size_t to) {
+    for (const uint8_t *b = (const uint8_t *)p + from; b < (const uint8_t *)p + to; b++)
+        if (*b != CANARY_FILL) return false;
+    return true;
+}
+
+/* ---- guard pages ---------------------------------------------------------------- */
+
+bool modes_guard(segment_t *s) {
+    if (mprotect((uint8_t *)s + s->size - OS_PAGE, OS_PAGE, PROT_NONE)) return true;
+    s->guard = OS_PAGE;
+    return false;
+}

@@ -1,0 +1,136 @@
+// The checked mode (ARENA_CHECKED) reports overflows and writes after free;
+// the hardened mode (ARENA_SECURE) survives overwritten free-list links, has a
+// guard page after every region and hands out blocks in no predictable order.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "test_util.h"
+
+namespace {
+
+arena_t *Create(unsigned flags) {
+    arena_config c{};
+    c.flags = flags;
+    arena_t *a = arena_create(&c);
+    EXPECT_NE(a, nullptr);
+    return a;
+}
+
+const size_t kSizes[] = {1, 24, 100, 4000, 20000, 300000, 20u << 20};  // small, medium, huge
+
+TEST(CheckedMode, OverflowPastTheRequestedSizeIsReportedAtFree) {
+    for (size_t n : kSizes) {
+        arena_t *a = Create(ARENA_CHECKED);
+        ErrorLog log;
+        auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(arena_usable_size(a, p), n) << "the canary is not the caller's";
+        memset(p, 1, n);  // the whole block: fine
+        arena_free(a, p);
+        EXPECT_TRUE(log.entries.empty()) << n;
+        p = static_cast<uint8_t *>(arena_malloc(a, n));
+        p[n] = 0x55;  // one byte too far
+        arena_free(a, p);
+        ASSERT_EQ(log.entries.size(), 1u) << n;
+        EXPECT_EQ(log.entries[0].kind, ARENA_ERR_OVERFLOW);
+        EXPECT_EQ(log.entries[0].p, p);
+        EXPECT_NE(log.entries[0].message.find("overflow past the end of block"), std::string::npos);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
+TEST(CheckedMode, OverflowIsReportedWhenTheBlockMoves) {
+    arena_t *a = Create(ARENA_CHECKED);
+    ErrorLog log;
+    auto *p = static_cast<uint8_t *>(arena_malloc(a, 40));
+    Fill(p, 40, 7);
+    p[45] = 1;
+    auto *q = static_cast<uint8_t *>(arena_realloc(a, p, 4000));
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(FirstMismatch(q, 40, 7), 40u);
+    ASSERT_EQ(log.entries.size(), 1u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_OVERFLOW);
+    arena_free(a, q);
+    arena_destroy(a);
+}
+
+TEST(CheckedMode, WriteAfterFreeIsReportedWhenTheBlockIsReused) {
+    arena_t *a = Create(ARENA_CHECKED);
+    ErrorLog log;
+    auto *p = static_cast<uint8_t *>(arena_malloc(a, 64));
+    arena_free(a, p);
+    p[20] = 0x11;  // the program still writes through its stale pointer
+    auto *q = static_cast<uint8_t *>(arena_malloc(a, 64));
+    EXPECT_EQ(q, p) << "the freed block comes back first";
+    ASSERT_EQ(log.entries.size(), 1u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_WRITE_AFTER_FREE);
+    EXPECT_EQ(log.entries[0].p, p);
+    EXPECT_NE(log.entries[0].message.find("write after free to block"), std::string::npos);
+    arena_free(a, q);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+TEST(SecureMode, AnOverwrittenFreeListLinkIsCaughtNotFollowed) {
+    arena_t *a = Create(ARENA_SECURE);
+    std::vector<void *> v;
+    for (int i = 0; i < 50; i++) v.push_back(arena_malloc(a, 48));
+    for (void *p : v) arena_free(a, p);
+    // An attacker with a write after free points the link at memory of its choice.
+    static char target[4096];
+    *static_cast<void **>(v[49]) = target + 64;
+    ErrorLog log;
+    std::vector<void *> again;
+    for (int i = 0; i < 100; i++) {
+        void *p = arena_malloc(a, 48);
+        ASSERT_NE(p, nullptr);
+        EXPECT_FALSE(p >= static_cast<void *>(target) && p < static_cast<void *>(target + sizeof target))
+            << "handed out memory the link pointed at";
+        again.push_back(p);
+    }
+    ASSERT_GE(log.entries.size(), 1u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_CORRUPTION);
+    for (void *p : again) arena_free(a, p);
+    arena_destroy(a);
+}
+
+TEST(SecureMode, BlocksOfAPageComeInNoPredictableOrder) {
+    arena_t *plain = Create(0), *secure = Create(ARENA_SECURE);
+    std::vector<uintptr_t> in_order, shuffled;
+    for (int i = 0; i < 200; i++) {
+        in_order.push_back(reinterpret_cast<uintptr_t>(arena_malloc(plain, 32)));
+        shuffled.push_back(reinterpret_cast<uintptr_t>(arena_malloc(secure, 32)));
+    }
+    EXPECT_TRUE(std::is_sorted(in_order.begin(), in_order.end()));
+    EXPECT_FALSE(std::is_sorted(shuffled.begin(), shuffled.end()));
+    std::sort(shuffled.begin(), shuffled.end());
+    EXPECT_EQ(std::adjacent_find(shuffled.begin(), shuffled.end()), shuffled.end()) << "a block handed out twice";
+    EXPECT_EQ(arena_check(secure), 0);
+    arena_destroy(plain);
+    arena_destroy(secure);
+}
+
+using SecureModeDeathTest = ::testing::Test;
+TEST(SecureModeDeathTest, WritingPastTheEndOfARegionFaults) {
+    arena_t *a = Create(ARENA_SECURE);
+    size_t n = 20u << 20;  // a huge block: its mapping ends with the guard page
+    auto *p = static_cast<volatile uint8_t *>(arena_malloc(a, n));
+    size_t usable = arena_usable_size(a, (void *)p);
+    p[usable - 1] = 1;  // the last usable byte is fine
+    EXPECT_DEATH(p[usable + 4095 - ((uintptr_t)(p + usable) & 4095)] = 1, "");
+    arena_destroy(a);
+}
+
+TEST(Modes, SeedPolicyRefusesThem) {
+    arena_config c{};
+    c.policy = ARENA_POLICY_SEED;
+    c.flags = ARENA_CHECKED;
+    errno = 0;
+    EXPECT_EQ(arena_create(&c), nullptr);
+    EXPECT_EQ(errno, EINVAL);
+}
+
+}  // namespace
