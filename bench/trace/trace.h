@@ -73,3 +73,57 @@ bool write(const std::string &path, const Trace &t, std::string *error);
 std::string to_text(const Trace &t);
 
 }  // namespace trace
+
+// ---- Additions beyond the contract above ----------------------------------
+
+namespace trace {
+
+// Thread ids this library accepts: 0 .. kMaxThread (a `t` line naming a larger
+// one is an error). A recorder maps real threads onto these in order of first
+// appearance.
+constexpr uint32_t kMaxThread = 1023;
+
+// The op letter of the format: 'a', 'c', 'm', 'r' or 'f'.
+char op_letter(OpKind kind);
+
+// Number of bits needed to write v (0 for 0): the bucket of the histograms.
+inline unsigned bit_width(uint64_t v) { return v ? 64u - static_cast<unsigned>(__builtin_clzll(v)) : 0u; }
+
+// Bytes an op asks for: size, or N*SIZE for a calloc; 0 for a free.
+// (Facts::size_hist counts every a/c/m/r op by this number.)
+inline uint64_t requested_bytes(const Op &op) {
+    return op.kind == OpKind::Calloc ? op.size * op.arg : op.kind == OpKind::Free ? 0 : op.size;
+}
+
+// Like parse(), but `bytes` may also be gzip data (detected from the content).
+// load() is this applied to the file's bytes.
+bool load_bytes(const std::string &path, const char *bytes, size_t len, Trace *out,
+                std::string *error);
+
+// Writes text as it is: gzip (deterministic: no name, mtime 0) when `gzip`,
+// plain otherwise. The short form decides by the path: gzip when it ends in
+// .gz. write() is write_text(path, to_text(t)).
+bool write_text(const std::string &path, const std::string &text, bool gzip, std::string *error);
+bool write_text(const std::string &path, const std::string &text, std::string *error);
+
+// Lifetime of every object in ops (from its a/c/m to its f; a realloc keeps it
+// alive), by bit width like Facts::size_hist: [0] lifetime 0 (cannot happen),
+// [k] 2^(k-1) <= ops later < 2^k.
+struct Lifetimes {
+    uint64_t hist[65] = {};
+    uint64_t never_freed = 0;
+};
+Lifetimes lifetimes(const Trace &t);
+
+// For threaded replay: for op i, the index of the previous op on the same slot
+// (the a/c/m/r that made the block an f or r acts on, or the f that ended the
+// slot's previous life for an a/c/m), or kNoOp. A thread replaying op i waits
+// until op previous[i] is done when another thread made it.
+constexpr uint64_t kNoOp = UINT64_MAX;
+std::vector<uint64_t> previous_op_on_slot(const Trace &t);
+
+// Indices of each thread's ops, in file order: result[thread] (empty for ids
+// never seen; size max_thread + 1).
+std::vector<std::vector<uint64_t>> ops_by_thread(const Trace &t);
+
+}  // namespace trace

@@ -1,0 +1,379 @@
+// arena-trace: validate, describe, generate and record allocation traces.
+// Exit codes: 0 done, 1 a bad trace or a failure, 2 bad usage.
+#include <sys/personality.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gen.h"
+#include "trace.h"
+
+namespace {
+
+struct Command {
+    const char *name;
+    const char *synopsis;
+    const char *help;
+    int (*run)(const std::vector<std::string> &args);
+};
+extern const Command kCommands[];
+extern const size_t kCommandCount;
+
+const char *const kOverview =
+    "usage: arena-trace COMMAND [ARGS...]\n"
+    "Reads, checks, describes, generates and records allocation traces\n"
+    "(format: docs/trace-format.md; FILE may be .trace or .trace.gz).\n\ncommands:\n";
+
+void print_usage(FILE *out) {
+    fputs(kOverview, out);
+    for (size_t i = 0; i < kCommandCount; i++) fprintf(out, "  %s\n", kCommands[i].synopsis);
+    fputs("\n'arena-trace COMMAND --help' tells more about one command.\n", out);
+}
+
+int usage_error(const Command &c, const std::string &why) {
+    fprintf(stderr, "arena-trace %s: %s\nusage: arena-trace %s\n", c.name, why.c_str(), c.synopsis);
+    return 2;
+}
+
+bool parse_count(const std::string &text, uint64_t *value) {
+    if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != std::string::npos)
+        return false;
+    errno = 0;
+    *value = strtoull(text.c_str(), nullptr, 10);
+    return errno == 0;
+}
+
+std::string op_counts(const trace::Facts &f) {
+    std::ostringstream s;
+    s << f.ops << " ops (a " << f.count[0] << ", c " << f.count[1] << ", m " << f.count[2] << ", r "
+      << f.count[3] << ", f " << f.count[4] << ")";
+    return s.str();
+}
+
+std::string summary(const trace::Trace &t) {
+    std::ostringstream s;
+    s << op_counts(t.facts) << ", " << t.facts.threads << " thread" << (t.facts.threads == 1 ? "" : "s")
+      << ", peak " << t.facts.peak_live_bytes << " live bytes in " << t.facts.peak_live_blocks << " blocks";
+    return s.str();
+}
+
+int cmd_validate(const std::vector<std::string> &args) {
+    if (args.empty()) return usage_error(kCommands[0], "no FILE given");
+    for (const std::string &a : args)
+        if (a.size() > 1 && a[0] == '-') return usage_error(kCommands[0], "unknown option '" + a + "'");
+    int status = 0;
+    for (const std::string &path : args) {
+        trace::Trace t;
+        std::string error;
+        if (trace::load(path, &t, &error)) {
+            printf("%s: ok, %s\n", path.c_str(), summary(t).c_str());
+        } else {
+            fprintf(stderr, "%s\n", error.c_str());
+            status = 1;
+        }
+    }
+    return status;
+}
+
+std::string band_label(unsigned k, const char *unit) {
+    char label[64];
+    if (k == 0) snprintf(label, sizeof label, "0 %s", unit);
+    else if (k == 1) snprintf(label, sizeof label, "1 %s", unit);
+    else snprintf(label, sizeof label, "%llu-%llu %s", 1ull << (k - 1), k == 64 ? UINT64_MAX : (1ull << k) - 1, unit);
+    return label;
+}
+
+void print_histogram(const char *title, const uint64_t *hist, const char *unit) {
+    uint64_t total = 0, most = 0;
+    for (unsigned k = 0; k <= 64; k++) total += hist[k], most = std::max(most, hist[k]);
+    printf("%s\n", title);
+    for (unsigned k = 0; k <= 64; k++) {
+        if (!hist[k]) continue;
+        const int bar = static_cast<int>((hist[k] * 40 + most - 1) / most);
+        printf("  %-26s %12llu %6.2f%% %.*s\n", band_label(k, unit).c_str(), (unsigned long long)hist[k],
+               100.0 * static_cast<double>(hist[k]) / static_cast<double>(total), bar,
+               "########################################");
+    }
+}
+
+int cmd_stats(const std::vector<std::string> &args) {
+    if (args.size() != 1) return usage_error(kCommands[1], args.empty() ? "no FILE given" : "one FILE at a time");
+    if (args[0].size() > 1 && args[0][0] == '-') return usage_error(kCommands[1], "unknown option '" + args[0] + "'");
+    trace::Trace t;
+    std::string error;
+    if (!trace::load(args[0], &t, &error)) {
+        fprintf(stderr, "%s\n", error.c_str());
+        return 1;
+    }
+    const trace::Facts &f = t.facts;
+    printf("trace        %s\n", t.name.c_str());
+    printf("ops          %s\n", op_counts(f).c_str());
+    printf("peak live    %llu bytes (%.2f MiB) after op %llu; %llu blocks at most\n",
+           (unsigned long long)f.peak_live_bytes, static_cast<double>(f.peak_live_bytes) / 1048576.0,
+           (unsigned long long)f.peak_op, (unsigned long long)f.peak_live_blocks);
+    printf("never freed  %llu blocks, %llu bytes\n", (unsigned long long)f.final_live_blocks,
+           (unsigned long long)f.final_live_bytes);
+    printf("threads      %u (largest id %u)\n", f.threads, f.max_thread);
+    printf("slots        %u\n", f.slot_count);
+    print_histogram("sizes (bytes asked by a/c/m/r; c: N*SIZE):", f.size_hist, "B");
+    const trace::Lifetimes life = trace::lifetimes(t);
+    print_histogram("lifetimes (ops from allocation to free):", life.hist, "ops");
+    printf("  %-26s %12llu\n", "never freed", (unsigned long long)life.never_freed);
+    return 0;
+}
+
+int cmd_gen(const std::vector<std::string> &args) {
+    const Command &c = kCommands[2];
+    if (args.size() == 1 && args[0] == "--list") {
+        for (const trace::Workload &w : trace::workloads())
+            printf("%-13s %s (default --ops %llu)\n", w.name, w.summary, (unsigned long long)w.default_ops);
+        return 0;
+    }
+    std::string workload, output;
+    trace::GenOptions options;
+    for (size_t i = 0; i < args.size(); i++) {
+        const std::string &a = args[i];
+        uint64_t value = 0;
+        if (a == "--ops" || a == "--seed" || a == "--threads" || a == "-o") {
+            if (i + 1 == args.size()) return usage_error(c, a + " needs a value");
+            const std::string &v = args[++i];
+            if (a == "-o") {
+                output = v;
+                continue;
+            }
+            if (!parse_count(v, &value)) return usage_error(c, a + " takes an unsigned number, not '" + v + "'");
+            if (a == "--ops" && (value == 0 || value > (1ull << 32)))
+                return usage_error(c, "--ops takes 1 to 4294967296");
+            if (a == "--threads" && (value == 0 || value > trace::kMaxThread + 1))
+                return usage_error(c, "--threads takes 1 to " + std::to_string(trace::kMaxThread + 1));
+            if (a == "--ops") options.ops = value;
+            if (a == "--seed") options.seed = value;
+            if (a == "--threads") options.threads = static_cast<uint32_t>(value);
+        } else if (a[0] == '-') {
+            return usage_error(c, "unknown option '" + a + "'");
+        } else if (workload.empty()) {
+            workload = a;
+        } else {
+            return usage_error(c, "one WORKLOAD at a time");
+        }
+    }
+    if (workload.empty()) return usage_error(c, "no WORKLOAD given (gen --list names them)");
+    if (!trace::find_workload(workload)) return usage_error(c, "unknown workload '" + workload + "' (gen --list names them)");
+    trace::Trace t;
+    std::string error;
+    if (!trace::generate(workload, options, &t, &error)) return usage_error(c, error);
+    if (output.empty() || output == "-") {
+        const std::string text = trace::to_text(t);
+        return fwrite(text.data(), 1, text.size(), stdout) == text.size() && fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (!trace::write(output, t, &error)) {
+        fprintf(stderr, "arena-trace gen: %s\n", error.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+// ---- record ----------------------------------------------------------------
+
+bool ends_with(const std::string &s, const std::string &suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string recorder_library() {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return "";
+    std::string dir(self, static_cast<size_t>(n));
+    dir.resize(dir.find_last_of('/'));
+    return dir + "/../lib/libarena_record.so";
+}
+
+// Runs argv with the recorder preloaded and address randomisation off (the
+// personality setarch -R sets, applied here so that setarch itself is not
+// recorded). Returns the wait status, or -1.
+int run_recorded(const std::vector<std::string> &argv, const std::string &library, const std::string &base,
+                 const std::string &list) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        std::string preload = library;
+        if (const char *old = getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
+        setenv("LD_PRELOAD", preload.c_str(), 1);
+        setenv("ARENA_RECORD_FILE", base.c_str(), 1);
+        setenv("ARENA_RECORD_LIST", list.c_str(), 1);
+        setenv("ARENA_RECORD_ROOT_PID", std::to_string(getpid()).c_str(), 1);
+        if (personality(0xffffffff) != -1) personality(static_cast<unsigned long>(personality(0xffffffff)) | ADDR_NO_RANDOMIZE);
+        std::vector<char *> args;
+        for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        fprintf(stderr, "arena-trace record: cannot run '%s': %s\n", args[0], strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return status;
+}
+
+int cmd_record(const std::vector<std::string> &args) {
+    const Command &c = kCommands[3];
+    std::string output;
+    size_t i = 0;
+    for (; i < args.size() && args[i] != "--"; i++) {
+        if (args[i] == "-o" && i + 1 < args.size()) output = args[++i];
+        else return usage_error(c, "unexpected '" + args[i] + "'");
+    }
+    if (output.empty()) return usage_error(c, "-o FILE is required");
+    if (i + 1 >= args.size()) return usage_error(c, "no COMMAND after --");
+    const std::vector<std::string> command(args.begin() + static_cast<long>(i) + 1, args.end());
+    const std::string library = recorder_library();
+    if (access(library.c_str(), R_OK) != 0) {
+        fprintf(stderr, "arena-trace record: recorder library not found at %s\n", library.c_str());
+        return 1;
+    }
+    // The recorder writes plain text (a process may end without a chance to
+    // finish a gzip stream); the files are compressed here afterwards.
+    const bool gz = ends_with(output, ".gz");
+    const std::string base = gz ? output + ".tmp" : output, list = output + ".files.tmp";
+    unlink(base.c_str());
+    unlink(output.c_str());
+    FILE *l = fopen(list.c_str(), "w");
+    if (!l) {
+        fprintf(stderr, "arena-trace record: cannot write %s: %s\n", list.c_str(), strerror(errno));
+        return 1;
+    }
+    fclose(l);
+    const int status = run_recorded(command, library, base, list);
+    if (status == -1) {
+        fprintf(stderr, "arena-trace record: cannot run the command: %s\n", strerror(errno));
+        return 1;
+    }
+    std::vector<std::string> written;  // the recorder lists every file it made, one a line
+    std::ifstream names(list);
+    for (std::string name; std::getline(names, name);)
+        if (name.compare(0, base.size(), base) == 0) written.push_back(name);
+    unlink(list.c_str());
+    if (std::find(written.begin(), written.end(), base) == written.end()) {
+        // the first process never allocated: its trace is empty
+        std::string error;
+        if (!trace::write_text(base, "arena-trace 1\n", &error)) {
+            fprintf(stderr, "arena-trace record: %s\n", error.c_str());
+            return 1;
+        }
+        written.push_back(base);
+    }
+    std::sort(written.begin(), written.end(), [&](const std::string &a, const std::string &b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;  // FILE first, then by pid
+    });
+    int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    for (const std::string &plain : written) {
+        std::string path = output + plain.substr(base.size()), error;
+        std::ifstream in(plain, std::ios::binary);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (gz && (!trace::write_text(path, text, true, &error) || unlink(plain.c_str()) != 0)) {
+            fprintf(stderr, "arena-trace record: %s\n", error.empty() ? strerror(errno) : error.c_str());
+            return 1;
+        }
+        trace::Trace t;
+        if (!trace::load(path, &t, &error)) {
+            fprintf(stderr, "arena-trace record: wrote an invalid trace: %s\n", error.c_str());
+            result = 1;
+            continue;
+        }
+        fprintf(stderr, "arena-trace record: wrote %s: %s\n", path.c_str(), summary(t).c_str());
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "arena-trace record: the command %s %d\n", WIFEXITED(status) ? "exited with" : "was killed by signal",
+                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return result;
+}
+
+int cmd_help(const std::vector<std::string> &args);
+
+}  // namespace
+
+namespace {
+const Command kCommands[] = {
+    {"validate", "validate FILE...",
+     "Checks every rule of the format in each FILE. Prints a one-line summary per\n"
+     "valid file on stdout; for a bad one, its first error as FILE:LINE: what is\n"
+     "wrong on stderr. Exit 1 when any FILE is bad.\n"
+     "Accepted beyond the letter of the format: CRLF line ends, a last line\n"
+     "without '\\n', comment lines indented by blanks. Thread ids are 0..1023.",
+     cmd_validate},
+    {"stats", "stats FILE",
+     "Describes one trace: ops by kind, peak live bytes and blocks (and the op\n"
+     "where they peak), what is never freed, threads, slots, a histogram of sizes\n"
+     "by power of two and one of lifetimes in ops.",
+     cmd_stats},
+    {"gen", "gen WORKLOAD [--ops N] [--seed S] [--threads T] [-o FILE] | gen --list",
+     "Writes a synthetic trace of WORKLOAD (exactly N ops; the same arguments give\n"
+     "the same bytes) to FILE (.gz: gzip) or stdout. --seed defaults to 1,\n"
+     "--threads applies to the 'threads' workload (default 4). 'gen --list'\n"
+     "describes every workload with its default --ops.",
+     cmd_gen},
+    {"record", "record -o FILE -- COMMAND [ARGS...]",
+     "Runs COMMAND with libarena_record.so preloaded (found in ../lib next to this\n"
+     "program) and address randomisation off (as setarch -R), so traces reproduce.\n"
+     "The first process's trace goes to FILE; every other process (forked, or a new\n"
+     "image after exec) gets FILE.PID (FILE.PID.N if that exists); gzip when FILE\n"
+     "ends in .gz. Says on stderr which files it wrote and validates them.\n"
+     "The command's stdin, stdout and stderr are its own; the exit code is the\n"
+     "command's (1 if a trace came out invalid).",
+     cmd_record},
+    {"help", "help [COMMAND]", "Prints the overview or one command's help.", cmd_help},
+};
+const size_t kCommandCount = sizeof kCommands / sizeof kCommands[0];
+
+const Command *find_command(const std::string &name) {
+    for (const Command &c : kCommands)
+        if (name == c.name) return &c;
+    return nullptr;
+}
+
+void print_help(const Command &c) { printf("usage: arena-trace %s\n\n%s\n", c.synopsis, c.help); }
+
+int cmd_help(const std::vector<std::string> &args) {
+    if (args.empty()) {
+        print_usage(stdout);
+        return 0;
+    }
+    const Command *c = find_command(args[0]);
+    if (!c) return usage_error(kCommands[kCommandCount - 1], "no command '" + args[0] + "'");
+    print_help(*c);
+    return 0;
+}
+}  // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const std::string name = argv[1];
+    if (name == "--help" || name == "-h") return cmd_help({});
+    const Command *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "arena-trace: unknown command '%s'\n", name.c_str());
+        print_usage(stderr);
+        return 2;
+    }
+    std::vector<std::string> args(argv + 2, argv + argc);
+    // record passes everything after -- to the command untouched
+    const auto dashes = std::find(args.begin(), args.end(), "--");
+    if (std::find(args.begin(), dashes, "--help") != dashes || std::find(args.begin(), dashes, "-h") != dashes) {
+        print_help(*c);
+        return 0;
+    }
+    return c->run(args);
+}

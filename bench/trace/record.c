@@ -1,0 +1,622 @@
+/* libarena_record.so: preloaded into a program (LD_PRELOAD), it writes every
+ * call of the malloc family as an allocation trace (docs/trace-format.md).
+ *
+ * Settings come from the environment, so that they survive exec:
+ *   ARENA_RECORD_FILE      trace of the first process (required; unset: record nothing)
+ *   ARENA_RECORD_ROOT_PID  pid whose first image writes ARENA_RECORD_FILE; every
+ *                          other process, or a later image of that pid, writes
+ *                          FILE.PID (FILE.PID.N when that exists). Unset: the
+ *                          first process to create FILE gets it.
+ *   ARENA_RECORD_LIST      file to which the name of every trace made is appended
+ *
+ * How it stays out of the program's way:
+ * - It never allocates through malloc: its tables come from mmap. The calloc
+ *   that dlsym makes while the real functions are being looked up is served
+ *   from a static buffer, and frees of those blocks are recognised and dropped.
+ * - One lock is held across each real call and its record, so the trace order
+ *   is the order the calls really happened in (a block freed by one thread and
+ *   handed out again to another is always written f before a).
+ * - Output is buffered and written with write(2), flushed when full, before
+ *   fork and exec, at _exit and at exit. A file descriptor of its own, moved
+ *   high; if the program closes it, it is opened again (append).
+ * - Pointers become ids that take the lowest free id, which keeps files small.
+ * - A forked child starts a trace of its own. Blocks it inherited are not in it:
+ *   their frees are skipped, their reallocs written as new allocations, and a
+ *   closing comment counts both (and frees of pointers never seen).
+ * - After the library's destructor has run (late in exit) calls pass through
+ *   unrecorded; those blocks are simply live at the end of the trace.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "id_table.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define MAX_THREAD 1023 /* trace::kMaxThread */
+
+/* ---- the real functions --------------------------------------------------- */
+
+static struct {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+    void (*exit_now)(int);
+} real;
+
+enum { UNSET, RESOLVING, RECORDING, PASSING };
+static _Atomic int state = UNSET;
+
+/* What dlsym allocates while RESOLVING: a bump buffer, never given back. */
+static _Alignas(64) char boot_buffer[64 * 1024];
+static _Atomic size_t boot_used;
+
+static int is_boot(const void *p) {
+    return (const char *)p >= boot_buffer && (const char *)p < boot_buffer + sizeof boot_buffer;
+}
+
+static void *boot_alloc(size_t size, size_t align) {
+    if (align < 16) align = 16;
+    size_t old = atomic_load(&boot_used), start;
+    do {
+        start = (old + sizeof(size_t) + align - 1) & ~(align - 1);
+        if (start + size > sizeof boot_buffer || start + size < start) return NULL;
+    } while (!atomic_compare_exchange_weak(&boot_used, &old, start + size));
+    memcpy(boot_buffer + start - sizeof(size_t), &size, sizeof size); /* for realloc */
+    memset(boot_buffer + start, 0, size);
+    return boot_buffer + start;
+}
+
+static size_t boot_size(const void *p) {
+    size_t size;
+    memcpy(&size, (const char *)p - sizeof(size_t), sizeof size);
+    return size;
+}
+
+/* ---- recorder state (all under `lock`) ------------------------------------ */
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread int busy __attribute__((tls_model("initial-exec"))); /* inside the recorder */
+static __thread uint64_t my_thread __attribute__((tls_model("initial-exec"))); /* generation << 16 | id + 1 */
+
+static char trace_base[4096], list_path[4096], trace_path[4200];
+static pid_t root_pid, owner_pid; /* owner: the process whose trace this state is */
+static uint64_t generation = 1;   /* bumped in every forked child */
+static uint32_t threads_seen;
+static unsigned written_thread;   /* thread of the last op written */
+static int out_fd = -1;
+static dev_t out_dev;
+static ino_t out_ino;
+static char out_buf[1 << 16];
+static size_t out_len;
+static id_map live;      /* pointer -> id, blocks this process made */
+static id_map inherited; /* pointers live in the parent at fork */
+static id_pool ids;
+static struct {
+    uint64_t ops, inherited_frees, inherited_reallocs, unknown_frees, unknown_reallocs, untracked, thread_overflow;
+} counts;
+
+static void *map_zeroed(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+static void unmap(void *p, size_t bytes) { munmap(p, bytes); }
+static const id_memory mapped = {map_zeroed, unmap};
+
+/* ---- output ----------------------------------------------------------------- */
+
+static void write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* a full disk loses the trace, never the program */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static char *put_u64(char *p, uint64_t v) {
+    char digits[20];
+    int n = 0;
+    do digits[n++] = (char)('0' + v % 10); while (v /= 10);
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+static void put_str(const char *s) {
+    size_t n = strlen(s);
+    if (n > sizeof out_buf - out_len) n = sizeof out_buf - out_len;
+    memcpy(out_buf + out_len, s, n);
+    out_len += n;
+}
+
+static void put_num(uint64_t v) { out_len = (size_t)(put_u64(out_buf + out_len, v) - out_buf); }
+
+/* Keeps our descriptor above the ones programs use, and remembers the file so a
+ * descriptor the program closed and reused is never written to. */
+static int adopt_fd(int fd) {
+    if (fd < 0) return -1;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
+    if (high >= 0) {
+        close(fd);
+        fd = high;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        out_dev = st.st_dev;
+        out_ino = st.st_ino;
+    }
+    return fd;
+}
+
+static void flush_output(void) {
+    if (out_fd < 0 || out_len == 0) return;
+    struct stat st;
+    if (fstat(out_fd, &st) != 0 || st.st_dev != out_dev || st.st_ino != out_ino)
+        out_fd = adopt_fd(open(trace_path, O_WRONLY | O_APPEND | O_CLOEXEC));
+    if (out_fd >= 0) write_all(out_fd, out_buf, out_len);
+    out_len = 0;
+}
+
+static void append_to_list(const char *path) {
+    if (!list_path[0]) return;
+    int fd = open(list_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return;
+    char line[sizeof trace_path + 1];
+    size_t n = strlen(path);
+    memcpy(line, path, n);
+    line[n] = '\n';
+    write_all(fd, line, n + 1); /* one write: processes append side by side */
+    close(fd);
+}
+
+/* The header comment names the process: pid and command line. */
+static void put_command_line(void) {
+    char cmd[512];
+    ssize_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, cmd, sizeof cmd - 1);
+        close(fd);
+    }
+    if (n < 0) n = 0;
+    while (n > 0 && cmd[n - 1] == 0) n--;
+    for (ssize_t i = 0; i < n; i++)
+        if ((unsigned char)cmd[i] < 0x20 || cmd[i] == 0x7f) cmd[i] = ' ';
+    cmd[n] = 0;
+    put_str(cmd);
+}
+
+/* Creates this process's trace: FILE for the root's first image, else FILE.PID,
+ * FILE.PID.2, ... whichever does not exist yet. Called before the first op is
+ * put in the (then empty) buffer. */
+static int trace_opened;
+
+static void open_trace(void) {
+    trace_opened = 1;
+    const int is_root = root_pid == 0 || root_pid == owner_pid;
+    for (unsigned attempt = 0; attempt < 100 && out_fd < 0; attempt++) {
+        size_t n = strlen(trace_base);
+        memcpy(trace_path, trace_base, n);
+        char *p = trace_path + n;
+        const unsigned k = attempt - (unsigned)is_root; /* FILE.PID is k 0, FILE.PID.2 is k 1 */
+        if (!(is_root && attempt == 0)) {
+            *p++ = '.';
+            p = put_u64(p, (uint64_t)owner_pid);
+            if (k > 0) *p++ = '.', p = put_u64(p, k + 1);
+        }
+        *p = 0;
+        out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (out_fd < 0 && errno != EEXIST) break;
+    }
+    if (out_fd < 0) return;
+    out_fd = adopt_fd(out_fd);
+    append_to_list(trace_path);
+    put_str("arena-trace 1\n# recorded by libarena_record, pid ");
+    put_num((uint64_t)owner_pid);
+    put_str(": ");
+    put_command_line();
+    put_str("\n");
+}
+
+/* The closing comment: what could not be written as it happened. */
+static void put_summary(const char *why) {
+    if (!trace_opened) {
+        if (!counts.inherited_frees && !counts.unknown_frees && !counts.inherited_reallocs &&
+            !counts.unknown_reallocs)
+            return; /* nothing to say: a process that only execs leaves no file */
+        open_trace();
+    }
+    static const char *const names[] = {"ops", "frees of inherited blocks skipped",
+                                        "reallocs of inherited blocks written as allocations",
+                                        "frees of pointers never seen skipped",
+                                        "reallocs of pointers never seen written as allocations",
+                                        "blocks not tracked (no memory for the table)",
+                                        "threads beyond 1023 written as thread 1023"};
+    const uint64_t *values = &counts.ops;
+    put_str("# ");
+    put_str(why);
+    put_str(":");
+    for (int i = 0; i < 7; i++) {
+        if (i > 0 && !values[i]) continue;
+        put_str(i ? ", " : " ");
+        put_num(values[i]);
+        put_str(" ");
+        put_str(names[i]);
+    }
+    put_str("\n");
+    flush_output();
+}
+
+/* ---- writing ops -------------------------------------------------------------- */
+
+/* Threads are numbered in order of first call; the generation tells a thread
+ * that forked (and so starts a new trace) from one already numbered. */
+static unsigned current_thread(void) {
+    if (my_thread >> 16 != generation) {
+        if (threads_seen > MAX_THREAD) counts.thread_overflow++;
+        my_thread = generation << 16 | (threads_seen < MAX_THREAD ? threads_seen : MAX_THREAD);
+        threads_seen++;
+    }
+    return (unsigned)(my_thread & 0xffff);
+}
+
+/* One op line: letter, id, then nargs numbers. */
+static void put_op(char letter, uint64_t id, int nargs, uint64_t a, uint64_t b) {
+    if (!trace_opened) open_trace();
+    if (sizeof out_buf - out_len < 128) flush_output();
+    unsigned thread = current_thread();
+    if (thread != written_thread) {
+        put_str("t ");
+        put_num(thread);
+        put_str("\n");
+        written_thread = thread;
+    }
+    char *p = out_buf + out_len;
+    *p++ = letter;
+    *p++ = ' ';
+    p = put_u64(p, id);
+    if (nargs > 0) *p++ = ' ', p = put_u64(p, a);
+    if (nargs > 1) *p++ = ' ', p = put_u64(p, b);
+    *p++ = '\n';
+    out_len = (size_t)(p - out_buf);
+    counts.ops++;
+}
+
+/* A new block: it takes the lowest free id. */
+static void record_new(void *p, char letter, int nargs, uint64_t a, uint64_t b) {
+    uint64_t id = id_pool_acquire(&ids);
+    if (!id_map_put(&live, (uint64_t)(uintptr_t)p, id)) {
+        id_pool_release(&ids, id);
+        counts.untracked++;
+        return;
+    }
+    put_op(letter, id, nargs, a, b);
+}
+
+/* 1 when p was ours (and is now forgotten, its id written as f); else counts
+ * it as inherited or never seen. */
+static int record_free(void *p, uint64_t *inherited_count, uint64_t *unknown_count) {
+    uint64_t id;
+    if (id_map_take(&live, (uint64_t)(uintptr_t)p, &id)) {
+        put_op('f', id, 0, 0, 0);
+        id_pool_release(&ids, id);
+        return 1;
+    }
+    if (inherited.keys && id_map_take(&inherited, (uint64_t)(uintptr_t)p, &id)) (*inherited_count)++;
+    else (*unknown_count)++;
+    return 0;
+}
+
+/* ---- setup, fork, exit ------------------------------------------------------ */
+
+static void copy_env(char *dst, size_t cap, const char *name) {
+    const char *v = getenv(name);
+    if (v && strlen(v) < cap) strcpy(dst, v);
+}
+
+static void on_fork_prepare(void) {
+    pthread_mutex_lock(&lock);
+    if (owner_pid == getpid()) flush_output(); /* the child must not write it again */
+}
+
+static void on_fork_parent(void) { pthread_mutex_unlock(&lock); }
+
+/* The child keeps one thread and a copy of the parent's blocks: those become
+ * "inherited", and its trace starts empty. */
+static void on_fork_child(void) {
+    pthread_mutex_init(&lock, NULL);
+    if (state != RECORDING) return;
+    if (!inherited.keys) id_map_init(&inherited, mapped);
+    for (size_t i = 0; live.keys && i <= live.mask; i++)
+        if (live.values[i]) id_map_put(&inherited, live.keys[i], 0);
+    id_map_destroy(&live);
+    id_map_init(&live, mapped);
+    id_pool_destroy(&ids);
+    id_pool_init(&ids, mapped);
+    if (out_fd >= 0) close(out_fd);
+    out_fd = -1;
+    out_len = 0;
+    trace_opened = 0;
+    memset(&counts, 0, sizeof counts);
+    owner_pid = getpid();
+    generation++;
+    threads_seen = 0;
+    written_thread = 0;
+}
+
+static void resolve(void) {
+#define FIND(field, name) real.field = (__typeof__(real.field))dlsym(RTLD_NEXT, name)
+    FIND(malloc, "malloc");
+    FIND(calloc, "calloc");
+    FIND(realloc, "realloc");
+    FIND(free, "free");
+    FIND(posix_memalign, "posix_memalign");
+    FIND(aligned_alloc, "aligned_alloc");
+    FIND(memalign, "memalign");
+    FIND(valloc, "valloc");
+    FIND(pvalloc, "pvalloc");
+    FIND(execve, "execve");
+    FIND(execvpe, "execvpe");
+    FIND(fexecve, "fexecve");
+    FIND(exit_now, "_exit");
+#undef FIND
+}
+
+/* Returns 1 when calls are to be recorded. The first caller resolves the real
+ * functions; while it does, every caller is served from the boot buffer. */
+static int ready(void) {
+    int s = atomic_load_explicit(&state, memory_order_acquire);
+    if (s == RECORDING) return !busy;
+    if (s != UNSET) return 0;
+    int expected = UNSET;
+    if (!atomic_compare_exchange_strong(&state, &expected, RESOLVING)) return 0;
+    resolve();
+    copy_env(trace_base, sizeof trace_base, "ARENA_RECORD_FILE");
+    copy_env(list_path, sizeof list_path, "ARENA_RECORD_LIST");
+    const char *root = getenv("ARENA_RECORD_ROOT_PID");
+    root_pid = root ? (pid_t)atol(root) : 0;
+    owner_pid = getpid();
+    int record = trace_base[0] && real.malloc && real.free && id_map_init(&live, mapped);
+    id_pool_init(&ids, mapped);
+    if (record) {
+        busy = 1; /* pthread_atfork may allocate: let that pass unrecorded */
+        pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+        busy = 0;
+    }
+    atomic_store_explicit(&state, record ? RECORDING : PASSING, memory_order_release);
+    return record && !busy;
+}
+
+__attribute__((constructor)) static void start(void) { ready(); }
+
+/* Closes this process's trace; calls after this pass through. */
+static void finish(const char *why) {
+    if (!ready()) return;
+    pthread_mutex_lock(&lock);
+    if (owner_pid == getpid()) { /* not a vfork child sharing our memory */
+        put_summary(why);
+        if (strcmp(why, "exit") == 0) state = PASSING;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+__attribute__((destructor)) static void stop(void) { finish("exit"); }
+
+/* ---- the malloc family ------------------------------------------------------ */
+
+static int booting(void) { return atomic_load_explicit(&state, memory_order_acquire) == RESOLVING; }
+
+/* 1 with the lock held when this call is to be recorded. */
+static int enter(void) {
+    if (!ready()) return 0;
+    pthread_mutex_lock(&lock);
+    if (state != RECORDING) {
+        pthread_mutex_unlock(&lock);
+        return 0;
+    }
+    busy = 1;
+    return 1;
+}
+
+static void leave(void) {
+    busy = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+/* realloc(p, size) returned q. */
+static void record_realloc(void *p, void *q, size_t size) {
+    uint64_t id;
+    if (!p) {
+        if (q) record_new(q, 'a', 1, size, 0);
+    } else if (!q || size == 0) { /* failed (nothing changed), or freed p */
+        if (size == 0) record_free(p, &counts.inherited_frees, &counts.unknown_frees);
+        if (q) record_new(q, 'a', 1, 0, 0); /* a libc whose realloc(p, 0) returns a block */
+    } else if (id_map_take(&live, (uint64_t)(uintptr_t)p, &id)) {
+        if (id_map_put(&live, (uint64_t)(uintptr_t)q, id)) {
+            put_op('r', id, 1, size, 0);
+        } else {
+            put_op('f', id, 0, 0, 0);
+            id_pool_release(&ids, id);
+            counts.untracked++;
+        }
+    } else {
+        if (inherited.keys && id_map_take(&inherited, (uint64_t)(uintptr_t)p, &id)) counts.inherited_reallocs++;
+        else counts.unknown_reallocs++;
+        record_new(q, 'a', 1, size, 0);
+    }
+}
+
+/* glibc rounds an alignment that is not a power of two up to one. */
+static size_t effective_alignment(size_t align) {
+    size_t a = 1;
+    while (a < align && a << 1) a <<= 1;
+    return a;
+}
+
+EXPORT void *malloc(size_t size) {
+    if (booting()) return boot_alloc(size, 16);
+    if (!enter()) return real.malloc(size);
+    void *p = real.malloc(size);
+    if (p) record_new(p, 'a', 1, size, 0);
+    leave();
+    return p;
+}
+
+EXPORT void *calloc(size_t n, size_t size) {
+    size_t bytes;
+    if (booting()) return __builtin_mul_overflow(n, size, &bytes) ? NULL : boot_alloc(bytes, 16);
+    if (!enter()) return real.calloc(n, size);
+    void *p = real.calloc(n, size);
+    if (p) record_new(p, 'c', 2, n, size);
+    leave();
+    return p;
+}
+
+EXPORT void free(void *p) {
+    if (!p || is_boot(p)) return;
+    if (!enter()) {
+        if (real.free) real.free(p);
+        return;
+    }
+    record_free(p, &counts.inherited_frees, &counts.unknown_frees);
+    real.free(p); /* after the record, so no other thread can be handed p first */
+    leave();
+}
+
+/* A block from the boot buffer moves to a real one (it is never freed). */
+static void *move_boot_block(void *p, size_t size) {
+    void *q = size ? malloc(size) : NULL;
+    if (q) memcpy(q, p, size < boot_size(p) ? size : boot_size(p));
+    return q;
+}
+
+EXPORT void *realloc(void *p, size_t size) {
+    if (booting()) return p ? NULL : boot_alloc(size, 16); /* dlsym never reallocs */
+    if (is_boot(p)) return move_boot_block(p, size);
+    if (!enter()) return real.realloc(p, size);
+    void *q = real.realloc(p, size);
+    record_realloc(p, q, size);
+    leave();
+    return q;
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t size) {
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, bytes);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+    if (booting()) return (*out = boot_alloc(size, align)) ? 0 : ENOMEM;
+    if (!enter()) return real.posix_memalign(out, align, size);
+    int rc = real.posix_memalign(out, align, size);
+    if (rc == 0) record_new(*out, 'm', 2, align, size);
+    leave();
+    return rc;
+}
+
+/* The aligned functions that return the block. */
+static void *aligned(void *(*fn)(size_t, size_t), size_t align, size_t size) {
+    if (booting()) return boot_alloc(size, align);
+    if (!enter()) return fn(align, size);
+    void *p = fn(align, size);
+    if (p) record_new(p, 'm', 2, effective_alignment(align), size);
+    leave();
+    return p;
+}
+
+static void *page_valloc(size_t align, size_t size) { (void)align; return real.valloc(size); }
+static void *page_pvalloc(size_t align, size_t size) { (void)align; return real.pvalloc(size); }
+
+EXPORT void *aligned_alloc(size_t align, size_t size) { return aligned(real.aligned_alloc, align, size); }
+EXPORT void *memalign(size_t align, size_t size) { return aligned(real.memalign, align, size); }
+EXPORT void *valloc(size_t size) { return aligned(page_valloc, (size_t)sysconf(_SC_PAGESIZE), size); }
+EXPORT void *pvalloc(size_t size) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t rounded = size ? (size + page - 1) & ~(page - 1) : page; /* what pvalloc gives */
+    if (rounded < size) return real.pvalloc(size);                  /* overflow: let it fail */
+    return aligned(page_pvalloc, page, rounded);
+}
+
+/* ---- exec and _exit: flush first, the buffer would be lost ------------------- */
+
+extern char **environ;
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    finish("exec");
+    return real.execve(path, argv, envp);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    finish("exec");
+    return real.execvpe(file, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+    finish("exec");
+    return real.fexecve(fd, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+/* execl, execlp, execle: the arguments become an argv on the stack. */
+#define ARGV_FROM_VARARGS(first, after)                   \
+    va_list ap;                                           \
+    size_t argc = 1;                                      \
+    va_start(ap, first);                                  \
+    while (va_arg(ap, char *)) argc++;                    \
+    va_end(ap);                                           \
+    char *argv[argc + 1];                                 \
+    argv[0] = (char *)(first);                            \
+    va_start(ap, first);                                  \
+    for (size_t i = 1; i <= argc; i++) argv[i] = va_arg(ap, char *); \
+    after;                                                \
+    va_end(ap)
+
+EXPORT int execl(const char *path, const char *arg, ...) {
+    ARGV_FROM_VARARGS(arg, (void)0);
+    return execve(path, argv, environ);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...) {
+    ARGV_FROM_VARARGS(arg, (void)0);
+    return execvpe(file, argv, environ);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...) {
+    char *const *envp;
+    ARGV_FROM_VARARGS(arg, envp = va_arg(ap, char *const *));
+    return execve(path, argv, envp);
+}
+
+EXPORT void _exit(int status) {
+    finish("_exit");
+    real.exit_now(status);
+    __builtin_unreachable();
+}
+
+EXPORT void _Exit(int status) { _exit(status); }

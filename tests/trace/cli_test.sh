@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# cli_test.sh ARENA_TRACE CASE: one check of the arena-trace command line per
+# CASE (ctest runs each as its own test). Exits non-zero with a reason on failure.
+set -u
+bin=$1
+case_name=$2
+dir=$(mktemp -d /tmp/arena-trace-cli.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+
+fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
+# expect CODE CMD...: runs CMD with stdout/stderr in $dir/out, $dir/err
+expect() {
+    local want=$1; shift
+    "$@" >"$dir/out" 2>"$dir/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, not $want; stderr: $(head -c 500 "$dir/err")"
+}
+contains() { grep -qF -- "$2" "$dir/$1" || fail "$1 lacks '$2': $(head -c 500 "$dir/$1")"; }
+empty() { [ ! -s "$dir/$1" ] || fail "$1 is not empty: $(head -c 300 "$dir/$1")"; }
+
+printf 'arena-trace 1\na 1 10\nf 1\n' >"$dir/good.trace"
+printf 'arena-trace 1\na 1 10\n\n# note\nr 2 5\n' >"$dir/bad.trace"
+
+case $case_name in
+bad_flag)
+    for sub in validate stats gen record; do
+        expect 2 "$bin" "$sub" --no-such-flag
+        contains err "usage: arena-trace $sub"
+        empty out
+    done
+    expect 2 "$bin" gen tiny --ops
+    contains err "--ops needs a value"
+    expect 2 "$bin" gen tiny --ops ten
+    contains err "--ops takes an unsigned number, not 'ten'"
+    expect 2 "$bin" gen no-such-workload
+    contains err "unknown workload 'no-such-workload'"
+    expect 2 "$bin" record -- true
+    contains err "-o FILE is required"
+    expect 2 "$bin" frobnicate
+    contains err "unknown command 'frobnicate'"
+    contains err "usage: arena-trace COMMAND"
+    expect 2 "$bin"
+    contains err "usage: arena-trace COMMAND" ;;
+bad_trace)
+    expect 1 "$bin" validate "$dir/good.trace" "$dir/bad.trace"
+    contains err "$dir/bad.trace:5: 'r 2': id 2 is not live"
+    contains out "$dir/good.trace: ok, 2 ops"
+    expect 1 "$bin" stats "$dir/bad.trace"
+    contains err "$dir/bad.trace:5: "
+    empty out
+    expect 1 "$bin" validate "$dir/missing.trace"
+    contains err "$dir/missing.trace: cannot read" ;;
+validate_ok)
+    "$bin" gen threads --ops 5000 -o "$dir/t.trace.gz" || fail "gen"
+    expect 0 "$bin" validate "$dir/good.trace" "$dir/t.trace.gz"
+    contains out "$dir/good.trace: ok, 2 ops (a 1, c 0, m 0, r 0, f 1), 1 thread, peak 10 live bytes in 1 blocks"
+    contains out "$dir/t.trace.gz: ok, 5000 ops"
+    contains out "4 threads"
+    empty err ;;
+stats)
+    expect 0 "$bin" stats "$dir/good.trace"
+    for want in "ops          2 ops (a 1, c 0, m 0, r 0, f 1)" "peak live    10 bytes" "threads      1" \
+                "8-15 B" "lifetimes (ops from allocation to free):" "1 ops"; do
+        contains out "$want"
+    done ;;
+gen_deterministic)
+    "$bin" gen phased --ops 3000 --seed 5 >"$dir/a.trace" || fail "gen to stdout"
+    "$bin" gen phased --ops 3000 --seed 5 -o "$dir/b.trace" || fail "gen -o"
+    "$bin" gen phased --ops 3000 --seed 6 -o "$dir/c.trace" || fail "gen -o"
+    "$bin" gen phased --ops 3000 --seed 5 -o "$dir/a.trace.gz" || fail "gen -o .gz"
+    sleep 1
+    "$bin" gen phased --ops 3000 --seed 5 -o "$dir/b.trace.gz" || fail "gen -o .gz"
+    cmp -s "$dir/a.trace" "$dir/b.trace" || fail "stdout and -o differ"
+    cmp -s "$dir/a.trace.gz" "$dir/b.trace.gz" || fail "two gzip runs differ"
+    cmp -s "$dir/a.trace" "$dir/c.trace" && fail "seeds 5 and 6 give the same trace"
+    [ "$(gzip -dc "$dir/a.trace.gz" | cmp - "$dir/a.trace" && echo same)" = same ] || fail "gzip content differs"
+    [ "$(grep -c '^[acmrf] ' "$dir/a.trace")" -eq 3000 ] || fail "not 3000 ops" ;;
+gen_list)
+    expect 0 "$bin" gen --list
+    for w in tiny small medium large powerlaw realloc-grow lifo fifo random phased threads; do
+        grep -q "^$w " "$dir/out" || fail "gen --list lacks $w"
+    done ;;
+help)
+    expect 0 "$bin" --help
+    contains out "usage: arena-trace COMMAND"
+    for sub in validate stats gen record; do contains out "  $sub "; done
+    for sub in validate stats gen record; do
+        expect 0 "$bin" "$sub" --help
+        contains out "usage: arena-trace $sub"
+        expect 0 "$bin" help "$sub"
+        contains out "usage: arena-trace $sub"
+    done ;;
+record_bad_command)
+    expect 127 "$bin" record -o "$dir/x.trace" -- /nonexistent/program
+    contains err "cannot run '/nonexistent/program'"
+    "$bin" validate "$dir/x.trace" >/dev/null || fail "no empty trace left for a command that never ran" ;;
+*) fail "unknown case" ;;
+esac
+echo "ok: $case_name"

@@ -1,0 +1,243 @@
+// The reader: one failing test per rule of docs/trace-format.md, each checking
+// the line it reports and the words that say what is wrong; then what loads,
+// the facts it computes, gzip and the writer.
+#include "trace_test_util.h"
+
+using trace_test::parse_error;
+
+namespace {
+
+struct BadTrace {
+    const char *rule;
+    const char *text;
+    const char *where;  // "t.trace:LINE: "
+    const char *says;   // part of what follows
+};
+
+const BadTrace kBadTraces[] = {
+    {"empty file", "", "t.trace:1: ", "missing header"},
+    {"only comments", "# a\n\n# b\n", "t.trace:3: ", "missing header"},
+    {"no header", "a 1 10\n", "t.trace:1: ", "missing header: the first line must be 'arena-trace 1', found 'a'"},
+    {"header after comment", "# c\narena-trace\n", "t.trace:2: ", "lacks its version"},
+    {"unsupported version", "arena-trace 2\na 1 1\n", "t.trace:1: ", "unsupported version '2'"},
+    {"version not a number", "arena-trace one\n", "t.trace:1: ", "unsupported version 'one'"},
+    {"header extra field", "arena-trace 1 x\n", "t.trace:1: ", "extra field 'x' after the header"},
+    {"unknown op", "arena-trace 1\na 1 1\nx 1 1\n", "t.trace:3: ", "unknown op 'x'"},
+    {"op of two letters", "arena-trace 1\naa 1 1\n", "t.trace:2: ", "unknown op 'aa'"},
+    {"missing field a", "arena-trace 1\na 1\n", "t.trace:2: ", "missing field SIZE: 'a' takes a ID SIZE"},
+    {"missing field c", "arena-trace 1\nc 1 2\n", "t.trace:2: ", "missing field SIZE: 'c' takes c ID N SIZE"},
+    {"missing field m", "arena-trace 1\nm 1\n", "t.trace:2: ", "missing field ALIGN"},
+    {"missing field f", "arena-trace 1\nf\n", "t.trace:2: ", "missing field ID"},
+    {"missing field t", "arena-trace 1\nt\n", "t.trace:2: ", "missing field THREAD"},
+    {"extra field a", "arena-trace 1\na 1 2 3\n", "t.trace:2: ", "extra field '3': 'a' takes a ID SIZE"},
+    {"extra field f", "arena-trace 1\na 1 2\nf 1 2\n", "t.trace:3: ", "extra field '2'"},
+    {"extra field t", "arena-trace 1\nt 1 2\n", "t.trace:2: ", "extra field '2': 't' takes t THREAD"},
+    {"trailing comment", "arena-trace 1\na 1 2 # note\n", "t.trace:2: ", "extra field '#'"},
+    {"non-number id", "arena-trace 1\na x1 2\n", "t.trace:2: ", "ID 'x1' is not an unsigned decimal number"},
+    {"negative size", "arena-trace 1\na 1 -2\n", "t.trace:2: ", "SIZE '-2' is not an unsigned decimal number"},
+    {"trailing garbage", "arena-trace 1\na 1 24x\n", "t.trace:2: ", "SIZE '24x' is not"},
+    {"hex number", "arena-trace 1\na 0x10 2\n", "t.trace:2: ", "ID '0x10' is not"},
+    {"lone carriage return", "arena-trace 1\na 1 2\r3\n", "t.trace:2: ", "SIZE '2\\x0d3' is not"},
+    {"id out of range", "arena-trace 1\na 18446744073709551616 1\n", "t.trace:2: ",
+     "ID '18446744073709551616' is out of range"},
+    {"size out of range", "arena-trace 1\na 1 99999999999999999999\n", "t.trace:2: ",
+     "SIZE '99999999999999999999' is out of range"},
+    {"thread out of range", "arena-trace 1\nt 1024\n", "t.trace:2: ", "thread id 1024 is out of range (0..1023)"},
+    {"thread not a number", "arena-trace 1\nt one\n", "t.trace:2: ", "THREAD 'one' is not"},
+    {"alloc of live id", "arena-trace 1\na 7 1\n\nc 7 1 1\n", "t.trace:4: ",
+     "'c 7': id 7 is already live (allocated at line 2)"},
+    {"memalign of live id", "arena-trace 1\na 7 1\nm 7 16 1\n", "t.trace:3: ", "id 7 is already live"},
+    {"free of unknown id", "arena-trace 1\na 1 1\nf 2\n", "t.trace:3: ", "'f 2': id 2 is not live"},
+    {"double free", "arena-trace 1\na 1 1\nf 1\nf 1\n", "t.trace:4: ", "'f 1': id 1 is not live"},
+    {"realloc of dead id", "arena-trace 1\nr 5 10\n", "t.trace:2: ", "'r 5': id 5 is not live"},
+    {"realloc to zero", "arena-trace 1\na 5 1\nr 5 0\n", "t.trace:3: ", "'r 5' 0: realloc to size 0 is not allowed"},
+    {"alignment zero", "arena-trace 1\nm 1 0 8\n", "t.trace:2: ", "ALIGN 0 is not a power of two"},
+    {"alignment not a power of two", "arena-trace 1\nm 1 48 8\n", "t.trace:2: ", "ALIGN 48 is not a power of two"},
+    {"calloc overflow", "arena-trace 1\nc 1 4294967296 4294967296\n", "t.trace:2: ", "overflows 64 bits"},
+    {"live bytes overflow", "arena-trace 1\na 1 18446744073709551615\na 2 1\n", "t.trace:3: ",
+     "live bytes exceed"},
+    {"control character", "arena-trace 1\na 1\x01 2\n", "t.trace:2: ", "ID '1\\x01' is not"},
+    {"error on last line", "arena-trace 1\na 1 1\na 2 2\nf 3", "t.trace:4: ", "id 3 is not live"},
+};
+
+class BadTraceTest : public testing::TestWithParam<BadTrace> {};
+
+TEST_P(BadTraceTest, RejectedAtItsLine) {
+    const BadTrace &bad = GetParam();
+    trace::Trace out;
+    out.ops.resize(3);  // whatever was there stays: nothing of a bad trace comes back
+    const std::string error = parse_error(bad.text, &out);
+    EXPECT_EQ(error.rfind(bad.where, 0), 0u) << bad.rule << ": " << error;
+    EXPECT_NE(error.find(bad.says), std::string::npos) << bad.rule << ": " << error;
+    EXPECT_EQ(out.ops.size(), 3u) << bad.rule;
+}
+
+std::string test_name(const testing::TestParamInfo<BadTrace> &info) {
+    std::string name;
+    for (const char *p = info.param.rule; *p; p++) name += isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, BadTraceTest, testing::ValuesIn(kBadTraces), test_name);
+
+TEST(Reader, AcceptsWhatTheFormatAllows) {
+    trace::Trace t;
+    const std::string text =
+        "# comment before the header\n\n"
+        "arena-trace 1\n"
+        "  # indented comment\n"
+        "a 17 24\r\n"                  // CRLF
+        "c\t18  4   32\n"              // tabs and runs of blanks
+        "m 19 64 100\n"
+        "r 17 48\n"
+        "f 18\n"
+        "a 18446744073709551615 0\n"   // largest id, malloc(0)
+        "t 1\n"
+        "f 17\n"
+        "t 1023\n"
+        "a 17 18446744073709550000\n"  // huge sizes are fine while the sum fits
+        "f 19";                         // no final newline
+    ASSERT_EQ(parse_error(text, &t), "");
+    ASSERT_EQ(t.ops.size(), 9u);
+    EXPECT_EQ(t.name, "t");
+    EXPECT_EQ(t.ops[1].kind, trace::OpKind::Calloc);
+    EXPECT_EQ(t.ops[1].arg, 4u);
+    EXPECT_EQ(t.ops[1].size, 32u);
+    EXPECT_EQ(t.ops[2].arg, 64u);
+    EXPECT_EQ(t.ops[5].thread, 0u);
+    EXPECT_EQ(t.ops[6].thread, 1u);
+    EXPECT_EQ(t.ops[7].thread, 1023u);
+    EXPECT_EQ(t.facts.threads, 3u);
+    EXPECT_EQ(t.facts.max_thread, 1023u);
+}
+
+TEST(Reader, SlotsAreDenseAndLowestFreeFirst) {
+    trace::Trace t;
+    ASSERT_EQ(parse_error("arena-trace 1\na 900 1\na 5 1\na 77 1\nf 5\nf 900\na 3 1\na 4 1\n", &t), "");
+    const uint32_t expected[] = {0, 1, 2, 1, 0, 0, 1};
+    for (size_t i = 0; i < t.ops.size(); i++) EXPECT_EQ(t.ops[i].slot, expected[i]) << i;
+    EXPECT_EQ(t.facts.slot_count, 3u);
+}
+
+TEST(Reader, IdIsFreeAgainAfterFree) {
+    EXPECT_EQ(parse_error("arena-trace 1\na 1 1\nf 1\nm 1 8 1\nf 1\n"), "");
+}
+
+TEST(Reader, Facts) {
+    trace::Trace t;
+    ASSERT_EQ(parse_error("arena-trace 1\n"
+                          "a 1 100\n"      // 100
+                          "c 2 3 100\n"    // 400
+                          "r 1 50\n"       // 350
+                          "m 3 16 1000\n"  // 1350: the peak, after op 3
+                          "f 3\n"          // 350
+                          "t 2\n"
+                          "a 4 0\n"        // 350, 3 blocks
+                          "f 2\n",         // 50
+                          &t),
+              "");
+    const trace::Facts &f = t.facts;
+    EXPECT_EQ(f.ops, 7u);
+    EXPECT_EQ(f.count[0], 2u);
+    EXPECT_EQ(f.count[1], 1u);
+    EXPECT_EQ(f.count[2], 1u);
+    EXPECT_EQ(f.count[3], 1u);
+    EXPECT_EQ(f.count[4], 2u);
+    EXPECT_EQ(f.peak_live_bytes, 1350u);
+    EXPECT_EQ(f.peak_op, 3u);
+    EXPECT_EQ(f.peak_live_blocks, 3u);
+    EXPECT_EQ(f.final_live_blocks, 2u);
+    EXPECT_EQ(f.final_live_bytes, 50u);
+    EXPECT_EQ(f.threads, 2u);
+    EXPECT_EQ(f.max_thread, 2u);
+    EXPECT_EQ(f.size_hist[0], 1u);   // a 4 0
+    EXPECT_EQ(f.size_hist[6], 1u);   // 50
+    EXPECT_EQ(f.size_hist[7], 1u);   // 100
+    EXPECT_EQ(f.size_hist[9], 1u);   // calloc: 300
+    EXPECT_EQ(f.size_hist[10], 1u);  // 1000
+    const trace::Lifetimes life = trace::lifetimes(t);
+    EXPECT_EQ(life.hist[1], 1u);  // m 3 .. f 3: 1 op
+    EXPECT_EQ(life.hist[3], 1u);  // c 2 .. f 2: 5 ops
+    EXPECT_EQ(life.never_freed, 2u);
+}
+
+TEST(Reader, ThreadHelpers) {
+    trace::Trace t;
+    ASSERT_EQ(parse_error("arena-trace 1\na 1 8\nt 3\nr 1 16\nf 1\nt 0\na 2 8\n", &t), "");
+    const std::vector<uint64_t> previous = trace::previous_op_on_slot(t);
+    EXPECT_EQ(previous, (std::vector<uint64_t>{trace::kNoOp, 0, 1, 2}));  // slot 0 reused by op 3
+    const auto by_thread = trace::ops_by_thread(t);
+    ASSERT_EQ(by_thread.size(), 4u);
+    EXPECT_EQ(by_thread[0], (std::vector<uint64_t>{0, 3}));
+    EXPECT_EQ(by_thread[3], (std::vector<uint64_t>{1, 2}));
+}
+
+TEST(Reader, GzipFileWithErrorReportsItsLine) {
+    trace_test::TempDir dir;
+    std::string error;
+    ASSERT_TRUE(trace::write_text(dir / "bad.trace.gz", "arena-trace 1\na 1 1\n\nf 2\n", &error)) << error;
+    EXPECT_NE(trace_test::read_file(dir / "bad.trace.gz").substr(0, 2), "ar");  // really compressed
+    trace::Trace t;
+    EXPECT_FALSE(trace::load(dir / "bad.trace.gz", &t, &error));
+    EXPECT_EQ(error, dir / "bad.trace.gz:4: 'f 2': id 2 is not live");
+    EXPECT_TRUE(t.ops.empty());
+}
+
+TEST(Reader, GzipDetectedFromContentAndMembersConcatenated) {
+    trace_test::TempDir dir;
+    std::string error;
+    ASSERT_TRUE(trace::write_text(dir / "one.gz", "arena-trace 1\na 1 5\n", &error));
+    ASSERT_TRUE(trace::write_text(dir / "two.gz", "f 1\n", &error));
+    trace_test::write_file(dir / "both.trace",
+                           trace_test::read_file(dir / "one.gz") + trace_test::read_file(dir / "two.gz"));
+    trace::Trace t;
+    ASSERT_TRUE(trace::load(dir / "both.trace", &t, &error)) << error;
+    EXPECT_EQ(t.ops.size(), 2u);
+}
+
+TEST(Reader, TruncatedGzipIsAnError) {
+    trace_test::TempDir dir;
+    std::string error;
+    ASSERT_TRUE(trace::write_text(dir / "x.trace.gz", "arena-trace 1\na 1 5\nf 1\n", &error));
+    const std::string bytes = trace_test::read_file(dir / "x.trace.gz");
+    trace_test::write_file(dir / "cut.trace.gz", bytes.substr(0, bytes.size() - 6));
+    trace::Trace t;
+    EXPECT_FALSE(trace::load(dir / "cut.trace.gz", &t, &error));
+    EXPECT_NE(error.find("cut.trace.gz: not valid gzip data"), std::string::npos) << error;
+}
+
+TEST(Reader, MissingFile) {
+    trace::Trace t;
+    std::string error;
+    EXPECT_FALSE(trace::load("/nonexistent/x.trace", &t, &error));
+    EXPECT_EQ(error, "/nonexistent/x.trace: cannot read: No such file or directory");
+}
+
+TEST(Writer, CanonicalText) {
+    trace::Trace t;
+    ASSERT_EQ(parse_error("arena-trace 1\n# c\nt 2\na 50 8\nc 60 2 4\nt 0\nm 70 32 9\nr 50 16\nf 60\n", &t), "");
+    EXPECT_EQ(trace::to_text(t), "arena-trace 1\nt 2\na 0 8\nc 1 2 4\nt 0\nm 2 32 9\nr 0 16\nf 1\n");
+}
+
+TEST(Writer, GzipIsDeterministicAndReadsBack) {
+    trace_test::TempDir dir;
+    trace::Trace t, back;
+    ASSERT_EQ(parse_error("arena-trace 1\na 1 8\nt 1\nf 1\n", &t), "");
+    std::string error;
+    ASSERT_TRUE(trace::write(dir / "a.trace.gz", t, &error)) << error;
+    sleep(1);  // a gzip header with a time stamp would now differ
+    ASSERT_TRUE(trace::write(dir / "b.trace.gz", t, &error)) << error;
+    EXPECT_EQ(trace_test::read_file(dir / "a.trace.gz"), trace_test::read_file(dir / "b.trace.gz"));
+    ASSERT_TRUE(trace::load(dir / "a.trace.gz", &back, &error)) << error;
+    EXPECT_EQ(trace::to_text(back), trace::to_text(t));
+    EXPECT_EQ(back.name, "a");
+}
+
+TEST(Writer, UnwritablePath) {
+    trace::Trace t;
+    std::string error;
+    EXPECT_FALSE(trace::write("/nonexistent/dir/x.trace", t, &error));
+    EXPECT_EQ(error.rfind("/nonexistent/dir/x.trace: cannot write", 0), 0u) << error;
+}
+
+}  // namespace

@@ -1,0 +1,137 @@
+// The recorder, through `arena-trace record`: a program with a known sequence of
+// calls (record_probe.c) comes out as exactly that sequence, threads and fork
+// included; a real program (python3) gives a valid trace and unchanged output.
+#include <sys/wait.h>
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "trace_test_util.h"
+
+namespace {
+
+struct Outcome {
+    int exit_code;
+    std::string out, err;
+};
+
+// Runs a shell command line with stdout and stderr captured in dir.
+Outcome run(const trace_test::TempDir &dir, const std::string &command) {
+    const int status = system((command + " >'" + (dir / "out.txt") + "' 2>'" + (dir / "err.txt") + "'").c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, trace_test::read_file(dir / "out.txt"),
+            trace_test::read_file(dir / "err.txt")};
+}
+
+std::vector<std::string> files_starting(const std::string &dir, const std::string &prefix) {
+    std::vector<std::string> names;
+    if (DIR *d = opendir(dir.c_str())) {
+        while (dirent *e = readdir(d))
+            if (std::string(e->d_name).rfind(prefix, 0) == 0) names.push_back(e->d_name);
+        closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// The ops of t from its first op matching `first` through the free of that
+// block, as text with slots renumbered by first appearance (so libc's own
+// blocks, live before, do not matter) and a thread field.
+std::vector<std::string> window(const trace::Trace &t, uint64_t marker_size) {
+    std::vector<std::string> lines;
+    size_t begin = 0;
+    while (begin < t.ops.size() && !(t.ops[begin].kind == trace::OpKind::Malloc && t.ops[begin].size == marker_size))
+        begin++;
+    if (begin == t.ops.size()) return lines;
+    std::vector<int> renumbered(t.facts.slot_count, -1);
+    int next = 0;
+    for (size_t i = begin; i < t.ops.size(); i++) {
+        const trace::Op &op = t.ops[i];
+        if (op.kind != trace::OpKind::Free && op.kind != trace::OpKind::Realloc) renumbered[op.slot] = next++;
+        std::string line = std::string(1, trace::op_letter(op.kind)) + " " + std::to_string(renumbered[op.slot]);
+        if (op.kind == trace::OpKind::Calloc || op.kind == trace::OpKind::Memalign) line += " " + std::to_string(op.arg);
+        if (op.kind != trace::OpKind::Free) line += " " + std::to_string(op.size);
+        lines.push_back("t" + std::to_string(op.thread) + ": " + line);
+        if (op.kind == trace::OpKind::Free && op.slot == t.ops[begin].slot) break;
+    }
+    return lines;
+}
+
+TEST(Recorder, KnownSequenceWithThreadsAndFork) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "probe.trace") + "' -- " + RECORD_PROBE);
+    EXPECT_EQ(r.exit_code, 7) << "the probe's own exit code comes through\n" << r.err;
+    EXPECT_EQ(r.out, "");
+    const std::vector<std::string> files = files_starting(dir.path(), "probe.trace");
+    ASSERT_EQ(files.size(), 2u) << r.err;  // the probe and its forked child
+    EXPECT_NE(r.err.find("wrote " + (dir / "probe.trace") + ":"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("wrote " + (dir / files[1]) + ":"), std::string::npos) << r.err;
+
+    trace::Trace parent, child;
+    std::string error;
+    ASSERT_TRUE(trace::load(dir / "probe.trace", &parent, &error)) << error;
+    const std::vector<std::string> expected_parent = {
+        "t0: a 0 11111", "t0: a 1 100", "t0: c 2 3 40", "t0: r 1 300", "t0: m 3 64 200", "t0: m 4 128 256",
+        "t0: m 5 32 50", "t0: m 6 4096 1000", "t0: m 7 4096 8192", "t0: a 8 100", "t0: f 2", "t0: f 8",
+        "t0: a 9 0", "t0: a 10 777",  // (no calloc for the new thread: the probe warmed that up)
+        "t1: a 11 2001", "t1: f 10", "t1: r 11 2500", "t1: f 11",
+        "t2: c 12 2 1001", "t2: f 12",
+        "t0: a 13 4242", "t0: f 13",
+        "t0: f 1", "t0: f 3", "t0: f 4", "t0: f 5", "t0: f 6", "t0: f 7", "t0: f 9", "t0: f 0"};
+    EXPECT_EQ(window(parent, 11111), expected_parent);
+
+    ASSERT_TRUE(trace::load(dir / files[1], &child, &error)) << error;
+    EXPECT_EQ(window(child, 3001), (std::vector<std::string>{"t0: a 0 3001", "t0: a 1 3002", "t0: f 0"}));
+    const std::string child_text = trace_test::read_file(dir / files[1]);
+    EXPECT_NE(child_text.find("# _exit: "), std::string::npos) << child_text;
+    EXPECT_NE(child_text.find("1 frees of inherited blocks skipped"), std::string::npos) << child_text;
+    EXPECT_NE(child_text.find("1 reallocs of inherited blocks written as allocations"), std::string::npos);
+}
+
+TEST(Recorder, GzipOutput) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "p.trace.gz") + "' -- " + RECORD_PROBE);
+    EXPECT_EQ(r.exit_code, 7) << r.err;
+    const std::vector<std::string> files = files_starting(dir.path(), "p.trace");
+    ASSERT_EQ(files.size(), 2u) << r.err;
+    for (const std::string &f : files) {
+        EXPECT_EQ(trace_test::read_file(dir / f).substr(0, 2), "\x1f\x8b") << f;
+        trace::Trace t;
+        std::string error;
+        EXPECT_TRUE(trace::load(dir / f, &t, &error)) << error;
+    }
+}
+
+TEST(Recorder, RealProgramValidatesAndBehavesTheSame) {
+    trace_test::TempDir dir;
+    trace_test::write_file(dir / "script.py",
+                           "import json, sys, subprocess\n"
+                           "d = {str(i): [i] * (i % 7) for i in range(20000)}\n"
+                           "s = json.dumps(d)\n"
+                           "print(len(s), sum(len(v) for v in json.loads(s).values()))\n"
+                           "print(subprocess.run(['echo', 'child'], capture_output=True, text=True).stdout.strip())\n"
+                           "sys.stderr.write('to stderr\\n')\n"
+                           "sys.exit(3)\n");
+    const std::string python = "PYTHONMALLOC=malloc python3 '" + (dir / "script.py") + "'";
+    const Outcome plain = run(dir, python);
+    const Outcome recorded = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "py.trace.gz") + "' -- env " + python);
+    EXPECT_EQ(plain.exit_code, 3);
+    EXPECT_EQ(recorded.exit_code, plain.exit_code);
+    EXPECT_EQ(recorded.out, plain.out);
+    EXPECT_NE(plain.out.find(" 59997\nchild\n"), std::string::npos) << plain.out;
+    EXPECT_EQ(recorded.err.rfind("to stderr\n", 0), 0u) << recorded.err;
+    // env, then python (same pid after exec), the forked child, echo after its exec
+    const std::vector<std::string> files = files_starting(dir.path(), "py.trace.gz");
+    EXPECT_GE(files.size(), 3u) << recorded.err;
+    uint64_t biggest = 0;
+    for (const std::string &f : files) {
+        trace::Trace t;
+        std::string error;
+        EXPECT_TRUE(trace::load(dir / f, &t, &error)) << error;
+        biggest = std::max(biggest, t.facts.ops);
+    }
+    EXPECT_GT(biggest, 50000u) << "python's own trace holds its dict and json work";
+}
+
+}  // namespace
