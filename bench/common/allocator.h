@@ -61,6 +61,9 @@ struct AllocatorInfo {
     bool thread_safe = false;         // may replay threaded traces
     bool has_block_size = false;      // block_size (and region_size) mean something
     bool micro = true;                // takes part in bench_micro (open-ended loops)
+    // A slow reference (seed): skipped on a trace whose first replay takes
+    // longer than the run's budget, so that it cannot dominate a run.
+    bool budgeted = false;
     // Preloaded: where its shared library may be, first match wins; "{exe}"
     // stands for the directory of the running driver. Empty: nothing to
     // preload (glibc).

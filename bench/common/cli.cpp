@@ -36,6 +36,12 @@ uint64_t parse_count(const std::string &flag, const std::string &text) {
     return v;
 }
 
+uint64_t parse_positive(const std::string &flag, const std::string &text) {
+    const uint64_t v = parse_count(flag, text);
+    if (!v) throw UsageError(flag + " must be at least 1");
+    return v;
+}
+
 double parse_seconds(const std::string &flag, const std::string &text) {
     char *end = nullptr;
     double v = std::strtod(text.c_str(), &end);

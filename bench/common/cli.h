@@ -34,6 +34,7 @@ private:
 };
 
 uint64_t parse_count(const std::string &flag, const std::string &text);     // 0, 1, 2, ...
+uint64_t parse_positive(const std::string &flag, const std::string &text);  // 1, 2, ...
 double parse_seconds(const std::string &flag, const std::string &text);     // a number >= 0
 // Byte sizes: 4096, 64K, 4M, 1G (binary units).
 uint64_t parse_bytes(const std::string &flag, const std::string &text);

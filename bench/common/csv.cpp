@@ -60,6 +60,13 @@ bool write_csv(const std::string &path, const Facts &facts, const std::vector<st
     return true;
 }
 
+std::string json_beside(const std::string &csv_path) {
+    std::string path = csv_path;
+    const size_t dot = path.rfind('.');
+    if (dot != std::string::npos && path.find('/', dot) == std::string::npos) path.resize(dot);
+    return path + ".json";
+}
+
 static bool read_file(const std::string &path, std::string *text) {
     std::ifstream file(path, std::ios::binary);
     if (!file) return false;

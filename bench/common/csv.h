@@ -32,6 +32,9 @@ std::string full_precision(double value);
 bool write_csv(const std::string &path, const Facts &facts, const std::vector<std::string> &columns,
                const std::vector<CsvRow> &rows, std::string *error);
 
+// Where the JSON beside a CSV goes: the same path with .json for its extension.
+std::string json_beside(const std::string &csv_path);
+
 // Joins Google Benchmark JSON files (one per child) into one: the context of
 // the first, the "benchmarks" entries of all in order. False with *error set.
 bool merge_benchmark_json(const std::vector<std::string> &inputs, const std::string &output,

@@ -6,35 +6,51 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "cli.h"
+#include "facts.h"
 
 namespace bench {
+
+static const char kProbeFlag[] = "--child-info=";
 
 static std::string real_path(const std::string &path) {
     char resolved[PATH_MAX];
     return realpath(path.c_str(), resolved) ? resolved : path;
 }
 
-// The first candidate file that exists; "" when none does.
-static std::string locate_library(const AllocatorInfo &info) {
+// The candidate paths with "{exe}" resolved.
+static std::vector<std::string> library_paths(const AllocatorInfo &info) {
+    std::vector<std::string> paths;
+    const std::string exe = "{exe}";
     for (std::string candidate : info.library_candidates) {
         if (candidate.empty()) continue;
-        const std::string exe = "{exe}";
         if (candidate.compare(0, exe.size(), exe) == 0) candidate = self_directory() + candidate.substr(exe.size());
-        if (access(candidate.c_str(), R_OK) == 0) return real_path(candidate);
+        paths.push_back(candidate);
     }
+    return paths;
+}
+
+// The first candidate file that exists; "" when none does.
+static std::string locate_library(const AllocatorInfo &info) {
+    for (const std::string &candidate : library_paths(info))
+        if (access(candidate.c_str(), R_OK) == 0) return real_path(candidate);
     return "";
+}
+
+void preload(const UsableAllocator &allocator, ChildSpec *spec) {
+    if (allocator.library.empty())
+        spec->unset_env.push_back("LD_PRELOAD");
+    else
+        spec->set_env.push_back("LD_PRELOAD=" + allocator.library);
 }
 
 ChildSpec child_for(const UsableAllocator &allocator, const std::vector<std::string> &args) {
     ChildSpec spec;
     spec.argv.push_back(self_executable());
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-    if (allocator.library.empty())
-        spec.unset_env.push_back("LD_PRELOAD");
-    else
-        spec.set_env.push_back("LD_PRELOAD=" + allocator.library);
+    preload(allocator, &spec);
     spec.result_pipe = true;
     return spec;
 }
@@ -53,12 +69,7 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
         if (!info.library_candidates.empty()) {
             candidate.library = locate_library(info);
             if (candidate.library.empty()) {
-                std::string where = info.library_candidates.back();
-                for (const auto &c : info.library_candidates)
-                    if (!c.empty()) {
-                        where = c;
-                        break;
-                    }
+                const std::string where = library_paths(info).front();
                 std::fprintf(stderr, "%s: not available (no %s); the run goes on without it\n",
                              info.name.c_str(), where.c_str());
                 continue;
@@ -66,7 +77,7 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
         }
         // Probe it in a process of its own: it loads, it says its version, and
         // its entry points really are the ones in use.
-        ChildResult probe = run_child(child_for(candidate, {std::string(kChildInfoFlag) + "=" + info.name}));
+        ChildResult probe = run_child(child_for(candidate, {std::string(kProbeFlag) + info.name}));
         ResultLines lines = parse_result_lines(probe.results);
         if (!probe.succeeded()) {
             std::fprintf(stderr, "%s: not usable (its probe process ended with %s); the run goes on without it\n",
@@ -88,10 +99,37 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
     return usable;
 }
 
-int child_info_main(const std::string &allocator_name) {
+std::vector<std::string> parse_allocator_list(const std::string &text) {
+    std::vector<std::string> names = split_list(text);
+    if (names.empty()) throw UsageError("--allocators needs at least one name");
+    for (const auto &name : names)
+        if (!find_allocator(name))
+            throw UsageError("unknown allocator '" + name + "' (known: " + allocator_names() + ")");
+    return names;
+}
+
+std::vector<UsableAllocator> allocators_to_run(const std::vector<std::string> &wanted,
+                                               bool (*fits)(const AllocatorInfo &), const std::string &why_not,
+                                               Facts *facts) {
+    std::vector<UsableAllocator> chosen;
+    for (auto &a : find_usable_allocators(wanted)) {
+        if (fits(*a.info)) {
+            chosen.push_back(a);
+            set_fact(facts, "allocator." + a.info->name, a.version.empty() ? "unknown" : a.version);
+        } else if (!wanted.empty()) {
+            std::fprintf(stderr, "%s: %s; left out\n", a.info->name.c_str(), why_not.c_str());
+        }
+    }
+    if (chosen.empty()) std::fprintf(stderr, "no allocator to run\n");
+    return chosen;
+}
+
+int run_probe_if_asked(int argc, char **argv) {
+    if (argc < 2 || std::strncmp(argv[1], kProbeFlag, std::strlen(kProbeFlag)) != 0) return -1;
+    const char *allocator_name = argv[1] + std::strlen(kProbeFlag);
     const AllocatorInfo *info = find_allocator(allocator_name);
     if (!info) {
-        std::fprintf(stderr, "unknown allocator '%s'\n", allocator_name.c_str());
+        std::fprintf(stderr, "unknown allocator '%s'\n", allocator_name);
         return 1;
     }
     write_result("version", info->version ? info->version() : "");
@@ -115,6 +153,22 @@ int child_info_main(const std::string &allocator_name) {
     write_result("malloc_interposed", expected.empty() || malloc_from == expected ? "1" : "0");
     write_result("not_interposed", not_interposed);
     return 0;
+}
+
+int driver_main(int argc, char **argv, const char *program, const char *usage, const std::function<int()> &run) {
+    const int probe = run_probe_if_asked(argc, argv);
+    if (probe >= 0) return probe;
+    for (int i = 1; i < argc; i++)
+        if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+    try {
+        return run();
+    } catch (const UsageError &e) {
+        std::fprintf(stderr, "%s: %s\n%s", program, e.what(), usage);
+        return kExitUsage;
+    }
 }
 
 }  // namespace bench

@@ -46,10 +46,12 @@ struct Options {
     std::vector<uint64_t> block_sizes = {16};
     std::vector<uint64_t> region_sizes = {0};  // 0: the policy's own
     uint64_t repetitions = 5;
+    uint64_t latency_repetitions = 1;
     std::vector<Pass> passes = {Pass::Throughput, Pass::Memory, Pass::Latency};
     ThreadMode thread_mode = ThreadMode::Threaded;
     uint64_t max_ops = 0;
-    double budget_seconds = 10;
+    double budget_seconds = 2;
+    bool budget_all = false;  // the budget bounds every allocator, not only seed
     std::string csv_path, json_path, timeline_path;
     std::string valgrind = "valgrind";
     bool keep_temp = false;
@@ -74,8 +76,11 @@ static const char kUsage[] =
     "                        thread-safe allocators only), serial (file order on one\n"
     "                        thread, every allocator) or both (default: threaded)\n"
     "  --max-ops=N           replay only the first N ops of each trace\n"
-    "  --budget=SECONDS      an allocator whose first replay of a trace takes longer is\n"
-    "                        skipped on that trace (default: 10; 0 = no limit)\n"
+    "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
+    "                        (default: 1; its percentiles come from every call of a replay)\n"
+    "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
+    "                        its first replay takes longer (default: 2; 0 = no limit)\n"
+    "  --budget-all          the budget applies to every allocator (sweeps)\n"
     "  --csv=FILE            write the rows here (and Google Benchmark JSON beside it)\n"
     "  --json=FILE           Google Benchmark JSON (default: the CSV path, .json)\n"
     "  --timeline=FILE       live, resident and mapped bytes every 1% of ops\n"
@@ -101,14 +106,12 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     std::string v;
     while (!flags.done()) {
         if (flags.value("--trace", &v)) o.trace_paths.push_back(v);
-        else if (flags.value("--allocators", &v)) {
-            o.allocators = bench::split_list(v);
-            if (o.allocators.empty()) throw bench::UsageError("--allocators needs at least one name");
-        } else if (flags.value("--block-sizes", &v)) o.block_sizes = parse_sizes("--block-sizes", v);
+        else if (flags.value("--allocators", &v)) o.allocators = bench::parse_allocator_list(v); else if (flags.value("--block-sizes", &v)) o.block_sizes = parse_sizes("--block-sizes", v);
         else if (flags.value("--region-sizes", &v)) o.region_sizes = parse_sizes("--region-sizes", v);
         else if (flags.value("--repetitions", &v)) {
-            o.repetitions = bench::parse_count("--repetitions", v);
-            if (!o.repetitions) throw bench::UsageError("--repetitions must be at least 1");
+            o.repetitions = bench::parse_positive("--repetitions", v);
+        } else if (flags.value("--latency-repetitions", &v)) {
+            o.latency_repetitions = bench::parse_count("--latency-repetitions", v);
         } else if (flags.value("--passes", &v)) {
             o.passes.clear();
             for (const auto &name : bench::split_list(v)) {
@@ -129,15 +132,13 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
         else if (flags.value("--json", &v)) o.json_path = v;
         else if (flags.value("--timeline", &v)) o.timeline_path = v;
         else if (flags.value("--valgrind", &v)) o.valgrind = v;
+        else if (flags.flag("--budget-all")) o.budget_all = true;
         else if (flags.flag("--keep-temp")) o.keep_temp = true;
         else if (flags.flag("--check")) o.check = true;
         else if (flags.flag("--instructions")) o.instructions = true;
         else if (flags.flag("--list-allocators")) *list_only = true;
         else throw bench::UsageError("unknown flag '" + flags.peek() + "'");
     }
-    for (const auto &name : o.allocators)
-        if (!bench::find_allocator(name))
-            throw bench::UsageError("unknown allocator '" + name + "' (known: " + bench::allocator_names() + ")");
     if (o.check && o.instructions) throw bench::UsageError("--check and --instructions exclude each other");
     for (uint64_t bs : o.block_sizes)
         if (bs < 8 || bs > 65536 || (bs & (bs - 1)))
@@ -148,12 +149,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     if (o.check) o.passes = {Pass::Check};
     if (o.instructions) o.passes = {Pass::Instructions};
     if (o.check || o.instructions) o.repetitions = 1;
-    if (o.json_path.empty() && !o.csv_path.empty()) {
-        o.json_path = o.csv_path;
-        size_t dot = o.json_path.rfind('.');
-        if (dot != std::string::npos && o.json_path.find('/', dot) == std::string::npos) o.json_path.resize(dot);
-        o.json_path += ".json";
-    }
+    if (o.json_path.empty() && !o.csv_path.empty()) o.json_path = bench::json_beside(o.csv_path);
     if (o.trace_paths.empty()) o.trace_paths.push_back(BENCH_SOURCE_DIR "/traces");
     return o;
 }
@@ -410,8 +406,10 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
     request.region_size = config.region_size;
     request.threaded = config.threaded;
     request.repetition = repetition;
-    // The budget applies to the first replay of a configuration on a trace.
-    request.budget_seconds = repetition == 1 && pass == options.passes.front() ? options.budget_seconds : 0;
+    // The budget bounds the first replay of a slow reference on a trace.
+    const bool budgeted = config.allocator->info->budgeted || options.budget_all;
+    request.budget_seconds = budgeted && repetition == 1 && pass == options.passes.front()
+                                 ? options.budget_seconds : 0;
     const std::string job = std::to_string(jobs_done);
     if (pass != Pass::Check) request.benchmark_out = temp_dir + "/job-" + job + ".json";
 
@@ -579,26 +577,30 @@ static int run_everything(const Options &options, int argc, char **argv) {
             return 1;
         }
     }
-    run.allocators = bench::find_usable_allocators(options.allocators);
-    if (run.allocators.empty()) {
-        std::fprintf(stderr, "bench_replay: no allocator to run\n");
-        return 1;
-    }
-    for (const auto &a : run.allocators)
-        bench::set_fact(&run.facts, "allocator." + a.info->name, a.version.empty() ? "unknown" : a.version);
+    run.allocators = bench::allocators_to_run(
+        options.allocators, [](const bench::AllocatorInfo &) { return true; }, "", &run.facts);
+    if (run.allocators.empty()) return 1;
     for (const auto &t : run.traces) run.configs.push_back(configs_for(t, options, run.allocators, &run.facts));
 
     std::string passes;
     for (Pass p : options.passes) passes += (passes.empty() ? "" : ",") + std::string(pass_name(p));
     bench::set_fact(&run.facts, "repetitions", std::to_string(options.repetitions));
     bench::set_fact(&run.facts, "passes", passes);
+    bench::set_fact(&run.facts, "latency_repetitions", std::to_string(std::min(options.latency_repetitions, options.repetitions)));
     bench::set_fact(&run.facts, "thread_mode", options.thread_mode == ThreadMode::Threaded ? "threaded"
                                               : options.thread_mode == ThreadMode::Serial ? "serial" : "both");
-    bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds));
+    bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds) +
+                                                      (options.budget_all ? " (every allocator)" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));
 
-    for (const auto &configs : run.configs) run.jobs_total += configs.size();
-    run.jobs_total *= options.repetitions * options.passes.size();
+    // A pass runs in a repetition unless it is the latency pass past its repetitions.
+    auto runs_in = [&](Pass pass, uint64_t repetition) {
+        return pass != Pass::Latency || repetition <= options.latency_repetitions;
+    };
+    size_t passes_in_all_repetitions = 0;
+    for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++)
+        for (Pass pass : options.passes) passes_in_all_repetitions += runs_in(pass, repetition);
+    for (const auto &configs : run.configs) run.jobs_total += configs.size() * passes_in_all_repetitions;
     run.started = seconds_now();
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
@@ -610,6 +612,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                              run.traces[t].name.c_str(), run.configs[t].size());
             for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
                 for (Pass pass : options.passes) {
+                    if (!runs_in(pass, repetition)) continue;
                     if (run.dropped.count({t, c})) {
                         run.jobs_total--;
                         continue;
@@ -657,29 +660,15 @@ static int run_everything(const Options &options, int argc, char **argv) {
 
 int main(int argc, char **argv) {
     using namespace replay;
-    if (argc > 1 && std::strncmp(argv[1], bench::kChildInfoFlag, std::strlen(bench::kChildInfoFlag)) == 0 &&
-        argv[1][std::strlen(bench::kChildInfoFlag)] == '=')
-        return bench::child_info_main(argv[1] + std::strlen(bench::kChildInfoFlag) + 1);
     if (argc > 1 && std::strcmp(argv[1], kChildFlag) == 0) return child_main(argc, argv);
-    Options options;
-    bool list_only = false;
-    try {
-        for (int i = 1; i < argc; i++)
-            if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-                std::fputs(kUsage, stdout);
-                return 0;
-            }
-        options = parse_options(argc, argv, &list_only);
-        if (list_only) {
-            for (const auto &a : bench::find_usable_allocators(options.allocators))
-                std::printf("%-13s %-9s %s%s\n", a.info->name.c_str(),
-                            a.info->kind == bench::AllocatorKind::Preloaded ? "process" : "explicit",
-                            a.version.c_str(), a.library.empty() ? "" : ("  " + a.library).c_str());
-            return 0;
-        }
-        return run_everything(options, argc, argv);
-    } catch (const bench::UsageError &e) {
-        std::fprintf(stderr, "bench_replay: %s\n%s", e.what(), kUsage);
-        return bench::kExitUsage;
-    }
+    return bench::driver_main(argc, argv, "bench_replay", kUsage, [&] {
+        bool list_only = false;
+        const Options options = parse_options(argc, argv, &list_only);
+        if (!list_only) return run_everything(options, argc, argv);
+        for (const auto &a : bench::find_usable_allocators(options.allocators))
+            std::printf("%-13s %-9s %s%s\n", a.info->name.c_str(),
+                        a.info->kind == bench::AllocatorKind::Preloaded ? "process" : "explicit", a.version.c_str(),
+                        a.library.empty() ? "" : ("  " + a.library).c_str());
+        return 0;
+    });
 }

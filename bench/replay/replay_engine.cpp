@@ -699,8 +699,10 @@ void Session::replay() {
         if (!s.options.threaded)
             while (taken > 0 && out.timeline[taken - 1].op_index == 0) taken--;
         out.timeline.resize(taken);
+        // The first sample at the largest rise: where resident memory peaks
+        // (later samples on the same plateau see fewer live bytes).
         for (const Sample &sample : out.timeline) {
-            if (sample.rss_bytes >= out.rss_peak_bytes) {
+            if (sample.rss_bytes > out.rss_peak_bytes || !out.live_at_rss_peak) {
                 out.rss_peak_bytes = sample.rss_bytes;
                 out.live_at_rss_peak = sample.live_bytes;
             }

@@ -3,5 +3,5 @@
 #include "explicit_arena.h"
 
 namespace bench {
-BENCH_REGISTER_ALLOCATOR(explicit_arena_info("arena", 10, ARENA_POLICY_DEFAULT, true));
+BENCH_REGISTER_ALLOCATOR(explicit_arena_info("arena", 10, ARENA_POLICY_DEFAULT, true, false));
 }

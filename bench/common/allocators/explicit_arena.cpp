@@ -43,13 +43,14 @@ private:
 };
 
 AllocatorInfo explicit_arena_info(const std::string &name, int order, arena_policy policy,
-                                  bool thread_safe) {
+                                  bool thread_safe, bool budgeted) {
     AllocatorInfo info;
     info.name = name;
     info.order = order;
     info.kind = AllocatorKind::Explicit;
     info.thread_safe = thread_safe;
     info.has_block_size = true;
+    info.budgeted = budgeted;
     info.version = [] {
         return std::to_string(ARENA_VERSION_MAJOR) + "." + std::to_string(ARENA_VERSION_MINOR);
     };

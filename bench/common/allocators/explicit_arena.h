@@ -11,6 +11,6 @@ namespace bench {
 // child (so per replay), the block and region size of the settings, and
 // ARENA_THREAD_SAFE (one lock) when the replay is threaded.
 AllocatorInfo explicit_arena_info(const std::string &name, int order, arena_policy policy,
-                                  bool thread_safe);
+                                  bool thread_safe, bool budgeted);
 
 }  // namespace bench
