@@ -133,6 +133,23 @@ ARENA_API arena_error_fn arena_set_error_handler(arena_error_fn fn, void *ctx);
 /* The name of a misuse kind ("double free", ...). */
 ARENA_API const char *arena_error_name(arena_error kind);
 
+/* ---- the drop-in malloc ---------------------------------------------------
+ * A program running on libarena_malloc (linked, or with LD_PRELOAD) has one
+ * process arena with a heap per thread behind malloc and free. These two are
+ * defined only in libarena_malloc (under LD_PRELOAD, look them up with dlsym).
+ * Environment, read once at the first call: ARENA_BLOCK_SIZE and
+ * ARENA_REGION_SIZE (as arena_config; k, m, g suffixes; 16 is the smallest
+ * block size malloc allows), ARENA_STATS=1 (statistics to stderr at exit),
+ * ARENA_VERBOSE=1 (the configuration to stderr at start). */
+
+/* Statistics of the process arena, summed over the thread heaps (peak_live_bytes
+ * is the sum of the heaps' peaks: an upper bound). 0, or -1 with EINVAL. */
+ARENA_API int arena_malloc_stats(arena_stats *out);
+
+/* arena_check over every heap of the process arena. Call it while no other
+ * thread allocates or frees. */
+ARENA_API int arena_malloc_check(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,11 @@
 /* alloc.c: the default policy's front end: which mechanism serves a size, what
- * a pointer is, and the general (not fast) ways of every call. */
+ * a pointer is, and the general (not fast) ways of every call.
+ *
+ * In the process arena of the drop-in malloc every thread has its own heap. A
+ * block is only ever changed by the heap that owns its segment: another
+ * thread's free pushes it on the owner's remote list (heaps.c), and huge
+ * blocks, which any thread may free at once, belong to one shared heap under
+ * a lock. */
 #include "fastpath.h"
 
 #include <errno.h>
@@ -7,6 +13,17 @@
 
 /* Requests above this fail at once: no mapping could hold them. */
 #define ALLOC_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20))
+
+/* ---- huge blocks, shared between threads in the process arena ----------- */
+
+static heap_t *huge_owner(heap_t *h) { return h->arena->multi_heap ? &h->arena->heap : h; }
+
+static void huge_lock(heap_t *h) {
+    if (h->arena->multi_heap) pthread_mutex_lock(&h->arena->huge_lock);
+}
+static void huge_unlock(heap_t *h) {
+    if (h->arena->multi_heap) pthread_mutex_unlock(&h->arena->huge_lock);
+}
 
 /* ---- routing ------------------------------------------------------------- */
 
@@ -17,6 +34,7 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
         errno = ENOMEM;
         return NULL;
     }
+    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
     const sizeclass_table *t = &h->classes;
     void *p = NULL;
     if (size <= t->small_max && t->count > 0 && align <= OS_PAGE) {
@@ -30,19 +48,27 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
             goto done;
         }
     }
-    if (size <= h->medium_max && align <= h->medium_max) p = tlsf_malloc(h, size, align);
-    else p = huge_malloc(h, size, align);
+    if (size <= h->medium_max && align <= h->medium_max) {
+        p = tlsf_malloc(h, size, align);
+    } else {
+        huge_lock(h);
+        p = huge_malloc(huge_owner(h), size, align);
+        if (p) segmap_lookup(p)->stats_heap = h;
+        huge_unlock(h);
+    }
 done:
     if (!p) errno = ENOMEM;
     return p;
 }
 
-/* What p is for heap h: 0 when a live block h may free, else the misuse.
- * *owner is set to the arena p belongs to for ARENA_ERR_WRONG_ARENA. */
+/* What p is for heap h: 0 when a live block of h's arena, else the misuse.
+ * *owner is set to the arena p belongs to for ARENA_ERR_WRONG_ARENA. The
+ * block may be another heap's: its live bits are read with atomic loads. */
 static arena_error block_classify(const heap_t *h, const segment_t *s, const void *p, arena_t **owner) {
     if (!s) {
+        const heap_t *huge = huge_owner((heap_t *)h);
         for (unsigned i = 0; i < 8; i++)
-            if (h->huge_freed[i] == (uintptr_t)p) return ARENA_ERR_DOUBLE_FREE;
+            if (huge->huge_freed[i] == (uintptr_t)p) return ARENA_ERR_DOUBLE_FREE;
         return ARENA_ERR_INVALID_POINTER;
     }
     if (s->arena != h->arena) {
@@ -51,9 +77,10 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     }
     switch (s->kind) {
     case SEG_SMALL: {
-        const page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
-        size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> h->classes.granule_shift;
-        if (pg->live_map && (pg->live_map[g >> 5] >> ((g & 31) * 2)) & LIVE_BIT) return 0;
+        const page_t *pg = segment_page((segment_t *)s, p);
+        unsigned shift;
+        if (pg->live_map && (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & LIVE_BIT)
+            return 0;
         /* A block boundary of the page's (last) class: it was freed already. */
         uintptr_t a = (uintptr_t)p;
         if (pg->block_size && a >= pg->start && (a - pg->start) % pg->block_size == 0 &&
@@ -82,12 +109,12 @@ static segment_t *block_lookup(heap_t *h, const void *p) {
     return s;
 }
 
-static size_t block_requested(heap_t *h, segment_t *s, const void *p) {
+size_t block_requested(heap_t *h, segment_t *s, const void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
-        const page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
-        size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> h->classes.granule_shift;
-        bool slack = (pg->live_map[g >> 5] >> ((g & 31) * 2)) & SLACK_BIT;
+        const page_t *pg = segment_page(s, p);
+        unsigned shift;
+        bool slack = (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & SLACK_BIT;
         return pg->block_size - (slack ? slack_read(p, pg->block_size) : 0);
     }
     case SEG_MEDIUM: return tlsf_requested(p);
@@ -95,28 +122,26 @@ static size_t block_requested(heap_t *h, segment_t *s, const void *p) {
     }
 }
 
-static size_t block_usable(heap_t *h, segment_t *s, const void *p) {
-    (void)h;
+static size_t block_usable(segment_t *s, const void *p) {
     switch (s->kind) {
-    case SEG_SMALL: return s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT].block_size;
+    case SEG_SMALL: return segment_page(s, p)->block_size;
     case SEG_MEDIUM: return tlsf_usable(p);
     default: return s->huge_usable;
     }
 }
 
-/* Records `size` as the requested size of live block p. */
+/* Records `size` as the requested size of live block p of heap h. */
 static void block_set_requested(heap_t *h, segment_t *s, void *p, size_t size) {
     switch (s->kind) {
     case SEG_SMALL: {
-        page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
-        size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> h->classes.granule_shift;
-        unsigned shift = (unsigned)(g & 31) * 2;
-        uint64_t *word = &pg->live_map[g >> 5];
+        page_t *pg = segment_page(s, p);
+        unsigned shift;
+        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
         if (size == pg->block_size) {
-            *word &= ~(SLACK_BIT << shift);
+            map_store(word, map_load(word) & ~(SLACK_BIT << shift));
         } else {
             slack_write(p, pg->block_size, pg->block_size - size);
-            *word |= SLACK_BIT << shift;
+            map_store(word, map_load(word) | SLACK_BIT << shift);
         }
         break;
     }
@@ -125,27 +150,43 @@ static void block_set_requested(heap_t *h, segment_t *s, void *p, size_t size) {
     }
 }
 
-/* Frees live block p of segment s; returns its requested size. No stats. */
-static size_t block_free(heap_t *h, segment_t *s, void *p) {
+void block_release(heap_t *h, segment_t *s, void *p) {
+    ARENA_ASSERT(s->heap == h);
     switch (s->kind) {
     case SEG_SMALL: {
-        page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
-        size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> h->classes.granule_shift;
-        size_t requested = block_give(pg, p, &pg->live_map[g >> 5], (unsigned)(g & 31) * 2);
+        page_t *pg = segment_page(s, p);
+        unsigned shift;
+        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
+        page_block_release(pg, p, word, shift);
         if (pg->used == 0 || pg->full) page_free_slow(h, pg);
-        return requested;
+        break;
     }
-    case SEG_MEDIUM: {
-        size_t requested = tlsf_requested(p);
-        tlsf_free(h, s, p);
-        return requested;
+    case SEG_MEDIUM: tlsf_free(h, s, p); break;
+    default: huge_free(h, s); break;
     }
-    default: {
+}
+
+/* Frees live block p of another heap: a huge block at once (under the lock),
+ * anything else through its owner's remote list. Its free is counted for the
+ * heap that allocated it. */
+static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
+    if (s->kind == SEG_HUGE) {
+        huge_lock(h);
+        heap_t *stats = s->stats_heap;
         size_t requested = s->huge_requested;
-        huge_free(h, s);
-        return requested;
+        huge_free(s->heap, s);
+        huge_unlock(h);
+        heap_count_remote_free(stats, requested);
+        return;
     }
-    }
+    heap_count_remote_free(s->heap, block_requested(h, s, p));
+    heap_push_remote(s->heap, p);
+}
+
+/* Frees live block p; no stats. */
+static void block_free(heap_t *h, segment_t *s, void *p) {
+    if (unlikely(s->heap != h)) block_free_foreign(h, s, p);
+    else block_release(h, s, p);
 }
 
 /* ---- the public calls ---------------------------------------------------- */
@@ -181,14 +222,21 @@ void heap_free(heap_t *h, void *p) {
     if (!p) return;
     segment_t *s = block_lookup(h, p);
     if (!s) return;
-    heap_count_free(h, block_free(h, s, p));
+    if (s->heap != h) {
+        block_free_foreign(h, s, p);
+        return;
+    }
+    size_t requested = block_requested(h, s, p);
+    block_release(h, s, p);
+    heap_count_free(h, requested);
 }
 
 /* Resizes p where it lies when its block allows; true when done. */
 static bool block_resize_in_place(heap_t *h, segment_t *s, void *p, size_t size) {
+    if (s->heap != h) return false; /* only the owner changes a block */
     switch (s->kind) {
     case SEG_SMALL: {
-        size_t usable = block_usable(h, s, p);
+        size_t usable = block_usable(s, p);
         /* Shrinking below half moves the block, to a smaller class. */
         if (size > usable || (size <= usable / 2 && sizeclass_of(&h->classes, size) != sizeclass_of(&h->classes, usable)))
             return false;
@@ -222,12 +270,26 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
     void *q = p;
     if (!block_resize_in_place(h, s, p, size)) {
         q = NULL;
-        if (s->kind == SEG_HUGE && size > h->medium_max) q = huge_realloc(h, s, size);
+        if (s->kind == SEG_HUGE && size > h->medium_max) {
+            huge_lock(h);
+            heap_t *counted_by = s->stats_heap;
+            q = huge_realloc(s->heap, s, size);
+            if (q && counted_by != h) {
+                /* The block's counts move to this heap, which counts the change. */
+                segmap_lookup(q)->stats_heap = h;
+                heap_count_remote_free(counted_by, old);
+                heap_count_alloc(h, old);
+            }
+            huge_unlock(h);
+        }
         if (!q) {
             q = heap_alloc_raw(h, size, h->classes.granule);
             if (!q) return NULL; /* p untouched and live */
             memcpy(q, p, old < size ? old : size);
-            block_free(h, s, p);
+            bool foreign = s->heap != h;
+            block_free(h, s, p); /* s may be unmapped from here on */
+            /* Another heap counted the old block freed: the moved one is ours. */
+            if (foreign) heap_count_alloc(h, old);
         }
     }
     h->stats.reallocs++;
@@ -240,8 +302,8 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
     if (!p) return 0;
     segment_t *s = block_lookup(h, p);
     if (!s) return 0;
-    size_t usable = block_usable(h, s, p);
-    if (fold_slack) {
+    size_t usable = block_usable(s, p);
+    if (fold_slack && s->heap == h) {
         size_t requested = block_requested(h, s, p);
         if (requested != usable) {
             block_set_requested(h, s, (void *)p, usable);

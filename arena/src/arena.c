@@ -161,7 +161,7 @@ int arena_stats_get(arena_t *a, arena_stats *out) {
     arena_lock(a);
     memset(out, 0, sizeof *out);
     if (arena_is_seed(a)) seed_stats(a, out);
-    else heap_stats_add(&a->heap, out);
+    else heaps_stats(a, out);
     out->mapped_bytes = atomic_load(&a->mapped_bytes);
     out->peak_mapped_bytes = atomic_load(&a->peak_mapped_bytes);
     arena_unlock(a);
@@ -174,7 +174,7 @@ int arena_check(arena_t *a) {
         return -1;
     }
     arena_lock(a);
-    int r = arena_is_seed(a) ? seed_check(a) : heap_check(&a->heap);
+    int r = arena_is_seed(a) ? seed_check(a) : heaps_check(a);
     arena_unlock(a);
     return r;
 }

@@ -33,14 +33,15 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
         CHECK_INVARIANT(++listed <= pg->capacity - pg->used, "page free list longer than its free blocks (cycle or leak)", pg->start);
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
               "page free list entry is not a carved block of the page", a);
-        size_t g = (a - area) >> shift;
-        CHECK_INVARIANT(!((pg->live_map[g >> 5] >> ((g & 31) * 2)) & LIVE_BIT), "block on a free list is marked live", a);
+        unsigned bit;
+        const uint64_t *word = page_live_word(pg, b, shift, &bit);
+        CHECK_INVARIANT(!((map_load(word) >> bit) & LIVE_BIT), "block on a free list is marked live", a);
     }
     CHECK_INVARIANT(listed == pg->capacity - pg->used, "page free list shorter than its free blocks", pg->start);
     /* Live bits: exactly `used`, each at a carved block start. */
     size_t live = 0;
     for (size_t w = 0; w < LIVE_MAP_WORDS(shift); w++) {
-        uint64_t word = pg->live_map[w];
+        uint64_t word = map_load(&pg->live_map[w]);
         CHECK_INVARIANT(!((word >> 1) & ~word & 0x5555555555555555ull), "slack bit without a live bit", area + (w * 32 << shift));
         for (uint64_t bits = word & 0x5555555555555555ull; bits; bits &= bits - 1) {
             size_t g = w * 32 + (size_t)__builtin_ctzll(bits) / 2;
@@ -78,7 +79,7 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
         } else {
             CHECK_INVARIANT(pg->state == PAGE_FREE, "page state is neither free nor active", pg->start);
             for (size_t w = 0; w < LIVE_MAP_WORDS(h->classes.granule_shift); w++)
-                CHECK_INVARIANT(pg->live_map[w] == 0, "free page has live bits", pg->start);
+                CHECK_INVARIANT(map_load(&pg->live_map[w]) == 0, "free page has live bits", pg->start);
             t->free_pages++;
         }
     }
@@ -100,29 +101,31 @@ static int check_free_pages(const heap_t *h, const page_queue *q, bool dirty, si
     return 0;
 }
 
-int heap_check(const heap_t *h) {
-    check_totals t = {0};
+/* Every structural invariant of heap h; adds the live blocks and mapped bytes
+ * it finds to *t. */
+static int heap_check(const heap_t *h, check_totals *t) {
+    t->queued_pages = t->free_pages = 0;
     size_t segments = 0;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next, segments++) {
-        if (check_small_segment(h, s, &t)) return -1;
-        t.mapped += s->size;
+        if (check_small_segment(h, s, t)) return -1;
+        t->mapped += s->size;
     }
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_MEDIUM)) return -1;
-        t.mapped += s->size;
+        t->mapped += s->size;
     }
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_HUGE)) return -1;
         CHECK_INVARIANT(s->huge_block > (uintptr_t)s && s->huge_block + s->huge_usable == (uintptr_t)s + s->size,
               "huge block does not end its mapping", s);
         CHECK_INVARIANT(s->huge_requested <= s->huge_usable, "huge block's requested size exceeds its usable size", s);
-        t.live_blocks++;
-        t.live_bytes += s->huge_requested;
-        t.usable += s->huge_usable;
-        t.mapped += s->size;
+        t->live_blocks++;
+        t->live_bytes += s->huge_requested;
+        t->usable += s->huge_usable;
+        t->mapped += s->size;
     }
     CHECK_INVARIANT(segments == h->segment_count, "heap's segment count is wrong", h->segment_count);
-    if (tlsf_check(h, &t.live_blocks, &t.live_bytes, &t.usable)) return -1;
+    if (tlsf_check(h, &t->live_blocks, &t->live_bytes, &t->usable)) return -1;
 
     /* Class queues: ACTIVE pages of their class with something to hand out. */
     size_t queued = 0;
@@ -131,31 +134,43 @@ int heap_check(const heap_t *h) {
         CHECK_INVARIANT(h->direct[c] == (q->first ? q->first : &page_empty), "direct page is not the first of its class queue", c);
         const page_t *prev = NULL;
         for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
-            CHECK_INVARIANT(++queued <= t.queued_pages, "class queues hold more pages than there are", pg->start);
+            CHECK_INVARIANT(++queued <= t->queued_pages, "class queues hold more pages than there are", pg->start);
             CHECK_INVARIANT(pg->state == PAGE_ACTIVE && !pg->full && pg->class_idx == c && pg->segment->heap == h,
                   "class queue holds a page that does not belong there", pg->start);
             CHECK_INVARIANT(pg->prev == prev, "class queue back link is wrong", pg->start);
         }
         CHECK_INVARIANT(q->last == prev, "class queue's last page is wrong", c);
     }
-    CHECK_INVARIANT(queued == t.queued_pages, "a page with free blocks is missing from its class queue", t.queued_pages - queued);
+    CHECK_INVARIANT(queued == t->queued_pages, "a page with free blocks is missing from its class queue", t->queued_pages - queued);
     CHECK_INVARIANT(page_empty.free == NULL && page_empty.used == 0, "the shared empty page was written to", &page_empty);
 
     size_t dirty_pages = 0, clean_pages = 0, dirty_bytes = 0, clean_touched = 0;
     if (check_free_pages(h, &h->free_dirty, true, &dirty_pages, &dirty_bytes)) return -1;
     if (check_free_pages(h, &h->free_clean, false, &clean_pages, &clean_touched)) return -1;
-    CHECK_INVARIANT(dirty_pages + clean_pages == t.free_pages, "free pages and free-page lists disagree", t.free_pages);
+    CHECK_INVARIANT(dirty_pages + clean_pages == t->free_pages, "free pages and free-page lists disagree", t->free_pages);
     CHECK_INVARIANT(dirty_bytes == h->dirty_page_bytes, "dirty free-page bytes are wrong", h->dirty_page_bytes);
     CHECK_INVARIANT(clean_touched == 0, "clean free page with touched bytes", clean_touched);
-
-    CHECK_INVARIANT(h->stats.allocs - h->stats.frees == t.live_blocks, "live block count disagrees with the blocks found", t.live_blocks);
-    CHECK_INVARIANT(h->stats.live_bytes == t.live_bytes, "live bytes disagree with the blocks found", t.live_bytes);
     CHECK_INVARIANT(h->stats.peak_live_bytes >= h->stats.live_bytes, "peak live bytes below live bytes", h->stats.peak_live_bytes);
-    const arena_t *a = h->arena;
-    if (&a->heap == h) {
-        size_t mapped = atomic_load(&((arena_t *)a)->mapped_bytes);
-        CHECK_INVARIANT(mapped == t.mapped + a->self_size, "mapped bytes disagree with the segments", mapped);
-        CHECK_INVARIANT(atomic_load(&((arena_t *)a)->peak_mapped_bytes) >= mapped, "peak mapped bytes below mapped bytes", mapped);
+    return 0;
+}
+
+int heaps_check(arena_t *a) {
+    check_totals t = {0};
+    uint64_t allocs = 0, frees = 0;
+    size_t live_bytes = 0;
+    /* In the process arena, blocks other threads freed are still on their owners'
+     * lists: the check runs while no other thread allocates, so take them in. */
+    for (heap_t *h = a->multi_heap ? a->heaps : NULL; h; h = h->next_heap) heap_collect_remote(h);
+    for (heap_t *h = &a->heap; h; h = h == &a->heap ? (a->multi_heap ? a->heaps : NULL) : h->next_heap) {
+        if (heap_check(h, &t)) return -1;
+        allocs += h->stats.allocs;
+        frees += h->stats.frees;
+        live_bytes += h->stats.live_bytes;
     }
+    CHECK_INVARIANT(allocs - frees == t.live_blocks, "live block count disagrees with the blocks found", t.live_blocks);
+    CHECK_INVARIANT(live_bytes == t.live_bytes, "live bytes disagree with the blocks found", t.live_bytes);
+    size_t mapped = atomic_load(&a->mapped_bytes);
+    CHECK_INVARIANT(mapped == t.mapped + a->self_size + a->heap_bytes, "mapped bytes disagree with the segments", mapped);
+    CHECK_INVARIANT(atomic_load(&a->peak_mapped_bytes) >= mapped, "peak mapped bytes below mapped bytes", mapped);
     return 0;
 }

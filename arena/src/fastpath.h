@@ -17,21 +17,26 @@ static inline void *block_take(heap_t *h, page_t *pg, size_t size) {
         slack_write(b, usable, usable - size);
         bits |= SLACK_BIT;
     }
-    size_t g = ((uintptr_t)b & (PAGE_BYTES - 1)) >> h->classes.granule_shift;
-    pg->live_map[g >> 5] |= bits << ((g & 31) * 2);
+    unsigned shift;
+    uint64_t *word = page_live_word(pg, b, h->classes.granule_shift, &shift);
+    map_store(word, map_load(word) | bits << shift);
     return b;
 }
 
-/* Pushes live block p back on pg's free list; returns its requested size.
- * `word` and `shift` locate its live bits, already checked to be set. */
-static inline size_t block_give(page_t *pg, void *p, uint64_t *word, unsigned shift) {
-    uint64_t bits = *word >> shift;
-    size_t requested = pg->block_size;
-    if (bits & SLACK_BIT) requested -= slack_read(p, requested);
-    *word &= ~((LIVE_BIT | SLACK_BIT) << shift);
+/* Pushes live block p back on pg's free list. `word` and `shift` locate its
+ * live bits, already checked to be set. */
+static inline void page_block_release(page_t *pg, void *p, uint64_t *word, unsigned shift) {
+    map_store(word, map_load(word) & ~((LIVE_BIT | SLACK_BIT) << shift));
     *(void **)p = pg->free;
     pg->free = p;
     pg->used--;
+}
+
+/* page_block_release, returning the block's requested size. */
+static inline size_t block_give(page_t *pg, void *p, uint64_t *word, unsigned shift) {
+    size_t requested = pg->block_size;
+    if ((map_load(word) >> shift) & SLACK_BIT) requested -= slack_read(p, requested);
+    page_block_release(pg, p, word, shift);
     return requested;
 }
 
@@ -44,6 +49,13 @@ static inline void heap_count_alloc(heap_t *h, size_t size) {
 static inline void heap_count_free(heap_t *h, size_t size) {
     h->stats.frees++;
     h->stats.live_bytes -= size;
+}
+
+/* A block of heap `owner` freed by another thread: counted when the owner next
+ * collects (heap_collect_remote), so its own counters never go below zero. */
+static inline void heap_count_remote_free(heap_t *owner, size_t size) {
+    atomic_fetch_add_explicit(&owner->remote_freed_bytes, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&owner->remote_freed_blocks, 1, memory_order_relaxed);
 }
 
 static inline void *heap_malloc_fast(heap_t *h, size_t size) {
@@ -61,11 +73,10 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 static inline void heap_free_fast(heap_t *h, void *p) {
     segment_t *s = segmap_lookup(p);
     if (likely(s != NULL && s->heap == h && s->kind == SEG_SMALL)) {
-        page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
-        size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> h->classes.granule_shift;
-        uint64_t *word = &pg->live_map[g >> 5];
-        unsigned shift = (unsigned)(g & 31) * 2;
-        if (likely((*word >> shift) & LIVE_BIT)) {
+        page_t *pg = segment_page(s, p);
+        unsigned shift;
+        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
+        if (likely((map_load(word) >> shift) & LIVE_BIT)) {
             heap_count_free(h, block_give(pg, p, word, shift));
             if (unlikely(pg->used == 0 || pg->full)) page_free_slow(h, pg);
             return;

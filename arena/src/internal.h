@@ -191,6 +191,7 @@ typedef struct segment {
     size_t huge_requested;
     size_t huge_usable;
     size_t huge_align;               /* alignment of the mapping kept across mremap */
+    struct heap *stats_heap;         /* the heap that counted its allocation */
     /* SEED */
     uintptr_t seed_bump, seed_end;
     page_t pages[];                  /* SMALL: page_count descriptors */
@@ -256,6 +257,15 @@ typedef struct heap {
     unsigned huge_freed_next;
     tlsf_t tlsf;
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
+    /* The process arena's heaps (heaps.c): blocks other threads freed wait on
+     * remote_free for the owner; their bytes and count, to be counted by it. */
+    _Atomic(void *) remote_free;
+    _Atomic size_t remote_freed_bytes;
+    _Atomic uint64_t remote_freed_blocks;
+    struct heap *next_heap;          /* in the arena's list of heaps */
+    struct heap *next_abandoned;
+    bool abandoned;                  /* its thread ended; another may adopt it */
+    bool orphaned;                   /* left by a thread that is gone after fork: never reused */
 } heap_t;
 
 /* ---- the arena ----------------------------------------------------------- */
@@ -271,8 +281,13 @@ struct arena {
     _Atomic size_t mapped_bytes, peak_mapped_bytes;
     bool thread_safe;
     bool fast;                       /* default policy, no lock: the inline paths apply */
-    pthread_mutex_t lock;
-    heap_t heap;                     /* explicit arenas have exactly one heap */
+    bool multi_heap;                 /* the process arena of the drop-in: a heap per thread */
+    pthread_mutex_t lock;            /* ARENA_THREAD_SAFE: every call; multi_heap: the heap lists */
+    heap_t heap;                     /* explicit arenas: the one heap; multi_heap: owns the huge blocks */
+    pthread_mutex_t huge_lock;       /* multi_heap: over `heap` */
+    heap_t *heaps;                   /* multi_heap: every thread heap */
+    heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
+    size_t heap_bytes;               /* multi_heap: bytes mapped for thread heaps */
     /* seed policy: its lists (seed.c); its regions are the heap's SEG_SEED segments */
     struct seed_block *seed_allocated, *seed_freed;
     segment_t *seed_current;
@@ -334,6 +349,22 @@ static inline size_t slack_read(const void *block, size_t usable) {
 #define SLACK_BIT ((uint64_t)2)
 #define LIVE_MAP_WORDS(block_shift) (((PAGE_BYTES >> (block_shift)) + 31) / 32)
 
+/* Live maps are written only by the heap that owns the segment, but read by any
+ * thread that frees one of its blocks (drop-in malloc): relaxed atomic loads and
+ * stores, which are plain moves on x86. */
+static inline uint64_t map_load(const uint64_t *w) { return __atomic_load_n(w, __ATOMIC_RELAXED); }
+static inline void map_store(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELAXED); }
+
+static inline page_t *segment_page(segment_t *s, const void *p) {
+    return &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
+}
+/* The live-map word of block p in page pg, and the shift of its two bits. */
+static inline uint64_t *page_live_word(const page_t *pg, const void *p, unsigned granule_shift, unsigned *shift) {
+    size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> granule_shift;
+    *shift = (unsigned)(g & 31) * 2;
+    return &pg->live_map[g >> 5];
+}
+
 /* ---- medium blocks (tlsf.c) ---------------------------------------------- */
 void tlsf_init(tlsf_t *t) INTERNAL;
 void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
@@ -374,10 +405,33 @@ void heap_free(heap_t *h, void *p) INTERNAL;
 /* Usable bytes of p (0 and a report on misuse); with fold_slack the block counts
  * its whole usable size as requested from then on. */
 size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) INTERNAL;
+/* The requested size of live block p of segment s. */
+size_t block_requested(heap_t *h, segment_t *s, const void *p) INTERNAL;
+/* Frees live block p of the calling heap h; no stats. */
+void block_release(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Purges dirty free memory when it exceeds the heap's budget. */
 void heap_purge_maybe(heap_t *h) INTERNAL;
 /* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8). */
 size_t heap_purge_budget(const heap_t *h) INTERNAL;
+
+/* ---- thread heaps of the process arena (heaps.c) ------------------------- */
+/* Makes a an arena of thread heaps. Returns true on error. */
+bool heaps_init(arena_t *a) INTERNAL;
+/* A heap for the calling thread: an abandoned one adopted, or a new one. NULL
+ * when the OS refuses memory. */
+heap_t *heaps_adopt(arena_t *a) INTERNAL;
+/* Takes in blocks freed into abandoned heaps, when no other thread is at it. */
+void heaps_reclaim(arena_t *a) INTERNAL;
+/* The calling thread ends: its heap waits for another thread to adopt it. */
+void heaps_abandon(heap_t *h) INTERNAL;
+/* Hands block p of heap `owner` to it; another thread frees it. */
+void heap_push_remote(heap_t *owner, void *p) INTERNAL;
+/* Frees the blocks other threads handed to h, and counts them. */
+void heap_collect_remote(heap_t *h) INTERNAL;
+/* fork(): before, in the parent after, in the child after. */
+void heaps_fork_prepare(arena_t *a) INTERNAL;
+void heaps_fork_parent(arena_t *a) INTERNAL;
+void heaps_fork_child(arena_t *a, heap_t *survivor) INTERNAL;
 
 /* ---- seed policy (seed.c) ------------------------------------------------ */
 void *seed_malloc(arena_t *a, size_t size, size_t align) INTERNAL;
@@ -389,8 +443,9 @@ void seed_stats(arena_t *a, arena_stats *out) INTERNAL;
 int seed_check(arena_t *a) INTERNAL;
 
 /* ---- stats and check ------------------------------------------------------ */
-void heap_stats_add(const heap_t *h, arena_stats *out) INTERNAL;
-int heap_check(const heap_t *h) INTERNAL;
+/* arena_stats_get and arena_check of the default policy, over every heap. */
+void heaps_stats(arena_t *a, arena_stats *out) INTERNAL;
+int heaps_check(arena_t *a) INTERNAL;
 
 /* ---- misc ---------------------------------------------------------------- */
 static inline size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }

@@ -80,7 +80,9 @@ static segment_t *seed_region_new(arena_t *a, size_t rounded, size_t align) {
     return s;
 }
 
-void *seed_malloc(arena_t *a, size_t size, size_t align) {
+/* A block for `size` bytes: the first freed one that fits, else carved. No
+ * stats. NULL with ENOMEM. */
+static void *seed_take(arena_t *a, size_t size, size_t align) {
     if (size > SEED_MAX) {
         errno = ENOMEM;
         return NULL;
@@ -99,11 +101,13 @@ void *seed_malloc(arena_t *a, size_t size, size_t align) {
     }
     if (!p) p = seed_carve(a, a->seed_current, rounded, align, size);
     if (!p) p = seed_carve(a, seed_region_new(a, rounded, align), rounded, align, size);
-    if (!p) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    heap_count_alloc(&a->heap, size);
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+void *seed_malloc(arena_t *a, size_t size, size_t align) {
+    void *p = seed_take(a, size, align);
+    if (p) heap_count_alloc(&a->heap, size);
     return p;
 }
 
@@ -128,17 +132,19 @@ static seed_block *seed_lookup(arena_t *a, const void *p) {
     return seed_header(p);
 }
 
+/* Moves b to the freed list. No stats. */
 static void seed_release(arena_t *a, seed_block *b) {
     seed_list_remove(&a->seed_allocated, b);
     seed_list_push(&a->seed_freed, b);
     b->free = 1;
-    heap_count_free(&a->heap, b->requested);
 }
 
 void seed_free(arena_t *a, void *p) {
     if (!p) return;
     seed_block *b = seed_lookup(a, p);
-    if (b) seed_release(a, b);
+    if (!b) return;
+    heap_count_free(&a->heap, b->requested);
+    seed_release(a, b);
 }
 
 void *seed_realloc(arena_t *a, void *p, size_t size) {
@@ -156,17 +162,15 @@ void *seed_realloc(arena_t *a, void *p, size_t size) {
     heap_stats *st = &a->heap.stats;
     void *q = p;
     if (size > b->size) {
-        q = seed_malloc(a, size, a->block_size);
+        q = seed_take(a, size, a->block_size);
         if (!q) return NULL;
         memcpy(q, p, old);
         seed_release(a, b);
-        st->allocs--; /* one block moved: live bytes already follow */
-        st->frees--;
     } else {
         b->requested = size;
-        st->live_bytes += size - old;
-        if (st->live_bytes > st->peak_live_bytes) st->peak_live_bytes = st->live_bytes;
     }
+    st->live_bytes += size - old;
+    if (st->live_bytes > st->peak_live_bytes) st->peak_live_bytes = st->live_bytes;
     st->reallocs++;
     return q;
 }

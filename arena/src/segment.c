@@ -45,6 +45,8 @@ void arena_uncharge(arena_t *a, size_t size) {
 
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) {
     arena_t *a = h->arena;
+    /* Before asking the OS for more, take back what ended threads' heaps got. */
+    if (a->multi_heap && kind != SEG_HUGE && __atomic_load_n(&a->abandoned, __ATOMIC_RELAXED)) heaps_reclaim(a);
     ARENA_ASSERT(size % SEGMENT_ALIGN == 0 || kind == SEG_HUGE);
     if (arena_charge(a, size)) {
         errno = ENOMEM;

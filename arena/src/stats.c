@@ -4,12 +4,15 @@
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-void heap_stats_add(const heap_t *h, arena_stats *out) {
-    out->live_bytes += h->stats.live_bytes;
-    out->live_blocks += (size_t)(h->stats.allocs - h->stats.frees);
+static void heap_stats_add(const heap_t *h, arena_stats *out) {
+    /* Blocks freed by other threads and not yet collected by this heap. */
+    size_t remote_bytes = atomic_load_explicit(&h->remote_freed_bytes, memory_order_relaxed);
+    uint64_t remote_blocks = atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
+    out->live_bytes += h->stats.live_bytes - remote_bytes;
+    out->live_blocks += (size_t)(h->stats.allocs - h->stats.frees - remote_blocks);
     out->peak_live_bytes += h->stats.peak_live_bytes;
     out->allocs += h->stats.allocs;
-    out->frees += h->stats.frees;
+    out->frees += h->stats.frees + remote_blocks;
     out->reallocs += h->stats.reallocs;
     out->regions += h->segment_count;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
@@ -33,4 +36,13 @@ void heap_stats_add(const heap_t *h, arena_stats *out) {
     tlsf_usage(h, &medium_blocks, &medium_requested, &medium_usable, &out->purged_bytes);
     out->usable_bytes += medium_usable;
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next) out->usable_bytes += s->huge_usable;
+}
+
+void heaps_stats(arena_t *a, arena_stats *out) {
+    heap_stats_add(&a->heap, out);
+    if (!a->multi_heap) return;
+    /* Other threads go on allocating: their counters are read as they are. */
+    pthread_mutex_lock(&a->lock);
+    for (const heap_t *h = a->heaps; h; h = h->next_heap) heap_stats_add(h, out);
+    pthread_mutex_unlock(&a->lock);
 }

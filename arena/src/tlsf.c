@@ -155,12 +155,12 @@ static size_t mb_granule(const segment_t *s, const void *payload) {
 }
 static bool live_get(const segment_t *s, const void *payload) {
     size_t g = mb_granule(s, payload);
-    return (s->live_map[g >> 6] >> (g & 63)) & 1;
+    return (map_load(&s->live_map[g >> 6]) >> (g & 63)) & 1;
 }
 static void live_set(segment_t *s, const void *payload, bool on) {
     size_t g = mb_granule(s, payload);
-    if (on) s->live_map[g >> 6] |= (uint64_t)1 << (g & 63);
-    else s->live_map[g >> 6] &= ~((uint64_t)1 << (g & 63));
+    uint64_t *word = &s->live_map[g >> 6], bit = (uint64_t)1 << (g & 63);
+    map_store(word, on ? map_load(word) | bit : map_load(word) & ~bit);
 }
 
 /* ---- segments ------------------------------------------------------------ */
@@ -346,7 +346,9 @@ arena_error tlsf_validate(const segment_t *s, const void *p) {
     for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
         uintptr_t payload = (uintptr_t)mb_payload(b);
         if (payload == a) return ARENA_ERR_DOUBLE_FREE;
-        if (payload > a || mb_size(b) == 0) break;
+        /* Inside a free block: freed, then merged with a free neighbour. */
+        if (a < (uintptr_t)mb_next(b)) return mb_free(b) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
+        if (mb_size(b) == 0) break;
     }
     return ARENA_ERR_INVALID_POINTER;
 }

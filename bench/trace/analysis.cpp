@@ -30,6 +30,16 @@ std::vector<uint64_t> previous_op_on_slot(const Trace &t) {
     return previous;
 }
 
+uint64_t cross_thread_frees(const Trace &t) {
+    std::vector<uint16_t> allocated_by(t.facts.slot_count);
+    uint64_t cross = 0;
+    for (const Op &op : t.ops) {
+        if (op.kind == OpKind::Free) cross += allocated_by[op.slot] != op.thread;
+        else if (op.kind != OpKind::Realloc) allocated_by[op.slot] = op.thread;
+    }
+    return cross;
+}
+
 std::vector<std::vector<uint64_t>> ops_by_thread(const Trace &t) {
     std::vector<std::vector<uint64_t>> result(t.facts.max_thread + 1u);
     for (uint64_t i = 0; i < t.ops.size(); i++) result[t.ops[i].thread].push_back(i);

@@ -122,7 +122,10 @@ int cmd_stats(const std::vector<std::string> &args) {
            (unsigned long long)f.peak_op, (unsigned long long)f.peak_live_blocks);
     printf("never freed  %llu blocks, %llu bytes\n", (unsigned long long)f.final_live_blocks,
            (unsigned long long)f.final_live_bytes);
-    printf("threads      %u (largest id %u)\n", f.threads, f.max_thread);
+    printf("threads      %u (largest id %u)", f.threads, f.max_thread);
+    if (f.threads > 1)  // what a threaded replay has to wait for
+        printf("; %llu frees of blocks another thread allocated", (unsigned long long)trace::cross_thread_frees(t));
+    printf("\n");
     printf("slots        %u\n", f.slot_count);
     print_histogram("sizes (bytes asked by a/c/m/r; c: N*SIZE):", f.size_hist, "B");
     const trace::Lifetimes life = trace::lifetimes(t);
@@ -234,6 +237,14 @@ int cmd_record(const std::vector<std::string> &args) {
         else return usage_error(c, "unexpected '" + args[i] + "'");
     }
     if (output.empty()) return usage_error(c, "-o FILE is required");
+    if (output[0] != '/') {  // the recorded program may change directory
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof cwd)) {
+            fprintf(stderr, "arena-trace record: cannot tell the current directory: %s\n", strerror(errno));
+            return 1;
+        }
+        output = std::string(cwd) + "/" + output;
+    }
     if (i + 1 >= args.size()) return usage_error(c, "no COMMAND after --");
     const std::vector<std::string> command(args.begin() + static_cast<long>(i) + 1, args.end());
     const std::string library = recorder_library();
@@ -272,9 +283,14 @@ int cmd_record(const std::vector<std::string> &args) {
         }
         written.push_back(base);
     }
-    std::sort(written.begin(), written.end(), [&](const std::string &a, const std::string &b) {
-        return a.size() != b.size() ? a.size() < b.size() : a < b;  // FILE first, then by pid
-    });
+    // FILE first, then FILE.PID and FILE.PID.N by pid and N: the order processes started
+    auto order = [&](const std::string &name) {
+        unsigned long long pid = 0, n = 0;
+        sscanf(name.c_str() + base.size(), ".%llu.%llu", &pid, &n);
+        return std::make_pair(pid, n);
+    };
+    std::sort(written.begin(), written.end(),
+              [&](const std::string &a, const std::string &b) { return order(a) < order(b); });
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     for (const std::string &plain : written) {
         std::string path = output + plain.substr(base.size()), error;

@@ -115,8 +115,13 @@ static struct {
     uint64_t ops, inherited_frees, inherited_reallocs, unknown_frees, unknown_reallocs, untracked, thread_overflow;
 } counts;
 
+/* The functions below that make system calls keep errno as it was: the
+ * program sees the errno of its own call, never one of ours (an EEXIST from
+ * opening a trace, say). */
 static void *map_zeroed(size_t bytes) {
+    int saved = errno;
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = saved;
     return p == MAP_FAILED ? NULL : p;
 }
 static void unmap(void *p, size_t bytes) { munmap(p, bytes); }
@@ -169,12 +174,17 @@ static int adopt_fd(int fd) {
 }
 
 static void flush_output(void) {
-    if (out_fd < 0 || out_len == 0) return;
+    if (out_fd < 0 || out_len == 0) {
+        out_len = 0;
+        return;
+    }
+    int saved = errno;
     struct stat st;
     if (fstat(out_fd, &st) != 0 || st.st_dev != out_dev || st.st_ino != out_ino)
         out_fd = adopt_fd(open(trace_path, O_WRONLY | O_APPEND | O_CLOEXEC));
     if (out_fd >= 0) write_all(out_fd, out_buf, out_len);
     out_len = 0;
+    errno = saved;
 }
 
 static void append_to_list(const char *path) {
@@ -212,6 +222,7 @@ static void put_command_line(void) {
 static int trace_opened;
 
 static void open_trace(void) {
+    int saved = errno;
     trace_opened = 1;
     const int is_root = root_pid == 0 || root_pid == owner_pid;
     for (unsigned attempt = 0; attempt < 100 && out_fd < 0; attempt++) {
@@ -228,14 +239,16 @@ static void open_trace(void) {
         out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (out_fd < 0 && errno != EEXIST) break;
     }
-    if (out_fd < 0) return;
-    out_fd = adopt_fd(out_fd);
-    append_to_list(trace_path);
-    put_str("arena-trace 1\n# recorded by libarena_record, pid ");
-    put_num((uint64_t)owner_pid);
-    put_str(": ");
-    put_command_line();
-    put_str("\n");
+    if (out_fd >= 0) {
+        out_fd = adopt_fd(out_fd);
+        append_to_list(trace_path);
+        put_str("arena-trace 1\n# recorded by libarena_record, pid ");
+        put_num((uint64_t)owner_pid);
+        put_str(": ");
+        put_command_line();
+        put_str("\n");
+    }
+    errno = saved;
 }
 
 /* The closing comment: what could not be written as it happened. */

@@ -122,6 +122,9 @@ Lifetimes lifetimes(const Trace &t);
 constexpr uint64_t kNoOp = UINT64_MAX;
 std::vector<uint64_t> previous_op_on_slot(const Trace &t);
 
+// Frees of a block that another thread allocated (by its a/c/m op).
+uint64_t cross_thread_frees(const Trace &t);
+
 // Indices of each thread's ops, in file order: result[thread] (empty for ids
 // never seen; size max_thread + 1).
 std::vector<std::vector<uint64_t>> ops_by_thread(const Trace &t);

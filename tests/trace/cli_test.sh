@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# cli_test.sh ARENA_TRACE CASE: one check of the arena-trace command line per
-# CASE (ctest runs each as its own test). Exits non-zero with a reason on failure.
+# cli_test.sh ARENA_TRACE CASE [TRACES_DIR]: one check of the arena-trace command
+# line per CASE (ctest runs each as its own test); the bundled_* cases check the
+# traces in TRACES_DIR. Exits non-zero with a reason on failure.
 set -u
 bin=$1
 case_name=$2
+traces=${3:-}
 dir=$(mktemp -d /tmp/arena-trace-cli.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
@@ -94,6 +96,22 @@ record_bad_command)
     expect 127 "$bin" record -o "$dir/x.trace" -- /nonexistent/program
     contains err "cannot run '/nonexistent/program'"
     "$bin" validate "$dir/x.trace" >/dev/null || fail "no empty trace left for a command that never ran" ;;
+bundled_valid)
+    n=$(ls "$traces"/*.trace.gz | wc -l)
+    [ "$n" -ge 16 ] || fail "only $n bundled traces"
+    expect 0 "$bin" validate "$traces"/*.trace.gz
+    [ "$(grep -c ': ok, ' "$dir/out")" -eq "$n" ] || fail "not all $n valid"
+    for f in "$traces"/*.trace.gz; do
+        [ "$(stat -c %s "$f")" -le 8000000 ] || fail "$f is over 8 MB"
+    done ;;
+bundled_gen_reproduces)
+    . "$traces/programs/manifest.sh"
+    for w in "${GENERATED[@]}"; do
+        # the text, not the gzip bytes (deflate is slow; its determinism is tested apart)
+        "$bin" gen "$w" --seed 1 >"$dir/$w.trace" || fail "gen $w"
+        gzip -dc "$traces/gen-$w.trace.gz" | cmp -s - "$dir/$w.trace" ||
+            fail "gen $w no longer makes traces/gen-$w.trace.gz"
+    done ;;
 *) fail "unknown case" ;;
 esac
 echo "ok: $case_name"

@@ -170,6 +170,7 @@ TEST(Reader, ThreadHelpers) {
     ASSERT_EQ(by_thread.size(), 4u);
     EXPECT_EQ(by_thread[0], (std::vector<uint64_t>{0, 3}));
     EXPECT_EQ(by_thread[3], (std::vector<uint64_t>{1, 2}));
+    EXPECT_EQ(trace::cross_thread_frees(t), 1u);
 }
 
 TEST(Reader, GzipFileWithErrorReportsItsLine) {

@@ -1,0 +1,174 @@
+/* heaps.c: the thread heaps of the process arena (the drop-in malloc).
+ *
+ * Each thread allocates from a heap of its own, so the fast paths take no lock.
+ * A block freed by another thread is pushed on its owner's remote list (a
+ * lock-free stack: many push, only the owner takes the whole list) and freed
+ * by the owner the next time it needs memory. When a thread ends its heap is
+ * abandoned, keeping its blocks: the next thread to start adopts it, and until
+ * then other threads' slow paths take in what was freed into it.
+ *
+ * Invariants (heaps_check and below):
+ * - every heap is on a->heaps; the abandoned ones also on a->abandoned, and no
+ *   thread uses them;
+ * - a block is on at most one remote list, and is live there (its live bit is
+ *   set) until its owner collects it.
+ */
+#include "fastpath.h"
+
+#include <errno.h>
+
+static void heaps_lock(arena_t *a) { pthread_mutex_lock(&a->lock); }
+static void heaps_unlock(arena_t *a) { pthread_mutex_unlock(&a->lock); }
+
+bool heaps_init(arena_t *a) {
+    a->multi_heap = true;
+    if (pthread_mutex_init(&a->lock, NULL)) return true;
+    if (pthread_mutex_init(&a->huge_lock, NULL)) {
+        pthread_mutex_destroy(&a->lock);
+        return true;
+    }
+    return false;
+}
+
+/* ---- remote frees -------------------------------------------------------- */
+
+void heap_push_remote(heap_t *owner, void *p) {
+    void *head = atomic_load_explicit(&owner->remote_free, memory_order_relaxed);
+    do {
+        *(void **)p = head;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote_free, &head, p, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+void heap_collect_remote(heap_t *h) {
+    void *p = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
+    while (p) {
+        void *next = *(void **)p;
+        segment_t *s = segmap_lookup(p);
+        bool live = false;
+        if (s && s->heap == h) {
+            if (s->kind == SEG_SMALL) {
+                page_t *pg = segment_page(s, p);
+                unsigned shift;
+                live = (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & LIVE_BIT;
+            } else if (s->kind == SEG_MEDIUM) {
+                live = tlsf_validate(s, p) == 0;
+            }
+        }
+        if (!live) {
+            /* Freed twice by other threads: the list may loop back from here on,
+             * so the rest of it is dropped (leaked, never reused). */
+            error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+            break;
+        }
+        block_release(h, s, p);
+        p = next;
+    }
+    size_t bytes = atomic_exchange_explicit(&h->remote_freed_bytes, 0, memory_order_relaxed);
+    uint64_t blocks = atomic_exchange_explicit(&h->remote_freed_blocks, 0, memory_order_relaxed);
+    h->stats.live_bytes -= bytes;
+    h->stats.frees += blocks;
+}
+
+/* ---- thread heaps -------------------------------------------------------- */
+
+/* True when no block of h is live (its remote list taken in first). */
+static bool heap_is_empty(const heap_t *h) {
+    if (h->stats.allocs != h->stats.frees) return false;
+    return h->segments[SEG_HUGE] == NULL;
+}
+
+/* Takes in what other threads freed into abandoned heaps, and releases the
+ * segments of those left empty. Called with the heaps lock held. */
+static void heaps_reclaim_locked(arena_t *a) {
+    for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
+        if (!atomic_load_explicit(&h->remote_free, memory_order_relaxed)) continue;
+        heap_collect_remote(h);
+        if (heap_is_empty(h)) {
+            for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
+                while (h->segments[kind]) segment_release(h, h->segments[kind]);
+            /* Keep the counters: the arena's sums go on including this heap. */
+            heap_stats stats = h->stats;
+            size_t medium_max = h->medium_max;
+            heap_t *next_heap = h->next_heap, *next_abandoned = h->next_abandoned;
+            heap_init(h, a);
+            h->stats = stats;
+            h->medium_max = medium_max;
+            h->next_heap = next_heap;
+            h->next_abandoned = next_abandoned;
+            h->abandoned = true;
+        }
+    }
+}
+
+void heaps_reclaim(arena_t *a) {
+    if (pthread_mutex_trylock(&a->lock)) return; /* someone else is at it */
+    heaps_reclaim_locked(a);
+    heaps_unlock(a);
+}
+
+heap_t *heaps_adopt(arena_t *a) {
+    heaps_lock(a);
+    heaps_reclaim_locked(a);
+    heap_t *h = a->abandoned;
+    if (h) {
+        __atomic_store_n(&a->abandoned, h->next_abandoned, __ATOMIC_RELAXED);
+        h->next_abandoned = NULL;
+        h->abandoned = false;
+    } else {
+        size_t size = align_up(sizeof(heap_t), OS_PAGE);
+        if (arena_charge(a, size)) {
+            heaps_unlock(a);
+            errno = ENOMEM;
+            return NULL;
+        }
+        h = os_map(size, OS_PAGE);
+        if (!h) {
+            arena_uncharge(a, size);
+            heaps_unlock(a);
+            errno = ENOMEM;
+            return NULL;
+        }
+        heap_init(h, a);
+        h->medium_max = a->heap.medium_max;
+        h->next_heap = a->heaps;
+        a->heaps = h;
+        a->heap_bytes += size;
+    }
+    heaps_unlock(a);
+    return h;
+}
+
+void heaps_abandon(heap_t *h) {
+    arena_t *a = h->arena;
+    heap_collect_remote(h);
+    page_purge(h, 0);
+    tlsf_purge(h, 0);
+    heaps_lock(a);
+    h->abandoned = true;
+    h->next_abandoned = a->abandoned;
+    __atomic_store_n(&a->abandoned, h, __ATOMIC_RELAXED); /* read unlocked by segment_new */
+    heaps_unlock(a);
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+void heaps_fork_prepare(arena_t *a) {
+    heaps_lock(a);
+    pthread_mutex_lock(&a->huge_lock);
+}
+
+void heaps_fork_parent(arena_t *a) {
+    pthread_mutex_unlock(&a->huge_lock);
+    heaps_unlock(a);
+}
+
+void heaps_fork_child(arena_t *a, heap_t *survivor) {
+    pthread_mutex_init(&a->huge_lock, NULL);
+    pthread_mutex_init(&a->lock, NULL);
+    /* The other threads are gone, maybe in the middle of changing their heaps:
+     * those heaps can never be trusted again. Their blocks stay valid (a free
+     * pushes them on the heap's remote list, never collected). */
+    for (heap_t *h = a->heaps; h; h = h->next_heap)
+        if (h != survivor && !h->abandoned) h->orphaned = true;
+}

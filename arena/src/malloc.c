@@ -1,0 +1,318 @@
+/* malloc.c: the drop-in malloc: the C allocation functions with glibc's
+ * semantics, on one process arena with a heap per thread. Built into
+ * libarena_malloc.so (LD_PRELOAD) and libarena_malloc.a (to link), never into
+ * libarena.a.
+ *
+ * It must work from the very first call, which may come from the dynamic
+ * loader before main, and must never call malloc itself: set-up uses mmap,
+ * getenv and pthread calls that do not allocate.
+ */
+#define _GNU_SOURCE
+#include "fastpath.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Built with ARENA_MALLOC_PREFIX=p, the functions are named p_malloc, p_free,
+ * ...: the same code, callable beside the process's real malloc, so that tests
+ * can run it under ThreadSanitizer (whose runtime owns malloc). */
+#ifdef ARENA_MALLOC_PREFIX
+#define CAT2(a, b) a##_##b
+#define CAT(a, b) CAT2(a, b)
+#define API(name) CAT(ARENA_MALLOC_PREFIX, name)
+#else
+#define API(name) name
+#endif
+
+static arena_t *process_arena;
+static _Atomic int process_state; /* 0 not set up, 1 being set up, 2 ready, 3 failed */
+static pthread_key_t heap_key;
+static bool print_stats_at_exit;
+static __thread heap_t *thread_heap __attribute__((tls_model("initial-exec")));
+
+/* ---- configuration from the environment ---------------------------------- */
+
+/* Parses "123", "64k", "4M", "1g"; returns 0 when it is not such a number. */
+static size_t env_size(const char *s) {
+    size_t v = 0;
+    if (!s || !*s) return 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (SIZE_MAX - 9) / 10) return 0;
+        v = v * 10 + (size_t)(*s - '0');
+    }
+    unsigned shift = 0;
+    switch (*s) {
+    case 'k': case 'K': shift = 10; s++; break;
+    case 'm': case 'M': shift = 20; s++; break;
+    case 'g': case 'G': shift = 30; s++; break;
+    default: break;
+    }
+    if (*s || (shift && v > (SIZE_MAX >> shift))) return 0;
+    return v << shift;
+}
+
+static bool env_flag(const char *name) {
+    const char *s = getenv(name);
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+/* Reads a size variable; a bad value gets one line on stderr and the default (0). */
+static size_t env_config_size(const char *name, size_t lo, size_t hi) {
+    const char *s = getenv(name);
+    if (!s) return 0;
+    size_t v = env_size(s);
+    if (is_pow2(v) && v >= lo && v <= hi) return v;
+    fmtbuf f = {.len = 0};
+    fmt_str(&f, "arena: ignoring ");
+    fmt_str(&f, name);
+    fmt_str(&f, "=");
+    fmt_str(&f, s);
+    fmt_str(&f, ": not a power of two from ");
+    fmt_dec(&f, lo);
+    fmt_str(&f, " to ");
+    fmt_dec(&f, hi);
+    fmt_str(&f, " (suffixes k, m, g); using the default\n");
+    error_write(f.buf);
+    return 0;
+}
+
+static void write_config(const arena_t *a) {
+    fmtbuf f = {.len = 0};
+    fmt_str(&f, "arena: drop-in malloc, block_size ");
+    fmt_dec(&f, a->block_size);
+    fmt_str(&f, ", region_size ");
+    fmt_dec(&f, a->region_size);
+    fmt_str(&f, ", pid ");
+    fmt_dec(&f, (uint64_t)getpid());
+    fmt_str(&f, "\n");
+    error_write(f.buf);
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static void thread_heap_exit(void *heap) {
+    thread_heap = NULL;
+    heaps_abandon(heap);
+}
+
+static void fork_prepare(void) { heaps_fork_prepare(process_arena); }
+static void fork_parent(void) { heaps_fork_parent(process_arena); }
+static void fork_child(void) { heaps_fork_child(process_arena, thread_heap); }
+
+static NOINLINE arena_t *process_arena_slow(void) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&process_state, &expected, 1)) {
+        while ((expected = atomic_load(&process_state)) == 1) sched_yield();
+        return expected == 2 ? process_arena : NULL;
+    }
+    arena_config cfg = {0};
+    cfg.block_size = env_config_size("ARENA_BLOCK_SIZE", MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
+    cfg.region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
+    if (cfg.block_size && cfg.block_size < 16) {
+        /* malloc promises alignment for any type: 16 bytes on x86-64. */
+        error_write("arena: ARENA_BLOCK_SIZE below 16 breaks malloc's alignment promise; using 16\n");
+        cfg.block_size = 16;
+    }
+    arena_t *a = arena_create(&cfg);
+    if (!a || heaps_init(a) || pthread_key_create(&heap_key, thread_heap_exit)) {
+        error_write("arena: cannot set up the process arena\n");
+        atomic_store(&process_state, 3);
+        return NULL;
+    }
+    a->fast = false; /* its calls go through thread heaps, never a->heap's fast path */
+    process_arena = a;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    print_stats_at_exit = env_flag("ARENA_STATS");
+    if (env_flag("ARENA_VERBOSE")) write_config(a);
+    atomic_store_explicit(&process_state, 2, memory_order_release);
+    return a;
+}
+
+static NOINLINE heap_t *thread_heap_slow(void) {
+    arena_t *a = atomic_load_explicit(&process_state, memory_order_acquire) == 2 ? process_arena
+                                                                                 : process_arena_slow();
+    if (!a) return NULL;
+    heap_t *h = heaps_adopt(a);
+    if (!h) return NULL;
+    thread_heap = h;
+    pthread_setspecific(heap_key, h); /* its destructor abandons the heap */
+    return h;
+}
+
+static inline heap_t *my_heap(void) {
+    heap_t *h = thread_heap;
+    return likely(h != NULL) ? h : thread_heap_slow();
+}
+
+/* ---- the C allocation functions ------------------------------------------- */
+
+EXPORT void *API(malloc)(size_t size) {
+    heap_t *h = my_heap();
+    if (unlikely(!h)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return heap_malloc_fast(h, size);
+}
+
+EXPORT void API(free)(void *p) {
+    if (unlikely(!p)) return;
+    heap_t *h = my_heap();
+    if (likely(h != NULL)) heap_free_fast(h, p);
+}
+
+EXPORT void API(cfree)(void *p) { API(free)(p); }
+
+EXPORT void *API(calloc)(size_t n, size_t size) {
+    heap_t *h = my_heap();
+    if (unlikely(!h)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return heap_calloc(h, n, size);
+}
+
+EXPORT void *API(realloc)(void *p, size_t size) {
+    heap_t *h = my_heap();
+    if (unlikely(!h)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return heap_realloc(h, p, size);
+}
+
+EXPORT void *API(reallocarray)(void *p, size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return API(realloc)(p, total);
+}
+
+/* glibc's memalign and aligned_alloc take any alignment, rounding it up to a
+ * power of two. */
+static void *aligned(size_t align, size_t size) {
+    heap_t *h = my_heap();
+    if (unlikely(!h)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!is_pow2(align)) {
+        if (align > SIZE_MAX / 2) {
+            errno = EINVAL;
+            return NULL;
+        }
+        align = align ? (size_t)1 << (log2_floor(align) + 1) : 1;
+    }
+    return heap_memalign(h, align, size);
+}
+
+EXPORT void *API(memalign)(size_t align, size_t size) { return aligned(align, size); }
+EXPORT void *API(aligned_alloc)(size_t align, size_t size) { return aligned(align, size); }
+
+EXPORT int API(posix_memalign)(void **out, size_t align, size_t size) {
+    if (!is_pow2(align) || align % sizeof(void *)) return EINVAL;
+    int saved = errno;
+    void *p = aligned(align, size);
+    if (!p) {
+        int e = errno;
+        errno = saved;
+        return e ? e : ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+EXPORT void *API(valloc)(size_t size) { return aligned(OS_PAGE, size); }
+
+EXPORT void *API(pvalloc)(size_t size) {
+    size_t rounded = align_up(size ? size : 1, OS_PAGE);
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned(OS_PAGE, rounded);
+}
+
+EXPORT size_t API(malloc_usable_size)(void *p) {
+    if (!p) return 0;
+    heap_t *h = my_heap();
+    return h ? heap_usable_size(h, p, true) : 0;
+}
+
+/* Hands the calling thread's free memory back to the OS. */
+EXPORT int API(malloc_trim)(size_t pad) {
+    (void)pad;
+    heap_t *h = my_heap();
+    if (!h) return 0;
+    size_t before = h->dirty_page_bytes + h->tlsf.dirty_bytes;
+    heap_collect_remote(h);
+    page_purge(h, 0);
+    tlsf_purge(h, 0);
+    return before > 0;
+}
+
+#ifndef ARENA_MALLOC_PREFIX
+/* The names glibc itself and some programs use. (Aliases share the target's
+ * code; the attributes glibc's header gives the originals do not matter here.) */
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+EXPORT void *__libc_malloc(size_t size) __attribute__((alias("malloc")));
+EXPORT void __libc_free(void *p) __attribute__((alias("free")));
+EXPORT void *__libc_calloc(size_t n, size_t size) __attribute__((alias("calloc")));
+EXPORT void *__libc_realloc(void *p, size_t size) __attribute__((alias("realloc")));
+EXPORT void *__libc_memalign(size_t align, size_t size) __attribute__((alias("memalign")));
+EXPORT void *__libc_valloc(size_t size) __attribute__((alias("valloc")));
+EXPORT void *__libc_pvalloc(size_t size) __attribute__((alias("pvalloc")));
+#endif
+
+/* ---- the process arena for programs that ask -------------------------------- */
+
+EXPORT int arena_malloc_stats(arena_stats *out) {
+    arena_t *a = my_heap() ? process_arena : NULL;
+    if (!a || !out) {
+        errno = EINVAL;
+        return -1;
+    }
+    return arena_stats_get(a, out);
+}
+
+EXPORT int arena_malloc_check(void) {
+    arena_t *a = my_heap() ? process_arena : NULL;
+    return a ? arena_check(a) : -1;
+}
+
+static void fmt_stat(fmtbuf *f, const char *name, uint64_t v) {
+    fmt_str(f, name);
+    fmt_dec(f, v);
+}
+
+__attribute__((destructor)) static void print_stats(void) {
+    if (!print_stats_at_exit || atomic_load(&process_state) != 2) return;
+    arena_stats s;
+    arena_stats_get(process_arena, &s);
+    fmtbuf f = {.len = 0};
+    fmt_stat(&f, "arena: pid ", (uint64_t)getpid());
+    fmt_stat(&f, ": live ", s.live_bytes);
+    fmt_stat(&f, " bytes in ", s.live_blocks);
+    fmt_stat(&f, " blocks (peak ", s.peak_live_bytes);
+    fmt_stat(&f, "), mapped ", s.mapped_bytes);
+    fmt_stat(&f, " (peak ", s.peak_mapped_bytes);
+    fmt_stat(&f, ") in ", s.regions);
+    fmt_stat(&f, " regions, free ", s.free_bytes);
+    fmt_stat(&f, ", purged ", s.purged_bytes);
+    fmt_str(&f, "\n");
+    error_write(f.buf);
+    f.len = 0;
+    fmt_stat(&f, "arena: pid ", (uint64_t)getpid());
+    fmt_stat(&f, ": ", s.allocs);
+    fmt_stat(&f, " allocations, ", s.frees);
+    fmt_stat(&f, " frees, ", s.reallocs);
+    fmt_str(&f, " reallocs\n");
+    error_write(f.buf);
+}

@@ -1,0 +1,154 @@
+/* arena_example: a program written only against arena.h.
+ *
+ * It runs random operations with content checks on arenas of both policies and
+ * block sizes 16 to 4096, tries the edge cases of the contract, verifies
+ * arena_check throughout, and prints what each arena held. Exit status 0 means
+ * every check passed.
+ *
+ *   arena_example [--steps N] [--seed S]
+ */
+#include "arena.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS 512
+
+struct slot {
+    unsigned char *p;
+    size_t size;
+    unsigned char tag;
+};
+
+static uint64_t rng_state;
+static uint64_t rng_next(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int failures;
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAILED: %s: ", #cond);                                                \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+static size_t random_size(void) {
+    uint64_t r = rng_next() % 100;
+    if (r < 75) return rng_next() % 256;
+    if (r < 97) return rng_next() % 20000;
+    return rng_next() % (4u << 20);
+}
+
+static int intact(const struct slot *s) {
+    for (size_t i = 0; i < s->size; i++)
+        if (s->p[i] != (unsigned char)(s->tag + i)) return 0;
+    return 1;
+}
+
+static void fill(struct slot *s) {
+    for (size_t i = 0; i < s->size; i++) s->p[i] = (unsigned char)(s->tag + i);
+}
+
+static void edge_cases(arena_t *a, size_t block_size) {
+    void *z1 = arena_malloc(a, 0), *z2 = arena_malloc(a, 0);
+    EXPECT(z1 && z2 && z1 != z2, "malloc(0) gives distinct blocks");
+    arena_free(a, z1);
+    arena_free(a, z2);
+    arena_free(a, NULL);
+    errno = 0;
+    EXPECT(arena_calloc(a, SIZE_MAX / 4, 8) == NULL && errno == ENOMEM, "calloc overflow is ENOMEM");
+    errno = 0;
+    EXPECT(arena_memalign(a, 48, 10) == NULL && errno == EINVAL, "alignment 48 is EINVAL");
+    void *p = arena_realloc(a, NULL, 100);
+    EXPECT(p != NULL && (uintptr_t)p % block_size == 0, "realloc(NULL) allocates, aligned");
+    EXPECT(arena_realloc(a, p, 0) == NULL, "realloc(p, 0) frees");
+    void *al = arena_memalign(a, 4096, 4096);
+    EXPECT(al && (uintptr_t)al % 4096 == 0, "memalign(4096, 4096)");
+    arena_free(a, al);
+}
+
+static int run(arena_policy policy, size_t block_size, long steps) {
+    arena_config cfg = {.block_size = block_size, .policy = policy};
+    arena_t *a = arena_create(&cfg);
+    if (!a) {
+        perror("arena_create");
+        return 1;
+    }
+    edge_cases(a, block_size);
+    static struct slot slots[SLOTS];
+    memset(slots, 0, sizeof slots);
+    for (long step = 0; step < steps; step++) {
+        struct slot *s = &slots[rng_next() % SLOTS];
+        if (s->p) {
+            EXPECT(intact(s), "block of %zu bytes intact at step %ld", s->size, step);
+            if (rng_next() % 2) {
+                size_t n = random_size() + 1;
+                unsigned char *q = arena_realloc(a, s->p, n);
+                EXPECT(q != NULL, "realloc to %zu", n);
+                if (!q) continue;
+                size_t kept = n < s->size ? n : s->size;
+                s->p = q;
+                s->size = kept;
+                EXPECT(intact(s), "realloc kept %zu bytes", kept);
+                s->size = n;
+                fill(s);
+            } else {
+                arena_free(a, s->p);
+                s->p = NULL;
+            }
+        } else {
+            s->size = random_size();
+            s->tag = (unsigned char)rng_next();
+            s->p = rng_next() % 8 ? arena_malloc(a, s->size) : arena_memalign(a, (size_t)1 << (rng_next() % 13), s->size);
+            EXPECT(s->p != NULL, "allocation of %zu", s->size);
+            if (!s->p) continue;
+            EXPECT((uintptr_t)s->p % block_size == 0, "block aligned to %zu", block_size);
+            fill(s);
+        }
+        if (step % 1000 == 0) EXPECT(arena_check(a) == 0, "arena_check at step %ld", step);
+    }
+    arena_stats st;
+    arena_stats_get(a, &st);
+    size_t live = 0;
+    for (int i = 0; i < SLOTS; i++) live += slots[i].p ? slots[i].size : 0;
+    EXPECT(st.live_bytes == live, "live bytes %zu match the program's %zu", st.live_bytes, live);
+    printf("%-7s block %5zu: %8zu live bytes in %4zu blocks, peak %9zu; %9zu bytes mapped (peak %10zu) in %3zu regions\n",
+           policy == ARENA_POLICY_SEED ? "seed" : "default", block_size, st.live_bytes, st.live_blocks,
+           st.peak_live_bytes, st.mapped_bytes, st.peak_mapped_bytes, st.regions);
+    arena_reset(a);
+    EXPECT(arena_check(a) == 0, "arena_check after reset");
+    arena_destroy(a);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    long steps = 100000;
+    rng_state = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng_state = strtoull(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: %s [--steps N] [--seed S]\n", argv[0]);
+            return 2;
+        }
+    }
+    for (int policy = 0; policy < 2; policy++)
+        for (size_t bs = 16; bs <= 4096; bs *= 4)
+            if (run(policy ? ARENA_POLICY_SEED : ARENA_POLICY_DEFAULT, bs, steps)) return 1;
+    if (failures) {
+        fprintf(stderr, "%d checks failed\n", failures);
+        return 1;
+    }
+    printf("all checks passed\n");
+    return 0;
+}

@@ -1,0 +1,160 @@
+// Misuse: double free, foreign and interior pointers, the wrong arena. Each is
+// reported through the error handler, the call is ignored, and the arena stays
+// consistent; the default handler prints one line and aborts.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+#include "test_util.h"
+
+namespace {
+
+int a_global_variable;
+
+class MisuseTest : public ConfiguredArenaTest {
+  protected:
+
+    // p is reported as `kind` by free, realloc and usable_size, and nothing changes.
+    void ExpectMisuse(void *p, arena_error kind, arena_t *owner = nullptr) {
+        arena_stats before = Stats(a_);
+        {
+            ErrorLog log;
+            arena_free(a_, p);
+            errno = 0;
+            EXPECT_EQ(arena_realloc(a_, p, 100), nullptr);
+            EXPECT_EQ(errno, EINVAL);
+            EXPECT_EQ(arena_usable_size(a_, p), 0u);
+            ASSERT_EQ(log.entries.size(), 3u);
+            for (auto &e : log.entries) {
+                EXPECT_EQ(e.kind, kind) << e.message;
+                EXPECT_EQ(e.p, p);
+                EXPECT_EQ(e.arena, a_);
+                char ptr[32];
+                snprintf(ptr, sizeof ptr, "%p", p);
+                EXPECT_NE(e.message.find(ptr), std::string::npos) << "message names the pointer: " << e.message;
+                EXPECT_EQ(e.message.rfind("arena: ", 0), 0u) << e.message;
+                if (owner) {
+                    snprintf(ptr, sizeof ptr, "%p", static_cast<void *>(owner));
+                    EXPECT_NE(e.message.find(ptr), std::string::npos) << "message names the owner: " << e.message;
+                }
+            }
+        }
+        arena_stats after = Stats(a_);
+        EXPECT_EQ(after.live_blocks, before.live_blocks);
+        EXPECT_EQ(after.live_bytes, before.live_bytes);
+        EXPECT_EQ(after.frees, before.frees);
+        EXPECT_EQ(arena_check(a_), 0);
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Configs, MisuseTest,
+                         ::testing::Values(ArenaConfigParam{ARENA_POLICY_DEFAULT, 16}, ArenaConfigParam{ARENA_POLICY_DEFAULT, 8},
+                                           ArenaConfigParam{ARENA_POLICY_DEFAULT, 4096}, ArenaConfigParam{ARENA_POLICY_SEED, 16},
+                                           ArenaConfigParam{ARENA_POLICY_SEED, 64}),
+                         ConfigName);
+
+const size_t kKindSizes[] = {24, 3000, 20000, 300000, 5 << 20};  // small, medium and huge
+
+TEST_P(MisuseTest, DoubleFreeOfEveryKindOfBlock) {
+    void *keep = arena_malloc(a_, 40);  // the class stays in use
+    for (size_t n : kKindSizes) {
+        void *p = arena_malloc(a_, n);
+        void *neighbour = arena_malloc(a_, n);
+        Fill(neighbour, n, 2);
+        arena_free(a_, p);
+        ExpectMisuse(p, ARENA_ERR_DOUBLE_FREE);
+        EXPECT_EQ(FirstMismatch(neighbour, n, 2), n) << "a neighbour was touched";
+        arena_free(a_, neighbour);
+    }
+    arena_free(a_, keep);
+}
+
+TEST_P(MisuseTest, DoubleFreeOfAPagesLastBlock) {
+    void *p = arena_malloc(a_, 100);
+    arena_free(a_, p);
+    ExpectMisuse(p, ARENA_ERR_DOUBLE_FREE);
+}
+
+TEST_P(MisuseTest, PointersArenaNeverReturned) {
+    int on_stack = 0;
+    ExpectMisuse(&on_stack, ARENA_ERR_INVALID_POINTER);
+    ExpectMisuse(&a_global_variable, ARENA_ERR_INVALID_POINTER);
+    void *from_libc = malloc(64);
+    ExpectMisuse(from_libc, ARENA_ERR_INVALID_POINTER);
+    free(from_libc);
+    ExpectMisuse(reinterpret_cast<void *>(0x10), ARENA_ERR_INVALID_POINTER);
+    ExpectMisuse(reinterpret_cast<void *>(~(uintptr_t)0 & ~(uintptr_t)4095), ARENA_ERR_INVALID_POINTER);
+}
+
+TEST_P(MisuseTest, InteriorPointersOfEveryKindOfBlock) {
+    for (size_t n : kKindSizes) {
+        auto *p = static_cast<uint8_t *>(arena_malloc(a_, n));
+        Fill(p, n, 4);
+        ExpectMisuse(p + B(), ARENA_ERR_INVALID_POINTER);
+        ExpectMisuse(p + n / 2 / B() * B() + B(),
+                     ARENA_ERR_INVALID_POINTER);
+        EXPECT_EQ(FirstMismatch(p, n, 4), n);
+        arena_free(a_, p);
+    }
+}
+
+TEST_P(MisuseTest, FreeIntoTheWrongArena) {
+    arena_t *other = arena_create(nullptr);
+    for (size_t n : kKindSizes) {
+        void *p = arena_malloc(other, n);
+        ExpectMisuse(p, ARENA_ERR_WRONG_ARENA, other);
+        arena_free(other, p);  // still live in its own arena
+    }
+    EXPECT_EQ(Stats(other).live_blocks, 0u);
+    EXPECT_EQ(arena_check(other), 0);
+    arena_destroy(other);
+}
+
+TEST(MisuseNames, EveryKindHasAName) {
+    EXPECT_STREQ(arena_error_name(ARENA_ERR_DOUBLE_FREE), "double free");
+    EXPECT_STREQ(arena_error_name(ARENA_ERR_INVALID_POINTER), "invalid pointer");
+    EXPECT_STREQ(arena_error_name(ARENA_ERR_WRONG_ARENA), "wrong arena");
+    EXPECT_STREQ(arena_error_name(ARENA_ERR_CORRUPTION), "heap corruption");
+}
+
+TEST(MisuseHandler, SetReturnsThePreviousHandler) {
+    EXPECT_EQ(arena_set_error_handler(ErrorLog::Handler, nullptr), nullptr);
+    EXPECT_EQ(arena_set_error_handler(nullptr, nullptr), &ErrorLog::Handler);
+}
+
+// The default handler: one line on stderr, then abort.
+using MisuseDeathTest = MisuseTest;
+INSTANTIATE_TEST_SUITE_P(Configs, MisuseDeathTest,
+                         ::testing::Values(ArenaConfigParam{ARENA_POLICY_DEFAULT, 16}, ArenaConfigParam{ARENA_POLICY_SEED, 16}),
+                         ConfigName);
+
+TEST_P(MisuseDeathTest, DoubleFreeAborts) {
+    for (size_t n : kKindSizes) {
+        EXPECT_DEATH(
+            {
+                void *p = arena_malloc(a_, n);
+                arena_free(a_, p);
+                arena_free(a_, p);
+            },
+            "^arena: double free of 0x[0-9a-f]+ in arena 0x[0-9a-f]+\n$")
+            << n;
+    }
+}
+
+TEST_P(MisuseDeathTest, InvalidPointerAborts) {
+    int x;
+    EXPECT_DEATH(arena_free(a_, &x), "^arena: invalid pointer 0x[0-9a-f]+ \\(not a block of arena 0x[0-9a-f]+\\)\n$");
+}
+
+TEST_P(MisuseDeathTest, WrongArenaAborts) {
+    EXPECT_DEATH(
+        {
+            arena_t *other = arena_create(nullptr);
+            arena_free(a_, arena_malloc(other, 10));
+        },
+        "^arena: pointer 0x[0-9a-f]+ freed in arena 0x[0-9a-f]+ but it belongs to arena 0x[0-9a-f]+\n$");
+}
+
+}  // namespace

@@ -1,0 +1,408 @@
+// Unit tests: every function of arena.h and every edge of its contract, for
+// both policies and a range of block sizes.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "test_util.h"
+
+namespace {
+
+class ArenaTest : public ConfiguredArenaTest {
+  protected:
+    void TearDown() override {
+        EXPECT_EQ(arena_check(a_), 0);
+        ConfiguredArenaTest::TearDown();
+    }
+};
+
+
+std::vector<ArenaConfigParam> AllConfigs() {
+    std::vector<ArenaConfigParam> v;
+    for (arena_policy p : {ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED})
+        for (size_t bs : {8, 16, 32, 64, 256, 4096}) v.push_back({p, bs});
+    return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ArenaTest, ::testing::ValuesIn(AllConfigs()), ConfigName);
+
+// Sizes that cross every boundary of the default policy: classes, pages, TLSF, huge.
+const size_t kSizes[] = {0,     1,     7,      8,      9,      15,      16,      17,      24,
+                         100,   128,   1000,   4095,   4096,   4097,    8191,    8192,    8193,
+                         16384, 65536, 100000, 262144, 1 << 20, (1 << 21) + 3, 3 << 20, 9 << 20};
+
+TEST_P(ArenaTest, EveryBlockIsAlignedToBlockSizeAndKeepsItsContents) {
+    std::vector<std::pair<void *, size_t>> blocks;
+    uint32_t tag = 1;
+    for (size_t n : kSizes) {
+        void *p = arena_malloc(a_, n);
+        ASSERT_NE(p, nullptr) << n;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % B(), 0u) << "size " << n;
+        EXPECT_GE(arena_usable_size(a_, p), n);
+        Fill(p, n, tag++);
+        blocks.push_back({p, n});
+    }
+    tag = 1;
+    for (auto &[p, n] : blocks) EXPECT_EQ(FirstMismatch(p, n, tag++), n);
+    EXPECT_EQ(arena_check(a_), 0);
+    for (auto &[p, n] : blocks) arena_free(a_, p);
+    EXPECT_EQ(Stats(a_).live_blocks, 0u);
+}
+
+TEST_P(ArenaTest, MallocZeroReturnsDistinctFreeableBlocks) {
+    std::set<void *> seen;
+    std::vector<void *> v;
+    for (int i = 0; i < 100; i++) {
+        void *p = arena_malloc(a_, 0);
+        ASSERT_NE(p, nullptr);
+        EXPECT_TRUE(seen.insert(p).second) << "malloc(0) returned a live pointer again";
+        v.push_back(p);
+    }
+    void *c = arena_calloc(a_, 0, 16);
+    ASSERT_NE(c, nullptr);
+    EXPECT_FALSE(seen.count(c));
+    arena_free(a_, c);
+    for (void *p : v) arena_free(a_, p);
+    EXPECT_EQ(Stats(a_).live_blocks, 0u);
+}
+
+TEST_P(ArenaTest, CallocZeroesReusedMemory) {
+    for (size_t n : {24, 3000, 40000, 1 << 20}) {
+        void *p = arena_malloc(a_, n);
+        ASSERT_NE(p, nullptr);
+        memset(p, 0xA5, n);
+        arena_free(a_, p);
+        auto *z = static_cast<uint8_t *>(arena_calloc(a_, n / 8, 8));
+        ASSERT_NE(z, nullptr);
+        for (size_t i = 0; i < n / 8 * 8; i++) ASSERT_EQ(z[i], 0) << "size " << n << " offset " << i;
+        arena_free(a_, z);
+    }
+}
+
+TEST_P(ArenaTest, CallocOverflowFailsWithEnomem) {
+    errno = 0;
+    EXPECT_EQ(arena_calloc(a_, SIZE_MAX / 2, 3), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
+    EXPECT_EQ(arena_calloc(a_, (size_t)1 << 33, (size_t)1 << 33), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST_P(ArenaTest, HugeRequestsFailWithEnomem) {
+    for (size_t n : {SIZE_MAX, SIZE_MAX - 4096, SIZE_MAX / 2}) {
+        errno = 0;
+        EXPECT_EQ(arena_malloc(a_, n), nullptr);
+        EXPECT_EQ(errno, ENOMEM);
+        errno = 0;
+        EXPECT_EQ(arena_memalign(a_, 4096, n), nullptr);
+        EXPECT_EQ(errno, ENOMEM);
+    }
+    void *p = arena_malloc(a_, 10);
+    errno = 0;
+    EXPECT_EQ(arena_realloc(a_, p, SIZE_MAX - 100), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    arena_free(a_, p);
+}
+
+TEST_P(ArenaTest, ReallocFollowsCSemantics) {
+    void *p = arena_realloc(a_, nullptr, 40);  // realloc(NULL, n) allocates
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(Stats(a_).live_blocks, 1u);
+    errno = 0;
+    EXPECT_EQ(arena_realloc(a_, p, 0), nullptr);  // realloc(p, 0) frees p
+    EXPECT_EQ(Stats(a_).live_blocks, 0u);
+    arena_free(a_, nullptr);  // free(NULL) does nothing
+    EXPECT_EQ(Stats(a_).frees, 1u);
+}
+
+TEST_P(ArenaTest, ReallocKeepsContentsAcrossEverySizeBoundary) {
+    size_t n = 5;
+    void *p = arena_malloc(a_, n);
+    ASSERT_NE(p, nullptr);
+    Fill(p, n, 9);
+    for (size_t next : {17, 200, 5000, 9000, 70000, 600000, 3000000, 12000000, 4000000, 50000, 3000, 100, 1}) {
+        void *q = arena_realloc(a_, p, next);
+        ASSERT_NE(q, nullptr) << next;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(q) % B(), 0u);
+        size_t kept = n < next ? n : next;
+        ASSERT_EQ(FirstMismatch(q, kept, 9), kept) << n << " -> " << next;
+        Fill(q, next, 9);
+        p = q;
+        n = next;
+        ASSERT_EQ(arena_check(a_), 0);
+        EXPECT_EQ(Stats(a_).live_bytes, n);
+    }
+    arena_free(a_, p);
+}
+
+TEST_P(ArenaTest, MemalignHonoursEveryAlignmentIncludingSizeEqualToAlignment) {
+    for (size_t align = 1; align <= ((size_t)1 << 20); align <<= 1) {
+        for (size_t n : {(size_t)1, align, align + 1, 3 * align, (size_t)100}) {
+            void *p = arena_memalign(a_, align, n);
+            ASSERT_NE(p, nullptr) << "align " << align << " size " << n;
+            EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << "align " << align << " size " << n;
+            EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % B(), 0u);
+            EXPECT_GE(arena_usable_size(a_, p), n);
+            Fill(p, n, 3);
+            EXPECT_EQ(FirstMismatch(p, n, 3), n);
+            arena_free(a_, p);
+        }
+    }
+    EXPECT_EQ(Stats(a_).live_blocks, 0u);
+}
+
+TEST_P(ArenaTest, MemalignRejectsAlignmentsThatAreNotPowersOfTwo) {
+    for (size_t bad : {(size_t)0, (size_t)3, (size_t)24, (size_t)4097}) {
+        errno = 0;
+        EXPECT_EQ(arena_memalign(a_, bad, 64), nullptr) << bad;
+        EXPECT_EQ(errno, EINVAL);
+    }
+    EXPECT_EQ(Stats(a_).allocs, 0u);
+}
+
+TEST_P(ArenaTest, UsableSizeCoversTheRequestAndMayBeUsedWhole) {
+    EXPECT_EQ(arena_usable_size(a_, nullptr), 0u);
+    std::vector<void *> v;
+    size_t usable_total = 0;
+    for (size_t n : kSizes) {
+        void *p = arena_malloc(a_, n);
+        ASSERT_NE(p, nullptr);
+        size_t u = arena_usable_size(a_, p);
+        EXPECT_GE(u, n);
+        memset(p, 0x5A, u);  // the whole usable size is the caller's
+        usable_total += u;
+        v.push_back(p);
+    }
+    EXPECT_EQ(arena_check(a_), 0);
+    EXPECT_EQ(Stats(a_).live_bytes, usable_total) << "asked-for usable size counts as live";
+    EXPECT_EQ(Stats(a_).usable_bytes, usable_total);
+    for (void *p : v) arena_free(a_, p);
+}
+
+TEST_P(ArenaTest, StatsCountEveryCall) {
+    void *a = arena_malloc(a_, 100);
+    void *b = arena_calloc(a_, 10, 10);
+    void *c = arena_memalign(a_, 64, 10);
+    arena_stats s = Stats(a_);
+    EXPECT_EQ(s.allocs, 3u);
+    EXPECT_EQ(s.live_blocks, 3u);
+    EXPECT_EQ(s.live_bytes, 210u);
+    EXPECT_GE(s.usable_bytes, 210u);
+    EXPECT_GE(s.mapped_bytes, s.usable_bytes);
+    EXPECT_GE(s.regions, 1u);
+    a = arena_realloc(a_, a, 300);
+    s = Stats(a_);
+    EXPECT_EQ(s.reallocs, 1u);
+    EXPECT_EQ(s.live_bytes, 410u);
+    EXPECT_EQ(s.peak_live_bytes, 410u);
+    arena_free(a_, a);
+    arena_free(a_, b);
+    arena_free(a_, c);
+    s = Stats(a_);
+    EXPECT_EQ(s.frees, 3u);
+    EXPECT_EQ(s.live_blocks, 0u);
+    EXPECT_EQ(s.live_bytes, 0u);
+    EXPECT_EQ(s.peak_live_bytes, 410u);
+    EXPECT_GE(s.peak_mapped_bytes, s.mapped_bytes);
+    EXPECT_EQ(arena_stats_get(a_, nullptr), -1);
+}
+
+TEST_P(ArenaTest, ResetFreesEverythingAndTheArenaStaysUsable) {
+    arena_stats fresh = Stats(a_);
+    std::vector<void *> v;
+    for (int i = 0; i < 20000; i++) v.push_back(arena_malloc(a_, (size_t)(i % 700) + (i % 97 == 0 ? 200000 : 0)));
+    EXPECT_GT(Stats(a_).mapped_bytes, fresh.mapped_bytes);
+    arena_reset(a_);
+    ASSERT_EQ(arena_check(a_), 0);
+    arena_stats s = Stats(a_);
+    EXPECT_EQ(s.live_blocks, 0u);
+    EXPECT_EQ(s.live_bytes, 0u);
+    EXPECT_EQ(s.mapped_bytes, fresh.mapped_bytes) << "memory beyond a fresh arena's goes back to the OS";
+    EXPECT_EQ(s.frees, s.allocs);
+    void *p = arena_malloc(a_, 77);
+    ASSERT_NE(p, nullptr);
+    Fill(p, 77, 1);
+    EXPECT_EQ(FirstMismatch(p, 77, 1), 77u);
+    arena_free(a_, p);
+}
+
+TEST(ArenaCreate, NullConfigMeansEveryDefault) {
+    arena_t *a = arena_create(nullptr);
+    ASSERT_NE(a, nullptr);
+    void *p = arena_malloc(a, 1);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u) << "default block size is 16";
+    arena_free(a, p);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+    arena_destroy(nullptr);
+}
+
+TEST(ArenaCreate, BadConfigsFailWithEinval) {
+    auto expect_einval = [](arena_config c, const char *what) {
+        errno = 0;
+        arena_t *a = arena_create(&c);
+        EXPECT_EQ(a, nullptr) << what;
+        EXPECT_EQ(errno, EINVAL) << what;
+        arena_destroy(a);
+    };
+    expect_einval({4, 0, 0, ARENA_POLICY_DEFAULT, 0}, "block size below 8");
+    expect_einval({24, 0, 0, ARENA_POLICY_DEFAULT, 0}, "block size not a power of two");
+    expect_einval({(size_t)1 << 17, 0, 0, ARENA_POLICY_DEFAULT, 0}, "block size above 64 KiB");
+    expect_einval({16, 100000, 0, ARENA_POLICY_DEFAULT, 0}, "region size not a power of two");
+    expect_einval({16, 32768, 0, ARENA_POLICY_SEED, 0}, "region size below 64 KiB");
+    expect_einval({16, (size_t)1 << 31, 0, ARENA_POLICY_DEFAULT, 0}, "region size above 1 GiB");
+    expect_einval({16, 0, 0, static_cast<arena_policy>(7), 0}, "unknown policy");
+    expect_einval({16, 0, 0, ARENA_POLICY_DEFAULT, 0x80}, "unknown flag");
+}
+
+TEST(ArenaMaxBytes, CapFailsWithEnomemAndNothingIsLost) {
+    for (arena_policy policy : {ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED}) {
+        arena_config c{};
+        c.policy = policy;
+        c.region_size = (size_t)1 << 20;
+        c.max_bytes = (size_t)8 << 20;
+        arena_t *a = arena_create(&c);
+        ASSERT_NE(a, nullptr);
+        void *keep = arena_malloc(a, 1000);
+        Fill(keep, 1000, 5);
+        std::vector<void *> v;
+        for (;;) {
+            void *p = arena_malloc(a, 50000);
+            if (!p) {
+                EXPECT_EQ(errno, ENOMEM);
+                break;
+            }
+            v.push_back(p);
+            ASSERT_LT(v.size(), 1000u) << "the cap did not hold";
+        }
+        EXPECT_LE(Stats(a).mapped_bytes, c.max_bytes + ((size_t)64 << 10)) << "only the arena's own mapping is outside the cap";
+        errno = 0;
+        EXPECT_EQ(arena_realloc(a, keep, 20 << 20), nullptr);  // fails: keep stays
+        EXPECT_EQ(errno, ENOMEM);
+        EXPECT_EQ(FirstMismatch(keep, 1000, 5), 1000u);
+        EXPECT_EQ(arena_check(a), 0);
+        for (void *p : v) arena_free(a, p);
+        arena_free(a, keep);
+        void *again = arena_malloc(a, 50000);  // memory came back: allocation works again
+        EXPECT_NE(again, nullptr);
+        arena_free(a, again);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
+// The seed policy as it was: one 64 KiB heap when max_bytes = region_size.
+TEST(SeedPolicy, FixedHeapHoldsAtMost64KiBThenReturnsNull) {
+    arena_config c{};
+    c.policy = ARENA_POLICY_SEED;
+    c.region_size = 65536;
+    c.max_bytes = 65536;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    std::vector<void *> v;
+    size_t total = 0;
+    for (;;) {
+        errno = 0;
+        void *p = arena_malloc(a, 1000);
+        if (!p) break;
+        v.push_back(p);
+        total += arena_usable_size(a, p);
+        ASSERT_LE(total, 65536u);
+    }
+    EXPECT_EQ(errno, ENOMEM);
+    EXPECT_GT(total, 50000u) << "headers cost too much of the 64 KiB";
+    EXPECT_EQ(Stats(a).regions, 1u);
+    EXPECT_EQ(arena_check(a), 0);
+    // Freed blocks are reused, first fit: the freed block comes back for a request it fits.
+    void *third = v[3];
+    arena_free(a, third);
+    void *p = arena_malloc(a, 600);
+    EXPECT_EQ(p, third);
+    EXPECT_EQ(arena_usable_size(a, p), 1008u) << "no splitting: the whole block is reused";
+    EXPECT_EQ(arena_malloc(a, 2000), nullptr) << "no coalescing, no room";
+    arena_destroy(a);
+}
+
+TEST(SeedPolicy, FirstFitTakesTheFirstFreedBlockThatFits) {
+    arena_config c{};
+    c.policy = ARENA_POLICY_SEED;
+    arena_t *a = arena_create(&c);
+    void *small = arena_malloc(a, 64);
+    void *big = arena_malloc(a, 512);
+    void *mid = arena_malloc(a, 256);
+    arena_malloc(a, 16);  // keeps the carving point away
+    arena_free(a, small);
+    arena_free(a, big);
+    arena_free(a, mid);  // the freed list, most recent first: mid(256), big(512), small(64)
+    EXPECT_EQ(arena_malloc(a, 300), big);   // mid is too small
+    EXPECT_EQ(arena_malloc(a, 200), mid);   // first that fits, not the best
+    EXPECT_EQ(arena_malloc(a, 32), small);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+TEST(SeedPolicy, SizesRoundUpToBlockSize) {
+    for (size_t bs : {8, 16, 64, 4096}) {
+        arena_config c{};
+        c.policy = ARENA_POLICY_SEED;
+        c.block_size = bs;
+        arena_t *a = arena_create(&c);
+        for (size_t n : {0, 1, 8, 9, 100, 5000}) {
+            void *p = arena_malloc(a, n);
+            size_t expect = n ? (n + bs - 1) / bs * bs : bs;
+            EXPECT_EQ(arena_usable_size(a, p), expect) << "bs " << bs << " n " << n;
+        }
+        arena_destroy(a);
+    }
+}
+
+// Resident memory of this process, from /proc/self/statm.
+size_t ResidentBytes() {
+    FILE *f = fopen("/proc/self/statm", "r");
+    size_t pages = 0, resident = 0;
+    if (!f || fscanf(f, "%zu %zu", &pages, &resident) != 2) ADD_FAILURE() << "cannot read /proc/self/statm";
+    if (f) fclose(f);
+    return resident * 4096;
+}
+
+TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
+    arena_t *a = arena_create(nullptr);
+    size_t before = ResidentBytes();
+    std::vector<void *> v;
+    v.reserve(200000);
+    for (int i = 0; i < 200000; i++) {
+        size_t n = 16 + (size_t)(i % 40) * 16 + (i % 50 == 0 ? 20000 : 0);
+        void *p = arena_malloc(a, n);
+        memset(p, 1, n);
+        v.push_back(p);
+    }
+    size_t full = ResidentBytes() - before;
+    EXPECT_GT(full, (size_t)100 << 20);
+    for (void *p : v) arena_free(a, p);
+    size_t empty = ResidentBytes() - before;
+    EXPECT_EQ(arena_check(a), 0);
+    // What stays resident: the purge budget's floor, an empty page per class and
+    // segment headers: a few MiB, whatever the heap held before.
+    EXPECT_LT(empty, (size_t)8 << 20) << "resident after freeing everything, of " << full << " at the peak";
+    arena_stats s = Stats(a);
+    EXPECT_GT(s.purged_bytes, (size_t)1 << 20);
+    EXPECT_LT(s.mapped_bytes, full / 2) << "empty segments are unmapped";
+    arena_destroy(a);
+}
+
+TEST(DefaultPolicy, SmallSizesWasteAtMostAnEighth) {
+    arena_t *a = arena_create(nullptr);
+    for (size_t n = 1; n <= 8192; n++) {
+        void *p = arena_malloc(a, n);
+        size_t u = arena_usable_size(a, p);
+        EXPECT_LE(u, n <= 256 ? n + 15 : n + n / 8 + 15) << n;
+        arena_free(a, p);
+    }
+    arena_destroy(a);
+}
+
+}  // namespace

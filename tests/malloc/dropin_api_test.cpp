@@ -1,0 +1,153 @@
+// The drop-in malloc's functions keep glibc's semantics.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "../arena/test_util.h"
+#include "dropin.h"
+
+namespace {
+
+arena_stats ProcessStats() {
+    arena_stats s;
+    EXPECT_EQ(arena_malloc_stats(&s), 0);
+    return s;
+}
+
+TEST(DropIn, MallocAndFreeFollowC) {
+    void *a = arena_test_malloc(0), *b = arena_test_malloc(0);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    EXPECT_NE(a, b);
+    arena_test_free(a);
+    arena_test_free(b);
+    arena_test_free(nullptr);
+    for (size_t n : {1, 15, 16, 17, 100, 4096, 70000, 3 << 20}) {
+        void *p = arena_test_malloc(n);
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 16, 0u) << "malloc aligns for any type";
+        EXPECT_GE(arena_test_malloc_usable_size(p), n);
+        Fill(p, n, 1);
+        EXPECT_EQ(FirstMismatch(p, n, 1), n);
+        arena_test_free(p);
+    }
+    EXPECT_EQ(arena_test_malloc_usable_size(nullptr), 0u);
+    errno = 0;
+    EXPECT_EQ(arena_test_malloc(SIZE_MAX - 10), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(DropIn, CallocZeroesAndChecksOverflow) {
+    void *dirty = arena_test_malloc(5000);
+    memset(dirty, 0xff, 5000);
+    arena_test_free(dirty);
+    auto *p = static_cast<uint8_t *>(arena_test_calloc(1000, 5));
+    ASSERT_NE(p, nullptr);
+    for (int i = 0; i < 5000; i++) ASSERT_EQ(p[i], 0);
+    arena_test_free(p);
+    errno = 0;
+    EXPECT_EQ(arena_test_calloc(SIZE_MAX / 2, 4), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(DropIn, ReallocAndReallocarray) {
+    void *p = arena_test_realloc(nullptr, 10);
+    ASSERT_NE(p, nullptr);
+    Fill(p, 10, 2);
+    p = arena_test_realloc(p, 100000);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(FirstMismatch(p, 10, 2), 10u);
+    EXPECT_EQ(arena_test_realloc(p, 0), nullptr) << "realloc(p, 0) frees p";
+    errno = 0;
+    EXPECT_EQ(arena_test_reallocarray(nullptr, SIZE_MAX / 2, 3), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    void *q = arena_test_reallocarray(nullptr, 10, 10);
+    ASSERT_NE(q, nullptr);
+    EXPECT_GE(arena_test_malloc_usable_size(q), 100u);
+    arena_test_cfree(q);
+}
+
+// Every alignment from 16 B to 64 KiB at every size, size equal to alignment
+// included (a released allocator got that very case wrong).
+TEST(DropIn, EveryAlignmentAtEverySize) {
+    for (size_t align = 16; align <= 65536; align *= 2) {
+        for (size_t n : {(size_t)1, align / 2, align - 1, align, align + 1, 2 * align, (size_t)100, (size_t)5000,
+                         (size_t)300000, (size_t)3 << 20}) {
+            void *ps[3] = {arena_test_aligned_alloc(align, n), arena_test_memalign(align, n), nullptr};
+            ASSERT_EQ(arena_test_posix_memalign(&ps[2], align, n), 0);
+            for (void *p : ps) {
+                ASSERT_NE(p, nullptr) << "align " << align << " size " << n;
+                EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u) << "align " << align << " size " << n;
+                EXPECT_GE(arena_test_malloc_usable_size(p), n);
+                Fill(p, n, 3);
+            }
+            for (void *p : ps) {
+                EXPECT_EQ(FirstMismatch(p, n, 3), n);
+                arena_test_free(p);
+            }
+        }
+    }
+}
+
+TEST(DropIn, AlignedFamilyEdges) {
+    void *p = reinterpret_cast<void *>(0x1);
+    EXPECT_EQ(arena_test_posix_memalign(&p, 24, 10), EINVAL);
+    EXPECT_EQ(arena_test_posix_memalign(&p, 4, 10), EINVAL) << "below sizeof(void *)";
+    EXPECT_EQ(p, reinterpret_cast<void *>(0x1)) << "untouched on failure";
+    void *m = arena_test_memalign(24, 10);  // glibc rounds the alignment up to 32
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(m) % 32, 0u);
+    arena_test_free(m);
+    void *v = arena_test_valloc(10);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v) % 4096, 0u);
+    arena_test_free(v);
+    void *pv = arena_test_pvalloc(5000);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(pv) % 4096, 0u);
+    EXPECT_GE(arena_test_malloc_usable_size(pv), 8192u) << "pvalloc rounds the size up to pages";
+    arena_test_free(pv);
+}
+
+TEST(DropIn, StatsSeeEveryCall) {
+    arena_stats before = ProcessStats();
+    void *p = arena_test_malloc(100);
+    void *q = arena_test_calloc(2, 50);
+    p = arena_test_realloc(p, 200);
+    arena_stats mid = ProcessStats();
+    EXPECT_EQ(mid.allocs, before.allocs + 2);
+    EXPECT_EQ(mid.reallocs, before.reallocs + 1);
+    EXPECT_EQ(mid.live_bytes, before.live_bytes + 300);
+    arena_test_free(p);
+    arena_test_free(q);
+    EXPECT_EQ(ProcessStats().live_bytes, before.live_bytes);
+    EXPECT_EQ(arena_malloc_check(), 0);
+}
+
+TEST(DropIn, TrimHandsFreeMemoryBack) {
+    // Less than the purge budget: without the trim it would stay resident.
+    std::vector<void *> v;
+    for (int i = 0; i < 3000; i++) v.push_back(memset(arena_test_malloc(200), 1, 200));
+    for (void *p : v) arena_test_free(p);
+    arena_stats before = ProcessStats();
+    arena_test_malloc_trim(0);
+    EXPECT_GT(ProcessStats().purged_bytes, before.purged_bytes);
+    EXPECT_EQ(arena_malloc_check(), 0);
+}
+
+TEST(DropIn, MisuseIsReported) {
+    ErrorLog log;
+    void *p = arena_test_malloc(64);
+    arena_test_free(p);
+    arena_test_free(p);
+    int x;
+    arena_test_free(&x);
+    ASSERT_EQ(log.entries.size(), 2u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+    EXPECT_EQ(log.entries[1].kind, ARENA_ERR_INVALID_POINTER);
+    EXPECT_EQ(arena_malloc_check(), 0);
+}
+
+}  // namespace

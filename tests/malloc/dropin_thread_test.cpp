@@ -1,0 +1,195 @@
+// The drop-in malloc under threads: blocks freed and reallocated by threads
+// that did not allocate them, threads that come and go, a producer/consumer
+// pair. Contents are verified throughout, and arena_malloc_check holds once
+// the threads are done. Runs under ThreadSanitizer in CI.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "../arena/test_util.h"
+#include "dropin.h"
+
+namespace {
+
+struct Block {
+    void *p;
+    size_t size;
+    uint32_t tag;
+};
+
+// Blocks in transit between threads.
+class Pool {
+  public:
+    void Put(Block b) {
+        std::lock_guard<std::mutex> g(lock_);
+        blocks_.push_back(b);
+    }
+    bool Take(std::mt19937 &rng, Block *out) {
+        std::lock_guard<std::mutex> g(lock_);
+        if (blocks_.empty()) return false;
+        size_t i = rng() % blocks_.size();
+        *out = blocks_[i];
+        blocks_[i] = blocks_.back();
+        blocks_.pop_back();
+        return true;
+    }
+    std::vector<Block> Drain() {
+        std::lock_guard<std::mutex> g(lock_);
+        return std::move(blocks_);
+    }
+
+  private:
+    std::mutex lock_;
+    std::vector<Block> blocks_;
+};
+
+size_t RandomSize(std::mt19937 &rng) {
+    unsigned r = rng() % 100;
+    if (r < 80) return rng() % 300;
+    if (r < 98) return rng() % 20000;
+    return rng() % (3u << 20);
+}
+
+arena_stats ProcessStats() {
+    arena_stats s;
+    arena_malloc_stats(&s);
+    return s;
+}
+
+TEST(DropInThreads, CrossThreadFreesAndReallocsKeepContents) {
+    arena_stats before = ProcessStats();
+    const int kThreads = 8, kSteps = 25000;
+    Pool pool;
+    std::atomic<int> damaged{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++) {
+        threads.emplace_back([&, t] {
+            std::mt19937 rng(1000 + t);
+            std::vector<Block> mine;
+            for (int i = 0; i < kSteps; i++) {
+                unsigned op = rng() % 100;
+                if (op < 40 || mine.empty()) {
+                    size_t n = RandomSize(rng);
+                    uint32_t tag = (uint32_t)(t * kSteps + i);
+                    void *p = op % 7 == 0 ? arena_test_memalign((size_t)16 << (rng() % 8), n) : arena_test_malloc(n);
+                    if (!p) {
+                        failed++;
+                        continue;
+                    }
+                    Fill(p, n, tag);
+                    (op % 2 ? pool.Put(Block{p, n, tag}) : mine.push_back(Block{p, n, tag}));
+                    continue;
+                }
+                Block b;
+                bool foreign = op < 70 && pool.Take(rng, &b);
+                if (!foreign) {
+                    size_t k = rng() % mine.size();
+                    b = mine[k];
+                    mine[k] = mine.back();
+                    mine.pop_back();
+                }
+                if (FirstMismatch(b.p, b.size, b.tag) != b.size) damaged++;
+                if (op % 3 == 0) {  // realloc, often of a block another thread allocated
+                    size_t n = RandomSize(rng) + 1;
+                    void *q = arena_test_realloc(b.p, n);
+                    if (!q) {
+                        failed++;
+                        continue;
+                    }
+                    size_t kept = b.size < n ? b.size : n;
+                    if (FirstMismatch(q, kept, b.tag) != kept) damaged++;
+                    Fill(q, n, b.tag);
+                    mine.push_back(Block{q, n, b.tag});
+                } else {
+                    arena_test_free(b.p);
+                }
+            }
+            for (Block &b : mine) pool.Put(b);
+        });
+    }
+    for (auto &th : threads) th.join();
+    EXPECT_EQ(damaged.load(), 0);
+    EXPECT_EQ(failed.load(), 0);
+    for (Block &b : pool.Drain()) {
+        EXPECT_EQ(FirstMismatch(b.p, b.size, b.tag), b.size);
+        arena_test_free(b.p);
+    }
+    EXPECT_EQ(arena_malloc_check(), 0);
+    arena_stats after = ProcessStats();
+    EXPECT_EQ(after.live_blocks, before.live_blocks);
+    EXPECT_EQ(after.live_bytes, before.live_bytes);
+}
+
+TEST(DropInThreads, HeapsOfEndedThreadsAreAdoptedNotLeaked) {
+    arena_stats first{};
+    for (int wave = 0; wave < 40; wave++) {
+        Pool pool;
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; t++) {
+            threads.emplace_back([&, t] {
+                std::mt19937 rng(wave * 10 + t);
+                for (int i = 0; i < 2000; i++) {
+                    size_t n = RandomSize(rng) % 5000;
+                    void *p = arena_test_malloc(n);
+                    Fill(p, n, (uint32_t)i);
+                    pool.Put(Block{p, n, (uint32_t)i});
+                }
+            });
+        }
+        for (auto &th : threads) th.join();
+        // The threads are gone; their blocks are freed here, into abandoned heaps.
+        for (Block &b : pool.Drain()) {
+            ASSERT_EQ(FirstMismatch(b.p, b.size, b.tag), b.size);
+            arena_test_free(b.p);
+        }
+        if (wave == 0) first = ProcessStats();
+    }
+    arena_stats last = ProcessStats();
+    EXPECT_EQ(arena_malloc_check(), 0);
+    // Forty waves of threads reuse the first wave's heaps and memory.
+    EXPECT_LE(last.mapped_bytes, first.mapped_bytes + ((size_t)16 << 20));
+    EXPECT_LE(last.regions, first.regions + 8);
+}
+
+TEST(DropInThreads, ProducerConsumerWithChecksum) {
+    const size_t kBlocks = 300000, kRing = 1024;
+    std::vector<std::atomic<void *>> ring(kRing);
+    for (auto &slot : ring) slot.store(nullptr);
+    std::atomic<uint64_t> produced_sum{0}, consumed_sum{0};
+    std::thread producer([&] {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < kBlocks; i++) {
+            size_t n = 16 + i % 240;
+            auto *p = static_cast<uint8_t *>(arena_test_malloc(n));
+            for (size_t k = 0; k < n; k++) p[k] = (uint8_t)(i + k);
+            sum += p[n - 1] + n;
+            auto &slot = ring[i % kRing];
+            while (slot.load(std::memory_order_acquire) != nullptr) std::this_thread::yield();
+            slot.store(p, std::memory_order_release);
+        }
+        produced_sum = sum;
+    });
+    std::thread consumer([&] {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < kBlocks; i++) {
+            auto &slot = ring[i % kRing];
+            void *p;
+            while ((p = slot.load(std::memory_order_acquire)) == nullptr) std::this_thread::yield();
+            slot.store(nullptr, std::memory_order_release);
+            size_t n = 16 + i % 240;
+            sum += static_cast<uint8_t *>(p)[n - 1] + n;
+            arena_test_free(p);
+        }
+        consumed_sum = sum;
+    });
+    producer.join();
+    consumer.join();
+    EXPECT_EQ(produced_sum.load(), consumed_sum.load());
+    EXPECT_EQ(arena_malloc_check(), 0);
+}
+
+}  // namespace
