@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./bench.sh [MODE] [--quick] [DRIVER-FLAGS...]: installs what is missing,
+# usage: ./bench.sh [MODE] [--quick] [DRIVER-FLAGS...]: installs what is missing,
 # builds Release (build/), runs a benchmark and writes its results to
 # results/<host>/<date>-<commit>[-MODE]/ with facts.txt, REPORT.md and charts.
 #

@@ -322,16 +322,17 @@ static const std::vector<std::string> kColumns = [] {
 static const std::vector<std::string> kTimelineColumns = {"trace", "allocator", "block_size", "threads",
                                                           "op_index", "live_bytes", "rss_bytes", "mapped_bytes"};
 
-// Instructions counted while callgrind's instrumentation was on (the replay).
+// Instructions counted while callgrind's instrumentation was on (the replay):
+// the "totals:" line (its "summary:" line says 0 when instrumentation starts off).
 static bool callgrind_instructions(const std::string &path, uint64_t *count) {
     std::ifstream file(path);
     std::string line;
+    const std::string key = "totals: ";
     while (std::getline(file, line))
-        for (const char *key : {"summary: ", "totals: "})
-            if (line.rfind(key, 0) == 0) {
-                *count = std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
-                return true;
-            }
+        if (line.rfind(key, 0) == 0) {
+            *count = std::strtoull(line.c_str() + key.size(), nullptr, 10);
+            return true;
+        }
     return false;
 }
 

@@ -5,7 +5,7 @@ namespace bench {
 AllocatorInfo process_malloc_info(const std::string &name, int order, const std::string &library,
                                   std::vector<std::string> extra_candidates,
                                   std::function<std::string()> version,
-                                  ProcessMalloc::FootprintFn footprint) {
+                                  ProcessMalloc::FootprintFn footprint, ProcessMalloc::CheckFn check) {
     AllocatorInfo info;
     info.name = name;
     info.order = order;
@@ -17,8 +17,8 @@ AllocatorInfo process_malloc_info(const std::string &name, int order, const std:
                                 "/usr/lib/aarch64-linux-gnu/", "/usr/local/lib/", "/usr/lib/"})
             info.library_candidates.push_back(dir + library);
     info.version = std::move(version);
-    info.create = [footprint](const AllocatorSettings &, std::string *) {
-        return std::unique_ptr<Allocator>(new ProcessMalloc(footprint));
+    info.create = [footprint, check](const AllocatorSettings &, std::string *) {
+        return std::unique_ptr<Allocator>(new ProcessMalloc(footprint, check));
     };
     return info;
 }

@@ -21,7 +21,8 @@ Function *preloaded_function(const char *name) {
 class ProcessMalloc final : public Allocator {
 public:
     using FootprintFn = bool (*)(uint64_t *bytes);
-    explicit ProcessMalloc(FootprintFn footprint) : footprint_(footprint) {}
+    using CheckFn = bool (*)(std::string *error);
+    ProcessMalloc(FootprintFn footprint, CheckFn check) : footprint_(footprint), check_(check) {}
 
     void *malloc(size_t size) override { return ::malloc(size); }
     void *calloc(size_t count, size_t size) override { return ::calloc(count, size); }
@@ -32,9 +33,11 @@ public:
         return ::malloc_usable_size(const_cast<void *>(block));
     }
     bool footprint(uint64_t *bytes) override { return footprint_ && footprint_(bytes); }
+    bool check_heap(std::string *error) override { return !check_ || check_(error); }
 
 private:
     FootprintFn footprint_;
+    CheckFn check_;
 };
 
 // The AllocatorInfo of a process malloc. `library` is its file name (a Debian
@@ -43,6 +46,7 @@ private:
 AllocatorInfo process_malloc_info(const std::string &name, int order, const std::string &library,
                                   std::vector<std::string> extra_candidates,
                                   std::function<std::string()> version,
-                                  ProcessMalloc::FootprintFn footprint);
+                                  ProcessMalloc::FootprintFn footprint,
+                                  ProcessMalloc::CheckFn check = nullptr);
 
 }  // namespace bench
