@@ -65,7 +65,7 @@ bin=build/bin
 case "$mode" in
     replay)
         if [ "$quick" -eq 1 ]; then
-            set -- "$bin/bench_replay" --repetitions=2 --max-ops=50000 --passes=throughput,memory
+            set -- "$bin/bench_replay" --repetitions=2 --max-ops=20000 --passes=throughput,memory --budget=0.5 --budget-all
         else
             set -- "$bin/bench_replay"
         fi
@@ -85,7 +85,7 @@ set -- "$@" ${driver_flags[@]+"${driver_flags[@]}"}
 
 # facts.txt: the machine and the software, beyond the CSV's `#` lines.
 {
-    echo "command: ./bench.sh $mode$([ "$quick" -eq 1 ] && echo " --quick") ${driver_flags[*]:-}"
+    echo "command: ./bench.sh $mode$([ "$quick" -eq 1 ] && echo " --quick")${driver_flags[*]:+ ${driver_flags[*]}}"
     echo "driver command: $*"
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "commit: $commit$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
