@@ -26,7 +26,10 @@ public:
 
     void *malloc(size_t size) override { return ::malloc(size); }
     void *calloc(size_t count, size_t size) override { return ::calloc(count, size); }
-    void *memalign(size_t alignment, size_t size) override { return ::aligned_alloc(alignment, size); }
+    // memalign: a trace's aligned allocation may have any size and any power
+    // of two alignment, which aligned_alloc (size a multiple of the alignment)
+    // and posix_memalign (alignment >= sizeof(void *)) do not all take.
+    void *memalign(size_t alignment, size_t size) override { return ::memalign(alignment, size); }
     void *realloc(void *block, size_t, size_t new_size) override { return ::realloc(block, new_size); }
     void free(void *block, size_t) override { ::free(block); }
     size_t usable_size(const void *block) override {
