@@ -37,7 +37,7 @@ ctest --test-dir build --output-on-failure -j"$jobs" "${ctest_args[@]}"
 # comparator allocators linked in as the process malloc.
 step "AddressSanitizer + UBSan build and tests (build-asan/)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
-      -DARENA_SANITIZE=address,undefined >/dev/null
+      -DARENA_SANITIZE=address,undefined -DARENA_BUILD_BENCH=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'no-sanitizer' "${ctest_args[@]}"
 

@@ -6,10 +6,12 @@
  * thread's free pushes it on the owner's remote list (heaps.c), and huge
  * blocks, which any thread may free at once, belong to one shared heap under
  * a lock. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include "fastpath.h"
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Requests above this fail at once: no mapping could hold them. */
 #define ALLOC_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20))
@@ -78,9 +80,7 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page((segment_t *)s, p);
-        unsigned shift;
-        if (pg->live_map && (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & LIVE_BIT)
-            return 0;
+        if (pg->live_map && (page_live_bits(pg, p, h->classes.granule_shift) & LIVE_BIT)) return 0;
         /* A block boundary of the page's (last) class: it was freed already. */
         uintptr_t a = (uintptr_t)p;
         if (pg->block_size && a >= pg->start && (a - pg->start) % pg->block_size == 0 &&
@@ -91,7 +91,8 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     case SEG_MEDIUM:
         return tlsf_validate(s, p);
     case SEG_HUGE:
-        return (uintptr_t)p == s->huge_block ? 0 : ARENA_ERR_INVALID_POINTER;
+        if ((uintptr_t)p != s->huge_block) return ARENA_ERR_INVALID_POINTER;
+        return s->huge_cached ? ARENA_ERR_DOUBLE_FREE : 0;
     default:
         return ARENA_ERR_INVALID_POINTER;
     }
@@ -113,8 +114,7 @@ size_t block_requested(heap_t *h, segment_t *s, const void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page(s, p);
-        unsigned shift;
-        bool slack = (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & SLACK_BIT;
+        bool slack = page_live_bits(pg, p, h->classes.granule_shift) & SLACK_BIT;
         return pg->block_size - (slack ? slack_read(p, pg->block_size) : 0);
     }
     case SEG_MEDIUM: return tlsf_requested(p);
@@ -135,13 +135,12 @@ static void block_set_requested(heap_t *h, segment_t *s, void *p, size_t size) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        unsigned shift;
-        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
+        live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
         if (size == pg->block_size) {
-            map_store(word, map_load(word) & ~(SLACK_BIT << shift));
+            map_store(r.word, map_load(r.word) & ~(SLACK_BIT << r.shift));
         } else {
             slack_write(p, pg->block_size, pg->block_size - size);
-            map_store(word, map_load(word) | SLACK_BIT << shift);
+            map_store(r.word, map_load(r.word) | SLACK_BIT << r.shift);
         }
         break;
     }
@@ -155,9 +154,8 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        unsigned shift;
-        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
-        page_block_release(pg, p, word, shift);
+        live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
+        page_block_release(pg, p, r, map_load(r.word));
         if (pg->used == 0 || pg->full) page_free_slow(h, pg);
         break;
     }
@@ -214,7 +212,7 @@ void *heap_calloc(heap_t *h, size_t n, size_t size) {
         return NULL;
     }
     void *p = heap_malloc_fast(h, total);
-    if (p && !(total > h->medium_max)) memset(p, 0, total); /* huge mappings are fresh */
+    if (p && !(total > h->medium_max && segmap_lookup(p)->huge_fresh)) memset(p, 0, total);
     return p;
 }
 
@@ -318,23 +316,83 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
 
 size_t heap_purge_budget(const heap_t *h) {
     size_t share = h->stats.live_bytes >> PURGE_FRACTION_SHIFT;
-    return share > PURGE_FLOOR ? share : PURGE_FLOOR;
+    return (share > PURGE_FLOOR ? share : PURGE_FLOOR) + h->purge_boost;
 }
 
+/* Minor page faults of the calling thread so far. */
+static uint64_t thread_faults(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
+}
+
+/* Purging memory that is wanted back soon after costs a page fault per 4 KiB
+ * for nothing. At each purge pass the heap compares, as moving averages over
+ * the last passes, what it handed back with what the thread faulted in: when
+ * it faults in at least half of what it purges, it is purging what it needs
+ * and the budget grows (up to the live bytes); when it faults in little, the
+ * boost shrinks. */
+static void heap_purge_adapt(heap_t *h) {
+    uint64_t faults = thread_faults();
+    size_t faulted_in = (size_t)(faults - h->faults_seen) * OS_PAGE;
+    h->faults_seen = faults;
+    h->purged_avg += h->purged_out / 8 - h->purged_avg / 8;
+    h->faulted_avg += faulted_in / 8 - h->faulted_avg / 8;
+    h->purged_out = 0;
+    size_t live = h->stats.live_bytes;
+    if (h->purged_avg && h->faulted_avg >= h->purged_avg / 2) {
+        size_t boost = 2 * h->purge_boost + PURGE_FLOOR;
+        h->purge_boost = boost < live ? boost : live;
+    } else if (h->faulted_avg < h->purged_avg / 8) {
+        h->purge_boost /= 2;
+    }
+}
+
+static size_t heap_dirty_bytes(const heap_t *h) {
+    return h->dirty_page_bytes + h->tlsf.dirty_bytes + h->huge_cache_bytes;
+}
+
+/* Hands back dirty memory until at most `keep` bytes stay: cached huge
+ * mappings first (one munmap each), then the oldest free pages, then the
+ * largest free blocks; with spare_young, only memory that has been free for
+ * PURGE_DELAY_TICKS. */
+static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
+    size_t others = h->dirty_page_bytes + h->tlsf.dirty_bytes;
+    huge_purge(h, keep > others ? keep - others : 0, spare_young, now);
+    others = h->tlsf.dirty_bytes + h->huge_cache_bytes;
+    page_purge(h, keep > others ? keep - others : 0, spare_young, now);
+    others = h->dirty_page_bytes + h->huge_cache_bytes;
+    tlsf_purge(h, keep > others ? keep - others : 0, spare_young, now);
+}
+
+/* Free memory that is reused soon should stay resident (handing it back costs
+ * a page fault per 4 KiB when it is used again); memory that stays free should
+ * go back to the OS. So: up to the budget nothing is purged; above it, what has
+ * been free for the purge delay, at most one pass per tick, down to half the
+ * budget. Past a hard limit, whatever it takes: the budget, plus what the
+ * heap held at its peak beyond what it holds now and the budget again (at most
+ * as much as it holds), so a heap below its peak keeps the memory it will want
+ * back, and after a teardown (live near zero) the limit is the budget. */
 void heap_purge_maybe(heap_t *h) {
     size_t budget = heap_purge_budget(h);
-    if (likely(h->dirty_page_bytes + h->tlsf.dirty_bytes <= budget)) return;
-    /* Down to half the budget, oldest pages first, then the largest free blocks:
-     * the hysteresis keeps a steady churn from purging on every free. */
-    size_t keep = budget / 2;
-    size_t pages_keep = keep > h->tlsf.dirty_bytes ? keep - h->tlsf.dirty_bytes : 0;
-    page_purge(h, pages_keep);
-    tlsf_purge(h, keep > h->dirty_page_bytes ? keep - h->dirty_page_bytes : 0);
+    if (likely(heap_dirty_bytes(h) <= budget)) return;
+    uint32_t now = purge_clock();
+    if (now != h->purge_last) {
+        h->purge_last = now;
+        heap_purge_adapt(h);
+        budget = heap_purge_budget(h);
+        heap_purge(h, budget / 2, true, now);
+    }
+    size_t live = h->stats.live_bytes, below_peak = h->stats.peak_live_bytes - live;
+    size_t keep_for_peak = below_peak + budget < live ? below_peak + budget : live;
+    if (heap_dirty_bytes(h) > budget + keep_for_peak) heap_purge(h, budget, false, now);
 }
+
+void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
 
 /* ---- whole heap ---------------------------------------------------------- */
 
 void heap_release_all(heap_t *h) {
+    huge_purge(h, 0, false, 0);
     for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
         while (h->segments[kind]) segment_release(h, h->segments[kind]);
     arena_t *a = h->arena;

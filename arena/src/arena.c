@@ -49,7 +49,9 @@ arena_t *arena_create(const arena_config *cfg) {
         return NULL;
     }
     heap_init(&a->heap, a);
-    a->heap.medium_max = a->region_size / 2;
+    /* Medium segments grow past region_size for blocks above a quarter of it
+     * (tlsf.c), so blocks up to MEDIUM_MAX are reused in place, not mapped. */
+    a->heap.medium_max = MEDIUM_MAX;
     a->magic = ARENA_MAGIC;
     return a;
 }

@@ -10,6 +10,7 @@ typedef struct check_totals {
 static int check_segment_header(const heap_t *h, const segment_t *s, segment_kind kind) {
     CHECK_INVARIANT(s->magic == (SEGMENT_MAGIC ^ (uint32_t)kind) && s->kind == (uint32_t)kind, "segment header damaged", s);
     CHECK_INVARIANT(s->heap == h && s->arena == h->arena, "segment owned by another heap", s);
+    CHECK_INVARIANT(s->small_owner == (kind == SEG_SMALL ? h : NULL), "segment's small owner is wrong", s);
     CHECK_INVARIANT(segmap_lookup(s) == s && segmap_lookup((const uint8_t *)s + s->size - 1) == s,
           "segment map does not point at the segment", s);
     for (size_t off = 0; off < s->size; off += SEGMENT_ALIGN)
@@ -33,9 +34,7 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
         CHECK_INVARIANT(++listed <= pg->capacity - pg->used, "page free list longer than its free blocks (cycle or leak)", pg->start);
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
               "page free list entry is not a carved block of the page", a);
-        unsigned bit;
-        const uint64_t *word = page_live_word(pg, b, shift, &bit);
-        CHECK_INVARIANT(!((map_load(word) >> bit) & LIVE_BIT), "block on a free list is marked live", a);
+        CHECK_INVARIANT(!(page_live_bits(pg, b, shift) & LIVE_BIT), "block on a free list is marked live", a);
     }
     CHECK_INVARIANT(listed == pg->capacity - pg->used, "page free list shorter than its free blocks", pg->start);
     /* Live bits: exactly `used`, each at a carved block start. */
@@ -71,7 +70,7 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
     uint32_t active = 0;
     for (uint32_t i = s->first_page; i < s->page_count; i++) {
         const page_t *pg = &s->pages[i];
-        CHECK_INVARIANT(pg->segment == s, "page descriptor points at another segment", pg->start);
+        CHECK_INVARIANT(page_segment(pg) == s, "page's first block lies outside its segment", pg->start);
         if (pg->state == PAGE_ACTIVE) {
             active++;
             if (!pg->full) t->queued_pages++;
@@ -92,10 +91,10 @@ static int check_free_pages(const heap_t *h, const page_queue *q, bool dirty, si
     const page_t *prev = NULL;
     for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
         CHECK_INVARIANT(pg->state == PAGE_FREE && pg->dirty == dirty, "free-page list holds a page in the wrong state", pg->start);
-        CHECK_INVARIANT(pg->segment->heap == h, "free-page list holds another heap's page", pg->start);
+        CHECK_INVARIANT(page_segment(pg)->heap == h, "free-page list holds another heap's page", pg->start);
         CHECK_INVARIANT(pg->prev == prev, "free-page list back link is wrong", pg->start);
         ++*pages;
-        *touched += pg->touched;
+        *touched += page_touched_bytes(pg);
     }
     CHECK_INVARIANT(q->last == prev, "free-page list's last page is wrong", q->last);
     return 0;
@@ -119,11 +118,22 @@ static int heap_check(const heap_t *h, check_totals *t) {
         CHECK_INVARIANT(s->huge_block > (uintptr_t)s && s->huge_block + s->huge_usable == (uintptr_t)s + s->size,
               "huge block does not end its mapping", s);
         CHECK_INVARIANT(s->huge_requested <= s->huge_usable, "huge block's requested size exceeds its usable size", s);
+        CHECK_INVARIANT(!s->huge_cached, "cached huge mapping among the live ones", s);
         t->live_blocks++;
         t->live_bytes += s->huge_requested;
         t->usable += s->huge_usable;
         t->mapped += s->size;
     }
+    size_t cached = 0, cached_bytes = 0;
+    for (const segment_t *s = h->huge_cache; s; s = s->next, segments++) {
+        if (check_segment_header(h, s, SEG_HUGE)) return -1;
+        CHECK_INVARIANT(s->huge_cached, "live huge block in the huge cache", s);
+        cached++;
+        cached_bytes += s->size;
+        t->mapped += s->size;
+    }
+    CHECK_INVARIANT(cached == h->huge_cache_count && cached_bytes == h->huge_cache_bytes,
+                    "huge cache counts are wrong", cached_bytes);
     CHECK_INVARIANT(segments == h->segment_count, "heap's segment count is wrong", h->segment_count);
     if (tlsf_check(h, &t->live_blocks, &t->live_bytes, &t->usable)) return -1;
 
@@ -135,7 +145,7 @@ static int heap_check(const heap_t *h, check_totals *t) {
         const page_t *prev = NULL;
         for (const page_t *pg = q->first; pg; prev = pg, pg = pg->next) {
             CHECK_INVARIANT(++queued <= t->queued_pages, "class queues hold more pages than there are", pg->start);
-            CHECK_INVARIANT(pg->state == PAGE_ACTIVE && !pg->full && pg->class_idx == c && pg->segment->heap == h,
+            CHECK_INVARIANT(pg->state == PAGE_ACTIVE && !pg->full && pg->class_idx == c && page_segment(pg)->heap == h,
                   "class queue holds a page that does not belong there", pg->start);
             CHECK_INVARIANT(pg->prev == prev, "class queue back link is wrong", pg->start);
         }

@@ -17,27 +17,18 @@ static inline void *block_take(heap_t *h, page_t *pg, size_t size) {
         slack_write(b, usable, usable - size);
         bits |= SLACK_BIT;
     }
-    unsigned shift;
-    uint64_t *word = page_live_word(pg, b, h->classes.granule_shift, &shift);
-    map_store(word, map_load(word) | bits << shift);
+    live_ref r = page_live_ref(pg, b, h->classes.granule_shift);
+    map_store(r.word, map_load(r.word) | bits << r.shift);
     return b;
 }
 
-/* Pushes live block p back on pg's free list. `word` and `shift` locate its
- * live bits, already checked to be set. */
-static inline void page_block_release(page_t *pg, void *p, uint64_t *word, unsigned shift) {
-    map_store(word, map_load(word) & ~((LIVE_BIT | SLACK_BIT) << shift));
+/* Pushes live block p back on pg's free list. r locates its live bits, already
+ * checked to be set in `word`, the value loaded from there. */
+static inline void page_block_release(page_t *pg, void *p, live_ref r, uint64_t word) {
+    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << r.shift));
     *(void **)p = pg->free;
     pg->free = p;
     pg->used--;
-}
-
-/* page_block_release, returning the block's requested size. */
-static inline size_t block_give(page_t *pg, void *p, uint64_t *word, unsigned shift) {
-    size_t requested = pg->block_size;
-    if ((map_load(word) >> shift) & SLACK_BIT) requested -= slack_read(p, requested);
-    page_block_release(pg, p, word, shift);
-    return requested;
 }
 
 static inline void heap_count_alloc(heap_t *h, size_t size) {
@@ -72,12 +63,15 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 
 static inline void heap_free_fast(heap_t *h, void *p) {
     segment_t *s = segmap_lookup(p);
-    if (likely(s != NULL && s->heap == h && s->kind == SEG_SMALL)) {
+    if (likely(s != NULL && s->small_owner == h)) {
         page_t *pg = segment_page(s, p);
-        unsigned shift;
-        uint64_t *word = page_live_word(pg, p, h->classes.granule_shift, &shift);
-        if (likely((map_load(word) >> shift) & LIVE_BIT)) {
-            heap_count_free(h, block_give(pg, p, word, shift));
+        live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
+        uint64_t word = map_load(r.word);
+        if (likely((word >> r.shift) & LIVE_BIT)) {
+            size_t requested = pg->block_size;
+            if ((word >> r.shift) & SLACK_BIT) requested -= slack_read(p, requested);
+            page_block_release(pg, p, r, word);
+            heap_count_free(h, requested);
             if (unlikely(pg->used == 0 || pg->full)) page_free_slow(h, pg);
             return;
         }

@@ -48,9 +48,7 @@ void heap_collect_remote(heap_t *h) {
         bool live = false;
         if (s && s->heap == h) {
             if (s->kind == SEG_SMALL) {
-                page_t *pg = segment_page(s, p);
-                unsigned shift;
-                live = (map_load(page_live_word(pg, p, h->classes.granule_shift, &shift)) >> shift) & LIVE_BIT;
+                live = page_live_bits(segment_page(s, p), p, h->classes.granule_shift) & LIVE_BIT;
             } else if (s->kind == SEG_MEDIUM) {
                 live = tlsf_validate(s, p) == 0;
             }
@@ -85,6 +83,7 @@ static void heaps_reclaim_locked(arena_t *a) {
         if (!atomic_load_explicit(&h->remote_free, memory_order_relaxed)) continue;
         heap_collect_remote(h);
         if (heap_is_empty(h)) {
+            huge_purge(h, 0, false, 0);
             for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
                 while (h->segments[kind]) segment_release(h, h->segments[kind]);
             /* Keep the counters: the arena's sums go on including this heap. */
@@ -142,8 +141,7 @@ heap_t *heaps_adopt(arena_t *a) {
 void heaps_abandon(heap_t *h) {
     arena_t *a = h->arena;
     heap_collect_remote(h);
-    page_purge(h, 0);
-    tlsf_purge(h, 0);
+    heap_purge_all(h);
     heaps_lock(a);
     h->abandoned = true;
     h->next_abandoned = a->abandoned;

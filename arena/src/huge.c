@@ -1,5 +1,8 @@
 /* huge.c: blocks too large for a MEDIUM segment get a mapping of their own,
- * resized with mremap (no copy) and handed straight back to the OS on free. */
+ * resized with mremap (no copy). A freed mapping waits in the heap's huge
+ * cache, still resident, for the next huge block: a fresh mapping costs a page
+ * fault per 4 KiB touched, a reused one nothing. The purge budget decides when
+ * cached mappings go back to the OS (huge_purge). */
 #include "internal.h"
 
 #include <errno.h>
@@ -8,6 +11,36 @@
 static size_t huge_offset(const heap_t *h, size_t align) {
     size_t a = align > h->classes.granule ? align : h->classes.granule;
     return align_up(segment_header_size(h->arena, SEG_HUGE, 0), a);
+}
+
+static void huge_cache_remove(heap_t *h, segment_t *s) {
+    if (s->prev) s->prev->next = s->next;
+    else h->huge_cache = s->next;
+    if (s->next) s->next->prev = s->prev;
+    h->huge_cache_bytes -= s->size;
+    h->huge_cache_count--;
+}
+
+/* A cached mapping for `total` bytes at `map_align`: the smallest that fits,
+ * cut down when it is more than twice as large. NULL when none fits. */
+static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
+    segment_t *best = NULL;
+    for (segment_t *s = h->huge_cache; s; s = s->next)
+        if (s->size >= total && s->huge_align >= map_align && (!best || s->size < best->size)) best = s;
+    if (!best) return NULL;
+    huge_cache_remove(h, best);
+    if (best->size / 2 > total && !os_resize(best, best->size, total)) {
+        arena_uncharge(h->arena, best->size - total);
+        segmap_remove(best, best->size);
+        segmap_insert(best, total); /* its leaves exist: cannot fail */
+        best->size = total;
+    }
+    best->huge_cached = false;
+    best->prev = NULL;
+    best->next = h->segments[SEG_HUGE];
+    if (best->next) best->next->prev = best;
+    h->segments[SEG_HUGE] = best;
+    return best;
 }
 
 void *huge_malloc(heap_t *h, size_t size, size_t align) {
@@ -19,18 +52,62 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
     }
     total = align_up(total, OS_PAGE);
     size_t map_align = align > SEGMENT_ALIGN ? align : SEGMENT_ALIGN;
-    segment_t *s = segment_new(h, SEG_HUGE, total, map_align);
-    if (!s) return NULL;
-    s->huge_align = map_align;
+    segment_t *s = huge_cache_take(h, total, map_align);
+    if (s) s->huge_fresh = false;
+    if (!s) {
+        s = segment_new(h, SEG_HUGE, total, map_align);
+        if (!s) {
+            /* Out of memory: what the cache holds may be what is missing. */
+            if (!h->huge_cache) return NULL;
+            huge_purge(h, 0, false, 0);
+            s = segment_new(h, SEG_HUGE, total, map_align);
+            if (!s) return NULL;
+        }
+        s->huge_align = map_align;
+        s->huge_fresh = true;
+    }
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;
-    s->huge_usable = total - offset;
+    s->huge_usable = s->size - offset; /* a cached mapping may be a little larger */
     return (void *)s->huge_block;
 }
 
-void huge_free(heap_t *h, segment_t *s) {
+/* Unmaps a cached mapping; a later free of its block is still named a double free. */
+static void huge_unmap(heap_t *h, segment_t *s) {
     h->huge_freed[h->huge_freed_next++ % 8] = s->huge_block;
-    segment_release(h, s);
+    h->purged_out += s->size;
+    segment_release_unlinked(h, s);
+}
+
+void huge_free(heap_t *h, segment_t *s) {
+    if (s->prev) s->prev->next = s->next;
+    else h->segments[SEG_HUGE] = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->huge_cached = true;
+    s->cached_since = purge_clock();
+    s->huge_requested = 0;
+    s->prev = NULL;
+    s->next = h->huge_cache;
+    if (s->next) s->next->prev = s;
+    h->huge_cache = s;
+    h->huge_cache_bytes += s->size;
+    h->huge_cache_count++;
+    if (h->huge_cache_count > HUGE_CACHE_MAX) {
+        segment_t *oldest = h->huge_cache;
+        while (oldest->next) oldest = oldest->next;
+        huge_cache_remove(h, oldest);
+        huge_unmap(h, oldest);
+    }
+}
+
+void huge_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
+    while (h->huge_cache_bytes > keep) {
+        segment_t *oldest = h->huge_cache;
+        while (oldest->next) oldest = oldest->next;
+        if (spare_young && purge_young(now, oldest->cached_since)) return; /* the rest are younger */
+        huge_cache_remove(h, oldest);
+        huge_unmap(h, oldest);
+    }
 }
 
 /* Points the heap's list at a segment that moved from `old` to `s`. */

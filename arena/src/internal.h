@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ---- assertions ---------------------------------------------------------
  * ARENA_ASSERT: a debug-level check of our own logic; vanishes in Release.
@@ -57,8 +58,11 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define DEFAULT_REGION ((size_t)4 << 20)
 #define SEED_DEFAULT_REGION ((size_t)64 << 10)
 #define CARVE_BYTES ((size_t)4096)             /* a page is carved into blocks this much at a time */
-#define PURGE_FLOOR ((size_t)1 << 20)          /* dirty free memory kept before purging starts */
+#define PURGE_FLOOR ((size_t)2 << 20)          /* dirty free memory kept before purging starts */
 #define PURGE_FRACTION_SHIFT 3                 /* ... or 1/8 of live bytes, whichever is larger */
+#define HUGE_CACHE_MAX 16                      /* freed huge mappings kept for reuse, at most */
+#define MEDIUM_MAX ((size_t)16 << 20)          /* larger blocks get a mapping of their own */
+#define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
 
 _Static_assert(PAGE_SHIFT >= SEGMAP_SHIFT, "a page never straddles two segments' map entries");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
@@ -119,12 +123,14 @@ typedef struct sizeclass_table {
     unsigned count;                  /* number of classes */
     size_t small_max;                /* largest class size in bytes */
     uint32_t size[CLASS_MAX];        /* bytes of class c, strictly increasing */
-    uint8_t of_granules[SMALL_MAX / MIN_BLOCK_SIZE + 1]; /* granules -> class */
+    /* class of a size, by 8-byte units (the smallest granule) so the lookup
+     * needs no per-arena shift: of_units[(size + 7) / 8] */
+    uint8_t of_units[PAGE_BYTES / 4 / MIN_BLOCK_SIZE + 1];
 } sizeclass_table;
 /* Fills t for a block size (a valid power of two). */
 void sizeclass_init(sizeclass_table *t, size_t block_size) INTERNAL;
 static inline unsigned sizeclass_of(const sizeclass_table *t, size_t size) {
-    return t->of_granules[(size + t->granule - 1) >> t->granule_shift];
+    return t->of_units[(size + MIN_BLOCK_SIZE - 1) / MIN_BLOCK_SIZE];
 }
 
 /* ---- segments and the segment map (segmap.c, segment.c) ------------------ */
@@ -154,12 +160,13 @@ typedef struct page {
     uint8_t class_idx;
     uint8_t full;                    /* ACTIVE and out of the queue: nothing to hand out */
     uint8_t dirty;                   /* FREE: touched memory not yet purged */
-    uint32_t touched;                /* bytes from the page start written since its last purge */
+    uint16_t touched_pages;          /* OS pages from the start written since the last purge */
+    uint16_t dirty_since;            /* FREE and dirty: purge_clock() when freed, low bits */
     uintptr_t start;                 /* first block (page area start, or past the header) */
     uint64_t *live_map;              /* 2 bits per granule: live block start, slack recorded */
-    struct segment *segment;
     struct page *next, *prev;        /* class queue or free-page list */
 } page_t;
+_Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free finds it by a shift");
 
 #define PAGE_FREE 0
 #define PAGE_ACTIVE 1
@@ -170,13 +177,15 @@ typedef struct page {
  *   map, and nothing else maps here;
  * - kind SMALL: pages_active + free pages + first_page == page_count;
  * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly (tlsf.c);
- * - kind HUGE: one live block at huge_block, huge_size bytes usable.
+ * - kind HUGE: one live block at huge_block, huge_usable bytes usable; or
+ *   huge_cached, on the heap's huge cache, no block.
  */
 typedef struct segment {
     uint32_t magic;                  /* SEGMENT_MAGIC ^ kind */
     uint32_t kind;
     arena_t *arena;
     struct heap *heap;               /* owner */
+    struct heap *small_owner;        /* SMALL: heap (one compare on the free fast path); else NULL */
     size_t size;                     /* bytes mapped, header included */
     struct segment *next, *prev;     /* in the heap's list of this kind */
     uint64_t *live_map;              /* SMALL: 2 bits/granule; MEDIUM: 1 bit/granule */
@@ -186,7 +195,12 @@ typedef struct segment {
     uint32_t pages_active;
     /* MEDIUM */
     uintptr_t first_block, sentinel;
+    uintptr_t medium_frontier;       /* pages from here to the sentinel were not touched
+                                        since they were mapped or purged */
     /* HUGE */
+    bool huge_cached;                /* freed, kept mapped for reuse (in the heap's huge cache) */
+    bool huge_fresh;                 /* mapped for this block: it reads as zero */
+    uint32_t cached_since;           /* cached: purge_clock() when freed */
     uintptr_t huge_block;
     size_t huge_requested;
     size_t huge_usable;
@@ -199,8 +213,25 @@ typedef struct segment {
 
 #define SEGMENT_MAGIC 0x5eadbeefu
 
-/* The segment that holds `p`, or NULL when no segment covers it. */
-segment_t *segmap_lookup(const void *p) INTERNAL;
+/* The segment map (segmap.c): a two-level radix table over the 47-bit user
+ * address space at 64 KiB granularity; its top level is static, each leaf
+ * (4 GiB of address space) mapped on first use. */
+#define SEGMAP_ADDRESS_BITS 47
+#define SEGMAP_LEAF_SHIFT 32
+#define SEGMAP_TOP_COUNT ((size_t)1 << (SEGMAP_ADDRESS_BITS - SEGMAP_LEAF_SHIFT))
+#define SEGMAP_LEAF_COUNT ((size_t)1 << (SEGMAP_LEAF_SHIFT - SEGMAP_SHIFT))
+typedef _Atomic(struct segment *) segmap_entry;
+extern _Atomic(segmap_entry *) segmap_top[SEGMAP_TOP_COUNT] INTERNAL;
+
+/* The segment that holds `p`, or NULL when no segment covers it: two loads, so
+ * free() can look up any pointer, even one arena never saw. */
+static inline struct segment *segmap_lookup(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (__builtin_expect(a >> SEGMAP_ADDRESS_BITS, 0)) return NULL;
+    segmap_entry *leaf = atomic_load_explicit(&segmap_top[a >> SEGMAP_LEAF_SHIFT], memory_order_acquire);
+    if (__builtin_expect(!leaf, 0)) return NULL;
+    return atomic_load_explicit(&leaf[(a >> SEGMAP_SHIFT) & (SEGMAP_LEAF_COUNT - 1)], memory_order_acquire);
+}
 /* Records [seg, seg+size) as seg's. Returns true on error (no memory for the map),
  * nothing changed. */
 bool segmap_insert(segment_t *seg, size_t size) INTERNAL;
@@ -241,6 +272,9 @@ typedef struct heap_stats {
  * - free_dirty and free_clean hold exactly the FREE pages of this heap's SMALL
  *   segments, dirty ones in free_dirty; dirty_page_bytes is the sum of their
  *   touched bytes;
+ * - huge_cache holds huge_cache_count segments of huge_cache_bytes bytes;
+ * - dirty memory (free pages, free TLSF blocks, the huge cache) stays within
+ *   heap_purge_budget after every free: memory goes back to the OS only there.
  * - stats.live_* equal the sums over every live block of this heap.
  */
 typedef struct heap {
@@ -252,7 +286,15 @@ typedef struct heap {
     page_queue free_dirty, free_clean;
     size_t dirty_page_bytes;
     segment_t *segments[SEG_KINDS];  /* a list per kind, linked by next/prev */
-    size_t segment_count;
+    size_t segment_count;            /* every segment of the heap, cached huge ones included */
+    segment_t *huge_cache;           /* freed huge mappings, newest first, kept dirty for reuse */
+    size_t huge_cache_bytes;
+    unsigned huge_cache_count;
+    uint32_t purge_last;             /* purge_clock() of the last purge pass */
+    size_t purge_boost;              /* budget added while purged memory keeps coming back */
+    size_t purged_out;               /* bytes handed back since the last purge pass */
+    uint64_t faults_seen;            /* the thread's minor faults at that pass */
+    size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
     uintptr_t huge_freed[8];         /* recently unmapped huge blocks: a second free is a double free */
     unsigned huge_freed_next;
     tlsf_t tlsf;
@@ -302,8 +344,10 @@ void arena_uncharge(arena_t *a, size_t size) INTERNAL;
 /* ---- segments (segment.c) ------------------------------------------------ */
 /* Maps and registers a segment of `size` bytes for heap h. NULL + errno on error. */
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) INTERNAL;
-/* Unregisters and unmaps. */
+/* Takes s off its heap's list, unregisters and unmaps it. */
 void segment_release(heap_t *h, segment_t *s) INTERNAL;
+/* The same for a segment already off every list. */
+void segment_release_unlinked(heap_t *h, segment_t *s) INTERNAL;
 /* Header bytes of a segment of this kind and size (page aligned). */
 size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) INTERNAL;
 
@@ -318,8 +362,10 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) INTERNAL;
 void page_free_slow(heap_t *h, page_t *pg) INTERNAL;
 /* A free page ready to be given a class; NULL when out of memory. */
 page_t *page_acquire(heap_t *h) INTERNAL;
-/* Hands back the oldest dirty free pages until at most `keep` dirty bytes stay. */
-void page_purge(heap_t *h, size_t keep) INTERNAL;
+/* Hands back the oldest dirty free pages until at most `keep` dirty bytes stay;
+ * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. */
+void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
+static inline size_t page_touched_bytes(const page_t *pg) { return (size_t)pg->touched_pages * OS_PAGE; }
 /* Registers the pages of a new SMALL segment as free and clean. */
 void page_segment_added(heap_t *h, segment_t *s) INTERNAL;
 
@@ -358,11 +404,21 @@ static inline void map_store(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, _
 static inline page_t *segment_page(segment_t *s, const void *p) {
     return &s->pages[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT];
 }
-/* The live-map word of block p in page pg, and the shift of its two bits. */
-static inline uint64_t *page_live_word(const page_t *pg, const void *p, unsigned granule_shift, unsigned *shift) {
+/* The segment of a page that holds blocks (its first block lies in it). */
+static inline segment_t *page_segment(const page_t *pg) { return segmap_lookup((const void *)pg->start); }
+/* Where the two live-map bits of block p of page pg are. */
+typedef struct live_ref {
+    uint64_t *word;
+    unsigned shift;
+} live_ref;
+static inline live_ref page_live_ref(const page_t *pg, const void *p, unsigned granule_shift) {
     size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> granule_shift;
-    *shift = (unsigned)(g & 31) * 2;
-    return &pg->live_map[g >> 5];
+    return (live_ref){&pg->live_map[g >> 5], (unsigned)(g & 31) * 2};
+}
+/* The two bits (LIVE_BIT, SLACK_BIT) of block p. */
+static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned granule_shift) {
+    live_ref r = page_live_ref(pg, p, granule_shift);
+    return (map_load(r.word) >> r.shift) & (LIVE_BIT | SLACK_BIT);
 }
 
 /* ---- medium blocks (tlsf.c) ---------------------------------------------- */
@@ -379,8 +435,9 @@ void tlsf_set_requested(void *p, size_t n) INTERNAL;
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) INTERNAL;
 /* Adds a MEDIUM segment's space as one free block. */
 void tlsf_segment_added(heap_t *h, segment_t *s) INTERNAL;
-/* Purges free blocks, largest first, until at most `keep` dirty bytes stay. */
-void tlsf_purge(heap_t *h, size_t keep) INTERNAL;
+/* Purges free blocks, largest first, until at most `keep` dirty bytes stay;
+ * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. */
+void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
 size_t tlsf_largest_free(const heap_t *h) INTERNAL;
 /* Adds the used blocks of every MEDIUM segment (count, requested and usable
  * bytes) and the bytes of purged free blocks. */
@@ -390,7 +447,11 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
 
 /* ---- huge blocks (huge.c) ------------------------------------------------ */
 void *huge_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
+/* Frees a huge block: its mapping goes to the huge cache. */
 void huge_free(heap_t *h, segment_t *s) INTERNAL;
+/* Unmaps cached huge mappings, oldest first, until at most `keep` bytes stay;
+ * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. */
+void huge_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
 /* Resizes in its mapping (mremap); NULL when it cannot, nothing changed. */
 void *huge_realloc(heap_t *h, segment_t *s, size_t size) INTERNAL;
 
@@ -411,7 +472,10 @@ size_t block_requested(heap_t *h, segment_t *s, const void *p) INTERNAL;
 void block_release(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Purges dirty free memory when it exceeds the heap's budget. */
 void heap_purge_maybe(heap_t *h) INTERNAL;
-/* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8). */
+/* Hands back every dirty free byte of the heap. */
+void heap_purge_all(heap_t *h) INTERNAL;
+/* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8), plus the
+ * boost earned by purging memory that was wanted back. */
 size_t heap_purge_budget(const heap_t *h) INTERNAL;
 
 /* ---- thread heaps of the process arena (heaps.c) ------------------------- */
@@ -448,6 +512,20 @@ void heaps_stats(arena_t *a, arena_stats *out) INTERNAL;
 int heaps_check(arena_t *a) INTERNAL;
 
 /* ---- misc ---------------------------------------------------------------- */
+/* A cheap clock for the age of free memory: a tick is 2^20 CPU cycles (about
+ * 0.4 ms at 2.6 GHz), read without a system call. */
+static inline uint32_t purge_clock(void) {
+#if defined(__x86_64__)
+    return (uint32_t)(__builtin_ia32_rdtsc() >> 20);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)(ts.tv_sec * 2500 + ts.tv_nsec / 400000);
+#endif
+}
+/* True when something stamped at `stamp` is younger than the purge delay. */
+static inline bool purge_young(uint32_t now, uint32_t stamp) { return now - stamp < PURGE_DELAY_TICKS; }
+
 static inline size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 static inline bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
 static inline unsigned log2_floor(size_t x) { return 63u - (unsigned)__builtin_clzll(x); }

@@ -253,8 +253,7 @@ EXPORT int API(malloc_trim)(size_t pad) {
     if (!h) return 0;
     size_t before = h->dirty_page_bytes + h->tlsf.dirty_bytes;
     heap_collect_remote(h);
-    page_purge(h, 0);
-    tlsf_purge(h, 0);
+    heap_purge_all(h);
     return before > 0;
 }
 

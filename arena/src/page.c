@@ -61,7 +61,6 @@ void page_segment_added(heap_t *h, segment_t *s) {
         page_t *pg = &s->pages[i];
         uintptr_t area = (uintptr_t)s + ((size_t)i << PAGE_SHIFT);
         uintptr_t start = area < (uintptr_t)s + first_start ? (uintptr_t)s + first_start : area;
-        pg->segment = s;
         pg->live_map = s->live_map + i * words;
         pg->state = PAGE_FREE;
         pg->start = start;
@@ -75,7 +74,7 @@ page_t *page_acquire(heap_t *h) {
     page_t *pg = h->free_dirty.first;
     if (pg) {
         queue_remove(&h->free_dirty, pg);
-        h->dirty_page_bytes -= pg->touched;
+        h->dirty_page_bytes -= page_touched_bytes(pg);
     } else {
         pg = h->free_clean.first;
         if (!pg) {
@@ -86,7 +85,7 @@ page_t *page_acquire(heap_t *h) {
         }
         queue_remove(&h->free_clean, pg);
     }
-    pg->segment->pages_active++;
+    page_segment(pg)->pages_active++;
     pg->dirty = 0;
     return pg;
 }
@@ -117,8 +116,8 @@ static void page_carve(page_t *pg) {
     *(void **)b = NULL;
     pg->free = (void *)begin;
     pg->capacity += (uint32_t)count;
-    uint32_t carved = (uint32_t)(begin + count * bs - pg->start);
-    if (carved > pg->touched) pg->touched = carved;
+    uint16_t carved_pages = (uint16_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
+    if (carved_pages > pg->touched_pages) pg->touched_pages = carved_pages;
 }
 
 void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
@@ -144,37 +143,31 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
     }
 }
 
-/* Takes every page of an empty segment off the free lists, then releases it. */
-static void page_segment_release(heap_t *h, segment_t *s) {
-    for (uint32_t i = s->first_page; i < s->page_count; i++) {
-        page_t *pg = &s->pages[i];
-        ARENA_ASSERT(pg->state == PAGE_FREE);
-        if (pg->dirty) {
-            queue_remove(&h->free_dirty, pg);
-            h->dirty_page_bytes -= pg->touched;
-        } else {
-            queue_remove(&h->free_clean, pg);
-        }
-    }
+/* Releases segment s when none of its pages is in use or dirty, unless it is
+ * the heap's only small segment: its free pages come off the clean list. */
+static void page_segment_release_if_clean(heap_t *h, segment_t *s) {
+    if (s->pages_active || (h->segments[SEG_SMALL] == s && !s->next)) return;
+    for (uint32_t i = s->first_page; i < s->page_count; i++)
+        if (s->pages[i].dirty) return;
+    for (uint32_t i = s->first_page; i < s->page_count; i++) queue_remove(&h->free_clean, &s->pages[i]);
     segment_release(h, s);
 }
 
-/* Returns an empty page to the free pages; releases its segment when that was
- * the segment's last active page and the heap has another small segment. */
+/* Returns an empty page to the free pages, dirty: it goes back to the OS when
+ * the purge budget says so (page_purge), and its segment with it. */
 static void page_release(heap_t *h, page_t *pg) {
-    segment_t *s = pg->segment;
+    segment_t *s = page_segment(pg);
     pg->state = PAGE_FREE;
-    pg->dirty = pg->touched > 0;
+    pg->dirty = pg->touched_pages > 0;
     if (pg->dirty) {
+        pg->dirty_since = (uint16_t)purge_clock();
         queue_push_front(&h->free_dirty, pg);
-        h->dirty_page_bytes += pg->touched;
+        h->dirty_page_bytes += page_touched_bytes(pg);
     } else {
         queue_push_front(&h->free_clean, pg);
     }
-    if (--s->pages_active == 0 && (h->segments[SEG_SMALL] != s || s->next != NULL)) {
-        page_segment_release(h, s);
-        return;
-    }
+    s->pages_active--;
+    if (!pg->dirty) page_segment_release_if_clean(h, s);
     heap_purge_maybe(h);
 }
 
@@ -194,15 +187,18 @@ void page_free_slow(heap_t *h, page_t *pg) {
     }
 }
 
-void page_purge(heap_t *h, size_t keep) {
+void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     while (h->dirty_page_bytes > keep) {
-        page_t *pg = h->free_dirty.last;
+        page_t *pg = h->free_dirty.last; /* the oldest */
         ARENA_ASSERT(pg && pg->dirty);
+        if (spare_young && (uint16_t)(now - pg->dirty_since) < PURGE_DELAY_TICKS) return; /* the rest are younger */
         queue_remove(&h->free_dirty, pg);
-        h->dirty_page_bytes -= pg->touched;
-        os_purge((void *)pg->start, align_up(pg->touched, OS_PAGE));
-        pg->touched = 0;
+        h->dirty_page_bytes -= page_touched_bytes(pg);
+        h->purged_out += page_touched_bytes(pg);
+        os_purge((void *)pg->start, page_touched_bytes(pg));
+        pg->touched_pages = 0;
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
+        page_segment_release_if_clean(h, page_segment(pg));
     }
 }

@@ -10,22 +10,7 @@
  */
 #include "internal.h"
 
-#define SEGMAP_ADDRESS_BITS 47
-#define SEGMAP_LEAF_SHIFT 32
-#define SEGMAP_TOP_COUNT ((size_t)1 << (SEGMAP_ADDRESS_BITS - SEGMAP_LEAF_SHIFT))
-#define SEGMAP_LEAF_COUNT ((size_t)1 << (SEGMAP_LEAF_SHIFT - SEGMAP_SHIFT))
-
-typedef _Atomic(segment_t *) segmap_entry;
-static _Atomic(segmap_entry *) segmap_top[SEGMAP_TOP_COUNT];
-
-segment_t *segmap_lookup(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    if (unlikely(a >> SEGMAP_ADDRESS_BITS)) return NULL;
-    segmap_entry *leaf = atomic_load_explicit(&segmap_top[a >> SEGMAP_LEAF_SHIFT], memory_order_acquire);
-    if (unlikely(!leaf)) return NULL;
-    return atomic_load_explicit(&leaf[(a >> SEGMAP_SHIFT) & (SEGMAP_LEAF_COUNT - 1)],
-                                memory_order_acquire);
-}
+_Atomic(segmap_entry *) segmap_top[SEGMAP_TOP_COUNT];
 
 /* The leaf for address a, mapped when missing; NULL when the OS refuses. */
 static segmap_entry *segmap_leaf(uintptr_t a) {

@@ -68,6 +68,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     s->kind = kind;
     s->arena = a;
     s->heap = h;
+    s->small_owner = kind == SEG_SMALL ? h : NULL;
     s->size = size;
     s->prev = NULL;
     s->next = h->segments[kind];
@@ -94,6 +95,10 @@ void segment_release(heap_t *h, segment_t *s) {
     if (s->prev) s->prev->next = s->next;
     else h->segments[s->kind] = s->next;
     if (s->next) s->next->prev = s->prev;
+    segment_release_unlinked(h, s);
+}
+
+void segment_release_unlinked(heap_t *h, segment_t *s) {
     h->segment_count--;
     size_t size = s->size;
     segmap_remove(s, size);

@@ -3,7 +3,7 @@
  * Sizes are counted in granules of block_size bytes. Classes 1..16 granules are
  * spaced by one granule; above that, 8 classes per doubling, so a block wastes
  * at most 1/8 of its size (glibc pays a header of 8 bytes and rounds to 16).
- * A table maps any small size to its class with one load.
+ * A table maps any small size to its class with one load, by 8-byte units.
  */
 #include "internal.h"
 
@@ -30,10 +30,9 @@ void sizeclass_init(sizeclass_table *t, size_t block_size) {
     }
     t->count = n;
     t->small_max = n ? t->size[n - 1] : 0;
-    size_t max_granules = t->small_max >> t->granule_shift;
     unsigned c = 0;
-    for (size_t g = 0; g <= max_granules; g++) {
-        while (c < n && t->size[c] < g * block_size) c++;
-        t->of_granules[g] = (uint8_t)c;
+    for (size_t u = 0; u <= t->small_max / MIN_BLOCK_SIZE; u++) {
+        while (c < n && t->size[c] < u * MIN_BLOCK_SIZE) c++;
+        t->of_units[u] = (uint8_t)c;
     }
 }

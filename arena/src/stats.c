@@ -36,6 +36,7 @@ static void heap_stats_add(const heap_t *h, arena_stats *out) {
     tlsf_usage(h, &medium_blocks, &medium_requested, &medium_usable, &out->purged_bytes);
     out->usable_bytes += medium_usable;
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next) out->usable_bytes += s->huge_usable;
+    out->free_bytes += h->huge_cache_bytes;
 }
 
 void heaps_stats(arena_t *a, arena_stats *out) {

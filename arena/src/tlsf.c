@@ -6,8 +6,9 @@
  *   [requested | size|flags] payload ...................... [footer]
  *    <- header, 16 bytes ->                      free blocks only: own size
  *
- * Free blocks keep their list links at the start of the payload and their size
- * in their last word, so the next block can find them when it is freed.
+ * Free blocks keep their list links and the purge epoch they were freed in at
+ * the start of the payload, and their size in their last word, so the next
+ * block can find them when it is freed.
  *
  * Invariants (tlsf_check):
  * - in each MEDIUM segment the blocks tile [first_block, sentinel) exactly;
@@ -17,7 +18,11 @@
  * - a free block's footer equals its size; it is in the list its size maps to;
  * - a used block's payload granule has its live bit set, nothing else does;
  * - the bitmaps say which lists are non-empty; free_bytes, free_blocks and
- *   dirty_bytes are the sums over the lists.
+ *   dirty_bytes are the sums over the lists;
+ * - a free block's dirty count is what it held of touched memory when it went
+ *   on the lists: nothing when purged, else its bytes below the segment's
+ *   frontier (memory past the frontier was never touched since mapping or the
+ *   last purge of the segment's end), and nothing below PURGE_MIN_BLOCK.
  */
 #include "internal.h"
 
@@ -29,8 +34,9 @@
 #define MB_PURGED ((size_t)4) /* free, and its inner pages were handed back */
 #define MB_FLAGS ((size_t)7)
 #define MB_HDR ((size_t)16)
-#define MB_SMALLEST (MB_HDR + 2 * sizeof(void *) + sizeof(size_t))
-#define PURGE_MIN_BLOCK ((size_t)64 << 10) /* smaller free blocks are never purged */
+/* header, links and epoch, footer */
+#define MB_SMALLEST (MB_HDR + 3 * sizeof(uint64_t) + sizeof(size_t))
+#define PURGE_MIN_BLOCK ((size_t)32 << 10) /* smaller free blocks are never purged */
 #define TLSF_LINEAR_MAX ((size_t)1 << TLSF_FL_SHIFT)
 
 struct mblock {
@@ -40,6 +46,8 @@ struct mblock {
 
 typedef struct mlinks {
     mblock *next, *prev;
+    uint32_t since;       /* purge_clock() when the block went on the lists */
+    uint32_t dirty_pages; /* touched memory it holds, counted in dirty_bytes (OS pages) */
 } mlinks;
 
 _Static_assert(sizeof(mblock) == MB_HDR, "header is two words");
@@ -80,14 +88,21 @@ static void tlsf_mapping(size_t size, unsigned *fl, unsigned *sl) {
     }
 }
 
-static bool mb_purgeable(const mblock *b) {
-    return !(b->size_flags & MB_PURGED) && mb_size(b) >= PURGE_MIN_BLOCK;
+/* Touched memory in free block b of segment s, in OS pages (see the invariants). */
+static uint32_t mb_dirty_pages(const segment_t *s, const mblock *b) {
+    if (b->size_flags & MB_PURGED || mb_size(b) < PURGE_MIN_BLOCK) return 0;
+    uintptr_t end = (uintptr_t)mb_next(b);
+    if (end > s->medium_frontier) end = s->medium_frontier;
+    return end > (uintptr_t)b ? (uint32_t)(align_up(end - (uintptr_t)b, OS_PAGE) / OS_PAGE) : 0;
 }
 
-static void tlsf_insert(tlsf_t *t, mblock *b) {
+static void tlsf_insert(heap_t *h, const segment_t *s, mblock *b) {
+    tlsf_t *t = &h->tlsf;
     unsigned fl, sl;
     tlsf_mapping(mb_size(b), &fl, &sl);
     mlinks *l = mb_links(b);
+    l->since = purge_clock();
+    l->dirty_pages = mb_dirty_pages(s, b);
     l->prev = NULL;
     l->next = t->heads[fl][sl];
     if (l->next) mb_links(l->next)->prev = b;
@@ -96,7 +111,7 @@ static void tlsf_insert(tlsf_t *t, mblock *b) {
     t->sl_bitmap[fl] |= 1u << sl;
     t->free_bytes += mb_size(b);
     t->free_blocks++;
-    if (mb_purgeable(b)) t->dirty_bytes += mb_size(b);
+    t->dirty_bytes += (size_t)l->dirty_pages * OS_PAGE;
 }
 
 static void tlsf_remove(tlsf_t *t, mblock *b) {
@@ -112,7 +127,7 @@ static void tlsf_remove(tlsf_t *t, mblock *b) {
     }
     t->free_bytes -= mb_size(b);
     t->free_blocks--;
-    if (mb_purgeable(b)) t->dirty_bytes -= mb_size(b);
+    t->dirty_bytes -= (size_t)l->dirty_pages * OS_PAGE;
 }
 
 /* A free block of at least `size` bytes, in constant time: the search rounds the
@@ -179,12 +194,16 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
     mb_set_footer(b);
     s->first_block = first;
     s->sentinel = (uintptr_t)sentinel;
-    tlsf_insert(&h->tlsf, b);
+    s->medium_frontier = align_up(first + sizeof(mblock) + sizeof(mlinks), OS_PAGE); /* fresh pages past it */
+    tlsf_insert(h, s, b);
 }
 
-/* A new MEDIUM segment with a free block of at least `block` bytes. */
+/* A new MEDIUM segment with a free block of at least `block` bytes: a region,
+ * or for a block above a quarter region, a segment that holds four of them,
+ * so that large blocks do not each leave a region's tail unused. */
 static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
     size_t size = h->arena->region_size;
+    while (size / 4 < block && size <= MAX_REGION) size *= 2;
     while (size - segment_header_size(h->arena, SEG_MEDIUM, size) < block + 2 * MB_HDR + 2 * h->classes.granule) {
         if (size > SIZE_MAX / 2) return NULL;
         size *= 2;
@@ -199,9 +218,14 @@ static bool tlsf_segment_empty(const segment_t *s) {
 
 /* ---- splitting ----------------------------------------------------------- */
 
+/* Block memory up to `end` is about to be touched. */
+static void tlsf_advance_frontier(segment_t *s, uintptr_t end) {
+    if (end > s->medium_frontier) s->medium_frontier = align_up(end, OS_PAGE);
+}
+
 /* Cuts b (free, off the lists) to `size` bytes when the rest makes a block;
  * the rest keeps b's purged state and goes on the lists. */
-static void tlsf_split_tail(heap_t *h, mblock *b, size_t size) {
+static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size) {
     size_t total = mb_size(b);
     if (total - size < tlsf_min_block(h)) return;
     mblock *rest = (mblock *)((uint8_t *)b + size);
@@ -209,7 +233,7 @@ static void tlsf_split_tail(heap_t *h, mblock *b, size_t size) {
     mb_set_footer(rest);
     mb_next(rest)->size_flags |= MB_PREV_FREE;
     b->size_flags = size | (b->size_flags & (MB_FREE | MB_PREV_FREE | MB_PURGED));
-    tlsf_insert(&h->tlsf, rest);
+    tlsf_insert(h, s, rest);
 }
 
 /* Marks b used for a request of n bytes. */
@@ -241,6 +265,7 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
         ARENA_ASSERT(b != NULL);
     }
     tlsf_remove(t, b);
+    segment_t *s = segmap_lookup(b);
     if (align > B) {
         uintptr_t payload = (uintptr_t)mb_payload(b);
         uintptr_t aligned = align_up(payload, align);
@@ -254,11 +279,12 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
             b->size_flags = (total - gap) | MB_FREE | MB_PREV_FREE | (front->size_flags & MB_PURGED);
             front->size_flags = gap | (front->size_flags & (MB_FREE | MB_PREV_FREE | MB_PURGED));
             mb_set_footer(front);
-            tlsf_insert(t, front);
+            tlsf_insert(h, s, front);
         }
     }
-    tlsf_split_tail(h, b, need);
-    return tlsf_use(segmap_lookup(b), b, size);
+    tlsf_advance_frontier(s, (uintptr_t)b + need);
+    tlsf_split_tail(h, s, b, need);
+    return tlsf_use(s, b, size);
 }
 
 void tlsf_free(heap_t *h, segment_t *s, void *p) {
@@ -281,16 +307,11 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
     b->size_flags = size | MB_FREE; /* a free block's predecessor is never free */
     mb_set_footer(b);
     next->size_flags |= MB_PREV_FREE;
-    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
-        segment_release(h, s);
-        return;
-    }
-    tlsf_insert(t, b);
+    tlsf_insert(h, s, b); /* a whole empty segment too: tlsf_purge unmaps it */
     heap_purge_maybe(h);
 }
 
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
-    (void)s;
     tlsf_t *t = &h->tlsf;
     mblock *b = mb_of(p);
     size_t size = mb_size(b);
@@ -304,6 +325,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         after->size_flags &= ~MB_PREV_FREE;
         b->size_flags = (size + mb_size(next)) | (b->size_flags & MB_PREV_FREE);
         size = mb_size(b);
+        tlsf_advance_frontier(s, (uintptr_t)b + need);
     }
     if (size - need >= tlsf_min_block(h)) {
         /* The cut-off tail joins a free successor. */
@@ -318,7 +340,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         mb_set_footer(tail);
         mb_next(tail)->size_flags |= MB_PREV_FREE;
         b->size_flags = need | (b->size_flags & MB_PREV_FREE);
-        tlsf_insert(t, tail);
+        tlsf_insert(h, s, tail);
     }
     b->requested = n;
     return true;
@@ -380,22 +402,49 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
 
 /* ---- purging ------------------------------------------------------------- */
 
-/* Hands back the whole OS pages inside free block b, keeping its links and footer. */
-static void tlsf_purge_block(tlsf_t *t, mblock *b) {
+/* Hands back the touched OS pages inside free block b of segment s, keeping
+ * its links and footer; pulls the frontier back when b held it. */
+static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b) {
+    tlsf_t *t = &h->tlsf;
     uintptr_t begin = align_up((uintptr_t)mb_links(b) + sizeof(mlinks), OS_PAGE);
     uintptr_t end = ((uintptr_t)mb_next(b) - sizeof(size_t)) & ~(OS_PAGE - 1);
-    if (end > begin) os_purge((void *)begin, end - begin);
-    t->dirty_bytes -= mb_size(b);
+    if (end > s->medium_frontier) end = s->medium_frontier;
+    if (end > begin) {
+        os_purge((void *)begin, end - begin);
+        h->purged_out += end - begin;
+    }
+    if (s->medium_frontier > begin && s->medium_frontier <= (uintptr_t)mb_next(b)) s->medium_frontier = begin;
+    t->dirty_bytes -= (size_t)mb_links(b)->dirty_pages * OS_PAGE;
+    mb_links(b)->dirty_pages = 0;
     b->size_flags |= MB_PURGED;
 }
 
-void tlsf_purge(heap_t *h, size_t keep) {
+/* Purges free block b; when it is a whole segment (not the heap's only medium
+ * one), unmaps the segment instead. */
+static void tlsf_purge_or_release(heap_t *h, mblock *b) {
+    segment_t *s = segmap_lookup(b);
+    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
+        tlsf_remove(&h->tlsf, b);
+        h->purged_out += (size_t)mb_links(b)->dirty_pages * OS_PAGE;
+        segment_release(h, s);
+    } else {
+        tlsf_purge_block(h, s, b);
+    }
+}
+
+void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     tlsf_t *t = &h->tlsf;
     for (int fl = TLSF_FL_COUNT - 1; fl >= 0 && t->dirty_bytes > keep; fl--) {
         if (!(t->fl_bitmap >> fl & 1)) continue;
-        for (int sl = TLSF_SL_COUNT - 1; sl >= 0 && t->dirty_bytes > keep; sl--)
-            for (mblock *b = t->heads[fl][sl]; b && t->dirty_bytes > keep; b = mb_links(b)->next)
-                if (mb_purgeable(b)) tlsf_purge_block(t, b);
+        for (int sl = TLSF_SL_COUNT - 1; sl >= 0 && t->dirty_bytes > keep; sl--) {
+            mblock *b = t->heads[fl][sl];
+            while (b && t->dirty_bytes > keep) {
+                mblock *next = mb_links(b)->next;
+                if (mb_links(b)->dirty_pages && !(spare_young && purge_young(now, mb_links(b)->since)))
+                    tlsf_purge_or_release(h, b);
+                b = next;
+            }
+        }
     }
 }
 
@@ -422,7 +471,7 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
                 CHECK_INVARIANT(!live_get(s, mb_payload(b)), "free medium block marked live", b);
                 free_blocks++;
                 free_bytes += size;
-                if (mb_purgeable(b)) dirty += size;
+                dirty += (size_t)mb_links((mblock *)b)->dirty_pages * OS_PAGE;
             } else {
                 CHECK_INVARIANT(live_get(s, mb_payload(b)), "used medium block not marked live", b);
                 CHECK_INVARIANT(b->requested <= size - MB_HDR, "medium block's requested size exceeds its usable size", b);
