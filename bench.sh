@@ -5,25 +5,26 @@
 #
 # Modes:
 #   replay        (the default) trace replay: every bundled trace (traces/*.trace.gz) under every
-#                 available allocator, 5 interleaved repetitions (about 8 minutes on
+#                 available allocator, 5 interleaved repetitions (6 to 8 minutes on
 #                 2 cores) -> replay.csv, replay.json, timeline.csv
-#   --quick       the same, shorter: 2 repetitions of the first 50000 ops of each
-#                 trace, throughput and memory only (under a minute)
+#   --quick       the same, shorter: 2 repetitions of the first 20000 ops of each
+#                 trace, throughput and memory only; an allocator whose first
+#                 replay of a trace takes over 0.5 s is left out there (about 30 s)
 #   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
 #                 4M on the first 100000 ops of each trace, 3 repetitions, plus
-#                 tools/recommend.py's choice -> sweep.csv
+#                 tools/recommend.py's choice -> sweep.csv (about 9 minutes)
 #   micro         bench_micro: malloc/free pairs, batches, realloc, calloc, reset,
-#                 threads, producer/consumer -> micro.csv, micro.json
-#   realprog      real programs under each process malloc -> realprog.csv
+#                 threads, producer/consumer -> micro.csv, micro.json (3.5 minutes)
+#   realprog      real programs under each process malloc -> realprog.csv (3 minutes)
 #   instructions  instructions per replayed op under callgrind (deterministic),
-#                 first 200000 ops of each trace -> replay.csv
+#                 first 200000 ops of each trace -> replay.csv (about 11 minutes)
 # Flags after the mode go to the driver (bench_replay for replay, sweep and
 # instructions; bench_micro; bench_realprog), e.g. --allocators=arena,glibc
 # --trace=FILE. See results/README.md for every column.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 
 mode=""
 quick=0
