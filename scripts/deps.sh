@@ -12,7 +12,7 @@
 #   python3-scipy                  exact p-values in tools/compare.py (optional)
 #   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
 #                                  comparator allocators (jemalloc, mimalloc, tcmalloc)
-#   sqlite3 perl valgrind          real programs under LD_PRELOAD, instruction counts
+#   sqlite3 perl git valgrind      real programs under LD_PRELOAD, instruction counts
 #   hyperfine                      not needed; time is measured by our own driver
 
 deps_require() {  # deps_require PACKAGE...
@@ -37,4 +37,4 @@ deps_require() {  # deps_require PACKAGE...
 DEPS_BUILD=(cmake make gcc g++ pkg-config zlib1g-dev libgtest-dev libbenchmark-dev)
 DEPS_TEST=(clang libclang-rt-14-dev python3 python3-matplotlib sqlite3 perl)
 DEPS_COMPARATORS=(libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev)
-DEPS_BENCH=(python3 python3-matplotlib python3-scipy valgrind)
+DEPS_BENCH=(python3 python3-matplotlib python3-scipy valgrind sqlite3 perl git)

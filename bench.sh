@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# usage: ./bench.sh [MODE] [--quick] [DRIVER-FLAGS...]: installs what is missing,
+# builds Release (build/), runs a benchmark and writes its results to
+# results/<host>/<date>-<commit>[-MODE]/ with facts.txt, REPORT.md and charts.
+#
+# Modes:
+#   replay        (the default) trace replay: every bundled trace (traces/*.trace.gz) under every
+#                 available allocator, 5 interleaved repetitions (6 to 8 minutes on
+#                 2 cores) -> replay.csv, replay.json, timeline.csv
+#   --quick       the same, shorter: 2 repetitions of the first 20000 ops of each
+#                 trace, throughput and memory only; an allocator whose first
+#                 replay of a trace takes over 0.5 s is left out there (about 30 s)
+#   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
+#                 4M on the first 100000 ops of each trace, 3 repetitions, plus
+#                 tools/recommend.py's choice -> sweep.csv (about 9 minutes)
+#   micro         bench_micro: malloc/free pairs, batches, realloc, calloc, reset,
+#                 threads, producer/consumer -> micro.csv, micro.json (3.5 minutes)
+#   realprog      real programs under each process malloc -> realprog.csv (3 minutes)
+#   instructions  instructions per replayed op under callgrind (deterministic),
+#                 first 200000 ops of each trace -> replay.csv (about 11 minutes)
+# Flags after the mode go to the driver (bench_replay for replay, sweep and
+# instructions; bench_micro; bench_realprog), e.g. --allocators=arena,glibc
+# --trace=FILE. See results/README.md for every column.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+
+mode=""
+quick=0
+driver_flags=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        --quick) quick=1 ;;
+        replay|sweep|micro|realprog|instructions)
+            [ -z "$mode" ] || { echo "bench.sh: one mode at a time" >&2; usage >&2; exit 2; }
+            mode=$1 ;;
+        --?*) driver_flags+=("$1") ;;
+        *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+mode=${mode:-replay}
+if [ "$quick" -eq 1 ] && [ "$mode" != replay ]; then
+    echo "bench.sh: --quick is for the default replay run" >&2; usage >&2; exit 2
+fi
+
+. scripts/deps.sh
+deps_require "${DEPS_BUILD[@]}" "${DEPS_COMPARATORS[@]}" "${DEPS_BENCH[@]}"
+
+started=$(date +%s)
+echo "== building Release (build/)" >&2
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+suffix=""
+[ "$mode" = replay ] || suffix="-$mode"
+[ "$quick" -eq 0 ] || suffix="-quick"
+out="results/$(hostname -s)/$(date -u +%Y-%m-%d-%H%M)-$commit$suffix"
+mkdir -p "$out"
+echo "== results go to $out" >&2
+
+bin=build/bin
+case "$mode" in
+    replay)
+        if [ "$quick" -eq 1 ]; then
+            set -- "$bin/bench_replay" --repetitions=2 --max-ops=20000 --passes=throughput,memory --budget=0.5 --budget-all
+        else
+            set -- "$bin/bench_replay"
+        fi
+        set -- "$@" --csv="$out/replay.csv" --timeline="$out/timeline.csv" ;;
+    sweep)
+        set -- "$bin/bench_replay" --allocators=arena,seed --block-sizes=8,16,32,64,128,256,512,1024,2048,4096 \
+            --region-sizes=64K,1M,4M --max-ops=100000 --repetitions=3 --passes=throughput,memory \
+            --budget-all --csv="$out/sweep.csv" ;;
+    instructions)
+        set -- "$bin/bench_replay" --instructions --max-ops=200000 --budget=0 --csv="$out/replay.csv" ;;
+    micro)
+        set -- "$bin/bench_micro" --csv="$out/micro.csv" ;;
+    realprog)
+        set -- "$bin/bench_realprog" --csv="$out/realprog.csv" ;;
+esac
+set -- "$@" ${driver_flags[@]+"${driver_flags[@]}"}
+
+# facts.txt: the machine and the software, beyond the CSV's `#` lines.
+{
+    echo "command: ./bench.sh $mode$([ "$quick" -eq 1 ] && echo " --quick")${driver_flags[*]:+ ${driver_flags[*]}}"
+    echo "driver command: $*"
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $commit$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
+    echo "host: $(hostname -s)"
+    echo "kernel: $(uname -srvm)"
+    echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "cores: $(nproc)"
+    echo "memory: $(grep MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2/1048576}')"
+    echo "transparent hugepages: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
+    echo "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown)"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "compiler: $(g++ --version | head -1)"
+    echo "cmake: $(cmake --version | head -1)"
+    for package in libc6 libjemalloc2 libmimalloc2.0 libgoogle-perftools4 libtcmalloc-minimal4 libbenchmark1debian valgrind; do
+        version=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)
+        [ -n "$version" ] && echo "package $package: $version"
+    done
+    if [ -f build/lib/libarena_malloc.so ]; then echo "arena-malloc: build/lib/libarena_malloc.so"; else echo "arena-malloc: not built"; fi
+} >"$out/facts.txt"
+
+echo "== running: $*" >&2
+status=0
+"$@" | tee "$out/summary.txt" || status=${PIPESTATUS[0]}
+if [ "$status" -eq 2 ]; then
+    rm -rf "$out"
+    exit 2
+fi
+echo "took: $(( $(date +%s) - started )) s, build included" >>"$out/facts.txt"
+
+if [ "$mode" = sweep ]; then
+    /usr/bin/python3 tools/recommend.py "$out/sweep.csv" --goal balanced >"$out/recommendation.txt" || true
+fi
+echo "== report: /usr/bin/python3 tools/report.py $out" >&2
+/usr/bin/python3 tools/report.py "$out" >&2 || echo "bench.sh: report.py failed (the CSV files are kept)" >&2
+echo "results: $out ($(( $(date +%s) - started )) s)" >&2
+exit "$status"

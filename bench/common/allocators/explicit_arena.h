@@ -1,0 +1,16 @@
+// explicit_arena.h: an arena of arena.h as an Allocator, shared by the
+// `arena` (default policy) and `seed` (ARENA_POLICY_SEED) registrations.
+#pragma once
+
+#include "allocator.h"
+#include "arena.h"
+
+namespace bench {
+
+// The AllocatorInfo of an explicit arena with that policy: a fresh arena per
+// child (so per replay), the block and region size of the settings, and
+// ARENA_THREAD_SAFE (one lock) when the replay is threaded.
+AllocatorInfo explicit_arena_info(const std::string &name, int order, arena_policy policy,
+                                  bool thread_safe, bool budgeted);
+
+}  // namespace bench

@@ -1,0 +1,81 @@
+#include "cli.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace bench {
+
+bool FlagReader::value(const std::string &name, std::string *out) {
+    if (done()) return false;
+    const std::string &arg = args_[next_];
+    if (arg.compare(0, name.size() + 1, name + "=") == 0) {
+        *out = arg.substr(name.size() + 1);
+        next_++;
+        return true;
+    }
+    if (arg != name) return false;
+    if (next_ + 1 >= args_.size()) throw UsageError(name + " needs a value");
+    *out = args_[next_ + 1];
+    next_ += 2;
+    return true;
+}
+
+bool FlagReader::flag(const std::string &name) {
+    if (done() || args_[next_] != name) return false;
+    next_++;
+    return true;
+}
+
+uint64_t parse_count(const std::string &flag, const std::string &text) {
+    char *end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || text[0] == '-' || *end || errno)
+        throw UsageError(flag + " takes a whole number, not '" + text + "'");
+    return v;
+}
+
+uint64_t parse_positive(const std::string &flag, const std::string &text) {
+    const uint64_t v = parse_count(flag, text);
+    if (!v) throw UsageError(flag + " must be at least 1");
+    return v;
+}
+
+double parse_seconds(const std::string &flag, const std::string &text) {
+    char *end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end || !std::isfinite(v) || v < 0)
+        throw UsageError(flag + " takes a number of seconds >= 0, not '" + text + "'");
+    return v;
+}
+
+uint64_t parse_bytes(const std::string &flag, const std::string &text) {
+    char *end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+    uint64_t unit = 1;
+    std::string suffix = end ? end : "";
+    if (suffix == "K" || suffix == "KiB") unit = 1ull << 10;
+    else if (suffix == "M" || suffix == "MiB") unit = 1ull << 20;
+    else if (suffix == "G" || suffix == "GiB") unit = 1ull << 30;
+    else if (!suffix.empty()) unit = 0;
+    if (text.empty() || text[0] == '-' || end == text.c_str() || errno || !unit || v > UINT64_MAX / unit)
+        throw UsageError(flag + " takes sizes in bytes (4096, 64K, 4M, 1G), not '" + text + "'");
+    return v * unit;
+}
+
+std::vector<std::string> split_list(const std::string &text) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        std::string item = text.substr(start, comma - start);
+        if (!item.empty()) items.push_back(item);
+        start = comma + 1;
+    }
+    return items;
+}
+
+}  // namespace bench

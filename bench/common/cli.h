@@ -1,0 +1,43 @@
+// cli.h: flags of the bench drivers: --name=VALUE (or --name VALUE) and
+// --switch; a bad flag is a UsageError, which the drivers turn into their
+// usage text on stderr and exit status 2.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+constexpr int kExitUsage = 2;
+
+class FlagReader {
+public:
+    FlagReader(int argc, char **argv) : args_(argv + 1, argv + argc) {}
+    bool done() const { return next_ >= args_.size(); }
+    const std::string &peek() const { return args_[next_]; }
+    // True (and the value taken) when the next argument is --name=VALUE or --name VALUE.
+    bool value(const std::string &name, std::string *out);
+    // True when the next argument is exactly --name.
+    bool flag(const std::string &name);
+    // Takes the next argument as it is.
+    std::string take() { return args_[next_++]; }
+
+private:
+    std::vector<std::string> args_;
+    size_t next_ = 0;
+};
+
+uint64_t parse_count(const std::string &flag, const std::string &text);     // 0, 1, 2, ...
+uint64_t parse_positive(const std::string &flag, const std::string &text);  // 1, 2, ...
+double parse_seconds(const std::string &flag, const std::string &text);     // a number >= 0
+// Byte sizes: 4096, 64K, 4M, 1G (binary units).
+uint64_t parse_bytes(const std::string &flag, const std::string &text);
+std::vector<std::string> split_list(const std::string &text);  // a,b,c (empty items dropped)
+
+}  // namespace bench

@@ -1,0 +1,43 @@
+// csv.h: the tidy result files: `# key: value` facts, a header, one row per
+// measurement; numbers in full precision, an empty field for "not measured".
+// tools/resultcsv.py reads them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "facts.h"
+
+namespace bench {
+
+// One row: column name -> field text. Columns a row lacks stay empty.
+class CsvRow {
+public:
+    void set(const std::string &column, const std::string &text) { fields_[column] = text; }
+    void set(const std::string &column, uint64_t value) { fields_[column] = std::to_string(value); }
+    void set(const std::string &column, double value);  // empty when not finite
+    std::string get(const std::string &column) const;
+    bool has(const std::string &column) const { return fields_.count(column) != 0; }
+
+private:
+    std::map<std::string, std::string> fields_;
+};
+
+// A number with all the digits a double has (17 significant).
+std::string full_precision(double value);
+
+// Writes facts, header and rows to path ("-" = stdout). False with *error set.
+bool write_csv(const std::string &path, const Facts &facts, const std::vector<std::string> &columns,
+               const std::vector<CsvRow> &rows, std::string *error);
+
+// Where the JSON beside a CSV goes: the same path with .json for its extension.
+std::string json_beside(const std::string &csv_path);
+
+// Joins Google Benchmark JSON files (one per child) into one: the context of
+// the first, the "benchmarks" entries of all in order. False with *error set.
+bool merge_benchmark_json(const std::vector<std::string> &inputs, const std::string &output,
+                          std::string *error);
+
+}  // namespace bench

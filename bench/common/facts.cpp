@@ -1,0 +1,102 @@
+#include "facts.h"
+
+#include <gnu/libc-version.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+
+#ifndef BENCH_SOURCE_DIR
+#define BENCH_SOURCE_DIR "."
+#endif
+
+namespace bench {
+
+static std::string first_line_of_command(const std::string &command) {
+    FILE *pipe = popen(command.c_str(), "r");
+    if (!pipe) return "";
+    char line[512] = "";
+    if (!std::fgets(line, sizeof line, pipe)) line[0] = '\0';
+    pclose(pipe);
+    std::string text = line;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    return text;
+}
+
+// The source tree's commit now (not at build time), "-dirty" when tracked
+// files differ from it.
+static std::string source_commit() {
+    const std::string git = "git -C '" BENCH_SOURCE_DIR "' ";
+    std::string commit = first_line_of_command(git + "rev-parse --short=12 HEAD 2>/dev/null");
+    if (commit.empty()) return "unknown";
+    if (!first_line_of_command(git + "status --porcelain --untracked-files=no 2>/dev/null").empty())
+        commit += "-dirty";
+    return commit;
+}
+
+static std::string cpu_model() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line))
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+            std::string model = line.substr(line.find(':') + 1);
+            return model.substr(model.find_first_not_of(" \t"));
+        }
+    return "unknown";
+}
+
+static std::string compiler() {
+#if defined(__clang__)
+    return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+    return std::string("gcc ") + __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+Facts machine_facts(const std::string &command) {
+    Facts facts;
+    facts.emplace_back("command", command);
+    char date[64];
+    std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    facts.emplace_back("date", date);
+    facts.emplace_back("commit", source_commit());
+    facts.emplace_back("cpu", cpu_model());
+    facts.emplace_back("cores", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
+    struct utsname u;
+    facts.emplace_back("kernel", uname(&u) == 0 ? u.release : "unknown");
+    facts.emplace_back("glibc", gnu_get_libc_version());
+    facts.emplace_back("compiler", compiler());
+    return facts;
+}
+
+std::string command_line(int argc, char **argv) {
+    std::string line;
+    for (int i = 0; i < argc; i++) {
+        std::string arg = argv[i];
+        bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                            "0123456789-_=./,:+@%") == std::string::npos;
+        if (!plain) {
+            std::string quoted = "'";
+            for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            arg = quoted + "'";
+        }
+        line += (i ? " " : "") + arg;
+    }
+    return line;
+}
+
+void set_fact(Facts *facts, const std::string &key, const std::string &value) {
+    for (auto &fact : *facts)
+        if (fact.first == key) {
+            fact.second = value;
+            return;
+        }
+    facts->emplace_back(key, value);
+}
+
+}  // namespace bench

@@ -1,0 +1,23 @@
+// facts.h: the facts a result file starts with (`# key: value` lines), so a
+// number can be traced to the machine, build and command that made it.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bench {
+
+using Facts = std::vector<std::pair<std::string, std::string>>;
+
+// command (first: the command that made the file), date, commit, cpu, cores,
+// kernel, glibc, compiler.
+Facts machine_facts(const std::string &command);
+
+// argv as one shell-quoted line.
+std::string command_line(int argc, char **argv);
+
+// Sets key to value, replacing an earlier value of key.
+void set_fact(Facts *facts, const std::string &key, const std::string &value);
+
+}  // namespace bench

@@ -1,0 +1,59 @@
+// memory.h: what the operating system says about this process's memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bench {
+
+// Resident bytes of this process from /proc/self/statm (one pread on a file
+// opened once, so sampling allocates nothing).
+class ResidentReader {
+public:
+    ResidentReader();
+    ~ResidentReader();
+    ResidentReader(const ResidentReader &) = delete;
+    ResidentReader &operator=(const ResidentReader &) = delete;
+    bool ok() const { return fd_ >= 0; }
+    uint64_t resident_bytes() const;  // 0 when it cannot be read
+
+private:
+    int fd_;
+    uint64_t page_size_;
+};
+
+// Minor page faults of this process so far (every thread).
+uint64_t minor_faults();
+
+// An array of T mapped straight from the OS and faulted in now: the replay's
+// own bookkeeping stays out of the allocator under test and out of the
+// resident-memory rise measured during the replay.
+class MappedBytes {
+public:
+    MappedBytes() = default;
+    ~MappedBytes();
+    MappedBytes(const MappedBytes &) = delete;
+    MappedBytes &operator=(const MappedBytes &) = delete;
+    bool allocate(size_t bytes, std::string *error);
+    void *data() const { return data_; }
+
+private:
+    void *data_ = nullptr;
+    size_t bytes_ = 0;
+};
+
+template <class T>
+class MappedArray {
+public:
+    bool allocate(size_t count, std::string *error) {
+        return bytes_.allocate((count ? count : 1) * sizeof(T), error);
+    }
+    T *data() const { return static_cast<T *>(bytes_.data()); }
+    T &operator[](size_t i) const { return data()[i]; }
+
+private:
+    MappedBytes bytes_;
+};
+
+}  // namespace bench

@@ -1,0 +1,174 @@
+#include "runner.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "cli.h"
+#include "facts.h"
+
+namespace bench {
+
+static const char kProbeFlag[] = "--child-info=";
+
+static std::string real_path(const std::string &path) {
+    char resolved[PATH_MAX];
+    return realpath(path.c_str(), resolved) ? resolved : path;
+}
+
+// The candidate paths with "{exe}" resolved.
+static std::vector<std::string> library_paths(const AllocatorInfo &info) {
+    std::vector<std::string> paths;
+    const std::string exe = "{exe}";
+    for (std::string candidate : info.library_candidates) {
+        if (candidate.empty()) continue;
+        if (candidate.compare(0, exe.size(), exe) == 0) candidate = self_directory() + candidate.substr(exe.size());
+        paths.push_back(candidate);
+    }
+    return paths;
+}
+
+// The first candidate file that exists; "" when none does.
+static std::string locate_library(const AllocatorInfo &info) {
+    for (const std::string &candidate : library_paths(info))
+        if (access(candidate.c_str(), R_OK) == 0) return real_path(candidate);
+    return "";
+}
+
+void preload(const UsableAllocator &allocator, ChildSpec *spec) {
+    if (allocator.library.empty())
+        spec->unset_env.push_back("LD_PRELOAD");
+    else
+        spec->set_env.push_back("LD_PRELOAD=" + allocator.library);
+}
+
+ChildSpec child_for(const UsableAllocator &allocator, const std::vector<std::string> &args) {
+    ChildSpec spec;
+    spec.argv.push_back(self_executable());
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    preload(allocator, &spec);
+    spec.result_pipe = true;
+    return spec;
+}
+
+std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::string> &wanted) {
+    for (const auto &name : wanted)
+        if (!find_allocator(name))
+            throw UsageError("unknown allocator '" + name + "' (known: " + allocator_names() + ")");
+    std::vector<UsableAllocator> usable;
+    for (const AllocatorInfo &info : all_allocators()) {
+        bool asked = wanted.empty();
+        for (const auto &name : wanted) asked = asked || name == info.name;
+        if (!asked) continue;
+        UsableAllocator candidate;
+        candidate.info = &info;
+        if (!info.library_candidates.empty()) {
+            candidate.library = locate_library(info);
+            if (candidate.library.empty()) {
+                const std::string where = library_paths(info).front();
+                std::fprintf(stderr, "%s: not available (no %s); the run goes on without it\n",
+                             info.name.c_str(), where.c_str());
+                continue;
+            }
+        }
+        // Probe it in a process of its own: it loads, it says its version, and
+        // its entry points really are the ones in use.
+        ChildResult probe = run_child(child_for(candidate, {std::string(kProbeFlag) + info.name}));
+        ResultLines lines = parse_result_lines(probe.results);
+        if (!probe.succeeded()) {
+            std::fprintf(stderr, "%s: not usable (its probe process ended with %s); the run goes on without it\n",
+                         info.name.c_str(), probe.status().c_str());
+            continue;
+        }
+        if (result_value(lines, "malloc_interposed", "1") != "1") {
+            std::fprintf(stderr, "%s: not usable (malloc in its process comes from %s, not %s); the run goes on without it\n",
+                         info.name.c_str(), result_value(lines, "malloc_from").c_str(), candidate.library.c_str());
+            continue;
+        }
+        candidate.version = result_value(lines, "version");
+        std::string missing = result_value(lines, "not_interposed");
+        if (!missing.empty())
+            std::fprintf(stderr, "%s: these entry points are not its own, calls to them go elsewhere: %s\n",
+                         info.name.c_str(), missing.c_str());
+        usable.push_back(candidate);
+    }
+    return usable;
+}
+
+std::vector<std::string> parse_allocator_list(const std::string &text) {
+    std::vector<std::string> names = split_list(text);
+    if (names.empty()) throw UsageError("--allocators needs at least one name");
+    for (const auto &name : names)
+        if (!find_allocator(name))
+            throw UsageError("unknown allocator '" + name + "' (known: " + allocator_names() + ")");
+    return names;
+}
+
+std::vector<UsableAllocator> allocators_to_run(const std::vector<std::string> &wanted,
+                                               bool (*fits)(const AllocatorInfo &), const std::string &why_not,
+                                               Facts *facts) {
+    std::vector<UsableAllocator> chosen;
+    for (auto &a : find_usable_allocators(wanted)) {
+        if (fits(*a.info)) {
+            chosen.push_back(a);
+            set_fact(facts, "allocator." + a.info->name, a.version.empty() ? "unknown" : a.version);
+        } else if (!wanted.empty()) {
+            std::fprintf(stderr, "%s: %s; left out\n", a.info->name.c_str(), why_not.c_str());
+        }
+    }
+    if (chosen.empty()) std::fprintf(stderr, "no allocator to run\n");
+    return chosen;
+}
+
+int run_probe_if_asked(int argc, char **argv) {
+    if (argc < 2 || std::strncmp(argv[1], kProbeFlag, std::strlen(kProbeFlag)) != 0) return -1;
+    const char *allocator_name = argv[1] + std::strlen(kProbeFlag);
+    const AllocatorInfo *info = find_allocator(allocator_name);
+    if (!info) {
+        std::fprintf(stderr, "unknown allocator '%s'\n", allocator_name);
+        return 1;
+    }
+    write_result("version", info->version ? info->version() : "");
+    const char *preload = getenv("LD_PRELOAD");
+    if (info->kind != AllocatorKind::Preloaded) return 0;
+    // Where each entry point of the malloc family comes from in this process.
+    static const char *const entry_points[] = {"malloc", "free", "calloc", "realloc", "aligned_alloc",
+                                               "posix_memalign", "memalign", "valloc", "pvalloc",
+                                               "malloc_usable_size"};
+    const std::string expected = preload && *preload ? real_path(preload) : "";
+    std::string not_interposed, malloc_from;
+    for (const char *name : entry_points) {
+        Dl_info where{};
+        void *function = dlsym(RTLD_DEFAULT, name);
+        std::string from = function && dladdr(function, &where) && where.dli_fname ? real_path(where.dli_fname) : "(none)";
+        if (std::string(name) == "malloc") malloc_from = from;
+        if (!expected.empty() && from != expected)
+            not_interposed += (not_interposed.empty() ? "" : ", ") + std::string(name) + " (from " + from + ")";
+    }
+    write_result("malloc_from", malloc_from);
+    write_result("malloc_interposed", expected.empty() || malloc_from == expected ? "1" : "0");
+    write_result("not_interposed", not_interposed);
+    return 0;
+}
+
+int driver_main(int argc, char **argv, const char *program, const char *usage, const std::function<int()> &run) {
+    const int probe = run_probe_if_asked(argc, argv);
+    if (probe >= 0) return probe;
+    for (int i = 1; i < argc; i++)
+        if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+    try {
+        return run();
+    } catch (const UsageError &e) {
+        std::fprintf(stderr, "%s: %s\n%s", program, e.what(), usage);
+        return kExitUsage;
+    }
+}
+
+}  // namespace bench

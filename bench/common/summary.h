@@ -1,0 +1,24 @@
+// summary.h: the table a driver prints on stdout when it is done: per
+// workload (trace or micro benchmark) and allocator configuration, the median
+// of each chosen figure and its ratio to a baseline allocator of the same run,
+// then the geometric mean of those ratios over the workloads.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "csv.h"
+
+namespace bench {
+
+struct SummaryFigure {
+    std::string column;   // a CSV column
+    std::string heading;  // its name in the table
+    bool spread;          // also show min-max over the repetitions
+};
+
+void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFigure> &figures,
+                   const std::string &baseline, FILE *out);
+
+}  // namespace bench

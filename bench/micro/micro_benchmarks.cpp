@@ -1,0 +1,236 @@
+// micro_benchmarks.cpp: the micro benchmarks, registered for the one
+// allocator a bench_micro child measures. Each benchmark makes a fresh
+// allocator instance above its timed loop (thread 0 for threaded ones; Google
+// Benchmark's loop start is a barrier) and throws it away after.
+#include "micro_benchmarks.h"
+
+#include <benchmark/benchmark.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace micro {
+
+using bench::Allocator;
+using bench::AllocatorInfo;
+using bench::AllocatorSettings;
+
+namespace {
+
+const AllocatorInfo *g_info = nullptr;
+AllocatorSettings g_settings;
+std::unique_ptr<Allocator> g_allocator;  // the instance of the benchmark running now
+
+// Above the timed loop: a fresh allocator (thread safe when threads share it).
+bool set_up(benchmark::State &state) {
+    if (state.thread_index() != 0) return true;
+    AllocatorSettings settings = g_settings;
+    settings.threaded = state.threads() > 1;
+    std::string error;
+    g_allocator = g_info->create(settings, &error);
+    if (!g_allocator) state.SkipWithError(error.c_str());
+    return g_allocator != nullptr;
+}
+
+void tear_down(benchmark::State &state, uint64_t ops_per_iteration) {
+    const int64_t ops = static_cast<int64_t>(state.iterations() * ops_per_iteration);
+    state.SetItemsProcessed(ops);
+    state.counters["ops"] = benchmark::Counter(static_cast<double>(ops));  // summed over threads
+    if (state.thread_index() == 0) g_allocator.reset();
+}
+
+// The block is used: its first byte written (and read back by the loop).
+inline void use(void *p) {
+    if (p) *static_cast<volatile char *>(p) = 1;
+    benchmark::DoNotOptimize(p);
+}
+
+void malloc_free(benchmark::State &state, size_t size) {
+    if (!set_up(state)) return;
+    Allocator &a = *g_allocator;
+    for (auto _ : state) {
+        void *p = a.malloc(size);
+        use(p);
+        a.free(p, size);
+    }
+    tear_down(state, 2);
+}
+
+void calloc_free(benchmark::State &state, size_t size) {
+    if (!set_up(state)) return;
+    Allocator &a = *g_allocator;
+    for (auto _ : state) {
+        void *p = a.calloc(1, size);
+        use(p);
+        a.free(p, size);
+    }
+    tear_down(state, 2);
+}
+
+enum class Order { Lifo, Fifo, Random };
+
+// Allocates kBatch blocks, then frees them newest first, oldest first, or in
+// a shuffled order fixed before timing.
+constexpr size_t kBatch = 1024;
+
+void batch(benchmark::State &state, size_t size, Order order) {
+    if (!set_up(state)) return;
+    Allocator &a = *g_allocator;
+    std::vector<void *> blocks(kBatch);
+    std::vector<size_t> free_order(kBatch);
+    for (size_t i = 0; i < kBatch; i++) free_order[i] = order == Order::Lifo ? kBatch - 1 - i : i;
+    if (order == Order::Random) std::shuffle(free_order.begin(), free_order.end(), std::mt19937_64(42));
+    for (auto _ : state) {
+        for (size_t i = 0; i < kBatch; i++) {
+            blocks[i] = a.malloc(size);
+            use(blocks[i]);
+        }
+        for (size_t i : free_order) a.free(blocks[i], size);
+    }
+    tear_down(state, 2 * kBatch);
+}
+
+// Grows one block from 16 bytes to `limit` by realloc, then frees it.
+void realloc_growth(benchmark::State &state, bool geometric, size_t limit) {
+    if (!set_up(state)) return;
+    Allocator &a = *g_allocator;
+    uint64_t steps = 0;
+    for (size_t size = 16; size < limit; size = geometric ? size + size / 2 : size + 16) steps++;
+    for (auto _ : state) {
+        size_t size = 16;
+        void *p = a.malloc(size);
+        use(p);
+        while (size < limit) {
+            const size_t grown = geometric ? size + size / 2 : size + 16;
+            p = a.realloc(p, size, grown);
+            use(p);
+            size = grown;
+        }
+        a.free(p, size);
+    }
+    tear_down(state, steps + 2);
+}
+
+// Frees a batch of blocks one by one, or all at once with the allocator's reset.
+void release(benchmark::State &state, bool reset) {
+    if (!set_up(state)) return;
+    Allocator &a = *g_allocator;
+    constexpr size_t kSize = 64;
+    std::vector<void *> blocks(kBatch);
+    for (auto _ : state) {
+        for (auto &p : blocks) {
+            p = a.malloc(kSize);
+            use(p);
+        }
+        if (reset)
+            a.reset();
+        else
+            for (void *p : blocks) a.free(p, kSize);
+    }
+    tear_down(state, kBatch + (reset ? 1 : kBatch));
+}
+
+// malloc/free pairs on every thread with some work on the block in between.
+void threads_local(benchmark::State &state, size_t size) {
+    if (!set_up(state)) return;
+    for (auto _ : state) {
+        Allocator &a = *g_allocator;  // read after the loop's start barrier: thread 0 made it
+        auto *p = static_cast<unsigned char *>(a.malloc(size));
+        if (p)
+            for (size_t i = 0; i < size; i += 16) p[i] = static_cast<unsigned char>(i);
+        benchmark::DoNotOptimize(p);
+        a.free(p, size);
+    }
+    tear_down(state, 2);
+}
+
+// A lock-free single-producer single-consumer ring of pointers.
+class PointerRing {
+public:
+    bool push(void *p) {
+        const uint64_t tail = tail_.load(std::memory_order_relaxed);
+        if (tail - head_.load(std::memory_order_acquire) == kSlots) return false;
+        slots_[tail % kSlots] = p;
+        tail_.store(tail + 1, std::memory_order_release);
+        return true;
+    }
+    bool pop(void **p) {
+        const uint64_t head = head_.load(std::memory_order_relaxed);
+        if (head == tail_.load(std::memory_order_acquire)) return false;
+        *p = slots_[head % kSlots];
+        head_.store(head + 1, std::memory_order_release);
+        return true;
+    }
+
+private:
+    static constexpr uint64_t kSlots = 1024;
+    alignas(64) std::atomic<uint64_t> head_{0};
+    alignas(64) std::atomic<uint64_t> tail_{0};
+    void *slots_[kSlots];
+};
+
+PointerRing g_ring;
+
+// Thread 0 allocates and hands blocks over, thread 1 frees them: every free
+// is a cross-thread free. Both run the same number of iterations.
+void producer_consumer(benchmark::State &state, size_t size) {
+    if (!set_up(state)) return;
+    const bool producer = state.thread_index() == 0;
+    for (auto _ : state) {
+        Allocator &a = *g_allocator;  // read after the loop's start barrier: thread 0 made it
+        if (producer) {
+            void *p = a.malloc(size);
+            use(p);
+            while (!g_ring.push(p)) sched_yield();
+        } else {
+            void *p;
+            while (!g_ring.pop(&p)) sched_yield();
+            a.free(p, size);
+        }
+    }
+    tear_down(state, 1);
+}
+
+std::string size_name(size_t size) { return std::to_string(size); }
+
+}  // namespace
+
+void register_benchmarks(const AllocatorInfo &info, const AllocatorSettings &settings) {
+    g_info = &info;
+    g_settings = settings;
+    auto add = [](const std::string &name, auto function) {
+        return benchmark::RegisterBenchmark(name.c_str(), function)->UseRealTime();
+    };
+    std::vector<size_t> sizes;
+    for (size_t size = 8; size <= (1u << 20); size *= 2) sizes.push_back(size);
+    for (size_t odd : {24, 40, 100, 200, 1000, 3000, 12345, 100000}) sizes.push_back(odd);
+    std::sort(sizes.begin(), sizes.end());
+    for (size_t size : sizes)
+        add("malloc_free/" + size_name(size), [size](benchmark::State &s) { malloc_free(s, size); });
+    for (size_t size : {16, 64, 256, 4096}) {
+        add("batch_lifo/" + size_name(size), [size](benchmark::State &s) { batch(s, size, Order::Lifo); });
+        add("batch_fifo/" + size_name(size), [size](benchmark::State &s) { batch(s, size, Order::Fifo); });
+        add("batch_random/" + size_name(size), [size](benchmark::State &s) { batch(s, size, Order::Random); });
+    }
+    add("realloc_grow_1.5x/1048576", [](benchmark::State &s) { realloc_growth(s, true, 1u << 20); });
+    add("realloc_grow_16B/16384", [](benchmark::State &s) { realloc_growth(s, false, 16384); });
+    for (size_t size : {16, 256, 4096, 65536})
+        add("calloc/" + size_name(size), [size](benchmark::State &s) { calloc_free(s, size); });
+    add("release_free_each/" + size_name(kBatch), [](benchmark::State &s) { release(s, false); });
+    // arena_reset against freeing each block: only where there is a reset.
+    std::string ignored;
+    auto probe = info.create(settings, &ignored);
+    if (probe && probe->reset())
+        add("release_reset/" + size_name(kBatch), [](benchmark::State &s) { release(s, true); });
+    probe.reset();
+    if (info.thread_safe) {
+        add("threads_local/64", [](benchmark::State &s) { threads_local(s, 64); })->DenseThreadRange(1, 4);
+        add("producer_consumer/64", [](benchmark::State &s) { producer_consumer(s, 64); })->Threads(2);
+    }
+}
+
+}  // namespace micro

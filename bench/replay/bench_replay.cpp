@@ -1,0 +1,675 @@
+// bench_replay: replays allocation traces against arena and the system
+// allocators and writes what it measured as a tidy CSV (plus Google
+// Benchmark's JSON, a timeline, and a summary table on stdout).
+//
+// The parent loads and validates every trace before anything is timed, writes
+// each as a compact replay image, then runs every measurement in a child
+// process of its own: the driver re-executed with `--child`, with the
+// allocator preloaded when it is the process malloc. Repetitions are
+// interleaved (A B C A B C ...). See results/README.md for every column.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "child.h"
+#include "cli.h"
+#include "csv.h"
+#include "facts.h"
+#include "replay_child.h"
+#include "replay_image.h"
+#include "runner.h"
+#include "summary.h"
+#include "trace.h"
+
+#ifndef BENCH_SOURCE_DIR
+#define BENCH_SOURCE_DIR "."
+#endif
+
+namespace replay {
+
+enum class ThreadMode { Threaded, Serial, Both };
+
+struct Options {
+    std::vector<std::string> trace_paths;
+    std::vector<std::string> allocators;  // empty: every available one
+    std::vector<uint64_t> block_sizes = {16};
+    std::vector<uint64_t> region_sizes = {0};  // 0: the policy's own
+    uint64_t repetitions = 5;
+    uint64_t latency_repetitions = 1;
+    std::vector<Pass> passes = {Pass::Throughput, Pass::Memory, Pass::Latency};
+    ThreadMode thread_mode = ThreadMode::Threaded;
+    uint64_t max_ops = 0;
+    double budget_seconds = 2;
+    bool budget_all = false;  // the budget bounds every allocator, not only seed
+    std::string csv_path, json_path, timeline_path;
+    std::string valgrind = "valgrind";
+    bool keep_temp = false;
+    bool check = false, instructions = false;
+};
+
+static const char kUsage[] =
+    "usage: bench_replay [FLAGS]\n"
+    "Replays allocation traces against allocators, each measurement in a process of its\n"
+    "own; prints a summary table and writes the figures as CSV (results/README.md).\n"
+    "\n"
+    "  --trace=FILE|DIR      a .trace/.trace.gz file, or a directory of them; repeatable\n"
+    "                        (default: the bundled traces, " BENCH_SOURCE_DIR "/traces)\n"
+    "  --allocators=LIST     allocators to run (default: every available one of\n"
+    "                        arena,arena-malloc,seed,glibc,jemalloc,mimalloc,tcmalloc,bump)\n"
+    "  --block-sizes=LIST    block sizes for arena and seed (default: 16)\n"
+    "  --region-sizes=LIST   region sizes for arena and seed, e.g. 64K,1M,4M\n"
+    "                        (default: each policy's own)\n"
+    "  --repetitions=N       measurements of each configuration, interleaved (default: 5)\n"
+    "  --passes=LIST         throughput,memory,latency: which measurements (default: all)\n"
+    "  --thread-mode=MODE    multi-thread traces: threaded (each trace thread on a thread,\n"
+    "                        thread-safe allocators only), serial (file order on one\n"
+    "                        thread, every allocator) or both (default: threaded)\n"
+    "  --max-ops=N           replay only the first N ops of each trace\n"
+    "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
+    "                        (default: 1; its percentiles come from every call of a replay)\n"
+    "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
+    "                        its first replay takes longer (default: 2; 0 = no limit)\n"
+    "  --budget-all          the budget applies to every allocator (sweeps)\n"
+    "  --csv=FILE            write the rows here (and Google Benchmark JSON beside it)\n"
+    "  --json=FILE           Google Benchmark JSON (default: the CSV path, .json)\n"
+    "  --timeline=FILE       live, resident and mapped bytes every 1% of ops\n"
+    "  --check               instead of measuring: verify every block's alignment and\n"
+    "                        contents through each trace; exit 1 on any problem\n"
+    "  --instructions        instead of measuring time: instructions per op under\n"
+    "                        valgrind --tool=callgrind (one repetition, file order)\n"
+    "  --valgrind=PATH       the valgrind to use (default: valgrind)\n"
+    "  --keep-temp           keep the temporary directory (replay images, child JSON)\n"
+    "  --list-allocators     print the allocators that can run here and exit\n"
+    "  --help                this text\n";
+
+static std::vector<uint64_t> parse_sizes(const std::string &flag, const std::string &text) {
+    std::vector<uint64_t> sizes;
+    for (const auto &item : bench::split_list(text)) sizes.push_back(bench::parse_bytes(flag, item));
+    if (sizes.empty()) throw bench::UsageError(flag + " needs at least one size");
+    return sizes;
+}
+
+static Options parse_options(int argc, char **argv, bool *list_only) {
+    Options o;
+    bench::FlagReader flags(argc, argv);
+    std::string v;
+    while (!flags.done()) {
+        if (flags.value("--trace", &v)) o.trace_paths.push_back(v);
+        else if (flags.value("--allocators", &v)) o.allocators = bench::parse_allocator_list(v); else if (flags.value("--block-sizes", &v)) o.block_sizes = parse_sizes("--block-sizes", v);
+        else if (flags.value("--region-sizes", &v)) o.region_sizes = parse_sizes("--region-sizes", v);
+        else if (flags.value("--repetitions", &v)) {
+            o.repetitions = bench::parse_positive("--repetitions", v);
+        } else if (flags.value("--latency-repetitions", &v)) {
+            o.latency_repetitions = bench::parse_count("--latency-repetitions", v);
+        } else if (flags.value("--passes", &v)) {
+            o.passes.clear();
+            for (const auto &name : bench::split_list(v)) {
+                Pass pass;
+                if (!parse_pass(name, &pass) || pass == Pass::Check || pass == Pass::Instructions)
+                    throw bench::UsageError("--passes takes throughput, memory and latency, not '" + name + "'");
+                o.passes.push_back(pass);
+            }
+            if (o.passes.empty()) throw bench::UsageError("--passes needs at least one pass");
+        } else if (flags.value("--thread-mode", &v)) {
+            if (v == "threaded") o.thread_mode = ThreadMode::Threaded;
+            else if (v == "serial") o.thread_mode = ThreadMode::Serial;
+            else if (v == "both") o.thread_mode = ThreadMode::Both;
+            else throw bench::UsageError("--thread-mode is threaded, serial or both, not '" + v + "'");
+        } else if (flags.value("--max-ops", &v)) o.max_ops = bench::parse_count("--max-ops", v);
+        else if (flags.value("--budget", &v)) o.budget_seconds = bench::parse_seconds("--budget", v);
+        else if (flags.value("--csv", &v)) o.csv_path = v;
+        else if (flags.value("--json", &v)) o.json_path = v;
+        else if (flags.value("--timeline", &v)) o.timeline_path = v;
+        else if (flags.value("--valgrind", &v)) o.valgrind = v;
+        else if (flags.flag("--budget-all")) o.budget_all = true;
+        else if (flags.flag("--keep-temp")) o.keep_temp = true;
+        else if (flags.flag("--check")) o.check = true;
+        else if (flags.flag("--instructions")) o.instructions = true;
+        else if (flags.flag("--list-allocators")) *list_only = true;
+        else throw bench::UsageError("unknown flag '" + flags.peek() + "'");
+    }
+    if (o.check && o.instructions) throw bench::UsageError("--check and --instructions exclude each other");
+    for (uint64_t bs : o.block_sizes)
+        if (bs < 8 || bs > 65536 || (bs & (bs - 1)))
+            throw bench::UsageError("--block-sizes: " + std::to_string(bs) + " is not a power of two from 8 to 65536");
+    for (uint64_t rs : o.region_sizes)
+        if (rs && (rs < 65536 || (rs & (rs - 1))))
+            throw bench::UsageError("--region-sizes: " + std::to_string(rs) + " is not a power of two from 64K");
+    if (o.check) o.passes = {Pass::Check};
+    if (o.instructions) o.passes = {Pass::Instructions};
+    if (o.check || o.instructions) o.repetitions = 1;
+    if (o.json_path.empty() && !o.csv_path.empty()) o.json_path = bench::json_beside(o.csv_path);
+    if (o.trace_paths.empty()) o.trace_paths.push_back(BENCH_SOURCE_DIR "/traces");
+    return o;
+}
+
+// ---- traces --------------------------------------------------------------------
+
+struct TraceEntry {
+    std::string name, path, image;
+    uint64_t ops = 0, peak_live_bytes = 0, threads = 1, bump_reserve_bytes = 0;
+};
+
+static bool ends_with(const std::string &s, const std::string &tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// The trace files named by --trace: files as they are, directories expanded
+// to their *.trace and *.trace.gz files in name order.
+static bool trace_files(const std::vector<std::string> &paths, std::vector<std::string> *files,
+                        std::string *error) {
+    for (const auto &path : paths) {
+        struct stat st;
+        if (stat(path.c_str(), &st) != 0) {
+            *error = path + ": " + std::strerror(errno);
+            return false;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            files->push_back(path);
+            continue;
+        }
+        std::vector<std::string> found;
+        for (const auto &entry : std::filesystem::directory_iterator(path)) {
+            const std::string name = entry.path().filename().string();
+            if (entry.is_regular_file() && (ends_with(name, ".trace.gz") || ends_with(name, ".trace")))
+                found.push_back(entry.path().string());
+        }
+        if (found.empty()) {
+            *error = path + ": no traces here (*.trace, *.trace.gz); make some with `arena-trace gen` "
+                            "or name them with --trace";
+            return false;
+        }
+        std::sort(found.begin(), found.end());
+        files->insert(files->end(), found.begin(), found.end());
+    }
+    return true;
+}
+
+// Loads and validates every trace, then writes its replay image. Nothing has
+// been timed yet when a bad trace stops the run here.
+static bool load_traces(const Options &o, const std::string &temp_dir, std::vector<TraceEntry> *traces,
+                        std::string *error) {
+    std::vector<std::string> files;
+    if (!trace_files(o.trace_paths, &files, error)) return false;
+    std::set<std::string> names;
+    for (const auto &file : files) {
+        trace::Trace t;
+        std::fprintf(stderr, "loading %s\n", file.c_str());
+        if (!trace::load(file, &t, error)) return false;
+        if (!names.insert(t.name).second) {
+            *error = file + ": a second trace named '" + t.name + "' (result rows would be ambiguous)";
+            return false;
+        }
+        if (o.max_ops) truncate_trace(&t, o.max_ops);
+        if (t.ops.empty()) {
+            std::fprintf(stderr, "%s: no ops; nothing to replay, left out\n", file.c_str());
+            continue;
+        }
+        TraceEntry e;
+        e.name = t.name;
+        e.path = file;
+        e.image = temp_dir + "/" + std::to_string(traces->size()) + ".image";
+        e.ops = t.ops.size();
+        e.peak_live_bytes = t.facts.peak_live_bytes;
+        e.threads = t.facts.threads;
+        e.bump_reserve_bytes = bump_reserve_bytes(t);
+        if (!write_image(t, e.image, error)) return false;
+        traces->push_back(e);
+    }
+    return true;
+}
+
+// ---- what runs -------------------------------------------------------------------
+
+struct Config {
+    const bench::UsableAllocator *allocator = nullptr;
+    uint64_t block_size = 0, region_size = 0;
+    bool threaded = false;
+    uint64_t threads = 1;  // the CSV column: OS threads of the replay
+    bool first_region = true;
+
+    std::string label() const {
+        std::string text = allocator->info->name;
+        if (allocator->info->has_block_size) text += " bs=" + std::to_string(block_size);
+        if (region_size) text += " rs=" + std::to_string(region_size);
+        if (threads > 1) text += " t=" + std::to_string(threads);
+        return text;
+    }
+};
+
+static uint64_t available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    std::string unit;
+    while (meminfo >> key >> kib >> unit)
+        if (key == "MemAvailable:") return kib * 1024;
+    return 0;
+}
+
+// The configurations to run on one trace; one line on stderr for each one left out.
+static std::vector<Config> configs_for(const TraceEntry &t, const Options &o,
+                                       const std::vector<bench::UsableAllocator> &allocators,
+                                       bench::Facts *facts) {
+    std::vector<Config> configs;
+    const bool multi = t.threads > 1 && !o.check && !o.instructions;
+    const uint64_t memory = available_memory_bytes();
+    for (const auto &a : allocators) {
+        const bench::AllocatorInfo &info = *a.info;
+        if (info.name == "bump" && memory && t.bump_reserve_bytes > memory / 2) {
+            std::string why = "needs " + std::to_string(t.bump_reserve_bytes >> 20) +
+                              " MiB mapped in advance, over half the available memory";
+            std::fprintf(stderr, "bump: skipped on %s (%s)\n", t.name.c_str(), why.c_str());
+            bench::set_fact(facts, "skipped.bump." + t.name, why);
+            continue;
+        }
+        std::vector<bool> modes;  // threaded?
+        if (!multi || o.thread_mode != ThreadMode::Threaded) modes.push_back(false);
+        if (multi && o.thread_mode != ThreadMode::Serial) {
+            if (info.thread_safe) {
+                modes.push_back(true);
+            } else if (o.thread_mode == ThreadMode::Threaded) {
+                std::string why = "a " + std::to_string(t.threads) + "-thread trace and " + info.name +
+                                  " is not thread safe (--thread-mode=serial replays it in file order)";
+                std::fprintf(stderr, "%s: skipped on %s (%s)\n", info.name.c_str(), t.name.c_str(), why.c_str());
+                bench::set_fact(facts, "skipped." + info.name + "." + t.name, why);
+            }
+        }
+        const std::vector<uint64_t> none = {0};
+        for (bool threaded : modes)
+            for (uint64_t bs : info.has_block_size ? o.block_sizes : none)
+                for (size_t r = 0; r < (info.has_block_size ? o.region_sizes.size() : 1); r++) {
+                    Config c;
+                    c.allocator = &a;
+                    c.block_size = bs;
+                    c.region_size = info.has_block_size ? o.region_sizes[r] : 0;
+                    c.first_region = r == 0;
+                    c.threaded = threaded;
+                    c.threads = threaded ? t.threads : 1;
+                    configs.push_back(c);
+                }
+    }
+    return configs;
+}
+
+// ---- running ----------------------------------------------------------------------
+
+static volatile sig_atomic_t interrupted = 0;
+static void on_interrupt(int) { interrupted = 1; }
+
+static const std::vector<std::string> kColumns = [] {
+    std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition", "ops",
+                                        "ns_per_op", "mops", "peak_live_bytes", "rss_peak_bytes", "frag_rss",
+                                        "region_size", "frag_at_peak", "internal_frag", "minor_faults",
+                                        "footprint_bytes", "rss_after_bytes", "instructions_per_op"};
+    for (int kind = 0; kind < kLatencyKinds; kind++)
+        for (const char *point : {"p50", "p99", "p999", "max"})
+            columns.push_back(std::string("lat_") + latency_kind_name(kind) + "_" + point + "_ns");
+    return columns;
+}();
+
+static const std::vector<std::string> kTimelineColumns = {"trace", "allocator", "block_size", "threads",
+                                                          "op_index", "live_bytes", "rss_bytes", "mapped_bytes"};
+
+// Instructions counted while callgrind's instrumentation was on (the replay):
+// the "totals:" line (its "summary:" line says 0 when instrumentation starts off).
+static bool callgrind_instructions(const std::string &path, uint64_t *count) {
+    std::ifstream file(path);
+    std::string line;
+    const std::string key = "totals: ";
+    while (std::getline(file, line))
+        if (line.rfind(key, 0) == 0) {
+            *count = std::strtoull(line.c_str() + key.size(), nullptr, 10);
+            return true;
+        }
+    return false;
+}
+
+struct Run {
+    Options options;
+    std::string temp_dir;
+    std::vector<TraceEntry> traces;
+    std::vector<bench::UsableAllocator> allocators;
+    std::vector<std::vector<Config>> configs;  // by trace
+    std::map<std::tuple<size_t, size_t, uint64_t>, bench::CsvRow> rows;  // (trace, config, repetition)
+    std::vector<bench::CsvRow> timeline;
+    std::map<std::pair<size_t, size_t>, std::string> dropped;  // (trace, config) -> why
+    std::vector<std::string> json_parts;
+    bench::Facts facts;
+    bool any_failure = false;
+    bool check_problems = false;
+    double timer_overhead_ns = -1;
+    size_t jobs_total = 0, jobs_done = 0;
+    double started = 0;
+
+    std::string progress_prefix() const;
+    void run_job(size_t t, size_t c, uint64_t repetition, Pass pass);
+    void drop(size_t t, size_t c, const std::string &why, bool failure);
+};
+
+static double seconds_now() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+static std::string duration_text(double seconds) {
+    char text[32];
+    if (seconds < 60) std::snprintf(text, sizeof text, "%.0fs", seconds);
+    else std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
+    return text;
+}
+
+std::string Run::progress_prefix() const {
+    const double elapsed = seconds_now() - started;
+    std::string left = jobs_done ? ", ~" + duration_text(elapsed / jobs_done * (jobs_total - jobs_done)) + " left" : "";
+    char text[96];
+    std::snprintf(text, sizeof text, "[%zu/%zu jobs, %s%s]", jobs_done, jobs_total, duration_text(elapsed).c_str(),
+                  left.c_str());
+    return text;
+}
+
+void Run::drop(size_t t, size_t c, const std::string &why, bool failure) {
+    const Config &config = configs[t][c];
+    dropped[{t, c}] = why;
+    for (auto it = rows.begin(); it != rows.end();)
+        it = std::get<0>(it->first) == t && std::get<1>(it->first) == c ? rows.erase(it) : std::next(it);
+    const std::string key = std::string(failure ? "failed." : "skipped.") + config.allocator->info->name + "." +
+                            traces[t].name + (config.allocator->info->has_block_size ? ".bs" + std::to_string(config.block_size) : "") +
+                            (config.region_size ? ".rs" + std::to_string(config.region_size) : "") +
+                            (config.threads > 1 ? ".t" + std::to_string(config.threads) : "");
+    bench::set_fact(&facts, key, why);
+    std::fprintf(stderr, "%s %s on %s: %s; %s\n", failure ? "FAILED:" : "skipped:", config.label().c_str(),
+                 traces[t].name.c_str(), why.c_str(),
+                 failure ? "no rows for it on this trace" : "it is left out on this trace");
+    if (failure) any_failure = true;
+}
+
+void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
+    const TraceEntry &trace = traces[t];
+    const Config &config = configs[t][c];
+    ChildRequest request;
+    request.image = trace.image;
+    request.allocator = config.allocator->info->name;
+    request.pass = pass;
+    request.block_size = config.block_size;
+    request.region_size = config.region_size;
+    request.threaded = config.threaded;
+    request.repetition = repetition;
+    // The budget bounds the first replay of a slow reference on a trace.
+    const bool budgeted = config.allocator->info->budgeted || options.budget_all;
+    request.budget_seconds = budgeted && repetition == 1 && pass == options.passes.front()
+                                 ? options.budget_seconds : 0;
+    const std::string job = std::to_string(jobs_done);
+    if (pass != Pass::Check) request.benchmark_out = temp_dir + "/job-" + job + ".json";
+
+    bench::ChildSpec spec = bench::child_for(*config.allocator, child_arguments(request));
+    const std::string callgrind_out = temp_dir + "/callgrind-" + job + ".out";
+    if (pass == Pass::Instructions)
+        spec.argv.insert(spec.argv.begin(), {options.valgrind, "--tool=callgrind", "--instr-atstart=no",
+                                             "--callgrind-out-file=" + callgrind_out, "-q"});
+    if (isatty(2))
+        std::fprintf(stderr, "\r\033[K%s rep %" PRIu64 "/%" PRIu64 " %s: %s %s", progress_prefix().c_str(), repetition,
+                     options.repetitions, trace.name.c_str(), config.label().c_str(), pass_name(pass));
+    bench::ChildResult child = bench::run_child(spec);
+    jobs_done++;
+    if (isatty(2)) std::fprintf(stderr, "\r\033[K");
+    const bench::ResultLines lines = bench::parse_result_lines(child.results);
+    if (!request.benchmark_out.empty()) json_parts.push_back(request.benchmark_out);
+    if (bench::result_value(lines, "ok") != "1" || !child.succeeded()) {
+        std::string why = bench::result_value(lines, "error");
+        drop(t, c, std::string(pass_name(pass)) + " pass, repetition " + std::to_string(repetition) + ": " +
+                       (why.empty() ? "the child process ended with " + child.status() : why),
+             true);
+        return;
+    }
+    if (bench::result_value(lines, "over_budget") == "1") {
+        char why[160];
+        std::snprintf(why, sizeof why, "its first replay passed the %g s budget after %s of %" PRIu64 " ops",
+                      request.budget_seconds, bench::result_value(lines, "ops_done").c_str(), trace.ops);
+        drop(t, c, why, false);
+        return;
+    }
+
+    bench::CsvRow &row = rows[{t, c, repetition}];
+    row.set("trace", trace.name);
+    row.set("allocator", config.allocator->info->name);
+    row.set("block_size", config.block_size);
+    row.set("threads", config.threads);
+    row.set("repetition", repetition);
+    row.set("ops", trace.ops);
+    row.set("peak_live_bytes", trace.peak_live_bytes);
+    if (config.region_size) row.set("region_size", config.region_size);
+    auto number = [&](const char *key) { return std::strtod(bench::result_value(lines, key).c_str(), nullptr); };
+    auto copy = [&](const std::string &key) {
+        const std::string value = bench::result_value(lines, key);
+        if (!value.empty()) row.set(key, value);
+    };
+    const double ops = static_cast<double>(trace.ops);
+    switch (pass) {
+    case Pass::Throughput: {
+        const double seconds = number("seconds");
+        row.set("ns_per_op", seconds * 1e9 / ops);
+        row.set("mops", ops / seconds / 1e6);
+        copy("minor_faults");
+        break;
+    }
+    case Pass::Memory: {
+        const double rss_peak = number("rss_peak_bytes"), live_at_peak = number("live_at_rss_peak");
+        copy("rss_peak_bytes");
+        if (trace.peak_live_bytes) row.set("frag_rss", rss_peak / static_cast<double>(trace.peak_live_bytes));
+        if (live_at_peak > 0) row.set("frag_at_peak", rss_peak / live_at_peak);
+        copy("internal_frag");
+        copy("footprint_bytes");
+        copy("rss_after_bytes");
+        if (repetition == 1 && config.first_region)
+            for (const auto &line : lines) {
+                if (line.first != "sample") continue;
+                std::vector<std::string> f;
+                size_t start = 0;
+                for (size_t comma; (comma = line.second.find(',', start)) != std::string::npos; start = comma + 1)
+                    f.push_back(line.second.substr(start, comma - start));
+                f.push_back(line.second.substr(start));
+                if (f.size() != 4) continue;
+                bench::CsvRow sample;
+                sample.set("trace", trace.name);
+                sample.set("allocator", config.allocator->info->name);
+                sample.set("block_size", config.block_size);
+                sample.set("threads", config.threads);
+                sample.set("op_index", f[0]);
+                sample.set("live_bytes", f[1]);
+                sample.set("rss_bytes", f[2]);
+                sample.set("mapped_bytes", f[3]);
+                timeline.push_back(sample);
+            }
+        break;
+    }
+    case Pass::Latency:
+        for (const std::string &column : kColumns)
+            if (column.rfind("lat_", 0) == 0) copy(column);
+        if (timer_overhead_ns < 0) timer_overhead_ns = number("timer_overhead_ns");
+        break;
+    case Pass::Instructions: {
+        uint64_t instructions = 0;
+        if (!callgrind_instructions(callgrind_out, &instructions)) {
+            drop(t, c, "no instruction count in " + callgrind_out + " (did valgrind run?)", true);
+            return;
+        }
+        row.set("instructions_per_op", static_cast<double>(instructions) / ops);
+        break;
+    }
+    case Pass::Check: {
+        const uint64_t misaligned = std::stoull(bench::result_value(lines, "check_misaligned", "0"));
+        const uint64_t not_zeroed = std::stoull(bench::result_value(lines, "check_not_zeroed", "0"));
+        const uint64_t corrupted = std::stoull(bench::result_value(lines, "check_corrupted", "0"));
+        const uint64_t heap = std::stoull(bench::result_value(lines, "check_heap_errors", "0"));
+        const std::string who = trace.name + " " + config.label();
+        if (!misaligned && !not_zeroed && !corrupted && !heap) {
+            std::printf("check %s: ok (%s blocks verified through %" PRIu64 " ops)\n", who.c_str(),
+                        bench::result_value(lines, "check_blocks").c_str(), trace.ops);
+        } else {
+            check_problems = true;
+            std::printf("check %s: PROBLEMS: %" PRIu64 " misaligned blocks, %" PRIu64
+                        " calloc blocks not zeroed, %" PRIu64 " blocks with changed contents, %" PRIu64
+                        " failed heap checks\n",
+                        who.c_str(), misaligned, not_zeroed, corrupted, heap);
+            for (const auto &line : lines)
+                if (line.first == "check_example") std::printf("  %s\n", line.second.c_str());
+        }
+        rows.erase({t, c, repetition});
+        break;
+    }
+    }
+}
+
+static int run_everything(const Options &options, int argc, char **argv) {
+    Run run;
+    run.options = options;
+    run.facts = bench::machine_facts(bench::command_line(argc, argv));
+    const char *tmpdir = getenv("TMPDIR");
+    std::string pattern = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/bench_replay.XXXXXX";
+    std::vector<char> temp(pattern.begin(), pattern.end());
+    temp.push_back('\0');
+    if (!mkdtemp(temp.data())) {
+        std::fprintf(stderr, "bench_replay: cannot make a temporary directory %s: %s\n", pattern.c_str(),
+                     std::strerror(errno));
+        return 1;
+    }
+    run.temp_dir = temp.data();
+    struct Cleanup {
+        const Run &run;
+        ~Cleanup() {
+            if (run.options.keep_temp) {
+                std::fprintf(stderr, "temporary files kept in %s\n", run.temp_dir.c_str());
+                return;
+            }
+            std::error_code ignored;
+            std::filesystem::remove_all(run.temp_dir, ignored);
+        }
+    } cleanup{run};
+
+    std::string error;
+    if (!load_traces(options, run.temp_dir, &run.traces, &error)) {
+        std::fprintf(stderr, "%s\n", error.c_str());
+        return 1;
+    }
+    if (run.traces.empty()) {
+        std::fprintf(stderr, "bench_replay: no trace has ops to replay\n");
+        return 1;
+    }
+    if (options.instructions) {
+        bench::ChildSpec probe;
+        probe.argv = {options.valgrind, "--version"};
+        probe.stdout_path = "/dev/null";
+        if (!bench::run_child(probe).succeeded()) {
+            std::fprintf(stderr, "bench_replay: --instructions needs valgrind (%s does not run; Debian: apt-get "
+                                 "install valgrind)\n", options.valgrind.c_str());
+            return 1;
+        }
+    }
+    run.allocators = bench::allocators_to_run(
+        options.allocators, [](const bench::AllocatorInfo &) { return true; }, "", &run.facts);
+    if (run.allocators.empty()) return 1;
+    for (const auto &t : run.traces) run.configs.push_back(configs_for(t, options, run.allocators, &run.facts));
+
+    std::string passes;
+    for (Pass p : options.passes) passes += (passes.empty() ? "" : ",") + std::string(pass_name(p));
+    bench::set_fact(&run.facts, "repetitions", std::to_string(options.repetitions));
+    bench::set_fact(&run.facts, "passes", passes);
+    bench::set_fact(&run.facts, "latency_repetitions", std::to_string(std::min(options.latency_repetitions, options.repetitions)));
+    bench::set_fact(&run.facts, "thread_mode", options.thread_mode == ThreadMode::Threaded ? "threaded"
+                                              : options.thread_mode == ThreadMode::Serial ? "serial" : "both");
+    bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds) +
+                                                      (options.budget_all ? " (every allocator)" : " (seed)"));
+    if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));
+
+    // A pass runs in a repetition unless it is the latency pass past its repetitions.
+    auto runs_in = [&](Pass pass, uint64_t repetition) {
+        return pass != Pass::Latency || repetition <= options.latency_repetitions;
+    };
+    size_t passes_in_all_repetitions = 0;
+    for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++)
+        for (Pass pass : options.passes) passes_in_all_repetitions += runs_in(pass, repetition);
+    for (const auto &configs : run.configs) run.jobs_total += configs.size() * passes_in_all_repetitions;
+    run.started = seconds_now();
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
+    for (uint64_t repetition = 1; repetition <= options.repetitions && !interrupted; repetition++)
+        for (size_t t = 0; t < run.traces.size() && !interrupted; t++) {
+            if (!isatty(2))
+                std::fprintf(stderr, "%s repetition %" PRIu64 "/%" PRIu64 ", trace %zu/%zu: %s (%zu configurations)\n",
+                             run.progress_prefix().c_str(), repetition, options.repetitions, t + 1, run.traces.size(),
+                             run.traces[t].name.c_str(), run.configs[t].size());
+            for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
+                for (Pass pass : options.passes) {
+                    if (!runs_in(pass, repetition)) continue;
+                    if (run.dropped.count({t, c})) {
+                        run.jobs_total--;
+                        continue;
+                    }
+                    run.run_job(t, c, repetition, pass);
+                }
+        }
+    if (interrupted) {
+        std::fprintf(stderr, "\nbench_replay: interrupted; nothing written\n");
+        return 130;
+    }
+    std::fprintf(stderr, "%s done\n", run.progress_prefix().c_str());
+
+    if (options.check) return run.check_problems || run.any_failure ? 1 : 0;
+
+    if (run.timer_overhead_ns >= 0)
+        bench::set_fact(&run.facts, "latency_timer",
+                        "clock_gettime(CLOCK_MONOTONIC) around each call; one reading costs about " +
+                            bench::full_precision(run.timer_overhead_ns) + " ns here, included in every lat_ figure");
+    std::vector<bench::CsvRow> rows;
+    for (const auto &entry : run.rows) rows.push_back(entry.second);
+    if (!options.csv_path.empty() && !bench::write_csv(options.csv_path, run.facts, kColumns, rows, &error)) {
+        std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
+        return 1;
+    }
+    if (!options.json_path.empty() && !bench::merge_benchmark_json(run.json_parts, options.json_path, &error)) {
+        std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
+        return 1;
+    }
+    if (!options.timeline_path.empty()) {
+        bench::Facts timeline_facts = run.facts;
+        if (!bench::write_csv(options.timeline_path, timeline_facts, kTimelineColumns, run.timeline, &error)) {
+            std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
+            return 1;
+        }
+    }
+    if (options.instructions)
+        bench::print_summary(rows, {{"instructions_per_op", "instructions/op", false}}, "bump", stdout);
+    else
+        bench::print_summary(rows, {{"mops", "Mops/s", true}, {"frag_rss", "frag_rss", false}}, "glibc", stdout);
+    return run.any_failure ? 1 : 0;
+}
+
+}  // namespace replay
+
+int main(int argc, char **argv) {
+    using namespace replay;
+    if (argc > 1 && std::strcmp(argv[1], kChildFlag) == 0) return child_main(argc, argv);
+    return bench::driver_main(argc, argv, "bench_replay", kUsage, [&] {
+        bool list_only = false;
+        const Options options = parse_options(argc, argv, &list_only);
+        if (!list_only) return run_everything(options, argc, argv);
+        for (const auto &a : bench::find_usable_allocators(options.allocators))
+            std::printf("%-13s %-9s %s%s\n", a.info->name.c_str(),
+                        a.info->kind == bench::AllocatorKind::Preloaded ? "process" : "explicit", a.version.c_str(),
+                        a.library.empty() ? "" : ("  " + a.library).c_str());
+        return 0;
+    });
+}

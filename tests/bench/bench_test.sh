@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# bench_test.sh CASE BIN_DIR SOURCE_DIR [ARG]: one check of the bench drivers
+# per CASE (ctest runs each as its own test) on small generated traces.
+# Exits non-zero with a reason on failure.
+set -u
+case_name=$1
+bin=$2
+source_dir=$3
+arg=${4:-}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-test.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+
+fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
+# expect CODE CMD...: runs CMD with stdout/stderr in $dir/out, $dir/err
+expect() {
+    local want=$1; shift
+    "$@" >"$dir/out" 2>"$dir/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "'$*' exited $got, not $want; stderr: $(tail -c 1500 "$dir/err")"
+}
+contains() { grep -qF -- "$2" "$dir/$1" || fail "$1 lacks '$2': $(head -c 800 "$dir/$1")"; }
+lacks() { ! grep -qF -- "$2" "$dir/$1" || fail "$1 has '$2': $(head -c 800 "$dir/$1")"; }
+gen() {  # gen WORKLOAD OPS: a generated trace in $dir, its path on stdout
+    "$bin/arena-trace" gen "$1" --ops "$2" --seed 7 -o "$dir/$1.trace.gz" >/dev/null || fail "arena-trace gen $1"
+    echo "$dir/$1.trace.gz"
+}
+# column FILE NAME: the values of one CSV column (the `#` facts skipped)
+column() {
+    grep -v '^#' "$1" | awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } { print $c }'
+}
+first_columns="trace,allocator,block_size,threads,repetition,ops,ns_per_op,mops,peak_live_bytes,rss_peak_bytes,frag_rss"
+replay=$bin/bench_replay
+
+case $case_name in
+replay_smoke)
+    # Every pass, two repetitions: the CSV, its facts, the JSON and the timeline.
+    trace=$(gen small 20000)
+    expect 0 "$replay" --trace="$trace" --allocators=arena,seed,glibc,bump --repetitions=2 \
+        --csv="$dir/replay.csv" --timeline="$dir/timeline.csv"
+    [ "$(grep -v '^#' "$dir/replay.csv" | head -1 | cut -d, -f1-11)" = "$first_columns" ] ||
+        fail "first columns: $(grep -v '^#' "$dir/replay.csv" | head -1)"
+    head -1 "$dir/replay.csv" | grep -q '^# command: ' || fail "the CSV does not start with the command"
+    for fact in date commit cpu cores kernel glibc compiler allocator.arena allocator.glibc; do
+        grep -q "^# $fact: ." "$dir/replay.csv" || fail "no '$fact' fact"
+    done
+    [ "$(grep -vc '^#' "$dir/replay.csv")" -eq 9 ] || fail "expected 8 rows: $(cat "$dir/replay.csv")"
+    [ "$(column "$dir/replay.csv" block_size | sort -u | tr '\n' ' ')" = "0 16 " ] || fail "block sizes"
+    column "$dir/replay.csv" mops | grep -qv '^[0-9.e+-]\+$' && fail "a row without mops"
+    column "$dir/replay.csv" lat_malloc_p50_ns | grep -q '^[0-9]' || fail "no latency figures"
+    grep -q '"benchmarks"' "$dir/replay.json" || fail "no Google Benchmark JSON beside the CSV"
+    grep -q 'replay/small/arena/bs:16/threads:1/rep:2/memory' "$dir/replay.json" || fail "JSON lacks a run"
+    [ "$(grep -v '^#' "$dir/timeline.csv" | head -1)" = \
+      "trace,allocator,block_size,threads,op_index,live_bytes,rss_bytes,mapped_bytes" ] || fail "timeline header"
+    [ "$(grep -v '^#' "$dir/timeline.csv" | grep -c '^small,glibc,')" -ge 100 ] || fail "fewer than 100 glibc samples"
+    contains out "geometric mean"
+    ;;
+tools_read_it)
+    # tools/compare.py and tools/report.py accept what bench_replay writes.
+    trace=$(gen random 20000)
+    expect 0 "$replay" --trace="$trace" --allocators=arena,glibc --repetitions=2 --passes=throughput,memory \
+        --csv="$dir/replay.csv" --timeline="$dir/timeline.csv"
+    expect 0 /usr/bin/python3 "$source_dir/tools/compare.py" "$dir/replay.csv" --baseline glibc
+    contains out "frag_rss"
+    expect 0 /usr/bin/python3 "$source_dir/tools/report.py" "$dir" --no-plots
+    [ -s "$dir/REPORT.md" ] || fail "no REPORT.md"
+    ;;
+frag_rss)
+    # Live bytes reach several MiB: resident memory must at least hold them.
+    trace=$(gen medium 30000)
+    expect 0 "$replay" --trace="$trace" --allocators=arena,glibc --repetitions=1 --passes=memory --csv="$dir/r.csv"
+    peak=$(column "$dir/r.csv" peak_live_bytes | head -1)
+    [ "$peak" -gt $((4 << 20)) ] || fail "peak live bytes $peak: not several MiB"
+    for frag in $(column "$dir/r.csv" frag_rss); do
+        awk -v f="$frag" 'BEGIN { exit !(f >= 1) }' || fail "frag_rss $frag < 1: $(cat "$dir/r.csv")"
+    done
+    [ "$(column "$dir/r.csv" frag_rss | wc -l)" -eq 2 ] || fail "expected 2 rows"
+    ;;
+check)
+    # Alignment and contents through traces with calloc, aligned blocks,
+    # realloc and several threads (replayed in file order), for one allocator.
+    expect 0 "$replay" --check --allocators="$arg" --budget=0 \
+        --trace="$(gen random 30000)" --trace="$(gen small 30000)" --trace="$(gen threads 30000)" \
+        --trace="$(gen realloc-grow 3000)"
+    [ "$(grep -c "^check .* $arg.*: ok" "$dir/out")" -eq 4 ] || fail "not 4 clean checks: $(cat "$dir/out")"
+    ;;
+bad_trace)
+    # A bad trace stops the run with the reader's FILE:LINE message before
+    # anything is timed, even when good traces come first.
+    good=$(gen tiny 1000)
+    printf 'arena-trace 1\na 1 10\nf 2\n' >"$dir/bad.trace"
+    "$replay" --trace="$good" --trace="$dir/bad.trace" --allocators=glibc --csv="$dir/r.csv" >"$dir/out" 2>"$dir/err"
+    [ $? -ne 0 ] || fail "a bad trace did not stop the run"
+    contains err "$dir/bad.trace:3:"
+    lacks err "jobs"
+    [ ! -e "$dir/r.csv" ] || fail "a CSV was written"
+    ;;
+bad_flag)
+    expect 2 "$replay" --no-such-flag
+    contains err "unknown flag '--no-such-flag'"
+    contains err "usage: bench_replay"
+    expect 2 "$replay" --allocators=no-such-allocator
+    contains err "unknown allocator 'no-such-allocator'"
+    expect 2 "$replay" --repetitions=zero
+    expect 2 "$replay" --block-sizes=12
+    expect 2 "$bin/bench_micro" --no-such-flag
+    contains err "usage: bench_micro"
+    expect 2 "$bin/bench_realprog" --no-such-flag
+    contains err "usage: bench_realprog"
+    expect 2 bash "$source_dir/bench.sh" no-such-mode
+    contains err "usage"
+    expect 0 bash "$source_dir/bench.sh" --help
+    contains out "sweep"
+    expect 0 "$replay" --help
+    contains out "--thread-mode"
+    ;;
+threaded)
+    # Each trace thread on its own OS thread: glibc, and arena as a locked arena.
+    trace=$(gen threads 40000)
+    expect 0 "$replay" --trace="$trace" --allocators=arena,glibc,seed --repetitions=1 --csv="$dir/r.csv"
+    [ "$(grep -vc '^#' "$dir/r.csv")" -eq 3 ] || fail "expected 2 rows: $(cat "$dir/r.csv")"
+    [ "$(column "$dir/r.csv" threads | sort -u)" = 4 ] || fail "threads column: $(column "$dir/r.csv" threads)"
+    contains err "seed: skipped on threads"
+    expect 0 "$replay" --trace="$trace" --allocators=seed --thread-mode=serial --passes=throughput \
+        --repetitions=1 --csv="$dir/s.csv"
+    [ "$(column "$dir/s.csv" threads)" = 1 ] || fail "a serial replay is not threads=1"
+    ;;
+comparators)
+    # The preloaded comparators, where installed, measured as the process malloc.
+    trace=$(gen tiny 20000)
+    expect 0 "$replay" --trace="$trace" --repetitions=1 --passes=throughput,memory --csv="$dir/r.csv"
+    for allocator in glibc arena bump; do
+        column "$dir/r.csv" allocator | grep -qx "$allocator" || fail "no $allocator row"
+    done
+    for allocator in jemalloc mimalloc tcmalloc arena-malloc; do
+        column "$dir/r.csv" allocator | grep -qx "$allocator" || contains err "$allocator: not available"
+    done
+    ;;
+instructions)
+    command -v valgrind >/dev/null || { echo "valgrind is not installed: skipped"; exit 77; }
+    trace=$(gen small 3000)
+    expect 0 "$replay" --instructions --trace="$trace" --allocators=glibc,bump --csv="$dir/r.csv"
+    for v in $(column "$dir/r.csv" instructions_per_op); do
+        awk -v v="$v" 'BEGIN { exit !(v > 5 && v < 100000) }' || fail "instructions per op: $v"
+    done
+    [ "$(column "$dir/r.csv" instructions_per_op | grep -c .)" -eq 2 ] || fail "expected 2 counts: $(cat "$dir/r.csv")"
+    ;;
+micro_smoke)
+    expect 0 "$bin/bench_micro" --allocators=arena,glibc --repetitions=1 --benchmark_min_time=0.001 \
+        --benchmark_filter='malloc_free/64/|batch_random/16/|realloc_grow_16B|release_|threads_local|producer' \
+        --csv="$dir/micro.csv"
+    [ "$(grep -v '^#' "$dir/micro.csv" | head -1)" = "$first_columns" ] || fail "micro CSV header"
+    contains micro.csv "malloc_free/64,arena,16,1,1,"
+    contains micro.csv "release_reset/1024,arena,16,1,1,"
+    contains micro.csv "threads_local/64,glibc,0,4,1,"
+    contains micro.csv "producer_consumer/64,arena,16,2,1,"
+    lacks micro.csv "release_reset/1024,glibc"
+    grep -q '"benchmarks"' "$dir/micro.json" || fail "no Google Benchmark JSON"
+    ;;
+realprog_smoke)
+    expect 0 "$bin/bench_realprog" --allocators=glibc --programs=prodcons,sqlite3 --repetitions=1 \
+        --csv="$dir/realprog.csv"
+    [ "$(grep -v '^#' "$dir/realprog.csv" | head -1)" = \
+      "trace,allocator,block_size,threads,repetition,wall_seconds,max_rss_bytes,user_seconds,sys_seconds,minor_faults,output_ok" ] ||
+        fail "realprog header"
+    contains realprog.csv "prodcons,glibc,0,2,1,"
+    [ "$(column "$dir/realprog.csv" output_ok | sort -u)" = 1 ] || fail "output check failed: $(cat "$dir/realprog.csv")"
+    ;;
+*)
+    fail "unknown case"
+    ;;
+esac
+exit 0

@@ -1,0 +1,206 @@
+// Tests of the replay engine (bench/replay): images, bump sizing, and that the
+// check pass catches what it is there to catch, with allocators made to fail.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "allocator.h"
+#include "replay_engine.h"
+#include "replay_image.h"
+#include "trace.h"
+
+namespace {
+
+std::string temp_path(const char *name) {
+    const char *dir = std::getenv("TMPDIR");
+    return std::string(dir && *dir ? dir : "/tmp") + "/replay_engine_test." + std::to_string(getpid()) + "." + name;
+}
+
+trace::Trace parse_text(const std::string &text) {
+    trace::Trace t;
+    std::string error;
+    EXPECT_TRUE(trace::parse("test.trace", text.data(), text.size(), &t, &error)) << error;
+    t.name = "test";
+    return t;
+}
+
+// Maps t's image and runs one pass of it against `info`.
+replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info, replay::Pass pass,
+                         bool threaded = false) {
+    const std::string path = temp_path("image");
+    std::string error;
+    EXPECT_TRUE(replay::write_image(t, path, &error)) << error;
+    replay::Image image;
+    EXPECT_TRUE(image.map(path, &error)) << error;
+    unlink(path.c_str());
+    replay::SessionOptions options;
+    options.pass = pass;
+    options.threaded = threaded;
+    options.allocator = &info;
+    replay::Session session(image, options);
+    EXPECT_TRUE(session.prepare(&error)) << error;
+    EXPECT_TRUE(session.start(&error)) << error;
+    session.replay();
+    session.finish();
+    return session.outcome();
+}
+
+const std::string kMixed =
+    "arena-trace 1\n"
+    "a 1 100\nc 2 10 30\nm 3 256 256\nr 1 5000\na 4 0\nm 5 64 10\nf 2\nr 1 50\nf 3\n"
+    "a 6 70000\nr 6 200000\nf 4\n";
+
+// A process malloc that breaks one rule on purpose.
+enum class Flaw { None, Misalign, ReallocForgets, CallocDirty };
+
+class FlawedMalloc : public bench::Allocator {
+public:
+    explicit FlawedMalloc(Flaw flaw) : flaw_(flaw) {}
+    ~FlawedMalloc() override {
+        for (void *p : offset_blocks_) std::free(p);
+    }
+    void *malloc(size_t size) override { return std::malloc(size ? size : 1); }
+    void *calloc(size_t n, size_t size) override {
+        void *p = std::calloc(n ? n : 1, size ? size : 1);
+        if (p && flaw_ == Flaw::CallocDirty && n * size != 0) static_cast<char *>(p)[n * size - 1] = 7;
+        return p;
+    }
+    void *memalign(size_t alignment, size_t size) override {
+        // Misalign: a block aligned to half of what was asked (as mimalloc 2.0.9 does).
+        if (flaw_ == Flaw::Misalign && alignment >= 128) {
+            char *p = static_cast<char *>(std::aligned_alloc(alignment, (size / alignment + 2) * alignment));
+            offset_blocks_.push_back(p);  // freed with the allocator
+            return p + alignment / 2;
+        }
+        return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+    }
+    void *realloc(void *block, size_t old_size, size_t new_size) override {
+        if (flaw_ != Flaw::ReallocForgets) return std::realloc(block, new_size);
+        void *moved = std::malloc(new_size);  // moves without copying
+        std::memset(moved, 0, new_size);
+        (void)old_size;
+        std::free(block);
+        return moved;
+    }
+    void free(void *block, size_t) override {
+        for (void *p : offset_blocks_)
+            if (block > p && block < static_cast<char *>(p) + 4096) return;  // freed with the allocator
+        std::free(block);
+    }
+
+private:
+    Flaw flaw_;
+    std::vector<void *> offset_blocks_;
+};
+
+bench::AllocatorInfo flawed(Flaw flaw) {
+    bench::AllocatorInfo info;
+    info.name = "flawed";
+    info.thread_safe = true;
+    info.create = [flaw](const bench::AllocatorSettings &, std::string *) {
+        return std::unique_ptr<bench::Allocator>(new FlawedMalloc(flaw));
+    };
+    return info;
+}
+
+TEST(ReplayCheck, CleanAllocatorPasses) {
+    const auto o = run_pass(parse_text(kMixed), flawed(Flaw::None), replay::Pass::Check);
+    EXPECT_TRUE(o.ok) << o.error;
+    EXPECT_TRUE(o.check.clean()) << (o.check.examples.empty() ? "" : o.check.examples[0]);
+    EXPECT_EQ(o.check.blocks, 6u);
+}
+
+TEST(ReplayCheck, FindsMisalignedBlocksAndGoesOn) {
+    const auto o = run_pass(parse_text(kMixed), flawed(Flaw::Misalign), replay::Pass::Check);
+    EXPECT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(o.check.misaligned, 1u);
+    ASSERT_FALSE(o.check.examples.empty());
+    EXPECT_NE(o.check.examples[0].find("is aligned to 128, needs 256"), std::string::npos) << o.check.examples[0];
+}
+
+TEST(ReplayCheck, FindsLostContents) {
+    const auto o = run_pass(parse_text(kMixed), flawed(Flaw::ReallocForgets), replay::Pass::Check);
+    EXPECT_GE(o.check.corrupted, 1u);
+}
+
+TEST(ReplayCheck, FindsCallocThatIsNotZero) {
+    const auto o = run_pass(parse_text(kMixed), flawed(Flaw::CallocDirty), replay::Pass::Check);
+    EXPECT_EQ(o.check.not_zeroed, 1u);
+}
+
+TEST(ReplayCheck, RegisteredAllocatorsPass) {
+    for (const char *name : {"arena", "seed", "glibc", "bump"}) {
+        const bench::AllocatorInfo *info = bench::find_allocator(name);
+        ASSERT_NE(info, nullptr) << name;
+        const auto o = run_pass(parse_text(kMixed), *info, replay::Pass::Check);
+        EXPECT_TRUE(o.ok) << name << ": " << o.error;
+        EXPECT_TRUE(o.check.clean()) << name << ": " << (o.check.examples.empty() ? "" : o.check.examples[0]);
+    }
+}
+
+TEST(ReplayMemory, SamplesEveryPercentAndAtThePeak) {
+    std::string text = "arena-trace 1\n";
+    for (int i = 0; i < 300; i++) text += "a " + std::to_string(i) + " 4096\n";
+    for (int i = 0; i < 300; i++) text += "f " + std::to_string(i) + "\n";
+    const trace::Trace t = parse_text(text);
+    // A fresh arena maps fresh memory (glibc would reuse what earlier tests freed).
+    const auto o = run_pass(t, *bench::find_allocator("arena"), replay::Pass::Memory);
+    ASSERT_TRUE(o.ok) << o.error;
+    ASSERT_GE(o.timeline.size(), 100u);
+    bool at_peak = false;
+    for (const auto &s : o.timeline) at_peak = at_peak || s.op_index == t.facts.peak_op + 1;
+    EXPECT_TRUE(at_peak);
+    EXPECT_EQ(o.timeline.back().op_index, t.ops.size());
+    // 300 blocks of a page, each written: at least that much became resident.
+    EXPECT_GE(o.rss_peak_bytes, 300u * 4096u);
+    EXPECT_TRUE(o.has_internal_frag);
+    EXPECT_GE(o.internal_frag, 1.0);
+}
+
+TEST(ReplayLatency, FiguresAreOrdered) {
+    const auto o = run_pass(parse_text(kMixed), *bench::find_allocator("glibc"), replay::Pass::Latency);
+    ASSERT_TRUE(o.ok) << o.error;
+    for (int kind = 0; kind < replay::kLatencyKinds; kind++) {
+        const auto &f = o.latency[kind];
+        EXPECT_GT(f.calls, 0u) << replay::latency_kind_name(kind);
+        EXPECT_LE(f.p50_ns, f.p99_ns);
+        EXPECT_LE(f.p99_ns, f.p999_ns);
+        EXPECT_LE(f.p999_ns, f.max_ns);
+    }
+}
+
+TEST(ReplayThreaded, KeepsEachThreadsOrderAndCrossThreadFrees) {
+    // Thread 1 frees what thread 0 made and the other way round.
+    std::string text = "arena-trace 1\n";
+    for (int round = 0; round < 200; round++) {
+        const int a = round * 2, b = round * 2 + 1;
+        text += "t 0\na " + std::to_string(a) + " 48\n";
+        text += "t 1\na " + std::to_string(b) + " 80\nf " + std::to_string(a) + "\n";
+        text += "t 0\nr " + std::to_string(b) + " 160\nf " + std::to_string(b) + "\n";
+    }
+    const auto o = run_pass(parse_text(text), *bench::find_allocator("glibc"), replay::Pass::Throughput, true);
+    EXPECT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(o.ops_done, 1000u);
+}
+
+TEST(ReplayImage, TruncatedTraceHasItsOwnFacts) {
+    trace::Trace t = parse_text("arena-trace 1\na 1 100\na 2 300\nf 1\nf 2\na 3 50\n");
+    replay::truncate_trace(&t, 3);
+    EXPECT_EQ(t.ops.size(), 3u);
+    EXPECT_EQ(t.facts.peak_live_bytes, 400u);
+    EXPECT_EQ(t.facts.peak_op, 1u);
+    EXPECT_EQ(t.facts.final_live_bytes, 300u);
+}
+
+TEST(ReplayImage, BumpReserveCountsGrowingReallocs) {
+    const trace::Trace t = parse_text("arena-trace 1\na 1 100\nr 1 1000\nr 1 10\nm 2 64 8\nf 1\n");
+    // 112 (100 rounded to 16) + 1008 (the grown copy) + nothing for the shrink
+    // + 16 + 48 (aligned block and its worst-case padding).
+    EXPECT_EQ(replay::bump_reserve_bytes(t), 112u + 1008u + 16u + 48u);
+}
+
+}  // namespace
