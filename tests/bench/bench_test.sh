@@ -7,19 +7,7 @@ case_name=$1
 bin=$2
 source_dir=$3
 arg=${4:-}
-dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-test.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-
-fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
-# expect CODE CMD...: runs CMD with stdout/stderr in $dir/out, $dir/err
-expect() {
-    local want=$1; shift
-    "$@" >"$dir/out" 2>"$dir/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, not $want; stderr: $(tail -c 1500 "$dir/err")"
-}
-contains() { grep -qF -- "$2" "$dir/$1" || fail "$1 lacks '$2': $(head -c 800 "$dir/$1")"; }
-lacks() { ! grep -qF -- "$2" "$dir/$1" || fail "$1 has '$2': $(head -c 800 "$dir/$1")"; }
+. "$(dirname "$0")/../case_lib.sh"
 gen() {  # gen WORKLOAD OPS: a generated trace in $dir, its path on stdout
     "$bin/arena-trace" gen "$1" --ops "$2" --seed 7 -o "$dir/$1.trace.gz" >/dev/null || fail "arena-trace gen $1"
     echo "$dir/$1.trace.gz"

@@ -6,20 +6,7 @@ set -u
 bin=$1
 case_name=$2
 traces=${3:-}
-dir=$(mktemp -d /tmp/arena-trace-cli.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-
-fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
-# expect CODE CMD...: runs CMD with stdout/stderr in $dir/out, $dir/err
-expect() {
-    local want=$1; shift
-    "$@" >"$dir/out" 2>"$dir/err"
-    local got=$?
-    [ "$got" -eq "$want" ] || fail "'$*' exited $got, not $want; stderr: $(head -c 500 "$dir/err")"
-}
-contains() { grep -qF -- "$2" "$dir/$1" || fail "$1 lacks '$2': $(head -c 500 "$dir/$1")"; }
-empty() { [ ! -s "$dir/$1" ] || fail "$1 is not empty: $(head -c 300 "$dir/$1")"; }
-
+. "$(dirname "$0")/../case_lib.sh"
 printf 'arena-trace 1\na 1 10\nf 1\n' >"$dir/good.trace"
 printf 'arena-trace 1\na 1 10\n\n# note\nr 2 5\n' >"$dir/bad.trace"
 
