@@ -3,11 +3,11 @@
  * Layout of memory (default policy):
  *   segment  a mapping from the OS, 64 KiB aligned, found from any address in
  *            it through the segment map (segmap.c). Kinds:
- *            SMALL  region_size bytes cut into 64 KiB pages of size-class blocks
+ *            SMALL  region_size bytes cut into 16 KiB pages of size-class blocks
  *            MEDIUM region_size bytes (or more) of TLSF blocks with boundary tags
  *            HUGE   one block in a mapping of its own
  *            SEED   a region of the seed policy (seed.c)
- *   page     64 KiB of one size class inside a SMALL segment; its descriptor
+ *   page     16 KiB of one size class inside a SMALL segment; its descriptor
  *            lives in the segment header, so blocks carry no header.
  *   heap     what allocates: size-class queues, TLSF lists, segments.
  *            An explicit arena has one heap; the drop-in malloc one per thread.
@@ -44,10 +44,10 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 /* ---- tunables ------------------------------------------------------------ */
 #define SEGMAP_SHIFT 16                        /* segments are 64 KiB aligned */
 #define SEGMENT_ALIGN ((size_t)1 << SEGMAP_SHIFT)
-#define PAGE_SHIFT 16                          /* small pages are 64 KiB */
+#define PAGE_SHIFT 14                          /* small pages are 16 KiB */
 #define PAGE_BYTES ((size_t)1 << PAGE_SHIFT)
 #define OS_PAGE ((size_t)4096)
-#define SMALL_MAX ((size_t)8192)               /* largest size-class block (block_size <= 8 KiB) */
+#define SMALL_MAX ((size_t)4096)               /* largest size-class block (blocks above go to TLSF) */
 #define CLASS_MAX 64                           /* size classes at most (block_size 8) */
 #define CLASS_LINEAR 16                        /* classes 1..16 granules, then 8 per doubling */
 #define CLASS_PER_DOUBLING_LOG2 3
@@ -64,7 +64,7 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define MEDIUM_MAX ((size_t)16 << 20)          /* larger blocks get a mapping of their own */
 #define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
 
-_Static_assert(PAGE_SHIFT >= SEGMAP_SHIFT, "a page never straddles two segments' map entries");
+_Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
 _Static_assert((SMALL_MAX & (SMALL_MAX - 1)) == 0, "SMALL_MAX is a power of two");
 _Static_assert(SMALL_MAX * 4 <= PAGE_BYTES, "a page holds several blocks of the largest class");
@@ -398,8 +398,8 @@ static inline size_t slack_read(const void *block, size_t usable) {
     return slack;
 }
 
-/* live_map of a SMALL page: 2 bits per granule of the 64 KiB page area (the
- * area is 64 KiB aligned), 32 granules per word: bit 0 a live block starts
+/* live_map of a SMALL page: 2 bits per granule of the page area (the
+ * area is PAGE_BYTES aligned), 32 granules per word: bit 0 a live block starts
  * here, bit 1 its slack is recorded in its last bytes. */
 #define LIVE_BIT ((uint64_t)1)
 #define SLACK_BIT ((uint64_t)2)

@@ -1,4 +1,4 @@
-/* page.c: small blocks: 64 KiB pages of one size class, carved as they fill,
+/* page.c: small blocks: 16 KiB pages of one size class, carved as they fill,
  * queued per class, handed back to the segment when empty and purged later. */
 #include "fastpath.h"
 
