@@ -438,14 +438,17 @@ void heap_release_all(heap_t *h) {
     huge_purge(h, 0, false, 0);
     for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
         while (h->segments[kind]) segment_release(h, h->segments[kind]);
-    arena_t *a = h->arena;
-    size_t medium_max = h->medium_max;
-    heap_stats stats = h->stats;
-    heap_init(h, a);
-    h->medium_max = medium_max;
-    /* Every live block died at once: count them freed. */
-    h->stats.allocs = stats.allocs;
-    h->stats.frees = stats.allocs;
-    h->stats.reallocs = stats.reallocs;
-    h->stats.peak_live_bytes = stats.peak_live_bytes;
+    /* Start over, keeping what the heap is and what it counted. */
+    heap_t keep = *h;
+    heap_init(h, keep.arena);
+    h->medium_max = keep.medium_max;
+    h->next_heap = keep.next_heap;
+    h->next_abandoned = keep.next_abandoned;
+    h->abandoned = keep.abandoned;
+    h->orphaned = keep.orphaned;
+    h->stats = keep.stats;
+    /* Every live block died at once, those waiting on the remote list too:
+     * count them freed. */
+    h->stats.frees = keep.stats.allocs;
+    h->stats.live_bytes = 0;
 }

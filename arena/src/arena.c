@@ -66,14 +66,18 @@ arena_t *arena_create(const arena_config *cfg) {
     a->self_size = self;
     atomic_init(&a->mapped_bytes, self);
     atomic_init(&a->peak_mapped_bytes, self);
-    a->thread_safe = config.flags & ARENA_THREAD_SAFE;
-    a->fast = config.policy == ARENA_POLICY_DEFAULT && !a->thread_safe &&
-              !(config.flags & (ARENA_CHECKED | ARENA_SECURE));
-    if (a->thread_safe && pthread_mutex_init(&a->lock, NULL)) {
+    bool thread_safe = config.flags & ARENA_THREAD_SAFE;
+    bool seed = config.policy == ARENA_POLICY_SEED;
+    a->fast = !seed && !thread_safe && !(config.flags & (ARENA_CHECKED | ARENA_SECURE));
+    /* Thread-safe: the seed policy behind one lock; the default policy with a
+     * heap per thread, like the drop-in malloc. */
+    a->thread_safe = thread_safe && seed;
+    if (a->thread_safe ? pthread_mutex_init(&a->lock, NULL) != 0 : thread_safe && heaps_init(a)) {
         os_unmap(a, self);
         errno = ENOMEM;
         return NULL;
     }
+    if (a->multi_heap) heaps_register(a);
     heap_init(&a->heap, a);
     /* Medium segments grow past region_size for blocks above a quarter of it
      * (tlsf.c), so blocks up to MEDIUM_MAX are reused in place, not mapped. */
@@ -86,7 +90,8 @@ arena_t *arena_create(const arena_config *cfg) {
 
 static void arena_release_all(arena_t *a) {
     if (a->config.policy == ARENA_POLICY_SEED) seed_release_all(a);
-    heap_release_all(&a->heap);
+    if (a->multi_heap) heaps_release_all(a);
+    else heap_release_all(&a->heap);
 }
 
 static void vg_freed(void *ctx, void *p, size_t requested) {
@@ -106,7 +111,8 @@ static void vg_all_freed(arena_t *a) {
 void arena_destroy(arena_t *a) {
     if (!a) return;
     vg_all_freed(a);
-    arena_release_all(a);
+    if (a->multi_heap) heaps_destroy(a);
+    else arena_release_all(a);
     if (a->thread_safe) pthread_mutex_destroy(&a->lock);
     a->magic = 0;
     os_unmap(a, a->self_size);
@@ -133,12 +139,24 @@ static void *vg_allocated(arena_t *a, void *p, size_t size, bool zeroed) {
 
 static bool arena_is_seed(const arena_t *a) { return a->config.policy == ARENA_POLICY_SEED; }
 
-/* Frees counted so far: tells whether a free was carried out or refused. */
-static uint64_t arena_frees(const arena_t *a) { return a->heap.stats.frees; }
+/* The heap the calling thread uses in a default-policy arena; NULL (errno set)
+ * when a thread-safe arena cannot get the thread one. */
+static heap_t *arena_heap(arena_t *a) {
+    if (!a->multi_heap) return &a->heap;
+    heap_t *h = heaps_for_thread(a);
+    if (!h) errno = ENOMEM;
+    return h;
+}
 
 static NOINLINE void *arena_malloc_slow(arena_t *a, size_t size) {
+    void *p = NULL;
     arena_enter(a);
-    void *p = arena_is_seed(a) ? seed_malloc(a, size, a->block_size) : heap_malloc_fast(&a->heap, size);
+    if (arena_is_seed(a)) {
+        p = seed_malloc(a, size, a->block_size);
+    } else {
+        heap_t *h = arena_heap(a);
+        if (h) p = heap_malloc_fast(h, size);
+    }
     arena_leave(a);
     return vg_allocated(a, p, size, false);
 }
@@ -155,12 +173,13 @@ void *arena_calloc(arena_t *a, size_t n, size_t size) {
         return NULL;
     }
     arena_enter(a);
-    void *p;
+    void *p = NULL;
     if (arena_is_seed(a)) {
         p = seed_malloc(a, total, a->block_size);
         if (p) memset(p, 0, total);
     } else {
-        p = heap_calloc(&a->heap, n, size);
+        heap_t *h = arena_heap(a);
+        if (h) p = heap_calloc(h, n, size);
     }
     arena_leave(a);
     return vg_allocated(a, p, total, true);
@@ -173,19 +192,35 @@ void *arena_memalign(arena_t *a, size_t alignment, size_t size) {
     }
     if (alignment < a->block_size) alignment = a->block_size;
     arena_enter(a);
-    void *p = arena_is_seed(a) ? seed_malloc(a, size, alignment) : heap_memalign(&a->heap, alignment, size);
+    void *p = NULL;
+    if (arena_is_seed(a)) {
+        p = seed_malloc(a, size, alignment);
+    } else {
+        heap_t *h = arena_heap(a);
+        if (h) p = heap_memalign(h, alignment, size);
+    }
     arena_leave(a);
     return vg_allocated(a, p, size, false);
 }
 
+/* Whether p is a live block of a, and its requested size (no report). */
+static bool arena_live(arena_t *a, const void *p, size_t *requested) {
+    return arena_is_seed(a) ? seed_live(a, p, requested) : heaps_live(a, p, requested);
+}
+
 static NOINLINE void arena_free_slow(arena_t *a, void *p) {
+    if (!p) return;
     arena_enter(a);
-    uint64_t frees = arena_frees(a);
-    if (arena_is_seed(a)) seed_free(a, p);
-    else heap_free_fast(&a->heap, p);
-    bool freed = arena_frees(a) != frees;
+    size_t requested;
+    bool live = a->valgrind && arena_live(a, p, &requested); /* what memcheck is told */
+    if (arena_is_seed(a)) {
+        seed_free(a, p);
+    } else {
+        heap_t *h = arena_heap(a);
+        if (h) heap_free_fast(h, p);
+    }
     arena_leave(a);
-    if (a->valgrind && freed) VALGRIND_FREELIKE_BLOCK(p, 0);
+    if (live) VALGRIND_FREELIKE_BLOCK(p, 0);
 }
 
 void arena_free(arena_t *a, void *p) {
@@ -201,7 +236,8 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
         return NULL;
     }
     arena_enter(a);
-    size_t old = arena_is_seed(a) ? seed_usable_size(a, p) : heap_usable_size(&a->heap, p, false);
+    heap_t *h = arena_is_seed(a) ? NULL : arena_heap(a);
+    size_t old = h ? heap_usable_size(h, p, false) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
     arena_leave(a);
     if (!old) return NULL; /* misuse, reported */
     void *q = arena_malloc_slow(a, size);
@@ -216,7 +252,13 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
 void *arena_realloc(arena_t *a, void *p, size_t size) {
     if (a->valgrind) return vg_realloc(a, p, size);
     arena_enter(a);
-    void *q = arena_is_seed(a) ? seed_realloc(a, p, size) : heap_realloc(&a->heap, p, size);
+    void *q = NULL;
+    if (arena_is_seed(a)) {
+        q = seed_realloc(a, p, size);
+    } else {
+        heap_t *h = arena_heap(a);
+        if (h) q = heap_realloc(h, p, size);
+    }
     arena_leave(a);
     return q;
 }
@@ -224,8 +266,9 @@ void *arena_realloc(arena_t *a, void *p, size_t size) {
 size_t arena_usable_size(arena_t *a, const void *p) {
     arena_enter(a);
     size_t requested = 0;
-    if (a->valgrind && p) requested = arena_is_seed(a) ? seed_requested(a, p) : heaps_requested(a, p);
-    size_t n = arena_is_seed(a) ? seed_usable_size(a, p) : heap_usable_size(&a->heap, p, true);
+    if (a->valgrind && p) arena_live(a, p, &requested);
+    heap_t *h = arena_is_seed(a) ? NULL : arena_heap(a);
+    size_t n = h ? heap_usable_size(h, p, true) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
     arena_leave(a);
     if (a->valgrind && n) VALGRIND_RESIZEINPLACE_BLOCK(p, requested, n, 0); /* the caller may use all of it */
     return n;

@@ -82,21 +82,7 @@ static void heaps_reclaim_locked(arena_t *a) {
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         if (!atomic_load_explicit(&h->remote_free, memory_order_relaxed)) continue;
         heap_collect_remote(h);
-        if (heap_is_empty(h)) {
-            huge_purge(h, 0, false, 0);
-            for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
-                while (h->segments[kind]) segment_release(h, h->segments[kind]);
-            /* Keep the counters: the arena's sums go on including this heap. */
-            heap_stats stats = h->stats;
-            size_t medium_max = h->medium_max;
-            heap_t *next_heap = h->next_heap, *next_abandoned = h->next_abandoned;
-            heap_init(h, a);
-            h->stats = stats;
-            h->medium_max = medium_max;
-            h->next_heap = next_heap;
-            h->next_abandoned = next_abandoned;
-            h->abandoned = true;
-        }
+        if (heap_is_empty(h)) heap_release_all(h); /* its counters stay in the arena's sums */
     }
 }
 
@@ -169,4 +155,101 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
      * pushes them on the heap's remote list, never collected). */
     for (heap_t *h = a->heaps; h; h = h->next_heap)
         if (h != survivor && !h->abandoned) h->orphaned = true;
+}
+
+/* ---- thread heaps of thread-safe explicit arenas ---------------------------
+ * A thread keeps its heaps of the last few ARENA_THREAD_SAFE arenas it used in
+ * thread-local slots keyed by the arena's id. Ids are never reused, so the slot
+ * of a destroyed arena can never match a later one; a registry of live arenas
+ * tells, when a slot is given up (evicted, or at thread exit), whether its heap
+ * still has an arena to be abandoned to. */
+#define THREAD_SLOTS 4
+
+typedef struct heap_slot {
+    uint64_t arena_id; /* 0: empty */
+    heap_t *heap;
+} heap_slot;
+
+static __thread heap_slot thread_slots[THREAD_SLOTS];
+static __thread unsigned thread_slot_next; /* the slot the next attach takes */
+static pthread_key_t slots_key;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static arena_t *registry; /* live thread-safe arenas, linked by next_registered */
+static uint64_t registry_next_id = 1;
+
+void heaps_register(arena_t *a) {
+    pthread_mutex_lock(&registry_lock);
+    a->id = registry_next_id++;
+    a->next_registered = registry;
+    registry = a;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void heaps_unregister(arena_t *a) {
+    pthread_mutex_lock(&registry_lock);
+    for (arena_t **link = &registry; *link; link = &(*link)->next_registered) {
+        if (*link == a) {
+            *link = a->next_registered;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Gives a slot's heap back to its arena, when the arena is still there. */
+static void slot_release(heap_slot *slot) {
+    if (!slot->arena_id) return;
+    pthread_mutex_lock(&registry_lock);
+    for (arena_t *a = registry; a; a = a->next_registered) {
+        if (a->id == slot->arena_id) {
+            heaps_abandon(slot->heap);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    slot->arena_id = 0;
+    slot->heap = NULL;
+}
+
+static void slots_thread_exit(void *unused) {
+    (void)unused;
+    for (unsigned i = 0; i < THREAD_SLOTS; i++) slot_release(&thread_slots[i]);
+}
+
+static void slots_key_create(void) { pthread_key_create(&slots_key, slots_thread_exit); }
+
+static NOINLINE heap_t *heaps_attach(arena_t *a) {
+    pthread_once(&slots_once, slots_key_create);
+    heap_t *h = heaps_adopt(a);
+    if (!h) return NULL;
+    heap_slot *slot = &thread_slots[thread_slot_next++ % THREAD_SLOTS];
+    slot_release(slot); /* a fifth arena evicts the oldest */
+    slot->arena_id = a->id;
+    slot->heap = h;
+    pthread_setspecific(slots_key, thread_slots); /* non-NULL: the destructor runs */
+    return h;
+}
+
+heap_t *heaps_for_thread(arena_t *a) {
+    for (unsigned i = 0; i < THREAD_SLOTS; i++)
+        if (thread_slots[i].arena_id == a->id) return thread_slots[i].heap;
+    return heaps_attach(a);
+}
+
+void heaps_release_all(arena_t *a) {
+    heap_release_all(&a->heap);
+    for (heap_t *h = a->heaps; h; h = h->next_heap) heap_release_all(h);
+}
+
+void heaps_destroy(arena_t *a) {
+    heaps_unregister(a);
+    heaps_release_all(a);
+    for (heap_t *h = a->heaps, *next; h; h = next) {
+        next = h->next_heap;
+        os_unmap(h, align_up(sizeof(heap_t), OS_PAGE));
+    }
+    pthread_mutex_destroy(&a->huge_lock);
+    pthread_mutex_destroy(&a->lock);
 }

@@ -339,6 +339,8 @@ struct arena {
     pthread_mutex_t huge_lock;       /* multi_heap: over `heap` */
     heap_t *heaps;                   /* multi_heap: every thread heap */
     heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
+    uint64_t id;                     /* ARENA_THREAD_SAFE: never reused (heaps.c) */
+    struct arena *next_registered;
     size_t heap_bytes;               /* multi_heap: bytes mapped for thread heaps */
     /* seed policy: its lists (seed.c); its regions are the heap's SEG_SEED segments */
     struct seed_block *seed_allocated, *seed_freed;
@@ -505,6 +507,14 @@ void heaps_abandon(heap_t *h) INTERNAL;
 void heap_push_remote(heap_t *owner, void *p) INTERNAL;
 /* Frees the blocks other threads handed to h, and counts them. */
 void heap_collect_remote(heap_t *h) INTERNAL;
+/* Thread-safe explicit arenas: the calling thread's heap of arena a (NULL when
+ * the OS refuses memory for one); register/unregister a live arena; reset and
+ * destroy every heap (no other thread may be using the arena). */
+heap_t *heaps_for_thread(arena_t *a) INTERNAL;
+void heaps_register(arena_t *a) INTERNAL;
+void heaps_unregister(arena_t *a) INTERNAL;
+void heaps_release_all(arena_t *a) INTERNAL;
+void heaps_destroy(arena_t *a) INTERNAL;
 /* fork(): before, in the parent after, in the child after. */
 void heaps_fork_prepare(arena_t *a) INTERNAL;
 void heaps_fork_parent(arena_t *a) INTERNAL;
@@ -520,13 +530,13 @@ void seed_stats(arena_t *a, arena_stats *out) INTERNAL;
 int seed_check(arena_t *a) INTERNAL;
 
 /* ---- stats and check ------------------------------------------------------ */
-/* Calls fn for every live block (valgrind's view of a reset); and the
- * requested size of live block p, 0 when it is not one (no report). */
+/* Calls fn for every live block (valgrind's view of a reset); and whether p
+ * is a live block of a, with its requested size (no report either way). */
 typedef void (*block_fn)(void *ctx, void *p, size_t requested);
 void heaps_foreach_live(arena_t *a, block_fn fn, void *ctx) INTERNAL;
 void seed_foreach_live(arena_t *a, block_fn fn, void *ctx) INTERNAL;
-size_t heaps_requested(arena_t *a, const void *p) INTERNAL;
-size_t seed_requested(arena_t *a, const void *p) INTERNAL;
+bool heaps_live(arena_t *a, const void *p, size_t *requested) INTERNAL;
+bool seed_live(arena_t *a, const void *p, size_t *requested) INTERNAL;
 
 /* arena_stats_get and arena_check of the default policy, over every heap. */
 void heaps_stats(arena_t *a, arena_stats *out) INTERNAL;

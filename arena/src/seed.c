@@ -189,13 +189,15 @@ void seed_foreach_live(arena_t *a, block_fn fn, void *ctx) {
     for (seed_block *b = a->seed_allocated; b; b = b->next) fn(ctx, b->start, b->requested);
 }
 
-size_t seed_requested(arena_t *a, const void *p) {
+bool seed_live(arena_t *a, const void *p, size_t *requested) {
     segment_t *s = segmap_lookup(p);
-    if (!s || s->arena != a || s->kind != SEG_SEED) return 0;
+    if (!s || s->arena != a || s->kind != SEG_SEED) return false;
     uintptr_t first = (uintptr_t)s + segment_header_size(a, SEG_SEED, 0) + sizeof(seed_block);
-    if ((uintptr_t)p < first || (uintptr_t)p >= s->seed_bump) return 0;
+    if ((uintptr_t)p < first || (uintptr_t)p >= s->seed_bump) return false;
     const seed_block *b = seed_header(p);
-    return b->start == p && !b->free ? b->requested : 0;
+    if (b->start != p || b->free) return false;
+    *requested = b->requested;
+    return true;
 }
 
 void seed_release_all(arena_t *a) {

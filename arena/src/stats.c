@@ -81,18 +81,26 @@ void heaps_foreach_live(arena_t *a, block_fn fn, void *ctx) {
         for (const heap_t *h = a->heaps; h; h = h->next_heap) heap_foreach_live(h, fn, ctx);
 }
 
-size_t heaps_requested(arena_t *a, const void *p) {
+bool heaps_live(arena_t *a, const void *p, size_t *requested) {
     segment_t *s = segmap_lookup(p);
-    if (!s || s->arena != a) return 0;
+    if (!s || s->arena != a) return false;
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
         uint64_t bits = page_live_bits(pg, p, s->heap->classes.granule_shift);
-        if (!(bits & LIVE_BIT)) return 0;
-        return pg->block_size - (bits & SLACK_BIT ? slack_read(p, pg->block_size) : 0);
+        if (!(bits & LIVE_BIT)) return false;
+        *requested = pg->block_size - (bits & SLACK_BIT ? slack_read(p, pg->block_size) : 0);
+        return true;
     }
-    case SEG_MEDIUM: return tlsf_validate(s, p) ? 0 : tlsf_requested(p);
-    case SEG_HUGE: return (uintptr_t)p == s->huge_block && !s->huge_cached ? s->huge_requested : 0;
-    default: return 0;
+    case SEG_MEDIUM:
+        if (tlsf_validate(s, p)) return false;
+        *requested = tlsf_requested(p);
+        return true;
+    case SEG_HUGE:
+        if ((uintptr_t)p != s->huge_block || s->huge_cached) return false;
+        *requested = s->huge_requested;
+        return true;
+    default:
+        return false;
     }
 }

@@ -53,8 +53,13 @@ typedef struct mlinks {
 _Static_assert(sizeof(mblock) == MB_HDR, "header is two words");
 _Static_assert(TLSF_SL_COUNT <= 32, "second-level bitmap is 32 bits");
 
-static inline size_t mb_size(const mblock *b) { return b->size_flags & ~MB_FLAGS; }
-static inline bool mb_free(const mblock *b) { return b->size_flags & MB_FREE; }
+/* A block's size and flags are read by other threads too (a free from another
+ * thread checks the block before handing it to its heap), while only the owner
+ * writes them: relaxed atomic loads and stores, plain moves on x86. */
+static inline size_t mb_sf(const mblock *b) { return __atomic_load_n(&b->size_flags, __ATOMIC_RELAXED); }
+static inline void mb_sf_set(mblock *b, size_t v) { __atomic_store_n(&b->size_flags, v, __ATOMIC_RELAXED); }
+static inline size_t mb_size(const mblock *b) { return mb_sf(b) & ~MB_FLAGS; }
+static inline bool mb_free(const mblock *b) { return mb_sf(b) & MB_FREE; }
 static inline mblock *mb_next(const mblock *b) { return (mblock *)((uint8_t *)b + mb_size(b)); }
 static inline mblock *mb_prev(const mblock *b) {
     return (mblock *)((uint8_t *)b - ((const size_t *)b)[-1]);
@@ -90,7 +95,7 @@ static void tlsf_mapping(size_t size, unsigned *fl, unsigned *sl) {
 
 /* Touched memory in free block b of segment s, in OS pages (see the invariants). */
 static uint32_t mb_dirty_pages(const segment_t *s, const mblock *b) {
-    if (b->size_flags & MB_PURGED || mb_size(b) < PURGE_MIN_BLOCK) return 0;
+    if (mb_sf(b) & MB_PURGED || mb_size(b) < PURGE_MIN_BLOCK) return 0;
     uintptr_t end = (uintptr_t)mb_next(b);
     if (end > s->medium_frontier) end = s->medium_frontier;
     return end > (uintptr_t)b ? (uint32_t)(align_up(end - (uintptr_t)b, OS_PAGE) / OS_PAGE) : 0;
@@ -188,9 +193,9 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
     size_t size = (end - first) & ~(B - 1);
     mblock *b = (mblock *)first;
     mblock *sentinel = (mblock *)(first + size);
-    b->size_flags = size | MB_FREE;
+    mb_sf_set(b, size | MB_FREE);
     sentinel->requested = 0;
-    sentinel->size_flags = MB_PREV_FREE; /* size 0, used: coalescing stops here */
+    mb_sf_set(sentinel, MB_PREV_FREE); /* size 0, used: coalescing stops here */
     mb_set_footer(b);
     s->first_block = first;
     s->sentinel = (uintptr_t)sentinel;
@@ -229,18 +234,18 @@ static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size) {
     size_t total = mb_size(b);
     if (total - size < tlsf_min_block(h)) return;
     mblock *rest = (mblock *)((uint8_t *)b + size);
-    rest->size_flags = (total - size) | MB_FREE | (b->size_flags & MB_PURGED);
+    mb_sf_set(rest, (total - size) | MB_FREE | (mb_sf(b) & MB_PURGED));
     mb_set_footer(rest);
-    mb_next(rest)->size_flags |= MB_PREV_FREE;
-    b->size_flags = size | (b->size_flags & (MB_FREE | MB_PREV_FREE | MB_PURGED));
+    mb_sf_set(mb_next(rest), mb_sf(mb_next(rest)) | MB_PREV_FREE);
+    mb_sf_set(b, size | (mb_sf(b) & (MB_FREE | MB_PREV_FREE | MB_PURGED)));
     tlsf_insert(h, s, rest);
 }
 
 /* Marks b used for a request of n bytes. */
 static void *tlsf_use(segment_t *s, mblock *b, size_t n) {
-    b->size_flags &= ~(MB_FREE | MB_PURGED);
+    mb_sf_set(b, mb_sf(b) & ~(MB_FREE | MB_PURGED));
     b->requested = n;
-    mb_next(b)->size_flags &= ~MB_PREV_FREE;
+    mb_sf_set(mb_next(b), mb_sf(mb_next(b)) & ~MB_PREV_FREE);
     void *p = mb_payload(b);
     live_set(s, p, true);
     return p;
@@ -276,8 +281,8 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
             size_t total = mb_size(b);
             mblock *front = b;
             b = (mblock *)((uint8_t *)front + gap);
-            b->size_flags = (total - gap) | MB_FREE | MB_PREV_FREE | (front->size_flags & MB_PURGED);
-            front->size_flags = gap | (front->size_flags & (MB_FREE | MB_PREV_FREE | MB_PURGED));
+            mb_sf_set(b, (total - gap) | MB_FREE | MB_PREV_FREE | (mb_sf(front) & MB_PURGED));
+            mb_sf_set(front, gap | (mb_sf(front) & (MB_FREE | MB_PREV_FREE | MB_PURGED)));
             mb_set_footer(front);
             tlsf_insert(h, s, front);
         }
@@ -293,7 +298,7 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
     live_set(s, p, false);
     size_t size = mb_size(b);
     mblock *next = mb_next(b);
-    if (b->size_flags & MB_PREV_FREE) {
+    if (mb_sf(b) & MB_PREV_FREE) {
         mblock *prev = mb_prev(b);
         tlsf_remove(t, prev);
         size += mb_size(prev);
@@ -304,9 +309,9 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
         size += mb_size(next);
         next = mb_next(next);
     }
-    b->size_flags = size | MB_FREE; /* a free block's predecessor is never free */
+    mb_sf_set(b, size | MB_FREE); /* a free block's predecessor is never free */
     mb_set_footer(b);
-    next->size_flags |= MB_PREV_FREE;
+    mb_sf_set(next, mb_sf(next) | MB_PREV_FREE);
     tlsf_insert(h, s, b); /* a whole empty segment too: tlsf_purge unmaps it */
     heap_purge_maybe(h);
 }
@@ -322,8 +327,8 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         if (!mb_free(next) || size + mb_size(next) < need) return false;
         tlsf_remove(t, next);
         mblock *after = mb_next(next);
-        after->size_flags &= ~MB_PREV_FREE;
-        b->size_flags = (size + mb_size(next)) | (b->size_flags & MB_PREV_FREE);
+        mb_sf_set(after, mb_sf(after) & ~MB_PREV_FREE);
+        mb_sf_set(b, (size + mb_size(next)) | (mb_sf(b) & MB_PREV_FREE));
         size = mb_size(b);
         tlsf_advance_frontier(s, (uintptr_t)b + need);
     }
@@ -336,10 +341,10 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
             rest += mb_size(next);
         }
         mblock *tail = (mblock *)((uint8_t *)b + need);
-        tail->size_flags = rest | MB_FREE;
+        mb_sf_set(tail, rest | MB_FREE);
         mb_set_footer(tail);
-        mb_next(tail)->size_flags |= MB_PREV_FREE;
-        b->size_flags = need | (b->size_flags & MB_PREV_FREE);
+        mb_sf_set(mb_next(tail), mb_sf(mb_next(tail)) | MB_PREV_FREE);
+        mb_sf_set(b, need | (mb_sf(b) & MB_PREV_FREE));
         tlsf_insert(h, s, tail);
     }
     b->requested = n;
@@ -390,7 +395,7 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next) {
         for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
             if (mb_free(b)) {
-                if (b->size_flags & MB_PURGED) *purged += mb_size(b);
+                if (mb_sf(b) & MB_PURGED) *purged += mb_size(b);
                 continue;
             }
             *blocks += 1;
@@ -422,7 +427,7 @@ static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b) {
     if (s->medium_frontier > begin && s->medium_frontier <= (uintptr_t)mb_next(b)) s->medium_frontier = begin;
     t->dirty_bytes -= (size_t)mb_links(b)->dirty_pages * OS_PAGE;
     mb_links(b)->dirty_pages = 0;
-    b->size_flags |= MB_PURGED;
+    mb_sf_set(b, mb_sf(b) | MB_PURGED);
 }
 
 /* Purges free block b; when it is a whole segment (not the heap's only medium
@@ -470,7 +475,7 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
             size_t size = mb_size(b);
             CHECK_INVARIANT(size >= min && size % B == 0, "medium block size is not a multiple of block_size above the minimum", b);
             CHECK_INVARIANT((uintptr_t)b + size <= s->sentinel, "medium block runs past its segment", b);
-            CHECK_INVARIANT(!!(b->size_flags & MB_PREV_FREE) == prev_free, "medium block's prev-free flag is wrong", b);
+            CHECK_INVARIANT(!!(mb_sf(b) & MB_PREV_FREE) == prev_free, "medium block's prev-free flag is wrong", b);
             if (mb_free(b)) {
                 CHECK_INVARIANT(!prev_free, "two neighbouring free medium blocks (not coalesced)", b);
                 CHECK_INVARIANT(((const size_t *)mb_next(b))[-1] == size, "free medium block's footer is wrong", b);
@@ -490,7 +495,7 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
         }
         CHECK_INVARIANT((uintptr_t)b == s->sentinel, "medium blocks do not end at the sentinel", b);
         CHECK_INVARIANT(mb_size(b) == 0 && !mb_free(b), "medium sentinel damaged", b);
-        CHECK_INVARIANT(!!(b->size_flags & MB_PREV_FREE) == prev_free, "medium sentinel's prev-free flag is wrong", b);
+        CHECK_INVARIANT(!!(mb_sf(b) & MB_PREV_FREE) == prev_free, "medium sentinel's prev-free flag is wrong", b);
         CHECK_INVARIANT(live_bits == used_blocks, "live bits of a medium segment do not match its used blocks", s);
         *live_blocks += used_blocks;
     }

@@ -69,6 +69,71 @@ TEST_P(SharedArenaTest, ThreadsAllocateAndFreeEachOthersBlocks) {
     arena_destroy(a);
 }
 
+// Thread-safe arenas of the default policy give each thread a heap of its own:
+// threads that end leave their heaps to the next ones, a thread juggling more
+// arenas than it keeps heaps for gives the oldest back, and a destroyed
+// arena's heaps are never mistaken for a new one's.
+TEST(ThreadHeaps, ThreadsComeAndGoAcrossManyArenas) {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    for (int round = 0; round < 3; round++) {
+        std::vector<arena_t *> arenas;
+        for (int i = 0; i < 6; i++) arenas.push_back(arena_create(&c));
+        Handoff handoff;
+        std::atomic<int> damaged{0};
+        for (int wave = 0; wave < 8; wave++) {
+            std::vector<std::thread> threads;
+            for (int t = 0; t < 3; t++) {
+                threads.emplace_back([&, t] {
+                    std::mt19937 rng(wave * 7 + t + round * 100);
+                    for (int i = 0; i < 3000; i++) {
+                        arena_t *a = arenas[rng() % arenas.size()];
+                        size_t n = rng() % 2000;
+                        uint32_t tag = (uint32_t)(wave * 100000 + t * 10000 + i);
+                        void *p = arena_malloc(a, n);
+                        if (!p) {
+                            damaged++;
+                            continue;
+                        }
+                        Fill(p, n, tag);
+                        if (rng() % 3) {
+                            if (FirstMismatch(p, n, tag) != n) damaged++;
+                            arena_free(a, p);
+                        } else {
+                            std::lock_guard<std::mutex> g(handoff.lock);
+                            handoff.blocks.push_back({p, {n, tag}});
+                        }
+                    }
+                });
+            }
+            for (auto &th : threads) th.join();
+        }
+        EXPECT_EQ(damaged.load(), 0);
+        // The blocks of threads that ended are freed from here, into their heaps.
+        for (auto &b : handoff.blocks) {
+            EXPECT_EQ(FirstMismatch(b.first, b.second.first, b.second.second), b.second.first);
+            bool freed = false;
+            for (arena_t *a : arenas) {
+                arena_stats before = Stats(a);
+                ErrorLog log;
+                arena_free(a, b.first);
+                if (log.entries.empty()) {
+                    EXPECT_EQ(Stats(a).live_blocks, before.live_blocks - 1);
+                    freed = true;
+                    break;
+                }
+                EXPECT_EQ(log.entries[0].kind, ARENA_ERR_WRONG_ARENA);
+            }
+            EXPECT_TRUE(freed);
+        }
+        for (arena_t *a : arenas) {
+            EXPECT_EQ(arena_check(a), 0);
+            EXPECT_EQ(Stats(a).live_blocks, 0u);
+            arena_destroy(a);  // the threads' slots of these arenas go stale
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
                          [](const auto &info) { return PolicyName(info.param); });
 
