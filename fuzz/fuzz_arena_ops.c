@@ -18,7 +18,8 @@
  * MAX_OTHER of the other one), each with its requested size and a pattern
  * tag. Every block is filled with its pattern when it is allocated and
  * verified before it is freed or reallocated (and on reset and at the end):
- * whole up to 64 KiB, at its edges and in every 4 KiB above (pattern_walk). After every op (every 4th while the model holds more than 32 MiB)
+ * whole up to 64 KiB, at its edges and in every 4 KiB above (pattern_walk).
+ * After every op (every 4th while the model holds more than 32 MiB)
  * arena_check must hold and arena_stats_get must agree with the model:
  * live_bytes and live_blocks exactly, the cap of max_bytes, counters that
  * never go back. Misuse (double free, interior, foreign and stale pointers,
