@@ -75,11 +75,6 @@ static unsigned long op_number;
 static const char *op_name = "setup";
 static int a_global;
 static void *libc_block;
-/* FUZZ_ARENA_OPS_SKIP_KNOWN=1 steps around the bugs found and still open
- * (README.md), so that fuzzing can look for others: interior pointers only at
- * block_size multiples, and a double free right after a free that handed
- * memory back to the OS may be reported as an invalid pointer. */
-static int skip_known;
 /* FUZZ_ARENA_OPS_VERBOSE=1: a line per input with what it did. */
 static int verbose;
 static unsigned long n_misuse, n_failed, n_checks;
@@ -529,12 +524,10 @@ static void op_double_free(void) {
         size_t i = pick(&M);
         void *p = M.live[i].p;
         verify(&M, &M.live[i], "before free");
-        size_t mapped = stats_of(&M).mapped_bytes;
         arena_free(M.a, p);
         drop_block(&M, i);
         check_side(&M);
         unsigned allowed = KIND(ARENA_ERR_DOUBLE_FREE);
-        if (skip_known && stats_of(&M).mapped_bytes < mapped) allowed |= KIND(ARENA_ERR_INVALID_POINTER);
         misuse(&M, p, how >> 1, allowed, NULL);
         return;
     }
@@ -557,7 +550,7 @@ static void op_interior(void) {
     block *b = &M.live[pick(&M)];
     if (b->size < 2) return;
     size_t off = 1 + u24() % (b->size - 1);
-    if (how & 1 || skip_known) off -= off % block_size; /* a granule boundary inside the block */
+    if (how & 1) off -= off % block_size; /* a granule boundary inside the block */
     if (off == 0) return;
     misuse(&M, b->p + off, how >> 1, KIND(ARENA_ERR_INVALID_POINTER), NULL);
     verify(&M, b, "after misuse of an interior pointer");
@@ -744,9 +737,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     libc_block = malloc(64);
-    const char *env = getenv("FUZZ_ARENA_OPS_SKIP_KNOWN");
-    skip_known = env && *env == '1';
-    env = getenv("FUZZ_ARENA_OPS_VERBOSE");
+    const char *env = getenv("FUZZ_ARENA_OPS_VERBOSE");
     verbose = env && *env == '1';
     return 0;
 }

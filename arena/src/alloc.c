@@ -13,8 +13,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-/* Requests above this fail at once: no mapping could hold them. */
-#define ALLOC_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20))
 
 /* ---- huge blocks, shared between threads in the process arena ----------- */
 
@@ -32,7 +30,7 @@ static void huge_unlock(heap_t *h) {
 /* A block of `size` bytes aligned to `align` (a power of two, >= block_size),
  * its requested size recorded; no stats. NULL with errno = ENOMEM. */
 static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
-    if (unlikely(size > ALLOC_MAX)) {
+    if (unlikely(size > REQUEST_MAX)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -67,12 +65,7 @@ done:
  * *owner is set to the arena p belongs to for ARENA_ERR_WRONG_ARENA. The
  * block may be another heap's: its live bits are read with atomic loads. */
 static arena_error block_classify(const heap_t *h, const segment_t *s, const void *p, arena_t **owner) {
-    if (!s) {
-        const heap_t *huge = huge_owner((heap_t *)h);
-        for (unsigned i = 0; i < 8; i++)
-            if (huge->huge_freed[i] == (uintptr_t)p) return ARENA_ERR_DOUBLE_FREE;
-        return ARENA_ERR_INVALID_POINTER;
-    }
+    if (!s) return arena_recently_released(h->arena, p) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
     if (s->arena != h->arena) {
         *owner = s->arena;
         return ARENA_ERR_WRONG_ARENA;
@@ -80,6 +73,7 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page((segment_t *)s, p);
+        if ((uintptr_t)p & (h->classes.granule - 1)) return ARENA_ERR_INVALID_POINTER; /* inside a granule */
         if (pg->live_map && (page_live_bits(pg, p, h->classes.granule_shift) & LIVE_BIT)) return 0;
         /* A block boundary of the page's (last) class: it was freed already. */
         uintptr_t a = (uintptr_t)p;
@@ -200,7 +194,7 @@ static size_t canary_end(segment_t *s, const void *p, size_t requested) {
 
 /* A block of `size` bytes with CANARY_BYTES more behind it, the canary written. */
 static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
-    if (size > ALLOC_MAX - CANARY_BYTES) {
+    if (size > REQUEST_MAX - CANARY_BYTES) {
         errno = ENOMEM;
         return NULL;
     }
@@ -299,7 +293,7 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
         errno = EINVAL;
         return NULL;
     }
-    if (unlikely(size > ALLOC_MAX)) {
+    if (unlikely(size > REQUEST_MAX)) {
         errno = ENOMEM;
         return NULL;
     }
@@ -342,7 +336,11 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
     if (!s) return 0;
     if (h->mode & MODE_CHECKED) return block_requested(h, s, p); /* the canary is not the caller's */
     size_t usable = block_usable(s, p);
-    if (fold_slack && s->heap == h) {
+    /* The block's owner may change its record; a huge block is the shared
+     * heap's (under its lock) and counted by the heap that allocated it. */
+    bool huge = s->kind == SEG_HUGE;
+    if (huge) huge_lock(h);
+    if (fold_slack && (huge ? s->stats_heap == h : s->heap == h)) {
         size_t requested = block_requested(h, s, p);
         if (requested != usable) {
             block_set_requested(h, s, (void *)p, usable);
@@ -350,6 +348,7 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
             if (h->stats.live_bytes > h->stats.peak_live_bytes) h->stats.peak_live_bytes = h->stats.live_bytes;
         }
     }
+    if (huge) huge_unlock(h);
     return usable;
 }
 

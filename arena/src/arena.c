@@ -148,7 +148,26 @@ static heap_t *arena_heap(arena_t *a) {
     return h;
 }
 
+/* The same for a call on block p: a thread-safe arena sets up the thread's
+ * heap only when p is a live block, so that misuse (or NULL) changes nothing;
+ * for a pointer that is not one, the arena's own heap reports it. */
+static heap_t *arena_heap_for(arena_t *a, const void *p) {
+    if (!a->multi_heap) return &a->heap;
+    heap_t *h = heaps_thread_heap(a);
+    size_t requested;
+    if (!h && (!p || !heaps_live(a, p, &requested))) return &a->heap;
+    return h ? h : arena_heap(a);
+}
+
+/* A request no mapping could hold fails before anything is set up. */
+static bool request_too_large(size_t size) {
+    if (size <= REQUEST_MAX) return false;
+    errno = ENOMEM;
+    return true;
+}
+
 static NOINLINE void *arena_malloc_slow(arena_t *a, size_t size) {
+    if (request_too_large(size)) return NULL;
     void *p = NULL;
     arena_enter(a);
     if (arena_is_seed(a)) {
@@ -191,6 +210,7 @@ void *arena_memalign(arena_t *a, size_t alignment, size_t size) {
         return NULL;
     }
     if (alignment < a->block_size) alignment = a->block_size;
+    if (request_too_large(size)) return NULL;
     arena_enter(a);
     void *p = NULL;
     if (arena_is_seed(a)) {
@@ -216,7 +236,7 @@ static NOINLINE void arena_free_slow(arena_t *a, void *p) {
     if (arena_is_seed(a)) {
         seed_free(a, p);
     } else {
-        heap_t *h = arena_heap(a);
+        heap_t *h = arena_heap_for(a, p);
         if (h) heap_free_fast(h, p);
     }
     arena_leave(a);
@@ -236,7 +256,7 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
         return NULL;
     }
     arena_enter(a);
-    heap_t *h = arena_is_seed(a) ? NULL : arena_heap(a);
+    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_for(a, p);
     size_t old = h ? heap_usable_size(h, p, false) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
     arena_leave(a);
     if (!old) return NULL; /* misuse, reported */
@@ -250,13 +270,14 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
 }
 
 void *arena_realloc(arena_t *a, void *p, size_t size) {
+    if (request_too_large(size)) return NULL; /* p untouched and live */
     if (a->valgrind) return vg_realloc(a, p, size);
     arena_enter(a);
     void *q = NULL;
     if (arena_is_seed(a)) {
         q = seed_realloc(a, p, size);
     } else {
-        heap_t *h = arena_heap(a);
+        heap_t *h = p ? arena_heap_for(a, p) : arena_heap(a); /* realloc(NULL) allocates */
         if (h) q = heap_realloc(h, p, size);
     }
     arena_leave(a);
@@ -267,7 +288,7 @@ size_t arena_usable_size(arena_t *a, const void *p) {
     arena_enter(a);
     size_t requested = 0;
     if (a->valgrind && p) arena_live(a, p, &requested);
-    heap_t *h = arena_is_seed(a) ? NULL : arena_heap(a);
+    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_for(a, p);
     size_t n = h ? heap_usable_size(h, p, true) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
     arena_leave(a);
     if (a->valgrind && n) VALGRIND_RESIZEINPLACE_BLOCK(p, requested, n, 0); /* the caller may use all of it */

@@ -70,9 +70,12 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
  * trusts its pointer, so the cost of the misuse check can be measured
  * against a build without it. Never for use: a double free corrupts then. */
 #ifdef ARENA_UNCHECKED
-#define FREE_IS_LIVE(word, shift) 1
+#define FREE_IS_LIVE(h, p, word, shift) 1
 #else
-#define FREE_IS_LIVE(word, shift) (((word) >> (shift)) & LIVE_BIT)
+/* p starts a live block: its granule's live bit is set and p is that granule's
+ * first byte (an interior pointer shares its granule with the block start). */
+#define FREE_IS_LIVE(h, p, word, shift)                                                            \
+    ((((word) >> (shift)) & LIVE_BIT) && !((uintptr_t)(p) & ((h)->classes.granule - 1)))
 #endif
 
 static inline void heap_free_fast(heap_t *h, void *p) {
@@ -81,7 +84,7 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         page_t *pg = segment_page(s, p);
         live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
         uint64_t word = map_load(r.word);
-        if (likely(FREE_IS_LIVE(word, r.shift))) {
+        if (likely(FREE_IS_LIVE(h, p, word, r.shift))) {
             size_t requested = pg->block_size;
             if ((word >> r.shift) & SLACK_BIT) requested -= slack_read(p, requested);
             page_block_release(pg, p, r, word);

@@ -232,24 +232,45 @@ static NOINLINE heap_t *heaps_attach(arena_t *a) {
     return h;
 }
 
-heap_t *heaps_for_thread(arena_t *a) {
+heap_t *heaps_thread_heap(arena_t *a) {
     for (unsigned i = 0; i < THREAD_SLOTS; i++)
         if (thread_slots[i].arena_id == a->id) return thread_slots[i].heap;
-    return heaps_attach(a);
+    return NULL;
+}
+
+heap_t *heaps_for_thread(arena_t *a) {
+    heap_t *h = heaps_thread_heap(a);
+    return h ? h : heaps_attach(a);
 }
 
 void heaps_release_all(arena_t *a) {
     heap_release_all(&a->heap);
-    for (heap_t *h = a->heaps; h; h = h->next_heap) heap_release_all(h);
+    /* The thread heaps go too, their counts kept in the arena's own heap: a
+     * reset arena maps what a fresh one does. */
+    heap_stats *sum = &a->heap.stats;
+    size_t size = align_up(sizeof(heap_t), OS_PAGE);
+    for (heap_t *h = a->heaps, *next; h; h = next) {
+        next = h->next_heap;
+        heap_release_all(h);
+        sum->allocs += h->stats.allocs;
+        sum->frees += h->stats.allocs;
+        sum->reallocs += h->stats.reallocs;
+        sum->peak_live_bytes += h->stats.peak_live_bytes;
+        os_unmap(h, size);
+        arena_uncharge(a, size);
+    }
+    a->heaps = NULL;
+    __atomic_store_n(&a->abandoned, NULL, __ATOMIC_RELAXED);
+    a->heap_bytes = 0;
+    /* A new id: every thread's slot of the old one goes stale, and a thread
+     * that calls again gets a new heap. */
+    heaps_unregister(a);
+    heaps_register(a);
 }
 
 void heaps_destroy(arena_t *a) {
-    heaps_unregister(a);
     heaps_release_all(a);
-    for (heap_t *h = a->heaps, *next; h; h = next) {
-        next = h->next_heap;
-        os_unmap(h, align_up(sizeof(heap_t), OS_PAGE));
-    }
+    heaps_unregister(a);
     pthread_mutex_destroy(&a->huge_lock);
     pthread_mutex_destroy(&a->lock);
 }

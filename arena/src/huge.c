@@ -72,9 +72,9 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
     return (void *)s->huge_block;
 }
 
-/* Unmaps a cached mapping; a later free of its block is still named a double free. */
+/* Unmaps a cached mapping (a later free of its block is still named a double
+ * free: segment_release_unlinked remembers the range). */
 static void huge_unmap(heap_t *h, segment_t *s) {
-    h->huge_freed[h->huge_freed_next++ % 8] = s->huge_block;
     h->purged_out += s->size;
     segment_release_unlinked(h, s);
 }

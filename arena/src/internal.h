@@ -62,6 +62,8 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define PURGE_FRACTION_SHIFT 3                 /* ... or 1/8 of live bytes, whichever is larger */
 #define HUGE_CACHE_MAX 16                      /* freed huge mappings kept for reuse, at most */
 #define MEDIUM_MAX ((size_t)16 << 20)          /* larger blocks get a mapping of their own */
+#define RELEASED_RING 16                       /* released segments remembered for double frees */
+#define REQUEST_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20)) /* larger requests fail at once */
 #define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
@@ -304,8 +306,6 @@ typedef struct heap {
     size_t purged_out;               /* bytes handed back since the last purge pass */
     uint64_t faults_seen;            /* the thread's minor faults at that pass */
     size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
-    uintptr_t huge_freed[8];         /* recently unmapped huge blocks: a second free is a double free */
-    unsigned huge_freed_next;
     tlsf_t tlsf;
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
     /* The process arena's heaps (heaps.c): blocks other threads freed wait on
@@ -340,6 +340,10 @@ struct arena {
     heap_t *heaps;                   /* multi_heap: every thread heap */
     heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
     uint64_t id;                     /* ARENA_THREAD_SAFE: never reused (heaps.c) */
+    /* The last segments handed back to the OS: a free into one of them is a
+     * second free of a block that went away with its segment. */
+    _Atomic uintptr_t released_begin[RELEASED_RING], released_end[RELEASED_RING];
+    _Atomic unsigned released_next;
     struct arena *next_registered;
     size_t heap_bytes;               /* multi_heap: bytes mapped for thread heaps */
     /* seed policy: its lists (seed.c); its regions are the heap's SEG_SEED segments */
@@ -347,6 +351,9 @@ struct arena {
     segment_t *seed_current;
 };
 #define ARENA_MAGIC 0xa7e4a001u
+
+/* True when p lies in one of the last segments a handed back to the OS. */
+bool arena_recently_released(const arena_t *a, const void *p) INTERNAL;
 
 /* Accounts for a new mapping of `size` bytes; returns true (nothing changed)
  * when max_bytes would be exceeded. */
@@ -508,9 +515,13 @@ void heap_push_remote(heap_t *owner, void *p) INTERNAL;
 /* Frees the blocks other threads handed to h, and counts them. */
 void heap_collect_remote(heap_t *h) INTERNAL;
 /* Thread-safe explicit arenas: the calling thread's heap of arena a (NULL when
- * the OS refuses memory for one); register/unregister a live arena; reset and
- * destroy every heap (no other thread may be using the arena). */
+ * the OS refuses memory for one); register/unregister a live arena; release
+ * every heap, the thread heaps themselves too (a reset: threads get new heaps
+ * when they call again), and destroy (no other thread may be using the arena
+ * during either). */
 heap_t *heaps_for_thread(arena_t *a) INTERNAL;
+/* The calling thread's heap of a if it has one yet, else NULL. */
+heap_t *heaps_thread_heap(arena_t *a) INTERNAL;
 void heaps_register(arena_t *a) INTERNAL;
 void heaps_unregister(arena_t *a) INTERNAL;
 void heaps_release_all(arena_t *a) INTERNAL;

@@ -10,6 +10,11 @@
  * leaves a list in O(1) (the original walked the list; that changes no
  * placement, only run time), and `requested`, for the live_bytes statistic.
  *
+ * The seed itself trusted a header check on free; here each region also keeps
+ * a bit per granule where a block starts (blocks are never split or merged, so
+ * the bits only ever get set), so a stale or interior pointer that happens to
+ * land on header-like bytes is still told from a block.
+ *
  * Invariants (seed_check):
  * - every block on either list lies in a SEED region of this arena, with
  *   start == its payload, the payload aligned to block_size, size a multiple of
@@ -33,7 +38,6 @@ typedef struct seed_block {
     size_t requested;        /* added: bytes asked for */
 } seed_block;
 
-#define SEED_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20))
 
 static seed_block *seed_header(const void *p) { return (seed_block *)p - 1; }
 
@@ -56,6 +60,8 @@ static void *seed_carve(arena_t *a, segment_t *s, size_t rounded, size_t align, 
     uintptr_t payload = align_up(s->seed_bump + sizeof(seed_block), align);
     if (payload > s->seed_end || s->seed_end - payload < rounded) return NULL;
     s->seed_bump = payload + rounded;
+    size_t g = (payload - (uintptr_t)s) >> a->block_shift;
+    s->live_map[g >> 6] |= (uint64_t)1 << (g & 63);
     seed_block *b = seed_header((void *)payload);
     b->size = rounded;
     b->free = 0;
@@ -68,10 +74,14 @@ static void *seed_carve(arena_t *a, segment_t *s, size_t rounded, size_t align, 
 /* Maps a region for a block of `rounded` bytes: region_size, or larger for a
  * block that would not fit one. */
 static segment_t *seed_region_new(arena_t *a, size_t rounded, size_t align) {
-    size_t header = segment_header_size(a, SEG_SEED, 0);
-    size_t need = header + sizeof(seed_block) + align + rounded;
-    if (need < rounded) return NULL;
-    size_t size = need <= a->region_size ? a->region_size : align_up(need, SEGMENT_ALIGN);
+    size_t size = a->region_size;
+    for (;;) {
+        size_t need = segment_header_size(a, SEG_SEED, size) + sizeof(seed_block) + align + rounded;
+        if (need < rounded || size > SIZE_MAX / 2) return NULL;
+        if (need <= size) break;
+        size = align_up(need, SEGMENT_ALIGN); /* a region of its own, its map grown with it */
+    }
+    size_t header = segment_header_size(a, SEG_SEED, size);
     segment_t *s = segment_new(&a->heap, SEG_SEED, size, SEGMENT_ALIGN);
     if (!s) return NULL;
     s->seed_bump = (uintptr_t)s + header;
@@ -83,7 +93,7 @@ static segment_t *seed_region_new(arena_t *a, size_t rounded, size_t align) {
 /* A block for `size` bytes: the first freed one that fits, else carved. No
  * stats. NULL with ENOMEM. */
 static void *seed_take(arena_t *a, size_t size, size_t align) {
-    if (size > SEED_MAX) {
+    if (size > REQUEST_MAX) {
         errno = ENOMEM;
         return NULL;
     }
@@ -111,20 +121,24 @@ void *seed_malloc(arena_t *a, size_t size, size_t align) {
     return p;
 }
 
+/* True when a block of region s starts at p. */
+static bool seed_block_starts(const arena_t *a, const segment_t *s, const void *p) {
+    uintptr_t x = (uintptr_t)p;
+    if (x < (uintptr_t)s + sizeof(seed_block) || x >= s->seed_bump || x % a->block_size) return false;
+    size_t g = (x - (uintptr_t)s) >> a->block_shift;
+    return (s->live_map[g >> 6] >> (g & 63)) & 1;
+}
+
 /* The header of live block p, or NULL after reporting the misuse. */
 static seed_block *seed_lookup(arena_t *a, const void *p) {
     segment_t *s = segmap_lookup(p);
     arena_error e = 0;
-    if (!s) e = ARENA_ERR_INVALID_POINTER;
+    if (!s) e = arena_recently_released(a, p) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
     else if (s->arena != a) e = ARENA_ERR_WRONG_ARENA;
-    else {
-        uintptr_t addr = (uintptr_t)p;
-        uintptr_t first = (uintptr_t)s + segment_header_size(a, SEG_SEED, 0) + sizeof(seed_block);
-        if (s->kind != SEG_SEED || addr < first || addr >= s->seed_bump || seed_header(p)->start != p)
-            e = ARENA_ERR_INVALID_POINTER;
-        else if (seed_header(p)->free)
-            e = ARENA_ERR_DOUBLE_FREE;
-    }
+    else if (s->kind != SEG_SEED || !seed_block_starts(a, s, p) || seed_header(p)->start != p)
+        e = ARENA_ERR_INVALID_POINTER;
+    else if (seed_header(p)->free)
+        e = ARENA_ERR_DOUBLE_FREE;
     if (e) {
         error_report(a, p, e, s ? s->arena : NULL);
         return NULL;
@@ -191,9 +205,7 @@ void seed_foreach_live(arena_t *a, block_fn fn, void *ctx) {
 
 bool seed_live(arena_t *a, const void *p, size_t *requested) {
     segment_t *s = segmap_lookup(p);
-    if (!s || s->arena != a || s->kind != SEG_SEED) return false;
-    uintptr_t first = (uintptr_t)s + segment_header_size(a, SEG_SEED, 0) + sizeof(seed_block);
-    if ((uintptr_t)p < first || (uintptr_t)p >= s->seed_bump) return false;
+    if (!s || s->arena != a || s->kind != SEG_SEED || !seed_block_starts(a, s, p)) return false;
     const seed_block *b = seed_header(p);
     if (b->start != p || b->free) return false;
     *requested = b->requested;
@@ -235,6 +247,7 @@ static int seed_check_list(const arena_t *a, const seed_block *list, int free, s
         CHECK_INVARIANT((uintptr_t)b->start >= (uintptr_t)s + sizeof(segment_t) && (uintptr_t)b->start + b->size <= s->seed_bump,
               "seed block outside the carved part of its region", b);
         CHECK_INVARIANT(b->start == (const void *)(b + 1), "seed block's start does not point at its payload", b);
+        CHECK_INVARIANT(seed_block_starts(a, s, b->start), "seed block's start is not marked in its region", b);
         CHECK_INVARIANT((uintptr_t)b->start % a->block_size == 0 && b->size % a->block_size == 0 && b->size > 0,
               "seed block not aligned to block_size", b);
         CHECK_INVARIANT(b->free == free, free ? "block on the freed list is not free" : "block on the allocated list is free", b);

@@ -19,6 +19,10 @@ size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) {
         size_t map = align_up(size >> a->block_shift, 64) / 8;
         return align_up(segment_live_map_offset(0) + map, OS_PAGE);
     }
+    case SEG_SEED: { /* a bit per granule: where a block starts */
+        size_t map = align_up(size >> a->block_shift, 64) / 8;
+        return align_up(segment_live_map_offset(0) + map, 64);
+    }
     default:
         return align_up(sizeof(segment_t), 64);
     }
@@ -93,6 +97,9 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
         s->live_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(0));
         tlsf_segment_added(h, s);
         break;
+    case SEG_SEED:
+        s->live_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(0));
+        break;
     default:
         break;
     }
@@ -106,9 +113,23 @@ void segment_release(heap_t *h, segment_t *s) {
     segment_release_unlinked(h, s);
 }
 
+bool arena_recently_released(const arena_t *a, const void *p) {
+    uintptr_t x = (uintptr_t)p;
+    for (unsigned i = 0; i < RELEASED_RING; i++)
+        if (x >= atomic_load_explicit(&a->released_begin[i], memory_order_relaxed) &&
+            x < atomic_load_explicit(&a->released_end[i], memory_order_relaxed))
+            return true;
+    return false;
+}
+
 void segment_release_unlinked(heap_t *h, segment_t *s) {
     h->segment_count--;
     size_t size = s->size;
+    arena_t *a = h->arena;
+    unsigned slot = atomic_fetch_add_explicit(&a->released_next, 1, memory_order_relaxed) % RELEASED_RING;
+    atomic_store_explicit(&a->released_end[slot], 0, memory_order_relaxed);
+    atomic_store_explicit(&a->released_begin[slot], (uintptr_t)s, memory_order_relaxed);
+    atomic_store_explicit(&a->released_end[slot], (uintptr_t)s + size, memory_order_relaxed);
     segmap_remove(s, size);
     s->magic = 0;
     os_unmap(s, size);
