@@ -2,7 +2,7 @@
 # ./test.sh: installs what is missing, builds, and runs every test:
 #   1. the Release build and the whole ctest suite          (build/)
 #   2. the same suite under AddressSanitizer + UBSan         (build-asan/)
-#   3. the trace reader under libFuzzer for 30 s              (build-fuzz/)
+#   3. libFuzzer, 30 s each: the trace reader, arena operations (build-fuzz/)
 #   4. the thread tests under ThreadSanitizer                (build-tsan/)
 # ./test.sh --fast runs step 1 only. Extra arguments after -- go to ctest.
 set -euo pipefail
@@ -41,13 +41,15 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CX
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'no-sanitizer' "${ctest_args[@]}"
 
-step "Fuzz the trace reader for 30 s with libFuzzer (build-fuzz/)"
+step "Fuzz the trace reader and the allocator's operations, 30 s each, with libFuzzer (build-fuzz/)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DARENA_BUILD_FUZZ=ON \
       -DARENA_BUILD_TESTS=OFF >/dev/null
-cmake --build build-fuzz --target fuzz_trace_reader -j"$jobs"
-mkdir -p build-fuzz/corpus
+cmake --build build-fuzz --target fuzz_trace_reader fuzz_arena_ops -j"$jobs"
+mkdir -p build-fuzz/corpus build-fuzz/corpus-arena-ops
 build-fuzz/bin/fuzz_trace_reader -max_total_time=30 -max_len=4096 -dict=bench/trace/fuzz.dict \
     -artifact_prefix=build-fuzz/ build-fuzz/corpus bench/trace/fuzz-corpus 2>&1 | tail -3
+build-fuzz/bin/fuzz_arena_ops -max_total_time=30 -max_len=4096 -timeout=60 \
+    -artifact_prefix=build-fuzz/ build-fuzz/corpus-arena-ops fuzz/corpus/arena_ops 2>&1 | tail -3
 
 step "ThreadSanitizer build, thread tests (build-tsan/)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
