@@ -179,22 +179,25 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static arena_t *registry; /* live thread-safe arenas, linked by next_registered */
 static uint64_t registry_next_id = 1;
 
-void heaps_register(arena_t *a) {
-    pthread_mutex_lock(&registry_lock);
+/* registry_link and registry_unlink: called with registry_lock held. */
+static void registry_link(arena_t *a) {
     a->id = registry_next_id++;
     a->next_registered = registry;
     registry = a;
-    pthread_mutex_unlock(&registry_lock);
 }
 
-void heaps_unregister(arena_t *a) {
-    pthread_mutex_lock(&registry_lock);
+static void registry_unlink(arena_t *a) {
     for (arena_t **link = &registry; *link; link = &(*link)->next_registered) {
         if (*link == a) {
             *link = a->next_registered;
             break;
         }
     }
+}
+
+void heaps_register(arena_t *a) {
+    pthread_mutex_lock(&registry_lock);
+    registry_link(a);
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -243,7 +246,11 @@ heap_t *heaps_for_thread(arena_t *a) {
     return h ? h : heaps_attach(a);
 }
 
-void heaps_release_all(arena_t *a) {
+/* Releases every heap of a; called with registry_lock held, so that a thread
+ * giving up its slot of a (slot_release, at thread exit) has either abandoned
+ * its heap before, or finds a's id gone after and leaves the heap alone: it is
+ * never handed a heap that is being unmapped. */
+static void heaps_release_locked(arena_t *a) {
     heap_release_all(&a->heap);
     /* The thread heaps go too, their counts kept in the arena's own heap: a
      * reset arena maps what a fresh one does. */
@@ -262,15 +269,23 @@ void heaps_release_all(arena_t *a) {
     a->heaps = NULL;
     __atomic_store_n(&a->abandoned, NULL, __ATOMIC_RELAXED);
     a->heap_bytes = 0;
+}
+
+void heaps_release_all(arena_t *a) {
+    pthread_mutex_lock(&registry_lock);
+    heaps_release_locked(a);
     /* A new id: every thread's slot of the old one goes stale, and a thread
      * that calls again gets a new heap. */
-    heaps_unregister(a);
-    heaps_register(a);
+    registry_unlink(a);
+    registry_link(a);
+    pthread_mutex_unlock(&registry_lock);
 }
 
 void heaps_destroy(arena_t *a) {
-    heaps_release_all(a);
-    heaps_unregister(a);
+    pthread_mutex_lock(&registry_lock);
+    registry_unlink(a);
+    heaps_release_locked(a);
+    pthread_mutex_unlock(&registry_lock);
     pthread_mutex_destroy(&a->huge_lock);
     pthread_mutex_destroy(&a->lock);
 }

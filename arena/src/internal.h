@@ -523,7 +523,6 @@ heap_t *heaps_for_thread(arena_t *a) INTERNAL;
 /* The calling thread's heap of a if it has one yet, else NULL. */
 heap_t *heaps_thread_heap(arena_t *a) INTERNAL;
 void heaps_register(arena_t *a) INTERNAL;
-void heaps_unregister(arena_t *a) INTERNAL;
 void heaps_release_all(arena_t *a) INTERNAL;
 void heaps_destroy(arena_t *a) INTERNAL;
 /* fork(): before, in the parent after, in the child after. */
