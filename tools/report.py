@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import compare
 import recommend
 import resultcsv
+import targets
 from resultcsv import allocator_configs, samples
 from stats import Spread, geometric_mean
 from tables import format_number, render
@@ -213,6 +214,19 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
     return ["- " + line for line in lines] or ["- No figures to summarise."]
 
 
+def targets_section(run):
+    """The project's targets that this run measures, each beside its figure."""
+    tables = dict(run.tables)
+    if "replay" in tables and targets.is_instruction_run(tables["replay"]):
+        tables["instructions"] = tables.pop("replay")
+    if not any(role in tables for role in ("replay", "micro", "realprog", "instructions")):
+        return []
+    return ["## Targets", "", "The project's speed and memory targets (issues 4, 5 and 7) "
+            "that this run measures; `tools/targets.py` over the replay, micro, realprog and "
+            "instructions runs together gives them all.", "",
+            targets.markdown(tables, measured_only=True), ""]
+
+
 def facts_section(run):
     out = ["## The run", ""]
     facts = run.facts()
@@ -362,7 +376,8 @@ def write_report(run, report_path, baseline="glibc", goal="balanced", make_plots
               "the repetitions." % baseline, "", "## In short", ""]
     header += plain_words(speed, memory, recommendations, (realprog_time, realprog_memory),
                           baseline) + [""]
-    text = header + facts_section(run) + body + significance_section(significance, baseline)
+    text = header + targets_section(run) + facts_section(run) + body
+    text += significance_section(significance, baseline)
     text += plots_section(run, report_path, make_plots)
     with open(report_path, "w") as handle:
         handle.write("\n".join(text).rstrip("\n") + "\n")

@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Set the measured figures beside the project's speed and memory targets.
+
+  targets.py DIR... [--format markdown|text] [-o FILE] [--floor-mib N]
+
+Each DIR is a results directory of ./bench.sh: the default replay run, and
+optionally the micro, realprog and instructions runs. Every target of the
+bench suite (issue 4), the drop-in malloc (issue 5) and the performance work
+(issue 7) gets one row: the target, the figure measured for it, and whether
+it is met. A target whose run is not among DIR is listed as not measured.
+Ratios are between medians over the repetitions of one run (allocators
+measured side by side), as in report.py. Exit 0 whatever the verdicts; 2 on
+bad input.
+
+Python 3 standard library.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+
+import resultcsv
+from stats import geometric_mean
+from tables import render
+
+PROGRAM = "targets.py"
+DEFAULT_BLOCK = 16
+RIVALS = ("mimalloc", "tcmalloc")                 # "the faster of mimalloc and tcmalloc"
+NOT_COMPARATORS = ("bump", "seed", "arena", "arena-malloc")   # for "the fastest comparator"
+MIB = 1024 * 1024
+# The fixed floor of the phased teardown target: what an allocator may keep
+# resident with nothing live. arena keeps up to 2 MiB of free memory for reuse
+# (its purge budget, docs/design.md) and its metadata; 4 MiB covers both.
+DEFAULT_FLOOR_MIB = 4.0
+
+
+class Figures:
+    """Medians per (trace label, allocator) of one table, at the default block size."""
+
+    def __init__(self, table, figure):
+        grouped = {}
+        for row in table.rows:
+            if row.get(figure) is None:
+                continue
+            if row["allocator"] in ("arena", "seed") and (
+                    row["block_size"] != DEFAULT_BLOCK or row.get("region_size")):
+                continue
+            label = row["trace"] if row["threads"] in (None, 1) \
+                else "%s t=%d" % (row["trace"], row["threads"])
+            grouped.setdefault((label, row["allocator"]), []).append(row[figure])
+        self.medians = {key: statistics.median(values) for key, values in grouped.items()}
+        self.traces = list(dict.fromkeys(label for label, _ in self.medians))
+        self.allocators = set(allocator for _, allocator in self.medians)
+
+    def get(self, trace, allocator):
+        return self.medians.get((trace, allocator))
+
+    def ratios(self, allocator, baseline, traces=None):
+        """{trace: median(allocator) / median(baseline)} where both ran."""
+        out = {}
+        for trace in traces if traces is not None else self.traces:
+            mine, theirs = self.get(trace, allocator), self.get(trace, baseline)
+            if mine is not None and theirs:
+                out[trace] = mine / theirs
+        return out
+
+
+def recorded(trace):
+    """The bundled traces recorded from real programs (the others are `gen-`)."""
+    return not trace.startswith("gen-")
+
+
+class Targets:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, issue, target, measured, met):
+        """met: True, False or None (not measured)."""
+        verdict = "not measured" if met is None else ("met" if met else "**missed**")
+        self.rows.append(["#%d" % issue, target, measured if met is not None else "-", verdict])
+
+    def missing(self, issue, target, why):
+        self.rows.append(["#%d" % issue, target, why, "not measured"])
+
+
+def extreme(ratios, worst_is_low):
+    trace = (min if worst_is_low else max)(ratios, key=ratios.get)
+    return trace, ratios[trace]
+
+
+def replay_targets(out, replay, allocator, issue, slack_pct=0):
+    """Issue 7's replay targets for one arena allocator; slack_pct relaxes each
+    bound (speed bounds lowered, memory bounds raised by that many percent)."""
+    slack, mem_slack = 1 - slack_pct / 100, 1 + slack_pct / 100
+    suffix = " (within %g%%)" % slack_pct if slack_pct else ""
+    speed, memory = Figures(replay, "mops"), Figures(replay, "frag_rss")
+    name = "`%s`" % allocator
+    if allocator not in speed.allocators or "glibc" not in speed.allocators:
+        out.missing(issue, "%s replay targets%s" % (name, suffix), "no %s or glibc rows" % allocator)
+        return
+    thr = speed.ratios(allocator, "glibc")
+    mean = geometric_mean(thr.values())
+    out.add(issue, "%s throughput, geometric mean over %d traces, >= %.2fx glibc%s"
+            % (name, len(thr), 2.0 * slack, suffix), "%.2fx" % mean, mean >= 2.0 * slack)
+    rival_means = {}
+    for rival in RIVALS:
+        against = speed.ratios(allocator, rival)
+        if against:
+            rival_means[rival] = geometric_mean(against.values())
+    if rival_means:
+        faster = min(rival_means, key=rival_means.get)
+        out.add(issue, "%s throughput >= %.2fx the faster of mimalloc and tcmalloc%s"
+                % (name, 1.05 * slack, suffix),
+                "%.2fx %s (%s)" % (rival_means[faster], faster, ", ".join(
+                    "%.2fx %s" % (v, k) for k, v in sorted(rival_means.items()))),
+                rival_means[faster] >= 1.05 * slack)
+    else:
+        out.missing(issue, "%s throughput against mimalloc and tcmalloc" % name,
+                    "neither installed in this run")
+    trace, low = extreme(thr, worst_is_low=True)
+    below = sum(1 for r in thr.values() if r < 1.2 * slack)
+    out.add(issue, "%s: no trace below %.2fx glibc's throughput%s" % (name, 1.2 * slack, suffix),
+            "lowest %.2fx (%s); %d of %d below" % (low, trace, below, len(thr)), below == 0)
+    frag = memory.ratios(allocator, "glibc")
+    mean = geometric_mean(frag.values())
+    out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %.2f%s"
+            % (name, 1.0 * mem_slack, suffix), "%.2fx" % mean, mean <= 1.0 * mem_slack)
+    trace, high = extreme(frag, worst_is_low=False)
+    bound = 1.1 * mem_slack
+    above = sum(1 for r in frag.values() if r > bound)
+    out.add(issue, "%s: no trace's frag_rss above %.2fx glibc's%s" % (name, bound, suffix),
+            "highest %.2fx (%s); %d of %d above" % (high, trace, above, len(frag)), above == 0)
+
+
+def bench_suite_targets(out, replay):
+    """Issue 4 (arena on the recorded traces) and issue 5's replay target."""
+    speed, memory = Figures(replay, "mops"), Figures(replay, "frag_rss")
+    real = [t for t in speed.traces if recorded(t.split(" ")[0])]
+    thr = speed.ratios("arena", "glibc", real)
+    if thr:
+        mean = geometric_mean(thr.values())
+        out.add(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
+                % len(thr), "%.2fx" % mean, mean >= 1.3)
+        frag = memory.ratios("arena", "glibc", real)
+        trace, high = extreme(frag, worst_is_low=False)
+        above = sorted(t for t, r in frag.items() if r > 1.0)
+        out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
+                "highest %.2fx (%s); above 1.0 on %s" % (high, trace, ", ".join(above) or "none"),
+                not above)
+    else:
+        out.missing(4, "`arena` on the recorded traces", "no arena and glibc rows on them")
+    arena, dropin = speed.ratios("arena", "glibc"), speed.ratios("arena-malloc", "glibc")
+    if arena and dropin:
+        a, d = geometric_mean(arena.values()), geometric_mean(dropin.values())
+        out.add(5, "`arena-malloc` throughput ratio to glibc >= `arena`'s minus 10%",
+                "%.2fx against %.2fx (bound %.2fx)" % (d, a, 0.9 * a), d >= 0.9 * a)
+    else:
+        out.missing(5, "`arena-malloc` against `arena`", "no arena-malloc rows")
+
+
+def micro_targets(out, micro):
+    speed = Figures(micro, "mops")
+    arenas = [a for a in ("arena", "arena-malloc") if a in speed.allocators]
+    comparators = sorted(a for a in speed.allocators if a not in NOT_COMPARATORS)
+    pairs = [t for t in speed.traces if t.startswith("malloc_free/")]
+    for allocator in arenas:
+        ratios = {}
+        for trace in pairs:
+            best = max((speed.get(trace, c) for c in comparators if speed.get(trace, c)),
+                       default=None)
+            if best and speed.get(trace, allocator):
+                ratios[trace.split("/")[1]] = speed.get(trace, allocator) / best
+        if ratios:
+            size, low = extreme(ratios, worst_is_low=True)
+            slower = sum(1 for r in ratios.values() if r < 1.0)
+            out.add(7, "`%s` malloc+free pairs, 8 B to 1 MiB: at least as fast as the fastest "
+                    "comparator at every size" % allocator,
+                    "%d of %d sizes slower; worst %.2fx at %s B" % (slower, len(ratios), low, size),
+                    slower == 0)
+    producer = [t for t in speed.traces if t.startswith("producer_consumer/")]
+    for allocator in arenas:
+        for trace in producer:
+            mine = speed.get(trace, allocator)
+            if mine is None:
+                continue
+            glibc = speed.get(trace, "glibc")
+            if glibc and allocator == "arena-malloc":
+                out.add(5, "`arena-malloc` two-thread producer/consumer >= 1.5x glibc",
+                        "%.2fx" % (mine / glibc), mine / glibc >= 1.5)
+            rates = {c: speed.get(trace, c) for c in comparators if speed.get(trace, c)}
+            if rates:
+                fastest = max(rates, key=rates.get)
+                out.add(7, "`%s` two-thread producer/consumer at least as fast as the fastest "
+                        "comparator" % allocator,
+                        "%.2fx %s" % (mine / rates[fastest], fastest), mine >= rates[fastest])
+    if not arenas:
+        out.missing(7, "micro benchmarks", "no arena rows in the micro run")
+
+
+def realprog_targets(out, realprog):
+    wall, rss = Figures(realprog, "wall_seconds"), Figures(realprog, "max_rss_bytes")
+    allocator = next((a for a in ("arena-malloc", "arena") if a in wall.allocators), None)
+    if allocator is None or "glibc" not in wall.allocators:
+        out.missing(7, "real programs", "no arena or glibc rows")
+        return
+    failed = resultcsv.failed_outputs(realprog)
+    out.add(7, "real programs: every program's output identical under every allocator",
+            "failed: %s" % ", ".join(failed) if failed else "all right", not failed)
+    time_ratios, rss_ratios = wall.ratios(allocator, "glibc"), rss.ratios(allocator, "glibc")
+    for ratios, what, bound in ((time_ratios, "wall time", 0.8), (rss_ratios, "max RSS", 1.0)):
+        mean = geometric_mean(ratios.values())
+        out.add(7, "real programs under `%s`: %s, geometric mean, <= %.1fx glibc" % (
+            allocator, what, bound), "%.2fx over %d programs" % (mean, len(ratios)), mean <= bound)
+    for ratios, what in ((time_ratios, "wall time"), (rss_ratios, "max RSS")):
+        program, high = extreme(ratios, worst_is_low=False)
+        above = sorted(p for p, r in ratios.items() if r > 1.05)
+        out.add(5, "real programs under `%s`: each one's %s within 5%% of glibc's or better"
+                % (allocator, what), "highest %.2fx (%s); above 1.05: %s"
+                % (high, program, ", ".join(above) or "none"), not above)
+
+
+def teardown_targets(out, timeline, floor_mib):
+    """Resident memory at the last sample of gen-phased, after everything is freed."""
+    last = {}
+    for row in timeline.rows:
+        if row["trace"] != "gen-phased":
+            continue
+        if row["allocator"] in ("arena", "seed") and row["block_size"] != DEFAULT_BLOCK:
+            continue
+        key = row["allocator"]
+        if key not in last or row["op_index"] >= last[key]["op_index"]:
+            last[key] = row
+    shown = [a for a in ("arena", "arena-malloc") if a in last]
+    if not shown:
+        out.missing(7, "memory handed back after the phased teardown", "no gen-phased timeline")
+        return
+    others = ", ".join("%s %.1f MiB" % (a, last[a]["rss_bytes"] / MIB)
+                       for a in ("glibc", "jemalloc", "mimalloc", "tcmalloc") if a in last)
+    for allocator in shown:
+        row = last[allocator]
+        bound = 1.1 * row["live_bytes"] + floor_mib * MIB
+        out.add(7, "`%s` after the `phased` teardown: resident <= 1.1 x live + %g MiB"
+                % (allocator, floor_mib), "%.1f MiB resident, %.1f MiB live (%s)" % (
+                    row["rss_bytes"] / MIB, row["live_bytes"] / MIB, others),
+                row["rss_bytes"] <= bound)
+
+
+def instruction_lines(replay):
+    """Instructions per replayed op above the bump ceiling's, per allocator."""
+    counts = Figures(replay, "instructions_per_op")
+    if "bump" not in counts.allocators:
+        return []
+    traces = [t for t in counts.traces if counts.get(t, "bump") is not None]
+    rows = []
+    for allocator in ("arena", "arena-malloc", "mimalloc", "tcmalloc", "jemalloc", "glibc"):
+        above = [counts.get(t, allocator) - counts.get(t, "bump") for t in traces
+                 if counts.get(t, allocator) is not None]
+        if above:
+            rows.append([allocator, "%.1f" % statistics.mean(above),
+                         "%.1f" % min(above), "%.1f" % max(above), str(len(above))])
+    if not rows:
+        return []
+    return ["Instructions per replayed op above the bump ceiling's (callgrind, "
+            "deterministic; tracked, not a target):", "",
+            render(["allocator", "mean over traces", "min", "max", "traces"], rows, "markdown"), ""]
+
+
+def is_instruction_run(table):
+    return any(row.get("instructions_per_op") is not None for row in table.rows)
+
+
+def collect(directories):
+    """{role: ResultTable} over several results directories (one of each role)."""
+    found = {}
+    for directory in directories:
+        run = resultcsv.read_run_or_exit([directory], PROGRAM)
+        for role, table in run.tables.items():
+            if role == "replay" and is_instruction_run(table):
+                role = "instructions"
+            if role in found:
+                print("%s: two %s runs: %s and %s" % (PROGRAM, role, found[role].path,
+                                                       table.path), file=sys.stderr)
+                sys.exit(2)
+            found[role] = table
+    return found
+
+
+def build(tables, floor_mib=DEFAULT_FLOOR_MIB):
+    """(Targets, extra lines) for the tables found."""
+    out = Targets()
+    replay = tables.get("replay")
+    if replay is not None:
+        bench_suite_targets(out, replay)
+        replay_targets(out, replay, "arena", 7)
+        replay_targets(out, replay, "arena-malloc", 7, slack_pct=5)
+    else:
+        out.missing(7, "replay targets", "no default replay run given")
+    if tables.get("micro") is not None:
+        micro_targets(out, tables["micro"])
+    else:
+        out.missing(7, "micro benchmark targets", "no micro run given")
+    if tables.get("realprog") is not None:
+        realprog_targets(out, tables["realprog"])
+    else:
+        out.missing(7, "real-program targets", "no realprog run given")
+    if tables.get("timeline") is not None:
+        teardown_targets(out, tables["timeline"], floor_mib)
+    else:
+        out.missing(7, "memory handed back after the phased teardown", "no timeline.csv")
+    extra = instruction_lines(tables["instructions"]) if "instructions" in tables else []
+    return out, extra
+
+
+def markdown(tables, floor_mib=DEFAULT_FLOOR_MIB, measured_only=False):
+    """The targets as markdown; measured_only leaves out the ones these runs cannot tell."""
+    targets, extra = build(tables, floor_mib)
+    if measured_only:
+        targets.rows = [r for r in targets.rows if r[3] != "not measured"]
+    sources = ["- %s: `%s`" % (role, t.facts.get("command", t.path)) for role, t in tables.items()]
+    met = sum(1 for r in targets.rows if r[3] == "met")
+    measured = sum(1 for r in targets.rows if r[3] != "not measured")
+    return "\n".join(
+        ["%d of %d measured targets met. Made from:" % (met, measured), ""] + sources + [""]
+        + [render(["issue", "target", "measured", "verdict"], targets.rows, "markdown"), ""]
+        + extra)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description="The measured figure beside each speed and memory target "
+        "(issues 4, 5, 7), from ./bench.sh results directories (replay, micro, realprog, "
+        "instructions).")
+    parser.add_argument("directories", nargs="+", metavar="DIR", help="a results directory")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write markdown here, not stdout")
+    parser.add_argument("--floor-mib", type=float, default=DEFAULT_FLOOR_MIB, metavar="N",
+                        help="the fixed floor of the phased teardown target (default: %(default)g)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    for directory in args.directories:
+        if not os.path.isdir(directory):
+            parser.error("%s is not a directory" % directory)
+    text = "# Targets\n\n" + markdown(collect(args.directories), args.floor_mib) + "\n"
+    if args.output:
+        with open(args.output, "w") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
