@@ -410,10 +410,13 @@ static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
  * a page fault per 4 KiB when it is used again); memory that stays free should
  * go back to the OS. So: up to the budget nothing is purged; above it, what has
  * been free for the purge delay, at most one pass per tick, down to half the
- * budget. Past a hard limit, whatever it takes: the budget, plus what the
- * heap held at its peak beyond what it holds now and the budget again (at most
- * as much as it holds), so a heap below its peak keeps the memory it will want
- * back, and after a teardown (live near zero) the limit is the budget. */
+ * budget. Past a hard limit, whatever it takes, down to the budget. The limit
+ * is the budget plus what the heap held at its peak beyond what it holds now
+ * and the budget again, but at most PURGE_TEARDOWN_FACTOR times what it holds:
+ * at its peak a heap keeps little (free memory of the wrong kind there only
+ * adds to the peak); below it, it keeps the memory it will want back when its
+ * live bytes rise again (gen-large dips to a quarter of its peak and back);
+ * and a heap that tears down (live near zero) is back at the budget at once. */
 void heap_purge_maybe(heap_t *h) {
     size_t budget = heap_purge_budget(h);
     if (likely(heap_dirty_bytes(h) <= budget)) return;
@@ -425,7 +428,8 @@ void heap_purge_maybe(heap_t *h) {
         heap_purge(h, budget / 2, true, now);
     }
     size_t live = h->stats.live_bytes, below_peak = h->stats.peak_live_bytes - live;
-    size_t keep_for_peak = below_peak + budget < live ? below_peak + budget : live;
+    size_t keep_for_peak = below_peak + budget, teardown = live * PURGE_TEARDOWN_FACTOR;
+    if (keep_for_peak > teardown) keep_for_peak = teardown;
     if (heap_dirty_bytes(h) > budget + keep_for_peak) heap_purge(h, budget, false, now);
 }
 

@@ -65,9 +65,12 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define RELEASED_RING 16                       /* released segments remembered for double frees */
 #define REQUEST_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20)) /* larger requests fail at once */
 #define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
+#define PURGE_TEARDOWN_FACTOR 8u               /* free memory kept for the peak: at most this x live */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
+_Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
+               "the hard purge limit keeps some multiple of the live bytes, and stays finite");
 _Static_assert((SMALL_MAX & (SMALL_MAX - 1)) == 0, "SMALL_MAX is a power of two");
 _Static_assert(SMALL_MAX * 4 <= PAGE_BYTES, "a page holds several blocks of the largest class");
 _Static_assert(CLASS_LINEAR == (2 << CLASS_PER_DOUBLING_LOG2), "geometric classes start where linear ones end");
@@ -277,7 +280,9 @@ typedef struct heap_stats {
  *   touched bytes;
  * - huge_cache holds huge_cache_count segments of huge_cache_bytes bytes;
  * - dirty memory (free pages, free TLSF blocks, the huge cache) stays within
- *   heap_purge_budget after every free: memory goes back to the OS only there.
+ *   the hard limit of heap_purge_maybe after every free (the budget plus at
+ *   most PURGE_TEARDOWN_FACTOR x live bytes), and memory goes back to the OS
+ *   only there.
  * - stats.live_* equal the sums over every live block of this heap.
  */
 /* heap->mode: a heap in a mode runs only its slow paths (its direct pages stay
