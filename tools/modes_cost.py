@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""The cost of arena's checked and hardened modes, from three replay CSVs.
+
+  modes_cost.py PLAIN.csv CHECKED.csv SECURE.csv
+
+Each CSV is one bench_replay run of arena-malloc and glibc on the same traces,
+the second with ARENA_CHECKED=1 and the third with ARENA_SECURE=1 in the
+environment (arena-malloc reads them; glibc ignores them). Prints, per trace,
+arena-malloc's throughput as a ratio to glibc's in each run and each mode's
+ratio as a fraction of the plain one, then geometric means. Ratios come from
+one run each, so glibc measured beside arena in that run absorbs the drift
+between runs. Python 3 standard library.
+"""
+
+import sys
+
+import resultcsv
+from stats import geometric_mean
+
+PROGRAM = "modes_cost.py"
+
+
+def ratios(path):
+    """{trace: median arena-malloc mops / median glibc mops} of one run."""
+    table = resultcsv.read_or_exit(path, PROGRAM)
+    medians = {}
+    for key, rows in table.groups(("trace", "allocator")).items():
+        medians[key] = resultcsv.median_of(rows, "mops")
+    return {trace: medians[(trace, "arena-malloc")] / medians[(trace, "glibc")]
+            for trace, allocator in medians
+            if allocator == "arena-malloc" and medians.get((trace, "glibc"))}
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    plain, checked, secure = (ratios(path) for path in argv)
+    traces = [t for t in plain if t in checked and t in secure]
+    print("%-18s %8s %8s %10s %8s %10s" % ("trace", "plain", "checked", "of plain",
+                                           "secure", "of plain"))
+    for trace in traces:
+        print("%-18s %7.2fx %7.2fx %10.2f %7.2fx %10.2f" % (
+            trace, plain[trace], checked[trace], checked[trace] / plain[trace],
+            secure[trace], secure[trace] / plain[trace]))
+    mean = lambda d: geometric_mean(d[t] for t in traces)
+    print("%-18s %7.2fx %7.2fx %10.2f %7.2fx %10.2f" % (
+        "geometric mean", mean(plain), mean(checked), mean(checked) / mean(plain),
+        mean(secure), mean(secure) / mean(plain)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
