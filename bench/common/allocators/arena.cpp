@@ -1,5 +1,5 @@
 // arena: the explicit API, default policy (size classes, TLSF, huge mappings).
-// Threaded replays use one arena with ARENA_THREAD_SAFE (a locked arena).
+// Threaded replays use one arena with ARENA_THREAD_SAFE (a heap per thread).
 #include "explicit_arena.h"
 
 namespace bench {
