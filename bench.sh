@@ -5,14 +5,14 @@
 #
 # Modes:
 #   replay        (the default) trace replay: every bundled trace (traces/*.trace.gz) under every
-#                 available allocator, 5 interleaved repetitions (6 to 8 minutes on
+#                 available allocator, 5 interleaved repetitions (4 to 8 minutes on
 #                 2 cores) -> replay.csv, replay.json, timeline.csv
 #   --quick       the same, shorter: 2 repetitions of the first 20000 ops of each
 #                 trace, throughput and memory only; an allocator whose first
 #                 replay of a trace takes over 0.5 s is left out there (about 30 s)
 #   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
 #                 4M on the first 100000 ops of each trace, 3 repetitions, plus
-#                 tools/recommend.py's choice -> sweep.csv (about 9 minutes)
+#                 tools/recommend.py's choice -> sweep.csv (5 to 9 minutes)
 #   micro         bench_micro: malloc/free pairs, batches, realloc, calloc, reset,
 #                 threads, producer/consumer -> micro.csv, micro.json (3.5 minutes)
 #   realprog      real programs under each process malloc -> realprog.csv (3 minutes)
