@@ -247,23 +247,27 @@ def teardown_targets(out, timeline, floor_mib):
 
 
 def instruction_lines(replay):
-    """Instructions per replayed op above the bump ceiling's, per allocator."""
+    """Instructions per replayed op above the bump ceiling's, per allocator. Medians
+    over the traces: where the trace reallocates large blocks, bump (which never
+    reuses) copies them and is no floor, so a mean would be meaningless."""
     counts = Figures(replay, "instructions_per_op")
     if "bump" not in counts.allocators:
         return []
     traces = [t for t in counts.traces if counts.get(t, "bump") is not None]
     rows = []
     for allocator in ("arena", "arena-malloc", "mimalloc", "tcmalloc", "jemalloc", "glibc"):
-        above = [counts.get(t, allocator) - counts.get(t, "bump") for t in traces
-                 if counts.get(t, allocator) is not None]
-        if above:
-            rows.append([allocator, "%.1f" % statistics.mean(above),
-                         "%.1f" % min(above), "%.1f" % max(above), str(len(above))])
+        above = {t: counts.get(t, allocator) - counts.get(t, "bump") for t in traces
+                 if counts.get(t, allocator) is not None}
+        if not above:
+            continue
+        real = [v for t, v in above.items() if recorded(t.split(" ")[0])]
+        rows.append([allocator, "%.1f" % statistics.median(above.values()),
+                     "%.1f" % statistics.median(real) if real else "-", str(len(above))])
     if not rows:
         return []
     return ["Instructions per replayed op above the bump ceiling's (callgrind, "
-            "deterministic; tracked, not a target):", "",
-            render(["allocator", "mean over traces", "min", "max", "traces"], rows, "markdown"), ""]
+            "deterministic; tracked, not a target; medians over the traces):", "",
+            render(["allocator", "all traces", "recorded traces", "traces"], rows, "markdown"), ""]
 
 
 def is_instruction_run(table):
@@ -339,7 +343,9 @@ def main(argv=None):
     for directory in args.directories:
         if not os.path.isdir(directory):
             parser.error("%s is not a directory" % directory)
-    text = "# Targets\n\n" + markdown(collect(args.directories), args.floor_mib) + "\n"
+    command = " ".join(["tools/targets.py"] + (sys.argv[1:] if argv is None else list(argv)))
+    text = "# Targets\n\nMade by `%s`.\n\n%s\n" % (
+        command, markdown(collect(args.directories), args.floor_mib))
     if args.output:
         with open(args.output, "w") as handle:
             handle.write(text)
