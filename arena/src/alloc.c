@@ -172,8 +172,15 @@ static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
         heap_count_remote_free(stats, requested);
         return;
     }
-    heap_count_remote_free(s->heap, block_requested(h, s, p));
-    heap_push_remote(s->heap, p);
+    heap_t *owner = s->heap;
+    size_t requested = block_requested(h, s, p);
+    heap_push_remote(owner, p);
+    /* Counted after the push: the owner's counts never show a block freed
+     * before it is on the list, so a heap whose counts say it is empty has no
+     * push in flight, and heaps_reclaim_locked may release it. Counted first,
+     * the owner could release the block's segment between the count and the
+     * push, and the push would write into unmapped memory. */
+    heap_count_remote_free(owner, requested);
 }
 
 /* Frees live block p; no stats. */

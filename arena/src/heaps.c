@@ -62,8 +62,8 @@ void heap_collect_remote(heap_t *h) {
         block_release(h, s, p);
         p = next;
     }
-    size_t bytes = atomic_exchange_explicit(&h->remote_freed_bytes, 0, memory_order_relaxed);
-    uint64_t blocks = atomic_exchange_explicit(&h->remote_freed_blocks, 0, memory_order_relaxed);
+    size_t bytes = atomic_exchange_explicit(&h->remote_freed_bytes, 0, memory_order_acquire);
+    uint64_t blocks = atomic_exchange_explicit(&h->remote_freed_blocks, 0, memory_order_acquire);
     h->stats.live_bytes -= bytes;
     h->stats.frees += blocks;
 }
