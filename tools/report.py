@@ -216,9 +216,7 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
 
 def targets_section(run):
     """The project's targets that this run measures, each beside its figure."""
-    tables = dict(run.tables)
-    if "replay" in tables and targets.is_instruction_run(tables["replay"]):
-        tables["instructions"] = tables.pop("replay")
+    tables = targets.tables_by_role(run)
     if not any(role in tables for role in ("replay", "micro", "realprog", "instructions")):
         return []
     return ["## Targets", "", "The project's speed and memory targets (issues 4, 5 and 7) "

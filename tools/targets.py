@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set the measured figures beside the project's speed and memory targets.
 
-  targets.py DIR... [--format markdown|text] [-o FILE] [--floor-mib N]
+  targets.py DIR... [-o FILE] [--floor-mib N]
 
 Each DIR is a results directory of ./bench.sh: the default replay run, and
 optionally the micro, realprog and instructions runs. Every target of the
@@ -35,16 +35,19 @@ MIB = 1024 * 1024
 DEFAULT_FLOOR_MIB = 4.0
 
 
+def at_default_config(row):
+    """False for arena and seed rows of another block or region size than the default."""
+    return row["allocator"] not in ("arena", "seed") or (
+        row["block_size"] == DEFAULT_BLOCK and not row.get("region_size"))
+
+
 class Figures:
     """Medians per (trace label, allocator) of one table, at the default block size."""
 
     def __init__(self, table, figure):
         grouped = {}
         for row in table.rows:
-            if row.get(figure) is None:
-                continue
-            if row["allocator"] in ("arena", "seed") and (
-                    row["block_size"] != DEFAULT_BLOCK or row.get("region_size")):
+            if row.get(figure) is None or not at_default_config(row):
                 continue
             label = row["trace"] if row["threads"] in (None, 1) \
                 else "%s t=%d" % (row["trace"], row["threads"])
@@ -76,9 +79,7 @@ class Targets:
         self.rows = []
 
     def add(self, issue, target, measured, met):
-        """met: True, False or None (not measured)."""
-        verdict = "not measured" if met is None else ("met" if met else "**missed**")
-        self.rows.append(["#%d" % issue, target, measured if met is not None else "-", verdict])
+        self.rows.append(["#%d" % issue, target, measured, "met" if met else "**missed**"])
 
     def missing(self, issue, target, why):
         self.rows.append(["#%d" % issue, target, why, "not measured"])
@@ -224,9 +225,7 @@ def teardown_targets(out, timeline, floor_mib):
     """Resident memory at the last sample of gen-phased, after everything is freed."""
     last = {}
     for row in timeline.rows:
-        if row["trace"] != "gen-phased":
-            continue
-        if row["allocator"] in ("arena", "seed") and row["block_size"] != DEFAULT_BLOCK:
+        if row["trace"] != "gen-phased" or not at_default_config(row):
             continue
         key = row["allocator"]
         if key not in last or row["op_index"] >= last[key]["op_index"]:
@@ -274,14 +273,18 @@ def is_instruction_run(table):
     return any(row.get("instructions_per_op") is not None for row in table.rows)
 
 
+def tables_by_role(run):
+    """{role: ResultTable} of one run, an instructions run's replay.csv as "instructions"."""
+    return {("instructions" if role == "replay" and is_instruction_run(table) else role): table
+            for role, table in run.tables.items()}
+
+
 def collect(directories):
     """{role: ResultTable} over several results directories (one of each role)."""
     found = {}
     for directory in directories:
         run = resultcsv.read_run_or_exit([directory], PROGRAM)
-        for role, table in run.tables.items():
-            if role == "replay" and is_instruction_run(table):
-                role = "instructions"
+        for role, table in tables_by_role(run).items():
             if role in found:
                 print("%s: two %s runs: %s and %s" % (PROGRAM, role, found[role].path,
                                                        table.path), file=sys.stderr)
