@@ -442,6 +442,36 @@ void heap_purge_maybe(heap_t *h) {
 
 void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
 
+/* Dirty free bytes of one kind of memory, and of every kind but one. */
+static size_t heap_dirty_of(const heap_t *h, segment_kind kind) {
+    return kind == SEG_SMALL ? h->dirty_page_bytes : kind == SEG_MEDIUM ? h->tlsf.dirty_bytes : h->huge_cache_bytes;
+}
+static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap_dirty_bytes(h) - heap_dirty_of(h, kind); }
+
+/* Free pages serve only small blocks, free TLSF blocks only medium ones, the
+ * huge cache only huge ones. When one kind grows into fresh memory, what the
+ * others keep resident for their own regrowth adds to the footprint and serves
+ * nothing (sqlite's trace turns 4 MiB of small blocks into medium ones): as
+ * much of it goes back to the OS as the growth touches, down to half the
+ * budget, whatever its age; in heap_purge's order. */
+void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
+    size_t share = h->stats.live_bytes >> PURGE_FRACTION_SHIFT;
+    size_t other = heap_dirty_other(h, kind), reserve = (share > PURGE_FLOOR ? share : PURGE_FLOOR) / 2;
+    if (likely(other <= reserve)) return;
+    size_t keep = other - (fresh < other - reserve ? fresh : other - reserve);
+    static const segment_kind order[] = {SEG_HUGE, SEG_SMALL, SEG_MEDIUM};
+    for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
+        segment_kind k = order[i];
+        other = heap_dirty_other(h, kind);
+        if (other <= keep) return;
+        if (k == kind) continue;
+        size_t rest = other - heap_dirty_of(h, k), target = keep > rest ? keep - rest : 0;
+        if (k == SEG_HUGE) huge_purge(h, target, false, 0);
+        else if (k == SEG_SMALL) page_purge(h, target, false, 0);
+        else tlsf_purge(h, target, false, 0);
+    }
+}
+
 /* ---- whole heap ---------------------------------------------------------- */
 
 void heap_release_all(heap_t *h) {

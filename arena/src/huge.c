@@ -65,6 +65,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
         }
         s->huge_align = map_align;
         s->huge_fresh = true;
+        heap_grew(h, SEG_HUGE, total);
     }
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;

@@ -182,6 +182,8 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  *   map, and nothing else maps here;
  * - kind SMALL: pages_active + free pages + first_page == page_count;
  * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly (tlsf.c);
+ *   every OS page it ever wrote since mapping or its last purge has its bit
+ *   set in touched_map (a clear bit is a page that is not resident);
  * - kind HUGE: one live block at huge_block, huge_usable bytes usable; or
  *   huge_cached, on the heap's huge cache, no block.
  */
@@ -200,8 +202,7 @@ typedef struct segment {
     uint32_t pages_active;
     /* MEDIUM */
     uintptr_t first_block, sentinel;
-    uintptr_t medium_frontier;       /* pages from here to the sentinel were not touched
-                                        since they were mapped or purged */
+    uint64_t *touched_map;           /* MEDIUM: 1 bit/OS page: written since mapped or purged */
     size_t guard;                    /* MODE_SECURE: bytes at the end mapped PROT_NONE */
     /* HUGE */
     bool huge_cached;                /* freed, kept mapped for reuse (in the heap's huge cache) */
@@ -499,6 +500,10 @@ size_t block_requested(heap_t *h, segment_t *s, const void *p) INTERNAL;
 void block_release(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Purges dirty free memory when it exceeds the heap's budget. */
 void heap_purge_maybe(heap_t *h) INTERNAL;
+/* Kind `kind` is about to touch `fresh` bytes of memory it never touched or
+ * purged: dirty free memory of the other kinds beyond half the budget goes back
+ * to the OS, as much as was touched. */
+void heap_grew(heap_t *h, segment_kind kind, size_t fresh) INTERNAL;
 /* Hands back every dirty free byte of the heap. */
 void heap_purge_all(heap_t *h) INTERNAL;
 /* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8), plus the

@@ -129,7 +129,10 @@ static void page_carve(heap_t *h, page_t *pg) {
     }
     pg->capacity += (uint32_t)count;
     uint16_t carved_pages = (uint16_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
-    if (carved_pages > pg->touched_pages) pg->touched_pages = carved_pages;
+    if (carved_pages > pg->touched_pages) {
+        heap_grew(h, SEG_SMALL, (size_t)(carved_pages - pg->touched_pages) * OS_PAGE);
+        pg->touched_pages = carved_pages;
+    }
 }
 
 void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {

@@ -19,10 +19,10 @@
  * - a used block's payload granule has its live bit set, nothing else does;
  * - the bitmaps say which lists are non-empty; free_bytes, free_blocks and
  *   dirty_bytes are the sums over the lists;
- * - a free block's dirty count is what it held of touched memory when it went
- *   on the lists: nothing when purged, else its bytes below the segment's
- *   frontier (memory past the frontier was never touched since mapping or the
- *   last purge of the segment's end), and nothing below PURGE_MIN_BLOCK.
+ * - a free block's dirty count is the number of touched OS pages (touched_map)
+ *   inside it, its first page (links) and last (footer) aside: what a purge
+ *   would hand back; nothing below PURGE_MIN_BLOCK. The bits under a listed
+ *   block do not change until it leaves the lists, so the count stays exact.
  */
 #include "internal.h"
 
@@ -31,8 +31,7 @@
 
 #define MB_FREE ((size_t)1)
 #define MB_PREV_FREE ((size_t)2)
-#define MB_PURGED ((size_t)4) /* free, and its inner pages were handed back */
-#define MB_FLAGS ((size_t)7)
+#define MB_FLAGS ((size_t)3)
 #define MB_HDR ((size_t)16)
 /* header, links and epoch, footer */
 #define MB_SMALLEST (MB_HDR + 3 * sizeof(uint64_t) + sizeof(size_t))
@@ -93,21 +92,74 @@ static void tlsf_mapping(size_t size, unsigned *fl, unsigned *sl) {
     }
 }
 
-/* Touched memory in free block b of segment s, in OS pages (see the invariants). */
-static uint32_t mb_dirty_pages(const segment_t *s, const mblock *b) {
-    if (mb_sf(b) & MB_PURGED || mb_size(b) < PURGE_MIN_BLOCK) return 0;
-    uintptr_t end = (uintptr_t)mb_next(b);
-    if (end > s->medium_frontier) end = s->medium_frontier;
-    return end > (uintptr_t)b ? (uint32_t)(align_up(end - (uintptr_t)b, OS_PAGE) / OS_PAGE) : 0;
+/* ---- touched pages --------------------------------------------------------
+ * A bit per OS page of a MEDIUM segment, set when anything in the page is
+ * written, cleared when it is purged: which free memory is resident, and how
+ * much a block about to be used will fault in. */
+
+static size_t touched_page(const segment_t *s, uintptr_t a) { return (a - (uintptr_t)s) / OS_PAGE; }
+
+/* Set bits of x: most words of the map are all clear or all set, and without
+ * -mpopcnt the builtin is a library call. */
+static unsigned bits_count(uint64_t x) { return x == 0 ? 0 : x == ~(uint64_t)0 ? 64 : (unsigned)__builtin_popcountll(x); }
+
+/* Sets the bits of the pages [first, end) of s (first < end); returns how many were clear. */
+static size_t touched_mark_pages(segment_t *s, size_t first, size_t end) {
+    size_t w = first / 64, last = (end - 1) / 64, fresh = 0;
+    for (uint64_t mask = ~(uint64_t)0 << (first % 64);; w++, mask = ~(uint64_t)0) {
+        if (w == last) mask &= ~(uint64_t)0 >> (63 - (end - 1) % 64);
+        fresh += bits_count(mask & ~s->touched_map[w]);
+        s->touched_map[w] |= mask;
+        if (w == last) return fresh;
+    }
+}
+/* Marks every page that [begin, end) overlaps; returns the bytes that were not touched. */
+static size_t touched_mark(segment_t *s, uintptr_t begin, uintptr_t end) {
+    return touched_mark_pages(s, touched_page(s, begin), touched_page(s, end - 1) + 1) * OS_PAGE;
+}
+/* Touched pages among [first, end). */
+static size_t touched_count(const segment_t *s, size_t first, size_t end) {
+    if (first >= end) return 0;
+    size_t w = first / 64, last = (end - 1) / 64;
+    uint64_t head = ~(uint64_t)0 << (first % 64), tail = ~(uint64_t)0 >> (63 - (end - 1) % 64);
+    if (w == last) return bits_count(s->touched_map[w] & head & tail);
+    size_t count = bits_count(s->touched_map[w] & head) + bits_count(s->touched_map[last] & tail);
+    for (w++; w < last; w++) count += bits_count(s->touched_map[w]);
+    return count;
 }
 
-static void tlsf_insert(heap_t *h, const segment_t *s, mblock *b) {
+/* The pages a purge of free block b may hand back, [*first, *end): the whole
+ * pages between its links and its footer. */
+static void mb_inner_pages(const segment_t *s, mblock *b, size_t *first, size_t *end) {
+    *first = touched_page(s, align_up((uintptr_t)mb_links(b) + sizeof(mlinks), OS_PAGE));
+    *end = touched_page(s, ((uintptr_t)mb_next(b) - sizeof(size_t)) & ~(OS_PAGE - 1));
+    if (*end < *first) *end = *first;
+}
+
+/* Touched memory in free block b of segment s, in OS pages (see the invariants). */
+static uint32_t mb_dirty_pages(const segment_t *s, mblock *b) {
+    if (mb_size(b) < PURGE_MIN_BLOCK) return 0;
+    size_t first, end;
+    mb_inner_pages(s, b, &first, &end);
+    return (uint32_t)touched_count(s, first, end);
+}
+
+/* Every free block's first page (header, links) and last (footer) are marked
+ * touched: where a block starts or ends inside memory that was not in use
+ * (a new segment, a split), its writer marks them with these. */
+static void mb_touch_head(segment_t *s, mblock *b) { touched_mark(s, (uintptr_t)b, (uintptr_t)(mb_links(b) + 1)); }
+static void mb_touch_footer(segment_t *s, mblock *b) {
+    touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b));
+}
+
+/* Puts free block b on its list, holding dirty_pages touched pages (mb_dirty_pages). */
+static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages) {
     tlsf_t *t = &h->tlsf;
     unsigned fl, sl;
     tlsf_mapping(mb_size(b), &fl, &sl);
     mlinks *l = mb_links(b);
     l->since = purge_clock();
-    l->dirty_pages = mb_dirty_pages(s, b);
+    l->dirty_pages = dirty_pages;
     l->prev = NULL;
     l->next = t->heads[fl][sl];
     if (l->next) mb_links(l->next)->prev = b;
@@ -118,6 +170,7 @@ static void tlsf_insert(heap_t *h, const segment_t *s, mblock *b) {
     t->free_blocks++;
     t->dirty_bytes += (size_t)l->dirty_pages * OS_PAGE;
 }
+static void tlsf_insert(heap_t *h, segment_t *s, mblock *b) { tlsf_insert_counted(h, b, mb_dirty_pages(s, b)); }
 
 static void tlsf_remove(tlsf_t *t, mblock *b) {
     unsigned fl, sl;
@@ -199,7 +252,9 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
     mb_set_footer(b);
     s->first_block = first;
     s->sentinel = (uintptr_t)sentinel;
-    s->medium_frontier = align_up(first + sizeof(mblock) + sizeof(mlinks), OS_PAGE); /* fresh pages past it */
+    touched_mark(s, (uintptr_t)sentinel, (uintptr_t)(sentinel + 1));
+    mb_touch_head(s, b);
+    mb_touch_footer(s, b);
     tlsf_insert(h, s, b);
 }
 
@@ -223,27 +278,45 @@ static bool tlsf_segment_empty(const segment_t *s) {
 
 /* ---- splitting ----------------------------------------------------------- */
 
-/* Block memory up to `end` is about to be touched. */
-static void tlsf_advance_frontier(segment_t *s, uintptr_t end) {
-    if (end > s->medium_frontier) s->medium_frontier = align_up(end, OS_PAGE);
+/* Block b of `size` bytes is about to be used: marks its pages touched and
+ * lets the heap know how much fresh memory that faults in. */
+static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
+    size_t fresh = touched_mark(s, (uintptr_t)b, (uintptr_t)b + size);
+    if (fresh) heap_grew(h, SEG_MEDIUM, fresh);
 }
 
-/* Cuts b (free, off the lists) to `size` bytes when the rest makes a block;
- * the rest keeps b's purged state and goes on the lists. */
-static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size) {
+/* Cuts b (free, off the lists, untouched since) to `size` bytes when the rest
+ * makes a block; the rest goes on the lists. dirty_pages: what b's list entry
+ * counted, or UINT32_MAX when b is not the block that was listed. The rest's
+ * count is b's less what lay in front of the rest: counting a whole large
+ * block's pages at each split would cost more than the split. */
+static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size, uint32_t dirty_pages) {
     size_t total = mb_size(b);
     if (total - size < tlsf_min_block(h)) return;
+    size_t b_first = 0, b_end = 0;
+    if (dirty_pages != UINT32_MAX && total >= PURGE_MIN_BLOCK) mb_inner_pages(s, b, &b_first, &b_end);
     mblock *rest = (mblock *)((uint8_t *)b + size);
-    mb_sf_set(rest, (total - size) | MB_FREE | (mb_sf(b) & MB_PURGED));
+    mb_sf_set(rest, (total - size) | MB_FREE);
     mb_set_footer(rest);
     mb_sf_set(mb_next(rest), mb_sf(mb_next(rest)) | MB_PREV_FREE);
-    mb_sf_set(b, size | (mb_sf(b) & (MB_FREE | MB_PREV_FREE | MB_PURGED)));
-    tlsf_insert(h, s, rest);
+    mb_sf_set(b, size | (mb_sf(b) & (MB_FREE | MB_PREV_FREE)));
+    uint32_t rest_dirty = 0;
+    if (total - size >= PURGE_MIN_BLOCK) {
+        if (b_end) {
+            size_t first, end;
+            mb_inner_pages(s, rest, &first, &end); /* end == b_end: the same footer */
+            rest_dirty = dirty_pages - (uint32_t)touched_count(s, b_first, first < b_end ? first : b_end);
+        } else {
+            rest_dirty = mb_dirty_pages(s, rest);
+        }
+    }
+    mb_touch_head(s, rest); /* below its inner pages; its footer is b's */
+    tlsf_insert_counted(h, rest, rest_dirty);
 }
 
 /* Marks b used for a request of n bytes. */
 static void *tlsf_use(segment_t *s, mblock *b, size_t n) {
-    mb_sf_set(b, mb_sf(b) & ~(MB_FREE | MB_PURGED));
+    mb_sf_set(b, mb_sf(b) & ~MB_FREE);
     b->requested = n;
     mb_sf_set(mb_next(b), mb_sf(mb_next(b)) & ~MB_PREV_FREE);
     void *p = mb_payload(b);
@@ -270,6 +343,7 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
         ARENA_ASSERT(b != NULL);
     }
     tlsf_remove(t, b);
+    uint32_t dirty_pages = mb_links(b)->dirty_pages;
     segment_t *s = segmap_lookup(b);
     if (align > B) {
         uintptr_t payload = (uintptr_t)mb_payload(b);
@@ -281,14 +355,16 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
             size_t total = mb_size(b);
             mblock *front = b;
             b = (mblock *)((uint8_t *)front + gap);
-            mb_sf_set(b, (total - gap) | MB_FREE | MB_PREV_FREE | (mb_sf(front) & MB_PURGED));
-            mb_sf_set(front, gap | (mb_sf(front) & (MB_FREE | MB_PREV_FREE | MB_PURGED)));
+            mb_sf_set(b, (total - gap) | MB_FREE | MB_PREV_FREE);
+            mb_sf_set(front, gap | (mb_sf(front) & (MB_FREE | MB_PREV_FREE)));
             mb_set_footer(front);
+            mb_touch_footer(s, front); /* its header is b's */
             tlsf_insert(h, s, front);
+            dirty_pages = UINT32_MAX;
         }
     }
-    tlsf_advance_frontier(s, (uintptr_t)b + need);
-    tlsf_split_tail(h, s, b, need);
+    tlsf_split_tail(h, s, b, need, dirty_pages);
+    tlsf_touch(h, s, b, need);
     return tlsf_use(s, b, size);
 }
 
@@ -330,7 +406,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         mb_sf_set(after, mb_sf(after) & ~MB_PREV_FREE);
         mb_sf_set(b, (size + mb_size(next)) | (mb_sf(b) & MB_PREV_FREE));
         size = mb_size(b);
-        tlsf_advance_frontier(s, (uintptr_t)b + need);
+        tlsf_touch(h, s, b, need);
     }
     if (size - need >= tlsf_min_block(h)) {
         /* The cut-off tail joins a free successor. */
@@ -345,6 +421,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         mb_set_footer(tail);
         mb_sf_set(mb_next(tail), mb_sf(mb_next(tail)) | MB_PREV_FREE);
         mb_sf_set(b, need | (mb_sf(b) & MB_PREV_FREE));
+        mb_touch_head(s, tail); /* its footer was a block's end already */
         tlsf_insert(h, s, tail);
     }
     b->requested = n;
@@ -395,7 +472,9 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next) {
         for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
             if (mb_free(b)) {
-                if (mb_sf(b) & MB_PURGED) *purged += mb_size(b);
+                size_t first, end;
+                mb_inner_pages(s, (mblock *)b, &first, &end);
+                *purged += (end - first - touched_count(s, first, end)) * OS_PAGE;
                 continue;
             }
             *blocks += 1;
@@ -414,20 +493,27 @@ void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
 /* ---- purging ------------------------------------------------------------- */
 
 /* Hands back the touched OS pages inside free block b of segment s, keeping
- * its links and footer; pulls the frontier back when b held it. */
+ * its links and footer: each run of touched pages in one call. */
 static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b) {
     tlsf_t *t = &h->tlsf;
-    uintptr_t begin = align_up((uintptr_t)mb_links(b) + sizeof(mlinks), OS_PAGE);
-    uintptr_t end = ((uintptr_t)mb_next(b) - sizeof(size_t)) & ~(OS_PAGE - 1);
-    if (end > s->medium_frontier) end = s->medium_frontier;
-    if (end > begin) {
-        os_purge((void *)begin, end - begin);
-        h->purged_out += end - begin;
+    size_t first, end;
+    mb_inner_pages(s, b, &first, &end);
+    for (size_t i = first; i < end;) {
+        if (!(s->touched_map[i / 64] >> (i % 64) & 1)) {
+            i++;
+            continue;
+        }
+        size_t run = i;
+        while (run < end && (s->touched_map[run / 64] >> (run % 64) & 1)) {
+            s->touched_map[run / 64] &= ~((uint64_t)1 << (run % 64));
+            run++;
+        }
+        os_purge((uint8_t *)s + i * OS_PAGE, (run - i) * OS_PAGE);
+        h->purged_out += (run - i) * OS_PAGE;
+        i = run;
     }
-    if (s->medium_frontier > begin && s->medium_frontier <= (uintptr_t)mb_next(b)) s->medium_frontier = begin;
     t->dirty_bytes -= (size_t)mb_links(b)->dirty_pages * OS_PAGE;
     mb_links(b)->dirty_pages = 0;
-    mb_sf_set(b, mb_sf(b) | MB_PURGED);
 }
 
 /* Purges free block b; when it is a whole segment (not the heap's only medium
@@ -483,8 +569,16 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
                 free_blocks++;
                 free_bytes += size;
                 dirty += (size_t)mb_links((mblock *)b)->dirty_pages * OS_PAGE;
+                size_t last = touched_page(s, (uintptr_t)mb_next(b) - 1);
+                CHECK_INVARIANT(touched_count(s, touched_page(s, (uintptr_t)b), touched_page(s, (uintptr_t)b) + 1) == 1 &&
+                                    touched_count(s, last, last + 1) == 1,
+                                "free medium block's header or footer page is not marked touched", b);
+                CHECK_INVARIANT(mb_links((mblock *)b)->dirty_pages == mb_dirty_pages(s, (mblock *)b),
+                                "free medium block's dirty page count disagrees with the touched pages", b);
             } else {
                 CHECK_INVARIANT(live_get(s, mb_payload(b)), "used medium block not marked live", b);
+                size_t first = touched_page(s, (uintptr_t)b), end = touched_page(s, (uintptr_t)mb_next(b) - 1) + 1;
+                CHECK_INVARIANT(touched_count(s, first, end) == end - first, "used medium block's pages are not all marked touched", b);
                 CHECK_INVARIANT(b->requested <= size - MB_HDR, "medium block's requested size exceeds its usable size", b);
                 used_blocks++;
                 *live_bytes += b->requested;

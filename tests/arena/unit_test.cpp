@@ -395,6 +395,37 @@ TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
     arena_destroy(a);
 }
 
+// Free pages serve only small blocks and free TLSF blocks only medium ones.
+// Frees `freed` bytes of one kind while `kept` bytes stay live, then grows the
+// other kind by as much into fresh memory: what the first kind keeps for its
+// own regrowth must go back to the OS as the second grows, or resident memory
+// rises by the whole growth (4 MiB) instead of the budget's reserve (1 MiB).
+size_t ResidentRiseWhenTheOtherKindGrows(size_t freed_size, size_t grown_size) {
+    const size_t kMiB4 = (size_t)4 << 20;
+    arena_t *a = arena_create(nullptr);
+    std::vector<void *> kept, freed, grown;
+    kept.reserve(kMiB4 / 64);
+    freed.reserve(kMiB4 / 64);
+    grown.reserve(kMiB4 / 64);
+    for (size_t n = 0; n < kMiB4; n += grown_size) kept.push_back(memset(arena_malloc(a, grown_size), 1, grown_size));
+    for (size_t n = 0; n < kMiB4; n += freed_size) freed.push_back(memset(arena_malloc(a, freed_size), 2, freed_size));
+    for (void *p : freed) arena_free(a, p);
+    size_t before = ResidentBytes();
+    for (size_t n = 0; n < kMiB4; n += grown_size) grown.push_back(memset(arena_malloc(a, grown_size), 3, grown_size));
+    size_t rise = ResidentBytes() - before;
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+    return rise;
+}
+
+TEST(DefaultPolicy, FreePagesGoBackWhenMediumBlocksGrowIntoFreshMemory) {
+    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(64, 8192), (size_t)5 << 19);
+}
+
+TEST(DefaultPolicy, FreeMediumBlocksGoBackWhenSmallBlocksGrowIntoFreshMemory) {
+    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(8192, 64), (size_t)5 << 19);
+}
+
 TEST(DefaultPolicy, SmallSizesWasteAtMostAnEighth) {
     arena_t *a = arena_create(nullptr);
     for (size_t n = 1; n <= 8192; n++) {
