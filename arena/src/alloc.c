@@ -228,6 +228,13 @@ static void *heap_alloc(heap_t *h, size_t size, size_t align) {
 /* ---- the public calls ---------------------------------------------------- */
 
 void *heap_malloc(heap_t *h, size_t size) {
+    if (h->tlsf.cache_blocks && size > h->classes.small_max) { /* never in a mode */
+        void *b = tlsf_malloc_cached(h, size);
+        if (b) {
+            heap_count_alloc(h, size);
+            return b;
+        }
+    }
     void *p = heap_alloc(h, size, h->classes.granule);
     if (p) heap_count_alloc(h, size);
     return p;
@@ -256,7 +263,15 @@ void *heap_calloc(heap_t *h, size_t n, size_t size) {
 
 void heap_free(heap_t *h, void *p) {
     if (!p) return;
-    segment_t *s = block_lookup(h, p);
+    segment_t *s = segmap_lookup(p);
+    if (s && s->kind == SEG_MEDIUM && s->heap == h && !h->mode) {
+        size_t requested = tlsf_free_owned(h, s, p);
+        if (likely(requested != SIZE_MAX)) {
+            heap_count_free(h, requested);
+            return;
+        }
+    }
+    s = block_lookup(h, p);
     if (!s) return;
     if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
     if (s->heap != h) {
@@ -396,18 +411,16 @@ static void heap_purge_adapt(heap_t *h) {
     }
 }
 
-static size_t heap_dirty_bytes(const heap_t *h) {
-    return h->dirty_page_bytes + h->tlsf.dirty_bytes + h->huge_cache_bytes;
-}
+static size_t heap_dirty_bytes(const heap_t *h) { return heap_dirty_total(h); }
 
 /* Hands back dirty memory until at most `keep` bytes stay: cached huge
  * mappings first (one munmap each), then the oldest free pages, then the
  * largest free blocks; with spare_young, only memory that has been free for
  * PURGE_DELAY_TICKS. */
 static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
-    size_t others = h->dirty_page_bytes + h->tlsf.dirty_bytes;
+    size_t others = h->dirty_page_bytes + tlsf_dirty_bytes(&h->tlsf);
     huge_purge(h, keep > others ? keep - others : 0, spare_young, now);
-    others = h->tlsf.dirty_bytes + h->huge_cache_bytes;
+    others = tlsf_dirty_bytes(&h->tlsf) + h->huge_cache_bytes;
     page_purge(h, keep > others ? keep - others : 0, spare_young, now);
     others = h->dirty_page_bytes + h->huge_cache_bytes;
     tlsf_purge(h, keep > others ? keep - others : 0, spare_young, now);
@@ -444,7 +457,7 @@ void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
 
 /* Dirty free bytes of one kind of memory, and of every kind but one. */
 static size_t heap_dirty_of(const heap_t *h, segment_kind kind) {
-    return kind == SEG_SMALL ? h->dirty_page_bytes : kind == SEG_MEDIUM ? h->tlsf.dirty_bytes : h->huge_cache_bytes;
+    return kind == SEG_SMALL ? h->dirty_page_bytes : kind == SEG_MEDIUM ? tlsf_dirty_bytes(&h->tlsf) : h->huge_cache_bytes;
 }
 static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap_dirty_bytes(h) - heap_dirty_of(h, kind); }
 
@@ -455,6 +468,9 @@ static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap
  * much of it goes back to the OS as the growth touches, down to half the
  * budget, whatever its age; in heap_purge's order. */
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
+    /* Cached medium blocks serve their own size only: when the heap grows,
+     * they go back to the lists, where any medium request can have them. */
+    if (h->tlsf.cache_blocks) tlsf_cache_flush(h);
     size_t share = h->stats.live_bytes >> PURGE_FRACTION_SHIFT;
     size_t other = heap_dirty_other(h, kind), reserve = (share > PURGE_FLOOR ? share : PURGE_FLOOR) / 2;
     if (likely(other <= reserve)) return;

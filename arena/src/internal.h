@@ -251,6 +251,18 @@ void segmap_remove(const segment_t *seg, size_t size) INTERNAL;
 #define TLSF_FL_COUNT 40
 _Static_assert(TLSF_FL_COUNT + TLSF_FL_SHIFT - 1 >= 40, "TLSF covers blocks up to 1 TiB");
 
+/* Freed medium blocks of 4 KiB to 1 MiB wait whole, by size, for the next
+ * request of their size (tlsf.c: the cache): a TLSF free and malloc each cost
+ * hundreds of instructions, a cache hit a few dozen. */
+#define TLSF_CACHE_FL_MIN 5                    /* first level of 4 KiB blocks */
+#define TLSF_CACHE_FL_END 14                   /* ... up to, not including, 2 MiB */
+#define TLSF_CACHE_BINS ((TLSF_CACHE_FL_END - TLSF_CACHE_FL_MIN) * TLSF_SL_COUNT)
+#define TLSF_CACHE_PER_BIN 8                   /* blocks a bin holds at most */
+#define TLSF_CACHE_FLOOR ((size_t)64 << 10)    /* bytes the cache may hold: this, or 1/64 of live */
+#define TLSF_CACHE_LIVE_SHIFT 6
+_Static_assert(TLSF_CACHE_FL_MIN + TLSF_FL_SHIFT - 1 == 12, "the cache starts at 4 KiB blocks");
+_Static_assert(TLSF_CACHE_FL_END <= TLSF_FL_COUNT && TLSF_CACHE_PER_BIN <= 255, "cache bins fit the TLSF levels");
+
 typedef struct mblock mblock;
 typedef struct tlsf {
     uint64_t fl_bitmap;                                /* bit f: some list of level f non-empty */
@@ -259,6 +271,13 @@ typedef struct tlsf {
     size_t free_bytes;                                 /* sum of free block sizes */
     size_t dirty_bytes;                                /* ... of those not purged */
     size_t free_blocks;
+    /* The cache: blocks used as far as TLSF knows (never coalesced) with their
+     * live bit clear, linked through their payload; bin b holds blocks whose
+     * size maps to the list b would (tlsf_mapping). */
+    mblock *cache[TLSF_CACHE_BINS];
+    uint8_t cache_count[TLSF_CACHE_BINS];
+    uint8_t cache_wanted[TLSF_CACHE_BINS];             /* requests of the bin since the last flush */
+    size_t cache_bytes, cache_blocks;
 } tlsf_t;
 
 /* ---- the heap ----------------------------------------------------------- */
@@ -451,6 +470,12 @@ void tlsf_init(tlsf_t *t) INTERNAL;
 void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
 /* Frees a medium block of segment s (already validated). */
 void tlsf_free(heap_t *h, segment_t *s, void *p) INTERNAL;
+/* The fast paths of medium blocks (heap not in a mode): a cached block for
+ * `size` bytes, or NULL (no stats); and the free of p, a block of h's segment
+ * s, returning its requested size, or SIZE_MAX (nothing done) when p is not a
+ * live block: the general path then reports it. */
+void *tlsf_malloc_cached(heap_t *h, size_t size) INTERNAL;
+size_t tlsf_free_owned(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Validates p as a live medium block of s; returns its kind of misuse or 0. */
 arena_error tlsf_validate(const segment_t *s, const void *p) INTERNAL;
 size_t tlsf_usable(const void *p) INTERNAL;
@@ -461,8 +486,13 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) INTERNAL;
 /* Adds a MEDIUM segment's space as one free block. */
 void tlsf_segment_added(heap_t *h, segment_t *s) INTERNAL;
 /* Purges free blocks, largest first, until at most `keep` dirty bytes stay;
- * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. */
+ * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. The
+ * cache is emptied into the lists first when it has anything. */
 void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
+/* Puts every cached medium block on the lists, coalesced. */
+void tlsf_cache_flush(heap_t *h) INTERNAL;
+/* Dirty medium memory: the lists' dirty bytes and the cache. */
+static inline size_t tlsf_dirty_bytes(const tlsf_t *t) { return t->dirty_bytes + t->cache_bytes; }
 size_t tlsf_largest_free(const heap_t *h) INTERNAL;
 /* Calls fn for every used medium block of h. */
 struct heap;
@@ -506,6 +536,11 @@ void heap_purge_maybe(heap_t *h) INTERNAL;
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) INTERNAL;
 /* Hands back every dirty free byte of the heap. */
 void heap_purge_all(heap_t *h) INTERNAL;
+/* Dirty free bytes of the heap: free pages, free and cached medium blocks,
+ * cached huge mappings. */
+static inline size_t heap_dirty_total(const heap_t *h) {
+    return h->dirty_page_bytes + h->tlsf.dirty_bytes + h->tlsf.cache_bytes + h->huge_cache_bytes;
+}
 /* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8), plus the
  * boost earned by purging memory that was wanted back. */
 size_t heap_purge_budget(const heap_t *h) INTERNAL;

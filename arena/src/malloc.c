@@ -254,7 +254,7 @@ EXPORT int API(malloc_trim)(size_t pad) {
     (void)pad;
     heap_t *h = my_heap();
     if (!h) return 0;
-    size_t before = h->dirty_page_bytes + h->tlsf.dirty_bytes;
+    size_t before = h->dirty_page_bytes + tlsf_dirty_bytes(&h->tlsf);
     heap_collect_remote(h);
     heap_purge_all(h);
     return before > 0;

@@ -32,7 +32,7 @@ static void heap_stats_add(const heap_t *h, arena_stats *out) {
             }
         }
     }
-    out->free_bytes += h->tlsf.free_bytes;
+    out->free_bytes += h->tlsf.free_bytes + h->tlsf.cache_bytes;
     out->largest_free_block = max_size(out->largest_free_block, tlsf_largest_free(h));
     size_t medium_blocks = 0, medium_requested = 0, medium_usable = 0;
     tlsf_usage(h, &medium_blocks, &medium_requested, &medium_usable, &out->purged_bytes);

@@ -278,6 +278,13 @@ static bool tlsf_segment_empty(const segment_t *s) {
 
 /* ---- splitting ----------------------------------------------------------- */
 
+/* True when using the first `size` bytes of b would touch a page for the first
+ * time since it was mapped or purged. */
+static bool tlsf_would_fault(const segment_t *s, const mblock *b, size_t size) {
+    size_t first = touched_page(s, (uintptr_t)b), end = touched_page(s, (uintptr_t)b + size - 1) + 1;
+    return touched_count(s, first, end) < end - first;
+}
+
 /* Block b of `size` bytes is about to be used: marks its pages touched and
  * lets the heap know how much fresh memory that faults in. */
 static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
@@ -324,11 +331,95 @@ static void *tlsf_use(segment_t *s, mblock *b, size_t n) {
     return p;
 }
 
+static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b);
+void tlsf_cache_flush(heap_t *h);
+
+/* ---- the cache of freed blocks ---------------------------------------------
+ * A program that frees a medium block mostly asks for one of the same size
+ * soon (a buffer per request, a page per query): the block waits whole in a
+ * bin of its size instead of coalescing, and the next request of the size
+ * takes it back in a few instructions. The cache holds at most its floor or
+ * 1/32 of the live bytes (one block more when empty, so that a block freed
+ * and asked for again in a loop is always a hit), counts as dirty memory,
+ * and goes back to the lists before anything of the heap's medium memory is
+ * purged or a new segment mapped. Not in a mode: those check more than the
+ * cache would. */
+
+/* The bin of a block of `size` bytes (the list it would go on), or -1. */
+static int tlsf_cache_bin_of(size_t size) {
+    unsigned fl, sl;
+    tlsf_mapping(size, &fl, &sl);
+    if (fl < TLSF_CACHE_FL_MIN || fl >= TLSF_CACHE_FL_END) return -1;
+    return (int)((fl - TLSF_CACHE_FL_MIN) * TLSF_SL_COUNT + sl);
+}
+
+/* True when b (used, its live bit cleared) went into the cache. */
+static bool tlsf_cache_put(heap_t *h, mblock *b) {
+    tlsf_t *t = &h->tlsf;
+    size_t size = mb_size(b);
+    if (h->mode) return false;
+    int bin = tlsf_cache_bin_of(size);
+    if (bin < 0 || t->cache_count[bin] >= t->cache_wanted[bin]) return false;
+    size_t share = h->stats.live_bytes >> TLSF_CACHE_LIVE_SHIFT;
+    size_t cap = share > TLSF_CACHE_FLOOR ? share : TLSF_CACHE_FLOOR;
+    if (t->cache_blocks && t->cache_bytes + size > cap) return false;
+    *(mblock **)mb_payload(b) = t->cache[bin];
+    t->cache[bin] = b;
+    t->cache_count[bin]++;
+    t->cache_blocks++;
+    t->cache_bytes += size;
+    return true;
+}
+
+/* A cached block for a request of n bytes (need bytes of block), marked live,
+ * or NULL: the newest block of need's own bin when it fits (the same size
+ * freed and asked for again), else one of the next bin, where every block
+ * fits. */
+static void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
+    tlsf_t *t = &h->tlsf;
+    int bin = tlsf_cache_bin_of(need);
+    if (bin < 0 || !t->cache[bin] || mb_size(t->cache[bin]) < need) {
+        bin++;
+        if (bin <= 0 || (unsigned)bin >= TLSF_CACHE_BINS || !t->cache[bin]) return NULL;
+    }
+    mblock *b = t->cache[bin];
+    t->cache[bin] = *(mblock **)mb_payload(b);
+    t->cache_count[bin]--;
+    t->cache_blocks--;
+    t->cache_bytes -= mb_size(b);
+    b->requested = n;
+    void *p = mb_payload(b);
+    live_set(segmap_lookup(b), p, true);
+    return p;
+}
+
+void tlsf_cache_flush(heap_t *h) {
+    tlsf_t *t = &h->tlsf;
+    memset(t->cache_wanted, 0, sizeof t->cache_wanted);
+    for (unsigned bin = 0; bin < TLSF_CACHE_BINS && t->cache_blocks; bin++) {
+        while (t->cache[bin]) {
+            mblock *b = t->cache[bin];
+            t->cache[bin] = *(mblock **)mb_payload(b);
+            t->cache_count[bin]--;
+            t->cache_blocks--;
+            t->cache_bytes -= mb_size(b);
+            tlsf_free_block(h, segmap_lookup(b), b);
+        }
+    }
+}
+
 void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
     tlsf_t *t = &h->tlsf;
     size_t B = h->classes.granule;
     size_t need = tlsf_block_bytes(h, size);
     if (!need) return NULL;
+    if (align <= B && !h->mode) {
+        /* A request the cache could not serve: the next free of its size waits. */
+        int bin = tlsf_cache_bin_of(need);
+        if (bin >= 0 && t->cache_wanted[bin] < TLSF_CACHE_PER_BIN) t->cache_wanted[bin]++;
+        void *p = t->cache_blocks ? tlsf_cache_take(h, need, size) : NULL;
+        if (p) return p;
+    }
     size_t search = need;
     if (align > B) {
         search = need + align + tlsf_min_block(h);
@@ -336,6 +427,11 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
     }
     mblock *b = tlsf_find(t, search);
     if (!b) b = tlsf_find_exact(t, search);
+    if (!b && t->cache_blocks) {
+        tlsf_cache_flush(h); /* what it holds may coalesce into a block that fits */
+        b = tlsf_find(t, search);
+        if (!b) b = tlsf_find_exact(t, search);
+    }
     if (!b) {
         if (!tlsf_segment_new(h, search)) return NULL;
         b = tlsf_find(t, search);
@@ -345,6 +441,17 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
     tlsf_remove(t, b);
     uint32_t dirty_pages = mb_links(b)->dirty_pages;
     segment_t *s = segmap_lookup(b);
+    if (t->cache_blocks && tlsf_would_fault(s, b, search)) {
+        /* Growing while the cache holds blocks that, coalesced, may serve. */
+        tlsf_insert_counted(h, b, dirty_pages);
+        tlsf_cache_flush(h);
+        b = tlsf_find(t, search);
+        if (!b) b = tlsf_find_exact(t, search);
+        ARENA_ASSERT(b != NULL); /* the block put back at least */
+        tlsf_remove(t, b);
+        dirty_pages = mb_links(b)->dirty_pages;
+        s = segmap_lookup(b);
+    }
     if (align > B) {
         uintptr_t payload = (uintptr_t)mb_payload(b);
         uintptr_t aligned = align_up(payload, align);
@@ -364,14 +471,14 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
         }
     }
     tlsf_split_tail(h, s, b, need, dirty_pages);
-    tlsf_touch(h, s, b, need);
-    return tlsf_use(s, b, size);
+    void *p = tlsf_use(s, b, size);
+    tlsf_touch(h, s, b, need); /* used first: heap_grew may empty the cache onto the lists */
+    return p;
 }
 
-void tlsf_free(heap_t *h, segment_t *s, void *p) {
+/* Puts used block b of segment s (live bit clear) on the lists, coalesced. */
+static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
     tlsf_t *t = &h->tlsf;
-    mblock *b = mb_of(p);
-    live_set(s, p, false);
     size_t size = mb_size(b);
     mblock *next = mb_next(b);
     if (mb_sf(b) & MB_PREV_FREE) {
@@ -389,7 +496,25 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
     mb_set_footer(b);
     mb_sf_set(next, mb_sf(next) | MB_PREV_FREE);
     tlsf_insert(h, s, b); /* a whole empty segment too: tlsf_purge unmaps it */
-    heap_purge_maybe(h);
+}
+
+void tlsf_free(heap_t *h, segment_t *s, void *p) {
+    live_set(s, p, false);
+    if (!tlsf_cache_put(h, mb_of(p))) tlsf_free_block(h, s, mb_of(p));
+    /* The budget is never below the floor: below it, nothing to purge. */
+    if (heap_dirty_total(h) > PURGE_FLOOR) heap_purge_maybe(h);
+}
+
+void *tlsf_malloc_cached(heap_t *h, size_t size) {
+    size_t need = tlsf_block_bytes(h, size);
+    return need ? tlsf_cache_take(h, need, size) : NULL;
+}
+
+size_t tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
+    if (tlsf_validate(s, p)) return SIZE_MAX;
+    size_t requested = mb_of(p)->requested;
+    tlsf_free(h, s, p);
+    return requested;
 }
 
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
@@ -477,6 +602,7 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
                 *purged += (end - first - touched_count(s, first, end)) * OS_PAGE;
                 continue;
             }
+            if (!live_get(s, mb_payload(b))) continue; /* cached */
             *blocks += 1;
             *requested += b->requested;
             *usable += mb_size(b) - MB_HDR;
@@ -487,7 +613,7 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
 void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next)
         for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b))
-            if (!mb_free(b)) fn(ctx, mb_payload(b), b->requested);
+            if (!mb_free(b) && live_get(s, mb_payload(b))) fn(ctx, mb_payload(b), b->requested);
 }
 
 /* ---- purging ------------------------------------------------------------- */
@@ -531,6 +657,7 @@ static void tlsf_purge_or_release(heap_t *h, mblock *b) {
 
 void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     tlsf_t *t = &h->tlsf;
+    if (t->cache_blocks && tlsf_dirty_bytes(t) > keep) tlsf_cache_flush(h);
     for (int fl = TLSF_FL_COUNT - 1; fl >= 0 && t->dirty_bytes > keep; fl--) {
         if (!(t->fl_bitmap >> fl & 1)) continue;
         for (int sl = TLSF_SL_COUNT - 1; sl >= 0 && t->dirty_bytes > keep; sl--) {
@@ -550,7 +677,7 @@ void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
 int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t *usable) {
     const tlsf_t *t = &h->tlsf;
     size_t B = h->classes.granule, min = tlsf_min_block(h);
-    size_t free_blocks = 0, free_bytes = 0, dirty = 0;
+    size_t free_blocks = 0, free_bytes = 0, dirty = 0, unmarked = 0, unmarked_bytes = 0;
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next) {
         bool prev_free = false;
         size_t live_bits = 0, used_blocks = 0;
@@ -576,9 +703,15 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
                 CHECK_INVARIANT(mb_links((mblock *)b)->dirty_pages == mb_dirty_pages(s, (mblock *)b),
                                 "free medium block's dirty page count disagrees with the touched pages", b);
             } else {
-                CHECK_INVARIANT(live_get(s, mb_payload(b)), "used medium block not marked live", b);
                 size_t first = touched_page(s, (uintptr_t)b), end = touched_page(s, (uintptr_t)mb_next(b) - 1) + 1;
                 CHECK_INVARIANT(touched_count(s, first, end) == end - first, "used medium block's pages are not all marked touched", b);
+                if (!live_get(s, mb_payload(b))) { /* cached: the walk of the cache below finds it */
+                    unmarked++;
+                    unmarked_bytes += size;
+                    prev_free = false;
+                    b = mb_next(b);
+                    continue;
+                }
                 CHECK_INVARIANT(b->requested <= size - MB_HDR, "medium block's requested size exceeds its usable size", b);
                 used_blocks++;
                 *live_bytes += b->requested;
@@ -616,5 +749,21 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
     CHECK_INVARIANT(t->free_blocks == free_blocks, "TLSF free block count is wrong", t->free_blocks);
     CHECK_INVARIANT(t->free_bytes == free_bytes, "TLSF free byte count is wrong", t->free_bytes);
     CHECK_INVARIANT(t->dirty_bytes == dirty, "TLSF dirty byte count is wrong", t->dirty_bytes);
+    size_t cached = 0, cached_bytes = 0;
+    for (unsigned bin = 0; bin < TLSF_CACHE_BINS; bin++) {
+        unsigned count = 0;
+        for (mblock *b = t->cache[bin]; b; b = *(mblock **)mb_payload(b)) {
+            CHECK_INVARIANT(++cached <= unmarked, "the medium cache holds more blocks than there are unmarked used ones", b);
+            const segment_t *s = segmap_lookup(b);
+            CHECK_INVARIANT(s && s->kind == SEG_MEDIUM && s->heap == h, "the medium cache holds a block outside the heap", b);
+            CHECK_INVARIANT(!mb_free(b) && !live_get(s, mb_payload(b)), "the medium cache holds a free or live block", b);
+            CHECK_INVARIANT(tlsf_cache_bin_of(mb_size(b)) == (int)bin, "cached medium block is in the wrong bin", b);
+            count++;
+            cached_bytes += mb_size(b);
+        }
+        CHECK_INVARIANT(count == t->cache_count[bin], "medium cache bin count is wrong", bin);
+    }
+    CHECK_INVARIANT(cached == unmarked && cached == t->cache_blocks, "used medium blocks without a live bit are not all cached", unmarked);
+    CHECK_INVARIANT(cached_bytes == unmarked_bytes && cached_bytes == t->cache_bytes, "medium cache byte count is wrong", t->cache_bytes);
     return 0;
 }

@@ -426,6 +426,36 @@ TEST(DefaultPolicy, FreeMediumBlocksGoBackWhenSmallBlocksGrowIntoFreshMemory) {
     EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(8192, 64), (size_t)5 << 19);
 }
 
+// A freed medium block waits whole for the next request of its size; a request
+// it cannot hold never gets it, and arena_check accounts for it while it waits.
+TEST(DefaultPolicy, FreedMediumBlocksServeTheNextRequestOfTheirSize) {
+    arena_t *a = arena_create(nullptr);
+    // Touched memory to allocate from: growing into fresh memory empties the cache.
+    void *warm = arena_malloc(a, 200000);
+    memset(warm, 1, 200000);
+    arena_free(a, warm);
+    void *keep = arena_malloc(a, 20000);
+    void *p = arena_malloc(a, 20000);
+    arena_free(a, p);
+    EXPECT_EQ(arena_check(a), 0);
+    EXPECT_EQ(Stats(a).live_blocks, 1u);
+    void *other = arena_malloc(a, 18000);  // another size: the lists, not the waiting block
+    EXPECT_NE(other, p) << "p coalesced with the free space behind it instead of waiting";
+    EXPECT_EQ(arena_malloc(a, 20000), p) << "the same size again: the block just freed";
+    arena_free(a, other);
+    arena_free(a, p);
+    void *larger = arena_malloc(a, 20400);  // the same TLSF list, but more than p holds
+    EXPECT_GE(arena_usable_size(a, larger), 20400u);
+    memset(larger, 7, 20400);
+    EXPECT_EQ(arena_check(a), 0);
+    for (void *q : {keep, larger}) arena_free(a, q);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_stats s = Stats(a);
+    EXPECT_EQ(s.live_bytes, 0u);
+    EXPECT_EQ(s.usable_bytes, 0u) << "waiting blocks are not live";
+    arena_destroy(a);
+}
+
 TEST(DefaultPolicy, SmallSizesWasteAtMostAnEighth) {
     arena_t *a = arena_create(nullptr);
     for (size_t n = 1; n <= 8192; n++) {
