@@ -51,6 +51,7 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define CLASS_MAX 64                           /* size classes at most (block_size 8) */
 #define CLASS_LINEAR 16                        /* classes 1..16 granules, then 8 per doubling */
 #define CLASS_PER_DOUBLING_LOG2 3
+#define CLASS_HEADED_FROM ((size_t)256)        /* ... plus a class a granule above each power of two from here */
 #define MIN_BLOCK_SIZE ((size_t)8)
 #define MAX_BLOCK_SIZE ((size_t)65536)
 #define MIN_REGION ((size_t)64 << 10)

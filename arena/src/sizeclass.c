@@ -3,6 +3,9 @@
  * Sizes are counted in granules of block_size bytes. Classes 1..16 granules are
  * spaced by one granule; above that, 8 classes per doubling, so a block wastes
  * at most 1/8 of its size (glibc pays a header of 8 bytes and rounds to 16).
+ * From CLASS_HEADED_FROM every power of two also has a class one granule
+ * above it: a power-of-two payload behind a small header is a common request
+ * (sqlite's 1024-byte pages with 8 bytes more), and it would waste 1/9.
  * A table maps any small size to its class with one load, by 8-byte units.
  */
 #include "internal.h"
@@ -24,9 +27,13 @@ void sizeclass_init(sizeclass_table *t, size_t block_size) {
     size_t limit = block_size > SMALL_MAX ? block_size : SMALL_MAX;
     if (limit > PAGE_BYTES / 4) limit = 0;
     unsigned n = 0;
-    while (n < CLASS_MAX && class_granules(n) * block_size <= limit) {
-        t->size[n] = (uint32_t)(class_granules(n) * block_size);
-        n++;
+    for (unsigned c = 0; n < CLASS_MAX && class_granules(c) * block_size <= limit; c++) {
+        size_t size = class_granules(c) * block_size;
+        /* A power of two from CLASS_HEADED_FROM, and one granule above it. */
+        size_t last = n ? t->size[n - 1] : 0;
+        if (is_pow2(last) && last >= CLASS_HEADED_FROM && last + block_size < size && n + 1 < CLASS_MAX)
+            t->size[n++] = (uint32_t)(last + block_size);
+        t->size[n++] = (uint32_t)size;
     }
     t->count = n;
     t->small_max = n ? t->size[n - 1] : 0;
