@@ -67,6 +67,7 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define REQUEST_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20)) /* larger requests fail at once */
 #define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
 #define PURGE_TEARDOWN_FACTOR 8u               /* free memory kept for the peak: at most this x live */
+#define PURGE_TORN_DOWN_SHIFT 6                /* ... plus the feedback's boost, unless live < peak / 64 */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
