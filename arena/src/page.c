@@ -78,8 +78,26 @@ void page_segment_added(heap_t *h, segment_t *s) {
     }
 }
 
+/* A class keeps its last page when it empties, so that a class used in a loop
+ * does not set a page up on every call. Such a page is touched memory no
+ * other class can use: before the heap takes a page it has to fault in, it
+ * takes one of those instead (gxx-stl at its peak holds 9 of them, 144 KiB).
+ * Returns the page, out of its queue and still counted active, or NULL. */
+static page_t *page_steal_idle(heap_t *h) {
+    for (unsigned c = 0; c < h->classes.count; c++) {
+        page_t *pg = h->queues[c].first;
+        if (pg && pg->used == 0 && pg->touched_pages && !pg->next) {
+            queue_remove(&h->queues[c], pg);
+            direct_update(h, c);
+            return pg;
+        }
+    }
+    return NULL;
+}
+
 page_t *page_acquire(heap_t *h) {
     page_t *pg = h->free_dirty.first;
+    if (!pg && (pg = page_steal_idle(h)) != NULL) return pg;
     if (pg) {
         queue_remove(&h->free_dirty, pg);
         h->dirty_page_bytes -= page_touched_bytes(pg);
