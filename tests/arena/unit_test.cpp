@@ -456,6 +456,25 @@ TEST(DefaultPolicy, FreedMediumBlocksServeTheNextRequestOfTheirSize) {
     arena_destroy(a);
 }
 
+// A class keeps its emptied last page; another class takes that page before
+// faulting in a new one.
+TEST(DefaultPolicy, AnIdlePageOfOneClassServesAnotherBeforeAFreshPage) {
+    arena_t *a = arena_create(nullptr);
+    void *first = arena_malloc(a, 2000);
+    memset(first, 1, 2000);
+    arena_free(a, first);
+    void *other = arena_malloc(a, 48);
+    EXPECT_EQ((uintptr_t)other >> 14, (uintptr_t)first >> 14) << "the 16 KiB page of the 2000-byte class";
+    memset(other, 2, 48);
+    EXPECT_EQ(arena_check(a), 0);
+    void *again = arena_malloc(a, 2000);  // its class sets up another page
+    EXPECT_NE((uintptr_t)again >> 14, (uintptr_t)first >> 14);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_free(a, other);
+    arena_free(a, again);
+    arena_destroy(a);
+}
+
 TEST(DefaultPolicy, SmallSizesWasteAtMostAnEighth) {
     arena_t *a = arena_create(nullptr);
     for (size_t n = 1; n <= 8192; n++) {
