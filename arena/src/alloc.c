@@ -472,16 +472,11 @@ static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap
  * others keep resident for their own regrowth adds to the footprint and serves
  * nothing (sqlite's trace turns 4 MiB of small blocks into medium ones): as
  * much of it goes back to the OS as the growth touches, down to half the
- * budget, whatever its age; in heap_purge's order. A kind that itself grew
- * within the last GROW_QUIET_BYTES of the heap's growth keeps its memory: it
- * is in use, and what it hands back it faults in again (gen-powerlaw's sizes
- * cross between small and medium all the time). */
+ * budget, whatever its age; in heap_purge's order. */
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
     /* Cached medium blocks serve their own size only: when the heap grows,
      * they go back to the lists, where any medium request can have them. */
     if (h->tlsf.cache_blocks) tlsf_cache_flush(h);
-    h->grown_bytes += fresh;
-    h->grown_at[kind] = h->grown_bytes;
     size_t share = h->stats.live_bytes >> PURGE_FRACTION_SHIFT;
     size_t other = heap_dirty_other(h, kind), reserve = (share > PURGE_FLOOR ? share : PURGE_FLOOR) / 2;
     if (likely(other <= reserve)) return;
@@ -491,7 +486,7 @@ void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
         segment_kind k = order[i];
         other = heap_dirty_other(h, kind);
         if (other <= keep) return;
-        if (k == kind || h->grown_bytes - h->grown_at[k] < GROW_QUIET_BYTES) continue;
+        if (k == kind) continue;
         size_t rest = other - heap_dirty_of(h, k), target = keep > rest ? keep - rest : 0;
         if (k == SEG_HUGE) huge_purge(h, target, false, 0);
         else if (k == SEG_SMALL) page_purge(h, target, false, 0);

@@ -67,7 +67,6 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define REQUEST_MAX ((size_t)PTRDIFF_MAX - ((size_t)1 << 20)) /* larger requests fail at once */
 #define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
 #define PURGE_TEARDOWN_FACTOR 8u               /* free memory kept for the peak: at most this x live */
-#define GROW_QUIET_BYTES ((size_t)256 << 10)    /* a kind that grew within this much of the heap's growth is not converted */
 #define PURGE_TORN_DOWN_SHIFT 6                /* ... plus the feedback's boost, unless live < peak / 64 */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
@@ -334,8 +333,6 @@ typedef struct heap {
     size_t purged_out;               /* bytes handed back since the last purge pass */
     uint64_t faults_seen;            /* the thread's minor faults at that pass */
     size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
-    size_t grown_bytes;              /* fresh memory touched so far, every kind (heap_grew) */
-    size_t grown_at[SEG_KINDS];      /* grown_bytes when each kind last touched fresh memory */
     tlsf_t tlsf;
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
     /* The process arena's heaps (heaps.c): blocks other threads freed wait on
