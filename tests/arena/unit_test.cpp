@@ -399,7 +399,9 @@ TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
 // Frees `freed` bytes of one kind while `kept` bytes stay live, then grows the
 // other kind by as much into fresh memory: what the first kind keeps for its
 // own regrowth must go back to the OS as the second grows, or resident memory
-// rises by the whole growth (4 MiB) instead of the budget's reserve (1 MiB).
+// rises by the whole growth: 4.3-4.8 MiB measured without the conversion,
+// 1-2.7 MiB with it (the upper end under ASan, whose shadow memory grows too
+// and whose slowness lets age-based purges interleave).
 size_t ResidentRiseWhenTheOtherKindGrows(size_t freed_size, size_t grown_size) {
     const size_t kMiB4 = (size_t)4 << 20;
     arena_t *a = arena_create(nullptr);
@@ -419,11 +421,11 @@ size_t ResidentRiseWhenTheOtherKindGrows(size_t freed_size, size_t grown_size) {
 }
 
 TEST(DefaultPolicy, FreePagesGoBackWhenMediumBlocksGrowIntoFreshMemory) {
-    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(64, 8192), (size_t)5 << 19);
+    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(64, 8192), (size_t)7 << 19);
 }
 
 TEST(DefaultPolicy, FreeMediumBlocksGoBackWhenSmallBlocksGrowIntoFreshMemory) {
-    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(8192, 64), (size_t)5 << 19);
+    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(8192, 64), (size_t)7 << 19);
 }
 
 // A freed medium block waits whole for the next request of its size; a request
