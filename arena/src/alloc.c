@@ -92,9 +92,9 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     }
 }
 
-/* Looks p up and reports misuse; the segment of a live block, or NULL. */
-static segment_t *block_lookup(heap_t *h, const void *p) {
-    segment_t *s = segmap_lookup(p);
+/* Reports misuse of p, whose segment (segmap_lookup) is s; s when p is a live
+ * block, or NULL. */
+static segment_t *block_check(heap_t *h, segment_t *s, const void *p) {
     arena_t *owner = NULL;
     arena_error e = block_classify(h, s, p, &owner);
     if (unlikely(e)) {
@@ -103,6 +103,9 @@ static segment_t *block_lookup(heap_t *h, const void *p) {
     }
     return s;
 }
+
+/* Looks p up and reports misuse; the segment of a live block, or NULL. */
+static segment_t *block_lookup(heap_t *h, const void *p) { return block_check(h, segmap_lookup(p), p); }
 
 size_t block_requested(heap_t *h, segment_t *s, const void *p) {
     switch (s->kind) {
@@ -271,7 +274,7 @@ void heap_free(heap_t *h, void *p) {
             return;
         }
     }
-    s = block_lookup(h, p);
+    s = block_check(h, s, p);
     if (!s) return;
     if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
     if (s->heap != h) {
@@ -384,10 +387,13 @@ static size_t heap_purge_earned(const heap_t *h) {
     return h->stats.live_bytes >= h->stats.peak_live_bytes >> PURGE_TORN_DOWN_SHIFT ? h->purge_boost : 0;
 }
 
-size_t heap_purge_budget(const heap_t *h) {
+/* The budget without the boost: max(PURGE_FLOOR, live / 8). */
+static size_t heap_purge_floor(const heap_t *h) {
     size_t share = h->stats.live_bytes >> PURGE_FRACTION_SHIFT;
-    return (share > PURGE_FLOOR ? share : PURGE_FLOOR) + heap_purge_earned(h);
+    return share > PURGE_FLOOR ? share : PURGE_FLOOR;
 }
+
+size_t heap_purge_budget(const heap_t *h) { return heap_purge_floor(h) + heap_purge_earned(h); }
 
 /* Minor page faults of the calling thread so far. */
 static uint64_t thread_faults(void) {
@@ -417,8 +423,6 @@ static void heap_purge_adapt(heap_t *h) {
     }
 }
 
-static size_t heap_dirty_bytes(const heap_t *h) { return heap_dirty_total(h); }
-
 /* Hands back dirty memory until at most `keep` bytes stay: cached huge
  * mappings first (one munmap each), then the oldest free pages, then the
  * largest free blocks; with spare_young, only memory that has been free for
@@ -445,7 +449,7 @@ static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
  * and a heap that tears down (live near zero) is back at the budget at once. */
 void heap_purge_maybe(heap_t *h) {
     size_t budget = heap_purge_budget(h);
-    if (likely(heap_dirty_bytes(h) <= budget)) return;
+    if (likely(heap_dirty_total(h) <= budget)) return;
     uint32_t now = purge_clock();
     if (now != h->purge_last) {
         h->purge_last = now;
@@ -456,7 +460,7 @@ void heap_purge_maybe(heap_t *h) {
     size_t live = h->stats.live_bytes, below_peak = h->stats.peak_live_bytes - live;
     size_t keep_for_peak = below_peak + budget, teardown = live * PURGE_TEARDOWN_FACTOR + heap_purge_earned(h);
     if (keep_for_peak > teardown) keep_for_peak = teardown;
-    if (heap_dirty_bytes(h) > budget + keep_for_peak) heap_purge(h, budget, false, now);
+    if (heap_dirty_total(h) > budget + keep_for_peak) heap_purge(h, budget, false, now);
 }
 
 void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
@@ -465,7 +469,7 @@ void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
 static size_t heap_dirty_of(const heap_t *h, segment_kind kind) {
     return kind == SEG_SMALL ? h->dirty_page_bytes : kind == SEG_MEDIUM ? tlsf_dirty_bytes(&h->tlsf) : h->huge_cache_bytes;
 }
-static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap_dirty_bytes(h) - heap_dirty_of(h, kind); }
+static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap_dirty_total(h) - heap_dirty_of(h, kind); }
 
 /* Free pages serve only small blocks, free TLSF blocks only medium ones, the
  * huge cache only huge ones. When one kind grows into fresh memory, what the
@@ -477,8 +481,7 @@ void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
     /* Cached medium blocks serve their own size only: when the heap grows,
      * they go back to the lists, where any medium request can have them. */
     if (h->tlsf.cache_blocks) tlsf_cache_flush(h);
-    size_t share = h->stats.live_bytes >> PURGE_FRACTION_SHIFT;
-    size_t other = heap_dirty_other(h, kind), reserve = (share > PURGE_FLOOR ? share : PURGE_FLOOR) / 2;
+    size_t other = heap_dirty_other(h, kind), reserve = heap_purge_floor(h) / 2;
     if (likely(other <= reserve)) return;
     size_t keep = other - (fresh < other - reserve ? fresh : other - reserve);
     static const segment_kind order[] = {SEG_HUGE, SEG_SMALL, SEG_MEDIUM};

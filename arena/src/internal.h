@@ -541,7 +541,7 @@ void heap_purge_all(heap_t *h) INTERNAL;
 /* Dirty free bytes of the heap: free pages, free and cached medium blocks,
  * cached huge mappings. */
 static inline size_t heap_dirty_total(const heap_t *h) {
-    return h->dirty_page_bytes + h->tlsf.dirty_bytes + h->tlsf.cache_bytes + h->huge_cache_bytes;
+    return h->dirty_page_bytes + tlsf_dirty_bytes(&h->tlsf) + h->huge_cache_bytes;
 }
 /* Dirty free bytes the heap may keep: max(PURGE_FLOOR, live / 8), plus the
  * boost earned by purging memory that was wanted back. */

@@ -338,12 +338,14 @@ void tlsf_cache_flush(heap_t *h);
  * A program that frees a medium block mostly asks for one of the same size
  * soon (a buffer per request, a page per query): the block waits whole in a
  * bin of its size instead of coalescing, and the next request of the size
- * takes it back in a few instructions. The cache holds at most its floor or
- * 1/32 of the live bytes (one block more when empty, so that a block freed
- * and asked for again in a loop is always a hit), counts as dirty memory,
- * and goes back to the lists before anything of the heap's medium memory is
- * purged or a new segment mapped. Not in a mode: those check more than the
- * cache would. */
+ * takes it back in a few instructions. A bin holds only as many blocks as
+ * its size was asked for since the cache was last emptied (at most
+ * TLSF_CACHE_PER_BIN); the cache at most its floor or 1/64 of the live bytes
+ * (one block more when empty, so that a block freed and asked for again in a
+ * loop is always a hit). It counts as dirty memory, and goes back to the
+ * lists before the heap's medium memory is purged, before a request would
+ * fault in fresh pages or map a segment, and whenever the heap grows. Not in
+ * a mode: those check more than the cache would. */
 
 /* The bin of a block of `size` bytes (the list it would go on), or -1. */
 static int tlsf_cache_bin_of(size_t size) {
@@ -375,6 +377,16 @@ static bool tlsf_cache_put(heap_t *h, mblock *b) {
  * or NULL: the newest block of need's own bin when it fits (the same size
  * freed and asked for again), else one of the next bin, where every block
  * fits. */
+/* Takes the newest block off bin `bin` (non-empty). */
+static mblock *tlsf_cache_pop(tlsf_t *t, unsigned bin) {
+    mblock *b = t->cache[bin];
+    t->cache[bin] = *(mblock **)mb_payload(b);
+    t->cache_count[bin]--;
+    t->cache_blocks--;
+    t->cache_bytes -= mb_size(b);
+    return b;
+}
+
 static void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
     tlsf_t *t = &h->tlsf;
     int bin = tlsf_cache_bin_of(need);
@@ -382,11 +394,7 @@ static void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
         bin++;
         if (bin <= 0 || (unsigned)bin >= TLSF_CACHE_BINS || !t->cache[bin]) return NULL;
     }
-    mblock *b = t->cache[bin];
-    t->cache[bin] = *(mblock **)mb_payload(b);
-    t->cache_count[bin]--;
-    t->cache_blocks--;
-    t->cache_bytes -= mb_size(b);
+    mblock *b = tlsf_cache_pop(t, (unsigned)bin);
     b->requested = n;
     void *p = mb_payload(b);
     live_set(segmap_lookup(b), p, true);
@@ -398,11 +406,7 @@ void tlsf_cache_flush(heap_t *h) {
     memset(t->cache_wanted, 0, sizeof t->cache_wanted);
     for (unsigned bin = 0; bin < TLSF_CACHE_BINS && t->cache_blocks; bin++) {
         while (t->cache[bin]) {
-            mblock *b = t->cache[bin];
-            t->cache[bin] = *(mblock **)mb_payload(b);
-            t->cache_count[bin]--;
-            t->cache_blocks--;
-            t->cache_bytes -= mb_size(b);
+            mblock *b = tlsf_cache_pop(t, bin);
             tlsf_free_block(h, segmap_lookup(b), b);
         }
     }
