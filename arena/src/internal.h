@@ -47,7 +47,7 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define PAGE_SHIFT 14                          /* small pages are 16 KiB */
 #define PAGE_BYTES ((size_t)1 << PAGE_SHIFT)
 #define OS_PAGE ((size_t)4096)
-#define SMALL_MAX ((size_t)4096)               /* largest size-class block (blocks above go to TLSF) */
+#define SMALL_MAX ((size_t)1024)               /* largest size-class block (blocks above go to TLSF) */
 #define CLASS_MAX 64                           /* size classes at most (block_size 8) */
 #define CLASS_LINEAR 16                        /* classes 1..16 granules, then 8 per doubling */
 #define CLASS_PER_DOUBLING_LOG2 3
@@ -253,16 +253,16 @@ void segmap_remove(const segment_t *seg, size_t size) INTERNAL;
 #define TLSF_FL_COUNT 40
 _Static_assert(TLSF_FL_COUNT + TLSF_FL_SHIFT - 1 >= 40, "TLSF covers blocks up to 1 TiB");
 
-/* Freed medium blocks of 4 KiB to 1 MiB wait whole, by size, for the next
+/* Freed medium blocks of 1 KiB to 1 MiB wait whole, by size, for the next
  * request of their size (tlsf.c: the cache): a TLSF free and malloc each cost
  * hundreds of instructions, a cache hit a few dozen. */
-#define TLSF_CACHE_FL_MIN 5                    /* first level of 4 KiB blocks */
+#define TLSF_CACHE_FL_MIN 3                    /* first level of 1 KiB blocks */
 #define TLSF_CACHE_FL_END 14                   /* ... up to, not including, 2 MiB */
 #define TLSF_CACHE_BINS ((TLSF_CACHE_FL_END - TLSF_CACHE_FL_MIN) * TLSF_SL_COUNT)
 #define TLSF_CACHE_PER_BIN 8                   /* blocks a bin holds at most */
 #define TLSF_CACHE_FLOOR ((size_t)64 << 10)    /* bytes the cache may hold: this, or 1/64 of live */
 #define TLSF_CACHE_LIVE_SHIFT 6
-_Static_assert(TLSF_CACHE_FL_MIN + TLSF_FL_SHIFT - 1 == 12, "the cache starts at 4 KiB blocks");
+_Static_assert(TLSF_CACHE_FL_MIN + TLSF_FL_SHIFT - 1 == 10, "the cache starts at 1 KiB blocks");
 _Static_assert(TLSF_CACHE_FL_END <= TLSF_FL_COUNT && TLSF_CACHE_PER_BIN <= 255, "cache bins fit the TLSF levels");
 
 typedef struct mblock mblock;

@@ -5,7 +5,7 @@
  * at most 1/8 of its size (glibc pays a header of 8 bytes and rounds to 16).
  * From CLASS_HEADED_FROM every power of two also has a class one granule
  * above it: a power-of-two payload behind a small header is a common request
- * (sqlite's 1024-byte pages with 8 bytes more), and it would waste 1/9.
+ * (a 256- or 512-byte payload behind a few bytes), and it would waste 1/9.
  * A table maps any small size to its class with one load, by 8-byte units.
  */
 #include "internal.h"

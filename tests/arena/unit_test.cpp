@@ -2,6 +2,7 @@
 // both policies and a range of block sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -431,30 +432,57 @@ TEST(DefaultPolicy, FreeMediumBlocksGoBackWhenSmallBlocksGrowIntoFreshMemory) {
 // A freed medium block waits whole for the next request of its size; a request
 // it cannot hold never gets it, and arena_check accounts for it while it waits.
 TEST(DefaultPolicy, FreedMediumBlocksServeTheNextRequestOfTheirSize) {
+    for (size_t size : {20000, 2000}) {  // a 20 KiB block, and one of the smallest medium ones
+        arena_t *a = arena_create(nullptr);
+        // Touched memory to allocate from: growing into fresh memory empties the cache.
+        void *warm = arena_malloc(a, 200000);
+        memset(warm, 1, 200000);
+        arena_free(a, warm);
+        void *keep = arena_malloc(a, size);
+        void *p = arena_malloc(a, size);
+        arena_free(a, p);
+        EXPECT_EQ(arena_check(a), 0);
+        EXPECT_EQ(Stats(a).live_blocks, 1u);
+        void *other = arena_malloc(a, size - size / 10);  // another size: the lists, not the waiting block
+        EXPECT_NE(other, p) << size << ": p coalesced with the free space behind it instead of waiting";
+        EXPECT_EQ(arena_malloc(a, size), p) << size << ": the same size again: the block just freed";
+        arena_free(a, other);
+        arena_free(a, p);
+        size_t more = size + size / 50;  // the same TLSF list, but more than p holds
+        void *larger = arena_malloc(a, more);
+        EXPECT_GE(arena_usable_size(a, larger), more);
+        memset(larger, 7, more);
+        EXPECT_EQ(arena_check(a), 0);
+        for (void *q : {keep, larger}) arena_free(a, q);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_stats s = Stats(a);
+        EXPECT_EQ(s.live_bytes, 0u);
+        EXPECT_EQ(s.usable_bytes, 0u) << "waiting blocks are not live";
+        arena_destroy(a);
+    }
+}
+
+// A block above 1 KiB is a medium block: its size rounded to 16 plus a
+// 16-byte header, packed end to end. In 16 KiB pages of a size class, 15
+// blocks of sqlite3's 1032 bytes would fit, 1092 bytes each.
+TEST(DefaultPolicy, BlocksAboveOneKiBTakeTheirSizeAndAHeaderWithoutPageTails) {
     arena_t *a = arena_create(nullptr);
-    // Touched memory to allocate from: growing into fresh memory empties the cache.
-    void *warm = arena_malloc(a, 200000);
-    memset(warm, 1, 200000);
-    arena_free(a, warm);
-    void *keep = arena_malloc(a, 20000);
-    void *p = arena_malloc(a, 20000);
-    arena_free(a, p);
+    std::vector<char *> blocks;
+    for (int i = 0; i < 900; i++) {
+        char *p = static_cast<char *>(arena_malloc(a, 1032));
+        ASSERT_NE(p, nullptr);
+        memset(p, i & 0xff, 1032);
+        blocks.push_back(p);
+    }
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (char *p : blocks) {
+        lo = std::min(lo, (uintptr_t)p);
+        hi = std::max(hi, (uintptr_t)p + 1032);
+    }
+    EXPECT_LT(hi - lo, 900u * 1064u) << "the blocks do not lie end to end";
     EXPECT_EQ(arena_check(a), 0);
-    EXPECT_EQ(Stats(a).live_blocks, 1u);
-    void *other = arena_malloc(a, 18000);  // another size: the lists, not the waiting block
-    EXPECT_NE(other, p) << "p coalesced with the free space behind it instead of waiting";
-    EXPECT_EQ(arena_malloc(a, 20000), p) << "the same size again: the block just freed";
-    arena_free(a, other);
-    arena_free(a, p);
-    void *larger = arena_malloc(a, 20400);  // the same TLSF list, but more than p holds
-    EXPECT_GE(arena_usable_size(a, larger), 20400u);
-    memset(larger, 7, 20400);
-    EXPECT_EQ(arena_check(a), 0);
-    for (void *q : {keep, larger}) arena_free(a, q);
-    EXPECT_EQ(arena_check(a), 0);
-    arena_stats s = Stats(a);
-    EXPECT_EQ(s.live_bytes, 0u);
-    EXPECT_EQ(s.usable_bytes, 0u) << "waiting blocks are not live";
+    for (char *p : blocks) arena_free(a, p);
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
     arena_destroy(a);
 }
 
@@ -462,14 +490,14 @@ TEST(DefaultPolicy, FreedMediumBlocksServeTheNextRequestOfTheirSize) {
 // faulting in a new one.
 TEST(DefaultPolicy, AnIdlePageOfOneClassServesAnotherBeforeAFreshPage) {
     arena_t *a = arena_create(nullptr);
-    void *first = arena_malloc(a, 2000);
-    memset(first, 1, 2000);
+    void *first = arena_malloc(a, 1000);
+    memset(first, 1, 1000);
     arena_free(a, first);
     void *other = arena_malloc(a, 48);
-    EXPECT_EQ((uintptr_t)other >> 14, (uintptr_t)first >> 14) << "the 16 KiB page of the 2000-byte class";
+    EXPECT_EQ((uintptr_t)other >> 14, (uintptr_t)first >> 14) << "the 16 KiB page of the 1000-byte class";
     memset(other, 2, 48);
     EXPECT_EQ(arena_check(a), 0);
-    void *again = arena_malloc(a, 2000);  // its class sets up another page
+    void *again = arena_malloc(a, 1000);  // its class sets up another page
     EXPECT_NE((uintptr_t)again >> 14, (uintptr_t)first >> 14);
     EXPECT_EQ(arena_check(a), 0);
     arena_free(a, other);
