@@ -186,6 +186,7 @@ void *arena_malloc(arena_t *a, size_t size) {
 }
 
 void *arena_calloc(arena_t *a, size_t n, size_t size) {
+    if (likely(a->fast)) return heap_calloc(&a->heap, n, size);
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
