@@ -35,6 +35,7 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
         return NULL;
     }
     if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
+    heap_flush_pending(h);
     const sizeclass_table *t = &h->classes;
     void *p = NULL;
     if (size <= t->small_max && t->count > 0 && align <= OS_PAGE) {
@@ -175,15 +176,7 @@ static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
         heap_count_remote_free(stats, requested);
         return;
     }
-    heap_t *owner = s->heap;
-    size_t requested = block_requested(h, s, p);
-    heap_push_remote(owner, p);
-    /* Counted after the push: the owner's counts never show a block freed
-     * before it is on the list, so a heap whose counts say it is empty has no
-     * push in flight, and heaps_reclaim_locked may release it. Counted first,
-     * the owner could release the block's segment between the count and the
-     * push, and the push would write into unmapped memory. */
-    heap_count_remote_free(owner, requested);
+    heap_pend_remote_free(h, s->heap, p, block_requested(h, s, p));
 }
 
 /* Frees live block p; no stats. */

@@ -165,6 +165,25 @@ static int heap_check(const heap_t *h, check_totals *t) {
     return 0;
 }
 
+/* The blocks h's thread freed and holds for their owner: live blocks of that
+ * owner, as many as counted. */
+static int check_pending(const heap_t *h) {
+    uint64_t count = 0;
+    void *last = NULL;
+    for (void *p = atomic_load_explicit(&h->pending_head, memory_order_relaxed); p; p = *(void **)p) {
+        segment_t *s = segmap_lookup(p);
+        CHECK_INVARIANT(++count <= REMOTE_BATCH_BLOCKS, "a pending batch is longer than a batch", p);
+        CHECK_INVARIANT(s && s->heap == h->pending_owner && s->heap != h, "a pending block is not its owner's", p);
+        CHECK_INVARIANT(s->kind == SEG_SMALL ? (page_live_bits(segment_page(s, p), p, h->classes.granule_shift) & LIVE_BIT)
+                                             : s->kind == SEG_MEDIUM && tlsf_validate(s, p) == 0,
+                        "a pending block is not live", p);
+        last = p;
+    }
+    CHECK_INVARIANT(count == atomic_load_explicit(&h->pending_blocks, memory_order_relaxed), "pending block count is wrong", count);
+    CHECK_INVARIANT(last == h->pending_tail, "pending batch tail is wrong", h->pending_tail);
+    return 0;
+}
+
 int heaps_check(arena_t *a) {
     check_totals t = {0};
     uint64_t allocs = 0, frees = 0;
@@ -174,6 +193,8 @@ int heaps_check(arena_t *a) {
     for (heap_t *h = a->multi_heap ? a->heaps : NULL; h; h = h->next_heap) heap_collect_remote(h);
     for (heap_t *h = &a->heap; h; h = h == &a->heap ? (a->multi_heap ? a->heaps : NULL) : h->next_heap) {
         if (heap_check(h, &t)) return -1;
+        if (check_pending(h)) return -1;
+        /* Pending blocks are live blocks of their owner, and counted by it. */
         allocs += h->stats.allocs;
         frees += h->stats.frees;
         live_bytes += h->stats.live_bytes;

@@ -10,12 +10,13 @@
  * Invariants (heaps_check and below):
  * - every heap is on a->heaps; the abandoned ones also on a->abandoned, and no
  *   thread uses them;
- * - a block is on at most one remote list, and is live there (its live bit is
- *   set) until its owner collects it.
+ * - a block is on at most one remote list or pending batch, and is live there
+ *   (its live bit is set) until its owner collects it.
  */
 #include "fastpath.h"
 
 #include <errno.h>
+#include <string.h>
 
 static void heaps_lock(arena_t *a) { pthread_mutex_lock(&a->lock); }
 static void heaps_unlock(arena_t *a) { pthread_mutex_unlock(&a->lock); }
@@ -32,12 +33,64 @@ bool heaps_init(arena_t *a) {
 
 /* ---- remote frees -------------------------------------------------------- */
 
-void heap_push_remote(heap_t *owner, void *p) {
+/* Pushes the chain first..last (linked through their first words) on owner's list. */
+static void heap_push_remote_chain(heap_t *owner, void *first, void *last) {
     void *head = atomic_load_explicit(&owner->remote_free, memory_order_relaxed);
     do {
-        *(void **)p = head;
-    } while (!atomic_compare_exchange_weak_explicit(&owner->remote_free, &head, p, memory_order_release,
+        *(void **)last = head;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote_free, &head, first, memory_order_release,
                                                     memory_order_relaxed));
+}
+
+void heap_flush_pending(heap_t *h) {
+    uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
+    if (!blocks) return;
+    size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed);
+    heap_t *owner = h->pending_owner;
+    heap_push_remote_chain(owner, atomic_load_explicit(&h->pending_head, memory_order_relaxed), h->pending_tail);
+    /* Counted after the push, with release: the owner that sees these counts
+     * sees the pushes they count, so a heap released as empty has none in
+     * flight (heaps_reclaim_locked). Counted first, the owner could release
+     * the blocks' segment before the push wrote into it. */
+    atomic_fetch_add_explicit(&owner->remote_freed_bytes, bytes, memory_order_release);
+    atomic_fetch_add_explicit(&owner->remote_freed_blocks, blocks, memory_order_release);
+    atomic_store_explicit(&h->pending_head, NULL, memory_order_relaxed);
+    h->pending_tail = NULL;
+    memset(h->pending_seen, 0, sizeof h->pending_seen);
+    atomic_store_explicit(&h->pending_bytes, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->pending_blocks, 0, memory_order_relaxed);
+}
+
+/* True when p waits in h's batch; walked only when p's bit in pending_seen is set. */
+static bool heap_pending_holds(const heap_t *h, const void *p) {
+    for (void *q = atomic_load_explicit(&h->pending_head, memory_order_relaxed); q; q = *(void **)q)
+        if (q == p) return true;
+    return false;
+}
+
+void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) {
+    if (h->pending_owner != owner) {
+        heap_flush_pending(h);
+        h->pending_owner = owner;
+    }
+    /* A block freed twice while it waits here is still live for its owner:
+     * only the batch knows. Linked in twice, it would loop the batch. */
+    unsigned hash = (unsigned)(((uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >> 56);
+    uint64_t bit = (uint64_t)1 << (hash & 63);
+    if ((h->pending_seen[hash >> 6] & bit) && heap_pending_holds(h, p)) {
+        error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+        return;
+    }
+    h->pending_seen[hash >> 6] |= bit;
+    void *head = atomic_load_explicit(&h->pending_head, memory_order_relaxed);
+    *(void **)p = head;
+    if (!head) h->pending_tail = p;
+    atomic_store_explicit(&h->pending_head, p, memory_order_relaxed);
+    uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed) + 1;
+    size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed) + requested;
+    atomic_store_explicit(&h->pending_bytes, bytes, memory_order_relaxed);
+    atomic_store_explicit(&h->pending_blocks, blocks, memory_order_relaxed);
+    if (blocks >= REMOTE_BATCH_BLOCKS || bytes >= REMOTE_BATCH_BYTES) heap_flush_pending(h);
 }
 
 void heap_collect_remote(heap_t *h) {
@@ -80,7 +133,10 @@ static bool heap_is_empty(const heap_t *h) {
  * segments of those left empty. Called with the heaps lock held. */
 static void heaps_reclaim_locked(arena_t *a) {
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
-        if (!atomic_load_explicit(&h->remote_free, memory_order_relaxed)) continue;
+        /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
+        if (!atomic_load_explicit(&h->remote_free, memory_order_relaxed) &&
+            !atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed))
+            continue;
         heap_collect_remote(h);
         if (heap_is_empty(h)) heap_release_all(h); /* its counters stay in the arena's sums */
     }
@@ -126,6 +182,7 @@ heap_t *heaps_adopt(arena_t *a) {
 
 void heaps_abandon(heap_t *h) {
     arena_t *a = h->arena;
+    heap_flush_pending(h); /* its owners may be waiting for these to be released */
     heap_collect_remote(h);
     heap_purge_all(h);
     heaps_lock(a);

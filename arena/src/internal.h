@@ -68,8 +68,11 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
 #define PURGE_TEARDOWN_FACTOR 8u               /* free memory kept for the peak: at most this x live */
 #define PURGE_TORN_DOWN_SHIFT 6                /* ... plus the feedback's boost, unless live < peak / 64 */
+#define REMOTE_BATCH_BLOCKS 64u                /* another heap's blocks a thread frees before handing them over */
+#define REMOTE_BATCH_BYTES ((size_t)64 << 10)  /* ... or bytes of them */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
+_Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
 _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
                "the hard purge limit keeps some multiple of the live bytes, and stays finite");
@@ -320,6 +323,18 @@ typedef struct heap {
     page_t *direct[CLASS_MAX];       /* fast path: current page per class */
     sizeclass_table classes;         /* a copy per heap: the fast path reads it */
     heap_stats stats;
+    /* Blocks of another heap (pending_owner) this heap's thread freed: linked
+     * here and pushed on the owner's remote list in one go with their counts
+     * (heap_pend_remote_free), so the owner's cache line is not written on
+     * every such free. They stay live blocks of the owner until it collects
+     * them; stats and checks count them freed, so the totals stay exact.
+     * Written only by this heap's thread. */
+    struct heap *pending_owner;
+    _Atomic(void *) pending_head;
+    void *pending_tail;
+    _Atomic size_t pending_bytes;
+    _Atomic uint64_t pending_blocks;
+    uint64_t pending_seen[4];        /* a bit per hash of each pending block: a second free is caught */
     page_queue queues[CLASS_MAX];    /* per class: ACTIVE pages with blocks to hand out */
     page_queue free_dirty, free_clean;
     size_t dirty_page_bytes;
@@ -336,7 +351,8 @@ typedef struct heap {
     tlsf_t tlsf;
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
     /* The process arena's heaps (heaps.c): blocks other threads freed wait on
-     * remote_free for the owner; their bytes and count, to be counted by it. */
+     * remote_free for the owner; their bytes and count, to be counted by it
+     * (added by the freeing threads after the push, in batches). */
     _Atomic(void *) remote_free;
     _Atomic size_t remote_freed_bytes;
     _Atomic uint64_t remote_freed_blocks;
@@ -558,7 +574,13 @@ void heaps_reclaim(arena_t *a) INTERNAL;
 /* The calling thread ends: its heap waits for another thread to adopt it. */
 void heaps_abandon(heap_t *h) INTERNAL;
 /* Hands block p of heap `owner` to it; another thread frees it. */
-void heap_push_remote(heap_t *owner, void *p) INTERNAL;
+/* Frees live block p of `owner` (another heap) from h's thread: p waits in h
+ * until REMOTE_BATCH_BLOCKS or REMOTE_BATCH_BYTES of them, a block of another
+ * owner, h's next slow path or its thread's end, then goes on owner's remote
+ * list with the others and their counts. */
+void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) INTERNAL;
+/* Hands h's pending blocks and counts to their owner; nothing when there are none. */
+void heap_flush_pending(heap_t *h) INTERNAL;
 /* Frees the blocks other threads handed to h, and counts them. */
 void heap_collect_remote(heap_t *h) INTERNAL;
 /* Thread-safe explicit arenas: the calling thread's heap of arena a (NULL when

@@ -10,6 +10,9 @@ static void heap_stats_add(const heap_t *h, arena_stats *out) {
     /* Blocks freed by other threads and not yet collected by this heap. */
     size_t remote_bytes = atomic_load_explicit(&h->remote_freed_bytes, memory_order_relaxed);
     uint64_t remote_blocks = atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
+    /* ... and those this heap's thread freed, not yet handed to their owner. */
+    remote_bytes += atomic_load_explicit(&h->pending_bytes, memory_order_relaxed);
+    remote_blocks += atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
     out->live_bytes += h->stats.live_bytes - remote_bytes;
     out->live_blocks += (size_t)(h->stats.allocs - h->stats.frees - remote_blocks);
     out->peak_live_bytes += h->stats.peak_live_bytes;

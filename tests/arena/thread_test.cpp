@@ -134,6 +134,44 @@ TEST(ThreadHeaps, ThreadsComeAndGoAcrossManyArenas) {
     }
 }
 
+// A thread frees another thread's blocks in batches: they wait in its heap,
+// still live for their owner, before going on the owner's list together. A
+// block freed a second time while it waits there is a double free all the
+// same, reported at once, and the batch stays sound.
+TEST(ThreadHeaps, ABlockFreedTwiceByAnotherThreadIsReported) {
+    arena_config cfg = {};
+    cfg.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&cfg);
+    ASSERT_NE(a, nullptr);
+    void *small = arena_malloc(a, 24), *other = arena_malloc(a, 24), *medium = arena_malloc(a, 3000);
+    void *keep = arena_malloc(a, 24);
+    arena_stats before = Stats(a);
+    ErrorLog log;
+    std::thread([&] {
+        arena_free(a, small);
+        arena_free(a, other);
+        arena_free(a, medium);
+        arena_free(a, small);   // waits in this thread's batch: a double free
+        arena_free(a, medium);  // the same for a medium block
+        EXPECT_EQ(Stats(a).live_blocks, before.live_blocks - 3) << "freed blocks count freed while they wait";
+    }).join();
+    ASSERT_EQ(log.entries.size(), 2u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+    EXPECT_EQ(log.entries[0].p, small);
+    EXPECT_EQ(log.entries[1].kind, ARENA_ERR_DOUBLE_FREE);
+    EXPECT_EQ(log.entries[1].p, medium);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_stats after = Stats(a);
+    EXPECT_EQ(after.live_blocks, before.live_blocks - 3);
+    EXPECT_EQ(after.live_bytes, before.live_bytes - 24 - 24 - 3000);
+    void *again = arena_malloc(a, 24);
+    EXPECT_NE(again, nullptr);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_free(a, again);
+    arena_free(a, keep);
+    arena_destroy(a);
+}
+
 // A thread that is done with an arena may end while another thread destroys or
 // resets it: its heap is handed back at thread exit (a thread-specific
 // destructor) while the arena's heaps are being released. bench_micro's
