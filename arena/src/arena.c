@@ -166,7 +166,15 @@ static bool request_too_large(size_t size) {
     return true;
 }
 
+/* The calling thread's heap of a thread-safe arena when the inline paths apply
+ * (not under memcheck) and the thread has one already; else NULL. */
+static inline heap_t *arena_thread_heap_fast(const arena_t *a) {
+    return a->multi_heap && !a->valgrind ? heaps_thread_heap(a) : NULL;
+}
+
 static NOINLINE void *arena_malloc_slow(arena_t *a, size_t size) {
+    heap_t *mine = arena_thread_heap_fast(a);
+    if (mine) return heap_malloc_fast(mine, size);
     if (request_too_large(size)) return NULL;
     void *p = NULL;
     arena_enter(a);
@@ -187,6 +195,8 @@ void *arena_malloc(arena_t *a, size_t size) {
 
 void *arena_calloc(arena_t *a, size_t n, size_t size) {
     if (likely(a->fast)) return heap_calloc(&a->heap, n, size);
+    heap_t *h = arena_thread_heap_fast(a);
+    if (h) return heap_calloc(h, n, size);
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
@@ -230,6 +240,11 @@ static bool arena_live(arena_t *a, const void *p, size_t *requested) {
 }
 
 static NOINLINE void arena_free_slow(arena_t *a, void *p) {
+    heap_t *mine = arena_thread_heap_fast(a);
+    if (mine) {
+        heap_free_fast(mine, p);
+        return;
+    }
     if (!p) return;
     arena_enter(a);
     size_t requested;

@@ -220,14 +220,7 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
  * of a destroyed arena can never match a later one; a registry of live arenas
  * tells, when a slot is given up (evicted, or at thread exit), whether its heap
  * still has an arena to be abandoned to. */
-#define THREAD_SLOTS 4
-
-typedef struct heap_slot {
-    uint64_t arena_id; /* 0: empty */
-    heap_t *heap;
-} heap_slot;
-
-static __thread heap_slot thread_slots[THREAD_SLOTS];
+__thread heap_slot thread_slots[THREAD_SLOTS];
 static __thread unsigned thread_slot_next; /* the slot the next attach takes */
 static pthread_key_t slots_key;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
@@ -290,12 +283,6 @@ static NOINLINE heap_t *heaps_attach(arena_t *a) {
     slot->heap = h;
     pthread_setspecific(slots_key, thread_slots); /* non-NULL: the destructor runs */
     return h;
-}
-
-heap_t *heaps_thread_heap(arena_t *a) {
-    for (unsigned i = 0; i < THREAD_SLOTS; i++)
-        if (thread_slots[i].arena_id == a->id) return thread_slots[i].heap;
-    return NULL;
 }
 
 heap_t *heaps_for_thread(arena_t *a) {

@@ -589,8 +589,20 @@ void heap_collect_remote(heap_t *h) INTERNAL;
  * when they call again), and destroy (no other thread may be using the arena
  * during either). */
 heap_t *heaps_for_thread(arena_t *a) INTERNAL;
+/* A thread keeps its heaps of the last THREAD_SLOTS thread-safe arenas it used,
+ * keyed by the arena's id (heaps.c). */
+#define THREAD_SLOTS 4
+typedef struct heap_slot {
+    uint64_t arena_id; /* 0: empty */
+    heap_t *heap;
+} heap_slot;
+extern __thread heap_slot thread_slots[THREAD_SLOTS] INTERNAL;
 /* The calling thread's heap of a if it has one yet, else NULL. */
-heap_t *heaps_thread_heap(arena_t *a) INTERNAL;
+static inline heap_t *heaps_thread_heap(const arena_t *a) {
+    for (unsigned i = 0; i < THREAD_SLOTS; i++)
+        if (thread_slots[i].arena_id == a->id) return thread_slots[i].heap;
+    return NULL;
+}
 void heaps_register(arena_t *a) INTERNAL;
 void heaps_release_all(arena_t *a) INTERNAL;
 void heaps_destroy(arena_t *a) INTERNAL;
