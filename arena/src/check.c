@@ -165,21 +165,22 @@ static int heap_check(const heap_t *h, check_totals *t) {
     return 0;
 }
 
-/* The blocks h's thread freed and holds for their owner: live blocks of that
- * owner, as many as counted. */
+/* The blocks h's thread freed and holds for their owner: live small or medium
+ * blocks of that owner, as many and as large as counted. */
 static int check_pending(const heap_t *h) {
     uint64_t count = 0;
+    size_t bytes = 0, requested;
     void *last = NULL;
     for (void *p = atomic_load_explicit(&h->pending_head, memory_order_relaxed); p; p = *(void **)p) {
         segment_t *s = segmap_lookup(p);
         CHECK_INVARIANT(++count <= REMOTE_BATCH_BLOCKS, "a pending batch is longer than a batch", p);
         CHECK_INVARIANT(s && s->heap == h->pending_owner && s->heap != h, "a pending block is not its owner's", p);
-        CHECK_INVARIANT(s->kind == SEG_SMALL ? (page_live_bits(segment_page(s, p), p, h->classes.granule_shift) & LIVE_BIT)
-                                             : s->kind == SEG_MEDIUM && tlsf_validate(s, p) == 0,
-                        "a pending block is not live", p);
+        CHECK_INVARIANT(s->kind != SEG_HUGE && heaps_live(h->arena, p, &requested), "a pending block is not live", p);
+        bytes += requested;
         last = p;
     }
     CHECK_INVARIANT(count == atomic_load_explicit(&h->pending_blocks, memory_order_relaxed), "pending block count is wrong", count);
+    CHECK_INVARIANT(bytes == atomic_load_explicit(&h->pending_bytes, memory_order_relaxed), "pending byte count is wrong", bytes);
     CHECK_INVARIANT(last == h->pending_tail, "pending batch tail is wrong", h->pending_tail);
     return 0;
 }

@@ -573,7 +573,6 @@ heap_t *heaps_adopt(arena_t *a) INTERNAL;
 void heaps_reclaim(arena_t *a) INTERNAL;
 /* The calling thread ends: its heap waits for another thread to adopt it. */
 void heaps_abandon(heap_t *h) INTERNAL;
-/* Hands block p of heap `owner` to it; another thread frees it. */
 /* Frees live block p of `owner` (another heap) from h's thread: p waits in h
  * until REMOTE_BATCH_BLOCKS or REMOTE_BATCH_BYTES of them, a block of another
  * owner, h's next slow path or its thread's end, then goes on owner's remote
