@@ -98,6 +98,7 @@ static void tlsf_mapping(size_t size, unsigned *fl, unsigned *sl) {
  * much a block about to be used will fault in. */
 
 static size_t touched_page(const segment_t *s, uintptr_t a) { return (a - (uintptr_t)s) / OS_PAGE; }
+static bool touched_get(const segment_t *s, size_t page) { return s->touched_map[page / 64] >> (page % 64) & 1; }
 
 /* Set bits of x: most words of the map are all clear or all set, and without
  * -mpopcnt the builtin is a library call. */
@@ -622,40 +623,45 @@ void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
 
 /* ---- purging ------------------------------------------------------------- */
 
-/* Hands back the touched OS pages inside free block b of segment s, keeping
- * its links and footer: each run of touched pages in one call. */
-static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b) {
+/* Hands back touched OS pages inside free block b of segment s, keeping its
+ * links and footer: from its end, a run of pages per call, until at least
+ * `bytes` went back or none is left. From the end, because a split hands out
+ * the front of a block first: the pages kept are the ones reused soonest. */
+static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
     tlsf_t *t = &h->tlsf;
-    size_t first, end;
+    size_t first, end, purged = 0;
     mb_inner_pages(s, b, &first, &end);
-    for (size_t i = first; i < end;) {
-        if (!(s->touched_map[i / 64] >> (i % 64) & 1)) {
-            i++;
+    for (size_t i = end; i > first && purged < bytes;) { /* pages [run, i) go back in one call */
+        if (!touched_get(s, i - 1)) {
+            i--;
             continue;
         }
         size_t run = i;
-        while (run < end && (s->touched_map[run / 64] >> (run % 64) & 1)) {
+        while (run > first && touched_get(s, run - 1) && purged + (i - run) * OS_PAGE < bytes) {
+            run--;
             s->touched_map[run / 64] &= ~((uint64_t)1 << (run % 64));
-            run++;
         }
-        os_purge((uint8_t *)s + i * OS_PAGE, (run - i) * OS_PAGE);
-        h->purged_out += (run - i) * OS_PAGE;
+        os_purge((uint8_t *)s + run * OS_PAGE, (i - run) * OS_PAGE);
+        purged += (i - run) * OS_PAGE;
         i = run;
     }
-    t->dirty_bytes -= (size_t)mb_links(b)->dirty_pages * OS_PAGE;
-    mb_links(b)->dirty_pages = 0;
+    h->purged_out += purged;
+    t->dirty_bytes -= purged;
+    mb_links(b)->dirty_pages -= (uint32_t)(purged / OS_PAGE);
 }
 
-/* Purges free block b; when it is a whole segment (not the heap's only medium
- * one), unmaps the segment instead. */
-static void tlsf_purge_or_release(heap_t *h, mblock *b) {
+/* Purges at least `bytes` of free block b (all of it when it holds less);
+ * when that is all of a whole segment (not the heap's only medium one),
+ * unmaps the segment instead. */
+static void tlsf_purge_or_release(heap_t *h, mblock *b, size_t bytes) {
     segment_t *s = segmap_lookup(b);
-    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
+    size_t dirty = (size_t)mb_links(b)->dirty_pages * OS_PAGE;
+    if (bytes >= dirty && tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
         tlsf_remove(&h->tlsf, b);
-        h->purged_out += (size_t)mb_links(b)->dirty_pages * OS_PAGE;
+        h->purged_out += dirty;
         segment_release(h, s);
     } else {
-        tlsf_purge_block(h, s, b);
+        tlsf_purge_block(h, s, b, bytes);
     }
 }
 
@@ -669,7 +675,7 @@ void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
             while (b && t->dirty_bytes > keep) {
                 mblock *next = mb_links(b)->next;
                 if (mb_links(b)->dirty_pages && !(spare_young && purge_young(now, mb_links(b)->since)))
-                    tlsf_purge_or_release(h, b);
+                    tlsf_purge_or_release(h, b, t->dirty_bytes - keep);
                 b = next;
             }
         }
