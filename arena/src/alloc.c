@@ -440,9 +440,7 @@ static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
  * adds to the peak); below it, it keeps the memory it will want back when its
  * live bytes rise again (gen-large dips to a quarter of its peak and back);
  * and a heap that tears down (live near zero) is back at the budget at once. */
-void heap_purge_maybe(heap_t *h) {
-    size_t budget = heap_purge_budget(h);
-    if (likely(heap_dirty_total(h) <= budget)) return;
+static NOINLINE void heap_purge_over_budget(heap_t *h, size_t budget) {
     uint32_t now = purge_clock();
     if (now != h->purge_last) {
         h->purge_last = now;
@@ -454,6 +452,13 @@ void heap_purge_maybe(heap_t *h) {
     size_t keep_for_peak = below_peak + budget, teardown = live * PURGE_TEARDOWN_FACTOR + heap_purge_earned(h);
     if (keep_for_peak > teardown) keep_for_peak = teardown;
     if (heap_dirty_total(h) > budget + keep_for_peak) heap_purge(h, budget, false, now);
+}
+
+/* The check in front, without the slow part's stack frame: every medium free
+ * with more than the floor dirty comes here. */
+void heap_purge_maybe(heap_t *h) {
+    size_t budget = heap_purge_budget(h);
+    if (unlikely(heap_dirty_total(h) > budget)) heap_purge_over_budget(h, budget);
 }
 
 void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
