@@ -469,38 +469,32 @@ static size_t heap_dirty_of(const heap_t *h, segment_kind kind) {
 }
 static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap_dirty_total(h) - heap_dirty_of(h, kind); }
 
-/* True when the heap's live bytes are within 1/2^PURGE_NEAR_PEAK_SHIFT of their peak. */
-static bool heap_near_peak(const heap_t *h) {
-    return h->stats.live_bytes >= h->stats.peak_live_bytes - (h->stats.peak_live_bytes >> PURGE_NEAR_PEAK_SHIFT);
-}
-
 /* Free pages serve only small blocks, free TLSF blocks only medium ones, the
  * huge cache only huge ones. When one kind grows into fresh memory, what the
  * others keep resident for their own regrowth adds to the footprint and serves
  * nothing (sqlite's trace turns 4 MiB of small blocks into medium ones): as
  * much of it goes back to the OS as the growth touches, down to half the
- * budget, whatever its age; in heap_purge's order. Near its peak a heap keeps
- * little (heap_purge_maybe), so there free medium blocks that could not serve
- * a medium growth go back too (gen-powerlaw: resident at the peak 1.28x live
- * without, 1.22x with). */
+ * budget floor, whatever its age; in heap_purge's order. Free medium blocks
+ * go whole, except young ones of the sizes that come back soon
+ * (tlsf_purge_growth). */
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
     /* Cached medium blocks serve their own size only: when the heap grows,
      * they go back to the lists, where any medium request can have them. */
     if (h->tlsf.cache_blocks) tlsf_cache_flush(h);
-    bool own = kind == SEG_MEDIUM && heap_near_peak(h);
-    size_t spare = own ? heap_dirty_total(h) : heap_dirty_other(h, kind), reserve = heap_purge_budget(h) / 2;
-    if (likely(spare <= reserve)) return;
-    size_t keep = spare - (fresh < spare - reserve ? fresh : spare - reserve);
+    size_t other = heap_dirty_other(h, kind), reserve = heap_purge_floor(h) / 2;
+    if (likely(other <= reserve)) return;
+    size_t keep = other - (fresh < other - reserve ? fresh : other - reserve);
+    uint32_t now = purge_clock();
     static const segment_kind order[] = {SEG_HUGE, SEG_SMALL, SEG_MEDIUM};
     for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
         segment_kind k = order[i];
-        spare = own ? heap_dirty_total(h) : heap_dirty_other(h, kind);
-        if (spare <= keep) return;
-        if (k == kind && !own) continue;
-        size_t rest = spare - heap_dirty_of(h, k), target = keep > rest ? keep - rest : 0;
-        if (k == SEG_HUGE) huge_purge(h, target, false, 0);
-        else if (k == SEG_SMALL) page_purge(h, target, false, 0);
-        else tlsf_purge(h, target, false, 0);
+        other = heap_dirty_other(h, kind);
+        if (other <= keep) return;
+        if (k == kind) continue;
+        size_t rest = other - heap_dirty_of(h, k), target = keep > rest ? keep - rest : 0;
+        if (k == SEG_HUGE) huge_purge(h, target, false, now);
+        else if (k == SEG_SMALL) page_purge(h, target, false, now);
+        else tlsf_purge_growth(h, target, now);
     }
 }
 

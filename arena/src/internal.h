@@ -68,12 +68,10 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define PURGE_DELAY_TICKS 64u                  /* free memory younger than this (~25 ms) stays resident */
 #define PURGE_TEARDOWN_FACTOR 8u               /* free memory kept for the peak: at most this x live */
 #define PURGE_TORN_DOWN_SHIFT 6                /* ... plus the feedback's boost, unless live < peak / 64 */
-#define PURGE_NEAR_PEAK_SHIFT 4                /* live within peak / 16 of the peak: near it (heap_grew) */
 #define REMOTE_BATCH_BLOCKS 64u                /* another heap's blocks a thread frees before handing them over */
 #define REMOTE_BATCH_BYTES ((size_t)64 << 10)  /* ... or bytes of them */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
-_Static_assert(PURGE_NEAR_PEAK_SHIFT >= 1 && PURGE_NEAR_PEAK_SHIFT < 64, "near the peak is a fraction of it");
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
 _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
@@ -505,11 +503,14 @@ void tlsf_set_requested(void *p, size_t n) INTERNAL;
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) INTERNAL;
 /* Adds a MEDIUM segment's space as one free block. */
 void tlsf_segment_added(heap_t *h, segment_t *s) INTERNAL;
-/* Purges free blocks, largest first, until at most `keep` dirty bytes stay
- * (the last block in part, from its end: a page more at most); with
- * spare_young, not those younger than PURGE_DELAY_TICKS at `now`. The cache
- * is emptied into the lists first when it has anything. */
+/* Purges free blocks, largest first, each whole, until at most `keep` dirty
+ * bytes stay; with spare_young, not those younger than PURGE_DELAY_TICKS at
+ * `now`. The cache is emptied into the lists first when it has anything. */
 void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
+/* The same for heap_grew, except that a block younger than PURGE_DELAY_TICKS
+ * and smaller than 2 MiB (tlsf.c: PURGE_EXACT_BELOW) gives only what is still
+ * wanted, from its end: a page more at most. */
+void tlsf_purge_growth(heap_t *h, size_t keep, uint32_t now) INTERNAL;
 /* Puts every cached medium block on the lists, coalesced. */
 void tlsf_cache_flush(heap_t *h) INTERNAL;
 /* Dirty medium memory: the lists' dirty bytes and the cache. */
@@ -552,9 +553,8 @@ void block_release(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Purges dirty free memory when it exceeds the heap's budget. */
 void heap_purge_maybe(heap_t *h) INTERNAL;
 /* Kind `kind` is about to touch `fresh` bytes of memory it never touched or
- * purged: dirty free memory of the other kinds (near the peak, of a medium
- * growth's own kind too) beyond half the budget goes back to the OS, as much
- * as was touched. */
+ * purged: dirty free memory of the other kinds beyond half the budget floor
+ * goes back to the OS, about as much as was touched. */
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) INTERNAL;
 /* Hands back every dirty free byte of the heap. */
 void heap_purge_all(heap_t *h) INTERNAL;
