@@ -38,7 +38,7 @@
 #define PURGE_MIN_BLOCK ((size_t)32 << 10) /* smaller free blocks are never purged */
 /* A growth's purge (tlsf_purge_growth) takes a young free block below this
  * only in part. Blocks the cache's sizes cover come back soon (gen-powerlaw's,
- * up to 1 MiB: taken whole, 7,000 of its 13,000 page faults); larger ones are
+ * up to 1 MiB: taken whole, 6,200 of its 13,200 page faults); larger ones are
  * buffers that rarely do (git's: taken in part, its max RSS 0.82x -> 1.07x
  * glibc's). */
 #define PURGE_EXACT_BELOW ((size_t)2 << 20)
@@ -679,7 +679,8 @@ static void tlsf_purge_or_release(heap_t *h, mblock *b, size_t bytes) {
 }
 
 /* tlsf_purge and tlsf_purge_growth: with `exact`, a block free for less than
- * the purge delay gives only what is still wanted (tlsf_purge_block). */
+ * the purge delay and smaller than PURGE_EXACT_BELOW gives only what is still
+ * wanted (tlsf_purge_block); any other block goes whole. */
 static void tlsf_purge_down_to(heap_t *h, size_t keep, bool spare_young, bool exact, uint32_t now) {
     tlsf_t *t = &h->tlsf;
     if (t->cache_blocks && tlsf_dirty_bytes(t) > keep) tlsf_cache_flush(h);
