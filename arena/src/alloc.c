@@ -173,7 +173,7 @@ static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
         size_t requested = s->huge_requested;
         huge_free(s->heap, s);
         huge_unlock(h);
-        heap_count_remote_free(stats, requested);
+        heap_count_remote_frees(stats, requested, 1);
         return;
     }
     heap_pend_remote_free(h, s->heap, p, block_requested(h, s, p));
@@ -327,7 +327,7 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
             if (q && counted_by != h) {
                 /* The block's counts move to this heap, which counts the change. */
                 segmap_lookup(q)->stats_heap = h;
-                heap_count_remote_free(counted_by, old);
+                heap_count_remote_frees(counted_by, old, 1);
                 heap_count_alloc(h, old);
             }
             huge_unlock(h);

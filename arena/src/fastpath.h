@@ -47,14 +47,15 @@ static inline void heap_count_free(heap_t *h, size_t size) {
     h->stats.live_bytes -= size;
 }
 
-/* A block of heap `owner` freed by another thread: counted when the owner next
- * collects (heap_collect_remote), so its own counters never go below zero.
- * Release, paired with the collector's acquire: whoever sees the count also
- * sees everything the freeing thread did before it (the push on the remote
- * list), so a heap released as empty has no write to it still in flight. */
-static inline void heap_count_remote_free(heap_t *owner, size_t size) {
-    atomic_fetch_add_explicit(&owner->remote_freed_bytes, size, memory_order_release);
-    atomic_fetch_add_explicit(&owner->remote_freed_blocks, 1, memory_order_release);
+/* `blocks` blocks (`bytes` requested) of heap `owner` freed by another thread:
+ * counted when the owner next collects (heap_collect_remote), so its own
+ * counters never go below zero. Release, paired with the collector's acquire:
+ * whoever sees the count also sees everything the freeing thread did before
+ * it (the push on the remote list), so a heap released as empty has no write
+ * to it still in flight. */
+static inline void heap_count_remote_frees(heap_t *owner, size_t bytes, uint64_t blocks) {
+    atomic_fetch_add_explicit(&owner->remote_freed_bytes, bytes, memory_order_release);
+    atomic_fetch_add_explicit(&owner->remote_freed_blocks, blocks, memory_order_release);
 }
 
 static inline void *heap_malloc_fast(heap_t *h, size_t size) {

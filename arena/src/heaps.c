@@ -48,12 +48,10 @@ void heap_flush_pending(heap_t *h) {
     size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed);
     heap_t *owner = h->pending_owner;
     heap_push_remote_chain(owner, atomic_load_explicit(&h->pending_head, memory_order_relaxed), h->pending_tail);
-    /* Counted after the push, with release: the owner that sees these counts
-     * sees the pushes they count, so a heap released as empty has none in
-     * flight (heaps_reclaim_locked). Counted first, the owner could release
+    /* Counted after the push: the owner that sees these counts sees the pushes
+     * they count (heaps_reclaim_locked). Counted first, the owner could release
      * the blocks' segment before the push wrote into it. */
-    atomic_fetch_add_explicit(&owner->remote_freed_bytes, bytes, memory_order_release);
-    atomic_fetch_add_explicit(&owner->remote_freed_blocks, blocks, memory_order_release);
+    heap_count_remote_frees(owner, bytes, blocks);
     atomic_store_explicit(&h->pending_head, NULL, memory_order_relaxed);
     h->pending_tail = NULL;
     memset(h->pending_seen, 0, sizeof h->pending_seen);
