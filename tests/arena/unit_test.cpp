@@ -462,25 +462,28 @@ size_t ResidentInsideAll(const std::vector<void *> &blocks, size_t size) {
     return resident;
 }
 
-// Frees six separated 1 MiB medium blocks, then grows the small blocks by
-// 128 KiB of fresh pages; returns how much of the freed blocks left memory
-// during the growth, or SIZE_MAX when less than 3 MiB of them was still
-// resident before it (the budget may take some at once).
-size_t MediumPurgedBySmallGrowth() {
+// Frees `count` separated medium blocks of `size` bytes, then grows the small
+// blocks by `small_blocks` x 64 bytes in fresh pages. Returns how much of the
+// freed blocks was resident before the growth and after it.
+struct Resident {
+    size_t before, after;
+};
+Resident ResidentAroundSmallGrowth(size_t size, int count, int small_blocks) {
     arena_t *a = arena_create(nullptr);
     std::vector<void *> small, separators;
     small.push_back(arena_malloc(a, 64));  // the small segment exists before
-    std::vector<void *> freed = FreeSeparatedMediumBlocks(a, 1 << 20, 6, &separators);
+    std::vector<void *> freed = FreeSeparatedMediumBlocks(a, size, count, &separators);
     EXPECT_EQ(arena_check(a), 0);
-    size_t before = ResidentInsideAll(freed, 1 << 20);
-    for (int i = 0; i < 2048; i++) small.push_back(memset(arena_malloc(a, 64), 2, 64));  // 128 KiB, fresh
-    size_t after = ResidentInsideAll(freed, 1 << 20);
+    Resident r;
+    r.before = ResidentInsideAll(freed, size);
+    for (int i = 0; i < small_blocks; i++) small.push_back(memset(arena_malloc(a, 64), 2, 64));
+    r.after = ResidentInsideAll(freed, size);
     EXPECT_EQ(arena_check(a), 0);
     for (void *p : small) arena_free(a, p);
     for (void *p : separators) arena_free(a, p);
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
-    return before > ((size_t)3 << 20) ? before - after : SIZE_MAX;
+    return r;
 }
 
 // The conversion hands back about what the growth faults in. A young free
@@ -488,10 +491,14 @@ size_t MediumPurgedBySmallGrowth() {
 // blocks purged for a few KiB of small blocks cost gen-powerlaw 6,000 page
 // faults of its 13,000 (the blocks were wanted back at once). Blocks free for
 // longer than the purge delay (25 ms) go whole: a thread descheduled that long
-// in the middle sees that, so the scenario gets three tries.
+// in the middle sees that, so the scenario gets three tries. The budget may
+// take some of the freed blocks at once: 3 MiB of the six must stay resident.
 TEST(DefaultPolicy, SmallGrowthPurgesAboutAsMuchMediumMemoryAsItTouches) {
     size_t purged = SIZE_MAX;
-    for (int attempt = 0; attempt < 3 && purged > ((size_t)(128 + 32) << 10); attempt++) purged = MediumPurgedBySmallGrowth();
+    for (int attempt = 0; attempt < 3 && purged > ((size_t)(128 + 32) << 10); attempt++) {
+        Resident r = ResidentAroundSmallGrowth(1 << 20, 6, 2048);  // 128 KiB of small blocks
+        purged = r.before > ((size_t)3 << 20) ? r.before - r.after : SIZE_MAX;
+    }
     EXPECT_GE(purged, (size_t)64 << 10) << "the growth converted nothing";
     EXPECT_LE(purged, (size_t)(128 + 32) << 10) << "more went back than the growth touched (a whole block?)";
 }
@@ -502,23 +509,11 @@ TEST(DefaultPolicy, SmallGrowthPurgesAboutAsMuchMediumMemoryAsItTouches) {
 // the scenario's precondition: the block still resident before the growth.
 TEST(DefaultPolicy, SmallGrowthPurgesLargeFreeMediumBlocksWhole) {
     const size_t kBig = (size_t)3 << 20;  // above 2 MiB, in a 4 MiB segment with its separator
-    size_t before = 0, after = 0;
-    for (int attempt = 0; attempt < 3 && before <= ((size_t)5 << 19); attempt++) {
-        arena_t *a = arena_create(nullptr);
-        std::vector<void *> small, separators;
-        small.push_back(arena_malloc(a, 64));
-        std::vector<void *> freed = FreeSeparatedMediumBlocks(a, kBig, 1, &separators);
-        before = ResidentInsideAll(freed, kBig);
-        for (int i = 0; i < 256; i++) small.push_back(memset(arena_malloc(a, 64), 2, 64));  // 16 KiB, fresh
-        after = ResidentInsideAll(freed, kBig);
-        EXPECT_EQ(arena_check(a), 0);
-        for (void *p : small) arena_free(a, p);
-        for (void *p : separators) arena_free(a, p);
-        EXPECT_EQ(arena_check(a), 0);
-        arena_destroy(a);
-    }
-    ASSERT_GT(before, (size_t)5 << 19) << "the freed block was purged at once, three times";
-    EXPECT_LT(after, (size_t)64 << 10) << "of " << before;
+    Resident r = {0, 0};
+    for (int attempt = 0; attempt < 3 && r.before <= ((size_t)5 << 19); attempt++)
+        r = ResidentAroundSmallGrowth(kBig, 1, 256);  // 16 KiB of small blocks
+    ASSERT_GT(r.before, (size_t)5 << 19) << "the freed block was purged at once, three times";
+    EXPECT_LT(r.after, (size_t)64 << 10) << "of " << r.before;
 }
 
 // A freed medium block waits whole for the next request of its size; a request
