@@ -19,15 +19,18 @@ ResidentReader::~ResidentReader() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-uint64_t ResidentReader::resident_bytes() const {
+uint64_t ResidentReader::anonymous_bytes() const {
     char text[128];
     ssize_t n = fd_ >= 0 ? pread(fd_, text, sizeof text - 1, 0) : -1;
     if (n <= 0) return 0;
     text[n] = '\0';
-    // statm: size resident shared text lib data dt, in pages
-    char *after_size = nullptr;
-    std::strtoull(text, &after_size, 10);
-    return std::strtoull(after_size, nullptr, 10) * page_size_;
+    // statm: size resident shared text lib data dt, in pages; "shared" counts
+    // the file-backed (and shmem) resident pages, the rest are anonymous.
+    char *end = nullptr;
+    std::strtoull(text, &end, 10);
+    const uint64_t resident = std::strtoull(end, &end, 10);
+    const uint64_t file_backed = std::strtoull(end, nullptr, 10);
+    return (resident > file_backed ? resident - file_backed : 0) * page_size_;
 }
 
 uint64_t minor_faults() {

@@ -7,8 +7,11 @@
 
 namespace bench {
 
-// Resident bytes of this process from /proc/self/statm (one pread on a file
-// opened once, so sampling allocates nothing).
+// Anonymous resident bytes of this process from /proc/self/statm (one pread
+// on a file opened once, so sampling allocates nothing). Heaps are anonymous
+// memory; file-backed pages are not counted, so the code of an allocator
+// first run during a replay (an explicit arena's, unlike a process malloc's,
+// which ran before) is not taken for heap memory.
 class ResidentReader {
 public:
     ResidentReader();
@@ -16,7 +19,7 @@ public:
     ResidentReader(const ResidentReader &) = delete;
     ResidentReader &operator=(const ResidentReader &) = delete;
     bool ok() const { return fd_ >= 0; }
-    uint64_t resident_bytes() const;  // 0 when it cannot be read
+    uint64_t anonymous_bytes() const;  // 0 when it cannot be read
 
 private:
     int fd_;

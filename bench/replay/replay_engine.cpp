@@ -505,7 +505,7 @@ bool Session::start(std::string *error) {
                 }
             });
     }
-    s.baseline = s.resident.resident_bytes();
+    s.baseline = s.resident.anonymous_bytes();
     bench::AllocatorSettings settings = s.options.settings;
     settings.threaded = s.options.threaded;
     settings.reserve_bytes = s.image.header().bump_reserve_bytes;
@@ -523,7 +523,7 @@ void Session::State::take_sample(size_t stop, Outcome &out) {
     Sample &sample = out.timeline[stop];
     sample.op_index = stops[stop];
     sample.live_bytes = live_at_stop[stop];
-    const uint64_t rss = resident.resident_bytes();
+    const uint64_t rss = resident.anonymous_bytes();
     sample.rss_bytes = rss > baseline ? rss - baseline : 0;
     sample.has_mapped = allocator->footprint(&sample.mapped_bytes);
     if (stop != peak_stop || options.threaded) return;
@@ -734,7 +734,7 @@ void Session::finish() {
             checker.note("after freeing every block: %s", why.c_str());
         }
     }
-    const uint64_t rss = s.resident.resident_bytes();
+    const uint64_t rss = s.resident.anonymous_bytes();
     outcome_.rss_after_bytes = rss > s.baseline ? rss - s.baseline : 0;
     s.allocator.reset();
 }
