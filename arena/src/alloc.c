@@ -223,17 +223,18 @@ static void *heap_alloc(heap_t *h, size_t size, size_t align) {
 
 /* ---- the public calls ---------------------------------------------------- */
 
-void *heap_malloc(heap_t *h, size_t size) {
-    if (h->tlsf.cache_blocks && size > h->classes.small_max) { /* never in a mode */
-        void *b = tlsf_malloc_cached(h, size);
-        if (b) {
-            heap_count_alloc(h, size);
-            return b;
-        }
-    }
+static NOINLINE void *heap_malloc_slow(heap_t *h, size_t size) {
     void *p = heap_alloc(h, size, h->classes.granule);
     if (p) heap_count_alloc(h, size);
     return p;
+}
+
+void *heap_malloc(heap_t *h, size_t size) {
+    if (h->tlsf.cache_blocks && size > h->classes.small_max) { /* never in a mode */
+        void *b = tlsf_malloc_cached(h, size);
+        if (likely(b != NULL)) return b;
+    }
+    return heap_malloc_slow(h, size);
 }
 
 void *heap_memalign(heap_t *h, size_t align, size_t size) {
@@ -257,16 +258,12 @@ void *heap_calloc(heap_t *h, size_t n, size_t size) {
     return p;
 }
 
-void heap_free(heap_t *h, void *p) {
+void heap_free(heap_t *h, void *p) { heap_free_at(h, segmap_lookup(p), p); }
+
+/* Every free the fast paths did not take: other heaps' blocks, huge blocks,
+ * modes, and misuse, which is reported here. */
+static NOINLINE void heap_free_slow(heap_t *h, segment_t *s, void *p) {
     if (!p) return;
-    segment_t *s = segmap_lookup(p);
-    if (s && s->kind == SEG_MEDIUM && s->heap == h && !h->mode) {
-        size_t requested = tlsf_free_owned(h, s, p);
-        if (likely(requested != SIZE_MAX)) {
-            heap_count_free(h, requested);
-            return;
-        }
-    }
     s = block_check(h, s, p);
     if (!s) return;
     if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
@@ -277,6 +274,11 @@ void heap_free(heap_t *h, void *p) {
     size_t requested = block_requested(h, s, p);
     block_release(h, s, p);
     heap_count_free(h, requested);
+}
+
+void heap_free_at(heap_t *h, segment_t *s, void *p) {
+    if (likely(s && s->kind == SEG_MEDIUM && s->heap == h && !h->mode) && likely(tlsf_free_owned(h, s, p))) return;
+    heap_free_slow(h, s, p);
 }
 
 /* Resizes p where it lies when its block allows; true when done. */

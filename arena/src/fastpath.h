@@ -84,20 +84,26 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 
 static inline void heap_free_fast(heap_t *h, void *p) {
     segment_t *s = segmap_lookup(p);
-    if (likely(s != NULL && s->small_owner == h)) {
-        page_t *pg = segment_page(s, p);
-        live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
-        uint64_t word = map_load(r.word);
-        if (likely(FREE_IS_LIVE(h, p, word, r.shift))) {
-            size_t requested = pg->block_size;
-            if ((word >> r.shift) & SLACK_BIT) requested -= slack_read(p, requested);
-            page_block_release(pg, p, r, word);
-            heap_count_free(h, requested);
-            if (unlikely(pg->used == 0 || pg->full)) page_free_slow(h, pg);
-            return;
-        }
+    if (unlikely(s == NULL)) {
+        heap_free(h, p); /* NULL, or not arena's: reported there */
+        return;
     }
-    heap_free(h, p);
+    if (unlikely(s->small_owner != h)) {
+        heap_free_at(h, s, p); /* a medium block, or another heap's */
+        return;
+    }
+    page_t *pg = segment_page(s, p);
+    live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
+    uint64_t word = map_load(r.word);
+    if (unlikely(!FREE_IS_LIVE(h, p, word, r.shift))) {
+        heap_free(h, p); /* misuse: reported there */
+        return;
+    }
+    size_t requested = pg->block_size;
+    if ((word >> r.shift) & SLACK_BIT) requested -= slack_read(p, requested);
+    page_block_release(pg, p, r, word);
+    heap_count_free(h, requested);
+    if (unlikely(pg->used == 0 || pg->full)) page_free_slow(h, pg);
 }
 
 #endif /* ARENA_FASTPATH_H */

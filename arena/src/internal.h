@@ -489,11 +489,11 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
 /* Frees a medium block of segment s (already validated). */
 void tlsf_free(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* The fast paths of medium blocks (heap not in a mode): a cached block for
- * `size` bytes, or NULL (no stats); and the free of p, a block of h's segment
- * s, returning its requested size, or SIZE_MAX (nothing done) when p is not a
- * live block: the general path then reports it. */
+ * `size` bytes, or NULL; and the free of p, a block of h's segment s; both
+ * counted in the stats. tlsf_free_owned returns false, nothing done, when
+ * p is not a live block: the general path then reports it. */
 void *tlsf_malloc_cached(heap_t *h, size_t size) INTERNAL;
-size_t tlsf_free_owned(heap_t *h, segment_t *s, void *p) INTERNAL;
+bool tlsf_free_owned(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Validates p as a live medium block of s; returns its kind of misuse or 0. */
 arena_error tlsf_validate(const segment_t *s, const void *p) INTERNAL;
 size_t tlsf_usable(const void *p) INTERNAL;
@@ -543,6 +543,8 @@ void *heap_calloc(heap_t *h, size_t n, size_t size) INTERNAL;
 void *heap_memalign(heap_t *h, size_t align, size_t size) INTERNAL;
 void *heap_realloc(heap_t *h, void *p, size_t size) INTERNAL;
 void heap_free(heap_t *h, void *p) INTERNAL;
+/* heap_free of p, whose segment lookup gave s (NULL: none), as the fast path found it. */
+void heap_free_at(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Usable bytes of p (0 and a report on misuse); with fold_slack the block counts
  * its whole usable size as requested from then on. */
 size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) INTERNAL;

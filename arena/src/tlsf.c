@@ -25,6 +25,7 @@
  *   block do not change until it leaves the lists, so the count stays exact.
  */
 #include "internal.h"
+#include "fastpath.h"
 
 #include <errno.h>
 #include <string.h>
@@ -244,10 +245,22 @@ static bool live_get(const segment_t *s, const void *payload) {
     size_t g = mb_granule(s, payload);
     return (map_load(&s->live_map[g >> 6]) >> (g & 63)) & 1;
 }
-static void live_set(segment_t *s, const void *payload, bool on) {
-    size_t g = mb_granule(s, payload);
+/* a lies where a payload of s can start (before its live bit is read). */
+static inline bool mb_payload_may_be(const segment_t *s, uintptr_t a, size_t granule) {
+    return a >= s->first_block + MB_HDR && a < s->sentinel && !(a & (granule - 1));
+}
+/* The header of a live block at payload a says used, and its size fits s. */
+static inline bool mb_header_holds(const segment_t *s, uintptr_t a, size_t size_flags) {
+    size_t size = size_flags & ~MB_FLAGS;
+    return !(size_flags & MB_FREE) && size >= MB_SMALLEST && a - MB_HDR + size <= s->sentinel;
+}
+static void live_set_shift(segment_t *s, const void *payload, unsigned granule_shift, bool on) {
+    size_t g = ((uintptr_t)payload - (uintptr_t)s) >> granule_shift;
     uint64_t *word = &s->live_map[g >> 6], bit = (uint64_t)1 << (g & 63);
     map_store(word, on ? map_load(word) | bit : map_load(word) & ~bit);
+}
+static void live_set(segment_t *s, const void *payload, bool on) {
+    live_set_shift(s, payload, s->arena->block_shift, on);
 }
 
 /* ---- segments ------------------------------------------------------------ */
@@ -401,7 +414,7 @@ static mblock *tlsf_cache_pop(tlsf_t *t, unsigned bin) {
     return b;
 }
 
-static void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
+static inline void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
     tlsf_t *t = &h->tlsf;
     int bin = tlsf_cache_bin_of(need);
     if (bin < 0 || !t->cache[bin] || mb_size(t->cache[bin]) < need) {
@@ -411,7 +424,7 @@ static void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
     mblock *b = tlsf_cache_pop(t, (unsigned)bin);
     b->requested = n;
     void *p = mb_payload(b);
-    live_set(segmap_lookup(b), p, true);
+    live_set_shift(segmap_lookup(b), p, h->classes.granule_shift, true);
     return p;
 }
 
@@ -516,23 +529,40 @@ static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
     tlsf_insert(h, s, b); /* a whole empty segment too: tlsf_purge unmaps it */
 }
 
-void tlsf_free(heap_t *h, segment_t *s, void *p) {
-    live_set(s, p, false);
-    if (!tlsf_cache_put(h, mb_of(p))) tlsf_free_block(h, s, mb_of(p));
+/* Used block b of s, its live bit just cleared, goes into the cache or onto the lists. */
+static inline void tlsf_release(heap_t *h, segment_t *s, mblock *b) {
+    if (!tlsf_cache_put(h, b)) tlsf_free_block(h, s, b);
     /* The budget is never below the floor: below it, nothing to purge. */
     if (heap_dirty_total(h) > PURGE_FLOOR) heap_purge_maybe(h);
 }
 
-void *tlsf_malloc_cached(heap_t *h, size_t size) {
-    size_t need = tlsf_block_bytes(h, size);
-    return need ? tlsf_cache_take(h, need, size) : NULL;
+void tlsf_free(heap_t *h, segment_t *s, void *p) {
+    live_set(s, p, false);
+    tlsf_release(h, s, mb_of(p));
 }
 
-size_t tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
-    if (tlsf_validate(s, p)) return SIZE_MAX;
-    size_t requested = mb_of(p)->requested;
-    tlsf_free(h, s, p);
-    return requested;
+void *tlsf_malloc_cached(heap_t *h, size_t size) {
+    size_t need = tlsf_block_bytes(h, size);
+    void *p = need ? tlsf_cache_take(h, need, size) : NULL;
+    if (p) heap_count_alloc(h, size);
+    return p;
+}
+
+/* tlsf_validate's checks of a live block, fused with the free: the live bit is
+ * read once, and anything tlsf_validate would not pass is left to it. */
+bool tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (!mb_payload_may_be(s, a, h->classes.granule)) return false;
+    size_t g = (a - (uintptr_t)s) >> h->classes.granule_shift;
+    uint64_t *word = &s->live_map[g >> 6], bit = (uint64_t)1 << (g & 63);
+    uint64_t live = map_load(word);
+    mblock *b = mb_of(p);
+    if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b))) return false;
+    size_t requested = b->requested;
+    map_store(word, live & ~bit);
+    tlsf_release(h, s, b);
+    heap_count_free(h, requested); /* after the purge, as the general path: its budget counts b live */
+    return true;
 }
 
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
@@ -579,15 +609,8 @@ void tlsf_set_requested(void *p, size_t n) { mb_of(p)->requested = n; }
 
 arena_error tlsf_validate(const segment_t *s, const void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (a < s->first_block + MB_HDR || a >= s->sentinel || (a & (s->arena->block_size - 1)))
-        return ARENA_ERR_INVALID_POINTER;
-    if (live_get(s, p)) {
-        const mblock *b = mb_of(p);
-        size_t size = mb_size(b);
-        if (mb_free(b) || size < MB_SMALLEST || a - MB_HDR + size > s->sentinel)
-            return ARENA_ERR_CORRUPTION;
-        return 0;
-    }
+    if (!mb_payload_may_be(s, a, s->arena->block_size)) return ARENA_ERR_INVALID_POINTER;
+    if (live_get(s, p)) return mb_header_holds(s, a, mb_sf(mb_of(p))) ? 0 : ARENA_ERR_CORRUPTION;
     /* Not live: a block that was freed, or no block at all? Walk to it (this is
      * the error path; the walk only reads our own headers). */
     for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
