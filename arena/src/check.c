@@ -66,9 +66,11 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
 
 static int check_small_segment(const heap_t *h, const segment_t *s, check_totals *t) {
     if (check_segment_header(h, s, SEG_SMALL)) return -1;
-    CHECK_INVARIANT(s->page_count == s->size >> PAGE_SHIFT && s->first_page < s->page_count, "small segment page count is wrong", s);
+    CHECK_INVARIANT(s->page_count == s->size >> PAGE_SHIFT && s->first_page < s->page_count &&
+                    s->first_page <= s->pages_ready && s->pages_ready <= s->page_count,
+                    "small segment page count is wrong", s);
     uint32_t active = 0;
-    for (uint32_t i = s->first_page; i < s->page_count; i++) {
+    for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
         const page_t *pg = &s->pages[i];
         CHECK_INVARIANT(page_segment(pg) == s, "page's first block lies outside its segment", pg->start);
         if (pg->state == PAGE_ACTIVE) {

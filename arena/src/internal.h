@@ -185,7 +185,9 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  * Invariants (check.c: check_segment):
  * - every 64 KiB chunk of [base, base+size) maps to this segment in the segment
  *   map, and nothing else maps here;
- * - kind SMALL: pages_active + free pages + first_page == page_count;
+ * - kind SMALL: pages_active + free pages + first_page == pages_ready; the
+ *   descriptors from pages_ready on were never written (page.c sets them up
+ *   when first wanted);
  * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly (tlsf.c);
  *   every OS page it ever wrote since mapping or its last purge has its bit
  *   set in touched_map (a clear bit is a page that is not resident);
@@ -204,6 +206,7 @@ typedef struct segment {
     /* SMALL */
     uint32_t page_count;
     uint32_t first_page;             /* pages before it lie under the header */
+    uint32_t pages_ready;            /* descriptors [first_page, pages_ready) are set up */
     uint32_t pages_active;
     /* MEDIUM */
     uintptr_t first_block, sentinel;

@@ -58,24 +58,48 @@ static uintptr_t page_area_end(const page_t *pg) {
     return end < limit ? end : limit;
 }
 
-void page_segment_added(heap_t *h, segment_t *s) {
+/* The usable part of page i of small segment s, [*start, *end): past the
+ * header, before the guard (MODE_SECURE). */
+static void page_bounds(const heap_t *h, const segment_t *s, uint32_t i, uintptr_t *start, uintptr_t *end) {
     size_t header = segment_header_size(h->arena, SEG_SMALL, s->size);
-    size_t first_start = align_up(header, h->classes.granule > OS_PAGE ? h->classes.granule : OS_PAGE);
-    size_t words = LIVE_MAP_WORDS(h->classes.granule_shift);
-    s->first_page = s->page_count;
-    for (uint32_t i = 0; i < s->page_count; i++) {
-        page_t *pg = &s->pages[i];
-        uintptr_t area = (uintptr_t)s + ((size_t)i << PAGE_SHIFT);
-        uintptr_t start = area < (uintptr_t)s + first_start ? (uintptr_t)s + first_start : area;
-        pg->live_map = s->live_map + i * words;
-        pg->state = PAGE_FREE;
-        pg->start = start;
-        uintptr_t limit = (uintptr_t)s + s->size - s->guard;
-        uintptr_t end = area + PAGE_BYTES < limit ? area + PAGE_BYTES : limit;
-        if (start + h->classes.small_max > end) continue; /* under the header, or the guard */
-        if (s->first_page == s->page_count) s->first_page = i;
-        queue_push_back(&h->free_clean, pg);
-    }
+    uintptr_t first = (uintptr_t)s + align_up(header, h->classes.granule > OS_PAGE ? h->classes.granule : OS_PAGE);
+    uintptr_t area = (uintptr_t)s + ((size_t)i << PAGE_SHIFT);
+    uintptr_t limit = (uintptr_t)s + s->size - s->guard;
+    *start = area < first ? first : area;
+    *end = area + PAGE_BYTES < limit ? area + PAGE_BYTES : limit;
+}
+
+static bool page_usable(const heap_t *h, const segment_t *s, uint32_t i) {
+    uintptr_t start, end;
+    page_bounds(h, s, i, &start, &end);
+    return start + h->classes.small_max <= end;
+}
+
+/* Descriptors are set up as pages are first wanted, not all when the segment
+ * is mapped: 256 of them are 16 KiB, resident for a heap that may use a few
+ * pages (a thread's heap, a short-lived explicit arena). */
+void page_segment_added(heap_t *h, segment_t *s) {
+    s->first_page = 0;
+    while (s->first_page < s->page_count && !page_usable(h, s, s->first_page)) s->first_page++;
+    s->pages_ready = s->first_page;
+}
+
+/* Sets up the next descriptor of the oldest small segment of h that has one
+ * left (as the pages of a new segment used to queue behind the older ones'):
+ * a FREE clean page off every list; NULL when no segment has one. */
+static page_t *page_setup_next(heap_t *h) {
+    segment_t *s = NULL;
+    for (segment_t *t = h->segments[SEG_SMALL]; t; t = t->next)
+        if (t->pages_ready < t->page_count && page_usable(h, t, t->pages_ready)) s = t;
+    if (!s) return NULL;
+    uint32_t i = s->pages_ready++;
+    page_t *pg = &s->pages[i];
+    uintptr_t start, end;
+    page_bounds(h, s, i, &start, &end);
+    pg->live_map = s->live_map + i * LIVE_MAP_WORDS(h->classes.granule_shift);
+    pg->state = PAGE_FREE;
+    pg->start = start;
+    return pg;
 }
 
 /* A class keeps its last page when it empties, so that a class used in a loop
@@ -101,15 +125,12 @@ page_t *page_acquire(heap_t *h) {
     if (pg) {
         queue_remove(&h->free_dirty, pg);
         h->dirty_page_bytes -= page_touched_bytes(pg);
-    } else {
-        pg = h->free_clean.first;
-        if (!pg) {
-            segment_t *s = segment_new(h, SEG_SMALL, h->arena->region_size, SEGMENT_ALIGN);
-            if (!s) return NULL;
-            pg = h->free_clean.first;
-            if (!pg) return NULL; /* a region too small for one page (cannot happen: MIN_REGION) */
-        }
+    } else if ((pg = h->free_clean.first) != NULL) {
         queue_remove(&h->free_clean, pg);
+    } else if ((pg = page_setup_next(h)) == NULL) {
+        if (!segment_new(h, SEG_SMALL, h->arena->region_size, SEGMENT_ALIGN)) return NULL;
+        pg = page_setup_next(h);
+        if (!pg) return NULL; /* a region too small for one page (cannot happen: MIN_REGION) */
     }
     page_segment(pg)->pages_active++;
     pg->dirty = 0;
@@ -177,9 +198,9 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
  * the heap's only small segment: its free pages come off the clean list. */
 static void page_segment_release_if_clean(heap_t *h, segment_t *s) {
     if (s->pages_active || (h->segments[SEG_SMALL] == s && !s->next)) return;
-    for (uint32_t i = s->first_page; i < s->page_count; i++)
+    for (uint32_t i = s->first_page; i < s->pages_ready; i++)
         if (s->pages[i].dirty) return;
-    for (uint32_t i = s->first_page; i < s->page_count; i++) queue_remove(&h->free_clean, &s->pages[i]);
+    for (uint32_t i = s->first_page; i < s->pages_ready; i++) queue_remove(&h->free_clean, &s->pages[i]);
     segment_release(h, s);
 }
 

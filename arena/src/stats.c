@@ -21,7 +21,13 @@ static void heap_stats_add(const heap_t *h, arena_stats *out) {
     out->reallocs += h->stats.reallocs;
     out->regions += h->segment_count;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
-        for (uint32_t i = s->first_page; i < s->page_count; i++) {
+        if (s->pages_ready < s->page_count) { /* never set up, never touched */
+            size_t never = (size_t)(s->page_count - s->pages_ready) << PAGE_SHIFT;
+            out->free_bytes += never;
+            out->purged_bytes += never;
+            out->largest_free_block = max_size(out->largest_free_block, h->classes.small_max);
+        }
+        for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
             const page_t *pg = &s->pages[i];
             size_t area = ((pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES) - pg->start;
             if (pg->state == PAGE_ACTIVE) {
@@ -58,7 +64,7 @@ void heaps_stats(arena_t *a, arena_stats *out) {
 static void heap_foreach_live(const heap_t *h, block_fn fn, void *ctx) {
     unsigned shift = h->classes.granule_shift;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
-        for (uint32_t i = s->first_page; i < s->page_count; i++) {
+        for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
             const page_t *pg = &s->pages[i];
             if (pg->state != PAGE_ACTIVE) continue;
             uintptr_t area = pg->start & ~(PAGE_BYTES - 1);
