@@ -153,9 +153,12 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
         live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
-        if (h->mode) modes_block_release(h, pg, p, r, map_load(r.word));
-        else page_block_release(pg, p, r, map_load(r.word));
-        if (pg->used == 0 || pg->full) page_free_slow(h, pg);
+        if (!h->mode) {
+            page_block_free(h, pg, p, r, map_load(r.word));
+        } else {
+            modes_block_release(h, pg, p, r, map_load(r.word));
+            if (pg->used == 0 || pg->full) page_free_slow(h, pg);
+        }
         break;
     }
     case SEG_MEDIUM: tlsf_free(h, s, p); break;
@@ -276,8 +279,32 @@ static NOINLINE void heap_free_slow(heap_t *h, segment_t *s, void *p) {
     heap_count_free(h, requested);
 }
 
+/* A live small block of another heap of h's arena, freed by h's thread, joins
+ * h's batch for its owner: what heap_free_slow does with one, without the
+ * general classification. False, nothing done, when p is not such a block:
+ * the general path then reports it. The owner wrote the block's live bits
+ * and size before the block reached this thread, and changes neither while
+ * the block is live. */
+static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
+    if (s->arena != h->arena || ((uintptr_t)p & (h->classes.granule - 1))) return false;
+    const page_t *pg = segment_page(s, p);
+    if (!pg->live_map) return false; /* a descriptor never set up */
+    uint64_t bits = page_live_bits(pg, p, h->classes.granule_shift);
+    if (!(bits & LIVE_BIT)) return false;
+    size_t requested = pg->block_size;
+    if (bits & SLACK_BIT) requested -= slack_read(p, requested);
+    heap_pend_remote_free(h, s->heap, p, requested);
+    return true;
+}
+
 void heap_free_at(heap_t *h, segment_t *s, void *p) {
-    if (likely(s && s->kind == SEG_MEDIUM && s->heap == h && !h->mode) && likely(tlsf_free_owned(h, s, p))) return;
+    if (likely(s != NULL && !h->mode)) { /* a mode checks more, in heap_free_slow */
+        if (s->kind == SEG_MEDIUM) {
+            if (likely(s->heap == h) && likely(tlsf_free_owned(h, s, p))) return;
+        } else if (s->kind == SEG_SMALL && s->heap != h) {
+            if (likely(small_free_foreign(h, s, p))) return;
+        }
+    }
     heap_free_slow(h, s, p);
 }
 

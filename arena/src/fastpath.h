@@ -36,6 +36,13 @@ static inline void page_block_release(page_t *pg, void *p, live_ref r, uint64_t 
     pg->used--;
 }
 
+/* page_block_release, then the page leaves or rejoins its queue when it empties
+ * or was full (heap h, not in a mode). */
+static inline void page_block_free(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {
+    page_block_release(pg, p, r, word);
+    if (unlikely(pg->used == 0 || pg->full)) page_free_slow(h, pg);
+}
+
 static inline void heap_count_alloc(heap_t *h, size_t size) {
     h->stats.allocs++;
     h->stats.live_bytes += size;
@@ -101,9 +108,8 @@ static inline void heap_free_fast(heap_t *h, void *p) {
     }
     size_t requested = pg->block_size;
     if ((word >> r.shift) & SLACK_BIT) requested -= slack_read(p, requested);
-    page_block_release(pg, p, r, word);
     heap_count_free(h, requested);
-    if (unlikely(pg->used == 0 || pg->full)) page_free_slow(h, pg);
+    page_block_free(h, pg, p, r, word);
 }
 
 #endif /* ARENA_FASTPATH_H */

@@ -96,6 +96,17 @@ void heap_collect_remote(heap_t *h) {
     while (p) {
         void *next = *(void **)p;
         segment_t *s = segmap_lookup(p);
+        if (s && s->heap == h && s->kind == SEG_SMALL && !h->mode) {
+            /* The common case, on one load of the live word. */
+            page_t *pg = segment_page(s, p);
+            live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
+            uint64_t word = map_load(r.word);
+            if ((word >> r.shift) & LIVE_BIT) {
+                page_block_free(h, pg, p, r, word);
+                p = next;
+                continue;
+            }
+        }
         bool live = false;
         if (s && s->heap == h) {
             if (s->kind == SEG_SMALL) {
