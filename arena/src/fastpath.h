@@ -100,6 +100,10 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         return;
     }
     page_t *pg = segment_page(s, p);
+    if (unlikely(pg->live_map == NULL)) { /* no block there yet: a descriptor never set up */
+        heap_free(h, p);
+        return;
+    }
     live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
     uint64_t word = map_load(r.word);
     if (unlikely(!FREE_IS_LIVE(h, p, word, r.shift))) {

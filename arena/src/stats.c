@@ -96,7 +96,7 @@ bool heaps_live(arena_t *a, const void *p, size_t *requested) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        if ((uintptr_t)p & (a->block_size - 1)) return false;
+        if (((uintptr_t)p & (a->block_size - 1)) || !pg->live_map) return false;
         uint64_t bits = page_live_bits(pg, p, s->heap->classes.granule_shift);
         if (!(bits & LIVE_BIT)) return false;
         *requested = pg->block_size - (bits & SLACK_BIT ? slack_read(p, pg->block_size) : 0);

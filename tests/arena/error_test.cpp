@@ -88,6 +88,19 @@ TEST_P(MisuseTest, PointersArenaNeverReturned) {
     ExpectMisuse(reinterpret_cast<void *>(~(uintptr_t)0 & ~(uintptr_t)4095), ARENA_ERR_INVALID_POINTER);
 }
 
+// Pointers into arena's own memory where no block was ever handed out: the
+// pages of a region not used yet (whose descriptors are not set up) and the
+// header in front of the first page.
+TEST_P(MisuseTest, PointersWhereNoBlockWasEverHandedOut) {
+    auto *p = static_cast<uint8_t *>(arena_malloc(a_, 32));
+    ASSERT_NE(p, nullptr);
+    for (size_t ahead : {(size_t)64 << 10, (size_t)1 << 20, (size_t)3 << 20})
+        ExpectMisuse(p + ahead, ARENA_ERR_INVALID_POINTER);
+    for (size_t behind : {(size_t)4 << 10, (size_t)16 << 10, (size_t)32 << 10, (size_t)64 << 10})
+        ExpectMisuse(p - behind, ARENA_ERR_INVALID_POINTER);
+    arena_free(a_, p);
+}
+
 TEST_P(MisuseTest, InteriorPointersOfEveryKindOfBlock) {
     for (size_t n : kKindSizes) {
         auto *p = static_cast<uint8_t *>(arena_malloc(a_, n));
