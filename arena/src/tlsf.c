@@ -121,6 +121,12 @@ static unsigned bits_count(uint64_t x) {
 /* Sets the bits of the pages [first, end) of s (first < end); returns how many were clear. */
 static size_t touched_mark_pages(segment_t *s, size_t first, size_t end) {
     size_t w = first / 64, last = (end - 1) / 64, fresh = 0;
+    if (w == last) { /* most blocks: one word, its bits mostly set already */
+        uint64_t mask = (~(uint64_t)0 << (first % 64)) & (~(uint64_t)0 >> (63 - (end - 1) % 64));
+        uint64_t clear = mask & ~s->touched_map[w];
+        if (clear) s->touched_map[w] |= clear;
+        return clear ? bits_count(clear) : 0;
+    }
     for (uint64_t mask = ~(uint64_t)0 << (first % 64);; w++, mask = ~(uint64_t)0) {
         if (w == last) mask &= ~(uint64_t)0 >> (63 - (end - 1) % 64);
         fresh += bits_count(mask & ~s->touched_map[w]);
