@@ -112,8 +112,7 @@ size_t block_requested(heap_t *h, segment_t *s, const void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page(s, p);
-        bool slack = page_live_bits(pg, p, h->classes.granule_shift) & SLACK_BIT;
-        return pg->block_size - (slack ? slack_read(p, pg->block_size) : 0);
+        return page_block_requested(pg, p, page_live_bits(pg, p, h->classes.granule_shift));
     }
     case SEG_MEDIUM: return tlsf_requested(p);
     default: return s->huge_requested;
@@ -153,12 +152,9 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
         live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
-        if (!h->mode) {
-            page_block_free(h, pg, p, r, map_load(r.word));
-        } else {
-            modes_block_release(h, pg, p, r, map_load(r.word));
-            if (pg->used == 0 || pg->full) page_free_slow(h, pg);
-        }
+        if (h->mode) modes_block_release(h, pg, p, r, map_load(r.word));
+        else page_block_release(pg, p, r, map_load(r.word));
+        if (pg->used == 0 || pg->full) page_free_slow(h, pg);
         break;
     }
     case SEG_MEDIUM: tlsf_free(h, s, p); break;
@@ -291,9 +287,7 @@ static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
     if (!pg->live_map) return false; /* a descriptor never set up */
     uint64_t bits = page_live_bits(pg, p, h->classes.granule_shift);
     if (!(bits & LIVE_BIT)) return false;
-    size_t requested = pg->block_size;
-    if (bits & SLACK_BIT) requested -= slack_read(p, requested);
-    heap_pend_remote_free(h, s->heap, p, requested);
+    heap_pend_remote_free(h, s->heap, p, page_block_requested(pg, p, bits));
     return true;
 }
 

@@ -110,9 +110,7 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         heap_free(h, p); /* misuse: reported there */
         return;
     }
-    size_t requested = pg->block_size;
-    if ((word >> r.shift) & SLACK_BIT) requested -= slack_read(p, requested);
-    heap_count_free(h, requested);
+    heap_count_free(h, page_block_requested(pg, p, word >> r.shift));
     page_block_free(h, pg, p, r, word);
 }
 

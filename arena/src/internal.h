@@ -485,6 +485,13 @@ static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned 
     live_ref r = page_live_ref(pg, p, granule_shift);
     return (map_load(r.word) >> r.shift) & (LIVE_BIT | SLACK_BIT);
 }
+/* The requested size of live block p of page pg, whose bits (shifted down to
+ * bit 0) are `bits`: its class size less its slack record, if it has one. */
+static inline size_t page_block_requested(const page_t *pg, const void *p, uint64_t bits) {
+    size_t requested = pg->block_size;
+    if (bits & SLACK_BIT) requested -= slack_read(p, requested);
+    return requested;
+}
 
 /* ---- medium blocks (tlsf.c) ---------------------------------------------- */
 void tlsf_init(tlsf_t *t) INTERNAL;

@@ -73,9 +73,7 @@ static void heap_foreach_live(const heap_t *h, block_fn fn, void *ctx) {
                 for (uint64_t bits = word & 0x5555555555555555ull; bits; bits &= bits - 1) {
                     unsigned bit = (unsigned)__builtin_ctzll(bits);
                     void *p = (void *)(area + ((w * 32 + bit / 2) << shift));
-                    size_t requested = pg->block_size;
-                    if ((word >> bit) & SLACK_BIT) requested -= slack_read(p, requested);
-                    fn(ctx, p, requested);
+                    fn(ctx, p, page_block_requested(pg, p, word >> bit));
                 }
             }
         }
@@ -99,7 +97,7 @@ bool heaps_live(arena_t *a, const void *p, size_t *requested) {
         if (((uintptr_t)p & (a->block_size - 1)) || !pg->live_map) return false;
         uint64_t bits = page_live_bits(pg, p, s->heap->classes.granule_shift);
         if (!(bits & LIVE_BIT)) return false;
-        *requested = pg->block_size - (bits & SLACK_BIT ? slack_read(p, pg->block_size) : 0);
+        *requested = page_block_requested(pg, p, bits);
         return true;
     }
     case SEG_MEDIUM:

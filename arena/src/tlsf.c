@@ -125,7 +125,7 @@ static size_t touched_mark_pages(segment_t *s, size_t first, size_t end) {
         uint64_t mask = (~(uint64_t)0 << (first % 64)) & (~(uint64_t)0 >> (63 - (end - 1) % 64));
         uint64_t clear = mask & ~s->touched_map[w];
         if (clear) s->touched_map[w] |= clear;
-        return clear ? bits_count(clear) : 0;
+        return bits_count(clear);
     }
     for (uint64_t mask = ~(uint64_t)0 << (first % 64);; w++, mask = ~(uint64_t)0) {
         if (w == last) mask &= ~(uint64_t)0 >> (63 - (end - 1) % 64);
@@ -244,12 +244,15 @@ void tlsf_init(tlsf_t *t) { memset(t, 0, sizeof *t); }
 
 /* ---- live bits ----------------------------------------------------------- */
 
-static size_t mb_granule(const segment_t *s, const void *payload) {
-    return ((uintptr_t)payload - (uintptr_t)s) >> s->arena->block_shift;
+/* The word of s's live map that holds payload's bit, and the bit. */
+static inline uint64_t *live_word(const segment_t *s, const void *payload, unsigned granule_shift, uint64_t *bit) {
+    size_t g = ((uintptr_t)payload - (uintptr_t)s) >> granule_shift;
+    *bit = (uint64_t)1 << (g & 63);
+    return &s->live_map[g >> 6];
 }
 static bool live_get(const segment_t *s, const void *payload) {
-    size_t g = mb_granule(s, payload);
-    return (map_load(&s->live_map[g >> 6]) >> (g & 63)) & 1;
+    uint64_t bit;
+    return map_load(live_word(s, payload, s->arena->block_shift, &bit)) & bit;
 }
 /* a lies where a payload of s can start (before its live bit is read). */
 static inline bool mb_payload_may_be(const segment_t *s, uintptr_t a, size_t granule) {
@@ -261,8 +264,7 @@ static inline bool mb_header_holds(const segment_t *s, uintptr_t a, size_t size_
     return !(size_flags & MB_FREE) && size >= MB_SMALLEST && a - MB_HDR + size <= s->sentinel;
 }
 static void live_set_shift(segment_t *s, const void *payload, unsigned granule_shift, bool on) {
-    size_t g = ((uintptr_t)payload - (uintptr_t)s) >> granule_shift;
-    uint64_t *word = &s->live_map[g >> 6], bit = (uint64_t)1 << (g & 63);
+    uint64_t bit, *word = live_word(s, payload, granule_shift, &bit);
     map_store(word, on ? map_load(word) | bit : map_load(word) & ~bit);
 }
 static void live_set(segment_t *s, const void *payload, bool on) {
@@ -559,8 +561,7 @@ void *tlsf_malloc_cached(heap_t *h, size_t size) {
 bool tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
     uintptr_t a = (uintptr_t)p;
     if (!mb_payload_may_be(s, a, h->classes.granule)) return false;
-    size_t g = (a - (uintptr_t)s) >> h->classes.granule_shift;
-    uint64_t *word = &s->live_map[g >> 6], bit = (uint64_t)1 << (g & 63);
+    uint64_t bit, *word = live_word(s, p, h->classes.granule_shift, &bit);
     uint64_t live = map_load(word);
     mblock *b = mb_of(p);
     if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b))) return false;
