@@ -111,7 +111,10 @@ ARENA_API size_t arena_usable_size(arena_t *a, const void *p);
  * what a fresh arena holds goes back to the OS. */
 ARENA_API void arena_reset(arena_t *a);
 
-/* Fills *out with the arena's statistics. Returns 0, or -1 with EINVAL for NULL. */
+/* Fills *out with the arena's statistics. Returns 0, or -1 with EINVAL for NULL.
+ * In a thread-safe arena other threads may go on allocating meanwhile: their
+ * heaps add only their counters; usable, free and purged bytes and the largest
+ * free block cover the calling thread's heap, ended threads' heaps and huge blocks. */
 ARENA_API int arena_stats_get(arena_t *a, arena_stats *out);
 
 /* Walks every region, page and block and verifies every invariant.
@@ -153,7 +156,8 @@ ARENA_API const char *arena_error_name(arena_error kind);
  * ARENA_VERBOSE=1 (the configuration to stderr at start). */
 
 /* Statistics of the process arena, summed over the thread heaps (peak_live_bytes
- * is the sum of the heaps' peaks: an upper bound). 0, or -1 with EINVAL. */
+ * is the sum of the heaps' peaks: an upper bound; the rest as arena_stats_get
+ * says for a thread-safe arena). 0, or -1 with EINVAL. */
 ARENA_API int arena_malloc_stats(arena_stats *out);
 
 /* arena_check over every heap of the process arena. Call it while no other

@@ -321,6 +321,10 @@ void arena_reset(arena_t *a) {
 /* ---- stats and check ----------------------------------------------------- */
 
 int arena_stats_get(arena_t *a, arena_stats *out) {
+    return arena_stats_of(a, a && a->multi_heap ? heaps_thread_heap(a) : NULL, out);
+}
+
+int arena_stats_of(arena_t *a, const heap_t *mine, arena_stats *out) {
     if (!a || !out) {
         errno = EINVAL;
         return -1;
@@ -328,7 +332,7 @@ int arena_stats_get(arena_t *a, arena_stats *out) {
     arena_enter(a);
     memset(out, 0, sizeof *out);
     if (arena_is_seed(a)) seed_stats(a, out);
-    else heaps_stats(a, out);
+    else heaps_stats(a, mine, out);
     out->mapped_bytes = atomic_load(&a->mapped_bytes);
     out->peak_mapped_bytes = atomic_load(&a->peak_mapped_bytes);
     arena_leave(a);

@@ -281,7 +281,7 @@ EXPORT int arena_malloc_stats(arena_stats *out) {
         errno = EINVAL;
         return -1;
     }
-    return arena_stats_get(a, out);
+    return arena_stats_of(a, thread_heap, out);
 }
 
 EXPORT int arena_malloc_check(void) {
@@ -297,7 +297,7 @@ static void fmt_stat(fmtbuf *f, const char *name, uint64_t v) {
 __attribute__((destructor)) static void print_stats(void) {
     if (!print_stats_at_exit || atomic_load(&process_state) != 2) return;
     arena_stats s;
-    arena_stats_get(process_arena, &s);
+    arena_stats_of(process_arena, thread_heap, &s);
     fmtbuf f = {.len = 0};
     fmt_stat(&f, "arena: pid ", (uint64_t)getpid());
     fmt_stat(&f, ": live ", s.live_bytes);

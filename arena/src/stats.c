@@ -6,7 +6,10 @@
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-static void heap_stats_add(const heap_t *h, arena_stats *out) {
+/* Adds h's counters to *out and, when `walk`, the figures that take a walk over
+ * its pages and blocks: usable, free, purged bytes and the largest free block.
+ * Only a heap that cannot change under the walk may be walked. */
+static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     /* Blocks freed by other threads and not yet collected by this heap. */
     size_t remote_bytes = atomic_load_explicit(&h->remote_freed_bytes, memory_order_relaxed);
     uint64_t remote_blocks = atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
@@ -20,6 +23,7 @@ static void heap_stats_add(const heap_t *h, arena_stats *out) {
     out->frees += h->stats.frees + remote_blocks;
     out->reallocs += h->stats.reallocs;
     out->regions += h->segment_count;
+    if (!walk) return;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
         if (s->pages_ready < s->page_count) { /* never set up, never touched */
             size_t never = (size_t)(s->page_count - s->pages_ready) << PAGE_SHIFT;
@@ -50,12 +54,22 @@ static void heap_stats_add(const heap_t *h, arena_stats *out) {
     out->free_bytes += h->huge_cache_bytes;
 }
 
-void heaps_stats(arena_t *a, arena_stats *out) {
-    heap_stats_add(&a->heap, out);
-    if (!a->multi_heap) return;
-    /* Other threads go on allocating: their counters are read as they are. */
+void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
+    if (!a->multi_heap) {
+        heap_stats_add(&a->heap, out, true);
+        return;
+    }
+    pthread_mutex_lock(&a->huge_lock); /* a->heap holds the huge blocks of every thread */
+    heap_stats_add(&a->heap, out, true);
+    pthread_mutex_unlock(&a->huge_lock);
+    /* Other threads go on allocating without a lock: a walk over their pages
+     * could follow a half-written header, so their heaps add their counters
+     * only, read as they stand. The calling thread's heap and those of ended
+     * threads (abandoned, changed only under a->lock) are walked. A heap left
+     * by a thread that vanished at fork may be half-changed: counters only. */
     pthread_mutex_lock(&a->lock);
-    for (const heap_t *h = a->heaps; h; h = h->next_heap) heap_stats_add(h, out);
+    for (const heap_t *h = a->heaps; h; h = h->next_heap)
+        heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
     pthread_mutex_unlock(&a->lock);
 }
 
