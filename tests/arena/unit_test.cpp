@@ -587,6 +587,28 @@ TEST(DefaultPolicy, FreedMediumBlocksServeTheNextRequestOfTheirSize) {
     }
 }
 
+// A free medium block too large for the cache still serves the next request of
+// its size, before the larger free space behind the live blocks does: taking
+// that instead touches fresh memory while the freed block stays resident.
+TEST(DefaultPolicy, AFreedMediumBlockIsReusedBeforeLargerFreeSpace) {
+    arena_t *a = arena_create(nullptr);
+    const size_t size = 200000;  // beyond what the cache holds
+    std::vector<void *> blocks;
+    for (int i = 0; i < 8; i++) blocks.push_back(memset(arena_malloc(a, size), i, size));
+    // Between live blocks, so neither coalesces. The cache, empty, takes one
+    // of them whatever its size; the other goes to the free lists.
+    arena_free(a, blocks[1]);
+    arena_free(a, blocks[3]);
+    void *first = arena_malloc(a, size), *second = arena_malloc(a, size);
+    EXPECT_TRUE((first == blocks[1] && second == blocks[3]) || (first == blocks[3] && second == blocks[1]))
+        << "a request of the same size was carved from fresh memory";
+    blocks[1] = first;
+    blocks[3] = second;
+    EXPECT_EQ(arena_check(a), 0);
+    for (void *p : blocks) arena_free(a, p);
+    arena_destroy(a);
+}
+
 // A block above 1 KiB is a medium block: its size rounded to 16 plus a
 // 16-byte header, packed end to end. In 16 KiB pages of a size class, 15
 // blocks of sqlite3's 1032 bytes would fit, 1092 bytes each.
