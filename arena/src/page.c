@@ -49,15 +49,6 @@ void heap_init(heap_t *h, arena_t *a) {
 
 /* ---- free pages ---------------------------------------------------------- */
 
-/* The end of the usable part of the page area that holds pg: the area's end,
- * or the guard page of its segment (MODE_SECURE). */
-static uintptr_t page_area_end(const page_t *pg) {
-    uintptr_t end = (pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES;
-    const segment_t *s = page_segment(pg);
-    uintptr_t limit = (uintptr_t)s + s->size - s->guard;
-    return end < limit ? end : limit;
-}
-
 /* The usable part of page i of small segment s, [*start, *end): past the
  * header, before the guard (MODE_SECURE). */
 static void page_bounds(const heap_t *h, const segment_t *s, uint32_t i, uintptr_t *start, uintptr_t *end) {
@@ -67,6 +58,14 @@ static void page_bounds(const heap_t *h, const segment_t *s, uint32_t i, uintptr
     uintptr_t limit = (uintptr_t)s + s->size - s->guard;
     *start = area < first ? first : area;
     *end = area + PAGE_BYTES < limit ? area + PAGE_BYTES : limit;
+}
+
+/* The end of page pg's usable part. */
+static uintptr_t page_end(const heap_t *h, const page_t *pg) {
+    const segment_t *s = page_segment(pg);
+    uintptr_t start, end;
+    page_bounds(h, s, (uint32_t)((pg->start - (uintptr_t)s) >> PAGE_SHIFT), &start, &end);
+    return end;
 }
 
 static bool page_usable(const heap_t *h, const segment_t *s, uint32_t i) {
@@ -140,7 +139,7 @@ page_t *page_acquire(heap_t *h) {
 static void page_init_class(heap_t *h, page_t *pg, unsigned cls) {
     pg->block_size = h->classes.size[cls];
     pg->class_idx = (uint8_t)cls;
-    pg->reserved = (uint32_t)((page_area_end(pg) - pg->start) / pg->block_size);
+    pg->reserved = (uint32_t)((page_end(h, pg) - pg->start) / pg->block_size);
     pg->capacity = 0;
     pg->used = 0;
     pg->free = NULL;
