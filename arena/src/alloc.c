@@ -464,7 +464,7 @@ static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
  * live bytes rise again (gen-large dips to a quarter of its peak and back);
  * and a heap that tears down (live near zero) is back at the budget at once. */
 static NOINLINE void heap_purge_over_budget(heap_t *h, size_t budget) {
-    uint32_t now = purge_clock();
+    uint32_t now = h->clock_now = purge_clock();
     if (now != h->purge_last) {
         h->purge_last = now;
         heap_purge_adapt(h);

@@ -347,6 +347,8 @@ typedef struct heap {
     size_t huge_cache_bytes;
     unsigned huge_cache_count;
     uint32_t purge_last;             /* purge_clock() of the last purge pass */
+    uint32_t clock_now;              /* heap_clock: the last purge_clock() read ... */
+    uint32_t clock_uses;             /* ... and the stamps taken (it is read again every HEAP_CLOCK_EVERY) */
     size_t purge_boost;              /* budget added while purged memory keeps coming back */
     size_t purged_out;               /* bytes handed back since the last purge pass */
     uint64_t faults_seen;            /* the thread's minor faults at that pass */
@@ -686,6 +688,16 @@ static inline uint32_t purge_clock(void) {
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint32_t)(ts.tv_sec * 2500 + ts.tv_nsec / 400000);
 #endif
+}
+/* purge_clock() for the stamps of freed memory, read once per HEAP_CLOCK_EVERY
+ * stamps: rdtsc costs about 10 ns here, and a TLSF free stamps every block it
+ * lists. A stamp may be older than the truth by the time 32 stamps take, which
+ * can only make its memory eligible for purging sooner. */
+#define HEAP_CLOCK_EVERY 32u
+_Static_assert((HEAP_CLOCK_EVERY & (HEAP_CLOCK_EVERY - 1)) == 0, "HEAP_CLOCK_EVERY is a power of two");
+static inline uint32_t heap_clock(heap_t *h) {
+    if ((h->clock_uses++ & (HEAP_CLOCK_EVERY - 1)) == 0) h->clock_now = purge_clock();
+    return h->clock_now;
 }
 /* True when something stamped at `stamp` is younger than the purge delay. */
 static inline bool purge_young(uint32_t now, uint32_t stamp) { return now - stamp < PURGE_DELAY_TICKS; }

@@ -179,7 +179,7 @@ static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages) {
     unsigned fl, sl;
     tlsf_mapping(mb_size(b), &fl, &sl);
     mlinks *l = mb_links(b);
-    l->since = purge_clock();
+    l->since = heap_clock(h);
     l->dirty_pages = dirty_pages;
     l->prev = NULL;
     l->next = t->heads[fl][sl];
