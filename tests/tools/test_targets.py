@@ -14,6 +14,14 @@ RECORDED = ["cpython", "sqlite3"]
 GENERATED = ["gen-small", "gen-phased"]
 
 
+def realprog_dir(directory, rows):
+    """A realprog run of the given rows (REALPROG_HEADER's columns) in directory."""
+    os.makedirs(directory)
+    crafted.write_csv(os.path.join(directory, "realprog.csv"), crafted.REALPROG_HEADER,
+                      rows, dict(crafted.MACHINE, command="./bench.sh realprog"))
+    return directory
+
+
 def replay_dir(directory, speeds, frags, rng, instructions=None):
     """replay.csv with every allocator of speeds on RECORDED + GENERATED traces:
     throughput glibc 10 Mops/s times speeds[allocator][trace index]; frag_rss
@@ -178,8 +186,6 @@ class OtherRuns(unittest.TestCase):
         self.assertIn("tcmalloc", measured)   # the bump ceiling is not a comparator
 
     def test_real_programs(self):
-        directory = os.path.join(self.tmp.name, "realprog")
-        os.makedirs(directory)
         rows = []
         for program, arena_wall, arena_rss, arena_ok in (("python3", 0.7, 0.9, 1),
                                                          ("sqlite3", 0.8, 1.2, 0)):
@@ -188,9 +194,7 @@ class OtherRuns(unittest.TestCase):
                 for repetition in range(3):
                     rows.append([program, allocator, 0, 1, repetition, repr(2.0 * wall),
                                  int(50 * MIB * rss), "1.0", "0.1", 1000, ok])
-        crafted.write_csv(os.path.join(directory, "realprog.csv"), crafted.REALPROG_HEADER,
-                          rows, dict(crafted.MACHINE, command="./bench.sh realprog"))
-        _, got = run_targets(directory)
+        _, got = run_targets(realprog_dir(os.path.join(self.tmp.name, "realprog"), rows))
         measured, verdict = find(got, "output identical")
         self.assertEqual(verdict, "**missed**")
         self.assertIn("sqlite3", measured)
@@ -201,6 +205,21 @@ class OtherRuns(unittest.TestCase):
         measured, verdict = find(got, "each one's max RSS within 5%")
         self.assertIn("1.20x (sqlite3)", measured)
         self.assertEqual(verdict, "**missed**")
+
+    def test_real_programs_paired_median_beside_the_verdict(self):
+        # glibc's runs drift (1.0, 1.2, 2.0 s); arena-malloc's medians differ by 8%,
+        # its paired ratios (1.00, 1.08, 0.95) by nothing: the verdict stays on the
+        # medians, the paired figure is shown beside it.
+        rows = []
+        for allocator, walls in (("glibc", (1.0, 1.2, 2.0)), ("arena-malloc", (1.0, 1.3, 1.9))):
+            for repetition, wall in enumerate(walls):
+                rows.append(["sqlite3", allocator, 0, 1, repetition, repr(wall),
+                             int(50 * MIB), "1.0", "0.1", 1000, 1])
+        _, got = run_targets(realprog_dir(os.path.join(self.tmp.name, "realprog-drift"), rows))
+        measured, verdict = find(got, "each one's wall time within 5%")
+        self.assertEqual(verdict, "**missed**")
+        self.assertIn("1.08x (sqlite3)", measured)
+        self.assertIn("sqlite3 (paired median 1.00x over 3 runs)", measured)
 
     def test_instructions_above_the_ceiling(self):
         speeds = {"glibc": [1] * 4, "arena": [1.5] * 4, "bump": [3] * 4, "mimalloc": [2] * 4}
