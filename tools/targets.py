@@ -41,6 +41,11 @@ def at_default_config(row):
         row["block_size"] == DEFAULT_BLOCK and not row.get("region_size"))
 
 
+def trace_label(row):
+    """The trace as the tables name it: with its thread count when above one."""
+    return row["trace"] if row["threads"] in (None, 1) else "%s t=%d" % (row["trace"], row["threads"])
+
+
 class Figures:
     """Medians per (trace label, allocator) of one table, at the default block size."""
 
@@ -49,9 +54,7 @@ class Figures:
         for row in table.rows:
             if row.get(figure) is None or not at_default_config(row):
                 continue
-            label = row["trace"] if row["threads"] in (None, 1) \
-                else "%s t=%d" % (row["trace"], row["threads"])
-            grouped.setdefault((label, row["allocator"]), []).append(row[figure])
+            grouped.setdefault((trace_label(row), row["allocator"]), []).append(row[figure])
         self.medians = {key: statistics.median(values) for key, values in grouped.items()}
         self.traces = list(dict.fromkeys(label for label, _ in self.medians))
         self.allocators = set(allocator for _, allocator in self.medians)
@@ -69,13 +72,13 @@ class Figures:
         return out
 
 
-def paired_median(table, figure, allocator, baseline, trace):
+def paired_median(table, figure, allocator, baseline, label):
     """Median over the repetitions of allocator's figure / baseline's in the same
     repetition, and how many pairs: runs interleaved this way share the machine's
     drift, which the ratio of two medians does not cancel. (None, 0) without pairs."""
     runs = {}
     for row in table.rows:
-        if row["trace"] == trace and row["allocator"] in (allocator, baseline) \
+        if trace_label(row) == label and row["allocator"] in (allocator, baseline) \
                 and row.get(figure) is not None:
             runs.setdefault(row["repetition"], {})[row["allocator"]] = row[figure]
     ratios = [r[allocator] / r[baseline] for r in runs.values()

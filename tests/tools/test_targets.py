@@ -209,17 +209,20 @@ class OtherRuns(unittest.TestCase):
     def test_real_programs_paired_median_beside_the_verdict(self):
         # glibc's runs drift (1.0, 1.2, 2.0 s); arena-malloc's medians differ by 8%,
         # its paired ratios (1.00, 1.08, 0.95) by nothing: the verdict stays on the
-        # medians, the paired figure is shown beside it.
+        # medians, the paired figure is shown beside it. A threaded program is named
+        # with its thread count, and paired under that name too.
         rows = []
-        for allocator, walls in (("glibc", (1.0, 1.2, 2.0)), ("arena-malloc", (1.0, 1.3, 1.9))):
-            for repetition, wall in enumerate(walls):
-                rows.append(["sqlite3", allocator, 0, 1, repetition, repr(wall),
-                             int(50 * MIB), "1.0", "0.1", 1000, 1])
+        for program, threads in (("sqlite3", 1), ("prodcons", 2)):
+            for allocator, walls in (("glibc", (1.0, 1.2, 2.0)), ("arena-malloc", (1.0, 1.3, 1.9))):
+                for repetition, wall in enumerate(walls):
+                    rows.append([program, allocator, 0, threads, repetition, repr(wall),
+                                 int(50 * MIB), "1.0", "0.1", 1000, 1])
         _, got = run_targets(realprog_dir(os.path.join(self.tmp.name, "realprog-drift"), rows))
         measured, verdict = find(got, "each one's wall time within 5%")
         self.assertEqual(verdict, "**missed**")
         self.assertIn("1.08x (sqlite3)", measured)
         self.assertIn("sqlite3 (paired median 1.00x over 3 runs)", measured)
+        self.assertIn("prodcons t=2 (paired median 1.00x over 3 runs)", measured)
 
     def test_instructions_above_the_ceiling(self):
         speeds = {"glibc": [1] * 4, "arena": [1.5] * 4, "bump": [3] * 4, "mimalloc": [2] * 4}
