@@ -132,13 +132,7 @@ static void block_set_requested(heap_t *h, segment_t *s, void *p, size_t size) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
-        if (size == pg->block_size) {
-            map_store(r.word, map_load(r.word) & ~(SLACK_BIT << r.shift));
-        } else {
-            slack_write(p, pg->block_size, pg->block_size - size);
-            map_store(r.word, map_load(r.word) | SLACK_BIT << r.shift);
-        }
+        page_block_set_requested(pg, p, page_live_ref(pg, p, h->classes.granule_shift), size);
         break;
     }
     case SEG_MEDIUM: tlsf_set_requested(p, size); break;
@@ -323,7 +317,53 @@ static bool block_resize_in_place(heap_t *h, segment_t *s, void *p, size_t size)
     }
 }
 
+static void heap_count_realloc(heap_t *h, size_t old, size_t size) {
+    h->stats.reallocs++;
+    h->stats.live_bytes += size - old;
+    if (h->stats.live_bytes > h->stats.peak_live_bytes) h->stats.peak_live_bytes = h->stats.live_bytes;
+}
+
+/* Resizes live small block p of h (not in a mode; its bits r, `word` the value
+ * there) to a small size: where it lies, or into a block of the new size's
+ * page when that has one free. NULL, nothing changed, otherwise. */
+static inline void *small_realloc(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word, size_t size) {
+    size_t old = page_block_requested(pg, p, word >> r.shift);
+    size_t usable = pg->block_size;
+    unsigned cls = sizeclass_of(&h->classes, size);
+    void *q = p;
+    if (size <= usable && (size > usable / 2 || cls == pg->class_idx)) {
+        page_block_set_requested(pg, p, r, size); /* as block_resize_in_place */
+    } else {
+        page_t *to = h->direct[cls]; /* another class: never pg */
+        if (!to->free) return NULL;
+        q = block_take(h, to, size);
+        memcpy(q, p, old < size ? old : size);
+        page_block_free(h, pg, p, r, map_load(r.word));
+    }
+    heap_count_realloc(h, old, size);
+    return q;
+}
+
+static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size);
+
 void *heap_realloc(heap_t *h, void *p, size_t size) {
+    segment_t *s = segmap_lookup(p);
+    /* small_owner: a small block of h, not in a mode; size 0 frees. */
+    if (likely(s != NULL && s->small_owner == h && size - 1 < h->classes.small_max)) {
+        page_t *pg = segment_page(s, p);
+        if (likely(pg->live_map != NULL)) {
+            live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
+            uint64_t word = map_load(r.word);
+            if (likely(FREE_IS_LIVE(h, p, word, r.shift))) {
+                void *q = small_realloc(h, pg, p, r, word, size);
+                if (likely(q != NULL)) return q;
+            }
+        }
+    }
+    return heap_realloc_slow(h, p, size);
+}
+
+static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
     if (!p) return heap_malloc(h, size);
     if (size == 0) {
         heap_free(h, p);
@@ -365,9 +405,7 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
             if (foreign) heap_count_alloc(h, old);
         }
     }
-    h->stats.reallocs++;
-    h->stats.live_bytes += size - old;
-    if (h->stats.live_bytes > h->stats.peak_live_bytes) h->stats.peak_live_bytes = h->stats.live_bytes;
+    heap_count_realloc(h, old, size);
     return q;
 }
 

@@ -286,6 +286,7 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
 }
 
 void *arena_realloc(arena_t *a, void *p, size_t size) {
+    if (likely(a->fast)) return heap_realloc(&a->heap, p, size);
     if (request_too_large(size)) return NULL; /* p untouched and live */
     if (a->valgrind) return vg_realloc(a, p, size);
     arena_enter(a);

@@ -495,6 +495,17 @@ static inline size_t page_block_requested(const page_t *pg, const void *p, uint6
     return requested;
 }
 
+/* Records `size` (at most the block size) as the requested size of live block
+ * p of page pg, whose bits r locates. */
+static inline void page_block_set_requested(page_t *pg, void *p, live_ref r, size_t size) {
+    if (size == pg->block_size) {
+        map_store(r.word, map_load(r.word) & ~(SLACK_BIT << r.shift));
+    } else {
+        slack_write(p, pg->block_size, pg->block_size - size);
+        map_store(r.word, map_load(r.word) | SLACK_BIT << r.shift);
+    }
+}
+
 /* ---- medium blocks (tlsf.c) ---------------------------------------------- */
 void tlsf_init(tlsf_t *t) INTERNAL;
 void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;

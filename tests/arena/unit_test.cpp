@@ -144,6 +144,45 @@ TEST_P(ArenaTest, ReallocKeepsContentsAcrossEverySizeBoundary) {
     arena_free(a_, p);
 }
 
+// Every small size to every other: the block grows or shrinks where it lies
+// while its class still fits, else moves; contents, counts and the heap's
+// invariants hold either way, and a block shrunk below half its class moves
+// to a smaller one.
+TEST_P(ArenaTest, ReallocBetweenSmallSizesKeepsContentsAndCounts) {
+    const size_t sizes[] = {1, 8, 15, 16, 17, 24, 100, 255, 256, 300, 511, 512, 513, 600, 1000, 1024};
+    void *neighbour = arena_malloc(a_, 48);  // the class pages stay in use between rounds
+    ASSERT_NE(neighbour, nullptr);
+    for (size_t from : sizes) {
+        for (size_t to : sizes) {
+            arena_stats before = Stats(a_);
+            void *p = arena_malloc(a_, from);
+            ASSERT_NE(p, nullptr);
+            Fill(p, from, 5);
+            void *q = arena_realloc(a_, p, to);
+            ASSERT_NE(q, nullptr) << from << " -> " << to;
+            size_t kept = from < to ? from : to;
+            ASSERT_EQ(FirstMismatch(q, kept, 5), kept) << from << " -> " << to;
+            arena_stats after = Stats(a_);
+            EXPECT_EQ(after.live_bytes, before.live_bytes + to) << from << " -> " << to;
+            EXPECT_EQ(after.live_blocks, before.live_blocks + 1) << from << " -> " << to;
+            EXPECT_EQ(after.reallocs, before.reallocs + 1);
+            ASSERT_EQ(arena_check(a_), 0) << from << " -> " << to;
+            Fill(q, to, 6);
+            size_t usable = arena_usable_size(a_, q);
+            EXPECT_GE(usable, to);
+            bool default_policy = GetParam().policy == ARENA_POLICY_DEFAULT;
+            if (default_policy && to == from) EXPECT_EQ(q, p) << from << ": the same size stays";
+            if (default_policy && B() <= 16 && from >= 64 && to * 4 <= from)
+                EXPECT_LT(usable, from) << from << " -> " << to << ": shrinking to a quarter moves";
+            EXPECT_EQ(FirstMismatch(q, to, 6), to);
+            arena_free(a_, q);
+            ASSERT_EQ(arena_check(a_), 0);
+        }
+    }
+    arena_free(a_, neighbour);
+    EXPECT_EQ(Stats(a_).live_bytes, 0u);
+}
+
 TEST_P(ArenaTest, MemalignHonoursEveryAlignmentIncludingSizeEqualToAlignment) {
     for (size_t align = 1; align <= ((size_t)1 << 20); align <<= 1) {
         for (size_t n : {(size_t)1, align, align + 1, 3 * align, (size_t)100}) {
