@@ -222,6 +222,8 @@ void *arena_memalign(arena_t *a, size_t alignment, size_t size) {
     }
     if (alignment < a->block_size) alignment = a->block_size;
     if (request_too_large(size)) return NULL;
+    heap_t *mine = arena_thread_heap_fast(a);
+    if (mine) return heap_memalign(mine, alignment, size);
     arena_enter(a);
     void *p = NULL;
     if (arena_is_seed(a)) {
@@ -287,6 +289,8 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
 
 void *arena_realloc(arena_t *a, void *p, size_t size) {
     if (likely(a->fast)) return heap_realloc(&a->heap, p, size);
+    heap_t *mine = arena_thread_heap_fast(a);
+    if (mine) return heap_realloc(mine, p, size); /* as malloc and free: no lock */
     if (request_too_large(size)) return NULL; /* p untouched and live */
     if (a->valgrind) return vg_realloc(a, p, size);
     arena_enter(a);
@@ -302,6 +306,8 @@ void *arena_realloc(arena_t *a, void *p, size_t size) {
 }
 
 size_t arena_usable_size(arena_t *a, const void *p) {
+    heap_t *mine = arena_thread_heap_fast(a);
+    if (mine) return heap_usable_size(mine, p, true);
     arena_enter(a);
     size_t requested = 0;
     if (a->valgrind && p) arena_live(a, p, &requested);

@@ -1,5 +1,6 @@
-// An ARENA_THREAD_SAFE arena shared by several threads, blocks freed by threads
-// other than the one that allocated them, contents verified throughout.
+// An ARENA_THREAD_SAFE arena shared by several threads, blocks freed, resized
+// and measured by threads other than the one that allocated them, contents
+// verified throughout.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -37,7 +38,9 @@ TEST_P(SharedArenaTest, ThreadsAllocateAndFreeEachOthersBlocks) {
                 if (rng() % 2) {
                     size_t n = rng() % 10 == 0 ? rng() % 100000 : rng() % 300;
                     uint32_t tag = (uint32_t)(t * kSteps + i);
-                    void *p = arena_malloc(a, n);
+                    size_t align = rng() % 8 == 0 ? (size_t)64 << (rng() % 4) : 0;
+                    void *p = align ? arena_memalign(a, align, n) : arena_malloc(a, n);
+                    if (p && align && reinterpret_cast<uintptr_t>(p) % align) damaged++;
                     if (!p) {
                         damaged++;
                         continue;
@@ -56,6 +59,23 @@ TEST_P(SharedArenaTest, ThreadsAllocateAndFreeEachOthersBlocks) {
                         handoff.blocks.pop_back();
                     }
                     if (FirstMismatch(b.first, b.second.first, b.second.second) != b.second.first) damaged++;
+                    if (arena_usable_size(a, b.first) < b.second.first) damaged++;
+                    if (rng() % 3 == 0) {
+                        // Resized by a thread that may not own it, then handed on again.
+                        size_t n = rng() % 10 == 0 ? rng() % 100000 : rng() % 300;
+                        void *q = arena_realloc(a, b.first, n);
+                        if (!q && n) {
+                            damaged++;
+                            continue;
+                        }
+                        size_t kept = n < b.second.first ? n : b.second.first;
+                        if (q && FirstMismatch(q, kept, b.second.second) != kept) damaged++;
+                        if (!q) continue;  // n == 0 freed it
+                        Fill(q, n, b.second.second);
+                        std::lock_guard<std::mutex> g(handoff.lock);
+                        handoff.blocks.push_back({q, {n, b.second.second}});
+                        continue;
+                    }
                     arena_free(a, b.first);
                 }
             }
