@@ -398,8 +398,17 @@ static int tlsf_cache_bin_of(size_t size) {
     return (int)((fl - TLSF_CACHE_FL_MIN) * TLSF_SL_COUNT + sl);
 }
 
-/* True when b (used, its live bit cleared) went into the cache. */
-static bool tlsf_cache_put(heap_t *h, mblock *b) {
+/* A cached block's payload links it to the next one of its bin and names its
+ * segment, so that taking it back needs no segment map lookup. */
+typedef struct cache_link {
+    mblock *next;
+    segment_t *segment;
+} cache_link;
+static inline cache_link *cache_link_of(mblock *b) { return (cache_link *)mb_payload(b); }
+_Static_assert(((size_t)1 << 10) - MB_HDR >= sizeof(cache_link), "a cached block holds its link");
+
+/* True when b (used, its live bit cleared) of segment s went into the cache. */
+static bool tlsf_cache_put(heap_t *h, segment_t *s, mblock *b) {
     tlsf_t *t = &h->tlsf;
     size_t size = mb_size(b);
     if (h->mode) return false;
@@ -408,7 +417,7 @@ static bool tlsf_cache_put(heap_t *h, mblock *b) {
     size_t share = h->stats.live_bytes >> TLSF_CACHE_LIVE_SHIFT;
     size_t cap = share > TLSF_CACHE_FLOOR ? share : TLSF_CACHE_FLOOR;
     if (t->cache_blocks && t->cache_bytes + size > cap) return false;
-    *(mblock **)mb_payload(b) = t->cache[bin];
+    *cache_link_of(b) = (cache_link){t->cache[bin], s};
     t->cache[bin] = b;
     t->cache_count[bin]++;
     t->cache_blocks++;
@@ -423,7 +432,7 @@ static bool tlsf_cache_put(heap_t *h, mblock *b) {
 /* Takes the newest block off bin `bin` (non-empty). */
 static mblock *tlsf_cache_pop(tlsf_t *t, unsigned bin) {
     mblock *b = t->cache[bin];
-    t->cache[bin] = *(mblock **)mb_payload(b);
+    t->cache[bin] = cache_link_of(b)->next;
     t->cache_count[bin]--;
     t->cache_blocks--;
     t->cache_bytes -= mb_size(b);
@@ -440,7 +449,7 @@ static inline void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
     mblock *b = tlsf_cache_pop(t, (unsigned)bin);
     b->requested = n;
     void *p = mb_payload(b);
-    live_set_shift(segmap_lookup(b), p, h->classes.granule_shift, true);
+    live_set_shift(cache_link_of(b)->segment, p, h->classes.granule_shift, true);
     return p;
 }
 
@@ -450,7 +459,7 @@ void tlsf_cache_flush(heap_t *h) {
     for (unsigned bin = 0; bin < TLSF_CACHE_BINS && t->cache_blocks; bin++) {
         while (t->cache[bin]) {
             mblock *b = tlsf_cache_pop(t, bin);
-            tlsf_free_block(h, segmap_lookup(b), b);
+            tlsf_free_block(h, cache_link_of(b)->segment, b);
         }
     }
 }
@@ -547,7 +556,7 @@ static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
 
 /* Used block b of s, its live bit just cleared, goes into the cache or onto the lists. */
 static inline void tlsf_release(heap_t *h, segment_t *s, mblock *b) {
-    if (!tlsf_cache_put(h, b)) tlsf_free_block(h, s, b);
+    if (!tlsf_cache_put(h, s, b)) tlsf_free_block(h, s, b);
     /* The budget is never below the floor: below it, nothing to purge. */
     if (heap_dirty_total(h) > PURGE_FLOOR) heap_purge_maybe(h);
 }
