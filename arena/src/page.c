@@ -173,6 +173,24 @@ static void page_carve(heap_t *h, page_t *pg) {
     }
 }
 
+/* Whether pg's next carve writes an OS page it has not touched since it was
+ * last purged (a page reused for another class keeps what it touched). */
+static bool page_carve_touches_fresh(const page_t *pg) {
+    uintptr_t next_end = pg->start + ((size_t)pg->capacity + 1) * pg->block_size;
+    return next_end > pg->start + (size_t)pg->touched_pages * OS_PAGE;
+}
+
+/* The page at the back of queue q when it is not the first and holds at least
+ * an OS page's worth of free blocks, about what a carve would hand out: taking
+ * it costs no more trips to this slow path than carving, and no memory. Pages
+ * that were full go to the back when a block comes back; freeing into them
+ * is what another thread's frees do. NULL otherwise. */
+static page_t *queue_back_with_free(const page_queue *q) {
+    page_t *pg = q->last;
+    if (pg == q->first) return NULL;
+    return (size_t)(pg->capacity - pg->used) * pg->block_size >= OS_PAGE ? pg : NULL;
+}
+
 void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
     page_queue *q = &h->queues[cls];
     for (;;) {
@@ -184,7 +202,17 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
             queue_push_front(q, pg);
             direct_update(h, cls);
         }
-        if (pg->capacity < pg->reserved && !pg->free) page_carve(h, pg);
+        if (pg->capacity < pg->reserved && !pg->free) {
+            /* Blocks freed elsewhere in the queue before memory never touched. */
+            page_t *other = page_carve_touches_fresh(pg) ? queue_back_with_free(q) : NULL;
+            if (other) {
+                queue_remove(q, other);
+                queue_push_front(q, other);
+                direct_update(h, cls);
+                continue;
+            }
+            page_carve(h, pg);
+        }
         if (pg->free) return h->mode ? modes_block_take(h, pg, size) : block_take(h, pg, size);
         /* Full: out of the queue until a block comes back. */
         queue_remove(q, pg);

@@ -648,6 +648,47 @@ TEST(DefaultPolicy, AFreedMediumBlockIsReusedBeforeLargerFreeSpace) {
     arena_destroy(a);
 }
 
+// Blocks freed into a page that was full serve the class before its current
+// page carves memory it never touched: otherwise both stay resident.
+TEST(DefaultPolicy, BlocksFreedIntoAFullPageAreReusedBeforeFreshMemory) {
+    arena_t *a = arena_create(nullptr);
+    const size_t size = 64;
+    std::vector<void *> blocks;
+    // Fill the class's first page, and half of a second one.
+    uintptr_t first_page = 0;
+    size_t in_first = 0, in_second = 0;
+    while (in_second == 0 || in_second < in_first / 2) {
+        void *p = arena_malloc(a, size);
+        ASSERT_NE(p, nullptr);
+        memset(p, 1, size);
+        uintptr_t page = reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)16383;
+        if (!first_page) first_page = page;
+        (page == first_page ? in_first : in_second)++;
+        blocks.push_back(p);
+        ASSERT_LT(blocks.size(), 1000u);
+    }
+    ASSERT_GT(in_first, 128u);
+    // Half of the first page's blocks come back: 8 KiB, two OS pages' worth.
+    std::set<void *> freed;
+    for (size_t i = 0; i < in_first; i += 2) {
+        arena_free(a, blocks[i]);
+        freed.insert(blocks[i]);
+        blocks[i] = nullptr;
+    }
+    // The second page hands out what it carved, then the freed blocks.
+    size_t reused = 0, asked = freed.size() + 64;
+    for (size_t i = 0; i < asked; i++) {
+        void *p = arena_malloc(a, size);
+        ASSERT_NE(p, nullptr);
+        reused += freed.count(p);
+        blocks.push_back(p);
+    }
+    EXPECT_GE(reused, freed.size()) << "fresh memory was carved while freed blocks waited";
+    EXPECT_EQ(arena_check(a), 0);
+    for (void *p : blocks) arena_free(a, p);
+    arena_destroy(a);
+}
+
 // A block above 1 KiB is a medium block: its size rounded to 16 plus a
 // 16-byte header, packed end to end. In 16 KiB pages of a size class, 15
 // blocks of sqlite3's 1032 bytes would fit, 1092 bytes each.
