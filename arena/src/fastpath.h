@@ -110,7 +110,16 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         heap_free(h, p); /* misuse: reported there */
         return;
     }
-    heap_count_free(h, page_block_requested(pg, p, word >> r.shift));
+    size_t requested = pg->block_size;
+    if ((word >> r.shift) & SLACK_BIT) {
+        size_t slack = ((const uint8_t *)p)[requested - 1];
+        if (unlikely(slack == 255)) { /* a long record: the general path reads it */
+            heap_free(h, p);
+            return;
+        }
+        requested -= slack;
+    }
+    heap_count_free(h, requested);
     page_block_free(h, pg, p, r, word);
 }
 
