@@ -567,6 +567,7 @@ void heap_release_all(heap_t *h) {
         while (h->segments[kind]) segment_release(h, h->segments[kind]);
     /* Start over, keeping what the heap is and what it counted. */
     heap_t keep = *h;
+    memset(h, 0, sizeof *h);
     heap_init(h, keep.arena);
     h->medium_max = keep.medium_max;
     h->next_heap = keep.next_heap;

@@ -419,6 +419,9 @@ void segment_release_unlinked(heap_t *h, segment_t *s) INTERNAL;
 size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) INTERNAL;
 
 /* ---- small blocks (page.c) ----------------------------------------------- */
+/* Sets up heap h of arena a in memory that is all zero: fresh from the OS,
+ * whose pages it leaves untouched where a zero is what they would hold (a
+ * thread heap's free lists and caches are most of its size). */
 void heap_init(heap_t *h, arena_t *a) INTERNAL;
 /* Frees every segment of the heap and resets it to empty. */
 void heap_release_all(heap_t *h) INTERNAL;
@@ -507,7 +510,6 @@ static inline void page_block_set_requested(page_t *pg, void *p, live_ref r, siz
 }
 
 /* ---- medium blocks (tlsf.c) ---------------------------------------------- */
-void tlsf_init(tlsf_t *t) INTERNAL;
 void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
 /* Frees a medium block of segment s (already validated). */
 void tlsf_free(heap_t *h, segment_t *s, void *p) INTERNAL;

@@ -38,11 +38,9 @@ static void direct_update(heap_t *h, unsigned cls) {
 /* ---- heap set-up --------------------------------------------------------- */
 
 void heap_init(heap_t *h, arena_t *a) {
-    __builtin_memset(h, 0, sizeof *h);
     h->arena = a;
     sizeclass_init(&h->classes, a->block_size);
     for (unsigned c = 0; c < CLASS_MAX; c++) h->direct[c] = &page_empty;
-    tlsf_init(&h->tlsf);
     modes_heap_init(h, (a->config.flags & ARENA_CHECKED ? MODE_CHECKED : 0) |
                            (a->config.flags & ARENA_SECURE ? MODE_SECURE : 0));
 }

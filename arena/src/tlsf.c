@@ -248,7 +248,6 @@ static mblock *tlsf_find_exact(const tlsf_t *t, size_t size) {
     return NULL;
 }
 
-void tlsf_init(tlsf_t *t) { memset(t, 0, sizeof *t); }
 
 /* ---- live bits ----------------------------------------------------------- */
 
