@@ -542,6 +542,7 @@ void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
     /* Cached medium blocks serve their own size only: when the heap grows,
      * they go back to the lists, where any medium request can have them. */
     if (h->tlsf.cache_blocks) tlsf_cache_flush(h);
+    page_shrink_sparse(h, fresh);
     size_t other = heap_dirty_other(h, kind), reserve = heap_purge_floor(h) / 2;
     if (likely(other <= reserve)) return;
     size_t keep = other - (fresh < other - reserve ? fresh : other - reserve);

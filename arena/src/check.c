@@ -23,7 +23,8 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
     size_t bs = pg->block_size;
     CHECK_INVARIANT(pg->reserved > 0 && bs > 0, "active page without blocks", pg->start);
     CHECK_INVARIANT(pg->class_idx < h->classes.count && h->classes.size[pg->class_idx] == bs, "page's class does not match its block size", pg->start);
-    CHECK_INVARIANT(pg->used <= pg->capacity && pg->capacity <= pg->reserved, "page counts out of order (used <= capacity <= reserved)", pg->start);
+    CHECK_INVARIANT(pg->used + pg->parked <= pg->capacity && pg->capacity <= pg->reserved, "page counts out of order (used + parked <= capacity <= reserved)", pg->start);
+    CHECK_INVARIANT(!pg->parked || (!pg->full && !h->mode), "a full page, or a page in a mode, has parked blocks", pg->start);
     CHECK_INVARIANT(pg->start + (size_t)pg->reserved * bs <= (pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES, "page's blocks overflow its area", pg->start);
     uintptr_t area = pg->start & ~(PAGE_BYTES - 1);
     unsigned shift = h->classes.granule_shift;
@@ -31,12 +32,12 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
     size_t listed = 0;
     for (uint8_t *b = pg->free; b; b = h->mode ? modes_list_next((heap_t *)h, (page_t *)pg, b) : *(uint8_t **)b) {
         uintptr_t a = (uintptr_t)b;
-        CHECK_INVARIANT(++listed <= pg->capacity - pg->used, "page free list longer than its free blocks (cycle or leak)", pg->start);
+        CHECK_INVARIANT(++listed <= pg->capacity - pg->used - pg->parked, "page free list longer than its free blocks (cycle or leak)", pg->start);
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
               "page free list entry is not a carved block of the page", a);
         CHECK_INVARIANT(!(page_live_bits(pg, b, shift) & LIVE_BIT), "block on a free list is marked live", a);
     }
-    CHECK_INVARIANT(listed == pg->capacity - pg->used, "page free list shorter than its free blocks", pg->start);
+    CHECK_INVARIANT(listed == pg->capacity - pg->used - pg->parked, "page free list shorter than its free blocks", pg->start);
     /* Live bits: exactly `used`, each at a carved block start. */
     size_t live = 0;
     for (size_t w = 0; w < LIVE_MAP_WORDS(shift); w++) {

@@ -60,6 +60,9 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define SEED_DEFAULT_REGION ((size_t)64 << 10)
 #define CARVE_BYTES ((size_t)4096)             /* a page is carved into blocks this much at a time */
 #define PURGE_FLOOR ((size_t)2 << 20)          /* dirty free memory kept before purging starts */
+#define SHRINK_EVERY ((size_t)256 << 10)       /* growth between looks for sparse small pages ... */
+#define SHRINK_LIVE_SHIFT 4                    /* ... or 1/16 of live bytes, whichever is larger */
+#define SHRINK_SPARSE_SHIFT 1                  /* a page is sparse at half its carved blocks live */
 #define PURGE_FRACTION_SHIFT 3                 /* ... or 1/8 of live bytes, whichever is larger */
 #define HUGE_CACHE_MAX 16                      /* freed huge mappings kept for reuse, at most */
 #define MEDIUM_MAX ((size_t)16 << 20)          /* larger blocks get a mapping of their own */
@@ -153,10 +156,12 @@ struct segment;
  * Invariants (check.c: check_page):
  * - state FREE: used == 0, not in a class queue; in its heap's dirty or clean
  *   free-page list.
- * - state ACTIVE: 0 < reserved; used <= capacity <= reserved; the free list
- *   holds exactly capacity - used blocks, each at a block boundary inside the
- *   carved part with its live bit clear; exactly `used` live bits are set, all
- *   in the carved part at block boundaries.
+ * - state ACTIVE: 0 < reserved; used + parked <= capacity <= reserved; the
+ *   free list holds exactly capacity - used - parked blocks, each at a block
+ *   boundary inside the carved part with its live bit clear; exactly `used`
+ *   live bits are set, all in the carved part at block boundaries; parked > 0
+ *   only while the page is not full (the carved blocks neither live nor
+ *   listed are the parked ones).
  * - in_queue: the page is in its class queue exactly when ACTIVE and not full
  *   (full = no free block and no room to carve).
  */
@@ -169,9 +174,16 @@ typedef struct page {
     uint8_t state;                   /* PAGE_FREE or PAGE_ACTIVE */
     uint8_t class_idx;
     uint8_t full;                    /* ACTIVE and out of the queue: nothing to hand out */
-    uint8_t dirty;                   /* FREE: touched memory not yet purged */
+    union {
+        uint8_t dirty;               /* FREE: touched memory not yet purged */
+        uint8_t purged_os;           /* ACTIVE: a bit per OS page handed back with its blocks parked */
+    };
     uint16_t touched_pages;          /* OS pages from the start written since the last purge */
-    uint16_t dirty_since;            /* FREE and dirty: purge_clock() when freed, low bits */
+    union {
+        uint16_t dirty_since;        /* FREE and dirty: purge_clock() when freed, low bits */
+        uint16_t parked;             /* ACTIVE: free blocks off the free list, on OS pages
+                                        handed back (page_shrink); listed again when it runs dry */
+    };
     uintptr_t start;                 /* first block (page area start, or past the header) */
     uint64_t *live_map;              /* 2 bits per granule: live block start, slack recorded */
     struct page *next, *prev;        /* class queue or free-page list */
@@ -350,6 +362,7 @@ typedef struct heap {
     uint32_t clock_now;              /* heap_clock: the last purge_clock() read ... */
     uint32_t clock_uses;             /* ... and the stamps taken (it is read again every HEAP_CLOCK_EVERY) */
     size_t purge_boost;              /* budget added while purged memory keeps coming back */
+    size_t grown_since_shrink;       /* fresh bytes touched since page_shrink_sparse last ran */
     size_t purged_out;               /* bytes handed back since the last purge pass */
     uint64_t faults_seen;            /* the thread's minor faults at that pass */
     size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
@@ -435,6 +448,9 @@ page_t *page_acquire(heap_t *h) INTERNAL;
 /* Hands back the oldest dirty free pages until at most `keep` dirty bytes stay;
  * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. */
 void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
+/* The heap grew by `fresh` bytes: now and then, the OS pages of sparse small
+ * pages that hold no live block go back to the OS (page_shrink). */
+void page_shrink_sparse(heap_t *h, size_t fresh) INTERNAL;
 static inline size_t page_touched_bytes(const page_t *pg) { return (size_t)pg->touched_pages * OS_PAGE; }
 /* Registers the pages of a new SMALL segment as free and clean. */
 void page_segment_added(heap_t *h, segment_t *s) INTERNAL;

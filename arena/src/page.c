@@ -140,6 +140,8 @@ static void page_init_class(heap_t *h, page_t *pg, unsigned cls) {
     pg->reserved = (uint32_t)((page_end(h, pg) - pg->start) / pg->block_size);
     pg->capacity = 0;
     pg->used = 0;
+    pg->parked = 0;
+    pg->purged_os = 0;
     pg->free = NULL;
     pg->full = 0;
     pg->state = PAGE_ACTIVE;
@@ -155,6 +157,13 @@ static void page_carve(heap_t *h, page_t *pg) {
     size_t count = (end - begin) / bs;
     if (count > pg->reserved - pg->capacity) count = pg->reserved - pg->capacity;
     if (count == 0) count = 1;
+    /* Before pg has a free list: heap_grew may shrink sparse pages, and pg
+     * has nothing to park yet. */
+    uint16_t carved_pages = (uint16_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
+    if (carved_pages > pg->touched_pages) {
+        heap_grew(h, SEG_SMALL, (size_t)(carved_pages - pg->touched_pages) * OS_PAGE);
+        pg->touched_pages = carved_pages;
+    }
     if (h->mode) {
         modes_carve(h, pg, begin, count);
     } else {
@@ -164,10 +173,107 @@ static void page_carve(heap_t *h, page_t *pg) {
         pg->free = (void *)begin;
     }
     pg->capacity += (uint32_t)count;
-    uint16_t carved_pages = (uint16_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
-    if (carved_pages > pg->touched_pages) {
-        heap_grew(h, SEG_SMALL, (size_t)(carved_pages - pg->touched_pages) * OS_PAGE);
-        pg->touched_pages = carved_pages;
+}
+
+/* ---- shrinking sparse pages ----------------------------------------------
+ * A page that held many blocks of its class and now holds few keeps its
+ * carved memory resident, and no other class can use it: gxx-stl at its peak
+ * holds 225 KiB of whole OS pages inside such pages with no live block on
+ * them. When the heap grows, those OS pages go back to the OS: their free
+ * blocks leave the free list (parked), to be listed again, and faulted back
+ * in, only when the page has nothing else to hand out. */
+
+/* The bit of each OS page (counted from pg's first block's) that [b, b+size) overlaps. */
+static uint32_t page_os_mask(const page_t *pg, uintptr_t b, size_t size) {
+    unsigned lo = (unsigned)((b - pg->start) / OS_PAGE), hi = (unsigned)((b + size - 1 - pg->start) / OS_PAGE);
+    return (uint32_t)(((uint64_t)2 << hi) - ((uint64_t)1 << lo));
+}
+_Static_assert(PAGE_BYTES / OS_PAGE <= 8, "a page's OS pages fit an 8-bit mask (purged_os)");
+
+/* Lists every parked block of pg again (its free list is empty: every carved
+ * block that is not live is parked). */
+static void page_unpark(heap_t *h, page_t *pg) {
+    ARENA_ASSERT(pg->free == NULL && pg->parked > 0);
+    void *head = NULL;
+    for (uint32_t i = pg->capacity; i-- > 0;) {
+        void *b = (uint8_t *)pg->start + (size_t)i * pg->block_size;
+        if (page_live_bits(pg, b, h->classes.granule_shift) & LIVE_BIT) continue;
+        *(void **)b = head;
+        head = b;
+    }
+    pg->free = head;
+    pg->parked = 0;
+    pg->purged_os = 0;
+}
+
+/* The bit of each OS page of pg's carved part, and of those a live block lies on. */
+static uint32_t page_carved_os(const page_t *pg) {
+    return page_os_mask(pg, pg->start, (size_t)pg->capacity * pg->block_size);
+}
+static uint32_t page_busy_os(const heap_t *h, const page_t *pg, uint32_t carved) {
+    unsigned shift = h->classes.granule_shift;
+    uintptr_t area = pg->start & ~(uintptr_t)(PAGE_BYTES - 1);
+    uint32_t busy = 0;
+    for (size_t w = 0; w < LIVE_MAP_WORDS(shift) && busy != carved; w++) {
+        for (uint64_t bits = map_load(&pg->live_map[w]) & 0x5555555555555555ull; bits; bits &= bits - 1) {
+            uintptr_t b = area + ((w * 32 + (size_t)__builtin_ctzll(bits) / 2) << shift);
+            busy |= page_os_mask(pg, b, pg->block_size);
+        }
+    }
+    return busy;
+}
+
+/* Hands the OS pages of pg (ACTIVE, not in a mode, carved) on which no block
+ * is live back to the OS, parking the listed blocks whose links lie there. */
+static void page_shrink(heap_t *h, page_t *pg) {
+    ARENA_ASSERT(pg->start % OS_PAGE == 0 && pg->capacity > 0);
+    uint32_t carved = page_carved_os(pg), busy = page_busy_os(h, pg, carved);
+    if (!(carved & ~busy & ~pg->purged_os)) return; /* nothing new to hand back */
+    /* A free block needs only its link: it stays listed when the link lies
+     * on an OS page that stays (one with a live block on it), and is parked
+     * otherwise. */
+    size_t bs = pg->block_size;
+    uint32_t parked_on = 0, parked = 0;
+    void *head = NULL, **link = &head;
+    for (void *b = pg->free; b;) {
+        void *next = *(void **)b;
+        if (page_os_mask(pg, (uintptr_t)b, sizeof(void *)) & busy) {
+            *link = b;
+            link = (void **)b;
+        } else {
+            parked_on |= page_os_mask(pg, (uintptr_t)b, bs);
+            parked++;
+        }
+        b = next;
+    }
+    *link = NULL;
+    pg->free = head;
+    pg->parked = (uint16_t)(pg->parked + parked);
+    /* Each run of OS pages that parked blocks lie on and no live block (nor,
+     * then, a listed block's link: the tail of one may lie there). */
+    uint32_t purge = parked_on & ~busy & ~pg->purged_os;
+    pg->purged_os |= (uint8_t)purge;
+    while (purge) {
+        unsigned first = (unsigned)__builtin_ctz(purge), n = 0;
+        while (purge >> (first + n) & 1) n++;
+        os_purge((void *)(pg->start + (size_t)first * OS_PAGE), (size_t)n * OS_PAGE);
+        purge &= ~(uint32_t)((((uint64_t)1 << n) - 1) << first);
+    }
+}
+
+void page_shrink_sparse(heap_t *h, size_t fresh) {
+    h->grown_since_shrink += fresh;
+    size_t every = h->stats.live_bytes >> SHRINK_LIVE_SHIFT;
+    if (h->grown_since_shrink < (every > SHRINK_EVERY ? every : SHRINK_EVERY) || h->mode) return;
+    h->grown_since_shrink = 0;
+    for (segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
+        for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
+            page_t *pg = &s->pages[i];
+            /* Sparse, with something to park (a page being carved has no
+             * free list yet). */
+            if (pg->state != PAGE_ACTIVE || !pg->free || (size_t)pg->used << SHRINK_SPARSE_SHIFT > pg->capacity) continue;
+            page_shrink(h, pg);
+        }
     }
 }
 
@@ -186,7 +292,7 @@ static bool page_carve_touches_fresh(const page_t *pg) {
 static page_t *queue_back_with_free(const page_queue *q) {
     page_t *pg = q->last;
     if (pg == q->first) return NULL;
-    return (size_t)(pg->capacity - pg->used) * pg->block_size >= OS_PAGE ? pg : NULL;
+    return (size_t)(pg->capacity - pg->used - pg->parked) * pg->block_size >= OS_PAGE ? pg : NULL;
 }
 
 void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
@@ -200,6 +306,7 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
             queue_push_front(q, pg);
             direct_update(h, cls);
         }
+        if (!pg->free && pg->parked) page_unpark(h, pg);
         if (pg->capacity < pg->reserved && !pg->free) {
             /* Blocks freed elsewhere in the queue before memory never touched. */
             page_t *other = page_carve_touches_fresh(pg) ? queue_back_with_free(q) : NULL;

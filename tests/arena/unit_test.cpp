@@ -171,9 +171,12 @@ TEST_P(ArenaTest, ReallocBetweenSmallSizesKeepsContentsAndCounts) {
             size_t usable = arena_usable_size(a_, q);
             EXPECT_GE(usable, to);
             bool default_policy = GetParam().policy == ARENA_POLICY_DEFAULT;
-            if (default_policy && to == from) EXPECT_EQ(q, p) << from << ": the same size stays";
-            if (default_policy && B() <= 16 && from >= 64 && to * 4 <= from)
+            if (default_policy && to == from) {
+                EXPECT_EQ(q, p) << from << ": the same size stays";
+            }
+            if (default_policy && B() <= 16 && from >= 64 && to * 4 <= from) {
                 EXPECT_LT(usable, from) << from << " -> " << to << ": shrinking to a quarter moves";
+            }
             EXPECT_EQ(FirstMismatch(q, to, 6), to);
             arena_free(a_, q);
             ASSERT_EQ(arena_check(a_), 0);
@@ -686,6 +689,66 @@ TEST(DefaultPolicy, BlocksFreedIntoAFullPageAreReusedBeforeFreshMemory) {
     EXPECT_GE(reused, freed.size()) << "fresh memory was carved while freed blocks waited";
     EXPECT_EQ(arena_check(a), 0);
     for (void *p : blocks) arena_free(a, p);
+    arena_destroy(a);
+}
+
+// A page that held many blocks and now holds few gives the OS pages on which
+// none is live back to the OS when the heap grows; its free blocks there come
+// back (zero-filled memory, faulted in again) once it has nothing else.
+TEST(DefaultPolicy, SparsePagesGiveBackTheirEmptyOSPagesWhenTheHeapGrows) {
+    arena_t *a = arena_create(nullptr);
+    const size_t size = 200, count = 4096, kept_every = 64;
+    std::vector<char *> blocks;
+    for (size_t i = 0; i < count; i++) {
+        blocks.push_back(static_cast<char *>(arena_malloc(a, size)));
+        ASSERT_NE(blocks.back(), nullptr);
+        memset(blocks.back(), (int)(i & 0xff), size);
+    }
+    // Every OS page on which a block lay, and those on which one stays live.
+    std::set<uintptr_t> os_pages, kept_on;
+    for (size_t i = 0; i < count; i++) {
+        uintptr_t b = reinterpret_cast<uintptr_t>(blocks[i]);
+        for (uintptr_t o = b & ~(uintptr_t)4095; o < b + size; o += 4096) {
+            os_pages.insert(o);
+            if (i % kept_every == 0) kept_on.insert(o);
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        if (i % kept_every) arena_free(a, blocks[i]);
+    auto resident = [&](bool on_kept) {
+        size_t n = 0;
+        for (uintptr_t o : os_pages) {
+            if (kept_on.count(o) != (on_kept ? 1u : 0u)) continue;
+            unsigned char v = 0;
+            if (mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) n++;
+        }
+        return n;
+    };
+    size_t empty_before = resident(false);
+    ASSERT_GT(empty_before, 50u);
+    // The heap grows: 4 MiB of medium blocks, written.
+    std::vector<void *> medium;
+    for (int i = 0; i < 128; i++) medium.push_back(memset(arena_malloc(a, 32768), 1, 32768));
+    EXPECT_LT(resident(false) * 4, empty_before) << "OS pages with no live block stayed resident";
+    EXPECT_EQ(resident(true), kept_on.size());
+    for (size_t i = 0; i < count; i += kept_every)
+        for (size_t k = 0; k < size; k++) ASSERT_EQ((unsigned char)blocks[i][k], i & 0xff) << i;
+    ASSERT_EQ(arena_check(a), 0);
+    // The class fills again: its parked blocks serve before new pages.
+    arena_stats before = Stats(a);
+    for (size_t i = 0; i < count; i++) {
+        if (i % kept_every == 0) continue;
+        blocks[i] = static_cast<char *>(arena_malloc(a, size));
+        ASSERT_NE(blocks[i], nullptr);
+        memset(blocks[i], (int)(i & 0xff), size);
+    }
+    EXPECT_EQ(Stats(a).mapped_bytes, before.mapped_bytes);
+    ASSERT_EQ(arena_check(a), 0);
+    for (size_t i = 0; i < count; i++)
+        for (size_t k = 0; k < size; k += 50) ASSERT_EQ((unsigned char)blocks[i][k], i & 0xff) << i;
+    for (char *p : blocks) arena_free(a, p);
+    for (void *p : medium) arena_free(a, p);
+    EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
 }
 
