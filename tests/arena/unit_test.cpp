@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -749,6 +750,50 @@ TEST(DefaultPolicy, SparsePagesGiveBackTheirEmptyOSPagesWhenTheHeapGrows) {
     for (char *p : blocks) arena_free(a, p);
     for (void *p : medium) arena_free(a, p);
     EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// Random rounds of: fill classes, free most blocks at random (sparse pages),
+// grow the heap with other sizes (their OS pages go back, free blocks parked),
+// fill again (parked blocks listed again). Every live block keeps its
+// contents and the heap its invariants throughout.
+TEST(DefaultPolicy, ParkedBlocksComeBackIntactThroughRandomRounds) {
+    arena_t *a = arena_create(nullptr);
+    std::mt19937 rng(7);
+    struct Block {
+        char *p;
+        size_t n;
+        uint32_t tag;
+    };
+    std::vector<Block> live;
+    uint32_t tag = 0;
+    auto allocate = [&](size_t n) {
+        char *p = static_cast<char *>(arena_malloc(a, n));
+        ASSERT_NE(p, nullptr);
+        Fill(p, n, ++tag);
+        live.push_back({p, n, tag});
+    };
+    for (int round = 0; round < 12; round++) {
+        for (int i = 0; i < 3000; i++) allocate(1 + rng() % 1024);
+        for (size_t i = 0; i < live.size();) {
+            if (rng() % 8) {
+                ASSERT_EQ(FirstMismatch(live[i].p, live[i].n, live[i].tag), live[i].n);
+                arena_free(a, live[i].p);
+                live[i] = live.back();
+                live.pop_back();
+            } else {
+                i++;
+            }
+        }
+        for (int i = 0; i < 40; i++) allocate(8192 + rng() % 16384);  // fresh memory: a shrink pass
+        for (const Block &b : live) ASSERT_EQ(FirstMismatch(b.p, b.n, b.tag), b.n) << "round " << round;
+        ASSERT_EQ(arena_check(a), 0) << "round " << round;
+    }
+    arena_stats st = Stats(a);
+    EXPECT_EQ(st.live_blocks, live.size());
+    for (const Block &b : live) arena_free(a, b.p);
+    EXPECT_EQ(arena_check(a), 0);
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
     arena_destroy(a);
 }
 
