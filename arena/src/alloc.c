@@ -334,11 +334,11 @@ static inline void *small_realloc(heap_t *h, page_t *pg, void *p, live_ref r, ui
     if (size <= usable && (size > usable / 2 || cls == pg->class_idx)) {
         page_block_set_requested(pg, p, r, size); /* as block_resize_in_place */
     } else {
-        page_t *to = h->direct[cls]; /* another class: never pg */
+        page_t *to = h->direct[cls]; /* another class: never pg, nor pg's live-map words */
         if (!to->free) return NULL;
         q = block_take(h, to, size);
         memcpy(q, p, old < size ? old : size);
-        page_block_free(h, pg, p, r, map_load(r.word));
+        page_block_free(h, pg, p, r, word);
     }
     heap_count_realloc(h, old, size);
     return q;
@@ -350,14 +350,12 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
     segment_t *s = segmap_lookup(p);
     /* small_owner: a small block of h, not in a mode; size 0 frees. */
     if (likely(s != NULL && s->small_owner == h && size - 1 < h->classes.small_max)) {
-        page_t *pg = segment_page(s, p);
-        if (likely(pg->live_map != NULL)) {
-            live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
-            uint64_t word = map_load(r.word);
-            if (likely(FREE_IS_LIVE(h, p, word, r.shift))) {
-                void *q = small_realloc(h, pg, p, r, word, size);
-                if (likely(q != NULL)) return q;
-            }
+        live_ref r;
+        uint64_t word;
+        page_t *pg = small_block_live(h, s, p, &r, &word);
+        if (likely(pg != NULL)) {
+            void *q = small_realloc(h, pg, p, r, word, size);
+            if (likely(q != NULL)) return q;
         }
     }
     return heap_realloc_slow(h, p, size);

@@ -89,6 +89,17 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
     ((((word) >> (shift)) & LIVE_BIT) && !((uintptr_t)(p) & ((h)->classes.granule - 1)))
 #endif
 
+/* The page of p, in segment s whose small_owner is h, when p is a live block
+ * there, with where its live bits are (*r) and the word there (*word); NULL
+ * when not (a descriptor never set up, or misuse). */
+static inline page_t *small_block_live(heap_t *h, segment_t *s, const void *p, live_ref *r, uint64_t *word) {
+    page_t *pg = segment_page(s, p);
+    if (unlikely(pg->live_map == NULL)) return NULL;
+    *r = page_live_ref(pg, p, h->classes.granule_shift);
+    *word = map_load(r->word);
+    return likely(FREE_IS_LIVE(h, p, *word, r->shift)) ? pg : NULL;
+}
+
 static inline void heap_free_fast(heap_t *h, void *p) {
     segment_t *s = segmap_lookup(p);
     if (unlikely(s == NULL)) {
@@ -99,14 +110,10 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         heap_free_at(h, s, p); /* a medium block, or another heap's */
         return;
     }
-    page_t *pg = segment_page(s, p);
-    if (unlikely(pg->live_map == NULL)) { /* no block there yet: a descriptor never set up */
-        heap_free(h, p);
-        return;
-    }
-    live_ref r = page_live_ref(pg, p, h->classes.granule_shift);
-    uint64_t word = map_load(r.word);
-    if (unlikely(!FREE_IS_LIVE(h, p, word, r.shift))) {
+    live_ref r;
+    uint64_t word;
+    page_t *pg = small_block_live(h, s, p, &r, &word);
+    if (unlikely(pg == NULL)) {
         heap_free(h, p); /* misuse: reported there */
         return;
     }

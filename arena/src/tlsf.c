@@ -248,7 +248,6 @@ static mblock *tlsf_find_exact(const tlsf_t *t, size_t size) {
     return NULL;
 }
 
-
 /* ---- live bits ----------------------------------------------------------- */
 
 /* The word of s's live map that holds payload's bit, and the bit. */
