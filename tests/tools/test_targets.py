@@ -185,6 +185,36 @@ class OtherRuns(unittest.TestCase):
         self.assertEqual(verdict, "met")
         self.assertIn("tcmalloc", measured)   # the bump ceiling is not a comparator
 
+    def test_producer_consumer_run_alone_takes_precedence(self):
+        def micro(name, configs, repetitions):
+            directory = os.path.join(self.tmp.name, name)
+            os.makedirs(directory)
+            crafted.write_csv(os.path.join(directory, "micro.csv"), crafted.REPLAY_HEADER,
+                              crafted.replay_rows(configs, repetitions, self.rng, time_spread=0.0),
+                              dict(crafted.MACHINE, command="bench_micro " + name))
+            return directory
+        pairs = [("malloc_free/64", a, 0, 1, m, 1.0) for a, m in (("glibc", 20), ("arena-malloc", 30))]
+        # In the micro run arena-malloc loses to mimalloc; run alone, it wins.
+        slow = [("producer_consumer/64", a, 0, 2, m, 1.0)
+                for a, m in (("glibc", 4.0), ("mimalloc", 9.0), ("arena-malloc", 8.0))]
+        fast = [("producer_consumer/64", a, 0, 2, m, 1.0)
+                for a, m in (("glibc", 4.0), ("mimalloc", 6.0), ("arena-malloc", 7.0))]
+        micro_dir = micro("micro", pairs + slow, 3)
+        _, rows = run_targets(micro_dir)
+        measured, verdict = find(rows, "`arena-malloc` two-thread producer/consumer at least")
+        self.assertEqual((measured, verdict), ("0.89x mimalloc", "**missed**"))
+        _, rows = run_targets(micro_dir, micro("alone", fast, 15))
+        measured, verdict = find(rows, "`arena-malloc` two-thread producer/consumer at least")
+        self.assertEqual(verdict, "met", measured)
+        self.assertEqual(measured, "1.17x mimalloc (run alone, 15 repetitions; micro run: "
+                         "0.89x mimalloc, glibc 2.00x)")
+        measured, verdict = find(rows, "`arena-malloc` two-thread producer/consumer >= 1.5x")
+        self.assertEqual(verdict, "met", measured)
+        self.assertTrue(measured.startswith("1.75x (run alone"), measured)
+        # The pairs still come from the micro run.
+        measured, _ = find(rows, "`arena-malloc` malloc+free pairs")
+        self.assertIn("of 1 sizes", measured)
+
     def test_real_programs(self):
         rows = []
         for program, arena_wall, arena_rss, arena_ok in (("python3", 0.7, 0.9, 1),
