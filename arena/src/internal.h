@@ -285,19 +285,22 @@ _Static_assert(TLSF_CACHE_FL_END <= TLSF_FL_COUNT && TLSF_CACHE_PER_BIN <= 255, 
 
 typedef struct mblock mblock;
 typedef struct tlsf {
+    /* The scalars first and the lists last: a heap is mapped zero and left so
+     * where unused, and a thread heap that never makes a medium block touches
+     * none of the lists' 5 KiB. */
     uint64_t fl_bitmap;                                /* bit f: some list of level f non-empty */
-    uint32_t sl_bitmap[TLSF_FL_COUNT];                 /* bit s: list [f][s] non-empty */
-    mblock *heads[TLSF_FL_COUNT][TLSF_SL_COUNT];
     size_t free_bytes;                                 /* sum of free block sizes */
     size_t dirty_bytes;                                /* ... of those not purged */
     size_t free_blocks;
+    size_t cache_bytes, cache_blocks;
+    uint32_t sl_bitmap[TLSF_FL_COUNT];                 /* bit s: list [f][s] non-empty */
     /* The cache: blocks used as far as TLSF knows (never coalesced) with their
      * live bit clear, linked through their payload; bin b holds blocks whose
      * size maps to the list b would (tlsf_mapping). */
-    mblock *cache[TLSF_CACHE_BINS];
     uint8_t cache_count[TLSF_CACHE_BINS];
     uint8_t cache_wanted[TLSF_CACHE_BINS];             /* requests of the bin since the last flush */
-    size_t cache_bytes, cache_blocks;
+    mblock *cache[TLSF_CACHE_BINS];
+    mblock *heads[TLSF_FL_COUNT][TLSF_SL_COUNT];
 } tlsf_t;
 
 /* ---- the heap ----------------------------------------------------------- */
@@ -366,18 +369,19 @@ typedef struct heap {
     size_t purged_out;               /* bytes handed back since the last purge pass */
     uint64_t faults_seen;            /* the thread's minor faults at that pass */
     size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
-    tlsf_t tlsf;
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
-    /* The process arena's heaps (heaps.c): blocks other threads freed wait on
-     * remote_free for the owner; their bytes and count, to be counted by it
-     * (added by the freeing threads after the push, in batches). */
-    _Atomic(void *) remote_free;
-    _Atomic size_t remote_freed_bytes;
-    _Atomic uint64_t remote_freed_blocks;
     struct heap *next_heap;          /* in the arena's list of heaps */
     struct heap *next_abandoned;
     bool abandoned;                  /* its thread ended; another may adopt it */
     bool orphaned;                   /* left by a thread that is gone after fork: never reused */
+    /* The process arena's heaps (heaps.c): blocks other threads freed wait on
+     * remote_free for the owner; their bytes and count, to be counted by it
+     * (added by the freeing threads after the push, in batches). A cache
+     * line of their own: other threads write them. */
+    _Alignas(64) _Atomic(void *) remote_free;
+    _Atomic size_t remote_freed_bytes;
+    _Atomic uint64_t remote_freed_blocks;
+    _Alignas(64) tlsf_t tlsf;        /* last: most of the heap's size, untouched until medium blocks */
 } heap_t;
 
 /* ---- the arena ----------------------------------------------------------- */

@@ -94,8 +94,10 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
         page_segment_added(h, s);
         break;
     case SEG_MEDIUM:
-        s->live_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(0));
-        s->touched_map = s->live_map + align_up(size >> a->block_shift, 64) / 64;
+        /* The touched bits first: with them, the segment struct and the live
+         * bits of its first half MiB of blocks share one OS page. */
+        s->touched_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(0));
+        s->live_map = s->touched_map + align_up(size / OS_PAGE, 64) / 64;
         tlsf_segment_added(h, s);
         break;
     case SEG_SEED:
