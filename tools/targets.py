@@ -188,29 +188,35 @@ def repetitions(table, trace, allocator):
                if trace_label(row) == trace and row["allocator"] == allocator)
 
 
+def fastest_comparator(figures, trace):
+    """(name, rate) of the fastest comparator on trace; (None, None) when none ran."""
+    rates = {c: figures.get(trace, c) for c in figures.allocators
+             if c not in NOT_COMPARATORS and figures.get(trace, c)}
+    if not rates:
+        return None, None
+    fastest = max(rates, key=rates.get)
+    return fastest, rates[fastest]
+
+
 def micro_figure(speed, trace, allocator):
-    """The same ratio in the micro run, to show beside the dedicated run's."""
+    """The same ratios in the micro run, to show beside the dedicated run's."""
     mine = speed.get(trace, allocator)
-    others = {c: speed.get(trace, c) for c in speed.allocators
-              if c not in NOT_COMPARATORS and speed.get(trace, c)}
-    if mine is None or not others:
+    fastest, best = fastest_comparator(speed, trace)
+    if mine is None or fastest is None:
         return ""
-    fastest = max(others, key=others.get)
-    return "; micro run: %.2fx %s, glibc %.2fx" % (
-        mine / others[fastest], fastest, mine / speed.get(trace, "glibc")) \
-        if speed.get(trace, "glibc") else "; micro run: %.2fx %s" % (mine / others[fastest], fastest)
+    glibc = speed.get(trace, "glibc")
+    return "; micro run: %.2fx %s%s" % (mine / best, fastest,
+                                        ", glibc %.2fx" % (mine / glibc) if glibc else "")
 
 
 def micro_targets(out, micro, prodcons=None):
     speed = Figures(micro, "mops")
     arenas = [a for a in ("arena", "arena-malloc") if a in speed.allocators]
-    comparators = sorted(a for a in speed.allocators if a not in NOT_COMPARATORS)
     pairs = [t for t in speed.traces if t.startswith("malloc_free/")]
     for allocator in arenas:
         ratios = {}
         for trace in pairs:
-            best = max((speed.get(trace, c) for c in comparators if speed.get(trace, c)),
-                       default=None)
+            _, best = fastest_comparator(speed, trace)
             if best and speed.get(trace, allocator):
                 ratios[trace.split("/")[1]] = speed.get(trace, allocator) / best
         if ratios:
@@ -236,14 +242,11 @@ def micro_targets(out, micro, prodcons=None):
             if glibc and allocator == "arena-malloc":
                 out.add(5, "`arena-malloc` two-thread producer/consumer >= 1.5x glibc",
                         "%.2fx%s" % (mine / glibc, where), mine / glibc >= 1.5)
-            others = {c: rates.get(trace, c) for c in rates.allocators
-                      if c not in NOT_COMPARATORS and rates.get(trace, c)}
-            if others:
-                fastest = max(others, key=others.get)
+            fastest, best = fastest_comparator(rates, trace)
+            if fastest is not None:
                 out.add(7, "`%s` two-thread producer/consumer at least as fast as the fastest "
                         "comparator" % allocator,
-                        "%.2fx %s%s" % (mine / others[fastest], fastest, where),
-                        mine >= others[fastest])
+                        "%.2fx %s%s" % (mine / best, fastest, where), mine >= best)
     if not arenas:
         out.missing(7, "micro benchmarks", "no arena rows in the micro run")
 
