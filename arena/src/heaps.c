@@ -193,6 +193,7 @@ void heaps_abandon(heap_t *h) {
     arena_t *a = h->arena;
     heap_flush_pending(h); /* its owners may be waiting for these to be released */
     heap_collect_remote(h);
+    page_trim(h); /* until a thread adopts it, what it keeps for reuse is waste */
     heap_purge_all(h);
     heaps_lock(a);
     h->abandoned = true;

@@ -452,6 +452,11 @@ page_t *page_acquire(heap_t *h) INTERNAL;
 /* Hands back the oldest dirty free pages until at most `keep` dirty bytes stay;
  * with spare_young, not those younger than PURGE_DELAY_TICKS at `now`. */
 void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
+/* For a heap no thread will allocate from for a while (its thread ended, or
+ * malloc_trim): every page with no live block becomes a free dirty page, and
+ * the OS pages of the others on which no block is live go back to the OS.
+ * Returns the bytes of both. */
+size_t page_trim(heap_t *h) INTERNAL;
 /* The heap grew by `fresh` bytes: now and then, the OS pages of sparse small
  * pages that hold no live block go back to the OS (page_shrink). */
 void page_shrink_sparse(heap_t *h, size_t fresh) INTERNAL;

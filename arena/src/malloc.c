@@ -254,10 +254,10 @@ EXPORT int API(malloc_trim)(size_t pad) {
     (void)pad;
     heap_t *h = my_heap();
     if (!h) return 0;
-    size_t before = h->dirty_page_bytes + tlsf_dirty_bytes(&h->tlsf);
     heap_collect_remote(h);
+    bool released = page_trim(h) > 0 || heap_dirty_total(h) > 0;
     heap_purge_all(h);
-    return before > 0;
+    return released;
 }
 
 #ifndef ARENA_MALLOC_PREFIX

@@ -225,10 +225,10 @@ static uint32_t page_busy_os(const heap_t *h, const page_t *pg, uint32_t carved)
 
 /* Hands the OS pages of pg (ACTIVE, not in a mode, carved) on which no block
  * is live back to the OS, parking the listed blocks whose links lie there. */
-static void page_shrink(heap_t *h, page_t *pg) {
+static size_t page_shrink(heap_t *h, page_t *pg) {
     ARENA_ASSERT(pg->start % OS_PAGE == 0 && pg->capacity > 0);
     uint32_t carved = page_carved_os(pg), busy = page_busy_os(h, pg, carved);
-    if (!(carved & ~busy & ~pg->purged_os)) return; /* nothing new to hand back */
+    if (!(carved & ~busy & ~pg->purged_os)) return 0; /* nothing new to hand back */
     /* A free block needs only its link: it stays listed when the link lies
      * on an OS page that stays (one with a live block on it), and is parked
      * otherwise. */
@@ -252,6 +252,7 @@ static void page_shrink(heap_t *h, page_t *pg) {
     /* Each run of OS pages that parked blocks lie on and no live block (nor,
      * then, a listed block's link: the tail of one may lie there). */
     uint32_t purge = parked_on & ~busy & ~pg->purged_os;
+    size_t purged = (size_t)__builtin_popcount(purge) * OS_PAGE;
     pg->purged_os |= (uint8_t)purge;
     while (purge) {
         unsigned first = (unsigned)__builtin_ctz(purge), n = 0;
@@ -259,6 +260,7 @@ static void page_shrink(heap_t *h, page_t *pg) {
         os_purge((void *)(pg->start + (size_t)first * OS_PAGE), (size_t)n * OS_PAGE);
         purge &= ~(uint32_t)((((uint64_t)1 << n) - 1) << first);
     }
+    return purged;
 }
 
 void page_shrink_sparse(heap_t *h, size_t fresh) {
@@ -368,6 +370,25 @@ void page_free_slow(heap_t *h, page_t *pg) {
         direct_update(h, cls);
         page_release(h, pg);
     }
+}
+
+size_t page_trim(heap_t *h) {
+    size_t released = 0;
+    for (unsigned c = 0; c < h->classes.count; c++) {
+        page_queue *q = &h->queues[c];
+        for (page_t *pg = q->first, *next; pg; pg = next) {
+            next = pg->next;
+            if (pg->used == 0) {
+                released += page_touched_bytes(pg);
+                queue_remove(q, pg);
+                page_release(h, pg);
+            } else if (pg->free && !h->mode) {
+                released += page_shrink(h, pg);
+            }
+        }
+        direct_update(h, c);
+    }
+    return released;
 }
 
 void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {

@@ -38,6 +38,7 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
                 out->usable_bytes += (size_t)pg->used * pg->block_size;
                 out->free_bytes += (size_t)(pg->reserved - pg->used) * pg->block_size;
                 if (pg->used < pg->reserved) out->largest_free_block = max_size(out->largest_free_block, pg->block_size);
+                out->purged_bytes += (size_t)__builtin_popcount(pg->purged_os) * OS_PAGE; /* page_shrink */
             } else {
                 out->free_bytes += area;
                 out->largest_free_block = max_size(out->largest_free_block, h->classes.small_max);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -438,6 +439,72 @@ TEST(ThreadHeaps, AThreadHeapHoldingTwoBlocksCostsAtMostNineOSPages) {
     // the free rest of the segment ends. 8.5 per thread measured, 10.5 before.
     EXPECT_GE(pages, (size_t)kThreads * 4) << "the blocks themselves were not found";
     EXPECT_LE(pages, (size_t)kThreads * 9);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// When a thread ends, no thread allocates from its heap until a new one adopts
+// it: the pages it kept for reuse (a page per class it used, the free blocks
+// of pages that still hold live ones) are resident memory that serves
+// nothing. The OS pages on which none of its live blocks lie go back.
+TEST(ThreadHeaps, AnEndedThreadsHeapKeepsOnlyTheOSPagesItsLiveBlocksLieOn) {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    const size_t sizes[] = {16, 32, 48, 64, 96, 128, 200, 256, 400, 512, 768, 1000};
+    const size_t per_size = 200, kept_every = 32;
+    struct Block {
+        unsigned char *p;
+        size_t size;
+        bool kept;
+    };
+    std::vector<Block> blocks;
+    std::thread worker([&] {
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (size_t i = 0; i < per_size; i++) {
+                auto *p = static_cast<unsigned char *>(arena_malloc(a, sizes[s]));
+                ASSERT_NE(p, nullptr);
+                memset(p, (int)(blocks.size() & 0xff), sizes[s]);
+                // Every block of the odd sizes goes: their pages empty.
+                blocks.push_back({p, sizes[s], s % 2 == 0 && i % kept_every == 0});
+            }
+        for (const Block &b : blocks)
+            if (!b.kept) arena_free(a, b.p);
+    });
+    worker.join();
+    std::set<uintptr_t> freed_on, kept_on;
+    for (const Block &b : blocks) {
+        uintptr_t begin = reinterpret_cast<uintptr_t>(b.p);
+        for (uintptr_t o = begin & ~(uintptr_t)4095; o < begin + b.size; o += 4096) (b.kept ? kept_on : freed_on).insert(o);
+    }
+    size_t resident_freed = 0, resident_kept = 0;
+    for (uintptr_t o : freed_on) {
+        unsigned char v = 0;
+        if (!kept_on.count(o) && mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) resident_freed++;
+    }
+    for (uintptr_t o : kept_on) {
+        unsigned char v = 0;
+        if (mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) resident_kept++;
+    }
+    ASSERT_GT(freed_on.size(), 4 * kept_on.size());
+    EXPECT_EQ(resident_freed, 0u) << "of " << freed_on.size() - kept_on.size() << " OS pages with no live block";
+    EXPECT_EQ(resident_kept, kept_on.size());
+    EXPECT_EQ(arena_check(a), 0);
+    for (size_t k = 0; k < blocks.size(); k++) {
+        if (!blocks[k].kept) continue;
+        for (size_t i = 0; i < blocks[k].size; i++) ASSERT_EQ(blocks[k].p[i], k & 0xff) << k;
+        arena_free(a, blocks[k].p);
+    }
+    // A new thread adopts the heap: its parked blocks serve again.
+    std::thread again([&] {
+        std::vector<void *> more;
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (size_t i = 0; i < per_size; i++) more.push_back(memset(arena_malloc(a, sizes[s]), 7, sizes[s]));
+        EXPECT_EQ(arena_check(a), 0);
+        for (void *p : more) arena_free(a, p);
+    });
+    again.join();
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
 }
