@@ -72,8 +72,9 @@ typedef struct arena_stats {
     size_t largest_free_block;
     size_t regions;
     uint64_t allocs, frees, reallocs;
-    size_t purged_bytes;        /* bytes of free pages handed back to the OS (madvise),
-                                   still mapped, not resident */
+    size_t purged_bytes;        /* bytes of free memory handed back to the OS (madvise):
+                                   free pages, and the OS pages of partly used pages
+                                   where no block is live; still mapped, not resident */
 } arena_stats;
 
 /* Creates an arena. NULL cfg = every default. Returns NULL with errno=EINVAL on a

@@ -5,7 +5,8 @@
  * lock-free stack: many push, only the owner takes the whole list) and freed
  * by the owner the next time it needs memory. When a thread ends its heap is
  * abandoned, keeping its blocks: the next thread to start adopts it, and until
- * then other threads' slow paths take in what was freed into it.
+ * then other threads' slow paths take in what was freed into it, and the next
+ * heap to map a segment trims it (page_trim).
  *
  * Invariants (heaps_check and below):
  * - every heap is on a->heaps; the abandoned ones also on a->abandoned, and no
@@ -139,32 +140,47 @@ static bool heap_is_empty(const heap_t *h) {
 }
 
 /* Takes in what other threads freed into abandoned heaps, and releases the
- * segments of those left empty. Called with the heaps lock held. */
-static void heaps_reclaim_locked(arena_t *a) {
+ * segments of those left empty; with `trim`, trims the others. Called with the
+ * heaps lock held. Returns true when memory went back. */
+static bool heaps_reclaim_locked(arena_t *a, bool trim) {
+    bool released = false;
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
-        if (!atomic_load_explicit(&h->remote_free, memory_order_relaxed) &&
-            !atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed))
-            continue;
-        heap_collect_remote(h);
-        if (heap_is_empty(h)) heap_release_all(h); /* its counters stay in the arena's sums */
+        if (atomic_load_explicit(&h->remote_free, memory_order_relaxed) ||
+            atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed)) {
+            heap_collect_remote(h);
+            if (heap_is_empty(h)) { /* its counters stay in the arena's sums */
+                heap_release_all(h);
+                released = true;
+                continue;
+            }
+            h->untrimmed = true; /* pages may have emptied */
+        }
+        if (trim && h->untrimmed) {
+            released |= page_trim(h) > 0 || heap_dirty_total(h) > 0;
+            heap_purge_all(h);
+            h->untrimmed = false;
+        }
     }
+    return released;
 }
 
-void heaps_reclaim(arena_t *a) {
-    if (pthread_mutex_trylock(&a->lock)) return; /* someone else is at it */
-    heaps_reclaim_locked(a);
+bool heaps_reclaim(arena_t *a) {
+    if (pthread_mutex_trylock(&a->lock)) return false; /* someone else is at it */
+    bool released = heaps_reclaim_locked(a, true);
     heaps_unlock(a);
+    return released;
 }
 
 heap_t *heaps_adopt(arena_t *a) {
     heaps_lock(a);
-    heaps_reclaim_locked(a);
+    heaps_reclaim_locked(a, false); /* not trimmed: the heap adopted here wants its pages back */
     heap_t *h = a->abandoned;
     if (h) {
         __atomic_store_n(&a->abandoned, h->next_abandoned, __ATOMIC_RELAXED);
         h->next_abandoned = NULL;
         h->abandoned = false;
+        h->untrimmed = false; /* what is left of its pages is its new thread's */
     } else {
         size_t size = align_up(sizeof(heap_t), OS_PAGE);
         if (arena_charge(a, size)) {
@@ -193,10 +209,10 @@ void heaps_abandon(heap_t *h) {
     arena_t *a = h->arena;
     heap_flush_pending(h); /* its owners may be waiting for these to be released */
     heap_collect_remote(h);
-    page_trim(h); /* until a thread adopts it, what it keeps for reuse is waste */
     heap_purge_all(h);
     heaps_lock(a);
     h->abandoned = true;
+    h->untrimmed = true; /* trimmed when another heap grows (heaps_reclaim), not on the exit path */
     h->next_abandoned = a->abandoned;
     __atomic_store_n(&a->abandoned, h, __ATOMIC_RELAXED); /* read unlocked by segment_new */
     heaps_unlock(a);

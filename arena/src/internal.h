@@ -176,7 +176,8 @@ typedef struct page {
     uint8_t full;                    /* ACTIVE and out of the queue: nothing to hand out */
     union {
         uint8_t dirty;               /* FREE: touched memory not yet purged */
-        uint8_t purged_os;           /* ACTIVE: a bit per OS page handed back with its blocks parked */
+        uint8_t purged_os;           /* ACTIVE: a bit per OS page handed back; every block there is live
+                                        nowhere and listed nowhere (parked), so parked > 0 */
     };
     uint16_t touched_pages;          /* OS pages from the start written since the last purge */
     union {
@@ -374,6 +375,7 @@ typedef struct heap {
     struct heap *next_abandoned;
     bool abandoned;                  /* its thread ended; another may adopt it */
     bool orphaned;                   /* left by a thread that is gone after fork: never reused */
+    bool untrimmed;                  /* abandoned, keeping pages for reuse its thread no longer needs (page_trim) */
     /* The process arena's heaps (heaps.c): blocks other threads freed wait on
      * remote_free for the owner; their bytes and count, to be counted by it
      * (added by the freeing threads after the push, in batches). A cache
@@ -625,8 +627,12 @@ bool heaps_init(arena_t *a) INTERNAL;
 /* A heap for the calling thread: an abandoned one adopted, or a new one. NULL
  * when the OS refuses memory. */
 heap_t *heaps_adopt(arena_t *a) INTERNAL;
-/* Takes in blocks freed into abandoned heaps, when no other thread is at it. */
-void heaps_reclaim(arena_t *a) INTERNAL;
+/* Takes in blocks freed into abandoned heaps, and trims those heaps
+ * (page_trim, then purged), when no other thread is at it. Called when a heap
+ * maps a segment, and by malloc_trim: the memory of ended threads goes back
+ * when the process grows, not on the exit path. Returns true when it handed
+ * memory back. */
+bool heaps_reclaim(arena_t *a) INTERNAL;
 /* The calling thread ends: its heap waits for another thread to adopt it. */
 void heaps_abandon(heap_t *h) INTERNAL;
 /* Frees live block p of `owner` (another heap) from h's thread: p waits in h

@@ -224,34 +224,32 @@ static uint32_t page_busy_os(const heap_t *h, const page_t *pg, uint32_t carved)
 }
 
 /* Hands the OS pages of pg (ACTIVE, not in a mode, carved) on which no block
- * is live back to the OS, parking the listed blocks whose links lie there. */
+ * is live back to the OS, parking every listed block that lies partly there:
+ * a page handed back is written again only when its blocks are listed again
+ * (page_unpark), so purged_os stays true. Returns the bytes handed back. */
 static size_t page_shrink(heap_t *h, page_t *pg) {
     ARENA_ASSERT(pg->start % OS_PAGE == 0 && pg->capacity > 0);
     uint32_t carved = page_carved_os(pg), busy = page_busy_os(h, pg, carved);
     if (!(carved & ~busy & ~pg->purged_os)) return 0; /* nothing new to hand back */
-    /* A free block needs only its link: it stays listed when the link lies
-     * on an OS page that stays (one with a live block on it), and is parked
-     * otherwise. */
     size_t bs = pg->block_size;
-    uint32_t parked_on = 0, parked = 0;
+    uint32_t parked = 0;
     void *head = NULL, **link = &head;
     for (void *b = pg->free; b;) {
         void *next = *(void **)b;
-        if (page_os_mask(pg, (uintptr_t)b, sizeof(void *)) & busy) {
+        if (page_os_mask(pg, (uintptr_t)b, bs) & ~busy) {
+            parked++;
+        } else {
             *link = b;
             link = (void **)b;
-        } else {
-            parked_on |= page_os_mask(pg, (uintptr_t)b, bs);
-            parked++;
         }
         b = next;
     }
     *link = NULL;
     pg->free = head;
     pg->parked = (uint16_t)(pg->parked + parked);
-    /* Each run of OS pages that parked blocks lie on and no live block (nor,
-     * then, a listed block's link: the tail of one may lie there). */
-    uint32_t purge = parked_on & ~busy & ~pg->purged_os;
+    /* Each run of carved OS pages with no live block: every block there is
+     * parked now. */
+    uint32_t purge = carved & ~busy & ~pg->purged_os;
     size_t purged = (size_t)__builtin_popcount(purge) * OS_PAGE;
     pg->purged_os |= (uint8_t)purge;
     while (purge) {
@@ -338,10 +336,24 @@ static void page_segment_release_if_clean(heap_t *h, segment_t *s) {
     segment_release(h, s);
 }
 
+/* The bytes of ACTIVE page pg that are resident: what it touched, less the OS
+ * pages page_shrink handed back. */
+static size_t page_resident_bytes(const page_t *pg) {
+    return page_touched_bytes(pg) - (size_t)__builtin_popcount(pg->purged_os) * OS_PAGE;
+}
+
 /* Returns an empty page to the free pages, dirty: it goes back to the OS when
- * the purge budget says so (page_purge), and its segment with it. */
+ * the purge budget says so (page_purge), and its segment with it. A free page
+ * does not keep which OS pages page_shrink handed back: one that did goes
+ * back whole now (a page sparse enough to shrink, then emptied, is not
+ * wanted soon). */
 static void page_release(heap_t *h, page_t *pg) {
     segment_t *s = page_segment(pg);
+    if (pg->purged_os) {
+        h->purged_out += page_resident_bytes(pg);
+        os_purge((void *)pg->start, page_touched_bytes(pg));
+        pg->touched_pages = 0;
+    }
     pg->state = PAGE_FREE;
     pg->dirty = pg->touched_pages > 0;
     if (pg->dirty) {
@@ -379,7 +391,7 @@ size_t page_trim(heap_t *h) {
         for (page_t *pg = q->first, *next; pg; pg = next) {
             next = pg->next;
             if (pg->used == 0) {
-                released += page_touched_bytes(pg);
+                released += page_resident_bytes(pg);
                 queue_remove(q, pg);
                 page_release(h, pg);
             } else if (pg->free && !h->mode) {

@@ -446,8 +446,10 @@ TEST(ThreadHeaps, AThreadHeapHoldingTwoBlocksCostsAtMostNineOSPages) {
 // When a thread ends, no thread allocates from its heap until a new one adopts
 // it: the pages it kept for reuse (a page per class it used, the free blocks
 // of pages that still hold live ones) are resident memory that serves
-// nothing. The OS pages on which none of its live blocks lie go back.
-TEST(ThreadHeaps, AnEndedThreadsHeapKeepsOnlyTheOSPagesItsLiveBlocksLieOn) {
+// nothing. The next time another heap maps a segment, the OS pages on which
+// none of its live blocks lie go back; a thread that adopts it later is
+// served from them again.
+TEST(ThreadHeaps, AnEndedThreadsHeapGoesBackWhenAnotherHeapGrows) {
     arena_config c{};
     c.flags = ARENA_THREAD_SAFE;
     arena_t *a = arena_create(&c);
@@ -460,6 +462,28 @@ TEST(ThreadHeaps, AnEndedThreadsHeapKeepsOnlyTheOSPagesItsLiveBlocksLieOn) {
         bool kept;
     };
     std::vector<Block> blocks;
+    // A thread with a heap of its own (made before the other thread's ends,
+    // so it does not adopt that one), to grow when told.
+    std::mutex m;
+    std::condition_variable cv;
+    int step = 0;
+    std::thread grower([&] {
+        void *small = arena_malloc(a, 64);
+        std::unique_lock<std::mutex> l(m);
+        step = 1;
+        cv.notify_all();
+        cv.wait(l, [&] { return step == 2; });
+        void *medium = memset(arena_malloc(a, 64 << 10), 2, 64 << 10); // its first medium segment
+        step = 3;
+        cv.notify_all();
+        cv.wait(l, [&] { return step == 4; });
+        arena_free(a, small);
+        arena_free(a, medium);
+    });
+    {
+        std::unique_lock<std::mutex> l(m);
+        cv.wait(l, [&] { return step == 1; });
+    }
     std::thread worker([&] {
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
             for (size_t i = 0; i < per_size; i++) {
@@ -478,33 +502,50 @@ TEST(ThreadHeaps, AnEndedThreadsHeapKeepsOnlyTheOSPagesItsLiveBlocksLieOn) {
         uintptr_t begin = reinterpret_cast<uintptr_t>(b.p);
         for (uintptr_t o = begin & ~(uintptr_t)4095; o < begin + b.size; o += 4096) (b.kept ? kept_on : freed_on).insert(o);
     }
-    size_t resident_freed = 0, resident_kept = 0;
-    for (uintptr_t o : freed_on) {
-        unsigned char v = 0;
-        if (!kept_on.count(o) && mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) resident_freed++;
-    }
-    for (uintptr_t o : kept_on) {
-        unsigned char v = 0;
-        if (mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) resident_kept++;
-    }
+    auto resident = [&](bool kept) {
+        size_t n = 0;
+        for (uintptr_t o : kept ? kept_on : freed_on) {
+            unsigned char v = 0;
+            if ((kept || !kept_on.count(o)) && mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) n++;
+        }
+        return n;
+    };
     ASSERT_GT(freed_on.size(), 4 * kept_on.size());
-    EXPECT_EQ(resident_freed, 0u) << "of " << freed_on.size() - kept_on.size() << " OS pages with no live block";
-    EXPECT_EQ(resident_kept, kept_on.size());
-    EXPECT_EQ(arena_check(a), 0);
-    for (size_t k = 0; k < blocks.size(); k++) {
-        if (!blocks[k].kept) continue;
-        for (size_t i = 0; i < blocks[k].size; i++) ASSERT_EQ(blocks[k].p[i], k & 0xff) << k;
-        arena_free(a, blocks[k].p);
+    EXPECT_GT(resident(false), 0u) << "trimmed on the exit path";
+    {
+        std::unique_lock<std::mutex> l(m);
+        step = 2;
+        cv.notify_all();
+        cv.wait(l, [&] { return step == 3; });
     }
-    // A new thread adopts the heap: its parked blocks serve again.
+    EXPECT_EQ(resident(false), 0u) << "of " << freed_on.size() - kept_on.size() << " OS pages with no live block";
+    EXPECT_EQ(resident(true), kept_on.size());
+    EXPECT_EQ(arena_check(a), 0);
+    // A new thread adopts the heap (this one never made one): the pages it
+    // gave back serve it, and no new segment is mapped.
     std::thread again([&] {
+        arena_stats before, after;
+        ASSERT_EQ(arena_stats_get(a, &before), 0);
+        for (size_t k = 0; k < blocks.size(); k++) {
+            if (!blocks[k].kept) continue;
+            for (size_t i = 0; i < blocks[k].size; i++) ASSERT_EQ(blocks[k].p[i], k & 0xff) << k;
+            arena_free(a, blocks[k].p);
+        }
         std::vector<void *> more;
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
             for (size_t i = 0; i < per_size; i++) more.push_back(memset(arena_malloc(a, sizes[s]), 7, sizes[s]));
+        ASSERT_EQ(arena_stats_get(a, &after), 0);
+        EXPECT_EQ(after.mapped_bytes, before.mapped_bytes);
         EXPECT_EQ(arena_check(a), 0);
         for (void *p : more) arena_free(a, p);
     });
     again.join();
+    {
+        std::unique_lock<std::mutex> l(m);
+        step = 4;
+        cv.notify_all();
+    }
+    grower.join();
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
 }
