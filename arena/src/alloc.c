@@ -522,6 +522,12 @@ void heap_purge_maybe(heap_t *h) {
 
 void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
 
+bool heap_trim(heap_t *h) {
+    bool released = page_trim(h) > 0 || heap_dirty_total(h) > 0;
+    heap_purge_all(h);
+    return released;
+}
+
 /* Dirty free bytes of one kind of memory, and of every kind but one. */
 static size_t heap_dirty_of(const heap_t *h, segment_kind kind) {
     return kind == SEG_SMALL ? h->dirty_page_bytes : kind == SEG_MEDIUM ? tlsf_dirty_bytes(&h->tlsf) : h->huge_cache_bytes;

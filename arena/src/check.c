@@ -36,10 +36,7 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
               "page free list entry is not a carved block of the page", a);
         CHECK_INVARIANT(!(page_live_bits(pg, b, shift) & LIVE_BIT), "block on a free list is marked live", a);
-        if (!h->mode) {
-            unsigned lo = (unsigned)((a - pg->start) / OS_PAGE), hi = (unsigned)((a + bs - 1 - pg->start) / OS_PAGE);
-            CHECK_INVARIANT(!(pg->purged_os & (((2u << hi) - 1) & ~((1u << lo) - 1))), "a listed block lies on an OS page handed back", a);
-        }
+        CHECK_INVARIANT(h->mode || !(pg->purged_os & page_os_mask(pg, a, bs)), "a listed block lies on an OS page handed back", a);
     }
     CHECK_INVARIANT(h->mode || !pg->purged_os || pg->parked, "OS pages handed back without a parked block on them", pg->start);
     CHECK_INVARIANT(listed == pg->capacity - pg->used - pg->parked, "page free list shorter than its free blocks", pg->start);

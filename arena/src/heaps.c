@@ -157,8 +157,7 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
             h->untrimmed = true; /* pages may have emptied */
         }
         if (trim && h->untrimmed) {
-            released |= page_trim(h) > 0 || heap_dirty_total(h) > 0;
-            heap_purge_all(h);
+            released |= heap_trim(h);
             h->untrimmed = false;
         }
     }

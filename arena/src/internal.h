@@ -463,6 +463,12 @@ size_t page_trim(heap_t *h) INTERNAL;
  * pages that hold no live block go back to the OS (page_shrink). */
 void page_shrink_sparse(heap_t *h, size_t fresh) INTERNAL;
 static inline size_t page_touched_bytes(const page_t *pg) { return (size_t)pg->touched_pages * OS_PAGE; }
+/* The bit of each OS page (counted from pg's first block's) that [b, b+size) overlaps. */
+static inline uint32_t page_os_mask(const page_t *pg, uintptr_t b, size_t size) {
+    unsigned lo = (unsigned)((b - pg->start) / OS_PAGE), hi = (unsigned)((b + size - 1 - pg->start) / OS_PAGE);
+    return (uint32_t)(((uint64_t)2 << hi) - ((uint64_t)1 << lo));
+}
+_Static_assert(PAGE_BYTES / OS_PAGE <= 8, "a page's OS pages fit an 8-bit mask (purged_os)");
 /* Registers the pages of a new SMALL segment as free and clean. */
 void page_segment_added(heap_t *h, segment_t *s) INTERNAL;
 
@@ -612,6 +618,10 @@ void heap_purge_maybe(heap_t *h) INTERNAL;
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) INTERNAL;
 /* Hands back every dirty free byte of the heap. */
 void heap_purge_all(heap_t *h) INTERNAL;
+/* page_trim, then heap_purge_all: every free page and block of h goes back to
+ * the OS, and the OS pages of its partly used pages where no block is live.
+ * Returns true when anything went back. */
+bool heap_trim(heap_t *h) INTERNAL;
 /* Dirty free bytes of the heap: free pages, free and cached medium blocks,
  * cached huge mappings. */
 static inline size_t heap_dirty_total(const heap_t *h) {

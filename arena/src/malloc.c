@@ -255,8 +255,7 @@ EXPORT int API(malloc_trim)(size_t pad) {
     heap_t *h = my_heap();
     if (!h) return 0;
     heap_collect_remote(h);
-    bool released = page_trim(h) > 0 || heap_dirty_total(h) > 0;
-    heap_purge_all(h);
+    bool released = heap_trim(h);
     /* As glibc's trims every arena: the heaps of ended threads too. */
     if (h->arena->multi_heap && heaps_reclaim(h->arena)) released = true;
     return released;

@@ -183,12 +183,6 @@ static void page_carve(heap_t *h, page_t *pg) {
  * blocks leave the free list (parked), to be listed again, and faulted back
  * in, only when the page has nothing else to hand out. */
 
-/* The bit of each OS page (counted from pg's first block's) that [b, b+size) overlaps. */
-static uint32_t page_os_mask(const page_t *pg, uintptr_t b, size_t size) {
-    unsigned lo = (unsigned)((b - pg->start) / OS_PAGE), hi = (unsigned)((b + size - 1 - pg->start) / OS_PAGE);
-    return (uint32_t)(((uint64_t)2 << hi) - ((uint64_t)1 << lo));
-}
-_Static_assert(PAGE_BYTES / OS_PAGE <= 8, "a page's OS pages fit an 8-bit mask (purged_os)");
 
 /* Lists every parked block of pg again (its free list is empty: every carved
  * block that is not live is parked). */
