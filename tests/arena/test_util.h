@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <cstring>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "arena.h"
 
@@ -61,6 +64,23 @@ inline arena_stats Stats(arena_t *a) {
     arena_stats s;
     arena_stats_get(a, &s);
     return s;
+}
+
+// Adds the 4 KiB OS pages that [p, p + n) lies on to *into.
+inline void AddOSPages(const void *p, size_t n, std::set<uintptr_t> *into) {
+    uintptr_t b = reinterpret_cast<uintptr_t>(p);
+    for (uintptr_t o = b & ~(uintptr_t)4095; o < b + n; o += 4096) into->insert(o);
+}
+
+// How many of `pages` (OS page addresses) are resident, by mincore, leaving out
+// those in *except.
+inline size_t ResidentOSPages(const std::set<uintptr_t> &pages, const std::set<uintptr_t> *except = nullptr) {
+    size_t n = 0;
+    for (uintptr_t o : pages) {
+        unsigned char v = 0;
+        if ((!except || !except->count(o)) && mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) n++;
+    }
+    return n;
 }
 
 // Records misuse reports instead of aborting, for the tests that provoke them.

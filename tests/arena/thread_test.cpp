@@ -498,18 +498,8 @@ TEST(ThreadHeaps, AnEndedThreadsHeapGoesBackWhenAnotherHeapGrows) {
     });
     worker.join();
     std::set<uintptr_t> freed_on, kept_on;
-    for (const Block &b : blocks) {
-        uintptr_t begin = reinterpret_cast<uintptr_t>(b.p);
-        for (uintptr_t o = begin & ~(uintptr_t)4095; o < begin + b.size; o += 4096) (b.kept ? kept_on : freed_on).insert(o);
-    }
-    auto resident = [&](bool kept) {
-        size_t n = 0;
-        for (uintptr_t o : kept ? kept_on : freed_on) {
-            unsigned char v = 0;
-            if ((kept || !kept_on.count(o)) && mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) n++;
-        }
-        return n;
-    };
+    for (const Block &b : blocks) AddOSPages(b.p, b.size, b.kept ? &kept_on : &freed_on);
+    auto resident = [&](bool kept) { return kept ? ResidentOSPages(kept_on) : ResidentOSPages(freed_on, &kept_on); };
     ASSERT_GT(freed_on.size(), 4 * kept_on.size());
     EXPECT_GT(resident(false), 0u) << "trimmed on the exit path";
     {

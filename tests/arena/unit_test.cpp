@@ -708,23 +708,12 @@ TEST(DefaultPolicy, SparsePagesGiveBackTheirEmptyOSPagesWhenTheHeapGrows) {
     // Every OS page on which a block lay, and those on which one stays live.
     std::set<uintptr_t> os_pages, kept_on;
     for (size_t i = 0; i < count; i++) {
-        uintptr_t b = reinterpret_cast<uintptr_t>(blocks[i]);
-        for (uintptr_t o = b & ~(uintptr_t)4095; o < b + size; o += 4096) {
-            os_pages.insert(o);
-            if (i % kept_every == 0) kept_on.insert(o);
-        }
+        AddOSPages(blocks[i], size, &os_pages);
+        if (i % kept_every == 0) AddOSPages(blocks[i], size, &kept_on);
     }
     for (size_t i = 0; i < count; i++)
         if (i % kept_every) arena_free(a, blocks[i]);
-    auto resident = [&](bool on_kept) {
-        size_t n = 0;
-        for (uintptr_t o : os_pages) {
-            if (kept_on.count(o) != (on_kept ? 1u : 0u)) continue;
-            unsigned char v = 0;
-            if (mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) n++;
-        }
-        return n;
-    };
+    auto resident = [&](bool on_kept) { return on_kept ? ResidentOSPages(kept_on) : ResidentOSPages(os_pages, &kept_on); };
     size_t empty_before = resident(false);
     ASSERT_GT(empty_before, 50u);
     // The heap grows: 4 MiB of medium blocks, written.

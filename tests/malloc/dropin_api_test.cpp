@@ -10,8 +10,6 @@
 #include "../arena/test_util.h"
 #include "dropin.h"
 
-#include <sys/mman.h>
-
 namespace {
 
 arena_stats ProcessStats() {
@@ -148,25 +146,16 @@ TEST(DropIn, TrimHandsBackEmptyClassPagesAndTheEmptyOSPagesOfSparseOnes) {
         v.push_back(static_cast<unsigned char *>(memset(arena_test_malloc(size), (int)(i & 0xff), size)));
     void *alone = memset(arena_test_malloc(720), 9, 720);
     std::set<uintptr_t> freed_on, kept_on;
-    auto os_pages = [](const void *p, size_t n, std::set<uintptr_t> *into) {
-        uintptr_t b = reinterpret_cast<uintptr_t>(p);
-        for (uintptr_t o = b & ~(uintptr_t)4095; o < b + n; o += 4096) into->insert(o);
-    };
-    os_pages(alone, 720, &freed_on);
-    for (size_t i = 0; i < count; i++) os_pages(v[i], size, i % kept_every ? &freed_on : &kept_on);
+    AddOSPages(alone, 720, &freed_on);
+    for (size_t i = 0; i < count; i++) AddOSPages(v[i], size, i % kept_every ? &freed_on : &kept_on);
     arena_test_free(alone);
     for (size_t i = 0; i < count; i++)
         if (i % kept_every) arena_test_free(v[i]);
     EXPECT_EQ(arena_test_malloc_trim(0), 1);
-    size_t resident = 0, empty = 0;
-    for (uintptr_t o : freed_on) {
-        if (kept_on.count(o)) continue;
-        empty++;
-        unsigned char r = 0;
-        resident += mincore(reinterpret_cast<void *>(o), 4096, &r) == 0 && (r & 1);
-    }
+    size_t empty = 0;
+    for (uintptr_t o : freed_on) empty += !kept_on.count(o);
     ASSERT_GT(empty, 50u);
-    EXPECT_EQ(resident, 0u) << "of " << empty << " OS pages with no live block";
+    EXPECT_EQ(ResidentOSPages(freed_on, &kept_on), 0u) << "of " << empty << " OS pages with no live block";
     EXPECT_EQ(arena_test_malloc_trim(0), 0) << "nothing left to hand back";
     for (size_t i = 0; i < count; i += kept_every) {
         for (size_t k = 0; k < size; k++) ASSERT_EQ(v[i][k], i & 0xff) << i;
