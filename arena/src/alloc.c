@@ -381,7 +381,9 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
     void *q = p;
     if (!block_resize_in_place(h, s, p, size)) {
         q = NULL;
-        if (s->kind == SEG_HUGE && size > h->medium_max && !s->guard) {
+        /* Checked blocks move, canary and all, as in block_resize_in_place:
+         * huge_realloc keeps no canary past the new size. */
+        if (s->kind == SEG_HUGE && size > h->medium_max && !s->guard && !(h->mode & MODE_CHECKED)) {
             huge_lock(h);
             heap_t *counted_by = s->stats_heap;
             q = huge_realloc(s->heap, s, size);

@@ -57,6 +57,37 @@ TEST(CheckedMode, OverflowIsReportedWhenTheBlockMoves) {
     arena_destroy(a);
 }
 
+// A huge block grown in place kept no canary past its new size: its free
+// reported an overflow nobody made (sqlite3's sorter, doubling a buffer past
+// 16 MiB, aborted under ARENA_CHECKED=1).
+TEST(CheckedMode, BlocksResizedBetweenEveryKindKeepTheirCanary) {
+    const size_t sizes[] = {24, 4000, 300000, 17u << 20, 20000000};
+    for (size_t from : sizes) {
+        for (size_t to : sizes) {
+            arena_t *a = Create(ARENA_CHECKED);
+            ErrorLog log;
+            auto *p = static_cast<uint8_t *>(arena_malloc(a, from));
+            ASSERT_NE(p, nullptr);
+            Fill(p, from, 3);
+            auto *q = static_cast<uint8_t *>(arena_realloc(a, p, to));
+            ASSERT_NE(q, nullptr) << from << " -> " << to;
+            EXPECT_EQ(arena_usable_size(a, q), to);
+            size_t kept = std::min(from, to);
+            EXPECT_EQ(FirstMismatch(q, kept, 3), kept) << from << " -> " << to;
+            arena_free(a, q);
+            EXPECT_TRUE(log.entries.empty()) << from << " -> " << to << ": " << log.entries[0].message;
+            q = static_cast<uint8_t *>(arena_realloc(a, arena_malloc(a, from), to));
+            ASSERT_NE(q, nullptr);
+            q[to] = 0x55;  // one byte past the new size
+            arena_free(a, q);
+            ASSERT_EQ(log.entries.size(), 1u) << from << " -> " << to;
+            EXPECT_EQ(log.entries[0].kind, ARENA_ERR_OVERFLOW);
+            EXPECT_EQ(arena_check(a), 0);
+            arena_destroy(a);
+        }
+    }
+}
+
 TEST(CheckedMode, WriteAfterFreeIsReportedWhenTheBlockIsReused) {
     arena_t *a = Create(ARENA_CHECKED);
     ErrorLog log;
