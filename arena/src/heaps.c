@@ -140,22 +140,23 @@ static bool heap_is_empty(const heap_t *h) {
 }
 
 /* Takes in what other threads freed into abandoned heaps, and releases the
- * segments of those left empty; with `trim`, trims the others. Called with the
- * heaps lock held. Returns true when memory went back. */
+ * segments of those it left empty; with `trim`, releases the segments of every
+ * empty one (they count against max_bytes; 0 live bytes must not hold the cap)
+ * and trims the others. Called with the heaps lock held. Returns true when
+ * memory went back. */
 static bool heaps_reclaim_locked(arena_t *a, bool trim) {
     bool released = false;
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
-        if (atomic_load_explicit(&h->remote_free, memory_order_relaxed) ||
-            atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed)) {
-            heap_collect_remote(h);
-            if (heap_is_empty(h)) { /* its counters stay in the arena's sums */
-                heap_release_all(h);
-                released = true;
-                continue;
-            }
-            h->untrimmed = true; /* pages may have emptied */
+        bool freed_into = atomic_load_explicit(&h->remote_free, memory_order_relaxed) ||
+                          atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
+        if (freed_into) heap_collect_remote(h);
+        if ((freed_into || trim) && h->segment_count && heap_is_empty(h)) {
+            heap_release_all(h); /* its counters stay in the arena's sums */
+            released = true;
+            continue;
         }
+        if (freed_into) h->untrimmed = true; /* pages may have emptied */
         if (trim && h->untrimmed) {
             released |= heap_trim(h);
             h->untrimmed = false;

@@ -540,6 +540,54 @@ TEST(ThreadHeaps, AnEndedThreadsHeapGoesBackWhenAnotherHeapGrows) {
     arena_destroy(a);
 }
 
+// Threads that freed all they made leave empty heaps behind, their segments
+// counted against max_bytes: another heap that grows must get them back,
+// not fail with nothing live.
+TEST(ThreadHeaps, EmptyHeapsOfEndedThreadsDoNotHoldTheByteCap) {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    c.max_bytes = 24u << 20;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    const int kThreads = 5;  // a 4 MiB small segment each, together under the cap
+    const size_t kBlock = 64, kPerThread = (1u << 20) / kBlock;
+    std::mutex m;
+    std::condition_variable cv;
+    int ready = 0;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++)
+        threads.emplace_back([&] {
+            std::vector<void *> mine;
+            for (size_t i = 0; i < kPerThread; i++) mine.push_back(arena_malloc(a, kBlock));
+            {
+                // All alive at once, so each has a heap of its own.
+                std::unique_lock<std::mutex> l(m);
+                ready++;
+                cv.notify_all();
+                cv.wait(l, [&] { return ready == kThreads; });
+            }
+            for (void *p : mine) {
+                ASSERT_NE(p, nullptr);
+                arena_free(a, p);
+            }
+        });
+    for (auto &t : threads) t.join();
+    arena_stats stats;
+    ASSERT_EQ(arena_stats_get(a, &stats), 0);
+    ASSERT_GE(stats.mapped_bytes, (size_t)kThreads * (4u << 20)) << "each thread had a heap and a segment";
+    EXPECT_EQ(stats.live_bytes, 0u);
+    // 12 MiB of blocks: three more segments than the heap this thread adopts.
+    std::vector<void *> blocks;
+    for (size_t i = 0; i < (12u << 20) / kBlock; i++) {
+        void *p = arena_malloc(a, kBlock);
+        ASSERT_NE(p, nullptr) << "after " << i * kBlock << " bytes, with nothing else live";
+        blocks.push_back(p);
+    }
+    EXPECT_EQ(arena_check(a), 0);
+    for (void *p : blocks) arena_free(a, p);
+    arena_destroy(a);
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
                          [](const auto &info) { return PolicyName(info.param); });
 
