@@ -154,8 +154,10 @@ static inline heap_t *my_heap(void) {
 
 /* ---- the C allocation functions ------------------------------------------- */
 
-EXPORT void *API(malloc)(size_t size) {
-    heap_t *h = my_heap();
+/* The first call of a thread: its heap is set up here, out of the fast paths,
+ * so that they make no call of their own and need no stack frame. */
+static NOINLINE void *malloc_first(size_t size) {
+    heap_t *h = thread_heap_slow();
     if (unlikely(!h)) {
         errno = ENOMEM;
         return NULL;
@@ -163,10 +165,22 @@ EXPORT void *API(malloc)(size_t size) {
     return heap_malloc_fast(h, size);
 }
 
+static NOINLINE void free_first(void *p) {
+    heap_t *h = thread_heap_slow();
+    if (likely(h != NULL)) heap_free_fast(h, p);
+}
+
+EXPORT void *API(malloc)(size_t size) {
+    heap_t *h = thread_heap;
+    if (unlikely(!h)) return malloc_first(size);
+    return heap_malloc_fast(h, size);
+}
+
 EXPORT void API(free)(void *p) {
     if (unlikely(!p)) return;
-    heap_t *h = my_heap();
-    if (likely(h != NULL)) heap_free_fast(h, p);
+    heap_t *h = thread_heap;
+    if (unlikely(!h)) return free_first(p);
+    heap_free_fast(h, p);
 }
 
 EXPORT void API(cfree)(void *p) { API(free)(p); }
