@@ -27,7 +27,7 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
     CHECK_INVARIANT(!pg->parked || (!pg->full && !h->mode), "a full page, or a page in a mode, has parked blocks", pg->start);
     CHECK_INVARIANT(pg->start + (size_t)pg->reserved * bs <= (pg->start & ~(PAGE_BYTES - 1)) + PAGE_BYTES, "page's blocks overflow its area", pg->start);
     uintptr_t area = pg->start & ~(PAGE_BYTES - 1);
-    unsigned shift = h->classes.granule_shift;
+    unsigned shift = h->classes.live_shift;
     /* The free list: inside the carved part, on block boundaries, not live. */
     size_t listed = 0;
     for (uint8_t *b = pg->free; b; b = h->mode ? modes_list_next((heap_t *)h, (page_t *)pg, b) : *(uint8_t **)b) {
@@ -72,17 +72,27 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
     CHECK_INVARIANT(s->page_count == s->size >> PAGE_SHIFT && s->first_page < s->page_count &&
                     s->first_page <= s->pages_ready && s->pages_ready <= s->page_count,
                     "small segment page count is wrong", s);
+    /* Free reads live bits through the segment's map (segment_live_ref): each
+     * page's map is its slice of it, and the slices of pages that hold no
+     * blocks stay clear. */
+    const size_t words = LIVE_MAP_WORDS(h->classes.live_shift);
+    for (uint32_t i = 0; i < s->page_count; i++) {
+        if (i == s->first_page) i = s->pages_ready;
+        for (size_t w = 0; i < s->page_count && w < words; w++)
+            CHECK_INVARIANT(map_load(&s->live_map[i * words + w]) == 0, "live bits of a page that holds no blocks", s);
+    }
     uint32_t active = 0;
     for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
         const page_t *pg = &s->pages[i];
         CHECK_INVARIANT(page_segment(pg) == s, "page's first block lies outside its segment", pg->start);
+        CHECK_INVARIANT(pg->live_map == s->live_map + i * words, "page's live map is not its slice of the segment's", pg->start);
         if (pg->state == PAGE_ACTIVE) {
             active++;
             if (!pg->full) t->queued_pages++;
             if (check_active_page(h, pg, t)) return -1;
         } else {
             CHECK_INVARIANT(pg->state == PAGE_FREE, "page state is neither free nor active", pg->start);
-            for (size_t w = 0; w < LIVE_MAP_WORDS(h->classes.granule_shift); w++)
+            for (size_t w = 0; w < LIVE_MAP_WORDS(h->classes.live_shift); w++)
                 CHECK_INVARIANT(map_load(&pg->live_map[w]) == 0, "free page has live bits", pg->start);
             t->free_pages++;
         }

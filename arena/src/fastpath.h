@@ -15,7 +15,7 @@ static inline void block_mark_live(heap_t *h, page_t *pg, void *b, size_t size) 
         slack_write(b, usable, usable - size);
         bits |= SLACK_BIT;
     }
-    live_ref r = page_live_ref(pg, b, h->classes.granule_shift);
+    live_ref r = page_live_ref(pg, b, h->classes.live_shift);
     map_store(r.word, map_load(r.word) | bits << r.shift);
 }
 
@@ -37,10 +37,12 @@ static inline void page_block_release(page_t *pg, void *p, live_ref r, uint64_t 
 }
 
 /* page_block_release, then the page leaves or rejoins its queue when it empties
- * or was full (heap h, not in a mode). */
+ * or was full (heap h, not in a mode). An empty page alone in its queue stays
+ * (page_free_slow would keep it): a class used one block at a time makes no call. */
 static inline void page_block_free(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {
     page_block_release(pg, p, r, word);
-    if (unlikely(pg->used == 0 || pg->full)) page_free_slow(h, pg);
+    if (unlikely(pg->used == 0 || pg->full))
+        if (pg->full || pg->next || pg->prev) page_free_slow(h, pg);
 }
 
 static inline void heap_count_alloc(heap_t *h, size_t size) {
@@ -86,18 +88,18 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 /* p starts a live block: its granule's live bit is set and p is that granule's
  * first byte (an interior pointer shares its granule with the block start). */
 #define FREE_IS_LIVE(h, p, word, shift)                                                            \
-    ((((word) >> (shift)) & LIVE_BIT) && !((uintptr_t)(p) & ((h)->classes.granule - 1)))
+    ((((word) >> (shift)) & LIVE_BIT) && !((uintptr_t)(p) & (h)->classes.granule_mask))
 #endif
 
 /* The page of p, in segment s whose small_owner is h, when p is a live block
  * there, with where its live bits are (*r) and the word there (*word); NULL
- * when not (a descriptor never set up, or misuse). */
+ * when not (misuse). The live bits come from the segment's map, not through
+ * the descriptor, which a pointer into a page never set up does not have:
+ * its bits are clear. */
 static inline page_t *small_block_live(heap_t *h, segment_t *s, const void *p, live_ref *r, uint64_t *word) {
-    page_t *pg = segment_page(s, p);
-    if (unlikely(pg->live_map == NULL)) return NULL;
-    *r = page_live_ref(pg, p, h->classes.granule_shift);
+    *r = segment_live_ref(s, p, h->classes.live_shift);
     *word = map_load(r->word);
-    return likely(FREE_IS_LIVE(h, p, *word, r->shift)) ? pg : NULL;
+    return likely(FREE_IS_LIVE(h, p, *word, r->shift)) ? segment_page(s, p) : NULL;
 }
 
 static inline void heap_free_fast(heap_t *h, void *p) {

@@ -132,7 +132,9 @@ void os_fail_inject(unsigned long after, unsigned long every) INTERNAL;
 /* ---- size classes (sizeclass.c) ------------------------------------------- */
 typedef struct sizeclass_table {
     size_t granule;                  /* = block_size */
+    size_t granule_mask;             /* granule - 1: the bits of an address inside a granule */
     unsigned granule_shift;
+    unsigned live_shift;             /* LIVE_SHIFT(granule_shift): the small pages' live-map unit */
     unsigned count;                  /* number of classes */
     size_t small_max;                /* largest class size in bytes */
     uint32_t size[CLASS_MAX];        /* bytes of class c, strictly increasing */
@@ -200,7 +202,9 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  *   map, and nothing else maps here;
  * - kind SMALL: pages_active + free pages + first_page == pages_ready; the
  *   descriptors from pages_ready on were never written (page.c sets them up
- *   when first wanted);
+ *   when first wanted); live_map holds every page's map, page i's at
+ *   i * LIVE_MAP_WORDS, and the maps of pages under the header or not set up
+ *   are clear (free reads them without a descriptor);
  * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly (tlsf.c);
  *   every OS page it ever wrote since mapping or its last purge has its bit
  *   set in touched_map (a clear bit is a page that is not resident);
@@ -496,7 +500,15 @@ static inline size_t slack_read(const void *block, size_t usable) {
  * here, bit 1 its slack is recorded in its last bytes. */
 #define LIVE_BIT ((uint64_t)1)
 #define SLACK_BIT ((uint64_t)2)
-#define LIVE_MAP_WORDS(block_shift) (((PAGE_BYTES >> (block_shift)) + 31) / 32)
+/* The unit of the map is a granule, or 512 bytes for larger granules: each
+ * page's map is then whole words, and the maps of a segment's pages, one after
+ * the other, are one map of the segment, which free reads without the page's
+ * descriptor (segment_live_ref). A pointer inside a block never has the live
+ * bit of the block's start: either its unit differs, or it is not granule
+ * aligned, which free checks first. */
+#define LIVE_SHIFT(block_shift) ((block_shift) < 9u ? (block_shift) : 9u)
+#define LIVE_MAP_WORDS(live_shift) ((PAGE_BYTES >> (live_shift)) / 32)
+_Static_assert((PAGE_BYTES >> 9) % 32 == 0, "a page's live map is whole words at the largest unit");
 
 /* Live maps are written only by the heap that owns the segment, but read by any
  * thread that frees one of its blocks (drop-in malloc): relaxed atomic loads and
@@ -514,13 +526,19 @@ typedef struct live_ref {
     uint64_t *word;
     unsigned shift;
 } live_ref;
-static inline live_ref page_live_ref(const page_t *pg, const void *p, unsigned granule_shift) {
-    size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> granule_shift;
+static inline live_ref page_live_ref(const page_t *pg, const void *p, unsigned live_shift) {
+    size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> live_shift;
     return (live_ref){&pg->live_map[g >> 5], (unsigned)(g & 31) * 2};
 }
+/* The same, from p's SMALL segment s alone: any p in s, its page set up or not
+ * (the map covers the header's pages too, and their bits are never set). */
+static inline live_ref segment_live_ref(const segment_t *s, const void *p, unsigned live_shift) {
+    size_t g = ((uintptr_t)p - (uintptr_t)s) >> live_shift;
+    return (live_ref){&s->live_map[g >> 5], (unsigned)(g & 31) * 2};
+}
 /* The two bits (LIVE_BIT, SLACK_BIT) of block p. */
-static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned granule_shift) {
-    live_ref r = page_live_ref(pg, p, granule_shift);
+static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned live_shift) {
+    live_ref r = page_live_ref(pg, p, live_shift);
     return (map_load(r.word) >> r.shift) & (LIVE_BIT | SLACK_BIT);
 }
 /* The requested size of live block p of page pg, whose bits (shifted down to

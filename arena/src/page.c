@@ -93,7 +93,7 @@ static page_t *page_setup_next(heap_t *h) {
     page_t *pg = &s->pages[i];
     uintptr_t start, end;
     page_bounds(h, s, i, &start, &end);
-    pg->live_map = s->live_map + i * LIVE_MAP_WORDS(h->classes.granule_shift);
+    pg->live_map = s->live_map + i * LIVE_MAP_WORDS(h->classes.live_shift);
     pg->state = PAGE_FREE;
     pg->start = start;
     return pg;
@@ -191,7 +191,7 @@ static void page_unpark(heap_t *h, page_t *pg) {
     void *head = NULL;
     for (uint32_t i = pg->capacity; i-- > 0;) {
         void *b = (uint8_t *)pg->start + (size_t)i * pg->block_size;
-        if (page_live_bits(pg, b, h->classes.granule_shift) & LIVE_BIT) continue;
+        if (page_live_bits(pg, b, h->classes.live_shift) & LIVE_BIT) continue;
         *(void **)b = head;
         head = b;
     }
@@ -205,7 +205,7 @@ static uint32_t page_carved_os(const page_t *pg) {
     return page_os_mask(pg, pg->start, (size_t)pg->capacity * pg->block_size);
 }
 static uint32_t page_busy_os(const heap_t *h, const page_t *pg, uint32_t carved) {
-    unsigned shift = h->classes.granule_shift;
+    unsigned shift = h->classes.live_shift;
     uintptr_t area = pg->start & ~(uintptr_t)(PAGE_BYTES - 1);
     uint32_t busy = 0;
     for (size_t w = 0; w < LIVE_MAP_WORDS(shift) && busy != carved; w++) {

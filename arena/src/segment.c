@@ -12,7 +12,7 @@ size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) {
     switch (kind) {
     case SEG_SMALL: {
         size_t pages = size >> PAGE_SHIFT;
-        size_t map = pages * LIVE_MAP_WORDS(a->block_shift) * sizeof(uint64_t);
+        size_t map = pages * LIVE_MAP_WORDS(LIVE_SHIFT(a->block_shift)) * sizeof(uint64_t);
         return align_up(segment_live_map_offset(pages) + map, OS_PAGE);
     }
     case SEG_MEDIUM: {

@@ -77,7 +77,7 @@ void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
 /* ---- walking the live blocks ------------------------------------------------ */
 
 static void heap_foreach_live(const heap_t *h, block_fn fn, void *ctx) {
-    unsigned shift = h->classes.granule_shift;
+    unsigned shift = h->classes.live_shift;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
         for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
             const page_t *pg = &s->pages[i];
@@ -110,7 +110,7 @@ bool heaps_live(arena_t *a, const void *p, size_t *requested) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
         if (((uintptr_t)p & (a->block_size - 1)) || !pg->live_map) return false;
-        uint64_t bits = page_live_bits(pg, p, s->heap->classes.granule_shift);
+        uint64_t bits = page_live_bits(pg, p, s->heap->classes.live_shift);
         if (!(bits & LIVE_BIT)) return false;
         *requested = page_block_requested(pg, p, bits);
         return true;
