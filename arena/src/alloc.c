@@ -216,18 +216,16 @@ static void *heap_alloc(heap_t *h, size_t size, size_t align) {
 
 /* ---- the public calls ---------------------------------------------------- */
 
-static NOINLINE void *heap_malloc_slow(heap_t *h, size_t size) {
+void *heap_malloc_general(heap_t *h, size_t size) {
     void *p = heap_alloc(h, size, h->classes.granule);
     if (p) heap_count_alloc(h, size);
     return p;
 }
 
 void *heap_malloc(heap_t *h, size_t size) {
-    if (h->tlsf.cache_blocks && size > h->classes.small_max) { /* never in a mode */
-        void *b = tlsf_malloc_cached(h, size);
-        if (likely(b != NULL)) return b;
-    }
-    return heap_malloc_slow(h, size);
+    if (h->tlsf.cache_blocks && size > h->classes.small_max) /* never in a mode */
+        return tlsf_malloc_cached(h, size);
+    return heap_malloc_general(h, size);
 }
 
 void *heap_memalign(heap_t *h, size_t align, size_t size) {
@@ -253,9 +251,7 @@ void *heap_calloc(heap_t *h, size_t n, size_t size) {
 
 void heap_free(heap_t *h, void *p) { heap_free_at(h, segmap_lookup(p), p); }
 
-/* Every free the fast paths did not take: other heaps' blocks, huge blocks,
- * modes, and misuse, which is reported here. */
-static NOINLINE void heap_free_slow(heap_t *h, segment_t *s, void *p) {
+void heap_free_general(heap_t *h, segment_t *s, void *p) {
     if (!p) return;
     s = block_check(h, s, p);
     if (!s) return;
@@ -270,7 +266,7 @@ static NOINLINE void heap_free_slow(heap_t *h, segment_t *s, void *p) {
 }
 
 /* A live small block of another heap of h's arena, freed by h's thread, joins
- * h's batch for its owner: what heap_free_slow does with one, without the
+ * h's batch for its owner: what heap_free_general does with one, without the
  * general classification. False, nothing done, when p is not such a block:
  * the general path then reports it. The owner wrote the block's live bits
  * and size before the block reached this thread, and changes neither while
@@ -286,14 +282,17 @@ static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
 }
 
 void heap_free_at(heap_t *h, segment_t *s, void *p) {
-    if (likely(s != NULL && !h->mode)) { /* a mode checks more, in heap_free_slow */
+    if (likely(s != NULL && !h->mode)) { /* a mode checks more, in heap_free_general */
         if (s->kind == SEG_MEDIUM) {
-            if (likely(s->heap == h) && likely(tlsf_free_owned(h, s, p))) return;
+            if (likely(s->heap == h)) {
+                tlsf_free_owned(h, s, p);
+                return;
+            }
         } else if (s->kind == SEG_SMALL && s->heap != h) {
             if (likely(small_free_foreign(h, s, p))) return;
         }
     }
-    heap_free_slow(h, s, p);
+    heap_free_general(h, s, p);
 }
 
 /* Resizes p where it lies when its block allows; true when done. */

@@ -109,7 +109,8 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         return;
     }
     if (unlikely(s->small_owner != h)) {
-        heap_free_at(h, s, p); /* a medium block, or another heap's */
+        if (s->kind == SEG_MEDIUM && s->heap == h && !h->mode) tlsf_free_owned(h, s, p);
+        else heap_free_at(h, s, p); /* another heap's block, a huge one, or a mode */
         return;
     }
     live_ref r;

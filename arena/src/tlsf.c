@@ -554,7 +554,11 @@ static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
 
 /* Used block b of s, its live bit just cleared, goes into the cache or onto the lists. */
 static inline void tlsf_release(heap_t *h, segment_t *s, mblock *b) {
-    if (!tlsf_cache_put(h, s, b)) tlsf_free_block(h, s, b);
+    /* A cached block needs no purge pass: the cache keeps at most its cap
+     * (max(TLSF_CACHE_FLOOR, live / 64)), and the next block that goes to
+     * the lists, or the next page freed, runs the pass over it too. */
+    if (tlsf_cache_put(h, s, b)) return;
+    tlsf_free_block(h, s, b);
     /* The budget is never below the floor: below it, nothing to purge. */
     if (heap_dirty_total(h) > PURGE_FLOOR) heap_purge_maybe(h);
 }
@@ -567,24 +571,30 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
 void *tlsf_malloc_cached(heap_t *h, size_t size) {
     size_t need = tlsf_block_bytes(h, size);
     void *p = need ? tlsf_cache_take(h, need, size) : NULL;
-    if (p) heap_count_alloc(h, size);
+    if (!p) return heap_malloc_general(h, size);
+    heap_count_alloc(h, size);
     return p;
 }
 
 /* tlsf_validate's checks of a live block, fused with the free: the live bit is
  * read once, and anything tlsf_validate would not pass is left to it. */
-bool tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
+void tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (!mb_payload_may_be(s, a, h->classes.granule)) return false;
+    if (!mb_payload_may_be(s, a, h->classes.granule)) {
+        heap_free_general(h, s, p);
+        return;
+    }
     uint64_t bit, *word = live_word(s, p, h->classes.granule_shift, &bit);
     uint64_t live = map_load(word);
     mblock *b = mb_of(p);
-    if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b))) return false;
+    if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b))) {
+        heap_free_general(h, s, p);
+        return;
+    }
     size_t requested = b->requested;
     map_store(word, live & ~bit);
     tlsf_release(h, s, b);
     heap_count_free(h, requested); /* after the purge, as the general path: its budget counts b live */
-    return true;
 }
 
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
