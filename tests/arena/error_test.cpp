@@ -113,6 +113,19 @@ TEST_P(MisuseTest, InteriorPointersOfEveryKindOfBlock) {
     }
 }
 
+// Every offset inside a block, at each power of two and then every 512 bytes
+// (the live map's unit for block sizes above 512): never taken for a block.
+TEST_P(MisuseTest, InteriorPointersAtEveryUnitOfTheLiveMap) {
+    for (size_t n : {(size_t)24, (size_t)1000, (size_t)3000}) {
+        auto *p = static_cast<uint8_t *>(arena_malloc(a_, n));
+        ASSERT_NE(p, nullptr);
+        size_t usable = arena_usable_size(a_, p);
+        for (size_t off = 8; off < usable; off = off < 512 ? off * 2 : off + 512)
+            ExpectMisuse(p + off, ARENA_ERR_INVALID_POINTER);
+        arena_free(a_, p);
+    }
+}
+
 TEST_P(MisuseTest, FreeIntoTheWrongArena) {
     arena_t *other = arena_create(nullptr);
     for (size_t n : kKindSizes) {
