@@ -74,7 +74,7 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page((segment_t *)s, p);
-        if ((uintptr_t)p & (h->classes.granule - 1)) return ARENA_ERR_INVALID_POINTER; /* inside a granule */
+        if ((uintptr_t)p & h->classes.granule_mask) return ARENA_ERR_INVALID_POINTER; /* inside a granule */
         if (pg->live_map && (page_live_bits(pg, p, h->classes.live_shift) & LIVE_BIT)) return 0;
         /* A block boundary of the page's (last) class: it was freed already. */
         uintptr_t a = (uintptr_t)p;
@@ -272,7 +272,7 @@ void heap_free_general(heap_t *h, segment_t *s, void *p) {
  * and size before the block reached this thread, and changes neither while
  * the block is live. */
 static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
-    if (s->arena != h->arena || ((uintptr_t)p & (h->classes.granule - 1))) return false;
+    if (s->arena != h->arena || ((uintptr_t)p & h->classes.granule_mask)) return false;
     const page_t *pg = segment_page(s, p);
     if (!pg->live_map) return false; /* a descriptor never set up */
     uint64_t bits = page_live_bits(pg, p, h->classes.live_shift);

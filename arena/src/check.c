@@ -91,7 +91,7 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
             if (check_active_page(h, pg, t)) return -1;
         } else {
             CHECK_INVARIANT(pg->state == PAGE_FREE, "page state is neither free nor active", pg->start);
-            for (size_t w = 0; w < LIVE_MAP_WORDS(h->classes.live_shift); w++)
+            for (size_t w = 0; w < words; w++)
                 CHECK_INVARIANT(map_load(&pg->live_map[w]) == 0, "free page has live bits", pg->start);
             t->free_pages++;
         }

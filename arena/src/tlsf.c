@@ -577,7 +577,8 @@ void *tlsf_malloc_cached(heap_t *h, size_t size) {
 }
 
 /* tlsf_validate's checks of a live block, fused with the free: the live bit is
- * read once, and anything tlsf_validate would not pass is left to it. */
+ * read once, and anything tlsf_validate would not pass goes to
+ * heap_free_general, which runs it and reports the misuse. */
 void tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
     uintptr_t a = (uintptr_t)p;
     if (!mb_payload_may_be(s, a, h->classes.granule)) {
