@@ -42,7 +42,7 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
         /* Blocks of a class whose size is a multiple of the alignment are aligned:
          * pages start on 4 KiB boundaries. Power-of-two classes always qualify. */
         unsigned cls = sizeclass_of(t, size > align ? size : align);
-        while (cls < t->count && t->size[cls] % align) cls++;
+        while (cls < t->count && (t->size[cls] & (align - 1))) cls++;
         if (cls < t->count) {
             page_t *pg = h->direct[cls];
             p = pg->free ? block_take(h, pg, size) : page_malloc_slow(h, size, cls);
@@ -222,7 +222,26 @@ void *heap_malloc_general(heap_t *h, size_t size) {
     return p;
 }
 
+/* A small block when the class's current page has nothing to hand out: what
+ * heap_alloc_raw does for it, without the checks a small size cannot need
+ * (too large, aligned above the granule, no classes, a mode). */
+static void *heap_malloc_small_slow(heap_t *h, size_t size) {
+    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
+    if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
+    unsigned cls = sizeclass_of(&h->classes, size);
+    page_t *pg = h->direct[cls];
+    void *p = pg->free ? block_take(h, pg, size) : page_malloc_slow(h, size, cls);
+    if (unlikely(!p)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    heap_count_alloc(h, size);
+    return p;
+}
+
 void *heap_malloc(heap_t *h, size_t size) {
+    /* size - 1: malloc(0), and a heap with no classes (small_max 0), go the general way. */
+    if (size - 1 < h->classes.small_max && !h->mode) return heap_malloc_small_slow(h, size);
     if (h->tlsf.cache_blocks && size > h->classes.small_max) /* never in a mode */
         return tlsf_malloc_cached(h, size);
     return heap_malloc_general(h, size);

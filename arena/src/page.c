@@ -289,7 +289,9 @@ static page_t *queue_back_with_free(const page_queue *q) {
     return (size_t)(pg->capacity - pg->used - pg->parked) * pg->block_size >= OS_PAGE ? pg : NULL;
 }
 
-void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
+/* page_malloc_slow's general case: a page to set up, unpark or carve, or
+ * several full pages to take out of the queue. */
+static NOINLINE void *page_malloc_search(heap_t *h, size_t size, unsigned cls) {
     page_queue *q = &h->queues[cls];
     for (;;) {
         page_t *pg = q->first;
@@ -318,6 +320,25 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
         pg->full = 1;
         direct_update(h, cls);
     }
+}
+
+/* Most calls: the current page ran out (nothing listed, parked or left to
+ * carve) and the next one in the queue has blocks listed. What the search's
+ * loop would do, in a function that saves few registers. */
+void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
+    page_queue *q = &h->queues[cls];
+    page_t *pg = q->first, *next;
+    if (pg && !h->mode && !pg->free && !pg->parked && pg->capacity == pg->reserved &&
+        (next = pg->next) != NULL && next->free) {
+        /* Full: out of the queue until a block comes back. */
+        q->first = next;
+        next->prev = NULL;
+        pg->next = NULL;
+        pg->full = 1;
+        h->direct[cls] = next;
+        return block_take(h, next, size);
+    }
+    return page_malloc_search(h, size, cls);
 }
 
 /* Releases segment s when none of its pages is in use or dirty, unless it is
