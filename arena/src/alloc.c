@@ -239,11 +239,26 @@ static void *heap_malloc_small_slow(heap_t *h, size_t size) {
     return p;
 }
 
+void *heap_malloc_medium_slow(heap_t *h, size_t size) {
+    if (h->mode || size > h->medium_max) return heap_malloc_general(h, size);
+    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
+    if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
+    void *p = tlsf_malloc(h, size, h->classes.granule);
+    if (unlikely(!p)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    heap_count_alloc(h, size);
+    return p;
+}
+
 void *heap_malloc(heap_t *h, size_t size) {
-    /* size - 1: malloc(0), and a heap with no classes (small_max 0), go the general way. */
-    if (size - 1 < h->classes.small_max && !h->mode) return heap_malloc_small_slow(h, size);
-    if (h->tlsf.cache_blocks && size > h->classes.small_max) /* never in a mode */
-        return tlsf_malloc_cached(h, size);
+    if (size > h->classes.small_max) {
+        if (h->tlsf.cache_blocks) return tlsf_malloc_cached(h, size); /* never in a mode */
+        return heap_malloc_medium_slow(h, size);
+    }
+    /* malloc(0), and a heap with no classes (small_max 0), go the general way. */
+    if (size != 0 && !h->mode) return heap_malloc_small_slow(h, size);
     return heap_malloc_general(h, size);
 }
 

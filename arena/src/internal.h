@@ -565,7 +565,7 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
 /* Frees a medium block of segment s (already validated). */
 void tlsf_free(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* The fast paths of medium blocks (heap not in a mode): a cached block for
- * `size` bytes, else heap_malloc_general's; and the free of p, a block of h's
+ * `size` bytes, else heap_malloc_medium_slow's; and the free of p, a block of h's
  * segment s; both counted in the stats. tlsf_free_owned leaves p to
  * heap_free_general when it is not a live block (which reports it there).
  * Each hands over by a tail call, so its caller keeps nothing across it. */
@@ -576,6 +576,9 @@ void tlsf_free_owned(heap_t *h, segment_t *s, void *p) INTERNAL;
 void heap_free_general(heap_t *h, segment_t *s, void *p) INTERNAL NOINLINE;
 /* Every allocation the fast paths did not serve (alloc.c), counted. */
 void *heap_malloc_general(heap_t *h, size_t size) INTERNAL NOINLINE;
+/* A request above the small classes that the medium cache did not serve
+ * (alloc.c), counted: TLSF, or heap_malloc_general for what TLSF does not take. */
+void *heap_malloc_medium_slow(heap_t *h, size_t size) INTERNAL NOINLINE;
 /* Validates p as a live medium block of s; returns its kind of misuse or 0. */
 arena_error tlsf_validate(const segment_t *s, const void *p) INTERNAL;
 size_t tlsf_usable(const void *p) INTERNAL;

@@ -571,7 +571,7 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
 void *tlsf_malloc_cached(heap_t *h, size_t size) {
     size_t need = tlsf_block_bytes(h, size);
     void *p = need ? tlsf_cache_take(h, need, size) : NULL;
-    if (!p) return heap_malloc_general(h, size);
+    if (!p) return heap_malloc_medium_slow(h, size);
     heap_count_alloc(h, size);
     return p;
 }
