@@ -81,7 +81,7 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     case SEG_SMALL: {
         const page_t *pg = segment_page((segment_t *)s, p);
         if ((uintptr_t)p & h->classes.granule_mask) return ARENA_ERR_INVALID_POINTER; /* inside a granule */
-        if (pg->live_map && (page_live_bits(pg, p, h->classes.live_shift) & LIVE_BIT)) return 0;
+        if (pg->live_map && (page_live_bits(pg, p, h->classes.live_bit_shift) & LIVE_BIT)) return 0;
         /* A block boundary of the page's (last) class: it was freed already. */
         uintptr_t a = (uintptr_t)p;
         if (pg->block_size && a >= pg->start && (a - pg->start) % pg->block_size == 0 &&
@@ -118,7 +118,7 @@ size_t block_requested(heap_t *h, segment_t *s, const void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
         const page_t *pg = segment_page(s, p);
-        return page_block_requested(pg, p, page_live_bits(pg, p, h->classes.live_shift));
+        return page_block_requested(pg, p, page_live_bits(pg, p, h->classes.live_bit_shift));
     }
     case SEG_MEDIUM: return tlsf_requested(p);
     default: return s->huge_requested;
@@ -138,7 +138,7 @@ static void block_set_requested(heap_t *h, segment_t *s, void *p, size_t size) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        page_block_set_requested(pg, p, page_live_ref(pg, p, h->classes.live_shift), size);
+        page_block_set_requested(pg, p, page_live_ref(pg, p, h->classes.live_bit_shift), size);
         break;
     }
     case SEG_MEDIUM: tlsf_set_requested(p, size); break;
@@ -151,7 +151,7 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     switch (s->kind) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
-        live_ref r = page_live_ref(pg, p, h->classes.live_shift);
+        live_ref r = page_live_ref(pg, p, h->classes.live_bit_shift);
         if (h->mode) modes_block_release(h, pg, p, r, map_load(r.word));
         else page_block_release(pg, p, r, map_load(r.word));
         if (pg->used == 0 || pg->full) page_free_slow(h, pg);
@@ -311,7 +311,7 @@ static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
     if (s->arena != h->arena || ((uintptr_t)p & h->classes.granule_mask)) return false;
     const page_t *pg = segment_page(s, p);
     if (!pg->live_map) return false; /* a descriptor never set up */
-    uint64_t bits = page_live_bits(pg, p, h->classes.live_shift);
+    uint64_t bits = page_live_bits(pg, p, h->classes.live_bit_shift);
     if (!(bits & LIVE_BIT)) return false;
     heap_pend_remote_free(h, s->heap, p, page_block_requested(pg, p, bits));
     return true;
@@ -362,7 +362,7 @@ static void heap_count_realloc(heap_t *h, size_t old, size_t size) {
  * there) to a small size: where it lies, or into a block of the new size's
  * page when that has one free. NULL, nothing changed, otherwise. */
 static inline void *small_realloc(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word, size_t size) {
-    size_t old = page_block_requested(pg, p, word >> r.shift);
+    size_t old = page_block_requested(pg, p, word >> (r.shift & 63));
     size_t usable = pg->block_size;
     unsigned cls = sizeclass_of(&h->classes, size);
     void *q = p;

@@ -35,7 +35,7 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
         CHECK_INVARIANT(++listed <= pg->capacity - pg->used - pg->parked, "page free list longer than its free blocks (cycle or leak)", pg->start);
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,
               "page free list entry is not a carved block of the page", a);
-        CHECK_INVARIANT(!(page_live_bits(pg, b, shift) & LIVE_BIT), "block on a free list is marked live", a);
+        CHECK_INVARIANT(!(page_live_bits(pg, b, h->classes.live_bit_shift) & LIVE_BIT), "block on a free list is marked live", a);
         CHECK_INVARIANT(h->mode || !(pg->purged_os & page_os_mask(pg, a, bs)), "a listed block lies on an OS page handed back", a);
     }
     CHECK_INVARIANT(h->mode || !pg->purged_os || pg->parked, "OS pages handed back without a parked block on them", pg->start);

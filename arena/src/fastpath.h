@@ -15,8 +15,8 @@ static inline void block_mark_live(heap_t *h, page_t *pg, void *b, size_t size) 
         slack_write(b, usable, usable - size);
         bits |= SLACK_BIT;
     }
-    live_ref r = page_live_ref(pg, b, h->classes.live_shift);
-    map_store(r.word, map_load(r.word) | bits << r.shift);
+    live_ref r = page_live_ref(pg, b, h->classes.live_bit_shift);
+    map_store(r.word, map_load(r.word) | bits << (r.shift & 63));
 }
 
 /* Pops a block off pg's free list (non-empty) and records `size` as requested. */
@@ -30,7 +30,7 @@ static inline void *block_take(heap_t *h, page_t *pg, size_t size) {
 /* Pushes live block p back on pg's free list. r locates its live bits, already
  * checked to be set in `word`, the value loaded from there. */
 static inline void page_block_release(page_t *pg, void *p, live_ref r, uint64_t word) {
-    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << r.shift));
+    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << (r.shift & 63)));
     *(void **)p = pg->free;
     pg->free = p;
     pg->used--;
@@ -88,7 +88,7 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 /* p starts a live block: its granule's live bit is set and p is that granule's
  * first byte (an interior pointer shares its granule with the block start). */
 #define FREE_IS_LIVE(h, p, word, shift)                                                            \
-    ((((word) >> (shift)) & LIVE_BIT) && !((uintptr_t)(p) & (h)->classes.granule_mask))
+    ((((word) >> ((shift) & 63)) & LIVE_BIT) && !((uintptr_t)(p) & (h)->classes.granule_mask))
 #endif
 
 /* The page of p, in segment s whose small_owner is h, when p is a live block
@@ -97,7 +97,7 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
  * the descriptor, which a pointer into a page never set up does not have:
  * its bits are clear. */
 static inline page_t *small_block_live(heap_t *h, segment_t *s, const void *p, live_ref *r, uint64_t *word) {
-    *r = segment_live_ref(s, p, h->classes.live_shift);
+    *r = segment_live_ref(s, p, h->classes.live_bit_shift);
     *word = map_load(r->word);
     return likely(FREE_IS_LIVE(h, p, *word, r->shift)) ? segment_page(s, p) : NULL;
 }
@@ -121,7 +121,7 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         return;
     }
     size_t requested = pg->block_size;
-    if ((word >> r.shift) & SLACK_BIT) {
+    if ((word >> (r.shift & 63)) & SLACK_BIT) {
         size_t slack = ((const uint8_t *)p)[requested - 1];
         if (unlikely(slack == 255)) { /* a long record: the general path reads it */
             heap_free(h, p);

@@ -100,9 +100,9 @@ void heap_collect_remote(heap_t *h) {
         if (s && s->heap == h && s->kind == SEG_SMALL && !h->mode) {
             /* The common case, on one load of the live word. */
             page_t *pg = segment_page(s, p);
-            live_ref r = page_live_ref(pg, p, h->classes.live_shift);
+            live_ref r = page_live_ref(pg, p, h->classes.live_bit_shift);
             uint64_t word = map_load(r.word);
-            if ((word >> r.shift) & LIVE_BIT) {
+            if ((word >> (r.shift & 63)) & LIVE_BIT) {
                 page_block_free(h, pg, p, r, word);
                 p = next;
                 continue;
@@ -111,7 +111,7 @@ void heap_collect_remote(heap_t *h) {
         bool live = false;
         if (s && s->heap == h) {
             if (s->kind == SEG_SMALL) {
-                live = page_live_bits(segment_page(s, p), p, h->classes.live_shift) & LIVE_BIT;
+                live = page_live_bits(segment_page(s, p), p, h->classes.live_bit_shift) & LIVE_BIT;
             } else if (s->kind == SEG_MEDIUM) {
                 live = tlsf_validate(s, p) == 0;
             }

@@ -135,6 +135,7 @@ typedef struct sizeclass_table {
     size_t granule_mask;             /* granule - 1: the bits of an address inside a granule */
     unsigned granule_shift;
     unsigned live_shift;             /* LIVE_SHIFT(granule_shift): the small pages' live-map unit */
+    unsigned live_bit_shift;         /* live_shift - 1: an offset >> this is its unit's first bit */
     unsigned count;                  /* number of classes */
     size_t small_max;                /* largest class size in bytes */
     uint32_t size[CLASS_MAX];        /* bytes of class c, strictly increasing */
@@ -258,9 +259,9 @@ extern _Atomic(segmap_entry *) segmap_top[SEGMAP_TOP_COUNT] INTERNAL;
 /* The segment that holds `p`, or NULL when no segment covers it: two loads, so
  * free() can look up any pointer, even one arena never saw. */
 static inline struct segment *segmap_lookup(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    if (__builtin_expect(a >> SEGMAP_ADDRESS_BITS, 0)) return NULL;
-    segmap_entry *leaf = atomic_load_explicit(&segmap_top[a >> SEGMAP_LEAF_SHIFT], memory_order_acquire);
+    uintptr_t a = (uintptr_t)p, top = a >> SEGMAP_LEAF_SHIFT;
+    if (__builtin_expect(top >= SEGMAP_TOP_COUNT, 0)) return NULL; /* above the 47 bits */
+    segmap_entry *leaf = atomic_load_explicit(&segmap_top[top], memory_order_acquire);
     if (__builtin_expect(!leaf, 0)) return NULL;
     return atomic_load_explicit(&leaf[(a >> SEGMAP_SHIFT) & (SEGMAP_LEAF_COUNT - 1)], memory_order_acquire);
 }
@@ -509,6 +510,7 @@ static inline size_t slack_read(const void *block, size_t usable) {
 #define LIVE_SHIFT(block_shift) ((block_shift) < 9u ? (block_shift) : 9u)
 #define LIVE_MAP_WORDS(live_shift) ((PAGE_BYTES >> (live_shift)) / 32)
 _Static_assert((PAGE_BYTES >> 9) % 32 == 0, "a page's live map is whole words at the largest unit");
+_Static_assert(LIVE_SHIFT(3u) >= 1u && MIN_BLOCK_SIZE == 8, "a unit of the live map has a half-unit bit (live_bit_shift)");
 
 /* Live maps are written only by the heap that owns the segment, but read by any
  * thread that frees one of its blocks (drop-in malloc): relaxed atomic loads and
@@ -524,22 +526,32 @@ static inline segment_t *page_segment(const page_t *pg) { return segmap_lookup((
 /* Where the two live-map bits of block p of page pg are. */
 typedef struct live_ref {
     uint64_t *word;
-    unsigned shift;
+    unsigned shift; /* the bits' position in *word, modulo 64: every use shifts by
+                       (shift & 63), which x86 does without the mask */
 } live_ref;
-static inline live_ref page_live_ref(const page_t *pg, const void *p, unsigned live_shift) {
-    size_t g = ((uintptr_t)p & (PAGE_BYTES - 1)) >> live_shift;
-    return (live_ref){&pg->live_map[g >> 5], (unsigned)(g & 31) * 2};
+/* The bits of the unit at byte `offset` of `map`, for an offset that is
+ * granule aligned: its half-unit bit (live_bit_shift) is then clear, so the
+ * offset shifted by live_bit_shift is the number of the unit's first bit,
+ * taken without a mask or a doubling (2-3 instructions fewer on each fast
+ * path). A caller with a pointer that may be unaligned checks the alignment
+ * before it trusts the result: free ANDs both tests (FREE_IS_LIVE). */
+static inline live_ref live_ref_at(uint64_t *map, uintptr_t offset, unsigned live_bit_shift) {
+    size_t bit = offset >> live_bit_shift;
+    return (live_ref){&map[bit >> 6], (unsigned)bit};
+}
+/* p granule aligned (see live_ref_at). */
+static inline live_ref page_live_ref(const page_t *pg, const void *p, unsigned live_bit_shift) {
+    return live_ref_at(pg->live_map, (uintptr_t)p & (PAGE_BYTES - 1), live_bit_shift);
 }
 /* The same, from p's SMALL segment s alone: any p in s, its page set up or not
  * (the map covers the header's pages too, and their bits are never set). */
-static inline live_ref segment_live_ref(const segment_t *s, const void *p, unsigned live_shift) {
-    size_t g = ((uintptr_t)p - (uintptr_t)s) >> live_shift;
-    return (live_ref){&s->live_map[g >> 5], (unsigned)(g & 31) * 2};
+static inline live_ref segment_live_ref(const segment_t *s, const void *p, unsigned live_bit_shift) {
+    return live_ref_at(s->live_map, (uintptr_t)p - (uintptr_t)s, live_bit_shift);
 }
-/* The two bits (LIVE_BIT, SLACK_BIT) of block p. */
-static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned live_shift) {
-    live_ref r = page_live_ref(pg, p, live_shift);
-    return (map_load(r.word) >> r.shift) & (LIVE_BIT | SLACK_BIT);
+/* The two bits (LIVE_BIT, SLACK_BIT) of block p, granule aligned. */
+static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned live_bit_shift) {
+    live_ref r = page_live_ref(pg, p, live_bit_shift);
+    return (map_load(r.word) >> (r.shift & 63)) & (LIVE_BIT | SLACK_BIT);
 }
 /* The requested size of live block p of page pg, whose bits (shifted down to
  * bit 0) are `bits`: its class size less its slack record, if it has one. */
@@ -553,10 +565,10 @@ static inline size_t page_block_requested(const page_t *pg, const void *p, uint6
  * p of page pg, whose bits r locates. */
 static inline void page_block_set_requested(page_t *pg, void *p, live_ref r, size_t size) {
     if (size == pg->block_size) {
-        map_store(r.word, map_load(r.word) & ~(SLACK_BIT << r.shift));
+        map_store(r.word, map_load(r.word) & ~(SLACK_BIT << (r.shift & 63)));
     } else {
         slack_write(p, pg->block_size, pg->block_size - size);
-        map_store(r.word, map_load(r.word) | SLACK_BIT << r.shift);
+        map_store(r.word, map_load(r.word) | SLACK_BIT << (r.shift & 63));
     }
 }
 

@@ -108,7 +108,7 @@ void *modes_block_take(heap_t *h, page_t *pg, size_t size) {
 }
 
 void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {
-    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << r.shift));
+    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << (r.shift & 63)));
     size_t bs = pg->block_size;
     if (h->mode & MODE_CHECKED && bs > sizeof(void *))
         memset((uint8_t *)p + sizeof(void *), FREE_FILL, bs - sizeof(void *));

@@ -191,7 +191,7 @@ static void page_unpark(heap_t *h, page_t *pg) {
     void *head = NULL;
     for (uint32_t i = pg->capacity; i-- > 0;) {
         void *b = (uint8_t *)pg->start + (size_t)i * pg->block_size;
-        if (page_live_bits(pg, b, h->classes.live_shift) & LIVE_BIT) continue;
+        if (page_live_bits(pg, b, h->classes.live_bit_shift) & LIVE_BIT) continue;
         *(void **)b = head;
         head = b;
     }

@@ -24,6 +24,7 @@ void sizeclass_init(sizeclass_table *t, size_t block_size) {
     t->granule_mask = block_size - 1;
     t->granule_shift = log2_floor(block_size);
     t->live_shift = LIVE_SHIFT(t->granule_shift);
+    t->live_bit_shift = t->live_shift - 1;
     /* Blocks of a class fit several to a page; with a large block_size that may
      * leave no class at all, and every size is a medium block. */
     size_t limit = block_size > SMALL_MAX ? block_size : SMALL_MAX;

@@ -110,7 +110,7 @@ bool heaps_live(arena_t *a, const void *p, size_t *requested) {
     case SEG_SMALL: {
         page_t *pg = segment_page(s, p);
         if (((uintptr_t)p & (a->block_size - 1)) || !pg->live_map) return false;
-        uint64_t bits = page_live_bits(pg, p, s->heap->classes.live_shift);
+        uint64_t bits = page_live_bits(pg, p, s->heap->classes.live_bit_shift);
         if (!(bits & LIVE_BIT)) return false;
         *requested = page_block_requested(pg, p, bits);
         return true;
