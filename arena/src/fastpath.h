@@ -113,24 +113,27 @@ static inline void heap_free_fast(heap_t *h, void *p) {
         else heap_free_at(h, s, p); /* another heap's block, a huge one, or a mode */
         return;
     }
-    live_ref r;
-    uint64_t word;
-    page_t *pg = small_block_live(h, s, p, &r, &word);
-    if (unlikely(pg == NULL)) {
+    live_ref r = segment_live_ref(s, p, h->classes.live_bit_shift);
+    unsigned shift = r.shift & 63;
+    OPAQUE(shift);
+    uint64_t word = map_load(r.word);
+    if (unlikely(!FREE_IS_LIVE(h, p, word, shift))) {
         heap_free(h, p); /* misuse: reported there */
         return;
     }
+    page_t *pg = segment_page(s, p);
+    OPAQUE(pg);
+    /* The live bits go first: what locates them dies here. */
+    uint64_t bits = word >> shift;
+    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << shift));
     size_t requested = pg->block_size;
-    if ((word >> (r.shift & 63)) & SLACK_BIT) {
-        size_t slack = ((const uint8_t *)p)[requested - 1];
-        if (unlikely(slack == 255)) { /* a long record: the general path reads it */
-            heap_free(h, p);
-            return;
-        }
-        requested -= slack;
-    }
+    if (bits & SLACK_BIT) requested -= slack_read(p, requested);
     heap_count_free(h, requested);
-    page_block_free(h, pg, p, r, word);
+    *(void **)p = pg->free;
+    pg->free = p;
+    pg->used--;
+    if (unlikely(pg->used == 0 || pg->full))
+        if (pg->full || pg->next || pg->prev) page_free_slow(h, pg);
 }
 
 #endif /* ARENA_FASTPATH_H */

@@ -129,6 +129,12 @@ bool os_move(void *p, size_t old_size, size_t new_size, void *dest) INTERNAL;
  * (0 = never fail). */
 void os_fail_inject(unsigned long after, unsigned long every) INTERNAL;
 
+/* The compiler takes x as computed here: it keeps x in one register instead
+ * of rebuilding it from its parts, as GCC 12 does on the free fast path
+ * (heap_free_fast: a page descriptor's address twice, a masked shift count
+ * copied to a callee-saved register). Emits nothing. */
+#define OPAQUE(x) __asm__("" : "+r"(x))
+
 /* ---- size classes (sizeclass.c) ------------------------------------------- */
 typedef struct sizeclass_table {
     size_t granule;                  /* = block_size */
