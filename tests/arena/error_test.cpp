@@ -138,6 +138,54 @@ TEST_P(MisuseTest, FreeIntoTheWrongArena) {
     arena_destroy(other);
 }
 
+// A segment that goes back to the OS inside the free of its last block (a page
+// emptied after page_shrink handed most of it back is released whole, and with
+// it a segment with nothing else in use): a second free of that block is a
+// double free, found from the recently released ranges, and nothing reads the
+// unmapped header. Anything that remembers a segment across frees must forget
+// it there.
+TEST(MisuseAfterRelease, FreeOfABlockWhoseSegmentWentBack) {
+    arena_config c{};
+    c.region_size = 64 << 10;  // a small segment of four 16 KiB page areas, its header in the first
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    std::vector<void *> first_segment;
+    void *last = nullptr;
+    while (!last) {  // 64-byte blocks until one lands in a second segment
+        void *p = arena_malloc(a, 64);
+        ASSERT_NE(p, nullptr);
+        if (Stats(a).regions == 2) last = p;
+        else first_segment.push_back(p);
+    }
+    // The rest of last's page (16 KiB aligned; the segment's header may lie in
+    // front of last), and no block beyond it.
+    uintptr_t at = reinterpret_cast<uintptr_t>(last), page_end = (at | ((16u << 10) - 1)) + 1;
+    std::vector<void *> same_page;
+    for (size_t i = 1; i < (page_end - at) / 64; i++) {
+        same_page.push_back(arena_malloc(a, 64));
+        ASSERT_LT(reinterpret_cast<uintptr_t>(same_page.back()), page_end);
+    }
+    for (void *p : same_page) arena_free(a, p);  // last alone on its page: sparse
+    void *huge = arena_malloc(a, 24 << 20);  // fresh memory: sparse pages shrink
+    ASSERT_NE(huge, nullptr);
+    arena_free(a, first_segment[0]);  // a page of the class with room: last's page may go
+    size_t mapped = Stats(a).mapped_bytes;
+    arena_free(a, last);
+    ASSERT_EQ(mapped - Stats(a).mapped_bytes, c.region_size) << "last's segment should have gone back to the OS";
+    {
+        ErrorLog log;
+        arena_free(a, last);
+        ASSERT_EQ(log.entries.size(), 1u);
+        EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+    }
+    EXPECT_EQ(arena_check(a), 0);
+    arena_free(a, huge);
+    for (size_t i = 1; i < first_segment.size(); i++) arena_free(a, first_segment[i]);
+    EXPECT_EQ(Stats(a).live_blocks, 0u);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 TEST(MisuseNames, EveryKindHasAName) {
     EXPECT_STREQ(arena_error_name(ARENA_ERR_DOUBLE_FREE), "double free");
     EXPECT_STREQ(arena_error_name(ARENA_ERR_INVALID_POINTER), "invalid pointer");
