@@ -185,6 +185,32 @@ class OtherRuns(unittest.TestCase):
         self.assertEqual(verdict, "met")
         self.assertIn("tcmalloc", measured)   # the bump ceiling is not a comparator
 
+    def test_producer_consumer_run_alone_shows_the_paired_median(self):
+        # The machine's slow state in some repetitions moves the medians apart:
+        # 6 / 4 = 1.50x from the medians, but 3.00, 1.25 and 1.60 repetition by
+        # repetition, whose median is 1.60x. The verdict stays on the medians.
+        per_repetition = {"glibc": [2.0, 4.0, 5.0], "arena-malloc": [6.0, 5.0, 8.0]}
+        rows = crafted.replay_rows([("producer_consumer/64", a, 0, 2, 1.0, 1.0) for a in per_repetition],
+                                   3, self.rng, time_spread=0.0)
+        for row in rows:
+            mops = per_repetition[row[1]][row[4]]
+            row[6], row[7] = repr(1000.0 / mops), repr(mops)
+        directory = os.path.join(self.tmp.name, "alone")
+        os.makedirs(directory)
+        crafted.write_csv(os.path.join(directory, "micro.csv"), crafted.REPLAY_HEADER, rows,
+                          dict(crafted.MACHINE, command="bench_micro alone"))
+        micro = os.path.join(self.tmp.name, "micro")  # pairs only: no micro-run figure
+        os.makedirs(micro)
+        pairs = [("malloc_free/64", a, 0, 1, m, 1.0) for a, m in (("glibc", 20), ("arena-malloc", 30))]
+        crafted.write_csv(os.path.join(micro, "micro.csv"), crafted.REPLAY_HEADER,
+                          crafted.replay_rows(pairs, 3, self.rng, time_spread=0.0),
+                          dict(crafted.MACHINE, command="./bench.sh micro"))
+        _, targets = run_targets(micro, directory)
+        measured, verdict = find(targets, "`arena-malloc` two-thread producer/consumer >= 1.5x")
+        self.assertEqual((measured, verdict), ("1.50x (run alone, 3 repetitions, paired median 1.60x)", "met"))
+        measured, verdict = find(targets, "`arena-malloc` two-thread producer/consumer at least")
+        self.assertEqual((measured, verdict), ("1.50x glibc (run alone, 3 repetitions, paired median 1.60x)", "met"))
+
     def test_producer_consumer_run_alone_takes_precedence(self):
         def micro(name, configs, repetitions):
             directory = os.path.join(self.tmp.name, name)
@@ -206,8 +232,8 @@ class OtherRuns(unittest.TestCase):
         _, rows = run_targets(micro_dir, micro("alone", fast, 15))
         measured, verdict = find(rows, "`arena-malloc` two-thread producer/consumer at least")
         self.assertEqual(verdict, "met", measured)
-        self.assertEqual(measured, "1.17x mimalloc (run alone, 15 repetitions; micro run: "
-                         "0.89x mimalloc, glibc 2.00x)")
+        self.assertEqual(measured, "1.17x mimalloc (run alone, 15 repetitions, paired median 1.17x; "
+                         "micro run: 0.89x mimalloc, glibc 2.00x)")
         measured, verdict = find(rows, "`arena-malloc` two-thread producer/consumer >= 1.5x")
         self.assertEqual(verdict, "met", measured)
         self.assertTrue(measured.startswith("1.75x (run alone"), measured)
