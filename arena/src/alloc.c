@@ -228,9 +228,6 @@ void *heap_malloc_general(heap_t *h, size_t size) {
     return p;
 }
 
-/* A small block when the class's current page has nothing to hand out: what
- * heap_alloc_raw does for it, without the checks a small size cannot need
- * (too large, aligned above the granule, no classes, a mode). */
 /* p, a block of `size` bytes just taken, counted; or NULL with errno = ENOMEM. */
 static inline void *heap_counted(heap_t *h, void *p, size_t size) {
     if (unlikely(!p)) {
@@ -241,6 +238,9 @@ static inline void *heap_counted(heap_t *h, void *p, size_t size) {
     return p;
 }
 
+/* A small block when the class's current page has nothing to hand out: what
+ * heap_alloc_raw does for it, without the checks a small size cannot need
+ * (too large, aligned above the granule, no classes, a mode). */
 static void *heap_malloc_small_slow(heap_t *h, size_t size) {
     heap_settle_remote(h);
     unsigned cls = sizeclass_of(&h->classes, size);

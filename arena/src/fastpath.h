@@ -27,22 +27,33 @@ static inline void *block_take(heap_t *h, page_t *pg, size_t size) {
     return b;
 }
 
-/* Pushes live block p back on pg's free list. r locates its live bits, already
- * checked to be set in `word`, the value loaded from there. */
-static inline void page_block_release(page_t *pg, void *p, live_ref r, uint64_t word) {
-    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << (r.shift & 63)));
+/* Pushes block p, its live bits already cleared, back on pg's free list. */
+static inline void page_block_push(page_t *pg, void *p) {
     *(void **)p = pg->free;
     pg->free = p;
     pg->used--;
 }
 
-/* page_block_release, then the page leaves or rejoins its queue when it empties
- * or was full (heap h, not in a mode). An empty page alone in its queue stays
- * (page_free_slow would keep it): a class used one block at a time makes no call. */
-static inline void page_block_free(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {
-    page_block_release(pg, p, r, word);
+/* Pushes live block p back on pg's free list. r locates its live bits, already
+ * checked to be set in `word`, the value loaded from there. */
+static inline void page_block_release(page_t *pg, void *p, live_ref r, uint64_t word) {
+    map_store(r.word, word & ~((LIVE_BIT | SLACK_BIT) << (r.shift & 63)));
+    page_block_push(pg, p);
+}
+
+/* After a block of pg came back (heap h, not in a mode): the page leaves or
+ * rejoins its queue when it emptied or was full. An empty page alone in its
+ * queue stays (page_free_slow would keep it): a class used one block at a time
+ * makes no call. */
+static inline void page_block_returned(heap_t *h, page_t *pg) {
     if (unlikely(pg->used == 0 || pg->full))
         if (pg->full || pg->next || pg->prev) page_free_slow(h, pg);
+}
+
+/* page_block_release, then page_block_returned. */
+static inline void page_block_free(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {
+    page_block_release(pg, p, r, word);
+    page_block_returned(h, pg);
 }
 
 static inline void heap_count_alloc(heap_t *h, size_t size) {
@@ -129,11 +140,8 @@ static inline void heap_free_fast(heap_t *h, void *p) {
     size_t requested = pg->block_size;
     if (bits & SLACK_BIT) requested -= slack_read(p, requested);
     heap_count_free(h, requested);
-    *(void **)p = pg->free;
-    pg->free = p;
-    pg->used--;
-    if (unlikely(pg->used == 0 || pg->full))
-        if (pg->full || pg->next || pg->prev) page_free_slow(h, pg);
+    page_block_push(pg, p);
+    page_block_returned(h, pg);
 }
 
 #endif /* ARENA_FASTPATH_H */
