@@ -552,20 +552,34 @@ static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
     tlsf_insert(h, s, b); /* a whole empty segment too: tlsf_purge unmaps it */
 }
 
+/* Used block b of s, its live bit just cleared, goes onto the lists, then the
+ * purge pass runs. */
+static void tlsf_release_to_lists(heap_t *h, segment_t *s, mblock *b) {
+    tlsf_free_block(h, s, b);
+    /* The budget is never below the floor: below it, nothing to purge. */
+    if (heap_dirty_total(h) > PURGE_FLOOR) heap_purge_maybe(h);
+}
+
 /* Used block b of s, its live bit just cleared, goes into the cache or onto the lists. */
 static inline void tlsf_release(heap_t *h, segment_t *s, mblock *b) {
     /* A cached block needs no purge pass: the cache keeps at most its cap
      * (max(TLSF_CACHE_FLOOR, live / 64)), and the next block that goes to
      * the lists, or the next page freed, runs the pass over it too. */
     if (tlsf_cache_put(h, s, b)) return;
-    tlsf_free_block(h, s, b);
-    /* The budget is never below the floor: below it, nothing to purge. */
-    if (heap_dirty_total(h) > PURGE_FLOOR) heap_purge_maybe(h);
+    tlsf_release_to_lists(h, s, b);
 }
 
 void tlsf_free(heap_t *h, segment_t *s, void *p) {
     live_set(s, p, false);
     tlsf_release(h, s, mb_of(p));
+}
+
+/* tlsf_free_owned's way when the cache does not take b: the lists, the purge
+ * pass, then the count (after the purge, as the general path: its budget
+ * counts b live). */
+static NOINLINE void tlsf_free_owned_slow(heap_t *h, segment_t *s, mblock *b, size_t requested) {
+    tlsf_release_to_lists(h, s, b);
+    heap_count_free(h, requested);
 }
 
 void *tlsf_malloc_cached(heap_t *h, size_t size) {
@@ -594,8 +608,8 @@ void tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
     }
     size_t requested = b->requested;
     map_store(word, live & ~bit);
-    tlsf_release(h, s, b);
-    heap_count_free(h, requested); /* after the purge, as the general path: its budget counts b live */
+    if (likely(tlsf_cache_put(h, s, b))) heap_count_free(h, requested);
+    else tlsf_free_owned_slow(h, s, b, requested);
 }
 
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
