@@ -29,6 +29,9 @@
 
 #include <errno.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #define MB_FREE ((size_t)1)
 #define MB_PREV_FREE ((size_t)2)
@@ -107,26 +110,49 @@ static void tlsf_mapping(size_t size, unsigned *fl, unsigned *sl) {
 static size_t touched_page(const segment_t *s, uintptr_t a) { return (a - (uintptr_t)s) / OS_PAGE; }
 static bool touched_get(const segment_t *s, size_t page) { return s->touched_map[page / 64] >> (page % 64) & 1; }
 
-/* Set bits of x, in registers: without -mpopcnt (not every x86-64 has the
- * instruction) the builtin is a call into libgcc, 4.3 M of gen-medium's 196 M
- * instructions. Most words of the map are all clear or all set. */
-static unsigned bits_count(uint64_t x) {
-    if (x == 0 || x == ~(uint64_t)0) return x ? 64 : 0;
+/* Set bits of x: without -mpopcnt (not every x86-64 has the instruction) the
+ * builtin is a call into libgcc, 4.3 M of gen-medium's 196 M instructions,
+ * so the instruction is used where the CPU has it, and elsewhere the bits are
+ * counted in registers. Most words of the map are all clear or all set, so the
+ * others are counted out of line: in line, the four constants stayed in
+ * callee-saved registers, and every call of the functions below saved and
+ * restored six of them, 17 instructions a call, most calls counting nothing. */
+#if defined(__x86_64__)
+/* The popcnt instruction where the CPU has it, looked up once (cpuid; a race
+ * between threads stores the same answer). */
+static __attribute__((target("popcnt"))) unsigned bits_count_popcnt(uint64_t x) {
+    return (unsigned)__builtin_popcountll(x);
+}
+static atomic_int popcnt_known; /* 0: not looked up yet; 1: absent; 2: present */
+static bool cpu_has_popcnt(void) {
+    int known = atomic_load_explicit(&popcnt_known, memory_order_relaxed);
+    if (unlikely(!known)) {
+        unsigned eax, ebx, ecx, edx;
+        known = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_POPCNT) ? 2 : 1;
+        atomic_store_explicit(&popcnt_known, known, memory_order_relaxed);
+    }
+    return known == 2;
+}
+#endif
+
+static NOINLINE unsigned bits_count_mixed(uint64_t x) {
+#if defined(__x86_64__)
+    if (likely(cpu_has_popcnt())) return bits_count_popcnt(x);
+#endif
     x -= (x >> 1) & UINT64_C(0x5555555555555555);
     x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
     x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
     return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
 }
+static inline unsigned bits_count(uint64_t x) {
+    if (x == 0 || x == ~(uint64_t)0) return x ? 64 : 0;
+    return bits_count_mixed(x);
+}
 
-/* Sets the bits of the pages [first, end) of s (first < end); returns how many were clear. */
-static size_t touched_mark_pages(segment_t *s, size_t first, size_t end) {
+/* touched_mark_pages over more than one word of the map: out of line, so that
+ * the common case saves no register. */
+static NOINLINE size_t touched_mark_words(segment_t *s, size_t first, size_t end) {
     size_t w = first / 64, last = (end - 1) / 64, fresh = 0;
-    if (w == last) { /* most blocks: one word, its bits mostly set already */
-        uint64_t mask = (~(uint64_t)0 << (first % 64)) & (~(uint64_t)0 >> (63 - (end - 1) % 64));
-        uint64_t clear = mask & ~s->touched_map[w];
-        if (clear) s->touched_map[w] |= clear;
-        return bits_count(clear);
-    }
     for (uint64_t mask = ~(uint64_t)0 << (first % 64);; w++, mask = ~(uint64_t)0) {
         if (w == last) mask &= ~(uint64_t)0 >> (63 - (end - 1) % 64);
         fresh += bits_count(mask & ~s->touched_map[w]);
@@ -134,19 +160,35 @@ static size_t touched_mark_pages(segment_t *s, size_t first, size_t end) {
         if (w == last) return fresh;
     }
 }
+/* Sets the bits of the pages [first, end) of s (first < end); returns how many were clear. */
+static size_t touched_mark_pages(segment_t *s, size_t first, size_t end) {
+    size_t w = first / 64;
+    if (w != (end - 1) / 64) return touched_mark_words(s, first, end);
+    /* most blocks: one word, its bits mostly set already */
+    uint64_t mask = (~(uint64_t)0 << (first % 64)) & (~(uint64_t)0 >> (63 - (end - 1) % 64));
+    uint64_t clear = mask & ~s->touched_map[w];
+    if (clear) s->touched_map[w] |= clear;
+    return bits_count(clear);
+}
 /* Marks every page that [begin, end) overlaps; returns the bytes that were not touched. */
 static size_t touched_mark(segment_t *s, uintptr_t begin, uintptr_t end) {
     return touched_mark_pages(s, touched_page(s, begin), touched_page(s, end - 1) + 1) * OS_PAGE;
 }
-/* Touched pages among [first, end). */
-static size_t touched_count(const segment_t *s, size_t first, size_t end) {
-    if (first >= end) return 0;
+/* touched_count over more than one word of the map, out of line as touched_mark_words. */
+static NOINLINE size_t touched_count_words(const segment_t *s, size_t first, size_t end) {
     size_t w = first / 64, last = (end - 1) / 64;
     uint64_t head = ~(uint64_t)0 << (first % 64), tail = ~(uint64_t)0 >> (63 - (end - 1) % 64);
-    if (w == last) return bits_count(s->touched_map[w] & head & tail);
     size_t count = bits_count(s->touched_map[w] & head) + bits_count(s->touched_map[last] & tail);
     for (w++; w < last; w++) count += bits_count(s->touched_map[w]);
     return count;
+}
+/* Touched pages among [first, end). */
+static size_t touched_count(const segment_t *s, size_t first, size_t end) {
+    if (first >= end) return 0;
+    size_t w = first / 64;
+    if (w != (end - 1) / 64) return touched_count_words(s, first, end);
+    uint64_t head = ~(uint64_t)0 << (first % 64), tail = ~(uint64_t)0 >> (63 - (end - 1) % 64);
+    return bits_count(s->touched_map[w] & head & tail);
 }
 
 /* The pages a purge of free block b may hand back, [*first, *end): the whole
