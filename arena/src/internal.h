@@ -597,6 +597,10 @@ void *heap_malloc_general(heap_t *h, size_t size) INTERNAL NOINLINE;
 /* A request above the small classes that the medium cache did not serve
  * (alloc.c), counted: TLSF, or heap_malloc_general for what TLSF does not take. */
 void *heap_malloc_medium_slow(heap_t *h, size_t size) INTERNAL NOINLINE;
+/* Set bits of x without the popcnt instruction: what tlsf.c counts the touched-page
+ * map with on a CPU that lacks it (a test compares it with the builtin, since the
+ * CPUs the tests run on have it). */
+unsigned tlsf_bits_count_portable(uint64_t x) INTERNAL;
 /* Validates p as a live medium block of s; returns its kind of misuse or 0. */
 arena_error tlsf_validate(const segment_t *s, const void *p) INTERNAL;
 size_t tlsf_usable(const void *p) INTERNAL;

@@ -117,32 +117,37 @@ static bool touched_get(const segment_t *s, size_t page) { return s->touched_map
  * others are counted out of line: in line, the four constants stayed in
  * callee-saved registers, and every call of the functions below saved and
  * restored six of them, 17 instructions a call, most calls counting nothing. */
-#if defined(__x86_64__)
-/* The popcnt instruction where the CPU has it, looked up once (cpuid; a race
- * between threads stores the same answer). */
-static __attribute__((target("popcnt"))) unsigned bits_count_popcnt(uint64_t x) {
-    return (unsigned)__builtin_popcountll(x);
-}
-static atomic_int popcnt_known; /* 0: not looked up yet; 1: absent; 2: present */
-static bool cpu_has_popcnt(void) {
-    int known = atomic_load_explicit(&popcnt_known, memory_order_relaxed);
-    if (unlikely(!known)) {
-        unsigned eax, ebx, ecx, edx;
-        known = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_POPCNT) ? 2 : 1;
-        atomic_store_explicit(&popcnt_known, known, memory_order_relaxed);
-    }
-    return known == 2;
-}
-#endif
-
-static NOINLINE unsigned bits_count_mixed(uint64_t x) {
-#if defined(__x86_64__)
-    if (likely(cpu_has_popcnt())) return bits_count_popcnt(x);
-#endif
+unsigned tlsf_bits_count_portable(uint64_t x) {
     x -= (x >> 1) & UINT64_C(0x5555555555555555);
     x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
     x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
     return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+#if defined(__x86_64__)
+static __attribute__((target("popcnt"))) unsigned bits_count_popcnt(uint64_t x) {
+    return (unsigned)__builtin_popcountll(x);
+}
+static _Atomic int bits_count_cpu; /* 0: not looked up yet; 1: no popcnt; 2: popcnt */
+/* Looks the instruction up, once (threads that race store the same answer).
+ * Out of line: cpuid writes ebx, which bits_count_mixed would otherwise save
+ * and restore on every call. */
+static NOINLINE int bits_count_probe(void) {
+    unsigned eax, ebx, ecx, edx;
+    int cpu = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_POPCNT) ? 2 : 1;
+    atomic_store_explicit(&bits_count_cpu, cpu, memory_order_relaxed);
+    return cpu;
+}
+#endif
+
+/* Set bits of x, neither all clear nor all set. */
+static NOINLINE unsigned bits_count_mixed(uint64_t x) {
+#if defined(__x86_64__)
+    int cpu = atomic_load_explicit(&bits_count_cpu, memory_order_relaxed);
+    if (unlikely(cpu == 0)) cpu = bits_count_probe();
+    if (likely(cpu == 2)) return bits_count_popcnt(x);
+#endif
+    return tlsf_bits_count_portable(x);
 }
 static inline unsigned bits_count(uint64_t x) {
     if (x == 0 || x == ~(uint64_t)0) return x ? 64 : 0;
