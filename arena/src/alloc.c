@@ -274,11 +274,23 @@ void *heap_memalign(heap_t *h, size_t align, size_t size) {
     return p;
 }
 
+/* A medium calloc that the cache did not serve (heap not in a mode), the way
+ * heap_malloc_medium_slow goes: TLSF, whose tlsf_calloc clears only what was
+ * written. */
+static NOINLINE void *heap_calloc_medium_slow(heap_t *h, size_t size) {
+    heap_settle_remote(h);
+    return heap_counted(h, tlsf_calloc(h, size), size);
+}
+
 void *heap_calloc(heap_t *h, size_t n, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
         return NULL;
+    }
+    if (total > h->classes.small_max && total <= h->medium_max && !h->mode) {
+        void *p = tlsf_calloc_cached(h, total);
+        return p ? p : heap_calloc_medium_slow(h, total);
     }
     void *p = heap_malloc_fast(h, total);
     if (p && !(total > h->medium_max && segmap_lookup(p)->huge_fresh)) memset(p, 0, total);

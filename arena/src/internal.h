@@ -118,8 +118,9 @@ void fmt_dec(fmtbuf *f, uint64_t v) INTERNAL;
 void *os_map(size_t size, size_t align) INTERNAL;
 void os_unmap(void *p, size_t size) INTERNAL;
 /* Drops the pages in [p, p+size) (page aligned): they read as zero afterwards and
- * are not resident. */
-void os_purge(void *p, size_t size) INTERNAL;
+ * are not resident. Returns true on error, nothing dropped: the kernel refuses
+ * locked memory (mlock, mlockall), which keeps its contents. */
+bool os_purge(void *p, size_t size) INTERNAL;
 /* Resizes a mapping in place. Returns true on error, nothing changed. */
 bool os_resize(void *p, size_t old_size, size_t new_size) INTERNAL;
 /* Moves the pages of a mapping onto `dest`, a mapping of new_size bytes that it
@@ -128,6 +129,9 @@ bool os_move(void *p, size_t old_size, size_t new_size, void *dest) INTERNAL;
 /* Test hook: the next `after` mappings succeed, then every `every`-th fails
  * (0 = never fail). */
 void os_fail_inject(unsigned long after, unsigned long every) INTERNAL;
+/* Test hook: while `refuse` holds, os_purge fails and drops nothing, as the kernel
+ * does for locked memory. */
+void os_purge_refuse(bool refuse) INTERNAL;
 
 /* The compiler takes x as computed here: it keeps x in one register instead
  * of rebuilding it from its parts, as GCC 12 does on the free fast path
@@ -580,6 +584,12 @@ static inline void page_block_set_requested(page_t *pg, void *p, live_ref r, siz
 
 /* ---- medium blocks (tlsf.c) ---------------------------------------------- */
 void *tlsf_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
+/* tlsf_malloc of a granule-aligned block whose `size` bytes read as zero (heap not in a
+ * mode): only the OS pages written since they were mapped or purged are cleared. */
+void *tlsf_calloc(heap_t *h, size_t size) INTERNAL;
+/* A cached block for a calloc of `size` bytes, cleared and counted, or NULL,
+ * nothing changed (heap not in a mode). */
+void *tlsf_calloc_cached(heap_t *h, size_t size) INTERNAL;
 /* Frees a medium block of segment s (already validated). */
 void tlsf_free(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* The fast paths of medium blocks (heap not in a mode): a cached block for

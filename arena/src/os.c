@@ -1,5 +1,5 @@
 /* os.c: pages from the OS (mmap, munmap, madvise, mremap), and the failure
- * injection that lets tests make the OS refuse memory. */
+ * injection that lets tests make the OS refuse memory or refuse to drop it. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -59,9 +59,15 @@ void os_unmap(void *p, size_t size) {
     if (p) munmap(p, size);
 }
 
-void os_purge(void *p, size_t size) {
+static _Atomic bool os_purge_refused;
+
+void os_purge_refuse(bool refuse) { atomic_store(&os_purge_refused, refuse); }
+
+bool os_purge(void *p, size_t size) {
     ARENA_ASSERT((uintptr_t)p % OS_PAGE == 0 && size % OS_PAGE == 0);
-    if (size) madvise(p, size, MADV_DONTNEED);
+    if (!size) return false;
+    if (unlikely(atomic_load_explicit(&os_purge_refused, memory_order_relaxed))) return true;
+    return madvise(p, size, MADV_DONTNEED) != 0;
 }
 
 bool os_resize(void *p, size_t old_size, size_t new_size) {

@@ -509,7 +509,42 @@ void tlsf_cache_flush(heap_t *h) {
     }
 }
 
-void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
+/* Zeroes the n bytes at p, in segment s, except the OS pages not written since
+ * they were mapped or purged (MADV_DONTNEED): those read as zero already, and a
+ * calloc of a large block that the program fills sparsely leaves them
+ * unfaulted, as a fresh mapping would. Before tlsf_touch marks the block's pages. */
+static void tlsf_zero_written(const segment_t *s, uint8_t *p, size_t n) {
+    uintptr_t a = (uintptr_t)p, end = a + n, run = 0; /* run: start of written bytes to clear */
+    while (a < end) {
+        uintptr_t page_end = align_up(a + 1, OS_PAGE);
+        if (page_end > end) page_end = end;
+        if (touched_get(s, touched_page(s, a))) {
+            if (!run) run = a;
+        } else if (run) {
+            memset((void *)run, 0, a - run);
+            run = 0;
+        }
+        a = page_end;
+    }
+    if (run) memset((void *)run, 0, end - run);
+}
+
+static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero);
+
+void *tlsf_malloc(heap_t *h, size_t size, size_t align) { return tlsf_malloc_zeroing(h, size, align, false); }
+
+void *tlsf_calloc(heap_t *h, size_t size) { return tlsf_malloc_zeroing(h, size, h->classes.granule, true); }
+
+void *tlsf_calloc_cached(heap_t *h, size_t size) {
+    size_t need = tlsf_block_bytes(h, size);
+    void *p = need && h->tlsf.cache_blocks ? tlsf_cache_take(h, need, size) : NULL;
+    if (!p) return NULL;
+    heap_count_alloc(h, size);
+    return memset(p, 0, size); /* a cached block was in use: written */
+}
+
+/* tlsf_malloc; with `zero`, the block's size bytes read as zero. */
+static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero) {
     tlsf_t *t = &h->tlsf;
     size_t B = h->classes.granule;
     size_t need = tlsf_block_bytes(h, size);
@@ -519,7 +554,10 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
         int bin = tlsf_cache_bin_of(need);
         if (bin >= 0 && t->cache_wanted[bin] < TLSF_CACHE_PER_BIN) t->cache_wanted[bin]++;
         void *p = t->cache_blocks ? tlsf_cache_take(h, need, size) : NULL;
-        if (p) return p;
+        if (p) {
+            if (zero) memset(p, 0, size); /* a cached block was in use: written */
+            return p;
+        }
     }
     size_t search = need;
     if (align > B) {
@@ -573,6 +611,7 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) {
     }
     tlsf_split_tail(h, s, b, need, dirty_pages);
     void *p = tlsf_use(s, b, size);
+    if (zero) tlsf_zero_written(s, p, size);
     tlsf_touch(h, s, b, need); /* used first: heap_grew may empty the cache onto the lists */
     return p;
 }
@@ -767,11 +806,11 @@ static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
             continue;
         }
         size_t run = i;
-        while (run > first && touched_get(s, run - 1) && purged + (i - run) * OS_PAGE < bytes) {
-            run--;
-            s->touched_map[run / 64] &= ~((uint64_t)1 << (run % 64));
-        }
-        os_purge((uint8_t *)s + run * OS_PAGE, (i - run) * OS_PAGE);
+        while (run > first && touched_get(s, run - 1) && purged + (i - run) * OS_PAGE < bytes) run--;
+        /* A page whose bit is clear reads as zero (tlsf_calloc skips it): the bits
+         * go only when the kernel dropped the pages. Locked memory it refuses. */
+        if (os_purge((uint8_t *)s + run * OS_PAGE, (i - run) * OS_PAGE)) break;
+        for (size_t page = run; page < i; page++) s->touched_map[page / 64] &= ~((uint64_t)1 << (page % 64));
         purged += (i - run) * OS_PAGE;
         i = run;
     }

@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 extern "C" void os_fail_inject(unsigned long after, unsigned long every);  // arena/src/os.c, for tests
+extern "C" void os_purge_refuse(bool refuse);                              // the same
 
 namespace {
 
@@ -98,6 +99,37 @@ TEST_P(FaultTest, EveryInjectedFailureIsSurvived) {
     EXPECT_EQ(Stats(a).live_blocks, 0u);
     arena_destroy(a);
     RecordProperty("injected_failures_survived", (int)failures);
+}
+
+// The kernel refuses to drop locked memory (mlock, mlockall): what a refused
+// purge was to hand back stays written, so it must still count as written,
+// and a calloc over it must clear it rather than take it for fresh memory.
+TEST(PurgeRefused, CallocStillClearsWhatStayedWritten) {
+    arena_t *a = arena_create(nullptr);
+    ASSERT_NE(a, nullptr);
+    os_purge_refuse(true);
+    std::vector<void *> v;
+    // A live block between every two freed ones: the freed memory cannot
+    // coalesce into an empty segment that would be unmapped instead of purged.
+    std::vector<void *> keep;
+    for (int i = 0; i < 48; i++) {
+        v.push_back(memset(arena_malloc(a, 256 << 10), 0xA5, 256 << 10));
+        keep.push_back(arena_malloc(a, 2000));
+    }
+    for (void *p : v) arena_free(a, p);  // 12 MiB freed: the purge budget is passed
+    EXPECT_EQ(arena_check(a), 0);
+    std::vector<uint8_t *> z;
+    for (int i = 0; i < 48; i++) {
+        auto *p = static_cast<uint8_t *>(arena_calloc(a, 1, 200 << 10));
+        ASSERT_NE(p, nullptr);
+        for (size_t j = 0; j < (200 << 10); j++) ASSERT_EQ(p[j], 0) << "block " << i << " offset " << j;
+        z.push_back(p);
+    }
+    os_purge_refuse(false);
+    EXPECT_EQ(arena_check(a), 0);
+    for (uint8_t *p : z) arena_free(a, p);
+    for (void *p : keep) arena_free(a, p);
+    arena_destroy(a);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryNth, FaultTest,

@@ -443,6 +443,49 @@ TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
     arena_destroy(a);
 }
 
+// OS pages of [p, p + n) resident now (mincore), page-aligned p.
+size_t ResidentPagesOf(const void *p, size_t n) {
+    uintptr_t start = reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)4095;
+    size_t pages = (reinterpret_cast<uintptr_t>(p) + n - start + 4095) / 4096;
+    std::vector<unsigned char> v(pages);
+    if (mincore(reinterpret_cast<void *>(start), pages * 4096, v.data()) != 0) ADD_FAILURE() << "mincore failed";
+    size_t resident = 0;
+    for (unsigned char c : v) resident += c & 1;
+    return resident;
+}
+
+// A large calloc of memory never written reads as zero without clearing it:
+// the program's pages fault in as it writes them, as with a fresh mapping.
+TEST(DefaultPolicy, CallocOfFreshMemoryLeavesItsPagesUnfaulted) {
+    arena_t *a = arena_create(nullptr);
+    const size_t n = (size_t)8 << 20;
+    auto *p = static_cast<uint8_t *>(arena_calloc(a, 1, n));
+    ASSERT_NE(p, nullptr);
+    // Its header's page and the page where the free rest of the segment starts.
+    EXPECT_LE(ResidentPagesOf(p, n), 4u) << "of " << n / 4096;
+    for (size_t i = 0; i < n; i += 4096 - 8) ASSERT_EQ(p[i], 0) << "offset " << i;
+    ASSERT_EQ(p[n - 1], 0);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// Memory that was written and freed, then coalesced into a larger free block
+// (not kept whole in the medium cache), is cleared by calloc where it was
+// written, not skipped as fresh.
+TEST(DefaultPolicy, CallocClearsWrittenMemoryOfACoalescedBlock) {
+    arena_t *a = arena_create(nullptr);
+    std::vector<void *> v;
+    for (int i = 0; i < 16; i++) v.push_back(memset(arena_malloc(a, 30000), 0xA5, 30000));
+    for (void *p : v) arena_free(a, p);  // the cache keeps 64 KiB at most: the rest coalesces
+    const size_t n = 300000;
+    auto *z = static_cast<uint8_t *>(arena_calloc(a, 1, n));
+    ASSERT_NE(z, nullptr);
+    EXPECT_GT(ResidentPagesOf(z, n), n / 4096 / 2) << "the block should lie on the memory written";
+    for (size_t i = 0; i < n; i++) ASSERT_EQ(z[i], 0) << "offset " << i;
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 // Free pages serve only small blocks and free TLSF blocks only medium ones.
 // Frees `freed` bytes of one kind while `kept` bytes stay live, then grows the
 // other kind by as much into fresh memory: what the first kind keeps for its
