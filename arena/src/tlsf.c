@@ -498,6 +498,15 @@ static inline void *tlsf_cache_take(heap_t *h, size_t need, size_t n) {
     return p;
 }
 
+/* A cached block for a request of `size` bytes, marked live and counted, or
+ * NULL, nothing changed: the hit that tlsf_malloc_cached and tlsf_calloc_cached share. */
+static inline void *tlsf_cache_serve(heap_t *h, size_t size) {
+    size_t need = tlsf_block_bytes(h, size);
+    void *p = need ? tlsf_cache_take(h, need, size) : NULL;
+    if (p) heap_count_alloc(h, size);
+    return p;
+}
+
 void tlsf_cache_flush(heap_t *h) {
     tlsf_t *t = &h->tlsf;
     memset(t->cache_wanted, 0, sizeof t->cache_wanted);
@@ -536,11 +545,8 @@ void *tlsf_malloc(heap_t *h, size_t size, size_t align) { return tlsf_malloc_zer
 void *tlsf_calloc(heap_t *h, size_t size) { return tlsf_malloc_zeroing(h, size, h->classes.granule, true); }
 
 void *tlsf_calloc_cached(heap_t *h, size_t size) {
-    size_t need = tlsf_block_bytes(h, size);
-    void *p = need && h->tlsf.cache_blocks ? tlsf_cache_take(h, need, size) : NULL;
-    if (!p) return NULL;
-    heap_count_alloc(h, size);
-    return memset(p, 0, size); /* a cached block was in use: written */
+    void *p = h->tlsf.cache_blocks ? tlsf_cache_serve(h, size) : NULL;
+    return p ? memset(p, 0, size) : NULL; /* a cached block was in use: written */
 }
 
 /* tlsf_malloc; with `zero`, the block's size bytes read as zero. */
@@ -669,11 +675,8 @@ static NOINLINE void tlsf_free_owned_slow(heap_t *h, segment_t *s, mblock *b, si
 }
 
 void *tlsf_malloc_cached(heap_t *h, size_t size) {
-    size_t need = tlsf_block_bytes(h, size);
-    void *p = need ? tlsf_cache_take(h, need, size) : NULL;
-    if (!p) return heap_malloc_medium_slow(h, size);
-    heap_count_alloc(h, size);
-    return p;
+    void *p = tlsf_cache_serve(h, size);
+    return p ? p : heap_malloc_medium_slow(h, size);
 }
 
 /* tlsf_validate's checks of a live block, fused with the free: the live bit is
