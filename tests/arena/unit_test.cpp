@@ -443,15 +443,11 @@ TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
     arena_destroy(a);
 }
 
-// OS pages of [p, p + n) resident now (mincore), page-aligned p.
+// OS pages of [p, p + n) resident now (test_util.h's mincore count).
 size_t ResidentPagesOf(const void *p, size_t n) {
-    uintptr_t start = reinterpret_cast<uintptr_t>(p) & ~(uintptr_t)4095;
-    size_t pages = (reinterpret_cast<uintptr_t>(p) + n - start + 4095) / 4096;
-    std::vector<unsigned char> v(pages);
-    if (mincore(reinterpret_cast<void *>(start), pages * 4096, v.data()) != 0) ADD_FAILURE() << "mincore failed";
-    size_t resident = 0;
-    for (unsigned char c : v) resident += c & 1;
-    return resident;
+    std::set<uintptr_t> pages;
+    AddOSPages(p, n, &pages);
+    return ResidentOSPages(pages);
 }
 
 // A large calloc of memory never written reads as zero without clearing it:
