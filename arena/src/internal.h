@@ -73,6 +73,7 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define PURGE_TORN_DOWN_SHIFT 6                /* ... plus the feedback's boost, unless live < peak / 64 */
 #define REMOTE_BATCH_BLOCKS 64u                /* another heap's blocks a thread frees before handing them over */
 #define REMOTE_BATCH_BYTES ((size_t)64 << 10)  /* ... or bytes of them */
+#define COARSE_LIVE_MAX ((size_t)16 << 10)     /* a heap uses power-of-two classes until it holds this much */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
@@ -83,6 +84,7 @@ _Static_assert((SMALL_MAX & (SMALL_MAX - 1)) == 0, "SMALL_MAX is a power of two"
 _Static_assert(SMALL_MAX * 4 <= PAGE_BYTES, "a page holds several blocks of the largest class");
 _Static_assert(CLASS_LINEAR == (2 << CLASS_PER_DOUBLING_LOG2), "geometric classes start where linear ones end");
 _Static_assert(CARVE_BYTES % OS_PAGE == 0, "carving touches whole OS pages");
+_Static_assert(COARSE_LIVE_MAX >= SMALL_MAX, "a heap leaves power-of-two classes only once it holds a few blocks");
 
 /* ---- errors (error.c) ---------------------------------------------------- */
 /* Reports misuse of `p` through the installed handler; returns when the handler
@@ -155,6 +157,9 @@ typedef struct sizeclass_table {
 } sizeclass_table;
 /* Fills t for a block size (a valid power of two). */
 void sizeclass_init(sizeclass_table *t, size_t block_size) INTERNAL;
+/* Maps every size of t to the smallest power-of-two class that holds it (the
+ * classes stay; only the lookup changes). */
+void sizeclass_coarsen(sizeclass_table *t) INTERNAL;
 static inline unsigned sizeclass_of(const sizeclass_table *t, size_t size) {
     return t->of_units[(size + MIN_BLOCK_SIZE - 1) / MIN_BLOCK_SIZE];
 }
@@ -352,6 +357,7 @@ typedef struct heap_stats {
 typedef struct heap {
     arena_t *arena;
     unsigned mode;
+    bool coarse_classes;             /* classes.of_units maps to power-of-two classes only (page.c) */
     uintptr_t secret;                /* MODE_SECURE: free-list pointers are xor-ed with it */
     uint64_t rng;                    /* MODE_SECURE: shuffles carved blocks */
     page_t *direct[CLASS_MAX];       /* fast path: current page per class */

@@ -868,14 +868,48 @@ TEST(DefaultPolicy, AnIdlePageOfOneClassServesAnotherBeforeAFreshPage) {
     arena_destroy(a);
 }
 
+// Once the heap holds a few pages' worth (64 KiB here), every class serves.
 TEST(DefaultPolicy, SmallSizesWasteAtMostAnEighth) {
     arena_t *a = arena_create(nullptr);
+    std::vector<void *> held;
+    for (int i = 0; i < 128; i++) held.push_back(arena_malloc(a, 512));
     for (size_t n = 1; n <= 8192; n++) {
         void *p = arena_malloc(a, n);
         size_t u = arena_usable_size(a, p);
         EXPECT_LE(u, n <= 256 ? n + 15 : n + n / 8 + 15) << n;
         arena_free(a, p);
     }
+    for (void *p : held) arena_free(a, p);
+    arena_destroy(a);
+}
+
+// A heap that holds little uses the power-of-two classes only: fewer classes
+// in use, so fewer pages, and none set up again and again for a class whose
+// only page another class took. Medium sizes keep their own rounding.
+TEST(DefaultPolicy, AHeapHoldingLittleRoundsSmallSizesToPowersOfTwo) {
+    arena_t *a = arena_create(nullptr);
+    for (size_t n = 1; n <= 2048; n++) {
+        void *p = arena_malloc(a, n);
+        size_t pow2 = 16;
+        while (pow2 < n) pow2 *= 2;
+        if (n <= 1024) EXPECT_EQ(arena_usable_size(a, p), pow2) << n;
+        else EXPECT_LE(arena_usable_size(a, p), n + 15) << n;
+        arena_free(a, p);
+    }
+    ASSERT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// The same after arena_reset: the heap holds nothing again.
+TEST(DefaultPolicy, ResetGoesBackToPowerOfTwoClasses) {
+    arena_t *a = arena_create(nullptr);
+    for (int i = 0; i < 128; i++) ASSERT_NE(arena_malloc(a, 512), nullptr);
+    void *fine = arena_malloc(a, 48);
+    EXPECT_EQ(arena_usable_size(a, fine), 48u);
+    arena_reset(a);
+    void *coarse = arena_malloc(a, 48);
+    EXPECT_EQ(arena_usable_size(a, coarse), 64u);
+    ASSERT_EQ(arena_check(a), 0);
     arena_destroy(a);
 }
 
