@@ -57,6 +57,7 @@ FIGURES = {
     "mops": (HIGHER_IS_BETTER, _TIME),
     "ns_per_op": (LOWER_IS_BETTER, _TIME),
     "instructions_per_op": (LOWER_IS_BETTER, _TIME),
+    "cpu_ns_per_op": (LOWER_IS_BETTER, _TIME),
     "wall_seconds": (LOWER_IS_BETTER, _TIME),
     "user_seconds": (LOWER_IS_BETTER, _TIME),
     "sys_seconds": (LOWER_IS_BETTER, _TIME),
@@ -84,7 +85,7 @@ KNOWN_NUMERIC_COLUMNS = (set(FIGURES) | set(INFORMATIONAL_COLUMNS)
 
 # Units for axis labels and tables.
 UNITS = {
-    "mops": "Mops/s", "ns_per_op": "ns/op", "instructions_per_op": "instructions/op",
+    "mops": "Mops/s", "ns_per_op": "ns/op", "instructions_per_op": "instructions/op", "cpu_ns_per_op": "ns/op",
     "wall_seconds": "s", "user_seconds": "s", "sys_seconds": "s",
     "frag_rss": "RSS at peak / peak live bytes", "rss_peak_bytes": "bytes",
     "max_rss_bytes": "bytes", "footprint_bytes": "bytes", "rss_after_bytes": "bytes",

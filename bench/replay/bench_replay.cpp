@@ -312,7 +312,8 @@ static const std::vector<std::string> kColumns = [] {
     std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition", "ops",
                                         "ns_per_op", "mops", "peak_live_bytes", "rss_peak_bytes", "frag_rss",
                                         "region_size", "frag_at_peak", "internal_frag", "minor_faults",
-                                        "footprint_bytes", "rss_after_bytes", "instructions_per_op"};
+                                        "footprint_bytes", "rss_after_bytes", "instructions_per_op",
+                                        "cpu_ns_per_op"};
     for (int kind = 0; kind < kLatencyKinds; kind++)
         for (const char *point : {"p50", "p99", "p999", "max"})
             columns.push_back(std::string("lat_") + latency_kind_name(kind) + "_" + point + "_ns");
@@ -462,6 +463,8 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
         const double seconds = number("seconds");
         row.set("ns_per_op", seconds * 1e9 / ops);
         row.set("mops", ops / seconds / 1e6);
+        const std::string cpu = bench::result_value(lines, "cpu_seconds");
+        if (!cpu.empty()) row.set("cpu_ns_per_op", std::strtod(cpu.c_str(), nullptr) * 1e9 / ops);
         copy("minor_faults");
         break;
     }

@@ -68,6 +68,7 @@ static void write_outcome(const Outcome &o, Pass pass) {
     write_result("over_budget", o.over_budget ? "1" : "0");
     write_result("ops_done", std::to_string(o.ops_done));
     write_result("seconds", full_precision(o.seconds));
+    write_result("cpu_seconds", full_precision(o.cpu_seconds));
     write_result("minor_faults", std::to_string(o.minor_faults));
     if (pass == Pass::Memory) {
         write_result("rss_peak_bytes", std::to_string(o.rss_peak_bytes));
@@ -106,6 +107,8 @@ static void write_outcome(const Outcome &o, Pass pass) {
 static void set_counters(benchmark::State &state, const Outcome &o, Pass pass, uint64_t peak_live) {
     using benchmark::Counter;
     state.counters["minor_faults"] = Counter(static_cast<double>(o.minor_faults));
+    if (pass == Pass::Throughput && o.ops_done)
+        state.counters["cpu_ns_per_op"] = Counter(o.cpu_seconds * 1e9 / static_cast<double>(o.ops_done));
     if (pass == Pass::Memory) {
         state.counters["peak_live_bytes"] = Counter(static_cast<double>(peak_live));
         state.counters["rss_peak_bytes"] = Counter(static_cast<double>(o.rss_peak_bytes));

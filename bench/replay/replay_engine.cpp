@@ -50,6 +50,13 @@ static inline uint64_t now_ns() {
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// CPU time of the calling thread: what it ran, whoever else had the cores.
+static inline uint64_t thread_cpu_ns() {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 static inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -57,18 +64,27 @@ static inline void cpu_relax() {
 }
 
 // Waits, spinning briefly and then yielding the CPU, until `done` reaches
-// `needed` or `abort` is set. False when aborted.
+// `needed` or `abort` is set. False when aborted. The CPU time spent yielding
+// goes to *waited_cpu_ns (reading the thread's CPU clock is a system call, too
+// slow for the brief spins).
 static inline bool wait_for(const std::atomic<uint64_t> &done, uint64_t needed,
-                            const std::atomic<bool> &abort) {
+                            const std::atomic<bool> &abort, uint64_t *waited_cpu_ns) {
+    uint64_t cpu0 = 0;
+    bool ok = true;
     for (unsigned spins = 0; done.load(std::memory_order_acquire) < needed; spins++) {
         if (spins < 128) {
             cpu_relax();
-        } else {
-            if (abort.load(std::memory_order_relaxed)) return false;
-            sched_yield();
+            continue;
         }
+        if (spins == 128) cpu0 = thread_cpu_ns();
+        if (abort.load(std::memory_order_relaxed)) {
+            ok = false;
+            break;
+        }
+        sched_yield();
     }
-    return true;
+    if (cpu0) *waited_cpu_ns += thread_cpu_ns() - cpu0;
+    return ok;
 }
 
 // ---- writes into blocks ------------------------------------------------------
@@ -351,6 +367,7 @@ struct Session::State {
     std::atomic<uint64_t> failed_at{UINT64_MAX};
     int failed_errno = 0;
     std::atomic<bool> over_budget{false};
+    std::atomic<uint64_t> replay_cpu_ns{0};  // the workers' CPU time outside their waits
 
     // Latency
     bench::MappedArray<uint32_t> latency[kLatencyKinds];
@@ -565,6 +582,7 @@ void Session::State::run_serial(Timer &timer, Writes &writes, Outcome &out) {
     const uint64_t faults_before = bench::minor_faults();
     if (instrument) CALLGRIND_START_INSTRUMENTATION;
     const uint64_t t0 = now_ns();
+    const uint64_t cpu0 = thread_cpu_ns();  // inside the wall interval: CPU <= wall
     uint64_t i = 0;
     for (size_t k = 0; k < stops.size(); k++) {
         for (const uint64_t end = stops[k]; i < end; i++)
@@ -581,10 +599,12 @@ void Session::State::run_serial(Timer &timer, Writes &writes, Outcome &out) {
         }
     }
 done:
+    const uint64_t cpu1 = thread_cpu_ns();
     const uint64_t t1 = now_ns();
     if (instrument) CALLGRIND_STOP_INSTRUMENTATION;
     out.minor_faults = bench::minor_faults() - faults_before;
     out.seconds = static_cast<double>(t1 - t0) / 1e9;
+    out.cpu_seconds = static_cast<double>(cpu1 - cpu0) / 1e9;
     out.ops_done = i;
 }
 
@@ -603,12 +623,18 @@ void Session::State::run_thread(size_t worker, Timer &timer, Writes &writes, Out
     const uint64_t t0 = budget ? now_ns() : 0;
     bench::Allocator &a = *allocator;
     std::atomic<uint64_t> *done = slot_done.data();
-    uint64_t n = 0;
+    uint64_t n = 0, waited_cpu_ns = 0;
+    const uint64_t cpu0 = thread_cpu_ns();
+    struct CountCpu {  // on every way out: this worker's CPU time outside its waits
+        std::atomic<uint64_t> &total;
+        const uint64_t &cpu0, &waited;
+        ~CountCpu() { total.fetch_add(thread_cpu_ns() - cpu0 - waited, std::memory_order_relaxed); }
+    } count_cpu{replay_cpu_ns, cpu0, waited_cpu_ns};
     for (const uint64_t *at = begin; at != end; ++at, ++n) {
         const uint64_t i = *at;
         const uint64_t before = previous[i];
         if (before != trace::kNoOp && op[before].thread != thread &&
-            !wait_for(done[op[i].slot], before + 1, abort))
+            !wait_for(done[op[i].slot], before + 1, abort, &waited_cpu_ns))
             return;
         if (__builtin_expect(!apply(op[i], i, slots, a, timer, writes), 0)) {
             failed_errno = errno;
@@ -643,6 +669,7 @@ void Session::State::run_threaded(Outcome &out) {
     workers.clear();
     out.minor_faults = bench::minor_faults() - faults_before;
     out.seconds = static_cast<double>(t1 - t0) / 1e9;
+    out.cpu_seconds = static_cast<double>(replay_cpu_ns.load()) / 1e9;
     out.over_budget = over_budget.load();
     const uint64_t failed = failed_at.load();
     if (failed != UINT64_MAX) {

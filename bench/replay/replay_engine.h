@@ -62,6 +62,7 @@ struct Outcome {
     bool over_budget = false;        // stopped after the time budget
     uint64_t ops_done = 0;
     double seconds = 0;              // the replay (the timed part of timed passes)
+    double cpu_seconds = 0;          // CPU time of the replaying threads, their waits for one another left out
     uint64_t minor_faults = 0;
     // Memory pass
     uint64_t rss_peak_bytes = 0;     // largest rise of resident memory over the baseline

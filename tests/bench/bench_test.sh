@@ -17,6 +17,16 @@ column() {
     grep -v '^#' "$1" | awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } { print $c }'
 }
 first_columns="trace,allocator,block_size,threads,repetition,ops,ns_per_op,mops,peak_live_bytes,rss_peak_bytes,frag_rss"
+# Every row's CPU time per op is above zero and no more than all its threads
+# busy for the whole replay (the wall time per op times the threads).
+cpu_within_threads() {
+    grep -v '^#' "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
+                     if (!("cpu_ns_per_op" in c)) { print "no cpu_ns_per_op column"; bad = 1; exit }
+                     next }
+        { cpu = $c["cpu_ns_per_op"]; wall = $c["ns_per_op"]; t = $c["threads"]
+          if (cpu == "" || !(cpu > 0 && cpu <= t * wall * 1.02)) { print "row " NR ": cpu_ns_per_op " cpu ", ns_per_op " wall ", threads " t; bad = 1 } }
+        END { exit bad }' || fail "cpu_ns_per_op out of bounds in $1"
+}
 replay=$bin/bench_replay
 
 case $case_name in
@@ -107,9 +117,11 @@ threaded)
     expect 0 "$replay" --trace="$trace" --allocators=arena,glibc,seed --repetitions=1 --csv="$dir/r.csv"
     [ "$(grep -vc '^#' "$dir/r.csv")" -eq 3 ] || fail "expected 2 rows: $(cat "$dir/r.csv")"
     [ "$(column "$dir/r.csv" threads | sort -u)" = 4 ] || fail "threads column: $(column "$dir/r.csv" threads)"
+    cpu_within_threads "$dir/r.csv"
     contains err "seed: skipped on threads"
     expect 0 "$replay" --trace="$trace" --allocators=seed --thread-mode=serial --passes=throughput \
         --repetitions=1 --csv="$dir/s.csv"
+    cpu_within_threads "$dir/s.csv"
     [ "$(column "$dir/s.csv" threads)" = 1 ] || fail "a serial replay is not threads=1"
     ;;
 comparators)
