@@ -221,7 +221,8 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  *   when first wanted); live_map holds every page's map, page i's at
  *   i * LIVE_MAP_WORDS, and the maps of pages under the header or not set up
  *   are clear (free reads them without a descriptor);
- * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly (tlsf.c);
+ * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly; nothing is
+ *   written at the sentinel (tlsf.c);
  *   every OS page it ever wrote since mapping or its last purge has its bit
  *   set in touched_map (a clear bit is a page that is not resident);
  * - kind HUGE: one live block at huge_block, huge_usable bytes usable; or

@@ -15,7 +15,9 @@
  *   every size is a multiple of B and at least tlsf_min_block;
  * - no two neighbours are both free (coalescing is immediate);
  * - MB_PREV_FREE is set on a block exactly when its predecessor is free;
- * - a free block's footer equals its size; it is in the list its size maps to;
+ * - a free block's footer equals its size, unless the block ends at the
+ *   sentinel (no header there, no footer before it); it is in the list its
+ *   size maps to;
  * - a used block's payload granule has its live bit set, nothing else does;
  * - the bitmaps say which lists are non-empty; free_bytes, free_blocks and
  *   dirty_bytes are the sums over the lists;
@@ -77,6 +79,23 @@ static inline mlinks *mb_links(mblock *b) { return (mlinks *)(b + 1); }
 static inline void *mb_payload(const mblock *b) { return (uint8_t *)b + MB_HDR; }
 static inline mblock *mb_of(const void *p) { return (mblock *)((uint8_t *)p - MB_HDR); }
 static inline void mb_set_footer(mblock *b) { ((size_t *)mb_next(b))[-1] = mb_size(b); }
+
+/* A segment's blocks end at its sentinel, an address with no block: nothing
+ * is written there, so a segment's last OS page is resident only when a block
+ * uses it (a header at the end cost every heap with a medium segment an OS
+ * page). The block before it needs no footer: only a block after it would read
+ * that. */
+static inline bool mb_at_end(const segment_t *s, const mblock *b) { return (uintptr_t)b == s->sentinel; }
+/* Whether next, the block after one being freed or grown, is free. */
+static inline bool mb_next_free(const segment_t *s, const mblock *next) { return !mb_at_end(s, next) && mb_free(next); }
+/* Records whether the block before b is free (a flag in b's header). */
+static inline void mb_prev_free_set(const segment_t *s, mblock *b, bool free) {
+    if (!mb_at_end(s, b)) mb_sf_set(b, free ? mb_sf(b) | MB_PREV_FREE : mb_sf(b) & ~MB_PREV_FREE);
+}
+/* Writes free block b's footer, unless it ends the segment. */
+static inline void mb_footer_set(const segment_t *s, mblock *b) {
+    if (!mb_at_end(s, mb_next(b))) mb_set_footer(b);
+}
 
 static size_t tlsf_min_block(const heap_t *h) { return align_up(MB_SMALLEST, h->classes.granule); }
 
@@ -212,12 +231,12 @@ static uint32_t mb_dirty_pages(const segment_t *s, mblock *b) {
     return (uint32_t)touched_count(s, first, end);
 }
 
-/* Every free block's first page (header, links) and last (footer) are marked
- * touched: where a block starts or ends inside memory that was not in use
+/* Every free block's first page (header, links) and last (footer, unless the
+ * block ends the segment) are marked touched: where a block starts or ends inside memory that was not in use
  * (a new segment, a split), its writer marks them with these. */
 static void mb_touch_head(segment_t *s, mblock *b) { touched_mark(s, (uintptr_t)b, (uintptr_t)(mb_links(b) + 1)); }
 static void mb_touch_footer(segment_t *s, mblock *b) {
-    touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b));
+    if (!mb_at_end(s, mb_next(b))) touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b));
 }
 
 /* Puts free block b on its list, holding dirty_pages touched pages (mb_dirty_pages). */
@@ -333,16 +352,10 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
     uintptr_t end = (uintptr_t)s + s->size - s->guard - MB_HDR;
     size_t size = (end - first) & ~(B - 1);
     mblock *b = (mblock *)first;
-    mblock *sentinel = (mblock *)(first + size);
     mb_sf_set(b, size | MB_FREE);
-    sentinel->requested = 0;
-    mb_sf_set(sentinel, MB_PREV_FREE); /* size 0, used: coalescing stops here */
-    mb_set_footer(b);
     s->first_block = first;
-    s->sentinel = (uintptr_t)sentinel;
-    touched_mark(s, (uintptr_t)sentinel, (uintptr_t)(sentinel + 1));
+    s->sentinel = first + size; /* no footer for b: it ends the segment */
     mb_touch_head(s, b);
-    mb_touch_footer(s, b);
     tlsf_insert(h, s, b);
 }
 
@@ -392,8 +405,8 @@ static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size, uin
     if (dirty_pages != UINT32_MAX && total >= PURGE_MIN_BLOCK) mb_inner_pages(s, b, &b_first, &b_end);
     mblock *rest = (mblock *)((uint8_t *)b + size);
     mb_sf_set(rest, (total - size) | MB_FREE);
-    mb_set_footer(rest);
-    mb_sf_set(mb_next(rest), mb_sf(mb_next(rest)) | MB_PREV_FREE);
+    mb_footer_set(s, rest);
+    mb_prev_free_set(s, mb_next(rest), true);
     mb_sf_set(b, size | (mb_sf(b) & (MB_FREE | MB_PREV_FREE)));
     uint32_t rest_dirty = 0;
     if (total - size >= PURGE_MIN_BLOCK) {
@@ -413,7 +426,7 @@ static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size, uin
 static void *tlsf_use(segment_t *s, mblock *b, size_t n) {
     mb_sf_set(b, mb_sf(b) & ~MB_FREE);
     b->requested = n;
-    mb_sf_set(mb_next(b), mb_sf(mb_next(b)) & ~MB_PREV_FREE);
+    mb_prev_free_set(s, mb_next(b), false);
     void *p = mb_payload(b);
     live_set(s, p, true);
     return p;
@@ -633,14 +646,14 @@ static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
         size += mb_size(prev);
         b = prev;
     }
-    if (mb_free(next)) {
+    if (mb_next_free(s, next)) {
         tlsf_remove(t, next);
         size += mb_size(next);
         next = mb_next(next);
     }
     mb_sf_set(b, size | MB_FREE); /* a free block's predecessor is never free */
-    mb_set_footer(b);
-    mb_sf_set(next, mb_sf(next) | MB_PREV_FREE);
+    mb_footer_set(s, b);
+    mb_prev_free_set(s, next, true);
     tlsf_insert(h, s, b); /* a whole empty segment too: tlsf_purge unmaps it */
 }
 
@@ -709,10 +722,9 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
     if (!need) return false;
     if (need > size) {
         mblock *next = mb_next(b);
-        if (!mb_free(next) || size + mb_size(next) < need) return false;
+        if (!mb_next_free(s, next) || size + mb_size(next) < need) return false;
         tlsf_remove(t, next);
-        mblock *after = mb_next(next);
-        mb_sf_set(after, mb_sf(after) & ~MB_PREV_FREE);
+        mb_prev_free_set(s, mb_next(next), false);
         mb_sf_set(b, (size + mb_size(next)) | (mb_sf(b) & MB_PREV_FREE));
         size = mb_size(b);
         tlsf_touch(h, s, b, need);
@@ -721,14 +733,14 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         /* The cut-off tail joins a free successor. */
         mblock *next = mb_next(b);
         size_t rest = size - need;
-        if (mb_free(next)) {
+        if (mb_next_free(s, next)) {
             tlsf_remove(t, next);
             rest += mb_size(next);
         }
         mblock *tail = (mblock *)((uint8_t *)b + need);
         mb_sf_set(tail, rest | MB_FREE);
-        mb_set_footer(tail);
-        mb_sf_set(mb_next(tail), mb_sf(mb_next(tail)) | MB_PREV_FREE);
+        mb_footer_set(s, tail);
+        mb_prev_free_set(s, mb_next(tail), true);
         mb_sf_set(b, need | (mb_sf(b) & MB_PREV_FREE));
         mb_touch_head(s, tail); /* its footer was a block's end already */
         tlsf_insert(h, s, tail);
@@ -881,14 +893,15 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
             CHECK_INVARIANT(!!(mb_sf(b) & MB_PREV_FREE) == prev_free, "medium block's prev-free flag is wrong", b);
             if (mb_free(b)) {
                 CHECK_INVARIANT(!prev_free, "two neighbouring free medium blocks (not coalesced)", b);
-                CHECK_INVARIANT(((const size_t *)mb_next(b))[-1] == size, "free medium block's footer is wrong", b);
+                CHECK_INVARIANT(mb_at_end(s, mb_next(b)) || ((const size_t *)mb_next(b))[-1] == size,
+                                "free medium block's footer is wrong", b);
                 CHECK_INVARIANT(!live_get(s, mb_payload(b)), "free medium block marked live", b);
                 free_blocks++;
                 free_bytes += size;
                 dirty += (size_t)mb_links((mblock *)b)->dirty_pages * OS_PAGE;
                 size_t last = touched_page(s, (uintptr_t)mb_next(b) - 1);
                 CHECK_INVARIANT(touched_count(s, touched_page(s, (uintptr_t)b), touched_page(s, (uintptr_t)b) + 1) == 1 &&
-                                    touched_count(s, last, last + 1) == 1,
+                                    (mb_at_end(s, mb_next(b)) || touched_count(s, last, last + 1) == 1),
                                 "free medium block's header or footer page is not marked touched", b);
                 CHECK_INVARIANT(mb_links((mblock *)b)->dirty_pages == mb_dirty_pages(s, (mblock *)b),
                                 "free medium block's dirty page count disagrees with the touched pages", b);
@@ -911,8 +924,6 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
             b = mb_next(b);
         }
         CHECK_INVARIANT((uintptr_t)b == s->sentinel, "medium blocks do not end at the sentinel", b);
-        CHECK_INVARIANT(mb_size(b) == 0 && !mb_free(b), "medium sentinel damaged", b);
-        CHECK_INVARIANT(!!(mb_sf(b) & MB_PREV_FREE) == prev_free, "medium sentinel's prev-free flag is wrong", b);
         CHECK_INVARIANT(live_bits == used_blocks, "live bits of a medium segment do not match its used blocks", s);
         *live_blocks += used_blocks;
     }
