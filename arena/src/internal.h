@@ -155,11 +155,11 @@ typedef struct sizeclass_table {
      * needs no per-arena shift: of_units[(size + 7) / 8] */
     uint8_t of_units[PAGE_BYTES / 4 / MIN_BLOCK_SIZE + 1];
 } sizeclass_table;
-/* Fills t for a block size (a valid power of two). */
+/* Fills t for a block size (a valid power of two), every class in the lookup. */
 void sizeclass_init(sizeclass_table *t, size_t block_size) INTERNAL;
-/* Maps every size of t to the smallest power-of-two class that holds it (the
- * classes stay; only the lookup changes). */
-void sizeclass_coarsen(sizeclass_table *t) INTERNAL;
+/* Maps every size of t to the smallest class that holds it, or with pow2_only
+ * to the smallest power-of-two one (the classes stay; only the lookup changes). */
+void sizeclass_lookup(sizeclass_table *t, bool pow2_only) INTERNAL;
 static inline unsigned sizeclass_of(const sizeclass_table *t, size_t size) {
     return t->of_units[(size + MIN_BLOCK_SIZE - 1) / MIN_BLOCK_SIZE];
 }

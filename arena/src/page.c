@@ -49,7 +49,7 @@ static void direct_update(heap_t *h, unsigned cls) {
 void heap_init(heap_t *h, arena_t *a) {
     h->arena = a;
     sizeclass_init(&h->classes, a->block_size);
-    sizeclass_coarsen(&h->classes);
+    sizeclass_lookup(&h->classes, true);
     h->coarse_classes = true;
     for (unsigned c = 0; c < CLASS_MAX; c++) h->direct[c] = &page_empty;
     modes_heap_init(h, (a->config.flags & ARENA_CHECKED ? MODE_CHECKED : 0) |
@@ -304,7 +304,7 @@ static page_t *queue_back_with_free(const page_queue *q) {
  * would cost more than pages of more classes. Blocks already handed out keep
  * their classes' pages. */
 static NOINLINE void classes_refine(heap_t *h) {
-    sizeclass_init(&h->classes, h->arena->block_size);
+    sizeclass_lookup(&h->classes, false);
     h->coarse_classes = false;
 }
 

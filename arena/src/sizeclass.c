@@ -8,7 +8,7 @@
  * (a 256- or 512-byte payload behind a few bytes), and it would waste 1/9.
  * A table maps any small size to its class with one load, by 8-byte units.
  * A heap that holds little maps sizes to the power-of-two classes alone
- * (sizeclass_coarsen; page.c says why).
+ * (sizeclass_lookup; page.c says why).
  */
 #include "internal.h"
 
@@ -42,19 +42,15 @@ void sizeclass_init(sizeclass_table *t, size_t block_size) {
     }
     t->count = n;
     t->small_max = n ? t->size[n - 1] : 0;
-    unsigned c = 0;
-    for (size_t u = 0; u <= t->small_max / MIN_BLOCK_SIZE; u++) {
-        while (c < n && t->size[c] < u * MIN_BLOCK_SIZE) c++;
-        t->of_units[u] = (uint8_t)c;
-    }
+    sizeclass_lookup(t, false);
 }
 
-void sizeclass_coarsen(sizeclass_table *t) {
+void sizeclass_lookup(sizeclass_table *t, bool pow2_only) {
     unsigned c = 0;
     for (size_t u = 0; u <= t->small_max / MIN_BLOCK_SIZE; u++) {
         while (c < t->count && t->size[c] < u * MIN_BLOCK_SIZE) c++;
         unsigned p = c;
-        while (p < t->count && !is_pow2(t->size[p])) p++;
+        while (pow2_only && p < t->count && !is_pow2(t->size[p])) p++;
         t->of_units[u] = (uint8_t)(p < t->count ? p : c); /* no power of two above: the class itself */
     }
 }

@@ -374,7 +374,7 @@ static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
 
 static bool tlsf_segment_empty(const segment_t *s) {
     const mblock *b = (const mblock *)s->first_block;
-    return mb_free(b) && (uintptr_t)mb_next(b) == s->sentinel;
+    return mb_free(b) && mb_at_end(s, mb_next(b));
 }
 
 /* ---- splitting ----------------------------------------------------------- */

@@ -44,18 +44,16 @@ const char *latency_kind_name(int kind) {
     return names[kind];
 }
 
-static inline uint64_t now_ns() {
+static inline uint64_t clock_ns(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+static inline uint64_t now_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
 // CPU time of the calling thread: what it ran, whoever else had the cores.
-static inline uint64_t thread_cpu_ns() {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
+static inline uint64_t thread_cpu_ns() { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
 static inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
