@@ -216,10 +216,14 @@ static size_t touched_count(const segment_t *s, size_t first, size_t end) {
 }
 
 /* The pages a purge of free block b may hand back, [*first, *end): the whole
- * pages between its links and its footer. */
+ * pages between its links and its footer; for the block that ends the segment,
+ * which has no footer, through the page where the segment ends (nothing else
+ * lies there: the rest of it, and the guard page after it, are never written). */
 static void mb_inner_pages(const segment_t *s, mblock *b, size_t *first, size_t *end) {
+    uintptr_t next = (uintptr_t)mb_next(b);
     *first = touched_page(s, align_up((uintptr_t)mb_links(b) + sizeof(mlinks), OS_PAGE));
-    *end = touched_page(s, ((uintptr_t)mb_next(b) - sizeof(size_t)) & ~(OS_PAGE - 1));
+    *end = touched_page(s, mb_at_end(s, (const mblock *)next) ? align_up(next, OS_PAGE)
+                                                               : (next - sizeof(size_t)) & ~(OS_PAGE - 1));
     if (*end < *first) *end = *first;
 }
 
@@ -766,7 +770,7 @@ arena_error tlsf_validate(const segment_t *s, const void *p) {
         if (payload == a) return ARENA_ERR_DOUBLE_FREE;
         /* Inside a free block: freed, then merged with a free neighbour. */
         if (a < (uintptr_t)mb_next(b)) return mb_free(b) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
-        if (mb_size(b) == 0) break;
+        if (mb_size(b) == 0) break; /* a header overwritten with zero: the walk would not advance */
     }
     return ARENA_ERR_INVALID_POINTER;
 }
@@ -808,9 +812,10 @@ void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
 /* ---- purging ------------------------------------------------------------- */
 
 /* Hands back touched OS pages inside free block b of segment s, keeping its
- * links and footer: from its end, a run of pages per call, until at least
- * `bytes` went back or none is left. From the end, because a split hands out
- * the front of a block first: the pages kept are the ones reused soonest. */
+ * links and its footer, if it has one: from its end, a run of pages per call,
+ * until at least `bytes` went back or none is left. From the end, because a
+ * split hands out the front of a block first: the pages kept are the ones
+ * reused soonest. */
 static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
     tlsf_t *t = &h->tlsf;
     size_t first, end, purged = 0;

@@ -1,11 +1,17 @@
 // Internal functions that arena.h does not reach, tested directly: the
 // library is linked statically, so its hidden symbols resolve here.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 
+#include "arena.h"
+
 extern "C" unsigned tlsf_bits_count_portable(uint64_t x);
+extern "C" uintptr_t internal_hook_medium_segment_end(const void *p);
+extern "C" void internal_hook_purge_all(arena_t *a);
 
 namespace {
 
@@ -35,6 +41,48 @@ TEST(TouchedPageCount, PortableCountAgreesWithTheBuiltin) {
         if (i & 1) x = random();
         ASSERT_EQ(tlsf_bits_count_portable(x), unsigned(__builtin_popcountll(x))) << std::hex << x;
     }
+}
+
+bool Resident(uintptr_t os_page) {
+    unsigned char v = 0;
+    return mincore(reinterpret_cast<void *>(os_page), 4096, &v) == 0 && (v & 1);
+}
+
+// The block that ends a medium segment has no footer, so a purge of it as a
+// free block goes through the page where the segment ends: until 51efc1d's
+// stop it kept that page, resident and not counted as dirty, for good.
+TEST(MediumSegmentEnd, AFreeBlockThatEndsTheSegmentHandsBackItsLastPage) {
+    arena_t *a = arena_create(nullptr);
+    ASSERT_NE(a, nullptr);
+    // A fresh segment holds `first` at its start, then a block grown in place
+    // over all the rest, up to the end.
+    void *first = arena_malloc(a, (size_t)3 << 20);
+    ASSERT_NE(first, nullptr);
+    const uintptr_t end = internal_hook_medium_segment_end(first);
+    ASSERT_NE(end, 0u) << "a medium block";
+    auto *last = static_cast<uint8_t *>(arena_malloc(a, (size_t)64 << 10));
+    ASSERT_NE(last, nullptr);
+    ASSERT_EQ(internal_hook_medium_segment_end(last), end) << "in the same segment";
+    const size_t size = end - reinterpret_cast<uintptr_t>(last);
+    ASSERT_EQ(arena_realloc(a, last, size), last) << "grown in place";
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(last) + arena_usable_size(a, last), end) << "up to the end";
+    memset(last, 1, size);
+    const uintptr_t last_page = (end - 1) & ~(uintptr_t)4095;
+    ASSERT_TRUE(Resident(last_page));
+    arena_free(a, last);
+    internal_hook_purge_all(a);
+    EXPECT_EQ(arena_check(a), 0);
+    EXPECT_FALSE(Resident(last_page)) << "the page where the segment ends";
+    EXPECT_FALSE(Resident(last_page - 4096)) << "the page before it";
+    // Handed out again, it reads as zero: calloc skips pages handed back.
+    auto *again = static_cast<uint8_t *>(arena_calloc(a, 1, size));
+    ASSERT_EQ(again, last);
+    EXPECT_FALSE(Resident(last_page)) << "calloc does not clear a page that reads as zero";
+    for (size_t i = 0; i < size; i++) ASSERT_EQ(again[i], 0) << "offset " << i;
+    arena_free(a, again);
+    arena_free(a, first);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
 }
 
 }  // namespace
