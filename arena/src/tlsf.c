@@ -220,10 +220,11 @@ static size_t touched_count(const segment_t *s, size_t first, size_t end) {
  * which has no footer, through the page where the segment ends (nothing else
  * lies there: the rest of it, and the guard page after it, are never written). */
 static void mb_inner_pages(const segment_t *s, mblock *b, size_t *first, size_t *end) {
-    uintptr_t next = (uintptr_t)mb_next(b);
+    const mblock *next = mb_next(b);
+    uintptr_t inner_end = mb_at_end(s, next) ? align_up((uintptr_t)next, OS_PAGE)
+                                             : ((uintptr_t)next - sizeof(size_t)) & ~(OS_PAGE - 1);
     *first = touched_page(s, align_up((uintptr_t)mb_links(b) + sizeof(mlinks), OS_PAGE));
-    *end = touched_page(s, mb_at_end(s, (const mblock *)next) ? align_up(next, OS_PAGE)
-                                                               : (next - sizeof(size_t)) & ~(OS_PAGE - 1));
+    *end = touched_page(s, inner_end);
     if (*end < *first) *end = *first;
 }
 
@@ -236,8 +237,9 @@ static uint32_t mb_dirty_pages(const segment_t *s, mblock *b) {
 }
 
 /* Every free block's first page (header, links) and last (footer, unless the
- * block ends the segment) are marked touched: where a block starts or ends inside memory that was not in use
- * (a new segment, a split), its writer marks them with these. */
+ * block ends the segment) are marked touched: where a block starts or ends
+ * inside memory that was not in use (a new segment, a split), its writer marks
+ * them with these. */
 static void mb_touch_head(segment_t *s, mblock *b) { touched_mark(s, (uintptr_t)b, (uintptr_t)(mb_links(b) + 1)); }
 static void mb_touch_footer(segment_t *s, mblock *b) {
     if (!mb_at_end(s, mb_next(b))) touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b));
