@@ -140,7 +140,8 @@ void steady(Gen &g, const Params &p) {
         const uint64_t count = live.size() - head;
         if (g.remaining() <= count) {
             g.builder.free(g.take(live, head, p.order), 0);
-        } else if (count && g.rng.per_mille(p.realloc_per_mille)) {
+        } else if (count && (g.remaining() == count + 1 || g.rng.per_mille(p.realloc_per_mille))) {
+            // one op more than the teardown needs: only a realloc keeps the end free of live blocks
             g.builder.realloc(live[head + g.rng.below(count)], pick_size(g.rng, p.shape, p.lo, p.hi), 0);
         } else if (g.rng.per_mille(g.alloc_chance(count, p.target_live))) {
             live.push_back(g.allocate(p));
@@ -159,14 +160,18 @@ void realloc_grow(Gen &g, const Params &p) {
     };
     std::vector<Buffer> active;
     while (g.remaining()) {
-        if (g.remaining() > active.size() && (active.empty() || (active.size() < p.target_live && g.rng.per_mille(300)))) {
+        // Ops beyond the teardown's: an allocation takes two of them (itself
+        // and its free), a realloc one; at one, only a realloc can spend it.
+        const uint64_t spare = g.remaining() - active.size();
+        if ((spare >= 2 || active.empty()) &&
+            (active.empty() || (active.size() < p.target_live && g.rng.per_mille(300)))) {
             const uint64_t start = pick_size(g.rng, Shape::LogUniform, p.lo, 256);
             active.push_back({g.allocate(p, start, 0), start, pick_size(g.rng, Shape::LogUniform, 1024, p.hi)});
             continue;
         }
         const size_t i = g.rng.below(active.size());
         Buffer &b = active[i];
-        if (b.size < b.final_size && g.remaining() > active.size()) {
+        if (spare && (b.size < b.final_size || spare == 1)) {
             b.size = std::min(b.final_size, b.size + b.size / 2 + g.rng.below(b.size / 2 + 1));
             g.builder.realloc(b.slot, b.size, 0);
         } else {
@@ -208,8 +213,15 @@ void threads(Gen &g, const Params &p, uint32_t thread_count) {
     for (uint64_t burst = 0; g.remaining(); burst++) {
         const uint16_t thread = static_cast<uint16_t>(burst < thread_count ? burst : g.rng.below(thread_count));
         for (uint64_t n = g.rng.between(1, 32); n && g.remaining(); n--) {
-            const bool teardown = g.remaining() <= total_live;
-            if (!teardown && g.rng.per_mille(g.alloc_chance(total_live, p.target_live))) {
+            // Ops beyond the teardown's: an allocation takes two (itself and
+            // its free), a realloc one; at one, only a realloc can spend it.
+            const uint64_t spare = g.remaining() > total_live ? g.remaining() - total_live : 0;
+            if (spare == 1 && !live[thread].empty()) {
+                g.builder.realloc(live[thread][g.rng.below(live[thread].size())], pick_size(g.rng, p.shape, p.lo, p.hi),
+                                  thread);
+                continue;
+            }
+            if ((spare >= 2 || (spare && total_live == 0)) && g.rng.per_mille(g.alloc_chance(total_live, p.target_live))) {
                 live[thread].push_back(g.allocate(p, thread));
                 total_live++;
                 continue;

@@ -41,6 +41,19 @@ TEST_P(Workload, ExactOpCountValidAndTornDown) {
     EXPECT_EQ(back.facts.peak_op, t.facts.peak_op);
 }
 
+// An allocation or a free keeps the parity of (ops left - blocks live); only a
+// realloc changes it, so a random realloc or an odd op count could strand a block.
+TEST_P(Workload, TornDownForEverySeedAndAnOddOpCount) {
+    const uint64_t n = GetParam() == "large" ? 2000 : 6000;
+    for (uint64_t seed = 1; seed <= 24; seed++) {
+        for (uint64_t ops : {n, n + 1}) {
+            const trace::Trace t = generate(GetParam(), ops, seed);
+            EXPECT_EQ(t.ops.size(), ops) << "seed " << seed;
+            EXPECT_EQ(t.facts.final_live_blocks, 0u) << "seed " << seed << ", " << ops << " ops";
+        }
+    }
+}
+
 TEST_P(Workload, SizesStayInTheirRange) {
     const trace::Workload *w = trace::find_workload(GetParam());
     ASSERT_NE(w, nullptr);
