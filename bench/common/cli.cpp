@@ -31,7 +31,8 @@ uint64_t parse_count(const std::string &flag, const std::string &text) {
     char *end = nullptr;
     errno = 0;
     unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-    if (text.empty() || text[0] == '-' || *end || errno)
+    // strtoull skips blanks and takes a sign: " -1" would be 2^64-1
+    if (text.empty() || text[0] < '0' || text[0] > '9' || *end || errno)
         throw UsageError(flag + " takes a whole number, not '" + text + "'");
     return v;
 }
@@ -60,7 +61,7 @@ uint64_t parse_bytes(const std::string &flag, const std::string &text) {
     else if (suffix == "M" || suffix == "MiB") unit = 1ull << 20;
     else if (suffix == "G" || suffix == "GiB") unit = 1ull << 30;
     else if (!suffix.empty()) unit = 0;
-    if (text.empty() || text[0] == '-' || end == text.c_str() || errno || !unit || v > UINT64_MAX / unit)
+    if (text.empty() || text[0] < '0' || text[0] > '9' || errno || !unit || v > UINT64_MAX / unit)
         throw UsageError(flag + " takes sizes in bytes (4096, 64K, 4M, 1G), not '" + text + "'");
     return v * unit;
 }

@@ -1,5 +1,7 @@
 #include "csv.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -61,10 +63,26 @@ bool write_csv(const std::string &path, const Facts &facts, const std::vector<st
 }
 
 std::string json_beside(const std::string &csv_path) {
+    if (csv_path == "-") return "";  // CSV on stdout: no JSON unless --json names a file
     std::string path = csv_path;
     const size_t dot = path.rfind('.');
     if (dot != std::string::npos && path.find('/', dot) == std::string::npos) path.resize(dot);
     return path + ".json";
+}
+
+bool outputs_writable(const std::vector<std::string> &paths, std::string *error) {
+    for (const std::string &path : paths) {
+        if (path.empty() || path == "-") continue;
+        const bool existed = access(path.c_str(), F_OK) == 0;
+        FILE *probe = std::fopen(path.c_str(), "a");  // "a": an existing file keeps its bytes
+        if (!probe) {
+            *error = path + ": cannot write: " + std::strerror(errno);
+            return false;
+        }
+        std::fclose(probe);
+        if (!existed) unlink(path.c_str());
+    }
+    return true;
 }
 
 static bool read_file(const std::string &path, std::string *text) {

@@ -32,8 +32,15 @@ std::string full_precision(double value);
 bool write_csv(const std::string &path, const Facts &facts, const std::vector<std::string> &columns,
                const std::vector<CsvRow> &rows, std::string *error);
 
-// Where the JSON beside a CSV goes: the same path with .json for its extension.
+// Where the JSON beside a CSV goes: the same path with .json for its extension;
+// none ("") for a CSV on stdout.
 std::string json_beside(const std::string &csv_path);
+
+// True when each of paths (empty and "-" skipped) can be written, checked before
+// a run so that an unwritable output stops it before its measurements, not after.
+// An existing file is left as it is, a new one not left behind. False with
+// *error set ("PATH: cannot write: REASON").
+bool outputs_writable(const std::vector<std::string> &paths, std::string *error);
 
 // Joins Google Benchmark JSON files (one per child) into one: the context of
 // the first, the "benchmarks" entries of all in order. False with *error set.

@@ -141,6 +141,11 @@ static std::vector<std::string> tab_fields(const std::string &text) {
 }
 
 static int run_everything(const Options &options, int argc, char **argv) {
+    std::string error;
+    if (!bench::outputs_writable({options.csv_path, options.json_path}, &error)) {
+        std::fprintf(stderr, "bench_micro: %s\n", error.c_str());
+        return 1;
+    }
     bench::Facts facts = bench::machine_facts(bench::command_line(argc, argv));
     const std::vector<bench::UsableAllocator> usable = bench::allocators_to_run(
         options.allocators, [](const bench::AllocatorInfo &info) { return info.micro; },
@@ -197,7 +202,6 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 failed = true;
             }
         }
-    std::string error;
     const std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition", "ops",
                                               "ns_per_op", "mops", "peak_live_bytes", "rss_peak_bytes", "frag_rss"};
     bool ok = (options.csv_path.empty() || bench::write_csv(options.csv_path, facts, columns, rows, &error)) &&

@@ -180,10 +180,16 @@ static bool trace_files(const std::vector<std::string> &paths, std::vector<std::
             continue;
         }
         std::vector<std::string> found;
-        for (const auto &entry : std::filesystem::directory_iterator(path)) {
-            const std::string name = entry.path().filename().string();
-            if (entry.is_regular_file() && (ends_with(name, ".trace.gz") || ends_with(name, ".trace")))
-                found.push_back(entry.path().string());
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            std::error_code type_ec;
+            if (it->is_regular_file(type_ec) && (ends_with(name, ".trace.gz") || ends_with(name, ".trace")))
+                found.push_back(it->path().string());
+        }
+        if (ec) {
+            *error = path + ": " + ec.message();
+            return false;
         }
         if (found.empty()) {
             *error = path + ": no traces here (*.trace, *.trace.gz); make some with `arena-trace gen` "
@@ -537,6 +543,11 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
 }
 
 static int run_everything(const Options &options, int argc, char **argv) {
+    std::string error;
+    if (!bench::outputs_writable({options.csv_path, options.json_path, options.timeline_path}, &error)) {
+        std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
+        return 1;
+    }
     Run run;
     run.options = options;
     run.facts = bench::machine_facts(bench::command_line(argc, argv));
@@ -562,7 +573,6 @@ static int run_everything(const Options &options, int argc, char **argv) {
         }
     } cleanup{run};
 
-    std::string error;
     if (!load_traces(options, run.temp_dir, &run.traces, &error)) {
         std::fprintf(stderr, "%s\n", error.c_str());
         return 1;

@@ -185,8 +185,8 @@ bool Parser::op(const Field *f, size_t n) {
                 return fail(std::string(syntax->names[i]) + " " + show(f[i + 1]) +
                             " is not an unsigned decimal number");
             case NumberError::OutOfRange:
-                return fail(std::string(syntax->names[i]) + " " + show(f[i + 1]) +
-                            " is out of range (largest is 18446744073709551615)");
+                return fail(std::string(syntax->names[i]) + " " + show(f[i + 1]) + " is out of range (largest is " +
+                            (syntax->letter == 't' ? std::to_string(kMaxThread) : "18446744073709551615") + ")");
         }
     }
     const char letter = syntax->letter;

@@ -99,6 +99,11 @@ bad_flag)
     expect 2 "$replay" --allocators=no-such-allocator
     contains err "unknown allocator 'no-such-allocator'"
     expect 2 "$replay" --repetitions=zero
+    # strtoull would skip the blank and wrap the sign round to 2^64-1
+    expect 2 "$replay" "--repetitions= -1"
+    contains err "takes a whole number"
+    expect 2 "$replay" "--max-ops=+5"
+    expect 2 "$bin/bench_micro" "--repetitions= -1"
     expect 2 "$replay" --block-sizes=12
     expect 2 "$bin/bench_micro" --no-such-flag
     contains err "usage: bench_micro"
@@ -110,6 +115,23 @@ bad_flag)
     contains out "sweep"
     expect 0 "$replay" --help
     contains out "--thread-mode"
+    ;;
+outputs)
+    # An output that cannot be written stops the run before anything is measured;
+    # a CSV on stdout leaves no JSON named "-.json" behind.
+    trace=$(gen tiny 1000)
+    expect 1 "$replay" --trace="$trace" --allocators=glibc --csv="$dir/no/such/dir/r.csv"
+    contains err "$dir/no/such/dir/r.csv: cannot write"
+    lacks err "jobs"
+    expect 1 "$replay" --trace="$trace" --allocators=glibc --csv="$dir/r.csv" --timeline="$dir/no/t.csv"
+    [ ! -e "$dir/r.csv" ] || fail "the probe of the writable CSV left a file behind"
+    expect 1 "$bin/bench_micro" --allocators=glibc --csv="$dir/no/such/dir/m.csv"
+    contains err "$dir/no/such/dir/m.csv: cannot write"
+    lacks err "malloc_free"
+    (cd "$dir" && "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --passes=throughput --csv=- \
+        >"$dir/out" 2>"$dir/err") || fail "--csv=- failed: $(tail -c 500 "$dir/err")"
+    contains out "$first_columns"
+    [ ! -e "$dir/-.json" ] || fail "--csv=- wrote -.json"
     ;;
 threaded)
     # Each trace thread on its own OS thread: glibc, and arena as a locked arena.

@@ -43,6 +43,8 @@ const BadTrace kBadTraces[] = {
     {"size out of range", "arena-trace 1\na 1 99999999999999999999\n", "t.trace:2: ",
      "SIZE '99999999999999999999' is out of range"},
     {"thread out of range", "arena-trace 1\nt 1024\n", "t.trace:2: ", "thread id 1024 is out of range (0..1023)"},
+    {"thread out of 64 bits", "arena-trace 1\nt 99999999999999999999\n", "t.trace:2: ",
+     "THREAD '99999999999999999999' is out of range (largest is 1023)"},
     {"thread not a number", "arena-trace 1\nt one\n", "t.trace:2: ", "THREAD 'one' is not"},
     {"alloc of live id", "arena-trace 1\na 7 1\n\nc 7 1 1\n", "t.trace:4: ",
      "'c 7': id 7 is already live (allocated at line 2)"},
