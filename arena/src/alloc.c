@@ -473,6 +473,11 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
             h->stats.live_bytes += usable - requested;
             if (h->stats.live_bytes > h->stats.peak_live_bytes) h->stats.peak_live_bytes = h->stats.live_bytes;
         }
+    } else if (fold_slack) {
+        /* Another heap's block: only its owner may fold the slack, and a small
+         * block's slack record lies past the requested bytes, where a caller
+         * told it may write would overwrite it. Promise the requested bytes. */
+        usable = block_requested(h, s, p);
     }
     if (huge) huge_unlock(h);
     return usable;

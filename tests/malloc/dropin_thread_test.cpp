@@ -132,6 +132,32 @@ static void ReclaimEndedThreadsHeaps() {
     std::thread([] { arena_test_free(arena_test_malloc(64)); }).join();
 }
 
+// malloc_usable_size promises bytes the caller may write. A small block's
+// record of its unused tail lies in that tail, and only the block's own heap
+// may take the tail into the block; for another thread's block the promise is
+// the requested size. It once was the whole class size: the caller's writes
+// overwrote the record, and realloc then copied a size read from garbage
+// (too little, or far past the block) and the statistics went wrong.
+TEST(DropInThreads, UsableSizeOfAnotherThreadsBlockCanBeFilledAndKept) {
+    for (size_t n : {(size_t)20, (size_t)100, (size_t)1000, (size_t)3000, (size_t)70000, (size_t)3 << 20}) {
+        void *p = nullptr;
+        std::thread([&] { p = arena_test_malloc(n); }).join();
+        ASSERT_NE(p, nullptr);
+        arena_stats before = ProcessStats();
+        const size_t usable = arena_test_malloc_usable_size(p);
+        EXPECT_GE(usable, n);
+        Fill(p, usable, 9);
+        EXPECT_EQ(arena_malloc_check(), 0) << n;
+        void *q = arena_test_realloc(p, 8 << 20);
+        ASSERT_NE(q, nullptr);
+        EXPECT_EQ(FirstMismatch(q, usable, 9), usable) << "the bytes usable_size promised, moved with the block";
+        arena_stats mid = ProcessStats();
+        EXPECT_EQ(mid.live_bytes, before.live_bytes - n + (8 << 20)) << n;
+        arena_test_free(q);
+        EXPECT_EQ(arena_malloc_check(), 0) << n;
+    }
+}
+
 TEST(DropInThreads, HeapsOfEndedThreadsAreAdoptedNotLeaked) {
     arena_stats first{};
     for (int wave = 0; wave < 40; wave++) {
