@@ -45,7 +45,7 @@ static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
 
 void *huge_malloc(heap_t *h, size_t size, size_t align) {
     size_t offset = huge_offset(h, align);
-    size_t total = offset + size;
+    size_t total = offset + (size ? size : 1); /* the block lies inside its mapping, not at its end */
     if (total < size || total > SIZE_MAX - OS_PAGE) {
         errno = ENOMEM;
         return NULL;
@@ -120,7 +120,7 @@ static void huge_relink(heap_t *h, segment_t *s) {
 
 void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
     size_t offset = s->huge_block - (uintptr_t)s;
-    size_t total = offset + size;
+    size_t total = offset + (size ? size : 1); /* the block lies inside its mapping, not at its end */
     if (total < size || total > SIZE_MAX - OS_PAGE) return NULL;
     total = align_up(total, OS_PAGE);
     size_t old = s->size;

@@ -38,14 +38,14 @@ void *os_map(size_t size, size_t align) {
         errno = ENOMEM;
         return NULL;
     }
-    if (align == OS_PAGE) return os_mmap(NULL, size, MAP_NORESERVE);
+    if (align == OS_PAGE) return os_mmap(NULL, size, 0);
     /* Over-map by the alignment and trim both ends. */
     size_t over = size + align - OS_PAGE;
     if (over < size) {
         errno = ENOMEM;
         return NULL;
     }
-    uint8_t *raw = os_mmap(NULL, over, MAP_NORESERVE);
+    uint8_t *raw = os_mmap(NULL, over, 0);
     if (!raw) return NULL;
     uint8_t *p = (uint8_t *)align_up((uintptr_t)raw, align);
     size_t front = (size_t)(p - raw);
@@ -73,7 +73,10 @@ bool os_purge(void *p, size_t size) {
 bool os_resize(void *p, size_t old_size, size_t new_size) {
     ARENA_ASSERT(old_size % OS_PAGE == 0 && new_size % OS_PAGE == 0);
     if (new_size > old_size && os_should_fail()) return true;
-    return mremap(p, old_size, new_size, 0) == MAP_FAILED;
+    int saved = errno;
+    bool failed = mremap(p, old_size, new_size, 0) == MAP_FAILED;
+    errno = saved; /* no room in place is no error: the caller moves the block */
+    return failed;
 }
 
 bool os_move(void *p, size_t old_size, size_t new_size, void *dest) {

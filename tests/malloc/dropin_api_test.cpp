@@ -111,6 +111,70 @@ TEST(DropIn, AlignedFamilyEdges) {
     arena_test_free(pv);
 }
 
+// The block lies inside its mapping even when the alignment puts its start
+// at a page boundary and it asks for nothing (it once began where its mapping
+// ended, and free found another segment, or none, there).
+TEST(DropIn, ZeroBytesAtHugeAlignments) {
+    for (unsigned shift = 20; shift <= 27; shift++) {
+        const size_t align = (size_t)1 << shift;
+        void *p = arena_test_aligned_alloc(align, 0);
+        ASSERT_NE(p, nullptr) << "align " << align;
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u);
+        memset(p, 7, arena_test_malloc_usable_size(p));
+        EXPECT_EQ(arena_malloc_check(), 0) << "align " << align;
+        arena_test_free(p);
+    }
+}
+
+// A huge block grows by mremap: in place when it can, else moved. The failed
+// attempt in place is no error of the call's, and errno stays as it was.
+TEST(DropIn, SuccessfulReallocLeavesErrnoAlone) {
+    void *p = arena_test_malloc((size_t)17 << 20);
+    ASSERT_NE(p, nullptr);
+    void *fence = arena_test_malloc((size_t)17 << 20);  // likely in the way of growth in place
+    for (size_t n : {(size_t)35 << 20, (size_t)70 << 20, (size_t)5 << 20, (size_t)100, (size_t)3000}) {
+        errno = 4321;
+        void *q = arena_test_realloc(p, n);
+        ASSERT_NE(q, nullptr) << n;
+        EXPECT_EQ(errno, 4321) << "realloc to " << n;
+        p = q;
+    }
+    errno = 4321;
+    void *m = arena_test_malloc((size_t)20 << 20);
+    EXPECT_EQ(errno, 4321);
+    arena_test_free(m);
+    arena_test_free(fence);
+    arena_test_free(p);
+}
+
+// A request no machine here could back fails at once with ENOMEM, as glibc's
+// does, instead of succeeding and leaving the OOM killer to end the program
+// when it writes. Only where the kernel refuses such mappings (overcommit
+// heuristic or strict: /proc/sys/vm/overcommit_memory 0 or 2).
+TEST(DropIn, AnImpossibleSizeFailsWithENOMEM) {
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    int mode = -1;
+    if (f) {
+        if (fscanf(f, "%d", &mode) != 1) mode = -1;
+        fclose(f);
+    }
+    if (mode != 0 && mode != 2) GTEST_SKIP() << "overcommit_memory is " << mode << ": the kernel maps any size";
+    const size_t impossible = (size_t)1 << 46;  // 64 TiB
+    errno = 0;
+    EXPECT_EQ(arena_test_malloc(impossible), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    errno = 0;
+    EXPECT_EQ(arena_test_calloc(impossible / 16, 16), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    void *p = arena_test_malloc(100);
+    ASSERT_NE(p, nullptr);
+    errno = 0;
+    EXPECT_EQ(arena_test_realloc(p, impossible), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    arena_test_free(p);
+    EXPECT_EQ(arena_malloc_check(), 0);
+}
+
 TEST(DropIn, StatsSeeEveryCall) {
     arena_stats before = ProcessStats();
     void *p = arena_test_malloc(100);
