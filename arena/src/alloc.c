@@ -158,8 +158,23 @@ void block_release(heap_t *h, segment_t *s, void *p) {
         break;
     }
     case SEG_MEDIUM: tlsf_free(h, s, p); break;
-    default: huge_free(h, s); break;
+    default:
+        /* huge_free caches the mapping: the purge pass that pages and medium
+         * blocks run when they are freed keeps the cache within the budget. */
+        huge_free(h, s);
+        heap_purge_maybe(h);
+        break;
     }
+}
+
+/* A huge block freed into the shared heap's cache (the drop-in, thread-safe
+ * arenas) stays mapped only within what the freeing heap h may still keep
+ * dirty: the shared heap counts no live bytes of its own, so by its own budget
+ * it would keep nothing, and without this it kept up to HUGE_CACHE_MAX freed
+ * mappings resident for good. Under the huge lock. */
+static void huge_cache_trim(heap_t *h, heap_t *shared) {
+    size_t budget = heap_purge_budget(h), dirty = heap_dirty_total(h);
+    huge_purge(shared, budget > dirty ? budget - dirty : 0, false, 0);
 }
 
 /* Frees live block p of another heap: a huge block at once (under the lock),
@@ -171,6 +186,7 @@ static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
         heap_t *stats = s->stats_heap;
         size_t requested = s->huge_requested;
         huge_free(s->heap, s);
+        huge_cache_trim(h, s->heap);
         huge_unlock(h);
         heap_count_remote_frees(stats, requested, 1);
         return;

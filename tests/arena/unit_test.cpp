@@ -443,6 +443,40 @@ TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
     arena_destroy(a);
 }
 
+// A freed huge block's mapping is cached for reuse only within the purge
+// budget, as free pages and free medium blocks are: with little else live it
+// goes back at once. It once stayed mapped and resident until something else
+// ran a purge pass (up to 16 such mappings, of any size). Both ways a huge
+// free takes: the heap's own cache, and a thread-safe arena's shared one.
+TEST(DefaultPolicy, AFreedHugeBlockGoesBackWhenLittleIsLive) {
+    for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE}) {
+        arena_config c{};
+        c.flags = flags;
+        arena_t *a = arena_create(&c);
+        ASSERT_NE(a, nullptr);
+        void *small = arena_malloc(a, 100);
+        const size_t huge = (size_t)64 << 20;
+        size_t before = Stats(a).mapped_bytes;
+        void *p = arena_malloc(a, huge);
+        ASSERT_NE(p, nullptr);
+        memset(p, 1, huge);
+        EXPECT_GE(Stats(a).mapped_bytes, before + huge);
+        arena_free(a, p);
+        EXPECT_EQ(arena_check(a), 0);
+        EXPECT_LE(Stats(a).mapped_bytes, before) << "flags " << flags << ": the freed mapping stayed";
+        // Aligned so that the block starts at a page boundary: with no bytes
+        // asked for, it must still lie inside its own mapping.
+        void *z = arena_memalign(a, (size_t)32 << 20, 0);
+        ASSERT_NE(z, nullptr);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(z) % ((size_t)32 << 20), 0u);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_free(a, z);
+        arena_free(a, small);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
 // OS pages of [p, p + n) resident now (test_util.h's mincore count).
 size_t ResidentPagesOf(const void *p, size_t n) {
     std::set<uintptr_t> pages;

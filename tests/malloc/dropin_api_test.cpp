@@ -175,6 +175,20 @@ TEST(DropIn, AnImpossibleSizeFailsWithENOMEM) {
     EXPECT_EQ(arena_malloc_check(), 0);
 }
 
+// Huge blocks of every thread share one heap's cache of mappings; a freed
+// one stays mapped only within what the freeing thread's heap may keep dirty
+// (1/8 of its live bytes, at least 2 MiB), not for good.
+TEST(DropIn, AFreedHugeBlockGoesBackToTheOS) {
+    const size_t huge = (size_t)96 << 20;
+    size_t before = ProcessStats().mapped_bytes;
+    void *p = arena_test_malloc(huge);
+    ASSERT_NE(p, nullptr);
+    memset(p, 1, huge);
+    arena_test_free(p);
+    EXPECT_LT(ProcessStats().mapped_bytes, before + ((size_t)16 << 20)) << "the freed mapping stayed";
+    EXPECT_EQ(arena_malloc_check(), 0);
+}
+
 TEST(DropIn, StatsSeeEveryCall) {
     arena_stats before = ProcessStats();
     void *p = arena_test_malloc(100);
