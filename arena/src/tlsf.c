@@ -355,7 +355,7 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
     size_t header = segment_header_size(h->arena, SEG_MEDIUM, s->size);
     size_t B = h->classes.granule;
     uintptr_t first = align_up((uintptr_t)s + header + MB_HDR, B) - MB_HDR;
-    uintptr_t end = (uintptr_t)s + s->size - s->guard - MB_HDR;
+    uintptr_t end = (uintptr_t)s + s->size - s->guard;
     size_t size = (end - first) & ~(B - 1);
     mblock *b = (mblock *)first;
     mb_sf_set(b, size | MB_FREE);
