@@ -105,7 +105,8 @@ ARENA_API void *arena_memalign(arena_t *a, size_t alignment, size_t size);
 ARENA_API void arena_free(arena_t *a, void *p);
 
 /* Bytes that may be used at p (>= the size asked for); 0 for NULL or misuse.
- * From this call on the block counts its whole usable size in live_bytes. */
+ * From this call on the block counts its whole usable size in live_bytes. In a
+ * thread-safe arena, for a block another thread allocated: the size asked for. */
 ARENA_API size_t arena_usable_size(arena_t *a, const void *p);
 
 /* Frees every block at once in O(regions); keeps the arena usable. Memory beyond
