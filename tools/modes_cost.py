@@ -28,7 +28,8 @@ def ratios(path):
         medians[key] = resultcsv.median_of(rows, "mops")
     return {trace: medians[(trace, "arena-malloc")] / medians[(trace, "glibc")]
             for trace, allocator in medians
-            if allocator == "arena-malloc" and medians.get((trace, "glibc"))}
+            if allocator == "arena-malloc" and medians[(trace, allocator)] is not None
+            and medians.get((trace, "glibc"))}
 
 
 def main(argv):
@@ -37,6 +38,10 @@ def main(argv):
         return 2
     plain, checked, secure = (ratios(path) for path in argv)
     traces = [t for t in plain if t in checked and t in secure]
+    if not traces:
+        print("%s: no trace has arena-malloc and glibc throughput in all three files"
+              % PROGRAM, file=sys.stderr)
+        return 2
     print("%-18s %8s %8s %10s %8s %10s" % ("trace", "plain", "checked", "of plain",
                                            "secure", "of plain"))
     for trace in traces:

@@ -52,6 +52,8 @@ def load_pyplot():
     try:
         import matplotlib
         matplotlib.use("Agg")
+        # SVG ids are random unless salted: the same data then gives the same bytes.
+        matplotlib.rcParams["svg.hashsalt"] = "arena"
         import matplotlib.pyplot as pyplot
     except ImportError:
         raise MissingMatplotlib(MISSING_MATPLOTLIB) from None
@@ -93,7 +95,9 @@ class Plotter:
 # ---- bars: one figure per trace and allocator ---------------------------------
 
 def bar_chart(plotter, table, figure_name, threads, title_prefix, stem):
-    traces = table.values("trace")
+    # Only the traces measured at this thread count: the others would be empty slots.
+    traces = sorted({r["trace"] for r in table.rows
+                     if r["threads"] == threads and r.get(figure_name) is not None})
     series = resultcsv.allocator_configs([r for r in table.rows if r["threads"] == threads])
     spreads = {}
     for row_group in table.groups(("trace", "allocator", "block_size", "region_size",

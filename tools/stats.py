@@ -1,16 +1,19 @@
 """Statistics for comparing benchmark repetitions: Mann-Whitney U, geometric mean.
 
 Written here (standard library only) so the tools run without scipy; the
-p-values agree with scipy.stats.mannwhitneyu (tests/tools/test_stats_scipy.py).
+p-values agree with scipy.stats.mannwhitneyu (tests/tools/test_stats_scipy.py),
+except for small samples with ties, where scipy's default normal approximation
+gives p-values the permutation distribution cannot reach and this module
+counts that distribution instead.
 """
 
 import math
 import statistics
 from functools import lru_cache
 
-# Up to this many values on both sides together (and no ties) the p-value comes
-# from the exact distribution of U; beyond it, the normal approximation is
-# accurate and the exact counts grow large.
+# Up to this many values on both sides together the p-value comes from the
+# exact distribution of U (with ties, of U over every split of the midranks);
+# beyond it, the normal approximation is accurate and the exact counts grow large.
 EXACT_LIMIT = 60
 
 
@@ -49,6 +52,23 @@ def _u_counts(m, n):
     return tuple(counts)
 
 
+def _exact_p_with_ties(ranks, m, u_first):
+    """Two-sided p of U over every way to split the pooled midranks into samples
+    of m and the rest (the permutation distribution with the ties as they are)."""
+    doubled = [int(round(2 * r)) for r in ranks]       # midranks are halves
+    ways = [{} for _ in range(m + 1)]                   # ways[k][sum of k doubled ranks]
+    ways[0][0] = 1
+    for value in doubled:
+        for k in range(m, 0, -1):
+            for total, count in ways[k - 1].items():
+                ways[k][total + value] = ways[k].get(total + value, 0) + count
+    n = len(ranks) - m
+    observed = abs(u_first - m * n / 2)
+    extreme = sum(count for total, count in ways[m].items()
+                  if abs(total / 2 - m * (m + 1) / 2 - m * n / 2) >= observed - 1e-9)
+    return extreme / math.comb(m + n, m)
+
+
 def _normal_sf(z):
     return 0.5 * math.erfc(z / math.sqrt(2))
 
@@ -57,7 +77,8 @@ def mann_whitney_u(first, second):
     """Two-sided Mann-Whitney U test of two samples.
 
     Returns (U of the first sample, p-value, method) where method is "exact"
-    (no ties, small samples: the exact distribution of U) or "normal" (normal
+    (no ties, small samples: the exact distribution of U), "exact-ties" (ties,
+    small samples: the permutation distribution of U) or "normal" (normal
     approximation with tie correction and continuity correction). p is 1.0 when
     a side is empty or every value is equal.
     """
@@ -74,6 +95,10 @@ def mann_whitney_u(first, second):
         at_least = sum(counts[int(round(u_larger)):])
         p = 2 * at_least / math.comb(m + n, m)
         return u_first, min(1.0, p), "exact"
+    if m + n <= EXACT_LIMIT:
+        # Ties in small samples: the normal approximation gives p-values the
+        # permutation distribution cannot reach (3 against 3: 0.047 for 0.1).
+        return u_first, _exact_p_with_ties(ranks, m, u_first), "exact-ties"
 
     total = m + n
     tie_term = sum(t ** 3 - t for t in tie_sizes)

@@ -148,6 +148,9 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
     out.add(issue, "%s: no trace below %.2fx glibc's throughput%s" % (name, 1.2 * slack, suffix),
             "lowest %.2fx (%s); %d of %d below" % (low, trace, below, len(thr)), below == 0)
     frag = memory.ratios(allocator, "glibc")
+    if not frag:
+        out.missing(issue, "%s frag_rss targets%s" % (name, suffix), "no frag_rss (no memory pass)")
+        return
     mean = geometric_mean(frag.values())
     out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %.2f%s"
             % (name, 1.0 * mem_slack, suffix), "%.2fx" % mean, mean <= 1.0 * mem_slack)
@@ -168,11 +171,14 @@ def bench_suite_targets(out, replay):
         out.add(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
                 % len(thr), "%.2fx" % mean, mean >= 1.3)
         frag = memory.ratios("arena", "glibc", real)
-        trace, high = extreme(frag, worst_is_low=False)
-        above = sorted(t for t, r in frag.items() if r > 1.0)
-        out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
-                "highest %.2fx (%s); above 1.0 on %s" % (high, trace, ", ".join(above) or "none"),
-                not above)
+        if frag:
+            trace, high = extreme(frag, worst_is_low=False)
+            above = sorted(t for t, r in frag.items() if r > 1.0)
+            out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
+                    "highest %.2fx (%s); above 1.0 on %s" % (high, trace,
+                                                            ", ".join(above) or "none"), not above)
+        else:
+            out.missing(4, "`arena` frag_rss on the recorded traces", "no frag_rss (no memory pass)")
     else:
         out.missing(4, "`arena` on the recorded traces", "no arena and glibc rows on them")
     arena, dropin = speed.ratios("arena", "glibc"), speed.ratios("arena-malloc", "glibc")
@@ -300,6 +306,11 @@ def teardown_targets(out, timeline, floor_mib):
         if key not in last or row["op_index"] >= last[key]["op_index"]:
             last[key] = row
     shown = [a for a in ("arena", "arena-malloc") if a in last]
+    if any(last[a]["live_bytes"] for a in shown):
+        # A replay cut short (--max-ops, --quick) ends before the teardown.
+        out.missing(7, "memory handed back after the phased teardown",
+                    "the gen-phased replay ended with blocks live (cut short?)")
+        return
     if not shown:
         out.missing(7, "memory handed back after the phased teardown", "no gen-phased timeline")
         return

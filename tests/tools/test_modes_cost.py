@@ -29,6 +29,17 @@ class ModesCost(unittest.TestCase):
         self.assertEqual(lines["sqlite"][1:], ["1.50x", "0.30x", "0.20", "1.20x", "0.80"])
         self.assertEqual(lines["geometric"][2:], ["1.50x", "0.30x", "0.20", "1.20x", "0.80"])
 
+    def test_a_run_without_the_drop_in_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            configs = [(trace, "glibc", 0, 1, 10.0, 1.1) for trace in ("sqlite", "gxx-stl")]
+            rows = crafted.replay_rows(configs, 3, random.Random(1), time_spread=0.0, memory_spread=0.0)
+            glibc_only = crafted.write_csv(os.path.join(tmp, "glibc.csv"), crafted.REPLAY_HEADER, rows,
+                                           crafted.MACHINE)
+            result = crafted.run_tool("modes_cost.py", glibc_only, glibc_only, glibc_only)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("no trace has arena-malloc and glibc throughput", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
     def test_wrong_arguments(self):
         result = crafted.run_tool("modes_cost.py", "only-one.csv")
         self.assertEqual(result.returncode, 2)

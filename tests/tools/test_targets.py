@@ -159,6 +159,41 @@ class OtherRuns(unittest.TestCase):
             self.assertEqual(got, verdict, measured)
             self.assertIn("%.1f MiB resident, 0.0 MiB live (glibc 19.0 MiB)" % resident, measured)
 
+    def test_a_replay_cut_short_leaves_the_teardown_unjudged(self):
+        # --quick stops gen-phased long before its teardown: blocks still live.
+        speeds = {"glibc": [1] * 4, "arena": [1.5] * 4}
+        frags = {"glibc": [1] * 4, "arena": [1] * 4}
+        directory = replay_dir(os.path.join(self.tmp.name, "short"), speeds, frags, self.rng)
+        rows = [["gen-phased", allocator, 16 if allocator == "arena" else 0, 1, 20000,
+                 2 * MIB, 3 * MIB, ""] for allocator in ("arena", "glibc")]
+        crafted.write_csv(os.path.join(directory, "timeline.csv"), crafted.TIMELINE_HEADER, rows)
+        _, rows = run_targets(directory)
+        measured, verdict = find(rows, "phased teardown")
+        self.assertEqual(verdict, "not measured")
+        self.assertIn("ended with blocks live", measured)
+
+    def test_a_run_without_a_memory_pass(self):
+        # --passes=throughput: no rss_peak_bytes, no frag_rss; the speed
+        # targets are judged, the memory ones said to be unmeasured.
+        speeds = {"glibc": [1] * 4, "arena": [1.5] * 4}
+        frags = {"glibc": [1] * 4, "arena": [1] * 4}
+        directory = replay_dir(os.path.join(self.tmp.name, "speed"), speeds, frags, self.rng)
+        path = os.path.join(directory, "replay.csv")
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+        header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+        columns = lines[header].split(",")
+        blank = {columns.index("rss_peak_bytes"), columns.index("frag_rss")}
+        for i in range(header + 1, len(lines)):
+            cells = lines[i].split(",")
+            lines[i] = ",".join("" if c in blank else cell for c, cell in enumerate(cells))
+        with open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        _, rows = run_targets(directory)
+        self.assertEqual(find(rows, "`arena` throughput on the", "recorded traces")[1], "met")
+        self.assertEqual(find(rows, "`arena` frag_rss on the recorded traces")[1], "not measured")
+        self.assertEqual(find(rows, "`arena` frag_rss targets")[1], "not measured")
+
     def test_micro_pairs_and_producer_consumer(self):
         sizes = [8, 64, 4096, 1048576]
         configs = []
