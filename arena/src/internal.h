@@ -790,6 +790,8 @@ void modes_carve(heap_t *h, page_t *pg, uintptr_t begin, size_t count) INTERNAL;
 /* block_take and page_block_release for a heap in a mode. */
 void *modes_block_take(heap_t *h, page_t *pg, size_t size) INTERNAL;
 void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) INTERNAL;
+/* MODE_CHECKED: reports a write after free into a free block of empty page pg. */
+void modes_page_verify(heap_t *h, page_t *pg) INTERNAL;
 /* MODE_CHECKED: fills [from, to) of block p with the canary; true when intact. */
 void modes_canary_fill(void *p, size_t from, size_t to) INTERNAL;
 bool modes_canary_intact(const void *p, size_t from, size_t to) INTERNAL;

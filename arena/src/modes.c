@@ -31,7 +31,7 @@ static uint64_t splitmix(uint64_t *state) {
 
 void modes_heap_init(heap_t *h, unsigned mode) {
     h->mode = mode;
-    if (!(mode & MODE_SECURE)) return;
+    if (!mode) return; /* MODE_CHECKED encodes links too: a zero written over one is caught */
     uint64_t seed[2] = {0, 0};
     if (getrandom(seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
         /* No entropy yet (very early boot): the clock and addresses still differ per run. */
@@ -45,7 +45,7 @@ void modes_heap_init(heap_t *h, unsigned mode) {
 /* ---- free lists ------------------------------------------------------------ */
 
 static uintptr_t link_key(const heap_t *h, const void *slot) {
-    return (h->mode & MODE_SECURE) ? h->secret ^ ((uintptr_t)slot >> 4) : 0;
+    return h->mode ? h->secret ^ ((uintptr_t)slot >> 4) : 0;
 }
 
 void modes_list_set(const heap_t *h, void *b, void *next) {
@@ -105,6 +105,20 @@ void *modes_block_take(heap_t *h, page_t *pg, size_t size) {
     }
     block_mark_live(h, pg, b, size);
     return b;
+}
+
+/* MODE_CHECKED: the fills of empty page pg's free blocks are verified before
+ * the page leaves its class (to the free pages, or to another class): it is
+ * carved and filled anew there, which would erase a write after free. */
+void modes_page_verify(heap_t *h, page_t *pg) {
+    size_t bs = pg->block_size;
+    if (!(h->mode & MODE_CHECKED) || bs <= sizeof(void *)) return;
+    for (uint8_t *b = pg->free; b; b = modes_list_next(h, pg, b))
+        for (size_t i = sizeof(void *); i < bs; i++)
+            if (b[i] != FREE_FILL) {
+                error_report(h->arena, b, ARENA_ERR_WRITE_AFTER_FREE, NULL);
+                break;
+            }
 }
 
 void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {

@@ -119,6 +119,7 @@ static page_t *page_steal_idle(heap_t *h) {
     for (unsigned c = 0; c < h->classes.count; c++) {
         page_t *pg = h->queues[c].first;
         if (pg && pg->used == 0 && pg->touched_pages && !pg->next) {
+            if (h->mode) modes_page_verify(h, pg);
             queue_remove(&h->queues[c], pg);
             direct_update(h, c);
             return pg;
@@ -131,6 +132,7 @@ page_t *page_acquire(heap_t *h) {
     page_t *pg = h->free_dirty.first;
     if (!pg && (pg = page_steal_idle(h)) != NULL) return pg;
     if (pg) {
+        if (h->mode) modes_page_verify(h, pg); /* its blocks, free since it emptied */
         queue_remove(&h->free_dirty, pg);
         h->dirty_page_bytes -= page_touched_bytes(pg);
     } else if ((pg = h->free_clean.first) != NULL) {
@@ -445,6 +447,7 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         page_t *pg = h->free_dirty.last; /* the oldest */
         ARENA_ASSERT(pg && pg->dirty);
         if (spare_young && (uint16_t)(now - pg->dirty_since) < PURGE_DELAY_TICKS) return; /* the rest are younger */
+        if (h->mode) modes_page_verify(h, pg);
         queue_remove(&h->free_dirty, pg);
         h->dirty_page_bytes -= page_touched_bytes(pg);
         h->purged_out += page_touched_bytes(pg);

@@ -30,6 +30,7 @@
 #include "fastpath.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -265,10 +266,32 @@ static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages) {
 }
 static void tlsf_insert(heap_t *h, segment_t *s, mblock *b) { tlsf_insert_counted(h, b, mb_dirty_pages(s, b)); }
 
+/* A heap in a mode verifies a free block's links and footer, which lie in
+ * its payload where a write after free lands, before following them: x is a
+ * free block of one of h's MEDIUM segments. */
+static bool mb_free_block_of(const heap_t *h, const mblock *x) {
+    const segment_t *s = segmap_lookup(x);
+    uintptr_t a = (uintptr_t)x;
+    return s && s->kind == SEG_MEDIUM && s->heap == h && a >= s->first_block && a + MB_SMALLEST <= s->sentinel &&
+           !((a + MB_HDR) & h->classes.granule_mask) && mb_free(x);
+}
+
+static NOINLINE void tlsf_corrupt(const heap_t *h, const mblock *b) {
+    error_report(h->arena, mb_payload(b), ARENA_ERR_CORRUPTION, NULL);
+    abort(); /* the lists cannot be followed safely from here */
+}
+
+static const heap_t *tlsf_heap(const tlsf_t *t) { return (const heap_t *)((const char *)t - offsetof(heap_t, tlsf)); }
+
 static void tlsf_remove(tlsf_t *t, mblock *b) {
     unsigned fl, sl;
     tlsf_mapping(mb_size(b), &fl, &sl);
     mlinks *l = mb_links(b);
+    const heap_t *h = tlsf_heap(t);
+    if (h->mode && (!mb_free_block_of(h, b) ||
+                    (l->next && (!mb_free_block_of(h, l->next) || mb_links(l->next)->prev != b)) ||
+                    (l->prev ? !mb_free_block_of(h, l->prev) || mb_links(l->prev)->next != b : t->heads[fl][sl] != b)))
+        tlsf_corrupt(h, b);
     if (l->prev) mb_links(l->prev)->next = l->next;
     else t->heads[fl][sl] = l->next;
     if (l->next) mb_links(l->next)->prev = l->prev;
@@ -315,8 +338,10 @@ static mblock *tlsf_find_exact(const tlsf_t *t, size_t size) {
     unsigned fl, sl;
     tlsf_mapping(size, &fl, &sl);
     if (fl >= TLSF_FL_COUNT) return NULL;
-    for (mblock *b = t->heads[fl][sl]; b; b = mb_links(b)->next)
+    for (mblock *b = t->heads[fl][sl]; b; b = mb_links(b)->next) {
+        if (tlsf_heap(t)->mode && !mb_free_block_of(tlsf_heap(t), b)) tlsf_corrupt(tlsf_heap(t), b);
         if (mb_size(b) >= size) return b;
+    }
     return NULL;
 }
 
@@ -648,6 +673,7 @@ static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
     mblock *next = mb_next(b);
     if (mb_sf(b) & MB_PREV_FREE) {
         mblock *prev = mb_prev(b);
+        if (h->mode && (!mb_free_block_of(h, prev) || mb_next(prev) != b)) tlsf_corrupt(h, b); /* the footer */
         tlsf_remove(t, prev);
         size += mb_size(prev);
         b = prev;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "test_util.h"
@@ -103,6 +104,80 @@ TEST(CheckedMode, WriteAfterFreeIsReportedWhenTheBlockIsReused) {
     arena_free(a, q);
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
+}
+
+// A freed block's link is encoded in the checked mode too: zeros written over
+// it (node->next = NULL through a stale pointer) once read as the end of the
+// list, and the page's other free blocks were silently dropped.
+TEST(CheckedMode, ZerosWrittenOverAFreedLinkAreReported) {
+    arena_t *a = Create(ARENA_CHECKED);
+    std::vector<void *> v;
+    for (int i = 0; i < 8; i++) v.push_back(arena_malloc(a, 64));
+    for (void *p : v) arena_free(a, p);
+    ErrorLog log;
+    memset(v.back(), 0, sizeof(void *));  // the newest free block: the list's head
+    for (int i = 0; i < 8; i++) ASSERT_NE(arena_malloc(a, 64), nullptr);
+    ASSERT_GE(log.entries.size(), 1u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_CORRUPTION);
+    EXPECT_EQ(log.entries[0].p, v.back());
+    arena_destroy(a);
+}
+
+// A write after free into a block whose page then empties is reported when the
+// page leaves its class (to another class or the free pages): carving the page
+// anew fills its blocks again and would erase the write.
+TEST(CheckedMode, WriteAfterFreeIsReportedWhenItsPageGoesToAnotherClass) {
+    arena_t *a = Create(ARENA_CHECKED);
+    ErrorLog log;
+    auto *p = static_cast<uint8_t *>(arena_malloc(a, 40));
+    arena_free(a, p);
+    memset(p + 8, 0x41, 24);
+    std::vector<void *> others;
+    for (int i = 0; i < 200; i++) others.push_back(arena_malloc(a, 100 + 200 * (i % 4)));
+    ASSERT_GE(log.entries.size(), 1u) << "the write after free was carved over unseen";
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_WRITE_AFTER_FREE);
+    EXPECT_EQ(log.entries[0].p, p);
+    for (void *q : others) arena_free(a, q);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// A free medium block keeps its list links and its size footer in its payload,
+// where a write after free lands. In a mode they are verified before they are
+// followed; a damaged list cannot be followed safely, so the report ends the
+// program whatever the handler does. Before, the links were followed as found:
+// an attacker's pair of pointers became a write anywhere, and zeros a crash.
+using ModesDeathTest = ::testing::Test;
+TEST(ModesDeathTest, OverwrittenMediumLinksAndFootersAreCaught) {
+    static uintptr_t target = 0;
+    for (unsigned flags : {(unsigned)ARENA_CHECKED, (unsigned)ARENA_SECURE}) {
+        arena_t *a = Create(flags);
+        const size_t n = 2000;
+        auto *first = static_cast<uint8_t *>(arena_malloc(a, n));
+        auto *b = static_cast<uint8_t *>(arena_malloc(a, n));
+        auto *c = static_cast<uint8_t *>(arena_malloc(a, n));
+        ASSERT_NE(c, nullptr);
+        ASSERT_TRUE(c > b && c - b < 2100) << "b and c lie next to each other";
+        arena_free(a, b);
+        uintptr_t forged[2] = {reinterpret_cast<uintptr_t>(&target), reinterpret_cast<uintptr_t>(&target) - 16};
+        EXPECT_DEATH(
+            {
+                memcpy(b, forged, sizeof forged);  // the links: next and prev
+                arena_malloc(a, n);
+            },
+            "heap corruption");
+        EXPECT_DEATH(
+            {
+                memset(c - 16 - 8, 0x7f, 8);  // b's footer: its last 8 bytes, before c's 16-byte header
+                arena_free(a, c);
+            },
+            "heap corruption");
+        EXPECT_EQ(target, 0u);
+        arena_free(a, first);
+        arena_free(a, c);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
 }
 
 TEST(SecureMode, AnOverwrittenFreeListLinkIsCaughtNotFollowed) {
