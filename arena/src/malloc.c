@@ -34,6 +34,14 @@ static _Atomic int process_state; /* 0 not set up, 1 being set up, 2 ready, 3 fa
 static pthread_key_t heap_key;
 static bool print_stats_at_exit;
 static __thread heap_t *thread_heap __attribute__((tls_model("initial-exec")));
+/* Set when the thread's heap was abandoned at its end. glibc frees its own
+ * per-thread buffers (strerror's, for one) after every TSD destructor has run
+ * (__libc_thread_freeres), and other destructors may allocate: such a call
+ * gets a heap adopted for it alone (call_heap), abandoned again once it is
+ * done. Bound as the thread's heap, it would be kept by a thread no
+ * destructor ends again: a whole heap lost with every thread. */
+static __thread bool thread_ended __attribute__((tls_model("initial-exec")));
+static __thread heap_t *call_heap __attribute__((tls_model("initial-exec")));
 
 /* ---- configuration from the environment ---------------------------------- */
 
@@ -99,6 +107,7 @@ static void write_config(const arena_t *a) {
 
 static void thread_heap_exit(void *heap) {
     thread_heap = NULL;
+    thread_ended = true;
     heaps_abandon(heap);
 }
 
@@ -142,9 +151,23 @@ static NOINLINE heap_t *thread_heap_slow(void) {
     if (!a) return NULL;
     heap_t *h = heaps_adopt(a);
     if (!h) return NULL;
+    if (unlikely(thread_ended)) return call_heap = h; /* abandoned again by call_done */
     thread_heap = h;
     pthread_setspecific(heap_key, h); /* its destructor abandons the heap */
     return h;
+}
+
+static NOINLINE void call_done_slow(void) {
+    int saved = errno;
+    heap_t *h = call_heap;
+    call_heap = NULL;
+    heaps_abandon(h);
+    errno = saved;
+}
+
+/* After a call that may have run on a heap adopted for it alone (thread_ended). */
+static inline void call_done(void) {
+    if (unlikely(call_heap != NULL)) call_done_slow();
 }
 
 static inline heap_t *my_heap(void) {
@@ -162,12 +185,15 @@ static NOINLINE void *malloc_first(size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    return heap_malloc_fast(h, size);
+    void *p = heap_malloc_fast(h, size);
+    call_done();
+    return p;
 }
 
 static NOINLINE void free_first(void *p) {
     heap_t *h = thread_heap_slow();
     if (likely(h != NULL)) heap_free_fast(h, p);
+    call_done();
 }
 
 EXPORT void *API(malloc)(size_t size) {
@@ -191,7 +217,9 @@ EXPORT void *API(calloc)(size_t n, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    return heap_calloc(h, n, size);
+    void *p = heap_calloc(h, n, size);
+    call_done();
+    return p;
 }
 
 EXPORT void *API(realloc)(void *p, size_t size) {
@@ -200,7 +228,9 @@ EXPORT void *API(realloc)(void *p, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    return heap_realloc(h, p, size);
+    void *q = heap_realloc(h, p, size);
+    call_done();
+    return q;
 }
 
 EXPORT void *API(reallocarray)(void *p, size_t n, size_t size) {
@@ -215,11 +245,6 @@ EXPORT void *API(reallocarray)(void *p, size_t n, size_t size) {
 /* glibc's memalign and aligned_alloc take any alignment, rounding it up to a
  * power of two. */
 static void *aligned(size_t align, size_t size) {
-    heap_t *h = my_heap();
-    if (unlikely(!h)) {
-        errno = ENOMEM;
-        return NULL;
-    }
     if (!is_pow2(align)) {
         if (align > SIZE_MAX / 2) {
             errno = EINVAL;
@@ -227,7 +252,14 @@ static void *aligned(size_t align, size_t size) {
         }
         align = align ? (size_t)1 << (log2_floor(align) + 1) : 1;
     }
-    return heap_memalign(h, align, size);
+    heap_t *h = my_heap();
+    if (unlikely(!h)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = heap_memalign(h, align, size);
+    call_done();
+    return p;
 }
 
 EXPORT void *API(memalign)(size_t align, size_t size) { return aligned(align, size); }
@@ -260,7 +292,9 @@ EXPORT void *API(pvalloc)(size_t size) {
 EXPORT size_t API(malloc_usable_size)(void *p) {
     if (!p) return 0;
     heap_t *h = my_heap();
-    return h ? heap_usable_size(h, p, true) : 0;
+    size_t usable = h ? heap_usable_size(h, p, true) : 0;
+    call_done();
+    return usable;
 }
 
 /* Hands the calling thread's free memory back to the OS. */
@@ -272,6 +306,7 @@ EXPORT int API(malloc_trim)(size_t pad) {
     bool released = heap_trim(h);
     /* As glibc's trims every arena: the heaps of ended threads too. */
     if (h->arena->multi_heap && heaps_reclaim(h->arena)) released = true;
+    call_done();
     return released;
 }
 
@@ -292,16 +327,18 @@ EXPORT void *__libc_pvalloc(size_t size) __attribute__((alias("pvalloc")));
 
 EXPORT int arena_malloc_stats(arena_stats *out) {
     arena_t *a = my_heap() ? process_arena : NULL;
-    if (!a || !out) {
-        errno = EINVAL;
-        return -1;
-    }
-    return arena_stats_of(a, thread_heap, out);
+    int result = -1;
+    if (a && out) result = arena_stats_of(a, thread_heap, out);
+    call_done();
+    if (result) errno = EINVAL;
+    return result;
 }
 
 EXPORT int arena_malloc_check(void) {
     arena_t *a = my_heap() ? process_arena : NULL;
-    return a ? arena_check(a) : -1;
+    int result = a ? arena_check(a) : -1;
+    call_done();
+    return result;
 }
 
 static void fmt_stat(fmtbuf *f, const char *name, uint64_t v) {
