@@ -21,6 +21,13 @@ static void huge_cache_remove(heap_t *h, segment_t *s) {
     h->huge_cache_count--;
 }
 
+/* Takes [s + new_size, s + old_size) out of the segment map, before those
+ * pages are handed back (the chunk holding s + new_size stays s's). */
+static void huge_unmap_tail(segment_t *s, size_t old_size, size_t new_size) {
+    uintptr_t from = align_up((uintptr_t)s + new_size, SEGMENT_ALIGN), end = (uintptr_t)s + old_size;
+    if (from < end) segmap_remove((const segment_t *)from, end - from);
+}
+
 /* A cached mapping for `total` bytes at `map_align`: the smallest that fits,
  * cut down when it is more than twice as large. NULL when none fits. */
 static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
@@ -29,11 +36,16 @@ static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
         if (s->size >= total && s->huge_align >= map_align && (!best || s->size < best->size)) best = s;
     if (!best) return NULL;
     huge_cache_remove(h, best);
-    if (best->size / 2 > total && !best->guard && !os_resize(best, best->size, total)) {
-        arena_uncharge(h->arena, best->size - total);
-        segmap_remove(best, best->size);
-        segmap_insert(best, total); /* its leaves exist: cannot fail */
-        best->size = total;
+    if (best->size / 2 > total && !best->guard) {
+        /* The tail leaves the segment map before the OS takes it back: once
+         * unmapped, another thread may map a segment there and register it. */
+        huge_unmap_tail(best, best->size, total);
+        if (!os_resize(best, best->size, total)) {
+            arena_uncharge(h->arena, best->size - total);
+            best->size = total;
+        } else {
+            segmap_insert(best, best->size); /* its leaves exist: cannot fail */
+        }
     }
     best->huge_cached = false;
     best->prev = NULL;
@@ -125,6 +137,7 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
     total = align_up(total, OS_PAGE);
     size_t old = s->size;
     if (total > old && arena_charge(h->arena, total - old)) return NULL;
+    if (total < old) huge_unmap_tail(s, old, total); /* before the OS may hand the tail to another thread */
     if (total == old) {
     } else if (!os_resize(s, old, total)) {
         if (total > old && segmap_insert(s, total)) {
@@ -132,11 +145,8 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
             arena_uncharge(h->arena, total - old);
             return NULL;
         }
-        if (total < old) {
-            segmap_remove(s, old);
-            segmap_insert(s, total); /* its leaves exist: cannot fail */
-        }
     } else {
+        if (total < old) segmap_insert(s, old); /* not shrunk after all: its leaves exist */
         /* Move: the kernel remaps the pages onto an aligned place we reserved and
          * registered first, so the block is never unfindable and the old one stays
          * intact on failure. */
@@ -146,13 +156,16 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
             if (total > old) arena_uncharge(h->arena, total - old);
             return NULL;
         }
+        /* Out of the map before the move unmaps it (another thread may map
+         * there at once); only this thread uses the block meanwhile. */
+        segmap_remove(s, old);
         if (os_move(s, old, total, dest)) {
+            segmap_insert(s, old); /* its leaves exist: cannot fail */
             segmap_remove(dest, total);
             os_unmap(dest, total);
             arena_uncharge(h->arena, total - old);
             return NULL;
         }
-        segmap_remove(s, old);
         s = dest;
         huge_relink(h, s);
     }
