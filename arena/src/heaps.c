@@ -60,6 +60,30 @@ void heap_flush_pending(heap_t *h) {
     atomic_store_explicit(&h->pending_blocks, 0, memory_order_relaxed);
 }
 
+/* A block on its way to its owner (in a batch, or on the owner's remote list)
+ * carries a mark in its bytes 8 to 14, where the allocator keeps nothing (a
+ * 16-byte block's slack record is its byte 15), written by the thread that
+ * freed it and cleared by the owner when it takes the block back. A second
+ * free of the block by any other thread finds the mark: linked into a second
+ * chain instead, the block crossed the two, blocks were lost, and a later
+ * flush wrote its link into a block the owner had handed out again. Heaps of
+ * 8-byte granules have no room for it (their other checks remain). A second
+ * free by the owner itself, while the block waits, is not caught: its free
+ * fast path would have to read the block's bytes on every free. */
+static inline bool pending_markable(const heap_t *owner) { return owner->classes.granule >= 16; }
+static inline uint64_t pending_mark(const heap_t *owner, const void *p) {
+    return ((((uintptr_t)p ^ (uintptr_t)owner) * UINT64_C(0x9E3779B97F4A7C15)) >> 8) | 1;
+}
+static bool pending_marked(const heap_t *owner, const void *p) {
+    uint64_t word;
+    memcpy(&word, (const uint8_t *)p + 8, sizeof word);
+    return pending_markable(owner) && (word & ((UINT64_C(1) << 56) - 1)) == pending_mark(owner, p);
+}
+static void pending_mark_set(const heap_t *owner, void *p, bool on) {
+    uint64_t mark = on ? pending_mark(owner, p) : 0;
+    if (pending_markable(owner)) memcpy((uint8_t *)p + 8, &mark, 7);
+}
+
 /* True when p waits in h's batch; walked only when p's bit in pending_seen is set. */
 static bool heap_pending_holds(const heap_t *h, const void *p) {
     for (void *q = atomic_load_explicit(&h->pending_head, memory_order_relaxed); q; q = *(void **)q)
@@ -76,10 +100,11 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
      * only the batch knows. Linked in twice, it would loop the batch. */
     unsigned hash = (unsigned)(((uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >> 56);
     uint64_t bit = (uint64_t)1 << (hash & 63);
-    if ((h->pending_seen[hash >> 6] & bit) && heap_pending_holds(h, p)) {
+    if (((h->pending_seen[hash >> 6] & bit) && heap_pending_holds(h, p)) || pending_marked(owner, p)) {
         error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
         return;
     }
+    pending_mark_set(owner, p, true);
     h->pending_seen[hash >> 6] |= bit;
     void *head = atomic_load_explicit(&h->pending_head, memory_order_relaxed);
     *(void **)p = head;
@@ -97,6 +122,7 @@ void heap_collect_remote(heap_t *h) {
     while (p) {
         void *next = *(void **)p;
         segment_t *s = segmap_lookup(p);
+        if (s && s->heap == h) pending_mark_set(h, p, false);
         if (s && s->heap == h && s->kind == SEG_SMALL && !h->mode) {
             /* The common case, on one load of the live word. */
             page_t *pg = segment_page(s, p);

@@ -4,7 +4,9 @@
 // the threads are done. Runs under ThreadSanitizer in CI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -156,6 +158,49 @@ TEST(DropInThreads, UsableSizeOfAnotherThreadsBlockCanBeFilledAndKept) {
         arena_test_free(q);
         EXPECT_EQ(arena_malloc_check(), 0) << n;
     }
+}
+
+// A block freed by a thread other than its owner waits in that thread's batch,
+// then on the owner's remote list, live for the owner all the while. A second
+// free of it by another thread, or by the same one after its batch went to
+// the owner, used to link it into a second chain: blocks were lost, and the
+// later flush wrote a link into a block the owner had handed out again.
+// (Reports come one at a time: each thread reports while the others wait.)
+TEST(DropInThreads, ASecondFreeOfABlockOnItsWayToItsOwnerIsReported) {
+    std::vector<void *> mine;
+    for (int i = 0; i < 8; i++) mine.push_back(arena_test_malloc(48));
+    void *elsewhere = nullptr;
+    std::thread([&] { elsewhere = arena_test_malloc(48); }).join();
+    ErrorLog log;
+    std::atomic<int> stage{0};
+    auto wait_for = [&](int s) {
+        while (stage.load() < s) std::this_thread::yield();
+    };
+    std::thread a([&] {
+        for (void *p : mine) arena_test_free(p);  // into a's batch for this thread
+        stage = 1;
+        wait_for(2);                              // b frees mine[3] again meanwhile
+        arena_test_free(elsewhere);               // another owner: a's batch goes to this thread's heap
+        arena_test_free(mine[5]);                 // on this thread's remote list now
+    });
+    std::thread b([&] {
+        wait_for(1);
+        arena_test_free(mine[3]);
+        stage = 2;
+    });
+    b.join();
+    a.join();
+    ASSERT_EQ(log.entries.size(), 2u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+    EXPECT_EQ(log.entries[0].p, mine[3]);
+    EXPECT_EQ(log.entries[1].kind, ARENA_ERR_DOUBLE_FREE);
+    EXPECT_EQ(log.entries[1].p, mine[5]);
+    std::vector<void *> again;
+    for (int i = 0; i < 64; i++) again.push_back(arena_test_malloc(48));  // takes the batch in
+    std::sort(again.begin(), again.end());
+    EXPECT_EQ(std::adjacent_find(again.begin(), again.end()), again.end()) << "a block handed out twice";
+    for (void *p : again) arena_test_free(p);
+    EXPECT_EQ(arena_malloc_check(), 0);
 }
 
 TEST(DropInThreads, HeapsOfEndedThreadsAreAdoptedNotLeaked) {
