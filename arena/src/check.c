@@ -56,6 +56,7 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
                 CHECK_INVARIANT(slack > 0 && slack <= bs, "block's recorded slack is out of range", a);
                 requested -= slack;
             }
+            CHECK_INVARIANT(h->mode || !(pg->purged_os & page_os_mask(pg, a, bs)), "a live block lies on an OS page handed back", a);
             t->live_bytes += requested;
             live++;
         }
@@ -91,6 +92,7 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
             if (check_active_page(h, pg, t)) return -1;
         } else {
             CHECK_INVARIANT(pg->state == PAGE_FREE, "page state is neither free nor active", pg->start);
+            CHECK_INVARIANT(pg->used == 0, "free page counts live blocks", pg->start);
             for (size_t w = 0; w < words; w++)
                 CHECK_INVARIANT(map_load(&pg->live_map[w]) == 0, "free page has live bits", pg->start);
             t->free_pages++;

@@ -171,7 +171,7 @@ struct heap;
 struct segment;
 
 /* A page of one size class.
- * Invariants (check.c: check_page):
+ * Invariants (check.c: check_active_page, check_small_segment, check_free_pages):
  * - state FREE: used == 0, not in a class queue; in its heap's dirty or clean
  *   free-page list.
  * - state ACTIVE: 0 < reserved; used + parked <= capacity <= reserved; the
@@ -213,7 +213,7 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
 #define PAGE_ACTIVE 1
 
 /* A mapping from the OS.
- * Invariants (check.c: check_segment):
+ * Invariants (check.c: check_segment_header, check_small_segment; tlsf.c: tlsf_check):
  * - every 64 KiB chunk of [base, base+size) maps to this segment in the segment
  *   map, and nothing else maps here;
  * - kind SMALL: pages_active + free pages + first_page == pages_ready; the
@@ -337,7 +337,7 @@ typedef struct heap_stats {
     uint64_t allocs, frees, reallocs;
 } heap_stats;
 
-/* Invariants (check.c: check_heap):
+/* Invariants (check.c: heap_check):
  * - direct[c] is the first page of queues[c], or the empty page when it is empty;
  * - every page in queues[c] is ACTIVE, not full, of class c, owned by this heap;
  * - free_dirty and free_clean hold exactly the FREE pages of this heap's SMALL
