@@ -74,14 +74,19 @@ static inline bool pending_markable(const heap_t *owner) { return owner->classes
 static inline uint64_t pending_mark(const heap_t *owner, const void *p) {
     return ((((uintptr_t)p ^ (uintptr_t)owner) * UINT64_C(0x9E3779B97F4A7C15)) >> 8) | 1;
 }
-static bool pending_marked(const heap_t *owner, const void *p) {
+#define PENDING_MARK_BYTES ((UINT64_C(1) << 56) - 1) /* bytes 8-14 of the word at byte 8 */
+static inline uint64_t pending_word(const void *p) {
     uint64_t word;
-    memcpy(&word, (const uint8_t *)p + 8, sizeof word);
-    return pending_markable(owner) && (word & ((UINT64_C(1) << 56) - 1)) == pending_mark(owner, p);
+    __builtin_memcpy(&word, (const uint8_t *)p + 8, sizeof word);
+    return word;
+}
+static bool pending_marked(const heap_t *owner, const void *p) {
+    return pending_markable(owner) && (pending_word(p) & PENDING_MARK_BYTES) == pending_mark(owner, p);
 }
 static void pending_mark_set(const heap_t *owner, void *p, bool on) {
-    uint64_t mark = on ? pending_mark(owner, p) : 0;
-    if (pending_markable(owner)) memcpy((uint8_t *)p + 8, &mark, 7);
+    if (!pending_markable(owner)) return;
+    uint64_t word = (pending_word(p) & ~PENDING_MARK_BYTES) | (on ? pending_mark(owner, p) : 0);
+    __builtin_memcpy((uint8_t *)p + 8, &word, sizeof word);
 }
 
 /* True when p waits in h's batch; walked only when p's bit in pending_seen is set. */
@@ -96,16 +101,24 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
         heap_flush_pending(h);
         h->pending_owner = owner;
     }
-    /* A block freed twice while it waits here is still live for its owner:
-     * only the batch knows. Linked in twice, it would loop the batch. */
-    unsigned hash = (unsigned)(((uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >> 56);
-    uint64_t bit = (uint64_t)1 << (hash & 63);
-    if (((h->pending_seen[hash >> 6] & bit) && heap_pending_holds(h, p)) || pending_marked(owner, p)) {
-        error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
-        return;
+    /* A block freed twice while it waits is still live for its owner: only
+     * its mark knows, or, without room for one, the batch (a filter, then a
+     * walk). Linked in twice, it would loop or cross the chains. */
+    if (likely(pending_markable(owner))) {
+        if (pending_marked(owner, p)) {
+            error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+            return;
+        }
+        pending_mark_set(owner, p, true);
+    } else {
+        unsigned hash = (unsigned)(((uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >> 56);
+        uint64_t bit = (uint64_t)1 << (hash & 63);
+        if ((h->pending_seen[hash >> 6] & bit) && heap_pending_holds(h, p)) {
+            error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+            return;
+        }
+        h->pending_seen[hash >> 6] |= bit;
     }
-    pending_mark_set(owner, p, true);
-    h->pending_seen[hash >> 6] |= bit;
     void *head = atomic_load_explicit(&h->pending_head, memory_order_relaxed);
     *(void **)p = head;
     if (!head) h->pending_tail = p;
