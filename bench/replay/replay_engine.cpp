@@ -724,10 +724,14 @@ void Session::replay() {
         if (!s.options.threaded)
             while (taken > 0 && out.timeline[taken - 1].op_index == 0) taken--;
         out.timeline.resize(taken);
-        // The first sample at the largest rise: where resident memory peaks
-        // (later samples on the same plateau see fewer live bytes).
+        // The largest rise; on a plateau of it, the sample with the most live
+        // bytes (frag_at_peak): a plateau may start before the live peak, as
+        // bump's does, its whole reserve resident before the first op.
+        bool first = true;
         for (const Sample &sample : out.timeline) {
-            if (sample.rss_bytes > out.rss_peak_bytes || !out.live_at_rss_peak) {
+            if (first || sample.rss_bytes > out.rss_peak_bytes ||
+                (sample.rss_bytes == out.rss_peak_bytes && sample.live_bytes > out.live_at_rss_peak)) {
+                first = false;
                 out.rss_peak_bytes = sample.rss_bytes;
                 out.live_at_rss_peak = sample.live_bytes;
             }

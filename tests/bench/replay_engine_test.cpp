@@ -1,7 +1,10 @@
 // Tests of the replay engine (bench/replay): images, bump sizing, and that the
 // check pass catches what it is there to catch, with allocators made to fail.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cstdlib>
 #include <cstring>
@@ -159,6 +162,66 @@ TEST(ReplayMemory, SamplesEveryPercentAndAtThePeak) {
     EXPECT_GE(o.rss_peak_bytes, 300u * 4096u);
     EXPECT_TRUE(o.has_internal_frag);
     EXPECT_GE(o.internal_frag, 1.0);
+}
+
+// A process malloc whose resident memory is known: every block a mapping of
+// its own, a freed large block's pages kept (a cache) until the next small
+// request unmaps them.
+class CachingMalloc : public bench::Allocator {
+public:
+    ~CachingMalloc() override { drop_cache(); }
+    void *malloc(size_t size) override {
+        if (size <= 4096) drop_cache();
+        size_t bytes = (size + 4095) / 4096 * 4096;
+        void *p = mmap(nullptr, bytes ? bytes : 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? nullptr : p;
+    }
+    void *calloc(size_t n, size_t size) override { return malloc(n * size); }
+    void *memalign(size_t, size_t size) override { return malloc(size); }
+    void *realloc(void *, size_t, size_t) override { return nullptr; }
+    void free(void *block, size_t size) override {
+        size_t bytes = (size + 4095) / 4096 * 4096;
+        if (size > 4096) cache_.push_back({block, bytes});
+        else munmap(block, bytes ? bytes : 4096);
+    }
+
+private:
+    void drop_cache() {
+        for (auto &[p, bytes] : cache_) munmap(p, bytes);
+        cache_.clear();
+    }
+    std::vector<std::pair<void *, size_t>> cache_;
+};
+
+// Resident memory that peaks while nothing is live, then falls: the peak is
+// still the largest rise sampled (a sample with nothing live once let the
+// next, lower one replace it).
+TEST(ReplayMemory, APeakWithNothingLiveIsStillThePeak) {
+    std::string text = "arena-trace 1\na 0 40960\nf 0\na 1 20480\nf 1\na 2 16\na 3 16\n";
+    for (int i = 0; i < 97; i++) text += "a 4 8\nf 4\n";
+    bench::AllocatorInfo info;
+    info.name = "caching";
+    info.create = [](const bench::AllocatorSettings &, std::string *) {
+        return std::unique_ptr<bench::Allocator>(new CachingMalloc());
+    };
+    const auto o = run_pass(parse_text(text), info, replay::Pass::Memory);
+    ASSERT_TRUE(o.ok) << o.error;
+    uint64_t highest = 0;
+    for (const auto &s : o.timeline) highest = std::max(highest, s.rss_bytes);
+    EXPECT_GE(highest, 61440u) << "the cached 40 KiB and the 20 KiB block, resident together";
+    EXPECT_EQ(o.rss_peak_bytes, highest);
+}
+
+// bump's reserve is resident before the first op, so every sample ties: the
+// one taken for frag_at_peak is the one with the most live bytes, not the first.
+TEST(ReplayMemory, OnAPlateauTheSampleWithTheMostLiveBytes) {
+    std::string text = "arena-trace 1\n";
+    for (int i = 0; i < 300; i++) text += "a " + std::to_string(i) + " 4096\n";
+    for (int i = 0; i < 300; i++) text += "f " + std::to_string(i) + "\n";
+    const trace::Trace t = parse_text(text);
+    const auto o = run_pass(t, *bench::find_allocator("bump"), replay::Pass::Memory);
+    ASSERT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(o.live_at_rss_peak, t.facts.peak_live_bytes);
 }
 
 TEST(ReplayLatency, FiguresAreOrdered) {
