@@ -54,8 +54,9 @@ typedef struct arena_config {     /* all-zero = every default */
     size_t region_size;  /* bytes asked from the OS at a time, power of two from 64 KiB
                             to 1 GiB; 0 = the policy's default (default: 4 MiB,
                             seed: 64 KiB) */
-    size_t max_bytes;    /* cap on bytes mapped from the OS, metadata included;
-                            0 = no cap; past it allocation fails with ENOMEM */
+    size_t max_bytes;    /* cap on bytes mapped from the OS for regions, their
+                            metadata and thread heaps (the arena's own few KiB
+                            aside); 0 = no cap; past it allocation fails with ENOMEM */
     arena_policy policy;
     unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
                             only for the last two) */

@@ -462,10 +462,20 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
             q = heap_alloc(h, size, h->classes.granule);
             if (!q) return NULL; /* p untouched and live */
             memcpy(q, p, old < size ? old : size);
-            bool foreign = s->heap != h;
-            block_free(h, s, p); /* s may be unmapped from here on */
-            /* Another heap counted the old block freed: the moved one is ours. */
-            if (foreign) heap_count_alloc(h, old);
+            if (s->kind == SEG_HUGE && s->heap != h && s->stats_heap == h) {
+                /* A huge block of the shared heap that this heap counts: it
+                 * goes without a count, as its own block would (the realloc
+                 * is counted below), not as another heap's. */
+                huge_lock(h);
+                huge_free(s->heap, s);
+                huge_cache_trim(h, s->heap);
+                huge_unlock(h);
+            } else {
+                bool foreign = s->heap != h;
+                block_free(h, s, p); /* s may be unmapped from here on */
+                /* Another heap counted the old block freed: the moved one is ours. */
+                if (foreign) heap_count_alloc(h, old);
+            }
         }
     }
     heap_count_realloc(h, old, size);

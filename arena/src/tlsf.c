@@ -392,15 +392,24 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
 
 /* A new MEDIUM segment with a free block of at least `block` bytes: a region,
  * or for a block above a quarter region, a segment that holds four of them,
- * so that large blocks do not each leave a region's tail unused. */
+ * so that large blocks do not each leave a region's tail unused; when that is
+ * refused (max_bytes, or the OS), the smallest segment that holds the block.
+ * NULL with errno ENOMEM when neither can be had. */
 static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
+    size_t least = h->arena->region_size;
+    while (least - segment_header_size(h->arena, SEG_MEDIUM, least) < block + 2 * MB_HDR + 2 * h->classes.granule + OS_PAGE) {
+        if (least > SIZE_MAX / 2) return NULL;
+        least *= 2;
+    }
     size_t size = h->arena->region_size;
     while (size / 4 < block && size <= MAX_REGION) size *= 2;
-    while (size - segment_header_size(h->arena, SEG_MEDIUM, size) < block + 2 * MB_HDR + 2 * h->classes.granule + OS_PAGE) {
-        if (size > SIZE_MAX / 2) return NULL;
-        size *= 2;
+    if (size > least) {
+        int saved = errno;
+        segment_t *s = segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
+        if (s) return s;
+        errno = saved; /* the smaller one may still fit */
     }
-    return segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
+    return segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN);
 }
 
 static bool tlsf_segment_empty(const segment_t *s) {

@@ -343,6 +343,58 @@ TEST(ArenaMaxBytes, CapFailsWithEnomemAndNothingIsLost) {
     }
 }
 
+// A medium block asks for a segment that holds four of its size; under a cap
+// that refuses it, the smallest segment that holds the block will do (it
+// failed with ENOMEM with the cap nowhere near reached).
+TEST(ArenaMaxBytes, AMediumBlockFitsUnderACapSmallerThanFourOfIt) {
+    struct Case {
+        size_t region, cap, block;
+    };
+    for (Case k : {Case{0, (size_t)8 << 20, (size_t)3 << 20}, Case{0, (size_t)16 << 20, (size_t)5 << 20},
+                   Case{(size_t)64 << 10, (size_t)1 << 20, 300000}}) {
+        arena_config c{};
+        c.region_size = k.region;
+        c.max_bytes = k.cap;
+        arena_t *a = arena_create(&c);
+        ASSERT_NE(a, nullptr);
+        errno = 0;
+        void *p = arena_malloc(a, k.block);
+        EXPECT_NE(p, nullptr) << k.block << " B under a cap of " << k.cap;
+        EXPECT_EQ(errno, 0) << "a success leaves errno alone";
+        if (p) Fill(p, k.block, 3);
+        EXPECT_LE(Stats(a).mapped_bytes, k.cap + ((size_t)64 << 10));
+        EXPECT_EQ(arena_check(a), 0);
+        arena_free(a, p);
+        arena_destroy(a);
+    }
+}
+
+// In a thread-safe arena huge blocks belong to the shared heap and are counted
+// by the heap that made them: a realloc that moves one counts one realloc, no
+// further allocation or free (it counted an extra pair).
+TEST(DefaultPolicy, AHugeBlockMovedByReallocCountsOnce) {
+    for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE}) {
+        arena_config c{};
+        c.flags = flags;
+        arena_t *a = arena_create(&c);
+        void *p = arena_malloc(a, (size_t)20 << 20);
+        ASSERT_NE(p, nullptr);
+        void *q = arena_realloc(a, p, (size_t)1 << 20);
+        ASSERT_NE(q, nullptr);
+        arena_stats s = Stats(a);
+        EXPECT_EQ(s.allocs, 1u) << "flags " << flags;
+        EXPECT_EQ(s.frees, 0u) << "flags " << flags;
+        EXPECT_EQ(s.reallocs, 1u);
+        EXPECT_EQ(s.live_bytes, (size_t)1 << 20);
+        arena_free(a, q);
+        s = Stats(a);
+        EXPECT_EQ(s.allocs, 1u);
+        EXPECT_EQ(s.frees, 1u);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
 // The seed policy as it was: one 64 KiB heap when max_bytes = region_size.
 TEST(SeedPolicy, FixedHeapHoldsAtMost64KiBThenReturnsNull) {
     arena_config c{};
