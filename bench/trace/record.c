@@ -247,6 +247,7 @@ static void open_trace(void) {
         put_str(": ");
         put_command_line();
         put_str("\n");
+        flush_output(); /* a process killed before its next flush still leaves a valid trace */
     }
     errno = saved;
 }
@@ -266,6 +267,7 @@ static void put_summary(const char *why) {
                                         "blocks not tracked (no memory for the table)",
                                         "threads beyond 1023 written as thread 1023"};
     const uint64_t *values = &counts.ops;
+    if (sizeof out_buf - out_len < 1024) flush_output(); /* the whole line fits: put_num does not check */
     put_str("# ");
     put_str(why);
     put_str(":");
@@ -442,18 +444,22 @@ static int booting(void) { return atomic_load_explicit(&state, memory_order_acqu
 /* 1 with the lock held when this call is to be recorded. */
 static int enter(void) {
     if (!ready()) return 0;
+    /* Set before the lock is taken and cleared after it is released: a signal
+     * handler that calls _exit (or malloc) meanwhile must pass through, not
+     * wait for a lock its own thread holds. */
+    busy = 1;
     pthread_mutex_lock(&lock);
     if (state != RECORDING) {
         pthread_mutex_unlock(&lock);
+        busy = 0;
         return 0;
     }
-    busy = 1;
     return 1;
 }
 
 static void leave(void) {
-    busy = 0;
     pthread_mutex_unlock(&lock);
+    busy = 0;
 }
 
 /* realloc(p, size) returned q. */
@@ -564,8 +570,13 @@ static void *aligned(void *(*fn)(size_t, size_t), size_t align, size_t size) {
 static void *page_valloc(size_t align, size_t size) { (void)align; return real.valloc(size); }
 static void *page_pvalloc(size_t align, size_t size) { (void)align; return real.pvalloc(size); }
 
-EXPORT void *aligned_alloc(size_t align, size_t size) { return aligned(real.aligned_alloc, align, size); }
-EXPORT void *memalign(size_t align, size_t size) { return aligned(real.memalign, align, size); }
+/* real.* read when called: the first heap call of a process may be one of these,
+ * before anything resolved them. */
+static void *real_aligned_alloc(size_t align, size_t size) { return real.aligned_alloc(align, size); }
+static void *real_memalign(size_t align, size_t size) { return real.memalign(align, size); }
+
+EXPORT void *aligned_alloc(size_t align, size_t size) { return aligned(real_aligned_alloc, align, size); }
+EXPORT void *memalign(size_t align, size_t size) { return aligned(real_memalign, align, size); }
 EXPORT void *valloc(size_t size) { return aligned(page_valloc, (size_t)sysconf(_SC_PAGESIZE), size); }
 EXPORT void *pvalloc(size_t size) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);

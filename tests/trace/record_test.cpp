@@ -103,6 +103,23 @@ TEST(Recorder, ThreadsRacingStillGiveAValidTrace) {
     EXPECT_GT(trace::cross_thread_frees(t), 1000u);
 }
 
+// A program killed before the recorder's first flush: the trace holds at least
+// its header (it held nothing, failed validation, and record exited 1 instead
+// of with the program's own status).
+TEST(Recorder, AProgramKilledEarlyLeavesAValidTraceAndItsStatus) {
+    trace_test::TempDir dir;
+    // A shell makes a few heap calls, far fewer than fill the recorder's buffer.
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "k.trace") + "' -- sh -c 'kill -ABRT $$'");
+    EXPECT_EQ(r.exit_code, 128 + 6) << r.err;
+    const std::vector<std::string> files = files_starting(dir.path(), "k.trace");
+    ASSERT_GE(files.size(), 1u) << r.err;
+    for (const std::string &f : files) {
+        trace::Trace t;
+        std::string error;
+        EXPECT_TRUE(trace::load(dir / f, &t, &error)) << f << ": " << error;
+    }
+}
+
 TEST(Recorder, GzipOutput) {
     trace_test::TempDir dir;
     const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "p.trace.gz") + "' -- " + RECORD_PROBE);
