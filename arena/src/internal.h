@@ -444,6 +444,9 @@ struct arena {
 /* True when p lies in one of the last segments a handed back to the OS. */
 bool arena_recently_released(const arena_t *a, const void *p) INTERNAL;
 
+/* True when `size` more bytes mapped would stay within max_bytes now (another
+ * thread may take them first: arena_charge decides). */
+bool arena_cap_allows(const arena_t *a, size_t size) INTERNAL;
 /* Accounts for a new mapping of `size` bytes; returns true (nothing changed)
  * when max_bytes would be exceeded. */
 bool arena_charge(arena_t *a, size_t size) INTERNAL;

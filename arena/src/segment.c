@@ -28,6 +28,11 @@ size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) {
     }
 }
 
+bool arena_cap_allows(const arena_t *a, size_t size) {
+    size_t cap = a->config.max_bytes, now = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);
+    return !cap || (now + size >= now && now + size - a->self_size <= cap);
+}
+
 bool arena_charge(arena_t *a, size_t size) {
     size_t cap = a->config.max_bytes;
     size_t now = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);

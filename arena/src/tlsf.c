@@ -392,9 +392,9 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
 
 /* A new MEDIUM segment with a free block of at least `block` bytes: a region,
  * or for a block above a quarter region, a segment that holds four of them,
- * so that large blocks do not each leave a region's tail unused; when that is
- * refused (max_bytes, or the OS), the smallest segment that holds the block.
- * NULL with errno ENOMEM when neither can be had. */
+ * so that large blocks do not each leave a region's tail unused; under a
+ * max_bytes that leaves no room for that, the smallest segment that holds the
+ * block. NULL with errno ENOMEM when the OS or the cap refuses it. */
 static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
     size_t least = h->arena->region_size;
     while (least - segment_header_size(h->arena, SEG_MEDIUM, least) < block + 2 * MB_HDR + 2 * h->classes.granule + OS_PAGE) {
@@ -403,13 +403,8 @@ static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
     }
     size_t size = h->arena->region_size;
     while (size / 4 < block && size <= MAX_REGION) size *= 2;
-    if (size > least) {
-        int saved = errno;
-        segment_t *s = segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
-        if (s) return s;
-        errno = saved; /* the smaller one may still fit */
-    }
-    return segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN);
+    if (size > least && !arena_cap_allows(h->arena, size)) size = least;
+    return segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
 }
 
 static bool tlsf_segment_empty(const segment_t *s) {
