@@ -73,8 +73,10 @@ static inline void mb_sf_set(mblock *b, size_t v) { __atomic_store_n(&b->size_fl
 static inline size_t mb_size(const mblock *b) { return mb_sf(b) & ~MB_FLAGS; }
 static inline bool mb_free(const mblock *b) { return mb_sf(b) & MB_FREE; }
 static inline mblock *mb_next(const mblock *b) { return (mblock *)((uint8_t *)b + mb_size(b)); }
+/* From the footer before b, as an address: in a mode the footer may be a write
+ * after free's, checked (mb_free_block_of) before the block is used. */
 static inline mblock *mb_prev(const mblock *b) {
-    return (mblock *)((uint8_t *)b - ((const size_t *)b)[-1]);
+    return (mblock *)((uintptr_t)b - ((const size_t *)b)[-1]);
 }
 static inline mlinks *mb_links(mblock *b) { return (mlinks *)(b + 1); }
 static inline void *mb_payload(const mblock *b) { return (uint8_t *)b + MB_HDR; }
