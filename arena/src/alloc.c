@@ -167,12 +167,14 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     }
 }
 
-/* A huge block freed into the shared heap's cache (the drop-in, thread-safe
- * arenas) stays mapped only within what the freeing heap h may still keep
- * dirty: the shared heap counts no live bytes of its own, so by its own budget
- * it would keep nothing, and without this it kept up to HUGE_CACHE_MAX freed
- * mappings resident for good. Under the huge lock. */
-static void huge_cache_trim(heap_t *h, heap_t *shared) {
+/* Frees huge block s of the shared heap (the drop-in, thread-safe arenas), freed
+ * by h's thread; no stats; under the huge lock. Its mapping stays in the shared
+ * cache only within what h may still keep dirty: the shared heap counts no live
+ * bytes of its own, so by its own budget it would keep nothing, and without
+ * this it kept up to HUGE_CACHE_MAX freed mappings resident for good. */
+static void huge_free_shared(heap_t *h, segment_t *s) {
+    heap_t *shared = s->heap;
+    huge_free(shared, s);
     size_t budget = heap_purge_budget(h), dirty = heap_dirty_total(h);
     huge_purge(shared, budget > dirty ? budget - dirty : 0, false, 0);
 }
@@ -185,8 +187,7 @@ static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
         huge_lock(h);
         heap_t *stats = s->stats_heap;
         size_t requested = s->huge_requested;
-        huge_free(s->heap, s);
-        huge_cache_trim(h, s->heap);
+        huge_free_shared(h, s);
         huge_unlock(h);
         heap_count_remote_frees(stats, requested, 1);
         return;
@@ -467,8 +468,7 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
                  * goes without a count, as its own block would (the realloc
                  * is counted below), not as another heap's. */
                 huge_lock(h);
-                huge_free(s->heap, s);
-                huge_cache_trim(h, s->heap);
+                huge_free_shared(h, s);
                 huge_unlock(h);
             } else {
                 bool foreign = s->heap != h;

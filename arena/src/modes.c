@@ -91,18 +91,21 @@ void modes_carve(heap_t *h, page_t *pg, uintptr_t begin, size_t count) {
 
 /* ---- taking and giving back blocks --------------------------------------- */
 
+/* MODE_CHECKED: reports a write after free when free block b (bs bytes) has
+ * lost the fill past its link. */
+static void modes_fill_verify(heap_t *h, const uint8_t *b, size_t bs) {
+    for (size_t i = sizeof(void *); i < bs; i++) {
+        if (b[i] != FREE_FILL) {
+            error_report(h->arena, b, ARENA_ERR_WRITE_AFTER_FREE, NULL);
+            return;
+        }
+    }
+}
+
 void *modes_block_take(heap_t *h, page_t *pg, size_t size) {
     uint8_t *b = pg->free;
     pg->free = modes_list_next(h, pg, b);
-    size_t bs = pg->block_size;
-    if (h->mode & MODE_CHECKED) {
-        for (size_t i = sizeof(void *); i < bs; i++) {
-            if (b[i] != FREE_FILL) {
-                error_report(h->arena, b, ARENA_ERR_WRITE_AFTER_FREE, NULL);
-                break;
-            }
-        }
-    }
+    if (h->mode & MODE_CHECKED) modes_fill_verify(h, b, pg->block_size);
     block_mark_live(h, pg, b, size);
     return b;
 }
@@ -111,14 +114,8 @@ void *modes_block_take(heap_t *h, page_t *pg, size_t size) {
  * the page leaves its class (to the free pages, or to another class): it is
  * carved and filled anew there, which would erase a write after free. */
 void modes_page_verify(heap_t *h, page_t *pg) {
-    size_t bs = pg->block_size;
-    if (!(h->mode & MODE_CHECKED) || bs <= sizeof(void *)) return;
-    for (uint8_t *b = pg->free; b; b = modes_list_next(h, pg, b))
-        for (size_t i = sizeof(void *); i < bs; i++)
-            if (b[i] != FREE_FILL) {
-                error_report(h->arena, b, ARENA_ERR_WRITE_AFTER_FREE, NULL);
-                break;
-            }
+    if (!(h->mode & MODE_CHECKED) || pg->block_size <= sizeof(void *)) return;
+    for (uint8_t *b = pg->free; b; b = modes_list_next(h, pg, b)) modes_fill_verify(h, b, pg->block_size);
 }
 
 void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {

@@ -28,19 +28,23 @@ size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) {
     }
 }
 
+/* True when `size` more bytes on top of `mapped` would pass max_bytes. The cap
+ * counts regions; the arena's own mapping is not part of it. */
+static bool cap_refuses(const arena_t *a, size_t mapped, size_t size) {
+    size_t cap = a->config.max_bytes, next = mapped + size;
+    return cap && (next < mapped || next - a->self_size > cap);
+}
+
 bool arena_cap_allows(const arena_t *a, size_t size) {
-    size_t cap = a->config.max_bytes, now = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);
-    return !cap || (now + size >= now && now + size - a->self_size <= cap);
+    return !cap_refuses(a, atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed), size);
 }
 
 bool arena_charge(arena_t *a, size_t size) {
-    size_t cap = a->config.max_bytes;
     size_t now = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);
     size_t next;
     do {
+        if (cap_refuses(a, now, size)) return true;
         next = now + size;
-        /* The cap counts regions; the arena's own mapping is not part of it. */
-        if (cap && (next < now || next - a->self_size > cap)) return true;
     } while (!atomic_compare_exchange_weak(&a->mapped_bytes, &now, next));
     size_t peak = atomic_load_explicit(&a->peak_mapped_bytes, memory_order_relaxed);
     while (next > peak && !atomic_compare_exchange_weak(&a->peak_mapped_bytes, &peak, next)) {

@@ -340,8 +340,9 @@ static mblock *tlsf_find_exact(const tlsf_t *t, size_t size) {
     unsigned fl, sl;
     tlsf_mapping(size, &fl, &sl);
     if (fl >= TLSF_FL_COUNT) return NULL;
+    const heap_t *h = tlsf_heap(t);
     for (mblock *b = t->heads[fl][sl]; b; b = mb_links(b)->next) {
-        if (tlsf_heap(t)->mode && !mb_free_block_of(tlsf_heap(t), b)) tlsf_corrupt(tlsf_heap(t), b);
+        if (h->mode && !mb_free_block_of(h, b)) tlsf_corrupt(h, b);
         if (mb_size(b) >= size) return b;
     }
     return NULL;
