@@ -321,7 +321,9 @@ void heap_free_general(heap_t *h, segment_t *s, void *p) {
     s = block_check(h, s, p);
     if (!s) return;
     if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
-    if (s->heap != h) {
+    /* A thread-safe arena's huge blocks all lie in its own heap, counted by the
+     * heap that asked: freed through the arena's heap, one goes the same way. */
+    if (s->heap != h || (s->kind == SEG_HUGE && s->stats_heap != h)) {
         block_free_foreign(h, s, p);
         return;
     }

@@ -589,6 +589,74 @@ TEST(ThreadHeaps, EmptyHeapsOfEndedThreadsDoNotHoldTheByteCap) {
     arena_destroy(a);
 }
 
+// A thread that never allocated cannot get a heap once max_bytes leaves no
+// room for one. It must still free and size the blocks other threads give it,
+// not skip the free and lose the block.
+TEST(ThreadHeaps, AThreadWithNoRoomForAHeapStillFreesOthersBlocks) {
+    // What one heap holding one block maps, measured on an arena without a cap.
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *probe = arena_create(&c);
+    ASSERT_NE(probe, nullptr);
+    size_t arena_itself = Stats(probe).mapped_bytes; // not counted against the cap
+    const size_t kHuge = 20u << 20; // above medium blocks: in the arena's shared heap
+    void *q = arena_malloc(probe, 100), *qh = arena_malloc(probe, kHuge);
+    ASSERT_NE(q, nullptr);
+    ASSERT_NE(qh, nullptr);
+    size_t one_heap = Stats(probe).mapped_bytes;
+    arena_free(probe, q);
+    arena_free(probe, qh);
+    arena_destroy(probe);
+
+    c.max_bytes = one_heap - arena_itself + 4096; // under a second heap's struct
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    const size_t kBlocks = 3;
+    void *blocks[kBlocks];
+    for (size_t i = 0; i < kBlocks; i++) {
+        blocks[i] = arena_malloc(a, 100);
+        ASSERT_NE(blocks[i], nullptr);
+        Fill(blocks[i], 100, (uint32_t)i);
+    }
+    void *huge = arena_malloc(a, kHuge);
+    ASSERT_NE(huge, nullptr);
+    ASSERT_EQ(Stats(a).mapped_bytes, one_heap);
+    size_t usable[kBlocks] = {}, huge_usable = 0;
+    std::thread([&] {
+        errno = 0;
+        EXPECT_EQ(arena_malloc(a, 100), nullptr) << "the cap leaves no room for this thread's heap";
+        EXPECT_EQ(errno, ENOMEM);
+        for (size_t i = 0; i < kBlocks; i++) {
+            usable[i] = arena_usable_size(a, blocks[i]);
+            EXPECT_EQ(FirstMismatch(blocks[i], 100, (uint32_t)i), 100u);
+            if (i < 2) arena_free(a, blocks[i]);
+        }
+        EXPECT_EQ(arena_realloc(a, blocks[2], 200), nullptr) << "no heap to allocate from";
+        EXPECT_EQ(errno, ENOMEM);
+        huge_usable = arena_usable_size(a, huge);
+        errno = 0;
+        arena_free(a, huge);
+        EXPECT_EQ(errno, 0) << "free leaves errno alone";
+    }).join();
+    EXPECT_GE(huge_usable, kHuge);
+    ASSERT_LE(Stats(a).mapped_bytes, one_heap - kHuge) << "the other thread got a heap, or the huge block stayed";
+    for (size_t i = 0; i < kBlocks; i++) EXPECT_GE(usable[i], 100u) << "block " << i;
+    EXPECT_EQ(FirstMismatch(blocks[2], 100, 2), 100u) << "a failed realloc leaves its block alone";
+    EXPECT_EQ(arena_check(a), 0);
+    {
+        ErrorLog log;
+        arena_free(a, blocks[0]); // freed by the other thread: a double free now
+        ASSERT_EQ(log.entries.size(), 1u) << "the other thread's free was skipped";
+        EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+    }
+    arena_free(a, blocks[2]);
+    arena_stats s = Stats(a);
+    EXPECT_EQ(s.live_bytes, 0u);
+    EXPECT_EQ(s.allocs, s.frees);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
                          [](const auto &info) { return PolicyName(info.param); });
 
