@@ -6,6 +6,13 @@
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
+static void heap_foreach_live(const heap_t *h, block_fn fn, void *ctx);
+
+static void add_requested(void *total, void *p, size_t requested) {
+    (void)p;
+    *(size_t *)total += requested;
+}
+
 /* Adds h's counters to *out and, when `walk`, the figures that take a walk over
  * its pages and blocks: usable, free, purged bytes and the largest free block.
  * Only a heap that cannot change under the walk may be walked. */
@@ -24,6 +31,7 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     out->reallocs += h->stats.reallocs;
     out->regions += h->segment_count;
     if (!walk) return;
+    size_t usable_before = out->usable_bytes;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
         if (s->pages_ready < s->page_count) { /* never set up, never touched */
             size_t never = (size_t)(s->page_count - s->pages_ready) << PAGE_SHIFT;
@@ -53,6 +61,10 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     out->usable_bytes += medium_usable;
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next) out->usable_bytes += s->huge_usable;
     out->free_bytes += h->huge_cache_bytes;
+    if (h->mode & MODE_CHECKED) { /* a block's usable size is what was asked for (arena_usable_size) */
+        out->usable_bytes = usable_before;
+        heap_foreach_live(h, add_requested, &out->usable_bytes);
+    }
 }
 
 void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {

@@ -21,6 +21,29 @@ arena_t *Create(unsigned flags) {
 
 const size_t kSizes[] = {1, 24, 100, 4000, 20000, 300000, 20u << 20};  // small, medium, huge
 
+// usable_bytes is "the sum of usable sizes of live blocks": in checked mode a
+// block's usable size is what was asked for (the canary is not the caller's),
+// in a thread-safe arena too, whose huge blocks its own heap holds.
+TEST(CheckedMode, StatsCountTheUsableSizesThatUsableSizeReports) {
+    for (unsigned flags : {ARENA_CHECKED, ARENA_CHECKED | ARENA_THREAD_SAFE}) {
+        arena_t *a = Create(flags);
+        std::vector<void *> blocks;
+        size_t usable = 0;
+        for (size_t n : kSizes) {
+            void *p = arena_malloc(a, n);
+            ASSERT_NE(p, nullptr);
+            usable += arena_usable_size(a, p);
+            blocks.push_back(p);
+        }
+        arena_stats s = Stats(a);
+        EXPECT_EQ(s.usable_bytes, usable) << "flags " << flags;
+        EXPECT_EQ(s.live_blocks, blocks.size());
+        for (void *p : blocks) arena_free(a, p);
+        EXPECT_EQ(Stats(a).usable_bytes, 0u);
+        arena_destroy(a);
+    }
+}
+
 TEST(CheckedMode, OverflowPastTheRequestedSizeIsReportedAtFree) {
     for (size_t n : kSizes) {
         arena_t *a = Create(ARENA_CHECKED);
