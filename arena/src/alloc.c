@@ -384,9 +384,8 @@ static bool block_resize_in_place(heap_t *h, segment_t *s, void *p, size_t size)
 }
 
 static void heap_count_realloc(heap_t *h, size_t old, size_t size) {
-    h->stats.reallocs++;
-    h->stats.live_bytes += size - old;
-    if (h->stats.live_bytes > h->stats.peak_live_bytes) h->stats.peak_live_bytes = h->stats.live_bytes;
+    COUNTER_ADD(h->stats.reallocs, 1);
+    heap_count_live(h, size - old);
 }
 
 /* Resizes live small block p of h (not in a mode; its bits r, `word` the value
@@ -498,8 +497,7 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
         size_t requested = block_requested(h, s, p);
         if (requested != usable) {
             block_set_requested(h, s, (void *)p, usable);
-            h->stats.live_bytes += usable - requested;
-            if (h->stats.live_bytes > h->stats.peak_live_bytes) h->stats.peak_live_bytes = h->stats.live_bytes;
+            heap_count_live(h, usable - requested);
         }
     } else if (fold_slack) {
         /* Another heap's block: only its owner may fold the slack, and a small

@@ -56,15 +56,21 @@ static inline void page_block_free(heap_t *h, page_t *pg, void *p, live_ref r, u
     page_block_returned(h, pg);
 }
 
+/* h's live bytes grew by `grown` (wrapping: a shrink lowers them); the peak follows. */
+static inline void heap_count_live(heap_t *h, size_t grown) {
+    size_t live = h->stats.live_bytes + grown;
+    COUNTER_SET(h->stats.live_bytes, live);
+    if (live > h->stats.peak_live_bytes) COUNTER_SET(h->stats.peak_live_bytes, live);
+}
+
 static inline void heap_count_alloc(heap_t *h, size_t size) {
-    h->stats.allocs++;
-    h->stats.live_bytes += size;
-    if (h->stats.live_bytes > h->stats.peak_live_bytes) h->stats.peak_live_bytes = h->stats.live_bytes;
+    COUNTER_ADD(h->stats.allocs, 1);
+    heap_count_live(h, size);
 }
 
 static inline void heap_count_free(heap_t *h, size_t size) {
-    h->stats.frees++;
-    h->stats.live_bytes -= size;
+    COUNTER_ADD(h->stats.frees, 1);
+    COUNTER_SET(h->stats.live_bytes, h->stats.live_bytes - size);
 }
 
 /* `blocks` blocks (`bytes` requested) of heap `owner` freed by another thread:

@@ -166,8 +166,8 @@ void heap_collect_remote(heap_t *h) {
     }
     size_t bytes = atomic_exchange_explicit(&h->remote_freed_bytes, 0, memory_order_acquire);
     uint64_t blocks = atomic_exchange_explicit(&h->remote_freed_blocks, 0, memory_order_acquire);
-    h->stats.live_bytes -= bytes;
-    h->stats.frees += blocks;
+    COUNTER_SET(h->stats.live_bytes, h->stats.live_bytes - bytes);
+    COUNTER_ADD(h->stats.frees, blocks);
 }
 
 /* ---- thread heaps -------------------------------------------------------- */

@@ -95,7 +95,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     s->next = h->segments[kind];
     if (s->next) s->next->prev = s;
     h->segments[kind] = s;
-    h->segment_count++;
+    COUNTER_ADD(h->segment_count, 1);
     switch (kind) {
     case SEG_SMALL:
         s->page_count = (uint32_t)(size >> PAGE_SHIFT);
@@ -135,7 +135,7 @@ bool arena_recently_released(const arena_t *a, const void *p) {
 }
 
 void segment_release_unlinked(heap_t *h, segment_t *s) {
-    h->segment_count--;
+    COUNTER_SET(h->segment_count, h->segment_count - 1);
     size_t size = s->size;
     arena_t *a = h->arena;
     unsigned slot = atomic_fetch_add_explicit(&a->released_next, 1, memory_order_relaxed) % RELEASED_RING;

@@ -23,13 +23,14 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     /* ... and those this heap's thread freed, not yet handed to their owner. */
     remote_bytes += atomic_load_explicit(&h->pending_bytes, memory_order_relaxed);
     remote_blocks += atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
-    out->live_bytes += h->stats.live_bytes - remote_bytes;
-    out->live_blocks += (size_t)(h->stats.allocs - h->stats.frees - remote_blocks);
-    out->peak_live_bytes += h->stats.peak_live_bytes;
-    out->allocs += h->stats.allocs;
-    out->frees += h->stats.frees + remote_blocks;
-    out->reallocs += h->stats.reallocs;
-    out->regions += h->segment_count;
+    uint64_t allocs = COUNTER_GET(h->stats.allocs), frees = COUNTER_GET(h->stats.frees);
+    out->live_bytes += COUNTER_GET(h->stats.live_bytes) - remote_bytes;
+    out->live_blocks += (size_t)(allocs - frees - remote_blocks);
+    out->peak_live_bytes += COUNTER_GET(h->stats.peak_live_bytes);
+    out->allocs += allocs;
+    out->frees += frees + remote_blocks;
+    out->reallocs += COUNTER_GET(h->stats.reallocs);
+    out->regions += COUNTER_GET(h->segment_count);
     if (!walk) return;
     size_t usable_before = out->usable_bytes;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
