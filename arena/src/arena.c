@@ -159,13 +159,10 @@ static heap_t *arena_heap_for(arena_t *a, const void *p) {
     return h ? h : arena_heap(a);
 }
 
-/* arena_heap_for, for a call that only frees or sizes p: when the cap leaves no
- * room for the thread's heap, the arena's own heap stands in (errno untouched).
- * In a thread-safe arena it holds no small or medium block and, used only
- * under the lock, hands a live block to its owner as another heap's thread
- * would; a free through it ends with heap_flush_pending, as it has no thread
- * whose next slow path would flush. */
-static heap_t *arena_heap_to_release(arena_t *a, const void *p) {
+/* arena_heap_for, for a call that only reads p's size: when max_bytes leaves
+ * no room for the thread's heap, the arena's own heap, which sizes another
+ * heap's block as any heap does (errno untouched). */
+static heap_t *arena_heap_to_size(arena_t *a, const void *p) {
     int saved = errno;
     heap_t *h = arena_heap_for(a, p);
     if (h) return h;
@@ -268,9 +265,14 @@ static NOINLINE void arena_free_slow(arena_t *a, void *p) {
     if (arena_is_seed(a)) {
         seed_free(a, p);
     } else {
-        heap_t *h = arena_heap_to_release(a, p);
-        heap_free_fast(h, p);
-        if (h == &a->heap) heap_flush_pending(h);
+        int saved = errno;
+        heap_t *h = arena_heap_for(a, p);
+        if (h) {
+            heap_free_fast(h, p);
+        } else { /* max_bytes leaves no room for the thread's heap */
+            errno = saved;
+            heaps_free_unattached(a, p);
+        }
     }
     arena_leave(a);
     if (live) VALGRIND_FREELIKE_BLOCK(p, 0);
@@ -289,7 +291,7 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
         return NULL;
     }
     arena_enter(a);
-    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_release(a, p);
+    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
     size_t old = h ? heap_usable_size(h, p, false) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
     arena_leave(a);
     if (!old) return NULL; /* misuse, reported */
@@ -326,7 +328,7 @@ size_t arena_usable_size(arena_t *a, const void *p) {
     arena_enter(a);
     size_t requested = 0;
     if (a->valgrind && p) arena_live(a, p, &requested);
-    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_release(a, p);
+    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
     size_t n = h ? heap_usable_size(h, p, true) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
     arena_leave(a);
     if (a->valgrind && n) VALGRIND_RESIZEINPLACE_BLOCK(p, requested, n, 0); /* the caller may use all of it */

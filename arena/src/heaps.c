@@ -130,6 +130,13 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
     if (blocks >= REMOTE_BATCH_BLOCKS || bytes >= REMOTE_BATCH_BYTES) heap_flush_pending(h);
 }
 
+void heaps_free_unattached(arena_t *a, void *p) {
+    heaps_lock(a);
+    heap_free_fast(&a->heap, p);
+    heap_flush_pending(&a->heap); /* no thread of its own would flush it */
+    heaps_unlock(a);
+}
+
 void heap_collect_remote(heap_t *h) {
     void *p = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
     while (p) {

@@ -741,6 +741,12 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
 void heap_flush_pending(heap_t *h) INTERNAL;
 /* Frees the blocks other threads handed to h, and counts them. */
 void heap_collect_remote(heap_t *h) INTERNAL;
+/* Frees live block p of thread-safe arena a for a thread that max_bytes leaves
+ * without a heap: the arena's own heap (which holds no thread's small or medium
+ * blocks) hands it to its owner as another heap's thread would, under the
+ * arena's lock, as one batch serves every such thread. A misuse report from
+ * here (a checked block's overflow) runs under that lock. */
+void heaps_free_unattached(arena_t *a, void *p) INTERNAL;
 /* Thread-safe explicit arenas: the calling thread's heap of arena a (NULL when
  * the OS refuses memory for one); register/unregister a live arena; release
  * every heap, the thread heaps themselves too (a reset: threads get new heaps

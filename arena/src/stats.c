@@ -6,13 +6,6 @@
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-static void heap_foreach_live(const heap_t *h, block_fn fn, void *ctx);
-
-static void add_requested(void *total, void *p, size_t requested) {
-    (void)p;
-    *(size_t *)total += requested;
-}
-
 /* Adds h's counters to *out and, when `walk`, the figures that take a walk over
  * its pages and blocks: usable, free, purged bytes and the largest free block.
  * Only a heap that cannot change under the walk may be walked. */
@@ -32,7 +25,6 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     out->reallocs += COUNTER_GET(h->stats.reallocs);
     out->regions += COUNTER_GET(h->segment_count);
     if (!walk) return;
-    size_t usable_before = out->usable_bytes;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
         if (s->pages_ready < s->page_count) { /* never set up, never touched */
             size_t never = (size_t)(s->page_count - s->pages_ready) << PAGE_SHIFT;
@@ -62,29 +54,28 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     out->usable_bytes += medium_usable;
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next) out->usable_bytes += s->huge_usable;
     out->free_bytes += h->huge_cache_bytes;
-    if (h->mode & MODE_CHECKED) { /* a block's usable size is what was asked for (arena_usable_size) */
-        out->usable_bytes = usable_before;
-        heap_foreach_live(h, add_requested, &out->usable_bytes);
-    }
 }
 
 void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
     if (!a->multi_heap) {
         heap_stats_add(&a->heap, out, true);
-        return;
+    } else {
+        pthread_mutex_lock(&a->huge_lock); /* a->heap holds the huge blocks of every thread */
+        heap_stats_add(&a->heap, out, true);
+        pthread_mutex_unlock(&a->huge_lock);
+        /* Other threads go on allocating without a lock: a walk over their pages
+         * could follow a half-written header, so their heaps add their counters
+         * only, read as they stand. The calling thread's heap and those of ended
+         * threads (abandoned, changed only under a->lock) are walked. A heap left
+         * by a thread that vanished at fork may be half-changed: counters only. */
+        pthread_mutex_lock(&a->lock);
+        for (const heap_t *h = a->heaps; h; h = h->next_heap)
+            heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
+        pthread_mutex_unlock(&a->lock);
     }
-    pthread_mutex_lock(&a->huge_lock); /* a->heap holds the huge blocks of every thread */
-    heap_stats_add(&a->heap, out, true);
-    pthread_mutex_unlock(&a->huge_lock);
-    /* Other threads go on allocating without a lock: a walk over their pages
-     * could follow a half-written header, so their heaps add their counters
-     * only, read as they stand. The calling thread's heap and those of ended
-     * threads (abandoned, changed only under a->lock) are walked. A heap left
-     * by a thread that vanished at fork may be half-changed: counters only. */
-    pthread_mutex_lock(&a->lock);
-    for (const heap_t *h = a->heaps; h; h = h->next_heap)
-        heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
-    pthread_mutex_unlock(&a->lock);
+    /* A checked block is usable up to its requested size (arena_usable_size),
+     * the canary and slack behind it not the caller's: live bytes are the sum. */
+    if (a->heap.mode & MODE_CHECKED) out->usable_bytes = out->live_bytes;
 }
 
 /* ---- walking the live blocks ------------------------------------------------ */

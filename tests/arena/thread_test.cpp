@@ -588,26 +588,33 @@ TEST(ThreadHeaps, EmptyHeapsOfEndedThreadsDoNotHoldTheByteCap) {
     arena_destroy(a);
 }
 
+// The max_bytes under which a thread-safe arena holds what `fill` allocates
+// from one thread's heap but has no room for a second heap's struct: measured
+// on an arena without a cap. *one_heap: what that arena maps then.
+template <class Fill> size_t CapLeavingNoRoomForASecondHeap(Fill fill, size_t *one_heap) {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *probe = arena_create(&c);
+    EXPECT_NE(probe, nullptr);
+    size_t arena_itself = Stats(probe).mapped_bytes; // not counted against the cap
+    std::vector<void *> blocks = fill(probe);
+    *one_heap = Stats(probe).mapped_bytes;
+    for (void *p : blocks) arena_free(probe, p);
+    arena_destroy(probe);
+    return *one_heap - arena_itself + 4096; // a heap's struct is 12 KiB
+}
+
 // A thread that never allocated cannot get a heap once max_bytes leaves no
 // room for one. It must still free and size the blocks other threads give it,
 // not skip the free and lose the block.
 TEST(ThreadHeaps, AThreadWithNoRoomForAHeapStillFreesOthersBlocks) {
-    // What one heap holding one block maps, measured on an arena without a cap.
+    const size_t kHuge = 20u << 20; // above medium blocks: in the arena's shared heap
     arena_config c{};
     c.flags = ARENA_THREAD_SAFE;
-    arena_t *probe = arena_create(&c);
-    ASSERT_NE(probe, nullptr);
-    size_t arena_itself = Stats(probe).mapped_bytes; // not counted against the cap
-    const size_t kHuge = 20u << 20; // above medium blocks: in the arena's shared heap
-    void *q = arena_malloc(probe, 100), *qh = arena_malloc(probe, kHuge);
-    ASSERT_NE(q, nullptr);
-    ASSERT_NE(qh, nullptr);
-    size_t one_heap = Stats(probe).mapped_bytes;
-    arena_free(probe, q);
-    arena_free(probe, qh);
-    arena_destroy(probe);
-
-    c.max_bytes = one_heap - arena_itself + 4096; // under a second heap's struct
+    size_t one_heap;
+    c.max_bytes = CapLeavingNoRoomForASecondHeap(
+        [&](arena_t *probe) { return std::vector<void *>{arena_malloc(probe, 100), arena_malloc(probe, kHuge)}; },
+        &one_heap);
     arena_t *a = arena_create(&c);
     ASSERT_NE(a, nullptr);
     const size_t kBlocks = 3;
@@ -654,6 +661,47 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapStillFreesOthersBlocks) {
     EXPECT_EQ(s.allocs, s.frees);
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
+}
+
+// Several threads left without a heap by max_bytes free at once: the arena's
+// own heap that stands in for them takes one at a time (it has one batch).
+TEST(ThreadHeaps, ThreadsWithNoRoomForAHeapFreeAtOnce) {
+    const size_t kBlocks = 20000, kSize = 64;
+    const int kThreads = 4;
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    size_t one_heap;
+    c.max_bytes = CapLeavingNoRoomForASecondHeap(
+        [&](arena_t *probe) {
+            std::vector<void *> v;
+            for (size_t i = 0; i < kBlocks; i++) v.push_back(arena_malloc(probe, kSize));
+            return v;
+        },
+        &one_heap);
+    for (int round = 0; round < 3; round++) {
+        arena_t *a = arena_create(&c);
+        ASSERT_NE(a, nullptr);
+        std::vector<void *> blocks;
+        for (size_t i = 0; i < kBlocks; i++) {
+            blocks.push_back(arena_malloc(a, kSize));
+            ASSERT_NE(blocks.back(), nullptr);
+        }
+        std::atomic<int> ready{0};
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; t++)
+            threads.emplace_back([&, t] {
+                ready++;
+                while (ready < kThreads) std::this_thread::yield();
+                for (size_t i = t; i < kBlocks; i += kThreads) arena_free(a, blocks[i]);
+            });
+        for (auto &t : threads) t.join();
+        EXPECT_EQ(Stats(a).mapped_bytes, one_heap) << "no thread got a heap";
+        EXPECT_EQ(arena_check(a), 0);
+        arena_stats s = Stats(a);
+        EXPECT_EQ(s.live_blocks, 0u);
+        EXPECT_EQ(s.allocs, s.frees);
+        arena_destroy(a);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
