@@ -34,6 +34,15 @@ static inline void heap_settle_remote(heap_t *h) {
     if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
 }
 
+/* huge_malloc for heap h, which counts the block. */
+static void *huge_malloc_counted(heap_t *h, size_t size, size_t align) {
+    huge_lock(h);
+    void *p = huge_malloc(huge_owner(h), size, align);
+    if (p) segmap_lookup(p)->stats_heap = h;
+    huge_unlock(h);
+    return p;
+}
+
 /* A block of `size` bytes aligned to `align` (a power of two, >= block_size),
  * its requested size recorded; no stats. NULL with errno = ENOMEM. */
 static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
@@ -58,10 +67,13 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
     if (size <= h->medium_max && align <= h->medium_max) {
         p = tlsf_malloc(h, size, align);
     } else {
-        huge_lock(h);
-        p = huge_malloc(huge_owner(h), size, align);
-        if (p) segmap_lookup(p)->stats_heap = h;
-        huge_unlock(h);
+        int saved = errno;
+        p = huge_malloc_counted(h, size, align);
+        /* Refused by max_bytes: what h holds idle may be the room. */
+        if (!p && !arena_cap_allows(h->arena, size) && heap_release_idle(h, SEG_HUGE)) {
+            p = huge_malloc_counted(h, size, align);
+            if (p) errno = saved;
+        }
     }
 done:
     if (!p) errno = ENOMEM;
@@ -606,6 +618,15 @@ bool heap_trim(heap_t *h) {
     bool released = page_trim(h) > 0 || heap_dirty_total(h) > 0;
     heap_purge_all(h);
     return released;
+}
+
+bool heap_release_idle(heap_t *h, segment_kind kind) {
+    size_t mapped = atomic_load_explicit(&h->arena->mapped_bytes, memory_order_relaxed);
+    if (kind != SEG_SMALL) page_trim(h); /* a class's last empty page to the free pages */
+    tlsf_release_empty_segments(h);
+    heap_purge_all(h); /* free pages clean: their segments can go; the huge cache goes */
+    if (kind != SEG_SMALL) page_release_empty_segments(h);
+    return atomic_load_explicit(&h->arena->mapped_bytes, memory_order_relaxed) < mapped;
 }
 
 /* Dirty free bytes of one kind of memory, and of every kind but one. */

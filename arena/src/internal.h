@@ -502,6 +502,9 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL
  * the OS pages of the others on which no block is live go back to the OS.
  * Returns the bytes of both. */
 size_t page_trim(heap_t *h) INTERNAL;
+/* Unmaps every small segment of h with no page in use and none dirty, the
+ * last one too (heap_release_idle). */
+void page_release_empty_segments(heap_t *h) INTERNAL;
 /* The heap grew by `fresh` bytes: now and then, the OS pages of sparse small
  * pages that hold no live block go back to the OS (page_shrink). */
 void page_shrink_sparse(heap_t *h, size_t fresh) INTERNAL;
@@ -652,6 +655,9 @@ void tlsf_segment_added(heap_t *h, segment_t *s) INTERNAL;
  * bytes stay; with spare_young, not those younger than PURGE_DELAY_TICKS at
  * `now`. The cache is emptied into the lists first when it has anything. */
 void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL;
+/* Flushes the medium cache, then unmaps every medium segment of h that holds
+ * no used block, the last one too (heap_release_idle). */
+void tlsf_release_empty_segments(heap_t *h) INTERNAL;
 /* The same for heap_grew, except that a block younger than PURGE_DELAY_TICKS
  * and smaller than 2 MiB (tlsf.c: PURGE_EXACT_BELOW) gives only what is still
  * wanted, from its end: a page more at most. */
@@ -709,6 +715,13 @@ void heap_purge_all(heap_t *h) INTERNAL;
  * the OS, and the OS pages of its partly used pages where no block is live.
  * Returns true when anything went back. */
 bool heap_trim(heap_t *h) INTERNAL;
+/* max_bytes leaves no room for a new mapping that a request for a `kind` block
+ * needs: every segment of h that holds no live block goes back to the OS, the
+ * last one of each kind that a heap keeps for its next blocks too, and the
+ * huge mappings it caches. Small segments only for a request of another kind:
+ * a small one is choosing among the heap's pages. Returns true when anything
+ * went back. */
+bool heap_release_idle(heap_t *h, segment_kind kind) INTERNAL;
 /* Dirty free bytes of the heap: free pages, free and cached medium blocks,
  * cached huge mappings. */
 static inline size_t heap_dirty_total(const heap_t *h) {

@@ -138,6 +138,7 @@ page_t *page_acquire(heap_t *h) {
     } else if ((pg = h->free_clean.first) != NULL) {
         queue_remove(&h->free_clean, pg);
     } else if ((pg = page_setup_next(h)) == NULL) {
+        if (!arena_cap_allows(h->arena, h->arena->region_size)) heap_release_idle(h, SEG_SMALL);
         if (!segment_new(h, SEG_SMALL, h->arena->region_size, SEGMENT_ALIGN)) return NULL;
         pg = page_setup_next(h);
         if (!pg) return NULL; /* a region too small for one page (cannot happen: MIN_REGION) */
@@ -366,13 +367,21 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
 }
 
 /* Releases segment s when none of its pages is in use or dirty, unless it is
- * the heap's only small segment: its free pages come off the clean list. */
-static void page_segment_release_if_clean(heap_t *h, segment_t *s) {
-    if (s->pages_active || (h->segments[SEG_SMALL] == s && !s->next)) return;
+ * the heap's only small segment and `keep_last`: its free pages come off the
+ * clean list. */
+static void page_segment_release_if_clean(heap_t *h, segment_t *s, bool keep_last) {
+    if (s->pages_active || (keep_last && h->segments[SEG_SMALL] == s && !s->next)) return;
     for (uint32_t i = s->first_page; i < s->pages_ready; i++)
         if (s->pages[i].dirty) return;
     for (uint32_t i = s->first_page; i < s->pages_ready; i++) queue_remove(&h->free_clean, &s->pages[i]);
     segment_release(h, s);
+}
+
+void page_release_empty_segments(heap_t *h) {
+    for (segment_t *s = h->segments[SEG_SMALL], *next; s; s = next) {
+        next = s->next;
+        page_segment_release_if_clean(h, s, false);
+    }
 }
 
 /* The bytes of ACTIVE page pg that are resident: what it touched, less the OS
@@ -403,7 +412,7 @@ static void page_release(heap_t *h, page_t *pg) {
         queue_push_front(&h->free_clean, pg);
     }
     s->pages_active--;
-    if (!pg->dirty) page_segment_release_if_clean(h, s);
+    if (!pg->dirty) page_segment_release_if_clean(h, s, true);
     heap_purge_maybe(h);
 }
 
@@ -455,6 +464,6 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         pg->touched_pages = 0;
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
-        page_segment_release_if_clean(h, page_segment(pg));
+        page_segment_release_if_clean(h, page_segment(pg), true);
     }
 }

@@ -58,8 +58,10 @@ void arena_uncharge(arena_t *a, size_t size) {
 
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) {
     arena_t *a = h->arena;
-    /* Before asking the OS for more, take back what ended threads' heaps got. */
-    if (a->multi_heap && kind != SEG_HUGE && __atomic_load_n(&a->abandoned, __ATOMIC_RELAXED)) heaps_reclaim(a);
+    /* Before asking the OS for more, take back what ended threads' heaps got.
+     * A huge segment comes here under the huge lock: heaps_reclaim only tries
+     * the arena's lock, and takes no huge lock (ended heaps hold no huge block). */
+    if (a->multi_heap && __atomic_load_n(&a->abandoned, __ATOMIC_RELAXED)) heaps_reclaim(a);
     ARENA_ASSERT(size % SEGMENT_ALIGN == 0 || kind == SEG_HUGE);
     if (arena_charge(a, size)) {
         errno = ENOMEM;

@@ -397,13 +397,15 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
  * or for a block above a quarter region, a segment that holds four of them,
  * so that large blocks do not each leave a region's tail unused; under a
  * max_bytes that leaves no room for that, the smallest segment that holds the
- * block. NULL with errno ENOMEM when the OS or the cap refuses it. */
+ * block, once what the heap holds idle has gone back (heap_release_idle).
+ * NULL with errno ENOMEM when the OS or the cap refuses it. */
 static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
     size_t least = h->arena->region_size;
     while (least - segment_header_size(h->arena, SEG_MEDIUM, least) < block + 2 * MB_HDR + 2 * h->classes.granule + OS_PAGE) {
         if (least > SIZE_MAX / 2) return NULL;
         least *= 2;
     }
+    if (!arena_cap_allows(h->arena, least)) heap_release_idle(h, SEG_MEDIUM);
     size_t size = h->arena->region_size;
     while (size / 4 < block && size <= MAX_REGION) size *= 2;
     if (size > least && !arena_cap_allows(h->arena, size)) size = least;
@@ -413,6 +415,22 @@ static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
 static bool tlsf_segment_empty(const segment_t *s) {
     const mblock *b = (const mblock *)s->first_block;
     return mb_free(b) && mb_at_end(s, mb_next(b));
+}
+
+/* Unmaps empty segment s, its one free block taken off the lists. */
+static void tlsf_segment_release(heap_t *h, segment_t *s) {
+    mblock *b = (mblock *)s->first_block;
+    h->purged_out += (size_t)mb_links(b)->dirty_pages * OS_PAGE;
+    tlsf_remove(&h->tlsf, b);
+    segment_release(h, s);
+}
+
+void tlsf_release_empty_segments(heap_t *h) {
+    if (h->tlsf.cache_blocks) tlsf_cache_flush(h); /* cached blocks are used ones to TLSF */
+    for (segment_t *s = h->segments[SEG_MEDIUM], *next; s; s = next) {
+        next = s->next;
+        if (tlsf_segment_empty(s)) tlsf_segment_release(h, s);
+    }
 }
 
 /* ---- splitting ----------------------------------------------------------- */
@@ -880,13 +898,10 @@ static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
 static void tlsf_purge_or_release(heap_t *h, mblock *b, size_t bytes) {
     segment_t *s = segmap_lookup(b);
     size_t dirty = (size_t)mb_links(b)->dirty_pages * OS_PAGE;
-    if (bytes >= dirty && tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
-        tlsf_remove(&h->tlsf, b);
-        h->purged_out += dirty;
-        segment_release(h, s);
-    } else {
+    if (bytes >= dirty && tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL))
+        tlsf_segment_release(h, s);
+    else
         tlsf_purge_block(h, s, b, bytes);
-    }
 }
 
 /* tlsf_purge and tlsf_purge_growth: with `exact`, a block free for less than

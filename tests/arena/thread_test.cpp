@@ -588,6 +588,26 @@ TEST(ThreadHeaps, EmptyHeapsOfEndedThreadsDoNotHoldTheByteCap) {
     arena_destroy(a);
 }
 
+// The same for a huge block, which takes a mapping of its own: an ended
+// thread's empty heap must not keep it from the cap either.
+TEST(ThreadHeaps, EmptyHeapsOfEndedThreadsDoNotHoldTheCapFromHugeBlocks) {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    c.max_bytes = 24u << 20;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    void *mine = arena_malloc(a, 100); // this thread's heap, and its segment, stay in use
+    ASSERT_NE(mine, nullptr);
+    std::thread([&] { arena_free(a, arena_malloc(a, 100)); }).join(); // leaves a 4 MiB segment behind
+    errno = 0;
+    void *p = arena_malloc(a, 18u << 20); // with this thread's 4 MiB segment, within the cap
+    EXPECT_NE(p, nullptr) << "errno " << errno << ", with 100 bytes live";
+    arena_free(a, p);
+    arena_free(a, mine);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 // The max_bytes under which a thread-safe arena holds what `fill` allocates
 // from one thread's heap but has no room for a second heap's struct: measured
 // on an arena without a cap. *one_heap: what that arena maps then.

@@ -369,6 +369,53 @@ TEST(ArenaMaxBytes, AMediumBlockFitsUnderACapSmallerThanFourOfIt) {
     }
 }
 
+// Under max_bytes, memory the arena holds with no live block in it (the last
+// segment of each kind, kept for the next blocks; cached huge mappings) must
+// not refuse a request the cap has room for once it is given back: each kind
+// of block asked for after the others were used and freed, with nothing live.
+TEST(ArenaMaxBytes, IdleMemoryGoesBackWhenTheCapNeedsItsRoom) {
+    const size_t kCap = (size_t)24 << 20;
+    const size_t kHuge = (size_t)20 << 20, kMedium = (size_t)3 << 20;
+    struct Step {
+        const char *what;
+        std::vector<size_t> before; // used and freed first
+        size_t size;
+    };
+    for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE})
+        for (const Step &step : {Step{"a huge block after small and medium ones", {100, 100000}, kHuge},
+                                 Step{"a medium block after a huge one", {kHuge}, kMedium},
+                                 Step{"small blocks after huge and medium ones", {kHuge, 100000}, 64}}) {
+            arena_config c{};
+            c.flags = flags;
+            c.max_bytes = kCap;
+            arena_t *a = arena_create(&c);
+            ASSERT_NE(a, nullptr);
+            for (size_t n : step.before) {
+                void *q = arena_malloc(a, n);
+                ASSERT_NE(q, nullptr) << step.what;
+                arena_free(a, q);
+            }
+            // A small request needs a 4 MiB segment: fill one, then some of the next.
+            size_t count = step.size == 64 ? ((size_t)5 << 20) / 64 : 1;
+            std::vector<void *> blocks;
+            errno = 0;
+            for (size_t i = 0; i < count; i++) {
+                void *p = arena_malloc(a, step.size);
+                if (!p) {
+                    ADD_FAILURE() << step.what << " (block " << i << "), flags " << flags << ", errno " << errno;
+                    break;
+                }
+                blocks.push_back(p);
+            }
+            if (blocks.size() == count) {
+                EXPECT_EQ(errno, 0) << "a success leaves errno alone";
+            }
+            EXPECT_EQ(arena_check(a), 0);
+            for (void *p : blocks) arena_free(a, p);
+            arena_destroy(a);
+        }
+}
+
 // In a thread-safe arena huge blocks belong to the shared heap and are counted
 // by the heap that made them: a realloc that moves one counts one realloc, no
 // further allocation or free (it counted an extra pair).
