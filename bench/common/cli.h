@@ -3,6 +3,7 @@
 // usage text on stderr and exit status 2.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -39,5 +40,16 @@ double parse_seconds(const std::string &flag, const std::string &text);     // a
 // Byte sizes: 4096, 64K, 4M, 1G (binary units).
 uint64_t parse_bytes(const std::string &flag, const std::string &text);
 std::vector<std::string> split_list(const std::string &text);  // a,b,c (empty items dropped)
+
+// Drops the second and later copies of an item, keeping the first order: a
+// list flag naming one value twice would run its configuration twice and give
+// rows with the same key.
+template <typename T>
+std::vector<T> without_repeats(const std::vector<T> &items) {
+    std::vector<T> kept;
+    for (const T &item : items)
+        if (std::find(kept.begin(), kept.end(), item) == kept.end()) kept.push_back(item);
+    return kept;
+}
 
 }  // namespace bench

@@ -68,8 +68,8 @@ static const char kUsage[] =
     "  --allocators=LIST     allocators to run (default: every available one of\n"
     "                        arena,arena-malloc,seed,glibc,jemalloc,mimalloc,tcmalloc,bump)\n"
     "  --block-sizes=LIST    block sizes for arena and seed (default: 16)\n"
-    "  --region-sizes=LIST   region sizes for arena and seed, e.g. 64K,1M,4M\n"
-    "                        (default: each policy's own)\n"
+    "  --region-sizes=LIST   region sizes for arena and seed, e.g. 64K,1M,4M; 0 is the\n"
+    "                        policy's own (default: 0)\n"
     "  --repetitions=N       measurements of each configuration, interleaved (default: 5)\n"
     "  --passes=LIST         throughput,memory,latency: which measurements (default: all)\n"
     "  --thread-mode=MODE    multi-thread traces: threaded (each trace thread on a thread,\n"
@@ -97,7 +97,7 @@ static std::vector<uint64_t> parse_sizes(const std::string &flag, const std::str
     std::vector<uint64_t> sizes;
     for (const auto &item : bench::split_list(text)) sizes.push_back(bench::parse_bytes(flag, item));
     if (sizes.empty()) throw bench::UsageError(flag + " needs at least one size");
-    return sizes;
+    return bench::without_repeats(sizes);
 }
 
 static Options parse_options(int argc, char **argv, bool *list_only) {
@@ -106,7 +106,8 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     std::string v;
     while (!flags.done()) {
         if (flags.value("--trace", &v)) o.trace_paths.push_back(v);
-        else if (flags.value("--allocators", &v)) o.allocators = bench::parse_allocator_list(v); else if (flags.value("--block-sizes", &v)) o.block_sizes = parse_sizes("--block-sizes", v);
+        else if (flags.value("--allocators", &v)) o.allocators = bench::parse_allocator_list(v);
+        else if (flags.value("--block-sizes", &v)) o.block_sizes = parse_sizes("--block-sizes", v);
         else if (flags.value("--region-sizes", &v)) o.region_sizes = parse_sizes("--region-sizes", v);
         else if (flags.value("--repetitions", &v)) {
             o.repetitions = bench::parse_positive("--repetitions", v);
@@ -121,6 +122,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
                 o.passes.push_back(pass);
             }
             if (o.passes.empty()) throw bench::UsageError("--passes needs at least one pass");
+            o.passes = bench::without_repeats(o.passes);
         } else if (flags.value("--thread-mode", &v)) {
             if (v == "threaded") o.thread_mode = ThreadMode::Threaded;
             else if (v == "serial") o.thread_mode = ThreadMode::Serial;

@@ -133,6 +133,21 @@ outputs)
     contains out "$first_columns"
     [ ! -e "$dir/-.json" ] || fail "--csv=- wrote -.json"
     ;;
+repeated_items)
+    # A value named twice in a list flag runs once: twice would give rows with
+    # the same key, which tools/compare.py rejects as duplicates.
+    trace=$(gen tiny 1000)
+    expect 0 "$replay" --trace="$trace" --allocators=arena,arena --block-sizes=16,16 --region-sizes=0,0 \
+        --passes=throughput,throughput --repetitions=1 --csv="$dir/r.csv"
+    [ "$(grep -vc '^#' "$dir/r.csv")" -eq 2 ] || fail "expected 1 row: $(cat "$dir/r.csv")"
+    expect 0 "$replay" --trace="$trace" --allocators=seed --block-sizes=16,16K,16384 --region-sizes=64K,65536 \
+        --passes=throughput --repetitions=1 --budget=0 --csv="$dir/s.csv"
+    [ "$(grep -vc '^#' "$dir/s.csv")" -eq 3 ] || fail "expected 2 rows: $(cat "$dir/s.csv")"
+    expect 0 /usr/bin/python3 "$source_dir/tools/compare.py" "$dir/r.csv" "$dir/r.csv"
+    expect 0 /usr/bin/python3 "$source_dir/tools/compare.py" "$dir/s.csv" "$dir/s.csv"
+    expect 0 "$replay" --help
+    contains out "0 is the"
+    ;;
 threaded)
     # Each trace thread on its own OS thread: glibc, and arena as a locked arena.
     trace=$(gen threads 40000)
