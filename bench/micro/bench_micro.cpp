@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 
 #include "child.h"
 #include "cli.h"
@@ -41,13 +42,27 @@ static const char kUsage[] =
     "                              loops: arena,arena-malloc,seed,glibc,jemalloc,mimalloc,tcmalloc)\n"
     "  --repetitions=N             runs of every benchmark, interleaved (default: 3)\n"
     "  --block-size=N              block size of arena and seed (default: 16)\n"
-    "  --benchmark_filter=REGEX    only the benchmarks whose name matches\n"
+    "  --benchmark_filter=REGEX    only the benchmarks whose name matches (POSIX extended;\n"
+    "                              -REGEX: all but those)\n"
     "  --benchmark_min_time=SECS   Google Benchmark's minimum time per benchmark (default: 0.1)\n"
     "  --csv=FILE                  write the rows here (and Google Benchmark JSON beside it)\n"
     "  --json=FILE                 Google Benchmark JSON (default: the CSV path, .json)\n"
     "  --help                      this text\n";
 
 constexpr const char *kChildFlag = "--child";
+
+// Google Benchmark (Debian's build) compiles the filter with std::regex, POSIX
+// extended, after taking a leading '-' to mean "all but". Compiling it here the
+// same way stops a bad one before any child runs, rather than in every child.
+static void check_filter(const std::string &filter) {
+    const std::string pattern = filter[0] == '-' ? filter.substr(1) : filter;
+    try {
+        std::regex(pattern, std::regex::extended);
+    } catch (const std::regex_error &e) {
+        throw bench::UsageError("--benchmark_filter: '" + filter + "' is not a regular expression (" + e.what() +
+                                ")");
+    }
+}
 
 static Options parse_options(int argc, char **argv) {
     Options o;
@@ -64,6 +79,7 @@ static Options parse_options(int argc, char **argv) {
             if (o.block_size < 8 || o.block_size > 65536 || (o.block_size & (o.block_size - 1)))
                 throw bench::UsageError("--block-size is a power of two from 8 to 65536");
         } else if (flags.value("--benchmark_filter", &v)) {
+            check_filter(v);
             o.benchmark_flags.push_back("--benchmark_filter=" + v);
         } else if (flags.value("--benchmark_min_time", &v)) {
             bench::parse_seconds("--benchmark_min_time", v);
@@ -202,11 +218,17 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 failed = true;
             }
         }
+    std::error_code ignored;
+    if (rows.empty()) {
+        std::filesystem::remove_all(temp_dir, ignored);
+        std::fprintf(stderr, "bench_micro: no benchmark was measured (does --benchmark_filter match any?); "
+                             "nothing written\n");
+        return 1;
+    }
     const std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition", "ops",
                                               "ns_per_op", "mops", "peak_live_bytes", "rss_peak_bytes", "frag_rss"};
     bool ok = (options.csv_path.empty() || bench::write_csv(options.csv_path, facts, columns, rows, &error)) &&
               (options.json_path.empty() || bench::merge_benchmark_json(json_parts, options.json_path, &error));
-    std::error_code ignored;
     std::filesystem::remove_all(temp_dir, ignored);
     if (!ok) {
         std::fprintf(stderr, "bench_micro: %s\n", error.c_str());

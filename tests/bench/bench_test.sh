@@ -193,6 +193,25 @@ micro_smoke)
     lacks micro.csv "release_reset/1024,glibc"
     grep -q '"benchmarks"' "$dir/micro.json" || fail "no Google Benchmark JSON"
     ;;
+micro_filter)
+    # A filter that is no regular expression is a usage error before anything
+    # runs; one that matches nothing fails; either way the CSV and JSON of an
+    # earlier run stay as they were.
+    echo "earlier run" >"$dir/m.csv"
+    echo "earlier json" >"$dir/m.json"
+    expect 2 "$bin/bench_micro" --allocators=glibc '--benchmark_filter=(' --csv="$dir/m.csv"
+    contains err "--benchmark_filter: '(' is not a regular expression"
+    contains err "usage: bench_micro"
+    # POSIX extended, as Google Benchmark compiles it: no \d
+    expect 2 "$bin/bench_micro" --allocators=glibc '--benchmark_filter=\d' --csv="$dir/m.csv"
+    expect 1 "$bin/bench_micro" --allocators=glibc --repetitions=1 --benchmark_filter=no_such_benchmark \
+        --csv="$dir/m.csv"
+    contains err "no benchmark was measured"
+    [ "$(cat "$dir/m.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/m.csv")"
+    [ "$(cat "$dir/m.json")" = "earlier json" ] || fail "the JSON was overwritten: $(head -c 300 "$dir/m.json")"
+    # a leading '-' is Google Benchmark's "all but": the rest is the expression
+    expect 2 "$bin/bench_micro" --allocators=glibc '--benchmark_filter=-*' --csv="$dir/m.csv"
+    ;;
 realprog_smoke)
     expect 0 "$bin/bench_realprog" --allocators=glibc --programs=prodcons,sqlite3 --repetitions=1 \
         --csv="$dir/realprog.csv"
