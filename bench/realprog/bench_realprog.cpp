@@ -141,6 +141,11 @@ struct Runner {
 };
 
 static int run_everything(const Options &options, int argc, char **argv) {
+    std::string error;
+    if (!bench::outputs_writable({options.csv_path}, &error)) {
+        std::fprintf(stderr, "bench_realprog: %s\n", error.c_str());
+        return 1;
+    }
     bench::Facts facts = bench::machine_facts(bench::command_line(argc, argv));
     const std::vector<bench::UsableAllocator> allocators = bench::allocators_to_run(
         options.allocators,
@@ -212,7 +217,6 @@ static int run_everything(const Options &options, int argc, char **argv) {
             }
     std::error_code ignored;
     std::filesystem::remove_all(runner.temp_dir, ignored);
-    std::string error;
     const std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition",
                                               "wall_seconds", "max_rss_bytes", "user_seconds", "sys_seconds",
                                               "minor_faults", "output_ok"};

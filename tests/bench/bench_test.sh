@@ -128,6 +128,10 @@ outputs)
     expect 1 "$bin/bench_micro" --allocators=glibc --csv="$dir/no/such/dir/m.csv"
     contains err "$dir/no/such/dir/m.csv: cannot write"
     lacks err "malloc_free"
+    expect 1 "$bin/bench_realprog" --allocators=glibc --programs=prodcons --repetitions=1 \
+        --csv="$dir/no/such/dir/p.csv"
+    contains err "$dir/no/such/dir/p.csv: cannot write"
+    lacks err "warm-up"
     (cd "$dir" && "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --passes=throughput --csv=- \
         >"$dir/out" 2>"$dir/err") || fail "--csv=- failed: $(tail -c 500 "$dir/err")"
     contains out "$first_columns"
