@@ -12,12 +12,14 @@ bool FlagReader::value(const std::string &name, std::string *out) {
     if (arg.compare(0, name.size() + 1, name + "=") == 0) {
         *out = arg.substr(name.size() + 1);
         next_++;
-        return true;
+    } else if (arg == name) {
+        if (next_ + 1 >= args_.size()) throw UsageError(name + " needs a value");
+        *out = args_[next_ + 1];
+        next_ += 2;
+    } else {
+        return false;
     }
-    if (arg != name) return false;
-    if (next_ + 1 >= args_.size()) throw UsageError(name + " needs a value");
-    *out = args_[next_ + 1];
-    next_ += 2;
+    if (out->empty()) throw UsageError(name + " needs a value");
     return true;
 }
 
@@ -66,14 +68,15 @@ uint64_t parse_bytes(const std::string &flag, const std::string &text) {
     return v * unit;
 }
 
-std::vector<std::string> split_list(const std::string &text) {
+std::vector<std::string> split_list(const std::string &flag, const std::string &text) {
     std::vector<std::string> items;
     size_t start = 0;
     while (start <= text.size()) {
         size_t comma = text.find(',', start);
         if (comma == std::string::npos) comma = text.size();
         std::string item = text.substr(start, comma - start);
-        if (!item.empty()) items.push_back(item);
+        if (item.empty()) throw UsageError(flag + " has an empty item in '" + text + "'");
+        items.push_back(item);
         start = comma + 1;
     }
     return items;

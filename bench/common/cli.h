@@ -23,6 +23,8 @@ public:
     bool done() const { return next_ >= args_.size(); }
     const std::string &peek() const { return args_[next_]; }
     // True (and the value taken) when the next argument is --name=VALUE or --name VALUE.
+    // An empty VALUE is a UsageError: no flag takes one, and an empty file or
+    // list is more likely an unset shell variable than a wish for the default.
     bool value(const std::string &name, std::string *out);
     // True when the next argument is exactly --name.
     bool flag(const std::string &name);
@@ -39,7 +41,9 @@ uint64_t parse_positive(const std::string &flag, const std::string &text);  // 1
 double parse_seconds(const std::string &flag, const std::string &text);     // a number >= 0
 // Byte sizes: 4096, 64K, 4M, 1G (binary units).
 uint64_t parse_bytes(const std::string &flag, const std::string &text);
-std::vector<std::string> split_list(const std::string &text);  // a,b,c (empty items dropped)
+// The items of a,b,c; an empty item (a,,c or a trailing comma) is a UsageError
+// naming flag, so the list is never empty.
+std::vector<std::string> split_list(const std::string &flag, const std::string &text);
 
 // Drops the second and later copies of an item, keeping the first order: a
 // list flag naming one value twice would run its configuration twice and give

@@ -100,8 +100,7 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
 }
 
 std::vector<std::string> parse_allocator_list(const std::string &text) {
-    std::vector<std::string> names = split_list(text);
-    if (names.empty()) throw UsageError("--allocators needs at least one name");
+    std::vector<std::string> names = split_list("--allocators", text);
     for (const auto &name : names)
         if (!find_allocator(name))
             throw UsageError("unknown allocator '" + name + "' (known: " + allocator_names() + ")");

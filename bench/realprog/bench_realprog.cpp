@@ -76,7 +76,7 @@ static Options parse_options(int argc, char **argv) {
         if (flags.value("--allocators", &v)) {
             o.allocators = bench::parse_allocator_list(v);
         } else if (flags.value("--programs", &v)) {
-            o.programs = bench::split_list(v);
+            o.programs = bench::split_list("--programs", v);
             for (const auto &name : o.programs) {
                 bool known = false;
                 for (const auto &p : kPrograms) known = known || p.name == name;

@@ -116,6 +116,31 @@ bad_flag)
     expect 0 "$replay" --help
     contains out "--thread-mode"
     ;;
+empty_values)
+    # An empty value or list item is a usage error before anything runs: a
+    # flag that dropped it ran every program, or wrote an unnamed file.
+    trace=$(gen tiny 1000)
+    for flags in --allocators= --allocators=arena,,glibc --allocators=arena, --block-sizes=16, \
+                 --region-sizes=,64K --passes=throughput,,memory --csv= --json= --timeline= --trace= \
+                 --valgrind=; do
+        expect 2 "$replay" --trace="$trace" --repetitions=1 $flags
+        contains err "usage: bench_replay"
+    done
+    expect 2 "$replay" --trace="$trace" --csv ""
+    contains err "--csv needs a value"
+    expect 2 "$replay" --allocators=arena,,glibc
+    contains err "--allocators has an empty item in 'arena,,glibc'"
+    for flags in --allocators=glibc, --csv= --json= --benchmark_filter=; do
+        expect 2 "$bin/bench_micro" --repetitions=1 $flags
+        contains err "usage: bench_micro"
+    done
+    for flags in --programs= --programs=prodcons,,sqlite3 --allocators=,glibc --csv=; do
+        expect 2 "$bin/bench_realprog" --repetitions=1 $flags
+        contains err "usage: bench_realprog"
+        lacks err "warm-up"
+    done
+    contains err "--csv needs a value"
+    ;;
 outputs)
     # An output that cannot be written stops the run before anything is measured;
     # a CSV on stdout leaves no JSON named "-.json" behind.
