@@ -339,7 +339,8 @@ def main(argv=None):
     parser.add_argument("inputs", nargs="+", metavar="RUN_DIR|CSV",
                         help="a results directory, or result files (replay/micro/sweep/"
                              "timeline CSV)")
-    parser.add_argument("-o", "--outdir", help="where the charts go (default: RUN_DIR/plots)")
+    parser.add_argument("-o", "--outdir", help="where the charts go, made when missing "
+                        "(default: RUN_DIR/plots)")
     parser.add_argument("--traces", type=resultcsv.comma_list, metavar="A,B",
                         help="only these traces")
     parser.add_argument("--allocators", type=resultcsv.comma_list, metavar="X,Y",
@@ -352,6 +353,7 @@ def main(argv=None):
         parser.error("--formats: png, svg or pdf")
     run = resultcsv.read_run_or_exit(args.inputs, PROGRAM)
     outdir = args.outdir or os.path.join(run.directory, "plots")
+    resultcsv.directory_writable_or_exit(outdir, PROGRAM)
     try:
         written = make_plots(run, outdir, args.traces, args.allocators, args.formats)
     except MissingMatplotlib as error:

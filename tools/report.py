@@ -377,8 +377,7 @@ def write_report(run, report_path, baseline="glibc", goal="balanced", make_plots
     text = header + targets_section(run) + facts_section(run) + body
     text += significance_section(significance, baseline)
     text += plots_section(run, report_path, make_plots)
-    with open(report_path, "w") as handle:
-        handle.write("\n".join(text).rstrip("\n") + "\n")
+    resultcsv.write_text_or_exit(report_path, "\n".join(text).rstrip("\n") + "\n", PROGRAM)
     return report_path
 
 
@@ -398,8 +397,11 @@ def main(argv=None):
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if not os.path.isdir(args.run_dir):
         parser.error("%s is not a directory" % args.run_dir)
-    run = resultcsv.read_run_or_exit([args.run_dir], PROGRAM)
     report_path = args.output or os.path.join(args.run_dir, "REPORT.md")
+    resultcsv.file_writable_or_exit(report_path, PROGRAM)
+    if not args.no_plots:
+        resultcsv.directory_writable_or_exit(os.path.join(args.run_dir, "plots"), PROGRAM)
+    run = resultcsv.read_run_or_exit([args.run_dir], PROGRAM)
     print(write_report(run, report_path, args.baseline, args.goal, not args.no_plots))
     return 0
 

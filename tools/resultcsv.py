@@ -404,6 +404,7 @@ def describe_key(key_columns, key):
 # ---- shared by the command-line tools ---------------------------------------
 
 EXIT_USAGE = 2   # bad flags or a malformed file
+EXIT_CANNOT_WRITE = 1
 
 
 def read_or_exit(path, program):
@@ -423,6 +424,49 @@ def _exit_on_bad_input(program, read, argument):
     except ValueError as error:
         print("%s: %s" % (program, error), file=sys.stderr)
     sys.exit(EXIT_USAGE)
+
+
+def _cannot_write(program, path, reason):
+    print("%s: %s: cannot write: %s" % (program, path, reason), file=sys.stderr)
+    sys.exit(EXIT_CANNOT_WRITE)
+
+
+def file_writable_or_exit(path, program):
+    """Exits with `PATH: cannot write: REASON` unless path can be written. Called
+    before the work, so that a bad output path stops a tool at once rather than
+    with a traceback at the end; an existing file keeps its bytes and a new one
+    is not left behind."""
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        _cannot_write(program, path, error.strerror or error)
+    if not existed:
+        os.remove(path)
+
+
+def directory_writable_or_exit(path, program):
+    """Like file_writable_or_exit for an output directory that is made when
+    missing: its nearest existing ancestor must be a directory we can write in.
+    Nothing is made here, so a run that ends up writing nothing leaves no
+    directory behind."""
+    existing = os.path.abspath(path)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        _cannot_write(program, path, "%s is not a directory" % existing)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        _cannot_write(program, path, "%s: permission denied" % existing)
+
+
+def write_text_or_exit(path, text, program):
+    """Writes text to path; an error (a full disk) is one line on stderr, exit 1."""
+    try:
+        with open(path, "w") as handle:
+            handle.write(text)
+    except OSError as error:
+        _cannot_write(program, path, error.strerror or error)
 
 
 def comma_list(text):

@@ -438,12 +438,13 @@ def main(argv=None):
     for directory in args.directories:
         if not os.path.isdir(directory):
             parser.error("%s is not a directory" % directory)
+    if args.output:
+        resultcsv.file_writable_or_exit(args.output, PROGRAM)
     command = " ".join(["tools/targets.py"] + (sys.argv[1:] if argv is None else list(argv)))
     text = "# Targets\n\nMade by `%s`.\n\n%s\n" % (
         command, markdown(collect(args.directories), args.floor_mib))
     if args.output:
-        with open(args.output, "w") as handle:
-            handle.write(text)
+        resultcsv.write_text_or_exit(args.output, text, PROGRAM)
     else:
         sys.stdout.write(text)
     return 0

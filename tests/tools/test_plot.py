@@ -78,6 +78,13 @@ class PlotRun(crafted.RunDirTestCase):
         self.assertEqual(sorted(os.listdir(outdir)),
                          ["timeline-cpython.svg", "timeline-sqlite3.svg"])
 
+    def test_an_output_directory_that_cannot_be_made_stops_it_in_one_line(self):
+        outdir = os.path.join(self.run_dir, "replay.csv", "plots")
+        result = crafted.run_tool("plot.py", self.run_dir, "-o", outdir)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stderr, "plot.py: %s: cannot write: %s is not a directory\n"
+                         % (outdir, os.path.join(self.run_dir, "replay.csv")))
+
     def test_bad_input(self):
         empty = os.path.join(self.directory.name, "empty")
         os.makedirs(empty, exist_ok=True)

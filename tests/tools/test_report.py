@@ -145,6 +145,26 @@ class ReportProblems(unittest.TestCase):
         self.assertEqual(crafted.run_tool("report.py", empty).returncode, 2)
         self.assertEqual(crafted.run_tool("report.py", path).returncode, 2, "not a directory")
 
+    def test_an_unwritable_output_stops_it_in_one_line(self):
+        under_a_file = os.path.join(self.run_dir, "replay.csv", "r.md")
+        for output, reason in ((os.path.join(self.directory.name, "no", "such", "r.md"),
+                                "No such file or directory"), (under_a_file, "Not a directory")):
+            result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "-o", output)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertEqual(result.stderr, "report.py: %s: cannot write: %s\n" % (output, reason))
+            self.assertFalse(os.path.exists(output))
+
+    def test_a_plots_directory_that_cannot_be_made_stops_it_before_the_report(self):
+        run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "plots-a-file"),
+                                       random.Random(5))
+        with open(os.path.join(run_dir, "plots"), "w") as handle:
+            handle.write("not a directory\n")
+        result = crafted.run_tool("report.py", run_dir)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stderr, "report.py: %s: cannot write: %s is not a directory\n"
+                         % (os.path.join(run_dir, "plots"), os.path.join(run_dir, "plots")))
+        self.assertFalse(os.path.exists(os.path.join(run_dir, "REPORT.md")))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -336,5 +336,32 @@ class OtherRuns(unittest.TestCase):
         self.assertIn("two replay runs", result.stderr)
 
 
+class Output(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        speeds = {"glibc": [1] * 4, "arena": [1.5] * 4}
+        frags = {"glibc": [1] * 4, "arena": [1] * 4}
+        self.run = replay_dir(os.path.join(self.tmp.name, "run"), speeds, frags, random.Random(3))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_written_to_the_file_named(self):
+        output = os.path.join(self.tmp.name, "targets.md")
+        result = crafted.run_tool("targets.py", self.run, "-o", output)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as handle:
+            self.assertIn("# Targets", handle.read())
+
+    def test_an_unwritable_output_stops_it_in_one_line(self):
+        under_a_file = os.path.join(self.run, "replay.csv", "t.md")
+        for output, reason in ((os.path.join(self.tmp.name, "no", "such", "t.md"),
+                                "No such file or directory"), (under_a_file, "Not a directory")):
+            result = crafted.run_tool("targets.py", self.run, "-o", output)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertEqual(result.stderr, "targets.py: %s: cannot write: %s\n" % (output, reason))
+            self.assertFalse(os.path.exists(output))
+
+
 if __name__ == "__main__":
     unittest.main()
