@@ -1,5 +1,6 @@
 // arena-trace: validate, describe, generate and record allocation traces.
 // Exit codes: 0 done, 1 a bad trace or a failure, 2 bad usage.
+#include <fcntl.h>
 #include <sys/personality.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -202,12 +203,24 @@ std::string recorder_library() {
 
 // Runs argv with the recorder preloaded and address randomisation off (the
 // personality setarch -R sets, applied here so that setarch itself is not
-// recorded). Returns the wait status, or -1.
+// recorded). Returns the wait status, or -1 with errno set; *exec_errno is the
+// error of an exec that failed (0 when the command started), told apart from a
+// command that ran and exited 127 by a close-on-exec pipe the child writes it to.
 int run_recorded(const std::vector<std::string> &argv, const std::string &library, const std::string &base,
-                 const std::string &list) {
+                 const std::string &list, int *exec_errno) {
+    *exec_errno = 0;
+    int exec_report[2];
+    if (pipe2(exec_report, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
-    if (pid < 0) return -1;
+    if (pid < 0) {
+        const int saved = errno;
+        close(exec_report[0]);
+        close(exec_report[1]);
+        errno = saved;
+        return -1;
+    }
     if (pid == 0) {
+        close(exec_report[0]);
         std::string preload = library;
         if (const char *old = getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
         setenv("LD_PRELOAD", preload.c_str(), 1);
@@ -219,9 +232,14 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
         for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
         args.push_back(nullptr);
         execvp(args[0], args.data());
-        fprintf(stderr, "arena-trace record: cannot run '%s': %s\n", args[0], strerror(errno));
+        const int error = errno;
+        (void)!write(exec_report[1], &error, sizeof error);
         _exit(127);
     }
+    close(exec_report[1]);
+    while (read(exec_report[0], exec_errno, sizeof *exec_errno) < 0 && errno == EINTR) {
+    }
+    close(exec_report[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
@@ -253,21 +271,26 @@ int cmd_record(const std::vector<std::string> &args) {
         return 1;
     }
     // The recorder writes plain text (a process may end without a chance to
-    // finish a gzip stream); the files are compressed here afterwards.
+    // finish a gzip stream); the files are compressed here afterwards. It
+    // writes beside FILE, which is replaced only once the command has run: a
+    // command that cannot be started leaves an earlier FILE as it was.
     const bool gz = ends_with(output, ".gz");
-    const std::string base = gz ? output + ".tmp" : output, list = output + ".files.tmp";
+    const std::string base = output + ".tmp", list = output + ".files.tmp";
     unlink(base.c_str());
-    unlink(output.c_str());
     FILE *l = fopen(list.c_str(), "w");
     if (!l) {
         fprintf(stderr, "arena-trace record: cannot write %s: %s\n", list.c_str(), strerror(errno));
         return 1;
     }
     fclose(l);
-    const int status = run_recorded(command, library, base, list);
-    if (status == -1) {
-        fprintf(stderr, "arena-trace record: cannot run the command: %s\n", strerror(errno));
-        return 1;
+    int exec_errno = 0;
+    const int status = run_recorded(command, library, base, list, &exec_errno);
+    if (status == -1 || exec_errno) {
+        const int error = exec_errno ? exec_errno : errno;
+        unlink(list.c_str());
+        fprintf(stderr, "arena-trace record: cannot run '%s': %s; nothing written\n", command[0].c_str(),
+                strerror(error));
+        return exec_errno ? 127 : 1;
     }
     std::vector<std::string> written;  // the recorder lists every file it made, one a line
     std::ifstream names(list);
@@ -294,10 +317,17 @@ int cmd_record(const std::vector<std::string> &args) {
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     for (const std::string &plain : written) {
         std::string path = output + plain.substr(base.size()), error;
-        std::ifstream in(plain, std::ios::binary);
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (gz && (!trace::write_text(path, text, true, &error) || unlink(plain.c_str()) != 0)) {
-            fprintf(stderr, "arena-trace record: %s\n", error.empty() ? strerror(errno) : error.c_str());
+        bool moved;
+        if (gz) {
+            std::ifstream in(plain, std::ios::binary);
+            std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            moved = trace::write_text(path, text, true, &error) && unlink(plain.c_str()) == 0;
+        } else {
+            moved = rename(plain.c_str(), path.c_str()) == 0;
+        }
+        if (!moved) {
+            if (error.empty()) error = path + ": " + strerror(errno);
+            fprintf(stderr, "arena-trace record: %s\n", error.c_str());
             return 1;
         }
         trace::Trace t;

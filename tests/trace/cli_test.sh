@@ -80,9 +80,28 @@ help)
         contains out "usage: arena-trace $sub"
     done ;;
 record_bad_command)
+    # A command that cannot be started writes nothing and leaves an earlier
+    # trace of the same name as it was.
     expect 127 "$bin" record -o "$dir/x.trace" -- /nonexistent/program
-    contains err "cannot run '/nonexistent/program'"
-    "$bin" validate "$dir/x.trace" >/dev/null || fail "no empty trace left for a command that never ran" ;;
+    contains err "cannot run '/nonexistent/program': No such file or directory; nothing written"
+    lacks err "wrote"
+    for left in x.trace x.trace.tmp x.trace.files.tmp; do
+        [ ! -e "$dir/$left" ] || fail "$left left behind"
+    done
+    "$bin" gen tiny --ops 100 --seed 1 -o "$dir/k.trace" >/dev/null || fail "gen"
+    "$bin" gen tiny --ops 100 --seed 1 -o "$dir/k.trace.gz" >/dev/null || fail "gen"
+    cp "$dir/k.trace" "$dir/k.before"
+    cp "$dir/k.trace.gz" "$dir/k.gz.before"
+    expect 127 "$bin" record -o "$dir/k.trace" -- /nonexistent/program
+    cmp -s "$dir/k.trace" "$dir/k.before" || fail "the earlier k.trace was replaced"
+    expect 127 "$bin" record -o "$dir/k.trace.gz" -- /nonexistent/program
+    cmp -s "$dir/k.trace.gz" "$dir/k.gz.before" || fail "the earlier k.trace.gz was replaced"
+    # a command that ran and failed still leaves its trace, over the earlier one
+    expect 3 "$bin" record -o "$dir/k.trace" -- sh -c 'exit 3'
+    contains err "the command exited with 3"
+    cmp -s "$dir/k.trace" "$dir/k.before" && fail "k.trace was not replaced by the new recording"
+    "$bin" validate "$dir/k.trace" >/dev/null || fail "no valid trace of a command that ran"
+    [ ! -e "$dir/k.trace.tmp" ] && [ ! -e "$dir/k.trace.files.tmp" ] || fail "temporary files left: $(ls "$dir")" ;;
 bundled_valid)
     n=$(ls "$traces"/*.trace.gz | wc -l)
     [ "$n" -ge 16 ] || fail "only $n bundled traces"
