@@ -395,7 +395,7 @@ static size_t page_resident_bytes(const page_t *pg) {
  * does not keep which OS pages page_shrink handed back: one that did goes
  * back whole now (a page sparse enough to shrink, then emptied, is not
  * wanted soon). */
-static void page_release(heap_t *h, page_t *pg) {
+static NOINLINE void page_release(heap_t *h, page_t *pg) {
     segment_t *s = page_segment(pg);
     if (pg->purged_os) {
         h->purged_out += page_resident_bytes(pg);
