@@ -159,15 +159,20 @@ static heap_t *arena_heap_for(arena_t *a, const void *p) {
     return h ? h : arena_heap(a);
 }
 
-/* arena_heap_for, for a call that only reads p's size: when max_bytes leaves
- * no room for the thread's heap, the arena's own heap, which sizes another
- * heap's block as any heap does (errno untouched). */
-static heap_t *arena_heap_to_size(arena_t *a, const void *p) {
+/* arena_heap_for, for a call that frees or sizes p: NULL, errno untouched,
+ * when max_bytes leaves no room for the thread's heap (p is then live). */
+static heap_t *arena_heap_to_release(arena_t *a, const void *p) {
     int saved = errno;
     heap_t *h = arena_heap_for(a, p);
-    if (h) return h;
-    errno = saved;
-    return &a->heap;
+    if (!h) errno = saved;
+    return h;
+}
+
+/* The same for a call that only reads p's size: without a heap of its own, the
+ * thread asks the arena's, which sizes another heap's block as any heap does. */
+static heap_t *arena_heap_to_size(arena_t *a, const void *p) {
+    heap_t *h = arena_heap_to_release(a, p);
+    return h ? h : &a->heap;
 }
 
 /* A request no mapping could hold fails before anything is set up. */
@@ -265,14 +270,9 @@ static NOINLINE void arena_free_slow(arena_t *a, void *p) {
     if (arena_is_seed(a)) {
         seed_free(a, p);
     } else {
-        int saved = errno;
-        heap_t *h = arena_heap_for(a, p);
-        if (h) {
-            heap_free_fast(h, p);
-        } else { /* max_bytes leaves no room for the thread's heap */
-            errno = saved;
-            heaps_free_unattached(a, p);
-        }
+        heap_t *h = arena_heap_to_release(a, p);
+        if (h) heap_free_fast(h, p);
+        else heaps_free_unattached(a, p); /* max_bytes leaves no room for the thread's heap */
     }
     arena_leave(a);
     if (live) VALGRIND_FREELIKE_BLOCK(p, 0);
