@@ -14,7 +14,9 @@
  *   another arena) is misuse: it goes to the error handler and the call does
  *   nothing else;
  * - an arena created without ARENA_THREAD_SAFE must be used by one thread at
- *   a time.
+ *   a time;
+ * - fork() may be called while other threads use an ARENA_THREAD_SAFE arena:
+ *   the child can use it (and the blocks other threads held stay live).
  */
 #ifndef ARENA_H
 #define ARENA_H

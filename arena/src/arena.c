@@ -77,7 +77,7 @@ arena_t *arena_create(const arena_config *cfg) {
         errno = ENOMEM;
         return NULL;
     }
-    if (a->multi_heap) heaps_register(a);
+    if (a->multi_heap || a->thread_safe) heaps_register(a);
     heap_init(&a->heap, a);
     /* Medium segments grow past region_size for blocks above a quarter of it
      * (tlsf.c), so blocks up to MEDIUM_MAX are reused in place, not mapped. */
@@ -111,6 +111,7 @@ static void vg_all_freed(arena_t *a) {
 void arena_destroy(arena_t *a) {
     if (!a) return;
     vg_all_freed(a);
+    if (a->thread_safe) heaps_unregister(a);
     if (a->multi_heap) heaps_destroy(a);
     else arena_release_all(a);
     if (a->thread_safe) pthread_mutex_destroy(&a->lock);

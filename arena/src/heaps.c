@@ -291,7 +291,8 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
  * thread-local slots keyed by the arena's id. Ids are never reused, so the slot
  * of a destroyed arena can never match a later one; a registry of live arenas
  * tells, when a slot is given up (evicted, or at thread exit), whether its heap
- * still has an arena to be abandoned to. */
+ * still has an arena to be abandoned to. The registry also holds the seed
+ * policy's thread-safe arenas (one lock each, no heaps), for fork. */
 __thread heap_slot thread_slots[THREAD_SLOTS];
 static __thread unsigned thread_slot_next; /* the slot the next attach takes */
 static pthread_key_t slots_key;
@@ -317,9 +318,49 @@ static void registry_unlink(arena_t *a) {
     }
 }
 
+/* fork(): the registry's lock, then every registered arena's locks, are held
+ * across it, so the child finds them all consistent and free; in the child,
+ * the heaps of threads that are gone are left orphaned (heaps_fork_child). The
+ * forking thread's own heaps are those in its slots. */
+static void registry_fork_prepare(void) {
+    pthread_mutex_lock(&registry_lock);
+    for (arena_t *a = registry; a; a = a->next_registered) {
+        if (a->multi_heap) heaps_fork_prepare(a);
+        else pthread_mutex_lock(&a->lock);
+    }
+}
+
+static void registry_fork_parent(void) {
+    for (arena_t *a = registry; a; a = a->next_registered) {
+        if (a->multi_heap) heaps_fork_parent(a);
+        else pthread_mutex_unlock(&a->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_fork_child(void) {
+    for (arena_t *a = registry; a; a = a->next_registered) {
+        if (a->multi_heap) heaps_fork_child(a, heaps_thread_heap(a));
+        else pthread_mutex_init(&a->lock, NULL);
+    }
+    pthread_mutex_init(&registry_lock, NULL);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_handlers_install(void) {
+    pthread_atfork(registry_fork_prepare, registry_fork_parent, registry_fork_child);
+}
+
 void heaps_register(arena_t *a) {
+    pthread_once(&fork_once, fork_handlers_install);
     pthread_mutex_lock(&registry_lock);
     registry_link(a);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void heaps_unregister(arena_t *a) {
+    pthread_mutex_lock(&registry_lock);
+    registry_unlink(a);
     pthread_mutex_unlock(&registry_lock);
 }
 

@@ -780,7 +780,10 @@ static inline heap_t *heaps_thread_heap(const arena_t *a) {
         if (thread_slots[i].arena_id == a->id) return thread_slots[i].heap;
     return NULL;
 }
+/* Any ARENA_THREAD_SAFE arena, seed policy too, is registered while it lives:
+ * fork takes the locks of registered arenas around it. */
 void heaps_register(arena_t *a) INTERNAL;
+void heaps_unregister(arena_t *a) INTERNAL;
 void heaps_release_all(arena_t *a) INTERNAL;
 void heaps_destroy(arena_t *a) INTERNAL;
 /* fork(): before, in the parent after, in the child after. */

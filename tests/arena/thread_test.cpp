@@ -15,7 +15,11 @@
 #include <vector>
 
 #include <alloca.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define NOINLINE_TEST __attribute__((noinline))
 
@@ -722,6 +726,76 @@ TEST(ThreadHeaps, ThreadsWithNoRoomForAHeapFreeAtOnce) {
         EXPECT_EQ(s.allocs, s.frees);
         arena_destroy(a);
     }
+}
+
+// fork() while other threads are inside the arena: the child, left with only
+// the forking thread, still allocates and frees (small, medium and huge
+// blocks), reads the statistics and passes arena_check. Before the
+// arena's locks were taken around fork, a lock held by another thread at that
+// moment stayed held in the child for good, and the child hung.
+TEST_P(SharedArenaTest, AChildForkedWhileOtherThreadsAllocateCanAllocate) {
+    arena_config c{};
+    c.policy = GetParam();
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    void *before = arena_malloc(a, 200);  // this thread has a heap before the fork
+    ASSERT_NE(before, nullptr);
+    Fill(before, 200, 7);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> busy;
+    // Huge blocks (their lock), blocks of every kind, and threads that come and
+    // go (a thread's heap is adopted and abandoned under the arena's lock).
+    busy.emplace_back([&] {
+        while (!stop) {
+            void *p = arena_malloc(a, (size_t)20 << 20);
+            void *q = arena_malloc(a, 3000);
+            void *r = arena_malloc(a, 48);
+            arena_free(a, r);
+            arena_free(a, q);
+            arena_free(a, p);
+        }
+    });
+    busy.emplace_back([&] {
+        while (!stop) std::thread([&] { arena_free(a, arena_malloc(a, 64)); }).join();
+    });
+    const int kForks = 40;
+    int hung = 0, failed = 0;
+    for (int i = 0; i < kForks && !hung && !failed; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            alarm(5);  // a hung child ends by SIGALRM
+            int status = 0;
+            void *small = arena_malloc(a, 100), *medium = arena_malloc(a, 5000),
+                 *huge = arena_malloc(a, (size_t)20 << 20);
+            if (!small || !medium || !huge) _exit(2);
+            Fill(small, 100, 1), Fill(medium, 5000, 2), Fill(huge, 4096, 3);
+            // The ended threads' heaps are walked under the arena's lock. (A
+            // thread started here would do as well, but not under ASan, whose
+            // own allocator's lock the child may find held.)
+            arena_stats s;
+            if (arena_stats_get(a, &s) != 0 || s.live_blocks < 3) _exit(3);
+            if (FirstMismatch(before, 200, 7) != 200) status = 4;
+            if (FirstMismatch(small, 100, 1) != 100 || FirstMismatch(medium, 5000, 2) != 5000) status = 5;
+            arena_free(a, huge), arena_free(a, medium), arena_free(a, small);
+            if (arena_check(a) != 0) status = 6;
+            _exit(status);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) hung++;
+        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed++;
+        if (failed) ADD_FAILURE() << "child " << i << ": status " << status;
+    }
+    stop = true;
+    for (auto &t : busy) t.join();
+    EXPECT_EQ(hung, 0) << "a child hung on a lock another thread held at fork";
+    EXPECT_EQ(FirstMismatch(before, 200, 7), 200u);
+    arena_free(a, before);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
