@@ -11,7 +11,9 @@
 #include "fastpath.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -310,6 +312,78 @@ EXPORT int API(malloc_trim)(size_t pad) {
     return released;
 }
 
+/* ---- glibc's reporting and tuning calls ------------------------------------
+ * glibc's own versions would report its unused heap (all zero) to a preloaded
+ * program, and a program linked with -static that calls one gets glibc's whole
+ * malloc.o beside this file: malloc defined twice, no link. */
+
+/* The process arena's statistics; false when it is not set up. */
+static bool process_stats(arena_stats *out) {
+    arena_t *a = my_heap() ? process_arena : NULL;
+    bool ok = a && arena_stats_of(a, thread_heap, out) == 0;
+    call_done();
+    return ok;
+}
+
+/* glibc's fields with arena's figures: every mapping in arena (none counted
+ * as glibc's mmapped chunks), live bytes in uordblks, free bytes in fordblks
+ * (the calling thread's heap, ended threads' heaps and huge blocks). */
+EXPORT struct mallinfo2 API(mallinfo2)(void) {
+    struct mallinfo2 m;
+    memset(&m, 0, sizeof m);
+    arena_stats s;
+    if (process_stats(&s)) {
+        m.arena = s.mapped_bytes;
+        m.uordblks = s.live_bytes;
+        m.fordblks = s.free_bytes;
+    }
+    return m;
+}
+
+/* As glibc's: mallinfo2's figures cut to int. */
+EXPORT struct mallinfo API(mallinfo)(void) {
+    struct mallinfo2 m2 = API(mallinfo2)();
+    struct mallinfo m;
+    memset(&m, 0, sizeof m);
+    m.arena = (int)m2.arena;
+    m.uordblks = (int)m2.uordblks;
+    m.fordblks = (int)m2.fordblks;
+    return m;
+}
+
+/* arena has none of glibc's tunables: every setting is accepted and has no
+ * effect (glibc returns 1 for a setting it takes). */
+EXPORT int API(mallopt)(int param, int value) {
+    (void)param;
+    (void)value;
+    return 1;
+}
+
+static void write_stats(const arena_stats *s);
+
+/* The figures ARENA_STATS=1 prints at exit, to stderr as glibc's are. */
+EXPORT void API(malloc_stats)(void) {
+    arena_stats s;
+    if (process_stats(&s)) write_stats(&s);
+}
+
+/* glibc's XML layout, with the figures mallinfo2 gives. */
+EXPORT int API(malloc_info)(int options, FILE *fp) {
+    if (options != 0) return EINVAL;
+    arena_stats s;
+    if (!process_stats(&s)) memset(&s, 0, sizeof s);
+    fprintf(fp,
+            "<malloc version=\"1\">\n"
+            "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+            "<system type=\"current\" size=\"%zu\"/>\n"
+            "<system type=\"max\" size=\"%zu\"/>\n"
+            "<aspace type=\"total\" size=\"%zu\"/>\n"
+            "<aspace type=\"mprotect\" size=\"%zu\"/>\n"
+            "</malloc>\n",
+            s.free_bytes, s.mapped_bytes, s.peak_mapped_bytes, s.mapped_bytes, s.mapped_bytes);
+    return 0;
+}
+
 #ifndef ARENA_MALLOC_PREFIX
 /* The names glibc itself and some programs use. (Aliases share the target's
  * code; the attributes glibc's header gives the originals do not matter here.) */
@@ -321,6 +395,8 @@ EXPORT void *__libc_realloc(void *p, size_t size) __attribute__((alias("realloc"
 EXPORT void *__libc_memalign(size_t align, size_t size) __attribute__((alias("memalign")));
 EXPORT void *__libc_valloc(size_t size) __attribute__((alias("valloc")));
 EXPORT void *__libc_pvalloc(size_t size) __attribute__((alias("pvalloc")));
+EXPORT struct mallinfo __libc_mallinfo(void) __attribute__((alias("mallinfo")));
+EXPORT int __libc_mallopt(int param, int value) __attribute__((alias("mallopt")));
 #endif
 
 /* ---- the process arena for programs that ask -------------------------------- */
@@ -346,27 +422,31 @@ static void fmt_stat(fmtbuf *f, const char *name, uint64_t v) {
     fmt_dec(f, v);
 }
 
-__attribute__((destructor)) static void print_stats(void) {
-    if (!print_stats_at_exit || atomic_load(&process_state) != 2) return;
-    arena_stats s;
-    arena_stats_of(process_arena, thread_heap, &s);
+static void write_stats(const arena_stats *s) {
     fmtbuf f = {.len = 0};
     fmt_stat(&f, "arena: pid ", (uint64_t)getpid());
-    fmt_stat(&f, ": live ", s.live_bytes);
-    fmt_stat(&f, " bytes in ", s.live_blocks);
-    fmt_stat(&f, " blocks (peak ", s.peak_live_bytes);
-    fmt_stat(&f, "), mapped ", s.mapped_bytes);
-    fmt_stat(&f, " (peak ", s.peak_mapped_bytes);
-    fmt_stat(&f, ") in ", s.regions);
-    fmt_stat(&f, " regions, free ", s.free_bytes);
-    fmt_stat(&f, ", purged ", s.purged_bytes);
+    fmt_stat(&f, ": live ", s->live_bytes);
+    fmt_stat(&f, " bytes in ", s->live_blocks);
+    fmt_stat(&f, " blocks (peak ", s->peak_live_bytes);
+    fmt_stat(&f, "), mapped ", s->mapped_bytes);
+    fmt_stat(&f, " (peak ", s->peak_mapped_bytes);
+    fmt_stat(&f, ") in ", s->regions);
+    fmt_stat(&f, " regions, free ", s->free_bytes);
+    fmt_stat(&f, ", purged ", s->purged_bytes);
     fmt_str(&f, "\n");
     error_write(f.buf);
     f.len = 0;
     fmt_stat(&f, "arena: pid ", (uint64_t)getpid());
-    fmt_stat(&f, ": ", s.allocs);
-    fmt_stat(&f, " allocations, ", s.frees);
-    fmt_stat(&f, " frees, ", s.reallocs);
+    fmt_stat(&f, ": ", s->allocs);
+    fmt_stat(&f, " allocations, ", s->frees);
+    fmt_stat(&f, " frees, ", s->reallocs);
     fmt_str(&f, " reallocs\n");
     error_write(f.buf);
+}
+
+__attribute__((destructor)) static void print_stats(void) {
+    if (!print_stats_at_exit || atomic_load(&process_state) != 2) return;
+    arena_stats s;
+    arena_stats_of(process_arena, thread_heap, &s);
+    write_stats(&s);
 }

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
+
+#include <malloc.h>
 
 #include "arena.h"
 
@@ -21,4 +24,9 @@ void *arena_test_valloc(size_t size);
 void *arena_test_pvalloc(size_t size);
 size_t arena_test_malloc_usable_size(void *p);
 int arena_test_malloc_trim(size_t pad);
+struct mallinfo2 arena_test_mallinfo2(void);
+struct mallinfo arena_test_mallinfo(void);
+int arena_test_mallopt(int param, int value);
+void arena_test_malloc_stats(void);
+int arena_test_malloc_info(int options, FILE *fp);
 }

@@ -242,6 +242,34 @@ TEST(DropIn, TrimHandsBackEmptyClassPagesAndTheEmptyOSPagesOfSparseOnes) {
     EXPECT_EQ(arena_malloc_check(), 0);
 }
 
+// glibc's reporting calls give arena's figures, not glibc's unused heap's.
+TEST(DropIn, MallinfoAndFriendsReportArena) {
+    EXPECT_EQ(arena_test_mallopt(M_ARENA_MAX, 2), 1) << "a setting is taken (and has no effect)";
+    struct mallinfo2 before = arena_test_mallinfo2();
+    std::vector<void *> v;
+    for (int i = 0; i < 200; i++) v.push_back(memset(arena_test_malloc(1000), 1, 1000));
+    struct mallinfo2 mid = arena_test_mallinfo2();
+    EXPECT_GE(mid.uordblks, before.uordblks + 200000);
+    EXPECT_EQ(mid.uordblks, ProcessStats().live_bytes);
+    EXPECT_GE(mid.arena + mid.hblkhd, mid.uordblks);
+    EXPECT_EQ((size_t)arena_test_mallinfo().uordblks, mid.uordblks) << "fits an int here";
+    char *text = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    EXPECT_EQ(arena_test_malloc_info(0, f), 0);
+    fclose(f);
+    ASSERT_NE(text, nullptr);
+    EXPECT_NE(strstr(text, "<malloc version="), nullptr) << text;
+    free(text);
+    EXPECT_EQ(arena_test_malloc_info(1, stdout), EINVAL);
+    testing::internal::CaptureStderr();
+    arena_test_malloc_stats();
+    std::string out = testing::internal::GetCapturedStderr();
+    EXPECT_NE(out.find(" allocations, "), std::string::npos) << out;
+    for (void *p : v) arena_test_free(p);
+    EXPECT_EQ(arena_test_mallinfo2().uordblks, before.uordblks);
+}
+
 TEST(DropIn, MisuseIsReported) {
     ErrorLog log;
     void *p = arena_test_malloc(64);
