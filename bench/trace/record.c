@@ -22,7 +22,13 @@
  * - Pointers become ids that take the lowest free id, which keeps files small.
  * - A forked child starts a trace of its own. Blocks it inherited are not in it:
  *   their frees are skipped, their reallocs written as new allocations, and a
- *   closing comment counts both (and frees of pointers never seen).
+ *   closing comment counts both (and frees of pointers never seen). A child
+ *   that ran no atfork handler (_Fork, a raw fork system call) is told by a
+ *   page the kernel zeroes in every forked child (MADV_WIPEONFORK), at its
+ *   first heap call: it would otherwise write the parent's unflushed ops, and
+ *   its own under the parent's ids, into the parent's trace.
+ * - abort() (which std::terminate calls) flushes first, as _exit does; a
+ *   process killed by a signal loses what was still in the buffer.
  * - After the library's destructor has run (late in exit) calls pass through
  *   unrecorded; those blocks are simply live at the end of the trace.
  */
@@ -31,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -61,6 +68,7 @@ static struct {
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
     void (*exit_now)(int);
+    void (*abort_now)(void);
 } real;
 
 enum { UNSET, RESOLVING, RECORDING, PASSING };
@@ -111,6 +119,11 @@ static size_t out_len;
 static id_map live;      /* pointer -> id, blocks this process made */
 static id_map inherited; /* pointers live in the parent at fork */
 static id_pool ids;
+/* One byte on a page of its own that the kernel zeroes in a forked child
+ * (MADV_WIPEONFORK); 1 in the process that owns the recorder state. NULL when
+ * the kernel cannot do that: then only children made by fork() are told. */
+static volatile unsigned char *same_process;
+
 static struct {
     uint64_t ops, inherited_frees, inherited_reallocs, unknown_frees, unknown_reallocs, untracked, thread_overflow;
 } counts;
@@ -357,10 +370,10 @@ static void on_fork_prepare(void) {
 static void on_fork_parent(void) { pthread_mutex_unlock(&lock); }
 
 /* The child keeps one thread and a copy of the parent's blocks: those become
- * "inherited", and its trace starts empty. */
-static void on_fork_child(void) {
-    pthread_mutex_init(&lock, NULL);
-    if (state != RECORDING) return;
+ * "inherited", and its trace starts empty (the parent's unflushed ops are the
+ * parent's to write). */
+static void start_child_trace(void) {
+    if (same_process) *same_process = 1;
     if (!inherited.keys) id_map_init(&inherited, mapped);
     for (size_t i = 0; live.keys && i <= live.mask; i++)
         if (live.values[i]) id_map_put(&inherited, live.keys[i], 0);
@@ -379,6 +392,27 @@ static void on_fork_child(void) {
     written_thread = 0;
 }
 
+static void on_fork_child(void) {
+    pthread_mutex_init(&lock, NULL);
+    if (state == RECORDING) start_child_trace();
+}
+
+static void watch_for_forks(void) {
+#ifdef MADV_WIPEONFORK
+    const long page = sysconf(_SC_PAGESIZE);
+    unsigned char *p = map_zeroed((size_t)page);
+    if (!p) return;
+    int saved = errno;
+    if (madvise(p, (size_t)page, MADV_WIPEONFORK) == 0) {
+        *p = 1;
+        same_process = p;
+    } else {
+        unmap(p, (size_t)page);
+    }
+    errno = saved;
+#endif
+}
+
 static void resolve(void) {
 #define FIND(field, name) real.field = (__typeof__(real.field))dlsym(RTLD_NEXT, name)
     FIND(malloc, "malloc");
@@ -394,6 +428,7 @@ static void resolve(void) {
     FIND(execvpe, "execvpe");
     FIND(fexecve, "fexecve");
     FIND(exit_now, "_exit");
+    FIND(abort_now, "abort");
 #undef FIND
 }
 
@@ -414,6 +449,7 @@ static int ready(void) {
     int record = trace_base[0] && real.malloc && real.free && id_map_init(&live, mapped);
     id_pool_init(&ids, mapped);
     if (record) {
+        watch_for_forks();
         busy = 1; /* pthread_atfork may allocate: let that pass unrecorded */
         pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
         busy = 0;
@@ -428,6 +464,7 @@ __attribute__((constructor)) static void start(void) { ready(); }
 static void finish(const char *why) {
     if (!ready()) return;
     pthread_mutex_lock(&lock);
+    if (state == RECORDING && same_process && !*same_process) start_child_trace(); /* forked without the atfork handlers */
     if (owner_pid == getpid()) { /* not a vfork child sharing our memory */
         put_summary(why);
         if (strcmp(why, "exit") == 0) state = PASSING;
@@ -454,6 +491,7 @@ static int enter(void) {
         busy = 0;
         return 0;
     }
+    if (same_process && !*same_process) start_child_trace(); /* forked without the atfork handlers */
     return 1;
 }
 
@@ -644,3 +682,14 @@ EXPORT void _exit(int status) {
 }
 
 EXPORT void _Exit(int status) { _exit(status); }
+
+/* std::terminate and assert-like checks in programs end here: no destructor
+ * runs, so the buffer is written first. (glibc's own assert and malloc checks
+ * call its abort directly and still lose it.) */
+EXPORT void abort(void) {
+    finish("abort");
+    if (real.abort_now) real.abort_now();
+    signal(SIGABRT, SIG_DFL); /* not resolved: do what abort does */
+    raise(SIGABRT);
+    for (;;) pause();
+}

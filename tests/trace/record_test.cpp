@@ -120,6 +120,45 @@ TEST(Recorder, AProgramKilledEarlyLeavesAValidTraceAndItsStatus) {
     }
 }
 
+// A child made by _Fork runs no atfork handler. It held the parent's unflushed
+// ops and the parent's descriptor: its first flush wrote them, and its own ops
+// under the parent's ids, into the parent's trace (invalid: 'a 0' of a live
+// id). It gets a trace of its own now, as a forked child does.
+TEST(Recorder, AChildThatSkipsTheForkHandlersGetsItsOwnTrace) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "rf.trace") + "' -- " + RECORD_ENDINGS +
+                                   " raw-fork");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::vector<std::string> files = files_starting(dir.path(), "rf.trace");
+    ASSERT_EQ(files.size(), 2u) << r.err;
+    trace::Trace parent, child;
+    std::string error;
+    ASSERT_TRUE(trace::load(dir / "rf.trace", &parent, &error)) << error;
+    const std::vector<std::string> ops = window(parent, 11111);
+    ASSERT_EQ(ops.size(), 202u) << "the marker, 100 blocks, their frees and the marker's: nothing of the child";
+    EXPECT_EQ(ops.front(), "t0: a 0 11111");
+    EXPECT_EQ(ops.back(), "t0: f 0");
+    ASSERT_TRUE(trace::load(dir / files[1], &child, &error)) << error;
+    EXPECT_EQ(child.facts.count[static_cast<int>(trace::OpKind::Malloc)], 20001u);
+    EXPECT_EQ(child.facts.count[static_cast<int>(trace::OpKind::Free)], 20001u);
+    EXPECT_NE(trace_test::read_file(dir / files[1]).find("50 frees of inherited blocks skipped"), std::string::npos);
+}
+
+// abort(), which std::terminate calls for an uncaught C++ exception, ends the
+// process with no destructor: the ops still in the buffer (all of them, in a
+// program this small) were lost and the trace read as 0 ops.
+TEST(Recorder, AbortKeepsTheOpsBeforeIt) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "ab.trace") + "' -- " + RECORD_ENDINGS +
+                                   " abort");
+    EXPECT_EQ(r.exit_code, 128 + 6) << r.err;
+    trace::Trace t;
+    std::string error;
+    ASSERT_TRUE(trace::load(dir / "ab.trace", &t, &error)) << error;
+    EXPECT_EQ(window(t, 22222).size(), 2002u) << t.facts.ops << " ops in all";
+    EXPECT_NE(trace_test::read_file(dir / "ab.trace").find("\n# abort: "), std::string::npos);
+}
+
 TEST(Recorder, GzipOutput) {
     trace_test::TempDir dir;
     const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "p.trace.gz") + "' -- " + RECORD_PROBE);

@@ -1,0 +1,46 @@
+/* record_endings: the ways a process can leave or split that the recorder's
+ * usual hooks (atfork handlers, the destructor, _exit) do not see. argv[1]:
+ *   raw-fork  a child made by _Fork, which runs no atfork handler: it frees
+ *             inherited blocks and makes enough calls of its own to flush its
+ *             buffer (which held the parent's unflushed ops when it was born);
+ *             it must get a trace of its own, the parent's staying intact
+ *   abort     abort() after its calls, as std::terminate does for an uncaught
+ *             C++ exception: the ops made before must not be lost
+ * Prints nothing; exit 0 (raw-fork) or SIGABRT. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { KEPT = 100, CHILD_CALLS = 20000, ABORT_CALLS = 1000 };
+
+int main(int argc, char **argv) {
+    if (argc != 2) return 2;
+    if (strcmp(argv[1], "raw-fork") == 0) {
+        void *kept[KEPT];
+        void *marker = malloc(11111);
+        for (int i = 0; i < KEPT; i++) kept[i] = malloc(16 + (size_t)i); /* still in the buffer at fork */
+        pid_t pid = _Fork();
+        if (pid < 0) return 3;
+        if (pid == 0) {
+            for (int i = 0; i < KEPT / 2; i++) free(kept[i]); /* inherited */
+            void *mine = malloc(3001);
+            for (int i = 0; i < CHILD_CALLS; i++) free(malloc(5000)); /* more than a buffer of ops */
+            free(mine);
+            exit(0);
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 4;
+        for (int i = 0; i < KEPT; i++) free(kept[i]);
+        free(marker);
+        return 0;
+    }
+    if (strcmp(argv[1], "abort") == 0) {
+        void *marker = malloc(22222);
+        for (int i = 0; i < ABORT_CALLS; i++) free(malloc(100)); /* far less than a buffer */
+        free(marker);
+        abort();
+    }
+    return 2;
+}
