@@ -246,6 +246,18 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
     return status;
 }
 
+// The recorder ends each trace with a comment line ('# exit: ...', '# _exit: ...',
+// '# exec: ...', '# abort: ...') when its process leaves through a way it
+// sees; one killed by a signal loses its buffer and that line. A trace made
+// here for a first process that never allocated is complete too.
+bool closed_by_recorder(const std::string &text) {
+    if (text == "arena-trace 1\n") return true;
+    if (text.size() < 2 || text.back() != '\n') return false;  // the recorder writes whole lines
+    const size_t newline = text.rfind('\n', text.size() - 2);
+    const std::string last = text.substr(newline == std::string::npos ? 0 : newline + 1);
+    return last.compare(0, 2, "# ") == 0 && last.compare(0, 14, "# recorded by ") != 0;
+}
+
 int cmd_record(const std::vector<std::string> &args) {
     const Command &c = kCommands[3];
     std::string output;
@@ -317,10 +329,11 @@ int cmd_record(const std::vector<std::string> &args) {
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     for (const std::string &plain : written) {
         std::string path = output + plain.substr(base.size()), error;
+        std::ifstream in(plain, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        in.close();
         bool moved;
         if (gz) {
-            std::ifstream in(plain, std::ios::binary);
-            std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
             moved = trace::write_text(path, text, true, &error) && unlink(plain.c_str()) == 0;
         } else {
             moved = rename(plain.c_str(), path.c_str()) == 0;
@@ -337,6 +350,9 @@ int cmd_record(const std::vector<std::string> &args) {
             continue;
         }
         fprintf(stderr, "arena-trace record: wrote %s: %s\n", path.c_str(), summary(t).c_str());
+        if (!closed_by_recorder(text))
+            fprintf(stderr, "arena-trace record: %s is incomplete: its process ended without the recorder's "
+                            "closing line (killed by a signal?); its last ops are missing\n", path.c_str());
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "arena-trace record: the command %s %d\n", WIFEXITED(status) ? "exited with" : "was killed by signal",

@@ -111,6 +111,8 @@ TEST(Recorder, AProgramKilledEarlyLeavesAValidTraceAndItsStatus) {
     // A shell makes a few heap calls, far fewer than fill the recorder's buffer.
     const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "k.trace") + "' -- sh -c 'kill -ABRT $$'");
     EXPECT_EQ(r.exit_code, 128 + 6) << r.err;
+    // ... and says that trace lacks what the shell did after its header
+    EXPECT_NE(r.err.find("arena-trace record: " + (dir / "k.trace") + " is incomplete: "), std::string::npos) << r.err;
     const std::vector<std::string> files = files_starting(dir.path(), "k.trace");
     ASSERT_GE(files.size(), 1u) << r.err;
     for (const std::string &f : files) {
@@ -157,6 +159,7 @@ TEST(Recorder, AbortKeepsTheOpsBeforeIt) {
     ASSERT_TRUE(trace::load(dir / "ab.trace", &t, &error)) << error;
     EXPECT_EQ(window(t, 22222).size(), 2002u) << t.facts.ops << " ops in all";
     EXPECT_NE(trace_test::read_file(dir / "ab.trace").find("\n# abort: "), std::string::npos);
+    EXPECT_EQ(r.err.find("is incomplete"), std::string::npos) << r.err;
 }
 
 TEST(Recorder, GzipOutput) {
@@ -202,6 +205,7 @@ TEST(Recorder, RealProgramValidatesAndBehavesTheSame) {
         biggest = std::max(biggest, t.facts.ops);
     }
     EXPECT_GT(biggest, 50000u) << "python's own trace holds its dict and json work";
+    EXPECT_EQ(recorded.err.find("is incomplete"), std::string::npos) << recorded.err;
 }
 
 }  // namespace
