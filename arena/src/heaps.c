@@ -413,8 +413,10 @@ static void heaps_release_locked(arena_t *a) {
      * reset arena maps what a fresh one does. */
     heap_stats *sum = &a->heap.stats;
     size_t size = align_up(sizeof(heap_t), OS_PAGE);
+    bool orphans = false;
     for (heap_t *h = a->heaps, *next; h; h = next) {
         next = h->next_heap;
+        orphans |= h->orphaned;
         heap_release_all(h);
         sum->allocs += h->stats.allocs;
         sum->frees += h->stats.allocs;
@@ -426,6 +428,12 @@ static void heaps_release_locked(arena_t *a) {
     a->heaps = NULL;
     __atomic_store_n(&a->abandoned, NULL, __ATOMIC_RELAXED);
     a->heap_bytes = 0;
+    /* A thread that vanished at fork may have been between charging a segment
+     * and linking it into its heap, or between unlinking one and uncharging
+     * it: that charge has no segment to give it back. Every heap is released
+     * now, so the arena maps itself only (what such a thread had mapped, if
+     * anything, stays lost to the child). */
+    if (orphans) atomic_store(&a->mapped_bytes, a->self_size);
 }
 
 void heaps_release_all(arena_t *a) {
