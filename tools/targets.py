@@ -70,11 +70,13 @@ class Figures:
         return self.medians.get((trace, allocator))
 
     def ratios(self, allocator, baseline, traces=None):
-        """{trace: median(allocator) / median(baseline)} where both ran."""
+        """{trace: median(allocator) / median(baseline)} where both ran with a
+        positive median: a ratio of 0 (a resident rise of 0) has no place in a
+        geometric mean, which leaves it out as compare.py and report.py do."""
         out = {}
         for trace in traces if traces is not None else self.traces:
             mine, theirs = self.get(trace, allocator), self.get(trace, baseline)
-            if mine is not None and theirs:
+            if mine and theirs and mine > 0 and theirs > 0:
                 out[trace] = mine / theirs
         return out
 
@@ -125,6 +127,10 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
         out.missing(issue, "%s replay targets%s" % (name, suffix), "no %s or glibc rows" % allocator)
         return
     thr = speed.ratios(allocator, "glibc")
+    if not thr:
+        out.missing(issue, "%s replay targets%s" % (name, suffix),
+                    "no trace with both %s and glibc throughput" % allocator)
+        return
     mean = geometric_mean(thr.values())
     out.add(issue, "%s throughput, geometric mean over %d traces, >= %.2fx glibc%s"
             % (name, len(thr), 2.0 * slack, suffix), "%.2fx" % mean, mean >= 2.0 * slack)
@@ -276,6 +282,10 @@ def realprog_targets(out, realprog):
     out.add(7, "real programs: every program's output identical under every allocator",
             "failed: %s" % ", ".join(failed) if failed else "all right", not failed)
     time_ratios, rss_ratios = wall.ratios(allocator, "glibc"), rss.ratios(allocator, "glibc")
+    if not time_ratios or not rss_ratios:
+        out.missing(7, "real programs under `%s` against glibc" % allocator,
+                    "no program with both %s and glibc figures" % allocator)
+        return
     for ratios, what, bound in ((time_ratios, "wall time", 0.8), (rss_ratios, "max RSS", 1.0)):
         mean = geometric_mean(ratios.values())
         out.add(7, "real programs under `%s`: %s, geometric mean, <= %.1fx glibc" % (

@@ -129,6 +129,30 @@ class ReplayTargets(unittest.TestCase):
         self.assertIn("1.10x (gen-phased); 1 of 4 below", measured)
         self.assertEqual(find(rows, "mimalloc and tcmalloc")[1], "not measured")
 
+    def test_a_zero_median_is_left_out_of_the_geometric_means(self):
+        # A resident rise of 0 (frag_rss 0) on one trace: its ratio 0 cannot
+        # enter a geometric mean (math.log(0) stopped the tool with a traceback).
+        speeds = {"glibc": [1] * 4, "arena": [1.5] * 4}
+        frags = {"glibc": [1] * 4, "arena": [0, 0.9, 0.9, 0.9]}
+        _, rows = run_targets(replay_dir(os.path.join(self.tmp.name, "r"), speeds, frags,
+                                         self.rng))
+        measured, verdict = find(rows, "`arena` frag_rss, geometric mean")
+        self.assertEqual((measured, verdict), ("0.90x", "met"))
+        self.assertIn("0 of 3 above", find(rows, "`arena`: no trace's frag_rss above")[0])
+
+    def test_arena_and_glibc_on_no_common_trace(self):
+        # arena ran only where glibc did not: no ratio, so no geometric mean
+        # (it was None, and formatting it stopped the tool with a traceback).
+        directory = os.path.join(self.tmp.name, "r")
+        os.makedirs(directory)
+        crafted.write_csv(os.path.join(directory, "replay.csv"), crafted.REPLAY_HEADER,
+                          crafted.replay_rows([("gen-small", "arena", 16, 1, 10.0, 1.1),
+                                               ("gen-phased", "glibc", 0, 1, 10.0, 1.1)],
+                                              5, self.rng), crafted.MACHINE)
+        _, rows = run_targets(directory)
+        self.assertEqual(find(rows, "`arena` replay targets"),
+                         ("no trace with both arena and glibc throughput", "not measured"))
+
 
 class OtherRuns(unittest.TestCase):
     def setUp(self):
@@ -296,6 +320,14 @@ class OtherRuns(unittest.TestCase):
         measured, verdict = find(got, "each one's max RSS within 5%")
         self.assertIn("1.20x (sqlite3)", measured)
         self.assertEqual(verdict, "**missed**")
+
+    def test_real_programs_with_no_program_under_both(self):
+        rows = [[program, allocator, 0, 1, repetition, "2.0", 50 * MIB, "1.0", "0.1", 1000, 1]
+                for program, allocator in (("python3", "glibc"), ("sqlite3", "arena-malloc"))
+                for repetition in range(3)]
+        _, got = run_targets(realprog_dir(os.path.join(self.tmp.name, "realprog"), rows))
+        self.assertEqual(find(got, "real programs under `arena-malloc` against glibc")[1],
+                         "not measured")
 
     def test_real_programs_paired_median_beside_the_verdict(self):
         # glibc's runs drift (1.0, 1.2, 2.0 s); arena-malloc's medians differ by 8%,
