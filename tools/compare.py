@@ -288,7 +288,10 @@ def compare_to_baseline(table, baseline, figures=None, noise=NoiseFloors()):
     if unmatched:
         warnings.append("no (unambiguous) %s rows on the same trace and threads for: %s"
                         % (baseline, "; ".join(unmatched)))
-    geomeans = geomean_rows(rows, key_columns, summed_columns=("trace",))
+    # Summed over the traces, whatever their thread counts: a threaded trace
+    # replays on its own count of threads, so grouping by threads too would
+    # split the geometric mean into one row per threaded trace.
+    geomeans = geomean_rows(rows, key_columns, summed_columns=("trace", "threads"))
     return Comparison(key_columns, baseline, "median", rows, geomeans, warnings)
 
 

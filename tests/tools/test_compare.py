@@ -223,6 +223,29 @@ class CompareAgainstBaseline(unittest.TestCase):
             self.assertEqual(missing.returncode, 2)
             self.assertIn("no rows for the baseline allocator 'tcmalloc'", missing.stderr)
 
+    def test_one_geometric_mean_over_traces_of_different_thread_counts(self):
+        # A replay run: each threaded trace has its own thread count. The
+        # geometric mean per allocator sums every trace up, as report.py's
+        # tables and targets.py do; it was split into one row per thread
+        # count ("geomean (1)" for each threaded trace).
+        rng = random.Random(5)
+        with tempfile.TemporaryDirectory() as directory:
+            configs = [(trace, allocator, 0, threads, 10.0 * speed, 1.2)
+                       for trace, threads, speed in (("cpython", 1, 1.2), ("sqlite3", 1, 1.2),
+                                                     ("python-threads", 5, 1.2),
+                                                     ("gen-threads", 4, 1.2))
+                       for allocator, speed in (("glibc", 1), ("arena", speed))]
+            run = crafted.write_csv(os.path.join(directory, "run.csv"), crafted.REPLAY_HEADER,
+                                    crafted.replay_rows(configs, 5, rng, time_spread=0.0),
+                                    crafted.MACHINE)
+            result = crafted.run_tool("compare.py", run, "--baseline", "glibc",
+                                      "--figures", "mops", "--format", "csv")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            geomeans = [line for line in result.stdout.splitlines()
+                        if line.startswith("geomean")]
+            self.assertEqual(len(geomeans), 1, geomeans)
+            self.assertTrue(geomeans[0].startswith("geomean (4),arena,0,,mops"), geomeans[0])
+
 
 class BadInput(unittest.TestCase):
     def setUp(self):
