@@ -14,8 +14,9 @@ floor (default 10% for time, 5% for memory: see --help). A geometric-mean row
 per figure sums the configurations up.
 
 Wall time on a shared VM varies 12-85% between runs of the same replay
-(docs/measuring.md): with fewer than 5 repetitions on a side no p-value can be
-small enough and the tool says so.
+(docs/measuring.md): with fewer than 5 repetitions on a side the tool warns
+that p-values are weak (3 against 3 cannot go below 0.1, 3 against 4 below
+0.057; 4 against 4 can reach 0.029).
 
 Exit status: 0; 1 with --fail-on-regression when a time or memory figure got
 significantly worse by more than the threshold; 2 for bad flags or a
