@@ -75,12 +75,14 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
                     "small segment page count is wrong", s);
     /* Free reads live bits through the segment's map (segment_live_ref): each
      * page's map is its slice of it (below), and the slices of the pages under
-     * the header stay clear. (Those of pages not set up are written only
-     * through a descriptor, once it is: reading them all would cost a
-     * segment's whole map at every check.) */
+     * the header stay clear. */
     const size_t words = LIVE_MAP_WORDS(h->classes.live_shift);
     for (size_t w = 0; w < (size_t)s->first_page * words; w++)
         CHECK_INVARIANT(map_load(&s->live_map[w]) == 0, "live bits of a page under the segment header", s);
+    /* ... and so do those of the pages not set up yet: free would take a set
+     * bit there for a live block and change a descriptor never written. */
+    for (size_t w = (size_t)s->pages_ready * words; w < (size_t)s->page_count * words; w++)
+        CHECK_INVARIANT(map_load(&s->live_map[w]) == 0, "live bits of a page not set up", s);
     uint32_t active = 0;
     for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
         const page_t *pg = &s->pages[i];
@@ -116,10 +118,26 @@ static int check_free_pages(const heap_t *h, const page_queue *q, bool dirty, si
     return 0;
 }
 
+/* A list of h's segments (a kind's, or the huge cache): the back links mirror
+ * the forward ones, and it ends within the heap's segment count (a cycle is
+ * reported, not walked forever). Adds its length to *segments. */
+static int check_segment_list(const heap_t *h, const segment_t *first, size_t *segments) {
+    const segment_t *prev = NULL;
+    for (const segment_t *s = first; s; prev = s, s = s->next) {
+        CHECK_INVARIANT(++*segments <= h->segment_count, "segment list longer than the heap's segments (cycle)", s);
+        CHECK_INVARIANT(s->prev == prev, "segment list back link is wrong", s);
+    }
+    return 0;
+}
+
 /* Every structural invariant of heap h; adds the live blocks and mapped bytes
  * it finds to *t. */
 static int heap_check(const heap_t *h, check_totals *t) {
     t->queued_pages = t->free_pages = 0;
+    size_t listed = 0;
+    for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
+        if (check_segment_list(h, h->segments[kind], &listed)) return -1;
+    if (check_segment_list(h, h->huge_cache, &listed)) return -1;
     size_t segments = 0;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next, segments++) {
         if (check_small_segment(h, s, t)) return -1;

@@ -19,3 +19,39 @@ uint64_t *check_hook_swap_page_live_map(const void *p, uint64_t *map) {
     pg->live_map = map ? map : old + 1;
     return old;
 }
+
+/* Stores `prev` as the back link of the segment that holds p (in its heap's
+ * list of its kind); returns the link it replaced. */
+void *check_hook_swap_segment_prev(const void *p, void *prev) {
+    segment_t *s = segmap_lookup(p);
+    segment_t *old = s->prev;
+    s->prev = prev;
+    return old;
+}
+
+/* The same for the forward link. */
+void *check_hook_swap_segment_next(const void *p, void *next) {
+    segment_t *s = segmap_lookup(p);
+    segment_t *old = s->next;
+    s->next = next;
+    return old;
+}
+
+/* The segment that holds p, as the hooks above take it. */
+void *check_hook_segment_of(const void *p) { return segmap_lookup(p); }
+
+/* Stores `value` in the first live-map word of the first page of p's SMALL
+ * segment that is not set up yet (pages_ready); returns the word it replaced. */
+uint64_t check_hook_swap_unready_live_word(const void *p, uint64_t value) {
+    segment_t *s = segmap_lookup(p);
+    uint64_t *w = &s->live_map[(size_t)s->pages_ready * LIVE_MAP_WORDS(s->heap->classes.live_shift)];
+    uint64_t old = map_load(w);
+    map_store(w, value);
+    return old;
+}
+
+/* Whether p's SMALL segment has a page not set up yet. */
+int check_hook_has_unready_page(const void *p) {
+    segment_t *s = segmap_lookup(p);
+    return s->pages_ready < s->page_count;
+}

@@ -6,10 +6,17 @@
 #include <cstdint>
 #include <string>
 
+#include <unistd.h>
+
 #include "test_util.h"
 
 extern "C" uint64_t check_hook_swap_header_live_word(const void *p, uint64_t value);
 extern "C" uint64_t *check_hook_swap_page_live_map(const void *p, uint64_t *map);
+extern "C" void *check_hook_swap_segment_prev(const void *p, void *prev);
+extern "C" void *check_hook_swap_segment_next(const void *p, void *next);
+extern "C" void *check_hook_segment_of(const void *p);
+extern "C" uint64_t check_hook_swap_unready_live_word(const void *p, uint64_t value);
+extern "C" int check_hook_has_unready_page(const void *p);
 
 namespace {
 
@@ -53,6 +60,48 @@ TEST_F(ArenaCheckTest, FindsAPageLiveMapOutsideItsSlice) {
     uint64_t *old = check_hook_swap_page_live_map(p_, nullptr);
     ExpectCheckFails(a_, "page's live map is not its slice of the segment's");
     check_hook_swap_page_live_map(p_, old);
+}
+
+// A segment's back link mirrors the forward links of its heap's list:
+// releasing a segment unlinks it through its back link.
+TEST_F(ArenaCheckTest, FindsAWrongSegmentBackLink) {
+    void *older = arena_malloc(a_, 20 << 20); // huge: a segment each
+    void *newer = arena_malloc(a_, 20 << 20);
+    ASSERT_NE(older, nullptr);
+    ASSERT_NE(newer, nullptr);
+    ASSERT_EQ(check_hook_swap_segment_next(newer, nullptr), check_hook_segment_of(older))
+        << "the newer segment heads the list";
+    check_hook_swap_segment_next(newer, check_hook_segment_of(older));
+    void *old = check_hook_swap_segment_prev(older, nullptr);
+    ExpectCheckFails(a_, "segment list back link is wrong");
+    check_hook_swap_segment_prev(older, old);
+    arena_free(a_, newer);
+    arena_free(a_, older);
+}
+
+// A cycle in a segment list is reported, not walked forever.
+TEST_F(ArenaCheckTest, FindsACycleInASegmentList) {
+    void *big = arena_malloc(a_, 20 << 20);
+    ASSERT_NE(big, nullptr);
+    void *old = check_hook_swap_segment_next(big, check_hook_segment_of(big));
+    EXPECT_EXIT(
+        {
+            alarm(10); // a check that loops dies of SIGALRM
+            _exit(arena_check(a_) == -1 ? 0 : 1);
+        },
+        testing::ExitedWithCode(0), "segment list");
+    check_hook_swap_segment_next(big, old);
+    arena_free(a_, big);
+}
+
+// The live bits of a page not set up yet stay clear: free reads them through
+// the segment's map, without a descriptor, and would take the address for a
+// live block.
+TEST_F(ArenaCheckTest, FindsLiveBitsOfAPageNotSetUp) {
+    ASSERT_TRUE(check_hook_has_unready_page(p_));
+    uint64_t old = check_hook_swap_unready_live_word(p_, 1);
+    ExpectCheckFails(a_, "live bits of a page not set up");
+    check_hook_swap_unready_live_word(p_, old);
 }
 
 }  // namespace
