@@ -80,6 +80,16 @@ done:
     return p;
 }
 
+/* Live small or medium block p of segment s, for heap h: in a mode (every
+ * free, realloc and usable_size of which comes here) ARENA_ERR_DOUBLE_FREE
+ * when another thread's free of p is still on its way to its owner, which
+ * would free it again when it arrives; else 0. Without a mode the free fast
+ * paths do not read a block's bytes, and the owner's second free of such a
+ * block is not caught (docs/design.md, Per-thread heaps). */
+static arena_error block_classify_pending(const heap_t *h, const segment_t *s, const void *p) {
+    return h->mode && heaps_block_pending(s->heap, p) ? ARENA_ERR_DOUBLE_FREE : 0;
+}
+
 /* What p is for heap h: 0 when a live block of h's arena, else the misuse.
  * *owner is set to the arena p belongs to for ARENA_ERR_WRONG_ARENA. The
  * block may be another heap's: its live bits are read with atomic loads. */
@@ -93,7 +103,8 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     case SEG_SMALL: {
         const page_t *pg = segment_page((segment_t *)s, p);
         if ((uintptr_t)p & h->classes.granule_mask) return ARENA_ERR_INVALID_POINTER; /* inside a granule */
-        if (pg->live_map && (page_live_bits(pg, p, h->classes.live_bit_shift) & LIVE_BIT)) return 0;
+        if (pg->live_map && (page_live_bits(pg, p, h->classes.live_bit_shift) & LIVE_BIT))
+            return block_classify_pending(h, s, p);
         /* A block boundary of the page's (last) class: it was freed already. */
         uintptr_t a = (uintptr_t)p;
         if (pg->block_size && a >= pg->start && (a - pg->start) % pg->block_size == 0 &&
@@ -101,8 +112,10 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
             return ARENA_ERR_DOUBLE_FREE;
         return ARENA_ERR_INVALID_POINTER;
     }
-    case SEG_MEDIUM:
-        return tlsf_validate(s, p);
+    case SEG_MEDIUM: {
+        arena_error e = tlsf_validate(s, p);
+        return e ? e : block_classify_pending(h, s, p);
+    }
     case SEG_HUGE:
         if ((uintptr_t)p != s->huge_block) return ARENA_ERR_INVALID_POINTER;
         return s->huge_cached ? ARENA_ERR_DOUBLE_FREE : 0;

@@ -89,6 +89,8 @@ static void pending_mark_set(const heap_t *owner, void *p, bool on) {
     __builtin_memcpy((uint8_t *)p + 8, &word, sizeof word);
 }
 
+bool heaps_block_pending(const heap_t *owner, const void *p) { return pending_marked(owner, p); }
+
 /* True when p waits in h's batch; walked only when p's bit in pending_seen is set. */
 static bool heap_pending_holds(const heap_t *h, const void *p) {
     for (void *q = atomic_load_explicit(&h->pending_head, memory_order_relaxed); q; q = *(void **)q)

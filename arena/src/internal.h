@@ -750,6 +750,10 @@ void heaps_abandon(heap_t *h) INTERNAL;
  * owner, h's next slow path or its thread's end, then goes on owner's remote
  * list with the others and their counts. */
 void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) INTERNAL;
+/* Whether live block p (small or medium) of `owner` carries the mark of a free
+ * by another thread that has not reached owner yet (false in heaps of 8-byte
+ * granules, which have no room for the mark). Reads p's bytes 8 to 14. */
+bool heaps_block_pending(const heap_t *owner, const void *p) INTERNAL;
 /* Hands h's pending blocks and counts to their owner; nothing when there are none. */
 void heap_flush_pending(heap_t *h) INTERNAL;
 /* Frees the blocks other threads handed to h, and counts them. */

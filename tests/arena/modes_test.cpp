@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -63,6 +64,49 @@ TEST(CheckedMode, OverflowPastTheRequestedSizeIsReportedAtFree) {
         EXPECT_NE(log.entries[0].message.find("overflow past the end of block"), std::string::npos);
         EXPECT_EQ(arena_check(a), 0);
         arena_destroy(a);
+    }
+}
+
+// In a mode every free takes the slow path, which reads the mark a block
+// carries while another thread's free of it is on its way back to its owner:
+// a second free of it, by the owner or by another thread, and a realloc or
+// usable_size of it, are double frees. Before, the owner's free went through
+// and the block was freed again when it came back (the live bytes went below
+// zero, or a block handed out again in between was freed under its user), and
+// in the checked mode a 16-byte block's mark read as an overflow.
+TEST(Modes, ASecondFreeOfABlockOnItsWayBackIsADoubleFree) {
+    for (unsigned mode : {ARENA_CHECKED, ARENA_SECURE, ARENA_CHECKED | ARENA_SECURE}) {
+        for (size_t n : {(size_t)8, (size_t)24, (size_t)1000, (size_t)3000}) {
+            arena_t *a = Create(mode | ARENA_THREAD_SAFE);
+            ErrorLog log;
+            auto *keep = static_cast<uint8_t *>(arena_malloc(a, n));
+            auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+            ASSERT_NE(p, nullptr);
+            std::thread([&] { arena_free(a, p); }).join();
+            EXPECT_TRUE(log.entries.empty()) << mode << " " << n << ": " << log.entries[0].message;
+            arena_free(a, p);  // the owner frees it again while it waits
+            errno = 0;
+            EXPECT_EQ(arena_realloc(a, p, 2 * n), nullptr);
+            EXPECT_EQ(errno, EINVAL);
+            EXPECT_EQ(arena_usable_size(a, p), 0u);
+            std::thread([&] { arena_free(a, p); }).join();  // and another thread
+            ASSERT_EQ(log.entries.size(), 4u) << mode << " " << n;
+            for (auto &e : log.entries) {
+                EXPECT_EQ(e.kind, ARENA_ERR_DOUBLE_FREE) << mode << " " << n << ": " << e.message;
+                EXPECT_EQ(e.p, p);
+            }
+            std::vector<uint8_t *> blocks;
+            for (int i = 0; i < 100; i++) {
+                blocks.push_back(static_cast<uint8_t *>(arena_malloc(a, n)));
+                memset(blocks.back(), 1, n);
+            }
+            for (auto *b : blocks) arena_free(a, b);
+            arena_free(a, keep);
+            EXPECT_EQ(log.entries.size(), 4u) << mode << " " << n << ": " << log.entries.back().message;
+            EXPECT_EQ(Stats(a).live_bytes, 0u) << mode << " " << n;
+            EXPECT_EQ(arena_check(a), 0) << mode << " " << n;
+            arena_destroy(a);
+        }
     }
 }
 
