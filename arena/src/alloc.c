@@ -236,13 +236,18 @@ static size_t canary_end(segment_t *s, const void *p, size_t requested) {
     return usable - (usable - requested < 255 ? 1 : 9);
 }
 
-/* A block of `size` bytes with CANARY_BYTES more behind it, the canary written. */
+/* A block of `size` bytes with CANARY_BYTES more behind it, the canary written.
+ * One byte more is asked for a small block's slack record (its last byte),
+ * so that the canary is never shorter than CANARY_BYTES: asked exactly
+ * CANARY_BYTES below its class, a block had its record as the 8th byte past
+ * its end, and the free of a block overflowed by 8 bytes, after the report,
+ * counted the size read from the damaged record. */
 static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
-    if (size > REQUEST_MAX - CANARY_BYTES) {
+    if (size > REQUEST_MAX - CANARY_BYTES - 1) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = heap_alloc_raw(h, size + CANARY_BYTES, align);
+    void *p = heap_alloc_raw(h, size + CANARY_BYTES + 1, align);
     if (!p) return NULL;
     segment_t *s = segmap_lookup(p);
     block_set_requested(h, s, p, size);

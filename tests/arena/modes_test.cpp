@@ -67,6 +67,30 @@ TEST(CheckedMode, OverflowPastTheRequestedSizeIsReportedAtFree) {
     }
 }
 
+// An overflow within the canary's bytes leaves the heap as it was: a small
+// block asked exactly CANARY_BYTES below its class had its slack record (its
+// last byte) as the 8th byte past its end; the free reported the overflow,
+// then counted a size read from the damaged record, and live_bytes stayed
+// wrong (arena_check failed from then on).
+TEST(CheckedMode, AnOverflowWithinTheCanaryLeavesTheHeapConsistent) {
+    for (size_t n : {(size_t)1, (size_t)8, (size_t)24, (size_t)100, (size_t)1000, (size_t)3000, (size_t)20000}) {
+        for (size_t off = 0; off < 8; off++) {
+            arena_t *a = Create(ARENA_CHECKED);
+            ErrorLog log;
+            auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+            ASSERT_NE(p, nullptr);
+            p[n + off] ^= 0x55;
+            arena_free(a, p);
+            ASSERT_EQ(log.entries.size(), 1u) << n << " +" << off;
+            EXPECT_EQ(log.entries[0].kind, ARENA_ERR_OVERFLOW);
+            EXPECT_EQ(log.entries[0].p, p);
+            EXPECT_EQ(Stats(a).live_bytes, 0u) << n << " +" << off;
+            EXPECT_EQ(arena_check(a), 0) << n << " +" << off;
+            arena_destroy(a);
+        }
+    }
+}
+
 // In a mode every free takes the slow path, which reads the mark a block
 // carries while another thread's free of it is on its way back to its owner:
 // a second free of it, by the owner or by another thread, and a realloc or
