@@ -68,8 +68,9 @@ void heap_flush_pending(heap_t *h) {
  * chain instead, the block crossed the two, blocks were lost, and a later
  * flush wrote its link into a block the owner had handed out again. Heaps of
  * 8-byte granules have no room for it (their other checks remain). A second
- * free by the owner itself, while the block waits, is not caught: its free
- * fast path would have to read the block's bytes on every free. */
+ * free by the owner itself, while the block waits, is caught only in the
+ * modes (alloc.c, block_classify): the free fast path would have to read the
+ * block's bytes on every free. */
 static inline bool pending_markable(const heap_t *owner) { return owner->classes.granule >= 16; }
 static inline uint64_t pending_mark(const heap_t *owner, const void *p) {
     return ((((uintptr_t)p ^ (uintptr_t)owner) * UINT64_C(0x9E3779B97F4A7C15)) >> 8) | 1;
