@@ -304,6 +304,10 @@ EXPORT int API(malloc_trim)(size_t pad) {
     (void)pad;
     heap_t *h = my_heap();
     if (!h) return 0;
+    /* The blocks this thread freed of other heaps go to their owners first:
+     * one left waiting in its batch kept an ended thread's heap, segment and
+     * all, from being released below. */
+    heap_flush_pending(h);
     heap_collect_remote(h);
     bool released = heap_trim(h);
     /* As glibc's trims every arena: the heaps of ended threads too. */
