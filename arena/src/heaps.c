@@ -269,18 +269,20 @@ void heaps_abandon(heap_t *h) {
 
 /* ---- fork ---------------------------------------------------------------- */
 
+/* An arena's locks: `lock` (every thread-safe arena), and `huge_lock` of an
+ * arena with a heap per thread. */
 void heaps_fork_prepare(arena_t *a) {
     heaps_lock(a);
-    pthread_mutex_lock(&a->huge_lock);
+    if (a->multi_heap) pthread_mutex_lock(&a->huge_lock);
 }
 
 void heaps_fork_parent(arena_t *a) {
-    pthread_mutex_unlock(&a->huge_lock);
+    if (a->multi_heap) pthread_mutex_unlock(&a->huge_lock);
     heaps_unlock(a);
 }
 
 void heaps_fork_child(arena_t *a, heap_t *survivor) {
-    pthread_mutex_init(&a->huge_lock, NULL);
+    if (a->multi_heap) pthread_mutex_init(&a->huge_lock, NULL);
     pthread_mutex_init(&a->lock, NULL);
     /* The other threads are gone, maybe in the middle of changing their heaps:
      * those heaps can never be trusted again. Their blocks stay valid (a free
@@ -327,25 +329,17 @@ static void registry_unlink(arena_t *a) {
  * forking thread's own heaps are those in its slots. */
 static void registry_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
-    for (arena_t *a = registry; a; a = a->next_registered) {
-        if (a->multi_heap) heaps_fork_prepare(a);
-        else pthread_mutex_lock(&a->lock);
-    }
+    for (arena_t *a = registry; a; a = a->next_registered) heaps_fork_prepare(a);
 }
 
 static void registry_fork_parent(void) {
-    for (arena_t *a = registry; a; a = a->next_registered) {
-        if (a->multi_heap) heaps_fork_parent(a);
-        else pthread_mutex_unlock(&a->lock);
-    }
+    for (arena_t *a = registry; a; a = a->next_registered) heaps_fork_parent(a);
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* A seed arena has no heaps in the slots, nor on a->heaps, to orphan. */
 static void registry_fork_child(void) {
-    for (arena_t *a = registry; a; a = a->next_registered) {
-        if (a->multi_heap) heaps_fork_child(a, heaps_thread_heap(a));
-        else pthread_mutex_init(&a->lock, NULL);
-    }
+    for (arena_t *a = registry; a; a = a->next_registered) heaps_fork_child(a, heaps_thread_heap(a));
     pthread_mutex_init(&registry_lock, NULL);
 }
 

@@ -790,7 +790,8 @@ void heaps_register(arena_t *a) INTERNAL;
 void heaps_unregister(arena_t *a) INTERNAL;
 void heaps_release_all(arena_t *a) INTERNAL;
 void heaps_destroy(arena_t *a) INTERNAL;
-/* fork(): before, in the parent after, in the child after. */
+/* fork(): before, in the parent after, in the child after; for the process
+ * arena and every registered (thread-safe) arena of either policy. */
 void heaps_fork_prepare(arena_t *a) INTERNAL;
 void heaps_fork_parent(arena_t *a) INTERNAL;
 void heaps_fork_child(arena_t *a, heap_t *survivor) INTERNAL;
