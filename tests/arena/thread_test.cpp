@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
@@ -728,6 +729,44 @@ TEST(ThreadHeaps, ThreadsWithNoRoomForAHeapFreeAtOnce) {
     }
 }
 
+// What became of the children ForkChildren made.
+struct ForkOutcome {
+    int hung = 0;    // ended by their alarm
+    int failed = 0;  // exited otherwise than with 0
+};
+
+// Forks up to `forks` children, `gap` apart, while the caller's threads keep
+// the arena busy; each child runs `child` under a 5 s alarm and exits with its
+// result (0: all right). Stops at the first child that hung or failed; a
+// failed child's status is reported.
+ForkOutcome ForkChildren(int forks, std::chrono::milliseconds gap, const std::function<int()> &child) {
+    ForkOutcome out;
+    for (int i = 0; i < forks && !out.hung && !out.failed; i++) {
+        std::this_thread::sleep_for(gap);
+        pid_t pid = fork();
+        if (pid < 0) {
+            ADD_FAILURE() << "fork failed";
+            break;
+        }
+        if (pid == 0) {
+            alarm(5);  // a hung child ends by SIGALRM
+            _exit(child());
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid) {
+            ADD_FAILURE() << "waitpid failed";
+            break;
+        }
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+            out.hung++;
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            out.failed++;
+            ADD_FAILURE() << "child " << i << ": status " << status;
+        }
+    }
+    return out;
+}
+
 // fork() while other threads are inside the arena: the child, left with only
 // the forking thread, still allocates and frees (small, medium and huge
 // blocks), reads the statistics and passes arena_check. Before the
@@ -759,39 +798,25 @@ TEST_P(SharedArenaTest, AChildForkedWhileOtherThreadsAllocateCanAllocate) {
     busy.emplace_back([&] {
         while (!stop) std::thread([&] { arena_free(a, arena_malloc(a, 64)); }).join();
     });
-    const int kForks = 40;
-    int hung = 0, failed = 0;
-    for (int i = 0; i < kForks && !hung && !failed; i++) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        pid_t pid = fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            alarm(5);  // a hung child ends by SIGALRM
-            int status = 0;
-            void *small = arena_malloc(a, 100), *medium = arena_malloc(a, 5000),
-                 *huge = arena_malloc(a, (size_t)20 << 20);
-            if (!small || !medium || !huge) _exit(2);
-            Fill(small, 100, 1), Fill(medium, 5000, 2), Fill(huge, 4096, 3);
-            // The ended threads' heaps are walked under the arena's lock. (A
-            // thread started here would do as well, but not under ASan, whose
-            // own allocator's lock the child may find held.)
-            arena_stats s;
-            if (arena_stats_get(a, &s) != 0 || s.live_blocks < 3) _exit(3);
-            if (FirstMismatch(before, 200, 7) != 200) status = 4;
-            if (FirstMismatch(small, 100, 1) != 100 || FirstMismatch(medium, 5000, 2) != 5000) status = 5;
-            arena_free(a, huge), arena_free(a, medium), arena_free(a, small);
-            if (arena_check(a) != 0) status = 6;
-            _exit(status);
-        }
+    ForkOutcome forked = ForkChildren(40, std::chrono::milliseconds(2), [&] {
         int status = 0;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) hung++;
-        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed++;
-        if (failed) ADD_FAILURE() << "child " << i << ": status " << status;
-    }
+        void *small = arena_malloc(a, 100), *medium = arena_malloc(a, 5000), *huge = arena_malloc(a, (size_t)20 << 20);
+        if (!small || !medium || !huge) return 2;
+        Fill(small, 100, 1), Fill(medium, 5000, 2), Fill(huge, 4096, 3);
+        // The ended threads' heaps are walked under the arena's lock. (A
+        // thread started here would do as well, but not under ASan, whose
+        // own allocator's lock the child may find held.)
+        arena_stats s;
+        if (arena_stats_get(a, &s) != 0 || s.live_blocks < 3) return 3;
+        if (FirstMismatch(before, 200, 7) != 200) status = 4;
+        if (FirstMismatch(small, 100, 1) != 100 || FirstMismatch(medium, 5000, 2) != 5000) status = 5;
+        arena_free(a, huge), arena_free(a, medium), arena_free(a, small);
+        if (arena_check(a) != 0) status = 6;
+        return status;
+    });
     stop = true;
     for (auto &t : busy) t.join();
-    EXPECT_EQ(hung, 0) << "a child hung on a lock another thread held at fork";
+    EXPECT_EQ(forked.hung, 0) << "a child hung on a lock another thread held at fork";
     EXPECT_EQ(FirstMismatch(before, 200, 7), 200u);
     arena_free(a, before);
     EXPECT_EQ(arena_check(a), 0);
@@ -831,29 +856,18 @@ TEST(ThreadHeaps, AResetInAForkedChildMapsWhatAFreshArenaMaps) {
             }
         });
     }
-    const int kForks = 60;
-    int failed = 0;
-    for (int i = 0; i < kForks && !failed; i++) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        pid_t pid = fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            alarm(5);
-            arena_reset(a);
-            arena_stats s;
-            if (arena_stats_get(a, &s) != 0) _exit(2);
-            if (s.mapped_bytes != fresh_mapped) _exit(3);
-            if (arena_check(a) != 0) _exit(4);
-            void *p = arena_malloc(a, 5000);
-            if (!p) _exit(5);
-            arena_free(a, p);
-            _exit(arena_check(a) != 0 ? 6 : 0);
-        }
-        int status = 0;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed++;
-        if (failed) ADD_FAILURE() << "child " << i << ": status " << status;
-    }
+    ForkOutcome forked = ForkChildren(60, std::chrono::milliseconds(1), [&] {
+        arena_reset(a);
+        arena_stats s;
+        if (arena_stats_get(a, &s) != 0) return 2;
+        if (s.mapped_bytes != fresh_mapped) return 3;
+        if (arena_check(a) != 0) return 4;
+        void *p = arena_malloc(a, 5000);
+        if (!p) return 5;
+        arena_free(a, p);
+        return arena_check(a) != 0 ? 6 : 0;
+    });
+    EXPECT_EQ(forked.hung, 0) << "a child hung";
     stop = true;
     for (auto &t : busy) t.join();
     arena_free(a, before);
