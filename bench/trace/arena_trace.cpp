@@ -258,6 +258,16 @@ bool closed_by_recorder(const std::string &text) {
     return last.compare(0, 2, "# ") == 0 && last.compare(0, 14, "# recorded by ") != 0;
 }
 
+// The last `max` bytes of the file at path (all of it when shorter); empty when
+// it cannot be read.
+std::string file_tail(const std::string &path, std::streamoff max) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : 0;
+    const std::streamoff start = size > max ? size - max : 0;
+    in.seekg(start);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 int cmd_record(const std::vector<std::string> &args) {
     const Command &c = kCommands[3];
     std::string output;
@@ -329,13 +339,17 @@ int cmd_record(const std::vector<std::string> &args) {
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     for (const std::string &plain : written) {
         std::string path = output + plain.substr(base.size()), error;
-        std::ifstream in(plain, std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        in.close();
+        // The end is enough to tell whether the recorder closed the trace (its
+        // lines are short); the whole text is read only to compress it.
+        std::string text;
         bool moved;
         if (gz) {
+            std::ifstream in(plain, std::ios::binary);
+            text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            in.close();
             moved = trace::write_text(path, text, true, &error) && unlink(plain.c_str()) == 0;
         } else {
+            text = file_tail(plain, 65536);
             moved = rename(plain.c_str(), path.c_str()) == 0;
         }
         if (!moved) {
