@@ -80,14 +80,16 @@ done:
     return p;
 }
 
-/* Live small or medium block p of segment s, for heap h: in a mode (every
- * free, realloc and usable_size of which comes here) ARENA_ERR_DOUBLE_FREE
+/* Live small or medium block p of segment s, for heap h: ARENA_ERR_DOUBLE_FREE
  * when another thread's free of p is still on its way to its owner, which
- * would free it again when it arrives; else 0. Without a mode the free fast
- * paths do not read a block's bytes, and the owner's second free of such a
- * block is not caught (docs/design.md, Per-thread heaps). */
+ * would free it again when it arrives; else 0. In a mode, for every caller;
+ * without one, for the owner's own calls (heap_block_in_transit, as on the
+ * fast paths): another thread's free (its realloc's too) finds the mark in
+ * heap_pend_remote_free, and its usable_size reads no block bytes, which the
+ * owner may be writing. */
 static arena_error block_classify_pending(const heap_t *h, const segment_t *s, const void *p) {
-    return h->mode && heaps_block_pending(s->heap, p) ? ARENA_ERR_DOUBLE_FREE : 0;
+    bool pending = h->mode ? pending_marked(s->heap, p) : s->heap == h && heap_block_in_transit(h, p);
+    return pending ? ARENA_ERR_DOUBLE_FREE : 0;
 }
 
 /* What p is for heap h: 0 when a live block of h's arena, else the misuse.
@@ -390,6 +392,13 @@ void heap_free_at(heap_t *h, segment_t *s, void *p) {
         }
     }
     heap_free_general(h, s, p);
+}
+
+void heap_free_small_shared(heap_t *h, segment_t *s, void *p) {
+    live_ref r;
+    uint64_t word;
+    if (unlikely(!small_block_live(h, s, p, &r, &word))) heap_free_at(h, s, p); /* misuse: reported there */
+    else heap_free_small_owned(h, s, p);
 }
 
 /* Resizes p where it lies when its block allows; true when done. */

@@ -84,6 +84,45 @@ static inline void heap_count_remote_frees(heap_t *owner, size_t bytes, uint64_t
     atomic_fetch_add_explicit(&owner->remote_freed_blocks, blocks, memory_order_release);
 }
 
+/* A block on its way to its owner (in a batch, or on the owner's remote list)
+ * carries a mark in its bytes 8 to 14, where the allocator keeps nothing (a
+ * 16-byte block's slack record is its byte 15), written by the thread that
+ * freed it and cleared by the owner when it takes the block back. A second
+ * free of the block by any other thread finds the mark (heaps.c): linked into
+ * a second chain instead, the block crossed the two, blocks were lost, and a
+ * later flush wrote its link into a block the owner had handed out again.
+ * Heaps of 8-byte granules have no room for it (their other checks remain). */
+static inline bool pending_markable(const heap_t *owner) { return owner->classes.granule >= 16; }
+static inline uint64_t pending_mark(const heap_t *owner, const void *p) {
+    return ((((uintptr_t)p ^ (uintptr_t)owner) * UINT64_C(0x9E3779B97F4A7C15)) >> 8) | 1;
+}
+#define PENDING_MARK_BYTES ((UINT64_C(1) << 56) - 1) /* bytes 8-14 of the word at byte 8 */
+static inline uint64_t pending_word(const void *p) {
+    uint64_t word;
+    __builtin_memcpy(&word, (const uint8_t *)p + 8, sizeof word);
+    return word;
+}
+static inline bool pending_marked(const heap_t *owner, const void *p) {
+    return pending_markable(owner) && (pending_word(p) & PENDING_MARK_BYTES) == pending_mark(owner, p);
+}
+
+/* Live block p of h, freed (or resized) by h's own thread, is on its way back
+ * from another thread's free of it: a double free, which the block's arrival
+ * would otherwise repeat (live bytes below zero, or a block handed out again
+ * in between freed under its user). The block's bytes are read only once
+ * another thread has freed a block of h: a heap no other thread frees into
+ * pays a load of a flag beside its size classes and a branch. */
+static inline bool heap_freed_by_others(const heap_t *h) {
+#if defined(__SANITIZE_THREAD__)
+    return unlikely(__atomic_load_n(&h->freed_by_others, __ATOMIC_RELAXED));
+#else
+    return unlikely(h->freed_by_others);
+#endif
+}
+static inline bool heap_block_in_transit(const heap_t *h, const void *p) {
+    return heap_freed_by_others(h) && (pending_word(p) & PENDING_MARK_BYTES) == pending_mark(h, p);
+}
+
 static inline void *heap_malloc_fast(heap_t *h, size_t size) {
     if (likely(size <= h->classes.small_max)) {
         page_t *pg = h->direct[sizeclass_of(&h->classes, size)];
@@ -109,27 +148,20 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 #endif
 
 /* The page of p, in segment s whose small_owner is h, when p is a live block
- * there, with where its live bits are (*r) and the word there (*word); NULL
- * when not (misuse). The live bits come from the segment's map, not through
+ * there and not on its way back, with where its live bits are (*r) and the
+ * word there (*word); NULL when not (misuse). The live bits come from the segment's map, not through
  * the descriptor, which a pointer into a page never set up does not have:
  * its bits are clear. */
 static inline page_t *small_block_live(heap_t *h, segment_t *s, const void *p, live_ref *r, uint64_t *word) {
     *r = segment_live_ref(s, p, h->classes.live_bit_shift);
     *word = map_load(r->word);
-    return likely(FREE_IS_LIVE(h, p, *word, r->shift)) ? segment_page(s, p) : NULL;
+    return likely(FREE_IS_LIVE(h, p, *word, r->shift) && !heap_block_in_transit(h, p)) ? segment_page(s, p) : NULL;
 }
 
-static inline void heap_free_fast(heap_t *h, void *p) {
-    segment_t *s = segmap_lookup(p);
-    if (unlikely(s == NULL)) {
-        heap_free(h, p); /* NULL, or not arena's: reported there */
-        return;
-    }
-    if (unlikely(s->small_owner != h)) {
-        if (s->kind == SEG_MEDIUM && s->heap == h && !h->mode) tlsf_free_owned(h, s, p);
-        else heap_free_at(h, s, p); /* another heap's block, a huge one, or a mode */
-        return;
-    }
+/* Frees small block p of segment s, whose small_owner is h: the free fast
+ * path's own part, which reads no byte of the block but its slack record.
+ * Misuse goes to heap_free, which reports it. */
+static inline void heap_free_small_owned(heap_t *h, segment_t *s, void *p) {
     live_ref r = segment_live_ref(s, p, h->classes.live_bit_shift);
     unsigned shift = r.shift & 63;
     OPAQUE(shift);
@@ -148,6 +180,26 @@ static inline void heap_free_fast(heap_t *h, void *p) {
     heap_count_free(h, requested);
     page_block_push(pg, p);
     page_block_returned(h, pg);
+}
+
+static inline void heap_free_fast(heap_t *h, void *p) {
+    segment_t *s = segmap_lookup(p);
+    if (unlikely(s == NULL)) {
+        heap_free(h, p); /* NULL, or not arena's: reported there */
+        return;
+    }
+    if (unlikely(s->small_owner != h)) {
+        if (s->kind == SEG_MEDIUM && s->heap == h && !h->mode) tlsf_free_owned(h, s, p);
+        else heap_free_at(h, s, p); /* another heap's block, a huge one, or a mode */
+        return;
+    }
+    /* A tail call, not the mark's test in line: that needed two more
+     * registers, and every free saved and restored them. */
+    if (heap_freed_by_others(h)) {
+        heap_free_small_shared(h, s, p);
+        return;
+    }
+    heap_free_small_owned(h, s, p);
 }
 
 #endif /* ARENA_FASTPATH_H */

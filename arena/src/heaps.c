@@ -60,37 +60,12 @@ void heap_flush_pending(heap_t *h) {
     atomic_store_explicit(&h->pending_blocks, 0, memory_order_relaxed);
 }
 
-/* A block on its way to its owner (in a batch, or on the owner's remote list)
- * carries a mark in its bytes 8 to 14, where the allocator keeps nothing (a
- * 16-byte block's slack record is its byte 15), written by the thread that
- * freed it and cleared by the owner when it takes the block back. A second
- * free of the block by any other thread finds the mark: linked into a second
- * chain instead, the block crossed the two, blocks were lost, and a later
- * flush wrote its link into a block the owner had handed out again. Heaps of
- * 8-byte granules have no room for it (their other checks remain). A second
- * free by the owner itself, while the block waits, is caught only in the
- * modes (alloc.c, block_classify): the free fast path would have to read the
- * block's bytes on every free. */
-static inline bool pending_markable(const heap_t *owner) { return owner->classes.granule >= 16; }
-static inline uint64_t pending_mark(const heap_t *owner, const void *p) {
-    return ((((uintptr_t)p ^ (uintptr_t)owner) * UINT64_C(0x9E3779B97F4A7C15)) >> 8) | 1;
-}
-#define PENDING_MARK_BYTES ((UINT64_C(1) << 56) - 1) /* bytes 8-14 of the word at byte 8 */
-static inline uint64_t pending_word(const void *p) {
-    uint64_t word;
-    __builtin_memcpy(&word, (const uint8_t *)p + 8, sizeof word);
-    return word;
-}
-static bool pending_marked(const heap_t *owner, const void *p) {
-    return pending_markable(owner) && (pending_word(p) & PENDING_MARK_BYTES) == pending_mark(owner, p);
-}
+/* Writes or clears p's in-transit mark (fastpath.h, pending_mark). */
 static void pending_mark_set(const heap_t *owner, void *p, bool on) {
     if (!pending_markable(owner)) return;
     uint64_t word = (pending_word(p) & ~PENDING_MARK_BYTES) | (on ? pending_mark(owner, p) : 0);
     __builtin_memcpy((uint8_t *)p + 8, &word, sizeof word);
 }
-
-bool heaps_block_pending(const heap_t *owner, const void *p) { return pending_marked(owner, p); }
 
 /* True when p waits in h's batch; walked only when p's bit in pending_seen is set. */
 static bool heap_pending_holds(const heap_t *h, const void *p) {
@@ -112,6 +87,9 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
             error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
             return;
         }
+        /* From now on the owner's own frees read the mark too (heap_block_in_transit). */
+        if (!__atomic_load_n(&owner->freed_by_others, __ATOMIC_RELAXED))
+            __atomic_store_n(&owner->freed_by_others, true, __ATOMIC_RELAXED);
         pending_mark_set(owner, p, true);
     } else {
         unsigned hash = (unsigned)(((uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >> 56);

@@ -380,6 +380,13 @@ typedef struct heap {
     uintptr_t secret;                /* MODE_SECURE: free-list pointers are xor-ed with it */
     uint64_t rng;                    /* MODE_SECURE: shuffles carved blocks */
     page_t *direct[CLASS_MAX];       /* fast path: current page per class */
+    /* Another thread has freed a block of this heap: from then on the owner's
+     * frees read the in-transit mark (heap_block_in_transit). Set once, by
+     * that thread, with a relaxed atomic store; read as the counters are
+     * (plain outside ThreadSanitizer: one compare with memory). On the cache
+     * line of the size classes' first fields, which the free fast path and
+     * that thread read anyway. */
+    bool freed_by_others;
     sizeclass_table classes;         /* a copy per heap: the fast path reads it */
     heap_stats stats;
     /* Blocks of another heap (pending_owner) this heap's thread freed: linked
@@ -387,6 +394,8 @@ typedef struct heap {
      * (heap_pend_remote_free), so the owner's cache line is not written on
      * every such free. They stay live blocks of the owner until it collects
      * them; stats and checks count them freed, so the totals stay exact.
+     * Each carries its in-transit mark where the owner's granule has room
+     * for it, and its owner has freed_by_others set (check.c).
      * Written only by this heap's thread. */
     struct heap *pending_owner;
     _Atomic(void *) pending_head;
@@ -696,6 +705,9 @@ void *heap_realloc(heap_t *h, void *p, size_t size) INTERNAL;
 void heap_free(heap_t *h, void *p) INTERNAL;
 /* heap_free of p, whose segment lookup gave s (NULL: none), as the fast path found it. */
 void heap_free_at(heap_t *h, segment_t *s, void *p) INTERNAL;
+/* The free fast path of small block p of segment s (small_owner h) once other
+ * threads have freed into h: a block still on its way back is reported. */
+void heap_free_small_shared(heap_t *h, segment_t *s, void *p) INTERNAL;
 /* Usable bytes of p (0 and a report on misuse); with fold_slack the block counts
  * its whole usable size as requested from then on. */
 size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) INTERNAL;
@@ -750,10 +762,6 @@ void heaps_abandon(heap_t *h) INTERNAL;
  * owner, h's next slow path or its thread's end, then goes on owner's remote
  * list with the others and their counts. */
 void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) INTERNAL;
-/* Whether live block p (small or medium) of `owner` carries the mark of a free
- * by another thread that has not reached owner yet (false in heaps of 8-byte
- * granules, which have no room for the mark). Reads p's bytes 8 to 14. */
-bool heaps_block_pending(const heap_t *owner, const void *p) INTERNAL;
 /* Hands h's pending blocks and counts to their owner; nothing when there are none. */
 void heap_flush_pending(heap_t *h) INTERNAL;
 /* Frees the blocks other threads handed to h, and counts them. */

@@ -751,10 +751,14 @@ void *tlsf_malloc_cached(heap_t *h, size_t size) {
 
 /* tlsf_validate's checks of a live block, fused with the free: the live bit is
  * read once, and anything tlsf_validate would not pass goes to
- * heap_free_general, which runs it and reports the misuse. */
+ * heap_free_general, which runs it and reports the misuse. So does every free
+ * once other threads have freed into h, where a block may be on its way back
+ * (block_classify reads its mark): tested here, the mark saved a register on
+ * every medium free, and a second copy of this path kept tlsf_cache_put out
+ * of line. */
 void tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (!mb_payload_may_be(s, a, h->classes.granule)) {
+    if (!mb_payload_may_be(s, a, h->classes.granule) || heap_freed_by_others(h)) {
         heap_free_general(h, s, p);
         return;
     }

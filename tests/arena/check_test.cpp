@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include <unistd.h>
 
@@ -102,6 +103,29 @@ TEST_F(ArenaCheckTest, FindsLiveBitsOfAPageNotSetUp) {
     uint64_t old = check_hook_swap_unready_live_word(p_, 1);
     ExpectCheckFails(a_, "live bits of a page not set up");
     check_hook_swap_unready_live_word(p_, old);
+}
+
+// A block this thread freed for another thread's heap waits in its batch with
+// a mark that tells its owner it is on its way (the owner's own second free of
+// it is reported by that mark); a write after free over the mark is found.
+TEST(ArenaCheck, FindsAPendingBlockWithoutItsMark) {
+    arena_config cfg = {};
+    cfg.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&cfg);
+    ASSERT_NE(a, nullptr);
+    void *mine = arena_malloc(a, 40);  // this thread's heap, which holds the batch
+    uint8_t *theirs = nullptr;
+    std::thread([&] { theirs = static_cast<uint8_t *>(arena_malloc(a, 40)); }).join();
+    ASSERT_NE(theirs, nullptr);
+    arena_free(a, theirs);  // waits in this thread's batch for the ended thread's heap
+    ASSERT_EQ(arena_check(a), 0);
+    uint8_t old = theirs[10];
+    theirs[10] ^= 0x5a;
+    ExpectCheckFails(a, "a pending block lacks its in-transit mark");
+    theirs[10] = old;
+    EXPECT_EQ(arena_check(a), 0);
+    arena_free(a, mine);
+    arena_destroy(a);
 }
 
 }  // namespace

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -205,6 +207,56 @@ TEST(ThreadHeaps, ABlockFreedTwiceByAnotherThreadIsReported) {
     arena_free(a, again);
     arena_free(a, keep);
     arena_destroy(a);
+}
+
+// The owner's own second free of a block that another thread's free has not
+// brought back yet, outside the modes: once another thread has freed into a
+// heap, the owner's free, realloc and usable_size read the block's in-transit
+// mark (small blocks on the fast paths, medium ones on the general path).
+// Before, the free went through, and the block was freed again when it
+// arrived: live bytes below zero, arena_check failing, or a block handed out
+// again in between freed under its new user.
+TEST(ThreadHeaps, TheOwnersSecondFreeOfABlockOnItsWayBackIsReported) {
+    for (size_t n : {(size_t)8, (size_t)24, (size_t)1000, (size_t)3000, (size_t)100000}) {
+        arena_config cfg = {};
+        cfg.flags = ARENA_THREAD_SAFE;
+        arena_t *a = arena_create(&cfg);
+        ASSERT_NE(a, nullptr);
+        auto *keep = static_cast<uint8_t *>(arena_malloc(a, n));
+        auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+        auto *q = static_cast<uint8_t *>(arena_malloc(a, n));
+        ASSERT_NE(q, nullptr);
+        ErrorLog log;
+        std::thread([&] { arena_free(a, p); }).join();  // waits on this thread's remote list
+        EXPECT_TRUE(log.entries.empty()) << n << ": " << log.entries[0].message;
+        arena_free(a, p);  // the owner frees it again while it waits
+        errno = 0;
+        EXPECT_EQ(arena_realloc(a, p, n + 1), nullptr) << n;
+        EXPECT_EQ(errno, EINVAL) << n;
+        EXPECT_EQ(arena_usable_size(a, p), 0u) << n;
+        ASSERT_EQ(log.entries.size(), 3u) << n;
+        for (auto &e : log.entries) {
+            EXPECT_EQ(e.kind, ARENA_ERR_DOUBLE_FREE) << n << ": " << e.message;
+            EXPECT_EQ(e.p, p) << n;
+        }
+        // The owner's own live blocks are not taken for blocks on their way.
+        memset(q, 0, n);
+        q = static_cast<uint8_t *>(arena_realloc(a, q, 2 * n));
+        ASSERT_NE(q, nullptr);
+        EXPECT_GE(arena_usable_size(a, q), 2 * n);
+        arena_free(a, q);
+        std::vector<uint8_t *> blocks;
+        for (int i = 0; i < 100; i++) {
+            blocks.push_back(static_cast<uint8_t *>(arena_malloc(a, n)));  // p comes back among them
+            memset(blocks.back(), 1, n);
+        }
+        for (auto *b : blocks) arena_free(a, b);
+        arena_free(a, keep);
+        EXPECT_EQ(log.entries.size(), 3u) << n << ": " << log.entries.back().message;
+        EXPECT_EQ(Stats(a).live_bytes, 0u) << n;
+        EXPECT_EQ(arena_check(a), 0) << n;
+        arena_destroy(a);
+    }
 }
 
 // Another thread's small blocks take a shorter path when freed (no general

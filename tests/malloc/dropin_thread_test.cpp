@@ -203,6 +203,30 @@ TEST(DropInThreads, ASecondFreeOfABlockOnItsWayToItsOwnerIsReported) {
     EXPECT_EQ(arena_malloc_check(), 0);
 }
 
+// The owner's own second free of a block another thread freed, before the
+// block has come back: reported at once (small blocks on the free fast path).
+// Before, it went through, and the block was freed again when it arrived.
+TEST(DropInThreads, TheOwnersSecondFreeOfABlockOnItsWayBackIsReported) {
+    for (size_t n : {(size_t)48, (size_t)3000}) {
+        void *p = arena_test_malloc(n), *q = arena_test_malloc(n);
+        ErrorLog log;
+        std::thread([&] { arena_test_free(p); }).join();
+        arena_test_free(p);
+        ASSERT_EQ(log.entries.size(), 1u) << n;
+        EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE) << n;
+        EXPECT_EQ(log.entries[0].p, p) << n;
+        arena_test_free(q);  // a block of the owner's that no other thread freed
+        EXPECT_EQ(log.entries.size(), 1u) << n << ": " << log.entries.back().message;
+        std::vector<void *> again;
+        for (int i = 0; i < 64; i++) again.push_back(arena_test_malloc(n));  // takes p back
+        std::sort(again.begin(), again.end());
+        EXPECT_EQ(std::adjacent_find(again.begin(), again.end()), again.end()) << "a block handed out twice";
+        for (void *b : again) arena_test_free(b);
+        EXPECT_EQ(log.entries.size(), 1u) << n;
+        EXPECT_EQ(arena_malloc_check(), 0) << n;
+    }
+}
+
 TEST(DropInThreads, HeapsOfEndedThreadsAreAdoptedNotLeaked) {
     arena_stats first{};
     for (int wave = 0; wave < 40; wave++) {
