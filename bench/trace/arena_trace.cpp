@@ -155,8 +155,8 @@ int cmd_gen(const std::vector<std::string> &args) {
                 continue;
             }
             if (!parse_count(v, &value)) return usage_error(c, a + " takes an unsigned number, not '" + v + "'");
-            if (a == "--ops" && (value == 0 || value > (1ull << 32)))
-                return usage_error(c, "--ops takes 1 to 4294967296");
+            if (a == "--ops" && (value < trace::kMinGenOps || value > (1ull << 32)))
+                return usage_error(c, "--ops takes " + std::to_string(trace::kMinGenOps) + " to 4294967296");
             if (a == "--threads" && (value == 0 || value > trace::kMaxThread + 1))
                 return usage_error(c, "--threads takes 1 to " + std::to_string(trace::kMaxThread + 1));
             if (a == "--ops") options.ops = value;
@@ -393,8 +393,9 @@ const Command kCommands[] = {
      "by power of two and one of lifetimes in ops.",
      cmd_stats},
     {"gen", "gen WORKLOAD [--ops N] [--seed S] [--threads T] [-o FILE] | gen --list",
-     "Writes a synthetic trace of WORKLOAD (exactly N ops; the same arguments give\n"
-     "the same bytes) to FILE (.gz: gzip) or stdout. --seed defaults to 1,\n"
+     "Writes a synthetic trace of WORKLOAD (exactly N ops, N >= 2, the last ones\n"
+     "freeing every block still live; the same arguments give the same bytes)\n"
+     "to FILE (.gz: gzip) or stdout. --seed defaults to 1,\n"
      "--threads applies to the 'threads' workload (default 4). 'gen --list'\n"
      "describes every workload with its default --ops.",
      cmd_gen},

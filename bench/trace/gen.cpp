@@ -195,10 +195,6 @@ void phased(Gen &g, const Params &p) {
     for (uint64_t i = 0; i < first; i++) a.push_back(g.allocate(small));
     for (uint64_t i = 0; i < first * 9 / 10; i++) g.builder.free(g.take(a, head, Order::Random), 0);
     for (uint64_t i = 0; i < second; i++) b.push_back(g.allocate(large));
-    if (spare_op && b.empty() && a.empty()) {  // --ops 1: nothing to realloc or free
-        g.allocate(small);
-        return;
-    }
     if (spare_op) g.builder.realloc(b.empty() ? a.back() : b.back(), pick_size(g.rng, p.shape, large.lo, large.hi), 0);
     while (!b.empty()) g.builder.free(g.take(b, head, Order::Random), 0);
     while (!a.empty()) g.builder.free(g.take(a, head, Order::Random), 0);
@@ -313,6 +309,11 @@ bool generate(const std::string &workload, const GenOptions &options, Trace *out
     if (thread_count > kMaxThread + 1 || (thread_count > 1 && entry->kind != Kind::Threads)) {
         if (error) *error = "--threads: workload '" + workload + "' takes 1 to " +
                             std::to_string(entry->kind == Kind::Threads ? kMaxThread + 1 : 1) + " threads";
+        return false;
+    }
+    if (options.ops && options.ops < kMinGenOps) {
+        if (error) *error = "--ops: a workload needs at least " + std::to_string(kMinGenOps) +
+                            " ops (it ends with nothing live)";
         return false;
     }
     Gen g(options.ops ? options.ops : entry->info.default_ops, options.seed);

@@ -21,8 +21,12 @@ struct Workload {
 const std::vector<Workload> &workloads();
 const Workload *find_workload(const std::string &name);
 
+// Fewest ops a workload can have: every one ends with nothing live, so it needs
+// at least an allocation and its free.
+constexpr uint64_t kMinGenOps = 2;
+
 struct GenOptions {
-    uint64_t ops = 0;      // 0: the workload's default; otherwise exactly this many ops
+    uint64_t ops = 0;      // 0: the workload's default; otherwise exactly this many (kMinGenOps or more)
     uint64_t seed = 1;
     uint32_t threads = 0;  // 0: the workload's default (only `threads` uses more than one)
 };

@@ -21,6 +21,9 @@ bad_flag)
     contains err "--ops needs a value"
     expect 2 "$bin" gen tiny --ops ten
     contains err "--ops takes an unsigned number, not 'ten'"
+    expect 2 "$bin" gen tiny --ops 1  # cannot allocate and free
+    contains err "--ops takes 2 to 4294967296"
+    empty out
     expect 2 "$bin" gen no-such-workload
     contains err "unknown workload 'no-such-workload'"
     expect 2 "$bin" record -- true

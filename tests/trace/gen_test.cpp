@@ -166,7 +166,20 @@ TEST(Gen, PhasedEndsWithTeardownAfterPeak) {
     EXPECT_EQ(t.ops.back().kind, trace::OpKind::Free);
     EXPECT_GE(t.facts.peak_op, t.ops.size() / 2);  // second build-up peaks late
     EXPECT_EQ(generate("phased", 10001, 1).ops.size(), 10001u);
-    EXPECT_EQ(generate("phased", 1, 1).ops.size(), 1u);
+}
+
+// One op cannot both allocate and free: asked for, it is refused rather than
+// leaving a block live at the end.
+TEST(Gen, OneOpIsRefused) {
+    for (const trace::Workload &w : trace::workloads()) {
+        trace::Trace t;
+        trace::GenOptions o;
+        o.ops = 1;
+        std::string error;
+        EXPECT_FALSE(trace::generate(w.name, o, &t, &error)) << w.name << ": " << t.facts.final_live_blocks << " live";
+        EXPECT_NE(error.find("at least 2 ops"), std::string::npos) << w.name << ": " << error;
+        EXPECT_EQ(generate(w.name, 2, 1).facts.final_live_blocks, 0u) << w.name;
+    }
 }
 
 TEST(Gen, UnknownWorkloadAndBadThreads) {
