@@ -211,13 +211,17 @@ void threads(Gen &g, const Params &p, uint32_t thread_count) {
         for (uint64_t n = g.rng.between(1, 32); n && g.remaining(); n--) {
             // Ops beyond the teardown's: an allocation takes two (itself and
             // its free), a realloc one; at one, only a realloc can spend it.
+            // A free keeps the spare op, so at one a thread with no block of its
+            // own waits for a burst of one that has: freeing another thread's
+            // block could empty the trace with that op still to spend.
             const uint64_t spare = g.remaining() > total_live ? g.remaining() - total_live : 0;
-            if (spare == 1 && !live[thread].empty()) {
-                g.builder.realloc(live[thread][g.rng.below(live[thread].size())], pick_size(g.rng, p.shape, p.lo, p.hi),
-                                  thread);
+            if (spare == 1) {
+                if (!live[thread].empty())
+                    g.builder.realloc(live[thread][g.rng.below(live[thread].size())],
+                                      pick_size(g.rng, p.shape, p.lo, p.hi), thread);
                 continue;
             }
-            if ((spare >= 2 || (spare && total_live == 0)) && g.rng.per_mille(g.alloc_chance(total_live, p.target_live))) {
+            if (spare >= 2 && g.rng.per_mille(g.alloc_chance(total_live, p.target_live))) {
                 live[thread].push_back(g.allocate(p, thread));
                 total_live++;
                 continue;

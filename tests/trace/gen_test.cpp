@@ -142,6 +142,19 @@ TEST(Gen, ThreadsOptionAndCrossThreadFreesComeAfterTheirAllocation) {
     EXPECT_LT(cross, t.facts.count[4]);
 }
 
+// With an odd budget the threads workload ends on one realloc. A thread with no
+// block of its own used to spend its turn freeing another thread's block, and
+// short traces could run out of blocks with that op left: it allocated one.
+TEST(Gen, ThreadsTornDownForShortOddOpCounts) {
+    for (uint32_t threads : {1u, 2u, 4u, 7u})
+        for (uint64_t ops = 3; ops <= 41; ops += 2)
+            for (uint64_t seed = 1; seed <= 40; seed++) {
+                const trace::Trace t = generate("threads", ops, seed, threads);
+                ASSERT_EQ(t.ops.size(), ops);
+                ASSERT_EQ(t.facts.final_live_blocks, 0u) << threads << " threads, " << ops << " ops, seed " << seed;
+            }
+}
+
 TEST(Gen, LifoAndFifoFreeInTheirOrder) {
     for (const char *name : {"lifo", "fifo"}) {
         const trace::Trace t = generate(name, 20000, 4);
