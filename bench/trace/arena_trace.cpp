@@ -60,10 +60,13 @@ std::string op_counts(const trace::Facts &f) {
     return s.str();
 }
 
+// The two peaks are apart: the most live blocks need not be live when the live
+// bytes peak, so the blocks are not said to be those of the byte peak.
 std::string summary(const trace::Trace &t) {
     std::ostringstream s;
     s << op_counts(t.facts) << ", " << t.facts.threads << " thread" << (t.facts.threads == 1 ? "" : "s")
-      << ", peak " << t.facts.peak_live_bytes << " live bytes in " << t.facts.peak_live_blocks << " blocks";
+      << ", peak " << t.facts.peak_live_bytes << " live bytes, " << t.facts.peak_live_blocks
+      << " live blocks at most";
     return s.str();
 }
 

@@ -45,10 +45,14 @@ bad_trace)
 validate_ok)
     "$bin" gen threads --ops 5000 -o "$dir/t.trace.gz" || fail "gen"
     expect 0 "$bin" validate "$dir/good.trace" "$dir/t.trace.gz"
-    contains out "$dir/good.trace: ok, 2 ops (a 1, c 0, m 0, r 0, f 1), 1 thread, peak 10 live bytes in 1 blocks"
+    contains out "$dir/good.trace: ok, 2 ops (a 1, c 0, m 0, r 0, f 1), 1 thread, peak 10 live bytes, 1 live blocks at most"
     contains out "$dir/t.trace.gz: ok, 5000 ops"
     contains out "4 threads"
-    empty err ;;
+    empty err
+    # by hand: 1000 bytes in one block peak first; two 1-byte blocks are the most blocks
+    printf 'arena-trace 1\na 1 1000\nf 1\na 2 1\na 3 1\nf 2\nf 3\n' >"$dir/peaks.trace"
+    expect 0 "$bin" validate "$dir/peaks.trace"
+    contains out "$dir/peaks.trace: ok, 6 ops (a 3, c 0, m 0, r 0, f 3), 1 thread, peak 1000 live bytes, 2 live blocks at most" ;;
 stats)
     expect 0 "$bin" stats "$dir/good.trace"
     for want in "ops          2 ops (a 1, c 0, m 0, r 0, f 1)" "peak live    10 bytes" "threads      1" \
