@@ -153,6 +153,7 @@ int cmd_gen(const std::vector<std::string> &args) {
         if (a == "--ops" || a == "--seed" || a == "--threads" || a == "-o") {
             if (i + 1 == args.size()) return usage_error(c, a + " needs a value");
             const std::string &v = args[++i];
+            if (v.empty()) return usage_error(c, a + " needs a value, not ''");
             if (a == "-o") {
                 output = v;
                 continue;
@@ -180,7 +181,11 @@ int cmd_gen(const std::vector<std::string> &args) {
     if (!trace::generate(workload, options, &t, &error)) return usage_error(c, error);
     if (output.empty() || output == "-") {
         const std::string text = trace::to_text(t);
-        return fwrite(text.data(), 1, text.size(), stdout) == text.size() && fflush(stdout) == 0 ? 0 : 1;
+        if (fwrite(text.data(), 1, text.size(), stdout) != text.size() || fflush(stdout) != 0) {
+            fprintf(stderr, "arena-trace gen: cannot write to stdout: %s\n", strerror(errno));
+            return 1;
+        }
+        return 0;
     }
     if (!trace::write(output, t, &error)) {
         fprintf(stderr, "arena-trace gen: %s\n", error.c_str());
@@ -398,7 +403,7 @@ const Command kCommands[] = {
     {"gen", "gen WORKLOAD [--ops N] [--seed S] [--threads T] [-o FILE] | gen --list",
      "Writes a synthetic trace of WORKLOAD (exactly N ops, N >= 2, the last ones\n"
      "freeing every block still live; the same arguments give the same bytes)\n"
-     "to FILE (.gz: gzip) or stdout. --seed defaults to 1,\n"
+     "to FILE (.gz: gzip) or stdout (no -o, or -o -). --seed defaults to 1,\n"
      "--threads applies to the 'threads' workload (default 4). 'gen --list'\n"
      "describes every workload with its default --ops.",
      cmd_gen},

@@ -21,6 +21,9 @@ bad_flag)
     contains err "--ops needs a value"
     expect 2 "$bin" gen tiny --ops ten
     contains err "--ops takes an unsigned number, not 'ten'"
+    expect 2 "$bin" gen tiny -o ''  # not stdout by accident
+    contains err "-o needs a value, not ''"
+    empty out
     expect 2 "$bin" gen tiny --ops 1  # cannot allocate and free
     contains err "--ops takes 2 to 4294967296"
     empty out
@@ -85,7 +88,12 @@ gen_deterministic)
     cmp -s "$dir/a.trace.gz" "$dir/b.trace.gz" || fail "two gzip runs differ"
     cmp -s "$dir/a.trace" "$dir/c.trace" && fail "seeds 5 and 6 give the same trace"
     [ "$(gzip -dc "$dir/a.trace.gz" | cmp - "$dir/a.trace" && echo same)" = same ] || fail "gzip content differs"
-    [ "$(grep -c '^[acmrf] ' "$dir/a.trace")" -eq 3000 ] || fail "not 3000 ops" ;;
+    [ "$(grep -c '^[acmrf] ' "$dir/a.trace")" -eq 3000 ] || fail "not 3000 ops"
+    # an output that cannot be written says so
+    expect 1 "$bin" gen phased --ops 3000 -o /dev/full
+    contains err "arena-trace gen: /dev/full: cannot write: No space left on device"
+    "$bin" gen phased --ops 3000 -o - >/dev/full 2>"$dir/err" && fail "gen to a full stdout exited 0"
+    contains err "arena-trace gen: cannot write to stdout: No space left on device" ;;
 gen_list)
     expect 0 "$bin" gen --list
     for w in tiny small medium large powerlaw realloc-grow lifo fifo random phased threads; do
