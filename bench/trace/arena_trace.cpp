@@ -2,6 +2,7 @@
 // Exit codes: 0 done, 1 a bad trace or a failure, 2 bad usage.
 #include <fcntl.h>
 #include <sys/personality.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -304,12 +305,20 @@ int cmd_record(const std::vector<std::string> &args) {
     // finish a gzip stream); the files are compressed here afterwards. It
     // writes beside FILE, which is replaced only once the command has run: a
     // command that cannot be started leaves an earlier FILE as it was.
+    // FILE is checked before the command runs, which may take long: a
+    // directory there could not be replaced by the trace once it is made.
     const bool gz = ends_with(output, ".gz");
+    struct stat existing;
+    if (stat(output.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
+        fprintf(stderr, "arena-trace record: cannot write %s: %s\n", output.c_str(), strerror(EISDIR));
+        return 1;
+    }
     const std::string base = output + ".tmp", list = output + ".files.tmp";
     unlink(base.c_str());
     FILE *l = fopen(list.c_str(), "w");
     if (!l) {
-        fprintf(stderr, "arena-trace record: cannot write %s: %s\n", list.c_str(), strerror(errno));
+        fprintf(stderr, "arena-trace record: cannot write %s (beside it, %s): %s\n", output.c_str(), list.c_str(),
+                strerror(errno));
         return 1;
     }
     fclose(l);

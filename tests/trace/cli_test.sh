@@ -131,7 +131,15 @@ record_bad_command)
     contains err "the command exited with 3"
     cmp -s "$dir/k.trace" "$dir/k.before" && fail "k.trace was not replaced by the new recording"
     "$bin" validate "$dir/k.trace" >/dev/null || fail "no valid trace of a command that ran"
-    [ ! -e "$dir/k.trace.tmp" ] && [ ! -e "$dir/k.trace.files.tmp" ] || fail "temporary files left: $(ls "$dir")" ;;
+    [ ! -e "$dir/k.trace.tmp" ] && [ ! -e "$dir/k.trace.files.tmp" ] || fail "temporary files left: $(ls "$dir")"
+    # an output that cannot be written stops record before the command runs
+    mkdir "$dir/folder.trace"
+    expect 1 "$bin" record -o "$dir/folder.trace" -- touch "$dir/ran"
+    contains err "cannot write $dir/folder.trace: Is a directory"
+    expect 1 "$bin" record -o "$dir/no/such/dir/x.trace" -- touch "$dir/ran"
+    contains err "cannot write $dir/no/such/dir/x.trace"
+    [ ! -e "$dir/ran" ] || fail "the command ran although its trace could not be written"
+    [ ! -e "$dir/folder.trace.tmp" ] && [ ! -e "$dir/folder.trace.files.tmp" ] || fail "temporary files left: $(ls "$dir")" ;;
 bundled_valid)
     n=$(ls "$traces"/*.trace.gz | wc -l)
     [ "$n" -ge 16 ] || fail "only $n bundled traces"
