@@ -58,6 +58,12 @@ const BadTrace kBadTraces[] = {
     {"calloc overflow", "arena-trace 1\nc 1 4294967296 4294967296\n", "t.trace:2: ", "overflows 64 bits"},
     {"live bytes overflow", "arena-trace 1\na 1 18446744073709551615\na 2 1\n", "t.trace:3: ",
      "live bytes exceed"},
+    {"live bytes overflow by realloc", "arena-trace 1\na 1 18446744073709551615\na 2 0\nr 2 1\n", "t.trace:4: ",
+     "live bytes exceed"},
+    {"live bytes overflow by calloc", "arena-trace 1\na 1 18446744073709551615\nc 2 1 1\n", "t.trace:3: ",
+     "live bytes exceed"},
+    {"malloc of live id", "arena-trace 1\na 7 1\na 7 2\n", "t.trace:3: ", "'a 7': id 7 is already live"},
+    {"realloc of freed id", "arena-trace 1\na 7 1\nf 7\nr 7 2\n", "t.trace:4: ", "'r 7': id 7 is not live"},
     {"control character", "arena-trace 1\na 1\x01 2\n", "t.trace:2: ", "ID '1\\x01' is not"},
     {"error on last line", "arena-trace 1\na 1 1\na 2 2\nf 3", "t.trace:4: ", "id 3 is not live"},
 };
@@ -111,6 +117,35 @@ TEST(Reader, AcceptsWhatTheFormatAllows) {
     EXPECT_EQ(t.ops[7].thread, 1023u);
     EXPECT_EQ(t.facts.threads, 3u);
     EXPECT_EQ(t.facts.max_thread, 1023u);
+}
+
+// Each number field at the largest value the rules allow: ALIGN 2^63, and a
+// calloc whose N*SIZE is exactly 2^64-1 (one more byte would overflow).
+TEST(Reader, LargestValuesEachFieldTakes) {
+    trace::Trace t;
+    ASSERT_EQ(parse_error("arena-trace 1\n"
+                          "m 18446744073709551615 9223372036854775808 0\n"
+                          "f 18446744073709551615\n"
+                          "c 1 3 6148914691236517205\n"
+                          "f 1\n"
+                          "c 2 18446744073709551615 1\n"
+                          "r 2 18446744073709551615\n",
+                          &t),
+              "");
+    EXPECT_EQ(t.ops[0].arg, 1ull << 63);
+    EXPECT_EQ(trace::requested_bytes(t.ops[2]), UINT64_MAX);
+    EXPECT_EQ(t.facts.peak_live_bytes, UINT64_MAX);
+    EXPECT_EQ(t.facts.final_live_bytes, UINT64_MAX);
+    EXPECT_EQ(t.facts.size_hist[64], 3u);
+}
+
+// CRLF throughout, including the header, blank lines and comments; and a last
+// line that ends in a lone '\r' (its '\n' lost) reads as if the '\n' were there.
+TEST(Reader, CrlfEverywhereAndACarriageReturnAtTheEnd) {
+    trace::Trace t;
+    ASSERT_EQ(parse_error("# made on Windows\r\n\r\narena-trace 1\r\na 1 8\r\n\t\r\nr 1 9\r\nf 1\r", &t), "");
+    EXPECT_EQ(t.ops.size(), 3u);
+    EXPECT_EQ(t.ops[1].size, 9u);
 }
 
 TEST(Reader, SlotsAreDenseAndLowestFreeFirst) {
