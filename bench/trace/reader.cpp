@@ -3,8 +3,9 @@
 // of docs/trace-format.md before anything is handed back.
 //
 // Choices the format leaves open, made here (and in docs of the CLI):
-// - a line ends at '\n'; one '\r' just before it (CRLF) is dropped, any other
-//   '\r' is part of a field (and so, e.g., not a number);
+// - a line ends at '\n'; one '\r' just before it (CRLF), or as the last byte of
+//   the text, is dropped; any other '\r' is part of a field (and so, e.g., not a
+//   number);
 // - the last line may lack its '\n';
 // - a comment is a line whose first non-blank character is '#'; a '#' after
 //   fields is an extra field, not a comment;
