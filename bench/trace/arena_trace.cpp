@@ -141,7 +141,8 @@ int cmd_stats(const std::vector<std::string> &args) {
 
 int cmd_gen(const std::vector<std::string> &args) {
     const Command &c = kCommands[2];
-    if (args.size() == 1 && args[0] == "--list") {
+    if (std::find(args.begin(), args.end(), "--list") != args.end()) {
+        if (args.size() != 1) return usage_error(c, "--list takes no WORKLOAD or option");
         for (const trace::Workload &w : trace::workloads())
             printf("%-13s %s (default --ops %llu)\n", w.name, w.summary, (unsigned long long)w.default_ops);
         return 0;
@@ -282,8 +283,9 @@ int cmd_record(const std::vector<std::string> &args) {
     std::string output;
     size_t i = 0;
     for (; i < args.size() && args[i] != "--"; i++) {
-        if (args[i] == "-o" && i + 1 < args.size()) output = args[++i];
-        else return usage_error(c, "unexpected '" + args[i] + "'");
+        if (args[i] != "-o") return usage_error(c, "unexpected '" + args[i] + "'");
+        if (i + 1 == args.size() || args[i + 1] == "--") return usage_error(c, "-o needs a FILE");
+        output = args[++i];
     }
     if (output.empty()) return usage_error(c, "-o FILE is required");
     if (output[0] != '/') {  // the recorded program may change directory

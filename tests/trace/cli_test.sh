@@ -31,6 +31,13 @@ bad_flag)
     contains err "unknown workload 'no-such-workload'"
     expect 2 "$bin" record -- true
     contains err "-o FILE is required"
+    for args in "-o" "-o -- true"; do
+        expect 2 "$bin" record $args
+        contains err "-o needs a FILE"
+    done
+    expect 2 "$bin" gen --list tiny
+    contains err "--list takes no WORKLOAD or option"
+    empty out
     expect 2 "$bin" frobnicate
     contains err "unknown command 'frobnicate'"
     contains err "usage: arena-trace COMMAND"
