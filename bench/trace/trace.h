@@ -66,7 +66,8 @@ bool parse(const std::string &path, const char *text, size_t len, Trace *out,
            std::string *error);
 
 // Writes a trace in canonical form (header, one op per line, `t` lines where the
-// thread changes); gzip when path ends in .gz. Returns false with error set.
+// thread changes); gzip when path ends in .gz. Returns false with error set, and
+// then leaves no regular file at path (none cut short).
 bool write(const std::string &path, const Trace &t, std::string *error);
 
 // The canonical text of a trace (what write() puts in a plain file).

@@ -1,6 +1,8 @@
 // writer.cpp: to_text(), write(), write_text(). The canonical form is the header,
 // one op per line with its slot as the id, and a `t` line whenever the thread
 // changes (thread 0 needs none at the start).
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -92,11 +94,19 @@ bool write_text(const std::string &path, const std::string &text, bool compress,
     FILE *f = fopen(path.c_str(), "wb");
     bool ok = f && fwrite(bytes->data(), 1, bytes->size(), f) == bytes->size();
     int saved = errno;
+    struct stat st;
+    const bool regular_file = f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
     if (f && fclose(f) != 0 && ok) {
         ok = false;
         saved = errno;
     }
-    if (!ok && error) *error = path + ": cannot write: " + strerror(saved);
+    if (!ok) {
+        // A plain trace cut short at a line end reads as a valid, shorter
+        // trace: a file that was not written whole is removed (a device such
+        // as /dev/full is left alone).
+        if (regular_file) unlink(path.c_str());
+        if (error) *error = path + ": cannot write: " + strerror(saved);
+    }
     return ok;
 }
 

@@ -100,7 +100,13 @@ gen_deterministic)
     expect 1 "$bin" gen phased --ops 3000 -o /dev/full
     contains err "arena-trace gen: /dev/full: cannot write: No space left on device"
     "$bin" gen phased --ops 3000 -o - >/dev/full 2>"$dir/err" && fail "gen to a full stdout exited 0"
-    contains err "arena-trace gen: cannot write to stdout: No space left on device" ;;
+    contains err "arena-trace gen: cannot write to stdout: No space left on device"
+    # a file cut short by a size limit (EFBIG) is not left behind to be read as a shorter trace
+    for cut in cut.trace cut.trace.gz; do
+        (trap '' XFSZ; ulimit -f 4; exec "$bin" gen tiny --ops 20000 -o "$dir/$cut") 2>"$dir/err" && fail "gen over the size limit exited 0"
+        contains err "arena-trace gen: $dir/$cut: cannot write: File too large"
+        [ ! -e "$dir/$cut" ] || fail "$cut was left cut short ($(stat -c %s "$dir/$cut") bytes)"
+    done ;;
 gen_list)
     expect 0 "$bin" gen --list
     for w in tiny small medium large powerlaw realloc-grow lifo fifo random phased threads; do
