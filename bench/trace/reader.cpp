@@ -260,23 +260,32 @@ bool gunzip(const std::string &path, const char *bytes, size_t len, std::string 
         *error = path + ": cannot start zlib";
         return false;
     }
-    z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(bytes));
-    z.avail_in = static_cast<uInt>(len);  // traces are far below 4 GiB compressed
-    text->resize(len * 4 + 4096);
+    // zlib counts input in 32 bits: it is handed over in pieces, or everything
+    // past 4 GiB would be left unread (and a member ending just there would
+    // pass for the end of the file).
+    constexpr size_t kInputPiece = size_t{1} << 30;
+    size_t fed = 0;
+    text->resize(std::min(len, kInputPiece / 16) * 4 + 4096);  // a first guess; it doubles as needed
     size_t used = 0;
     for (;;) {
+        if (z.avail_in == 0 && fed < len) {
+            z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(bytes + fed));
+            z.avail_in = static_cast<uInt>(std::min(len - fed, kInputPiece));
+            fed += z.avail_in;
+        }
         if (used == text->size()) text->resize(text->size() * 2);
         z.next_out = reinterpret_cast<Bytef *>(&(*text)[used]);
         z.avail_out = static_cast<uInt>(std::min<size_t>(text->size() - used, 1u << 30));
         const uInt before = z.avail_out;
         int rc = inflate(&z, Z_NO_FLUSH);
         used += before - z.avail_out;
+        const bool input_left = z.avail_in > 0 || fed < len;
         if (rc == Z_STREAM_END) {
-            if (z.avail_in == 0) break;
+            if (!input_left) break;
             inflateReset(&z);  // another gzip member follows
             continue;
         }
-        if (rc == Z_OK || (rc == Z_BUF_ERROR && z.avail_in > 0)) continue;
+        if (rc == Z_OK || (rc == Z_BUF_ERROR && input_left)) continue;
         *error = path + ": not valid gzip data (" +
                  (rc == Z_BUF_ERROR ? std::string("the file ends early") : std::string(z.msg ? z.msg : "zlib error")) + ")";
         inflateEnd(&z);

@@ -1,6 +1,10 @@
 // The reader: one failing test per rule of docs/trace-format.md, each checking
 // the line it reports and the words that say what is wrong; then what loads,
 // the facts it computes, gzip and the writer.
+#include <sys/mman.h>
+
+#include <cstring>
+
 #include "trace_test_util.h"
 
 using trace_test::parse_error;
@@ -242,6 +246,25 @@ TEST(Reader, TruncatedGzipIsAnError) {
     trace::Trace t;
     EXPECT_FALSE(trace::load(dir / "cut.trace.gz", &t, &error));
     EXPECT_NE(error.find("cut.trace.gz: not valid gzip data"), std::string::npos) << error;
+}
+
+// zlib counts input in 32 bits. A gzip member followed by 4 GiB of bytes that
+// are not gzip is damaged, not a trace of that member alone. (The 4 GiB are
+// untouched anonymous memory: no RAM is used for them.)
+TEST(Reader, GzipInputPastFourGiBIsReadToItsEnd) {
+    trace_test::TempDir dir;
+    std::string error;
+    ASSERT_TRUE(trace::write_text(dir / "m.gz", "arena-trace 1\na 1 5\n", &error)) << error;
+    const std::string member = trace_test::read_file(dir / "m.gz");
+    const size_t len = (size_t{1} << 32) + member.size();
+    void *bytes = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (bytes == MAP_FAILED) GTEST_SKIP() << "no 4 GiB of address space here";
+    memcpy(bytes, member.data(), member.size());
+    trace::Trace t;
+    EXPECT_FALSE(trace::load_bytes("big.trace.gz", static_cast<const char *>(bytes), len, &t, &error))
+        << "read as a trace of " << t.ops.size() << " ops";
+    EXPECT_EQ(error.rfind("big.trace.gz: not valid gzip data", 0), 0u) << error;
+    munmap(bytes, len);
 }
 
 TEST(Reader, MissingFile) {
