@@ -29,6 +29,7 @@ usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 mode=""
 quick=0
 driver_flags=()
+previous=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
@@ -37,8 +38,18 @@ while [ $# -gt 0 ]; do
             [ -z "$mode" ] || { echo "bench.sh: one mode at a time" >&2; usage >&2; exit 2; }
             mode=$1 ;;
         --?*) driver_flags+=("$1") ;;
-        *) echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+        *)
+            # The drivers take --name VALUE as well as --name=VALUE: a word after
+            # a driver flag without '=' is its value, and the driver judges it.
+            last=""
+            [ ${#driver_flags[@]} -eq 0 ] || last=${driver_flags[${#driver_flags[@]}-1]}
+            if [[ $last == --* && $last == "$previous" && $last != *=* ]]; then
+                driver_flags+=("$1")
+            else
+                echo "bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2
+            fi ;;
     esac
+    previous=$1
     shift
 done
 mode=${mode:-replay}
@@ -58,8 +69,17 @@ commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 suffix=""
 [ "$mode" = replay ] || suffix="-$mode"
 [ "$quick" -eq 0 ] || suffix="-quick"
+# A directory of its own, even for a second run in the same minute: a run
+# that fails removes its directory, which must not be another run's.
 out="results/$(hostname -s)/$(date -u +%Y-%m-%d-%H%M)-$commit$suffix"
-mkdir -p "$out"
+mkdir -p "$(dirname "$out")"
+base=$out
+n=1
+until mkdir "$out" 2>/dev/null; do
+    n=$((n + 1))
+    [ "$n" -le 100 ] || { echo "bench.sh: cannot make a directory $base-N under results/" >&2; exit 1; }
+    out="$base-$n"
+done
 echo "== results go to $out" >&2
 
 bin=build/bin
@@ -111,9 +131,13 @@ set -- "$@" ${driver_flags[@]+"${driver_flags[@]}"}
 echo "== running: $*" >&2
 status=0
 "$@" | tee "$out/summary.txt" || status=${PIPESTATUS[0]}
-if [ "$status" -eq 2 ]; then
+# A driver that stopped before measuring (a bad flag, a missing trace, an
+# unwritable output, an interrupt) wrote no CSV: keep no directory of facts alone.
+if ! compgen -G "$out/*.csv" >/dev/null; then
     rm -rf "$out"
-    exit 2
+    echo "bench.sh: the driver wrote no results (exit status $status); nothing kept" >&2
+    [ "$status" -ne 0 ] || status=1
+    exit "$status"
 fi
 echo "took: $(( $(date +%s) - started )) s, build included" >>"$out/facts.txt"
 

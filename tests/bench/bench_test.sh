@@ -28,6 +28,26 @@ cpu_within_threads() {
         END { exit bad }' || fail "cpu_ns_per_op out of bounds in $1"
 }
 replay=$bin/bench_replay
+# bench.sh as a new user runs it, in a scratch copy of the parts it uses: no
+# packages installed, no build, and a stand-in driver that writes its arguments
+# to driver-args and a CSV unless FAKE_DRIVER_EXIT says to fail without one. The
+# copy's results/ is where the run's directories go.
+fake_bench_tree() {
+    mkdir -p "$dir/tree/scripts" "$dir/tree/build/bin" "$dir/tree/tools" "$dir/shim"
+    cp "$source_dir/bench.sh" "$dir/tree/"
+    cp "$source_dir/scripts/deps.sh" "$dir/tree/scripts/"
+    printf '#!/bin/sh\nexit 0\n' >"$dir/shim/cmake"
+    printf '#!/bin/sh\necho "install ok installed"\n' >"$dir/shim/dpkg-query"
+    cat >"$dir/tree/build/bin/bench_replay" <<'DRIVER'
+#!/bin/sh
+printf '%s\n' "$@" >driver-args
+[ -z "${FAKE_DRIVER_EXIT:-}" ] || exit "$FAKE_DRIVER_EXIT"
+for arg; do case $arg in --csv=*) printf 'trace,allocator\n' >"${arg#--csv=}" ;; esac; done
+DRIVER
+    printf 'import sys\n' >"$dir/tree/tools/report.py"
+    chmod +x "$dir/shim/"* "$dir/tree/build/bin/bench_replay"
+}
+fake_bench() { (cd "$dir/tree" && PATH="$dir/shim:$PATH" bash ./bench.sh "$@"); }
 
 case $case_name in
 replay_smoke)
@@ -249,6 +269,30 @@ realprog_smoke)
         fail "realprog header"
     contains realprog.csv "prodcons,glibc,0,2,1,"
     [ "$(column "$dir/realprog.csv" output_ok | sort -u)" = 1 ] || fail "output check failed: $(cat "$dir/realprog.csv")"
+    ;;
+bench_sh)
+    fake_bench_tree
+    # a driver that stops before measuring leaves no results directory behind
+    FAKE_DRIVER_EXIT=1 expect 1 fake_bench --trace=/no/such/trace
+    [ -z "$(ls -A "$dir/tree/results/"* 2>/dev/null)" ] || fail "a failed run left $(ls "$dir/tree/results/"*)"
+    lacks err "CSV files are kept"
+    contains err "nothing kept"
+    # two runs in one minute keep a directory each, and a failed one removes
+    # only its own
+    expect 0 fake_bench
+    expect 0 fake_bench
+    FAKE_DRIVER_EXIT=1 expect 1 fake_bench
+    [ "$(ls "$dir/tree/results/"*/*/replay.csv | wc -l)" -eq 2 ] ||
+        fail "two runs did not keep two directories: $(ls -R "$dir/tree/results")"
+    # a driver flag's value may follow it as the next argument, as the drivers take it
+    expect 0 fake_bench --trace /some/file.trace.gz --repetitions 3 --quick
+    [ "$(grep -A1 -x -- --trace "$dir/tree/driver-args")" = "$(printf '%s\n' --trace /some/file.trace.gz)" ] ||
+        fail "--trace VALUE did not reach the driver: $(cat "$dir/tree/driver-args")"
+    grep -qx -- --repetitions=2 "$dir/tree/driver-args" || fail "--quick's flags missing"
+    [ "$(tail -2 "$dir/tree/driver-args" | tr '\n' ' ')" = "--repetitions 3 " ] ||
+        fail "the user's flags do not come last: $(cat "$dir/tree/driver-args")"
+    expect 2 fake_bench --trace /some/file stray-word
+    contains err "unknown argument 'stray-word'"
     ;;
 *)
     fail "unknown case"
