@@ -8,8 +8,8 @@
 #                 available allocator, 5 interleaved repetitions (4 to 8 minutes on
 #                 2 cores) -> replay.csv, replay.json, timeline.csv
 #   --quick       the same, shorter: 2 repetitions of the first 20000 ops of each
-#                 trace, throughput and memory only; an allocator whose first
-#                 replay of a trace takes over 0.5 s is left out there (about 30 s)
+#                 trace, throughput and memory only; an allocator (not glibc) whose
+#                 first replay of a trace takes over 0.5 s is left out there (~30 s)
 #   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
 #                 4M on the first 100000 ops of each trace, 3 repetitions, plus
 #                 tools/recommend.py's choice -> sweep.csv (5 to 9 minutes)

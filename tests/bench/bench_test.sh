@@ -294,6 +294,16 @@ bench_sh)
     expect 2 fake_bench --trace /some/file stray-word
     contains err "unknown argument 'stray-word'"
     ;;
+budget)
+    # --budget-all leaves out every allocator over the budget but glibc, the
+    # baseline of every ratio: without it a trace has no ratios at all.
+    trace=$(gen small 20000)
+    expect 0 "$replay" --trace="$trace" --allocators=arena,glibc --repetitions=1 --passes=throughput \
+        --budget=0.000000001 --budget-all --csv="$dir/r.csv"
+    contains err "skipped: arena bs=16 on small"
+    [ "$(column "$dir/r.csv" allocator)" = glibc ] || fail "expected one glibc row: $(cat "$dir/r.csv")"
+    contains out "1.00x"
+    ;;
 *)
     fail "unknown case"
     ;;
