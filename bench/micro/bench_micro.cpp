@@ -43,7 +43,9 @@ static const char kUsage[] =
     "  --repetitions=N             runs of every benchmark, interleaved (default: 3)\n"
     "  --block-size=N              block size of arena and seed (default: 16)\n"
     "  --benchmark_filter=REGEX    only the benchmarks whose name matches (POSIX extended;\n"
-    "                              -REGEX: all but those)\n"
+    "                              -REGEX: all but those). The name is Google Benchmark's:\n"
+    "                              the CSV's trace, then /real_time and, for threaded ones,\n"
+    "                              /threads:N, so 'malloc_free/64/' picks one, '64$' none\n"
     "  --benchmark_min_time=SECS   Google Benchmark's minimum time per benchmark (default: 0.1)\n"
     "  --csv=FILE                  write the rows here (and Google Benchmark JSON beside it)\n"
     "  --json=FILE                 Google Benchmark JSON (default: the CSV path, .json)\n"
@@ -221,8 +223,8 @@ static int run_everything(const Options &options, int argc, char **argv) {
     std::error_code ignored;
     if (rows.empty()) {
         std::filesystem::remove_all(temp_dir, ignored);
-        std::fprintf(stderr, "bench_micro: no benchmark was measured (does --benchmark_filter match any?); "
-                             "nothing written\n");
+        std::fprintf(stderr, "bench_micro: no benchmark was measured (does --benchmark_filter match any? Names "
+                             "look like malloc_free/64/real_time); nothing written\n");
         return 1;
     }
     const std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition", "ops",
