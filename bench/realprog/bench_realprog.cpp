@@ -56,6 +56,12 @@ struct Options {
     std::string csv_path;
 };
 
+static std::string program_names() {
+    std::string names;
+    for (const auto &p : kPrograms) names += (names.empty() ? "" : ",") + p.name;
+    return names;
+}
+
 static const char kUsage[] =
     "usage: bench_realprog [FLAGS]\n"
     "Runs real programs under every process malloc (LD_PRELOAD) and measures wall time,\n"
@@ -80,7 +86,7 @@ static Options parse_options(int argc, char **argv) {
             for (const auto &name : o.programs) {
                 bool known = false;
                 for (const auto &p : kPrograms) known = known || p.name == name;
-                if (!known) throw bench::UsageError("unknown program '" + name + "'");
+                if (!known) throw bench::UsageError("unknown program '" + name + "' (known: " + program_names() + ")");
             }
         } else if (flags.value("--repetitions", &v)) {
             o.repetitions = bench::parse_positive("--repetitions", v);
@@ -180,6 +186,13 @@ static int run_everything(const Options &options, int argc, char **argv) {
         for (const auto &arg : program.argv) command += (command.empty() ? "" : " ") + expand(arg);
         for (auto it = program.env.rbegin(); it != program.env.rend(); ++it) command = *it + " " + command;
         bench::set_fact(&facts, "program." + program.name, command);
+    }
+
+    if (programs.empty()) {
+        std::error_code ignored;
+        std::filesystem::remove_all(runner.temp_dir, ignored);
+        std::fprintf(stderr, "bench_realprog: no program ran under glibc; nothing measured, nothing written\n");
+        return 1;
     }
 
     std::vector<bench::CsvRow> rows;

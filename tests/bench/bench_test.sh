@@ -129,6 +129,8 @@ bad_flag)
     contains err "usage: bench_micro"
     expect 2 "$bin/bench_realprog" --no-such-flag
     contains err "usage: bench_realprog"
+    expect 2 "$bin/bench_realprog" --programs=no-such-program
+    contains err "unknown program 'no-such-program' (known: cpython,"
     expect 2 bash "$source_dir/bench.sh" no-such-mode
     contains err "usage"
     expect 0 bash "$source_dir/bench.sh" --help
@@ -303,6 +305,16 @@ budget)
     contains err "skipped: arena bs=16 on small"
     [ "$(column "$dir/r.csv" allocator)" = glibc ] || fail "expected one glibc row: $(cat "$dir/r.csv")"
     contains out "1.00x"
+    ;;
+realprog_none_runs)
+    # When no program runs under glibc nothing is measured: a failure, and the
+    # CSV of an earlier run stays as it was.
+    echo "earlier run" >"$dir/p.csv"
+    expect 1 env PATH=/nonexistent "$bin/bench_realprog" --allocators=glibc --programs=sqlite3 --repetitions=1 \
+        --csv="$dir/p.csv"
+    contains err "sqlite3: left out"
+    contains err "no program ran"
+    [ "$(cat "$dir/p.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/p.csv")"
     ;;
 *)
     fail "unknown case"
