@@ -47,6 +47,10 @@ class MissingMatplotlib(Exception):
     pass
 
 
+class ChartNotWritten(Exception):
+    """A chart file that could not be written; str() is `PATH: cannot write: REASON`."""
+
+
 def load_pyplot():
     """matplotlib.pyplot on the Agg backend (files only, no display)."""
     try:
@@ -77,15 +81,22 @@ class Plotter:
         self.written = []
 
     def save(self, figure, stem):
-        os.makedirs(self.outdir, exist_ok=True)
         figure.tight_layout()
-        for extension in self.formats:
-            path = os.path.join(self.outdir, "%s.%s" % (stem, extension))
-            # No creation date in the files: the same data gives the same bytes.
-            metadata = {"Date": None} if extension in ("svg", "pdf") else {}
-            figure.savefig(path, dpi=110, metadata=metadata)
-            self.written.append(path)
-        self.pyplot.close(figure)
+        path = self.outdir
+        try:
+            os.makedirs(self.outdir, exist_ok=True)
+            for extension in self.formats:
+                path = os.path.join(self.outdir, "%s.%s" % (stem, extension))
+                # No creation date in the files: the same data gives the same bytes.
+                metadata = {"Date": None} if extension in ("svg", "pdf") else {}
+                figure.savefig(path, dpi=110, metadata=metadata)
+                self.written.append(path)
+        except OSError as error:
+            # The directory was checked before the work; this is what a check
+            # cannot foresee (a directory in a chart's place, a full disk).
+            raise ChartNotWritten("%s: cannot write: %s" % (path, error.strerror or error)) from None
+        finally:
+            self.pyplot.close(figure)
 
     def colours(self, count):
         palette = self.pyplot.get_cmap("tab10" if count <= 10 else "tab20")
@@ -359,6 +370,9 @@ def main(argv=None):
     except MissingMatplotlib as error:
         print(error, file=sys.stderr)
         return EXIT_NO_MATPLOTLIB
+    except ChartNotWritten as error:
+        print("%s: %s" % (PROGRAM, error), file=sys.stderr)
+        return resultcsv.EXIT_CANNOT_WRITE
     if not written:
         print("%s: nothing to plot (no rows left after filtering?)" % PROGRAM, file=sys.stderr)
         return 1

@@ -286,6 +286,9 @@ def plots_section(run, report_path, make_plots):
         return out + ["No charts: matplotlib is missing for the python3 that made this "
                       "report (install Debian's python3-matplotlib and run "
                       "/usr/bin/python3 tools/report.py).", ""]
+    except plot.ChartNotWritten as error:
+        print("%s: %s" % (PROGRAM, error), file=sys.stderr)
+        sys.exit(resultcsv.EXIT_CANNOT_WRITE)
     for path in written:
         if path.endswith(".png"):
             name = os.path.splitext(os.path.basename(path))[0]

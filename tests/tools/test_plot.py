@@ -85,6 +85,16 @@ class PlotRun(crafted.RunDirTestCase):
         self.assertEqual(result.stderr, "plot.py: %s: cannot write: %s is not a directory\n"
                          % (outdir, os.path.join(self.run_dir, "replay.csv")))
 
+    def test_a_chart_that_cannot_be_written_stops_it_in_one_line(self):
+        # The directory can be made, but a directory sits where a chart goes.
+        outdir = os.path.join(self.directory.name, "blocked")
+        chart = os.path.join(outdir, "replay-mops.png")
+        os.makedirs(chart)
+        result = crafted.run_tool("plot.py", self.run_dir, "-o", outdir)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertEqual(result.stderr, "plot.py: %s: cannot write: Is a directory\n" % chart)
+
     def test_bad_input(self):
         empty = os.path.join(self.directory.name, "empty")
         os.makedirs(empty, exist_ok=True)
@@ -110,6 +120,17 @@ class ReportCharts(unittest.TestCase):
             for link in links:
                 with open(os.path.join(run_dir, link), "rb") as image:
                     self.assertEqual(image.read(8), PNG_SIGNATURE)
+
+
+    def test_a_chart_that_cannot_be_written_stops_the_report_in_one_line(self):
+        with tempfile.TemporaryDirectory() as directory:
+            run_dir = crafted.make_run_dir(os.path.join(directory, "run"), random.Random(9),
+                                           sweep=False, realprog=False)
+            chart = os.path.join(run_dir, "plots", "replay-mops.png")
+            os.makedirs(chart)
+            result = crafted.run_tool("report.py", run_dir)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertEqual(result.stderr, "report.py: %s: cannot write: Is a directory\n" % chart)
 
 
 class ParetoFront(unittest.TestCase):
