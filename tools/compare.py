@@ -354,14 +354,14 @@ def parse_arguments(argv):
                         help="compare every allocator in one run against this one (e.g. glibc)")
     parser.add_argument("--figures", type=resultcsv.comma_list, metavar="A,B",
                         help="compare only these columns (default: every figure both share)")
-    parser.add_argument("--noise", type=float, metavar="PCT",
+    parser.add_argument("--noise", type=resultcsv.non_negative_number, metavar="PCT",
                         help="noise floor for every figure, in percent (sets both below)")
-    parser.add_argument("--time-noise", type=float, default=DEFAULT_TIME_NOISE, metavar="PCT",
+    parser.add_argument("--time-noise", type=resultcsv.non_negative_number, default=DEFAULT_TIME_NOISE, metavar="PCT",
                         help="noise floor for time figures (default %(default)g%%)")
-    parser.add_argument("--memory-noise", type=float, default=DEFAULT_MEMORY_NOISE,
+    parser.add_argument("--memory-noise", type=resultcsv.non_negative_number, default=DEFAULT_MEMORY_NOISE,
                         metavar="PCT",
                         help="noise floor for memory figures (default %(default)g%%)")
-    parser.add_argument("--fail-on-regression", type=float, metavar="PCT",
+    parser.add_argument("--fail-on-regression", type=resultcsv.non_negative_number, metavar="PCT",
                         help="exit 1 when a time or memory figure got significantly worse "
                              "by more than PCT percent")
     parser.add_argument("--format", choices=FORMATS, default="text",
@@ -373,8 +373,6 @@ def parse_arguments(argv):
         parser.error("give OLD.csv NEW.csv, or one RUN.csv with --baseline ALLOCATOR")
     if args.noise is not None:
         args.time_noise = args.memory_noise = args.noise
-    if min(args.time_noise, args.memory_noise) < 0:
-        parser.error("noise floors are percentages >= 0")
     return parser, args
 
 

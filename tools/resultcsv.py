@@ -13,8 +13,10 @@ Three kinds of file share the same reader, told apart by their header:
 Python standard library only.
 """
 
+import argparse
 import csv
 import errno
+import math
 import os
 import re
 import statistics
@@ -467,6 +469,18 @@ def write_text_or_exit(path, text, program):
             handle.write(text)
     except OSError as error:
         _cannot_write(program, path, error.strerror or error)
+
+
+def non_negative_number(text):
+    """An argparse type: a finite number >= 0 (a percentage, a size). float()
+    also takes -3, nan and inf, which make no noise floor, bound or size."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("takes a number >= 0, not '%s'" % text)
+    return value
 
 
 def comma_list(text):

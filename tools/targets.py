@@ -442,7 +442,7 @@ def main(argv=None):
         "instructions).")
     parser.add_argument("directories", nargs="+", metavar="DIR", help="a results directory")
     parser.add_argument("-o", "--output", metavar="FILE", help="write markdown here, not stdout")
-    parser.add_argument("--floor-mib", type=float, default=DEFAULT_FLOOR_MIB, metavar="N",
+    parser.add_argument("--floor-mib", type=resultcsv.non_negative_number, default=DEFAULT_FLOOR_MIB, metavar="N",
                         help="the fixed floor of the phased teardown target (default: %(default)g)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     for directory in args.directories:

@@ -295,7 +295,13 @@ class BadInput(unittest.TestCase):
         for args in ((), (self.good,), (self.good, self.good, "--baseline", "glibc"),
                      (self.good, self.good, "--format", "html"),
                      (self.good, self.good, "--figures", "no_such_figure"),
-                     (self.good, self.good, "--fail-on-regression", "lots")):
+                     (self.good, self.good, "--fail-on-regression", "lots"),
+                     # a percentage below zero or not finite makes no floor and no bound
+                     (self.good, self.good, "--fail-on-regression", "-3"),
+                     (self.good, self.good, "--fail-on-regression", "nan"),
+                     (self.good, self.good, "--noise", "nan"),
+                     (self.good, self.good, "--time-noise", "inf"),
+                     (self.good, self.good, "--memory-noise", "-1")):
             result = crafted.run_tool("compare.py", *args)
             self.assertEqual(result.returncode, 2, args)
             self.assertIn("usage: compare.py", result.stderr, args)

@@ -394,6 +394,12 @@ class Output(unittest.TestCase):
             self.assertEqual(result.stderr, "targets.py: %s: cannot write: %s\n" % (output, reason))
             self.assertFalse(os.path.exists(output))
 
+    def test_a_floor_below_zero_or_not_finite_is_a_usage_error(self):
+        for floor in ("-1", "nan", "inf", "lots"):
+            result = crafted.run_tool("targets.py", self.run, "--floor-mib", floor)
+            self.assertEqual(result.returncode, 2, floor)
+            self.assertIn("usage: targets.py", result.stderr, floor)
+
 
 if __name__ == "__main__":
     unittest.main()
