@@ -392,8 +392,8 @@ def main(argv=None):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a results directory")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="where to write the report (default: RUN_DIR/REPORT.md)")
-    parser.add_argument("--baseline", default="glibc", metavar="ALLOCATOR",
-                        help="the allocator ratios refer to (default: %(default)s)")
+    parser.add_argument("--baseline", metavar="ALLOCATOR",
+                        help="the allocator ratios refer to (default: glibc)")
     parser.add_argument("--goal", choices=recommend.GOALS, default="balanced",
                         help="goal of the block-size recommendation (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="do not draw the charts")
@@ -405,7 +405,14 @@ def main(argv=None):
     if not args.no_plots:
         resultcsv.directory_writable_or_exit(os.path.join(args.run_dir, "plots"), PROGRAM)
     run = resultcsv.read_run_or_exit([args.run_dir], PROGRAM)
-    print(write_report(run, report_path, args.baseline, args.goal, not args.no_plots))
+    if args.baseline:
+        # Named on purpose, it must be in the run; glibc, the default, may be
+        # missing (a sweep runs arena and seed alone) and the report says so.
+        allocators = {row["allocator"] for table in run.tables.values() for row in table.rows}
+        if args.baseline not in allocators:
+            parser.error("--baseline: no %s rows in this run (allocators: %s)"
+                         % (args.baseline, ", ".join(sorted(allocators, key=resultcsv.allocator_rank))))
+    print(write_report(run, report_path, args.baseline or "glibc", args.goal, not args.no_plots))
     return 0
 
 

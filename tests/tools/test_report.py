@@ -145,6 +145,16 @@ class ReportProblems(unittest.TestCase):
         self.assertEqual(crafted.run_tool("report.py", empty).returncode, 2)
         self.assertEqual(crafted.run_tool("report.py", path).returncode, 2, "not a directory")
 
+    def test_a_baseline_the_run_lacks_is_a_usage_error(self):
+        # A typo in --baseline would give a report with no ratio at all.
+        result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "--baseline", "glibcc")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("usage: report.py", result.stderr)
+        self.assertIn("--baseline: no glibcc rows in this run (allocators: ", result.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "REPORT.md")))
+        result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "--baseline", "mimalloc")
+        self.assertEqual(result.returncode, 0, result.stderr)
+
     def test_an_unwritable_output_stops_it_in_one_line(self):
         under_a_file = os.path.join(self.run_dir, "replay.csv", "r.md")
         for output, reason in ((os.path.join(self.directory.name, "no", "such", "r.md"),
