@@ -305,6 +305,13 @@ budget)
     contains err "skipped: arena bs=16 on small"
     [ "$(column "$dir/r.csv" allocator)" = glibc ] || fail "expected one glibc row: $(cat "$dir/r.csv")"
     contains out "1.00x"
+    # every configuration left out: nothing measured is a failure that writes nothing
+    echo "earlier run" >"$dir/none.csv"
+    expect 1 "$replay" --trace="$trace" --allocators=arena,seed --repetitions=1 --passes=throughput \
+        --budget=0.000000001 --budget-all --csv="$dir/none.csv" --timeline="$dir/t.csv"
+    contains err "nothing was measured"
+    [ "$(cat "$dir/none.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/none.csv")"
+    [ ! -e "$dir/none.json" ] && [ ! -e "$dir/t.csv" ] || fail "JSON or timeline written"
     ;;
 realprog_none_runs)
     # When no program runs under glibc nothing is measured: a failure, and the
