@@ -4,9 +4,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+
+extern char **environ;
 
 #ifndef BENCH_SOURCE_DIR
 #define BENCH_SOURCE_DIR "."
@@ -74,19 +77,37 @@ Facts machine_facts(const std::string &command) {
     return facts;
 }
 
+static std::string shell_word(const std::string &text) {
+    const bool plain = !text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                               "0123456789-_=./,:+@%") == std::string::npos;
+    if (plain) return text;
+    std::string quoted = "'";
+    for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// Variables that change how an allocator behaves: arena's (ARENA_CHECKED,
+// ARENA_SECURE, ARENA_BLOCK_SIZE ...), glibc's malloc tunables, and the
+// comparators' options. The children inherit them.
+static bool changes_an_allocator(const std::string &name) {
+    for (const char *prefix : {"ARENA_", "MALLOC_", "MIMALLOC_", "TCMALLOC_"})
+        if (name.rfind(prefix, 0) == 0) return true;
+    return name == "GLIBC_TUNABLES" || name == "JE_MALLOC_CONF";
+}
+
 std::string command_line(int argc, char **argv) {
-    std::string line;
-    for (int i = 0; i < argc; i++) {
-        std::string arg = argv[i];
-        bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                            "0123456789-_=./,:+@%") == std::string::npos;
-        if (!plain) {
-            std::string quoted = "'";
-            for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-            arg = quoted + "'";
-        }
-        line += (i ? " " : "") + arg;
+    std::vector<std::string> settings;
+    for (char **e = environ; *e; ++e) {
+        const std::string entry = *e;
+        if (changes_an_allocator(entry.substr(0, entry.find('=')))) settings.push_back(entry);
     }
+    std::sort(settings.begin(), settings.end());
+    std::string line;
+    for (const std::string &setting : settings) {
+        const size_t eq = setting.find('=');
+        line += setting.substr(0, eq + 1) + shell_word(setting.substr(eq + 1)) + " ";
+    }
+    for (int i = 0; i < argc; i++) line += (i ? " " : "") + shell_word(argv[i]);
     return line;
 }
 

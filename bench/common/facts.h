@@ -14,7 +14,9 @@ using Facts = std::vector<std::pair<std::string, std::string>>;
 // kernel, glibc, compiler.
 Facts machine_facts(const std::string &command);
 
-// argv as one shell-quoted line.
+// argv as one shell-quoted line, after the NAME=VALUE settings of the
+// environment variables that change an allocator (ARENA_*, MALLOC_*, ...), so
+// that the line remakes the run.
 std::string command_line(int argc, char **argv);
 
 // Sets key to value, replacing an earlier value of key.

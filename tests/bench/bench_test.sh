@@ -323,6 +323,20 @@ realprog_none_runs)
     contains err "no program ran"
     [ "$(cat "$dir/p.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/p.csv")"
     ;;
+command_environment)
+    # Variables that change an allocator (arena's modes, glibc's tunables, the
+    # comparators' options) go before the command in its fact, so a CSV made
+    # with ARENA_CHECKED=1 can be told from a plain one and remade from its
+    # first line; others stay out.
+    trace=$(gen tiny 1000)
+    expect 0 env ARENA_CHECKED=1 'MALLOC_CONF=narenas:1' UNRELATED=x "$replay" --trace="$trace" \
+        --allocators=glibc --repetitions=1 --passes=throughput --csv="$dir/r.csv"
+    [ "$(head -1 "$dir/r.csv")" = "# command: ARENA_CHECKED=1 MALLOC_CONF=narenas:1 $replay --trace=$trace \
+--allocators=glibc --repetitions=1 --passes=throughput --csv=$dir/r.csv" ] || fail "command fact: $(head -1 "$dir/r.csv")"
+    expect 0 env ARENA_SECURE=1 "$bin/bench_micro" --allocators=glibc --repetitions=1 --benchmark_min_time=0.001 \
+        --benchmark_filter=malloc_free/64/ --csv="$dir/m.csv"
+    head -1 "$dir/m.csv" | grep -q "^# command: ARENA_SECURE=1 $bin/bench_micro " || fail "micro: $(head -1 "$dir/m.csv")"
+    ;;
 *)
     fail "unknown case"
     ;;
