@@ -12,6 +12,7 @@ one run each, so glibc measured beside arena in that run absorbs the drift
 between runs. Python 3 standard library.
 """
 
+import argparse
 import sys
 
 import resultcsv
@@ -33,10 +34,14 @@ def ratios(path):
 
 
 def main(argv):
-    if len(argv) != 3:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    plain, checked, secure = (ratios(path) for path in argv)
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM, description=__doc__.strip().split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("plain", metavar="PLAIN.csv", help="bench_replay run, no mode set")
+    parser.add_argument("checked", metavar="CHECKED.csv", help="the same run with ARENA_CHECKED=1")
+    parser.add_argument("secure", metavar="SECURE.csv", help="the same run with ARENA_SECURE=1")
+    args = parser.parse_args(argv)
+    plain, checked, secure = (ratios(path) for path in (args.plain, args.checked, args.secure))
     traces = [t for t in plain if t in checked and t in secure]
     if not traces:
         print("%s: no trace has arena-malloc and glibc throughput in all three files"

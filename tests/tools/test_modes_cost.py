@@ -41,9 +41,18 @@ class ModesCost(unittest.TestCase):
         self.assertNotIn("Traceback", result.stderr)
 
     def test_wrong_arguments(self):
-        result = crafted.run_tool("modes_cost.py", "only-one.csv")
-        self.assertEqual(result.returncode, 2)
-        self.assertIn("modes_cost.py PLAIN.csv", result.stderr)
+        for args in (("only-one.csv",), ("a.csv", "b.csv", "--no-such-flag")):
+            result = crafted.run_tool("modes_cost.py", *args)
+            self.assertEqual(result.returncode, 2, args)
+            self.assertIn("usage: modes_cost.py", result.stderr, args)
+            self.assertIn("PLAIN.csv", result.stderr, args)
+
+    def test_help(self):
+        for flag in ("--help", "-h"):
+            result = crafted.run_tool("modes_cost.py", flag)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("usage: modes_cost.py", result.stdout)
+            self.assertIn("ARENA_CHECKED=1", result.stdout)
 
     def test_a_bad_file_is_named(self):
         with tempfile.TemporaryDirectory() as tmp:
