@@ -18,9 +18,9 @@
 #   realprog      real programs under each process malloc -> realprog.csv (3 minutes)
 #   instructions  instructions per replayed op under callgrind (deterministic),
 #                 first 200000 ops of each trace -> replay.csv (about 11 minutes)
-# Flags after the mode go to the driver (bench_replay for replay, sweep and
-# instructions; bench_micro; bench_realprog), e.g. --allocators=arena,glibc
-# --trace=FILE. See results/README.md for every column.
+# Other flags go to the driver (bench_replay for replay, sweep and instructions;
+# bench_micro; bench_realprog), e.g. --allocators=arena,glibc --trace FILE, but
+# not --csv, --json or --timeline: bench.sh names those. Columns: results/README.md.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -37,6 +37,10 @@ while [ $# -gt 0 ]; do
         replay|sweep|micro|realprog|instructions)
             [ -z "$mode" ] || { echo "bench.sh: one mode at a time" >&2; usage >&2; exit 2; }
             mode=$1 ;;
+        --csv|--csv=*|--json|--json=*|--timeline|--timeline=*)
+            echo "bench.sh: ${1%%=*}: bench.sh writes its files into the run's directory under results/;" \
+                 "run build/bin/bench_* yourself to name them" >&2
+            exit 2 ;;
         --?*) driver_flags+=("$1") ;;
         *)
             # The drivers take --name VALUE as well as --name=VALUE: a word after

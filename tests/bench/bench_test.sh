@@ -295,6 +295,12 @@ bench_sh)
         fail "the user's flags do not come last: $(cat "$dir/tree/driver-args")"
     expect 2 fake_bench --trace /some/file stray-word
     contains err "unknown argument 'stray-word'"
+    # the outputs are bench.sh's to name: a --csv of the user's left the run's
+    # directory without its CSV
+    for flag in --csv="$dir/x.csv" --json --timeline=t.csv; do
+        expect 2 fake_bench --quick "$flag"
+        contains err "bench.sh: ${flag%%=*}: bench.sh writes its files"
+    done
     ;;
 budget)
     # --budget-all leaves out every allocator over the budget but glibc, the
