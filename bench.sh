@@ -41,6 +41,9 @@ while [ $# -gt 0 ]; do
             echo "bench.sh: ${1%%=*}: bench.sh writes its files into the run's directory under results/;" \
                  "run build/bin/bench_* yourself to name them" >&2
             exit 2 ;;
+        --check)
+            echo "bench.sh: --check verifies and writes no results: run build/bin/bench_replay --check" >&2
+            exit 2 ;;
         --?*) driver_flags+=("$1") ;;
         *)
             # The drivers take --name VALUE as well as --name=VALUE: a word after

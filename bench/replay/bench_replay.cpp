@@ -141,6 +141,9 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
         else throw bench::UsageError("unknown flag '" + flags.peek() + "'");
     }
     if (o.check && o.instructions) throw bench::UsageError("--check and --instructions exclude each other");
+    // Files a check would leave unwritten are refused before it starts.
+    if (o.check && !(o.csv_path.empty() && o.json_path.empty() && o.timeline_path.empty()))
+        throw bench::UsageError("--check writes no --csv, --json or --timeline: it prints what it finds");
     for (uint64_t bs : o.block_sizes)
         if (bs < 8 || bs > 65536 || (bs & (bs - 1)))
             throw bench::UsageError("--block-sizes: " + std::to_string(bs) + " is not a power of two from 8 to 65536");

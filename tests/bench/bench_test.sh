@@ -137,6 +137,14 @@ bad_flag)
     contains out "sweep"
     expect 0 "$replay" --help
     contains out "--thread-mode"
+    # files a check would leave unwritten (a small trace: were they accepted,
+    # the check would go on)
+    tiny=$(gen tiny 1000)
+    for output in --csv="$dir/c.csv" --json="$dir/c.json" --timeline="$dir/c.csv"; do
+        expect 2 "$replay" --trace="$tiny" --allocators=glibc --check "$output"
+        contains err "--check writes no --csv, --json or --timeline"
+    done
+    [ ! -e "$dir/c.csv" ] && [ ! -e "$dir/c.json" ] || fail "a file was written"
     ;;
 empty_values)
     # An empty value or list item is a usage error before anything runs: a
@@ -301,6 +309,8 @@ bench_sh)
         expect 2 fake_bench --quick "$flag"
         contains err "bench.sh: ${flag%%=*}: bench.sh writes its files"
     done
+    expect 2 fake_bench --check
+    contains err "run build/bin/bench_replay --check"
     ;;
 budget)
     # --budget-all leaves out every allocator over the budget but glibc, the
