@@ -374,7 +374,12 @@ def main(argv=None):
         print("%s: %s" % (PROGRAM, error), file=sys.stderr)
         return resultcsv.EXIT_CANNOT_WRITE
     if not written:
-        print("%s: nothing to plot (no rows left after filtering?)" % PROGRAM, file=sys.stderr)
+        if args.traces or args.allocators:
+            why = "no rows left after --traces and --allocators"
+        else:
+            why = ("charts are drawn from throughput or frag_rss (replay, micro, sweep) and "
+                   "timelines; %s has none" % " ".join(args.inputs))
+        print("%s: nothing to plot: %s" % (PROGRAM, why), file=sys.stderr)
         return 1
     for path in written:
         print(path)

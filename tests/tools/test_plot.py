@@ -3,6 +3,7 @@ Needs matplotlib (Debian's python3-matplotlib): skipped (exit 77) without it."""
 
 import os
 import random
+import shutil
 import tempfile
 import unittest
 
@@ -69,6 +70,17 @@ class PlotRun(crafted.RunDirTestCase):
         nothing = crafted.run_tool("plot.py", self.run_dir, "-o", outdir, "--traces", "none")
         self.assertEqual(nothing.returncode, 1)
         self.assertIn("nothing to plot", nothing.stderr)
+        self.assertIn("--traces and --allocators", nothing.stderr)
+
+    def test_a_run_with_nothing_to_draw_says_what_is_drawn(self):
+        # A realprog run has no chart; there was no filter to blame.
+        run_dir = os.path.join(self.directory.name, "realprog-only")
+        os.makedirs(run_dir)
+        shutil.copy(os.path.join(self.run_dir, "realprog.csv"), run_dir)
+        result = crafted.run_tool("plot.py", run_dir, "-o", os.path.join(run_dir, "plots"))
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stderr, "plot.py: nothing to plot: charts are drawn from throughput "
+                         "or frag_rss (replay, micro, sweep) and timelines; %s has none\n" % run_dir)
 
     def test_files_instead_of_a_directory(self):
         outdir = os.path.join(self.directory.name, "one-file")
