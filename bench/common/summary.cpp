@@ -46,6 +46,8 @@ std::string number_text(double v) {
 
 }  // namespace
 
+FILE *summary_stream(const std::string &csv_path) { return csv_path == "-" ? stderr : stdout; }
+
 void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFigure> &figures,
                    const std::string &baseline, FILE *out) {
     // workload (trace [t=N]) -> config label -> figure -> values

@@ -21,4 +21,8 @@ struct SummaryFigure {
 void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFigure> &figures,
                    const std::string &baseline, FILE *out);
 
+// Where the summary goes: stdout, or stderr when the CSV itself is written to
+// stdout (--csv=-), which must hold the CSV alone for the tools to read it.
+FILE *summary_stream(const std::string &csv_path);
+
 }  // namespace bench

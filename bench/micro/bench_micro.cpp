@@ -236,7 +236,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
         std::fprintf(stderr, "bench_micro: %s\n", error.c_str());
         return 1;
     }
-    bench::print_summary(rows, {{"mops", "Mops/s", true}}, "glibc", stdout);
+    bench::print_summary(rows, {{"mops", "Mops/s", true}}, "glibc", bench::summary_stream(options.csv_path));
     return failed ? 1 : 0;
 }
 

@@ -238,7 +238,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
         return 1;
     }
     bench::print_summary(rows, {{"wall_seconds", "wall s", true}, {"max_rss_bytes", "max RSS", false}}, "glibc",
-                         stdout);
+                         bench::summary_stream(options.csv_path));
     return failed ? 1 : 0;
 }
 

@@ -191,6 +191,15 @@ outputs)
         >"$dir/out" 2>"$dir/err") || fail "--csv=- failed: $(tail -c 500 "$dir/err")"
     contains out "$first_columns"
     [ ! -e "$dir/-.json" ] || fail "--csv=- wrote -.json"
+    # stdout is the CSV alone, which the tools read; the summary goes to stderr
+    lacks out "geometric mean"
+    contains err "geometric mean"
+    cp "$dir/out" "$dir/stdout.csv"
+    expect 0 /usr/bin/python3 "$source_dir/tools/compare.py" "$dir/stdout.csv" "$dir/stdout.csv"
+    expect 0 "$bin/bench_micro" --allocators=glibc --repetitions=1 --benchmark_min_time=0.001 \
+        --benchmark_filter=malloc_free/64/ --csv=-
+    lacks out "geometric mean"
+    contains err "geometric mean"
     ;;
 repeated_items)
     # A value named twice in a list flag runs once: twice would give rows with
