@@ -110,6 +110,15 @@ std::vector<std::string> parse_allocator_list(const std::string &text) {
 std::vector<UsableAllocator> allocators_to_run(const std::vector<std::string> &wanted,
                                                bool (*fits)(const AllocatorInfo &), const std::string &why_not,
                                                Facts *facts) {
+    // Named allocators of which none takes part: a usage error, before any probe.
+    std::string unfit;
+    bool any_fits = wanted.empty();
+    for (const auto &name : wanted) {
+        const AllocatorInfo *info = find_allocator(name);
+        if (info && fits(*info)) any_fits = true;
+        else unfit += (unfit.empty() ? "" : ", ") + name;
+    }
+    if (!any_fits) throw UsageError("--allocators: " + unfit + ": " + why_not);
     std::vector<UsableAllocator> chosen;
     for (auto &a : find_usable_allocators(wanted)) {
         if (fits(*a.info)) {

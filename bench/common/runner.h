@@ -30,8 +30,9 @@ std::vector<std::string> parse_allocator_list(const std::string &text);
 
 // What a driver runs: the usable allocators of `wanted` (empty: all) that
 // `fits` accepts, each with an allocator.<name> fact. One that was named in
-// `wanted` but does not fit gets one line "NAME: <why_not>; left out". When
-// none is left, says so on stderr and returns nothing.
+// `wanted` but does not fit gets one line "NAME: <why_not>; left out"; when
+// no named one fits, that is a UsageError. When none is left (none available),
+// says so on stderr and returns nothing.
 std::vector<UsableAllocator> allocators_to_run(const std::vector<std::string> &wanted,
                                                bool (*fits)(const AllocatorInfo &), const std::string &why_not,
                                                Facts *facts);

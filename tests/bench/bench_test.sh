@@ -129,6 +129,13 @@ bad_flag)
     contains err "usage: bench_micro"
     expect 2 "$bin/bench_realprog" --no-such-flag
     contains err "usage: bench_realprog"
+    # allocators that exist but take no part in a driver, and nothing else named
+    expect 2 "$bin/bench_micro" --allocators=bump
+    contains err "bench_micro: --allocators: bump: takes no part in micro benchmarks"
+    contains err "usage: bench_micro"
+    expect 2 "$bin/bench_realprog" --allocators=arena,seed --programs=prodcons
+    contains err "bench_realprog: --allocators: arena, seed: not a process malloc"
+    lacks err "warm-up"
     expect 2 "$bin/bench_realprog" --programs=no-such-program
     contains err "unknown program 'no-such-program' (known: cpython,"
     expect 2 bash "$source_dir/bench.sh" no-such-mode
