@@ -290,6 +290,15 @@ def main(argv=None):
     if not allocators:
         parser.error("no rows of %s in %s" % (", ".join(args.allocators or POLICY_ALLOCATORS),
                                              table.path))
+    for allocator in allocators:
+        configs = {(r["block_size"], r.get("region_size")) for r in table.rows
+                   if r["allocator"] == allocator}
+        if len(configs) == 1:
+            (config,) = configs
+            print("warning: %s measured %s in one configuration alone (%s): nothing to choose "
+                  "between; ./bench.sh sweep measures several"
+                  % (table.path, allocator, config_name(config, config[1] is not None)),
+                  file=sys.stderr)
     outputs = [render_recommendation(recommend(table, a, args.goal), args.format)
                for a in allocators]
     sys.stdout.write("\n".join(outputs))

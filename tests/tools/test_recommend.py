@@ -117,6 +117,22 @@ class LeaveOneOut(unittest.TestCase):
         self.assertEqual(recommend.recommend(read_results(path), "arena", "speed").overall,
                          (32, None))
 
+    def test_one_configuration_is_no_choice(self):
+        # A default replay run measures arena at block 16 alone: say so, rather
+        # than present block 16 as the best of one.
+        configs = [(trace, allocator, 16 if allocator == "arena" else 0, 1, 10.0, 1.2)
+                   for trace in ("a", "b") for allocator in ("arena", "glibc")]
+        path = crafted.write_csv(os.path.join(self.directory.name, "replay.csv"),
+                                 crafted.REPLAY_HEADER,
+                                 crafted.replay_rows(configs, 3, random.Random(1), 0, 0))
+        result = crafted.run_tool("recommend.py", path)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, "warning: %s measured arena in one configuration alone "
+                         "(block 16): nothing to choose between; ./bench.sh sweep measures "
+                         "several\n" % path)
+        swept = crafted.run_tool("recommend.py", self.path)
+        self.assertEqual(swept.stderr, "")
+
     def test_bad_input(self):
         self.assertEqual(crafted.run_tool("recommend.py", self.path, "--goal", "fast").returncode,
                          2)
