@@ -10,6 +10,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli.h"
+
 namespace bench {
 
 std::string full_precision(double value) {
@@ -68,6 +70,12 @@ std::string json_beside(const std::string &csv_path) {
     const size_t dot = path.rfind('.');
     if (dot != std::string::npos && path.find('/', dot) == std::string::npos) path.resize(dot);
     return path + ".json";
+}
+
+std::string json_output(const std::string &csv_path, const std::string &json_path) {
+    if (json_path == "-") throw UsageError("--json takes a file, not '-' (--csv=- puts the CSV on stdout)");
+    if (!json_path.empty()) return json_path;
+    return csv_path.empty() ? "" : json_beside(csv_path);
 }
 
 bool outputs_writable(const std::vector<std::string> &paths, std::string *error) {

@@ -36,6 +36,10 @@ bool write_csv(const std::string &path, const Facts &facts, const std::vector<st
 // none ("") for a CSV on stdout.
 std::string json_beside(const std::string &csv_path);
 
+// The JSON file of a run: --json's path, else json_beside the CSV. "-" is a
+// UsageError: stdout is for the CSV or the summary, not both with the JSON.
+std::string json_output(const std::string &csv_path, const std::string &json_path);
+
 // True when each of paths (empty and "-" skipped) can be written, checked before
 // a run so that an unwritable output stops it before its measurements, not after.
 // An existing file is left as it is, a new one not left behind. False with

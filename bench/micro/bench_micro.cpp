@@ -92,7 +92,7 @@ static Options parse_options(int argc, char **argv) {
         else throw bench::UsageError("unknown flag '" + flags.peek() + "'");
     }
     if (!min_time_given) o.benchmark_flags.push_back("--benchmark_min_time=0.1");
-    if (o.json_path.empty() && !o.csv_path.empty()) o.json_path = bench::json_beside(o.csv_path);
+    o.json_path = bench::json_output(o.csv_path, o.json_path);
     return o;
 }
 

@@ -153,7 +153,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     if (o.check) o.passes = {Pass::Check};
     if (o.instructions) o.passes = {Pass::Instructions};
     if (o.check || o.instructions) o.repetitions = 1;
-    if (o.json_path.empty() && !o.csv_path.empty()) o.json_path = bench::json_beside(o.csv_path);
+    o.json_path = bench::json_output(o.csv_path, o.json_path);
     if (o.trace_paths.empty()) o.trace_paths.push_back(BENCH_SOURCE_DIR "/traces");
     return o;
 }

@@ -207,6 +207,13 @@ outputs)
         --benchmark_filter=malloc_free/64/ --csv=-
     lacks out "geometric mean"
     contains err "geometric mean"
+    # JSON goes to a file: --json=- made one named "-"
+    (cd "$dir" && "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --json=- >"$dir/out" 2>"$dir/err")
+    [ $? -eq 2 ] || fail "bench_replay --json=- was taken"
+    contains err "--json takes a file"
+    (cd "$dir" && "$bin/bench_micro" --allocators=glibc --json=- >"$dir/out" 2>"$dir/err")
+    [ $? -eq 2 ] || fail "bench_micro --json=- was taken"
+    [ ! -e "$dir/-" ] || fail "a file named - was written"
     ;;
 repeated_items)
     # A value named twice in a list flag runs once: twice would give rows with
