@@ -231,6 +231,9 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
         else new.config_columns
     old_groups, new_groups = old.groups(key_columns), new.groups(key_columns)
     common = [k for k in old_groups if k in new_groups]
+    if not common:
+        raise ValueError("%s and %s share no configuration (%s): nothing to compare"
+                         % (old.path, new.path, ", ".join(key_columns)))
     rows = [compare_figure(key, figure, samples(old_groups[key], figure),
                            samples(new_groups[key], figure), noise)
             for key in common for figure in shared_figures([old, new], figures)]

@@ -133,6 +133,17 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertIn("only in %s: cmake arena bs=16 t=1" % new, result.stderr)
         self.assertNotIn(("cmake", "arena", "mops"), rows)
 
+    def test_runs_with_nothing_in_common_are_an_error(self):
+        # Nothing compared must not pass for "no regression" under --fail-on-regression.
+        old = self.write_run("old.csv", self.configs())
+        new = self.write_run("new.csv", [("other", "arena", 16, 1, 9.0, 1.0)])
+        result = crafted.run_tool("compare.py", old, new, "--fail-on-regression", "5")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("compare.py: %s and %s share no configuration "
+                      "(trace, allocator, block_size, threads): nothing to compare" % (old, new),
+                      result.stderr)
+        self.assertEqual(result.stdout, "")
+
 
 class OtherFiles(unittest.TestCase):
     def setUp(self):
