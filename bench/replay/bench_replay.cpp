@@ -610,7 +610,9 @@ static int run_everything(const Options &options, int argc, char **argv) {
     for (Pass p : options.passes) passes += (passes.empty() ? "" : ",") + std::string(pass_name(p));
     bench::set_fact(&run.facts, "repetitions", std::to_string(options.repetitions));
     bench::set_fact(&run.facts, "passes", passes);
-    bench::set_fact(&run.facts, "latency_repetitions", std::to_string(std::min(options.latency_repetitions, options.repetitions)));
+    if (std::find(options.passes.begin(), options.passes.end(), Pass::Latency) != options.passes.end())
+        bench::set_fact(&run.facts, "latency_repetitions",
+                        std::to_string(std::min(options.latency_repetitions, options.repetitions)));
     bench::set_fact(&run.facts, "thread_mode", options.thread_mode == ThreadMode::Threaded ? "threaded"
                                               : options.thread_mode == ThreadMode::Serial ? "serial" : "both");
     bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds) +

@@ -344,6 +344,8 @@ budget)
     contains err "skipped: arena bs=16 on small"
     [ "$(column "$dir/r.csv" allocator)" = glibc ] || fail "expected one glibc row: $(cat "$dir/r.csv")"
     contains out "1.00x"
+    # no latency pass, no latency_repetitions fact (it read as if one had run)
+    lacks r.csv "# latency_repetitions:"
     # every configuration left out: nothing measured is a failure that writes nothing
     echo "earlier run" >"$dir/none.csv"
     expect 1 "$replay" --trace="$trace" --allocators=arena,seed --repetitions=1 --passes=throughput \
