@@ -199,10 +199,15 @@ def facts_warnings(old, new):
                                          if n.startswith("allocator.") and n in new.facts)
     differing = ["%s: '%s' vs '%s'" % (n, old.facts.get(n, "?"), new.facts.get(n, "?"))
                  for n in names if old.facts.get(n) != new.facts.get(n)]
-    if not differing:
-        return []
-    return ["the runs' machine facts differ (%s): changes mix machine and allocator effects"
-            % "; ".join(differing)]
+    warnings = []
+    if differing:
+        warnings.append("the runs' machine facts differ (%s): changes mix machine and allocator "
+                        "effects" % "; ".join(differing))
+    settings = [resultcsv.command_settings(t.facts) for t in (old, new)]
+    if settings[0] != settings[1]:
+        warnings.append("the runs' allocator settings differ (%s vs %s): a change may be the "
+                        "setting's" % tuple(" ".join(s) or "(none)" for s in settings))
+    return warnings
 
 
 def workload_warnings(old_groups, new_groups, key_columns, keys):

@@ -19,6 +19,7 @@ import errno
 import math
 import os
 import re
+import shlex
 import statistics
 import sys
 from collections import OrderedDict
@@ -102,6 +103,22 @@ MACHINE_FACTS = ("cpu", "cores", "kernel", "glibc", "compiler")
 # 1e+06). Rejects what float() would also take but the contract does not:
 # nan, inf, underscores, surrounding blanks.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
+
+
+def command_settings(facts):
+    """The NAME=VALUE words before the program in the `command` fact: the
+    environment settings that change an allocator (ARENA_CHECKED=1, ...),
+    which the bench drivers write there."""
+    try:
+        words = shlex.split(facts.get("command", ""))
+    except ValueError:      # an unbalanced quote: no settings can be told
+        return []
+    settings = []
+    for word in words:
+        if not re.match(r"[A-Za-z_][A-Za-z0-9_]*=", word):
+            break
+        settings.append(word)
+    return settings
 
 
 class CsvFormatError(Exception):

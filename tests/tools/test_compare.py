@@ -133,6 +133,19 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertIn("only in %s: cmake arena bs=16 t=1" % new, result.stderr)
         self.assertNotIn(("cmake", "arena", "mops"), rows)
 
+    def test_different_allocator_settings_are_reported(self):
+        # bench_replay writes ARENA_CHECKED=1 and the like before the command.
+        plain = dict(crafted.MACHINE, command="build/bin/bench_replay --csv=plain.csv")
+        checked = dict(crafted.MACHINE,
+                       command="ARENA_CHECKED=1 'MALLOC_CONF=a b' build/bin/bench_replay --csv=c.csv")
+        old = self.write_run("old.csv", self.configs(), facts=plain)
+        new = self.write_run("new.csv", self.configs(), facts=checked)
+        result, _ = self.compare(old, new)
+        self.assertIn("warning: the runs' allocator settings differ ((none) vs ARENA_CHECKED=1 "
+                      "MALLOC_CONF=a b)", result.stderr)
+        same, _ = self.compare(new, new)
+        self.assertNotIn("settings differ", same.stderr)
+
     def test_runs_with_nothing_in_common_are_an_error(self):
         # Nothing compared must not pass for "no regression" under --fail-on-regression.
         old = self.write_run("old.csv", self.configs())
