@@ -285,6 +285,10 @@ def main(argv=None):
     table = run.sweep_table() or run.replay
     if table is None:
         parser.error("no sweep: give sweep.csv or a results directory that has one")
+    unknown = [t for t in args.traces or () if t not in table.values("trace")]
+    if unknown:
+        parser.error("--traces: no %s in %s (traces: %s)" % (", ".join(unknown), table.path,
+                                                             ", ".join(table.values("trace"))))
     table = table.select(traces=args.traces)
     allocators = swept_allocators(table, args.allocators)
     if not allocators:

@@ -139,6 +139,10 @@ class LeaveOneOut(unittest.TestCase):
         no_policy = crafted.run_tool("recommend.py", self.path, "--allocators", "glibc")
         self.assertEqual(no_policy.returncode, 2)
         self.assertIn("no rows of glibc", no_policy.stderr)
+        no_trace = crafted.run_tool("recommend.py", self.path, "--traces", "nope,a")
+        self.assertEqual(no_trace.returncode, 2)
+        self.assertIn("recommend.py: error: --traces: no nope in %s (traces: a, b, c)" % self.path,
+                      no_trace.stderr)
         missing = crafted.run_tool("recommend.py", os.path.join(self.directory.name, "none.csv"))
         self.assertEqual(missing.returncode, 2)
         self.assertIn("none.csv", missing.stderr)
