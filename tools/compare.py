@@ -26,6 +26,7 @@ Python 3 standard library only (scipy is not needed).
 """
 
 import argparse
+import math
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -166,6 +167,14 @@ def shared_figures(tables, requested):
     if requested:
         return [f for f in requested if f in available]
     return available
+
+
+def can_be_significant(first_count, second_count):
+    """Whether samples of these sizes can reach p < SIGNIFICANCE at all: the
+    smallest two-sided Mann-Whitney p is 2 / C(m + n, m) (3 against 3: 0.1)."""
+    if not first_count or not second_count:
+        return False
+    return 2 / math.comb(first_count + second_count, first_count) < SIGNIFICANCE
 
 
 def _repetition_warning(rows, key_columns):

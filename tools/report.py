@@ -48,6 +48,9 @@ class FigureSummary:
     ratios: dict = field(default_factory=dict)       # (row, column) -> ratio
     geomeans: dict = field(default_factory=dict)     # column -> geomean ratio
     verdicts: dict = field(default_factory=dict)     # column -> {verdict: count}
+    # column -> the most repetitions a side of its comparisons, when none of
+    # them had enough to be significant at all
+    too_few: dict = field(default_factory=dict)
     comparison: object = None                        # compare.Comparison or None
     several_threads: bool = False                    # rows are (trace, threads) pairs
 
@@ -90,6 +93,7 @@ def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
 
     comparison = compare.compare_to_baseline(table, baseline, [figure], noise)
     summary.comparison = comparison
+    reachable = set()
     for compared in comparison.rows:
         row = dict(zip(comparison.key_columns, compared.key))
         label = row_label(row["trace"], row["threads"])
@@ -97,6 +101,13 @@ def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
         summary.ratios[(label, column)] = compared.ratio
         counts = summary.verdicts.setdefault(column, {})
         counts[compared.verdict] = counts.get(compared.verdict, 0) + 1
+        sizes = (len(compared.reference), len(compared.measured))
+        if compare.can_be_significant(*sizes):
+            reachable.add(column)
+        else:
+            summary.too_few[column] = max(summary.too_few.get(column, 0), min(sizes))
+    for column in reachable:
+        summary.too_few.pop(column, None)
     for column in summary.columns:
         if column.split(" ")[0] == baseline:
             summary.ratios.update({(r, column): 1.0 for r in summary.rows
@@ -141,9 +152,13 @@ def ranking(summary, higher_is_better):
 
 def verdict_words(summary, column, good, bad):
     counts = summary.verdicts.get(column, {})
-    return "significantly %s on %d and %s on %d of %d %s" % (
+    words = "significantly %s on %d and %s on %d of %d %s" % (
         good, counts.get(good, 0), bad, counts.get(bad, 0), sum(counts.values()),
         "(trace, threads) pair(s)" if summary.several_threads else "trace(s)")
+    if column in summary.too_few:
+        # No count above can be anything but 0: say so where it is read.
+        words += ": with %d repetitions a side none can be" % summary.too_few[column]
+    return words
 
 
 def plain_words(speed, memory, recommendations, realprog, baseline):

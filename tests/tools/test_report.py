@@ -145,6 +145,20 @@ class ReportProblems(unittest.TestCase):
         self.assertEqual(crafted.run_tool("report.py", empty).returncode, 2)
         self.assertEqual(crafted.run_tool("report.py", path).returncode, 2, "not a directory")
 
+    def test_too_few_repetitions_for_any_verdict_say_so(self):
+        # --quick runs 2 repetitions: p is 1/3 at best, so "significantly faster
+        # on 0" must not read as a finding.
+        run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "quick"), random.Random(4),
+                                       repetitions=2, sweep=False, timeline=False, realprog=False)
+        result = crafted.run_tool("report.py", run_dir, "--no-plots")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(os.path.join(run_dir, "REPORT.md")) as handle:
+            report = handle.read()
+        self.assertIn("(significantly faster on 0 and slower on 0 of 3 trace(s): with 2 "
+                      "repetitions a side none can be)", report)
+        self.assertIn("(significantly leaner on 0 and fatter on 0 of 3 trace(s): with 2 "
+                      "repetitions a side none can be)", report)
+
     def test_a_baseline_the_run_lacks_is_a_usage_error(self):
         # A typo in --baseline would give a report with no ratio at all.
         result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "--baseline", "glibcc")
