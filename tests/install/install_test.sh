@@ -1,0 +1,33 @@
+#!/bin/sh
+# install_test.sh BUILD_DIR WORK_DIR C_COMPILER CMAKE
+#
+# Installs the build into WORK_DIR/prefix as a user would (cmake --install),
+# then builds the consumer project beside this script against it, once with
+# find_package(arena) and once with plain -I/-L flags, and runs every program.
+set -eu
+build=$1 work=$2 cc=$3 cmake=$4
+here=$(cd "$(dirname "$0")" && pwd)
+prefix=$work/prefix
+
+rm -rf "$work"
+mkdir -p "$work"
+"$cmake" --install "$build" --prefix "$prefix" >/dev/null
+
+echo "== find_package(arena CONFIG)"
+"$cmake" -S "$here/consumer" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" >/dev/null
+"$cmake" --build "$work/consumer" >/dev/null
+for program in explicit_c explicit_cxx dropin_shared dropin_static; do
+    "$work/consumer/$program"
+done
+
+# Without CMake: the flags README.md gives. GNUInstallDirs may pick lib64.
+echo "== -I/-L"
+libdir=$(dirname "$(find "$prefix" -name libarena.a | head -n 1)")
+flags="-std=c11 -Wall -Wextra -pedantic -Werror -I$prefix/include"
+"$cc" $flags "$here/consumer/explicit.c" -L"$libdir" -larena -pthread -o "$work/plain_explicit"
+"$work/plain_explicit"
+"$cc" $flags "$here/consumer/dropin.c" -L"$libdir" -larena_malloc -Wl,-rpath,"$libdir" -o "$work/plain_dropin"
+"$work/plain_dropin"
+"$cc" $flags "$here/consumer/dropin.c" "$libdir/libarena_malloc.a" -pthread -o "$work/plain_dropin_static"
+"$work/plain_dropin_static"
+echo "install test: ok"
