@@ -129,6 +129,15 @@ static bool seed_block_starts(const arena_t *a, const segment_t *s, const void *
     return (s->live_map[g >> 6] >> (g & 63)) & 1;
 }
 
+/* Reports misuse of p. The handler may call this arena's functions, so a
+ * thread-safe arena's lock is let go around it; every caller returns at once
+ * after the report, touching nothing the lock guards. */
+static void seed_report(arena_t *a, const void *p, arena_error e, const arena_t *owner) {
+    if (a->thread_safe) pthread_mutex_unlock(&a->lock);
+    error_report(a, p, e, owner);
+    if (a->thread_safe) pthread_mutex_lock(&a->lock);
+}
+
 /* The header of live block p, or NULL after reporting the misuse. */
 static seed_block *seed_lookup(arena_t *a, const void *p) {
     segment_t *s = segmap_lookup(p);
@@ -140,7 +149,7 @@ static seed_block *seed_lookup(arena_t *a, const void *p) {
     else if (seed_header(p)->free)
         e = ARENA_ERR_DOUBLE_FREE;
     if (e) {
-        error_report(a, p, e, s ? s->arena : NULL);
+        seed_report(a, p, e, s ? s->arena : NULL);
         return NULL;
     }
     return seed_header(p);

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include <unistd.h>
+
 #include "test_util.h"
 
 namespace {
@@ -196,6 +198,46 @@ TEST(MisuseNames, EveryKindHasAName) {
 TEST(MisuseHandler, SetReturnsThePreviousHandler) {
     EXPECT_EQ(arena_set_error_handler(ErrorLog::Handler, nullptr), nullptr);
     EXPECT_EQ(arena_set_error_handler(nullptr, nullptr), &ErrorLog::Handler);
+}
+
+// A handler that looks at the arena it is told about (its statistics, a
+// check) on every kind of call that reports misuse, in a thread-safe arena of
+// each policy. Run in a child with an alarm: a handler called under the arena's
+// lock would wait for itself forever.
+class HandlerCallsIntoTheArenaTest : public ::testing::TestWithParam<arena_policy> {};
+INSTANTIATE_TEST_SUITE_P(Policies, HandlerCallsIntoTheArenaTest,
+                         ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
+                         [](const ::testing::TestParamInfo<arena_policy> &info) { return PolicyName(info.param); });
+
+struct InspectingHandler {
+    int reports = 0;
+    static void Handler(void *ctx, arena_t *a, const void *, arena_error, const char *) {
+        arena_stats st;
+        if (arena_stats_get(a, &st) == 0 && arena_check(a) == 0) static_cast<InspectingHandler *>(ctx)->reports++;
+    }
+};
+
+TEST_P(HandlerCallsIntoTheArenaTest, TheHandlerMayCallTheArenasFunctions) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            alarm(5);
+            arena_config c{};
+            c.policy = GetParam();
+            c.flags = ARENA_THREAD_SAFE;
+            arena_t *a = arena_create(&c);
+            InspectingHandler inspect;
+            arena_set_error_handler(InspectingHandler::Handler, &inspect);
+            void *p = arena_malloc(a, 100);
+            arena_free(a, p);
+            arena_free(a, p);                           // double free
+            arena_realloc(a, &a_global_variable, 10);   // invalid pointer
+            arena_usable_size(a, &a_global_variable);   // invalid pointer
+            arena_set_error_handler(nullptr, nullptr);
+            arena_destroy(a);
+            exit(inspect.reports == 3 ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
 }
 
 // The default handler: one line on stderr, then abort.
