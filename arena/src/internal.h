@@ -805,6 +805,15 @@ void heaps_fork_parent(arena_t *a) INTERNAL;
 void heaps_fork_child(arena_t *a, heap_t *survivor) INTERNAL;
 
 /* ---- seed policy (seed.c) ------------------------------------------------ */
+/* The header in front of every seed block. */
+typedef struct seed_block {
+    size_t size;             /* usable bytes, a multiple of block_size */
+    int free;                /* 1 on the freed list, 0 on the allocated list */
+    void *start;             /* the payload: a header check on free */
+    struct seed_block *next; /* in the allocated or the freed list */
+    struct seed_block *prev; /* added: O(1) unlink */
+    size_t requested;        /* added: bytes asked for */
+} seed_block;
 void *seed_malloc(arena_t *a, size_t size, size_t align) INTERNAL;
 void seed_free(arena_t *a, void *p) INTERNAL;
 void *seed_realloc(arena_t *a, void *p, size_t size) INTERNAL;

@@ -22,22 +22,16 @@
  * - blocks on the allocated list have free == 0, on the freed list free == 1,
  *   and the prev links mirror the next links;
  * - allocs - frees and live_bytes equal the count and requested sum of the
- *   allocated list.
+ *   allocated list;
+ * - in each region, every start bit is a block whose header says it starts
+ *   there, lying past the region's header and ending before the next block's
+ *   header, and the two lists hold every such block: a header damaged into
+ *   overlapping its neighbour, or a list cut short, leaves a block over.
  */
 #include "fastpath.h"
 
 #include <errno.h>
 #include <string.h>
-
-typedef struct seed_block {
-    size_t size;             /* usable bytes, a multiple of block_size */
-    int free;                /* 1 on the freed list, 0 on the allocated list */
-    void *start;             /* the payload: a header check on free */
-    struct seed_block *next; /* in the allocated or the freed list */
-    struct seed_block *prev; /* added: O(1) unlink */
-    size_t requested;        /* added: bytes asked for */
-} seed_block;
-
 
 static seed_block *seed_header(const void *p) { return (seed_block *)p - 1; }
 
@@ -268,8 +262,30 @@ static int seed_check_list(const arena_t *a, const seed_block *list, int free, s
     return 0;
 }
 
+/* The blocks of region s in address order, found by their start bits: each
+ * header must say its block starts there, and each block must end before the
+ * next one's header. Adds the count of blocks. */
+static int seed_check_region(const arena_t *a, const segment_t *s, size_t *blocks) {
+    uintptr_t first = (uintptr_t)s + segment_header_size(a, SEG_SEED, s->size) + sizeof(seed_block);
+    size_t words = align_up(s->size >> a->block_shift, 64) / 64;
+    uintptr_t free_from = first - sizeof(seed_block); /* where the next header may begin */
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = s->live_map[w]; bits; bits &= bits - 1) {
+            uintptr_t payload = (uintptr_t)s + ((w * 64 + (size_t)__builtin_ctzll(bits)) << a->block_shift);
+            CHECK_INVARIANT(payload >= first && payload < s->seed_bump, "seed start bit outside the carved part of its region", payload);
+            const seed_block *b = seed_header((const void *)payload);
+            CHECK_INVARIANT(b->start == (const void *)payload, "seed start bit without a block header", payload);
+            CHECK_INVARIANT((uintptr_t)b >= free_from, "seed blocks overlap", b);
+            CHECK_INVARIANT(b->size <= s->seed_bump - payload, "seed block outside the carved part of its region", b);
+            free_from = payload + b->size;
+            ++*blocks;
+        }
+    }
+    return 0;
+}
+
 int seed_check(arena_t *a) {
-    size_t live = 0, live_bytes = 0, freed = 0, freed_bytes = 0, mapped = 0;
+    size_t live = 0, live_bytes = 0, freed = 0, freed_bytes = 0, mapped = 0, marked = 0;
     if (seed_check_list(a, a->seed_allocated, 0, &live, &live_bytes)) return -1;
     if (seed_check_list(a, a->seed_freed, 1, &freed, &freed_bytes)) return -1;
     const heap_stats *st = &a->heap.stats;
@@ -278,8 +294,12 @@ int seed_check(arena_t *a) {
     for (const segment_t *s = a->heap.segments[SEG_SEED]; s; s = s->next) {
         CHECK_INVARIANT(s->magic == (SEGMENT_MAGIC ^ SEG_SEED) && segmap_lookup(s) == s, "seed region header damaged", s);
         CHECK_INVARIANT(s->seed_bump <= s->seed_end && s->seed_end == (uintptr_t)s + s->size, "seed region bump pointer out of range", s);
+        if (seed_check_region(a, s, &marked)) return -1;
         mapped += s->size;
     }
+    /* The lists hold only marked blocks (seed_check_list), each once (the
+     * back links): as many as there are marks means they hold all. */
+    CHECK_INVARIANT(marked == live + freed, "seed region holds a block on neither list", marked);
     CHECK_INVARIANT(atomic_load(&a->mapped_bytes) == mapped + a->self_size, "mapped bytes disagree with the regions", mapped);
     return 0;
 }

@@ -55,3 +55,19 @@ int check_hook_has_unready_page(const void *p) {
     segment_t *s = segmap_lookup(p);
     return s->pages_ready < s->page_count;
 }
+
+/* Stores `size` in the header of seed block p; returns the size it replaced. */
+size_t check_hook_swap_seed_size(void *p, size_t size) {
+    seed_block *b = (seed_block *)p - 1;
+    size_t old = b->size;
+    b->size = size;
+    return old;
+}
+
+/* Stores `next` as the list link of seed block p; returns the link it replaced. */
+void *check_hook_swap_seed_next(void *p, void *next) {
+    seed_block *b = (seed_block *)p - 1;
+    void *old = b->next;
+    b->next = next;
+    return old;
+}

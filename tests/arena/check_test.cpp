@@ -18,6 +18,8 @@ extern "C" void *check_hook_swap_segment_next(const void *p, void *next);
 extern "C" void *check_hook_segment_of(const void *p);
 extern "C" uint64_t check_hook_swap_unready_live_word(const void *p, uint64_t value);
 extern "C" int check_hook_has_unready_page(const void *p);
+extern "C" size_t check_hook_swap_seed_size(void *p, size_t size);
+extern "C" void *check_hook_swap_seed_next(void *p, void *next);
 
 namespace {
 
@@ -47,6 +49,47 @@ class ArenaCheckTest : public ::testing::Test {
     arena_t *a_ = nullptr;
     void *p_ = nullptr;
 };
+
+// A seed arena with three blocks carved one after the other.
+class SeedCheckTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        arena_config c{};
+        c.policy = ARENA_POLICY_SEED;
+        a_ = arena_create(&c);
+        ASSERT_NE(a_, nullptr);
+        for (void *&p : p_) ASSERT_NE(p = arena_malloc(a_, 32), nullptr);
+        ASSERT_LT(p_[0], p_[1]);
+        ASSERT_LT(p_[1], p_[2]);
+        ASSERT_EQ(arena_check(a_), 0);
+    }
+    void TearDown() override {
+        EXPECT_EQ(arena_check(a_), 0) << "the invariant was put back";
+        arena_destroy(a_);
+    }
+    arena_t *a_ = nullptr;
+    void *p_[3] = {};
+};
+
+// A header damaged so that its block takes in the next one (an overflow into
+// it, say): still aligned, still inside what was carved, but a free and a
+// reuse would hand out memory another block holds.
+TEST_F(SeedCheckTest, FindsABlockOverlappingTheNext) {
+    size_t grown = static_cast<char *>(p_[2]) - static_cast<char *>(p_[0]);
+    size_t old = check_hook_swap_seed_size(p_[0], grown);
+    ExpectCheckFails(a_, "seed blocks overlap");
+    check_hook_swap_seed_size(p_[0], old);
+}
+
+// A freed list cut short: the blocks past the cut are on no list, never
+// reused, and no count of live blocks notices.
+TEST_F(SeedCheckTest, FindsAFreedBlockOnNoList) {
+    arena_free(a_, p_[0]);
+    arena_free(a_, p_[1]);  // the freed list: p_[1], p_[0]
+    void *old = check_hook_swap_seed_next(p_[1], nullptr);
+    ExpectCheckFails(a_, "seed region holds a block on neither list");
+    check_hook_swap_seed_next(p_[1], old);
+}
 
 // The free fast path reads the live bits of any address of a small segment
 // without a descriptor: those of the pages under the header must stay clear.
