@@ -234,10 +234,15 @@ void seed_stats(arena_t *a, arena_stats *out) {
         out->free_bytes += b->size;
         if (b->size > out->largest_free_block) out->largest_free_block = b->size;
     }
-    for (const segment_t *s = a->heap.segments[SEG_SEED]; s; s = s->next) {
-        size_t room = s->seed_end - s->seed_bump;
-        out->free_bytes += room;
-        if (room > out->largest_free_block) out->largest_free_block = room;
+    /* Only the current region is ever carved again: the ends of the others
+     * (and of regions a large block had to itself) are lost, not free. A block
+     * carved there needs its header in front. */
+    const segment_t *s = a->seed_current;
+    if (s) {
+        out->free_bytes += s->seed_end - s->seed_bump;
+        uintptr_t payload = align_up(s->seed_bump + sizeof(seed_block), a->block_size);
+        size_t carvable = payload < s->seed_end ? (s->seed_end - payload) & ~(a->block_size - 1) : 0;
+        if (carvable > out->largest_free_block) out->largest_free_block = carvable;
     }
 }
 

@@ -507,6 +507,33 @@ TEST(SeedPolicy, SizesRoundUpToBlockSize) {
     }
 }
 
+// Free bytes are memory seed can still hand out: the end of the current
+// region. The ends of regions it left behind, and of a region a large block
+// had to itself, are never carved again, so a request of the largest free
+// block's size must come without a new region, whatever came before.
+TEST(SeedPolicy, TheLargestFreeBlockIsServedWithoutANewRegion) {
+    for (size_t bs : {8, 16, 4096}) {
+        arena_config c{};
+        c.policy = ARENA_POLICY_SEED;
+        c.block_size = bs;
+        arena_t *a = arena_create(&c);
+        ASSERT_NE(a, nullptr);
+        for (size_t n : {100, 1 << 20, 40000, 40000, 100, 3 << 20}) {
+            ASSERT_NE(arena_malloc(a, n), nullptr);
+            arena_stats before = Stats(a);
+            ASSERT_LE(before.largest_free_block, before.free_bytes);
+            if (before.largest_free_block == 0) continue;
+            ASSERT_NE(arena_malloc(a, before.largest_free_block), nullptr);
+            arena_stats after = Stats(a);
+            EXPECT_EQ(after.regions, before.regions) << "bs " << bs << ", after " << n << " bytes: "
+                                                     << before.largest_free_block << " free bytes were not free";
+            EXPECT_EQ(after.largest_free_block, 0u) << "bs " << bs;
+        }
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
 // Resident memory of this process, from /proc/self/statm.
 size_t ResidentBytes() {
     FILE *f = fopen("/proc/self/statm", "r");
