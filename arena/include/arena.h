@@ -108,8 +108,10 @@ ARENA_API void *arena_memalign(arena_t *a, size_t alignment, size_t size);
 ARENA_API void arena_free(arena_t *a, void *p);
 
 /* Bytes that may be used at p (>= the size asked for); 0 for NULL or misuse.
- * From this call on the block counts its whole usable size in live_bytes. In a
- * thread-safe arena, for a block another thread allocated: the size asked for. */
+ * From this call on the block counts its whole usable size in live_bytes.
+ * Exactly the size asked for under ARENA_CHECKED (the canary follows it).
+ * In a default-policy thread-safe arena, for a block another thread's heap
+ * holds: the size asked for (a seed arena gives the whole block). */
 ARENA_API size_t arena_usable_size(arena_t *a, const void *p);
 
 /* Frees every block at once in O(regions); keeps the arena usable. Memory beyond
@@ -131,7 +133,7 @@ ARENA_API int arena_check(arena_t *a);
 typedef enum arena_error {
     ARENA_ERR_DOUBLE_FREE = 1,   /* p was a block of this arena and is already free */
     ARENA_ERR_INVALID_POINTER,   /* p was never returned by arena (interior, stack, foreign) */
-    ARENA_ERR_WRONG_ARENA,       /* p is a live block of another arena */
+    ARENA_ERR_WRONG_ARENA,       /* p lies in memory another arena holds, a block starting there or not */
     ARENA_ERR_CORRUPTION,        /* heap metadata found damaged */
     ARENA_ERR_OVERFLOW,          /* ARENA_CHECKED: bytes past the end of block p were written */
     ARENA_ERR_WRITE_AFTER_FREE   /* ARENA_CHECKED: freed block p was written before its reuse */

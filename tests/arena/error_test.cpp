@@ -133,6 +133,8 @@ TEST_P(MisuseTest, FreeIntoTheWrongArena) {
     for (size_t n : kKindSizes) {
         void *p = arena_malloc(other, n);
         ExpectMisuse(p, ARENA_ERR_WRONG_ARENA, other);
+        // Inside another arena's block is still that arena's memory.
+        ExpectMisuse(static_cast<char *>(p) + B(), ARENA_ERR_WRONG_ARENA, other);
         arena_free(other, p);  // still live in its own arena
     }
     EXPECT_EQ(Stats(other).live_blocks, 0u);

@@ -927,6 +927,52 @@ TEST(ThreadHeaps, AResetInAForkedChildMapsWhatAFreshArenaMaps) {
     arena_destroy(a);
 }
 
+// arena_usable_size of a block another thread allocated, that thread still
+// running: the default policy promises only the size asked for (only the
+// owning heap may fold the slack in); seed, behind one lock, gives the whole
+// block and counts it live, as for the caller's own blocks.
+TEST_P(SharedArenaTest, UsableSizeOfABlockAnotherThreadAllocated) {
+    arena_config c{};
+    c.policy = GetParam();
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    void *theirs = nullptr;
+    std::mutex lock;
+    std::condition_variable changed;
+    bool allocated = false, measured = false;
+    std::thread owner([&] {
+        std::unique_lock<std::mutex> hold(lock);
+        theirs = arena_malloc(a, 100);
+        allocated = true;
+        changed.notify_all();
+        changed.wait(hold, [&] { return measured; });
+    });
+    {
+        std::unique_lock<std::mutex> hold(lock);
+        changed.wait(hold, [&] { return allocated; });
+    }
+    ASSERT_NE(theirs, nullptr);
+    EXPECT_NE(arena_malloc(a, 1), nullptr);  // this thread has a heap of its own too
+    size_t live_before = Stats(a).live_bytes;
+    size_t usable = arena_usable_size(a, theirs);
+    size_t live_after = Stats(a).live_bytes;
+    {
+        std::lock_guard<std::mutex> hold(lock);
+        measured = true;
+        changed.notify_all();
+    }
+    owner.join();
+    if (GetParam() == ARENA_POLICY_SEED) {
+        EXPECT_EQ(usable, 112u) << "the whole block, rounded to 16";
+        EXPECT_EQ(live_after - live_before, usable - 100) << "counted whole from now on";
+    } else {
+        EXPECT_EQ(usable, 100u) << "the size asked for";
+    }
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
                          [](const auto &info) { return PolicyName(info.param); });
 
