@@ -35,13 +35,19 @@ struct Handoff {
     std::vector<std::pair<void *, std::pair<size_t, uint32_t>>> blocks;
 };
 
-class SharedArenaTest : public ::testing::TestWithParam<arena_policy> {};
+class SharedArenaTest : public ::testing::TestWithParam<arena_policy> {
+  protected:
+    // A thread-safe arena of the parameter's policy.
+    arena_t *CreateSharedArena() const {
+        arena_config c{};
+        c.policy = GetParam();
+        c.flags = ARENA_THREAD_SAFE;
+        return arena_create(&c);
+    }
+};
 
 TEST_P(SharedArenaTest, ThreadsAllocateAndFreeEachOthersBlocks) {
-    arena_config c{};
-    c.policy = GetParam();
-    c.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&c);
+    arena_t *a = CreateSharedArena();
     ASSERT_NE(a, nullptr);
     const int kThreads = 4, kSteps = 20000;
     Handoff handoff;
@@ -825,10 +831,7 @@ ForkOutcome ForkChildren(int forks, std::chrono::milliseconds gap, const std::fu
 // arena's locks were taken around fork, a lock held by another thread at that
 // moment stayed held in the child for good, and the child hung.
 TEST_P(SharedArenaTest, AChildForkedWhileOtherThreadsAllocateCanAllocate) {
-    arena_config c{};
-    c.policy = GetParam();
-    c.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&c);
+    arena_t *a = CreateSharedArena();
     ASSERT_NE(a, nullptr);
     void *before = arena_malloc(a, 200);  // this thread has a heap before the fork
     ASSERT_NE(before, nullptr);
@@ -932,10 +935,7 @@ TEST(ThreadHeaps, AResetInAForkedChildMapsWhatAFreshArenaMaps) {
 // owning heap may fold the slack in); seed, behind one lock, gives the whole
 // block and counts it live, as for the caller's own blocks.
 TEST_P(SharedArenaTest, UsableSizeOfABlockAnotherThreadAllocated) {
-    arena_config c{};
-    c.policy = GetParam();
-    c.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&c);
+    arena_t *a = CreateSharedArena();
     ASSERT_NE(a, nullptr);
     void *theirs = nullptr;
     std::mutex lock;
