@@ -1,11 +1,12 @@
 #!/bin/sh
-# install_test.sh BUILD_DIR WORK_DIR C_COMPILER CMAKE
+# install_test.sh BUILD_DIR SOURCE_DIR WORK_DIR C_COMPILER CMAKE
 #
 # Installs the build into WORK_DIR/prefix as a user would (cmake --install),
 # then builds the consumer project beside this script against it, once with
-# find_package(arena) and once with plain -I/-L flags, and runs every program.
+# find_package(arena) and once with plain -I/-L flags, and runs every program;
+# last, builds arena from SOURCE_DIR inside another project (add_subdirectory).
 set -eu
-build=$1 work=$2 cc=$3 cmake=$4
+build=$1 source=$2 work=$3 cc=$4 cmake=$5
 here=$(cd "$(dirname "$0")" && pwd)
 prefix=$work/prefix
 
@@ -30,4 +31,11 @@ flags="-std=c11 -Wall -Wextra -pedantic -Werror -I$prefix/include"
 "$work/plain_dropin"
 "$cc" $flags "$here/consumer/dropin.c" "$libdir/libarena_malloc.a" -pthread -o "$work/plain_dropin_static"
 "$work/plain_dropin_static"
+# Built from source inside another project, on a machine without the test
+# and benchmark libraries (find_package told not to find them).
+echo "== add_subdirectory"
+"$cmake" --no-warn-unused-cli -S "$here/subproject" -B "$work/subproject" -DARENA_SOURCE_DIR="$source" -DCMAKE_C_COMPILER="$cc" \
+    -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON >/dev/null
+"$cmake" --build "$work/subproject" --target explicit_c -j2 >/dev/null
+"$work/subproject/explicit_c"
 echo "install test: ok"
