@@ -126,12 +126,15 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     }
 }
 
+static segment_t *checked_rebuild(heap_t *h, segment_t *s, const void *p);
+
 /* Reports misuse of p, whose segment (segmap_lookup) is s; s when p is a live
  * block, or NULL. */
 static segment_t *block_check(heap_t *h, segment_t *s, const void *p) {
     arena_t *owner = NULL;
     arena_error e = block_classify(h, s, p, &owner);
     if (unlikely(e)) {
+        if (e == ARENA_ERR_CORRUPTION && h->mode & MODE_CHECKED) return checked_rebuild(h, s, p);
         error_report(h->arena, p, e, owner);
         return NULL;
     }
@@ -234,6 +237,7 @@ static void block_free(heap_t *h, segment_t *s, void *p) {
  * less the slack record of a small block. */
 static size_t canary_end(segment_t *s, const void *p, size_t requested) {
     size_t usable = block_usable(s, p);
+    if (s->kind == SEG_MEDIUM) return usable - TLSF_SEAL_BYTES; /* the seal ends the block */
     if (s->kind != SEG_SMALL) return usable;
     return usable - (usable - requested < 255 ? 1 : 9);
 }
@@ -245,23 +249,69 @@ static size_t canary_end(segment_t *s, const void *p, size_t requested) {
  * its end, and the free of a block overflowed by 8 bytes, after the report,
  * counted the size read from the damaged record. */
 static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
-    if (size > REQUEST_MAX - CANARY_BYTES - 1) {
+    if (size > REQUEST_MAX - CANARY_BYTES - 1 - TLSF_SEAL_BYTES) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = heap_alloc_raw(h, size + CANARY_BYTES + 1, align);
+    /* A block that may be a medium one has room for the seal of its header
+     * past the canary (an aligned small one just a longer canary). */
+    size_t pad = CANARY_BYTES + 1;
+    if (size + pad > h->classes.small_max || align > h->classes.granule) pad += TLSF_SEAL_BYTES;
+    void *p = heap_alloc_raw(h, size + pad, align);
     if (!p) return NULL;
     segment_t *s = segmap_lookup(p);
     block_set_requested(h, s, p, size);
     modes_canary_fill(p, size, canary_end(s, p, size));
+    if (s->kind == SEG_MEDIUM) tlsf_seal(s, p);
     return p;
 }
 
-/* Reports an overflow when the canary of live block p was written. */
-static void checked_verify(heap_t *h, segment_t *s, const void *p) {
+/* MODE_CHECKED: verifies live medium block p of s against the seal of its
+ * header, reports what it finds; false when p's header cannot be used. */
+static bool checked_header(heap_t *h, segment_t *s, void *p) {
+    bool sound;
+    arena_error e = tlsf_seal_verify(h, s, p, &sound);
+    if (e) error_report(h->arena, p, e, NULL);
+    return sound;
+}
+
+/* MODE_CHECKED: live block p of s, whose header block_classify found damaged
+ * (a medium one): reported, and rebuilt from its seal where that can be done;
+ * s when p can be used on, else NULL. */
+static NOINLINE segment_t *checked_rebuild(heap_t *h, segment_t *s, const void *p) {
+    bool sound;
+    tlsf_seal_verify(h, s, (void *)p, &sound);
+    error_report(h->arena, p, ARENA_ERR_CORRUPTION, NULL);
+    arena_t *owner = NULL;
+    return sound && block_classify(h, s, p, &owner) == 0 ? s : NULL;
+}
+
+/* MODE_CHECKED: before live block p of s is freed or moved, a medium block's
+ * header is verified against its seal, then the canary (one report, the
+ * first damage found); false, after the report, when p's header cannot be
+ * used. With `retire` (p is about to be freed) a medium block of h's own
+ * loses its seal, so that no seal of a freed block is left for
+ * tlsf_seal_verify to find, and the block after it, which the free may
+ * coalesce with, is verified first. */
+static bool checked_verify(heap_t *h, segment_t *s, void *p, bool retire) {
+    arena_error e = 0;
+    if (s->kind == SEG_MEDIUM) {
+        bool sound;
+        e = tlsf_seal_verify(h, s, p, &sound);
+        if (!sound) {
+            error_report(h->arena, p, e, NULL);
+            return false;
+        }
+    }
     size_t requested = block_requested(h, s, p);
-    if (!modes_canary_intact(p, requested, canary_end(s, p, requested)))
-        error_report(h->arena, p, ARENA_ERR_OVERFLOW, NULL);
+    if (!e && !modes_canary_intact(p, requested, canary_end(s, p, requested))) e = ARENA_ERR_OVERFLOW;
+    if (e) error_report(h->arena, p, e, NULL);
+    if (retire && s->kind == SEG_MEDIUM && s->heap == h) {
+        void *next = tlsf_next_live(s, p);
+        if (next) checked_header(h, s, next);
+        tlsf_unseal(p);
+    }
+    return true;
 }
 
 /* heap_alloc_raw, with a canary in MODE_CHECKED. */
@@ -352,7 +402,7 @@ void heap_free_general(heap_t *h, segment_t *s, void *p) {
     if (!p) return;
     s = block_check(h, s, p);
     if (!s) return;
-    if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
+    if (h->mode & MODE_CHECKED && !checked_verify(h, s, p, true)) return;
     /* A thread-safe arena's huge blocks all lie in its own heap, counted by the
      * heap that asked: freed through the arena's heap, one goes the same way. */
     if (s->heap != h || (s->kind == SEG_HUGE && s->stats_heap != h)) {
@@ -480,8 +530,11 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
+    if (h->mode & MODE_CHECKED && !checked_verify(h, s, p, true)) { /* the move frees p */
+        errno = EINVAL;
+        return NULL;
+    }
     size_t old = block_requested(h, s, p);
-    if (h->mode & MODE_CHECKED) checked_verify(h, s, p);
     void *q = p;
     if (!block_resize_in_place(h, s, p, size)) {
         q = NULL;
@@ -501,7 +554,10 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
         }
         if (!q) {
             q = heap_alloc(h, size, h->classes.granule);
-            if (!q) return NULL; /* p untouched and live */
+            if (!q) {
+                if (h->mode & MODE_CHECKED && s->kind == SEG_MEDIUM && s->heap == h) tlsf_seal(s, p);
+                return NULL; /* p untouched and live */
+            }
             memcpy(q, p, old < size ? old : size);
             if (s->kind == SEG_HUGE && s->heap != h && s->stats_heap == h) {
                 /* A huge block of the shared heap that this heap counts: it
@@ -526,7 +582,10 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
     if (!p) return 0;
     segment_t *s = block_lookup(h, p);
     if (!s) return 0;
-    if (h->mode & MODE_CHECKED) return block_requested(h, s, p); /* the canary is not the caller's */
+    if (h->mode & MODE_CHECKED) { /* the canary is not the caller's */
+        if (s->kind == SEG_MEDIUM && !checked_header(h, s, (void *)p)) return 0;
+        return block_requested(h, s, p);
+    }
     size_t usable = block_usable(s, p);
     /* The block's owner may change its record; a huge block is the shared
      * heap's (under its lock) and counted by the heap that allocated it. */

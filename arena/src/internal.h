@@ -656,6 +656,20 @@ arena_error tlsf_validate(const segment_t *s, const void *p) INTERNAL;
 size_t tlsf_usable(const void *p) INTERNAL;
 size_t tlsf_requested(const void *p) INTERNAL;
 void tlsf_set_requested(void *p, size_t n) INTERNAL;
+/* MODE_CHECKED: a used medium block's last TLSF_SEAL_BYTES, past its canary,
+ * seal its header (tlsf.c, seals). tlsf_seal writes the seal of live block p
+ * of s from its header; tlsf_unseal wipes it when p is freed. */
+#define TLSF_SEAL_BYTES 16
+void tlsf_seal(const segment_t *s, void *p) INTERNAL;
+void tlsf_unseal(void *p) INTERNAL;
+/* Verifies live block p of s (of h's arena) against its seal: 0 when they
+ * agree; ARENA_ERR_CORRUPTION when the header was damaged, rebuilt from the
+ * seal when h owns p and the seal was found; ARENA_ERR_OVERFLOW when the header
+ * holds but the seal was overwritten (sealed anew when h owns p). *sound says
+ * whether p's header can be used now. Reports nothing. */
+arena_error tlsf_seal_verify(heap_t *h, segment_t *s, void *p, bool *sound) INTERNAL;
+/* The payload of the block after p (whose header holds), when that is live; else NULL. */
+void *tlsf_next_live(const segment_t *s, const void *p) INTERNAL;
 /* Grows or shrinks p in place to hold n bytes; false when it cannot. */
 bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) INTERNAL;
 /* Adds a MEDIUM segment's space as one free block. */

@@ -10,7 +10,9 @@
  *   that record hold CANARY_FILL, verified when it is freed
  *   or moved (ARENA_ERR_OVERFLOW); freed and fresh small blocks are filled with
  *   FREE_FILL past their link, verified when they are handed out again
- *   (ARENA_ERR_WRITE_AFTER_FREE); links are checked to stay inside their page.
+ *   (ARENA_ERR_WRITE_AFTER_FREE); links are checked to stay inside their page;
+ *   a medium block's header is sealed past its canary (tlsf.c, seals), and
+ *   a damaged one reported (ARENA_ERR_CORRUPTION) and rebuilt.
  * MODE_SECURE (hardening): free-list links are stored xor-ed with a per-heap
  *   secret and their own address, so an overwritten link points nowhere
  *   useful and is caught; the blocks of a page are handed out in a shuffled

@@ -19,6 +19,8 @@
  *   sentinel (no header there, no footer before it); it is in the list its
  *   size maps to;
  * - a used block's payload granule has its live bit set, nothing else does;
+ *   in MODE_CHECKED a live block's seal (seals, below) holds its size and
+ *   requested bytes;
  * - the bitmaps say which lists are non-empty; free_bytes, free_blocks and
  *   dirty_bytes are the sums over the lists;
  * - a free block's dirty count is the number of touched OS pages (touched_map)
@@ -810,6 +812,98 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
     return true;
 }
 
+/* ---- seals (MODE_CHECKED) -------------------------------------------------
+ * A used block's header lies just before its payload, where an underflow of
+ * the block lands. In the checked mode the block is asked TLSF_SEAL_BYTES
+ * larger (alloc.c) and its last 16 bytes, past its canary, hold a seal of the
+ * header: its size and requested bytes, xor-ed with a key of the owner heap's
+ * secret and the block's address, and a check word over both. A damaged header
+ * no longer agrees with the seal; the seal lies at the end the header's size
+ * names, or, when that size is damaged, at the one place in the segment where
+ * a seal of this block holds (a freed block's seal is wiped: tlsf_unseal), and
+ * the header is rebuilt from it. */
+
+typedef struct mseal {
+    uint64_t sizes; /* size | requested << 32, xor-ed with the key */
+    uint64_t check;
+} mseal;
+_Static_assert(sizeof(mseal) == TLSF_SEAL_BYTES, "a seal is two words");
+_Static_assert(MEDIUM_MAX < ((uint64_t)1 << 30), "a medium block's size and request fit 32 bits each");
+
+static uint64_t seal_mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+static uint64_t seal_key(const heap_t *owner, const mblock *b) { return seal_mix(owner->secret ^ (uintptr_t)b); }
+static mseal *mb_seal(const mblock *b, size_t size) { return (mseal *)((uintptr_t)b + size - sizeof(mseal)); }
+
+/* True when a seal of b (a used block of owner's) holding `size` bytes lies at
+ * the end of those bytes; *requested is then the sealed request. */
+static bool mb_seal_holds(const heap_t *owner, const mblock *b, size_t size, size_t *requested) {
+    const mseal *m = mb_seal(b, size);
+    uint64_t key = seal_key(owner, b), sizes = m->sizes ^ key;
+    if ((uint32_t)sizes != size || m->check != seal_mix(sizes + key)) return false;
+    *requested = (size_t)(sizes >> 32);
+    return true;
+}
+
+/* The size of b by the one seal of it in s, or 0 when there is none. */
+static size_t mb_seal_find(const heap_t *owner, const segment_t *s, const mblock *b, size_t *requested) {
+    size_t B = owner->classes.granule;
+    for (size_t size = tlsf_min_block(owner); (uintptr_t)b + size <= s->sentinel; size += B)
+        if (mb_seal_holds(owner, b, size, requested)) return size;
+    return 0;
+}
+
+/* Whether the block before b (of s) is free: it is when the footer before b
+ * names a free block of owner's that ends at b. */
+static bool mb_prev_is_free(const heap_t *owner, const segment_t *s, const mblock *b) {
+    if ((uintptr_t)b == s->first_block) return false;
+    const mblock *prev = mb_prev(b);
+    return (uintptr_t)prev < (uintptr_t)b && mb_free_block_of(owner, prev) && mb_next(prev) == b;
+}
+
+void tlsf_seal(const segment_t *s, void *p) {
+    mblock *b = mb_of(p);
+    uint64_t key = seal_key(s->heap, b), sizes = mb_size(b) | (uint64_t)b->requested << 32;
+    *mb_seal(b, mb_size(b)) = (mseal){sizes ^ key, seal_mix(sizes + key)};
+}
+
+void tlsf_unseal(void *p) { memset(mb_seal(mb_of(p), mb_size(mb_of(p))), 0, sizeof(mseal)); }
+
+arena_error tlsf_seal_verify(heap_t *h, segment_t *s, void *p, bool *sound) {
+    const heap_t *owner = s->heap;
+    mblock *b = mb_of(p);
+    size_t sf = mb_sf(b), size = sf & ~MB_FLAGS, requested = 0;
+    bool holds = mb_header_holds(s, (uintptr_t)p, sf);
+    if (holds && mb_seal_holds(owner, b, size, &requested)) {
+        if (requested == b->requested && !!(sf & MB_PREV_FREE) == mb_prev_is_free(owner, s, b)) {
+            *sound = true;
+            return 0;
+        }
+    } else {
+        size = mb_seal_find(owner, s, b, &requested);
+    }
+    if (!size) {
+        /* No seal of b anywhere: past the block's end, or header and seal both. */
+        *sound = holds;
+        if (holds && owner == h) tlsf_seal(s, p);
+        return holds ? ARENA_ERR_OVERFLOW : ARENA_ERR_CORRUPTION;
+    }
+    *sound = owner == h; /* only the owner writes a block's header */
+    if (*sound) {
+        mb_sf_set(b, size | (mb_prev_is_free(owner, s, b) ? MB_PREV_FREE : 0));
+        b->requested = requested;
+    }
+    return ARENA_ERR_CORRUPTION;
+}
+
+void *tlsf_next_live(const segment_t *s, const void *p) {
+    const mblock *next = mb_next(mb_of(p));
+    return mb_at_end(s, next) || !live_get(s, mb_payload(next)) ? NULL : mb_payload(next);
+}
+
 /* ---- queries ------------------------------------------------------------- */
 
 size_t tlsf_usable(const void *p) { return mb_size(mb_of(p)) - MB_HDR; }
@@ -975,6 +1069,9 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
                     continue;
                 }
                 CHECK_INVARIANT(b->requested <= size - MB_HDR, "medium block's requested size exceeds its usable size", b);
+                size_t sealed;
+                CHECK_INVARIANT(!(h->mode & MODE_CHECKED) || (mb_seal_holds(h, b, size, &sealed) && sealed == b->requested),
+                                "medium block's header disagrees with its seal (checked mode)", b);
                 used_blocks++;
                 *live_bytes += b->requested;
                 *usable += size - MB_HDR;

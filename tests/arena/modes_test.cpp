@@ -91,6 +91,117 @@ TEST(CheckedMode, AnOverflowWithinTheCanaryLeavesTheHeapConsistent) {
     }
 }
 
+// A medium block's 16-byte header lies just before its payload: requested
+// (bytes 16..9 before it), then size and flags (8..1). In the checked mode a
+// seal of the header past the block's canary catches an underflow into it, and
+// the header is rebuilt from the seal. Before, a write to p[-16] went unseen
+// (the free counted a wrong size) and one to p[-1] was reported but left the
+// heap broken: arena_check failed from then on.
+const size_t kMediumSizes[] = {2000, 3000, 20000, 300000, 3u << 20};
+
+TEST(CheckedMode, AnUnderflowIntoAMediumHeaderIsReportedAndRepairedAtFree) {
+    for (size_t n : kMediumSizes) {
+        for (int off = 1; off <= 16; off++) {
+            for (uint8_t flip : {(uint8_t)0x55, (uint8_t)0x02, (uint8_t)0xff}) {
+                arena_t *a = Create(ARENA_CHECKED);
+                ErrorLog log;
+                auto *before = static_cast<uint8_t *>(arena_malloc(a, n));
+                auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+                auto *after = static_cast<uint8_t *>(arena_malloc(a, n));
+                ASSERT_NE(after, nullptr);
+                p[-off] ^= flip;
+                EXPECT_NE(arena_check(a), 0) << "arena_check sees the damage: " << n << " -" << off;
+                arena_free(a, p);
+                ASSERT_EQ(log.entries.size(), 1u) << n << " -" << off << " ^" << int(flip);
+                EXPECT_EQ(log.entries[0].kind, ARENA_ERR_CORRUPTION);
+                EXPECT_EQ(log.entries[0].p, p);
+                EXPECT_EQ(Stats(a).live_bytes, 2 * n) << n << " -" << off;
+                EXPECT_EQ(arena_check(a), 0) << n << " -" << off << " ^" << int(flip);
+                arena_free(a, before);
+                arena_free(a, after);
+                EXPECT_EQ(log.entries.size(), 1u) << n << " -" << off << ": " << log.entries.back().message;
+                EXPECT_EQ(Stats(a).live_bytes, 0u);
+                EXPECT_EQ(arena_check(a), 0) << n << " -" << off << " ^" << int(flip);
+                arena_destroy(a);
+            }
+        }
+    }
+}
+
+// The same damage found by usable_size or realloc is reported once, and the
+// block keeps its size and contents.
+TEST(CheckedMode, AnUnderflowIntoAMediumHeaderIsRepairedByUsableSizeAndRealloc) {
+    for (size_t n : kMediumSizes) {
+        for (int off : {1, 8, 9, 16}) {
+            arena_t *a = Create(ARENA_CHECKED);
+            ErrorLog log;
+            auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+            auto *q = static_cast<uint8_t *>(arena_malloc(a, n));
+            ASSERT_NE(q, nullptr);
+            Fill(p, n, 5);
+            p[-off] ^= 0x55;
+            q[-off] ^= 0x55;
+            EXPECT_EQ(arena_usable_size(a, p), n) << n << " -" << off;
+            ASSERT_EQ(log.entries.size(), 1u) << n << " -" << off;
+            EXPECT_EQ(log.entries[0].kind, ARENA_ERR_CORRUPTION);
+            EXPECT_EQ(log.entries[0].p, p);
+            auto *r = static_cast<uint8_t *>(arena_realloc(a, q, 2 * n));
+            ASSERT_NE(r, nullptr);
+            ASSERT_EQ(log.entries.size(), 2u) << n << " -" << off;
+            EXPECT_EQ(log.entries[1].kind, ARENA_ERR_CORRUPTION);
+            EXPECT_EQ(log.entries[1].p, q);
+            EXPECT_EQ(arena_check(a), 0) << n << " -" << off;
+            EXPECT_EQ(FirstMismatch(p, n, 5), n);
+            arena_free(a, p);
+            arena_free(a, r);
+            EXPECT_EQ(log.entries.size(), 2u) << n << " -" << off << ": " << log.entries.back().message;
+            EXPECT_EQ(Stats(a).live_bytes, 0u);
+            EXPECT_EQ(arena_check(a), 0) << n << " -" << off;
+            arena_destroy(a);
+        }
+    }
+}
+
+// Damage next to block p found by p's free: a damaged header can make the used
+// block q after p look free to p's free, which would coalesce with it, so the
+// free verifies q first, reports it and repairs it; and p's seal lies past its
+// canary, in its last 16 bytes, where an overflow that skips the canary is an
+// overflow. arena_check sees either before the free does.
+TEST(CheckedMode, DamageAroundAMediumBlocksEndIsReportedByItsFree) {
+    struct Case {
+        int at;  // from q
+        uint8_t flip;
+        arena_error kind;
+        bool names_q;
+    };
+    const Case cases[] = {{-8, 0x01, ARENA_ERR_CORRUPTION, true},   // q's free flag
+                          {-27, 0x55, ARENA_ERR_OVERFLOW, false}};  // p's seal, before q's header
+    for (const Case &c : cases) {
+        for (size_t n : kMediumSizes) {
+            arena_t *a = Create(ARENA_CHECKED);
+            ErrorLog log;
+            auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+            auto *q = static_cast<uint8_t *>(arena_malloc(a, n));
+            auto *keep = arena_malloc(a, n);
+            ASSERT_NE(keep, nullptr);
+            ASSERT_TRUE(q > p && size_t(q - p) < n + 100) << "p and q lie next to each other";
+            q[c.at] ^= c.flip;
+            EXPECT_NE(arena_check(a), 0) << n << " " << c.at;
+            arena_free(a, p);
+            ASSERT_EQ(log.entries.size(), 1u) << n << " " << c.at;
+            EXPECT_EQ(log.entries[0].kind, c.kind);
+            EXPECT_EQ(log.entries[0].p, c.names_q ? q : p);
+            EXPECT_EQ(arena_check(a), 0) << n << " " << c.at;
+            arena_free(a, q);
+            arena_free(a, keep);
+            EXPECT_EQ(log.entries.size(), 1u) << n << " " << c.at << ": " << log.entries.back().message;
+            EXPECT_EQ(Stats(a).live_bytes, 0u);
+            EXPECT_EQ(arena_check(a), 0) << n << " " << c.at;
+            arena_destroy(a);
+        }
+    }
+}
+
 // In a mode every free takes the slow path, which reads the mark a block
 // carries while another thread's free of it is on its way back to its owner:
 // a second free of it, by the owner or by another thread, and a realloc or
