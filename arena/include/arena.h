@@ -45,7 +45,11 @@ typedef enum arena_policy {
 #define ARENA_THREAD_SAFE 1u  /* the arena may be used from several threads (one lock) */
 #define ARENA_CHECKED 2u      /* debugging: canaries after every block (overflows reported at
                                  free), freed small blocks filled and verified when reused
-                                 (writes after free reported), metadata verified on slow paths */
+                                 (writes after free reported), metadata verified on slow paths;
+                                 a write into the header before a medium block (1 KiB to 16 MiB)
+                                 is reported as heap corruption at its free, realloc or
+                                 usable_size (or its neighbour's free) and the header rebuilt,
+                                 so the call goes on */
 #define ARENA_SECURE 4u       /* hardening: free-list pointers encoded with a per-heap secret,
                                  a guard page at the end of every region, allocation order
                                  inside a page randomised */
