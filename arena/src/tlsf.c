@@ -878,7 +878,9 @@ arena_error tlsf_seal_verify(heap_t *h, segment_t *s, void *p, bool *sound) {
     size_t sf = mb_sf(b), size = sf & ~MB_FLAGS, requested = 0;
     bool holds = mb_header_holds(s, (uintptr_t)p, sf);
     if (holds && mb_seal_holds(owner, b, size, &requested)) {
-        if (requested == b->requested && !!(sf & MB_PREV_FREE) == mb_prev_is_free(owner, s, b)) {
+        /* The prev-free flag and the block before change under the owner's
+         * frees: only the owner compares them. */
+        if (requested == b->requested && (owner != h || !!(sf & MB_PREV_FREE) == mb_prev_is_free(owner, s, b))) {
             *sound = true;
             return 0;
         }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -200,6 +201,35 @@ TEST(CheckedMode, DamageAroundAMediumBlocksEndIsReportedByItsFree) {
             arena_destroy(a);
         }
     }
+}
+
+// Another thread's usable_size or free verifies a block's header against its
+// seal while the owner frees and takes back the blocks around it, changing
+// the block's prev-free flag and the footer before it: those are the owner's
+// to compare, or a sound header read as damaged and its call was refused.
+TEST(CheckedMode, AnotherThreadVerifyingBesideTheOwnersFreesReportsNothing) {
+    arena_t *a = Create(ARENA_CHECKED | ARENA_THREAD_SAFE);
+    ErrorLog log;
+    std::vector<void *> blocks;
+    for (int i = 0; i < 32; i++) blocks.push_back(arena_malloc(a, 2000));
+    std::atomic<bool> done{false};
+    std::thread other([&] {
+        while (!done.load())
+            for (size_t i = 1; i < blocks.size(); i += 2) EXPECT_EQ(arena_usable_size(a, blocks[i]), 2000u);
+        for (size_t i = 1; i < blocks.size(); i += 2) arena_free(a, blocks[i]);
+    });
+    for (int round = 0; round < 300000 && log.entries.empty(); round++) {
+        size_t i = 2 * (round % 16);
+        arena_free(a, blocks[i]);
+        blocks[i] = arena_malloc(a, 2000);
+    }
+    done = true;
+    other.join();
+    EXPECT_TRUE(log.entries.empty()) << log.entries[0].message;
+    for (size_t i = 0; i < blocks.size(); i += 2) arena_free(a, blocks[i]);
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
 }
 
 // In a mode every free takes the slow path, which reads the mark a block
