@@ -530,11 +530,14 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    if (h->mode & MODE_CHECKED && !checked_verify(h, s, p, true)) { /* the move frees p */
-        errno = EINVAL;
-        return NULL;
-    }
     size_t old = block_requested(h, s, p);
+    if (h->mode & MODE_CHECKED) {
+        if (!checked_verify(h, s, p, true)) { /* the move frees p */
+            errno = EINVAL;
+            return NULL;
+        }
+        old = block_requested(h, s, p); /* rebuilt, when its header was damaged */
+    }
     void *q = p;
     if (!block_resize_in_place(h, s, p, size)) {
         q = NULL;
