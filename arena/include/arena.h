@@ -49,7 +49,9 @@ typedef enum arena_policy {
                                  a write into the header before a medium block (1 KiB to 16 MiB)
                                  is reported as heap corruption at its free, realloc or
                                  usable_size (or its neighbour's free) and the header rebuilt,
-                                 so the call goes on */
+                                 so the call goes on; one that damages a small block's size
+                                 record (before the next block) is reported there too, and
+                                 that block stays live */
 #define ARENA_SECURE 4u       /* hardening: free-list pointers encoded with a per-heap secret,
                                  a guard page at the end of every region, allocation order
                                  inside a page randomised */

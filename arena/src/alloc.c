@@ -233,21 +233,49 @@ static void block_free(heap_t *h, segment_t *s, void *p) {
 
 /* ---- canaries (MODE_CHECKED) --------------------------------------------- */
 
+/* A small block's slack record (slack_write) takes its last byte, or its last
+ * 9 when the slack is 255 or more. */
+static size_t slack_record_bytes(size_t slack) { return slack < 255 ? 1 : 9; }
+
+/* MODE_CHECKED: the check byte a small block keeps just before its slack
+ * record, from the slack, the block's address and its owner's secret. The
+ * record lies past the canary, where a write before the next block lands
+ * too: read without a check, a damaged record gave a size past the block,
+ * and the canary's verification ran off it (a crash), or a size within it,
+ * and the free counted it (live bytes wrong for good). */
+static uint8_t checked_slack_key(const segment_t *s, const void *p, size_t slack) {
+    return (uint8_t)((((uintptr_t)p ^ s->heap->secret ^ slack) * UINT64_C(0x9E3779B97F4A7C15)) >> 56);
+}
+static uint8_t *checked_slack_key_at(void *p, size_t usable, size_t slack) {
+    return (uint8_t *)p + usable - slack_record_bytes(slack) - 1;
+}
+
+/* MODE_CHECKED: whether live small block p's slack record is as its
+ * allocation wrote it (a checked block always has one: it is asked larger). */
+static bool checked_slack_sound(const heap_t *h, segment_t *s, const void *p) {
+    const page_t *pg = segment_page(s, p);
+    size_t usable = pg->block_size;
+    if (!(page_live_bits(pg, p, h->classes.live_bit_shift) & SLACK_BIT)) return false;
+    size_t slack = slack_read(p, usable);
+    if (slack < CANARY_BYTES + 2 || slack > usable) return false;
+    return *checked_slack_key_at((void *)p, usable, slack) == checked_slack_key(s, p, slack);
+}
+
 /* Where the canary after requested bytes of live block p ends: the usable end,
- * less the slack record of a small block. */
+ * less a small block's slack record and its check byte. */
 static size_t canary_end(segment_t *s, const void *p, size_t requested) {
     size_t usable = block_usable(s, p);
     if (s->kind == SEG_MEDIUM) return usable - TLSF_SEAL_BYTES; /* the seal ends the block */
     if (s->kind != SEG_SMALL) return usable;
-    return usable - (usable - requested < 255 ? 1 : 9);
+    return usable - slack_record_bytes(usable - requested) - 1;
 }
 
 /* A block of `size` bytes with CANARY_BYTES more behind it, the canary written.
- * One byte more is asked for a small block's slack record (its last byte),
- * so that the canary is never shorter than CANARY_BYTES: asked exactly
- * CANARY_BYTES below its class, a block had its record as the 8th byte past
- * its end, and the free of a block overflowed by 8 bytes, after the report,
- * counted the size read from the damaged record. */
+ * Two bytes more are asked for a small block's slack record (its last byte)
+ * and the record's check byte, so that the canary is never shorter than
+ * CANARY_BYTES: asked exactly CANARY_BYTES below its class, a block had its
+ * record as the 8th byte past its end, and the free of a block overflowed by
+ * 8 bytes, after the report, counted the size read from the damaged record. */
 static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
     if (size > REQUEST_MAX - CANARY_BYTES - 1 - TLSF_SEAL_BYTES) {
         errno = ENOMEM;
@@ -255,7 +283,7 @@ static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
     }
     /* A block that may be a medium one has room for the seal of its header
      * past the canary (an aligned small one just a longer canary). */
-    size_t pad = CANARY_BYTES + 1;
+    size_t pad = CANARY_BYTES + 2;
     if (size + pad > h->classes.small_max || align > h->classes.granule) pad += TLSF_SEAL_BYTES;
     void *p = heap_alloc_raw(h, size + pad, align);
     if (!p) return NULL;
@@ -263,6 +291,10 @@ static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
     block_set_requested(h, s, p, size);
     modes_canary_fill(p, size, canary_end(s, p, size));
     if (s->kind == SEG_MEDIUM) tlsf_seal(s, p);
+    if (s->kind == SEG_SMALL) {
+        size_t usable = block_usable(s, p);
+        *checked_slack_key_at(p, usable, usable - size) = checked_slack_key(s, p, usable - size);
+    }
     return p;
 }
 
@@ -286,15 +318,20 @@ static NOINLINE segment_t *checked_rebuild(heap_t *h, segment_t *s, const void *
     return sound && block_classify(h, s, p, &owner) == 0 ? s : NULL;
 }
 
-/* MODE_CHECKED: before live block p of s is freed or moved, a medium block's
- * header is verified against its seal, then the canary (one report, the
- * first damage found); false, after the report, when p's header cannot be
- * used. With `retire` (p is about to be freed) a medium block of h's own
+/* MODE_CHECKED: before live block p of s is freed or moved, a small block's
+ * slack record is verified against its check byte, a medium block's header
+ * against its seal, then the canary (one report, the first damage found);
+ * false, after the report, when p's record or header cannot be used (the
+ * block then stays as it is, live). With `retire` (p is about to be freed) a medium block of h's own
  * loses its seal, so that no seal of a freed block is left for
  * tlsf_seal_verify to find, and the block after it, which the free may
  * coalesce with, is verified first. */
 static bool checked_verify(heap_t *h, segment_t *s, void *p, bool retire) {
     arena_error e = 0;
+    if (s->kind == SEG_SMALL && !checked_slack_sound(h, s, p)) {
+        error_report(h->arena, p, ARENA_ERR_CORRUPTION, NULL);
+        return false;
+    }
     if (s->kind == SEG_MEDIUM) {
         bool sound;
         e = tlsf_seal_verify(h, s, p, &sound);
@@ -587,6 +624,10 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
     if (!s) return 0;
     if (h->mode & MODE_CHECKED) { /* the canary is not the caller's */
         if (s->kind == SEG_MEDIUM && !checked_header(h, s, (void *)p)) return 0;
+        if (s->kind == SEG_SMALL && !checked_slack_sound(h, s, p)) {
+            error_report(h->arena, p, ARENA_ERR_CORRUPTION, NULL);
+            return 0;
+        }
         return block_requested(h, s, p);
     }
     size_t usable = block_usable(s, p);

@@ -4,10 +4,10 @@
  * its segments have no small owner, so every call reaches the slow paths,
  * which ask here how to read and write free lists and what to verify.
  *
- * MODE_CHECKED (debugging): every block is asked CANARY_BYTES larger (a byte
- *   more, alloc.c: a small block's slack record never lies in the first
- *   CANARY_BYTES past its end) and the bytes past its requested size up to
- *   that record hold CANARY_FILL, verified when it is freed
+ * MODE_CHECKED (debugging): every block is asked CANARY_BYTES larger (two
+ *   bytes more, alloc.c: a small block's slack record and its check byte
+ *   never lie in the first CANARY_BYTES past its end) and the bytes past its
+ *   requested size up to them hold CANARY_FILL, verified when it is freed
  *   or moved (ARENA_ERR_OVERFLOW); freed and fresh small blocks are filled with
  *   FREE_FILL past their link, verified when they are handed out again
  *   (ARENA_ERR_WRITE_AFTER_FREE); links are checked to stay inside their page;

@@ -275,6 +275,48 @@ TEST(Modes, ASecondFreeOfABlockOnItsWayBackIsADoubleFree) {
     }
 }
 
+// A write just before a small block lands on the slack record of the block
+// before it (its last bytes, past its canary), which gives its requested
+// size. Read unchecked, a damaged record gave a size past the block, and the
+// free's canary verification read far off it (SIGSEGV), or a size within it,
+// counted by the free. Now the record's check byte finds the damage: one
+// report naming the block, which stays live; damage to the canary alone is an
+// overflow, and the heap stays consistent.
+TEST(CheckedMode, AWriteBeforeASmallBlockIsReportedNotFollowed) {
+    const size_t sizes[] = {1, 24, 100, 300, 1000};
+    for (size_t n : sizes) {
+        for (size_t back = 1; back <= 12; back++) {
+            for (uint8_t flip : {(uint8_t)0x55, (uint8_t)0xff, (uint8_t)0x01}) {
+                arena_t *a = Create(ARENA_CHECKED);
+                ErrorLog log;
+                auto *x = static_cast<uint8_t *>(arena_malloc(a, n));
+                auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+                ASSERT_NE(p, nullptr);
+                ASSERT_GT(p, x);
+                ASSERT_LE(p - x, 2048) << "blocks of one class are carved one after the other";
+                p[-(ptrdiff_t)back] ^= flip;  // into x's canary, check byte or slack record
+                arena_free(a, x);
+                ASSERT_EQ(log.entries.size(), 1u) << n << " -" << back << " ^" << (int)flip;
+                EXPECT_EQ(log.entries[0].p, x);
+                arena_error kind = log.entries[0].kind;
+                EXPECT_TRUE(kind == ARENA_ERR_CORRUPTION || kind == ARENA_ERR_OVERFLOW) << log.entries[0].message;
+                EXPECT_EQ(arena_usable_size(a, p), n);
+                arena_free(a, p);
+                EXPECT_EQ(log.entries.size(), 1u) << n << " -" << back << ": " << log.entries.back().message;
+                if (kind == ARENA_ERR_OVERFLOW) {
+                    EXPECT_EQ(Stats(a).live_bytes, 0u);
+                    EXPECT_EQ(arena_check(a), 0);
+                } else {
+                    EXPECT_EQ(Stats(a).live_bytes, n) << "a block whose size is lost stays live";
+                    EXPECT_EQ(arena_usable_size(a, x), 0u);
+                    EXPECT_EQ(log.entries.size(), 2u);
+                }
+                arena_destroy(a);
+            }
+        }
+    }
+}
+
 TEST(CheckedMode, OverflowIsReportedWhenTheBlockMoves) {
     arena_t *a = Create(ARENA_CHECKED);
     ErrorLog log;
