@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -177,6 +178,19 @@ int driver_main(int argc, char **argv, const char *program, const char *usage, c
         std::fprintf(stderr, "%s: %s\n%s", program, e.what(), usage);
         return kExitUsage;
     }
+}
+
+std::string make_temp_dir(const std::string &prefix) {
+    const char *tmpdir = getenv("TMPDIR");
+    std::string pattern = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/" + prefix + ".XXXXXX";
+    std::vector<char> temp(pattern.begin(), pattern.end());
+    temp.push_back('\0');
+    if (!mkdtemp(temp.data())) {
+        std::fprintf(stderr, "%s: cannot make a temporary directory %s: %s\n", prefix.c_str(), pattern.c_str(),
+                     std::strerror(errno));
+        return "";
+    }
+    return temp.data();
 }
 
 }  // namespace bench

@@ -52,6 +52,11 @@ ChildSpec child_for(const UsableAllocator &allocator, const std::vector<std::str
 // something else.
 int run_probe_if_asked(int argc, char **argv);
 
+// A fresh directory for a run's temporary files, $TMPDIR/PREFIX.XXXXXX
+// (mkdtemp): never one left by an earlier run whose files could be read as
+// this run's. "" after one line on stderr when it cannot be made.
+std::string make_temp_dir(const std::string &prefix);
+
 // The main of a driver around `run`: answers the allocator probe and --help;
 // a UsageError thrown by run prints "program: what" and the usage on stderr
 // and exits 2.

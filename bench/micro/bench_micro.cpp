@@ -173,9 +173,8 @@ static int run_everything(const Options &options, int argc, char **argv) {
     for (const auto &flag : options.benchmark_flags)
         bench::set_fact(&facts, flag.substr(2, flag.find('=') - 2), flag.substr(flag.find('=') + 1));
 
-    const std::string temp_dir = std::filesystem::temp_directory_path() /
-                                 ("bench_micro." + std::to_string(getpid()));
-    std::filesystem::create_directories(temp_dir);
+    const std::string temp_dir = bench::make_temp_dir("bench_micro");
+    if (temp_dir.empty()) return 1;
     std::vector<bench::CsvRow> rows;
     std::vector<std::string> json_parts;
     bool failed = false;

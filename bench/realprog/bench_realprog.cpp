@@ -161,8 +161,8 @@ static int run_everything(const Options &options, int argc, char **argv) {
     bench::set_fact(&facts, "repetitions", std::to_string(options.repetitions));
 
     Runner runner;
-    runner.temp_dir = std::filesystem::temp_directory_path() / ("bench_realprog." + std::to_string(getpid()));
-    std::filesystem::create_directories(runner.temp_dir);
+    runner.temp_dir = bench::make_temp_dir("bench_realprog");
+    if (runner.temp_dir.empty()) return 1;
 
     // Warm-up under glibc: caches filled, and the reference output.
     std::vector<const Program *> programs;

@@ -561,16 +561,8 @@ static int run_everything(const Options &options, int argc, char **argv) {
     Run run;
     run.options = options;
     run.facts = bench::machine_facts(bench::command_line(argc, argv));
-    const char *tmpdir = getenv("TMPDIR");
-    std::string pattern = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/bench_replay.XXXXXX";
-    std::vector<char> temp(pattern.begin(), pattern.end());
-    temp.push_back('\0');
-    if (!mkdtemp(temp.data())) {
-        std::fprintf(stderr, "bench_replay: cannot make a temporary directory %s: %s\n", pattern.c_str(),
-                     std::strerror(errno));
-        return 1;
-    }
-    run.temp_dir = temp.data();
+    run.temp_dir = bench::make_temp_dir("bench_replay");
+    if (run.temp_dir.empty()) return 1;
     struct Cleanup {
         const Run &run;
         ~Cleanup() {

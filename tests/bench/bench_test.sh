@@ -294,6 +294,31 @@ micro_filter)
     # a leading '-' is Google Benchmark's "all but": the rest is the expression
     expect 2 "$bin/bench_micro" --allocators=glibc '--benchmark_filter=-*' --csv="$dir/m.csv"
     ;;
+temp_dirs)
+    # Each driver's temporary files go into a directory of its own that the
+    # run makes fresh (mkdtemp) and removes: bench_micro and bench_realprog
+    # named theirs by process id and created it if missing, so a directory left
+    # by an earlier run of that id was reused with its files, and a TMPDIR that
+    # is no directory ended them with an uncaught exception.
+    trace=$(gen small 2000)
+    mkdir "$dir/tmp"
+    TMPDIR=$dir/tmp expect 0 "$replay" --trace="$trace" --allocators=glibc --repetitions=1 \
+        --passes=throughput --csv="$dir/r.csv"
+    TMPDIR=$dir/tmp expect 0 "$bin/bench_micro" --allocators=glibc --repetitions=1 --benchmark_min_time=0.001 \
+        --benchmark_filter='malloc_free/64/' --csv="$dir/m.csv"
+    TMPDIR=$dir/tmp expect 0 "$bin/bench_realprog" --allocators=glibc --programs=prodcons --repetitions=1 \
+        --csv="$dir/p.csv"
+    [ -z "$(ls -A "$dir/tmp")" ] || fail "temporary files left behind: $(ls -A "$dir/tmp")"
+    TMPDIR=$dir/no/such/dir expect 1 "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --csv="$dir/r2.csv"
+    contains err "cannot make a temporary directory $dir/no/such/dir/bench_replay."
+    TMPDIR=$dir/no/such/dir expect 1 "$bin/bench_micro" --allocators=glibc --repetitions=1 \
+        --benchmark_filter='malloc_free/64/' --csv="$dir/m2.csv"
+    contains err "cannot make a temporary directory $dir/no/such/dir/bench_micro."
+    TMPDIR=$dir/no/such/dir expect 1 "$bin/bench_realprog" --allocators=glibc --programs=prodcons \
+        --repetitions=1 --csv="$dir/p2.csv"
+    contains err "cannot make a temporary directory $dir/no/such/dir/bench_realprog."
+    [ ! -e "$dir/m2.csv" ] && [ ! -e "$dir/p2.csv" ] || fail "a CSV was written by a run that could not start"
+    ;;
 realprog_smoke)
     expect 0 "$bin/bench_realprog" --allocators=glibc --programs=prodcons,sqlite3 --repetitions=1 \
         --csv="$dir/realprog.csv"
