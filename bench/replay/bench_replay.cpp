@@ -85,7 +85,8 @@ static const char kUsage[] =
     "                        of every ratio (sweeps, bench.sh --quick)\n"
     "  --csv=FILE            write the rows here (and Google Benchmark JSON beside it)\n"
     "  --json=FILE           Google Benchmark JSON (default: the CSV path, .json)\n"
-    "  --timeline=FILE       live, resident and mapped bytes every 1% of ops\n"
+    "  --timeline=FILE       live, resident and mapped bytes every 1% of ops (sampled\n"
+    "                        by the memory pass, which --passes must include)\n"
     "  --check               instead of measuring: verify every block's alignment and\n"
     "                        contents through each trace; exit 1 on any problem\n"
     "  --instructions        instead of measuring time: instructions per op under\n"
@@ -145,6 +146,11 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     // Files a check would leave unwritten are refused before it starts.
     if (o.check && !(o.csv_path.empty() && o.json_path.empty() && o.timeline_path.empty()))
         throw bench::UsageError("--check writes no --csv, --json or --timeline: it prints what it finds");
+    // The timeline is sampled by the memory pass: without it the file held a header alone.
+    if (!o.timeline_path.empty() &&
+        (o.instructions || std::find(o.passes.begin(), o.passes.end(), Pass::Memory) == o.passes.end()))
+        throw bench::UsageError("--timeline is sampled by the memory pass: --passes must include memory "
+                                "(and --instructions has none)");
     for (uint64_t bs : o.block_sizes)
         if (bs < 8 || bs > 65536 || (bs & (bs - 1)))
             throw bench::UsageError("--block-sizes: " + std::to_string(bs) + " is not a power of two from 8 to 65536");

@@ -152,6 +152,11 @@ bad_flag)
         contains err "--check writes no --csv, --json or --timeline"
     done
     [ ! -e "$dir/c.csv" ] && [ ! -e "$dir/c.json" ] || fail "a file was written"
+    # a timeline without the memory pass that samples it (it wrote a header alone)
+    expect 2 "$replay" --trace="$tiny" --allocators=glibc --passes=throughput --timeline="$dir/t.csv"
+    contains err "--timeline is sampled by the memory pass"
+    expect 2 "$replay" --trace="$tiny" --allocators=glibc --instructions --timeline="$dir/t.csv"
+    [ ! -e "$dir/t.csv" ] || fail "a timeline was written"
     ;;
 empty_values)
     # An empty value or list item is a usage error before anything runs: a
@@ -373,7 +378,7 @@ budget)
     lacks r.csv "# latency_repetitions:"
     # every configuration left out: nothing measured is a failure that writes nothing
     echo "earlier run" >"$dir/none.csv"
-    expect 1 "$replay" --trace="$trace" --allocators=arena,seed --repetitions=1 --passes=throughput \
+    expect 1 "$replay" --trace="$trace" --allocators=arena,seed --repetitions=1 --passes=throughput,memory \
         --budget=0.000000001 --budget-all --csv="$dir/none.csv" --timeline="$dir/t.csv"
     contains err "nothing was measured"
     [ "$(cat "$dir/none.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/none.csv")"
