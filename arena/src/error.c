@@ -109,7 +109,33 @@ static const struct {
     [ARENA_ERR_WRITE_AFTER_FREE] = {"write after free to block ", " in arena ", ""},
 };
 
+/* A report held back by error_defer_begin (one per thread; later ones in the
+ * same stretch are dropped: a deferring caller checks one pointer). Initial
+ * exec: the drop-in's TLS must not reach the dynamic loader's allocator. */
+static __thread struct {
+    bool deferring, waiting;
+    arena_t *a;
+    const void *p, *owner;
+    arena_error kind;
+} deferred __attribute__((tls_model("initial-exec")));
+
+void error_defer_begin(void) { deferred.deferring = true; }
+
+void error_defer_end(void) {
+    deferred.deferring = false;
+    if (!deferred.waiting) return;
+    deferred.waiting = false;
+    error_report(deferred.a, deferred.p, deferred.kind, deferred.owner);
+}
+
 void error_report(arena_t *a, const void *p, arena_error kind, const void *owner) {
+    if (deferred.deferring) {
+        if (!deferred.waiting) {
+            deferred.waiting = true;
+            deferred.a = a, deferred.p = p, deferred.kind = kind, deferred.owner = owner;
+        }
+        return;
+    }
     fmtbuf f = {.len = 0};
     fmt_str(&f, "arena: ");
     fmt_str(&f, error_words[kind].before_pointer);

@@ -112,10 +112,12 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
 }
 
 void heaps_free_unattached(arena_t *a, void *p) {
+    error_defer_begin(); /* a report of misuse waits for the lock to go: the handler may call the arena */
     heaps_lock(a);
     heap_free_fast(&a->heap, p);
     heap_flush_pending(&a->heap); /* no thread of its own would flush it */
     heaps_unlock(a);
+    error_defer_end();
 }
 
 void heap_collect_remote(heap_t *h) {

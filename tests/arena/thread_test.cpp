@@ -746,6 +746,45 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapStillFreesOthersBlocks) {
     arena_destroy(a);
 }
 
+// A thread without a heap frees through the arena's own heap under the
+// arena's lock. Its misuse is reported after the lock goes: the handler may
+// call the arena (arena_stats_get takes the lock), and before, a second free
+// of a block on its way back to its owner hung there for good.
+TEST(ThreadHeaps, AThreadWithNoRoomForAHeapReportsOutsideTheArenasLock) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            alarm(10);
+            arena_config c{};
+            c.flags = ARENA_THREAD_SAFE;
+            size_t one_heap;
+            c.max_bytes = CapLeavingNoRoomForASecondHeap(
+                [&](arena_t *probe) { return std::vector<void *>{arena_malloc(probe, 100)}; }, &one_heap);
+            arena_t *a = arena_create(&c);
+            void *p = arena_malloc(a, 100);
+            struct Inspect {
+                int reports = 0;
+                static void Handler(void *ctx, arena_t *arena, const void *, arena_error kind, const char *) {
+                    arena_stats st;
+                    if (kind == ARENA_ERR_DOUBLE_FREE && arena_stats_get(arena, &st) == 0)
+                        static_cast<Inspect *>(ctx)->reports++;
+                }
+            } inspect;
+            bool no_heap = false;
+            std::thread([&] {
+                no_heap = arena_malloc(a, 100) == nullptr;
+                arena_set_error_handler(Inspect::Handler, &inspect);
+                arena_free(a, p);  // to its owner's remote list
+                arena_free(a, p);  // again, while it waits there
+                arena_set_error_handler(nullptr, nullptr);
+            }).join();
+            bool sound = arena_check(a) == 0 && Stats(a).live_bytes == 0;
+            arena_destroy(a);
+            exit(no_heap && inspect.reports == 1 && sound ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
 // Several threads left without a heap by max_bytes free at once: the arena's
 // own heap that stands in for them takes one at a time (it has one batch).
 TEST(ThreadHeaps, ThreadsWithNoRoomForAHeapFreeAtOnce) {
