@@ -251,14 +251,17 @@ static uint8_t *checked_slack_key_at(void *p, size_t usable, size_t slack) {
 }
 
 /* MODE_CHECKED: whether live small block p's slack record is as its
- * allocation wrote it (a checked block always has one: it is asked larger). */
-static bool checked_slack_sound(const heap_t *h, segment_t *s, const void *p) {
+ * allocation wrote it (a checked block always has one: it is asked larger);
+ * a damaged one is reported as heap corruption. */
+static bool checked_slack_verify(heap_t *h, segment_t *s, const void *p) {
     const page_t *pg = segment_page(s, p);
-    size_t usable = pg->block_size;
-    if (!(page_live_bits(pg, p, h->classes.live_bit_shift) & SLACK_BIT)) return false;
-    size_t slack = slack_read(p, usable);
-    if (slack < CANARY_BYTES + 2 || slack > usable) return false;
-    return *checked_slack_key_at((void *)p, usable, slack) == checked_slack_key(s, p, slack);
+    size_t usable = pg->block_size, slack = 0;
+    bool sound = page_live_bits(pg, p, h->classes.live_bit_shift) & SLACK_BIT;
+    if (sound) slack = slack_read(p, usable);
+    sound = sound && slack >= CANARY_BYTES + 2 && slack <= usable &&
+            *checked_slack_key_at((void *)p, usable, slack) == checked_slack_key(s, p, slack);
+    if (!sound) error_report(h->arena, p, ARENA_ERR_CORRUPTION, NULL);
+    return sound;
 }
 
 /* Where the canary after requested bytes of live block p ends: the usable end,
@@ -277,13 +280,13 @@ static size_t canary_end(segment_t *s, const void *p, size_t requested) {
  * record as the 8th byte past its end, and the free of a block overflowed by
  * 8 bytes, after the report, counted the size read from the damaged record. */
 static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
-    if (size > REQUEST_MAX - CANARY_BYTES - 1 - TLSF_SEAL_BYTES) {
+    size_t pad = CANARY_BYTES + 2;
+    if (size > REQUEST_MAX - pad - TLSF_SEAL_BYTES) {
         errno = ENOMEM;
         return NULL;
     }
     /* A block that may be a medium one has room for the seal of its header
      * past the canary (an aligned small one just a longer canary). */
-    size_t pad = CANARY_BYTES + 2;
     if (size + pad > h->classes.small_max || align > h->classes.granule) pad += TLSF_SEAL_BYTES;
     void *p = heap_alloc_raw(h, size + pad, align);
     if (!p) return NULL;
@@ -322,16 +325,13 @@ static NOINLINE segment_t *checked_rebuild(heap_t *h, segment_t *s, const void *
  * slack record is verified against its check byte, a medium block's header
  * against its seal, then the canary (one report, the first damage found);
  * false, after the report, when p's record or header cannot be used (the
- * block then stays as it is, live). With `retire` (p is about to be freed) a medium block of h's own
- * loses its seal, so that no seal of a freed block is left for
- * tlsf_seal_verify to find, and the block after it, which the free may
- * coalesce with, is verified first. */
+ * block then stays as it is, live). With `retire` (p is about to be freed)
+ * a medium block of h's own loses its seal, so that no seal of a freed block
+ * is left for tlsf_seal_verify to find, and the block after it, which the
+ * free may coalesce with, is verified first. */
 static bool checked_verify(heap_t *h, segment_t *s, void *p, bool retire) {
     arena_error e = 0;
-    if (s->kind == SEG_SMALL && !checked_slack_sound(h, s, p)) {
-        error_report(h->arena, p, ARENA_ERR_CORRUPTION, NULL);
-        return false;
-    }
+    if (s->kind == SEG_SMALL && !checked_slack_verify(h, s, p)) return false;
     if (s->kind == SEG_MEDIUM) {
         bool sound;
         e = tlsf_seal_verify(h, s, p, &sound);
@@ -624,10 +624,7 @@ size_t heap_usable_size(heap_t *h, const void *p, bool fold_slack) {
     if (!s) return 0;
     if (h->mode & MODE_CHECKED) { /* the canary is not the caller's */
         if (s->kind == SEG_MEDIUM && !checked_header(h, s, (void *)p)) return 0;
-        if (s->kind == SEG_SMALL && !checked_slack_sound(h, s, p)) {
-            error_report(h->arena, p, ARENA_ERR_CORRUPTION, NULL);
-            return 0;
-        }
+        if (s->kind == SEG_SMALL && !checked_slack_verify(h, s, p)) return 0;
         return block_requested(h, s, p);
     }
     size_t usable = block_usable(s, p);

@@ -102,8 +102,12 @@ static inline uint64_t pending_word(const void *p) {
     __builtin_memcpy(&word, (const uint8_t *)p + 8, sizeof word);
     return word;
 }
+/* p's bytes 8-14 hold owner's mark (the caller knows owner's blocks have room). */
+static inline bool pending_mark_holds(const heap_t *owner, const void *p) {
+    return (pending_word(p) & PENDING_MARK_BYTES) == pending_mark(owner, p);
+}
 static inline bool pending_marked(const heap_t *owner, const void *p) {
-    return pending_markable(owner) && (pending_word(p) & PENDING_MARK_BYTES) == pending_mark(owner, p);
+    return pending_markable(owner) && pending_mark_holds(owner, p);
 }
 
 /* Live block p of h, freed (or resized) by h's own thread, is on its way back
@@ -120,7 +124,7 @@ static inline bool heap_freed_by_others(const heap_t *h) {
 #endif
 }
 static inline bool heap_block_in_transit(const heap_t *h, const void *p) {
-    return heap_freed_by_others(h) && (pending_word(p) & PENDING_MARK_BYTES) == pending_mark(h, p);
+    return heap_freed_by_others(h) && pending_mark_holds(h, p); /* the flag is set only where marks fit */
 }
 
 static inline void *heap_malloc_fast(heap_t *h, size_t size) {
@@ -149,9 +153,9 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 
 /* The page of p, in segment s whose small_owner is h, when p is a live block
  * there and not on its way back, with where its live bits are (*r) and the
- * word there (*word); NULL when not (misuse). The live bits come from the segment's map, not through
- * the descriptor, which a pointer into a page never set up does not have:
- * its bits are clear. */
+ * word there (*word); NULL when not (misuse). The live bits come from the
+ * segment's map, not through the descriptor, which a pointer into a page
+ * never set up does not have: its bits are clear. */
 static inline page_t *small_block_live(heap_t *h, segment_t *s, const void *p, live_ref *r, uint64_t *word) {
     *r = segment_live_ref(s, p, h->classes.live_bit_shift);
     *word = map_load(r->word);

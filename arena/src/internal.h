@@ -909,6 +909,13 @@ static inline uint32_t heap_clock(heap_t *h) {
 static inline bool purge_young(uint32_t now, uint32_t stamp) { return now - stamp < PURGE_DELAY_TICKS; }
 
 static inline size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+/* splitmix64's finalizer: every bit of z moves about half the bits of the result
+ * (the modes' random numbers, the checked mode's seals). */
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
 static inline bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
 static inline unsigned log2_floor(size_t x) { return 63u - (unsigned)__builtin_clzll(x); }
 

@@ -26,12 +26,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
-static uint64_t splitmix(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t splitmix(uint64_t *state) { return mix64(*state += 0x9e3779b97f4a7c15ull); }
 
 void modes_heap_init(heap_t *h, unsigned mode) {
     h->mode = mode;

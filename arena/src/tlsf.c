@@ -830,12 +830,7 @@ typedef struct mseal {
 _Static_assert(sizeof(mseal) == TLSF_SEAL_BYTES, "a seal is two words");
 _Static_assert(MEDIUM_MAX < ((uint64_t)1 << 30), "a medium block's size and request fit 32 bits each");
 
-static uint64_t seal_mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-static uint64_t seal_key(const heap_t *owner, const mblock *b) { return seal_mix(owner->secret ^ (uintptr_t)b); }
+static uint64_t seal_key(const heap_t *owner, const mblock *b) { return mix64(owner->secret ^ (uintptr_t)b); }
 static mseal *mb_seal(const mblock *b, size_t size) { return (mseal *)((uintptr_t)b + size - sizeof(mseal)); }
 
 /* True when a seal of b (a used block of owner's) holding `size` bytes lies at
@@ -843,7 +838,7 @@ static mseal *mb_seal(const mblock *b, size_t size) { return (mseal *)((uintptr_
 static bool mb_seal_holds(const heap_t *owner, const mblock *b, size_t size, size_t *requested) {
     const mseal *m = mb_seal(b, size);
     uint64_t key = seal_key(owner, b), sizes = m->sizes ^ key;
-    if ((uint32_t)sizes != size || m->check != seal_mix(sizes + key)) return false;
+    if ((uint32_t)sizes != size || m->check != mix64(sizes + key)) return false;
     *requested = (size_t)(sizes >> 32);
     return true;
 }
@@ -867,7 +862,7 @@ static bool mb_prev_is_free(const heap_t *owner, const segment_t *s, const mbloc
 void tlsf_seal(const segment_t *s, void *p) {
     mblock *b = mb_of(p);
     uint64_t key = seal_key(s->heap, b), sizes = mb_size(b) | (uint64_t)b->requested << 32;
-    *mb_seal(b, mb_size(b)) = (mseal){sizes ^ key, seal_mix(sizes + key)};
+    *mb_seal(b, mb_size(b)) = (mseal){sizes ^ key, mix64(sizes + key)};
 }
 
 void tlsf_unseal(void *p) { memset(mb_seal(mb_of(p), mb_size(mb_of(p))), 0, sizeof(mseal)); }
