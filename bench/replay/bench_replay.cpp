@@ -56,6 +56,8 @@ struct Options {
     std::string valgrind = "valgrind";
     bool keep_temp = false;
     bool check = false, instructions = false;
+
+    bool runs(Pass pass) const { return std::find(passes.begin(), passes.end(), pass) != passes.end(); }
 };
 
 static const char kUsage[] =
@@ -147,8 +149,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     if (o.check && !(o.csv_path.empty() && o.json_path.empty() && o.timeline_path.empty()))
         throw bench::UsageError("--check writes no --csv, --json or --timeline: it prints what it finds");
     // The timeline is sampled by the memory pass: without it the file held a header alone.
-    if (!o.timeline_path.empty() &&
-        (o.instructions || std::find(o.passes.begin(), o.passes.end(), Pass::Memory) == o.passes.end()))
+    if (!o.timeline_path.empty() && (o.instructions || !o.runs(Pass::Memory)))
         throw bench::UsageError("--timeline is sampled by the memory pass: --passes must include memory "
                                 "(and --instructions has none)");
     for (uint64_t bs : o.block_sizes)
@@ -608,7 +609,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
     for (Pass p : options.passes) passes += (passes.empty() ? "" : ",") + std::string(pass_name(p));
     bench::set_fact(&run.facts, "repetitions", std::to_string(options.repetitions));
     bench::set_fact(&run.facts, "passes", passes);
-    if (std::find(options.passes.begin(), options.passes.end(), Pass::Latency) != options.passes.end())
+    if (options.runs(Pass::Latency))
         bench::set_fact(&run.facts, "latency_repetitions",
                         std::to_string(std::min(options.latency_repetitions, options.repetitions)));
     bench::set_fact(&run.facts, "thread_mode", options.thread_mode == ThreadMode::Threaded ? "threaded"
