@@ -146,7 +146,9 @@ typedef enum arena_error {
 } arena_error;
 
 /* Called on misuse with the arena, the pointer, the kind and a one-line message
- * (no trailing newline). When the handler returns, the bad call is ignored. */
+ * (no trailing newline). When the handler returns, the bad call is ignored.
+ * It runs with none of the arena's locks held: it may call arena_stats_get and
+ * arena_check on that arena. */
 typedef void (*arena_error_fn)(void *ctx, arena_t *a, const void *p, arena_error kind,
                                const char *message);
 

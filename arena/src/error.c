@@ -113,19 +113,29 @@ static const struct {
  * same stretch are dropped: a deferring caller checks one pointer). Initial
  * exec: the drop-in's TLS must not reach the dynamic loader's allocator. */
 static __thread struct {
-    bool deferring, waiting;
+    unsigned deferring;              /* nesting depth of error_defer_begin */
+    bool waiting;
     arena_t *a;
     const void *p, *owner;
     arena_error kind;
 } deferred __attribute__((tls_model("initial-exec")));
 
-void error_defer_begin(void) { deferred.deferring = true; }
+void error_defer_begin(void) { deferred.deferring++; }
 
 void error_defer_end(void) {
-    deferred.deferring = false;
-    if (!deferred.waiting) return;
+    if (--deferred.deferring || !deferred.waiting) return;
     deferred.waiting = false;
     error_report(deferred.a, deferred.p, deferred.kind, deferred.owner);
+}
+
+static void error_format(fmtbuf *f, arena_t *a, const void *p, arena_error kind, const void *owner) {
+    fmt_str(f, "arena: ");
+    fmt_str(f, error_words[kind].before_pointer);
+    fmt_hex(f, (uintptr_t)p);
+    fmt_str(f, error_words[kind].before_arena);
+    fmt_hex(f, (uintptr_t)a);
+    fmt_str(f, error_words[kind].after_arena);
+    if (kind == ARENA_ERR_WRONG_ARENA) fmt_hex(f, (uintptr_t)owner);
 }
 
 void error_report(arena_t *a, const void *p, arena_error kind, const void *owner) {
@@ -137,13 +147,18 @@ void error_report(arena_t *a, const void *p, arena_error kind, const void *owner
         return;
     }
     fmtbuf f = {.len = 0};
-    fmt_str(&f, "arena: ");
-    fmt_str(&f, error_words[kind].before_pointer);
-    fmt_hex(&f, (uintptr_t)p);
-    fmt_str(&f, error_words[kind].before_arena);
-    fmt_hex(&f, (uintptr_t)a);
-    fmt_str(&f, error_words[kind].after_arena);
-    if (kind == ARENA_ERR_WRONG_ARENA) fmt_hex(&f, (uintptr_t)owner);
+    error_format(&f, a, p, kind, owner);
     arena_error_fn fn = atomic_load(&error_handler);
     fn(atomic_load(&error_ctx), a, p, kind, f.buf);
+}
+
+void error_report_fatal(arena_t *a, const void *p, arena_error kind) {
+    if (!deferred.deferring) {
+        error_report(a, p, kind, NULL);
+        return;
+    }
+    fmtbuf f = {.len = 0};
+    error_format(&f, a, p, kind, NULL);
+    error_write(f.buf);
+    error_write("\n");
 }

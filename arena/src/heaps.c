@@ -21,6 +21,18 @@
 
 static void heaps_lock(arena_t *a) { pthread_mutex_lock(&a->lock); }
 static void heaps_unlock(arena_t *a) { pthread_mutex_unlock(&a->lock); }
+/* heaps_lock, with the calling thread's misuse reports held back until
+ * heaps_unlock_reporting: the handler may call the arena, whose calls take
+ * the lock. Under it, a thread frees for one without a heap, and takes in
+ * what other threads freed into ended heaps, where double frees show. */
+static void heaps_lock_deferring(arena_t *a) {
+    error_defer_begin();
+    heaps_lock(a);
+}
+static void heaps_unlock_reporting(arena_t *a) {
+    heaps_unlock(a);
+    error_defer_end();
+}
 
 bool heaps_init(arena_t *a) {
     a->multi_heap = true;
@@ -112,12 +124,10 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
 }
 
 void heaps_free_unattached(arena_t *a, void *p) {
-    error_defer_begin(); /* a report of misuse waits for the lock to go: the handler may call the arena */
-    heaps_lock(a);
+    heaps_lock_deferring(a);
     heap_free_fast(&a->heap, p);
     heap_flush_pending(&a->heap); /* no thread of its own would flush it */
-    heaps_unlock(a);
-    error_defer_end();
+    heaps_unlock_reporting(a);
 }
 
 void heap_collect_remote(heap_t *h) {
@@ -195,14 +205,18 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
 }
 
 bool heaps_reclaim(arena_t *a) {
-    if (pthread_mutex_trylock(&a->lock)) return false; /* someone else is at it */
+    error_defer_begin();
+    if (pthread_mutex_trylock(&a->lock)) { /* someone else is at it */
+        error_defer_end();
+        return false;
+    }
     bool released = heaps_reclaim_locked(a, true);
-    heaps_unlock(a);
+    heaps_unlock_reporting(a);
     return released;
 }
 
 heap_t *heaps_adopt(arena_t *a) {
-    heaps_lock(a);
+    heaps_lock_deferring(a);
     heaps_reclaim_locked(a, false); /* not trimmed: the heap adopted here wants its pages back */
     heap_t *h = a->abandoned;
     if (h) {
@@ -213,14 +227,14 @@ heap_t *heaps_adopt(arena_t *a) {
     } else {
         size_t size = align_up(sizeof(heap_t), OS_PAGE);
         if (arena_charge(a, size)) {
-            heaps_unlock(a);
+            heaps_unlock_reporting(a);
             errno = ENOMEM;
             return NULL;
         }
         h = os_map(size, OS_PAGE);
         if (!h) {
             arena_uncharge(a, size);
-            heaps_unlock(a);
+            heaps_unlock_reporting(a);
             errno = ENOMEM;
             return NULL;
         }
@@ -230,7 +244,7 @@ heap_t *heaps_adopt(arena_t *a) {
         a->heaps = h;
         a->heap_bytes += size;
     }
-    heaps_unlock(a);
+    heaps_unlock_reporting(a);
     return h;
 }
 

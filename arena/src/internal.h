@@ -90,9 +90,14 @@ _Static_assert(COARSE_LIVE_MAX >= SMALL_MAX, "a heap leaves power-of-two classes
 /* Reports misuse of `p` through the installed handler; returns when the handler
  * does (the caller then ignores the bad call). */
 void error_report(arena_t *a, const void *p, arena_error kind, const void *owner) INTERNAL;
-/* Between these two, the calling thread's reports wait, and error_defer_end
- * makes the first of them: for a caller that holds a lock the handler's own
- * calls into the arena would wait for (the handler may call the arena). */
+/* error_report for a caller that aborts next: while reports wait
+ * (error_defer_begin), one held back would never be made, and the handler may
+ * wait for the lock held, so the message goes to stderr without it. */
+void error_report_fatal(arena_t *a, const void *p, arena_error kind) INTERNAL;
+/* Between these two, the calling thread's reports wait, and the outermost
+ * error_defer_end makes the first of them: for a caller that holds a lock the
+ * handler's own calls into the arena would wait for (the handler may call the
+ * arena). Pairs nest. */
 void error_defer_begin(void) INTERNAL;
 void error_defer_end(void) INTERNAL;
 /* Writes "arena: check failed: MSG" and the value to stderr with write(2). */

@@ -281,7 +281,7 @@ static bool mb_free_block_of(const heap_t *h, const mblock *x) {
 }
 
 static NOINLINE void tlsf_corrupt(const heap_t *h, const mblock *b) {
-    error_report(h->arena, mb_payload(b), ARENA_ERR_CORRUPTION, NULL);
+    error_report_fatal(h->arena, mb_payload(b), ARENA_ERR_CORRUPTION);
     abort(); /* the lists cannot be followed safely from here */
 }
 

@@ -6,12 +6,17 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
 
 #include "arena.h"
 
 extern "C" unsigned tlsf_bits_count_portable(uint64_t x);
 extern "C" uintptr_t internal_hook_medium_segment_end(const void *p);
 extern "C" void internal_hook_purge_all(arena_t *a);
+extern "C" void error_defer_begin(void);
+extern "C" void error_defer_end(void);
+extern "C" void error_report(arena_t *a, const void *p, arena_error kind, const void *owner);
+extern "C" void error_report_fatal(arena_t *a, const void *p, arena_error kind);
 
 namespace {
 
@@ -83,6 +88,51 @@ TEST(MediumSegmentEnd, AFreeBlockThatEndsTheSegmentHandsBackItsLastPage) {
     arena_free(a, first);
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
+}
+
+struct CountingHandler {
+    static int calls;
+    static void Handler(void *, arena_t *, const void *, arena_error, const char *) { calls++; }
+};
+int CountingHandler::calls = 0;
+
+// Reports held back under a lock wait for the outermost end: a caller that
+// defers inside another's stretch must not make the report while the outer
+// caller still holds its lock.
+TEST(ErrorDefer, ReportsWaitForTheOutermostEnd) {
+    CountingHandler::calls = 0;
+    arena_set_error_handler(CountingHandler::Handler, nullptr);
+    int x;
+    error_defer_begin();
+    error_defer_begin();
+    error_report(nullptr, &x, ARENA_ERR_DOUBLE_FREE, nullptr);
+    error_report(nullptr, &x, ARENA_ERR_INVALID_POINTER, nullptr);  // one report per stretch
+    error_defer_end();
+    EXPECT_EQ(CountingHandler::calls, 0) << "made before the outer stretch ended";
+    error_defer_end();
+    EXPECT_EQ(CountingHandler::calls, 1);
+    error_report(nullptr, &x, ARENA_ERR_DOUBLE_FREE, nullptr);
+    EXPECT_EQ(CountingHandler::calls, 2) << "outside a stretch, at once";
+    arena_set_error_handler(nullptr, nullptr);
+}
+
+// A report its caller aborts after cannot wait: while reports are held back
+// it goes to stderr without the handler (which may wait for the lock held).
+TEST(ErrorDefer, AFatalReportIsWrittenAtOnce) {
+    CountingHandler::calls = 0;
+    arena_set_error_handler(CountingHandler::Handler, nullptr);
+    int x;
+    testing::internal::CaptureStderr();
+    error_defer_begin();
+    error_report_fatal(nullptr, &x, ARENA_ERR_CORRUPTION);
+    std::string written = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(CountingHandler::calls, 0);
+    EXPECT_NE(written.find("arena: heap corruption near 0x"), std::string::npos) << written;
+    error_defer_end();
+    EXPECT_EQ(CountingHandler::calls, 0) << "made a second time";
+    error_report_fatal(nullptr, &x, ARENA_ERR_CORRUPTION);
+    EXPECT_EQ(CountingHandler::calls, 1) << "outside a stretch, through the handler";
+    arena_set_error_handler(nullptr, nullptr);
 }
 
 }  // namespace

@@ -746,6 +746,18 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapStillFreesOthersBlocks) {
     arena_destroy(a);
 }
 
+// An error handler that counts double frees it could read the arena's
+// statistics for: arena_stats_get takes the arena's lock, so a report made
+// under it hangs there.
+struct DoubleFreeInspector {
+    int reports = 0;
+    static void Handler(void *ctx, arena_t *arena, const void *, arena_error kind, const char *) {
+        arena_stats st;
+        if (kind == ARENA_ERR_DOUBLE_FREE && arena_stats_get(arena, &st) == 0)
+            static_cast<DoubleFreeInspector *>(ctx)->reports++;
+    }
+};
+
 // A thread without a heap frees through the arena's own heap under the
 // arena's lock. Its misuse is reported after the lock goes: the handler may
 // call the arena (arena_stats_get takes the lock), and before, a second free
@@ -762,18 +774,11 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapReportsOutsideTheArenasLock) {
                 [&](arena_t *probe) { return std::vector<void *>{arena_malloc(probe, 100)}; }, &one_heap);
             arena_t *a = arena_create(&c);
             void *p = arena_malloc(a, 100);
-            struct Inspect {
-                int reports = 0;
-                static void Handler(void *ctx, arena_t *arena, const void *, arena_error kind, const char *) {
-                    arena_stats st;
-                    if (kind == ARENA_ERR_DOUBLE_FREE && arena_stats_get(arena, &st) == 0)
-                        static_cast<Inspect *>(ctx)->reports++;
-                }
-            } inspect;
+            DoubleFreeInspector inspect;
             bool no_heap = false;
             std::thread([&] {
                 no_heap = arena_malloc(a, 100) == nullptr;
-                arena_set_error_handler(Inspect::Handler, &inspect);
+                arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
                 arena_free(a, p);  // to its owner's remote list
                 arena_free(a, p);  // again, while it waits there
                 arena_set_error_handler(nullptr, nullptr);
@@ -781,6 +786,55 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapReportsOutsideTheArenasLock) {
             bool sound = arena_check(a) == 0 && Stats(a).live_bytes == 0;
             arena_destroy(a);
             exit(no_heap && inspect.reports == 1 && sound ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+// A block of an ended thread's heap freed by two other threads, in an arena
+// of 8-byte blocks (no room for the in-transit mark, so neither free sees the
+// other): the second copy is found when a thread adopting a heap takes in
+// what was freed into the ended ones, under the arena's lock. The report
+// waits until the lock goes: the handler may call the arena (arena_stats_get
+// takes the lock); before, the adopting thread hung there for good.
+TEST(ThreadHeaps, ADoubleFreeFoundWhileAdoptingAHeapIsReportedOutsideTheArenasLock) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            alarm(10);
+            arena_config c{};
+            c.flags = ARENA_THREAD_SAFE;
+            c.block_size = 8;
+            arena_t *a = arena_create(&c);
+            std::mutex lock;
+            std::condition_variable changed;
+            int stage = 0;
+            auto wait_for = [&](int n) {
+                std::unique_lock<std::mutex> hold(lock);
+                changed.wait(hold, [&] { return stage >= n; });
+            };
+            auto advance = [&] {
+                std::lock_guard<std::mutex> hold(lock);
+                stage++;
+                changed.notify_all();
+            };
+            void *p = nullptr;
+            std::thread owner([&] { p = arena_malloc(a, 100); advance(); wait_for(3); });
+            // Two threads with heaps of their own (taken while the owner runs:
+            // not its heap, adopted), each freeing p into a batch of its own.
+            std::thread first([&] { wait_for(1); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(4); arena_free(a, p); advance(); wait_for(6); });
+            std::thread second([&] { wait_for(2); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(5); arena_free(a, p); advance(); });
+            wait_for(3);
+            owner.join();  // its heap is abandoned, p still live in it
+            advance();
+            wait_for(6);
+            second.join();  // its batch goes to the owner's heap at exit ...
+            advance();
+            first.join();   // ... and so does this one: p is on that list twice
+            DoubleFreeInspector inspect;
+            arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
+            void *q = arena_malloc(a, 100);  // this thread's first call: it adopts a heap
+            arena_set_error_handler(nullptr, nullptr);
+            exit(q && inspect.reports == 1 ? 0 : 1);
         },
         ::testing::ExitedWithCode(0), "");
 }
