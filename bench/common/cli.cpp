@@ -68,6 +68,13 @@ uint64_t parse_bytes(const std::string &flag, const std::string &text) {
     return v * unit;
 }
 
+uint64_t parse_block_size(const std::string &flag, const std::string &text) {
+    const uint64_t size = parse_bytes(flag, text);
+    if (size < 8 || size > 65536 || (size & (size - 1)))
+        throw UsageError(flag + ": " + std::to_string(size) + " is not a power of two from 8 to 65536");
+    return size;
+}
+
 std::vector<std::string> split_list(const std::string &flag, const std::string &text) {
     std::vector<std::string> items;
     size_t start = 0;

@@ -41,6 +41,9 @@ uint64_t parse_positive(const std::string &flag, const std::string &text);  // 1
 double parse_seconds(const std::string &flag, const std::string &text);     // a number >= 0
 // Byte sizes: 4096, 64K, 4M, 1G (binary units).
 uint64_t parse_bytes(const std::string &flag, const std::string &text);
+// A block size of arena and seed: a byte size as parse_bytes takes it (16, 4K),
+// a power of two from 8 to 65536.
+uint64_t parse_block_size(const std::string &flag, const std::string &text);
 // The items of a,b,c; an empty item (a,,c or a trailing comma) is a UsageError
 // naming flag, so the list is never empty.
 std::vector<std::string> split_list(const std::string &flag, const std::string &text);

@@ -41,7 +41,7 @@ static const char kUsage[] =
     "  --allocators=LIST           (default: every available one that runs open-ended\n"
     "                              loops: arena,arena-malloc,seed,glibc,jemalloc,mimalloc,tcmalloc)\n"
     "  --repetitions=N             runs of every benchmark, interleaved (default: 3)\n"
-    "  --block-size=N              block size of arena and seed (default: 16)\n"
+    "  --block-size=SIZE           block size of arena and seed: 16, 4096, 16K (default: 16)\n"
     "  --benchmark_filter=REGEX    only the benchmarks whose name matches (POSIX extended;\n"
     "                              -REGEX: all but those). The name is Google Benchmark's:\n"
     "                              the CSV's trace, then /real_time and, for threaded ones,\n"
@@ -77,9 +77,7 @@ static Options parse_options(int argc, char **argv) {
         } else if (flags.value("--repetitions", &v)) {
             o.repetitions = bench::parse_positive("--repetitions", v);
         } else if (flags.value("--block-size", &v)) {
-            o.block_size = bench::parse_count("--block-size", v);
-            if (o.block_size < 8 || o.block_size > 65536 || (o.block_size & (o.block_size - 1)))
-                throw bench::UsageError("--block-size is a power of two from 8 to 65536");
+            o.block_size = bench::parse_block_size("--block-size", v);
         } else if (flags.value("--benchmark_filter", &v)) {
             check_filter(v);
             o.benchmark_flags.push_back("--benchmark_filter=" + v);

@@ -98,9 +98,10 @@ static const char kUsage[] =
     "  --list-allocators     print the allocators that can run here and exit\n"
     "  --help                this text\n";
 
-static std::vector<uint64_t> parse_sizes(const std::string &flag, const std::string &text) {
+static std::vector<uint64_t> parse_sizes(const std::string &flag, const std::string &text,
+                                         uint64_t (*parse)(const std::string &, const std::string &)) {
     std::vector<uint64_t> sizes;
-    for (const auto &item : bench::split_list(flag, text)) sizes.push_back(bench::parse_bytes(flag, item));
+    for (const auto &item : bench::split_list(flag, text)) sizes.push_back(parse(flag, item));
     return bench::without_repeats(sizes);
 }
 
@@ -111,8 +112,10 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     while (!flags.done()) {
         if (flags.value("--trace", &v)) o.trace_paths.push_back(v);
         else if (flags.value("--allocators", &v)) o.allocators = bench::parse_allocator_list(v);
-        else if (flags.value("--block-sizes", &v)) o.block_sizes = parse_sizes("--block-sizes", v);
-        else if (flags.value("--region-sizes", &v)) o.region_sizes = parse_sizes("--region-sizes", v);
+        else if (flags.value("--block-sizes", &v))
+            o.block_sizes = parse_sizes("--block-sizes", v, bench::parse_block_size);
+        else if (flags.value("--region-sizes", &v))
+            o.region_sizes = parse_sizes("--region-sizes", v, bench::parse_bytes);
         else if (flags.value("--repetitions", &v)) {
             o.repetitions = bench::parse_positive("--repetitions", v);
         } else if (flags.value("--latency-repetitions", &v)) {
@@ -152,9 +155,6 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     if (!o.timeline_path.empty() && (o.instructions || !o.runs(Pass::Memory)))
         throw bench::UsageError("--timeline is sampled by the memory pass: --passes must include memory "
                                 "(and --instructions has none)");
-    for (uint64_t bs : o.block_sizes)
-        if (bs < 8 || bs > 65536 || (bs & (bs - 1)))
-            throw bench::UsageError("--block-sizes: " + std::to_string(bs) + " is not a power of two from 8 to 65536");
     for (uint64_t rs : o.region_sizes)
         if (rs && (rs < 65536 || (rs & (rs - 1))))
             throw bench::UsageError("--region-sizes: " + std::to_string(rs) + " is not a power of two from 64K");

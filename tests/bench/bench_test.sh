@@ -125,6 +125,16 @@ bad_flag)
     expect 2 "$replay" "--max-ops=+5"
     expect 2 "$bin/bench_micro" "--repetitions= -1"
     expect 2 "$replay" --block-sizes=12
+    contains err "--block-sizes: 12 is not a power of two from 8 to 65536"
+    # bench_micro's --block-size takes sizes as bench_replay's --block-sizes
+    # does (16K), with the same errors
+    expect 2 "$bin/bench_micro" --block-size=12
+    contains err "--block-size: 12 is not a power of two from 8 to 65536"
+    expect 2 "$bin/bench_micro" --block-size=128K
+    contains err "--block-size: 131072 is not a power of two from 8 to 65536"
+    expect 2 "$bin/bench_micro" --block-size=16Q
+    contains err "--block-size takes sizes in bytes (4096, 64K, 4M, 1G), not '16Q'"
+    contains err "usage: bench_micro"
     expect 2 "$bin/bench_micro" --no-such-flag
     contains err "usage: bench_micro"
     expect 2 "$bin/bench_realprog" --no-such-flag
@@ -279,6 +289,10 @@ micro_smoke)
     contains micro.csv "producer_consumer/64,arena,16,2,1,"
     lacks micro.csv "release_reset/1024,glibc"
     grep -q '"benchmarks"' "$dir/micro.json" || fail "no Google Benchmark JSON"
+    # --block-size with a unit, as bench_replay's --block-sizes takes it
+    expect 0 "$bin/bench_micro" --allocators=arena --block-size=1K --repetitions=1 --benchmark_min_time=0.001 \
+        --benchmark_filter='malloc_free/64/' --csv="$dir/k.csv"
+    contains k.csv "malloc_free/64,arena,1024,1,1,"
     ;;
 micro_filter)
     # A filter that is no regular expression is a usage error before anything
