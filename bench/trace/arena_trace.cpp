@@ -120,11 +120,14 @@ int cmd_stats(const std::vector<std::string> &args) {
         return 1;
     }
     const trace::Facts &f = t.facts;
+    // Ops count from 1, as in FILE:LINE messages and validate: the first op is
+    // op 1, and op 0 is the start, where a trace that never holds a live byte peaks.
+    const uint64_t peak_op = f.peak_live_bytes ? f.peak_op + 1 : 0;
     printf("trace        %s\n", t.name.c_str());
     printf("ops          %s\n", op_counts(f).c_str());
     printf("peak live    %llu bytes (%.2f MiB) after op %llu; %llu blocks at most\n",
            (unsigned long long)f.peak_live_bytes, static_cast<double>(f.peak_live_bytes) / 1048576.0,
-           (unsigned long long)f.peak_op, (unsigned long long)f.peak_live_blocks);
+           (unsigned long long)peak_op, (unsigned long long)f.peak_live_blocks);
     printf("never freed  %llu blocks, %llu bytes\n", (unsigned long long)f.final_live_blocks,
            (unsigned long long)f.final_live_bytes);
     printf("threads      %u (largest id %u)", f.threads, f.max_thread);
@@ -408,8 +411,9 @@ const Command kCommands[] = {
      cmd_validate},
     {"stats", "stats FILE",
      "Describes one trace: ops by kind, peak live bytes and blocks (and the op\n"
-     "where they peak), what is never freed, threads, slots, a histogram of sizes\n"
-     "by power of two and one of lifetimes in ops.",
+     "where live bytes peak, counted from 1 for the first op), what is never\n"
+     "freed, threads, slots, a histogram of sizes by power of two and one of\n"
+     "lifetimes in ops.",
      cmd_stats},
     {"gen", "gen WORKLOAD [--ops N] [--seed S] [--threads T] [-o FILE] | gen --list",
      "Writes a synthetic trace of WORKLOAD (exactly N ops, N >= 2, the last ones\n"

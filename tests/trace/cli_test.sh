@@ -69,13 +69,14 @@ stats)
                 "8-15 B" "lifetimes (ops from allocation to free):" "1 ops"; do
         contains out "$want"
     done
-    # every figure against a hand count: live bytes 1000 0 1 2 302 301 300 8;
+    # every figure against a hand count: live bytes 1000 0 1 2 302 301 300 8,
+    # peaking after op 1 (ops count from 1, as in FILE:LINE messages);
     # blocks at most 3 (after op 4); 'c 4 3 100' asks 300 bytes; f 3 is thread
     # 5 freeing thread 2's block; a 2 and a 3 live 3 ops each, a 1 one op
     printf 'arena-trace 1\na 1 1000\nf 1\na 2 1\nt 2\na 3 1\nc 4 3 100\nt 0\nf 2\nt 5\nf 3\nr 4 8\n' >"$dir/hand.trace"
     expect 0 "$bin" stats "$dir/hand.trace"
     for want in "ops          8 ops (a 3, c 1, m 0, r 1, f 3)" \
-                "peak live    1000 bytes (0.00 MiB) after op 0; 3 blocks at most" \
+                "peak live    1000 bytes (0.00 MiB) after op 1; 3 blocks at most" \
                 "never freed  1 blocks, 8 bytes" \
                 "threads      3 (largest id 5); 1 frees of blocks another thread allocated" \
                 "slots        3"; do
@@ -83,7 +84,15 @@ stats)
     done
     for band in "1 B:2" "8-15 B:1" "256-511 B:1" "512-1023 B:1" "1 ops:1" "2-3 ops:2" "never freed:1"; do
         grep -qE "^  ${band%:*} +${band##*:}( |\$)" "$dir/out" || fail "stats lacks '${band%:*}' counted ${band##*:}: $(cat "$dir/out")"
-    done ;;
+    done
+    # live bytes 10 15 55 50: the peak is reached by the third op, op 3
+    printf 'arena-trace 1\na 1 10\na 2 5\na 3 40\nf 2\n' >"$dir/third.trace"
+    expect 0 "$bin" stats "$dir/third.trace"
+    contains out "peak live    55 bytes (0.00 MiB) after op 3; 3 blocks at most"
+    # never a live byte: the peak is the start, op 0
+    printf 'arena-trace 1\na 1 0\nf 1\n' >"$dir/nothing.trace"
+    expect 0 "$bin" stats "$dir/nothing.trace"
+    contains out "peak live    0 bytes (0.00 MiB) after op 0; 1 blocks at most" ;;
 gen_deterministic)
     "$bin" gen phased --ops 3000 --seed 5 >"$dir/a.trace" || fail "gen to stdout"
     "$bin" gen phased --ops 3000 --seed 5 -o "$dir/b.trace" || fail "gen -o"
