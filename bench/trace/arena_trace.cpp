@@ -359,8 +359,12 @@ int cmd_record(const std::vector<std::string> &args) {
     std::sort(written.begin(), written.end(),
               [&](const std::string &a, const std::string &b) { return order(a) < order(b); });
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    // FILE.PID and FILE.PID.N, but the .PID goes before a last .gz (x.trace.gz:
+    // x.trace.PID.gz): a name ending .gz.PID is no gzip name to the tools that
+    // go by the suffix, and it unpacks to the name an uncompressed record gives.
+    const std::string stem = gz ? output.substr(0, output.size() - 3) : output;
     for (const std::string &plain : written) {
-        std::string path = output + plain.substr(base.size()), error;
+        std::string path = stem + plain.substr(base.size()) + (gz ? ".gz" : ""), error;
         // The end is enough to tell whether the recorder closed the trace (its
         // lines are short); the whole text is read only to compress it.
         std::string text;
@@ -427,7 +431,8 @@ const Command kCommands[] = {
      "program) and address randomisation off (as setarch -R), so traces reproduce.\n"
      "The first process's trace goes to FILE; every other process (forked, or a new\n"
      "image after exec) gets FILE.PID (FILE.PID.N if that exists); gzip when FILE\n"
-     "ends in .gz. Says on stderr which files it wrote and validates them.\n"
+     "ends in .gz, and then .gz stays last: x.trace.gz, x.trace.PID.gz,\n"
+     "x.trace.PID.N.gz. Says on stderr which files it wrote and validates them.\n"
      "The command's stdin, stdout and stderr are its own; the exit code is the\n"
      "command's (1 if a trace came out invalid).",
      cmd_record},

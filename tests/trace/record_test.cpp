@@ -6,6 +6,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <regex>
 #include <vector>
 
 #include "trace_test_util.h"
@@ -65,6 +66,7 @@ TEST(Recorder, KnownSequenceWithThreadsAndFork) {
     EXPECT_EQ(r.out, "");
     const std::vector<std::string> files = files_starting(dir.path(), "probe.trace");
     ASSERT_EQ(files.size(), 2u) << r.err;  // the probe and its forked child
+    EXPECT_TRUE(std::regex_match(files[1], std::regex(R"(probe\.trace\.[0-9]+)"))) << files[1];  // FILE.PID
     EXPECT_NE(r.err.find("wrote " + (dir / "probe.trace") + ":"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("wrote " + (dir / files[1]) + ":"), std::string::npos) << r.err;
 
@@ -162,12 +164,18 @@ TEST(Recorder, AbortKeepsTheOpsBeforeIt) {
     EXPECT_EQ(r.err.find("is incomplete"), std::string::npos) << r.err;
 }
 
+// The child's trace keeps .gz last (p.trace.PID.gz): p.trace.gz.PID is no
+// gzip name to the tools that go by the suffix.
 TEST(Recorder, GzipOutput) {
     trace_test::TempDir dir;
     const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "p.trace.gz") + "' -- " + RECORD_PROBE);
     EXPECT_EQ(r.exit_code, 7) << r.err;
     const std::vector<std::string> files = files_starting(dir.path(), "p.trace");
     ASSERT_EQ(files.size(), 2u) << r.err;
+    ASSERT_EQ(std::count(files.begin(), files.end(), "p.trace.gz"), 1) << r.err;
+    const std::string &child = files[0] == "p.trace.gz" ? files[1] : files[0];
+    EXPECT_TRUE(std::regex_match(child, std::regex(R"(p\.trace\.[0-9]+\.gz)"))) << child;
+    EXPECT_NE(r.err.find("wrote " + (dir / child) + ":"), std::string::npos) << r.err;
     for (const std::string &f : files) {
         EXPECT_EQ(trace_test::read_file(dir / f).substr(0, 2), "\x1f\x8b") << f;
         trace::Trace t;
@@ -195,7 +203,7 @@ TEST(Recorder, RealProgramValidatesAndBehavesTheSame) {
     EXPECT_NE(plain.out.find(" 59997\nchild\n"), std::string::npos) << plain.out;
     EXPECT_EQ(recorded.err.rfind("to stderr\n", 0), 0u) << recorded.err;
     // env, then python (same pid after exec), the forked child, echo after its exec
-    const std::vector<std::string> files = files_starting(dir.path(), "py.trace.gz");
+    const std::vector<std::string> files = files_starting(dir.path(), "py.trace");
     EXPECT_GE(files.size(), 3u) << recorded.err;
     uint64_t biggest = 0;
     for (const std::string &f : files) {

@@ -23,7 +23,8 @@ for entry in "${RECORDED[@]}"; do
     (cd "$here" && eval "\"$arena_trace\" record -o \"$WORK/$name.trace.gz\" -- $command" >/dev/null 2>"$WORK/log") ||
         { cat "$WORK/log" >&2; echo "recording $name failed" >&2; exit 1; }
     kept=""
-    for f in "$WORK/$name.trace.gz"*; do
+    for f in "$WORK/$name.trace.gz" "$WORK/$name.trace."*.gz; do  # the first process, then the others
+        [ -e "$f" ] || continue  # no other process: the pattern is left as it is
         # line 2 is "# recorded by libarena_record, pid N: ARGV0 ARGS..."
         if gzip -dc "$f" | sed -n 2p | grep -qE -- ": ([^ ]*/)?$keep( |\$)"; then kept=$f; break; fi
     done
