@@ -4,7 +4,8 @@
 # Installs the build into WORK_DIR/prefix as a user would (cmake --install),
 # then builds the consumer project beside this script against it, once with
 # find_package(arena) and once with plain -I/-L flags, and runs every program;
-# last, builds arena from SOURCE_DIR inside another project (add_subdirectory).
+# last, builds arena from SOURCE_DIR inside another project (add_subdirectory),
+# without its example and then with it (ARENA_BUILD_EXAMPLES=ON).
 set -eu
 build=$1 source=$2 work=$3 cc=$4 cmake=$5
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,4 +39,9 @@ echo "== add_subdirectory"
     -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON >/dev/null
 "$cmake" --build "$work/subproject" --target explicit_c -j2 >/dev/null
 "$work/subproject/explicit_c"
+# ARENA_BUILD_EXAMPLES, off there by default, builds the example when asked for.
+echo "== add_subdirectory, ARENA_BUILD_EXAMPLES=ON"
+"$cmake" "$work/subproject" -DARENA_BUILD_EXAMPLES=ON >/dev/null
+"$cmake" --build "$work/subproject" --target arena_example -j2 >/dev/null
+"$(find "$work/subproject" -type f -name arena_example -perm -u+x | head -n 1)" --steps 2000 >/dev/null
 echo "install test: ok"
