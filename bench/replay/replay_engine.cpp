@@ -177,6 +177,7 @@ struct CheckWrites {
     static constexpr size_t kExamples = 8;
     static constexpr uint64_t kAtEnd = UINT64_MAX;  // the op index of checks after the replay
 
+    // Messages number ops from 1 (op index i is "op i+1"), as arena-trace does.
     void note(const char *format, ...) __attribute__((format(printf, 2, 3))) {
         if (findings->examples.size() >= kExamples) return;
         char line[512];
@@ -207,7 +208,7 @@ struct CheckWrites {
         findings->misaligned++;
         const Op &op = ops[i];
         note("op %" PRIu64 " (%c, %" PRIu64 " bytes%s%s): %p is aligned to %" PRIu64 ", needs %" PRIu64,
-             i, trace::op_letter(op.kind), bytes, op.kind == OpKind::Memalign ? ", alignment " : "",
+             i + 1, trace::op_letter(op.kind), bytes, op.kind == OpKind::Memalign ? ", alignment " : "",
              op.kind == OpKind::Memalign ? std::to_string(op.arg).c_str() : "", p, lowest_alignment(p),
              need);
     }
@@ -219,7 +220,7 @@ struct CheckWrites {
         if (bad == bytes) return;
         findings->corrupted++;
         const std::string where = i == kAtEnd ? std::string("at the end")
-                                              : "at op " + std::to_string(i) + " (" + trace::op_letter(ops[i].kind) + ")";
+                                              : "at op " + std::to_string(i + 1) + " (" + trace::op_letter(ops[i].kind) + ")";
         note("%s, slot %u: byte %" PRIu64 " of the %" PRIu64 "-byte block at %p is 0x%02x, expected 0x%02x",
              where.c_str(), slot, bad, bytes, p, static_cast<const unsigned char *>(p)[bad],
              pattern_byte(seed, bad));
@@ -235,7 +236,7 @@ struct CheckWrites {
                 if (bytes_at[o]) {
                     findings->not_zeroed++;
                     note("op %" PRIu64 " (c, %" PRIu64 " bytes): byte %" PRIu64 " of the calloc block at %p is 0x%02x, not 0",
-                         i, bytes, o, p, bytes_at[o]);
+                         i + 1, bytes, o, p, bytes_at[o]);
                     break;
                 }
         }
@@ -335,7 +336,7 @@ static inline bool apply(const Op &op, uint64_t i, const Slots &s, bench::Alloca
 static std::string failed_op_message(const Op &op, uint64_t i, int error_number) {
     char text[256];
     std::snprintf(text, sizeof text, "op %" PRIu64 " (%c, %" PRIu64 " bytes): the allocator returned NULL (%s)",
-                  i, trace::op_letter(op.kind), trace::requested_bytes(op), std::strerror(error_number));
+                  i + 1, trace::op_letter(op.kind), trace::requested_bytes(op), std::strerror(error_number));
     return text;
 }
 
@@ -566,7 +567,7 @@ void Session::State::at_stop(size_t stop, Outcome &out) {
         if (!allocator->check_heap(&why)) {
             out.check.heap_errors++;
             if (out.check.examples.size() < CheckWrites::kExamples)
-                out.check.examples.push_back("after op " + std::to_string(stops[stop] - 1) + ": " + why);
+                out.check.examples.push_back("after op " + std::to_string(stops[stop]) + ": " + why);
         }
     }
 }

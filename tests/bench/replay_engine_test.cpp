@@ -123,6 +123,7 @@ TEST(ReplayCheck, FindsMisalignedBlocksAndGoesOn) {
     EXPECT_EQ(o.check.misaligned, 1u);
     ASSERT_FALSE(o.check.examples.empty());
     EXPECT_NE(o.check.examples[0].find("is aligned to 128, needs 256"), std::string::npos) << o.check.examples[0];
+    EXPECT_EQ(o.check.examples[0].rfind("op 3 (m, 256 bytes", 0), 0u) << "ops count from 1: " << o.check.examples[0];
 }
 
 TEST(ReplayCheck, FindsLostContents) {
@@ -133,6 +134,8 @@ TEST(ReplayCheck, FindsLostContents) {
 TEST(ReplayCheck, FindsCallocThatIsNotZero) {
     const auto o = run_pass(parse_text(kMixed), flawed(Flaw::CallocDirty), replay::Pass::Check);
     EXPECT_EQ(o.check.not_zeroed, 1u);
+    ASSERT_FALSE(o.check.examples.empty());
+    EXPECT_EQ(o.check.examples[0].rfind("op 2 (c, 300 bytes)", 0), 0u) << "ops count from 1: " << o.check.examples[0];
 }
 
 TEST(ReplayCheck, RegisteredAllocatorsPass) {
