@@ -37,6 +37,10 @@ sed -n 's/^ARENA_API [^(]*[ *]\(arena_[a-z0-9_]*\)(.*/\1/p' "$prefix/include/are
 nm -D --defined-only "$libdir/libarena.so" | awk '{ print $3 }' | sort >"$work/exported"
 [ -s "$work/api" ] && cmp -s "$work/api" "$work/exported" ||
     { echo "libarena.so exports other than arena.h's API:" >&2; diff "$work/api" "$work/exported" >&2; exit 1; }
+# ... and reaches its thread-local slots without __tls_get_addr (initial exec):
+# a call per arena call otherwise, 50 instructions per malloc+free pair
+! nm -D --undefined-only "$libdir/libarena.so" | grep -q '__tls_get_addr' ||
+    { echo "libarena.so calls __tls_get_addr: not built initial-exec" >&2; exit 1; }
 
 # Without CMake: the flags README.md gives. GNUInstallDirs may pick lib64.
 echo "== -I/-L"
