@@ -796,8 +796,18 @@ void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
 
 void heap_release_all(heap_t *h) {
     huge_purge(h, 0, false, 0);
-    for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
-        while (h->segments[kind]) segment_release(h, h->segments[kind]);
+    /* Along `next` alone, the list taken whole: in a heap whose thread vanished
+     * at fork (arena_reset in the child) a `prev` may be half-changed, and
+     * unlinking by it left the head on a segment already unmapped. */
+    for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++) {
+        segment_t *s = h->segments[kind];
+        h->segments[kind] = NULL;
+        while (s) {
+            segment_t *next = s->next;
+            segment_release_unlinked(h, s);
+            s = next;
+        }
+    }
     /* Start over, keeping what the heap is and what it counted. */
     heap_t keep = *h;
     memset(h, 0, sizeof *h);

@@ -56,6 +56,26 @@ void arena_uncharge(arena_t *a, size_t size) {
     atomic_fetch_sub(&a->mapped_bytes, size);
 }
 
+/* s first on h's list of its kind. */
+static void segment_link(heap_t *h, segment_t *s) {
+    s->prev = NULL;
+    s->next = h->segments[s->kind];
+    if (s->next) s->next->prev = s;
+    h->segments[s->kind] = s;
+}
+
+/* s off h's list of its kind. The forward links change first: the list read
+ * through `next` from its head is whole at every step (heap_release_all
+ * follows it in a heap whose thread vanished at fork). */
+static void segment_unlink(heap_t *h, segment_t *s) {
+    if (s->prev) s->prev->next = s->next;
+    else h->segments[s->kind] = s->next;
+    if (s->next) s->next->prev = s->prev;
+}
+
+static void segment_forget(heap_t *h, segment_t *s);
+static void segment_unmap(heap_t *h, segment_t *s);
+
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) {
     arena_t *a = h->arena;
     /* Before asking the OS for more, take back what ended threads' heaps got.
@@ -73,12 +93,6 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
         errno = ENOMEM;
         return NULL;
     }
-    if (segmap_insert(s, size)) {
-        os_unmap(s, size);
-        arena_uncharge(a, size);
-        errno = ENOMEM;
-        return NULL;
-    }
     s->magic = SEGMENT_MAGIC ^ (uint32_t)kind;
     s->kind = kind;
     s->arena = a;
@@ -87,17 +101,23 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     s->size = size;
     s->guard = 0;
     if (h->mode & MODE_SECURE && modes_guard(s)) {
-        segmap_remove(s, size);
         os_unmap(s, size);
         arena_uncharge(a, size);
         errno = ENOMEM;
         return NULL;
     }
-    s->prev = NULL;
-    s->next = h->segments[kind];
-    if (s->next) s->next->prev = s;
-    h->segments[kind] = s;
+    /* On the heap's list before in the segment map, as segment_release takes
+     * it out of the map before off the list: a thread that vanishes at fork
+     * in between leaves a segment that heap_release_all finds on the list,
+     * never one registered (a block lookup would reach its heap) and lost. */
+    segment_link(h, s);
     COUNTER_ADD(h->segment_count, 1);
+    if (segmap_insert(s, size)) {
+        segment_unlink(h, s);
+        segment_unmap(h, s);
+        errno = ENOMEM;
+        return NULL;
+    }
     switch (kind) {
     case SEG_SMALL:
         s->page_count = (uint32_t)(size >> PAGE_SHIFT);
@@ -121,10 +141,9 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
 }
 
 void segment_release(heap_t *h, segment_t *s) {
-    if (s->prev) s->prev->next = s->next;
-    else h->segments[s->kind] = s->next;
-    if (s->next) s->next->prev = s->prev;
-    segment_release_unlinked(h, s);
+    segment_forget(h, s); /* out of the map first: segment_new says why */
+    segment_unlink(h, s);
+    segment_unmap(h, s);
 }
 
 bool arena_recently_released(const arena_t *a, const void *p) {
@@ -136,16 +155,27 @@ bool arena_recently_released(const arena_t *a, const void *p) {
     return false;
 }
 
-void segment_release_unlinked(heap_t *h, segment_t *s) {
-    COUNTER_SET(h->segment_count, h->segment_count - 1);
-    size_t size = s->size;
+/* Remembers s's range as released (a later free there is a double free) and
+ * takes it out of the segment map. */
+static void segment_forget(heap_t *h, segment_t *s) {
     arena_t *a = h->arena;
     unsigned slot = atomic_fetch_add_explicit(&a->released_next, 1, memory_order_relaxed) % RELEASED_RING;
     atomic_store_explicit(&a->released_end[slot], 0, memory_order_relaxed);
     atomic_store_explicit(&a->released_begin[slot], (uintptr_t)s, memory_order_relaxed);
-    atomic_store_explicit(&a->released_end[slot], (uintptr_t)s + size, memory_order_relaxed);
-    segmap_remove(s, size);
+    atomic_store_explicit(&a->released_end[slot], (uintptr_t)s + s->size, memory_order_relaxed);
+    segmap_remove(s, s->size);
+}
+
+/* Hands s, forgotten and off every list, back to the OS. */
+static void segment_unmap(heap_t *h, segment_t *s) {
+    COUNTER_SET(h->segment_count, h->segment_count - 1);
+    size_t size = s->size;
     s->magic = 0;
     os_unmap(s, size);
     arena_uncharge(h->arena, size);
+}
+
+void segment_release_unlinked(heap_t *h, segment_t *s) {
+    segment_forget(h, s);
+    segment_unmap(h, s);
 }

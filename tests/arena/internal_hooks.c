@@ -12,3 +12,18 @@ uintptr_t internal_hook_medium_segment_end(const void *p) {
 /* Hands back every dirty free byte of explicit arena a's heap, whatever the
  * purge budget says. */
 void internal_hook_purge_all(arena_t *a) { heap_purge_all(&a->heap); }
+
+/* Leaves explicit arena a's heap as a thread that vanished at fork inside
+ * segment_new's linking would leave it: a fresh segment that the first small
+ * segment's `prev` names but the list's head does not. Returns that segment's
+ * mapping (SEGMENT_ALIGN bytes), for the caller to unmap. */
+void *internal_hook_half_linked_segment(arena_t *a) {
+    heap_t *h = &a->heap;
+    segment_t *head = h->segments[SEG_SMALL];
+    segment_t *s = os_map(SEGMENT_ALIGN, SEGMENT_ALIGN);
+    if (!head || !s) return NULL;
+    s->kind = SEG_SMALL;
+    s->next = head;
+    head->prev = s;
+    return s;
+}
