@@ -790,10 +790,48 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapReportsOutsideTheArenasLock) {
         ::testing::ExitedWithCode(0), "");
 }
 
-// A block of an ended thread's heap freed by two other threads, in an arena
-// of 8-byte blocks (no room for the in-transit mark, so neither free sees the
-// other): the second copy is found when a thread adopting a heap takes in
-// what was freed into the ended ones, under the arena's lock. The report
+// A thread-safe arena whose blocks have no room for the in-transit mark.
+static arena_t *ThreadSafeArenaOf8ByteBlocks() {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    c.block_size = 8;
+    return arena_create(&c);
+}
+
+// Makes a block of an ended thread's heap freed by two other threads, in an
+// arena of 8-byte blocks (no room for the in-transit mark, so neither free sees
+// the other): both batches reach the ended heap's remote list when their
+// threads end, the block on it twice. Returns once all three threads are gone.
+static void FreeABlockOfAnEndedHeapTwice(arena_t *a) {
+    std::mutex lock;
+    std::condition_variable changed;
+    int stage = 0;
+    auto wait_for = [&](int n) {
+        std::unique_lock<std::mutex> hold(lock);
+        changed.wait(hold, [&] { return stage >= n; });
+    };
+    auto advance = [&] {
+        std::lock_guard<std::mutex> hold(lock);
+        stage++;
+        changed.notify_all();
+    };
+    void *p = nullptr;
+    std::thread owner([&] { p = arena_malloc(a, 100); advance(); wait_for(3); });
+    // Two threads with heaps of their own (taken while the owner runs:
+    // not its heap, adopted), each freeing p into a batch of its own.
+    std::thread first([&] { wait_for(1); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(4); arena_free(a, p); advance(); wait_for(6); });
+    std::thread second([&] { wait_for(2); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(5); arena_free(a, p); advance(); });
+    wait_for(3);
+    owner.join();  // its heap is abandoned, p still live in it
+    advance();
+    wait_for(6);
+    second.join();  // its batch goes to the owner's heap at exit ...
+    advance();
+    first.join();   // ... and so does this one: p is on that list twice
+}
+
+// The second copy of such a block is found when a thread adopting a heap takes
+// in what was freed into the ended ones, under the arena's lock. The report
 // waits until the lock goes: the handler may call the arena (arena_stats_get
 // takes the lock); before, the adopting thread hung there for good.
 TEST(ThreadHeaps, ADoubleFreeFoundWhileAdoptingAHeapIsReportedOutsideTheArenasLock) {
@@ -801,39 +839,33 @@ TEST(ThreadHeaps, ADoubleFreeFoundWhileAdoptingAHeapIsReportedOutsideTheArenasLo
     EXPECT_EXIT(
         {
             alarm(10);
-            arena_config c{};
-            c.flags = ARENA_THREAD_SAFE;
-            c.block_size = 8;
-            arena_t *a = arena_create(&c);
-            std::mutex lock;
-            std::condition_variable changed;
-            int stage = 0;
-            auto wait_for = [&](int n) {
-                std::unique_lock<std::mutex> hold(lock);
-                changed.wait(hold, [&] { return stage >= n; });
-            };
-            auto advance = [&] {
-                std::lock_guard<std::mutex> hold(lock);
-                stage++;
-                changed.notify_all();
-            };
-            void *p = nullptr;
-            std::thread owner([&] { p = arena_malloc(a, 100); advance(); wait_for(3); });
-            // Two threads with heaps of their own (taken while the owner runs:
-            // not its heap, adopted), each freeing p into a batch of its own.
-            std::thread first([&] { wait_for(1); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(4); arena_free(a, p); advance(); wait_for(6); });
-            std::thread second([&] { wait_for(2); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(5); arena_free(a, p); advance(); });
-            wait_for(3);
-            owner.join();  // its heap is abandoned, p still live in it
-            advance();
-            wait_for(6);
-            second.join();  // its batch goes to the owner's heap at exit ...
-            advance();
-            first.join();   // ... and so does this one: p is on that list twice
+            arena_t *a = ThreadSafeArenaOf8ByteBlocks();
+            FreeABlockOfAnEndedHeapTwice(a);
             DoubleFreeInspector inspect;
             arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
             void *q = arena_malloc(a, 100);  // this thread's first call: it adopts a heap
             arena_set_error_handler(nullptr, nullptr);
+            exit(q && inspect.reports == 1 ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
+// The same block found by a thread that maps a huge block: segment_new takes in
+// what ended heaps got (heaps_reclaim) under the huge blocks' lock, which
+// arena_stats_get takes too. The report waits until that lock goes as well.
+TEST(ThreadHeaps, ADoubleFreeFoundWhileMappingAHugeBlockIsReportedOutsideTheHugeLock) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            alarm(10);
+            arena_t *a = ThreadSafeArenaOf8ByteBlocks();
+            arena_free(a, arena_malloc(a, 8));  // this thread's heap, before any heap ends
+            FreeABlockOfAnEndedHeapTwice(a);
+            DoubleFreeInspector inspect;
+            arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
+            void *q = arena_malloc(a, (size_t)32 << 20);  // a huge segment: heaps_reclaim first
+            arena_set_error_handler(nullptr, nullptr);
+            arena_free(a, q);
             exit(q && inspect.reports == 1 ? 0 : 1);
         },
         ::testing::ExitedWithCode(0), "");
