@@ -355,9 +355,12 @@ void heaps_unregister(arena_t *a) {
     pthread_mutex_unlock(&registry_lock);
 }
 
-/* Gives a slot's heap back to its arena, when the arena is still there. */
+/* Gives a slot's heap back to its arena, when the arena is still there. The
+ * heap takes in what others freed into it under the registry's lock, which
+ * arena_create and arena_destroy take: reports wait until it goes. */
 static void slot_release(heap_slot *slot) {
     if (!slot->arena_id) return;
+    error_defer_begin();
     pthread_mutex_lock(&registry_lock);
     for (arena_t *a = registry; a; a = a->next_registered) {
         if (a->id == slot->arena_id) {
@@ -366,6 +369,7 @@ static void slot_release(heap_slot *slot) {
         }
     }
     pthread_mutex_unlock(&registry_lock);
+    error_defer_end();
     slot->arena_id = 0;
     slot->heap = NULL;
 }

@@ -871,6 +871,58 @@ TEST(ThreadHeaps, ADoubleFreeFoundWhileMappingAHugeBlockIsReportedOutsideTheHuge
         ::testing::ExitedWithCode(0), "");
 }
 
+// A thread's heap takes in what other threads freed into it when the thread
+// ends (heaps_abandon), under the lock of the registry of thread-safe arenas,
+// which arena_create and arena_destroy take: a double free found there is
+// reported after that lock goes, so a handler may make an arena of its own.
+TEST(ThreadHeaps, ADoubleFreeFoundAsAThreadEndsIsReportedOutsideTheRegistryLock) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            alarm(10);
+            arena_t *a = ThreadSafeArenaOf8ByteBlocks();
+            struct Creator {
+                int reports = 0;
+                static void Handler(void *ctx, arena_t *, const void *, arena_error kind, const char *) {
+                    arena_config c{};
+                    c.flags = ARENA_THREAD_SAFE;
+                    arena_t *other = arena_create(&c);
+                    if (kind == ARENA_ERR_DOUBLE_FREE && other) static_cast<Creator *>(ctx)->reports++;
+                    arena_destroy(other);
+                }
+            } creator;
+            std::mutex lock;
+            std::condition_variable changed;
+            int stage = 0;
+            void *p = nullptr;
+            std::thread owner([&] {
+                p = arena_malloc(a, 100);
+                std::unique_lock<std::mutex> hold(lock);
+                stage = 1;
+                changed.notify_all();
+                changed.wait(hold, [&] { return stage == 2; });
+            });
+            {
+                std::unique_lock<std::mutex> hold(lock);
+                changed.wait(hold, [&] { return stage == 1; });
+            }
+            // Each batch reaches the owner's remote list as its thread ends:
+            // p is on it twice (8-byte blocks have no in-transit mark).
+            std::thread([&] { arena_free(a, p); }).join();
+            std::thread([&] { arena_free(a, p); }).join();
+            arena_set_error_handler(Creator::Handler, &creator);
+            {
+                std::lock_guard<std::mutex> hold(lock);
+                stage = 2;
+                changed.notify_all();
+            }
+            owner.join();
+            arena_set_error_handler(nullptr, nullptr);
+            exit(creator.reports == 1 ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
 // Several threads left without a heap by max_bytes free at once: the arena's
 // own heap that stands in for them takes one at a time (it has one batch).
 TEST(ThreadHeaps, ThreadsWithNoRoomForAHeapFreeAtOnce) {
