@@ -2,6 +2,8 @@
  * error path ever calls printf or malloc. */
 #include "internal.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,23 +111,42 @@ static const struct {
     [ARENA_ERR_WRITE_AFTER_FREE] = {"write after free to block ", " in arena ", ""},
 };
 
-/* A report held back by error_defer_begin (one per thread; later ones in the
- * same stretch are dropped: a deferring caller checks one pointer). Initial
- * exec: the drop-in's TLS must not reach the dynamic loader's allocator. */
+/* Reports held back by error_defer_begin, made in order by the outermost
+ * error_defer_end; past DEFER_MAX in one stretch they are counted, and the
+ * count written to stderr. A stretch covers one call (a free, an adoption
+ * that takes in what others freed into every ended heap): a few at most.
+ * Initial exec: the drop-in's TLS must not reach the dynamic loader's
+ * allocator. */
+#define DEFER_MAX 4
+_Static_assert(DEFER_MAX >= 1, "a stretch holds at least the first report");
 static __thread struct {
     unsigned deferring;              /* nesting depth of error_defer_begin */
-    bool waiting;
-    arena_t *a;
-    const void *p, *owner;
-    arena_error kind;
+    unsigned waiting;                /* reports held in `held` */
+    unsigned dropped;                /* reports past DEFER_MAX */
+    struct {
+        arena_t *a;
+        const void *p, *owner;
+        arena_error kind;
+    } held[DEFER_MAX];
 } deferred __attribute__((tls_model("initial-exec")));
 
 void error_defer_begin(void) { deferred.deferring++; }
 
 void error_defer_end(void) {
-    if (--deferred.deferring || !deferred.waiting) return;
-    deferred.waiting = false;
-    error_report(deferred.a, deferred.p, deferred.kind, deferred.owner);
+    if (--deferred.deferring) return;
+    /* A handler that calls the arena may defer and report again: take the
+     * held reports out before making them. */
+    unsigned waiting = deferred.waiting, dropped = deferred.dropped;
+    deferred.waiting = deferred.dropped = 0;
+    for (unsigned i = 0; i < waiting; i++)
+        error_report(deferred.held[i].a, deferred.held[i].p, deferred.held[i].kind, deferred.held[i].owner);
+    if (dropped) {
+        fmtbuf f = {.len = 0};
+        fmt_str(&f, "arena: ");
+        fmt_dec(&f, dropped);
+        fmt_str(&f, " more misuse reports found under a lock were dropped\n");
+        error_write(f.buf);
+    }
 }
 
 static void error_format(fmtbuf *f, arena_t *a, const void *p, arena_error kind, const void *owner) {
@@ -140,16 +161,23 @@ static void error_format(fmtbuf *f, arena_t *a, const void *p, arena_error kind,
 
 void error_report(arena_t *a, const void *p, arena_error kind, const void *owner) {
     if (deferred.deferring) {
-        if (!deferred.waiting) {
-            deferred.waiting = true;
-            deferred.a = a, deferred.p = p, deferred.kind = kind, deferred.owner = owner;
+        if (deferred.waiting < DEFER_MAX) {
+            unsigned i = deferred.waiting++;
+            deferred.held[i].a = a, deferred.held[i].p = p, deferred.held[i].kind = kind;
+            deferred.held[i].owner = owner;
+        } else {
+            deferred.dropped++;
         }
         return;
     }
     fmtbuf f = {.len = 0};
     error_format(&f, a, p, kind, owner);
     arena_error_fn fn = atomic_load(&error_handler);
+    /* The handler's own calls must not show in errno: free leaves it alone,
+     * and a call that fails sets it after its report. */
+    int saved = errno;
     fn(atomic_load(&error_ctx), a, p, kind, f.buf);
+    errno = saved;
 }
 
 void error_report_fatal(arena_t *a, const void *p, arena_error kind) {

@@ -95,9 +95,9 @@ void error_report(arena_t *a, const void *p, arena_error kind, const void *owner
  * wait for the lock held, so the message goes to stderr without it. */
 void error_report_fatal(arena_t *a, const void *p, arena_error kind) INTERNAL;
 /* Between these two, the calling thread's reports wait, and the outermost
- * error_defer_end makes the first of them: for a caller that holds a lock the
- * handler's own calls into the arena would wait for (the handler may call the
- * arena). Pairs nest. */
+ * error_defer_end makes them, in order (the first few; the rest are counted
+ * on stderr): for a caller that holds a lock the handler's own calls into
+ * the arena would wait for (the handler may call the arena). Pairs nest. */
 void error_defer_begin(void) INTERNAL;
 void error_defer_end(void) INTERNAL;
 /* Writes "arena: check failed: MSG" and the value to stderr with write(2). */

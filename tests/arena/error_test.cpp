@@ -242,6 +242,31 @@ TEST_P(HandlerCallsIntoTheArenaTest, TheHandlerMayCallTheArenasFunctions) {
         ::testing::ExitedWithCode(0), "");
 }
 
+// A handler's own calls may set errno; the call that reported keeps the
+// caller's: free leaves errno alone (POSIX), and a failing call sets it after
+// its report.
+struct ErrnoSettingHandler {
+    static void Handler(void *, arena_t *, const void *, arena_error, const char *) { errno = EDOM; }
+};
+
+TEST_P(HandlerCallsIntoTheArenaTest, TheHandlersErrnoDoesNotReachTheCaller) {
+    arena_config c{};
+    c.policy = GetParam();
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    arena_set_error_handler(ErrnoSettingHandler::Handler, nullptr);
+    void *p = arena_malloc(a, 100);
+    arena_free(a, p);
+    errno = 0;
+    arena_free(a, p);  // double free, reported
+    EXPECT_EQ(errno, 0) << "free changed errno";
+    errno = 0;
+    arena_usable_size(a, &a_global_variable);  // invalid pointer, reported
+    EXPECT_EQ(errno, 0);
+    arena_set_error_handler(nullptr, nullptr);
+    arena_destroy(a);
+}
+
 // The default handler: one line on stderr, then abort.
 using MisuseDeathTest = MisuseTest;
 INSTANTIATE_TEST_SUITE_P(Configs, MisuseDeathTest,

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "arena.h"
 
@@ -91,48 +92,66 @@ TEST(MediumSegmentEnd, AFreeBlockThatEndsTheSegmentHandsBackItsLastPage) {
     arena_destroy(a);
 }
 
-struct CountingHandler {
-    static int calls;
-    static void Handler(void *, arena_t *, const void *, arena_error, const char *) { calls++; }
-};
-int CountingHandler::calls = 0;
-
 // Reports held back under a lock wait for the outermost end: a caller that
-// defers inside another's stretch must not make the report while the outer
-// caller still holds its lock.
-TEST(ErrorDefer, ReportsWaitForTheOutermostEnd) {
-    CountingHandler::calls = 0;
-    arena_set_error_handler(CountingHandler::Handler, nullptr);
+// defers inside another's stretch must not make them while the outer caller
+// still holds its lock. Then each is made, in order; past the few a stretch
+// holds, they are counted on stderr.
+struct RecordingHandler {
+    static std::vector<arena_error> kinds;
+    static void Handler(void *, arena_t *, const void *, arena_error kind, const char *) { kinds.push_back(kind); }
+};
+std::vector<arena_error> RecordingHandler::kinds;
+
+TEST(ErrorDefer, ReportsWaitForTheOutermostEndAndComeInOrder) {
+    RecordingHandler::kinds.clear();
+    arena_set_error_handler(RecordingHandler::Handler, nullptr);
     int x;
     error_defer_begin();
     error_defer_begin();
     error_report(nullptr, &x, ARENA_ERR_DOUBLE_FREE, nullptr);
-    error_report(nullptr, &x, ARENA_ERR_INVALID_POINTER, nullptr);  // one report per stretch
+    error_report(nullptr, &x, ARENA_ERR_INVALID_POINTER, nullptr);
     error_defer_end();
-    EXPECT_EQ(CountingHandler::calls, 0) << "made before the outer stretch ended";
+    EXPECT_TRUE(RecordingHandler::kinds.empty()) << "made before the outer stretch ended";
     error_defer_end();
-    EXPECT_EQ(CountingHandler::calls, 1);
-    error_report(nullptr, &x, ARENA_ERR_DOUBLE_FREE, nullptr);
-    EXPECT_EQ(CountingHandler::calls, 2) << "outside a stretch, at once";
+    EXPECT_EQ(RecordingHandler::kinds,
+              (std::vector<arena_error>{ARENA_ERR_DOUBLE_FREE, ARENA_ERR_INVALID_POINTER}));
+    error_report(nullptr, &x, ARENA_ERR_CORRUPTION, nullptr);
+    EXPECT_EQ(RecordingHandler::kinds.size(), 3u) << "outside a stretch, at once";
+    arena_set_error_handler(nullptr, nullptr);
+}
+
+TEST(ErrorDefer, ReportsPastWhatAStretchHoldsAreCounted) {
+    RecordingHandler::kinds.clear();
+    arena_set_error_handler(RecordingHandler::Handler, nullptr);
+    int x;
+    error_defer_begin();
+    for (int i = 0; i < 10; i++) error_report(nullptr, &x, ARENA_ERR_DOUBLE_FREE, nullptr);
+    testing::internal::CaptureStderr();
+    error_defer_end();
+    const std::string written = testing::internal::GetCapturedStderr();
+    const size_t made = RecordingHandler::kinds.size();
+    EXPECT_GE(made, 1u);
+    EXPECT_LT(made, 10u) << "a stretch holds a few";
+    EXPECT_NE(written.find("arena: " + std::to_string(10 - made) + " more misuse reports"), std::string::npos) << written;
     arena_set_error_handler(nullptr, nullptr);
 }
 
 // A report its caller aborts after cannot wait: while reports are held back
 // it goes to stderr without the handler (which may wait for the lock held).
 TEST(ErrorDefer, AFatalReportIsWrittenAtOnce) {
-    CountingHandler::calls = 0;
-    arena_set_error_handler(CountingHandler::Handler, nullptr);
+    RecordingHandler::kinds.clear();
+    arena_set_error_handler(RecordingHandler::Handler, nullptr);
     int x;
     testing::internal::CaptureStderr();
     error_defer_begin();
     error_report_fatal(nullptr, &x, ARENA_ERR_CORRUPTION);
     std::string written = testing::internal::GetCapturedStderr();
-    EXPECT_EQ(CountingHandler::calls, 0);
+    EXPECT_TRUE(RecordingHandler::kinds.empty());
     EXPECT_NE(written.find("arena: heap corruption near 0x"), std::string::npos) << written;
     error_defer_end();
-    EXPECT_EQ(CountingHandler::calls, 0) << "made a second time";
+    EXPECT_TRUE(RecordingHandler::kinds.empty()) << "made a second time";
     error_report_fatal(nullptr, &x, ARENA_ERR_CORRUPTION);
-    EXPECT_EQ(CountingHandler::calls, 1) << "outside a stretch, through the handler";
+    EXPECT_EQ(RecordingHandler::kinds.size(), 1u) << "outside a stretch, through the handler";
     arena_set_error_handler(nullptr, nullptr);
 }
 
