@@ -802,6 +802,9 @@ void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
 /* ---- whole heap ---------------------------------------------------------- */
 
 void heap_release_all(heap_t *h) {
+    /* The huge cache is unlinked by `prev` too, but only the arena's own heap
+     * holds huge mappings, and it changes under the huge lock, which fork
+     * takes: it is never half-changed in a child. */
     huge_purge(h, 0, false, 0);
     /* Along `next` alone, the list taken whole: in a heap whose thread vanished
      * at fork (arena_reset in the child) a `prev` may be half-changed, and
