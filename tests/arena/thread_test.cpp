@@ -758,6 +758,16 @@ struct DoubleFreeInspector {
     }
 };
 
+// Runs call with DoubleFreeInspector as the error handler; the double frees
+// it could read the statistics for.
+template <class Call> int DoubleFreesReportedDuring(Call call) {
+    DoubleFreeInspector inspect;
+    arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
+    call();
+    arena_set_error_handler(nullptr, nullptr);
+    return inspect.reports;
+}
+
 // A thread without a heap frees through the arena's own heap under the
 // arena's lock. Its misuse is reported after the lock goes: the handler may
 // call the arena (arena_stats_get takes the lock), and before, a second free
@@ -774,18 +784,18 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapReportsOutsideTheArenasLock) {
                 [&](arena_t *probe) { return std::vector<void *>{arena_malloc(probe, 100)}; }, &one_heap);
             arena_t *a = arena_create(&c);
             void *p = arena_malloc(a, 100);
-            DoubleFreeInspector inspect;
+            int reports = 0;
             bool no_heap = false;
             std::thread([&] {
                 no_heap = arena_malloc(a, 100) == nullptr;
-                arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
-                arena_free(a, p);  // to its owner's remote list
-                arena_free(a, p);  // again, while it waits there
-                arena_set_error_handler(nullptr, nullptr);
+                reports = DoubleFreesReportedDuring([&] {
+                    arena_free(a, p);  // to its owner's remote list
+                    arena_free(a, p);  // again, while it waits there
+                });
             }).join();
             bool sound = arena_check(a) == 0 && Stats(a).live_bytes == 0;
             arena_destroy(a);
-            exit(no_heap && inspect.reports == 1 && sound ? 0 : 1);
+            exit(no_heap && reports == 1 && sound ? 0 : 1);
         },
         ::testing::ExitedWithCode(0), "");
 }
@@ -841,11 +851,10 @@ TEST(ThreadHeaps, ADoubleFreeFoundWhileAdoptingAHeapIsReportedOutsideTheArenasLo
             alarm(10);
             arena_t *a = ThreadSafeArenaOf8ByteBlocks();
             FreeABlockOfAnEndedHeapTwice(a);
-            DoubleFreeInspector inspect;
-            arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
-            void *q = arena_malloc(a, 100);  // this thread's first call: it adopts a heap
-            arena_set_error_handler(nullptr, nullptr);
-            exit(q && inspect.reports == 1 ? 0 : 1);
+            void *q = nullptr;
+            // This thread's first call: it adopts a heap.
+            int reports = DoubleFreesReportedDuring([&] { q = arena_malloc(a, 100); });
+            exit(q && reports == 1 ? 0 : 1);
         },
         ::testing::ExitedWithCode(0), "");
 }
@@ -861,12 +870,11 @@ TEST(ThreadHeaps, ADoubleFreeFoundWhileMappingAHugeBlockIsReportedOutsideTheHuge
             arena_t *a = ThreadSafeArenaOf8ByteBlocks();
             arena_free(a, arena_malloc(a, 8));  // this thread's heap, before any heap ends
             FreeABlockOfAnEndedHeapTwice(a);
-            DoubleFreeInspector inspect;
-            arena_set_error_handler(DoubleFreeInspector::Handler, &inspect);
-            void *q = arena_malloc(a, (size_t)32 << 20);  // a huge segment: heaps_reclaim first
-            arena_set_error_handler(nullptr, nullptr);
+            void *q = nullptr;
+            // A huge segment: segment_new runs heaps_reclaim first.
+            int reports = DoubleFreesReportedDuring([&] { q = arena_malloc(a, (size_t)32 << 20); });
             arena_free(a, q);
-            exit(q && inspect.reports == 1 ? 0 : 1);
+            exit(q && reports == 1 ? 0 : 1);
         },
         ::testing::ExitedWithCode(0), "");
 }
