@@ -22,14 +22,10 @@ static heap_t *huge_owner(heap_t *h) { return h->arena->multi_heap ? &h->arena->
  * segment_new takes in what ended heaps got (heaps_reclaim), where double
  * frees show, and its own deferral nests inside this one. */
 static void huge_lock(heap_t *h) {
-    if (!h->arena->multi_heap) return;
-    error_defer_begin();
-    pthread_mutex_lock(&h->arena->huge_lock);
+    if (h->arena->multi_heap) lock_deferring(&h->arena->huge_lock);
 }
 static void huge_unlock(heap_t *h) {
-    if (!h->arena->multi_heap) return;
-    pthread_mutex_unlock(&h->arena->huge_lock);
-    error_defer_end();
+    if (h->arena->multi_heap) unlock_reporting(&h->arena->huge_lock);
 }
 
 /* ---- routing ------------------------------------------------------------- */

@@ -21,18 +21,9 @@
 
 static void heaps_lock(arena_t *a) { pthread_mutex_lock(&a->lock); }
 static void heaps_unlock(arena_t *a) { pthread_mutex_unlock(&a->lock); }
-/* heaps_lock, with the calling thread's misuse reports held back until
- * heaps_unlock_reporting: the handler may call the arena, whose calls take
- * the lock. Under it, a thread frees for one without a heap, and takes in
- * what other threads freed into ended heaps, where double frees show. */
-static void heaps_lock_deferring(arena_t *a) {
-    error_defer_begin();
-    heaps_lock(a);
-}
-static void heaps_unlock_reporting(arena_t *a) {
-    heaps_unlock(a);
-    error_defer_end();
-}
+/* Where misuse may be found under the arena's lock (a thread freeing for one
+ * without a heap; taking in what other threads freed into ended heaps, where
+ * double frees show) it is taken with lock_deferring. */
 
 bool heaps_init(arena_t *a) {
     a->multi_heap = true;
@@ -124,10 +115,10 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
 }
 
 void heaps_free_unattached(arena_t *a, void *p) {
-    heaps_lock_deferring(a);
+    lock_deferring(&a->lock);
     heap_free_fast(&a->heap, p);
     heap_flush_pending(&a->heap); /* no thread of its own would flush it */
-    heaps_unlock_reporting(a);
+    unlock_reporting(&a->lock);
 }
 
 void heap_collect_remote(heap_t *h) {
@@ -205,18 +196,14 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
 }
 
 bool heaps_reclaim(arena_t *a) {
-    error_defer_begin();
-    if (pthread_mutex_trylock(&a->lock)) { /* someone else is at it */
-        error_defer_end();
-        return false;
-    }
+    if (trylock_deferring(&a->lock)) return false; /* someone else is at it */
     bool released = heaps_reclaim_locked(a, true);
-    heaps_unlock_reporting(a);
+    unlock_reporting(&a->lock);
     return released;
 }
 
 heap_t *heaps_adopt(arena_t *a) {
-    heaps_lock_deferring(a);
+    lock_deferring(&a->lock);
     heaps_reclaim_locked(a, false); /* not trimmed: the heap adopted here wants its pages back */
     heap_t *h = a->abandoned;
     if (h) {
@@ -227,14 +214,14 @@ heap_t *heaps_adopt(arena_t *a) {
     } else {
         size_t size = align_up(sizeof(heap_t), OS_PAGE);
         if (arena_charge(a, size)) {
-            heaps_unlock_reporting(a);
+            unlock_reporting(&a->lock);
             errno = ENOMEM;
             return NULL;
         }
         h = os_map(size, OS_PAGE);
         if (!h) {
             arena_uncharge(a, size);
-            heaps_unlock_reporting(a);
+            unlock_reporting(&a->lock);
             errno = ENOMEM;
             return NULL;
         }
@@ -244,7 +231,7 @@ heap_t *heaps_adopt(arena_t *a) {
         a->heaps = h;
         a->heap_bytes += size;
     }
-    heaps_unlock_reporting(a);
+    unlock_reporting(&a->lock);
     return h;
 }
 
@@ -360,16 +347,14 @@ void heaps_unregister(arena_t *a) {
  * arena_create and arena_destroy take: reports wait until it goes. */
 static void slot_release(heap_slot *slot) {
     if (!slot->arena_id) return;
-    error_defer_begin();
-    pthread_mutex_lock(&registry_lock);
+    lock_deferring(&registry_lock);
     for (arena_t *a = registry; a; a = a->next_registered) {
         if (a->id == slot->arena_id) {
             heaps_abandon(slot->heap);
             break;
         }
     }
-    pthread_mutex_unlock(&registry_lock);
-    error_defer_end();
+    unlock_reporting(&registry_lock);
     slot->arena_id = 0;
     slot->heap = NULL;
 }

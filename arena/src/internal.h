@@ -100,6 +100,23 @@ void error_report_fatal(arena_t *a, const void *p, arena_error kind) INTERNAL;
  * the arena would wait for (the handler may call the arena). Pairs nest. */
 void error_defer_begin(void) INTERNAL;
 void error_defer_end(void) INTERNAL;
+/* A lock under which misuse may be found: the calling thread's reports wait
+ * until it goes (the handler may call the arena, whose calls take it). */
+static inline void lock_deferring(pthread_mutex_t *m) {
+    error_defer_begin();
+    pthread_mutex_lock(m);
+}
+/* lock_deferring without waiting: returns true when m was held, nothing deferred. */
+static inline bool trylock_deferring(pthread_mutex_t *m) {
+    error_defer_begin();
+    if (!pthread_mutex_trylock(m)) return false;
+    error_defer_end();
+    return true;
+}
+static inline void unlock_reporting(pthread_mutex_t *m) {
+    pthread_mutex_unlock(m);
+    error_defer_end();
+}
 /* Writes "arena: check failed: MSG" and the value to stderr with write(2). */
 void error_check_failed(const char *msg, uintptr_t value) INTERNAL;
 /* Writes a line to stderr with write(2), no allocation. */

@@ -73,8 +73,25 @@ static void segment_unlink(heap_t *h, segment_t *s) {
     if (s->next) s->next->prev = s->prev;
 }
 
-static void segment_forget(heap_t *h, segment_t *s);
-static void segment_unmap(heap_t *h, segment_t *s);
+/* Remembers s's range as released (a later free there is a double free) and
+ * takes it out of the segment map. */
+static void segment_forget(heap_t *h, segment_t *s) {
+    arena_t *a = h->arena;
+    unsigned slot = atomic_fetch_add_explicit(&a->released_next, 1, memory_order_relaxed) % RELEASED_RING;
+    atomic_store_explicit(&a->released_end[slot], 0, memory_order_relaxed);
+    atomic_store_explicit(&a->released_begin[slot], (uintptr_t)s, memory_order_relaxed);
+    atomic_store_explicit(&a->released_end[slot], (uintptr_t)s + s->size, memory_order_relaxed);
+    segmap_remove(s, s->size);
+}
+
+/* Hands s, forgotten and off every list, back to the OS. */
+static void segment_unmap(heap_t *h, segment_t *s) {
+    COUNTER_SET(h->segment_count, h->segment_count - 1);
+    size_t size = s->size;
+    s->magic = 0;
+    os_unmap(s, size);
+    arena_uncharge(h->arena, size);
+}
 
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) {
     arena_t *a = h->arena;
@@ -154,26 +171,6 @@ bool arena_recently_released(const arena_t *a, const void *p) {
             x < atomic_load_explicit(&a->released_end[i], memory_order_relaxed))
             return true;
     return false;
-}
-
-/* Remembers s's range as released (a later free there is a double free) and
- * takes it out of the segment map. */
-static void segment_forget(heap_t *h, segment_t *s) {
-    arena_t *a = h->arena;
-    unsigned slot = atomic_fetch_add_explicit(&a->released_next, 1, memory_order_relaxed) % RELEASED_RING;
-    atomic_store_explicit(&a->released_end[slot], 0, memory_order_relaxed);
-    atomic_store_explicit(&a->released_begin[slot], (uintptr_t)s, memory_order_relaxed);
-    atomic_store_explicit(&a->released_end[slot], (uintptr_t)s + s->size, memory_order_relaxed);
-    segmap_remove(s, s->size);
-}
-
-/* Hands s, forgotten and off every list, back to the OS. */
-static void segment_unmap(heap_t *h, segment_t *s) {
-    COUNTER_SET(h->segment_count, h->segment_count - 1);
-    size_t size = s->size;
-    s->magic = 0;
-    os_unmap(s, size);
-    arena_uncharge(h->arena, size);
 }
 
 void segment_release_unlinked(heap_t *h, segment_t *s) {
