@@ -126,8 +126,10 @@ ARENA_API void arena_reset(arena_t *a);
 
 /* Fills *out with the arena's statistics. Returns 0, or -1 with EINVAL for NULL.
  * In a thread-safe arena other threads may go on allocating meanwhile: their
- * heaps add only their counters; usable, free and purged bytes and the largest
- * free block cover the calling thread's heap, ended threads' heaps and huge blocks. */
+ * heaps add only their counters, which may lag by the blocks on their way
+ * between threads (never below zero, frees never above allocs); usable, free
+ * and purged bytes and the largest free block cover the calling thread's heap,
+ * ended threads' heaps and huge blocks. */
 ARENA_API int arena_stats_get(arena_t *a, arena_stats *out);
 
 /* Walks every region, page and block and verifies every invariant.

@@ -10,14 +10,18 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
  * its pages and blocks: usable, free, purged bytes and the largest free block.
  * Only a heap that cannot change under the walk may be walked. */
 static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
+    /* The counters before what other threads freed: the owner's collect moves
+     * remote_freed_* into them, and read the other way round a batch collected
+     * in between would count twice (heaps_stats_settle). */
+    uint64_t allocs = COUNTER_GET(h->stats.allocs), frees = COUNTER_GET(h->stats.frees);
+    size_t live_bytes = COUNTER_GET(h->stats.live_bytes);
     /* Blocks freed by other threads and not yet collected by this heap. */
     size_t remote_bytes = atomic_load_explicit(&h->remote_freed_bytes, memory_order_relaxed);
     uint64_t remote_blocks = atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
     /* ... and those this heap's thread freed, not yet handed to their owner. */
     remote_bytes += atomic_load_explicit(&h->pending_bytes, memory_order_relaxed);
     remote_blocks += atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
-    uint64_t allocs = COUNTER_GET(h->stats.allocs), frees = COUNTER_GET(h->stats.frees);
-    out->live_bytes += COUNTER_GET(h->stats.live_bytes) - remote_bytes;
+    out->live_bytes += live_bytes - remote_bytes;
     out->live_blocks += (size_t)(allocs - frees - remote_blocks);
     out->peak_live_bytes += COUNTER_GET(h->stats.peak_live_bytes);
     out->allocs += allocs;
@@ -56,6 +60,21 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     out->free_bytes += h->huge_cache_bytes;
 }
 
+/* The sums of heaps read while their threads run, made consistent. A batch of
+ * blocks that one thread freed of another's heap is counted in its heap's
+ * pending_* until the flush adds it to the owner's remote_freed_*, and the
+ * heaps are read one after the other: a flush between the two reads counts it
+ * in both, so the sums can come out below zero (live_blocks 2^64 - 64). The
+ * figures of running heaps lag by the blocks in flight; they never go below
+ * zero, nor frees above allocs. Sums of unsigned counters that wrap: their
+ * true value is the signed one. */
+static void heaps_stats_settle(arena_stats *out) {
+    if ((int64_t)out->live_bytes < 0) out->live_bytes = 0;
+    if ((int64_t)out->live_blocks < 0) out->live_blocks = 0;
+    if (out->frees > out->allocs) out->frees = out->allocs;
+    if (out->live_blocks > out->allocs - out->frees) out->live_blocks = (size_t)(out->allocs - out->frees);
+}
+
 void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
     if (!a->multi_heap) {
         heap_stats_add(&a->heap, out, true);
@@ -72,6 +91,7 @@ void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
         for (const heap_t *h = a->heaps; h; h = h->next_heap)
             heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
         pthread_mutex_unlock(&a->lock);
+        heaps_stats_settle(out);
     }
     /* A checked block is usable up to its requested size (arena_usable_size),
      * the canary and slack behind it not the caller's: live bytes are the sum. */

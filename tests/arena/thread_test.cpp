@@ -1158,6 +1158,66 @@ TEST_P(SharedArenaTest, UsableSizeOfABlockAnotherThreadAllocated) {
     arena_destroy(a);
 }
 
+// arena_stats_get while one thread frees another's blocks.
+// heap_stats_add subtracts a heap's remote_freed_* and the freeing heap's
+// pending_* from its counters, read one after the other without a lock: a
+// collect (remote_freed_* moved into frees) or a flush (pending_* moved into
+// the owner's remote_freed_*) between two of those reads counts the same
+// blocks freed twice. live_blocks came back as 2^64 - 64 and frees above
+// allocs within a second or two.
+TEST(ThreadHeaps, StatsWhileAnotherThreadFreesNeverCountMoreFreesThanAllocs) {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    std::atomic<bool> stop{false};
+    std::mutex lock;
+    std::vector<void *> handed;
+    std::thread owner([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            std::vector<void *> v;
+            for (int i = 0; i < 64; i++) v.push_back(arena_malloc(a, 32));  // its slow path collects
+            for (;;) {
+                std::lock_guard<std::mutex> g(lock);
+                if (handed.size() < 128 || stop.load(std::memory_order_relaxed)) {
+                    handed.insert(handed.end(), v.begin(), v.end());
+                    break;
+                }
+            }
+        }
+    });
+    std::thread freer([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            std::vector<void *> v;
+            {
+                std::lock_guard<std::mutex> g(lock);
+                v.swap(handed);
+            }
+            for (void *p : v) arena_free(a, p);  // a batch of 64 flushes at once
+            if (v.empty()) std::this_thread::yield();
+        }
+    });
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    int bad = 0;
+    arena_stats first_bad{};
+    while (std::chrono::steady_clock::now() < until && !bad) {
+        arena_stats s;
+        ASSERT_EQ(arena_stats_get(a, &s), 0);
+        if (s.frees > s.allocs || s.live_blocks > s.allocs - s.frees || s.live_bytes > ((size_t)1 << 40)) {
+            bad++;
+            first_bad = s;
+        }
+    }
+    stop = true;
+    owner.join();
+    freer.join();
+    EXPECT_EQ(bad, 0) << "allocs " << first_bad.allocs << " frees " << first_bad.frees << " live_blocks "
+                      << (ptrdiff_t)first_bad.live_blocks << " live_bytes " << (ptrdiff_t)first_bad.live_bytes;
+    for (void *p : handed) arena_free(a, p);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLICY_DEFAULT, ARENA_POLICY_SEED),
                          [](const auto &info) { return PolicyName(info.param); });
 
