@@ -206,7 +206,7 @@ static int check_pending(const heap_t *h) {
     uint64_t count = 0;
     size_t bytes = 0, requested;
     void *last = NULL;
-    for (void *p = atomic_load_explicit(&h->pending_head, memory_order_relaxed); p; p = *(void **)p) {
+    for (void *p = atomic_load_explicit(&h->pending_head, memory_order_relaxed); p; p = transit_next(p)) {
         segment_t *s = segmap_lookup(p);
         CHECK_INVARIANT(++count <= REMOTE_BATCH_BLOCKS, "a pending batch is longer than a batch", p);
         CHECK_INVARIANT(s && s->heap == h->pending_owner && s->heap != h, "a pending block is not its owner's", p);

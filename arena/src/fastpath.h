@@ -110,6 +110,25 @@ static inline bool pending_marked(const heap_t *owner, const void *p) {
     return pending_markable(owner) && pending_mark_holds(owner, p);
 }
 
+/* Blocks on their way to their owner (a batch, the owner's remote list) are
+ * linked through their first 8 bytes. An 8-byte block keeps its slack record
+ * in its byte 7, the link's top byte, which every address the segment map
+ * covers leaves zero: the link keeps that byte, so the block's requested size
+ * stays readable (arena_check, walks of live blocks) until the owner takes it back. */
+#define TRANSIT_LINK_BITS ((UINT64_C(1) << 56) - 1)
+_Static_assert(SEGMAP_ADDRESS_BITS <= 56, "a block's address fits a transit link");
+static inline void *transit_next(const void *p) {
+    uint64_t word;
+    __builtin_memcpy(&word, p, sizeof word);
+    return (void *)(uintptr_t)(word & TRANSIT_LINK_BITS);
+}
+static inline void transit_link(void *p, const void *next) {
+    uint64_t word;
+    __builtin_memcpy(&word, p, sizeof word);
+    word = (word & ~TRANSIT_LINK_BITS) | (uint64_t)(uintptr_t)next;
+    __builtin_memcpy(p, &word, sizeof word);
+}
+
 /* Live block p of h, freed (or resized) by h's own thread, is on its way back
  * from another thread's free of it: a double free, which the block's arrival
  * would otherwise repeat (live bytes below zero, or a block handed out again

@@ -41,7 +41,7 @@ bool heaps_init(arena_t *a) {
 static void heap_push_remote_chain(heap_t *owner, void *first, void *last) {
     void *head = atomic_load_explicit(&owner->remote_free, memory_order_relaxed);
     do {
-        *(void **)last = head;
+        transit_link(last, head);
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote_free, &head, first, memory_order_release,
                                                     memory_order_relaxed));
 }
@@ -72,7 +72,7 @@ static void pending_mark_set(const heap_t *owner, void *p, bool on) {
 
 /* True when p waits in h's batch; walked only when p's bit in pending_seen is set. */
 static bool heap_pending_holds(const heap_t *h, const void *p) {
-    for (void *q = atomic_load_explicit(&h->pending_head, memory_order_relaxed); q; q = *(void **)q)
+    for (void *q = atomic_load_explicit(&h->pending_head, memory_order_relaxed); q; q = transit_next(q))
         if (q == p) return true;
     return false;
 }
@@ -104,7 +104,7 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
         h->pending_seen[hash >> 6] |= bit;
     }
     void *head = atomic_load_explicit(&h->pending_head, memory_order_relaxed);
-    *(void **)p = head;
+    transit_link(p, head);
     if (!head) h->pending_tail = p;
     atomic_store_explicit(&h->pending_head, p, memory_order_relaxed);
     uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed) + 1;
@@ -124,7 +124,7 @@ void heaps_free_unattached(arena_t *a, void *p) {
 void heap_collect_remote(heap_t *h) {
     void *p = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
     while (p) {
-        void *next = *(void **)p;
+        void *next = transit_next(p);
         segment_t *s = segmap_lookup(p);
         if (s && s->heap == h) pending_mark_set(h, p, false);
         if (s && s->heap == h && s->kind == SEG_SMALL && !h->mode) {
