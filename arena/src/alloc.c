@@ -106,15 +106,19 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
     }
     switch (s->kind) {
     case SEG_SMALL: {
-        const page_t *pg = segment_page((segment_t *)s, p);
         if ((uintptr_t)p & h->classes.granule_mask) return ARENA_ERR_INVALID_POINTER; /* inside a granule */
-        if (pg->live_map && (page_live_bits(pg, p, h->classes.live_bit_shift) & LIVE_BIT))
-            return block_classify_pending(h, s, p);
-        /* A block boundary of the page's (last) class: it was freed already. */
-        uintptr_t a = (uintptr_t)p;
-        if (pg->block_size && a >= pg->start && (a - pg->start) % pg->block_size == 0 &&
-            (a - pg->start) / pg->block_size < pg->capacity)
-            return ARENA_ERR_DOUBLE_FREE;
+        /* The live bits from the segment's map: p's page may be one its
+         * owner's thread is setting up right now, descriptor and all. */
+        live_ref r = segment_live_ref(s, p, h->classes.live_bit_shift);
+        if ((map_load(r.word) >> (r.shift & 63)) & LIVE_BIT) return block_classify_pending(h, s, p);
+        /* A block boundary of the page's (last) class: it was freed already.
+         * Another heap's descriptor may change meanwhile (set up, carved):
+         * read once each, atomically, it only names the misuse. */
+        const page_t *pg = segment_page((segment_t *)s, p);
+        uintptr_t a = (uintptr_t)p, start = __atomic_load_n(&pg->start, __ATOMIC_RELAXED);
+        uint32_t bs = __atomic_load_n(&pg->block_size, __ATOMIC_RELAXED);
+        uint32_t capacity = __atomic_load_n(&pg->capacity, __ATOMIC_RELAXED);
+        if (bs && a >= start && (a - start) % bs == 0 && (a - start) / bs < capacity) return ARENA_ERR_DOUBLE_FREE;
         return ARENA_ERR_INVALID_POINTER;
     }
     case SEG_MEDIUM: {
@@ -462,11 +466,13 @@ void heap_free_general(heap_t *h, segment_t *s, void *p) {
  * the block is live. */
 static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
     if (s->arena != h->arena || ((uintptr_t)p & h->classes.granule_mask)) return false;
-    const page_t *pg = segment_page(s, p);
-    if (!pg->live_map) return false; /* a descriptor never set up */
-    uint64_t bits = page_live_bits(pg, p, h->classes.live_bit_shift);
+    /* The bits from the segment's map: the descriptor of a page that holds no
+     * live block may be changing in its owner's thread (misuse: reported by
+     * the caller); that of a live block's page is set. */
+    live_ref r = segment_live_ref(s, p, h->classes.live_bit_shift);
+    uint64_t bits = map_load(r.word) >> (r.shift & 63);
     if (!(bits & LIVE_BIT)) return false;
-    heap_pend_remote_free(h, s->heap, p, page_block_requested(pg, p, bits));
+    heap_pend_remote_free(h, s->heap, p, page_block_requested(segment_page(s, p), p, bits));
     return true;
 }
 

@@ -231,6 +231,10 @@ typedef struct page {
                                         handed back (page_shrink); listed again when it runs dry */
     };
     uintptr_t start;                 /* first block (page area start, or past the header) */
+    /* start, block_size and capacity are written with relaxed atomic stores:
+     * another thread's free of a pointer here that is not live reads them to
+     * name the misuse (alloc.c, block_classify) while the owner may be
+     * setting the page up or carving it. */
     uint64_t *live_map;              /* 2 bits per granule: live block start, slack recorded */
     struct page *next, *prev;        /* class queue or free-page list */
 } page_t;

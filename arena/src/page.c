@@ -106,7 +106,7 @@ static page_t *page_setup_next(heap_t *h) {
     page_bounds(h, s, i, &start, &end);
     pg->live_map = s->live_map + i * LIVE_MAP_WORDS(h->classes.live_shift);
     pg->state = PAGE_FREE;
-    pg->start = start;
+    __atomic_store_n(&pg->start, start, __ATOMIC_RELAXED); /* atomic: page_t says why */
     return pg;
 }
 
@@ -149,10 +149,10 @@ page_t *page_acquire(heap_t *h) {
 }
 
 static void page_init_class(heap_t *h, page_t *pg, unsigned cls) {
-    pg->block_size = h->classes.size[cls];
+    __atomic_store_n(&pg->block_size, h->classes.size[cls], __ATOMIC_RELAXED); /* atomic: page_t says why */
     pg->class_idx = (uint8_t)cls;
     pg->reserved = (uint32_t)((page_end(h, pg) - pg->start) / pg->block_size);
-    pg->capacity = 0;
+    __atomic_store_n(&pg->capacity, 0, __ATOMIC_RELAXED);
     pg->used = 0;
     pg->parked = 0;
     pg->purged_os = 0;
@@ -186,7 +186,7 @@ static void page_carve(heap_t *h, page_t *pg) {
         *(void **)b = NULL;
         pg->free = (void *)begin;
     }
-    pg->capacity += (uint32_t)count;
+    __atomic_store_n(&pg->capacity, pg->capacity + (uint32_t)count, __ATOMIC_RELAXED);
 }
 
 /* ---- shrinking sparse pages ----------------------------------------------
