@@ -1225,10 +1225,7 @@ TEST(ThreadHeaps, StatsWhileAnotherThreadFreesNeverCountMoreFreesThanAllocs) {
 // arena_check reads the link's top byte as the slack: "block's recorded slack
 // is out of range" or "pending byte count is wrong", with nothing misused.
 TEST(ThreadHeaps, AnEightByteBlockWaitingForItsOwnerPassesTheCheck) {
-    arena_config cfg = {};
-    cfg.flags = ARENA_THREAD_SAFE;
-    cfg.block_size = 8;
-    arena_t *a = arena_create(&cfg);
+    arena_t *a = ThreadSafeArenaOf8ByteBlocks();
     ASSERT_NE(a, nullptr);
     void *mine = arena_malloc(a, 5);  // this thread's heap first: the other one's is not adopted here
     void *p = nullptr, *keep = nullptr;
