@@ -109,8 +109,7 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
         if ((uintptr_t)p & h->classes.granule_mask) return ARENA_ERR_INVALID_POINTER; /* inside a granule */
         /* The live bits from the segment's map: p's page may be one its
          * owner's thread is setting up right now, descriptor and all. */
-        live_ref r = segment_live_ref(s, p, h->classes.live_bit_shift);
-        if ((map_load(r.word) >> (r.shift & 63)) & LIVE_BIT) return block_classify_pending(h, s, p);
+        if (segment_live_bits(s, p, h->classes.live_bit_shift) & LIVE_BIT) return block_classify_pending(h, s, p);
         /* A block boundary of the page's (last) class: it was freed already.
          * Another heap's descriptor may change meanwhile (set up, carved):
          * read once each, atomically, it only names the misuse. */
@@ -469,8 +468,7 @@ static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
     /* The bits from the segment's map: the descriptor of a page that holds no
      * live block may be changing in its owner's thread (misuse: reported by
      * the caller); that of a live block's page is set. */
-    live_ref r = segment_live_ref(s, p, h->classes.live_bit_shift);
-    uint64_t bits = map_load(r.word) >> (r.shift & 63);
+    uint64_t bits = segment_live_bits(s, p, h->classes.live_bit_shift);
     if (!(bits & LIVE_BIT)) return false;
     heap_pend_remote_free(h, s->heap, p, page_block_requested(segment_page(s, p), p, bits));
     return true;

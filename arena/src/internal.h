@@ -634,6 +634,12 @@ static inline uint64_t page_live_bits(const page_t *pg, const void *p, unsigned 
     live_ref r = page_live_ref(pg, p, live_bit_shift);
     return (map_load(r.word) >> (r.shift & 63)) & (LIVE_BIT | SLACK_BIT);
 }
+/* The same from p's SMALL segment s alone, without p's page descriptor, which
+ * another heap's thread may be setting up. */
+static inline uint64_t segment_live_bits(const segment_t *s, const void *p, unsigned live_bit_shift) {
+    live_ref r = segment_live_ref(s, p, live_bit_shift);
+    return (map_load(r.word) >> (r.shift & 63)) & (LIVE_BIT | SLACK_BIT);
+}
 /* The requested size of live block p of page pg, whose bits (shifted down to
  * bit 0) are `bits`: its class size less its slack record, if it has one. */
 static inline size_t page_block_requested(const page_t *pg, const void *p, uint64_t bits) {
