@@ -47,6 +47,7 @@ struct Options {
     std::vector<uint64_t> region_sizes = {0};  // 0: the policy's own
     uint64_t repetitions = 5;
     uint64_t latency_repetitions = 1;
+    uint64_t threaded_memory_repetitions = 15;
     std::vector<Pass> passes = {Pass::Throughput, Pass::Memory, Pass::Latency};
     ThreadMode thread_mode = ThreadMode::Threaded;
     uint64_t max_ops = 0;
@@ -81,6 +82,10 @@ static const char kUsage[] =
     "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
     "                        (default: 1, 0: none; its percentiles come from every call of\n"
     "                        a replay)\n"
+    "  --threaded-memory-repetitions=N  the memory pass of a replay on several threads\n"
+    "                        runs in at least N repetitions, the extra ones memory only\n"
+    "                        (default: 15; its resident peak follows how the scheduler\n"
+    "                        interleaves the threads)\n"
     "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
     "                        its first replay takes longer (default: 2; 0 = no limit)\n"
     "  --budget-all          the budget applies to every allocator but glibc, the baseline\n"
@@ -120,6 +125,8 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             o.repetitions = bench::parse_positive("--repetitions", v);
         } else if (flags.value("--latency-repetitions", &v)) {
             o.latency_repetitions = bench::parse_count("--latency-repetitions", v);
+        } else if (flags.value("--threaded-memory-repetitions", &v)) {
+            o.threaded_memory_repetitions = bench::parse_count("--threaded-memory-repetitions", v);
         } else if (flags.value("--passes", &v)) {
             o.passes.clear();
             for (const auto &name : bench::split_list("--passes", v)) {
@@ -373,6 +380,7 @@ struct Run {
     bool check_problems = false;
     double timer_overhead_ns = -1;
     size_t jobs_total = 0, jobs_done = 0;
+    uint64_t last_repetition = 0;  // --repetitions, or more for threaded memory passes
     double started = 0;
 
     std::string progress_prefix() const;
@@ -445,7 +453,7 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
                                              "--callgrind-out-file=" + callgrind_out, "-q"});
     if (isatty(2))
         std::fprintf(stderr, "\r\033[K%s rep %" PRIu64 "/%" PRIu64 " %s: %s %s", progress_prefix().c_str(), repetition,
-                     options.repetitions, trace.name.c_str(), config.label().c_str(), pass_name(pass));
+                     last_repetition, trace.name.c_str(), config.label().c_str(), pass_name(pass));
     bench::ChildResult child = bench::run_child(spec);
     jobs_done++;
     if (isatty(2)) std::fprintf(stderr, "\r\033[K");
@@ -618,26 +626,47 @@ static int run_everything(const Options &options, int argc, char **argv) {
                                                       (options.budget_all ? " (every allocator but " + kBaseline + ")" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));
 
-    // A pass runs in a repetition unless it is the latency pass past its repetitions.
-    auto runs_in = [&](Pass pass, uint64_t repetition) {
+    // A threaded replay's resident peak depends on how the scheduler interleaves
+    // its threads, and comes out bimodal here where a single-thread replay's
+    // varies under 1% (docs/measuring.md): a median of 5 is then a draw. The
+    // memory pass is as cheap as one replay, so those configurations get more.
+    bool any_threaded = false;
+    for (const auto &configs : run.configs)
+        for (const Config &config : configs) any_threaded |= config.threads > 1;
+    uint64_t last_repetition = options.repetitions;
+    if (any_threaded && options.runs(Pass::Memory) && options.threaded_memory_repetitions > options.repetitions) {
+        last_repetition = options.threaded_memory_repetitions;
+        bench::set_fact(&run.facts, "threaded_memory_repetitions", std::to_string(last_repetition));
+    }
+    // A pass runs in a repetition unless it is the latency pass past its
+    // repetitions, or any pass but a threaded configuration's memory pass past
+    // --repetitions.
+    auto runs_in = [&](Pass pass, uint64_t repetition, const Config &config) {
+        if (repetition > options.repetitions) return pass == Pass::Memory && config.threads > 1;
         return pass != Pass::Latency || repetition <= options.latency_repetitions;
     };
-    size_t passes_in_all_repetitions = 0;
-    for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++)
-        for (Pass pass : options.passes) passes_in_all_repetitions += runs_in(pass, repetition);
-    for (const auto &configs : run.configs) run.jobs_total += configs.size() * passes_in_all_repetitions;
+    for (const auto &configs : run.configs)
+        for (const Config &config : configs)
+            for (uint64_t repetition = 1; repetition <= last_repetition; repetition++)
+                for (Pass pass : options.passes) run.jobs_total += runs_in(pass, repetition, config);
     run.started = seconds_now();
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
-    for (uint64_t repetition = 1; repetition <= options.repetitions && !interrupted; repetition++)
+    run.last_repetition = last_repetition;
+    for (uint64_t repetition = 1; repetition <= last_repetition && !interrupted; repetition++)
         for (size_t t = 0; t < run.traces.size() && !interrupted; t++) {
+            size_t configs_now = 0;
+            for (const Config &config : run.configs[t])
+                configs_now += std::any_of(options.passes.begin(), options.passes.end(),
+                                           [&](Pass pass) { return runs_in(pass, repetition, config); });
+            if (!configs_now) continue;
             if (!isatty(2))
                 std::fprintf(stderr, "%s repetition %" PRIu64 "/%" PRIu64 ", trace %zu/%zu: %s (%zu configurations)\n",
-                             run.progress_prefix().c_str(), repetition, options.repetitions, t + 1, run.traces.size(),
-                             run.traces[t].name.c_str(), run.configs[t].size());
+                             run.progress_prefix().c_str(), repetition, last_repetition, t + 1, run.traces.size(),
+                             run.traces[t].name.c_str(), configs_now);
             for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
                 for (Pass pass : options.passes) {
-                    if (!runs_in(pass, repetition)) continue;
+                    if (!runs_in(pass, repetition, run.configs[t][c])) continue;
                     if (run.dropped.count({t, c})) {
                         run.jobs_total--;
                         continue;
