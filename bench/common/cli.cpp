@@ -45,12 +45,16 @@ uint64_t parse_positive(const std::string &flag, const std::string &text) {
     return v;
 }
 
-double parse_seconds(const std::string &flag, const std::string &text) {
+double parse_nonnegative(const std::string &flag, const std::string &text, const std::string &what) {
     char *end = nullptr;
     double v = std::strtod(text.c_str(), &end);
     if (text.empty() || *end || !std::isfinite(v) || v < 0)
-        throw UsageError(flag + " takes a number of seconds >= 0, not '" + text + "'");
+        throw UsageError(flag + " takes " + what + " >= 0, not '" + text + "'");
     return v;
+}
+
+double parse_seconds(const std::string &flag, const std::string &text) {
+    return parse_nonnegative(flag, text, "a number of seconds");
 }
 
 uint64_t parse_bytes(const std::string &flag, const std::string &text) {

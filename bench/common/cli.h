@@ -39,6 +39,8 @@ private:
 uint64_t parse_count(const std::string &flag, const std::string &text);     // 0, 1, 2, ...
 uint64_t parse_positive(const std::string &flag, const std::string &text);  // 1, 2, ...
 double parse_seconds(const std::string &flag, const std::string &text);     // a number >= 0
+// A number >= 0; the error names it as `what` ("a percentage").
+double parse_nonnegative(const std::string &flag, const std::string &text, const std::string &what);
 // Byte sizes: 4096, 64K, 4M, 1G (binary units).
 uint64_t parse_bytes(const std::string &flag, const std::string &text);
 // A block size of arena and seed: a byte size as parse_bytes takes it (16, 4K),

@@ -47,7 +47,8 @@ struct Options {
     std::vector<uint64_t> region_sizes = {0};  // 0: the policy's own
     uint64_t repetitions = 5;
     uint64_t latency_repetitions = 1;
-    uint64_t threaded_memory_repetitions = 15;
+    uint64_t memory_repetitions = 15;
+    double memory_spread_percent = 1;  // 0: every configuration's memory pass repeats
     std::vector<Pass> passes = {Pass::Throughput, Pass::Memory, Pass::Latency};
     ThreadMode thread_mode = ThreadMode::Threaded;
     uint64_t max_ops = 0;
@@ -82,10 +83,12 @@ static const char kUsage[] =
     "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
     "                        (default: 1, 0: none; its percentiles come from every call of\n"
     "                        a replay)\n"
-    "  --threaded-memory-repetitions=N  the memory pass of a replay on several threads\n"
-    "                        runs in at least N repetitions, the extra ones memory only\n"
-    "                        (default: 15; its resident peak follows how the scheduler\n"
-    "                        interleaves the threads)\n"
+    "  --memory-repetitions=N  a configuration whose resident peaks spread by more than\n"
+    "                        --memory-spread over --repetitions gets its memory pass\n"
+    "                        repeated up to N times in all, the extra repetitions memory\n"
+    "                        only (default: 15)\n"
+    "  --memory-spread=PCT   (largest peak / smallest - 1) in percent above which the\n"
+    "                        memory pass repeats (default: 1; 0: every configuration)\n"
     "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
     "                        its first replay takes longer (default: 2; 0 = no limit)\n"
     "  --budget-all          the budget applies to every allocator but glibc, the baseline\n"
@@ -125,8 +128,10 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             o.repetitions = bench::parse_positive("--repetitions", v);
         } else if (flags.value("--latency-repetitions", &v)) {
             o.latency_repetitions = bench::parse_count("--latency-repetitions", v);
-        } else if (flags.value("--threaded-memory-repetitions", &v)) {
-            o.threaded_memory_repetitions = bench::parse_count("--threaded-memory-repetitions", v);
+        } else if (flags.value("--memory-repetitions", &v)) {
+            o.memory_repetitions = bench::parse_count("--memory-repetitions", v);
+        } else if (flags.value("--memory-spread", &v)) {
+            o.memory_spread_percent = bench::parse_nonnegative("--memory-spread", v, "a percentage");
         } else if (flags.value("--passes", &v)) {
             o.passes.clear();
             for (const auto &name : bench::split_list("--passes", v)) {
@@ -380,7 +385,10 @@ struct Run {
     bool check_problems = false;
     double timer_overhead_ns = -1;
     size_t jobs_total = 0, jobs_done = 0;
-    uint64_t last_repetition = 0;  // --repetitions, or more for threaded memory passes
+    uint64_t last_repetition = 0;  // --repetitions, or --memory-repetitions when memory passes may repeat
+    std::set<std::pair<size_t, size_t>> memory_again;  // (trace, config) whose memory pass repeats
+
+    void choose_memory_again();
     double started = 0;
 
     std::string progress_prefix() const;
@@ -424,6 +432,41 @@ void Run::drop(size_t t, size_t c, const std::string &why, bool failure) {
                  traces[t].name.c_str(), why.c_str(),
                  failure ? "no rows for it on this trace" : "it is left out on this trace");
     if (failure) any_failure = true;
+}
+
+// Resident memory is a steady figure for most configurations (under 1% from
+// one replay to the next, docs/measuring.md), and then a median of a few
+// passes is exact. Where the peaks spread further, a median of 5 is a draw:
+// a threaded replay's peak follows how the scheduler interleaves its threads,
+// and a purge that waits for a block to age by the clock hands memory back or
+// not as the host runs the replay fast or slow (arena and arena-malloc on
+// gen-realloc-grow 10-21%, arena-malloc on gen-large 17%, python-threads
+// 2-5%). Those configurations get more memory passes.
+void Run::choose_memory_again() {
+    const double spread = options.memory_spread_percent / 100;
+    std::map<std::pair<size_t, size_t>, std::pair<double, double>> extremes;  // (trace, config) -> (min, max)
+    for (const auto &entry : rows) {
+        const std::string text = entry.second.get("rss_peak_bytes");
+        if (text.empty()) continue;
+        const double peak = std::strtod(text.c_str(), nullptr);
+        const auto key = std::make_pair(std::get<0>(entry.first), std::get<1>(entry.first));
+        auto found = extremes.find(key);
+        if (found == extremes.end()) extremes[key] = {peak, peak};
+        else found->second = {std::min(found->second.first, peak), std::max(found->second.second, peak)};
+    }
+    std::string which;
+    for (const auto &entry : extremes) {
+        if (dropped.count(entry.first) || !(entry.second.first > 0)) continue;
+        if (spread > 0 && entry.second.second / entry.second.first - 1 <= spread) continue;
+        memory_again.insert(entry.first);
+        const Config &config = configs[entry.first.first][entry.first.second];
+        which += (which.empty() ? "" : ", ") + traces[entry.first.first].name + " " + config.label();
+    }
+    if (!memory_again.empty())
+        bench::set_fact(&facts, "memory_repetitions",
+                        std::to_string(last_repetition) + " for the configurations whose resident peaks spread by more than " +
+                            bench::full_precision(options.memory_spread_percent) + "% over the first " +
+                            std::to_string(options.repetitions) + ": " + which);
 }
 
 void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
@@ -626,47 +669,41 @@ static int run_everything(const Options &options, int argc, char **argv) {
                                                       (options.budget_all ? " (every allocator but " + kBaseline + ")" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));
 
-    // A threaded replay's resident peak depends on how the scheduler interleaves
-    // its threads, and comes out bimodal here where a single-thread replay's
-    // varies under 1% (docs/measuring.md): a median of 5 is then a draw. The
-    // memory pass is as cheap as one replay, so those configurations get more.
-    bool any_threaded = false;
-    for (const auto &configs : run.configs)
-        for (const Config &config : configs) any_threaded |= config.threads > 1;
-    uint64_t last_repetition = options.repetitions;
-    if (any_threaded && options.runs(Pass::Memory) && options.threaded_memory_repetitions > options.repetitions) {
-        last_repetition = options.threaded_memory_repetitions;
-        bench::set_fact(&run.facts, "threaded_memory_repetitions", std::to_string(last_repetition));
-    }
     // A pass runs in a repetition unless it is the latency pass past its
-    // repetitions, or any pass but a threaded configuration's memory pass past
-    // --repetitions.
-    auto runs_in = [&](Pass pass, uint64_t repetition, const Config &config) {
-        if (repetition > options.repetitions) return pass == Pass::Memory && config.threads > 1;
+    // repetitions; past --repetitions, only the memory passes chosen to repeat.
+    auto runs_in = [&](Pass pass, uint64_t repetition, size_t t, size_t c) {
+        if (repetition > options.repetitions) return pass == Pass::Memory && run.memory_again.count({t, c}) != 0;
         return pass != Pass::Latency || repetition <= options.latency_repetitions;
     };
-    for (const auto &configs : run.configs)
-        for (const Config &config : configs)
-            for (uint64_t repetition = 1; repetition <= last_repetition; repetition++)
-                for (Pass pass : options.passes) run.jobs_total += runs_in(pass, repetition, config);
+    run.last_repetition = options.repetitions;
+    if (options.runs(Pass::Memory) && options.memory_repetitions > options.repetitions)
+        run.last_repetition = options.memory_repetitions;
+    for (size_t t = 0; t < run.configs.size(); t++)
+        for (size_t c = 0; c < run.configs[t].size(); c++)
+            for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++)
+                for (Pass pass : options.passes) run.jobs_total += runs_in(pass, repetition, t, c);
     run.started = seconds_now();
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
-    run.last_repetition = last_repetition;
-    for (uint64_t repetition = 1; repetition <= last_repetition && !interrupted; repetition++)
+    for (uint64_t repetition = 1; repetition <= run.last_repetition && !interrupted; repetition++) {
+        if (repetition == options.repetitions + 1) {
+            run.choose_memory_again();
+            if (run.memory_again.empty()) break;
+            run.jobs_total += run.memory_again.size() * (run.last_repetition - options.repetitions);
+        }
         for (size_t t = 0; t < run.traces.size() && !interrupted; t++) {
             size_t configs_now = 0;
-            for (const Config &config : run.configs[t])
+            for (size_t c = 0; c < run.configs[t].size(); c++)
                 configs_now += std::any_of(options.passes.begin(), options.passes.end(),
-                                           [&](Pass pass) { return runs_in(pass, repetition, config); });
+                                           [&](Pass pass) { return runs_in(pass, repetition, t, c); });
             if (!configs_now) continue;
             if (!isatty(2))
                 std::fprintf(stderr, "%s repetition %" PRIu64 "/%" PRIu64 ", trace %zu/%zu: %s (%zu configurations)\n",
-                             run.progress_prefix().c_str(), repetition, last_repetition, t + 1, run.traces.size(),
+                             run.progress_prefix().c_str(), repetition, run.last_repetition, t + 1, run.traces.size(),
                              run.traces[t].name.c_str(), configs_now);
             for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
                 for (Pass pass : options.passes) {
-                    if (!runs_in(pass, repetition, run.configs[t][c])) continue;
+                    if (!runs_in(pass, repetition, t, c)) continue;
                     if (run.dropped.count({t, c})) {
                         run.jobs_total--;
                         continue;
@@ -674,6 +711,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                     run.run_job(t, c, repetition, pass);
                 }
         }
+    }
     if (interrupted) {
         std::fprintf(stderr, "\nbench_replay: interrupted; nothing written\n");
         return 130;

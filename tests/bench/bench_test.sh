@@ -248,37 +248,44 @@ repeated_items)
 threaded)
     # Each trace thread on its own OS thread: glibc, and arena as a locked arena.
     trace=$(gen threads 40000)
-    expect 0 "$replay" --trace="$trace" --allocators=arena,glibc,seed --repetitions=1 \
-        --threaded-memory-repetitions=0 --csv="$dir/r.csv"
+    expect 0 "$replay" --trace="$trace" --allocators=arena,glibc,seed --repetitions=1 --csv="$dir/r.csv"
     [ "$(grep -vc '^#' "$dir/r.csv")" -eq 3 ] || fail "expected 2 rows: $(cat "$dir/r.csv")"
     [ "$(column "$dir/r.csv" threads | sort -u)" = 4 ] || fail "threads column: $(column "$dir/r.csv" threads)"
     cpu_within_threads "$dir/r.csv"
     contains err "seed: skipped on threads"
-    lacks r.csv "# threaded_memory_repetitions:"
-    # The memory pass of a threaded replay runs in more repetitions than the
-    # others (by default 15); a single-thread trace in the same run does not.
-    single=$(gen small 5000)
-    expect 0 "$replay" --trace="$trace" --trace="$single" --allocators=arena,glibc --repetitions=2 \
-        --threaded-memory-repetitions=4 --passes=throughput,memory --csv="$dir/m.csv"
-    contains m.csv "# threaded_memory_repetitions: 4"
-    for allocator in arena glibc; do
-        rows=$(grep -v '^#' "$dir/m.csv" | awk -F, -v a=$allocator '$1 == "threads" && $2 == a')
-        [ "$(echo "$rows" | cut -d, -f5 | tr '\n' ' ')" = "1 2 3 4 " ] || fail "$allocator: threaded repetitions: $rows"
-        [ "$(echo "$rows" | awk -F, '$8 != ""' | wc -l)" -eq 2 ] || fail "$allocator: throughput past --repetitions: $rows"
-        [ "$(echo "$rows" | awk -F, '$11 != ""' | wc -l)" -eq 4 ] || fail "$allocator: memory rows: $rows"
-        [ "$(grep -v '^#' "$dir/m.csv" | awk -F, -v a=$allocator '$1 == "small" && $2 == a' | wc -l)" -eq 2 ] ||
-            fail "$allocator: a single-thread trace got more repetitions"
-    done
-    contains err "repetition 4/4, trace 1/2: threads (2 configurations)"
-    lacks err "repetition 3/4, trace 2/2"
-    # Without the memory pass there is nothing to repeat.
-    expect 0 "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --passes=throughput --csv="$dir/t.csv"
-    [ "$(grep -vc '^#' "$dir/t.csv")" -eq 2 ] || fail "throughput alone: $(cat "$dir/t.csv")"
-    lacks t.csv "# threaded_memory_repetitions:"
     expect 0 "$replay" --trace="$trace" --allocators=seed --thread-mode=serial --passes=throughput \
         --repetitions=1 --csv="$dir/s.csv"
     cpu_within_threads "$dir/s.csv"
     [ "$(column "$dir/s.csv" threads)" = 1 ] || fail "a serial replay is not threads=1"
+    ;;
+memory_repetitions)
+    # A configuration whose resident peaks spread over --repetitions gets more
+    # memory passes (memory only); a steady one does not. --memory-spread=0
+    # repeats every one, so the shape is checked on any machine.
+    trace=$(gen small 5000)
+    expect 0 "$replay" --trace="$trace" --allocators=glibc,bump --repetitions=2 --memory-repetitions=4 \
+        --memory-spread=0 --passes=throughput,memory --csv="$dir/m.csv"
+    contains m.csv "# memory_repetitions: 4 for the configurations whose resident peaks spread by more than 0% over the first 2: small glibc, small bump"
+    for allocator in glibc bump; do
+        rows=$(grep -v '^#' "$dir/m.csv" | awk -F, -v a=$allocator '$2 == a')
+        [ "$(echo "$rows" | cut -d, -f5 | tr '\n' ' ')" = "1 2 3 4 " ] || fail "$allocator: repetitions: $rows"
+        [ "$(echo "$rows" | awk -F, '$8 != ""' | wc -l)" -eq 2 ] || fail "$allocator: throughput past --repetitions: $rows"
+        [ "$(echo "$rows" | awk -F, '$11 != ""' | wc -l)" -eq 4 ] || fail "$allocator: memory rows: $rows"
+    done
+    contains err "repetition 4/4, trace 1/1: small (2 configurations)"
+    # bump's resident peak is the same in every pass: at the default 1% nothing
+    # repeats, and no fact says otherwise.
+    expect 0 "$replay" --trace="$trace" --allocators=bump --repetitions=3 --passes=memory --csv="$dir/s.csv"
+    [ "$(grep -vc '^#' "$dir/s.csv")" -eq 4 ] || fail "a steady configuration repeated: $(cat "$dir/s.csv")"
+    lacks s.csv "# memory_repetitions:"
+    lacks err "repetition 4/"
+    # Without the memory pass there is nothing to repeat.
+    expect 0 "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --memory-spread=0 --passes=throughput \
+        --csv="$dir/t.csv"
+    [ "$(grep -vc '^#' "$dir/t.csv")" -eq 2 ] || fail "throughput alone: $(cat "$dir/t.csv")"
+    lacks t.csv "# memory_repetitions:"
+    expect 2 "$replay" --memory-spread=-1
+    contains err "--memory-spread takes a percentage >= 0, not '-1'"
     ;;
 comparators)
     # The preloaded comparators, where installed, measured as the process malloc.
