@@ -101,7 +101,7 @@ case "$mode" in
     sweep)
         set -- "$bin/bench_replay" --allocators=arena,seed --block-sizes=8,16,32,64,128,256,512,1024,2048,4096 \
             --region-sizes=64K,1M,4M --max-ops=100000 --repetitions=3 --passes=throughput,memory \
-            --budget-all --csv="$out/sweep.csv" ;;
+            --memory-repetitions=9 --budget-all --csv="$out/sweep.csv" ;;
     instructions)
         set -- "$bin/bench_replay" --instructions --max-ops=200000 --budget=0 --csv="$out/replay.csv" ;;
     micro)
