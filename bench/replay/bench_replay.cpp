@@ -678,10 +678,11 @@ static int run_everything(const Options &options, int argc, char **argv) {
     run.last_repetition = options.repetitions;
     if (options.runs(Pass::Memory) && options.memory_repetitions > options.repetitions)
         run.last_repetition = options.memory_repetitions;
-    for (size_t t = 0; t < run.configs.size(); t++)
-        for (size_t c = 0; c < run.configs[t].size(); c++)
-            for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++)
-                for (Pass pass : options.passes) run.jobs_total += runs_in(pass, repetition, t, c);
+    // Up to --repetitions, which passes run does not depend on the configuration.
+    size_t passes_in_all_repetitions = 0;
+    for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++)
+        for (Pass pass : options.passes) passes_in_all_repetitions += runs_in(pass, repetition, 0, 0);
+    for (const auto &configs : run.configs) run.jobs_total += configs.size() * passes_in_all_repetitions;
     run.started = seconds_now();
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
