@@ -462,11 +462,13 @@ void Run::choose_memory_again() {
         const Config &config = configs[entry.first.first][entry.first.second];
         which += (which.empty() ? "" : ", ") + traces[entry.first.first].name + " " + config.label();
     }
-    if (!memory_again.empty())
-        bench::set_fact(&facts, "memory_repetitions",
-                        std::to_string(last_repetition) + " for the configurations whose resident peaks spread by more than " +
-                            bench::full_precision(options.memory_spread_percent) + "% over the first " +
-                            std::to_string(options.repetitions) + ": " + which);
+    if (memory_again.empty()) return;
+    const std::string why = spread > 0 ? "whose resident peaks spread by more than " +
+                                             bench::full_precision(options.memory_spread_percent) + "% over the first " +
+                                             std::to_string(options.repetitions)
+                                       : "(--memory-spread=0: every one)";
+    bench::set_fact(&facts, "memory_repetitions",
+                    std::to_string(last_repetition) + " for the configurations " + why + ": " + which);
 }
 
 void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
