@@ -273,9 +273,12 @@ memory_repetitions)
         [ "$(echo "$rows" | awk -F, '$11 != ""' | wc -l)" -eq 4 ] || fail "$allocator: memory rows: $rows"
     done
     contains err "repetition 4/4, trace 1/1: small (2 configurations)"
-    # bump's resident peak is the same in every pass: at the default 1% nothing
-    # repeats, and no fact says otherwise.
-    expect 0 "$replay" --trace="$trace" --allocators=bump --repetitions=3 --passes=memory --csv="$dir/s.csv"
+    # bump's resident peak is the same in every pass but for a page or two of the
+    # harness's own (under AddressSanitizer, 1.5% of the small trace's 560 KB):
+    # on a trace that peaks at a few MB, at the default 1% nothing repeats, and
+    # no fact says otherwise.
+    steady=$(gen random 40000)
+    expect 0 "$replay" --trace="$steady" --allocators=bump --repetitions=3 --passes=memory --csv="$dir/s.csv"
     [ "$(grep -vc '^#' "$dir/s.csv")" -eq 4 ] || fail "a steady configuration repeated: $(cat "$dir/s.csv")"
     lacks s.csv "# memory_repetitions:"
     lacks err "repetition 4/"
