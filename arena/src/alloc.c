@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/resource.h>
 
 
 /* ---- huge blocks, shared between threads in the process arena ----------- */
@@ -673,22 +672,21 @@ static size_t heap_purge_floor(const heap_t *h) {
 
 size_t heap_purge_budget(const heap_t *h) { return heap_purge_floor(h) + heap_purge_earned(h); }
 
-/* Minor page faults of the calling thread so far. */
-static uint64_t thread_faults(void) {
-    struct rusage ru;
-    return getrusage(RUSAGE_THREAD, &ru) == 0 ? (uint64_t)ru.ru_minflt : 0;
-}
-
 /* Purging memory that is wanted back soon after costs a page fault per 4 KiB
  * for nothing. At each purge pass the heap compares, as moving averages over
- * the last passes, what it handed back with what the thread faulted in: when
- * it faults in at least half of what it purges, it is purging what it needs
- * and the budget grows (up to the live bytes); when it faults in little, the
- * boost shrinks. */
+ * the last passes, what it handed back with what it faulted back in since:
+ * when it faults back at least half of what it purges, it is purging what it
+ * needs and the budget grows (up to the live bytes); when it faults back
+ * little, the boost shrinks. What comes back is counted where the heap writes
+ * memory again: an OS page a purge handed back (page.c, tlsf.c), or fresh
+ * memory up to what purges unmapped whole (heap_faulted_fresh). Before, it was
+ * the thread's minor faults (getrusage), which counted every fault of the
+ * thread's life before a heap's first pass, compared a heap's new thread with
+ * its old one (wrapping below zero when lower), and counted a growing heap's
+ * fresh memory as faulted back: each grew the boost for nothing. */
 static void heap_purge_adapt(heap_t *h) {
-    uint64_t faults = thread_faults();
-    size_t faulted_in = (size_t)(faults - h->faults_seen) * OS_PAGE;
-    h->faults_seen = faults;
+    size_t faulted_in = h->faulted_back;
+    h->faulted_back = 0;
     h->purged_avg += h->purged_out / 8 - h->purged_avg / 8;
     h->faulted_avg += faulted_in / 8 - h->faulted_avg / 8;
     h->purged_out = 0;

@@ -88,6 +88,8 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
         const page_t *pg = &s->pages[i];
         CHECK_INVARIANT(page_segment(pg) == s, "page's first block lies outside its segment", pg->start);
         CHECK_INVARIANT(pg->live_map == s->live_map + i * words, "page's live map is not its slice of the segment's", pg->start);
+        CHECK_INVARIANT(pg->touched_pages <= PAGE_BYTES / OS_PAGE && pg->purged_pages <= PAGE_BYTES / OS_PAGE,
+                        "page's touched or purged OS page count is past its end", pg->start);
         if (pg->state == PAGE_ACTIVE) {
             active++;
             if (!pg->full) t->queued_pages++;

@@ -77,6 +77,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
         }
         s->huge_align = map_align;
         s->huge_fresh = true;
+        heap_faulted_fresh(h, total);
         heap_grew(h, SEG_HUGE, total);
     }
     s->huge_block = (uintptr_t)s + offset;
@@ -89,6 +90,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
  * free: segment_release_unlinked remembers the range). */
 static void huge_unmap(heap_t *h, segment_t *s) {
     h->purged_out += s->size;
+    h->unmapped_owed += s->size; /* a new mapping later stands in for this one */
     segment_release_unlinked(h, s);
 }
 

@@ -209,6 +209,7 @@ struct segment;
  *   listed are the parked ones).
  * - in_queue: the page is in its class queue exactly when ACTIVE and not full
  *   (full = no free block and no room to carve).
+ * - touched_pages and purged_pages count at most the page's OS pages.
  */
 typedef struct page {
     void *free;                      /* local free list, linked through the blocks */
@@ -224,7 +225,10 @@ typedef struct page {
         uint8_t purged_os;           /* ACTIVE: a bit per OS page handed back; every block there is live
                                         nowhere and listed nowhere (parked), so parked > 0 */
     };
-    uint16_t touched_pages;          /* OS pages from the start written since the last purge */
+    uint8_t touched_pages;           /* OS pages from the start written since the last purge */
+    uint8_t purged_pages;            /* OS pages from the start a purge handed back: those of them
+                                        at or past touched_pages are not resident, and carving
+                                        there faults back what was purged (heap_t: faulted_back) */
     union {
         uint16_t dirty_since;        /* FREE and dirty: purge_clock() when freed, low bits */
         uint16_t parked;             /* ACTIVE: free blocks off the free list, on OS pages
@@ -255,7 +259,8 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly; nothing is
  *   written at the sentinel (tlsf.c);
  *   every OS page it ever wrote since mapping or its last purge has its bit
- *   set in touched_map (a clear bit is a page that is not resident);
+ *   set in touched_map (a clear bit is a page that is not resident); a page
+ *   set in purged_map is clear in touched_map, and purged_pages counts them;
  * - kind HUGE: one live block at huge_block, huge_usable bytes usable; or
  *   huge_cached, on the heap's huge cache, no block.
  */
@@ -276,6 +281,8 @@ typedef struct segment {
     /* MEDIUM */
     uintptr_t first_block, sentinel;
     uint64_t *touched_map;           /* MEDIUM: 1 bit/OS page: written since mapped or purged */
+    uint64_t *purged_map;            /* MEDIUM: 1 bit/OS page: handed back by a purge, not written since; */
+    size_t purged_pages;             /* ... how many (the map is not read while none: not even faulted in) */
     size_t guard;                    /* MODE_SECURE: bytes at the end mapped PROT_NONE */
     /* HUGE */
     bool huge_cached;                /* freed, kept mapped for reuse (in the heap's huge cache) */
@@ -448,7 +455,9 @@ typedef struct heap {
     size_t purge_boost;              /* budget added while purged memory keeps coming back */
     size_t grown_since_shrink;       /* fresh bytes touched since page_shrink_sparse last ran */
     size_t purged_out;               /* bytes handed back since the last purge pass */
-    uint64_t faults_seen;            /* the thread's minor faults at that pass */
+    size_t faulted_back;             /* purged bytes written again since the last purge pass */
+    size_t unmapped_owed;            /* bytes a purge unmapped whole, not yet matched by fresh memory
+                                        the heap faulted in since (heap_faulted_fresh) */
     size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
     struct heap *next_heap;          /* in the arena's list of heaps */
@@ -772,6 +781,15 @@ void heap_purge_maybe(heap_t *h) INTERNAL;
  * purged: dirty free memory of the other kinds beyond half the budget floor
  * goes back to the OS, about as much as was touched. */
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) INTERNAL;
+/* The heap writes `fresh` bytes it never wrote since they were mapped: for the
+ * purge feedback, memory faulted back in up to what purges unmapped whole
+ * (a new mapping stands in for one the heap handed back). Memory purged and
+ * still mapped counts exactly where it is written again (faulted_back). */
+static inline void heap_faulted_fresh(heap_t *h, size_t fresh) {
+    size_t owed = fresh < h->unmapped_owed ? fresh : h->unmapped_owed;
+    h->unmapped_owed -= owed;
+    h->faulted_back += owed;
+}
 /* Hands back every dirty free byte of the heap. */
 void heap_purge_all(heap_t *h) INTERNAL;
 /* page_trim, then heap_purge_all: every free page and block of h goes back to

@@ -161,6 +161,17 @@ static void page_init_class(heap_t *h, page_t *pg, unsigned cls) {
     pg->state = PAGE_ACTIVE;
 }
 
+/* pg's OS pages from touched_pages up to `pages` are about to be written: the
+ * heap learns what that faults in, and which of it a purge handed back. */
+static void page_touch(heap_t *h, page_t *pg, uint8_t pages) {
+    uint8_t purged_end = pg->purged_pages < pages ? pg->purged_pages : pages;
+    if (purged_end > pg->touched_pages) h->faulted_back += (size_t)(purged_end - pg->touched_pages) * OS_PAGE;
+    uint8_t fresh_from = pg->purged_pages > pg->touched_pages ? pg->purged_pages : pg->touched_pages;
+    if (pages > fresh_from) heap_faulted_fresh(h, (size_t)(pages - fresh_from) * OS_PAGE);
+    heap_grew(h, SEG_SMALL, (size_t)(pages - pg->touched_pages) * OS_PAGE);
+    pg->touched_pages = pages;
+}
+
 /* Carves fresh blocks up to the next OS page boundary (at least one block), so a
  * page only ever touches the memory its blocks need. */
 static void page_carve(heap_t *h, page_t *pg) {
@@ -173,11 +184,8 @@ static void page_carve(heap_t *h, page_t *pg) {
     if (count == 0) count = 1;
     /* Before pg has a free list: heap_grew may shrink sparse pages, and pg
      * has nothing to park yet. */
-    uint16_t carved_pages = (uint16_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
-    if (carved_pages > pg->touched_pages) {
-        heap_grew(h, SEG_SMALL, (size_t)(carved_pages - pg->touched_pages) * OS_PAGE);
-        pg->touched_pages = carved_pages;
-    }
+    uint8_t carved_pages = (uint8_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
+    if (carved_pages > pg->touched_pages) page_touch(h, pg, carved_pages);
     if (h->mode) {
         modes_carve(h, pg, begin, count);
     } else {
@@ -373,7 +381,12 @@ static void page_segment_release_if_clean(heap_t *h, segment_t *s, bool keep_las
     if (s->pages_active || (keep_last && h->segments[SEG_SMALL] == s && !s->next)) return;
     for (uint32_t i = s->first_page; i < s->pages_ready; i++)
         if (s->pages[i].dirty) return;
-    for (uint32_t i = s->first_page; i < s->pages_ready; i++) queue_remove(&h->free_clean, &s->pages[i]);
+    /* What purges handed back is gone with the mapping: new memory the heap
+     * faults in later stands in for it. */
+    for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
+        queue_remove(&h->free_clean, &s->pages[i]);
+        h->unmapped_owed += (size_t)s->pages[i].purged_pages * OS_PAGE;
+    }
     segment_release(h, s);
 }
 
@@ -390,6 +403,12 @@ static size_t page_resident_bytes(const page_t *pg) {
     return page_touched_bytes(pg) - (size_t)__builtin_popcount(pg->purged_os) * OS_PAGE;
 }
 
+/* pg's touched OS pages were handed back. */
+static void page_purged(page_t *pg) {
+    if (pg->purged_pages < pg->touched_pages) pg->purged_pages = pg->touched_pages;
+    pg->touched_pages = 0;
+}
+
 /* Returns an empty page to the free pages, dirty: it goes back to the OS when
  * the purge budget says so (page_purge), and its segment with it. A free page
  * does not keep which OS pages page_shrink handed back: one that did goes
@@ -400,7 +419,7 @@ static NOINLINE void page_release(heap_t *h, page_t *pg) {
     if (pg->purged_os) {
         h->purged_out += page_resident_bytes(pg);
         os_purge((void *)pg->start, page_touched_bytes(pg));
-        pg->touched_pages = 0;
+        page_purged(pg);
     }
     pg->state = PAGE_FREE;
     pg->dirty = pg->touched_pages > 0;
@@ -461,7 +480,7 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         h->dirty_page_bytes -= page_touched_bytes(pg);
         h->purged_out += page_touched_bytes(pg);
         os_purge((void *)pg->start, page_touched_bytes(pg));
-        pg->touched_pages = 0;
+        page_purged(pg);
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
         page_segment_release_if_clean(h, page_segment(pg), true);

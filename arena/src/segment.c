@@ -16,7 +16,7 @@ size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) {
         return align_up(segment_live_map_offset(pages) + map, OS_PAGE);
     }
     case SEG_MEDIUM: {
-        size_t map = align_up(size >> a->block_shift, 64) / 8 + align_up(size / OS_PAGE, 64) / 8;
+        size_t map = align_up(size >> a->block_shift, 64) / 8 + 2 * (align_up(size / OS_PAGE, 64) / 8);
         return align_up(segment_live_map_offset(0) + map, OS_PAGE);
     }
     case SEG_SEED: { /* a bit per granule: where a block starts */
@@ -147,6 +147,8 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
          * bits of its first half MiB of blocks share one OS page. */
         s->touched_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(0));
         s->live_map = s->touched_map + align_up(size / OS_PAGE, 64) / 64;
+        /* Last: written by purges only. */
+        s->purged_map = s->live_map + align_up(size >> a->block_shift, 64) / 64;
         tlsf_segment_added(h, s);
         break;
     case SEG_SEED:

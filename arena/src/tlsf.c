@@ -26,7 +26,9 @@
  * - a free block's dirty count is the number of touched OS pages (touched_map)
  *   inside it, its first page (links) and last (footer) aside: what a purge
  *   would hand back; nothing below PURGE_MIN_BLOCK. The bits under a listed
- *   block do not change until it leaves the lists, so the count stays exact.
+ *   block do not change until it leaves the lists, so the count stays exact;
+ * - an OS page marked in purged_map (handed back, not written since) is clear
+ *   in touched_map; purged_pages counts them (while 0, the map is all clear).
  */
 #include "internal.h"
 #include "fastpath.h"
@@ -129,7 +131,9 @@ static void tlsf_mapping(size_t size, unsigned *fl, unsigned *sl) {
 /* ---- touched pages --------------------------------------------------------
  * A bit per OS page of a MEDIUM segment, set when anything in the page is
  * written, cleared when it is purged: which free memory is resident, and how
- * much a block about to be used will fault in. */
+ * much a block about to be used will fault in. A second map keeps which pages
+ * a purge handed back: a write there faults back in what was purged, which
+ * the purge feedback counts (alloc.c, heap_purge_adapt). */
 
 static size_t touched_page(const segment_t *s, uintptr_t a) { return (a - (uintptr_t)s) / OS_PAGE; }
 static bool touched_get(const segment_t *s, size_t page) { return s->touched_map[page / 64] >> (page % 64) & 1; }
@@ -178,30 +182,53 @@ static inline unsigned bits_count(uint64_t x) {
     return bits_count_mixed(x);
 }
 
+/* Pages `clear` of word w of s are written for the first time since they were
+ * mapped or purged: those a purge handed back count as faulted back in.
+ * Returns how many were never written since the segment was mapped. */
+static size_t touched_fresh(segment_t *s, size_t w, uint64_t clear) {
+    uint64_t purged = s->purged_pages ? clear & s->purged_map[w] : 0;
+    if (purged) {
+        size_t n = bits_count(purged);
+        s->purged_map[w] &= ~purged;
+        s->purged_pages -= n;
+        s->heap->faulted_back += n * OS_PAGE;
+    }
+    return bits_count(clear & ~purged);
+}
 /* touched_mark_pages over more than one word of the map: out of line, so that
  * the common case saves no register. */
-static NOINLINE size_t touched_mark_words(segment_t *s, size_t first, size_t end) {
-    size_t w = first / 64, last = (end - 1) / 64, fresh = 0;
+static NOINLINE size_t touched_mark_words(segment_t *s, size_t first, size_t end, size_t *fresh) {
+    size_t w = first / 64, last = (end - 1) / 64, clear = 0;
     for (uint64_t mask = ~(uint64_t)0 << (first % 64);; w++, mask = ~(uint64_t)0) {
         if (w == last) mask &= ~(uint64_t)0 >> (63 - (end - 1) % 64);
-        fresh += bits_count(mask & ~s->touched_map[w]);
-        s->touched_map[w] |= mask;
-        if (w == last) return fresh;
+        uint64_t bits = mask & ~s->touched_map[w];
+        if (bits) {
+            clear += bits_count(bits);
+            *fresh += touched_fresh(s, w, bits);
+            s->touched_map[w] |= bits;
+        }
+        if (w == last) return clear;
     }
 }
-/* Sets the bits of the pages [first, end) of s (first < end); returns how many were clear. */
-static size_t touched_mark_pages(segment_t *s, size_t first, size_t end) {
+/* Sets the bits of the pages [first, end) of s (first < end); returns how many
+ * were clear, and adds to *fresh how many of them no purge handed back. */
+static size_t touched_mark_pages(segment_t *s, size_t first, size_t end, size_t *fresh) {
     size_t w = first / 64;
-    if (w != (end - 1) / 64) return touched_mark_words(s, first, end);
+    if (w != (end - 1) / 64) return touched_mark_words(s, first, end, fresh);
     /* most blocks: one word, its bits mostly set already */
     uint64_t mask = (~(uint64_t)0 << (first % 64)) & (~(uint64_t)0 >> (63 - (end - 1) % 64));
     uint64_t clear = mask & ~s->touched_map[w];
-    if (clear) s->touched_map[w] |= clear;
+    if (likely(!clear)) return 0;
+    *fresh += touched_fresh(s, w, clear);
+    s->touched_map[w] |= clear;
     return bits_count(clear);
 }
-/* Marks every page that [begin, end) overlaps; returns the bytes that were not touched. */
-static size_t touched_mark(segment_t *s, uintptr_t begin, uintptr_t end) {
-    return touched_mark_pages(s, touched_page(s, begin), touched_page(s, end - 1) + 1) * OS_PAGE;
+/* Marks every page that [begin, end) overlaps; returns the bytes that were not
+ * touched, and adds to *fresh those that no purge handed back. */
+static size_t touched_mark(segment_t *s, uintptr_t begin, uintptr_t end, size_t *fresh) {
+    size_t pages = 0, clear = touched_mark_pages(s, touched_page(s, begin), touched_page(s, end - 1) + 1, &pages);
+    *fresh += pages * OS_PAGE;
+    return clear * OS_PAGE;
 }
 /* touched_count over more than one word of the map, out of line as touched_mark_words. */
 static NOINLINE size_t touched_count_words(const segment_t *s, size_t first, size_t end) {
@@ -245,9 +272,13 @@ static uint32_t mb_dirty_pages(const segment_t *s, mblock *b) {
  * block ends the segment) are marked touched: where a block starts or ends
  * inside memory that was not in use (a new segment, a split), its writer marks
  * them with these. */
-static void mb_touch_head(segment_t *s, mblock *b) { touched_mark(s, (uintptr_t)b, (uintptr_t)(mb_links(b) + 1)); }
+static void mb_touch_head(segment_t *s, mblock *b) {
+    size_t fresh = 0;
+    touched_mark(s, (uintptr_t)b, (uintptr_t)(mb_links(b) + 1), &fresh);
+}
 static void mb_touch_footer(segment_t *s, mblock *b) {
-    if (!mb_at_end(s, mb_next(b))) touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b));
+    size_t fresh = 0;
+    if (!mb_at_end(s, mb_next(b))) touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b), &fresh);
 }
 
 /* Puts free block b on its list, holding dirty_pages touched pages (mb_dirty_pages). */
@@ -423,6 +454,9 @@ static bool tlsf_segment_empty(const segment_t *s) {
 static void tlsf_segment_release(heap_t *h, segment_t *s) {
     mblock *b = (mblock *)s->first_block;
     h->purged_out += (size_t)mb_links(b)->dirty_pages * OS_PAGE;
+    /* What was resident, and what purges handed back before, is gone with the
+     * mapping: new memory the heap faults in later stands in for it. */
+    h->unmapped_owed += ((size_t)mb_links(b)->dirty_pages + s->purged_pages) * OS_PAGE;
     tlsf_remove(&h->tlsf, b);
     segment_release(h, s);
 }
@@ -447,8 +481,11 @@ static bool tlsf_would_fault(const segment_t *s, const mblock *b, size_t size) {
 /* Block b of `size` bytes is about to be used: marks its pages touched and
  * lets the heap know how much fresh memory that faults in. */
 static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
-    size_t fresh = touched_mark(s, (uintptr_t)b, (uintptr_t)b + size);
-    if (fresh) heap_grew(h, SEG_MEDIUM, fresh);
+    size_t never = 0, fresh = touched_mark(s, (uintptr_t)b, (uintptr_t)b + size, &never);
+    if (fresh) {
+        heap_faulted_fresh(h, never);
+        heap_grew(h, SEG_MEDIUM, fresh);
+    }
 }
 
 /* Cuts b (free, off the lists, untouched since) to `size` bytes when the rest
@@ -978,7 +1015,11 @@ static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
         /* A page whose bit is clear reads as zero (tlsf_calloc skips it): the bits
          * go only when the kernel dropped the pages. Locked memory it refuses. */
         if (os_purge((uint8_t *)s + run * OS_PAGE, (i - run) * OS_PAGE)) break;
-        for (size_t page = run; page < i; page++) s->touched_map[page / 64] &= ~((uint64_t)1 << (page % 64));
+        for (size_t page = run; page < i; page++) {
+            s->touched_map[page / 64] &= ~((uint64_t)1 << (page % 64));
+            s->purged_map[page / 64] |= (uint64_t)1 << (page % 64);
+        }
+        s->purged_pages += i - run;
         purged += (i - run) * OS_PAGE;
         i = run;
     }
@@ -1035,6 +1076,13 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
         size_t live_bits = 0, used_blocks = 0;
         size_t map_words = align_up(s->size >> s->arena->block_shift, 64) / 64;
         for (size_t w = 0; w < map_words; w++) live_bits += (size_t)__builtin_popcountll(s->live_map[w]);
+        size_t purged_pages = 0;
+        for (size_t w = 0; s->purged_pages && w < align_up(s->size / OS_PAGE, 64) / 64; w++) {
+            CHECK_INVARIANT(!(s->purged_map[w] & s->touched_map[w]), "an OS page marked both purged and touched",
+                            (uintptr_t)s + w * 64 * OS_PAGE);
+            purged_pages += (size_t)__builtin_popcountll(s->purged_map[w]);
+        }
+        CHECK_INVARIANT(purged_pages == s->purged_pages, "a medium segment's count of purged pages disagrees with its map", s);
         const mblock *b = (const mblock *)s->first_block;
         while ((uintptr_t)b < s->sentinel) {
             size_t size = mb_size(b);

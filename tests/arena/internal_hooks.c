@@ -13,6 +13,10 @@ uintptr_t internal_hook_medium_segment_end(const void *p) {
  * purge budget says. */
 void internal_hook_purge_all(arena_t *a) { heap_purge_all(&a->heap); }
 
+/* What explicit arena a's heap adds to its purge budget for memory it purged
+ * and then faulted back in (alloc.c, heap_purge_adapt). */
+size_t internal_hook_purge_boost(const arena_t *a) { return a->heap.purge_boost; }
+
 /* Leaves explicit arena a's heap as a thread that vanished at fork inside
  * segment_new's linking would leave it: a fresh segment that the first small
  * segment's `prev` names but the list's head does not. Returns that segment's

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "arena.h"
@@ -14,6 +17,7 @@
 extern "C" unsigned tlsf_bits_count_portable(uint64_t x);
 extern "C" uintptr_t internal_hook_medium_segment_end(const void *p);
 extern "C" void internal_hook_purge_all(arena_t *a);
+extern "C" size_t internal_hook_purge_boost(const arena_t *a);
 extern "C" void *internal_hook_half_linked_segment(arena_t *a);
 extern "C" void error_defer_begin(void);
 extern "C" void error_defer_end(void);
@@ -90,6 +94,130 @@ TEST(MediumSegmentEnd, AFreeBlockThatEndsTheSegmentHandsBackItsLastPage) {
     arena_free(a, first);
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
+}
+
+// The purge budget grows by what a heap purged and then faulted back in. A
+// thread that faulted in much before its heap's first pass (a program's
+// start, a replay's tables) has not faulted back anything the heap purged:
+// before, the heap counted the thread's page faults from 0 at its first pass,
+// so every fault of the thread's life, and kept that much more memory
+// resident.
+TEST(PurgeFeedback, FaultsBeforeAHeapsFirstPassAreNotMemoryFaultedBack) {
+    size_t boost = SIZE_MAX;
+    std::thread([&boost] {
+        const size_t before = (size_t)64 << 20;
+        void *other = mmap(nullptr, before, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_NE(other, MAP_FAILED);
+        memset(other, 1, before);  // 16384 faults, none of them the arena's
+        arena_t *a = arena_create(nullptr);
+        ASSERT_NE(a, nullptr);
+        std::vector<void *> blocks;
+        for (int i = 0; i < 16; i++) {
+            blocks.push_back(arena_malloc(a, (size_t)1 << 20));
+            ASSERT_NE(blocks.back(), nullptr);
+            memset(blocks.back(), 2, (size_t)1 << 20);
+        }
+        // Freed one at a time, each old enough to purge by the next: a purge
+        // pass on most frees, and nothing purged is used again.
+        for (void *p : blocks) {
+            arena_free(a, p);
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        }
+        arena_stats stats;
+        arena_stats_get(a, &stats);
+        EXPECT_GT(stats.purged_bytes, (size_t)4 << 20) << "the passes purged";
+        boost = internal_hook_purge_boost(a);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+        munmap(other, before);
+    }).join();
+    EXPECT_EQ(boost, 0u) << "nothing purged was faulted back in";
+}
+
+// The same when the heap changes threads (an arena handed from one thread to
+// another, as an adopted heap does): the new thread's fault count says nothing
+// about the old one's. Before, the heap compared the two, and a new thread
+// with fewer faults wrapped below zero: everything counted as faulted back.
+TEST(PurgeFeedback, ANewThreadsFaultsAreNotComparedWithTheOldOnes) {
+    arena_t *a = arena_create(nullptr);
+    ASSERT_NE(a, nullptr);
+    std::vector<void *> blocks;
+    auto free_some = [&](size_t n) {
+        for (size_t i = 0; i < n && !blocks.empty(); i++) {
+            arena_free(a, blocks.back());
+            blocks.pop_back();
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        }
+    };
+    std::thread([&] {
+        const size_t before = (size_t)64 << 20;
+        void *other = mmap(nullptr, before, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_NE(other, MAP_FAILED);
+        memset(other, 1, before);  // this thread's count: 16384 faults and more
+        munmap(other, before);
+        for (int i = 0; i < 16; i++) {
+            blocks.push_back(arena_malloc(a, (size_t)1 << 20));
+            ASSERT_NE(blocks.back(), nullptr);
+            memset(blocks.back(), 2, (size_t)1 << 20);
+        }
+        free_some(6);  // passes read this thread's count
+    }).join();
+    ASSERT_EQ(blocks.size(), 10u);
+    ASSERT_EQ(internal_hook_purge_boost(a), 0u);
+    std::thread([&] { free_some(10); }).join();  // a thread with a few faults
+    EXPECT_EQ(internal_hook_purge_boost(a), 0u) << "nothing purged was faulted back in";
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// What the heap purges and then writes again is what grows the budget: a
+// program that frees most of its memory and builds it up again, over and
+// over, keeps it resident instead of faulting it back in each time. Blocks
+// of `size` bytes, `total` bytes of them in all, in three rounds.
+static size_t LargestBoostOverRounds(size_t size, size_t total) {
+    arena_t *a = arena_create(nullptr);
+    if (!a) return 0;
+    const size_t count = total / size, steps = std::min<size_t>(count, 16);
+    size_t largest = 0;
+    std::vector<void *> blocks;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < count; i++) {
+            void *p = arena_malloc(a, size);
+            if (!p) break;
+            memset(p, 3, size);
+            blocks.push_back(p);
+        }
+        // Freed in steps, each old enough to purge by the next.
+        for (size_t step = 0; step < steps; step++) {
+            for (size_t i = 0; i < count / steps && !blocks.empty(); i++) {
+                arena_free(a, blocks.back());
+                blocks.pop_back();
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            largest = std::max(largest, internal_hook_purge_boost(a));
+        }
+        for (void *p : blocks) arena_free(a, p);
+        blocks.clear();
+    }
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+    return largest;
+}
+
+// 3 MiB: one segment, which the heap keeps mapped, so what was purged is
+// written again where it was.
+TEST(PurgeFeedback, PurgedMediumMemoryWrittenAgainGrowsTheBudget) {
+    EXPECT_GE(LargestBoostOverRounds((size_t)256 << 10, (size_t)3 << 20), (size_t)2 << 20);
+}
+
+TEST(PurgeFeedback, PurgedSmallPagesCarvedAgainGrowTheBudget) {
+    EXPECT_GE(LargestBoostOverRounds(64, (size_t)3 << 20), (size_t)2 << 20);
+}
+
+// A huge block's mapping, kept for reuse when it is freed, is unmapped by a
+// purge; the next round maps a new one, which stands in for it.
+TEST(PurgeFeedback, AMappingUnmappedAndMappedAgainGrowsTheBudget) {
+    EXPECT_GE(LargestBoostOverRounds((size_t)24 << 20, (size_t)24 << 20), (size_t)2 << 20);
 }
 
 // Reports held back under a lock wait for the outermost end: a caller that
