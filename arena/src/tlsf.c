@@ -182,10 +182,13 @@ static inline unsigned bits_count(uint64_t x) {
     return bits_count_mixed(x);
 }
 
-/* Pages `clear` of word w of s are written for the first time since they were
- * mapped or purged: those a purge handed back count as faulted back in.
- * Returns how many were never written since the segment was mapped. */
-static size_t touched_fresh(segment_t *s, size_t w, uint64_t clear) {
+/* Pages `clear` (not 0) of word w of s are written for the first time since
+ * they were mapped or purged: marks them, and counts those a purge handed back
+ * as faulted back in. Adds to *fresh (unless NULL) how many were never written
+ * since the segment was mapped; returns how many were clear. Out of line: the
+ * inline callers (the free path's header and footer marks among them) keep
+ * the registers they had with one store. */
+static NOINLINE size_t touched_set(segment_t *s, size_t w, uint64_t clear, size_t *fresh) {
     uint64_t purged = s->purged_pages ? clear & s->purged_map[w] : 0;
     if (purged) {
         size_t n = bits_count(purged);
@@ -193,7 +196,9 @@ static size_t touched_fresh(segment_t *s, size_t w, uint64_t clear) {
         s->purged_pages -= n;
         s->heap->faulted_back += n * OS_PAGE;
     }
-    return bits_count(clear & ~purged);
+    if (fresh) *fresh += bits_count(clear & ~purged);
+    s->touched_map[w] |= clear;
+    return bits_count(clear);
 }
 /* touched_mark_pages over more than one word of the map: out of line, so that
  * the common case saves no register. */
@@ -202,32 +207,27 @@ static NOINLINE size_t touched_mark_words(segment_t *s, size_t first, size_t end
     for (uint64_t mask = ~(uint64_t)0 << (first % 64);; w++, mask = ~(uint64_t)0) {
         if (w == last) mask &= ~(uint64_t)0 >> (63 - (end - 1) % 64);
         uint64_t bits = mask & ~s->touched_map[w];
-        if (bits) {
-            clear += bits_count(bits);
-            *fresh += touched_fresh(s, w, bits);
-            s->touched_map[w] |= bits;
-        }
+        if (bits) clear += touched_set(s, w, bits, fresh);
         if (w == last) return clear;
     }
 }
 /* Sets the bits of the pages [first, end) of s (first < end); returns how many
- * were clear, and adds to *fresh how many of them no purge handed back. */
+ * were clear, and adds to *fresh (unless NULL) how many of them no purge
+ * handed back. */
 static size_t touched_mark_pages(segment_t *s, size_t first, size_t end, size_t *fresh) {
     size_t w = first / 64;
     if (w != (end - 1) / 64) return touched_mark_words(s, first, end, fresh);
     /* most blocks: one word, its bits mostly set already */
     uint64_t mask = (~(uint64_t)0 << (first % 64)) & (~(uint64_t)0 >> (63 - (end - 1) % 64));
     uint64_t clear = mask & ~s->touched_map[w];
-    if (likely(!clear)) return 0;
-    *fresh += touched_fresh(s, w, clear);
-    s->touched_map[w] |= clear;
-    return bits_count(clear);
+    return likely(!clear) ? 0 : touched_set(s, w, clear, fresh);
 }
 /* Marks every page that [begin, end) overlaps; returns the bytes that were not
- * touched, and adds to *fresh those that no purge handed back. */
+ * touched, and adds to *fresh (unless NULL) those that no purge handed back. */
 static size_t touched_mark(segment_t *s, uintptr_t begin, uintptr_t end, size_t *fresh) {
-    size_t pages = 0, clear = touched_mark_pages(s, touched_page(s, begin), touched_page(s, end - 1) + 1, &pages);
-    *fresh += pages * OS_PAGE;
+    size_t pages = 0;
+    size_t clear = touched_mark_pages(s, touched_page(s, begin), touched_page(s, end - 1) + 1, fresh ? &pages : NULL);
+    if (fresh) *fresh += pages * OS_PAGE;
     return clear * OS_PAGE;
 }
 /* touched_count over more than one word of the map, out of line as touched_mark_words. */
@@ -272,13 +272,9 @@ static uint32_t mb_dirty_pages(const segment_t *s, mblock *b) {
  * block ends the segment) are marked touched: where a block starts or ends
  * inside memory that was not in use (a new segment, a split), its writer marks
  * them with these. */
-static void mb_touch_head(segment_t *s, mblock *b) {
-    size_t fresh = 0;
-    touched_mark(s, (uintptr_t)b, (uintptr_t)(mb_links(b) + 1), &fresh);
-}
+static void mb_touch_head(segment_t *s, mblock *b) { touched_mark(s, (uintptr_t)b, (uintptr_t)(mb_links(b) + 1), NULL); }
 static void mb_touch_footer(segment_t *s, mblock *b) {
-    size_t fresh = 0;
-    if (!mb_at_end(s, mb_next(b))) touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b), &fresh);
+    if (!mb_at_end(s, mb_next(b))) touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b), NULL);
 }
 
 /* Puts free block b on its list, holding dirty_pages touched pages (mb_dirty_pages). */
