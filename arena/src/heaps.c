@@ -279,7 +279,7 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
  * tells, when a slot is given up (evicted, or at thread exit), whether its heap
  * still has an arena to be abandoned to. The registry also holds the seed
  * policy's thread-safe arenas (one lock each, no heaps), for fork. */
-__thread heap_slot thread_slots[THREAD_SLOTS];
+__thread heap_slot thread_slots[THREAD_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned thread_slot_next; /* the slot the next attach takes */
 static pthread_key_t slots_key;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;

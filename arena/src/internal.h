@@ -854,11 +854,12 @@ typedef struct heap_slot {
     uint64_t arena_id; /* 0: empty */
     heap_t *heap;
 } heap_slot;
-extern __thread heap_slot thread_slots[THREAD_SLOTS] INTERNAL;
+extern __thread heap_slot thread_slots[THREAD_SLOTS] INTERNAL __attribute__((tls_model("initial-exec")));
 /* The calling thread's heap of a if it has one yet, else NULL. */
 static inline heap_t *heaps_thread_heap(const arena_t *a) {
-    for (unsigned i = 0; i < THREAD_SLOTS; i++)
-        if (thread_slots[i].arena_id == a->id) return thread_slots[i].heap;
+    uint64_t id = a->id;
+    for (const heap_slot *slot = thread_slots; slot < thread_slots + THREAD_SLOTS; slot++)
+        if (slot->arena_id == id) return slot->heap;
     return NULL;
 }
 /* Any ARENA_THREAD_SAFE arena, seed policy too, is registered while it lives:
