@@ -213,8 +213,12 @@ EXPORT void API(free)(void *p) {
 
 EXPORT void API(cfree)(void *p) { API(free)(p); }
 
-EXPORT void *API(calloc)(size_t n, size_t size) {
-    heap_t *h = my_heap();
+/* calloc, realloc and malloc_usable_size as malloc and free: the first call
+ * of a thread out of line, so that the others go on to the heap without a
+ * frame of their own (they saved a register and made one for the call_done
+ * after the heap's call, which a thread with its heap never needs). */
+static NOINLINE void *calloc_first(size_t n, size_t size) {
+    heap_t *h = thread_heap_slow();
     if (unlikely(!h)) {
         errno = ENOMEM;
         return NULL;
@@ -224,8 +228,8 @@ EXPORT void *API(calloc)(size_t n, size_t size) {
     return p;
 }
 
-EXPORT void *API(realloc)(void *p, size_t size) {
-    heap_t *h = my_heap();
+static NOINLINE void *realloc_first(void *p, size_t size) {
+    heap_t *h = thread_heap_slow();
     if (unlikely(!h)) {
         errno = ENOMEM;
         return NULL;
@@ -233,6 +237,18 @@ EXPORT void *API(realloc)(void *p, size_t size) {
     void *q = heap_realloc(h, p, size);
     call_done();
     return q;
+}
+
+EXPORT void *API(calloc)(size_t n, size_t size) {
+    heap_t *h = thread_heap;
+    if (unlikely(!h)) return calloc_first(n, size);
+    return heap_calloc(h, n, size);
+}
+
+EXPORT void *API(realloc)(void *p, size_t size) {
+    heap_t *h = thread_heap;
+    if (unlikely(!h)) return realloc_first(p, size);
+    return heap_realloc(h, p, size);
 }
 
 EXPORT void *API(reallocarray)(void *p, size_t n, size_t size) {
@@ -291,12 +307,18 @@ EXPORT void *API(pvalloc)(size_t size) {
     return aligned(OS_PAGE, rounded);
 }
 
-EXPORT size_t API(malloc_usable_size)(void *p) {
-    if (!p) return 0;
-    heap_t *h = my_heap();
+static NOINLINE size_t malloc_usable_size_first(void *p) {
+    heap_t *h = thread_heap_slow();
     size_t usable = h ? heap_usable_size(h, p, true) : 0;
     call_done();
     return usable;
+}
+
+EXPORT size_t API(malloc_usable_size)(void *p) {
+    if (!p) return 0;
+    heap_t *h = thread_heap;
+    if (unlikely(!h)) return malloc_usable_size_first(p);
+    return heap_usable_size(h, p, true);
 }
 
 /* Hands the calling thread's free memory back to the OS. */
