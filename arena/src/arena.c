@@ -193,7 +193,7 @@ static inline heap_t *arena_thread_heap_fast(const arena_t *a) {
  * arena's own heap of an unlocked arena, the calling thread's heap of a
  * thread-safe one) and to its *_locked function otherwise. The locked paths
  * are functions of their own: inside the public calls they made every call
- * save up to six registers and set up a stack frame of 184-344 bytes, even
+ * save up to six registers and set up a stack frame of 176-344 bytes, even
  * an unlocked arena's arena_realloc and arena_calloc, and every call of a
  * thread-safe arena's thread heap (about 20 instructions per op of a
  * threaded replay). */
