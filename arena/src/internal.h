@@ -490,6 +490,7 @@ struct arena {
     bool fast;                       /* default policy, no lock: the inline paths apply */
     bool multi_heap;                 /* the process arena of the drop-in: a heap per thread */
     bool valgrind;                   /* running under valgrind: blocks are memcheck pool chunks */
+    bool thread_heaps;               /* multi_heap, not valgrind: calls go to the thread's heap without a lock */
     pthread_mutex_t lock;            /* ARENA_THREAD_SAFE: every call; multi_heap: the heap lists */
     heap_t heap;                     /* explicit arenas: the one heap; multi_heap: owns the huge blocks */
     pthread_mutex_t huge_lock;       /* multi_heap: over `heap` */
