@@ -586,6 +586,15 @@ static inline size_t slack_read(const void *block, size_t usable) {
     if (slack == 255) __builtin_memcpy(&slack, end - 9, sizeof slack);
     return slack;
 }
+/* slack_read when `recorded` (0 or 1) says there is a record, else 0, with no
+ * branch on `recorded`: the block's last byte is read either way (it is the
+ * block's own), and masked off. */
+static inline size_t slack_read_masked(const void *block, size_t usable, uint64_t recorded) {
+    const uint8_t *end = (const uint8_t *)block + usable;
+    size_t slack = end[-1] & (size_t)-(int64_t)recorded;
+    if (__builtin_expect(slack == 255, 0)) __builtin_memcpy(&slack, end - 9, sizeof slack);
+    return slack;
+}
 
 /* live_map of a SMALL page: 2 bits per granule of the page area (the
  * area is PAGE_BYTES aligned), 32 granules per word: bit 0 a live block starts

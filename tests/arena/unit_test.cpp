@@ -59,6 +59,31 @@ TEST_P(ArenaTest, EveryBlockIsAlignedToBlockSizeAndKeepsItsContents) {
     EXPECT_EQ(Stats(a_).live_blocks, 0u);
 }
 
+// A block asked for at its usable size has no slack record, and free must not
+// take its last byte (the caller's data) for one, whatever it holds: 255 is
+// the mark of a long record. Its neighbour, asked one byte short, has a record.
+TEST_P(ArenaTest, AFullBlocksLastByteIsNeverTakenForASlackRecord) {
+    for (size_t n = 1; n <= 2048; n += n < 64 ? 1 : 37) {
+        void *probe = arena_malloc(a_, n);
+        ASSERT_NE(probe, nullptr);
+        size_t usable = arena_usable_size(a_, probe);
+        arena_free(a_, probe);
+        for (int last : {0, 1, 8, 254, 255}) {
+            size_t live = Stats(a_).live_bytes;
+            for (size_t ask : {usable, usable - 1}) {
+                if (ask == 0) continue;
+                auto *p = static_cast<uint8_t *>(arena_malloc(a_, ask));
+                ASSERT_NE(p, nullptr);
+                memset(p, 0xff, ask);
+                p[ask - 1] = static_cast<uint8_t>(last);
+                EXPECT_EQ(Stats(a_).live_bytes, live + ask) << "size " << ask;
+                arena_free(a_, p);
+                ASSERT_EQ(Stats(a_).live_bytes, live) << "size " << ask << ", last byte " << last;
+            }
+        }
+    }
+}
+
 TEST_P(ArenaTest, MallocZeroReturnsDistinctFreeableBlocks) {
     std::set<void *> seen;
     std::vector<void *> v;
