@@ -295,6 +295,18 @@ static std::vector<Config> configs_for(const TraceEntry &t, const Options &o,
     std::vector<Config> configs;
     const bool multi = t.threads > 1 && !o.check && !o.instructions;
     const uint64_t memory = available_memory_bytes();
+    // The replay writes a byte in every 4 KiB of every block: a trace that keeps
+    // more live than the machine can hold would have its pages faulted in until
+    // the kernel kills the child (or something else on the machine).
+    if (memory && t.peak_live_bytes > memory / 2) {
+        std::string why = "its live bytes peak at " + std::to_string(t.peak_live_bytes >> 20) +
+                          " MiB, over half the available memory";
+        for (const auto &a : allocators) {
+            std::fprintf(stderr, "%s: skipped on %s (%s)\n", a.info->name.c_str(), t.name.c_str(), why.c_str());
+            bench::set_fact(facts, "skipped." + a.info->name + "." + t.name, why);
+        }
+        return configs;
+    }
     for (const auto &a : allocators) {
         const bench::AllocatorInfo &info = *a.info;
         if (info.name == "bump" && memory && t.bump_reserve_bytes > memory / 2) {
@@ -721,7 +733,15 @@ static int run_everything(const Options &options, int argc, char **argv) {
     }
     std::fprintf(stderr, "%s done\n", run.progress_prefix().c_str());
 
-    if (options.check) return run.check_problems || run.any_failure ? 1 : 0;
+    if (options.check) {
+        size_t checked = 0;
+        for (const auto &configs : run.configs) checked += configs.size();
+        if (!checked) {
+            std::fprintf(stderr, "bench_replay: nothing was checked (every configuration was left out, above)\n");
+            return 1;
+        }
+        return run.check_problems || run.any_failure ? 1 : 0;
+    }
 
     if (run.timer_overhead_ns >= 0)
         bench::set_fact(&run.facts, "latency_timer",

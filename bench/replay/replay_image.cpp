@@ -36,19 +36,21 @@ void truncate_trace(trace::Trace *t, uint64_t ops) {
 uint64_t bump_reserve_bytes(const trace::Trace &t) {
     std::vector<uint64_t> size(t.facts.slot_count);
     uint64_t total = 0;
+    // Saturating, as bump_block_bytes is: UINT64_MAX stands for "more than any machine has".
+    auto add = [&total](uint64_t bytes) { total = total > UINT64_MAX - bytes ? UINT64_MAX : total + bytes; };
     for (const trace::Op &op : t.ops) {
         switch (op.kind) {
         case trace::OpKind::Malloc:
         case trace::OpKind::Calloc:
             size[op.slot] = trace::requested_bytes(op);
-            total += bench::bump_block_bytes(size[op.slot], 0);
+            add(bench::bump_block_bytes(size[op.slot], 0));
             break;
         case trace::OpKind::Memalign:
             size[op.slot] = op.size;
-            total += bench::bump_block_bytes(op.size, op.arg);
+            add(bench::bump_block_bytes(op.size, op.arg));
             break;
         case trace::OpKind::Realloc:
-            if (op.size > size[op.slot]) total += bench::bump_block_bytes(op.size, 0);
+            if (op.size > size[op.slot]) add(bench::bump_block_bytes(op.size, 0));
             size[op.slot] = op.size;
             break;
         case trace::OpKind::Free:

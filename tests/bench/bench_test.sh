@@ -112,6 +112,27 @@ bad_trace)
     lacks err "jobs"
     [ ! -e "$dir/r.csv" ] || fail "a CSV was written"
     ;;
+beyond_memory)
+    # A valid trace whose live bytes no machine here holds is left out, with a
+    # line for each allocator, before any child faults its pages in (jemalloc
+    # was killed by the kernel on 1 TiB, bump crashed on 2^64 - 1 bytes); the
+    # other traces of the run are measured.
+    printf 'arena-trace 1\na 1 1099511627776\n' >"$dir/tera.trace"
+    printf 'arena-trace 1\na 1 10\nr 1 18446744073709551615\n' >"$dir/grow.trace"
+    good=$(gen tiny 1000)
+    expect 0 "$replay" --trace="$dir/tera.trace" --trace="$dir/grow.trace" --trace="$good" \
+        --allocators=arena,glibc,bump --repetitions=1 --passes=throughput --csv="$dir/r.csv"
+    for allocator in arena glibc bump; do
+        contains err "$allocator: skipped on tera (its live bytes peak at 1048576 MiB, over half the available memory)"
+        contains err "$allocator: skipped on grow (its live bytes peak at"
+        contains r.csv "# skipped.$allocator.tera: its live bytes peak at 1048576 MiB"
+    done
+    lacks err "signal"
+    [ "$(column "$dir/r.csv" trace | sort -u | tr '\n' ' ')" = "tiny " ] || fail "rows: $(cat "$dir/r.csv")"
+    expect 1 "$replay" --trace="$dir/tera.trace" --allocators=bump --check
+    contains err "bump: skipped on tera"
+    contains err "nothing was checked"
+    ;;
 bad_flag)
     expect 2 "$replay" --no-such-flag
     contains err "unknown flag '--no-such-flag'"

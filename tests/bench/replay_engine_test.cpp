@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
 
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "allocator.h"
+#include "bump.h"
 #include "replay_engine.h"
 #include "replay_image.h"
 #include "trace.h"
@@ -267,6 +270,34 @@ TEST(ReplayImage, BumpReserveCountsGrowingReallocs) {
     // 112 (100 rounded to 16) + 1008 (the grown copy) + nothing for the shrink
     // + 16 + 48 (aligned block and its worst-case padding).
     EXPECT_EQ(replay::bump_reserve_bytes(t), 112u + 1008u + 16u + 48u);
+}
+
+// Sizes a valid trace may hold (up to 2^64 - 1) saturate instead of wrapping
+// round to a small reserve: before, bump mapped a few pages for a 16 EiB
+// realloc, "replayed" it and reported a frag_rss of 2e-16, and crashed on a
+// 2^64 - 1 byte malloc.
+TEST(ReplayImage, BumpReserveSaturatesPastWhatAnyMachineHolds) {
+    EXPECT_EQ(bench::bump_block_bytes(UINT64_MAX, 0), UINT64_MAX);
+    EXPECT_EQ(bench::bump_block_bytes(UINT64_MAX - 20, 4096), UINT64_MAX);
+    EXPECT_EQ(replay::bump_reserve_bytes(parse_text("arena-trace 1\na 1 10\nr 1 18446744073709551615\n")),
+              UINT64_MAX);
+    EXPECT_EQ(replay::bump_reserve_bytes(
+                  parse_text("arena-trace 1\na 1 9223372036854775808\nf 1\na 2 9223372036854775808\n")),
+              UINT64_MAX);
+    bench::AllocatorSettings settings;
+    settings.reserve_bytes = 1 << 20;
+    std::string error;
+    auto bump = bench::find_allocator("bump")->create(settings, &error);
+    ASSERT_TRUE(bump) << error;
+    void *small = bump->malloc(100);
+    EXPECT_NE(small, nullptr);
+    errno = 0;
+    EXPECT_EQ(bump->malloc(SIZE_MAX), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    EXPECT_EQ(bump->calloc(SIZE_MAX / 2, 4), nullptr);
+    EXPECT_EQ(bump->realloc(small, 100, SIZE_MAX), nullptr);
+    // Nothing above moved the reserve's cursor: the rest is still there.
+    EXPECT_NE(bump->malloc((1 << 20) - 4096), nullptr);
 }
 
 }  // namespace

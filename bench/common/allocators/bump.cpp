@@ -18,11 +18,16 @@ namespace bench {
 
 static constexpr uint64_t kBumpAlignment = 16;  // what malloc promises on x86-64
 
-static uint64_t round_up(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+// Saturating: a size past what any memory holds comes out as UINT64_MAX, which
+// no reserve reaches (a valid trace may ask for 2^64 - 1 bytes).
+static uint64_t round_up(uint64_t n, uint64_t to) {
+    return n > UINT64_MAX - (to - 1) ? UINT64_MAX : (n + to - 1) / to * to;
+}
+static uint64_t add_saturating(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 uint64_t bump_block_bytes(uint64_t size, uint64_t alignment) {
     uint64_t bytes = round_up(size ? size : 1, kBumpAlignment);
-    return alignment > kBumpAlignment ? bytes + alignment - kBumpAlignment : bytes;
+    return alignment > kBumpAlignment ? add_saturating(bytes, alignment - kBumpAlignment) : bytes;
 }
 
 class Bump final : public Allocator {
@@ -32,7 +37,12 @@ public:
 
     void *malloc(size_t size) override { return take(bump_block_bytes(size, 0), 0); }
     void *calloc(size_t count, size_t size) override {
-        return take(bump_block_bytes(count * size, 0), 0);  // fresh pages are zero
+        size_t total;
+        if (__builtin_mul_overflow(count, size, &total)) {
+            errno = ENOMEM;
+            return nullptr;
+        }
+        return take(bump_block_bytes(total, 0), 0);  // fresh pages are zero
     }
     void *memalign(size_t alignment, size_t size) override {
         return take(bump_block_bytes(size, alignment), alignment);
@@ -52,8 +62,9 @@ public:
 
 private:
     void *take(uint64_t bytes, uint64_t alignment) {
-        uint64_t offset = next_.fetch_add(bytes, std::memory_order_relaxed);
-        if (offset + bytes > length_) {
+        // bytes <= length_ first: a saturated size must not wrap next_ or the test.
+        uint64_t offset = bytes > length_ ? length_ : next_.fetch_add(bytes, std::memory_order_relaxed);
+        if (bytes > length_ || offset > length_ - bytes) {
             errno = ENOMEM;
             return nullptr;
         }
