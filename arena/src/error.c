@@ -37,10 +37,12 @@ void fmt_dec(fmtbuf *f, uint64_t v) {
     fmt_str(f, tmp + n);
 }
 
-void error_write(const char *s) {
+void error_write(const char *s) { error_write_to(STDERR_FILENO, s); }
+
+void error_write_to(int fd, const char *s) {
     size_t len = strlen(s);
     while (len > 0) {
-        ssize_t n = write(STDERR_FILENO, s, len);
+        ssize_t n = write(fd, s, len);
         if (n <= 0) return;
         s += n;
         len -= (size_t)n;

@@ -121,6 +121,8 @@ static inline void unlock_reporting(pthread_mutex_t *m) {
 void error_check_failed(const char *msg, uintptr_t value) INTERNAL;
 /* Writes a line to stderr with write(2), no allocation. */
 void error_write(const char *s) INTERNAL;
+/* The same to descriptor fd; gives up silently when a write fails. */
+void error_write_to(int fd, const char *s) INTERNAL;
 
 /* In arena_check's walkers: when cond fails, report msg and value, return -1. */
 #define CHECK_INVARIANT(cond, msg, value)                                                          \

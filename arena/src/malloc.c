@@ -11,6 +11,7 @@
 #include "fastpath.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <sched.h>
 #include <stdio.h>
@@ -35,6 +36,10 @@ static arena_t *process_arena;
 static _Atomic int process_state; /* 0 not set up, 1 being set up, 2 ready, 3 failed */
 static pthread_key_t heap_key;
 static bool print_stats_at_exit;
+/* Where they go: a copy of stderr taken when the arena is set up, since a
+ * program may close stderr before the destructors run (coreutils' close_stdout,
+ * an atexit handler, does); stderr itself when no copy could be made. */
+static int stats_fd = STDERR_FILENO;
 static __thread heap_t *thread_heap __attribute__((tls_model("initial-exec")));
 /* Set when the thread's heap was abandoned at its end. glibc frees its own
  * per-thread buffers (strerror's, for one) after every TSD destructor has run
@@ -125,13 +130,10 @@ static NOINLINE arena_t *process_arena_slow(void) {
     }
     arena_config cfg = {0};
     cfg.flags = (env_flag("ARENA_CHECKED") ? ARENA_CHECKED : 0) | (env_flag("ARENA_SECURE") ? ARENA_SECURE : 0);
-    cfg.block_size = env_config_size("ARENA_BLOCK_SIZE", MIN_BLOCK_SIZE, MAX_BLOCK_SIZE);
+    /* From 16, not the arena's 8: malloc promises alignment for any type, 16
+     * bytes on x86-64. */
+    cfg.block_size = env_config_size("ARENA_BLOCK_SIZE", 16, MAX_BLOCK_SIZE);
     cfg.region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
-    if (cfg.block_size && cfg.block_size < 16) {
-        /* malloc promises alignment for any type: 16 bytes on x86-64. */
-        error_write("arena: ARENA_BLOCK_SIZE below 16 breaks malloc's alignment promise; using 16\n");
-        cfg.block_size = 16;
-    }
     arena_t *a = arena_create(&cfg);
     if (!a || heaps_init(a) || pthread_key_create(&heap_key, thread_heap_exit)) {
         error_write("arena: cannot set up the process arena\n");
@@ -142,6 +144,10 @@ static NOINLINE arena_t *process_arena_slow(void) {
     process_arena = a;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     print_stats_at_exit = env_flag("ARENA_STATS");
+    if (print_stats_at_exit) {
+        int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100); /* out of the way of a program's own */
+        if (fd >= 0) stats_fd = fd;
+    }
     if (env_flag("ARENA_VERBOSE")) write_config(a);
     atomic_store_explicit(&process_state, 2, memory_order_release);
     return a;
@@ -385,12 +391,12 @@ EXPORT int API(mallopt)(int param, int value) {
     return 1;
 }
 
-static void write_stats(const arena_stats *s);
+static void write_stats(const arena_stats *s, int fd);
 
 /* The figures ARENA_STATS=1 prints at exit, to stderr as glibc's are. */
 EXPORT void API(malloc_stats)(void) {
     arena_stats s;
-    if (process_stats(&s)) write_stats(&s);
+    if (process_stats(&s)) write_stats(&s, STDERR_FILENO);
 }
 
 /* glibc's XML layout, with the figures mallinfo2 gives. */
@@ -448,7 +454,7 @@ static void fmt_stat(fmtbuf *f, const char *name, uint64_t v) {
     fmt_dec(f, v);
 }
 
-static void write_stats(const arena_stats *s) {
+static void write_stats(const arena_stats *s, int fd) {
     fmtbuf f = {.len = 0};
     fmt_stat(&f, "arena: pid ", (uint64_t)getpid());
     fmt_stat(&f, ": live ", s->live_bytes);
@@ -460,19 +466,19 @@ static void write_stats(const arena_stats *s) {
     fmt_stat(&f, " regions, free ", s->free_bytes);
     fmt_stat(&f, ", purged ", s->purged_bytes);
     fmt_str(&f, "\n");
-    error_write(f.buf);
+    error_write_to(fd, f.buf);
     f.len = 0;
     fmt_stat(&f, "arena: pid ", (uint64_t)getpid());
     fmt_stat(&f, ": ", s->allocs);
     fmt_stat(&f, " allocations, ", s->frees);
     fmt_stat(&f, " frees, ", s->reallocs);
     fmt_str(&f, " reallocs\n");
-    error_write(f.buf);
+    error_write_to(fd, f.buf);
 }
 
 __attribute__((destructor)) static void print_stats(void) {
     if (!print_stats_at_exit || atomic_load(&process_state) != 2) return;
     arena_stats s;
     arena_stats_of(process_arena, thread_heap, &s);
-    write_stats(&s);
+    write_stats(&s, stats_fd);
 }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# env_settings.sh LIB PROGRAM: the drop-in's environment variables, read at the
+# first allocation of PROGRAM (which allocates and exits 0) with LIB preloaded.
+# Each setting shows in ARENA_VERBOSE's line; a bad value gets one line naming
+# the range README.md gives, and the default.
+set -u
+lib=$1 program=$2
+case_name=env_settings
+. "$(dirname "$0")/../case_lib.sh"
+run() {  # run VAR=VALUE...: the program under those settings, ARENA_VERBOSE on
+    expect 0 env LD_PRELOAD="$lib" ARENA_VERBOSE=1 "$@" "$program"
+}
+run
+contains err "arena: drop-in malloc, block_size 16, region_size 4194304, pid "
+run ARENA_BLOCK_SIZE=64 ARENA_REGION_SIZE=1m
+contains err "arena: drop-in malloc, block_size 64, region_size 1048576, pid "
+run ARENA_BLOCK_SIZE=64k ARENA_REGION_SIZE=1g ARENA_CHECKED=1 ARENA_SECURE=1
+contains err "arena: drop-in malloc, block_size 65536, region_size 1073741824, checked, secure, pid "
+for bad in 8 100 128k 16q -16 ""; do
+    run ARENA_BLOCK_SIZE="$bad"
+    contains err "arena: ignoring ARENA_BLOCK_SIZE=$bad: not a power of two from 16 to 65536 (suffixes k, m, g); using the default"
+    contains err "block_size 16,"
+    [ "$(grep -c '^arena:' "$dir/err")" -eq 2 ] || fail "ARENA_BLOCK_SIZE=$bad: not two lines: $(cat "$dir/err")"
+done
+for bad in 32k 2g 3m; do
+    run ARENA_REGION_SIZE="$bad"
+    contains err "arena: ignoring ARENA_REGION_SIZE=$bad: not a power of two from 65536 to 1073741824 (suffixes k, m, g); using the default"
+    contains err "region_size 4194304,"
+done
+# The statistics at exit, also when the program closed stderr before (coreutils
+# do, in an atexit handler); ARENA_STATS=0 is off.
+expect 0 env LD_PRELOAD="$lib" ARENA_STATS=1 "$program"
+contains err "allocations, "
+expect 0 env LD_PRELOAD="$lib" ARENA_STATS=0 "$program"
+lacks err "arena:"
+expect 0 env LD_PRELOAD="$lib" ARENA_STATS=1 "$program" --close-stderr
+contains err "allocations, "
+echo "ok"
