@@ -14,6 +14,10 @@ bool FlagReader::value(const std::string &name, std::string *out) {
         next_++;
     } else if (arg == name) {
         if (next_ + 1 >= args_.size()) throw UsageError(name + " needs a value");
+        // `--trace --allocators=arena` forgot the trace: the next flag is no value.
+        if (args_[next_ + 1].compare(0, 2, "--") == 0)
+            throw UsageError(name + " needs a value, not the flag '" + args_[next_ + 1] + "' (" + name +
+                             "=VALUE takes one that starts with --)");
         *out = args_[next_ + 1];
         next_ += 2;
     } else {

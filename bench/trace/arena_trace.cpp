@@ -153,11 +153,18 @@ int cmd_gen(const std::vector<std::string> &args) {
     std::string workload, output;
     trace::GenOptions options;
     for (size_t i = 0; i < args.size(); i++) {
-        const std::string &a = args[i];
+        // --ops N and --ops=N alike, as the bench drivers take them
+        std::string a = args[i], inline_value;
+        const size_t equals = a.find('=');
+        const bool inline_given = a.compare(0, 2, "--") == 0 && equals != std::string::npos;
+        if (inline_given) {
+            inline_value = a.substr(equals + 1);
+            a.resize(equals);
+        }
         uint64_t value = 0;
         if (a == "--ops" || a == "--seed" || a == "--threads" || a == "-o") {
-            if (i + 1 == args.size()) return usage_error(c, a + " needs a value");
-            const std::string &v = args[++i];
+            if (!inline_given && i + 1 == args.size()) return usage_error(c, a + " needs a value");
+            const std::string v = inline_given ? inline_value : args[++i];
             if (v.empty()) return usage_error(c, a + " needs a value, not ''");
             if (a == "-o") {
                 output = v;
@@ -172,7 +179,7 @@ int cmd_gen(const std::vector<std::string> &args) {
             if (a == "--seed") options.seed = value;
             if (a == "--threads") options.threads = static_cast<uint32_t>(value);
         } else if (a[0] == '-') {
-            return usage_error(c, "unknown option '" + a + "'");
+            return usage_error(c, "unknown option '" + args[i] + "'");
         } else if (workload.empty()) {
             workload = a;
         } else {
@@ -299,6 +306,7 @@ int cmd_record(const std::vector<std::string> &args) {
         }
         output = std::string(cwd) + "/" + output;
     }
+    if (i == args.size()) return usage_error(c, "no -- and COMMAND after -o FILE");
     if (i + 1 >= args.size()) return usage_error(c, "no COMMAND after --");
     const std::vector<std::string> command(args.begin() + static_cast<long>(i) + 1, args.end());
     const std::string library = recorder_library();

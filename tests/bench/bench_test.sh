@@ -137,6 +137,11 @@ bad_flag)
     expect 2 "$replay" --no-such-flag
     contains err "unknown flag '--no-such-flag'"
     contains err "usage: bench_replay"
+    expect 2 "$replay" --trace --allocators=arena
+    contains err "--trace needs a value, not the flag '--allocators=arena'"
+    contains err "usage: bench_replay"
+    expect 2 "$bin/bench_micro" --csv --repetitions=1
+    contains err "--csv needs a value, not the flag '--repetitions=1'"
     expect 2 "$replay" --allocators=no-such-allocator
     contains err "unknown allocator 'no-such-allocator'"
     expect 2 "$replay" --repetitions=zero
@@ -358,9 +363,15 @@ micro_filter)
     contains err "usage: bench_micro"
     # POSIX extended, as Google Benchmark compiles it: no \d
     expect 2 "$bin/bench_micro" --allocators=glibc '--benchmark_filter=\d' --csv="$dir/m.csv"
-    expect 1 "$bin/bench_micro" --allocators=glibc --repetitions=1 --benchmark_filter=no_such_benchmark \
+    # ... after one round of children: the other repetitions would match nothing either
+    expect 1 "$bin/bench_micro" --allocators=glibc,arena --repetitions=3 --benchmark_filter=no_such_benchmark \
         --csv="$dir/m.csv"
     contains err "no benchmark was measured"
+    [ "$(grep -c '^\[[0-9]*/6\] repetition' "$dir/err")" -eq 2 ] || fail "not 2 children: $(cat "$dir/err")"
+    # a filter that matches one allocator's benchmarks only (arena_reset) runs every repetition
+    expect 0 "$bin/bench_micro" --allocators=glibc,arena --repetitions=2 --benchmark_filter=release_reset \
+        --benchmark_min_time=0.01 --csv="$dir/r.csv"
+    [ "$(grep -vc '^#' "$dir/r.csv")" -eq 3 ] || fail "not 2 rows: $(cat "$dir/r.csv")"
     [ "$(cat "$dir/m.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/m.csv")"
     [ "$(cat "$dir/m.json")" = "earlier json" ] || fail "the JSON was overwritten: $(head -c 300 "$dir/m.json")"
     # a leading '-' is Google Benchmark's "all but": the rest is the expression

@@ -29,8 +29,18 @@ bad_flag)
     empty out
     expect 2 "$bin" gen no-such-workload
     contains err "unknown workload 'no-such-workload'"
+    expect 2 "$bin" gen tiny --ops=
+    contains err "--ops needs a value, not ''"
+    expect 2 "$bin" gen tiny --ops=ten
+    contains err "--ops takes an unsigned number, not 'ten'"
+    expect 2 "$bin" gen tiny --opsx=10
+    contains err "unknown option '--opsx=10'"
     expect 2 "$bin" record -- true
     contains err "-o FILE is required"
+    expect 2 "$bin" record -o "$dir/r.trace" true
+    contains err "unexpected 'true'"
+    expect 2 "$bin" record -o "$dir/r.trace"
+    contains err "no -- and COMMAND after -o FILE"
     for args in "-o" "-o -- true"; do
         expect 2 "$bin" record $args
         contains err "-o needs a FILE"
@@ -97,6 +107,8 @@ gen_deterministic)
     "$bin" gen phased --ops 3000 --seed 5 >"$dir/a.trace" || fail "gen to stdout"
     "$bin" gen phased --ops 3000 --seed 5 -o "$dir/b.trace" || fail "gen -o"
     "$bin" gen phased --ops 3000 --seed 6 -o "$dir/c.trace" || fail "gen -o"
+    "$bin" gen phased --ops=3000 --seed=5 >"$dir/eq.trace" || fail "gen --ops=N --seed=S"
+    cmp -s "$dir/a.trace" "$dir/eq.trace" || fail "--ops=N --seed=S differs from --ops N --seed S"
     "$bin" gen phased --ops 3000 --seed 5 -o "$dir/a.trace.gz" || fail "gen -o .gz"
     sleep 1
     "$bin" gen phased --ops 3000 --seed 5 -o "$dir/b.trace.gz" || fail "gen -o .gz"
