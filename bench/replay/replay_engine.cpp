@@ -333,10 +333,14 @@ static inline bool apply(const Op &op, uint64_t i, const Slots &s, bench::Alloca
     return false;
 }
 
+// error_number: errno after the call. The replay clears errno before its first
+// op, so what a failing call left unset reads as 0 (Debian's mimalloc returns
+// NULL for some sizes without setting it), not as some earlier call's error.
 static std::string failed_op_message(const Op &op, uint64_t i, int error_number) {
     char text[256];
     std::snprintf(text, sizeof text, "op %" PRIu64 " (%c, %" PRIu64 " bytes): the allocator returned NULL (%s)",
-                  i + 1, trace::op_letter(op.kind), trace::requested_bytes(op), std::strerror(error_number));
+                  i + 1, trace::op_letter(op.kind), trace::requested_bytes(op),
+                  error_number ? std::strerror(error_number) : "errno not set");
     return text;
 }
 
@@ -579,6 +583,7 @@ void Session::State::run_serial(Timer &timer, Writes &writes, Outcome &out) {
     const uint64_t budget = budget_ns();
     const bool instrument = options.pass == Pass::Instructions;
     const uint64_t faults_before = bench::minor_faults();
+    errno = 0;  // see failed_op_message
     if (instrument) CALLGRIND_START_INSTRUMENTATION;
     const uint64_t t0 = now_ns();
     const uint64_t cpu0 = thread_cpu_ns();  // inside the wall interval: CPU <= wall
@@ -623,6 +628,7 @@ void Session::State::run_thread(size_t worker, Timer &timer, Writes &writes, Out
     bench::Allocator &a = *allocator;
     std::atomic<uint64_t> *done = slot_done.data();
     uint64_t n = 0, waited_cpu_ns = 0;
+    errno = 0;  // see failed_op_message
     const uint64_t cpu0 = thread_cpu_ns();
     struct CountCpu {  // on every way out: this worker's CPU time outside its waits
         std::atomic<uint64_t> &total;

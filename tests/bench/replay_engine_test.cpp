@@ -61,15 +61,22 @@ const std::string kMixed =
     "a 6 70000\nr 6 200000\nf 4\n";
 
 // A process malloc that breaks one rule on purpose.
-enum class Flaw { None, Misalign, ReallocForgets, CallocDirty };
+enum class Flaw { None, Misalign, ReallocForgets, CallocDirty, NullWithoutErrno };
 
 class FlawedMalloc : public bench::Allocator {
 public:
-    explicit FlawedMalloc(Flaw flaw) : flaw_(flaw) {}
+    // NullWithoutErrno: a block of 1 MiB or more is NULL with errno left as it
+    // was, and set-up leaves ENOENT behind (a file it looked for).
+    explicit FlawedMalloc(Flaw flaw) : flaw_(flaw) {
+        if (flaw == Flaw::NullWithoutErrno) errno = ENOENT;
+    }
     ~FlawedMalloc() override {
         for (void *p : offset_blocks_) std::free(p);
     }
-    void *malloc(size_t size) override { return std::malloc(size ? size : 1); }
+    void *malloc(size_t size) override {
+        if (flaw_ == Flaw::NullWithoutErrno && size >= (1u << 20)) return nullptr;
+        return std::malloc(size ? size : 1);
+    }
     void *calloc(size_t n, size_t size) override {
         void *p = std::calloc(n ? n : 1, size ? size : 1);
         if (p && flaw_ == Flaw::CallocDirty && n * size != 0) static_cast<char *>(p)[n * size - 1] = 7;
@@ -127,6 +134,18 @@ TEST(ReplayCheck, FindsMisalignedBlocksAndGoesOn) {
     ASSERT_FALSE(o.check.examples.empty());
     EXPECT_NE(o.check.examples[0].find("is aligned to 128, needs 256"), std::string::npos) << o.check.examples[0];
     EXPECT_EQ(o.check.examples[0].rfind("op 3 (m, 256 bytes", 0), 0u) << "ops count from 1: " << o.check.examples[0];
+}
+
+// A failed op names itself and the allocator's errno, and only errno the call
+// left: before, an allocator that set none showed set-up's ENOENT ("No such
+// file or directory").
+TEST(ReplayThroughput, AFailedOpSaysWhetherTheAllocatorSetErrno) {
+    for (bool threaded : {false, true}) {
+        const auto o = run_pass(parse_text("arena-trace 1\na 1 100\na 2 2000000\nf 1\n"),
+                                flawed(Flaw::NullWithoutErrno), replay::Pass::Throughput, threaded);
+        EXPECT_FALSE(o.ok);
+        EXPECT_EQ(o.error, "op 2 (a, 2000000 bytes): the allocator returned NULL (errno not set)") << threaded;
+    }
 }
 
 TEST(ReplayCheck, FindsLostContents) {
