@@ -21,9 +21,26 @@ from stats import geometric_mean
 PROGRAM = "modes_cost.py"
 
 
-def ratios(path):
-    """{trace: median arena-malloc mops / median glibc mops} of one run."""
+def mode_of(table):
+    """'checked', 'secure', 'checked and secure' or 'plain': what the run's
+    command set (its `command` fact starts with the environment it ran in)."""
+    settings = {word.split("=", 1)[0]: word.split("=", 1)[1]
+                for word in resultcsv.command_settings(table.facts)}
+    on = [name for name in ("checked", "secure")
+          if settings.get("ARENA_" + name.upper(), "0") not in ("", "0")]
+    return " and ".join(on) or "plain"
+
+
+def ratios(path, mode):
+    """{trace: median arena-malloc mops / median glibc mops} of one run, which
+    must have run in `mode` (a mix-up of the three files would compare a run
+    with itself)."""
     table = resultcsv.read_or_exit(path, PROGRAM)
+    if mode_of(table) != mode:
+        print("%s: %s: a %s run (its command: %s), expected a %s one"
+              % (PROGRAM, path, mode_of(table), table.facts.get("command", "none recorded"), mode),
+              file=sys.stderr)
+        sys.exit(2)
     medians = {}
     for key, rows in table.groups(("trace", "allocator")).items():
         medians[key] = resultcsv.median_of(rows, "mops")
@@ -41,7 +58,8 @@ def main(argv):
     parser.add_argument("checked", metavar="CHECKED.csv", help="the same run with ARENA_CHECKED=1")
     parser.add_argument("secure", metavar="SECURE.csv", help="the same run with ARENA_SECURE=1")
     args = parser.parse_args(argv)
-    plain, checked, secure = (ratios(path) for path in (args.plain, args.checked, args.secure))
+    plain, checked, secure = (ratios(path, mode) for path, mode in
+                              ((args.plain, "plain"), (args.checked, "checked"), (args.secure, "secure")))
     traces = [t for t in plain if t in checked and t in secure]
     if not traces:
         print("%s: no trace has arena-malloc and glibc throughput in all three files"

@@ -86,6 +86,9 @@ INFORMATIONAL_COLUMNS = ("ops", "peak_live_bytes", "repetition", "block_size", "
 KNOWN_NUMERIC_COLUMNS = (set(FIGURES) | set(INFORMATIONAL_COLUMNS)
                          | {"live_bytes", "rss_bytes", "mapped_bytes"}) - {"output_ok"}
 
+# Figures every ratio divides by: a row with 0 there is broken, not fast.
+RATE_COLUMNS = ("mops", "ns_per_op", "cpu_ns_per_op", "instructions_per_op")
+
 # Units for axis labels and tables.
 UNITS = {
     "mops": "Mops/s", "ns_per_op": "ns/op", "instructions_per_op": "instructions/op", "cpu_ns_per_op": "ns/op",
@@ -150,7 +153,10 @@ def parse_number(text):
         raise ValueError(text)
     if re.fullmatch(r"[+-]?\d+", text):
         return int(text)
-    return float(text)
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: past what a double holds
+        raise ValueError(text)
+    return value
 
 
 class ResultTable:
@@ -338,6 +344,10 @@ def _convert_row(path, line, header, fields, numeric):
                 value = parse_number(text)
             except ValueError:
                 raise CsvFormatError(path, line, "%s: '%s' is not a number" % (name, text)) from None
+            if name in KNOWN_NUMERIC_COLUMNS and value is not None and value < 0:
+                raise CsvFormatError(path, line, "%s: %s is negative" % (name, text))
+            if name in RATE_COLUMNS and value == 0:
+                raise CsvFormatError(path, line, "%s: 0 (a rate or time per op is above 0)" % name)
             if name in INTEGER_KEY_COLUMNS and value is not None and not isinstance(value, int):
                 raise CsvFormatError(path, line, "%s: '%s' is not a whole number" % (name, text))
             if name in ("block_size", "threads", "repetition") and value is None:

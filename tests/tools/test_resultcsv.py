@@ -77,6 +77,13 @@ class Reading(unittest.TestCase):
                             3, "mops: 'fast' is not a number")
         self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("9.95", "nan")), 2,
                             "not a number")
+        # past a double's range, negative, or a zero rate: broken rows, not figures
+        self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("9.95", "1e400")), 2,
+                            "mops: '1e400' is not a number")
+        self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("9.95", "-9.95")), 2,
+                            "mops: -9.95 is negative")
+        self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("9.95", "0")), 2,
+                            "mops: 0 (a rate or time per op is above 0)")
         self.assertRejected("%s\n%s,extra\n" % (HEADER, ROW % 0), 2, "12 fields, the header has 11")
         self.assertRejected("%s\n%s\n%s\n" % (HEADER, ROW % 0, ROW % 0), 3,
                             "duplicate row: same trace,allocator,block_size,threads,"
