@@ -146,12 +146,12 @@ if ! compgen -G "$out/*.csv" >/dev/null; then
     [ "$status" -ne 0 ] || status=1
     exit "$status"
 fi
-echo "took: $(( $(date +%s) - started )) s, build included" >>"$out/facts.txt"
+echo "took: $(( $(date +%s) - started )) s to build and measure (the report below not counted)" >>"$out/facts.txt"
 
 if [ "$mode" = sweep ]; then
     /usr/bin/python3 tools/recommend.py "$out/sweep.csv" --goal balanced >"$out/recommendation.txt" || true
 fi
 echo "== report: /usr/bin/python3 tools/report.py $out" >&2
 /usr/bin/python3 tools/report.py "$out" >&2 || echo "bench.sh: report.py failed (the CSV files are kept)" >&2
-echo "results: $out ($(( $(date +%s) - started )) s)" >&2
+echo "results: $out ($(( $(date +%s) - started )) s with the report)" >&2
 exit "$status"

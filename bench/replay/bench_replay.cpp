@@ -404,6 +404,7 @@ struct Run {
     double started = 0;
 
     std::string progress_prefix() const;
+    std::string repetition_text(uint64_t repetition) const;
     void run_job(size_t t, size_t c, uint64_t repetition, Pass pass);
     void drop(size_t t, size_t c, const std::string &why, bool failure);
 };
@@ -419,6 +420,14 @@ static std::string duration_text(double seconds) {
     if (seconds < 60) std::snprintf(text, sizeof text, "%.0fs", seconds);
     else std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
     return text;
+}
+
+// "repetition 2/5"; past --repetitions, where only memory passes whose resident
+// peaks spread run again, "memory repetition 7/15".
+std::string Run::repetition_text(uint64_t repetition) const {
+    const bool again = repetition > options.repetitions;
+    return std::string(again ? "memory repetition " : "repetition ") + std::to_string(repetition) + "/" +
+           std::to_string(again ? last_repetition : options.repetitions);
 }
 
 std::string Run::progress_prefix() const {
@@ -509,8 +518,8 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
         spec.argv.insert(spec.argv.begin(), {options.valgrind, "--tool=callgrind", "--instr-atstart=no",
                                              "--callgrind-out-file=" + callgrind_out, "-q"});
     if (isatty(2))
-        std::fprintf(stderr, "\r\033[K%s rep %" PRIu64 "/%" PRIu64 " %s: %s %s", progress_prefix().c_str(), repetition,
-                     last_repetition, trace.name.c_str(), config.label().c_str(), pass_name(pass));
+        std::fprintf(stderr, "\r\033[K%s %s %s: %s %s", progress_prefix().c_str(), repetition_text(repetition).c_str(),
+                     trace.name.c_str(), config.label().c_str(), pass_name(pass));
     bench::ChildResult child = bench::run_child(spec);
     jobs_done++;
     if (isatty(2)) std::fprintf(stderr, "\r\033[K");
@@ -713,9 +722,9 @@ static int run_everything(const Options &options, int argc, char **argv) {
                                            [&](Pass pass) { return runs_in(pass, repetition, t, c); });
             if (!configs_now) continue;
             if (!isatty(2))
-                std::fprintf(stderr, "%s repetition %" PRIu64 "/%" PRIu64 ", trace %zu/%zu: %s (%zu configurations)\n",
-                             run.progress_prefix().c_str(), repetition, run.last_repetition, t + 1, run.traces.size(),
-                             run.traces[t].name.c_str(), configs_now);
+                std::fprintf(stderr, "%s %s, trace %zu/%zu: %s (%zu configurations)\n",
+                             run.progress_prefix().c_str(), run.repetition_text(repetition).c_str(), t + 1,
+                             run.traces.size(), run.traces[t].name.c_str(), configs_now);
             for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
                 for (Pass pass : options.passes) {
                     if (!runs_in(pass, repetition, t, c)) continue;

@@ -298,7 +298,8 @@ memory_repetitions)
         [ "$(echo "$rows" | awk -F, '$8 != ""' | wc -l)" -eq 2 ] || fail "$allocator: throughput past --repetitions: $rows"
         [ "$(echo "$rows" | awk -F, '$11 != ""' | wc -l)" -eq 4 ] || fail "$allocator: memory rows: $rows"
     done
-    contains err "repetition 4/4, trace 1/1: small (2 configurations)"
+    contains err "] repetition 2/2, trace 1/1: small (2 configurations)"
+    contains err "] memory repetition 4/4, trace 1/1: small (2 configurations)"
     # bump's resident peak is the same in every pass but for a page or two of the
     # harness's own (under AddressSanitizer, 1.5% of the small trace's 560 KB):
     # on a trace that peaks at a few MB, at the default 1% nothing repeats, and
