@@ -225,6 +225,7 @@ heap_t *heaps_adopt(arena_t *a) {
             errno = ENOMEM;
             return NULL;
         }
+        arena_charge_mapped(a);
         heap_init(h, a);
         h->medium_max = a->heap.medium_max;
         h->next_heap = a->heaps;

@@ -172,6 +172,7 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
         huge_relink(h, s);
     }
     if (total < old) arena_uncharge(h->arena, old - total);
+    if (total > old) arena_charge_mapped(h->arena);
     s->size = total;
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;

@@ -517,9 +517,12 @@ bool arena_recently_released(const arena_t *a, const void *p) INTERNAL;
 /* True when `size` more bytes mapped would stay within max_bytes now (another
  * thread may take them first: arena_charge decides). */
 bool arena_cap_allows(const arena_t *a, size_t size) INTERNAL;
-/* Accounts for a new mapping of `size` bytes; returns true (nothing changed)
- * when max_bytes would be exceeded. */
+/* Accounts for a new mapping of `size` bytes before it is made; returns true
+ * (nothing changed) when max_bytes would be exceeded. */
 bool arena_charge(arena_t *a, size_t size) INTERNAL;
+/* The mapping charged was made: peak_mapped_bytes follows mapped_bytes. Not
+ * before, or a mapping the OS refused (a 64 TiB request) would stay the peak. */
+void arena_charge_mapped(arena_t *a) INTERNAL;
 void arena_uncharge(arena_t *a, size_t size) INTERNAL;
 
 /* ---- segments (segment.c) ------------------------------------------------ */

@@ -46,10 +46,14 @@ bool arena_charge(arena_t *a, size_t size) {
         if (cap_refuses(a, now, size)) return true;
         next = now + size;
     } while (!atomic_compare_exchange_weak(&a->mapped_bytes, &now, next));
-    size_t peak = atomic_load_explicit(&a->peak_mapped_bytes, memory_order_relaxed);
-    while (next > peak && !atomic_compare_exchange_weak(&a->peak_mapped_bytes, &peak, next)) {
-    }
     return false;
+}
+
+void arena_charge_mapped(arena_t *a) {
+    size_t mapped = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);
+    size_t peak = atomic_load_explicit(&a->peak_mapped_bytes, memory_order_relaxed);
+    while (mapped > peak && !atomic_compare_exchange_weak(&a->peak_mapped_bytes, &peak, mapped)) {
+    }
 }
 
 void arena_uncharge(arena_t *a, size_t size) {
@@ -136,6 +140,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
         errno = ENOMEM;
         return NULL;
     }
+    arena_charge_mapped(a);
     switch (kind) {
     case SEG_SMALL:
         s->page_count = (uint32_t)(size >> PAGE_SHIFT);

@@ -139,6 +139,27 @@ TEST_P(ArenaTest, HugeRequestsFailWithEnomem) {
     arena_free(a_, p);
 }
 
+// Past the 47 bits of user address space, under REQUEST_MAX: the arena charges
+// the mapping and the OS refuses it. Before, peak_mapped_bytes kept the refused
+// size (64 TiB and more) for good.
+TEST_P(ArenaTest, AMappingTheOsRefusesLeavesThePeakAsItWas) {
+    const size_t beyond = (size_t)1 << 50;
+    void *big = arena_malloc(a_, (size_t)32 << 20);
+    ASSERT_NE(big, nullptr);
+    const arena_stats before = Stats(a_);
+    errno = 0;
+    EXPECT_EQ(arena_malloc(a_, beyond), nullptr);
+    EXPECT_EQ(errno, ENOMEM);
+    EXPECT_EQ(arena_memalign(a_, (size_t)1 << 21, beyond), nullptr);
+    EXPECT_EQ(arena_calloc(a_, 1, beyond), nullptr);
+    EXPECT_EQ(arena_realloc(a_, big, beyond), nullptr);  // a huge block's growth too
+    const arena_stats after = Stats(a_);
+    EXPECT_EQ(after.mapped_bytes, before.mapped_bytes);
+    EXPECT_EQ(after.peak_mapped_bytes, before.peak_mapped_bytes);
+    EXPECT_EQ(arena_check(a_), 0);
+    arena_free(a_, big);
+}
+
 TEST_P(ArenaTest, ReallocFollowsCSemantics) {
     void *p = arena_realloc(a_, nullptr, 40);  // realloc(NULL, n) allocates
     ASSERT_NE(p, nullptr);
