@@ -10,7 +10,8 @@ samples. For each configuration and figure: both medians, the change (or the
 ratio to the baseline), a two-sided Mann-Whitney U p-value over the
 repetitions, and a verdict: faster/slower for time figures, leaner/fatter for
 memory figures, "same" unless p < 0.05 AND the change is larger than the noise
-floor (default 10% for time, 5% for memory: see --help). A geometric-mean row
+floor (default 10% for time, 5% for memory: see --help), counted up from the
+smaller median so that mops and ns_per_op of one run agree. A geometric-mean row
 per figure sums the configurations up.
 
 Wall time on a shared VM varies 12-85% between runs of the same replay
@@ -112,6 +113,15 @@ class Comparison:
     warnings: list
 
 
+def change_either_way_pct(figure_ratio):
+    """The change a ratio stands for, in percent, measured up from the smaller
+    side: 1.105 and 1/1.105 both 10.5%. A floor on the signed change would call
+    mops +10.5% a change and the same run's ns_per_op -9.5% none."""
+    if figure_ratio <= 0 or math.isinf(figure_ratio):
+        return math.inf
+    return (max(figure_ratio, 1 / figure_ratio) - 1) * 100
+
+
 def compare_figure(key, figure, reference, measured, noise):
     """Compares the repetitions of one figure: medians, ratio, p-value, verdict."""
     row = FigureComparison(key, figure, reference, measured)
@@ -120,12 +130,17 @@ def compare_figure(key, figure, reference, measured, noise):
     if not reference or not measured:
         row.verdict = "missing"     # measured on one side only
         return row
-    row.ratio = ratio(row.measured_median, row.reference_median)
+    if row.reference_median == 0 and row.measured_median >= 0:
+        # From nothing (resident after teardown 0 -> 10 MB): no finite ratio,
+        # but a change all the same, which must not go without a verdict.
+        row.ratio = 1.0 if row.measured_median == 0 else math.inf
+    else:
+        row.ratio = ratio(row.measured_median, row.reference_median)
     row.p_value = mann_whitney_u(reference, measured)[1]
     if row.ratio is None:
         return row
     significant = (row.p_value < SIGNIFICANCE
-                   and abs(row.change_pct) > noise.for_figure(figure))
+                   and change_either_way_pct(row.ratio) > noise.for_figure(figure))
     if not significant:
         row.verdict = "same"
     else:
@@ -149,7 +164,7 @@ def geomean_rows(rows, key_columns, summed_columns):
         grouped.setdefault((group, row.figure), []).append(row)
     result = []
     for (group, figure), members in grouped.items():
-        ratios = [m.ratio for m in members if m.ratio is not None and m.ratio > 0]
+        ratios = [m.ratio for m in members if m.ratio is not None and 0 < m.ratio < math.inf]
         if not ratios:
             continue
         verdicts = {}

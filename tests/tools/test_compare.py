@@ -97,6 +97,32 @@ class CompareTwoRuns(unittest.TestCase):
         _, rows = self.compare(old, slightly, "--memory-noise", "2")
         self.assertEqual(rows[("sqlite3", "arena", "frag_rss")]["verdict"], "leaner")
 
+    def test_mops_and_ns_per_op_of_one_run_agree(self):
+        # 10 -> 11.07 Mops/s is +10.7%, and its ns_per_op -9.7%: one change,
+        # on either side of the 10% floor when the floor took the signed change.
+        old = self.write_run("old.csv", self.configs(arena_mops=10.0), time_spread=0.01)
+        for name, mops, verdict in (("up.csv", 11.07, "faster"), ("down.csv", 10.0 / 1.107, "slower"),
+                                    ("within.csv", 10.8, "same")):
+            new = self.write_run(name, self.configs(arena_mops=mops), time_spread=0.01)
+            _, rows = self.compare(old, new)
+            for figure in ("mops", "ns_per_op"):
+                self.assertEqual(rows[("cpython", "arena", figure)]["verdict"], verdict, (name, figure))
+
+    def test_a_figure_that_rises_from_zero_gets_a_verdict(self):
+        # Nothing resident before, something after: no finite ratio, but fatter,
+        # and a regression (before: "n/a", and --fail-on-regression passed).
+        old = self.write_run("old.csv", self.configs(arena_frag=0.0))
+        new = self.write_run("new.csv", self.configs(arena_frag=1.1))
+        _, rows = self.compare(old, new)
+        row = rows[("cpython", "arena", "rss_peak_bytes")]
+        self.assertEqual(row["verdict"], "fatter", row)
+        self.assertEqual(rows[("cpython", "glibc", "rss_peak_bytes")]["verdict"], "same")
+        result = crafted.run_tool("compare.py", old, new, "--fail-on-regression", "50")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("regression: cpython arena bs=16 t=1 rss_peak_bytes: 0 -> 110", result.stderr)
+        self.assertIn(" (+inf%, p=", result.stderr)
+        self.assertEqual(self.compare(old, old)[1][("cpython", "arena", "rss_peak_bytes")]["verdict"], "same")
+
     def test_fail_on_regression_exit_codes(self):
         old = self.write_run("old.csv", self.configs(arena_mops=15.0))
         slower = self.write_run("slower.csv", self.configs(arena_mops=15.0 / 1.2))
