@@ -22,6 +22,28 @@ def medians_from_csv(path, figure):
     return {key: statistics.median(v) for key, v in values.items()}
 
 
+class RankingOverEveryTrace(unittest.TestCase):
+    def test_an_allocator_missing_traces_is_not_ranked_and_decides_nothing(self):
+        # seed on two traces of three: ranked over the traces all share, arena
+        # (0.9x glibc's frag_rss on those two, 2x on the third) came out leanest.
+        configs = [(trace, allocator, 0 if allocator == "glibc" else 16, 1, mops, frag)
+                   for trace, allocator, mops, frag in (
+                       ("a", "glibc", 10, 1.0), ("b", "glibc", 10, 1.0), ("c", "glibc", 10, 1.0),
+                       ("a", "arena", 12, 0.9), ("b", "arena", 12, 0.9), ("c", "arena", 12, 2.0),
+                       ("a", "seed", 5, 3.0), ("b", "seed", 5, 3.0))]
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.REPLAY_HEADER,
+                              crafted.replay_rows(configs, 5, random.Random(3)), crafted.MACHINE)
+            result = crafted.run_tool("report.py", run_dir, "--no-plots")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(os.path.join(run_dir, "REPORT.md")) as handle:
+                report = handle.read()
+        self.assertIn("- **glibc** is the leanest allocator overall (geometric mean of the median "
+                      "frag_rss over all 3 traces), then arena. Not ranked, as it ran on only some "
+                      "traces: seed.", report)
+        self.assertIn("- **arena** is the fastest allocator overall", report)
+
+
 class Report(crafted.RunDirTestCase):
     SEED = 77
 
