@@ -119,6 +119,23 @@ class ReplayTargets(unittest.TestCase):
         # No arena-malloc rows: said, not guessed.
         self.assertEqual(find(rows, "`arena-malloc` replay targets")[1], "not measured")
 
+    def test_the_drop_ins_bounds_are_printed_as_they_are(self):
+        # Within 5%: 1.05 x 0.95 and 1.1 x 1.05 printed as 1.00x and 1.16x, where
+        # a measured 1.16x (1.158) is above the bound, 1.155.
+        speeds = {"glibc": [1] * 4, "arena": [2.2] * 4, "arena-malloc": [2.2] * 4,
+                  "mimalloc": [1.9] * 4, "tcmalloc": [2.2] * 4}
+        frags = {"glibc": [1] * 4, "arena": [1] * 4, "arena-malloc": [1.158, 1, 1, 1],
+                 "mimalloc": [1.3] * 4, "tcmalloc": [1.2] * 4}
+        _, rows = run_targets(replay_dir(os.path.join(self.tmp.name, "r"), speeds, frags,
+                                         self.rng))
+        self.assertEqual(find(rows, "`arena-malloc` throughput >= 0.9975x the faster")[1], "met")
+        measured, verdict = find(rows, "`arena-malloc`: no trace's frag_rss above 1.155x glibc's (within 5%)")
+        self.assertEqual(verdict, "**missed**")
+        self.assertIn("highest 1.16x", measured)
+        find(rows, "`arena-malloc` throughput, geometric mean over 4 traces, >= 1.90x glibc (within 5%)")
+        find(rows, "`arena-malloc`: no trace below 1.14x glibc's throughput (within 5%)")
+        find(rows, "`arena-malloc` frag_rss, geometric mean of the ratio to glibc's, <= 1.05 (within 5%)")
+
     def test_one_slow_trace_is_named(self):
         speeds = {"glibc": [1] * 4, "arena": [2.5, 2.5, 2.5, 1.1]}
         frags = {"glibc": [1] * 4, "arena": [1] * 4}
@@ -151,6 +168,9 @@ class ReplayTargets(unittest.TestCase):
                                               5, self.rng), crafted.MACHINE)
         _, rows = run_targets(directory)
         self.assertEqual(find(rows, "`arena` replay targets"),
+                         ("no trace with both arena and glibc throughput", "not measured"))
+        # ... where arena-malloc has one: the drop-in's comparison names the one missing
+        self.assertEqual(find(rows, "`arena-malloc` against `arena`"),
                          ("no trace with both arena and glibc throughput", "not measured"))
 
 
