@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -221,6 +222,11 @@ std::string recorder_library() {
     return dir + "/../lib/libarena_record.so";
 }
 
+volatile sig_atomic_t recorded_pid = 0;
+void forward_to_recorded(int signal_number) {
+    if (recorded_pid > 0) kill(recorded_pid, signal_number);
+}
+
 // Runs argv with the recorder preloaded and address randomisation off (the
 // personality setarch -R sets, applied here so that setarch itself is not
 // recorded). Returns the wait status, or -1 with errno set; *exec_errno is the
@@ -257,13 +263,35 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
         _exit(127);
     }
     close(exec_report[1]);
+    // While the command runs, a ctrl-C (SIGINT to the whole process group) is
+    // the command's to handle, as system(3) does: record waits, then keeps what
+    // was written and says how the command ended. Before, record died first and
+    // left its temporary files, the child's growing on. A SIGTERM or SIGHUP sent
+    // to record alone goes on to the command.
+    recorded_pid = pid;
+    struct sigaction ignore {}, forward {}, old_int {}, old_quit {}, old_term {}, old_hup {};
+    ignore.sa_handler = SIG_IGN;
+    forward.sa_handler = forward_to_recorded;
+    sigaction(SIGINT, &ignore, &old_int);
+    sigaction(SIGQUIT, &ignore, &old_quit);
+    sigaction(SIGTERM, &forward, &old_term);
+    sigaction(SIGHUP, &forward, &old_hup);
     while (read(exec_report[0], exec_errno, sizeof *exec_errno) < 0 && errno == EINTR) {
     }
     close(exec_report[0]);
-    int status = 0;
+    int status = 0, result = 0;
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return status;
+        if (errno != EINTR) {
+            result = -1;
+            break;
+        }
+    const int saved = errno;
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGQUIT, &old_quit, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    sigaction(SIGHUP, &old_hup, nullptr);
+    errno = saved;
+    return result ? result : status;
 }
 
 // The recorder ends each trace with a comment line ('# exit: ...', '# _exit: ...',
@@ -373,6 +401,15 @@ int cmd_record(const std::vector<std::string> &args) {
     const std::string stem = gz ? output.substr(0, output.size() - 3) : output;
     for (const std::string &plain : written) {
         std::string path = stem + plain.substr(base.size()) + (gz ? ".gz" : ""), error;
+        struct stat made;
+        if (stat(plain.c_str(), &made) != 0) {
+            // The recorder removes a trace it could not write whole (a full
+            // disk, a size limit): one cut short would read as a shorter run.
+            fprintf(stderr, "arena-trace record: %s was not written: the recorder could not write it whole "
+                            "(disk full?) and removed it\n", path.c_str());
+            result = 1;
+            continue;
+        }
         // The end is enough to tell whether the recorder closed the trace (its
         // lines are short); the whole text is read only to compress it.
         std::string text;
@@ -389,7 +426,9 @@ int cmd_record(const std::vector<std::string> &args) {
         if (!moved) {
             if (error.empty()) error = path + ": " + strerror(errno);
             fprintf(stderr, "arena-trace record: %s\n", error.c_str());
-            return 1;
+            unlink(plain.c_str());  // and go on: the other processes' traces still move
+            result = 1;
+            continue;
         }
         trace::Trace t;
         if (!trace::load(path, &t, &error)) {

@@ -29,6 +29,8 @@
  *   its own under the parent's ids, into the parent's trace.
  * - abort() (which std::terminate calls) flushes first, as _exit does; a
  *   process killed by a signal loses what was still in the buffer.
+ * - A trace that a write fails on (a full disk) is removed, not left cut
+ *   short; the program goes on unrecorded, and `record` reports it.
  * - After the library's destructor has run (late in exit) calls pass through
  *   unrecorded; those blocks are simply live at the end of the trace.
  */
@@ -40,6 +42,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,14 +145,16 @@ static const id_memory mapped = {map_zeroed, unmap};
 
 /* ---- output ----------------------------------------------------------------- */
 
-static void write_all(int fd, const char *p, size_t n) {
+/* True when all n bytes were written. */
+static bool write_all(int fd, const char *p, size_t n) {
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return; /* a full disk loses the trace, never the program */
+        if (w <= 0) return false;
         p += w;
         n -= (size_t)w;
     }
+    return true;
 }
 
 static char *put_u64(char *p, uint64_t v) {
@@ -195,7 +200,15 @@ static void flush_output(void) {
     struct stat st;
     if (fstat(out_fd, &st) != 0 || st.st_dev != out_dev || st.st_ino != out_ino)
         out_fd = adopt_fd(open(trace_path, O_WRONLY | O_APPEND | O_CLOEXEC));
-    if (out_fd >= 0) write_all(out_fd, out_buf, out_len);
+    if (out_fd >= 0 && !write_all(out_fd, out_buf, out_len)) {
+        /* A full disk loses the trace, never the program. One cut short (a
+         * line torn in the middle, a value cut, the closing line missing)
+         * would still read as a trace of a shorter run: it goes, and the
+         * program goes on unrecorded. `record` finds it listed and gone. */
+        unlink(trace_path);
+        close(out_fd);
+        out_fd = -1;
+    }
     out_len = 0;
     errno = saved;
 }

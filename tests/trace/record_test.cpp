@@ -2,6 +2,10 @@
 // calls (record_probe.c) comes out as exactly that sequence, threads and fork
 // included; a real program (python3) gives a valid trace and unchanged output.
 #include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <csignal>
 
 #include <dirent.h>
 
@@ -122,6 +126,65 @@ TEST(Recorder, AProgramKilledEarlyLeavesAValidTraceAndItsStatus) {
         std::string error;
         EXPECT_TRUE(trace::load(dir / f, &t, &error)) << f << ": " << error;
     }
+}
+
+// A trace the recorder cannot write whole (here a file size limit; a full disk
+// is the same) is removed by the recorder, and record says so and exits 1.
+// Before, the file was left cut off mid-line (its last op 'r 297 1' where the
+// program asked for 101: it still validated), record blamed a signal and
+// exited 0, and with .gz the temporary files stayed behind.
+TEST(Recorder, ATraceThatCannotBeWrittenWholeIsRemovedAndSaidSo) {
+    for (const char *name : {"big.trace", "big.trace.gz"}) {
+        trace_test::TempDir dir;
+        // SIGXFSZ ignored: a write past the limit fails with EFBIG (record's
+        // own files stay far under it). 64 blocks of 1 KiB.
+        const Outcome r = run(dir, std::string("trap '' XFSZ; ulimit -f 64; exec ") + ARENA_TRACE + " record -o '" +
+                                       (dir / name) + "' -- " + RECORD_STRESS);
+        EXPECT_EQ(r.exit_code, 1) << name << ": " << r.err;
+        EXPECT_NE(r.err.find(dir / name + " was not written: the recorder could not write it whole"),
+                  std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("is incomplete"), std::string::npos) << r.err;
+        EXPECT_EQ(files_starting(dir.path(), "big"), std::vector<std::string>{}) << r.err;
+    }
+}
+
+// A ctrl-C reaches the whole process group: the command handles it, record
+// waits for it, keeps what was written and says how the command ended. Before,
+// record died at once, printed nothing and left its temporary files (and the
+// command's trace, still growing, under a name nothing would ever rename).
+TEST(Recorder, ACtrlCEndsTheCommandAndRecordKeepsItsTrace) {
+    trace_test::TempDir dir;
+    const std::string trace_path = dir / "c.trace", err_path = dir / "err.txt";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {  // record in a process group of its own, as a shell's foreground job
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(err, 2);
+        execl(ARENA_TRACE, ARENA_TRACE, "record", "-o", trace_path.c_str(), "--", "sh", "-c",
+              "while :; do :; done", (char *)nullptr);
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    for (int waited = 0; waited < 100 && files_starting(dir.path(), "c.trace.tmp").empty(); waited++)
+        usleep(20000);  // the command is running once the recorder made its trace
+    usleep(100000);
+    kill(-pid, SIGINT);  // what the terminal does on ctrl-C
+    int status = 0;
+    pid_t ended = 0;
+    for (int waited = 0; waited < 500 && (ended = waitpid(pid, &status, WNOHANG)) == 0; waited++) usleep(20000);
+    if (ended == 0) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        FAIL() << "record did not end within 10 s of the SIGINT";
+    }
+    const std::string err = trace_test::read_file(err_path);
+    ASSERT_TRUE(WIFEXITED(status)) << "record itself died of signal " << WTERMSIG(status) << ": " << err;
+    EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT) << err;
+    EXPECT_NE(err.find("arena-trace record: wrote " + trace_path + ":"), std::string::npos) << err;
+    EXPECT_NE(err.find("the command was killed by signal 2"), std::string::npos) << err;
+    EXPECT_EQ(files_starting(dir.path(), "c.trace"), std::vector<std::string>{"c.trace"}) << err;
 }
 
 // A child made by _Fork runs no atfork handler. It held the parent's unflushed
