@@ -77,7 +77,7 @@ Facts machine_facts(const std::string &command) {
     return facts;
 }
 
-static std::string shell_word(const std::string &text) {
+std::string shell_word(const std::string &text) {
     const bool plain = !text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                                "0123456789-_=./,:+@%") == std::string::npos;
     if (plain) return text;

@@ -19,6 +19,10 @@ Facts machine_facts(const std::string &command);
 // that the line remakes the run.
 std::string command_line(int argc, char **argv);
 
+// text as one word of a POSIX shell command: as it is when it needs no quotes,
+// else in single quotes.
+std::string shell_word(const std::string &text);
+
 // Sets key to value, replacing an earlier value of key.
 void set_fact(Facts *facts, const std::string &key, const std::string &value);
 

@@ -183,8 +183,12 @@ static int run_everything(const Options &options, int argc, char **argv) {
         reference[program.name] = hash;
         programs.push_back(&program);
         std::string command;
-        for (const auto &arg : program.argv) command += (command.empty() ? "" : " ") + expand(arg);
-        for (auto it = program.env.rbegin(); it != program.env.rend(); ++it) command = *it + " " + command;
+        // Quoted as a shell takes it: sqlite3's `.read FILE` is one word.
+        for (const auto &arg : program.argv) command += (command.empty() ? "" : " ") + bench::shell_word(expand(arg));
+        for (auto it = program.env.rbegin(); it != program.env.rend(); ++it) {
+            const size_t eq = it->find('=');
+            command = it->substr(0, eq + 1) + bench::shell_word(it->substr(eq + 1)) + " " + command;
+        }
         bench::set_fact(&facts, "program." + program.name, command);
     }
 

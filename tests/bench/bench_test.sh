@@ -411,6 +411,13 @@ realprog_smoke)
         fail "realprog header"
     contains realprog.csv "prodcons,glibc,0,2,1,"
     [ "$(column "$dir/realprog.csv" output_ok | sort -u)" = 1 ] || fail "output check failed: $(cat "$dir/realprog.csv")"
+    # each program's fact is a command that remakes its run (sqlite3's `.read FILE`
+    # is one word: unquoted, sqlite3 printed its usage and did nothing)
+    command=$(sed -n 's/^# program\.sqlite3: //p' "$dir/realprog.csv")
+    [ -n "$command" ] || fail "no program.sqlite3 fact"
+    (cd "$dir" && sh -c "$command") >"$dir/again.out" 2>"$dir/again.err" || fail "'$command' failed: $(cat "$dir/again.err")"
+    [ -s "$dir/again.out" ] || fail "'$command' printed nothing: $(cat "$dir/again.err")"
+    lacks again.err "Usage"
     ;;
 bench_sh)
     fake_bench_tree
