@@ -152,6 +152,8 @@ def parse_number(text):
     if not _NUMBER.match(text):
         raise ValueError(text)
     if re.fullmatch(r"[+-]?\d+", text):
+        if math.isinf(float(text)):  # 1 and 400 zeros: an int Python holds, no double
+            raise ValueError(text)
         return int(text)
     value = float(text)
     if not math.isfinite(value):  # 1e400: past what a double holds

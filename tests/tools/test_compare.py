@@ -107,6 +107,12 @@ class CompareTwoRuns(unittest.TestCase):
             _, rows = self.compare(old, new)
             for figure in ("mops", "ns_per_op"):
                 self.assertEqual(rows[("cpython", "arena", figure)]["verdict"], verdict, (name, figure))
+        # ... and --fail-on-regression counts the fall as the verdict does: both figures
+        down = self.path("down.csv")
+        result = crafted.run_tool("compare.py", old, down, "--fail-on-regression", "10")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("regression: cpython arena bs=16 t=1 mops", result.stderr)
+        self.assertIn("regression: cpython arena bs=16 t=1 ns_per_op", result.stderr)
 
     def test_a_figure_that_rises_from_zero_gets_a_verdict(self):
         # Nothing resident before, something after: no finite ratio, but fatter,

@@ -80,6 +80,8 @@ class Reading(unittest.TestCase):
         # past a double's range, negative, or a zero rate: broken rows, not figures
         self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("9.95", "1e400")), 2,
                             "mops: '1e400' is not a number")
+        self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("5000", "1" + "0" * 400)), 2,
+                            "is not a number")
         self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("9.95", "-9.95")), 2,
                             "mops: -9.95 is negative")
         self.assertRejected("%s\n%s\n" % (HEADER, (ROW % 0).replace("9.95", "0")), 2,
