@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -40,6 +41,8 @@ static bool print_stats_at_exit;
  * program may close stderr before the destructors run (coreutils' close_stdout,
  * an atexit handler, does); stderr itself when no copy could be made. */
 static int stats_fd = STDERR_FILENO;
+static dev_t stats_dev; /* what stats_fd was: a program that closes every descriptor */
+static ino_t stats_ino; /* (closefrom) may open another file under its number */
 static __thread heap_t *thread_heap __attribute__((tls_model("initial-exec")));
 /* Set when the thread's heap was abandoned at its end. glibc frees its own
  * per-thread buffers (strerror's, for one) after every TSD destructor has run
@@ -146,7 +149,12 @@ static NOINLINE arena_t *process_arena_slow(void) {
     print_stats_at_exit = env_flag("ARENA_STATS");
     if (print_stats_at_exit) {
         int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100); /* out of the way of a program's own */
-        if (fd >= 0) stats_fd = fd;
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0) {
+            stats_fd = fd;
+            stats_dev = st.st_dev;
+            stats_ino = st.st_ino;
+        }
     }
     if (env_flag("ARENA_VERBOSE")) write_config(a);
     atomic_store_explicit(&process_state, 2, memory_order_release);
@@ -480,5 +488,8 @@ __attribute__((destructor)) static void print_stats(void) {
     if (!print_stats_at_exit || atomic_load(&process_state) != 2) return;
     arena_stats s;
     arena_stats_of(process_arena, thread_heap, &s);
-    write_stats(&s, stats_fd);
+    struct stat st;
+    bool ours = stats_fd == STDERR_FILENO ||
+                (fstat(stats_fd, &st) == 0 && st.st_dev == stats_dev && st.st_ino == stats_ino);
+    write_stats(&s, ours ? stats_fd : STDERR_FILENO);
 }

@@ -334,13 +334,14 @@ static inline bool apply(const Op &op, uint64_t i, const Slots &s, bench::Alloca
 }
 
 // error_number: errno after the call. The replay clears errno before its first
-// op, so what a failing call left unset reads as 0 (Debian's mimalloc returns
-// NULL for some sizes without setting it), not as some earlier call's error.
+// op (not before each: that would be a store in every timed op), so 0 means no
+// call of the replay set it (Debian's mimalloc returns NULL for some sizes
+// without); anything else is the failing call's error or an earlier call's.
 static std::string failed_op_message(const Op &op, uint64_t i, int error_number) {
     char text[256];
     std::snprintf(text, sizeof text, "op %" PRIu64 " (%c, %" PRIu64 " bytes): the allocator returned NULL (%s)",
                   i + 1, trace::op_letter(op.kind), trace::requested_bytes(op),
-                  error_number ? std::strerror(error_number) : "errno not set");
+                  error_number ? std::strerror(error_number) : "errno 0: no call of the replay set it");
     return text;
 }
 

@@ -224,7 +224,9 @@ std::string recorder_library() {
 
 volatile sig_atomic_t recorded_pid = 0;
 void forward_to_recorded(int signal_number) {
+    const int saved = errno;
     if (recorded_pid > 0) kill(recorded_pid, signal_number);
+    errno = saved;
 }
 
 // Runs argv with the recorder preloaded and address randomisation off (the
@@ -285,6 +287,7 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
             result = -1;
             break;
         }
+    recorded_pid = 0;  // reaped: its pid may be another process's from now on
     const int saved = errno;
     sigaction(SIGINT, &old_int, nullptr);
     sigaction(SIGQUIT, &old_quit, nullptr);
@@ -425,8 +428,9 @@ int cmd_record(const std::vector<std::string> &args) {
         }
         if (!moved) {
             if (error.empty()) error = path + ": " + strerror(errno);
-            fprintf(stderr, "arena-trace record: %s\n", error.c_str());
-            unlink(plain.c_str());  // and go on: the other processes' traces still move
+            // The trace is whole where the recorder wrote it: kept there, and
+            // the other processes' traces still move.
+            fprintf(stderr, "arena-trace record: %s; the trace is left in %s\n", error.c_str(), plain.c_str());
             result = 1;
             continue;
         }
@@ -444,6 +448,14 @@ int cmd_record(const std::vector<std::string> &args) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "arena-trace record: the command %s %d\n", WIFEXITED(status) ? "exited with" : "was killed by signal",
                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    // A command ended by ctrl-C ends record the same way, its work done: a
+    // shell running record in a loop then stops too (an exit status of 130
+    // would tell it the interrupt was handled).
+    if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGQUIT)) {
+        fflush(stderr);
+        signal(WTERMSIG(status), SIG_DFL);
+        raise(WTERMSIG(status));
+    }
     return result;
 }
 

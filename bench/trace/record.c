@@ -29,8 +29,9 @@
  *   its own under the parent's ids, into the parent's trace.
  * - abort() (which std::terminate calls) flushes first, as _exit does; a
  *   process killed by a signal loses what was still in the buffer.
- * - A trace that a write fails on (a full disk) is removed, not left cut
- *   short; the program goes on unrecorded, and `record` reports it.
+ * - A trace that a write fails on (a full disk; a file size limit, where
+ *   SIGXFSZ is ignored) is removed, not left cut short; the program goes on
+ *   unrecorded, and `record` reports it.
  * - After the library's destructor has run (late in exit) calls pass through
  *   unrecorded; those blocks are simply live at the end of the trace.
  */

@@ -144,7 +144,8 @@ TEST(ReplayThroughput, AFailedOpSaysWhetherTheAllocatorSetErrno) {
         const auto o = run_pass(parse_text("arena-trace 1\na 1 100\na 2 2000000\nf 1\n"),
                                 flawed(Flaw::NullWithoutErrno), replay::Pass::Throughput, threaded);
         EXPECT_FALSE(o.ok);
-        EXPECT_EQ(o.error, "op 2 (a, 2000000 bytes): the allocator returned NULL (errno not set)") << threaded;
+        EXPECT_EQ(o.error, "op 2 (a, 2000000 bytes): the allocator returned NULL (errno 0: no call of the replay "
+                           "set it)") << threaded;
     }
 }
 

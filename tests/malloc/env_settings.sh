@@ -35,4 +35,8 @@ expect 0 env LD_PRELOAD="$lib" ARENA_STATS=0 "$program"
 lacks err "arena:"
 expect 0 env LD_PRELOAD="$lib" ARENA_STATS=1 "$program" --close-stderr
 contains err "allocations, "
+# ... and not into a file the program opened under the copy's number
+expect 0 env LD_PRELOAD="$lib" ARENA_STATS=1 "$program" --reuse-descriptors "$dir/other"
+contains err "allocations, "
+empty other
 echo "ok"
