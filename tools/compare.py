@@ -89,7 +89,7 @@ class FigureComparison:
         # Counted as the verdict counts a change (change_either_way_pct): a mops
         # fall of 9.5% is the ns_per_op rise of 10.5% that --fail-on-regression 10 catches.
         worse = (self.ratio < 1) == (direction == HIGHER_IS_BETTER)
-        magnitude = change_either_way_pct(self.ratio) if self.ratio != 1 else 0.0
+        magnitude = change_either_way_pct(self.ratio)
         return magnitude if worse else -magnitude
 
 

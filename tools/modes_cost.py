@@ -36,9 +36,10 @@ def ratios(path, mode):
     must have run in `mode` (a mix-up of the three files would compare a run
     with itself)."""
     table = resultcsv.read_or_exit(path, PROGRAM)
-    if mode_of(table) != mode:
+    found = mode_of(table)
+    if found != mode:
         print("%s: %s: a %s run (its command: %s), expected a %s one"
-              % (PROGRAM, path, mode_of(table), table.facts.get("command", "none recorded"), mode),
+              % (PROGRAM, path, found, table.facts.get("command", "none recorded"), mode),
               file=sys.stderr)
         sys.exit(2)
     medians = {}

@@ -86,6 +86,11 @@ std::string shell_word(const std::string &text) {
     return quoted + "'";
 }
 
+std::string shell_setting(const std::string &name_value) {
+    const size_t eq = name_value.find('=');
+    return name_value.substr(0, eq + 1) + shell_word(name_value.substr(eq + 1));
+}
+
 // Variables that change how an allocator behaves: arena's (ARENA_CHECKED,
 // ARENA_SECURE, ARENA_BLOCK_SIZE ...), glibc's malloc tunables, and the
 // comparators' options. The children inherit them.
@@ -103,10 +108,7 @@ std::string command_line(int argc, char **argv) {
     }
     std::sort(settings.begin(), settings.end());
     std::string line;
-    for (const std::string &setting : settings) {
-        const size_t eq = setting.find('=');
-        line += setting.substr(0, eq + 1) + shell_word(setting.substr(eq + 1)) + " ";
-    }
+    for (const std::string &setting : settings) line += shell_setting(setting) + " ";
     for (int i = 0; i < argc; i++) line += (i ? " " : "") + shell_word(argv[i]);
     return line;
 }

@@ -22,6 +22,8 @@ std::string command_line(int argc, char **argv);
 // text as one word of a POSIX shell command: as it is when it needs no quotes,
 // else in single quotes.
 std::string shell_word(const std::string &text);
+// NAME=VALUE with VALUE as one shell word.
+std::string shell_setting(const std::string &name_value);
 
 // Sets key to value, replacing an earlier value of key.
 void set_fact(Facts *facts, const std::string &key, const std::string &value);

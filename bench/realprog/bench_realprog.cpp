@@ -185,10 +185,8 @@ static int run_everything(const Options &options, int argc, char **argv) {
         std::string command;
         // Quoted as a shell takes it: sqlite3's `.read FILE` is one word.
         for (const auto &arg : program.argv) command += (command.empty() ? "" : " ") + bench::shell_word(expand(arg));
-        for (auto it = program.env.rbegin(); it != program.env.rend(); ++it) {
-            const size_t eq = it->find('=');
-            command = it->substr(0, eq + 1) + bench::shell_word(it->substr(eq + 1)) + " " + command;
-        }
+        for (auto it = program.env.rbegin(); it != program.env.rend(); ++it)
+            command = bench::shell_setting(*it) + " " + command;
         bench::set_fact(&facts, "program." + program.name, command);
     }
 

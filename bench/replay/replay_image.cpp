@@ -36,8 +36,7 @@ void truncate_trace(trace::Trace *t, uint64_t ops) {
 uint64_t bump_reserve_bytes(const trace::Trace &t) {
     std::vector<uint64_t> size(t.facts.slot_count);
     uint64_t total = 0;
-    // Saturating, as bump_block_bytes is: UINT64_MAX stands for "more than any machine has".
-    auto add = [&total](uint64_t bytes) { total = total > UINT64_MAX - bytes ? UINT64_MAX : total + bytes; };
+    auto add = [&total](uint64_t bytes) { total = bench::bump_add_bytes(total, bytes); };
     for (const trace::Op &op : t.ops) {
         switch (op.kind) {
         case trace::OpKind::Malloc:

@@ -23,11 +23,11 @@ static constexpr uint64_t kBumpAlignment = 16;  // what malloc promises on x86-6
 static uint64_t round_up(uint64_t n, uint64_t to) {
     return n > UINT64_MAX - (to - 1) ? UINT64_MAX : (n + to - 1) / to * to;
 }
-static uint64_t add_saturating(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+uint64_t bump_add_bytes(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 uint64_t bump_block_bytes(uint64_t size, uint64_t alignment) {
     uint64_t bytes = round_up(size ? size : 1, kBumpAlignment);
-    return alignment > kBumpAlignment ? add_saturating(bytes, alignment - kBumpAlignment) : bytes;
+    return alignment > kBumpAlignment ? bump_add_bytes(bytes, alignment - kBumpAlignment) : bytes;
 }
 
 class Bump final : public Allocator {

@@ -10,4 +10,8 @@ namespace bench {
 // the reserve it must map before timing.
 uint64_t bump_block_bytes(uint64_t size, uint64_t alignment);
 
+// a + b, or UINT64_MAX where that overflows: bump's sizes saturate, standing
+// for "more than any machine has" (a valid trace may ask for 2^64 - 1 bytes).
+uint64_t bump_add_bytes(uint64_t a, uint64_t b);
+
 }  // namespace bench
