@@ -66,6 +66,7 @@ arena_t *arena_create(const arena_config *cfg) {
     a->self_size = self;
     atomic_init(&a->mapped_bytes, self);
     atomic_init(&a->peak_mapped_bytes, self);
+    atomic_init(&a->charged_bytes, self);
     bool thread_safe = config.flags & ARENA_THREAD_SAFE;
     bool seed = config.policy == ARENA_POLICY_SEED;
     a->fast = !seed && !thread_safe && !(config.flags & (ARENA_CHECKED | ARENA_SECURE));

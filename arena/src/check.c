@@ -255,5 +255,6 @@ int heaps_check(arena_t *a) {
     size_t found = t.mapped + a->self_size + a->heap_bytes;
     CHECK_INVARIANT(orphans ? mapped >= found : mapped == found, "mapped bytes disagree with the segments", mapped);
     CHECK_INVARIANT(atomic_load(&a->peak_mapped_bytes) >= mapped, "peak mapped bytes below mapped bytes", mapped);
+    CHECK_INVARIANT(atomic_load(&a->charged_bytes) == mapped, "charged bytes disagree with mapped bytes", mapped);
     return 0;
 }

@@ -220,12 +220,12 @@ heap_t *heaps_adopt(arena_t *a) {
         }
         h = os_map(size, OS_PAGE);
         if (!h) {
-            arena_uncharge(a, size);
+            arena_charge_refused(a, size);
             unlock_reporting(&a->lock);
             errno = ENOMEM;
             return NULL;
         }
-        arena_charge_mapped(a);
+        arena_mapped(a, size);
         heap_init(h, a);
         h->medium_max = a->heap.medium_max;
         h->next_heap = a->heaps;
@@ -404,7 +404,7 @@ static void heaps_release_locked(arena_t *a) {
         sum->reallocs += h->stats.reallocs;
         sum->peak_live_bytes += h->stats.peak_live_bytes;
         os_unmap(h, size);
-        arena_uncharge(a, size);
+        arena_unmapped(a, size);
     }
     a->heaps = NULL;
     __atomic_store_n(&a->abandoned, NULL, __ATOMIC_RELAXED);
@@ -414,7 +414,10 @@ static void heaps_release_locked(arena_t *a) {
      * it: that charge has no segment to give it back. Every heap is released
      * now, so the arena maps itself only (what such a thread had mapped, if
      * anything, stays lost to the child). */
-    if (orphans) atomic_store(&a->mapped_bytes, a->self_size);
+    if (orphans) {
+        atomic_store(&a->mapped_bytes, a->self_size);
+        atomic_store(&a->charged_bytes, a->self_size);
+    }
 }
 
 void heaps_release_all(arena_t *a) {

@@ -41,7 +41,7 @@ static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
          * unmapped, another thread may map a segment there and register it. */
         huge_unmap_tail(best, best->size, total);
         if (!os_resize(best, best->size, total)) {
-            arena_uncharge(h->arena, best->size - total);
+            arena_unmapped(h->arena, best->size - total);
             best->size = total;
         } else {
             segmap_insert(best, best->size); /* its leaves exist: cannot fail */
@@ -144,7 +144,7 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
     } else if (!os_resize(s, old, total)) {
         if (total > old && segmap_insert(s, total)) {
             os_resize(s, total, old); /* shrinking in place cannot fail */
-            arena_uncharge(h->arena, total - old);
+            arena_charge_refused(h->arena, total - old);
             return NULL;
         }
     } else {
@@ -155,7 +155,7 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
         segment_t *dest = total > old ? os_map(total, s->huge_align) : NULL;
         if (!dest || segmap_insert(dest, total)) {
             os_unmap(dest, total);
-            if (total > old) arena_uncharge(h->arena, total - old);
+            if (total > old) arena_charge_refused(h->arena, total - old);
             return NULL;
         }
         /* Out of the map before the move unmaps it (another thread may map
@@ -165,14 +165,14 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
             segmap_insert(s, old); /* its leaves exist: cannot fail */
             segmap_remove(dest, total);
             os_unmap(dest, total);
-            arena_uncharge(h->arena, total - old);
+            arena_charge_refused(h->arena, total - old);
             return NULL;
         }
         s = dest;
         huge_relink(h, s);
     }
-    if (total < old) arena_uncharge(h->arena, old - total);
-    if (total > old) arena_charge_mapped(h->arena);
+    if (total < old) arena_unmapped(h->arena, old - total);
+    if (total > old) arena_mapped(h->arena, total - old);
     s->size = total;
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;

@@ -479,7 +479,9 @@ typedef struct heap {
 
 /* ---- the arena ----------------------------------------------------------- */
 /* Invariants: mapped_bytes is the sum of the sizes of every segment plus the
- * arena's own mapping; peak_mapped_bytes >= mapped_bytes. */
+ * arena's own mapping; peak_mapped_bytes >= mapped_bytes; charged_bytes is
+ * mapped_bytes plus the mappings charged and not yet made or refused (equal
+ * when no call is under way). */
 struct arena {
     uint32_t magic;                  /* ARENA_MAGIC while alive */
     arena_config config;             /* with defaults filled in */
@@ -488,6 +490,7 @@ struct arena {
     size_t region_size;
     size_t self_size;                /* bytes of this mapping */
     _Atomic size_t mapped_bytes, peak_mapped_bytes;
+    _Atomic size_t charged_bytes;    /* what max_bytes is checked against */
     bool thread_safe;
     bool fast;                       /* default policy, no lock: the inline paths apply */
     bool multi_heap;                 /* the process arena of the drop-in: a heap per thread */
@@ -517,13 +520,20 @@ bool arena_recently_released(const arena_t *a, const void *p) INTERNAL;
 /* True when `size` more bytes mapped would stay within max_bytes now (another
  * thread may take them first: arena_charge decides). */
 bool arena_cap_allows(const arena_t *a, size_t size) INTERNAL;
-/* Accounts for a new mapping of `size` bytes before it is made; returns true
- * (nothing changed) when max_bytes would be exceeded. */
+/* A mapping's life in the counters: arena_charge before it is made, then
+ * arena_charge_refused if it is not, or arena_mapped once it is, and
+ * arena_unmapped when it goes. Only arena_mapped moves mapped_bytes up, so a
+ * mapping the OS refuses (a 64 TiB request) never enters peak_mapped_bytes,
+ * whichever thread raises the peak while it is charged. */
+/* Charges `size` bytes about to be mapped; returns true (nothing changed) when
+ * max_bytes would be exceeded. */
 bool arena_charge(arena_t *a, size_t size) INTERNAL;
-/* The mapping charged was made: peak_mapped_bytes follows mapped_bytes. Not
- * before, or a mapping the OS refused (a 64 TiB request) would stay the peak. */
-void arena_charge_mapped(arena_t *a) INTERNAL;
-void arena_uncharge(arena_t *a, size_t size) INTERNAL;
+/* The `size` bytes charged were not mapped after all. */
+void arena_charge_refused(arena_t *a, size_t size) INTERNAL;
+/* The `size` bytes charged are mapped: mapped_bytes and its peak rise. */
+void arena_mapped(arena_t *a, size_t size) INTERNAL;
+/* `size` bytes mapped went back to the OS: mapped and charged fall. */
+void arena_unmapped(arena_t *a, size_t size) INTERNAL;
 
 /* ---- segments (segment.c) ------------------------------------------------ */
 /* Maps and registers a segment of `size` bytes for heap h. NULL + errno on error. */

@@ -306,5 +306,6 @@ int seed_check(arena_t *a) {
      * back links): as many as there are marks means they hold all. */
     CHECK_INVARIANT(marked == live + freed, "seed region holds a block on neither list", marked);
     CHECK_INVARIANT(atomic_load(&a->mapped_bytes) == mapped + a->self_size, "mapped bytes disagree with the regions", mapped);
+    CHECK_INVARIANT(atomic_load(&a->charged_bytes) == mapped + a->self_size, "charged bytes disagree with the regions", mapped);
     return 0;
 }

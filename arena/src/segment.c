@@ -36,28 +36,33 @@ static bool cap_refuses(const arena_t *a, size_t mapped, size_t size) {
 }
 
 bool arena_cap_allows(const arena_t *a, size_t size) {
-    return !cap_refuses(a, atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed), size);
+    return !cap_refuses(a, atomic_load_explicit(&a->charged_bytes, memory_order_relaxed), size);
 }
 
 bool arena_charge(arena_t *a, size_t size) {
-    size_t now = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);
+    size_t now = atomic_load_explicit(&a->charged_bytes, memory_order_relaxed);
     size_t next;
     do {
         if (cap_refuses(a, now, size)) return true;
         next = now + size;
-    } while (!atomic_compare_exchange_weak(&a->mapped_bytes, &now, next));
+    } while (!atomic_compare_exchange_weak(&a->charged_bytes, &now, next));
     return false;
 }
 
-void arena_charge_mapped(arena_t *a) {
-    size_t mapped = atomic_load_explicit(&a->mapped_bytes, memory_order_relaxed);
+void arena_charge_refused(arena_t *a, size_t size) {
+    atomic_fetch_sub(&a->charged_bytes, size);
+}
+
+void arena_mapped(arena_t *a, size_t size) {
+    size_t mapped = atomic_fetch_add(&a->mapped_bytes, size) + size;
     size_t peak = atomic_load_explicit(&a->peak_mapped_bytes, memory_order_relaxed);
     while (mapped > peak && !atomic_compare_exchange_weak(&a->peak_mapped_bytes, &peak, mapped)) {
     }
 }
 
-void arena_uncharge(arena_t *a, size_t size) {
+void arena_unmapped(arena_t *a, size_t size) {
     atomic_fetch_sub(&a->mapped_bytes, size);
+    atomic_fetch_sub(&a->charged_bytes, size);
 }
 
 /* s first on h's list of its kind. */
@@ -94,7 +99,7 @@ static void segment_unmap(heap_t *h, segment_t *s) {
     size_t size = s->size;
     s->magic = 0;
     os_unmap(s, size);
-    arena_uncharge(h->arena, size);
+    arena_unmapped(h->arena, size);
 }
 
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) {
@@ -111,10 +116,11 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     }
     segment_t *s = os_map(size, align > SEGMENT_ALIGN ? align : SEGMENT_ALIGN);
     if (!s) {
-        arena_uncharge(a, size);
+        arena_charge_refused(a, size);
         errno = ENOMEM;
         return NULL;
     }
+    arena_mapped(a, size);
     s->magic = SEGMENT_MAGIC ^ (uint32_t)kind;
     s->kind = kind;
     s->arena = a;
@@ -124,7 +130,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     s->guard = 0;
     if (h->mode & MODE_SECURE && modes_guard(s)) {
         os_unmap(s, size);
-        arena_uncharge(a, size);
+        arena_unmapped(a, size);
         errno = ENOMEM;
         return NULL;
     }
@@ -140,7 +146,6 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
         errno = ENOMEM;
         return NULL;
     }
-    arena_charge_mapped(a);
     switch (kind) {
     case SEG_SMALL:
         s->page_count = (uint32_t)(size >> PAGE_SHIFT);

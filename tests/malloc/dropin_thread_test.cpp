@@ -301,4 +301,36 @@ TEST(DropInThreads, ProducerConsumerWithChecksum) {
     EXPECT_EQ(arena_malloc_check(), 0);
 }
 
+// One thread asks for more than the address space (the arena charges it, the
+// OS refuses it) while another maps and unmaps segments: the peak is of bytes
+// really mapped, so the refused request never enters it, whichever thread's
+// mapping raised the peak meanwhile.
+TEST(DropInThreads, ARefusedMappingNeverEntersThePeakWhileOtherThreadsMap) {
+    const size_t beyond = (size_t)1 << 50;
+    std::atomic<bool> stop{false};
+    std::atomic<long> refused{0};
+    std::thread asker([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            if (!arena_test_malloc(beyond)) refused.fetch_add(1, std::memory_order_relaxed);
+        }
+    });
+    std::thread mapper([&] {
+        auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+        while (std::chrono::steady_clock::now() < end) {
+            void *p = arena_test_malloc((size_t)2 << 20);  // a medium segment of its own
+            ASSERT_NE(p, nullptr);
+            Fill(p, 64, 7);
+            arena_test_free(p);
+            arena_test_malloc_trim(0);  // and back to the OS
+        }
+        stop.store(true);
+    });
+    mapper.join();
+    asker.join();
+    EXPECT_GT(refused.load(), 0);
+    arena_stats s = ProcessStats();
+    EXPECT_LT(s.peak_mapped_bytes, beyond / 2) << refused.load() << " refused";
+    EXPECT_EQ(arena_malloc_check(), 0);
+}
+
 }  // namespace
