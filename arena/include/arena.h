@@ -76,7 +76,7 @@ typedef struct arena_stats {
     size_t peak_live_bytes;
     size_t usable_bytes;        /* sum of usable sizes of live blocks */
     size_t mapped_bytes;        /* bytes currently mapped from the OS, metadata included */
-    size_t peak_mapped_bytes;
+    size_t peak_mapped_bytes;   /* the most mapped_bytes has been (never a mapping the OS refused) */
     size_t free_bytes;          /* bytes held in free blocks and free pages */
     size_t largest_free_block;
     size_t regions;
