@@ -297,6 +297,15 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
     return result ? result : status;
 }
 
+// A line of the recorder's list: a trace it made, or one it could not create
+// (pid not 0), why (errno) and whose.
+struct Listed {
+    std::string plain;  // where the recorder wrote it, or would have
+    int error = 0;
+    long pid = 0;
+    std::string process;  // the kernel's name for it (at most 15 bytes)
+};
+
 // The recorder ends each trace with a comment line ('# exit: ...', '# _exit: ...',
 // '# exec: ...', '# abort: ...') when its process leaves through a way it
 // sees; one killed by a signal loses its buffer and that line. A trace made
@@ -375,35 +384,58 @@ int cmd_record(const std::vector<std::string> &args) {
                 strerror(error));
         return exec_errno ? 127 : 1;
     }
-    std::vector<std::string> written;  // the recorder lists every file it made, one a line
+    // The recorder lists every file it made, one a line, and every one it
+    // could not create: "! ERRNO PID NAME PATH" (record.c). A path may come
+    // twice: a process image that could not create FILE, and a later one of
+    // the same pid that did.
+    std::vector<Listed> written;
     std::ifstream names(list);
-    for (std::string name; std::getline(names, name);)
-        if (name.compare(0, base.size(), base) == 0) written.push_back(name);
+    for (std::string line; std::getline(names, line);) {
+        Listed entry;
+        if (line.compare(0, 2, "! ") == 0) {
+            std::istringstream fields(line.substr(2));
+            if (!(fields >> entry.error >> entry.pid >> entry.process) || fields.get() != ' ') continue;
+            std::getline(fields, line);
+        }
+        entry.plain = line;
+        if (line.compare(0, base.size(), base) == 0) written.push_back(entry);
+    }
     unlink(list.c_str());
-    if (std::find(written.begin(), written.end(), base) == written.end()) {
+    if (std::none_of(written.begin(), written.end(), [&](const Listed &e) { return e.plain == base; })) {
         // the first process never allocated: its trace is empty
         std::string error;
         if (!trace::write_text(base, "arena-trace 1\n", &error)) {
             fprintf(stderr, "arena-trace record: %s\n", error.c_str());
             return 1;
         }
-        written.push_back(base);
+        Listed empty;
+        empty.plain = base;
+        written.push_back(empty);
     }
     // FILE first, then FILE.PID and FILE.PID.N by pid and N: the order processes started
-    auto order = [&](const std::string &name) {
+    auto order = [&](const Listed &e) {
         unsigned long long pid = 0, n = 0;
-        sscanf(name.c_str() + base.size(), ".%llu.%llu", &pid, &n);
+        sscanf(e.plain.c_str() + base.size(), ".%llu.%llu", &pid, &n);
         return std::make_pair(pid, n);
     };
-    std::sort(written.begin(), written.end(),
-              [&](const std::string &a, const std::string &b) { return order(a) < order(b); });
+    std::stable_sort(written.begin(), written.end(),
+                     [&](const Listed &a, const Listed &b) { return order(a) < order(b); });
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     // FILE.PID and FILE.PID.N, but the .PID goes before a last .gz (x.trace.gz:
     // x.trace.PID.gz): a name ending .gz.PID is no gzip name to the tools that
     // go by the suffix, and it unpacks to the name an uncompressed record gives.
     const std::string stem = gz ? output.substr(0, output.size() - 3) : output;
-    for (const std::string &plain : written) {
+    for (const Listed &entry : written) {
+        const std::string &plain = entry.plain;
         std::string path = stem + plain.substr(base.size()) + (gz ? ".gz" : ""), error;
+        if (entry.pid) {
+            // Never made: the process ran on unrecorded, its calls in no trace.
+            fprintf(stderr, "arena-trace record: %s was not written: process %ld (%s) could not create it (%s); "
+                            "its heap calls went unrecorded\n", path.c_str(), entry.pid, entry.process.c_str(),
+                    strerror(entry.error));
+            result = 1;
+            continue;
+        }
         struct stat made;
         if (stat(plain.c_str(), &made) != 0) {
             // The recorder removes a trace it could not write whole (a full
@@ -493,7 +525,7 @@ const Command kCommands[] = {
      "ends in .gz, and then .gz stays last: x.trace.gz, x.trace.PID.gz,\n"
      "x.trace.PID.N.gz. Says on stderr which files it wrote and validates them.\n"
      "The command's stdin, stdout and stderr are its own; the exit code is the\n"
-     "command's (1 if a trace came out invalid).",
+     "command's (1 if a trace came out invalid or was not written).",
      cmd_record},
     {"help", "help [COMMAND]", "Prints the overview or one command's help.", cmd_help},
 };

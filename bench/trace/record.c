@@ -7,7 +7,9 @@
  *                          other process, or a later image of that pid, writes
  *                          FILE.PID (FILE.PID.N when that exists). Unset: the
  *                          first process to create FILE gets it.
- *   ARENA_RECORD_LIST      file to which the name of every trace made is appended
+ *   ARENA_RECORD_LIST      file to which the name of every trace made is appended,
+ *                          and a line "! ERRNO PID NAME PATH" for every trace that
+ *                          could not be created (why: errno; whose: pid and name)
  *
  * How it stays out of the program's way:
  * - It never allocates through malloc: its tables come from mmap. The calloc
@@ -17,8 +19,9 @@
  *   is the order the calls really happened in (a block freed by one thread and
  *   handed out again to another is always written f before a).
  * - Output is buffered and written with write(2), flushed when full, before
- *   fork and exec, at _exit and at exit. A file descriptor of its own, moved
- *   high; if the program closes it, it is opened again (append).
+ *   fork and exec, at _exit and at exit. File descriptors of its own (the
+ *   trace, and the list), moved high; if the program closes one, it is opened
+ *   again (append).
  * - Pointers become ids that take the lowest free id, which keeps files small.
  * - A forked child starts a trace of its own. Blocks it inherited are not in it:
  *   their frees are skipped, their reallocs written as new allocations, and a
@@ -32,6 +35,10 @@
  * - A trace that a write fails on (a full disk; a file size limit, where
  *   SIGXFSZ is ignored) is removed, not left cut short; the program goes on
  *   unrecorded, and `record` reports it.
+ * - A trace that cannot be created (no descriptor left, privileges dropped, a
+ *   directory it may not write) is said so in the list, which each process
+ *   image opens at its start for that: by then the open may fail for the same
+ *   reason. With no list to tell, the recorder says it on stderr itself.
  * - After the library's destructor has run (late in exit) calls pass through
  *   unrecorded; those blocks are simply live at the end of the trace.
  */
@@ -48,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,6 +126,9 @@ static unsigned written_thread;   /* thread of the last op written */
 static int out_fd = -1;
 static dev_t out_dev;
 static ino_t out_ino;
+static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
+static dev_t list_dev;
+static ino_t list_ino;
 static char out_buf[1 << 16];
 static size_t out_len;
 static id_map live;      /* pointer -> id, blocks this process made */
@@ -177,7 +188,7 @@ static void put_num(uint64_t v) { out_len = (size_t)(put_u64(out_buf + out_len, 
 
 /* Keeps our descriptor above the ones programs use, and remembers the file so a
  * descriptor the program closed and reused is never written to. */
-static int adopt_fd(int fd) {
+static int adopt_fd(int fd, dev_t *dev, ino_t *ino) {
     if (fd < 0) return -1;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
     if (high >= 0) {
@@ -186,10 +197,18 @@ static int adopt_fd(int fd) {
     }
     struct stat st;
     if (fstat(fd, &st) == 0) {
-        out_dev = st.st_dev;
-        out_ino = st.st_ino;
+        *dev = st.st_dev;
+        *ino = st.st_ino;
     }
     return fd;
+}
+
+/* fd, or the file at path opened again (append) when the program closed fd and
+ * perhaps reused its number. */
+static int reopened_fd(int fd, const char *path, dev_t *dev, ino_t *ino) {
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == *dev && st.st_ino == *ino) return fd;
+    return adopt_fd(open(path, O_WRONLY | O_APPEND | O_CLOEXEC), dev, ino);
 }
 
 static void flush_output(void) {
@@ -198,9 +217,7 @@ static void flush_output(void) {
         return;
     }
     int saved = errno;
-    struct stat st;
-    if (fstat(out_fd, &st) != 0 || st.st_dev != out_dev || st.st_ino != out_ino)
-        out_fd = adopt_fd(open(trace_path, O_WRONLY | O_APPEND | O_CLOEXEC));
+    out_fd = reopened_fd(out_fd, trace_path, &out_dev, &out_ino);
     if (out_fd >= 0 && !write_all(out_fd, out_buf, out_len)) {
         /* A full disk loses the trace, never the program. One cut short (a
          * line torn in the middle, a value cut, the closing line missing)
@@ -214,16 +231,70 @@ static void flush_output(void) {
     errno = saved;
 }
 
-static void append_to_list(const char *path) {
-    if (!list_path[0]) return;
-    int fd = open(list_path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0) return;
-    char line[sizeof trace_path + 1];
-    size_t n = strlen(path);
-    memcpy(line, path, n);
-    line[n] = '\n';
-    write_all(fd, line, n + 1); /* one write: processes append side by side */
-    close(fd);
+/* Opened while the process can: a trace that cannot be created later (no
+ * descriptor left, privileges dropped) is still told. A forked child shares it. */
+static void record_open_list(void) {
+    if (list_path[0]) list_fd = adopt_fd(open(list_path, O_WRONLY | O_APPEND | O_CLOEXEC), &list_dev, &list_ino);
+}
+
+/* One line, in one write: processes append side by side. True when written. */
+static bool append_to_list(const char *line, size_t n) {
+    if (!list_path[0]) return false;
+    list_fd = reopened_fd(list_fd, list_path, &list_dev, &list_ino);
+    return list_fd >= 0 && write_all(list_fd, line, n);
+}
+
+/* The name the kernel keeps for the process (no file to open: there may be no
+ * descriptor left), blanks and control characters made '?' so that it stays
+ * one field of the list's line. */
+static char *record_put_process_name(char *p) {
+    char name[17] = {0};
+    if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0 || !name[0]) strcpy(name, "?");
+    for (char *c = name; *c; c++) *p++ = (unsigned char)*c <= ' ' || *c == 0x7f ? '?' : *c;
+    return p;
+}
+
+static char *put_text(char *p, const char *s) {
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* What errno error means, without strerror: it may allocate (an unknown
+ * number, a message catalogue), and this runs where the heap is not ours. */
+static char *record_put_error(char *p, int error) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    const char *text = strerrordesc_np(error);
+    if (text) return put_text(p, text);
+#endif
+    return put_u64(put_text(p, "errno "), (uint64_t)error);
+}
+
+/* trace_path could not be created (errno error): the list says so, for `record`
+ * to report; with no list, or none that takes the line, stderr does. The
+ * process goes on unrecorded. */
+static void record_report_not_created(int error) {
+    char line[sizeof trace_path + 512], *p = line;
+    p = put_text(p, "! ");
+    p = put_u64(p, (uint64_t)error);
+    *p++ = ' ';
+    p = put_u64(p, (uint64_t)owner_pid);
+    *p++ = ' ';
+    p = record_put_process_name(p);
+    *p++ = ' ';
+    p = put_text(p, trace_path);
+    *p++ = '\n';
+    if (append_to_list(line, (size_t)(p - line))) return;
+    p = put_text(line, "libarena_record: process ");
+    p = put_u64(p, (uint64_t)owner_pid);
+    p = put_text(p, " (");
+    p = record_put_process_name(p);
+    p = put_text(p, ") cannot create its trace ");
+    p = put_text(p, trace_path);
+    p = put_text(p, ": ");
+    p = record_put_error(p, error);
+    p = put_text(p, "; its heap calls go unrecorded\n");
+    write_all(2, line, (size_t)(p - line));
 }
 
 /* The header comment names the process: pid and command line. */
@@ -266,9 +337,12 @@ static void open_trace(void) {
         out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (out_fd < 0 && errno != EEXIST) break;
     }
+    if (out_fd < 0) record_report_not_created(errno);
     if (out_fd >= 0) {
-        out_fd = adopt_fd(out_fd);
-        append_to_list(trace_path);
+        out_fd = adopt_fd(out_fd, &out_dev, &out_ino);
+        char line[sizeof trace_path + 1], *end = put_text(line, trace_path);
+        *end++ = '\n';
+        append_to_list(line, (size_t)(end - line));
         put_str("arena-trace 1\n# recorded by libarena_record, pid ");
         put_num((uint64_t)owner_pid);
         put_str(": ");
@@ -463,6 +537,7 @@ static int ready(void) {
     int record = trace_base[0] && real.malloc && real.free && id_map_init(&live, mapped);
     id_pool_init(&ids, mapped);
     if (record) {
+        record_open_list();
         watch_for_forks();
         busy = 1; /* pthread_atfork may allocate: let that pass unrecorded */
         pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);

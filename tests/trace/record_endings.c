@@ -6,10 +6,17 @@
  *             it must get a trace of its own, the parent's staying intact
  *   abort     abort() after its calls, as std::terminate does for an uncaught
  *             C++ exception: the ops made before must not be lost
- * Prints nothing; exit 0 (raw-fork) or SIGABRT. */
+ *   no-fd     a forked child uses up its file descriptors before its first
+ *             heap call, so its trace cannot be created (EMFILE): that must
+ *             be said, not pass as a process that never allocated
+ *   drop-privileges  (run as root) a forked child becomes user and group
+ *             65534 (nobody) before its first heap call: it may not create
+ *             its trace in a directory of root's (EACCES)
+ * Prints nothing; exit 0 (raw-fork, no-fd, drop-privileges) or SIGABRT. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +41,24 @@ int main(int argc, char **argv) {
         if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 4;
         for (int i = 0; i < KEPT; i++) free(kept[i]);
         free(marker);
+        return 0;
+    }
+    const int no_fd = strcmp(argv[1], "no-fd") == 0;
+    if (no_fd || strcmp(argv[1], "drop-privileges") == 0) {
+        pid_t pid = fork();
+        if (pid < 0) return 3;
+        if (pid == 0) {
+            /* a low limit, so that a few dups reach it whatever the default */
+            struct rlimit few = {64, 64};
+            if (no_fd && setrlimit(RLIMIT_NOFILE, &few) != 0) _exit(5);
+            while (no_fd && dup(0) >= 0) {
+            }
+            if (!no_fd && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(6);
+            free(malloc(33333));
+            exit(0);
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 4;
         return 0;
     }
     if (strcmp(argv[1], "abort") == 0) {

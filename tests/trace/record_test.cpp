@@ -6,6 +6,7 @@
 #include <fcntl.h>
 
 #include <csignal>
+#include <cstring>
 
 #include <dirent.h>
 
@@ -146,6 +147,37 @@ TEST(Recorder, ATraceThatCannotBeWrittenWholeIsRemovedAndSaidSo) {
         EXPECT_EQ(r.err.find("is incomplete"), std::string::npos) << r.err;
         EXPECT_EQ(files_starting(dir.path(), "big"), std::vector<std::string>{}) << r.err;
     }
+}
+
+// A process that cannot create its trace (here a forked child with no file
+// descriptor left; privileges dropped or a directory it may not write are the
+// same) runs on unrecorded: record names it, says why, and exits 1. Before,
+// nothing was said and record exited 0, as if the child had never allocated.
+void expect_not_created_said(const char *mode, int error) {
+    for (const char *name : {"nf.trace", "nf.trace.gz"}) {
+        trace_test::TempDir dir;
+        const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / name) + "' -- " + RECORD_ENDINGS +
+                                       " " + mode);
+        EXPECT_EQ(r.exit_code, 1) << name << ": " << r.err;
+        // nf.trace.PID, or nf.trace.PID.gz
+        const std::regex said("arena-trace record: " + dir / "nf.trace" + R"(\.([0-9]+))" + std::string(name).substr(8) +
+                              R"( was not written: process \1 \(record_endings\) could not create it \()" +
+                              strerror(error) + R"(\); its heap calls went unrecorded\n)");
+        EXPECT_TRUE(std::regex_search(r.err, said)) << r.err;
+        EXPECT_EQ(files_starting(dir.path(), "nf"), std::vector<std::string>{name}) << r.err;  // the parent's
+        trace::Trace t;
+        std::string error_text;
+        EXPECT_TRUE(trace::load(dir / name, &t, &error_text)) << error_text;
+    }
+}
+
+TEST(Recorder, ATraceThatCannotBeCreatedIsSaidSo) { expect_not_created_said("no-fd", EMFILE); }
+
+// The list record reads is open in the child from before it gave up root: the
+// recorder could not have opened it then (the directory is root's, 0700).
+TEST(Recorder, ATraceOfAProcessThatDroppedPrivilegesIsSaidNotWritten) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root, to drop privileges";
+    expect_not_created_said("drop-privileges", EACCES);
 }
 
 // A ctrl-C reaches the whole process group: the command handles it, record
