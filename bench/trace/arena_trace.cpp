@@ -229,13 +229,61 @@ void forward_to_recorded(int signal_number) {
     errno = saved;
 }
 
+// While the command runs, a ctrl-C (SIGINT to the whole process group) is the
+// command's to handle, as system(3) does: record waits, then keeps what was
+// written and says how the command ended. Before, record died first and left
+// its temporary files, the child's growing on. A SIGTERM or SIGHUP sent to
+// record alone goes on to the command.
+//
+// The four are blocked from before record makes its first temporary file
+// until it handles them: one that came between the fork and the handlers
+// killed record (its temporary files left, the command running on unwatched).
+// The child puts back what record had before it runs the command, as
+// system(3) and posix_spawn do. Held from construction to restore().
+class RecordingSignals {
+public:
+    RecordingSignals() {
+        sigset_t these;
+        sigemptyset(&these);
+        for (int s : kSignals) sigaddset(&these, s);
+        sigprocmask(SIG_BLOCK, &these, &old_mask_);
+        struct sigaction ignore {}, forward {};
+        ignore.sa_handler = SIG_IGN;
+        forward.sa_handler = forward_to_recorded;
+        for (size_t i = 0; i < kCount; i++)
+            sigaction(kSignals[i], kSignals[i] == SIGINT || kSignals[i] == SIGQUIT ? &ignore : &forward, &old_[i]);
+    }
+    // In record, once recorded_pid names the child: what came meanwhile is
+    // handled now.
+    void unblock() const { sigprocmask(SIG_SETMASK, &old_mask_, nullptr); }
+    // In the child before exec, and in record once the child is reaped.
+    void restore() {
+        if (!held_) return;
+        held_ = false;
+        const int saved = errno;
+        for (size_t i = 0; i < kCount; i++) sigaction(kSignals[i], &old_[i], nullptr);
+        unblock();
+        errno = saved;
+    }
+    ~RecordingSignals() { restore(); }
+    RecordingSignals(const RecordingSignals &) = delete;
+    RecordingSignals &operator=(const RecordingSignals &) = delete;
+
+private:
+    bool held_ = true;
+    static constexpr int kSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+    static constexpr size_t kCount = sizeof kSignals / sizeof kSignals[0];
+    sigset_t old_mask_;
+    struct sigaction old_[kCount];
+};
+
 // Runs argv with the recorder preloaded and address randomisation off (the
 // personality setarch -R sets, applied here so that setarch itself is not
 // recorded). Returns the wait status, or -1 with errno set; *exec_errno is the
 // error of an exec that failed (0 when the command started), told apart from a
 // command that ran and exited 127 by a close-on-exec pipe the child writes it to.
 int run_recorded(const std::vector<std::string> &argv, const std::string &library, const std::string &base,
-                 const std::string &list, int *exec_errno) {
+                 const std::string &list, RecordingSignals &signals, int *exec_errno) {
     *exec_errno = 0;
     int exec_report[2];
     if (pipe2(exec_report, O_CLOEXEC) != 0) return -1;
@@ -248,6 +296,7 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
         return -1;
     }
     if (pid == 0) {
+        signals.restore();
         close(exec_report[0]);
         std::string preload = library;
         if (const char *old = getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
@@ -265,19 +314,8 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
         _exit(127);
     }
     close(exec_report[1]);
-    // While the command runs, a ctrl-C (SIGINT to the whole process group) is
-    // the command's to handle, as system(3) does: record waits, then keeps what
-    // was written and says how the command ended. Before, record died first and
-    // left its temporary files, the child's growing on. A SIGTERM or SIGHUP sent
-    // to record alone goes on to the command.
     recorded_pid = pid;
-    struct sigaction ignore {}, forward {}, old_int {}, old_quit {}, old_term {}, old_hup {};
-    ignore.sa_handler = SIG_IGN;
-    forward.sa_handler = forward_to_recorded;
-    sigaction(SIGINT, &ignore, &old_int);
-    sigaction(SIGQUIT, &ignore, &old_quit);
-    sigaction(SIGTERM, &forward, &old_term);
-    sigaction(SIGHUP, &forward, &old_hup);
+    signals.unblock();
     while (read(exec_report[0], exec_errno, sizeof *exec_errno) < 0 && errno == EINTR) {
     }
     close(exec_report[0]);
@@ -288,12 +326,7 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
             break;
         }
     recorded_pid = 0;  // reaped: its pid may be another process's from now on
-    const int saved = errno;
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGQUIT, &old_quit, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-    sigaction(SIGHUP, &old_hup, nullptr);
-    errno = saved;
+    signals.restore();
     return result ? result : status;
 }
 
@@ -367,6 +400,7 @@ int cmd_record(const std::vector<std::string> &args) {
         return 1;
     }
     const std::string base = output + ".tmp", list = output + ".files.tmp";
+    RecordingSignals signals;
     unlink(base.c_str());
     FILE *l = fopen(list.c_str(), "w");
     if (!l) {
@@ -376,7 +410,7 @@ int cmd_record(const std::vector<std::string> &args) {
     }
     fclose(l);
     int exec_errno = 0;
-    const int status = run_recorded(command, library, base, list, &exec_errno);
+    const int status = run_recorded(command, library, base, list, signals, &exec_errno);
     if (status == -1 || exec_errno) {
         const int error = exec_errno ? exec_errno : errno;
         unlink(list.c_str());

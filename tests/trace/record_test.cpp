@@ -220,6 +220,34 @@ TEST(Recorder, ACtrlCEndsTheCommandAndRecordKeepsItsTrace) {
     EXPECT_EQ(files_starting(dir.path(), "c.trace"), std::vector<std::string>{"c.trace"}) << err;
 }
 
+// A signal that reaches record between its fork and its handlers (made
+// certain here: raised as fork returns, by a library preloaded into record)
+// waits until they are in place. Before, record died of it there, leaving its
+// temporary files and the command running on, watched by nobody. A SIGTERM
+// goes on to the command, which ends by it; a ctrl-C's SIGINT, which the
+// command's process group gets too, record ignores. The sanitizers' runtime
+// must come first among the libraries, which a preloaded one is not.
+TEST(Recorder, ASignalAsRecordStartsTheCommandIsHandled) {
+    const std::string preload = std::string("ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD='") + SIGNAL_AFTER_FORK +
+                                "' SIGNAL_AFTER_FORK=";
+    {
+        trace_test::TempDir dir;
+        const Outcome r = run(dir, preload + std::to_string(SIGTERM) + " " + ARENA_TRACE + " record -o '" +
+                                       (dir / "t.trace") + "' -- sleep 20");
+        EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+        EXPECT_NE(r.err.find("the command was killed by signal " + std::to_string(SIGTERM)), std::string::npos) << r.err;
+        EXPECT_EQ(files_starting(dir.path(), "t.trace"), std::vector<std::string>{"t.trace"}) << r.err;
+    }
+    {
+        trace_test::TempDir dir;
+        const Outcome r = run(dir, preload + std::to_string(SIGINT) + " " + ARENA_TRACE + " record -o '" +
+                                       (dir / "i.trace") + "' -- true");
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_NE(r.err.find("arena-trace record: wrote " + (dir / "i.trace") + ":"), std::string::npos) << r.err;
+        EXPECT_EQ(files_starting(dir.path(), "i.trace"), std::vector<std::string>{"i.trace"}) << r.err;
+    }
+}
+
 // A child made by _Fork runs no atfork handler. It held the parent's unflushed
 // ops and the parent's descriptor: its first flush wrote them, and its own ops
 // under the parent's ids, into the parent's trace (invalid: 'a 0' of a live
