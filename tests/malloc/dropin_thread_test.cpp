@@ -315,15 +315,23 @@ TEST(DropInThreads, ARefusedMappingNeverEntersThePeakWhileOtherThreadsMap) {
         }
     });
     std::thread mapper([&] {
+        struct StopAtEnd {
+            std::atomic<bool> &stop;
+            ~StopAtEnd() { stop.store(true); }  // an ASSERT's return too: the asker ends
+        } at_end{stop};
+        // Held, so that the segment below is never the heap's only medium one:
+        // trim unmaps it (an only one it keeps and purges), and each round maps.
+        void *kept = arena_test_malloc((size_t)1 << 20);
+        ASSERT_NE(kept, nullptr);
         auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
         while (std::chrono::steady_clock::now() < end) {
-            void *p = arena_test_malloc((size_t)2 << 20);  // a medium segment of its own
+            void *p = arena_test_malloc((size_t)8 << 20);  // a medium segment of its own
             ASSERT_NE(p, nullptr);
             Fill(p, 64, 7);
             arena_test_free(p);
             arena_test_malloc_trim(0);  // and back to the OS
         }
-        stop.store(true);
+        arena_test_free(kept);
     });
     mapper.join();
     asker.join();
