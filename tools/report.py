@@ -151,15 +151,20 @@ def ranking(summary, higher_is_better):
                   if c.split(" ")[0] not in REFERENCE_ALLOCATORS]
     ran = {c: sum(1 for r in summary.rows if summary.median(r, c)) for c in contenders}
     enough = RANKED_SHARE * len(summary.rows)
+
+    def shared(allocators):
+        return [r for r in summary.rows if all(summary.median(r, c) for c in allocators)]
     ranked = [c for c in contenders if summary.rows and ran[c] >= enough]
-    common = [r for r in summary.rows if all(summary.median(r, c) for c in ranked)]
+    common = shared(ranked)
     # Each ranked allocator may miss a different trace: three of them missing
-    # one each left 17 of 20 traces, without the one where arena was worst.
-    # Those with the fewest traces go, all that tie, until the rest share enough.
-    while ranked and len(common) < enough:
-        fewest = min(ran[c] for c in ranked)
-        ranked = [c for c in ranked if ran[c] > fewest]
-        common = [r for r in summary.rows if all(summary.median(r, c) for c in ranked)]
+    # one each left 17 of 20, fewer than each must have run to be ranked.
+    # One goes at a time until the rest share enough: the one with the fewest
+    # traces, of those the one whose going brings back the most (dropping all
+    # that tie could leave one allocator, and no ranking at all).
+    while len(ranked) > 1 and len(common) < enough:
+        leaving = min(ranked, key=lambda c: (ran[c], -len(shared([o for o in ranked if o != c]))))
+        ranked = [c for c in ranked if c != leaving]
+        common = shared(ranked)
     if not common:
         return [], 0, contenders
     scored = [(c, geometric_mean(summary.median(r, c) for r in common)) for c in ranked]
@@ -185,6 +190,9 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
         if summary is None:
             continue
         ranked, over, partial = ranking(summary, higher)
+        if len(ranked) == 1 and partial:
+            lines.append("No %s allocator overall: only %s ran enough traces to be ranked. "
+                         "Not ranked, with fewer traces: %s." % (adjective, ranked[0][0], ", ".join(partial)))
         if len(ranked) > 1:
             what = "throughput" if higher else "frag_rss"
             lines.append("**%s** is the %s allocator overall (geometric mean of the median %s "
