@@ -129,6 +129,9 @@ static ino_t out_ino;
 static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
 static dev_t list_dev;
 static ino_t list_ino;
+static bool stderr_known; /* the program's stderr at the start of the image */
+static dev_t stderr_dev;
+static ino_t stderr_ino;
 static char out_buf[1 << 16];
 static size_t out_len;
 static id_map live;      /* pointer -> id, blocks this process made */
@@ -237,6 +240,23 @@ static void record_open_list(void) {
     if (list_path[0]) list_fd = adopt_fd(open(list_path, O_WRONLY | O_APPEND | O_CLOEXEC), &list_dev, &list_ino);
 }
 
+/* Remembers which file the program's stderr is, for record_stderr_unchanged. */
+static void record_note_stderr(void) {
+    struct stat st;
+    if (fstat(2, &st) != 0) return;
+    stderr_dev = st.st_dev;
+    stderr_ino = st.st_ino;
+    stderr_known = true;
+}
+
+/* True when descriptor 2 is still the stderr the program started with: one
+ * that closed it and opened a file of its own there must not find our
+ * message in its data. */
+static bool record_stderr_unchanged(void) {
+    struct stat st;
+    return stderr_known && fstat(2, &st) == 0 && st.st_dev == stderr_dev && st.st_ino == stderr_ino;
+}
+
 /* One line, in one write: processes append side by side. True when written. */
 static bool append_to_list(const char *line, size_t n) {
     if (!list_path[0]) return false;
@@ -294,7 +314,7 @@ static void record_report_not_created(int error) {
     p = put_text(p, ": ");
     p = record_put_error(p, error);
     p = put_text(p, "; its heap calls go unrecorded\n");
-    write_all(2, line, (size_t)(p - line));
+    if (record_stderr_unchanged()) write_all(2, line, (size_t)(p - line));
 }
 
 /* The header comment names the process: pid and command line. */
@@ -538,6 +558,7 @@ static int ready(void) {
     id_pool_init(&ids, mapped);
     if (record) {
         record_open_list();
+        record_note_stderr();
         watch_for_forks();
         busy = 1; /* pthread_atfork may allocate: let that pass unrecorded */
         pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);

@@ -12,8 +12,12 @@
  *   drop-privileges  (run as root) a forked child becomes user and group
  *             65534 (nobody) before its first heap call: it may not create
  *             its trace in a directory of root's (EACCES)
- * Prints nothing; exit 0 (raw-fork, no-fd, drop-privileges) or SIGABRT. */
+ *   stderr-reused FILE  closes stderr, opens FILE (it gets descriptor 2),
+ *             writes "DATA\n" to it, then makes a heap call
+ * Prints nothing; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused) or
+ * SIGABRT. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -23,6 +27,12 @@
 enum { KEPT = 100, CHILD_CALLS = 20000, ABORT_CALLS = 1000 };
 
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "stderr-reused") == 0) {
+        close(2);
+        if (open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644) != 2 || write(2, "DATA\n", 5) != 5) return 3;
+        free(malloc(44444));
+        return 0;
+    }
     if (argc != 2) return 2;
     if (strcmp(argv[1], "raw-fork") == 0) {
         void *kept[KEPT];

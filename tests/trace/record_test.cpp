@@ -180,6 +180,23 @@ TEST(Recorder, ATraceOfAProcessThatDroppedPrivilegesIsSaidNotWritten) {
     expect_not_created_said("drop-privileges", EACCES);
 }
 
+// With no list to tell, the recorder says it on stderr: only while descriptor 2
+// is the stderr the program started with. Before, a program that closed it and
+// opened a data file there found the recorder's message in its data.
+TEST(Recorder, ATraceNotCreatedIsNeverToldIntoAFileThatTookStderrsPlace) {
+    trace_test::TempDir dir;
+    const std::string data = dir / "data.txt";
+    const Outcome r = run(dir, std::string("LD_PRELOAD='") + RECORD_LIBRARY + "' ARENA_RECORD_FILE='" +
+                                   (dir / "missing/x.trace") + "' " + RECORD_ENDINGS + " stderr-reused '" +
+                                   data + "'");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(trace_test::read_file(data), "DATA\n");
+    // Where stderr stays, the message is there.
+    const Outcome kept = run(dir, std::string("LD_PRELOAD='") + RECORD_LIBRARY + "' ARENA_RECORD_FILE='" +
+                                      (dir / "missing/x.trace") + "' " + RECORD_ENDINGS + " no-fd");
+    EXPECT_NE(kept.err.find("cannot create its trace"), std::string::npos) << kept.err;
+}
+
 // A ctrl-C reaches the whole process group: the command handles it, record
 // waits for it, keeps what was written and says how the command ended. Before,
 // record died at once, printed nothing and left its temporary files (and the
