@@ -123,15 +123,18 @@ static pid_t root_pid, owner_pid; /* owner: the process whose trace this state i
 static uint64_t generation = 1;   /* bumped in every forked child */
 static uint32_t threads_seen;
 static unsigned written_thread;   /* thread of the last op written */
+/* Which file a descriptor was: a program may close one of ours, or its
+ * stderr, and open a file of its own under the number. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    bool known;
+} file_id;
 static int out_fd = -1;
-static dev_t out_dev;
-static ino_t out_ino;
+static file_id out_file;
 static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
-static dev_t list_dev;
-static ino_t list_ino;
-static bool stderr_known; /* the program's stderr at the start of the image */
-static dev_t stderr_dev;
-static ino_t stderr_ino;
+static file_id list_file;
+static file_id stderr_file; /* the program's stderr at the start of the image */
 static char out_buf[1 << 16];
 static size_t out_len;
 static id_map live;      /* pointer -> id, blocks this process made */
@@ -189,29 +192,36 @@ static void put_str(const char *s) {
 
 static void put_num(uint64_t v) { out_len = (size_t)(put_u64(out_buf + out_len, v) - out_buf); }
 
+static file_id file_id_of(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return (file_id){0, 0, false};
+    return (file_id){st.st_dev, st.st_ino, true};
+}
+
+/* True when fd is still the file `was`. */
+static bool fd_is(int fd, file_id was) {
+    file_id now = file_id_of(fd);
+    return was.known && now.known && now.dev == was.dev && now.ino == was.ino;
+}
+
 /* Keeps our descriptor above the ones programs use, and remembers the file so a
  * descriptor the program closed and reused is never written to. */
-static int adopt_fd(int fd, dev_t *dev, ino_t *ino) {
+static int adopt_fd(int fd, file_id *file) {
     if (fd < 0) return -1;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);
     if (high >= 0) {
         close(fd);
         fd = high;
     }
-    struct stat st;
-    if (fstat(fd, &st) == 0) {
-        *dev = st.st_dev;
-        *ino = st.st_ino;
-    }
+    *file = file_id_of(fd);
     return fd;
 }
 
 /* fd, or the file at path opened again (append) when the program closed fd and
  * perhaps reused its number. */
-static int reopened_fd(int fd, const char *path, dev_t *dev, ino_t *ino) {
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == *dev && st.st_ino == *ino) return fd;
-    return adopt_fd(open(path, O_WRONLY | O_APPEND | O_CLOEXEC), dev, ino);
+static int reopened_fd(int fd, const char *path, file_id *file) {
+    if (fd >= 0 && fd_is(fd, *file)) return fd;
+    return adopt_fd(open(path, O_WRONLY | O_APPEND | O_CLOEXEC), file);
 }
 
 static void flush_output(void) {
@@ -220,7 +230,7 @@ static void flush_output(void) {
         return;
     }
     int saved = errno;
-    out_fd = reopened_fd(out_fd, trace_path, &out_dev, &out_ino);
+    out_fd = reopened_fd(out_fd, trace_path, &out_file);
     if (out_fd >= 0 && !write_all(out_fd, out_buf, out_len)) {
         /* A full disk loses the trace, never the program. One cut short (a
          * line torn in the middle, a value cut, the closing line missing)
@@ -237,30 +247,13 @@ static void flush_output(void) {
 /* Opened while the process can: a trace that cannot be created later (no
  * descriptor left, privileges dropped) is still told. A forked child shares it. */
 static void record_open_list(void) {
-    if (list_path[0]) list_fd = adopt_fd(open(list_path, O_WRONLY | O_APPEND | O_CLOEXEC), &list_dev, &list_ino);
-}
-
-/* Remembers which file the program's stderr is, for record_stderr_unchanged. */
-static void record_note_stderr(void) {
-    struct stat st;
-    if (fstat(2, &st) != 0) return;
-    stderr_dev = st.st_dev;
-    stderr_ino = st.st_ino;
-    stderr_known = true;
-}
-
-/* True when descriptor 2 is still the stderr the program started with: one
- * that closed it and opened a file of its own there must not find our
- * message in its data. */
-static bool record_stderr_unchanged(void) {
-    struct stat st;
-    return stderr_known && fstat(2, &st) == 0 && st.st_dev == stderr_dev && st.st_ino == stderr_ino;
+    if (list_path[0]) list_fd = adopt_fd(open(list_path, O_WRONLY | O_APPEND | O_CLOEXEC), &list_file);
 }
 
 /* One line, in one write: processes append side by side. True when written. */
 static bool append_to_list(const char *line, size_t n) {
     if (!list_path[0]) return false;
-    list_fd = reopened_fd(list_fd, list_path, &list_dev, &list_ino);
+    list_fd = reopened_fd(list_fd, list_path, &list_file);
     return list_fd >= 0 && write_all(list_fd, line, n);
 }
 
@@ -314,7 +307,9 @@ static void record_report_not_created(int error) {
     p = put_text(p, ": ");
     p = record_put_error(p, error);
     p = put_text(p, "; its heap calls go unrecorded\n");
-    if (record_stderr_unchanged()) write_all(2, line, (size_t)(p - line));
+    /* Only to the stderr the program started with: one that closed it and
+     * opened a file of its own there must not find this in its data. */
+    if (fd_is(2, stderr_file)) write_all(2, line, (size_t)(p - line));
 }
 
 /* The header comment names the process: pid and command line. */
@@ -359,7 +354,7 @@ static void open_trace(void) {
     }
     if (out_fd < 0) record_report_not_created(errno);
     if (out_fd >= 0) {
-        out_fd = adopt_fd(out_fd, &out_dev, &out_ino);
+        out_fd = adopt_fd(out_fd, &out_file);
         char line[sizeof trace_path + 1], *end = put_text(line, trace_path);
         *end++ = '\n';
         append_to_list(line, (size_t)(end - line));
@@ -558,7 +553,7 @@ static int ready(void) {
     id_pool_init(&ids, mapped);
     if (record) {
         record_open_list();
-        record_note_stderr();
+        stderr_file = file_id_of(2);
         watch_for_forks();
         busy = 1; /* pthread_atfork may allocate: let that pass unrecorded */
         pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);

@@ -186,14 +186,14 @@ TEST(Recorder, ATraceOfAProcessThatDroppedPrivilegesIsSaidNotWritten) {
 TEST(Recorder, ATraceNotCreatedIsNeverToldIntoAFileThatTookStderrsPlace) {
     trace_test::TempDir dir;
     const std::string data = dir / "data.txt";
-    const Outcome r = run(dir, std::string("LD_PRELOAD='") + RECORD_LIBRARY + "' ARENA_RECORD_FILE='" +
-                                   (dir / "missing/x.trace") + "' " + RECORD_ENDINGS + " stderr-reused '" +
-                                   data + "'");
+    // record_endings preloaded by hand, its trace in a directory that does not exist
+    const std::string unrecordable = std::string("LD_PRELOAD='") + RECORD_LIBRARY + "' ARENA_RECORD_FILE='" +
+                                     (dir / "missing/x.trace") + "' " + RECORD_ENDINGS;
+    const Outcome r = run(dir, unrecordable + " stderr-reused '" + data + "'");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(trace_test::read_file(data), "DATA\n");
     // Where stderr stays, the message is there.
-    const Outcome kept = run(dir, std::string("LD_PRELOAD='") + RECORD_LIBRARY + "' ARENA_RECORD_FILE='" +
-                                      (dir / "missing/x.trace") + "' " + RECORD_ENDINGS + " no-fd");
+    const Outcome kept = run(dir, unrecordable + " no-fd");
     EXPECT_NE(kept.err.find("cannot create its trace"), std::string::npos) << kept.err;
 }
 
