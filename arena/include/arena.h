@@ -129,7 +129,9 @@ ARENA_API void arena_reset(arena_t *a);
  * heaps add only their counters, which may lag by the blocks on their way
  * between threads (never below zero, frees never above allocs); usable, free
  * and purged bytes and the largest free block cover the calling thread's heap,
- * ended threads' heaps and huge blocks. */
+ * ended threads' heaps and huge blocks. Those figures come from a walk over
+ * what they cover (pages, medium blocks; a seed arena's blocks), so the call
+ * takes time in proportion to it; the counters (live, peak, allocs...) are kept. */
 ARENA_API int arena_stats_get(arena_t *a, arena_stats *out);
 
 /* Walks every region, page and block and verifies every invariant.
