@@ -87,6 +87,15 @@ until mkdir "$out" 2>/dev/null; do
     [ "$n" -le 100 ] || { echo "bench.sh: cannot make a directory $base-N under results/" >&2; exit 1; }
     out="$base-$n"
 done
+# Interrupted (ctrl-C, SIGTERM, SIGHUP) before the driver wrote its CSV, the run
+# keeps no directory either: bash runs this once the driver has ended, and then
+# ends by the same signal.
+on_signal() {
+    compgen -G "$out/*.csv" >/dev/null || { rm -rf "$out"; echo "bench.sh: interrupted; nothing kept" >&2; }
+    trap - "$1"
+    kill -s "$1" $$
+}
+for signal in INT TERM HUP; do trap "on_signal $signal" "$signal"; done
 echo "== results go to $out" >&2
 
 bin=build/bin

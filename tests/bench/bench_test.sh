@@ -42,12 +42,16 @@ fake_bench_tree() {
 #!/bin/sh
 printf '%s\n' "$@" >driver-args
 [ -z "${FAKE_DRIVER_EXIT:-}" ] || exit "$FAKE_DRIVER_EXIT"
+# a ctrl-C: SIGINT to the process group, bench.sh's, tee's and the driver's
+[ -z "${FAKE_DRIVER_INTERRUPT:-}" ] || kill -INT 0
 for arg; do case $arg in --csv=*) printf 'trace,allocator\n' >"${arg#--csv=}" ;; esac; done
 DRIVER
     printf 'import sys\n' >"$dir/tree/tools/report.py"
     chmod +x "$dir/shim/"* "$dir/tree/build/bin/bench_replay"
 }
 fake_bench() { (cd "$dir/tree" && PATH="$dir/shim:$PATH" bash ./bench.sh "$@"); }
+# fake_bench in a process group of its own, as a terminal runs a command
+fake_bench_group() { (set -m; fake_bench "$@" & wait $!); }
 
 case $case_name in
 replay_smoke)
@@ -426,6 +430,10 @@ bench_sh)
     [ -z "$(ls -A "$dir/tree/results/"* 2>/dev/null)" ] || fail "a failed run left $(ls "$dir/tree/results/"*)"
     lacks err "CSV files are kept"
     contains err "nothing kept"
+    # nor does one interrupted while the driver runs; bench.sh ends by the signal
+    FAKE_DRIVER_INTERRUPT=1 expect 130 fake_bench_group
+    [ -z "$(ls -A "$dir/tree/results/"* 2>/dev/null)" ] || fail "an interrupted run left $(ls -R "$dir/tree/results/")"
+    contains err "interrupted; nothing kept"
     # two runs in one minute keep a directory each, and a failed one removes
     # only its own
     expect 0 fake_bench
