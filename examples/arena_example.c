@@ -10,6 +10,7 @@
 #include "arena.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,14 +145,32 @@ static int run(arena_policy policy, size_t block_size, long steps) {
     return 0;
 }
 
+/* 1 and the decimal number s (digits only, at most max) in *out; 0 when s is not one. */
+static int parse_number(const char *s, uint64_t max, uint64_t *out) {
+    char *end;
+    if (*s < '0' || *s > '9') return 0;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return !*end && errno == 0 && *out <= max;
+}
+
 int main(int argc, char **argv) {
     long steps = 100000;
+    uint64_t value;
     rng_state = 1;
     pattern_init();
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng_state = strtoull(argv[++i], NULL, 10);
-        else {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s [--steps N] [--seed S]\n", argv[0]);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--steps") && i + 1 < argc && parse_number(argv[i + 1], LONG_MAX, &value)) {
+            steps = (long)value;
+            i++;
+        } else if (!strcmp(argv[i], "--seed") && i + 1 < argc && parse_number(argv[i + 1], UINT64_MAX, &value)) {
+            rng_state = value;
+            i++;
+        } else {
             fprintf(stderr, "usage: %s [--steps N] [--seed S]\n", argv[0]);
             return 2;
         }
