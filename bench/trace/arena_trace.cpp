@@ -337,7 +337,57 @@ struct Listed {
     int error = 0;
     long pid = 0;
     std::string process;  // the kernel's name for it (at most 15 bytes)
+    // A trace made: the images of its pid that could not create a trace under
+    // its name, before the one that made it and after (it names the trace an
+    // image would have made first, whatever the error).
+    std::vector<Listed> unmade_before, unmade_after;
 };
+
+// The recorder's list, in its order: a trace made is listed by its plain name,
+// one it could not create as "! ERRNO PID NAME PATH" (record.c). Lines of
+// other files are skipped. A path listed both ways is one trace, made by one
+// image of the pid and not by another (exec): it is reported once, as made,
+// with what the others could not record.
+std::vector<Listed> read_list(const std::string &list, const std::string &base) {
+    std::vector<Listed> listed;
+    std::ifstream names(list);
+    for (std::string line; std::getline(names, line);) {
+        Listed entry;
+        if (line.compare(0, 2, "! ") == 0) {
+            std::istringstream fields(line.substr(2));
+            if (!(fields >> entry.error >> entry.pid >> entry.process) || fields.get() != ' ') continue;
+            std::getline(fields, line);
+        }
+        entry.plain = line;
+        if (line.compare(0, base.size(), base) == 0) listed.push_back(entry);
+    }
+    std::vector<bool> folded(listed.size());
+    for (size_t i = 0; i < listed.size(); i++) {
+        const auto made = std::find_if(listed.begin(), listed.end(),
+                                       [&](const Listed &e) { return e.pid == 0 && e.plain == listed[i].plain; });
+        if (listed[i].pid == 0 || made == listed.end()) continue;
+        folded[i] = true;
+        (made - listed.begin() > static_cast<long>(i) ? made->unmade_before : made->unmade_after).push_back(listed[i]);
+    }
+    std::vector<Listed> merged;
+    for (size_t i = 0; i < listed.size(); i++)
+        if (!folded[i]) merged.push_back(listed[i]);
+    return merged;
+}
+
+// Says what the images of a made trace's pid that could not create it lost;
+// true when there were any.
+bool report_unmade_images(const Listed &made, const std::string &path) {
+    for (const Listed &e : made.unmade_before)
+        fprintf(stderr, "arena-trace record: %s holds what a later image of process %ld recorded: an earlier one "
+                        "(%s) could not create it (%s), and its heap calls went unrecorded\n", path.c_str(), e.pid,
+                e.process.c_str(), strerror(e.error));
+    for (const Listed &e : made.unmade_after)
+        fprintf(stderr, "arena-trace record: %s holds what an earlier image of process %ld recorded: a later one "
+                        "(%s) could not create a trace of its own (%s), and its heap calls went unrecorded\n",
+                path.c_str(), e.pid, e.process.c_str(), strerror(e.error));
+    return !made.unmade_before.empty() || !made.unmade_after.empty();
+}
 
 // The recorder ends each trace with a comment line ('# exit: ...', '# _exit: ...',
 // '# exec: ...', '# abort: ...') when its process leaves through a way it
@@ -418,22 +468,7 @@ int cmd_record(const std::vector<std::string> &args) {
                 strerror(error));
         return exec_errno ? 127 : 1;
     }
-    // The recorder lists every file it made, one a line, and every one it
-    // could not create: "! ERRNO PID NAME PATH" (record.c). A path may come
-    // twice: a process image that could not create FILE, and a later one of
-    // the same pid that did.
-    std::vector<Listed> written;
-    std::ifstream names(list);
-    for (std::string line; std::getline(names, line);) {
-        Listed entry;
-        if (line.compare(0, 2, "! ") == 0) {
-            std::istringstream fields(line.substr(2));
-            if (!(fields >> entry.error >> entry.pid >> entry.process) || fields.get() != ' ') continue;
-            std::getline(fields, line);
-        }
-        entry.plain = line;
-        if (line.compare(0, base.size(), base) == 0) written.push_back(entry);
-    }
+    std::vector<Listed> written = read_list(list, base);
     unlink(list.c_str());
     if (std::none_of(written.begin(), written.end(), [&](const Listed &e) { return e.plain == base; })) {
         // the first process never allocated: its trace is empty
@@ -507,6 +542,7 @@ int cmd_record(const std::vector<std::string> &args) {
             continue;
         }
         fprintf(stderr, "arena-trace record: wrote %s: %s\n", path.c_str(), summary(t).c_str());
+        if (report_unmade_images(entry, path)) result = 1;
         if (!closed_by_recorder(text))
             fprintf(stderr, "arena-trace record: %s is incomplete: its process ended without the recorder's "
                             "closing line (killed by a signal?); its last ops are missing\n", path.c_str());
@@ -559,7 +595,8 @@ const Command kCommands[] = {
      "ends in .gz, and then .gz stays last: x.trace.gz, x.trace.PID.gz,\n"
      "x.trace.PID.N.gz. Says on stderr which files it wrote and validates them.\n"
      "The command's stdin, stdout and stderr are its own; the exit code is the\n"
-     "command's (1 if a trace came out invalid or was not written).",
+     "command's (1 if a trace came out invalid or was not written, or a process's\n"
+     "heap calls went unrecorded).",
      cmd_record},
     {"help", "help [COMMAND]", "Prints the overview or one command's help.", cmd_help},
 };

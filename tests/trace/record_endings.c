@@ -14,8 +14,15 @@
  *             its trace in a directory of root's (EACCES)
  *   stderr-reused FILE  closes stderr, opens FILE (it gets descriptor 2),
  *             writes "DATA\n" to it, then makes a heap call
- * Prints nothing; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused) or
- * SIGABRT. */
+ *   no-fd-then-exec  as no-fd, but the child then closes what it took and
+ *             execs itself (heap-call): the later image of that pid can
+ *             create the trace the first one could not
+ *   exec-with-one-fd  a forked child creates its trace, takes every file
+ *             descriptor but one and execs itself (heap-call): the list takes
+ *             that one, and the later image cannot create a trace of its own
+ *   heap-call  one heap call
+ * Prints nothing; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused,
+ * no-fd-then-exec, exec-with-one-fd, heap-call) or SIGABRT. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdlib.h>
@@ -26,6 +33,22 @@
 
 enum { KEPT = 100, CHILD_CALLS = 20000, ABORT_CALLS = 1000 };
 
+/* Takes every free file descriptor under a limit of 64 (a few dups reach it
+ * whatever the default); returns the last one taken. */
+static int take_every_fd(void) {
+    struct rlimit few = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &few) != 0) _exit(5);
+    int fd, last = -1;
+    while ((fd = dup(0)) >= 0) last = fd;
+    return last;
+}
+
+/* This program again, as a new image of this process: one heap call. */
+static void exec_heap_call(const char *self) {
+    execl(self, self, "heap-call", (char *)NULL);
+    _exit(7);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "stderr-reused") == 0) {
         close(2);
@@ -34,6 +57,27 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc != 2) return 2;
+    if (strcmp(argv[1], "heap-call") == 0) {
+        free(malloc(33334));
+        return 0;
+    }
+    const int then_exec = strcmp(argv[1], "no-fd-then-exec") == 0, one_fd = strcmp(argv[1], "exec-with-one-fd") == 0;
+    if (then_exec || one_fd) {
+        pid_t pid = fork();
+        if (pid < 0) return 3;
+        if (pid == 0) {
+            if (one_fd) free(malloc(33333)); /* the trace is made: FILE.PID */
+            const int first = dup(0);
+            close(first);
+            const int last = take_every_fd();
+            if (then_exec) free(malloc(33333)); /* cannot be made: no descriptor */
+            for (int fd = then_exec ? first : last; fd <= last; fd++) close(fd);
+            exec_heap_call(argv[0]);
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 4;
+        return 0;
+    }
     if (strcmp(argv[1], "raw-fork") == 0) {
         void *kept[KEPT];
         void *marker = malloc(11111);
@@ -58,11 +102,7 @@ int main(int argc, char **argv) {
         pid_t pid = fork();
         if (pid < 0) return 3;
         if (pid == 0) {
-            /* a low limit, so that a few dups reach it whatever the default */
-            struct rlimit few = {64, 64};
-            if (no_fd && setrlimit(RLIMIT_NOFILE, &few) != 0) _exit(5);
-            while (no_fd && dup(0) >= 0) {
-            }
+            if (no_fd) take_every_fd();
             if (!no_fd && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(6);
             free(malloc(33333));
             exit(0);

@@ -180,6 +180,45 @@ TEST(Recorder, ATraceOfAProcessThatDroppedPrivilegesIsSaidNotWritten) {
     expect_not_created_said("drop-privileges", EACCES);
 }
 
+// One pid, two images (exec), one of which could not create the trace
+// (FILE.PID) the other made: record says it once, as written and holding what
+// the other image recorded, and that the one image's calls went unrecorded;
+// exit 1, as for a trace not written. Before, it said both "FILE.PID was not
+// written" and "wrote FILE.PID". The child that could not is the first image
+// (no descriptor left; it frees them and execs), or the later one (its list
+// took the last descriptor).
+TEST(Recorder, AnImageThatCouldNotCreateTheTraceAnotherImageMadeIsSaidOnce) {
+    const struct {
+        const char *mode, *holds, *other;
+    } cases[] = {{"no-fd-then-exec", " holds what a later image of process ",
+                  " recorded: an earlier one (record_endings) could not create it ("},
+                 {"exec-with-one-fd", " holds what an earlier image of process ",
+                  " recorded: a later one (record_endings) could not create a trace of its own ("}};
+    for (const auto &c : cases) {
+        trace_test::TempDir dir;
+        const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "ex.trace") + "' -- " +
+                                       RECORD_ENDINGS + " " + c.mode);
+        EXPECT_EQ(r.exit_code, 1) << c.mode << ": " << r.err;
+        EXPECT_EQ(r.err.find("was not written"), std::string::npos) << c.mode << ": " << r.err;
+        const std::vector<std::string> files = files_starting(dir.path(), "ex.trace");
+        ASSERT_EQ(files.size(), 2u) << c.mode << ": " << r.err;
+        const std::string child = dir / files[1], pid = files[1].substr(std::string("ex.trace.").size());
+        const size_t wrote = r.err.find("arena-trace record: wrote " + child + ": ");
+        ASSERT_NE(wrote, std::string::npos) << c.mode << ": " << r.err;
+        const std::string said = "\narena-trace record: " + child + c.holds + pid + c.other + strerror(EMFILE) +
+                                 "), and its heap calls went unrecorded\n";
+        EXPECT_EQ(r.err.find(said), r.err.find('\n', wrote)) << c.mode << ": " << r.err;  // on the next line
+        trace::Trace t;
+        std::string error;
+        EXPECT_TRUE(trace::load(child, &t, &error)) << error;
+        const std::string text = trace_test::read_file(child);
+        // the image that made it: the later one's heap call, or the earlier one's
+        const bool later_made_it = std::string(c.mode) == "no-fd-then-exec";
+        EXPECT_EQ(text.find(" 33334\n") != std::string::npos, later_made_it) << text;
+        EXPECT_EQ(text.find(" 33333\n") != std::string::npos, !later_made_it) << text;
+    }
+}
+
 // With no list to tell, the recorder says it on stderr: only while descriptor 2
 // is the stderr the program started with. Before, a program that closed it and
 // opened a data file there found the recorder's message in its data.
