@@ -21,10 +21,14 @@
  *             descriptor but one and execs itself (heap-call): the list takes
  *             that one, and the later image cannot create a trace of its own
  *   heap-call  one heap call
- * Prints nothing; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused,
- * no-fd-then-exec, exec-with-one-fd, heap-call) or SIGABRT. */
+ *   recorder-fds  after a heap call (its trace made), prints the descriptors
+ *             that are the recorder's (its trace, ARENA_RECORD_FILE..., and
+ *             ARENA_RECORD_LIST), lowest first, one a line
+ * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused,
+ * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds) or SIGABRT. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -57,6 +61,23 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc != 2) return 2;
+    if (strcmp(argv[1], "recorder-fds") == 0) {
+        free(malloc(33335));
+        const char *trace = getenv("ARENA_RECORD_FILE"), *list = getenv("ARENA_RECORD_LIST");
+        struct rlimit limit;
+        if (!trace || !list || getrlimit(RLIMIT_NOFILE, &limit) != 0) return 3;
+        int ours[2], found = 0;
+        for (int fd = 0; fd < (int)limit.rlim_cur && found < 2; fd++) {
+            char link[64], path[4096];
+            snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+            const ssize_t n = readlink(link, path, sizeof path - 1);
+            if (n <= 0) continue;
+            path[n] = 0;
+            if (strncmp(path, trace, strlen(trace)) == 0 || strcmp(path, list) == 0) ours[found++] = fd;
+        }
+        for (int i = 0; i < found; i++) printf("%d\n", ours[i]); /* after the scan: stdio opens nothing */
+        return 0;
+    }
     if (strcmp(argv[1], "heap-call") == 0) {
         free(malloc(33334));
         return 0;

@@ -180,6 +180,21 @@ TEST(Recorder, ATraceOfAProcessThatDroppedPrivilegesIsSaidNotWritten) {
     expect_not_created_said("drop-privileges", EACCES);
 }
 
+// The recorder keeps its descriptors (the list, then the trace) out of the
+// way of a program's own, which may dup2 onto 3 or closefrom(3): from 512 up,
+// or under a soft RLIMIT_NOFILE of 512 or less the highest free ones below it.
+// Before, under such a limit they stayed where open put them, at 3 and 4.
+TEST(Recorder, ItsDescriptorsStayHighUnderALowDescriptorLimit) {
+    for (const char *limit : {"256", "512", "4096"}) {
+        trace_test::TempDir dir;
+        const Outcome r = run(dir, std::string("ulimit -n ") + limit + "; exec " + ARENA_TRACE + " record -o '" +
+                                       (dir / "fd.trace") + "' -- " + RECORD_ENDINGS + " recorder-fds");
+        EXPECT_EQ(r.exit_code, 0) << limit << ": " << r.err;
+        const int top = std::min(std::stoi(limit), 514);  // 512 and 513, or the two below the limit
+        EXPECT_EQ(r.out, std::to_string(top - 2) + "\n" + std::to_string(top - 1) + "\n") << limit;
+    }
+}
+
 // One pid, two images (exec), one of which could not create the trace
 // (FILE.PID) the other made: record says it once, as written and holding what
 // the other image recorded, and that the one image's calls went unrecorded;
