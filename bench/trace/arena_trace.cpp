@@ -330,10 +330,11 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
     return result ? result : status;
 }
 
-// A line of the recorder's list: a trace it made, or one it could not create
-// (pid not 0), why (errno) and whose.
+// A line of the recorder's list: a trace it made (mark 0), one it could not
+// create ('!') or one cut short ('~'), why (errno) and whose.
 struct Listed {
     std::string plain;  // where the recorder wrote it, or would have
+    char mark = 0;
     int error = 0;
     long pid = 0;
     std::string process;  // the kernel's name for it (at most 15 bytes)
@@ -341,19 +342,23 @@ struct Listed {
     // its name, before the one that made it and after (it names the trace an
     // image would have made first, whatever the error).
     std::vector<Listed> unmade_before, unmade_after;
+    std::vector<Listed> lost;  // a trace made: why it was cut short
 };
 
 // The recorder's list, in its order: a trace made is listed by its plain name,
-// one it could not create as "! ERRNO PID NAME PATH" (record.c). Lines of
-// other files are skipped. A path listed both ways is one trace, made by one
-// image of the pid and not by another (exec): it is reported once, as made,
-// with what the others could not record.
+// one it could not create as "! ERRNO PID NAME PATH", and one it made and
+// then lost (the program took its descriptor, and it could not be opened
+// again) as "~ ERRNO PID NAME PATH" (record.c). Lines of other files are
+// skipped. A path listed made and not made is one trace, made by one image of
+// the pid and not by another (exec): it is reported once, as made, with what
+// the others could not record.
 std::vector<Listed> read_list(const std::string &list, const std::string &base) {
     std::vector<Listed> listed;
     std::ifstream names(list);
     for (std::string line; std::getline(names, line);) {
         Listed entry;
-        if (line.compare(0, 2, "! ") == 0) {
+        if (line.compare(0, 2, "! ") == 0 || line.compare(0, 2, "~ ") == 0) {
+            entry.mark = line[0];
             std::istringstream fields(line.substr(2));
             if (!(fields >> entry.error >> entry.pid >> entry.process) || fields.get() != ' ') continue;
             std::getline(fields, line);
@@ -363,11 +368,20 @@ std::vector<Listed> read_list(const std::string &list, const std::string &base) 
     }
     std::vector<bool> folded(listed.size());
     for (size_t i = 0; i < listed.size(); i++) {
+        if (listed[i].mark == 0) continue;
         const auto made = std::find_if(listed.begin(), listed.end(),
-                                       [&](const Listed &e) { return e.pid == 0 && e.plain == listed[i].plain; });
-        if (listed[i].pid == 0 || made == listed.end()) continue;
+                                       [&](const Listed &e) { return e.mark == 0 && e.plain == listed[i].plain; });
+        if (made == listed.end()) {
+            if (listed[i].mark == '~') {  // lost, its making not listed (the list was lost then): made
+                const Listed why = listed[i];
+                listed[i].lost.push_back(why);
+                listed[i].mark = 0;
+            }
+            continue;
+        }
         folded[i] = true;
-        (made - listed.begin() > static_cast<long>(i) ? made->unmade_before : made->unmade_after).push_back(listed[i]);
+        if (listed[i].mark == '~') made->lost.push_back(listed[i]);
+        else (made - listed.begin() > static_cast<long>(i) ? made->unmade_before : made->unmade_after).push_back(listed[i]);
     }
     std::vector<Listed> merged;
     for (size_t i = 0; i < listed.size(); i++)
@@ -387,6 +401,14 @@ bool report_unmade_images(const Listed &made, const std::string &path) {
                         "(%s) could not create a trace of its own (%s), and its heap calls went unrecorded\n",
                 path.c_str(), e.pid, e.process.c_str(), strerror(e.error));
     return !made.unmade_before.empty() || !made.unmade_after.empty();
+}
+
+// Why a trace made was cut short, when the recorder knows.
+std::string lost_cause(const Listed &made) {
+    if (made.lost.empty()) return "";
+    const Listed &e = made.lost.front();
+    return "process " + std::to_string(e.pid) + " (" + e.process + ") closed the recorder's descriptor of it (or put " +
+           "another file there) and it could not be opened again (" + strerror(e.error) + ")";
 }
 
 // The recorder ends each trace with a comment line ('# exit: ...', '# _exit: ...',
@@ -497,7 +519,7 @@ int cmd_record(const std::vector<std::string> &args) {
     for (const Listed &entry : written) {
         const std::string &plain = entry.plain;
         std::string path = stem + plain.substr(base.size()) + (gz ? ".gz" : ""), error;
-        if (entry.pid) {
+        if (entry.mark == '!') {
             // Never made: the process ran on unrecorded, its calls in no trace.
             fprintf(stderr, "arena-trace record: %s was not written: process %ld (%s) could not create it (%s); "
                             "its heap calls went unrecorded\n", path.c_str(), entry.pid, entry.process.c_str(),
@@ -509,8 +531,12 @@ int cmd_record(const std::vector<std::string> &args) {
         if (stat(plain.c_str(), &made) != 0) {
             // The recorder removes a trace it could not write whole (a full
             // disk, a size limit): one cut short would read as a shorter run.
-            fprintf(stderr, "arena-trace record: %s was not written: the recorder could not write it whole "
-                            "(disk full?) and removed it\n", path.c_str());
+            if (entry.lost.empty())
+                fprintf(stderr, "arena-trace record: %s was not written: the recorder could not write it whole "
+                                "(disk full?) and removed it\n", path.c_str());
+            else
+                fprintf(stderr, "arena-trace record: %s was not written: %s, and it is gone\n", path.c_str(),
+                        lost_cause(entry).c_str());
             result = 1;
             continue;
         }
@@ -543,7 +569,12 @@ int cmd_record(const std::vector<std::string> &args) {
         }
         fprintf(stderr, "arena-trace record: wrote %s: %s\n", path.c_str(), summary(t).c_str());
         if (report_unmade_images(entry, path)) result = 1;
-        if (!closed_by_recorder(text))
+        if (!entry.lost.empty()) {
+            // Its ops up to the last flush are there, in whole lines; the rest is not.
+            fprintf(stderr, "arena-trace record: %s is incomplete: %s; its later heap calls went unrecorded\n",
+                    path.c_str(), lost_cause(entry).c_str());
+            result = 1;
+        } else if (!closed_by_recorder(text))
             fprintf(stderr, "arena-trace record: %s is incomplete: its process ended without the recorder's "
                             "closing line (killed by a signal?); its last ops are missing\n", path.c_str());
     }

@@ -8,8 +8,11 @@
  *                          FILE.PID (FILE.PID.N when that exists). Unset: the
  *                          first process to create FILE gets it.
  *   ARENA_RECORD_LIST      file to which the name of every trace made is appended,
- *                          and a line "! ERRNO PID NAME PATH" for every trace that
- *                          could not be created (why: errno; whose: pid and name)
+ *                          a line "! ERRNO PID NAME PATH" for every trace that
+ *                          could not be created (why: errno; whose: pid and name),
+ *                          and "~ ERRNO PID NAME PATH" for one cut short: the
+ *                          program closed its descriptor (or put another file
+ *                          there) and it could not be opened again
  *
  * How it stays out of the program's way:
  * - It never allocates through malloc: its tables come from mmap. The calloc
@@ -22,7 +25,8 @@
  *   fork and exec, at _exit and at exit. File descriptors of its own (the
  *   trace, and the list), moved high: from 512 up, or under a soft
  *   RLIMIT_NOFILE of 512 or less to the highest free ones below it; if the
- *   program closes one, it is opened again (append).
+ *   program closes one, it is opened again (append). A trace that cannot be
+ *   (no descriptor left) ends there, and the list says why.
  * - Pointers become ids that take the lowest free id, which keeps files small.
  * - A forked child starts a trace of its own. Blocks it inherited are not in it:
  *   their frees are skipped, their reallocs written as new allocations, and a
@@ -243,6 +247,8 @@ static int reopened_fd(int fd, const char *path, file_id *file) {
     return adopt_fd(open(path, O_WRONLY | O_APPEND | O_CLOEXEC), file);
 }
 
+static void record_report_unrecorded(bool lost, int error);
+
 static void flush_output(void) {
     if (out_fd < 0 || out_len == 0) {
         out_len = 0;
@@ -250,7 +256,13 @@ static void flush_output(void) {
     }
     int saved = errno;
     out_fd = reopened_fd(out_fd, trace_path, &out_file);
-    if (out_fd >= 0 && !write_all(out_fd, out_buf, out_len)) {
+    if (out_fd < 0) {
+        /* The program closed ours, or put a file of its own there, and the
+         * trace cannot be opened again: it ends at the last flush (whole
+         * lines, no closing one), and the list says why, so that `record`
+         * does not take it for a process killed by a signal. */
+        record_report_unrecorded(true, errno);
+    } else if (!write_all(out_fd, out_buf, out_len)) {
         /* A full disk loses the trace, never the program. One cut short (a
          * line torn in the middle, a value cut, the closing line missing)
          * would still read as a trace of a shorter run: it goes, and the
@@ -302,12 +314,13 @@ static char *record_put_error(char *p, int error) {
     return put_u64(put_text(p, "errno "), (uint64_t)error);
 }
 
-/* trace_path could not be created (errno error): the list says so, for `record`
- * to report; with no list, or none that takes the line, stderr does. The
- * process goes on unrecorded. */
-static void record_report_not_created(int error) {
+/* trace_path could not be created, or (lost) its descriptor was taken from
+ * the recorder and it could not be opened again (errno error): the list says
+ * so, for `record` to report; with no list, or none that takes the line,
+ * stderr does. The process goes on unrecorded. */
+static void record_report_unrecorded(bool lost, int error) {
     char line[sizeof trace_path + 512], *p = line;
-    p = put_text(p, "! ");
+    p = put_text(p, lost ? "~ " : "! ");
     p = put_u64(p, (uint64_t)error);
     *p++ = ' ';
     p = put_u64(p, (uint64_t)owner_pid);
@@ -321,11 +334,11 @@ static void record_report_not_created(int error) {
     p = put_u64(p, (uint64_t)owner_pid);
     p = put_text(p, " (");
     p = record_put_process_name(p);
-    p = put_text(p, ") cannot create its trace ");
+    p = put_text(p, lost ? ") lost the descriptor of its trace " : ") cannot create its trace ");
     p = put_text(p, trace_path);
-    p = put_text(p, ": ");
+    p = put_text(p, lost ? " and cannot open it again: " : ": ");
     p = record_put_error(p, error);
-    p = put_text(p, "; its heap calls go unrecorded\n");
+    p = put_text(p, lost ? "; its later heap calls go unrecorded\n" : "; its heap calls go unrecorded\n");
     /* Only to the stderr the program started with: one that closed it and
      * opened a file of its own there must not find this in its data. */
     if (fd_is(2, stderr_file)) write_all(2, line, (size_t)(p - line));
@@ -371,7 +384,7 @@ static void open_trace(void) {
         out_fd = open(trace_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (out_fd < 0 && errno != EEXIST) break;
     }
-    if (out_fd < 0) record_report_not_created(errno);
+    if (out_fd < 0) record_report_unrecorded(false, errno);
     if (out_fd >= 0) {
         out_fd = adopt_fd(out_fd, &out_file);
         char line[sizeof trace_path + 1], *end = put_text(line, trace_path);

@@ -24,8 +24,12 @@
  *   recorder-fds  after a heap call (its trace made), prints the descriptors
  *             that are the recorder's (its trace, ARENA_RECORD_FILE..., and
  *             ARENA_RECORD_LIST), lowest first, one a line
+ *   lose-trace-fd  after a heap call (its trace made), closes the recorder's
+ *             descriptor of its trace, takes every descriptor left, then
+ *             makes enough calls to flush: the trace cannot be opened again
  * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused,
- * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds) or SIGABRT. */
+ * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds, lose-trace-fd) or
+ * SIGABRT. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,6 +51,25 @@ static int take_every_fd(void) {
     return last;
 }
 
+/* The descriptors that are the recorder's, lowest first, at most `most` of
+ * them: its trace (a file ARENA_RECORD_FILE...) and, with_list, its list
+ * (ARENA_RECORD_LIST). No heap call, no descriptor of its own. */
+static int recorder_fds(int *ours, int most, int with_list) {
+    const char *trace = getenv("ARENA_RECORD_FILE"), *list = getenv("ARENA_RECORD_LIST");
+    struct rlimit limit;
+    if (!trace || !list || getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    int found = 0;
+    for (int fd = 0; fd < (int)limit.rlim_cur && found < most; fd++) {
+        char link[64], path[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        const ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n <= 0) continue;
+        path[n] = 0;
+        if (strncmp(path, trace, strlen(trace)) == 0 || (with_list && strcmp(path, list) == 0)) ours[found++] = fd;
+    }
+    return found;
+}
+
 /* This program again, as a new image of this process: one heap call. */
 static void exec_heap_call(const char *self) {
     execl(self, self, "heap-call", (char *)NULL);
@@ -63,19 +86,18 @@ int main(int argc, char **argv) {
     if (argc != 2) return 2;
     if (strcmp(argv[1], "recorder-fds") == 0) {
         free(malloc(33335));
-        const char *trace = getenv("ARENA_RECORD_FILE"), *list = getenv("ARENA_RECORD_LIST");
-        struct rlimit limit;
-        if (!trace || !list || getrlimit(RLIMIT_NOFILE, &limit) != 0) return 3;
-        int ours[2], found = 0;
-        for (int fd = 0; fd < (int)limit.rlim_cur && found < 2; fd++) {
-            char link[64], path[4096];
-            snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-            const ssize_t n = readlink(link, path, sizeof path - 1);
-            if (n <= 0) continue;
-            path[n] = 0;
-            if (strncmp(path, trace, strlen(trace)) == 0 || strcmp(path, list) == 0) ours[found++] = fd;
-        }
+        int ours[2];
+        const int found = recorder_fds(ours, 2, 1);
         for (int i = 0; i < found; i++) printf("%d\n", ours[i]); /* after the scan: stdio opens nothing */
+        return 0;
+    }
+    if (strcmp(argv[1], "lose-trace-fd") == 0) {
+        free(malloc(33336));
+        int trace_fd;
+        if (recorder_fds(&trace_fd, 1, 0) != 1) return 3;
+        close(trace_fd);
+        take_every_fd();
+        for (int i = 0; i < CHILD_CALLS; i++) free(malloc(5000)); /* more than a buffer of ops */
         return 0;
     }
     if (strcmp(argv[1], "heap-call") == 0) {

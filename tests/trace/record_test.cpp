@@ -195,6 +195,32 @@ TEST(Recorder, ItsDescriptorsStayHighUnderALowDescriptorLimit) {
     }
 }
 
+// A program that closes the recorder's descriptor of its trace (or puts a
+// file of its own there) when no descriptor is left to open it again with:
+// the trace ends there, and record says so and why, and exits 1 (the
+// recorder tells it in its list: "~ ERRNO PID NAME PATH"). Before, record
+// blamed a signal ("killed by a signal?") and exited 0.
+TEST(Recorder, ATraceWhoseDescriptorTheProgramTookIsSaidCutShortAndWhy) {
+    trace_test::TempDir dir;
+    const std::string trace_path = dir / "lt.trace";
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + trace_path + "' -- " + RECORD_ENDINGS +
+                                   " lose-trace-fd");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("arena-trace record: wrote " + trace_path + ": "), std::string::npos) << r.err;
+    trace::Trace t;
+    std::string error;
+    ASSERT_TRUE(trace::load(trace_path, &t, &error)) << error;
+    const std::string text = trace_test::read_file(trace_path), header = "# recorded by libarena_record, pid ";
+    const size_t pid_at = text.find(header) + header.size();
+    const std::string pid = text.substr(pid_at, text.find(':', pid_at) - pid_at);
+    EXPECT_NE(r.err.find("arena-trace record: " + trace_path + " is incomplete: process " + pid + " (record_endings) "
+                         "closed the recorder's descriptor of it (or put another file there) and it could not be "
+                         "opened again (" + strerror(EMFILE) + "); its later heap calls went unrecorded\n"),
+              std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("killed by a signal"), std::string::npos) << r.err;
+    EXPECT_EQ(files_starting(dir.path(), "lt"), std::vector<std::string>{"lt.trace"}) << r.err;
+}
+
 // One pid, two images (exec), one of which could not create the trace
 // (FILE.PID) the other made: record says it once, as written and holding what
 // the other image recorded, and that the one image's calls went unrecorded;
