@@ -239,14 +239,17 @@ void forward_to_recorded(int signal_number) {
 // until it handles them: one that came between the fork and the handlers
 // killed record (its temporary files left, the command running on unwatched).
 // The child puts back what record had before it runs the command, as
-// system(3) and posix_spawn do. Held from construction to restore().
+// system(3) and posix_spawn do. Held from construction to restore(), and
+// blocked again from then to release(): once the command has ended, record
+// moves the traces from their temporary names, and one that came meanwhile
+// killed it halfway, leaving the rest as FILE.tmp*; it now waits until they
+// are all in place, then acts as record was started to have it act.
 class RecordingSignals {
 public:
     RecordingSignals() {
-        sigset_t these;
-        sigemptyset(&these);
-        for (int s : kSignals) sigaddset(&these, s);
-        sigprocmask(SIG_BLOCK, &these, &old_mask_);
+        sigemptyset(&these_);
+        for (int s : kSignals) sigaddset(&these_, s);
+        sigprocmask(SIG_BLOCK, &these_, &old_mask_);
         struct sigaction ignore {}, forward {};
         ignore.sa_handler = SIG_IGN;
         forward.sa_handler = forward_to_recorded;
@@ -256,16 +259,27 @@ public:
     // In record, once recorded_pid names the child: what came meanwhile is
     // handled now.
     void unblock() const { sigprocmask(SIG_SETMASK, &old_mask_, nullptr); }
-    // In the child before exec, and in record once the child is reaped.
+    // The dispositions record was started with, the four blocked: in record
+    // once the child is reaped, while it moves the traces (an ignored signal
+    // is dropped even while blocked: SIGINT and SIGQUIT must not be ignored
+    // then).
     void restore() {
         if (!held_) return;
         held_ = false;
         const int saved = errno;
+        sigprocmask(SIG_BLOCK, &these_, nullptr);
         for (size_t i = 0; i < kCount; i++) sigaction(kSignals[i], &old_[i], nullptr);
+        errno = saved;
+    }
+    // All as record was started: in the child before exec, and in record once
+    // the traces are in place. One that came meanwhile acts now.
+    void release() {
+        const int saved = errno;
+        restore();
         unblock();
         errno = saved;
     }
-    ~RecordingSignals() { restore(); }
+    ~RecordingSignals() { release(); }
     RecordingSignals(const RecordingSignals &) = delete;
     RecordingSignals &operator=(const RecordingSignals &) = delete;
 
@@ -273,7 +287,7 @@ private:
     bool held_ = true;
     static constexpr int kSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
     static constexpr size_t kCount = sizeof kSignals / sizeof kSignals[0];
-    sigset_t old_mask_;
+    sigset_t these_, old_mask_;
     struct sigaction old_[kCount];
 };
 
@@ -296,7 +310,7 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
         return -1;
     }
     if (pid == 0) {
-        signals.restore();
+        signals.release();
         close(exec_report[0]);
         std::string preload = library;
         if (const char *old = getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
@@ -325,8 +339,8 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
             result = -1;
             break;
         }
-    recorded_pid = 0;  // reaped: its pid may be another process's from now on
-    signals.restore();
+    signals.restore();  // before recorded_pid goes: a signal now waits for the traces to move
+    recorded_pid = 0;   // reaped: its pid may be another process's from now on
     return result ? result : status;
 }
 
@@ -581,11 +595,12 @@ int cmd_record(const std::vector<std::string> &args) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "arena-trace record: the command %s %d\n", WIFEXITED(status) ? "exited with" : "was killed by signal",
                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    fflush(stderr);
+    signals.release();  // a signal that came while the traces moved ends record now
     // A command ended by ctrl-C ends record the same way, its work done: a
     // shell running record in a loop then stops too (an exit status of 130
     // would tell it the interrupt was handled).
     if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGQUIT)) {
-        fflush(stderr);
         signal(WTERMSIG(status), SIG_DFL);
         raise(WTERMSIG(status));
     }

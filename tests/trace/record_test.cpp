@@ -317,16 +317,22 @@ TEST(Recorder, ACtrlCEndsTheCommandAndRecordKeepsItsTrace) {
     EXPECT_EQ(files_starting(dir.path(), "c.trace"), std::vector<std::string>{"c.trace"}) << err;
 }
 
+// The start of a command line that runs arena-trace with raise_in_record.so
+// preloaded, `variable` (SIGNAL_AFTER_FORK, SIGNAL_BEFORE_RENAME) set to the
+// signal number that follows. The sanitizers' runtime must come first among
+// the libraries, which a preloaded one is not.
+std::string raise_in_record(const char *variable) {
+    return std::string("ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD='") + RAISE_IN_RECORD + "' " + variable + "=";
+}
+
 // A signal that reaches record between its fork and its handlers (made
 // certain here: raised as fork returns, by a library preloaded into record)
 // waits until they are in place. Before, record died of it there, leaving its
 // temporary files and the command running on, watched by nobody. A SIGTERM
 // goes on to the command, which ends by it; a ctrl-C's SIGINT, which the
-// command's process group gets too, record ignores. The sanitizers' runtime
-// must come first among the libraries, which a preloaded one is not.
+// command's process group gets too, record ignores.
 TEST(Recorder, ASignalAsRecordStartsTheCommandIsHandled) {
-    const std::string preload = std::string("ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD='") + SIGNAL_AFTER_FORK +
-                                "' SIGNAL_AFTER_FORK=";
+    const std::string preload = raise_in_record("SIGNAL_AFTER_FORK");
     {
         trace_test::TempDir dir;
         const Outcome r = run(dir, preload + std::to_string(SIGTERM) + " " + ARENA_TRACE + " record -o '" +
@@ -342,6 +348,27 @@ TEST(Recorder, ASignalAsRecordStartsTheCommandIsHandled) {
         EXPECT_EQ(r.exit_code, 0) << r.err;
         EXPECT_NE(r.err.find("arena-trace record: wrote " + (dir / "i.trace") + ":"), std::string::npos) << r.err;
         EXPECT_EQ(files_starting(dir.path(), "i.trace"), std::vector<std::string>{"i.trace"}) << r.err;
+    }
+}
+
+// A SIGTERM or a ctrl-C's SIGINT that reaches record after the command ended,
+// while it moves the traces (made certain here: raised as record renames the
+// first), waits until they are all in place; then record ends by it. Before,
+// record died of it there and left the traces it had not moved yet as
+// FILE.tmp*.
+TEST(Recorder, ASignalWhileRecordMovesTheTracesWaitsUntilTheyAreMoved) {
+    for (const int signal_number : {SIGTERM, SIGINT}) {
+        trace_test::TempDir dir;
+        const std::string trace_path = dir / "mv.trace";
+        const Outcome r = run(dir, raise_in_record("SIGNAL_BEFORE_RENAME") + std::to_string(signal_number) + " " +
+                                       ARENA_TRACE + " record -o '" + trace_path + "' -- " + RECORD_PROBE);
+        const std::vector<std::string> files = files_starting(dir.path(), "mv.trace");
+        ASSERT_EQ(files.size(), 2u) << signal_number << ": " << r.err;  // the probe and its forked child
+        EXPECT_TRUE(std::regex_match(files[1], std::regex(R"(mv\.trace\.[0-9]+)"))) << files[1];
+        for (const std::string &f : files)
+            EXPECT_NE(r.err.find("arena-trace record: wrote " + (dir / f) + ":"), std::string::npos) << r.err;
+        // record ended by the signal, once it had moved them (the shell says 128 + N)
+        EXPECT_EQ(r.exit_code, 128 + signal_number) << r.err;
     }
 }
 
