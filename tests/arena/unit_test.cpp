@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "resident.h"
 #include "test_util.h"
 
 namespace {
@@ -580,13 +581,11 @@ TEST(SeedPolicy, TheLargestFreeBlockIsServedWithoutANewRegion) {
     }
 }
 
-// Resident memory of this process, from /proc/self/statm.
+// Resident memory of this process (the sanitizer's shadow aside: resident.h).
 size_t ResidentBytes() {
-    FILE *f = fopen("/proc/self/statm", "r");
-    size_t pages = 0, resident = 0;
-    if (!f || fscanf(f, "%zu %zu", &pages, &resident) != 2) ADD_FAILURE() << "cannot read /proc/self/statm";
-    if (f) fclose(f);
-    return resident * 4096;
+    size_t bytes = resident_bytes();
+    if (!bytes) ADD_FAILURE() << "cannot read /proc/self/statm";
+    return bytes;
 }
 
 TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
@@ -806,19 +805,9 @@ TEST(DefaultPolicy, SmallGrowthPurgesLargeFreeMediumBlocksWhole) {
     EXPECT_LT(r.after, (size_t)64 << 10) << "of " << r.before;
 }
 
-// Anonymous resident bytes of this process (statm: resident less file-backed),
-// read without allocating.
-size_t AnonymousResident() {
-    char text[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-    if (fd >= 0) close(fd);
-    if (n <= 0) return 0;
-    text[n] = '\0';
-    unsigned long size = 0, resident = 0, file = 0;
-    if (sscanf(text, "%lu %lu %lu", &size, &resident, &file) != 3) return 0;
-    return (resident - file) * (size_t)sysconf(_SC_PAGESIZE);
-}
+// Anonymous resident bytes of this process (statm: resident less file-backed,
+// and the sanitizer's shadow), read without allocating.
+size_t AnonymousResident() { return resident_anonymous_bytes(); }
 
 // An arena holding one small block makes resident its own struct (12 KiB),
 // the page and the header memory that page's descriptor and live map lie in:

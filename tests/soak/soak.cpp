@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "dropin.h"
+#include "resident.h"
 
 namespace {
 
@@ -99,66 +100,8 @@ void Verify(const void *p, size_t n, uint32_t tag, const char *when) {
 
 // ---- resident memory ----------------------------------------------------------
 
-// Resident bytes of the process, read with open/read: no malloc.
-size_t ProcessResidentBytes() {
-    static const long page = sysconf(_SC_PAGESIZE);
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    unsigned long size = 0, resident = 0;
-    if (sscanf(buf, "%lu %lu", &size, &resident) != 2) return 0;
-    return (size_t)resident * (size_t)page;
-}
-
-#if defined(__SANITIZE_ADDRESS__) && defined(__x86_64__)
-// AddressSanitizer's shadow memory (x86-64: one byte per 8 bytes of address
-// space, at [0x7fff8000, 0x10007fff8000)) grows with every address range the
-// process touches and is not the allocator's: a build that otherwise held its
-// resident memory to within 1 MiB from phase to phase rose 12-20 MiB in it.
-constexpr uintptr_t kShadowBegin = 0x7fff8000, kShadowEnd = 0x10007fff8000;
-
-// The resident bytes of the mappings inside the shadow, from /proc/self/smaps,
-// read in a fixed buffer: no malloc.
-size_t ShadowResidentBytes() {
-    int fd = open("/proc/self/smaps", O_RDONLY);
-    if (fd < 0) return 0;
-    static char buf[1 << 16];
-    size_t total = 0, kept = 0;
-    bool in_shadow = false;
-    for (;;) {
-        ssize_t n = read(fd, buf + kept, sizeof buf - 1 - kept);
-        if (n <= 0) break;
-        kept += (size_t)n;
-        buf[kept] = 0;
-        char *line = buf, *end;
-        while ((end = strchr(line, '\n')) != nullptr) {
-            *end = 0;
-            unsigned long begin, last, kb;
-            if (sscanf(line, "%lx-%lx ", &begin, &last) == 2 && strchr(line, '-') < strchr(line, ' '))
-                in_shadow = begin >= kShadowBegin && last <= kShadowEnd;
-            else if (in_shadow && sscanf(line, "Rss: %lu kB", &kb) == 1)
-                total += (size_t)kb * 1024;
-            line = end + 1;
-        }
-        kept = (size_t)(buf + kept - line);
-        memmove(buf, line, kept);
-    }
-    close(fd);
-    return total;
-}
-#else
-size_t ShadowResidentBytes() { return 0; }
-#endif
-
-// What the process holds resident, a sanitizer's shadow memory aside.
-size_t ResidentBytes() {
-    size_t shadow = ShadowResidentBytes(), all = ProcessResidentBytes();
-    return all > shadow ? all - shadow : 0;
-}
+// Resident bytes of the process, the sanitizer's shadow aside (tests/common/resident.h).
+size_t ResidentBytes() { return resident_bytes(); }
 
 double MiB(size_t bytes) { return bytes / 1048576.0; }
 
