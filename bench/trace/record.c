@@ -23,10 +23,11 @@
  *   handed out again to another is always written f before a).
  * - Output is buffered and written with write(2), flushed when full, before
  *   fork and exec, at _exit and at exit. File descriptors of its own (the
- *   trace, and the list), moved high: from 512 up, or under a soft
- *   RLIMIT_NOFILE of 512 or less to the highest free ones below it; if the
- *   program closes one, it is opened again (append). A trace that cannot be
- *   (no descriptor left) ends there, and the list says why.
+ *   trace, and the list), moved high: from 512 up, or where none is free
+ *   there (a soft RLIMIT_NOFILE of 513 or less) to the highest free ones
+ *   below 512 and the limit; if the program closes one, it is opened again
+ *   (append). A trace that cannot be (no descriptor left) ends there, and
+ *   the list says why.
  * - Pointers become ids that take the lowest free id, which keeps files small.
  * - A forked child starts a trace of its own. Blocks it inherited are not in it:
  *   their frees are skipped, their reallocs written as new allocations, and a
@@ -212,14 +213,17 @@ static bool fd_is(int fd, file_id was) {
 
 enum { HIGH_FD = 512 }; /* where the recorder's descriptors go: above the ones programs use */
 
-/* fd copied to the highest free descriptor under the soft RLIMIT_NOFILE (it
- * is one of those above fd), or -1. For a limit of HIGH_FD or less, where no
- * descriptor can be HIGH_FD: a program that dup2s onto 3, or closes all from
- * 3 up, must not find the recorder's there. */
-static int dup_highest_free(int fd) {
+/* fd copied to the highest free descriptor below HIGH_FD and the soft
+ * RLIMIT_NOFILE (it is one of those above fd), or -1. For when none from
+ * HIGH_FD up is free: a limit of HIGH_FD or less, or one just above it whose
+ * top the recorder's other descriptor took (a limit of 513: the list at 512).
+ * A program that dup2s onto 3, or closes all from 3 up, must not find the
+ * recorder's there. */
+static int record_dup_highest_free(int fd) {
     struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur > HIGH_FD) return -1;
-    for (int n = (int)limit.rlim_cur - 1; n > fd; n--)
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    const int top = limit.rlim_cur < HIGH_FD ? (int)limit.rlim_cur : HIGH_FD;
+    for (int n = top - 1; n > fd; n--)
         if (fcntl(n, F_GETFD) < 0 && errno == EBADF) return fcntl(fd, F_DUPFD_CLOEXEC, n);
     return -1;
 }
@@ -230,7 +234,7 @@ static int adopt_fd(int fd, file_id *file) {
     if (fd < 0) return -1;
     int saved = errno;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
-    if (high < 0) high = dup_highest_free(fd);
+    if (high < 0) high = record_dup_highest_free(fd);
     if (high >= 0) {
         close(fd);
         fd = high;
