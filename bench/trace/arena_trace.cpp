@@ -255,20 +255,27 @@ public:
         forward.sa_handler = forward_to_recorded;
         for (size_t i = 0; i < kCount; i++)
             sigaction(kSignals[i], kSignals[i] == SIGINT || kSignals[i] == SIGQUIT ? &ignore : &forward, &old_[i]);
+        // Started with SIGCHLD ignored (or SA_NOCLDWAIT), record's child
+        // would be reaped by the kernel: waitpid fails (ECHILD), and record
+        // said "cannot run" and left the traces as FILE.tmp*.
+        struct sigaction child_default {};
+        child_default.sa_handler = SIG_DFL;
+        sigaction(SIGCHLD, &child_default, &old_child_);
     }
     // In record, once recorded_pid names the child: what came meanwhile is
     // handled now.
     void unblock() const { sigprocmask(SIG_SETMASK, &old_mask_, nullptr); }
-    // The dispositions record was started with, the four blocked: in record
-    // once the child is reaped, while it moves the traces (an ignored signal
-    // is dropped even while blocked: SIGINT and SIGQUIT must not be ignored
-    // then).
+    // The dispositions record was started with (SIGCHLD's too), the four
+    // blocked: in record once the child is reaped, while it moves the traces
+    // (an ignored signal is dropped even while blocked: SIGINT and SIGQUIT
+    // must not be ignored then).
     void restore() {
         if (!held_) return;
         held_ = false;
         const int saved = errno;
         sigprocmask(SIG_BLOCK, &these_, nullptr);
         for (size_t i = 0; i < kCount; i++) sigaction(kSignals[i], &old_[i], nullptr);
+        sigaction(SIGCHLD, &old_child_, nullptr);
         errno = saved;
     }
     // All as record was started: in the child before exec, and in record once
@@ -288,7 +295,7 @@ private:
     static constexpr int kSignals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
     static constexpr size_t kCount = sizeof kSignals / sizeof kSignals[0];
     sigset_t these_, old_mask_;
-    struct sigaction old_[kCount];
+    struct sigaction old_[kCount], old_child_;
 };
 
 // Runs argv with the recorder preloaded and address randomisation off (the

@@ -336,6 +336,40 @@ TEST(Recorder, ACtrlCEndsTheCommandAndRecordKeepsItsTrace) {
     EXPECT_EQ(files_starting(dir.path(), "c.trace"), std::vector<std::string>{"c.trace"}) << err;
 }
 
+// record started with SIGCHLD ignored (a parent that ignores it passes that
+// on across exec): the kernel would reap its command itself. record still
+// waits for it, reports the traces and exits with its status, and the
+// command gets SIGCHLD ignored, as record had it. Before, waitpid failed
+// (ECHILD): "cannot run ...: No child processes; nothing written", exit 1,
+// and the traces left as FILE.tmp*.
+TEST(Recorder, ARecordStartedWithSigchldIgnoredStillReapsItsCommand) {
+    trace_test::TempDir dir;
+    const std::string trace_path = dir / "ch.trace", out_path = dir / "out.txt", err_path = dir / "err.txt";
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        signal(SIGCHLD, SIG_IGN);
+        const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(out, 1);
+        dup2(err, 2);
+        execl(ARENA_TRACE, ARENA_TRACE, "record", "-o", trace_path.c_str(), "--", "grep", "SigIgn",
+              "/proc/self/status", (char *)nullptr);
+        _exit(127);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    const std::string err = trace_test::read_file(err_path), out = trace_test::read_file(out_path);
+    ASSERT_TRUE(WIFEXITED(status)) << err;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << err;
+    EXPECT_NE(err.find("arena-trace record: wrote " + trace_path + ":"), std::string::npos) << err;
+    EXPECT_EQ(files_starting(dir.path(), "ch.trace"), std::vector<std::string>{"ch.trace"}) << err;
+    // SigIgn: a hexadecimal mask, signal N at bit N - 1
+    const size_t colon = out.find(':');
+    ASSERT_NE(colon, std::string::npos) << out;
+    EXPECT_TRUE(std::stoull(out.substr(colon + 1), nullptr, 16) >> (SIGCHLD - 1) & 1) << out;
+}
+
 // The start of a command line that runs arena-trace with raise_in_record.so
 // preloaded, `variable` (SIGNAL_AFTER_FORK, SIGNAL_BEFORE_RENAME) set to the
 // signal number that follows. The sanitizers' runtime must come first among
