@@ -266,9 +266,9 @@ public:
     // handled now.
     void unblock() const { sigprocmask(SIG_SETMASK, &old_mask_, nullptr); }
     // The dispositions record was started with (SIGCHLD's too), the four
-    // blocked: in record once the child is reaped, while it moves the traces
-    // (an ignored signal is dropped even while blocked: SIGINT and SIGQUIT
-    // must not be ignored then).
+    // blocked: in record once the child has ended (before it is reaped),
+    // while it moves the traces (an ignored signal is dropped even while
+    // blocked: SIGINT and SIGQUIT must not be ignored then).
     void restore() {
         if (!held_) return;
         held_ = false;
@@ -340,14 +340,23 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
     while (read(exec_report[0], exec_errno, sizeof *exec_errno) < 0 && errno == EINTR) {
     }
     close(exec_report[0]);
+    // Waited for without reaping first: until the handlers are gone, one may
+    // send a signal to recorded_pid, which must still be the command's (a
+    // zombie), never another process's that took its pid once reaped.
     int status = 0, result = 0;
+    siginfo_t ended;
+    while (waitid(P_PID, static_cast<id_t>(pid), &ended, WEXITED | WNOWAIT) < 0)
+        if (errno != EINTR) {
+            result = -1;
+            break;
+        }
+    signals.restore();  // a signal now waits for the traces to move
+    recorded_pid = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
             result = -1;
             break;
         }
-    signals.restore();  // before recorded_pid goes: a signal now waits for the traces to move
-    recorded_pid = 0;   // reaped: its pid may be another process's from now on
     return result ? result : status;
 }
 

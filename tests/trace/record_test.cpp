@@ -425,6 +425,22 @@ TEST(Recorder, ASignalWhileRecordMovesTheTracesWaitsUntilTheyAreMoved) {
     }
 }
 
+// A SIGTERM that reaches record the moment its command is reaped (made
+// certain here: raised as waitpid returns) waits until the traces are moved,
+// then ends record. Before, record reaped the command with its forwarding
+// handler still in place: the signal went on to the reaped command's pid,
+// which by then may be another process's, and record ended as if none came.
+TEST(Recorder, ASignalAsTheCommandIsReapedIsNeverSentToItsPid) {
+    trace_test::TempDir dir;
+    const std::string trace_path = dir / "rp.trace";
+    const Outcome r = run(dir, raise_in_record("SIGNAL_AFTER_REAP") + std::to_string(SIGTERM) + " " + ARENA_TRACE +
+                                   " record -o '" + trace_path + "' -- " + RECORD_ENDINGS + " heap-call");
+    EXPECT_EQ(r.err.find("kill of a reaped pid"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("arena-trace record: wrote " + trace_path + ":"), std::string::npos) << r.err;
+    EXPECT_EQ(files_starting(dir.path(), "rp.trace"), std::vector<std::string>{"rp.trace"}) << r.err;
+    EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+}
+
 // A child made by _Fork runs no atfork handler. It held the parent's unflushed
 // ops and the parent's descriptor: its first flush wrote them, and its own ops
 // under the parent's ids, into the parent's trace (invalid: 'a 0' of a live
