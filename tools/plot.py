@@ -332,6 +332,13 @@ def pareto_chart(plotter, table):
 
 # ---- the whole run ----------------------------------------------------------------
 
+def has_charts(run):
+    """Whether the run's files hold anything make_plots draws: a real programs'
+    run (realprog.csv alone) has none."""
+    return (any(run.tables.get(role) is not None for role in ("replay", "micro"))
+            or run.sweep_table() is not None or run.timeline is not None)
+
+
 def make_plots(run, outdir, traces=None, allocators=None, formats=("png", "svg")):
     """Writes every chart the run's files allow; returns the paths written.
     Raises MissingMatplotlib when matplotlib cannot be imported."""

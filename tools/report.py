@@ -316,11 +316,13 @@ def significance_section(summaries, baseline):
 
 
 def plots_section(run, report_path, make_plots):
+    import plot       # here: only the charts need it (it loads matplotlib when it draws)
+    if not plot.has_charts(run):
+        return []     # nothing to chart, whether matplotlib is there or not
     out = ["## Charts", ""]
     if not make_plots:
         return out + ["Not drawn (--no-plots). Draw them with `/usr/bin/python3 tools/plot.py "
                       "%s`." % run.directory, ""]
-    import plot       # here: only the charts need matplotlib
     try:
         written = plot.make_plots(run, os.path.join(run.directory, "plots"), formats=("png", "svg"))
     except plot.MissingMatplotlib as error:

@@ -184,6 +184,26 @@ class ReportProblems(unittest.TestCase):
         self.assertEqual(len(plot.stderr.strip().splitlines()), 1)
         self.assertIn("install Debian's python3-matplotlib", plot.stderr)
 
+    def test_a_run_with_nothing_to_chart_says_nothing_of_charts(self):
+        # Real programs alone (./bench.sh realprog): nothing for plot.py to draw, so
+        # neither a Charts section nor a word on matplotlib, there or not.
+        run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "realprog"), random.Random(5),
+                                       sweep=False, timeline=False)
+        os.remove(os.path.join(run_dir, "replay.csv"))
+        hidden = os.path.join(self.directory.name, "hide-too")
+        os.makedirs(os.path.join(hidden, "matplotlib"))
+        with open(os.path.join(hidden, "matplotlib", "__init__.py"), "w") as handle:
+            handle.write("raise ImportError('hidden by the test')\n")
+        for env in ({}, {"PYTHONPATH": hidden}):
+            result = crafted.run_tool("report.py", run_dir, env=env)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertNotIn("matplotlib", result.stderr)
+            with open(os.path.join(run_dir, "REPORT.md")) as handle:
+                report = handle.read()
+            self.assertIn("## Real programs", report)
+            self.assertNotIn("## Charts", report)
+            self.assertNotIn("matplotlib", report)
+
     def test_malformed_input_is_rejected(self):
         path = os.path.join(self.run_dir, "replay.csv")
         with open(path, "a") as handle:
