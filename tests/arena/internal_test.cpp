@@ -7,7 +7,6 @@
 #include <cstring>
 #include <random>
 #include <algorithm>
-#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +17,7 @@ extern "C" unsigned tlsf_bits_count_portable(uint64_t x);
 extern "C" uintptr_t internal_hook_medium_segment_end(const void *p);
 extern "C" void internal_hook_purge_all(arena_t *a);
 extern "C" size_t internal_hook_purge_boost(const arena_t *a);
+extern "C" void internal_hook_wait_purge_delay(void);
 extern "C" void *internal_hook_half_linked_segment(arena_t *a);
 extern "C" void error_defer_begin(void);
 extern "C" void error_defer_end(void);
@@ -121,7 +121,7 @@ TEST(PurgeFeedback, FaultsBeforeAHeapsFirstPassAreNotMemoryFaultedBack) {
         // pass on most frees, and nothing purged is used again.
         for (void *p : blocks) {
             arena_free(a, p);
-            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            internal_hook_wait_purge_delay();
         }
         arena_stats stats;
         arena_stats_get(a, &stats);
@@ -146,7 +146,7 @@ TEST(PurgeFeedback, ANewThreadsFaultsAreNotComparedWithTheOldOnes) {
         for (size_t i = 0; i < n && !blocks.empty(); i++) {
             arena_free(a, blocks.back());
             blocks.pop_back();
-            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            internal_hook_wait_purge_delay();
         }
     };
     std::thread([&] {
@@ -193,7 +193,7 @@ static size_t LargestBoostOverRounds(size_t size, size_t total) {
                 arena_free(a, blocks.back());
                 blocks.pop_back();
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            internal_hook_wait_purge_delay();
             largest = std::max(largest, internal_hook_purge_boost(a));
         }
         for (void *p : blocks) arena_free(a, p);
