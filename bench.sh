@@ -102,7 +102,8 @@ bin=build/bin
 case "$mode" in
     replay)
         if [ "$quick" -eq 1 ]; then
-            set -- "$bin/bench_replay" --repetitions=2 --max-ops=20000 --passes=throughput,memory --budget=0.5 --budget-all
+            set -- "$bin/bench_replay" --repetitions=2 --max-ops=20000 --passes=throughput,memory --budget=0.5 --budget-all \
+                --memory-repetitions=2
         else
             set -- "$bin/bench_replay"
         fi

@@ -445,7 +445,8 @@ bench_sh)
     expect 0 fake_bench --trace /some/file.trace.gz --repetitions 3 --quick
     [ "$(grep -A1 -x -- --trace "$dir/tree/driver-args")" = "$(printf '%s\n' --trace /some/file.trace.gz)" ] ||
         fail "--trace VALUE did not reach the driver: $(cat "$dir/tree/driver-args")"
-    grep -qx -- --repetitions=2 "$dir/tree/driver-args" || fail "--quick's flags missing"
+    grep -qx -- --repetitions=2 "$dir/tree/driver-args" && grep -qx -- --memory-repetitions=2 "$dir/tree/driver-args" ||
+        fail "--quick's flags missing: $(cat "$dir/tree/driver-args")"
     [ "$(tail -2 "$dir/tree/driver-args" | tr '\n' ' ')" = "--repetitions 3 " ] ||
         fail "the user's flags do not come last: $(cat "$dir/tree/driver-args")"
     expect 2 fake_bench --trace /some/file stray-word
