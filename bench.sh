@@ -9,7 +9,9 @@
 #                 2 cores) -> replay.csv, replay.json, timeline.csv
 #   --quick       the same, shorter: 2 repetitions of the first 20000 ops of each
 #                 trace, throughput and memory only; an allocator (not glibc) whose
-#                 first replay of a trace takes over 0.5 s is left out there (~30 s)
+#                 first replay of a trace takes over 0.5 s is left out there (30 s to
+#                 75 s: 73 s on a 2.1 GHz VM whose page faults cost more, where
+#                 glibc's replays of gen-large alone take 15 s)
 #   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
 #                 4M on the first 100000 ops of each trace, 3 repetitions, plus
 #                 tools/recommend.py's choice -> sweep.csv (5 to 9 minutes)
@@ -24,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }  # the comment above
 
 mode=""
 quick=0
