@@ -159,12 +159,15 @@ def bar_chart(plotter, table, figure_name, threads, title_prefix, stem):
     plotter.save(figure, stem)
 
 
+BAR_FIGURES = ("mops", "frag_rss")  # a bar chart each, where measured
+
+
 def bar_charts(plotter, table, role):
     prefix = {"replay": "Replay", "micro": "Micro-benchmark", "sweep": "Sweep"}.get(role, role)
     several_threads = len(table.values("threads")) > 1
     for threads in table.values("threads"):
         suffix = "-t%d" % threads if several_threads else ""
-        for figure_name in ("mops", "frag_rss"):
+        for figure_name in BAR_FIGURES:
             stem = "%s-%s%s" % (role, figure_name, suffix)
             bar_chart(plotter, table, figure_name, threads, prefix, stem)
 
@@ -289,9 +292,14 @@ def pareto_front(points):
     return front
 
 
+def swept_traces(table):
+    """The traces on which some allocator ran several configurations."""
+    return [t for t in table.values("trace")
+            if any(len(v) > 1 for v in sweep_points(table, t).values())]
+
+
 def pareto_chart(plotter, table):
-    traces = [t for t in table.values("trace")
-              if any(len(v) > 1 for v in sweep_points(table, t).values())]
+    traces = swept_traces(table)
     if not traces:
         return
     columns = min(3, len(traces))
@@ -333,10 +341,16 @@ def pareto_chart(plotter, table):
 # ---- the whole run ----------------------------------------------------------------
 
 def has_charts(run):
-    """Whether the run's files hold anything make_plots draws: a real programs'
-    run (realprog.csv alone) has none."""
-    return (any(run.tables.get(role) is not None for role in ("replay", "micro"))
-            or run.sweep_table() is not None or run.timeline is not None)
+    """Whether make_plots draws anything from the run's files: not for real
+    programs alone (realprog.csv), nor for instructions alone (a replay.csv
+    without throughput or frag_rss)."""
+    for role in ("replay", "micro"):
+        table = run.tables.get(role)
+        if table is not None and any(samples(table.rows, name) for name in BAR_FIGURES):
+            return True
+    sweep = run.sweep_table()
+    return ((sweep is not None and bool(swept_traces(sweep)))
+            or (run.timeline is not None and bool(run.timeline.values("trace"))))
 
 
 def make_plots(run, outdir, traces=None, allocators=None, formats=("png", "svg")):

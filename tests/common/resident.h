@@ -40,6 +40,8 @@ static inline bool resident_statm(size_t *resident, size_t *file) {
 // /proc/self/smaps (a mapping's line, then its fields, Rss among them).
 static inline size_t resident_shadow_bytes(void) {
     const uintptr_t shadow_begin = 0x7fff8000, shadow_end = 0x10007fff8000;
+    // Any mapping that overlaps it: ASan maps the low shadow from a page below
+    // its start (7fff7000 here).
     int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
     static char buf[1 << 16];
@@ -55,7 +57,7 @@ static inline size_t resident_shadow_bytes(void) {
             *end = 0;
             unsigned long begin, last, kb;
             if (sscanf(line, "%lx-%lx ", &begin, &last) == 2)
-                in_shadow = begin >= shadow_begin && last <= shadow_end;
+                in_shadow = last > shadow_begin && begin < shadow_end;
             else if (in_shadow && sscanf(line, "Rss: %lu kB", &kb) == 1)
                 total += (size_t)kb * 1024;
             line = end + 1;

@@ -186,7 +186,8 @@ class ReportProblems(unittest.TestCase):
 
     def test_a_run_with_nothing_to_chart_says_nothing_of_charts(self):
         # Real programs alone (./bench.sh realprog): nothing for plot.py to draw, so
-        # neither a Charts section nor a word on matplotlib, there or not.
+        # neither a Charts section nor a word on matplotlib, there or not; the same for
+        # instructions alone.
         run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "realprog"), random.Random(5),
                                        sweep=False, timeline=False)
         os.remove(os.path.join(run_dir, "replay.csv"))
@@ -194,15 +195,31 @@ class ReportProblems(unittest.TestCase):
         os.makedirs(os.path.join(hidden, "matplotlib"))
         with open(os.path.join(hidden, "matplotlib", "__init__.py"), "w") as handle:
             handle.write("raise ImportError('hidden by the test')\n")
-        for env in ({}, {"PYTHONPATH": hidden}):
-            result = crafted.run_tool("report.py", run_dir, env=env)
-            self.assertEqual(result.returncode, 0, result.stderr)
-            self.assertNotIn("matplotlib", result.stderr)
-            with open(os.path.join(run_dir, "REPORT.md")) as handle:
-                report = handle.read()
-            self.assertIn("## Real programs", report)
-            self.assertNotIn("## Charts", report)
-            self.assertNotIn("matplotlib", report)
+        # Instructions alone (./bench.sh instructions): a replay.csv whose throughput
+        # and frag_rss are empty, so no bar to draw either.
+        counted = crafted.make_run_dir(os.path.join(self.directory.name, "counted"), random.Random(6),
+                                       sweep=False, timeline=False, realprog=False)
+        path = os.path.join(counted, "replay.csv")
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+        header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+        columns = lines[header].split(",")
+        blank = {columns.index("ns_per_op"), columns.index("mops"), columns.index("frag_rss"),
+                 columns.index("rss_peak_bytes")}
+        for i in range(header + 1, len(lines)):
+            lines[i] = ",".join("" if n in blank else field for n, field in enumerate(lines[i].split(",")))
+        with open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        for directory, heading in ((run_dir, "## Real programs"), (counted, "## The run")):
+            for env in ({}, {"PYTHONPATH": hidden}):
+                result = crafted.run_tool("report.py", directory, env=env)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertNotIn("matplotlib", result.stderr)
+                with open(os.path.join(directory, "REPORT.md")) as handle:
+                    report = handle.read()
+                self.assertIn(heading, report)
+                self.assertNotIn("## Charts", report)
+                self.assertNotIn("matplotlib", report)
 
     def test_malformed_input_is_rejected(self):
         path = os.path.join(self.run_dir, "replay.csv")
