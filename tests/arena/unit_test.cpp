@@ -805,10 +805,6 @@ TEST(DefaultPolicy, SmallGrowthPurgesLargeFreeMediumBlocksWhole) {
     EXPECT_LT(r.after, (size_t)64 << 10) << "of " << r.before;
 }
 
-// Anonymous resident bytes of this process (statm: resident less file-backed,
-// and the sanitizer's shadow), read without allocating.
-size_t AnonymousResident() { return resident_anonymous_bytes(); }
-
 // An arena holding one small block makes resident its own struct (12 KiB),
 // the page and the header memory that page's descriptor and live map lie in:
 // about 25 KiB. Setting up all 256 page descriptors of its segment at once
@@ -816,14 +812,14 @@ size_t AnonymousResident() { return resident_anonymous_bytes(); }
 TEST(DefaultPolicy, AnArenaWithOneSmallBlockKeepsLittleResident) {
     const int count = 64;
     std::vector<arena_t *> arenas;
-    size_t before = AnonymousResident();
+    size_t before = resident_anonymous_bytes();
     ASSERT_GT(before, 0u);
     for (int i = 0; i < count; i++) {
         arenas.push_back(arena_create(nullptr));
         ASSERT_NE(arenas.back(), nullptr);
         ASSERT_NE(arena_malloc(arenas.back(), 32), nullptr);
     }
-    size_t per_arena = (AnonymousResident() - before) / count;
+    size_t per_arena = (resident_anonymous_bytes() - before) / count;
     for (arena_t *a : arenas) {
         EXPECT_EQ(arena_check(a), 0);
         arena_destroy(a);

@@ -98,11 +98,6 @@ void Verify(const void *p, size_t n, uint32_t tag, const char *when) {
             Die("%s: block %p of %zu bytes (tag %u) damaged at offset %zu", when, p, n, tag, i);
 }
 
-// ---- resident memory ----------------------------------------------------------
-
-// Resident bytes of the process, the sanitizer's shadow aside (tests/common/resident.h).
-size_t ResidentBytes() { return resident_bytes(); }
-
 double MiB(size_t bytes) { return bytes / 1048576.0; }
 
 // ---- the load -------------------------------------------------------------------
@@ -352,7 +347,7 @@ int main(int argc, char **argv) {
 
     printf("soak: %d threads, %d phases of %ld ops per thread, seed %llu (%s)\n", o.threads, o.phases, o.ops,
            (unsigned long long)o.seed, build);
-    printf("soak: resident before phase 1: %.1f MiB\n", MiB(ResidentBytes()));
+    printf("soak: resident before phase 1: %.1f MiB\n", MiB(resident_bytes()));
     printf("%5s %12s %8s %14s %14s %14s\n", "phase", "ops", "seconds", "rss_after_MiB", "rss_peak_MiB",
            "mapped_MiB");
     int failures = 0;
@@ -367,7 +362,7 @@ int main(int argc, char **argv) {
         auto t0 = std::chrono::steady_clock::now();
         Barrier barrier(o.threads);
         std::atomic<int> done{0};
-        size_t peak = ResidentBytes();
+        size_t peak = resident_bytes();
         for (int i = 0; i < o.threads; i++)
             threads.emplace_back([&, i] {
                 workers[(size_t)i].Run(o.seed * 1000003u + (uint64_t)ph * 1009u + (uint64_t)i, o.ops, o.threads,
@@ -375,14 +370,14 @@ int main(int argc, char **argv) {
                 done.fetch_add(1);
             });
         while (done.load() < o.threads) {
-            size_t now = ResidentBytes();
+            size_t now = resident_bytes();
             if (now > peak) peak = now;
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         for (auto &t : threads) t.join();
         threads.clear();
         Phase f;
-        f.rss_after = ResidentBytes();
+        f.rss_after = resident_bytes();
         if (f.rss_after > peak) peak = f.rss_after;
         f.rss_peak = peak;
         f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
