@@ -170,8 +170,9 @@ void expect_not_created_said(const char *mode, int error) {
         EXPECT_EQ(r.exit_code, 1) << name << ": " << r.err;
         // nf.trace.PID, or nf.trace.PID.gz, named with the process's own id
         const std::string head = "arena-trace record: " + dir / "nf.trace.";
-        const size_t at = r.err.find(head), digits = at == std::string::npos ? at : at + head.size();
+        const size_t at = r.err.find(head);
         ASSERT_NE(at, std::string::npos) << r.err;
+        const size_t digits = at + head.size();
         const size_t digits_end = std::min(r.err.find_first_not_of("0123456789", digits), r.err.size());
         const std::string pid = r.err.substr(digits, digits_end - digits);
         EXPECT_FALSE(pid.empty()) << r.err;
