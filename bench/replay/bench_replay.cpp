@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "child.h"
 #include "cli.h"
@@ -83,10 +85,11 @@ static const char kUsage[] =
     "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
     "                        (default: 1, 0: none; its percentiles come from every call of\n"
     "                        a replay)\n"
-    "  --memory-repetitions=N  a configuration whose resident peaks spread by more than\n"
-    "                        --memory-spread over --repetitions gets its memory pass\n"
-    "                        repeated up to N times in all, the extra repetitions memory\n"
-    "                        only (default: 15)\n"
+    "  --memory-repetitions=N  at most N memory passes of each configuration (>= 1,\n"
+    "                        default: 15): below --repetitions, the first N repetitions\n"
+    "                        run it; above, a configuration whose resident peaks spread\n"
+    "                        by more than --memory-spread over --repetitions gets it\n"
+    "                        repeated up to N times in all, the extra repetitions memory only\n"
     "  --memory-spread=PCT   (largest peak / smallest - 1) in percent above which the\n"
     "                        memory pass repeats (default: 1; 0: every configuration)\n"
     "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
@@ -129,7 +132,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
         } else if (flags.value("--latency-repetitions", &v)) {
             o.latency_repetitions = bench::parse_count("--latency-repetitions", v);
         } else if (flags.value("--memory-repetitions", &v)) {
-            o.memory_repetitions = bench::parse_count("--memory-repetitions", v);
+            o.memory_repetitions = bench::parse_positive("--memory-repetitions", v);
         } else if (flags.value("--memory-spread", &v)) {
             o.memory_spread_percent = bench::parse_nonnegative("--memory-spread", v, "a percentage");
         } else if (flags.value("--passes", &v)) {
@@ -226,35 +229,72 @@ static bool trace_files(const std::vector<std::string> &paths, std::vector<std::
     return true;
 }
 
+// One trace file loaded, validated, cut to --max-ops and written as a replay
+// image; `error` set when it could not be.
+struct LoadedTrace {
+    TraceEntry entry;
+    std::string error;
+};
+
+static LoadedTrace load_one_trace(const Options &o, const std::string &file, const std::string &image) {
+    LoadedTrace loaded;
+    trace::Trace t;
+    if (!trace::load(file, &t, &loaded.error)) return loaded;
+    if (o.max_ops) truncate_trace(&t, o.max_ops);
+    TraceEntry &e = loaded.entry;
+    e.name = t.name;
+    e.path = file;
+    e.ops = t.ops.size();
+    if (e.ops == 0) return loaded;
+    e.image = image;
+    e.peak_live_bytes = t.facts.peak_live_bytes;
+    e.threads = t.facts.threads;
+    e.bump_reserve_bytes = bump_reserve_bytes(t);
+    write_image(t, e.image, &loaded.error);
+    return loaded;
+}
+
 // Loads and validates every trace, then writes its replay image. Nothing has
-// been timed yet when a bad trace stops the run here.
+// been timed yet when a bad trace stops the run here. The files load on a
+// thread per core (decompressing and validating the bundled traces took 6 s
+// on one); what is said about them, and the error that stops the run, come
+// in file order all the same.
 static bool load_traces(const Options &o, const std::string &temp_dir, std::vector<TraceEntry> *traces,
                         std::string *error) {
     std::vector<std::string> files;
     if (!trace_files(o.trace_paths, &files, error)) return false;
+    std::vector<LoadedTrace> loaded(files.size());
+    std::atomic<size_t> next{0}, first_error{files.size()};
+    auto work = [&] {
+        for (size_t i; (i = next.fetch_add(1)) < files.size() && i < first_error.load();) {
+            std::fprintf(stderr, "loading %s\n", files[i].c_str());
+            loaded[i] = load_one_trace(o, files[i], temp_dir + "/" + std::to_string(i) + ".image");
+            if (loaded[i].error.empty()) continue;
+            for (size_t seen = first_error.load(); i < seen && !first_error.compare_exchange_weak(seen, i);) {
+            }
+        }
+    };
+    const size_t workers = std::min<size_t>({files.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < workers; w++) threads.emplace_back(work);
+    work();
+    for (auto &thread : threads) thread.join();
+
     std::set<std::string> names;
-    for (const auto &file : files) {
-        trace::Trace t;
-        std::fprintf(stderr, "loading %s\n", file.c_str());
-        if (!trace::load(file, &t, error)) return false;
-        if (!names.insert(t.name).second) {
-            *error = file + ": a second trace named '" + t.name + "' (result rows would be ambiguous)";
+    for (size_t i = 0; i < files.size(); i++) {
+        if (!loaded[i].error.empty()) {
+            *error = loaded[i].error;
             return false;
         }
-        if (o.max_ops) truncate_trace(&t, o.max_ops);
-        if (t.ops.empty()) {
-            std::fprintf(stderr, "%s: no ops; nothing to replay, left out\n", file.c_str());
+        const TraceEntry &e = loaded[i].entry;
+        if (!names.insert(e.name).second) {
+            *error = files[i] + ": a second trace named '" + e.name + "' (result rows would be ambiguous)";
+            return false;
+        }
+        if (e.ops == 0) {
+            std::fprintf(stderr, "%s: no ops; nothing to replay, left out\n", files[i].c_str());
             continue;
         }
-        TraceEntry e;
-        e.name = t.name;
-        e.path = file;
-        e.image = temp_dir + "/" + std::to_string(traces->size()) + ".image";
-        e.ops = t.ops.size();
-        e.peak_live_bytes = t.facts.peak_live_bytes;
-        e.threads = t.facts.threads;
-        e.bump_reserve_bytes = bump_reserve_bytes(t);
-        if (!write_image(t, e.image, error)) return false;
         traces->push_back(e);
     }
     return true;
@@ -691,12 +731,21 @@ static int run_everything(const Options &options, int argc, char **argv) {
     bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds) +
                                                       (options.budget_all ? " (every allocator but " + kBaseline + ")" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));
+    if (options.runs(Pass::Memory) && options.memory_repetitions < options.repetitions)
+        bench::set_fact(&run.facts, "memory_repetitions",
+                        std::to_string(options.memory_repetitions) + " (the memory pass ran in repetition" +
+                            (options.memory_repetitions == 1
+                                 ? std::string(" 1")
+                                 : "s 1 to " + std::to_string(options.memory_repetitions)) +
+                            " only)");
 
-    // A pass runs in a repetition unless it is the latency pass past its
-    // repetitions; past --repetitions, only the memory passes chosen to repeat.
+    // A pass runs in a repetition unless it is the latency or memory pass past
+    // its repetitions; past --repetitions, only the memory passes chosen to repeat.
     auto runs_in = [&](Pass pass, uint64_t repetition, size_t t, size_t c) {
         if (repetition > options.repetitions) return pass == Pass::Memory && run.memory_again.count({t, c}) != 0;
-        return pass != Pass::Latency || repetition <= options.latency_repetitions;
+        if (pass == Pass::Latency) return repetition <= options.latency_repetitions;
+        if (pass == Pass::Memory) return repetition <= options.memory_repetitions;
+        return true;
     };
     run.last_repetition = options.repetitions;
     if (options.runs(Pass::Memory) && options.memory_repetitions > options.repetitions)

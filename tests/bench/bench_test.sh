@@ -115,6 +115,17 @@ bad_trace)
     contains err "$dir/bad.trace:3:"
     lacks err "jobs"
     [ ! -e "$dir/r.csv" ] || fail "a CSV was written"
+    # Traces load on several threads; the error that stops the run is still the
+    # first bad trace's in the order given.
+    printf 'arena-trace 1\na 1 10\nz\n' >"$dir/worse.trace"
+    for order in "$dir/bad.trace $dir/worse.trace" "$dir/worse.trace $dir/bad.trace"; do
+        set -- $order
+        "$replay" --trace="$good" --trace="$1" --trace="$good" --trace="$2" --allocators=glibc \
+            --csv="$dir/r.csv" >"$dir/out" 2>"$dir/err"
+        [ $? -ne 0 ] || fail "two bad traces did not stop the run"
+        contains err "$1:"
+        lacks err "$2:"
+    done
     ;;
 beyond_memory)
     # A valid trace whose live bytes no machine here holds is left out, with a
@@ -313,6 +324,20 @@ memory_repetitions)
     [ "$(grep -vc '^#' "$dir/s.csv")" -eq 4 ] || fail "a steady configuration repeated: $(cat "$dir/s.csv")"
     lacks s.csv "# memory_repetitions:"
     lacks err "repetition 4/"
+    # Fewer memory passes than repetitions: the first ones run it, the rest are
+    # throughput only, and a fact says so.
+    expect 0 "$replay" --trace="$trace" --allocators=glibc,bump --repetitions=3 --memory-repetitions=2 \
+        --passes=throughput,memory --csv="$dir/f.csv"
+    contains f.csv "# memory_repetitions: 2 (the memory pass ran in repetitions 1 to 2 only)"
+    for allocator in glibc bump; do
+        rows=$(grep -v '^#' "$dir/f.csv" | awk -F, -v a=$allocator '$2 == a')
+        [ "$(echo "$rows" | cut -d, -f5 | tr '\n' ' ')" = "1 2 3 " ] || fail "$allocator: repetitions: $rows"
+        [ "$(echo "$rows" | awk -F, '$8 != ""' | wc -l)" -eq 3 ] || fail "$allocator: throughput rows: $rows"
+        [ "$(echo "$rows" | awk -F, '$11 != "" { print $5 }' | tr '\n' ' ')" = "1 2 " ] ||
+            fail "$allocator: memory past --memory-repetitions: $rows"
+    done
+    expect 2 "$replay" --memory-repetitions=0
+    contains err "--memory-repetitions must be at least 1"
     # Without the memory pass there is nothing to repeat.
     expect 0 "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --memory-spread=0 --passes=throughput \
         --csv="$dir/t.csv"
