@@ -7,11 +7,12 @@
 #   replay        (the default) trace replay: every bundled trace (traces/*.trace.gz) under every
 #                 available allocator, 5 interleaved repetitions (4 to 8 minutes on
 #                 2 cores) -> replay.csv, replay.json, timeline.csv
-#   --quick       the same, shorter: 2 repetitions of the first 20000 ops of each
-#                 trace, throughput and memory only; an allocator (not glibc) whose
-#                 first replay of a trace takes over 0.5 s is left out there (30 s to
-#                 75 s: 73 s on a 2.1 GHz VM whose page faults cost more, where
-#                 glibc's replays of gen-large alone take 15 s)
+#   --quick       the same, shorter: the first 20000 ops of each trace, throughput in
+#                 2 repetitions and memory in the first, no latency pass and no
+#                 timeline; an allocator (not glibc) whose first replay of a trace
+#                 takes over 0.5 s is left out there (30 s to 50 s: 47 s on a 2.1 GHz
+#                 VM whose page faults cost 12 us each, where glibc's replays of
+#                 gen-large alone take 12 s)
 #   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
 #                 4M on the first 100000 ops of each trace, 3 repetitions, plus
 #                 tools/recommend.py's choice -> sweep.csv (5 to 9 minutes)
@@ -105,11 +106,10 @@ case "$mode" in
     replay)
         if [ "$quick" -eq 1 ]; then
             set -- "$bin/bench_replay" --repetitions=2 --max-ops=20000 --passes=throughput,memory --budget=0.5 --budget-all \
-                --memory-repetitions=2
+                --memory-repetitions=1 --csv="$out/replay.csv"
         else
-            set -- "$bin/bench_replay"
-        fi
-        set -- "$@" --csv="$out/replay.csv" --timeline="$out/timeline.csv" ;;
+            set -- "$bin/bench_replay" --csv="$out/replay.csv" --timeline="$out/timeline.csv"
+        fi ;;
     sweep)
         set -- "$bin/bench_replay" --allocators=arena,seed --block-sizes=8,16,32,64,128,256,512,1024,2048,4096 \
             --region-sizes=64K,1M,4M --max-ops=100000 --repetitions=3 --passes=throughput,memory \

@@ -462,6 +462,8 @@ bench_sh)
     # two runs in one minute keep a directory each, and a failed one removes
     # only its own
     expect 0 fake_bench
+    grep -qx -- "--timeline=results/[^/]*/[^/]*/timeline.csv" "$dir/tree/driver-args" ||
+        fail "the default run asks for no timeline: $(cat "$dir/tree/driver-args")"
     expect 0 fake_bench
     FAKE_DRIVER_EXIT=1 expect 1 fake_bench
     [ "$(ls "$dir/tree/results/"*/*/replay.csv | wc -l)" -eq 2 ] ||
@@ -470,8 +472,10 @@ bench_sh)
     expect 0 fake_bench --trace /some/file.trace.gz --repetitions 3 --quick
     [ "$(grep -A1 -x -- --trace "$dir/tree/driver-args")" = "$(printf '%s\n' --trace /some/file.trace.gz)" ] ||
         fail "--trace VALUE did not reach the driver: $(cat "$dir/tree/driver-args")"
-    grep -qx -- --repetitions=2 "$dir/tree/driver-args" && grep -qx -- --memory-repetitions=2 "$dir/tree/driver-args" ||
+    grep -qx -- --repetitions=2 "$dir/tree/driver-args" && grep -qx -- --memory-repetitions=1 "$dir/tree/driver-args" ||
         fail "--quick's flags missing: $(cat "$dir/tree/driver-args")"
+    # its 20000-op timelines would take more time to chart than to measure
+    ! grep -q -- '^--timeline' "$dir/tree/driver-args" || fail "--quick asks for a timeline: $(cat "$dir/tree/driver-args")"
     [ "$(tail -2 "$dir/tree/driver-args" | tr '\n' ' ')" = "--repetitions 3 " ] ||
         fail "the user's flags do not come last: $(cat "$dir/tree/driver-args")"
     expect 2 fake_bench --trace /some/file stray-word
