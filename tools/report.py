@@ -179,7 +179,8 @@ def verdict_words(summary, column, good, bad):
         "(trace, threads) pair(s)" if summary.several_threads else "trace(s)")
     if column in summary.too_few:
         # No count above can be anything but 0: say so where it is read.
-        words += ": with %d repetitions a side none can be" % summary.too_few[column]
+        count = summary.too_few[column]
+        words += ": with %d repetition%s a side none can be" % (count, "" if count == 1 else "s")
     return words
 
 

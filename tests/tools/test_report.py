@@ -237,19 +237,48 @@ class ReportProblems(unittest.TestCase):
         self.assertEqual(crafted.run_tool("report.py", empty).returncode, 2)
         self.assertEqual(crafted.run_tool("report.py", path).returncode, 2, "not a directory")
 
-    def test_too_few_repetitions_for_any_verdict_say_so(self):
-        # --quick runs 2 repetitions: p is 1/3 at best, so "significantly faster
-        # on 0" must not read as a finding.
-        run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "quick"), random.Random(4),
-                                       repetitions=2, sweep=False, timeline=False, realprog=False)
+    def quick_run_dir(self):
+        """A run of 2 repetitions, as --quick makes."""
+        return crafted.make_run_dir(os.path.join(self.directory.name, "quick"), random.Random(4),
+                                    repetitions=2, sweep=False, timeline=False, realprog=False)
+
+    def quick_report(self, run_dir):
+        """REPORT.md of run_dir, made without charts."""
         result = crafted.run_tool("report.py", run_dir, "--no-plots")
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(os.path.join(run_dir, "REPORT.md")) as handle:
-            report = handle.read()
+            return handle.read()
+
+    def test_too_few_repetitions_for_any_verdict_say_so(self):
+        # --quick runs 2 repetitions: p is 1/3 at best, so "significantly faster
+        # on 0" must not read as a finding.
+        report = self.quick_report(self.quick_run_dir())
         self.assertIn("(significantly faster on 0 and slower on 0 of 3 trace(s): with 2 "
                       "repetitions a side none can be)", report)
         self.assertIn("(significantly leaner on 0 and fatter on 0 of 3 trace(s): with 2 "
                       "repetitions a side none can be)", report)
+
+    def test_one_memory_pass_a_side_is_said_in_the_singular(self):
+        # --quick measures memory in its first repetition only.
+        run_dir = self.quick_run_dir()
+        path = os.path.join(run_dir, "replay.csv")
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+        header = next(line for line in lines if not line.startswith("#")).split(",")
+        first = min(int(line.split(",")[header.index("repetition")]) for line in lines
+                    if not line.startswith("#") and line.split(",")[0] != "trace")
+        with open(path, "w") as handle:
+            for line in lines:
+                cells = line.split(",")
+                if not line.startswith("#") and cells[0] != "trace" and \
+                        int(cells[header.index("repetition")]) != first:
+                    for column in ("rss_peak_bytes", "frag_rss"):
+                        cells[header.index(column)] = ""
+                handle.write(",".join(cells) + "\n")
+        report = self.quick_report(run_dir)
+        self.assertIn("(significantly leaner on 0 and fatter on 0 of 3 trace(s): with 1 "
+                      "repetition a side none can be)", report)
+        self.assertIn("with 2 repetitions a side none can be)", report)
 
     def test_a_baseline_the_run_lacks_is_a_usage_error(self):
         # A typo in --baseline would give a report with no ratio at all.
