@@ -6,7 +6,8 @@
 # Modes:
 #   replay        (the default) trace replay: every bundled trace (traces/*.trace.gz) under every
 #                 available allocator, 5 interleaved repetitions (4 to 8 minutes on
-#                 2 cores) -> replay.csv, replay.json, timeline.csv
+#                 2 cores; 11 on a VM whose page faults cost 12 us each) -> replay.csv,
+#                 replay.json, timeline.csv
 #   --quick       the same, shorter: the first 20000 ops of each trace, throughput in
 #                 2 repetitions and memory in the first, no latency pass and no
 #                 timeline; an allocator (not glibc) whose first replay of a trace
