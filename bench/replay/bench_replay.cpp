@@ -22,6 +22,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "child.h"
@@ -257,8 +258,8 @@ static LoadedTrace load_one_trace(const Options &o, const std::string &file, con
 // Loads and validates every trace, then writes its replay image. Nothing has
 // been timed yet when a bad trace stops the run here. The files load on a
 // thread per core (decompressing and validating the bundled traces took 6 s
-// on one); what is said about them, and the error that stops the run, come
-// in file order all the same.
+// on one); the error that stops the run, and the traces left out for having
+// no ops, are said in file order all the same (the "loading" lines are not).
 static bool load_traces(const Options &o, const std::string &temp_dir, std::vector<TraceEntry> *traces,
                         std::string *error) {
     std::vector<std::string> files;
@@ -268,7 +269,15 @@ static bool load_traces(const Options &o, const std::string &temp_dir, std::vect
     auto work = [&] {
         for (size_t i; (i = next.fetch_add(1)) < files.size() && i < first_error.load();) {
             std::fprintf(stderr, "loading %s\n", files[i].c_str());
-            loaded[i] = load_one_trace(o, files[i], temp_dir + "/" + std::to_string(i) + ".image");
+            // An exception escaping a std::thread ends the process (std::terminate),
+            // and one escaping this thread would leave the others unjoined, which
+            // does the same: std::bad_alloc or std::length_error from the reader
+            // becomes this file's error.
+            try {
+                loaded[i] = load_one_trace(o, files[i], temp_dir + "/" + std::to_string(i) + ".image");
+            } catch (const std::exception &e) {
+                loaded[i].error = files[i] + ": cannot load: " + e.what();
+            }
             if (loaded[i].error.empty()) continue;
             for (size_t seen = first_error.load(); i < seen && !first_error.compare_exchange_weak(seen, i);) {
             }
@@ -276,7 +285,14 @@ static bool load_traces(const Options &o, const std::string &temp_dir, std::vect
     };
     const size_t workers = std::min<size_t>({files.size(), std::max(1u, std::thread::hardware_concurrency()), 8});
     std::vector<std::thread> threads;
-    for (size_t w = 1; w < workers; w++) threads.emplace_back(work);
+    threads.reserve(workers);  // no allocation (and so no throw) once a thread runs
+    for (size_t w = 1; w < workers; w++) {
+        try {
+            threads.emplace_back(work);
+        } catch (const std::system_error &) {
+            break;  // no more threads here (EAGAIN: RLIMIT_NPROC, pids.max): fewer load it all
+        }
+    }
     work();
     for (auto &thread : threads) thread.join();
 

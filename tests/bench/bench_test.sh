@@ -126,6 +126,16 @@ bad_trace)
         contains err "$1:"
         lacks err "$2:"
     done
+    # The first bad trace is slow to fail (its bad line is its last of 300000
+    # ops) and the second fails at once: an error taken in the order the
+    # loaders finish, not the files' order, names worse.trace here.
+    "$bin/arena-trace" gen random --ops 300000 --seed 7 -o "$dir/slow.trace" >/dev/null || fail "arena-trace gen"
+    printf 'f 999999999\n' >>"$dir/slow.trace"
+    "$replay" --trace="$dir/slow.trace" --trace="$dir/worse.trace" --allocators=glibc --csv="$dir/r.csv" \
+        >"$dir/out" 2>"$dir/err"
+    [ $? -ne 0 ] || fail "a slow bad trace did not stop the run"
+    contains err "$dir/slow.trace:300002:"
+    lacks err "$dir/worse.trace:"
     ;;
 beyond_memory)
     # A valid trace whose live bytes no machine here holds is left out, with a
