@@ -508,6 +508,11 @@ budget)
     contains err "skipped: arena bs=16 on small"
     [ "$(column "$dir/r.csv" allocator)" = glibc ] || fail "expected one glibc row: $(cat "$dir/r.csv")"
     contains out "1.00x"
+    # a threaded replay looks at the clock as often: 20000 ops on 4 threads are
+    # under 16384 a thread, and at that stride it never looked
+    expect 0 "$replay" --trace="$(gen threads 20000)" --allocators=arena,glibc --repetitions=1 --passes=throughput \
+        --budget=0.000000001 --budget-all --csv="$dir/th.csv"
+    contains err "skipped: arena bs=16 t=4 on threads"
     # no latency pass, no latency_repetitions fact (it read as if one had run)
     lacks r.csv "# latency_repetitions:"
     # every configuration left out: nothing measured is a failure that writes nothing
