@@ -59,18 +59,19 @@ static void pattern_init(void) {
     for (size_t i = 0; i < sizeof pattern; i++) pattern[i] = (unsigned char)i;
 }
 
+/* Bytes of the pattern's stretch that starts `at` bytes into a block of `size`. */
+static size_t stretch(size_t size, size_t at) { return size - at < 256 ? size - at : 256; }
+
 static int intact(const struct slot *s) {
     const unsigned char *expected = pattern + s->tag;
-    for (size_t at = 0; at < s->size; at += 256) {
-        size_t n = s->size - at < 256 ? s->size - at : 256;
-        if (memcmp(s->p + at, expected, n)) return 0;
-    }
+    for (size_t at = 0; at < s->size; at += 256)
+        if (memcmp(s->p + at, expected, stretch(s->size, at))) return 0;
     return 1;
 }
 
 static void fill(struct slot *s) {
     const unsigned char *source = pattern + s->tag;
-    for (size_t at = 0; at < s->size; at += 256) memcpy(s->p + at, source, s->size - at < 256 ? s->size - at : 256);
+    for (size_t at = 0; at < s->size; at += 256) memcpy(s->p + at, source, stretch(s->size, at));
 }
 
 static void edge_cases(arena_t *a, size_t block_size) {

@@ -281,10 +281,8 @@ public:
     // All as record was started: in the child before exec, and in record once
     // the traces are in place. One that came meanwhile acts now.
     void release() {
-        const int saved = errno;
-        restore();
+        restore();  // keeps errno, as sigprocmask does when it succeeds
         unblock();
-        errno = saved;
     }
     ~RecordingSignals() { release(); }
     RecordingSignals(const RecordingSignals &) = delete;
