@@ -368,7 +368,8 @@ struct Listed {
     std::string process;  // the kernel's name for it (at most 15 bytes)
     // A trace made: the images of its pid that could not create a trace under
     // its name, before the one that made it and after (it names the trace an
-    // image would have made first, whatever the error).
+    // image would have made first, whatever the error). One never made: the
+    // later images that could not create it either (unmade_after).
     std::vector<Listed> unmade_before, unmade_after;
     std::vector<Listed> lost;  // a trace made: why it was cut short
 };
@@ -379,7 +380,8 @@ struct Listed {
 // again) as "~ ERRNO PID NAME PATH" (record.c). Lines of other files are
 // skipped. A path listed made and not made is one trace, made by one image of
 // the pid and not by another (exec): it is reported once, as made, with what
-// the others could not record.
+// the others could not record; one listed not made by every image, once, as
+// not made.
 std::vector<Listed> read_list(const std::string &list, const std::string &base) {
     std::vector<Listed> listed;
     std::ifstream names(list);
@@ -404,7 +406,15 @@ std::vector<Listed> read_list(const std::string &list, const std::string &base) 
                 const Listed why = listed[i];
                 listed[i].lost.push_back(why);
                 listed[i].mark = 0;
+                continue;
             }
+            // Never made, by any image of its pid: said once, with the later ones.
+            const auto first = std::find_if(listed.begin(), listed.begin() + static_cast<long>(i), [&](const Listed &e) {
+                return e.mark == '!' && e.plain == listed[i].plain;
+            });
+            if (first == listed.begin() + static_cast<long>(i)) continue;
+            folded[i] = true;
+            first->unmade_after.push_back(listed[i]);
             continue;
         }
         folded[i] = true;
@@ -549,9 +559,12 @@ int cmd_record(const std::vector<std::string> &args) {
         std::string path = stem + plain.substr(base.size()) + (gz ? ".gz" : ""), error;
         if (entry.mark == '!') {
             // Never made: the process ran on unrecorded, its calls in no trace.
-            fprintf(stderr, "arena-trace record: %s was not written: process %ld (%s) could not create it (%s); "
-                            "its heap calls went unrecorded\n", path.c_str(), entry.pid, entry.process.c_str(),
-                    strerror(entry.error));
+            std::string later;
+            for (const Listed &e : entry.unmade_after)
+                later += std::string(", nor could a later image of it (") + e.process + ") (" + strerror(e.error) + ")";
+            fprintf(stderr, "arena-trace record: %s was not written: process %ld (%s) could not create it (%s)%s; "
+                            "%s heap calls went unrecorded\n", path.c_str(), entry.pid, entry.process.c_str(),
+                    strerror(entry.error), later.c_str(), later.empty() ? "its" : "their");
             result = 1;
             continue;
         }

@@ -104,17 +104,22 @@ int main(int argc, char **argv) {
         free(malloc(33334));
         return 0;
     }
-    const int then_exec = strcmp(argv[1], "no-fd-then-exec") == 0, one_fd = strcmp(argv[1], "exec-with-one-fd") == 0;
+    /* One pid, two images: the first cannot make its trace (no descriptor left)
+     * or makes it; the second gets every descriptor back, or one, which its
+     * list takes (so it cannot make a trace either). */
+    const int neither = strcmp(argv[1], "no-fd-then-exec-with-one-fd") == 0;
+    const int then_exec = neither || strcmp(argv[1], "no-fd-then-exec") == 0;
+    const int one_fd = neither || strcmp(argv[1], "exec-with-one-fd") == 0;
     if (then_exec || one_fd) {
         pid_t pid = fork();
         if (pid < 0) return 3;
         if (pid == 0) {
-            if (one_fd) free(malloc(33333)); /* the trace is made: FILE.PID */
+            if (!then_exec) free(malloc(33333)); /* the trace is made: FILE.PID */
             const int first = dup(0);
             close(first);
             const int last = take_every_fd();
             if (then_exec) free(malloc(33333)); /* cannot be made: no descriptor */
-            for (int fd = then_exec ? first : last; fd <= last; fd++) close(fd);
+            for (int fd = one_fd ? last : first; fd <= last; fd++) close(fd);
             exec_heap_call(argv[0]);
         }
         int status = 0;

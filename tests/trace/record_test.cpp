@@ -280,6 +280,29 @@ TEST(Recorder, AnImageThatCouldNotCreateTheTraceAnotherImageMadeIsSaidOnce) {
     }
 }
 
+// One pid, two images, neither of which could create its trace: record says
+// once that FILE.PID was not written, with why for each image. Before, it said
+// the same line twice.
+TEST(Recorder, ATraceNoImageOfItsPidCouldCreateIsSaidNotWrittenOnce) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "nw.trace") + "' -- " +
+                                   RECORD_ENDINGS + " no-fd-then-exec-with-one-fd");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(files_starting(dir.path(), "nw"), std::vector<std::string>{"nw.trace"}) << r.err;
+    const std::string said = "arena-trace record: " + (dir / "nw.trace.");
+    const size_t at = r.err.find(said);
+    ASSERT_NE(at, std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find(said, at + 1), std::string::npos) << "said twice: " << r.err;
+    const size_t pid_at = at + said.size(), pid_end = r.err.find(' ', pid_at);
+    const std::string pid = r.err.substr(pid_at, pid_end - pid_at);
+    const std::string emfile = strerror(EMFILE);
+    EXPECT_EQ(r.err.substr(pid_end, r.err.find('\n', at) + 1 - pid_end),
+              " was not written: process " + pid + " (record_endings) could not create it (" + emfile +
+                  "), nor could a later image of it (record_endings) (" + emfile +
+                  "); their heap calls went unrecorded\n")
+        << r.err;
+}
+
 // With no list to tell, the recorder says it on stderr: only while descriptor 2
 // is the stderr the program started with. Before, a program that closed it and
 // opened a data file there found the recorder's message in its data.
