@@ -50,7 +50,7 @@ struct Options {
     std::vector<uint64_t> region_sizes = {0};  // 0: the policy's own
     uint64_t repetitions = 5;
     uint64_t latency_repetitions = 1;
-    uint64_t memory_repetitions = 15;
+    uint64_t memory_repetitions = 0;  // 0 until given: then 15, or --repetitions when more
     double memory_spread_percent = 1;  // 0: every configuration's memory pass repeats
     std::vector<Pass> passes = {Pass::Throughput, Pass::Memory, Pass::Latency};
     ThreadMode thread_mode = ThreadMode::Threaded;
@@ -86,8 +86,9 @@ static const char kUsage[] =
     "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
     "                        (default: 1, 0: none; its percentiles come from every call of\n"
     "                        a replay)\n"
-    "  --memory-repetitions=N  at most N memory passes of each configuration (>= 1,\n"
-    "                        default: 15): below --repetitions, the first N repetitions\n"
+    "  --memory-repetitions=N  at most N memory passes of each configuration (>= 1;\n"
+    "                        default: 15, or --repetitions when more): below\n"
+    "                        --repetitions, the first N repetitions\n"
     "                        run it; above, a configuration whose resident peaks spread\n"
     "                        by more than --memory-spread over --repetitions gets it\n"
     "                        repeated up to N times in all, the extra repetitions memory only\n"
@@ -177,6 +178,8 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     if (o.check) o.passes = {Pass::Check};
     if (o.instructions) o.passes = {Pass::Instructions};
     if (o.check || o.instructions) o.repetitions = 1;
+    // Unless told otherwise, every repetition measures memory too.
+    if (!o.memory_repetitions) o.memory_repetitions = std::max<uint64_t>(15, o.repetitions);
     o.json_path = bench::json_output(o.csv_path, o.json_path);
     if (o.trace_paths.empty()) o.trace_paths.push_back(BENCH_SOURCE_DIR "/traces");
     return o;

@@ -348,6 +348,12 @@ memory_repetitions)
     done
     expect 2 "$replay" --memory-repetitions=0
     contains err "--memory-repetitions must be at least 1"
+    # Not given, it takes more repetitions than its 15 in: every one measures memory.
+    expect 0 "$replay" --trace="$trace" --allocators=glibc --repetitions=16 --passes=throughput,memory \
+        --csv="$dir/many.csv"
+    [ "$(grep -v '^#' "$dir/many.csv" | awk -F, '$2 == "glibc" && $11 != ""' | wc -l)" -eq 16 ] ||
+        fail "16 repetitions without --memory-repetitions: $(cat "$dir/many.csv")"
+    lacks many.csv "# memory_repetitions:"
     # Without the memory pass there is nothing to repeat.
     expect 0 "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --memory-spread=0 --passes=throughput \
         --csv="$dir/t.csv"
