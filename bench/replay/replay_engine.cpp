@@ -89,6 +89,14 @@ static inline bool wait_for(const std::atomic<uint64_t> &done, uint64_t needed,
 
 static constexpr uintptr_t kPage = 4096;
 
+// A replay under a budget looks at the clock every this many ops (of each
+// thread, threaded), not at fractions of the trace: late in gen-phased seed's
+// first fit takes milliseconds an op, and 1/64 of its ops (4687) ran its 2 s
+// budget to 33 s. A reading per 256 ops costs about 0.1 ns an op, in the one
+// pass the budget bounds.
+static constexpr uint64_t kBudgetCheckOps = 256;
+static_assert((kBudgetCheckOps & (kBudgetCheckOps - 1)) == 0, "a threaded replay masks its op count with it");
+
 // Writes bytes [from, to) of a block the way measuring.md asks: the first and
 // last byte and one byte in every 4 KiB page between, so that resident memory
 // counts what a program that uses its blocks would have resident.
@@ -418,11 +426,7 @@ void Session::State::plan_stops() {
         if (after_peak > 0 && (place == stops.end() || *place != after_peak)) stops.insert(place, after_peak);
         peak_stop = static_cast<size_t>(std::lower_bound(stops.begin(), stops.end(), after_peak) - stops.begin());
     } else if (options.budget_seconds > 0) {
-        // The clock every 256 ops, not every 1/64 of them: late in gen-phased
-        // seed's first fit takes milliseconds an op, and 1/64 of its ops (4687)
-        // ran its 2 s budget to 33 s. A reading per 256 ops costs about 0.1 ns
-        // an op, in the one pass the budget bounds.
-        const uint64_t step = 256;
+        const uint64_t step = kBudgetCheckOps;
         for (uint64_t at = step; at < ops; at += step) stops.push_back(at);
         stops.push_back(ops);
     } else {
@@ -630,9 +634,9 @@ void Session::State::run_thread(size_t worker, Timer &timer, Writes &writes, Out
     size_t next_stop = 0;
     const uint64_t budget = budget_ns();
     const uint64_t t0 = budget ? now_ns() : 0;
-    // The clock every 256 of this thread's ops under a budget, as run_serial's
-    // stops do (every 16384, a --quick replay's threads never looked at it).
-    const uint64_t check_mask = budget ? 255 : 16383;
+    // Under a budget the clock as often as run_serial's stops look at it (every
+    // 16384 ops, a --quick replay's threads never did); otherwise the abort flag alone.
+    const uint64_t check_mask = budget ? kBudgetCheckOps - 1 : 16383;
     bench::Allocator &a = *allocator;
     std::atomic<uint64_t> *done = slot_done.data();
     uint64_t n = 0, waited_cpu_ns = 0;
