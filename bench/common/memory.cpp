@@ -39,6 +39,12 @@ uint64_t minor_faults() {
     return static_cast<uint64_t>(usage.ru_minflt);
 }
 
+void prefault_pages(void *p, size_t bytes) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    volatile char *bytes_at = static_cast<volatile char *>(p);
+    for (size_t at = 0; at < bytes; at += page) bytes_at[at] = 0;
+}
+
 MappedBytes::~MappedBytes() {
     if (data_) munmap(data_, bytes_);
 }
@@ -51,6 +57,7 @@ bool MappedBytes::allocate(size_t bytes, std::string *error) {
                  std::strerror(errno);
         return false;
     }
+    prefault_pages(p, bytes);
     data_ = p;
     bytes_ = bytes;
     return true;

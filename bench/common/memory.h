@@ -29,6 +29,13 @@ private:
 // Minor page faults of this process so far (every thread).
 uint64_t minor_faults();
 
+// Writes a zero into every page of [p, p + bytes) (writable, already zero):
+// memory really backed before anything is timed. MAP_POPULATE alone is not
+// that on every VM: on a Firecracker guest of this kind it maps the pages in
+// the guest only, and the first access to each (a read as well) still costs
+// 5-7 us under a fault the host takes and getrusage does not count.
+void prefault_pages(void *p, size_t bytes);
+
 // An array of T mapped straight from the OS and faulted in now: the replay's
 // own bookkeeping stays out of the allocator under test and out of the
 // resident-memory rise measured during the replay.
