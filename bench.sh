@@ -102,6 +102,21 @@ on_signal() {
 for signal in INT TERM HUP; do trap "on_signal $signal" "$signal"; done
 echo "== results go to $out" >&2
 
+# The value of driver flag $1 (--name=VALUE or --name VALUE; the last one
+# given), or $2 when it is not given.
+driver_flag_value() {
+    local value=$2 i flag
+    for ((i = 0; i < ${#driver_flags[@]}; i++)); do
+        flag=${driver_flags[$i]}
+        if [[ $flag == "$1="* ]]; then
+            value=${flag#*=}
+        elif [[ $flag == "$1" && $((i + 1)) -lt ${#driver_flags[@]} ]]; then
+            value=${driver_flags[$((i + 1))]}
+        fi
+    done
+    echo "$value"
+}
+
 bin=build/bin
 case "$mode" in
     replay)
@@ -112,9 +127,14 @@ case "$mode" in
             set -- "$bin/bench_replay" --csv="$out/replay.csv" --timeline="$out/timeline.csv"
         fi ;;
     sweep)
+        # Up to 9 memory passes where the peaks spread, and never fewer than the
+        # repetitions asked for (--memory-repetitions below them would leave the
+        # last repetitions without one); a --memory-repetitions given wins.
+        memory_repetitions=$(driver_flag_value --repetitions 3)
+        [ "$memory_repetitions" -ge 9 ] 2>/dev/null || memory_repetitions=9
         set -- "$bin/bench_replay" --allocators=arena,seed --block-sizes=8,16,32,64,128,256,512,1024,2048,4096 \
             --region-sizes=64K,1M,4M --max-ops=100000 --repetitions=3 --passes=throughput,memory \
-            --memory-repetitions=9 --budget-all --csv="$out/sweep.csv" ;;
+            --memory-repetitions="$memory_repetitions" --budget-all --csv="$out/sweep.csv" ;;
     instructions)
         set -- "$bin/bench_replay" --instructions --max-ops=200000 --budget=0 --csv="$out/replay.csv" ;;
     micro)

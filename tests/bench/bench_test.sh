@@ -494,6 +494,16 @@ bench_sh)
     ! grep -q -- '^--timeline' "$dir/tree/driver-args" || fail "--quick asks for a timeline: $(cat "$dir/tree/driver-args")"
     [ "$(tail -2 "$dir/tree/driver-args" | tr '\n' ' ')" = "--repetitions 3 " ] ||
         fail "the user's flags do not come last: $(cat "$dir/tree/driver-args")"
+    # the sweep's memory passes: up to 9, and never below the repetitions asked
+    # for (--memory-repetitions=9 under --repetitions=10 left the 10th without one)
+    expect 0 fake_bench sweep
+    grep -qx -- --memory-repetitions=9 "$dir/tree/driver-args" || fail "sweep: $(cat "$dir/tree/driver-args")"
+    for repetitions in --repetitions=12 "--repetitions 12"; do
+        # shellcheck disable=SC2086 # the second form is two words on purpose
+        expect 0 fake_bench sweep --repetitions=4 $repetitions
+        grep -qx -- --memory-repetitions=12 "$dir/tree/driver-args" ||
+            fail "sweep $repetitions: $(cat "$dir/tree/driver-args")"
+    done
     expect 2 fake_bench --trace /some/file stray-word
     contains err "unknown argument 'stray-word'"
     # the outputs are bench.sh's to name: a --csv of the user's left the run's
