@@ -153,6 +153,30 @@ void os_unmap(void *p, size_t size) INTERNAL;
  * are not resident. Returns true on error, nothing dropped: the kernel refuses
  * locked memory (mlock, mlockall), which keeps its contents. */
 bool os_purge(void *p, size_t size) INTERNAL;
+/* Ranges to drop as os_purge does, with one system call for all of them where
+ * the kernel takes one (process_madvise on the calling process): on VMs of
+ * this project's machine kind one madvise call costs about 20 us whatever its
+ * size, most of it the TLB flush, and a purge pass hands back dozens of
+ * scattered pages. The memory of a range added must not be written, unmapped
+ * or handed out before the batch is flushed. */
+#define OS_PURGE_BATCH 64
+typedef struct os_purge_batch {
+    unsigned count;
+    struct os_purge_range {
+        void *base; /* the layout of struct iovec */
+        size_t len;
+    } range[OS_PURGE_BATCH];
+} os_purge_batch;
+_Static_assert(OS_PURGE_BATCH >= 2 && OS_PURGE_BATCH <= 1024, "a batch is several ranges, within IOV_MAX");
+/* Adds [p, p+size) (page aligned) to the batch; a full batch is flushed first. */
+void os_purge_batch_add(os_purge_batch *b, void *p, size_t size) INTERNAL;
+/* Drops every range of the batch and empties it. Returns true when the kernel
+ * refused some range (locked memory): those keep their contents, the others
+ * are dropped. */
+bool os_purge_batch_flush(os_purge_batch *b) INTERNAL;
+/* From now on every batch flushes with one madvise per range, as on a kernel
+ * without process_madvise (the drop-in's ARENA_PURGE_BATCH=0). Process-wide. */
+void os_purge_batching_off(void) INTERNAL;
 /* Resizes a mapping in place. Returns true on error, nothing changed. */
 bool os_resize(void *p, size_t old_size, size_t new_size) INTERNAL;
 /* Moves the pages of a mapping onto `dest`, a mapping of new_size bytes that it

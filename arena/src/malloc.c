@@ -146,6 +146,10 @@ static NOINLINE arena_t *process_arena_slow(void) {
     a->fast = false; /* its calls go through thread heaps, never a->heap's fast path */
     process_arena = a;
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+    /* A sandbox whose seccomp filter kills a process on pidfd_open or
+     * process_madvise (instead of failing the call) needs the plain madvise. */
+    const char *batch = getenv("ARENA_PURGE_BATCH");
+    if (batch && strcmp(batch, "0") == 0) os_purge_batching_off();
     print_stats_at_exit = env_flag("ARENA_STATS");
     if (print_stats_at_exit) {
         int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100); /* out of the way of a program's own */

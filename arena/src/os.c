@@ -4,7 +4,10 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static _Atomic unsigned long os_fail_after;  /* mappings that still succeed */
 static _Atomic unsigned long os_fail_every;  /* then every N-th one fails; 0 = never */
@@ -68,6 +71,81 @@ bool os_purge(void *p, size_t size) {
     if (!size) return false;
     if (unlikely(atomic_load_explicit(&os_purge_refused, memory_order_relaxed))) return true;
     return madvise(p, size, MADV_DONTNEED) != 0;
+}
+
+/* This process's pidfd for process_madvise, with the pid it was opened for:
+ * (pid << 32) | fd, one word so that no thread sees the one without the
+ * other; 0 until opened. A forked child finds its parent's pid there and opens
+ * its own (the parent's pidfd would be refused MADV_DONTNEED, and the child's
+ * pages would stay). OS_PIDFD_NONE: the kernel has no batched purge for this
+ * process (no pidfd_open, no process_madvise, or no MADV_DONTNEED through it
+ * for the process itself, as before Linux 6.13), or the descriptor was taken
+ * from under the library. */
+#define OS_PIDFD_NONE UINT64_MAX
+static _Atomic uint64_t os_pidfd;
+
+/* Where the pidfd goes: above the descriptors programs number themselves, so
+ * that a program that expects open() to return 3, or closes or dup2s onto low
+ * descriptors, does not meet it. */
+#define OS_PIDFD_FLOOR 512
+
+/* This process's pidfd, or -1 when there is none. Threads racing to open it
+ * may each open one; one is kept and the others closed. */
+static int os_self_pidfd(void) {
+    uint64_t held = atomic_load_explicit(&os_pidfd, memory_order_acquire);
+    if (held == OS_PIDFD_NONE) return -1;
+    uint32_t pid = (uint32_t)getpid();
+    if (held && (uint32_t)(held >> 32) == pid) return (int)(uint32_t)held;
+    int opened = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0); /* close-on-exec */
+    if (opened >= 0 && opened < OS_PIDFD_FLOOR) {
+        int high = fcntl(opened, F_DUPFD_CLOEXEC, OS_PIDFD_FLOOR);
+        if (high >= 0) {
+            close(opened);
+            opened = high;
+        }
+    }
+    uint64_t now = opened >= 0 ? (uint64_t)pid << 32 | (uint32_t)opened : OS_PIDFD_NONE;
+    if (!atomic_compare_exchange_strong(&os_pidfd, &held, now)) {
+        if (opened >= 0) close(opened); /* another thread's is in */
+        return held == OS_PIDFD_NONE ? -1 : (int)(uint32_t)held;
+    }
+    if (held) close((int)(uint32_t)held); /* the parent's, inherited over fork */
+    return opened;
+}
+
+void os_purge_batching_off(void) { atomic_store(&os_pidfd, OS_PIDFD_NONE); }
+
+void os_purge_batch_add(os_purge_batch *b, void *p, size_t size) {
+    ARENA_ASSERT((uintptr_t)p % OS_PAGE == 0 && size % OS_PAGE == 0);
+    if (!size) return;
+    if (b->count == OS_PURGE_BATCH) os_purge_batch_flush(b);
+    b->range[b->count++] = (struct os_purge_range){p, size};
+}
+
+bool os_purge_batch_flush(os_purge_batch *b) {
+    unsigned count = b->count, done = 0;
+    b->count = 0;
+    if (!count) return false;
+    if (unlikely(atomic_load_explicit(&os_purge_refused, memory_order_relaxed))) return true;
+    int saved = errno;
+    bool refused = false;
+    int fd = count > 1 ? os_self_pidfd() : -1;
+    if (fd >= 0) {
+        /* The bytes dropped, the ranges in order; -1 when an error came first. */
+        long dropped = syscall(SYS_process_madvise, fd, b->range, (size_t)count, MADV_DONTNEED, 0u);
+        if (dropped < 0) {
+            /* Locked memory in the first range, or no such call for this
+             * process: a madvise of that range tells which. */
+            done = 1;
+            if (madvise(b->range[0].base, b->range[0].len, MADV_DONTNEED) == 0) atomic_store(&os_pidfd, OS_PIDFD_NONE);
+            else refused = true;
+        }
+        for (size_t bytes = dropped > 0 ? (size_t)dropped : 0; done < count && bytes >= b->range[done].len; done++)
+            bytes -= b->range[done].len;
+    }
+    for (; done < count; done++) refused |= madvise(b->range[done].base, b->range[done].len, MADV_DONTNEED) != 0;
+    errno = saved;
+    return refused;
 }
 
 bool os_resize(void *p, size_t old_size, size_t new_size) {

@@ -240,10 +240,11 @@ static uint32_t page_busy_os(const heap_t *h, const page_t *pg, uint32_t carved)
 }
 
 /* Hands the OS pages of pg (ACTIVE, not in a mode, carved) on which no block
- * is live back to the OS, parking every listed block that lies partly there:
- * a page handed back is written again only when its blocks are listed again
- * (page_unpark), so purged_os stays true. Returns the bytes handed back. */
-static size_t page_shrink(heap_t *h, page_t *pg) {
+ * is live back to the OS, through `batch`, parking every listed block that lies
+ * partly there: a page handed back is written again only when its blocks are
+ * listed again (page_unpark), so purged_os stays true, and the caller flushes
+ * the batch before it returns. Returns the bytes handed back. */
+static size_t page_shrink(heap_t *h, page_t *pg, os_purge_batch *batch) {
     ARENA_ASSERT(pg->start % OS_PAGE == 0 && pg->capacity > 0);
     uint32_t carved = page_carved_os(pg), busy = page_busy_os(h, pg, carved);
     if (!(carved & ~busy & ~pg->purged_os)) return 0; /* nothing new to hand back */
@@ -271,7 +272,7 @@ static size_t page_shrink(heap_t *h, page_t *pg) {
     while (purge) {
         unsigned first = (unsigned)__builtin_ctz(purge), n = 0;
         while (purge >> (first + n) & 1) n++;
-        os_purge((void *)(pg->start + (size_t)first * OS_PAGE), (size_t)n * OS_PAGE);
+        os_purge_batch_add(batch, (void *)(pg->start + (size_t)first * OS_PAGE), (size_t)n * OS_PAGE);
         purge &= ~(uint32_t)((((uint64_t)1 << n) - 1) << first);
     }
     return purged;
@@ -282,15 +283,18 @@ void page_shrink_sparse(heap_t *h, size_t fresh) {
     size_t every = h->stats.live_bytes >> SHRINK_LIVE_SHIFT;
     if (h->grown_since_shrink < (every > SHRINK_EVERY ? every : SHRINK_EVERY) || h->mode) return;
     h->grown_since_shrink = 0;
+    os_purge_batch batch;
+    batch.count = 0;
     for (segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
         for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
             page_t *pg = &s->pages[i];
             /* Sparse, with something to park (a page being carved has no
              * free list yet). */
             if (pg->state != PAGE_ACTIVE || !pg->free || (size_t)pg->used << SHRINK_SPARSE_SHIFT > pg->capacity) continue;
-            page_shrink(h, pg);
+            page_shrink(h, pg, &batch);
         }
     }
+    os_purge_batch_flush(&batch);
 }
 
 /* Whether pg's next carve writes an OS page it has not touched since it was
@@ -377,10 +381,14 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
 /* Releases segment s when none of its pages is in use or dirty, unless it is
  * the heap's only small segment and `keep_last`: its free pages come off the
  * clean list. */
-static void page_segment_release_if_clean(heap_t *h, segment_t *s, bool keep_last) {
-    if (s->pages_active || (keep_last && h->segments[SEG_SMALL] == s && !s->next)) return;
+static bool page_segment_clean(const heap_t *h, const segment_t *s, bool keep_last) {
+    if (s->pages_active || (keep_last && h->segments[SEG_SMALL] == s && !s->next)) return false;
     for (uint32_t i = s->first_page; i < s->pages_ready; i++)
-        if (s->pages[i].dirty) return;
+        if (s->pages[i].dirty) return false;
+    return true;
+}
+static void page_segment_release_if_clean(heap_t *h, segment_t *s, bool keep_last) {
+    if (!page_segment_clean(h, s, keep_last)) return;
     /* What purges handed back is gone with the mapping: new memory the heap
      * faults in later stands in for it. */
     for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
@@ -453,6 +461,8 @@ void page_free_slow(heap_t *h, page_t *pg) {
 
 size_t page_trim(heap_t *h) {
     size_t released = 0;
+    os_purge_batch batch;
+    batch.count = 0;
     for (unsigned c = 0; c < h->classes.count; c++) {
         page_queue *q = &h->queues[c];
         for (page_t *pg = q->first, *next; pg; pg = next) {
@@ -462,27 +472,42 @@ size_t page_trim(heap_t *h) {
                 queue_remove(q, pg);
                 page_release(h, pg);
             } else if (pg->free && !h->mode) {
-                released += page_shrink(h, pg);
+                released += page_shrink(h, pg, &batch);
             }
         }
         direct_update(h, c);
     }
+    /* What page_release purged in between went on its own: a page shrunk here
+     * keeps a live block, so its segment stays mapped until this flush. */
+    os_purge_batch_flush(&batch);
     return released;
 }
 
 void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
+    /* The pages go back in batches (os_purge_batch): one pass hands back
+     * dozens of scattered free pages, each its own madvise before. A segment
+     * is unmapped only once its pages left the batch: another thread may map
+     * the range again at once. Whether the kernel dropped them is not asked:
+     * a small page is carved again from its first byte whatever it holds. */
+    os_purge_batch batch;
+    batch.count = 0;
     while (h->dirty_page_bytes > keep) {
         page_t *pg = h->free_dirty.last; /* the oldest */
         ARENA_ASSERT(pg && pg->dirty);
-        if (spare_young && (uint16_t)(now - pg->dirty_since) < PURGE_DELAY_TICKS) return; /* the rest are younger */
+        if (spare_young && (uint16_t)(now - pg->dirty_since) < PURGE_DELAY_TICKS) break; /* the rest are younger */
         if (h->mode) modes_page_verify(h, pg);
         queue_remove(&h->free_dirty, pg);
         h->dirty_page_bytes -= page_touched_bytes(pg);
         h->purged_out += page_touched_bytes(pg);
-        os_purge((void *)pg->start, page_touched_bytes(pg));
+        os_purge_batch_add(&batch, (void *)pg->start, page_touched_bytes(pg));
         page_purged(pg);
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
-        page_segment_release_if_clean(h, page_segment(pg), true);
+        segment_t *s = page_segment(pg);
+        if (page_segment_clean(h, s, true)) {
+            os_purge_batch_flush(&batch);
+            page_segment_release_if_clean(h, s, true);
+        }
     }
+    os_purge_batch_flush(&batch);
 }

@@ -43,3 +43,16 @@ void *internal_hook_half_linked_segment(arena_t *a) {
     head->prev = s;
     return s;
 }
+
+/* os_purge_batch on `count` ranges of `len` bytes each, `stride` bytes apart
+ * from `base`: adds them all (more than OS_PURGE_BATCH flush on their own on
+ * the way), flushes, and returns the flush's result (true: some refused). */
+bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count) {
+    os_purge_batch batch;
+    batch.count = 0;
+    for (unsigned i = 0; i < count; i++) os_purge_batch_add(&batch, (uint8_t *)base + (size_t)i * stride, len);
+    return os_purge_batch_flush(&batch);
+}
+
+/* How many ranges a batch holds before it flushes itself. */
+unsigned internal_hook_purge_batch_size(void) { return OS_PURGE_BATCH; }

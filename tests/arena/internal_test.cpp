@@ -2,6 +2,8 @@
 // library is linked statically, so its hidden symbols resolve here.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
@@ -18,6 +20,8 @@ extern "C" uintptr_t internal_hook_medium_segment_end(const void *p);
 extern "C" void internal_hook_purge_all(arena_t *a);
 extern "C" size_t internal_hook_purge_boost(const arena_t *a);
 extern "C" void internal_hook_wait_purge_delay(void);
+extern "C" bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count);
+extern "C" unsigned internal_hook_purge_batch_size(void);
 extern "C" void *internal_hook_half_linked_segment(arena_t *a);
 extern "C" void error_defer_begin(void);
 extern "C" void error_defer_end(void);
@@ -308,3 +312,83 @@ TEST(SegmentLists, AResetFollowsAHalfChangedListByItsForwardLinks) {
 }
 
 }  // namespace
+
+namespace {
+
+// A mapping of `ranges` pairs of 16 KiB, every byte 0xA5: the first of each
+// pair is what a batch purges, the second what it must leave.
+struct PurgeRanges {
+    static constexpr size_t kLen = 16 << 10, kStride = 2 * kLen;
+    explicit PurgeRanges(unsigned n) : ranges(n) {
+        base = static_cast<uint8_t *>(mmap(nullptr, kStride * n, PROT_READ | PROT_WRITE,
+                                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        if (base != MAP_FAILED) memset(base, 0xA5, kStride * n);
+    }
+    ~PurgeRanges() {
+        if (base != MAP_FAILED) munmap(base, kStride * ranges);
+    }
+    // Range i (purged: 0) and the bytes after it (kept: 0xA5) read as expected.
+    bool holds(unsigned i, uint8_t purged_byte = 0) const {
+        const uint8_t *r = base + (size_t)i * kStride;
+        return std::all_of(r, r + kLen, [&](uint8_t b) { return b == purged_byte; }) &&
+               std::all_of(r + kLen, r + kStride, [](uint8_t b) { return b == 0xA5; });
+    }
+    unsigned ranges;
+    uint8_t *base;
+};
+
+}  // namespace
+
+// More ranges than a batch holds: the full batches flush on their own, the
+// last one on the flush; every range reads zero afterwards (dropped) and the
+// memory between them keeps its bytes.
+TEST(PurgeBatch, DropsEveryRangeAndNothingBetween) {
+    const unsigned n = 3 * internal_hook_purge_batch_size() + 5;
+    PurgeRanges m(n);
+    ASSERT_NE(m.base, MAP_FAILED);
+    EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));
+    for (unsigned i = 0; i < n; i++) ASSERT_TRUE(m.holds(i)) << "range " << i;
+    // one range: a batch of one is a plain madvise
+    memset(m.base, 0xA5, m.kLen);
+    EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, 1));
+    EXPECT_TRUE(m.holds(0));
+}
+
+// A child forked after the parent's batches opened the library's descriptor
+// of the parent: the child's batches drop the child's pages, and the
+// parent's stay as they were.
+TEST(PurgeBatch, AForkedChildDropsItsOwnPages) {
+    const unsigned n = 8;
+    PurgeRanges m(n);
+    ASSERT_NE(m.base, MAP_FAILED);
+    EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));  // the parent's descriptor now
+    memset(m.base, 0xA5, m.kStride * n);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        bool refused = internal_hook_purge_batch(m.base, m.kStride, m.kLen, n);
+        bool dropped = true;
+        for (unsigned i = 0; i < n; i++) dropped &= m.holds(i);
+        _exit(!refused && dropped ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's pages were not dropped";
+    for (unsigned i = 0; i < n; i++) EXPECT_TRUE(m.holds(i, 0xA5)) << "the parent's range " << i << " changed";
+}
+
+// Locked memory is refused (its bytes stay) and said so; the ranges around it
+// are dropped all the same, whether it comes first in the batch or later.
+TEST(PurgeBatch, ALockedRangeIsRefusedAndTheOthersDropped) {
+    for (unsigned locked : {0u, 3u}) {
+        SCOPED_TRACE("locked range " + std::to_string(locked));
+        const unsigned n = 6;
+        PurgeRanges m(n);
+        ASSERT_NE(m.base, MAP_FAILED);
+        uint8_t *lock_at = m.base + (size_t)locked * m.kStride;
+        if (mlock(lock_at, m.kLen) != 0) GTEST_SKIP() << "mlock: " << strerror(errno);
+        EXPECT_TRUE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));
+        for (unsigned i = 0; i < n; i++) EXPECT_TRUE(m.holds(i, i == locked ? 0xA5 : 0)) << "range " << i;
+        munlock(lock_at, m.kLen);
+    }
+}

@@ -39,4 +39,15 @@ contains err "allocations, "
 expect 0 env LD_PRELOAD="$lib" ARENA_STATS=1 "$program" --reuse-descriptors "$dir/other"
 contains err "allocations, "
 empty other
+# Free pages go back in batches, one process_madvise each through a pidfd kept
+# at 512 or above, where the kernel has the call; ARENA_PURGE_BATCH=0 opens no
+# pidfd (a plain madvise per range, for sandboxes that kill on the call).
+expect 0 env LD_PRELOAD="$lib" "$program" --purge
+if grep -qx "batch works" "$dir/out"; then
+    awk '$1 == "pidfd" && $2 >= 512 { found = 1 } END { exit !found }' "$dir/out" ||
+        fail "no pidfd at 512 or above after purging: $(cat "$dir/out")"
+fi
+[ "$(grep -c '^pidfd' "$dir/out")" -le 1 ] || fail "more than one pidfd: $(cat "$dir/out")"
+expect 0 env LD_PRELOAD="$lib" ARENA_PURGE_BATCH=0 "$program" --purge
+lacks out "pidfd"
 echo "ok"
