@@ -109,7 +109,8 @@ static int os_self_pidfd(void) {
         if (opened >= 0) close(opened); /* another thread's is in */
         return held == OS_PIDFD_NONE ? -1 : (int)(uint32_t)held;
     }
-    if (held) close((int)(uint32_t)held); /* the parent's, inherited over fork */
+    /* A parent's pidfd inherited over fork stays open (close-on-exec): the
+     * child may have put a descriptor of its own under that number since. */
     return opened;
 }
 
