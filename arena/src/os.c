@@ -4,9 +4,11 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #ifdef ARENA_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
@@ -125,6 +127,11 @@ static int os_self_pidfd(void) {
      * child may have put a descriptor of its own under that number since. */
     return opened;
 }
+
+_Static_assert(sizeof(struct os_purge_range) == sizeof(struct iovec) &&
+                   offsetof(struct os_purge_range, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(struct os_purge_range, len) == offsetof(struct iovec, iov_len),
+               "a batch's ranges are what process_madvise reads: struct iovec");
 
 void os_purge_batching_off(void) { atomic_store(&os_pidfd, OS_PIDFD_NONE); }
 
