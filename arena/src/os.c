@@ -155,7 +155,9 @@ bool os_purge_batch_flush(os_purge_batch *b) {
         long dropped = syscall(SYS_process_madvise, fd, b->range, (size_t)count, MADV_DONTNEED, 0u);
         if (dropped < 0) {
             /* Locked memory in the first range, or no such call for this
-             * process: a madvise of that range tells which. */
+             * process: a madvise of that range tells which. The descriptor
+             * stays open: the number may be the program's by now (it closed
+             * ours, or put its own there, the likeliest reasons for EBADF). */
             done = 1;
             if (madvise(b->range[0].base, b->range[0].len, MADV_DONTNEED) == 0) atomic_store(&os_pidfd, OS_PIDFD_NONE);
             else refused = true;

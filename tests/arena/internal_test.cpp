@@ -394,3 +394,28 @@ TEST(PurgeBatch, ALockedRangeIsRefusedAndTheOthersDropped) {
         syscall(SYS_munlock, lock_at, m.kLen);
     }
 }
+
+// A program that closes the library's pidfd (daemons close every descriptor
+// they did not open) still gets its pages dropped: the batch falls back to a
+// madvise per range, and the library opens no other descriptor for it.
+TEST(PurgeBatch, APidfdClosedUnderTheLibraryLeavesPlainMadvise) {
+    const unsigned n = 8;
+    PurgeRanges m(n);
+    ASSERT_NE(m.base, MAP_FAILED);
+    EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));
+    auto pidfds = [] {
+        std::vector<int> found;
+        for (int fd = 3; fd < 1024; fd++) {
+            char path[64], target[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+            ssize_t len = readlink(path, target, sizeof target - 1);
+            if (len > 0 && std::string(target, (size_t)len) == "anon_inode:[pidfd]") found.push_back(fd);
+        }
+        return found;
+    };
+    for (int fd : pidfds()) close(fd);  // none where the kernel has no batched purge
+    memset(m.base, 0xA5, m.kStride * n);
+    EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));
+    for (unsigned i = 0; i < n; i++) EXPECT_TRUE(m.holds(i)) << "range " << i;
+    EXPECT_TRUE(pidfds().empty());
+}
