@@ -378,17 +378,17 @@ void *page_malloc_slow(heap_t *h, size_t size, unsigned cls) {
     return page_malloc_search(h, size, cls);
 }
 
-/* Releases segment s when none of its pages is in use or dirty, unless it is
- * the heap's only small segment and `keep_last`: its free pages come off the
- * clean list. */
+/* Whether segment s can go: none of its pages in use or dirty, and it is not
+ * the heap's only small segment while `keep_last`. */
 static bool page_segment_clean(const heap_t *h, const segment_t *s, bool keep_last) {
     if (s->pages_active || (keep_last && h->segments[SEG_SMALL] == s && !s->next)) return false;
     for (uint32_t i = s->first_page; i < s->pages_ready; i++)
         if (s->pages[i].dirty) return false;
     return true;
 }
-static void page_segment_release_if_clean(heap_t *h, segment_t *s, bool keep_last) {
-    if (!page_segment_clean(h, s, keep_last)) return;
+/* Releases segment s, clean (page_segment_clean): its free pages come off the
+ * clean list. */
+static void page_segment_release(heap_t *h, segment_t *s) {
     /* What purges handed back is gone with the mapping: new memory the heap
      * faults in later stands in for it. */
     for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
@@ -396,6 +396,9 @@ static void page_segment_release_if_clean(heap_t *h, segment_t *s, bool keep_las
         h->unmapped_owed += (size_t)s->pages[i].purged_pages * OS_PAGE;
     }
     segment_release(h, s);
+}
+static void page_segment_release_if_clean(heap_t *h, segment_t *s, bool keep_last) {
+    if (page_segment_clean(h, s, keep_last)) page_segment_release(h, s);
 }
 
 void page_release_empty_segments(heap_t *h) {
@@ -506,7 +509,7 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         segment_t *s = page_segment(pg);
         if (page_segment_clean(h, s, true)) {
             os_purge_batch_flush(&batch);
-            page_segment_release_if_clean(h, s, true);
+            page_segment_release(h, s);
         }
     }
     os_purge_batch_flush(&batch);
