@@ -50,8 +50,7 @@ MappedBytes::~MappedBytes() {
 }
 
 bool MappedBytes::allocate(size_t bytes, std::string *error) {
-    void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                   -1, 0);
+    void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         *error = "cannot map " + std::to_string(bytes) + " bytes for the replay's tables: " +
                  std::strerror(errno);
