@@ -24,7 +24,7 @@ struct ChildResult {
     int exit_code = -1;
     int signal = 0;
     std::string results;      // everything written on fd 3
-    double wall_seconds = 0;  // fork to wait4
+    double wall_seconds = 0;  // spawn to wait4
     struct rusage usage {};
     bool succeeded() const { return started && signal == 0 && exit_code == 0; }
     std::string status() const;  // "exit 3", "killed by signal 11 (Segmentation fault)"

@@ -1,19 +1,25 @@
 // Tests of the replay engine (bench/replay): images, bump sizing, and that the
-// check pass catches what it is there to catch, with allocators made to fail.
+// check pass catches what it is there to catch, with allocators made to fail;
+// and of the child processes every driver measures in (bench/common/child).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cstdint>
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "allocator.h"
+#include "child.h"
 #include "bump.h"
 #include "replay_engine.h"
 #include "replay_image.h"
@@ -318,6 +324,84 @@ TEST(ReplayImage, BumpReserveSaturatesPastWhatAnyMachineHolds) {
     EXPECT_EQ(bump->realloc(small, 100, SIZE_MAX), nullptr);
     // Nothing above moved the reserve's cursor: the rest is still there.
     EXPECT_NE(bump->malloc((1 << 20) - 4096), nullptr);
+}
+
+std::string file_text(const std::string &path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bench::ChildSpec shell(const std::string &script) { return bench::ChildSpec{{"/bin/sh", "-c", script}, {}, {}, false, "", "", ""}; }
+
+TEST(ChildProcess, AProgramThatCannotRunIsNotStartedAndSaysWhy) {
+    bench::ChildSpec spec{{"/nonexistent/program"}, {}, {}, true, "", "", ""};
+    const bench::ChildResult r = bench::run_child(spec);
+    EXPECT_FALSE(r.started);
+    EXPECT_FALSE(r.succeeded());
+    EXPECT_EQ(r.status(), "not started: cannot run /nonexistent/program: No such file or directory");
+    // Nothing is left open: the next child still gets its results.
+    bench::ChildSpec next = shell("echo key=value >&3");
+    next.result_pipe = true;
+    EXPECT_EQ(bench::result_value(bench::parse_result_lines(bench::run_child(next).results), "key"), "value");
+}
+
+TEST(ChildProcess, AFileThatCannotBeOpenedForItIsNotStarted) {
+    bench::ChildSpec spec = shell("exit 0");
+    spec.stdin_path = "/nonexistent/input";
+    const bench::ChildResult r = bench::run_child(spec);
+    EXPECT_FALSE(r.started);
+    EXPECT_NE(r.error.find("No such file or directory"), std::string::npos) << r.error;
+}
+
+TEST(ChildProcess, RedirectsEnvironmentExitAndResults) {
+    const std::string in = temp_path("stdin"), out = temp_path("stdout"), err = temp_path("stderr");
+    std::ofstream(in) << "from stdin\n";
+    setenv("CHILD_TEST_UNSET", "inherited", 1);
+    bench::ChildSpec spec =
+        shell("cat; echo \"$CHILD_TEST_SET:${CHILD_TEST_UNSET-unset}\" >&2; echo a=1 >&3; echo a=2 >&3; exit 3");
+    spec.set_env = {"CHILD_TEST_SET=set"};
+    spec.unset_env = {"CHILD_TEST_UNSET"};
+    spec.result_pipe = true;
+    spec.stdin_path = in;
+    spec.stdout_path = out;
+    spec.stderr_path = err;
+    const bench::ChildResult r = bench::run_child(spec);
+    unsetenv("CHILD_TEST_UNSET");
+    EXPECT_TRUE(r.started) << r.error;
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_EQ(r.status(), "exit 3");
+    EXPECT_EQ(file_text(out), "from stdin\n");
+    EXPECT_EQ(file_text(err), "set:unset\n");
+    EXPECT_EQ(bench::result_value(bench::parse_result_lines(r.results), "a"), "2");
+    EXPECT_GT(r.wall_seconds, 0);
+    for (const std::string &path : {in, out, err}) unlink(path.c_str());
+}
+
+TEST(ChildProcess, ASignalIsReported) {
+    const bench::ChildResult r = bench::run_child(shell("kill -SEGV $$"));
+    EXPECT_TRUE(r.started);
+    EXPECT_EQ(r.signal, SIGSEGV);
+    EXPECT_EQ(r.status(), "killed by signal 11 (Segmentation fault)");
+}
+
+// With stdin closed and fd 3 free, the result pipe's ends are 0 and 3: the
+// write end is the child's fd 3 already, and must stay open across the exec.
+TEST(ChildProcess, ResultsArriveWhenThePipesWriteEndIsAlreadyFd3) {
+    if (fcntl(3, F_GETFD) != -1) GTEST_SKIP() << "fd 3 is open in this test process";
+    const int saved_stdin = fcntl(0, F_DUPFD_CLOEXEC, 10);
+    ASSERT_GE(saved_stdin, 10);
+    close(0);
+    bench::ChildSpec spec = shell("echo key=value >&3");
+    spec.result_pipe = true;
+    spec.stdin_path = "/dev/null";
+    const bench::ChildResult r = bench::run_child(spec);
+    dup2(saved_stdin, 0);
+    close(saved_stdin);
+    EXPECT_TRUE(r.succeeded()) << r.status();
+    EXPECT_EQ(bench::result_value(bench::parse_result_lines(r.results), "key"), "value");
+    EXPECT_EQ(fcntl(3, F_GETFD), -1) << "the parent's end of the pipe was left open";
 }
 
 }  // namespace
