@@ -432,7 +432,9 @@ void Session::State::plan_stops() {
     } else {
         stops.push_back(ops);
     }
-    // Live bytes at each stop, in file order (the size table is scratch here).
+    // Live bytes at each stop, in file order (the size table is scratch here),
+    // for the samples alone: a walk of every op, 30 ms of a job on perl-text.
+    if (!sampling()) return;
     live_at_stop.assign(stops.size(), 0);
     uint64_t live = 0;
     size_t k = 0;
