@@ -52,6 +52,7 @@ struct Options {
     uint64_t latency_repetitions = 1;
     uint64_t memory_repetitions = 0;  // 0 until given: then 15, or --repetitions when more
     double memory_spread_percent = 1;  // 0: every configuration's memory pass repeats
+    double memory_budget_seconds = 2;  // 0: a configuration's memory pass repeats however long it takes
     std::vector<Pass> passes = {Pass::Throughput, Pass::Memory, Pass::Latency};
     ThreadMode thread_mode = ThreadMode::Threaded;
     uint64_t max_ops = 0;
@@ -94,6 +95,9 @@ static const char kUsage[] =
     "                        repeated up to N times in all, the extra repetitions memory only\n"
     "  --memory-spread=PCT   (largest peak / smallest - 1) in percent above which the\n"
     "                        memory pass repeats (default: 1; 0: every configuration)\n"
+    "  --memory-budget=SECONDS  the memory pass repeats only where it took at most this\n"
+    "                        long (the median of the first --repetitions; default: 2;\n"
+    "                        0 = no limit)\n"
     "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
     "                        its first replay takes longer (default: 2; 0 = no limit)\n"
     "  --budget-all          the budget applies to every allocator but glibc, the baseline\n"
@@ -137,6 +141,8 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             o.memory_repetitions = bench::parse_positive("--memory-repetitions", v);
         } else if (flags.value("--memory-spread", &v)) {
             o.memory_spread_percent = bench::parse_nonnegative("--memory-spread", v, "a percentage");
+        } else if (flags.value("--memory-budget", &v)) {
+            o.memory_budget_seconds = bench::parse_seconds("--memory-budget", v);
         } else if (flags.value("--passes", &v)) {
             o.passes.clear();
             for (const auto &name : bench::split_list("--passes", v)) {
@@ -458,6 +464,7 @@ struct Run {
     size_t jobs_total = 0, jobs_done = 0;
     uint64_t last_repetition = 0;  // --repetitions, or --memory-repetitions when memory passes may repeat
     std::set<std::pair<size_t, size_t>> memory_again;  // (trace, config) whose memory pass repeats
+    std::map<std::pair<size_t, size_t>, std::vector<double>> memory_seconds;  // (trace, config) -> each pass's wall time
 
     void choose_memory_again();
     double started = 0;
@@ -521,7 +528,10 @@ void Run::drop(size_t t, size_t c, const std::string &why, bool failure) {
 // and a purge that waits for a block to age by the clock hands memory back or
 // not as the host runs the replay fast or slow (arena and arena-malloc on
 // gen-realloc-grow 10-21%, arena-malloc on gen-large 17%, python-threads
-// 2-5%). Those configurations get more memory passes.
+// 2-5%). Those configurations get more memory passes, but for the ones whose
+// pass takes longer than --memory-budget: jemalloc's gen-large (5 s a pass on
+// a guest whose faults cost 12 us, its peaks 72-80 MB from pass to pass)
+// would take 50 s more of the default run, whose bound is 10 minutes.
 void Run::choose_memory_again() {
     const double spread = options.memory_spread_percent / 100;
     std::map<std::pair<size_t, size_t>, std::pair<double, double>> extremes;  // (trace, config) -> (min, max)
@@ -534,13 +544,30 @@ void Run::choose_memory_again() {
         if (found == extremes.end()) extremes[key] = {peak, peak};
         else found->second = {std::min(found->second.first, peak), std::max(found->second.second, peak)};
     }
-    std::string which;
+    std::string which, too_slow;
     for (const auto &entry : extremes) {
         if (dropped.count(entry.first) || !(entry.second.first > 0)) continue;
         if (spread > 0 && entry.second.second / entry.second.first - 1 <= spread) continue;
-        memory_again.insert(entry.first);
         const Config &config = configs[entry.first.first][entry.first.second];
-        which += (which.empty() ? "" : ", ") + traces[entry.first.first].name + " " + config.label();
+        const std::string name = traces[entry.first.first].name + " " + config.label();
+        std::vector<double> seconds = memory_seconds[entry.first];
+        std::sort(seconds.begin(), seconds.end());
+        const double median = seconds.empty() ? 0 : seconds[seconds.size() / 2];
+        if (options.memory_budget_seconds > 0 && median > options.memory_budget_seconds) {
+            char took[64];
+            std::snprintf(took, sizeof took, " (%.3g s a pass)", median);
+            too_slow += (too_slow.empty() ? "" : ", ") + name + took;
+            continue;
+        }
+        memory_again.insert(entry.first);
+        which += (which.empty() ? "" : ", ") + name;
+    }
+    if (!too_slow.empty()) {
+        char budget[64];
+        std::snprintf(budget, sizeof budget, "%g", options.memory_budget_seconds);
+        bench::set_fact(&facts, "memory_not_repeated",
+                        std::string("over the ") + budget + " s --memory-budget, their peaks spread all the same: " +
+                            too_slow);
     }
     if (memory_again.empty()) return;
     const std::string why = spread > 0 ? "whose resident peaks spread by more than " +
@@ -625,6 +652,7 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
         break;
     }
     case Pass::Memory: {
+        memory_seconds[{t, c}].push_back(child.wall_seconds);
         const double rss_peak = number("rss_peak_bytes"), live_at_peak = number("live_at_rss_peak");
         copy("rss_peak_bytes");
         if (trace.peak_live_bytes) row.set("frag_rss", rss_peak / static_cast<double>(trace.peak_live_bytes));

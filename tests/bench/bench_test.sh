@@ -325,6 +325,17 @@ memory_repetitions)
     done
     contains err "] repetition 2/2, trace 1/1: small (2 configurations)"
     contains err "] memory repetition 4/4, trace 1/1: small (2 configurations)"
+    lacks m.csv "# memory_not_repeated:"
+    # A configuration whose pass takes longer than --memory-budget is not
+    # repeated, and a fact says which and how long its pass took.
+    expect 0 "$replay" --trace="$trace" --allocators=glibc,bump --repetitions=2 --memory-repetitions=4 \
+        --memory-spread=0 --memory-budget=0.000001 --passes=throughput,memory --csv="$dir/b.csv"
+    [ "$(grep -v '^#' "$dir/b.csv" | tail -n +2 | cut -d, -f5 | sort -u | tr '\n' ' ')" = "1 2 " ] ||
+        fail "memory passes repeated past the budget: $(cat "$dir/b.csv")"
+    grep -Eq "^# memory_not_repeated: over the 1e-06 s --memory-budget, their peaks spread all the same: small glibc \([0-9.e-]+ s a pass\), small bump \([0-9.e-]+ s a pass\)$" "$dir/b.csv" ||
+        fail "no memory_not_repeated fact: $(grep '^#' "$dir/b.csv")"
+    lacks b.csv "# memory_repetitions:"
+    lacks err "repetition 3/"
     # bump's resident peak is the same in every pass but for a page or two of the
     # harness's own (under AddressSanitizer, 1.5% of the small trace's 560 KB):
     # on a trace that peaks at a few MB, at the default 1% nothing repeats, and
@@ -359,6 +370,8 @@ memory_repetitions)
         --csv="$dir/t.csv"
     [ "$(grep -vc '^#' "$dir/t.csv")" -eq 2 ] || fail "throughput alone: $(cat "$dir/t.csv")"
     lacks t.csv "# memory_repetitions:"
+    expect 2 "$replay" --memory-budget=soon
+    contains err "--memory-budget"
     expect 2 "$replay" --memory-spread=-1
     contains err "--memory-spread takes a percentage >= 0, not '-1'"
     ;;
