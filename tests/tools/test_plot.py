@@ -107,6 +107,15 @@ class PlotRun(crafted.RunDirTestCase):
         self.assertNotIn("Traceback", result.stderr)
         self.assertEqual(result.stderr, "plot.py: %s: cannot write: Is a directory\n" % chart)
 
+    def test_a_timeline_drawn_by_the_second_process_that_cannot_be_written_stops_it(self):
+        # The timelines are drawn two at a time, sqlite3's by the forked process.
+        outdir = os.path.join(self.directory.name, "blocked-timeline")
+        chart = os.path.join(outdir, "timeline-sqlite3.png")
+        os.makedirs(chart)
+        result = crafted.run_tool("plot.py", self.run_dir, "-o", outdir)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stderr, "plot.py: %s: cannot write: Is a directory\n" % chart)
+
     def test_bad_input(self):
         empty = os.path.join(self.directory.name, "empty")
         os.makedirs(empty, exist_ok=True)
@@ -114,6 +123,35 @@ class PlotRun(crafted.RunDirTestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("no result files", result.stderr)
         self.assertEqual(crafted.run_tool("plot.py", self.run_dir, "--formats", "gif").returncode, 2)
+
+
+class DrawEach(unittest.TestCase):
+    """Plotter.draw_each: every other item in a forked process, the files
+    listed as if drawn in order, an error of either process raised."""
+
+    def draw(self, plotter, item):
+        if item == "bad":
+            raise plot.ChartNotWritten("%s: cannot write: test" % item)
+        plotter.written += ["%s.png" % item, "%s.svg" % item]
+        plotter.drawn_by.add(os.getpid())
+
+    def plotter(self):
+        plotter = plot.Plotter(None, "unused", ("png", "svg"))
+        plotter.written = ["earlier.png"]
+        plotter.drawn_by = set()
+        return plotter
+
+    def test_files_in_the_order_of_the_items(self):
+        plotter = self.plotter()
+        items = ["a", "b", "c", "d", "e"]
+        plotter.draw_each(items, self.draw)
+        self.assertEqual(plotter.written, ["earlier.png"] + [
+            "%s.%s" % (item, extension) for item in items for extension in ("png", "svg")])
+
+    def test_an_error_in_either_process_is_raised(self):
+        for items in (["bad", "b", "c"], ["a", "bad", "c"]):
+            with self.assertRaisesRegex(plot.ChartNotWritten, "^bad: cannot write: test$"):
+                self.plotter().draw_each(items, self.draw)
 
 
 class ReportCharts(unittest.TestCase):
