@@ -465,6 +465,8 @@ struct Run {
     uint64_t last_repetition = 0;  // --repetitions, or --memory-repetitions when memory passes may repeat
     std::set<std::pair<size_t, size_t>> memory_again;  // (trace, config) whose memory pass repeats
     std::map<std::pair<size_t, size_t>, std::vector<double>> memory_seconds;  // (trace, config) -> each pass's wall time
+    std::map<std::pair<size_t, size_t>, double> job_seconds;  // (trace, config) -> its children's wall time, every pass
+    std::string where_the_time_went() const;
 
     void choose_memory_again();
     double started = 0;
@@ -578,6 +580,38 @@ void Run::choose_memory_again() {
                     std::to_string(last_repetition) + " for the configurations " + why + ": " + which);
 }
 
+// The children's wall time by trace, the slowest first, and the configurations
+// that took a tenth of it or more: what to leave out when a run must be shorter.
+std::string Run::where_the_time_went() const {
+    std::map<size_t, double> by_trace;
+    double total = 0;
+    for (const auto &entry : job_seconds) {
+        by_trace[entry.first.first] += entry.second;
+        total += entry.second;
+    }
+    std::vector<std::pair<double, std::string>> traces_by_time, configs_by_time;
+    for (const auto &entry : by_trace) traces_by_time.push_back({entry.second, traces[entry.first].name});
+    for (const auto &entry : job_seconds)
+        if (entry.second >= total / 10)
+            configs_by_time.push_back(
+                {entry.second, traces[entry.first.first].name + " " + configs[entry.first.first][entry.first.second].label()});
+    auto listed = [](std::vector<std::pair<double, std::string>> items) {
+        std::sort(items.begin(), items.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
+        std::string text;
+        char seconds[32];
+        for (const auto &item : items) {
+            std::snprintf(seconds, sizeof seconds, " %.1f s", item.first);
+            text += (text.empty() ? "" : ", ") + item.second + seconds;
+        }
+        return text;
+    };
+    char head[64];
+    std::snprintf(head, sizeof head, "%.1f s in the children: ", total);
+    std::string text = head + listed(traces_by_time);
+    if (!configs_by_time.empty()) text += "; a tenth or more each: " + listed(configs_by_time);
+    return text;
+}
+
 void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
     const TraceEntry &trace = traces[t];
     const Config &config = configs[t][c];
@@ -607,6 +641,7 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
         std::fprintf(stderr, "\r\033[K%s %s %s: %s %s", progress_prefix().c_str(), repetition_text(repetition).c_str(),
                      trace.name.c_str(), config.label().c_str(), pass_name(pass));
     bench::ChildResult child = bench::run_child(spec);
+    job_seconds[{t, c}] += child.wall_seconds;
     jobs_done++;
     if (isatty(2)) std::fprintf(stderr, "\r\033[K");
     const bench::ResultLines lines = bench::parse_result_lines(child.results);
@@ -852,6 +887,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
         bench::set_fact(&run.facts, "latency_timer",
                         "clock_gettime(CLOCK_MONOTONIC) around each call; one reading costs about " +
                             bench::full_precision(run.timer_overhead_ns) + " ns here, included in every lat_ figure");
+    bench::set_fact(&run.facts, "job_seconds", run.where_the_time_went());
     std::vector<bench::CsvRow> rows;
     for (const auto &entry : run.rows) rows.push_back(entry.second);
     if (rows.empty()) {

@@ -66,6 +66,10 @@ replay_smoke)
         grep -q "^# $fact: ." "$dir/replay.csv" || fail "no '$fact' fact"
     done
     [ "$(grep -vc '^#' "$dir/replay.csv")" -eq 9 ] || fail "expected 8 rows: $(cat "$dir/replay.csv")"
+    # Where the time went: the children's total, then by trace, and the
+    # configurations that took a tenth of it or more (one at least, of four).
+    grep -Eq '^# job_seconds: [0-9.]+ s in the children: small [0-9.]+ s; a tenth or more each: small [a-z]+( bs=16)? [0-9.]+ s' \
+        "$dir/replay.csv" || fail "no job_seconds fact: $(grep '^# job' "$dir/replay.csv")"
     [ "$(column "$dir/replay.csv" block_size | sort -u | tr '\n' ' ')" = "0 16 " ] || fail "block sizes"
     column "$dir/replay.csv" mops | grep -qv '^[0-9.e+-]\+$' && fail "a row without mops"
     column "$dir/replay.csv" lat_malloc_p50_ns | grep -q '^[0-9]' || fail "no latency figures"
