@@ -110,19 +110,26 @@ class Plotter:
             for item in items:
                 draw(self, item)
             return
+        def drawn(stripe):
+            """Draws each item of stripe; the files of each, in order."""
+            files = []
+            for item in stripe:
+                before = len(self.written)
+                draw(self, item)
+                files.append(self.written[before:])
+                del self.written[before:]
+            return files
+
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: the odd items; reports its files or its error
             os.close(read_end)
-            outcome = {"written": [], "error": None}
+            outcome = {"written": [], "error": None, "chart_not_written": False}
             status = 0
             try:
-                for item in items[1::2]:
-                    before = len(self.written)
-                    draw(self, item)
-                    outcome["written"].append(self.written[before:])
+                outcome["written"] = drawn(items[1::2])
             except ChartNotWritten as error:
-                outcome["error"] = str(error)
+                outcome["error"], outcome["chart_not_written"] = str(error), True
             except BaseException as error:  # anything else: said, and the parent fails
                 outcome["error"] = "drawing failed: %r" % (error,)
                 status = 1
@@ -132,11 +139,7 @@ class Plotter:
         os.close(write_end)
         mine, error = [], None
         try:
-            for item in items[0::2]:
-                before = len(self.written)
-                draw(self, item)
-                mine.append(self.written[before:])
-                del self.written[before:]
+            mine = drawn(items[0::2])
         except ChartNotWritten as raised:
             error = raised
         with os.fdopen(read_end) as pipe:
@@ -149,7 +152,7 @@ class Plotter:
         except ValueError:
             raise RuntimeError("the process drawing every other chart ended without a word")
         if theirs["error"]:
-            raise ChartNotWritten(theirs["error"])
+            raise (ChartNotWritten if theirs["chart_not_written"] else RuntimeError)(theirs["error"])
         for index in range(len(items)):
             self.written.extend((mine if index % 2 == 0 else theirs["written"])[index // 2])
 

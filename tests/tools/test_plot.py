@@ -97,24 +97,22 @@ class PlotRun(crafted.RunDirTestCase):
         self.assertEqual(result.stderr, "plot.py: %s: cannot write: %s is not a directory\n"
                          % (outdir, os.path.join(self.run_dir, "replay.csv")))
 
-    def test_a_chart_that_cannot_be_written_stops_it_in_one_line(self):
-        # The directory can be made, but a directory sits where a chart goes.
-        outdir = os.path.join(self.directory.name, "blocked")
-        chart = os.path.join(outdir, "replay-mops.png")
+    def assertStopsInOneLineOnABlockedChart(self, outdir_name, chart_name):
+        # The directory can be made, but a directory sits where the chart goes.
+        outdir = os.path.join(self.directory.name, outdir_name)
+        chart = os.path.join(outdir, chart_name)
         os.makedirs(chart)
         result = crafted.run_tool("plot.py", self.run_dir, "-o", outdir)
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertNotIn("Traceback", result.stderr)
         self.assertEqual(result.stderr, "plot.py: %s: cannot write: Is a directory\n" % chart)
 
+    def test_a_chart_that_cannot_be_written_stops_it_in_one_line(self):
+        self.assertStopsInOneLineOnABlockedChart("blocked", "replay-mops.png")
+
     def test_a_timeline_drawn_by_the_second_process_that_cannot_be_written_stops_it(self):
         # The timelines are drawn two at a time, sqlite3's by the forked process.
-        outdir = os.path.join(self.directory.name, "blocked-timeline")
-        chart = os.path.join(outdir, "timeline-sqlite3.png")
-        os.makedirs(chart)
-        result = crafted.run_tool("plot.py", self.run_dir, "-o", outdir)
-        self.assertEqual(result.returncode, 1, result.stderr)
-        self.assertEqual(result.stderr, "plot.py: %s: cannot write: Is a directory\n" % chart)
+        self.assertStopsInOneLineOnABlockedChart("blocked-timeline", "timeline-sqlite3.png")
 
     def test_bad_input(self):
         empty = os.path.join(self.directory.name, "empty")
@@ -152,6 +150,14 @@ class DrawEach(unittest.TestCase):
         for items in (["bad", "b", "c"], ["a", "bad", "c"]):
             with self.assertRaisesRegex(plot.ChartNotWritten, "^bad: cannot write: test$"):
                 self.plotter().draw_each(items, self.draw)
+
+    def test_another_error_of_the_forked_process_is_not_a_chart_not_written(self):
+        def draw(plotter, item):
+            if item == "b":
+                raise ValueError("no data")
+            self.draw(plotter, item)
+        with self.assertRaisesRegex(RuntimeError, "^drawing failed: ValueError\\('no data'\\)$"):
+            self.plotter().draw_each(["a", "b", "c"], draw)
 
 
 class ReportCharts(unittest.TestCase):
