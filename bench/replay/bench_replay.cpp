@@ -467,6 +467,10 @@ struct Run {
     std::map<std::pair<size_t, size_t>, std::vector<double>> memory_seconds;  // (trace, config) -> each pass's wall time
     std::map<std::pair<size_t, size_t>, double> job_seconds;  // (trace, config) -> its children's wall time, every pass
     std::string where_the_time_went() const;
+    // "TRACE LABEL" of configuration c on trace t, as the facts list them.
+    std::string configuration_name(std::pair<size_t, size_t> key) const {
+        return traces[key.first].name + " " + configs[key.first][key.second].label();
+    }
 
     void choose_memory_again();
     double started = 0;
@@ -550,8 +554,7 @@ void Run::choose_memory_again() {
     for (const auto &entry : extremes) {
         if (dropped.count(entry.first) || !(entry.second.first > 0)) continue;
         if (spread > 0 && entry.second.second / entry.second.first - 1 <= spread) continue;
-        const Config &config = configs[entry.first.first][entry.first.second];
-        const std::string name = traces[entry.first.first].name + " " + config.label();
+        const std::string name = configuration_name(entry.first);
         std::vector<double> seconds = memory_seconds[entry.first];
         std::sort(seconds.begin(), seconds.end());
         const double median = seconds.empty() ? 0 : seconds[seconds.size() / 2];
@@ -593,8 +596,7 @@ std::string Run::where_the_time_went() const {
     for (const auto &entry : by_trace) traces_by_time.push_back({entry.second, traces[entry.first].name});
     for (const auto &entry : job_seconds)
         if (entry.second >= total / 10)
-            configs_by_time.push_back(
-                {entry.second, traces[entry.first.first].name + " " + configs[entry.first.first][entry.first.second].label()});
+            configs_by_time.push_back({entry.second, configuration_name(entry.first)});
     auto listed = [](std::vector<std::pair<double, std::string>> items) {
         std::sort(items.begin(), items.end(), [](const auto &a, const auto &b) { return a.first > b.first; });
         std::string text;
