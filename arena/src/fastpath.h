@@ -97,8 +97,11 @@ static inline void heap_count_remote_frees(heap_t *owner, size_t bytes, uint64_t
  * free of the block by any other thread finds the mark (heaps.c): linked into
  * a second chain instead, the block crossed the two, blocks were lost, and a
  * later flush wrote its link into a block the owner had handed out again.
- * Heaps of 8-byte granules have no room for it (their other checks remain). */
-static inline bool pending_markable(const heap_t *owner) { return owner->classes.granule >= 16; }
+ * Every heap other threads may free into has room for it: in those arenas
+ * no class is below TRANSIT_MIN_CLASS, 8-byte granules or not (heap_init). */
+static inline bool pending_markable(const heap_t *owner) {
+    return owner->classes.count == 0 || owner->classes.size[0] >= TRANSIT_MIN_CLASS;
+}
 static inline uint64_t pending_mark(const heap_t *owner, const void *p) {
     return ((((uintptr_t)p ^ (uintptr_t)owner) * UINT64_C(0x9E3779B97F4A7C15)) >> 8) | 1;
 }
@@ -117,23 +120,15 @@ static inline bool pending_marked(const heap_t *owner, const void *p) {
 }
 
 /* Blocks on their way to their owner (a batch, the owner's remote list) are
- * linked through their first 8 bytes. An 8-byte block keeps its slack record
- * in its byte 7, the link's top byte, which every address the segment map
- * covers leaves zero: the link keeps that byte, so the block's requested size
- * stays readable (arena_check, walks of live blocks) until the owner takes it back. */
-#define TRANSIT_LINK_BITS ((UINT64_C(1) << 56) - 1)
-_Static_assert(SEGMAP_ADDRESS_BITS <= 56, "a block's address fits a transit link");
+ * linked through their first 8 bytes: such a block is TRANSIT_MIN_CLASS bytes
+ * at least, so the link leaves its mark (bytes 8-14) and its slack record
+ * (its last byte) alone. */
 static inline void *transit_next(const void *p) {
-    uint64_t word;
-    __builtin_memcpy(&word, p, sizeof word);
-    return (void *)(uintptr_t)(word & TRANSIT_LINK_BITS);
+    void *next;
+    __builtin_memcpy(&next, p, sizeof next);
+    return next;
 }
-static inline void transit_link(void *p, const void *next) {
-    uint64_t word;
-    __builtin_memcpy(&word, p, sizeof word);
-    word = (word & ~TRANSIT_LINK_BITS) | (uint64_t)(uintptr_t)next;
-    __builtin_memcpy(p, &word, sizeof word);
-}
+static inline void transit_link(void *p, const void *next) { __builtin_memcpy(p, &next, sizeof next); }
 
 /* Live block p of h, freed (or resized) by h's own thread, is on its way back
  * from another thread's free of it: a double free, which the block's arrival

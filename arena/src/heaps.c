@@ -58,7 +58,6 @@ void heap_flush_pending(heap_t *h) {
     heap_count_remote_frees(owner, bytes, blocks);
     atomic_store_explicit(&h->pending_head, NULL, memory_order_relaxed);
     h->pending_tail = NULL;
-    memset(h->pending_seen, 0, sizeof h->pending_seen);
     atomic_store_explicit(&h->pending_bytes, 0, memory_order_relaxed);
     atomic_store_explicit(&h->pending_blocks, 0, memory_order_relaxed);
 }
@@ -70,39 +69,23 @@ static void pending_mark_set(const heap_t *owner, void *p, bool on) {
     __builtin_memcpy((uint8_t *)p + 8, &word, sizeof word);
 }
 
-/* True when p waits in h's batch; walked only when p's bit in pending_seen is set. */
-static bool heap_pending_holds(const heap_t *h, const void *p) {
-    for (void *q = atomic_load_explicit(&h->pending_head, memory_order_relaxed); q; q = transit_next(q))
-        if (q == p) return true;
-    return false;
-}
-
 void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) {
     if (h->pending_owner != owner) {
         heap_flush_pending(h);
         h->pending_owner = owner;
     }
     /* A block freed twice while it waits is still live for its owner: only
-     * its mark knows, or, without room for one, the batch (a filter, then a
-     * walk). Linked in twice, it would loop or cross the chains. */
-    if (likely(pending_markable(owner))) {
-        if (pending_marked(owner, p)) {
-            error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
-            return;
-        }
-        /* From now on the owner's own frees read the mark too (heap_block_in_transit). */
-        if (!__atomic_load_n(&owner->freed_by_others, __ATOMIC_RELAXED))
-            __atomic_store_n(&owner->freed_by_others, true, __ATOMIC_RELAXED);
-        pending_mark_set(owner, p, true);
-    } else {
-        unsigned hash = (unsigned)(((uintptr_t)p * UINT64_C(0x9E3779B97F4A7C15)) >> 56);
-        uint64_t bit = (uint64_t)1 << (hash & 63);
-        if ((h->pending_seen[hash >> 6] & bit) && heap_pending_holds(h, p)) {
-            error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
-            return;
-        }
-        h->pending_seen[hash >> 6] |= bit;
+     * its mark knows (every heap of a thread-safe arena has room for it).
+     * Linked in twice, it would loop or cross the chains. */
+    ARENA_ASSERT(pending_markable(owner));
+    if (pending_marked(owner, p)) {
+        error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+        return;
     }
+    /* From now on the owner's own frees read the mark too (heap_block_in_transit). */
+    if (!__atomic_load_n(&owner->freed_by_others, __ATOMIC_RELAXED))
+        __atomic_store_n(&owner->freed_by_others, true, __ATOMIC_RELAXED);
+    pending_mark_set(owner, p, true);
     void *head = atomic_load_explicit(&h->pending_head, memory_order_relaxed);
     transit_link(p, head);
     if (!head) h->pending_tail = p;

@@ -209,11 +209,15 @@ typedef struct sizeclass_table {
      * needs no per-arena shift: of_units[(size + 7) / 8] */
     uint8_t of_units[PAGE_BYTES / 4 / MIN_BLOCK_SIZE + 1];
 } sizeclass_table;
-/* Fills t for a block size (a valid power of two), every class in the lookup. */
-void sizeclass_init(sizeclass_table *t, size_t block_size) INTERNAL;
+/* Fills t for a block size (a valid power of two), every class in the lookup;
+ * no class below min_class bytes (smaller sizes go to the first class). */
+void sizeclass_init(sizeclass_table *t, size_t block_size, size_t min_class) INTERNAL;
 /* Maps every size of t to the smallest class that holds it, or with pow2_only
  * to the smallest power-of-two one (the classes stay; only the lookup changes). */
 void sizeclass_lookup(sizeclass_table *t, bool pow2_only) INTERNAL;
+/* The smallest class of a heap that other threads may free into: bytes 8-14 of
+ * a block waiting to go back to its owner hold its in-transit mark (fastpath.h). */
+#define TRANSIT_MIN_CLASS 16
 static inline unsigned sizeclass_of(const sizeclass_table *t, size_t size) {
     return t->of_units[(size + MIN_BLOCK_SIZE - 1) / MIN_BLOCK_SIZE];
 }
@@ -467,7 +471,6 @@ typedef struct heap {
     void *pending_tail;
     _Atomic size_t pending_bytes;
     _Atomic uint64_t pending_blocks;
-    uint64_t pending_seen[4];        /* a bit per hash of each pending block: a second free is caught */
     page_queue queues[CLASS_MAX];    /* per class: ACTIVE pages with blocks to hand out */
     page_queue free_dirty, free_clean;
     size_t dirty_page_bytes;

@@ -48,7 +48,7 @@ static void direct_update(heap_t *h, unsigned cls) {
  * pages. What a block wastes to rounding is at most what the heap holds. */
 void heap_init(heap_t *h, arena_t *a) {
     h->arena = a;
-    sizeclass_init(&h->classes, a->block_size);
+    sizeclass_init(&h->classes, a->block_size, a->multi_heap ? TRANSIT_MIN_CLASS : 0);
     sizeclass_lookup(&h->classes, true);
     h->coarse_classes = true;
     for (unsigned c = 0; c < CLASS_MAX; c++) h->direct[c] = &page_empty;

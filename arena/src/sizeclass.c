@@ -21,7 +21,7 @@ static size_t class_granules(unsigned c) {
     return (mantissa + 1) << (exponent - CLASS_PER_DOUBLING_LOG2);
 }
 
-void sizeclass_init(sizeclass_table *t, size_t block_size) {
+void sizeclass_init(sizeclass_table *t, size_t block_size, size_t min_class) {
     t->granule = block_size;
     t->granule_mask = block_size - 1;
     t->granule_shift = log2_floor(block_size);
@@ -34,6 +34,7 @@ void sizeclass_init(sizeclass_table *t, size_t block_size) {
     unsigned n = 0;
     for (unsigned c = 0; n < CLASS_MAX && class_granules(c) * block_size <= limit; c++) {
         size_t size = class_granules(c) * block_size;
+        if (size < min_class) continue;
         /* A power of two from CLASS_HEADED_FROM, and one granule above it. */
         size_t last = n ? t->size[n - 1] : 0;
         if (is_pow2(last) && last >= CLASS_HEADED_FROM && last + block_size < size && n + 1 < CLASS_MAX)

@@ -805,7 +805,25 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapReportsOutsideTheArenasLock) {
         ::testing::ExitedWithCode(0), "");
 }
 
-// A thread-safe arena whose blocks have no room for the in-transit mark.
+// Steps of a test shared by several threads: each waits for a stage, then
+// moves the test on to the next one.
+struct Stages {
+    std::mutex lock;
+    std::condition_variable changed;
+    int stage = 0;
+    void wait_for(int n) {
+        std::unique_lock<std::mutex> hold(lock);
+        changed.wait(hold, [&] { return stage >= n; });
+    }
+    void advance() {
+        std::lock_guard<std::mutex> hold(lock);
+        stage++;
+        changed.notify_all();
+    }
+};
+
+// A thread-safe arena of 8-byte granules (its classes start at 16 bytes all
+// the same: room for the in-transit mark).
 static arena_t *ThreadSafeArenaOf8ByteBlocks() {
     arena_config c{};
     c.flags = ARENA_THREAD_SAFE;
@@ -813,28 +831,81 @@ static arena_t *ThreadSafeArenaOf8ByteBlocks() {
     return arena_create(&c);
 }
 
-// Makes a block of an ended thread's heap freed by two other threads, in an
-// arena of 8-byte blocks (no room for the in-transit mark, so neither free sees
-// the other): both batches reach the ended heap's remote list when their
-// threads end, the block on it twice. Returns once all three threads are gone.
+static arena_t *ThreadSafeArena() {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    return arena_create(&c);
+}
+
+// The program writes into a block it freed, over the mark the block carries on
+// its way back to its owner (bytes 8-14): a second free by another thread then
+// goes unseen until the owner takes the block in twice.
+static void WipeInTransitMark(void *p) { memset(static_cast<char *>(p) + 8, 0, 7); }
+
+// Another thread's second free of a block already pushed to its owner's
+// remote list, in an arena of 8-byte blocks: the block was linked into that
+// thread's next batch, and once the owner had taken the first copy back and
+// handed the block out again, the stale copy freed it under its new user (a
+// review found it: nothing reported, the block handed out twice, arena_check
+// content). A thread-safe arena's blocks are 16 bytes at least, room for the
+// in-transit mark, so the second free is caught when it is made.
+TEST(ThreadHeaps, AnotherThreadsSecondFreeOfABlockOnItsWayBackIsReportedInAnArenaOf8ByteBlocks) {
+    arena_t *a = ThreadSafeArenaOf8ByteBlocks();
+    ASSERT_NE(a, nullptr);
+    ErrorLog log;
+    Stages stages;
+    auto wait_for = [&](int n) { stages.wait_for(n); };
+    auto advance = [&] { stages.advance(); };
+    void *p = arena_malloc(a, 8);  // this thread's heap owns p
+    void *c1 = nullptr, *c2 = nullptr;
+    // A third heap, kept by a thread that stays until the end (not adopted).
+    std::thread other([&] { c1 = arena_malloc(a, 8); c2 = arena_malloc(a, 8); advance(); wait_for(4); });
+    wait_for(1);
+    std::thread freer([&] {
+        arena_free(a, p);   // into this thread's batch for p's owner
+        arena_free(a, c1);  // another owner: p goes onto its owner's remote list
+        arena_free(a, p);   // again, while p waits there
+        advance();
+        wait_for(3);
+        arena_free(a, c2);  // another owner again: whatever this batch holds for p's owner goes there
+    });
+    wait_for(2);
+    void *big = arena_malloc(a, 300000);  // a slow path: takes p back
+    char *x = static_cast<char *>(arena_malloc(a, 8));
+    ASSERT_NE(x, nullptr);
+    memset(x, 'X', 8);
+    advance();
+    freer.join();
+    void *bigger = arena_malloc(a, 500000);  // takes in what the batch brought
+    char *y = static_cast<char *>(arena_malloc(a, 8));
+    EXPECT_NE(y, x) << "a block handed out twice";
+    EXPECT_EQ(memcmp(x, "XXXXXXXX", 8), 0);
+    EXPECT_EQ(log.entries.size(), 1u);
+    if (!log.entries.empty()) {
+        EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+        EXPECT_EQ(log.entries[0].p, p);
+    }
+    advance();
+    other.join();
+    for (void *q : {big, bigger, static_cast<void *>(x), static_cast<void *>(y), c2}) arena_free(a, q);
+    EXPECT_EQ(arena_check(a), 0);
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
+    arena_destroy(a);
+}
+
+// Makes a block of an ended thread's heap freed by two other threads, its
+// in-transit mark wiped in between (so neither free sees the other): both
+// batches reach the ended heap's remote list when their threads end, the
+// block on it twice. Returns once all three threads are gone.
 static void FreeABlockOfAnEndedHeapTwice(arena_t *a) {
-    std::mutex lock;
-    std::condition_variable changed;
-    int stage = 0;
-    auto wait_for = [&](int n) {
-        std::unique_lock<std::mutex> hold(lock);
-        changed.wait(hold, [&] { return stage >= n; });
-    };
-    auto advance = [&] {
-        std::lock_guard<std::mutex> hold(lock);
-        stage++;
-        changed.notify_all();
-    };
+    Stages stages;
+    auto wait_for = [&](int n) { stages.wait_for(n); };
+    auto advance = [&] { stages.advance(); };
     void *p = nullptr;
     std::thread owner([&] { p = arena_malloc(a, 100); advance(); wait_for(3); });
     // Two threads with heaps of their own (taken while the owner runs:
     // not its heap, adopted), each freeing p into a batch of its own.
-    std::thread first([&] { wait_for(1); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(4); arena_free(a, p); advance(); wait_for(6); });
+    std::thread first([&] { wait_for(1); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(4); arena_free(a, p); WipeInTransitMark(p); advance(); wait_for(6); });
     std::thread second([&] { wait_for(2); arena_free(a, arena_malloc(a, 8)); advance(); wait_for(5); arena_free(a, p); advance(); });
     wait_for(3);
     owner.join();  // its heap is abandoned, p still live in it
@@ -854,7 +925,7 @@ TEST(ThreadHeaps, ADoubleFreeFoundWhileAdoptingAHeapIsReportedOutsideTheArenasLo
     EXPECT_EXIT(
         {
             alarm(10);
-            arena_t *a = ThreadSafeArenaOf8ByteBlocks();
+            arena_t *a = ThreadSafeArena();
             FreeABlockOfAnEndedHeapTwice(a);
             void *q = nullptr;
             // This thread's first call: it adopts a heap.
@@ -872,7 +943,7 @@ TEST(ThreadHeaps, ADoubleFreeFoundWhileMappingAHugeBlockIsReportedOutsideTheHuge
     EXPECT_EXIT(
         {
             alarm(10);
-            arena_t *a = ThreadSafeArenaOf8ByteBlocks();
+            arena_t *a = ThreadSafeArena();
             arena_free(a, arena_malloc(a, 8));  // this thread's heap, before any heap ends
             FreeABlockOfAnEndedHeapTwice(a);
             void *q = nullptr;
@@ -893,7 +964,7 @@ TEST(ThreadHeaps, ADoubleFreeFoundAsAThreadEndsIsReportedOutsideTheRegistryLock)
     EXPECT_EXIT(
         {
             alarm(10);
-            arena_t *a = ThreadSafeArenaOf8ByteBlocks();
+            arena_t *a = ThreadSafeArena();
             struct Creator {
                 int reports = 0;
                 static void Handler(void *ctx, arena_t *, const void *, arena_error kind, const char *) {
@@ -920,8 +991,9 @@ TEST(ThreadHeaps, ADoubleFreeFoundAsAThreadEndsIsReportedOutsideTheRegistryLock)
                 changed.wait(hold, [&] { return stage == 1; });
             }
             // Each batch reaches the owner's remote list as its thread ends:
-            // p is on it twice (8-byte blocks have no in-transit mark).
+            // p is on it twice (its in-transit mark wiped in between).
             std::thread([&] { arena_free(a, p); }).join();
+            WipeInTransitMark(p);
             std::thread([&] { arena_free(a, p); }).join();
             arena_set_error_handler(Creator::Handler, &creator);
             {
@@ -1227,22 +1299,27 @@ TEST(ThreadHeaps, StatsWhileAnotherThreadFreesNeverCountMoreFreesThanAllocs) {
     arena_destroy(a);
 }
 
-// In an arena of 8-byte blocks, an 8-byte block asked for
-// fewer bytes keeps its slack record in its last byte, which is also the last
-// byte of the link a thread writes into the block when it frees it for its
-// owner (heap_pend_remote_free). While the block waits in that thread's batch,
-// arena_check reads the link's top byte as the slack: "block's recorded slack
-// is out of range" or "pending byte count is wrong", with nothing misused.
+// In an arena of 8-byte granules, a small request's block waiting in another
+// thread's batch for its owner passes the check. Such a block was 8 bytes
+// once, its slack record in its byte 7, also the top byte of the link that
+// thread writes into it (arena_check read the link's top byte as the slack:
+// "block's recorded slack is out of range" or "pending byte count is wrong",
+// with nothing misused); a thread-safe arena's classes now start at 16 bytes.
 TEST(ThreadHeaps, AnEightByteBlockWaitingForItsOwnerPassesTheCheck) {
     arena_t *a = ThreadSafeArenaOf8ByteBlocks();
     ASSERT_NE(a, nullptr);
     void *mine = arena_malloc(a, 5);  // this thread's heap first: the other one's is not adopted here
     void *p = nullptr, *keep = nullptr;
+    size_t usable = 0;
     std::thread([&] {
-        p = arena_malloc(a, 5);  // slack 3, recorded in byte 7
+        void *probe = arena_malloc(a, 5);
+        usable = arena_usable_size(a, probe);  // its own heap's block: the whole block
+        arena_free(a, probe);
+        p = arena_malloc(a, 5);
         keep = arena_malloc(a, 5);
     }).join();
     ASSERT_NE(p, nullptr);
+    EXPECT_EQ(usable, 16u) << "room for the in-transit mark";
     EXPECT_EQ(arena_check(a), 0);
     size_t live = Stats(a).live_bytes;
     arena_free(a, p);  // another heap's block: waits in this thread's batch
