@@ -94,7 +94,12 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
     size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed) + requested;
     atomic_store_explicit(&h->pending_bytes, bytes, memory_order_relaxed);
     atomic_store_explicit(&h->pending_blocks, blocks, memory_order_relaxed);
-    if (blocks >= REMOTE_BATCH_BLOCKS || bytes >= REMOTE_BATCH_BYTES) heap_flush_pending(h);
+    /* An ended thread's heap (abandoned) gets its blocks at once: waiting in
+     * the batch of a thread that makes no further call, they would keep that
+     * heap, and every segment it has, from ever being released. */
+    if (blocks >= REMOTE_BATCH_BLOCKS || bytes >= REMOTE_BATCH_BYTES ||
+        __atomic_load_n(&owner->abandoned, __ATOMIC_RELAXED))
+        heap_flush_pending(h);
 }
 
 void heaps_free_unattached(arena_t *a, void *p) {
@@ -192,7 +197,7 @@ heap_t *heaps_adopt(arena_t *a) {
     if (h) {
         __atomic_store_n(&a->abandoned, h->next_abandoned, __ATOMIC_RELAXED);
         h->next_abandoned = NULL;
-        h->abandoned = false;
+        __atomic_store_n(&h->abandoned, false, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
         h->untrimmed = false; /* what is left of its pages is its new thread's */
     } else {
         size_t size = align_up(sizeof(heap_t), OS_PAGE);
@@ -225,7 +230,7 @@ void heaps_abandon(heap_t *h) {
     heap_collect_remote(h);
     heap_purge_all(h);
     heaps_lock(a);
-    h->abandoned = true;
+    __atomic_store_n(&h->abandoned, true, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
     h->untrimmed = true; /* trimmed when another heap grows (heaps_reclaim), not on the exit path */
     h->next_abandoned = a->abandoned;
     __atomic_store_n(&a->abandoned, h, __ATOMIC_RELAXED); /* read unlocked by segment_new */

@@ -3,6 +3,7 @@
 // check to fail with its message, then puts the invariant back.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -157,16 +158,24 @@ TEST(ArenaCheck, FindsAPendingBlockWithoutItsMark) {
     arena_t *a = arena_create(&cfg);
     ASSERT_NE(a, nullptr);
     void *mine = arena_malloc(a, 40);  // this thread's heap, which holds the batch
-    uint8_t *theirs = nullptr;
-    std::thread([&] { theirs = static_cast<uint8_t *>(arena_malloc(a, 40)); }).join();
-    ASSERT_NE(theirs, nullptr);
-    arena_free(a, theirs);  // waits in this thread's batch for the ended thread's heap
+    std::atomic<uint8_t *> theirs{nullptr};
+    std::atomic<bool> done{false};
+    // The owner's thread stays: a block of an ended thread's heap would go to it at once.
+    std::thread owner([&] {
+        theirs = static_cast<uint8_t *>(arena_malloc(a, 40));
+        while (!done) std::this_thread::yield();
+    });
+    while (!theirs) std::this_thread::yield();
+    uint8_t *block = theirs;
+    arena_free(a, block);  // waits in this thread's batch for the other thread's heap
     ASSERT_EQ(arena_check(a), 0);
-    uint8_t old = theirs[10];
-    theirs[10] ^= 0x5a;
+    uint8_t old = block[10];
+    block[10] ^= 0x5a;
     ExpectCheckFails(a, "a pending block lacks its in-transit mark");
-    theirs[10] = old;
+    block[10] = old;
     EXPECT_EQ(arena_check(a), 0);
+    done = true;
+    owner.join();
     arena_free(a, mine);
     arena_destroy(a);
 }

@@ -893,6 +893,47 @@ TEST(ThreadHeaps, AnotherThreadsSecondFreeOfABlockOnItsWayBackIsReportedInAnAren
     arena_destroy(a);
 }
 
+// Blocks of an ended thread's heap, freed by a thread that then waits for good:
+// they waited in that thread's batch, never flushed, so the ended heap stayed
+// mapped with nothing live and a request the cap would take once it was gone
+// failed with ENOMEM (a review found it). A block of an ended heap goes to its
+// remote list at once, where the next thread to grow takes it in.
+TEST(ThreadHeaps, BlocksOfAnEndedHeapFreedByAThreadThatThenWaitsDoNotHoldItsMemory) {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    c.max_bytes = (size_t)24 << 20;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    Stages stages;
+    auto wait_for = [&](int n) { stages.wait_for(n); };
+    auto advance = [&] { stages.advance(); };
+    std::vector<void *> blocks;
+    std::thread waiter([&] {
+        arena_free(a, arena_malloc(a, 16));  // a heap of its own before the owner's
+        advance();
+        wait_for(2);
+        for (size_t i = 0; i < blocks.size(); i += 2) arena_free(a, blocks[i]);
+        for (size_t i = 1; i < blocks.size(); i += 2) arena_free(a, blocks[i]);
+        advance();
+        wait_for(4);  // as long as the test runs: no call that would flush its batch
+    });
+    wait_for(1);
+    std::thread([&] {
+        for (int i = 0; i < 60; i++) blocks.push_back(arena_malloc(a, 700 + (i % 2) * 3000));  // small and medium
+    }).join();  // its heap is abandoned with the 60 blocks live
+    advance();
+    wait_for(3);
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
+    errno = 0;
+    void *big = arena_malloc(a, (size_t)12 << 20);
+    EXPECT_NE(big, nullptr) << strerror(errno);
+    arena_free(a, big);
+    EXPECT_EQ(arena_check(a), 0);
+    advance();
+    waiter.join();
+    arena_destroy(a);
+}
+
 // Makes a block of an ended thread's heap freed by two other threads, its
 // in-transit mark wiped in between (so neither free sees the other): both
 // batches reach the ended heap's remote list when their threads end, the
