@@ -75,7 +75,10 @@ bool os_purge(void *p, size_t size) {
     ARENA_ASSERT((uintptr_t)p % OS_PAGE == 0 && size % OS_PAGE == 0);
     if (!size) return false;
     if (unlikely(atomic_load_explicit(&os_purge_refused, memory_order_relaxed))) return true;
-    return madvise(p, size, MADV_DONTNEED) != 0;
+    int saved = errno; /* a refusal (locked memory) is no error of the caller's: free keeps errno */
+    bool refused = madvise(p, size, MADV_DONTNEED) != 0;
+    errno = saved;
+    return refused;
 }
 
 /* This process's pidfd for process_madvise, with the pid it was opened for:

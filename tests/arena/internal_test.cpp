@@ -22,6 +22,7 @@ extern "C" void internal_hook_purge_all(arena_t *a);
 extern "C" size_t internal_hook_purge_boost(const arena_t *a);
 extern "C" void internal_hook_wait_purge_delay(void);
 extern "C" bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count);
+extern "C" bool os_purge(void *p, size_t size);
 extern "C" unsigned internal_hook_purge_batch_size(void);
 extern "C" void *internal_hook_half_linked_segment(arena_t *a);
 extern "C" void error_defer_begin(void);
@@ -393,6 +394,23 @@ TEST(PurgeBatch, ALockedRangeIsRefusedAndTheOthersDropped) {
         for (unsigned i = 0; i < n; i++) EXPECT_TRUE(m.holds(i, i == locked ? 0xA5 : 0)) << "range " << i;
         syscall(SYS_munlock, lock_at, m.kLen);
     }
+}
+
+// free leaves errno alone, as glibc's does since 2.33: a purge the kernel
+// refuses (locked memory: mlock, mlockall) set it to EINVAL through a free
+// that handed memory back (a review found it with mlockall and medium blocks).
+TEST(PurgeBatch, ARefusedPurgeLeavesErrnoAlone) {
+    PurgeRanges m(2);
+    ASSERT_NE(m.base, MAP_FAILED);
+    if (syscall(SYS_mlock, m.base, m.kLen) != 0) GTEST_SKIP() << "mlock: " << strerror(errno);
+    errno = 4321;
+    EXPECT_TRUE(os_purge(m.base, m.kLen));
+    EXPECT_EQ(errno, 4321) << "a single purge";
+    errno = 4321;
+    EXPECT_TRUE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, 2));
+    EXPECT_EQ(errno, 4321) << "a batch";
+    EXPECT_TRUE(m.holds(0, 0xA5));
+    syscall(SYS_munlock, m.base, m.kLen);
 }
 
 // A program that closes the library's pidfd (daemons close every descriptor
