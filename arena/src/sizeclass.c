@@ -8,7 +8,8 @@
  * (a 256- or 512-byte payload behind a few bytes), and it would waste 1/9.
  * A table maps any small size to its class with one load, by 8-byte units.
  * A heap that holds little maps sizes to the power-of-two classes alone
- * (sizeclass_lookup; page.c says why).
+ * (sizeclass_lookup; page.c says why). A heap other threads may free into
+ * has no class below TRANSIT_MIN_CLASS, whatever its granule (heap_init).
  */
 #include "internal.h"
 
