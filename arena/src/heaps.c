@@ -88,7 +88,11 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
     pending_mark_set(owner, p, true);
     void *head = atomic_load_explicit(&h->pending_head, memory_order_relaxed);
     transit_link(p, head);
-    if (!head) h->pending_tail = p;
+    if (!head) {
+        h->pending_tail = p;
+        /* Read once a batch: the owner's heap writes that cache line itself. */
+        h->pending_owner_ended = __atomic_load_n(&owner->abandoned, __ATOMIC_RELAXED);
+    }
     atomic_store_explicit(&h->pending_head, p, memory_order_relaxed);
     uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed) + 1;
     size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed) + requested;
@@ -97,8 +101,7 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
     /* An ended thread's heap (abandoned) gets its blocks at once: waiting in
      * the batch of a thread that makes no further call, they would keep that
      * heap, and every segment it has, from ever being released. */
-    if (blocks >= REMOTE_BATCH_BLOCKS || bytes >= REMOTE_BATCH_BYTES ||
-        __atomic_load_n(&owner->abandoned, __ATOMIC_RELAXED))
+    if (blocks >= REMOTE_BATCH_BLOCKS || bytes >= REMOTE_BATCH_BYTES || h->pending_owner_ended)
         heap_flush_pending(h);
 }
 

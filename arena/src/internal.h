@@ -467,6 +467,7 @@ typedef struct heap {
      * for it, and its owner has freed_by_others set (check.c).
      * Written only by this heap's thread. */
     struct heap *pending_owner;
+    bool pending_owner_ended;        /* pending_owner's thread had ended when the batch began */
     _Atomic(void *) pending_head;
     void *pending_tail;
     _Atomic size_t pending_bytes;
