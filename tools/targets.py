@@ -88,7 +88,7 @@ def paired_median(table, figure, allocator, baseline, label):
     runs = {}
     for row in table.rows:
         if trace_label(row) == label and row["allocator"] in (allocator, baseline) \
-                and row.get(figure) is not None:
+                and row.get(figure) is not None and at_default_config(row):
             runs.setdefault(row["repetition"], {})[row["allocator"]] = row[figure]
     ratios = [r[allocator] / r[baseline] for r in runs.values()
               if allocator in r and r.get(baseline)]
@@ -158,8 +158,17 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
                     "neither installed in this run")
     trace, low = extreme(thr, worst_is_low=True)
     below = sum(1 for r in thr.values() if r < 1.2 * slack)
+    measured = "lowest %.2fx (%s); %d of %d below" % (low, trace, below, len(thr))
+    # Beside the verdict, the steadier figure for one trace: each repetition's
+    # ratio, its allocators run within seconds of each other (docs/measuring.md).
+    paired = {t: paired_median(replay, "mops", allocator, "glibc", t)[0] for t in thr}
+    paired = {t: r for t, r in paired.items() if r}
+    if paired:
+        paired_trace, paired_low = extreme(paired, worst_is_low=True)
+        measured += "; paired medians: lowest %.2fx (%s), %d below" % (
+            paired_low, paired_trace, sum(1 for r in paired.values() if r < 1.2 * slack))
     out.add(issue, "%s: no trace below %sx glibc's throughput%s" % (name, bound_text(1.2 * slack), suffix),
-            "lowest %.2fx (%s); %d of %d below" % (low, trace, below, len(thr)), below == 0)
+            measured, below == 0)
     frag = memory.ratios(allocator, "glibc")
     if not frag:
         out.missing(issue, "%s frag_rss targets%s" % (name, suffix), "no frag_rss (no memory pass)")

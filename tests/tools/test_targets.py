@@ -144,7 +144,30 @@ class ReplayTargets(unittest.TestCase):
         measured, verdict = find(rows, "`arena`: no trace below 1.20x")
         self.assertEqual(verdict, "**missed**")
         self.assertIn("1.10x (gen-phased); 1 of 4 below", measured)
+        self.assertIn("paired medians: lowest 1.10x (gen-phased), 1 below", measured)
         self.assertEqual(find(rows, "mimalloc and tcmalloc")[1], "not measured")
+
+    def test_one_traces_paired_ratio_is_shown_beside_the_ratio_of_medians(self):
+        # gen-phased: glibc ran fast in the first two repetitions only, arena in
+        # the last two: the ratio of the medians says 0.43x, each repetition's
+        # own ratio 1.1x to 1.2x but one. The verdict stays on the medians.
+        glibc = [10, 10, 30, 30, 30]
+        arena = {"gen-phased": [11, 12, 13, 36, 36]}
+        rows = []
+        for trace in RECORDED + GENERATED:
+            for allocator, speeds in (("glibc", glibc), ("arena", arena.get(trace, [2.5 * v for v in glibc]))):
+                for repetition, mops in enumerate(speeds):
+                    rows.append([trace, allocator, 16 if allocator == "arena" else 0, 1, repetition,
+                                 crafted.OPS, repr(1000.0 / mops), repr(float(mops)), crafted.PEAK_LIVE,
+                                 int(1.2 * crafted.PEAK_LIVE), repr(1.2)])
+        directory = os.path.join(self.tmp.name, "r")
+        os.makedirs(directory)
+        crafted.write_csv(os.path.join(directory, "replay.csv"), crafted.REPLAY_HEADER, rows, crafted.MACHINE)
+        _, found = run_targets(directory)
+        measured, verdict = find(found, "`arena`: no trace below 1.20x")
+        self.assertEqual(verdict, "**missed**")
+        self.assertIn("lowest 0.43x (gen-phased); 1 of 4 below", measured)
+        self.assertIn("paired medians: lowest 1.20x (gen-phased), 0 below", measured)
 
     def test_a_zero_median_is_left_out_of_the_geometric_means(self):
         # A resident rise of 0 (frag_rss 0) on one trace: its ratio 0 cannot
