@@ -203,7 +203,7 @@ static int heap_check(const heap_t *h, check_totals *t) {
 
 /* The blocks h's thread freed and holds for their owner: live small or medium
  * blocks of that owner, as many and as large as counted, each marked as on its
- * way (where the owner's blocks have room), the owner told to read the mark. */
+ * way, the owner told to read the mark. */
 static int check_pending(const heap_t *h) {
     uint64_t count = 0;
     size_t bytes = 0, requested;
@@ -213,7 +213,7 @@ static int check_pending(const heap_t *h) {
         CHECK_INVARIANT(++count <= REMOTE_BATCH_BLOCKS, "a pending batch is longer than a batch", p);
         CHECK_INVARIANT(s && s->heap == h->pending_owner && s->heap != h, "a pending block is not its owner's", p);
         CHECK_INVARIANT(s->kind != SEG_HUGE && heaps_live(h->arena, p, &requested), "a pending block is not live", p);
-        CHECK_INVARIANT(!pending_markable(s->heap) || (pending_marked(s->heap, p) && s->heap->freed_by_others),
+        CHECK_INVARIANT(pending_marked(s->heap, p) && s->heap->freed_by_others,
                         "a pending block lacks its in-transit mark", p);
         bytes += requested;
         last = p;

@@ -62,9 +62,9 @@ void heap_flush_pending(heap_t *h) {
     atomic_store_explicit(&h->pending_blocks, 0, memory_order_relaxed);
 }
 
-/* Writes or clears p's in-transit mark (fastpath.h, pending_mark). */
+/* Writes or clears p's in-transit mark (fastpath.h, pending_mark): owner is a
+ * heap other threads free into, whose blocks all have room for it. */
 static void pending_mark_set(const heap_t *owner, void *p, bool on) {
-    if (!pending_markable(owner)) return;
     uint64_t word = (pending_word(p) & ~PENDING_MARK_BYTES) | (on ? pending_mark(owner, p) : 0);
     __builtin_memcpy((uint8_t *)p + 8, &word, sizeof word);
 }
