@@ -32,7 +32,7 @@ static void huge_unlock(heap_t *h) {
 /* Before a heap hands out memory it may not have: takes back the blocks other
  * threads freed into it, and hands over the ones it freed into another heap. */
 static inline void heap_settle_remote(heap_t *h) {
-    if (atomic_load_explicit(&h->remote_free, memory_order_relaxed)) heap_collect_remote(h);
+    if (heap_freed_into(h)) heap_collect_remote(h);
     if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
 }
 
@@ -816,10 +816,14 @@ void heap_release_all(heap_t *h) {
             s = next;
         }
     }
-    /* Start over, keeping what the heap is and what it counted. */
-    heap_t keep = *h;
-    memset(h, 0, sizeof *h);
+    /* Start over, keeping what the heap is and what it counted, and its own
+     * batches: other heaps may hold them still, and give them back (an
+     * abandoned heap released while other threads run, heaps_reclaim_locked). */
+    heap_t keep;
+    memcpy(&keep, h, offsetof(heap_t, batches));
+    memset(h, 0, offsetof(heap_t, batches));
     heap_init(h, keep.arena);
+    h->filling = keep.filling;
     h->medium_max = keep.medium_max;
     h->next_heap = keep.next_heap;
     h->next_abandoned = keep.next_abandoned;

@@ -205,22 +205,23 @@ static int heap_check(const heap_t *h, check_totals *t) {
  * blocks of that owner, as many and as large as counted, each marked as on its
  * way, the owner told to read the mark. */
 static int check_pending(const heap_t *h) {
-    uint64_t count = 0;
+    uint64_t count = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
     size_t bytes = 0, requested;
-    void *last = NULL;
-    for (void *p = atomic_load_explicit(&h->pending_head, memory_order_relaxed); p; p = transit_next(p)) {
+    CHECK_INVARIANT(h->filling < TRANSIT_BATCHES, "the filling batch is out of range", h->filling);
+    const transit_batch *b = &h->batches[h->filling];
+    CHECK_INVARIANT(count < REMOTE_BATCH_BLOCKS, "a pending batch is longer than a batch", count);
+    CHECK_INVARIANT(!atomic_load_explicit(&b->in_flight, memory_order_relaxed), "the filling batch is in flight", b);
+    for (uint64_t i = 0; i < count; i++) {
+        void *p = b->blocks[i];
         segment_t *s = segmap_lookup(p);
-        CHECK_INVARIANT(++count <= REMOTE_BATCH_BLOCKS, "a pending batch is longer than a batch", p);
         CHECK_INVARIANT(s && s->heap == h->pending_owner && s->heap != h, "a pending block is not its owner's", p);
         CHECK_INVARIANT(s->kind != SEG_HUGE && heaps_live(h->arena, p, &requested), "a pending block is not live", p);
         CHECK_INVARIANT(pending_marked(s->heap, p) && s->heap->freed_by_others,
                         "a pending block lacks its in-transit mark", p);
+        for (uint64_t j = 0; j < i; j++) CHECK_INVARIANT(b->blocks[j] != p, "a block is pending twice", p);
         bytes += requested;
-        last = p;
     }
-    CHECK_INVARIANT(count == atomic_load_explicit(&h->pending_blocks, memory_order_relaxed), "pending block count is wrong", count);
     CHECK_INVARIANT(bytes == atomic_load_explicit(&h->pending_bytes, memory_order_relaxed), "pending byte count is wrong", bytes);
-    CHECK_INVARIANT(last == h->pending_tail, "pending batch tail is wrong", h->pending_tail);
     return 0;
 }
 

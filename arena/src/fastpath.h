@@ -90,6 +90,12 @@ static inline void heap_count_remote_frees(heap_t *owner, size_t bytes, uint64_t
     atomic_fetch_add_explicit(&owner->remote_freed_blocks, blocks, memory_order_release);
 }
 
+/* Other threads have handed blocks to h that it has not taken in (heap_collect_remote). */
+static inline bool heap_freed_into(heap_t *h) {
+    return atomic_load_explicit(&h->remote_batches, memory_order_relaxed) ||
+           atomic_load_explicit(&h->remote_free, memory_order_relaxed);
+}
+
 /* A block on its way to its owner (in a batch, or on the owner's remote list)
  * carries a mark in its bytes 8 to 14, where the allocator keeps nothing (a
  * 16-byte block's slack record is its byte 15), written by the thread that
@@ -119,8 +125,8 @@ static inline bool pending_marked(const heap_t *owner, const void *p) {
     return pending_markable(owner) && pending_mark_holds(owner, p);
 }
 
-/* Blocks on their way to their owner (a batch, the owner's remote list) are
- * linked through their first 8 bytes: such a block is TRANSIT_MIN_CLASS bytes
+/* Blocks on their way to their owner on its remote_free list (when the freeing
+ * heap had no batch to spare) are linked through their first 8 bytes: such a block is TRANSIT_MIN_CLASS bytes
  * at least, so the link leaves its mark (bytes 8-14) and its slack record
  * (its last byte) alone. */
 static inline void *transit_next(const void *p) {

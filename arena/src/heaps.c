@@ -46,18 +46,46 @@ static void heap_push_remote_chain(heap_t *owner, void *first, void *last) {
                                                     memory_order_relaxed));
 }
 
+static void heap_push_remote_batch(heap_t *owner, transit_batch *b) {
+    transit_batch *head = atomic_load_explicit(&owner->remote_batches, memory_order_relaxed);
+    do {
+        b->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote_batches, &head, b, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* A batch of h that no owner holds, other than the one filling; TRANSIT_BATCHES
+ * when every other one is in flight. */
+static unsigned heap_idle_batch(const heap_t *h) {
+    for (unsigned i = 1; i < TRANSIT_BATCHES; i++) {
+        unsigned j = (h->filling + i) % TRANSIT_BATCHES;
+        if (!atomic_load_explicit(&h->batches[j].in_flight, memory_order_acquire)) return j;
+    }
+    return TRANSIT_BATCHES;
+}
+
 void heap_flush_pending(heap_t *h) {
     uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
     if (!blocks) return;
     size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed);
     heap_t *owner = h->pending_owner;
-    heap_push_remote_chain(owner, atomic_load_explicit(&h->pending_head, memory_order_relaxed), h->pending_tail);
+    transit_batch *b = &h->batches[h->filling];
+    unsigned next = heap_idle_batch(h);
+    if (next < TRANSIT_BATCHES) {
+        b->count = (uint32_t)blocks;
+        atomic_store_explicit(&b->in_flight, true, memory_order_relaxed);
+        heap_push_remote_batch(owner, b);
+        h->filling = next;
+    } else {
+        /* The owners have not taken the others in yet: these blocks go linked
+         * through themselves (still in this thread's cache), the batch kept. */
+        for (uint64_t i = 0; i + 1 < blocks; i++) transit_link(b->blocks[i], b->blocks[i + 1]);
+        heap_push_remote_chain(owner, b->blocks[0], b->blocks[blocks - 1]);
+    }
     /* Counted after the push: the owner that sees these counts sees the pushes
      * they count (heaps_reclaim_locked). Counted first, the owner could release
      * the blocks' segment before the push wrote into it. */
     heap_count_remote_frees(owner, bytes, blocks);
-    atomic_store_explicit(&h->pending_head, NULL, memory_order_relaxed);
-    h->pending_tail = NULL;
     atomic_store_explicit(&h->pending_bytes, 0, memory_order_relaxed);
     atomic_store_explicit(&h->pending_blocks, 0, memory_order_relaxed);
 }
@@ -76,7 +104,8 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
     }
     /* A block freed twice while it waits is still live for its owner: only
      * its mark knows (every heap of a thread-safe arena has room for it).
-     * Linked in twice, it would loop or cross the chains. */
+     * Handed over twice, it would be freed twice, the second time maybe
+     * under a new user. */
     ARENA_ASSERT(pending_markable(owner));
     if (pending_marked(owner, p)) {
         error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
@@ -86,15 +115,13 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
     if (!__atomic_load_n(&owner->freed_by_others, __ATOMIC_RELAXED))
         __atomic_store_n(&owner->freed_by_others, true, __ATOMIC_RELAXED);
     pending_mark_set(owner, p, true);
-    void *head = atomic_load_explicit(&h->pending_head, memory_order_relaxed);
-    transit_link(p, head);
-    if (!head) {
-        h->pending_tail = p;
-        /* Read once a batch: the owner's heap writes that cache line itself. */
-        h->pending_owner_ended = __atomic_load_n(&owner->abandoned, __ATOMIC_RELAXED);
-    }
-    atomic_store_explicit(&h->pending_head, p, memory_order_relaxed);
-    uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed) + 1;
+    uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
+    transit_batch *b = &h->batches[h->filling];
+    b->blocks[blocks] = p;
+    b->requested[blocks] = (uint32_t)requested;
+    /* Read once a batch: the owner's heap writes that cache line itself. */
+    if (!blocks) h->pending_owner_ended = __atomic_load_n(&owner->abandoned, __ATOMIC_RELAXED);
+    blocks++;
     size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed) + requested;
     atomic_store_explicit(&h->pending_bytes, bytes, memory_order_relaxed);
     atomic_store_explicit(&h->pending_blocks, blocks, memory_order_relaxed);
@@ -112,44 +139,83 @@ void heaps_free_unattached(arena_t *a, void *p) {
     unlock_reporting(&a->lock);
 }
 
+/* Frees block p, handed to h by another thread's free. Returns false, nothing
+ * freed, when p is no live block of h (freed twice by other threads, its mark
+ * wiped in between): reported. */
+static bool heap_take_back(heap_t *h, void *p) {
+    segment_t *s = segmap_lookup(p);
+    if (s && s->heap == h) pending_mark_set(h, p, false);
+    if (s && s->heap == h && s->kind == SEG_SMALL && !h->mode) {
+        /* The common case, on one load of the live word. */
+        page_t *pg = segment_page(s, p);
+        live_ref r = page_live_ref(pg, p, h->classes.live_bit_shift);
+        uint64_t word = map_load(r.word);
+        if ((word >> (r.shift & 63)) & LIVE_BIT) {
+            page_block_free(h, pg, p, r, word);
+            return true;
+        }
+    }
+    bool live = false;
+    if (s && s->heap == h) {
+        if (s->kind == SEG_SMALL) {
+            live = page_live_bits(segment_page(s, p), p, h->classes.live_bit_shift) & LIVE_BIT;
+        } else if (s->kind == SEG_MEDIUM) {
+            live = tlsf_validate(s, p) == 0;
+        }
+    }
+    if (!live) {
+        error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+        return false;
+    }
+    block_release(h, s, p);
+    return true;
+}
+
+/* Blocks of a batch fetched ahead of the one being freed: they were last
+ * written on the freeing thread's core, a miss each. */
+#define COLLECT_AHEAD 8
+
 void heap_collect_remote(heap_t *h) {
+    /* Blocks in a batch twice (their mark wiped in between) were counted
+     * twice by the freeing thread: the second count comes off. */
+    size_t uncounted_bytes = 0;
+    uint64_t uncounted_blocks = 0;
+    transit_batch *b = atomic_exchange_explicit(&h->remote_batches, NULL, memory_order_acquire);
+    while (b) {
+        transit_batch *next = b->next; /* read before b goes back to its heap */
+        uint32_t n = b->count;
+        for (uint32_t i = 0; i < n && i < COLLECT_AHEAD; i++) __builtin_prefetch(b->blocks[i], 1);
+        for (uint32_t i = 0; i < n; i++) {
+            if (i + COLLECT_AHEAD < n) __builtin_prefetch(b->blocks[i + COLLECT_AHEAD], 1);
+            if (!heap_take_back(h, b->blocks[i])) { /* reported; the other blocks are sound */
+                uncounted_bytes += b->requested[i];
+                uncounted_blocks++;
+            }
+        }
+        atomic_store_explicit(&b->in_flight, false, memory_order_release);
+        b = next;
+    }
     void *p = atomic_exchange_explicit(&h->remote_free, NULL, memory_order_acquire);
     while (p) {
         void *next = transit_next(p);
-        segment_t *s = segmap_lookup(p);
-        if (s && s->heap == h) pending_mark_set(h, p, false);
-        if (s && s->heap == h && s->kind == SEG_SMALL && !h->mode) {
-            /* The common case, on one load of the live word. */
-            page_t *pg = segment_page(s, p);
-            live_ref r = page_live_ref(pg, p, h->classes.live_bit_shift);
-            uint64_t word = map_load(r.word);
-            if ((word >> (r.shift & 63)) & LIVE_BIT) {
-                page_block_free(h, pg, p, r, word);
-                p = next;
-                continue;
-            }
-        }
-        bool live = false;
-        if (s && s->heap == h) {
-            if (s->kind == SEG_SMALL) {
-                live = page_live_bits(segment_page(s, p), p, h->classes.live_bit_shift) & LIVE_BIT;
-            } else if (s->kind == SEG_MEDIUM) {
-                live = tlsf_validate(s, p) == 0;
-            }
-        }
-        if (!live) {
-            /* Freed twice by other threads: the list may loop back from here on,
-             * so the rest of it is dropped (leaked, never reused). */
-            error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
-            break;
-        }
-        block_release(h, s, p);
+        /* Freed twice by other threads: the list may loop back from here on,
+         * so the rest of it is dropped (leaked, never reused). */
+        if (!heap_take_back(h, p)) break;
         p = next;
     }
     size_t bytes = atomic_exchange_explicit(&h->remote_freed_bytes, 0, memory_order_acquire);
     uint64_t blocks = atomic_exchange_explicit(&h->remote_freed_blocks, 0, memory_order_acquire);
-    COUNTER_SET(h->stats.live_bytes, h->stats.live_bytes - bytes);
-    COUNTER_ADD(h->stats.frees, blocks);
+    COUNTER_SET(h->stats.live_bytes, h->stats.live_bytes - bytes + uncounted_bytes);
+    COUNTER_ADD(h->stats.frees, blocks - uncounted_blocks);
+}
+
+void heap_return_batches(heap_t *h) {
+    transit_batch *b = atomic_exchange_explicit(&h->remote_batches, NULL, memory_order_acquire);
+    while (b) {
+        transit_batch *next = b->next;
+        atomic_store_explicit(&b->in_flight, false, memory_order_release);
+        b = next;
+    }
 }
 
 /* ---- thread heaps -------------------------------------------------------- */
@@ -169,11 +235,11 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
     bool released = false;
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
-        bool freed_into = atomic_load_explicit(&h->remote_free, memory_order_relaxed) ||
-                          atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
+        bool freed_into = heap_freed_into(h) || atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
         if (freed_into) heap_collect_remote(h);
         if ((freed_into || trim) && h->segment_count && heap_is_empty(h)) {
-            heap_release_all(h); /* its counters stay in the arena's sums */
+            heap_return_batches(h); /* what is on its list now is a double free, its blocks gone with it */
+            heap_release_all(h);    /* its counters stay in the arena's sums */
             released = true;
             continue;
         }
@@ -398,6 +464,10 @@ static void heaps_release_locked(arena_t *a) {
         arena_unmapped(a, size);
     }
     a->heaps = NULL;
+    /* No heap is left to hold a batch of the arena's own (one that vanished at
+     * fork may have been taking some in). */
+    for (unsigned i = 0; i < TRANSIT_BATCHES; i++)
+        atomic_store_explicit(&a->heap.batches[i].in_flight, false, memory_order_relaxed);
     __atomic_store_n(&a->abandoned, NULL, __ATOMIC_RELAXED);
     a->heap_bytes = 0;
     /* A thread that vanished at fork may have been between charging a segment

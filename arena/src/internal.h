@@ -74,10 +74,12 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define PURGE_TORN_DOWN_SHIFT 6                /* ... plus the feedback's boost, unless live < peak / 64 */
 #define REMOTE_BATCH_BLOCKS 64u                /* another heap's blocks a thread frees before handing them over */
 #define REMOTE_BATCH_BYTES ((size_t)64 << 10)  /* ... or bytes of them */
+#define TRANSIT_BATCHES 3u                     /* batches a heap can have on their way to owners at once */
 #define COARSE_LIVE_MAX ((size_t)16 << 10)     /* a heap uses power-of-two classes until it holds this much */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
+_Static_assert(TRANSIT_BATCHES >= 2, "one batch fills while another is on its way");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
 _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
                "the hard purge limit keeps some multiple of the live bytes, and stays finite");
@@ -424,6 +426,23 @@ typedef struct heap_stats {
     uint64_t allocs, frees, reallocs;
 } heap_stats;
 
+/* Blocks of one owner that another heap's thread freed, handed to the owner
+ * as an array: its collect fetches the blocks ahead (they were last written
+ * on the freeing thread's core) instead of following a link from block to
+ * block, one cache miss after another. A batch belongs to the heap that
+ * filled it, and comes back to it when its owner has taken the blocks in.
+ * Invariant: a batch in flight is on exactly one owner's remote_batches, or
+ * being collected; its owner clears in_flight (release) once done with it.
+ * TRANSIT_BATCHES of them keep a heap within 3 OS pages. */
+typedef struct transit_batch {
+    struct transit_batch *next;      /* on the owner's remote_batches */
+    _Atomic bool in_flight;
+    uint32_t count;
+    void *blocks[REMOTE_BATCH_BLOCKS];
+    uint32_t requested[REMOTE_BATCH_BLOCKS]; /* as counted in the freeing thread's pending_bytes */
+} transit_batch;
+_Static_assert(MAX_REGION <= UINT32_MAX && MEDIUM_MAX <= UINT32_MAX, "a small or medium block's size fits 32 bits");
+
 /* Invariants (check.c: heap_check):
  * - direct[c] is the first page of queues[c], or the empty page when it is empty;
  * - every page in queues[c] is ACTIVE, not full, of class c, owned by this heap;
@@ -458,18 +477,17 @@ typedef struct heap {
     bool freed_by_others;
     sizeclass_table classes;         /* a copy per heap: the fast path reads it */
     heap_stats stats;
-    /* Blocks of another heap (pending_owner) this heap's thread freed: linked
-     * here and pushed on the owner's remote list in one go with their counts
+    /* Blocks of another heap (pending_owner) this heap's thread freed: kept
+     * in batches[filling] and handed to the owner in one go with their counts
      * (heap_pend_remote_free), so the owner's cache line is not written on
      * every such free. They stay live blocks of the owner until it collects
      * them; stats and checks count them freed, so the totals stay exact.
-     * Each carries its in-transit mark where the owner's granule has room
-     * for it, and its owner has freed_by_others set (check.c).
-     * Written only by this heap's thread. */
+     * Each carries its in-transit mark, and its owner has freed_by_others set
+     * (check.c). batches[filling] is never in flight. Written only by this
+     * heap's thread. */
     struct heap *pending_owner;
     bool pending_owner_ended;        /* pending_owner's thread had ended when the batch began */
-    _Atomic(void *) pending_head;
-    void *pending_tail;
+    unsigned filling;                /* the batch pending blocks go into */
     _Atomic size_t pending_bytes;
     _Atomic uint64_t pending_blocks;
     page_queue queues[CLASS_MAX];    /* per class: ACTIVE pages with blocks to hand out */
@@ -496,14 +514,19 @@ typedef struct heap {
     bool abandoned;                  /* its thread ended; another may adopt it */
     bool orphaned;                   /* left by a thread that is gone after fork: never reused */
     bool untrimmed;                  /* abandoned, keeping pages for reuse its thread no longer needs (page_trim) */
-    /* The process arena's heaps (heaps.c): blocks other threads freed wait on
-     * remote_free for the owner; their bytes and count, to be counted by it
-     * (added by the freeing threads after the push, in batches). A cache
-     * line of their own: other threads write them. */
+    /* The process arena's heaps (heaps.c): blocks other threads freed wait for
+     * the owner in batches on remote_batches, or linked through their first
+     * words on remote_free when the freeing heap had no batch to spare; their
+     * bytes and count, to be counted by it (added by the freeing threads after
+     * the push, in batches). A cache line of their own: other threads write
+     * them. */
     _Alignas(64) _Atomic(void *) remote_free;
+    _Atomic(struct transit_batch *) remote_batches;
     _Atomic size_t remote_freed_bytes;
     _Atomic uint64_t remote_freed_blocks;
-    _Alignas(64) tlsf_t tlsf;        /* last: most of the heap's size, untouched until medium blocks */
+    _Alignas(64) tlsf_t tlsf;        /* most of the heap's size, untouched until medium blocks */
+    /* Last: untouched until the heap's thread frees another heap's block. */
+    transit_batch batches[TRANSIT_BATCHES];
 } heap_t;
 
 /* ---- the arena ----------------------------------------------------------- */
@@ -889,6 +912,10 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
 void heap_flush_pending(heap_t *h) INTERNAL;
 /* Frees the blocks other threads handed to h, and counts them. */
 void heap_collect_remote(heap_t *h) INTERNAL;
+/* Gives the batches on h's list back to the heaps that sent them, their blocks
+ * not taken in: h is about to release its memory (heap_release_all) while
+ * those heaps live on. */
+void heap_return_batches(heap_t *h) INTERNAL;
 /* Frees live block p of thread-safe arena a for a thread that max_bytes leaves
  * without a heap: the arena's own heap (which holds no thread's small or medium
  * blocks) hands it to its owner as another heap's thread would, under the

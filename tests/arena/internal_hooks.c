@@ -56,3 +56,24 @@ bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned c
 
 /* How many ranges a batch holds before it flushes itself. */
 unsigned internal_hook_purge_batch_size(void) { return OS_PURGE_BATCH; }
+
+/* How many of the calling thread's heap's batches (in thread-safe arena a)
+ * are on their way to an owner: pushed, not yet taken in. */
+unsigned internal_hook_batches_in_flight(const arena_t *a) {
+    heap_t *h = heaps_thread_heap(a);
+    unsigned n = 0;
+    for (unsigned i = 0; h && i < TRANSIT_BATCHES; i++)
+        n += atomic_load_explicit(&h->batches[i].in_flight, memory_order_acquire);
+    return n;
+}
+
+/* Batches a heap can have on their way at once (TRANSIT_BATCHES) and blocks a batch holds. */
+unsigned internal_hook_transit_batches(void) { return TRANSIT_BATCHES; }
+unsigned internal_hook_batch_blocks(void) { return REMOTE_BATCH_BLOCKS; }
+
+/* Whether the heap that owns block p has blocks linked on its remote_free
+ * list (other threads' frees made when they had no batch to spare). */
+bool internal_hook_owner_has_linked_frees(const void *p) {
+    segment_t *s = segmap_lookup(p);
+    return s && atomic_load_explicit(&s->heap->remote_free, memory_order_acquire) != NULL;
+}

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "arena.h"
+#include "test_util.h"
 
 extern "C" unsigned tlsf_bits_count_portable(uint64_t x);
 extern "C" uintptr_t internal_hook_medium_segment_end(const void *p);
@@ -25,6 +26,10 @@ extern "C" bool internal_hook_purge_batch(void *base, size_t stride, size_t len,
 extern "C" bool os_purge(void *p, size_t size);
 extern "C" unsigned internal_hook_purge_batch_size(void);
 extern "C" void *internal_hook_half_linked_segment(arena_t *a);
+extern "C" unsigned internal_hook_batches_in_flight(const arena_t *a);
+extern "C" unsigned internal_hook_transit_batches(void);
+extern "C" unsigned internal_hook_batch_blocks(void);
+extern "C" bool internal_hook_owner_has_linked_frees(const void *p);
 extern "C" void error_defer_begin(void);
 extern "C" void error_defer_end(void);
 extern "C" void error_report(arena_t *a, const void *p, arena_error kind, const void *owner);
@@ -436,4 +441,52 @@ TEST(PurgeBatch, APidfdClosedUnderTheLibraryLeavesPlainMadvise) {
     EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));
     for (unsigned i = 0; i < n; i++) EXPECT_TRUE(m.holds(i)) << "range " << i;
     EXPECT_TRUE(pidfds().empty());
+}
+
+// A thread freeing another heap's blocks hands them over in batches, arrays
+// of pointers its owner takes in with the blocks fetched ahead. While the
+// owner takes none in, the thread has at most all its batches but the one it
+// fills on their way; past that, blocks go linked through themselves. Every
+// block comes back either way, and each batch returns to its heap once
+// taken in.
+TEST(TransitBatches, BlocksPastTheBatchesInFlightGoLinkedAndAllComeBack) {
+    arena_config cfg = {};
+    cfg.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&cfg);
+    ASSERT_NE(a, nullptr);
+    const unsigned batches = internal_hook_transit_batches(), per_batch = internal_hook_batch_blocks();
+    const size_t n = (size_t)(batches + 1) * per_batch;
+    std::vector<void *> blocks;
+    for (size_t i = 0; i < n; i++) blocks.push_back(arena_malloc(a, 48));
+    Stages stages;
+    unsigned in_flight = 0, after = 0;
+    bool linked = false;
+    size_t live_blocks = 0;
+    std::thread freer([&] {
+        arena_free(a, arena_malloc(a, 16));  // a heap of its own
+        for (void *p : blocks) arena_free(a, p);
+        in_flight = internal_hook_batches_in_flight(a);
+        linked = internal_hook_owner_has_linked_frees(blocks[0]);
+        live_blocks = Stats(a).live_blocks;
+        stages.advance();
+        stages.wait_for(2);  // the owner has taken them in
+        after = internal_hook_batches_in_flight(a);
+    });
+    stages.wait_for(1);
+    EXPECT_EQ(in_flight, batches - 1) << "every batch but the one filling";
+    EXPECT_TRUE(linked) << "blocks past the batches go linked";
+    EXPECT_EQ(live_blocks, 0u) << "blocks on their way count freed";
+    EXPECT_EQ(arena_check(a), 0);  // takes in what waits for this thread's heap
+    stages.advance();
+    freer.join();
+    EXPECT_EQ(after, 0u) << "batches taken in go back to their heap";
+    // Every block came back (arena_check: no block live that the counts say
+    // is freed) and is handed out again.
+    for (int round = 0; round < 3; round++) {
+        for (void *&p : blocks) p = arena_malloc(a, 48);
+        for (void *p : blocks) arena_free(a, p);
+    }
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
 }

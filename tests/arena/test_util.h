@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <ostream>
 #include <set>
 #include <string>
@@ -97,4 +99,21 @@ struct ErrorLog {
     }
     ErrorLog() { arena_set_error_handler(Handler, this); }
     ~ErrorLog() { arena_set_error_handler(nullptr, nullptr); }
+};
+
+// Steps of a test shared by several threads: each waits for a stage, then
+// moves the test on to the next one.
+struct Stages {
+    std::mutex lock;
+    std::condition_variable changed;
+    int stage = 0;
+    void wait_for(int n) {
+        std::unique_lock<std::mutex> hold(lock);
+        changed.wait(hold, [&] { return stage >= n; });
+    }
+    void advance() {
+        std::lock_guard<std::mutex> hold(lock);
+        stage++;
+        changed.notify_all();
+    }
 };

@@ -805,23 +805,6 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapReportsOutsideTheArenasLock) {
         ::testing::ExitedWithCode(0), "");
 }
 
-// Steps of a test shared by several threads: each waits for a stage, then
-// moves the test on to the next one.
-struct Stages {
-    std::mutex lock;
-    std::condition_variable changed;
-    int stage = 0;
-    void wait_for(int n) {
-        std::unique_lock<std::mutex> hold(lock);
-        changed.wait(hold, [&] { return stage >= n; });
-    }
-    void advance() {
-        std::lock_guard<std::mutex> hold(lock);
-        stage++;
-        changed.notify_all();
-    }
-};
-
 // A thread-safe arena of 8-byte granules (its classes start at 16 bytes all
 // the same: room for the in-transit mark).
 static arena_t *ThreadSafeArenaOf8ByteBlocks() {
@@ -890,6 +873,44 @@ TEST(ThreadHeaps, AnotherThreadsSecondFreeOfABlockOnItsWayBackIsReportedInAnAren
     for (void *q : {big, bigger, static_cast<void *>(x), static_cast<void *>(y), c2}) arena_free(a, q);
     EXPECT_EQ(arena_check(a), 0);
     EXPECT_EQ(Stats(a).live_bytes, 0u);
+    arena_destroy(a);
+}
+
+// A block freed twice by another thread with its in-transit mark wiped in
+// between is in that thread's batch twice: arena_check says so while it
+// waits, and when its owner takes the batch in, the second copy is reported
+// and every other block of the batch still comes back.
+TEST(ThreadHeaps, ABlockTwiceInABatchIsReportedAndTheRestOfTheBatchComesBack) {
+    arena_t *a = ThreadSafeArena();
+    ASSERT_NE(a, nullptr);
+    std::vector<void *> blocks;
+    for (int i = 0; i < 8; i++) blocks.push_back(arena_malloc(a, 40));
+    void *p = blocks[2];
+    ErrorLog log;
+    Stages stages;
+    int waiting_check = 0;
+    std::thread freer([&] {
+        arena_free(a, arena_malloc(a, 16));  // a heap of its own
+        for (int i = 0; i < 4; i++) arena_free(a, blocks[i]);
+        WipeInTransitMark(p);
+        arena_free(a, p);  // unseen: in the batch twice
+        for (int i = 4; i < 8; i++) arena_free(a, blocks[i]);
+        stages.advance();
+        stages.wait_for(2);  // ends: the batch goes to its owner
+    });
+    stages.wait_for(1);
+    EXPECT_TRUE(log.entries.empty());
+    waiting_check = arena_check(a);
+    stages.advance();
+    freer.join();
+    EXPECT_EQ(waiting_check, -1) << "a block pending twice";
+    void *big = arena_malloc(a, 300000);  // a slow path: takes the batch in
+    ASSERT_EQ(log.entries.size(), 1u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+    EXPECT_EQ(log.entries[0].p, p);
+    arena_free(a, big);
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
+    EXPECT_EQ(arena_check(a), 0) << "every other block of the batch taken in";
     arena_destroy(a);
 }
 
