@@ -469,7 +469,7 @@ static bool small_free_foreign(heap_t *h, segment_t *s, void *p) {
      * the caller); that of a live block's page is set. */
     uint64_t bits = segment_live_bits(s, p, h->classes.live_bit_shift);
     if (!(bits & LIVE_BIT)) return false;
-    heap_pend_remote_free(h, s->heap, p, block_requested_of(segment_block_size(s, p), p, bits));
+    heap_pend_remote_free(h, s->heap, p, block_requested_of(h->classes.size[segment_page_class(s, p)], p, bits));
     return true;
 }
 

@@ -92,7 +92,7 @@ static int check_small_segment(const heap_t *h, const segment_t *s, check_totals
                         "page's touched or purged OS page count is past its end", pg->start);
         if (pg->state == PAGE_ACTIVE) {
             active++;
-            CHECK_INVARIANT(s->block_sizes[i] == pg->block_size, "page's block size differs from its segment's copy", pg->start);
+            CHECK_INVARIANT(s->page_classes[i] == pg->class_idx, "page's class differs from its segment's copy", pg->start);
             if (!pg->full) t->queued_pages++;
             if (check_active_page(h, pg, t)) return -1;
         } else {

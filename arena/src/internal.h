@@ -288,8 +288,8 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  *   descriptors from pages_ready on were never written (page.c sets them up
  *   when first wanted); live_map holds every page's map, page i's at
  *   i * LIVE_MAP_WORDS, and the maps of pages under the header or not set up
- *   are clear (free reads them without a descriptor); block_sizes[i] is
- *   pages[i].block_size for every ACTIVE page i;
+ *   are clear (free reads them without a descriptor); page_classes[i] is
+ *   pages[i].class_idx for every ACTIVE page i;
  * - kind MEDIUM: TLSF blocks tile [first block, sentinel) exactly; nothing is
  *   written at the sentinel (tlsf.c);
  *   every OS page it ever wrote since mapping or its last purge has its bit
@@ -312,10 +312,12 @@ typedef struct segment {
     uint32_t first_page;             /* pages before it lie under the header */
     uint32_t pages_ready;            /* descriptors [first_page, pages_ready) are set up */
     uint32_t pages_active;
-    /* Per page, its block_size, written only when the page is given a class:
-     * another thread's free reads it here, not on the descriptor's line,
-     * which the owner writes at every malloc from the page. */
-    uint32_t *block_sizes;
+    /* Per page, its class_idx, written only when the page is given a class:
+     * another thread's free reads it here (every heap of an arena has the
+     * same classes), not on the descriptor's line, which the owner writes at
+     * every malloc from the page. A byte a page, so the live map after it
+     * moves little (where it crosses OS pages decides what a heap touches). */
+    uint8_t *page_classes;
     /* MEDIUM */
     uintptr_t first_block, sentinel;
     uint64_t *touched_map;           /* MEDIUM: 1 bit/OS page: written since mapped or purged */
@@ -731,9 +733,9 @@ static inline uint64_t segment_live_bits(const segment_t *s, const void *p, unsi
     live_ref r = segment_live_ref(s, p, live_bit_shift);
     return (map_load(r.word) >> (r.shift & 63)) & (LIVE_BIT | SLACK_BIT);
 }
-/* The block size of the page of small segment s that holds p. */
-static inline uint32_t segment_block_size(const segment_t *s, const void *p) {
-    return __atomic_load_n(&s->block_sizes[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT], __ATOMIC_RELAXED);
+/* The class of the page of small segment s that holds p. */
+static inline unsigned segment_page_class(const segment_t *s, const void *p) {
+    return __atomic_load_n(&s->page_classes[((uintptr_t)p - (uintptr_t)s) >> PAGE_SHIFT], __ATOMIC_RELAXED);
 }
 /* The requested size of a live block of `block_size` bytes at p, whose bits
  * (shifted down to bit 0) are `bits`: less its slack record, if it has one. */

@@ -150,7 +150,7 @@ page_t *page_acquire(heap_t *h) {
 
 static void page_init_class(heap_t *h, page_t *pg, unsigned cls) {
     segment_t *s = page_segment(pg);
-    __atomic_store_n(&s->block_sizes[pg - s->pages], h->classes.size[cls], __ATOMIC_RELAXED);
+    __atomic_store_n(&s->page_classes[pg - s->pages], (uint8_t)cls, __ATOMIC_RELAXED);
     __atomic_store_n(&pg->block_size, h->classes.size[cls], __ATOMIC_RELAXED); /* atomic: page_t says why */
     pg->class_idx = (uint8_t)cls;
     pg->reserved = (uint32_t)((page_end(h, pg) - pg->start) / pg->block_size);

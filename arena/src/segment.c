@@ -4,14 +4,14 @@
 
 #include <errno.h>
 
-/* A small segment's header: the struct, the page descriptors, their block
- * sizes (segment_t: block_sizes), then the live map. */
-static size_t segment_block_sizes_offset(size_t page_count) {
+/* A small segment's header: the struct, the page descriptors, their classes
+ * (segment_t: page_classes), then the live map. */
+static size_t segment_page_classes_offset(size_t page_count) {
     return align_up(sizeof(segment_t) + page_count * sizeof(page_t), 64);
 }
 
 static size_t segment_live_map_offset(size_t page_count) {
-    return segment_block_sizes_offset(page_count) + (page_count ? align_up(page_count * sizeof(uint32_t), 64) : 0);
+    return segment_page_classes_offset(page_count) + align_up(page_count, 64);
 }
 
 size_t segment_header_size(const arena_t *a, segment_kind kind, size_t size) {
@@ -155,7 +155,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     switch (kind) {
     case SEG_SMALL:
         s->page_count = (uint32_t)(size >> PAGE_SHIFT);
-        s->block_sizes = (uint32_t *)((uint8_t *)s + segment_block_sizes_offset(s->page_count));
+        s->page_classes = (uint8_t *)s + segment_page_classes_offset(s->page_count);
         s->live_map = (uint64_t *)((uint8_t *)s + segment_live_map_offset(s->page_count));
         page_segment_added(h, s);
         break;
