@@ -64,23 +64,58 @@ static unsigned heap_idle_batch(const heap_t *h) {
     return TRANSIT_BATCHES;
 }
 
+/* Links the `*blocks` blocks of batch b through themselves, for owner's
+ * remote_free; returns the first and sets *last. A block in it twice (its mark
+ * wiped between the frees: a write after free) would cross the links and
+ * lose the blocks between: the second is reported and left out, its count
+ * taken off *blocks and *bytes. */
+static void *batch_link(heap_t *h, transit_batch *b, uint64_t *blocks, size_t *bytes, void **last) {
+    enum { SLOTS = 2 * REMOTE_BATCH_BLOCKS };
+    _Static_assert((SLOTS & (SLOTS - 1)) == 0, "the table is indexed by a mask");
+    void *seen[SLOTS] = {NULL};
+    void *first = NULL, *prev = NULL;
+    uint64_t kept = 0;
+    for (uint64_t i = 0; i < *blocks; i++) {
+        void *p = b->blocks[i];
+        size_t k = (size_t)(((uintptr_t)p >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 40) & (SLOTS - 1);
+        while (seen[k] && seen[k] != p) k = (k + 1) & (SLOTS - 1);
+        if (seen[k] == p) {
+            error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+            *bytes -= b->requested[i];
+            continue;
+        }
+        seen[k] = p;
+        if (prev) transit_link(prev, p);
+        else first = p;
+        prev = p;
+        kept++;
+    }
+    *blocks = kept;
+    *last = prev;
+    return first;
+}
+
 void heap_flush_pending(heap_t *h) {
     uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
     if (!blocks) return;
     size_t bytes = atomic_load_explicit(&h->pending_bytes, memory_order_relaxed);
     heap_t *owner = h->pending_owner;
     transit_batch *b = &h->batches[h->filling];
-    unsigned next = heap_idle_batch(h);
+    /* An ended thread's heap is taken in only when another heap grows or
+     * adopts it: a batch would wait there until then. */
+    unsigned next = h->pending_owner_ended ? TRANSIT_BATCHES : heap_idle_batch(h);
     if (next < TRANSIT_BATCHES) {
         b->count = (uint32_t)blocks;
         atomic_store_explicit(&b->in_flight, true, memory_order_relaxed);
         heap_push_remote_batch(owner, b);
         h->filling = next;
     } else {
-        /* The owners have not taken the others in yet: these blocks go linked
-         * through themselves (still in this thread's cache), the batch kept. */
-        for (uint64_t i = 0; i + 1 < blocks; i++) transit_link(b->blocks[i], b->blocks[i + 1]);
-        heap_push_remote_chain(owner, b->blocks[0], b->blocks[blocks - 1]);
+        /* No batch to spare (the owners have not taken the others in yet), or
+         * an ended owner: the blocks go linked through themselves (still in
+         * this thread's cache), the batch kept. */
+        void *last;
+        void *first = batch_link(h, b, &blocks, &bytes, &last);
+        heap_push_remote_chain(owner, first, last);
     }
     /* Counted after the push: the owner that sees these counts sees the pushes
      * they count (heaps_reclaim_locked). Counted first, the owner could release
@@ -238,7 +273,7 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
         bool freed_into = heap_freed_into(h) || atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
         if (freed_into) heap_collect_remote(h);
         if ((freed_into || trim) && h->segment_count && heap_is_empty(h)) {
-            heap_return_batches(h); /* what is on its list now is a double free, its blocks gone with it */
+            heap_return_batches(h); /* pushed since its collect: blocks freed twice, or counted already */
             heap_release_all(h);    /* its counters stay in the arena's sums */
             released = true;
             continue;

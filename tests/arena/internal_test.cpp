@@ -490,3 +490,63 @@ TEST(TransitBatches, BlocksPastTheBatchesInFlightGoLinkedAndAllComeBack) {
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
 }
+
+// The same with a block in the linked batch twice, its mark wiped between the
+// two frees (a write after free): linked as it was, the second link crossed
+// the first and the blocks between were lost, counted freed and live for
+// good (a review found it). The second is reported when the batch is linked,
+// and left out with its count.
+TEST(TransitBatches, ABlockTwiceInALinkedBatchIsReportedAndNoneIsLost) {
+    arena_config cfg = {};
+    cfg.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&cfg);
+    ASSERT_NE(a, nullptr);
+    const unsigned batches = internal_hook_transit_batches(), per_batch = internal_hook_batch_blocks();
+    std::vector<void *> blocks;
+    for (size_t i = 0; i < (size_t)batches * per_batch; i++) blocks.push_back(arena_malloc(a, 48));
+    void *twice = blocks[(batches - 1) * per_batch + 1];
+    ErrorLog log;
+    unsigned in_flight = 0;
+    bool linked = false;
+    std::thread([&] {
+        arena_free(a, arena_malloc(a, 16));  // a heap of its own
+        for (size_t i = 0; i < blocks.size(); i++) {
+            arena_free(a, blocks[i]);
+            if (blocks[i] == twice) {
+                WipeInTransitMark(twice);
+                arena_free(a, twice);  // unseen: in the filling batch twice
+            }
+        }
+        in_flight = internal_hook_batches_in_flight(a);
+        linked = internal_hook_owner_has_linked_frees(blocks[0]);
+    }).join();
+    EXPECT_EQ(in_flight, batches - 1);
+    EXPECT_TRUE(linked);
+    ASSERT_EQ(log.entries.size(), 1u);
+    EXPECT_EQ(log.entries[0].kind, ARENA_ERR_DOUBLE_FREE);
+    EXPECT_EQ(log.entries[0].p, twice);
+    EXPECT_EQ(arena_check(a), 0) << "no block lost, none counted twice";
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
+    arena_destroy(a);
+}
+
+// Blocks of an ended thread's heap go to it at once, one flush each; in
+// batches, they would hold them until another heap grows or adopts that one,
+// and the freeing thread would link every other owner's blocks meanwhile.
+TEST(TransitBatches, BlocksOfAnEndedHeapGoLinkedNotInBatches) {
+    arena_config cfg = {};
+    cfg.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&cfg);
+    ASSERT_NE(a, nullptr);
+    arena_free(a, arena_malloc(a, 16));  // this thread's heap, before the other ends
+    std::vector<void *> blocks;
+    std::thread([&] {
+        for (int i = 0; i < 8; i++) blocks.push_back(arena_malloc(a, 48));
+    }).join();  // its heap is abandoned, the blocks live in it
+    for (void *p : blocks) arena_free(a, p);
+    EXPECT_EQ(internal_hook_batches_in_flight(a), 0u);
+    EXPECT_TRUE(internal_hook_owner_has_linked_frees(blocks[0]));
+    EXPECT_EQ(Stats(a).live_bytes, 0u);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}

@@ -820,10 +820,6 @@ static arena_t *ThreadSafeArena() {
     return arena_create(&c);
 }
 
-// The program writes into a block it freed, over the mark the block carries on
-// its way back to its owner (bytes 8-14): a second free by another thread then
-// goes unseen until the owner takes the block in twice.
-static void WipeInTransitMark(void *p) { memset(static_cast<char *>(p) + 8, 0, 7); }
 
 // Another thread's second free of a block already pushed to its owner's
 // remote list, in an arena of 8-byte blocks: the block was linked into that
