@@ -450,9 +450,7 @@ TEST(PurgeBatch, APidfdClosedUnderTheLibraryLeavesPlainMadvise) {
 // block comes back either way, and each batch returns to its heap once
 // taken in.
 TEST(TransitBatches, BlocksPastTheBatchesInFlightGoLinkedAndAllComeBack) {
-    arena_config cfg = {};
-    cfg.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&cfg);
+    arena_t *a = ThreadSafeArena();
     ASSERT_NE(a, nullptr);
     const unsigned batches = internal_hook_transit_batches(), per_batch = internal_hook_batch_blocks();
     const size_t n = (size_t)(batches + 1) * per_batch;
@@ -497,9 +495,7 @@ TEST(TransitBatches, BlocksPastTheBatchesInFlightGoLinkedAndAllComeBack) {
 // good (a review found it). The second is reported when the batch is linked,
 // and left out with its count.
 TEST(TransitBatches, ABlockTwiceInALinkedBatchIsReportedAndNoneIsLost) {
-    arena_config cfg = {};
-    cfg.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&cfg);
+    arena_t *a = ThreadSafeArena();
     ASSERT_NE(a, nullptr);
     const unsigned batches = internal_hook_transit_batches(), per_batch = internal_hook_batch_blocks();
     std::vector<void *> blocks;
@@ -534,9 +530,7 @@ TEST(TransitBatches, ABlockTwiceInALinkedBatchIsReportedAndNoneIsLost) {
 // batches, they would hold them until another heap grows or adopts that one,
 // and the freeing thread would link every other owner's blocks meanwhile.
 TEST(TransitBatches, BlocksOfAnEndedHeapGoLinkedNotInBatches) {
-    arena_config cfg = {};
-    cfg.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&cfg);
+    arena_t *a = ThreadSafeArena();
     ASSERT_NE(a, nullptr);
     arena_free(a, arena_malloc(a, 16));  // this thread's heap, before the other ends
     std::vector<void *> blocks;

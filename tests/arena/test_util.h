@@ -122,3 +122,10 @@ struct Stages {
 // its way back to its owner (bytes 8-14): a second free by another thread then
 // goes unseen until the owner takes the block in twice.
 inline void WipeInTransitMark(void *p) { memset(static_cast<char *>(p) + 8, 0, 7); }
+
+// An arena with a heap per thread (ARENA_THREAD_SAFE), defaults otherwise.
+inline arena_t *ThreadSafeArena() {
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    return arena_create(&c);
+}

@@ -814,12 +814,6 @@ static arena_t *ThreadSafeArenaOf8ByteBlocks() {
     return arena_create(&c);
 }
 
-static arena_t *ThreadSafeArena() {
-    arena_config c{};
-    c.flags = ARENA_THREAD_SAFE;
-    return arena_create(&c);
-}
-
 
 // Another thread's second free of a block already pushed to its owner's
 // remote list, in an arena of 8-byte blocks: the block was linked into that
