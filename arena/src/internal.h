@@ -440,7 +440,7 @@ typedef struct heap_stats {
  * filled it, and comes back to it when its owner has taken the blocks in.
  * Invariant: a batch in flight is on exactly one owner's remote_batches, or
  * being collected; its owner clears in_flight (release) once done with it.
- * TRANSIT_BATCHES of them keep a heap within 3 OS pages. */
+ * TRANSIT_BATCHES of them keep a heap within 3 OS pages (heap_t). */
 typedef struct transit_batch {
     struct transit_batch *next;      /* on the owner's remote_batches */
     _Atomic bool in_flight;
@@ -535,6 +535,9 @@ typedef struct heap {
     /* Last: untouched until the heap's thread frees another heap's block. */
     transit_batch batches[TRANSIT_BATCHES];
 } heap_t;
+/* A heap is mapped whole and its thread touches what it uses: the transit
+ * batches (last) were sized to keep it within the 3 OS pages it had before. */
+_Static_assert(sizeof(heap_t) <= 3 * OS_PAGE, "a thread heap stays within 3 OS pages");
 
 /* ---- the arena ----------------------------------------------------------- */
 /* Invariants: mapped_bytes is the sum of the sizes of every segment plus the
