@@ -125,10 +125,11 @@ static inline bool pending_marked(const heap_t *owner, const void *p) {
     return pending_markable(owner) && pending_mark_holds(owner, p);
 }
 
-/* Blocks on their way to their owner on its remote_free list (when the freeing
- * heap had no batch to spare) are linked through their first 8 bytes: such a block is TRANSIT_MIN_CLASS bytes
- * at least, so the link leaves its mark (bytes 8-14) and its slack record
- * (its last byte) alone. */
+/* Blocks on their way to their owner on its remote_free list (the freeing
+ * heap had no batch to spare, or the owner's thread had ended) are linked
+ * through their first 8 bytes: such a block is TRANSIT_MIN_CLASS bytes at
+ * least, so the link leaves its mark (bytes 8-14) and its slack record (its
+ * last byte) alone. */
 static inline void *transit_next(const void *p) {
     void *next;
     __builtin_memcpy(&next, p, sizeof next);

@@ -179,31 +179,31 @@ void heaps_free_unattached(arena_t *a, void *p) {
  * wiped in between): reported. */
 static bool heap_take_back(heap_t *h, void *p) {
     segment_t *s = segmap_lookup(p);
-    if (s && s->heap == h) pending_mark_set(h, p, false);
-    if (s && s->heap == h && s->kind == SEG_SMALL && !h->mode) {
-        /* The common case, on one load of the live word. */
-        page_t *pg = segment_page(s, p);
-        live_ref r = page_live_ref(pg, p, h->classes.live_bit_shift);
-        uint64_t word = map_load(r.word);
-        if ((word >> (r.shift & 63)) & LIVE_BIT) {
-            page_block_free(h, pg, p, r, word);
-            return true;
-        }
-    }
     bool live = false;
     if (s && s->heap == h) {
+        pending_mark_set(h, p, false);
         if (s->kind == SEG_SMALL) {
-            live = page_live_bits(segment_page(s, p), p, h->classes.live_bit_shift) & LIVE_BIT;
+            page_t *pg = segment_page(s, p);
+            if (!h->mode) { /* the common case, on one load of the live word */
+                live_ref r = page_live_ref(pg, p, h->classes.live_bit_shift);
+                uint64_t word = map_load(r.word);
+                if ((word >> (r.shift & 63)) & LIVE_BIT) {
+                    page_block_free(h, pg, p, r, word);
+                    return true;
+                }
+            } else {
+                live = page_live_bits(pg, p, h->classes.live_bit_shift) & LIVE_BIT;
+            }
         } else if (s->kind == SEG_MEDIUM) {
             live = tlsf_validate(s, p) == 0;
         }
     }
-    if (!live) {
-        error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
-        return false;
+    if (live) {
+        block_release(h, s, p);
+        return true;
     }
-    block_release(h, s, p);
-    return true;
+    error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+    return false;
 }
 
 /* Blocks of a batch fetched ahead of the one being freed: they were last
