@@ -68,7 +68,18 @@ typedef struct arena_config {     /* all-zero = every default */
     arena_policy policy;
     unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
                             only for the last two) */
+    size_t huge_pages_from; /* default policy: a region of 2 MiB or more that brings what a
+                            heap maps (the arena's heap, or a thread's in a thread-safe
+                            arena) to this many bytes or more asks the kernel for
+                            transparent huge pages (madvise; nothing where it has none):
+                            a fault brings in 2 MiB instead of 4 KiB, and resident
+                            memory grows by 2 MiB at a time; a region loses them at its
+                            first purge. 0 = the default (ARENA_HUGE_PAGES_FROM_DEFAULT),
+                            ARENA_HUGE_PAGES_NEVER = never */
 } arena_config;
+
+#define ARENA_HUGE_PAGES_FROM_DEFAULT ((size_t)32 << 20)
+#define ARENA_HUGE_PAGES_NEVER ((size_t)-1)
 
 typedef struct arena_stats {
     size_t live_bytes;          /* sum of requested sizes of live blocks */

@@ -42,6 +42,7 @@ static bool config_resolve(const arena_config *in, arena_config *out) {
         return true;
     if (out->region_size == 0)
         out->region_size = out->policy == ARENA_POLICY_SEED ? SEED_DEFAULT_REGION : DEFAULT_REGION;
+    if (out->huge_pages_from == 0) out->huge_pages_from = ARENA_HUGE_PAGES_FROM_DEFAULT;
     if (!is_pow2(out->region_size) || out->region_size < MIN_REGION || out->region_size > MAX_REGION)
         return true;
     return false;

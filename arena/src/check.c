@@ -15,6 +15,9 @@ static int check_segment_header(const heap_t *h, const segment_t *s, segment_kin
           "segment map does not point at the segment", s);
     for (size_t off = 0; off < s->size; off += SEGMENT_ALIGN)
         CHECK_INVARIANT(segmap_lookup((const uint8_t *)s + off) == s, "segment map entry inside a segment is wrong", (uintptr_t)s + off);
+    CHECK_INVARIANT(!s->os_huge_pages || (kind != SEG_SEED && s->size >= OS_HUGE_PAGE && (uintptr_t)s % OS_HUGE_PAGE == 0 &&
+                                          (kind != SEG_MEDIUM || s->purged_pages == 0)),
+          "huge pages asked for a segment that is too small, misaligned, or was purged", s);
     return 0;
 }
 
@@ -141,14 +144,16 @@ static int heap_check(const heap_t *h, check_totals *t) {
     for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
         if (check_segment_list(h, h->segments[kind], &listed)) return -1;
     if (check_segment_list(h, h->huge_cache, &listed)) return -1;
-    size_t segments = 0;
+    size_t segments = 0, segment_bytes = 0;
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next, segments++) {
         if (check_small_segment(h, s, t)) return -1;
         t->mapped += s->size;
+        segment_bytes += s->size;
     }
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_MEDIUM)) return -1;
         t->mapped += s->size;
+        segment_bytes += s->size;
     }
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_HUGE)) return -1;
@@ -160,6 +165,7 @@ static int heap_check(const heap_t *h, check_totals *t) {
         t->live_bytes += s->huge_requested;
         t->usable += s->huge_usable;
         t->mapped += s->size;
+        segment_bytes += s->size;
     }
     size_t cached = 0, cached_bytes = 0;
     for (const segment_t *s = h->huge_cache; s; s = s->next, segments++) {
@@ -168,10 +174,12 @@ static int heap_check(const heap_t *h, check_totals *t) {
         cached++;
         cached_bytes += s->size;
         t->mapped += s->size;
+        segment_bytes += s->size;
     }
     CHECK_INVARIANT(cached == h->huge_cache_count && cached_bytes == h->huge_cache_bytes,
                     "huge cache counts are wrong", cached_bytes);
     CHECK_INVARIANT(segments == h->segment_count, "heap's segment count is wrong", h->segment_count);
+    CHECK_INVARIANT(segment_bytes == h->segment_bytes, "heap's segment bytes are wrong", h->segment_bytes);
     if (tlsf_check(h, &t->live_blocks, &t->live_bytes, &t->usable)) return -1;
 
     /* Class queues: ACTIVE pages of their class with something to hand out. */

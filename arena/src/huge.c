@@ -42,6 +42,7 @@ static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
         huge_unmap_tail(best, best->size, total);
         if (!os_resize(best, best->size, total)) {
             arena_unmapped(h->arena, best->size - total);
+            COUNTER_SET(h->segment_bytes, h->segment_bytes - (best->size - total));
             best->size = total;
         } else {
             segmap_insert(best, best->size); /* its leaves exist: cannot fail */
@@ -75,7 +76,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
             s = segment_new(h, SEG_HUGE, total, map_align);
             if (!s) return NULL;
         }
-        s->huge_align = map_align;
+        s->huge_align = s->os_huge_pages && map_align < OS_HUGE_PAGE ? OS_HUGE_PAGE : map_align;
         s->huge_fresh = true;
         heap_faulted_fresh(h, total);
         heap_grew(h, SEG_HUGE, total);
@@ -173,6 +174,7 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
     }
     if (total < old) arena_unmapped(h->arena, old - total);
     if (total > old) arena_mapped(h->arena, total - old);
+    COUNTER_SET(h->segment_bytes, h->segment_bytes - old + total);
     s->size = total;
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;

@@ -179,6 +179,13 @@ bool os_purge_batch_flush(os_purge_batch *b) INTERNAL;
 /* From now on every batch flushes with one madvise per range, as on a kernel
  * without process_madvise (the drop-in's ARENA_PURGE_BATCH=0). Process-wide. */
 void os_purge_batching_off(void) INTERNAL;
+/* Transparent huge pages: the size of one, the alignment a range needs for it. */
+#define OS_HUGE_PAGE ((size_t)2 << 20)
+/* Asks the kernel (want) to back [p, p+size) (page aligned) with transparent
+ * huge pages at its next faults there, or (!want) to stop, and its background
+ * collapse (khugepaged) to leave the range alone. Returns true when the kernel
+ * took the advice; advice only: contents and residence do not change. */
+bool os_huge_pages(void *p, size_t size, bool want) INTERNAL;
 /* Resizes a mapping in place. Returns true on error, nothing changed. */
 bool os_resize(void *p, size_t old_size, size_t new_size) INTERNAL;
 /* Moves the pages of a mapping onto `dest`, a mapping of new_size bytes that it
@@ -296,7 +303,9 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  *   set in touched_map (a clear bit is a page that is not resident); a page
  *   set in purged_map is clear in touched_map, and purged_pages counts them;
  * - kind HUGE: one live block at huge_block, huge_usable bytes usable; or
- *   huge_cached, on the heap's huge cache, no block.
+ *   huge_cached, on the heap's huge cache, no block;
+ * - os_huge_pages: not SEED, OS_HUGE_PAGE bytes or more, aligned to them, and
+ *   never purged (a MEDIUM segment has no purged page).
  */
 typedef struct segment {
     uint32_t magic;                  /* SEGMENT_MAGIC ^ kind */
@@ -324,6 +333,9 @@ typedef struct segment {
     uint64_t *purged_map;            /* MEDIUM: 1 bit/OS page: handed back by a purge, not written since; */
     size_t purged_pages;             /* ... how many (the map is not read while none: not even faulted in) */
     size_t guard;                    /* MODE_SECURE: bytes at the end mapped PROT_NONE */
+    /* The kernel was asked for transparent huge pages over the segment
+     * (segment_new) and not yet told to stop (segment_purging). */
+    bool os_huge_pages;
     /* HUGE */
     bool huge_cached;                /* freed, kept mapped for reuse (in the heap's huge cache) */
     bool huge_fresh;                 /* mapped for this block: it reads as zero */
@@ -502,6 +514,7 @@ typedef struct heap {
     size_t dirty_page_bytes;
     segment_t *segments[SEG_KINDS];  /* a list per kind, linked by next/prev */
     size_t segment_count;            /* every segment of the heap, cached huge ones included */
+    size_t segment_bytes;            /* ... the sum of their sizes */
     segment_t *huge_cache;           /* freed huge mappings, newest first, kept dirty for reuse */
     size_t huge_cache_bytes;
     unsigned huge_cache_count;
@@ -600,6 +613,14 @@ void arena_unmapped(arena_t *a, size_t size) INTERNAL;
 /* ---- segments (segment.c) ------------------------------------------------ */
 /* Maps and registers a segment of `size` bytes for heap h. NULL + errno on error. */
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) INTERNAL;
+void segment_huge_pages_off(segment_t *s) INTERNAL NOINLINE;
+/* Before a purge hands back OS pages of s: a segment with huge pages gives
+ * them up for good, so that the kernel's background collapse (khugepaged,
+ * which fills up to 511 of a huge page's 512 small pages with zeros) does not
+ * make resident again what the purges handed back. */
+static inline void segment_purging(segment_t *s) {
+    if (unlikely(s->os_huge_pages)) segment_huge_pages_off(s);
+}
 /* Takes s off its heap's list, unregisters and unmaps it. */
 void segment_release(heap_t *h, segment_t *s) INTERNAL;
 /* The same for a segment already off every list. */

@@ -99,12 +99,31 @@ static size_t env_config_size(const char *name, size_t lo, size_t hi) {
     return 0;
 }
 
+/* ARENA_HUGE_PAGES_FROM: a size (suffixes k, m, g) or `never`; a bad value gets
+ * one line on stderr and the default (0). */
+static size_t env_huge_pages_from(void) {
+    const char *s = getenv("ARENA_HUGE_PAGES_FROM");
+    if (!s) return 0;
+    if (strcmp(s, "never") == 0) return ARENA_HUGE_PAGES_NEVER;
+    size_t v = env_size(s);
+    if (v || strcmp(s, "0") == 0) return v;
+    fmtbuf f = {.len = 0};
+    fmt_str(&f, "arena: ignoring ARENA_HUGE_PAGES_FROM=");
+    fmt_str(&f, s);
+    fmt_str(&f, ": not a size (suffixes k, m, g) or never; using the default\n");
+    error_write(f.buf);
+    return 0;
+}
+
 static void write_config(const arena_t *a) {
     fmtbuf f = {.len = 0};
     fmt_str(&f, "arena: drop-in malloc, block_size ");
     fmt_dec(&f, a->block_size);
     fmt_str(&f, ", region_size ");
     fmt_dec(&f, a->region_size);
+    fmt_str(&f, ", huge pages from ");
+    if (a->config.huge_pages_from == ARENA_HUGE_PAGES_NEVER) fmt_str(&f, "never");
+    else fmt_dec(&f, a->config.huge_pages_from);
     if (a->config.flags & ARENA_CHECKED) fmt_str(&f, ", checked");
     if (a->config.flags & ARENA_SECURE) fmt_str(&f, ", secure");
     fmt_str(&f, ", pid ");
@@ -137,6 +156,7 @@ static NOINLINE arena_t *process_arena_slow(void) {
      * bytes on x86-64. */
     cfg.block_size = env_config_size("ARENA_BLOCK_SIZE", 16, MAX_BLOCK_SIZE);
     cfg.region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
+    cfg.huge_pages_from = env_huge_pages_from();
     arena_t *a = arena_create(&cfg);
     if (!a || heaps_init(a) || pthread_key_create(&heap_key, thread_heap_exit)) {
         error_write("arena: cannot set up the process arena\n");

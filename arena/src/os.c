@@ -67,6 +67,19 @@ void os_unmap(void *p, size_t size) {
     if (p) munmap(p, size);
 }
 
+bool os_huge_pages(void *p, size_t size, bool want) {
+    ARENA_ASSERT((uintptr_t)p % OS_PAGE == 0 && size % OS_PAGE == 0);
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+    int saved = errno; /* a kernel without them (EINVAL) is no error of the caller's */
+    bool taken = madvise(p, size, want ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0;
+    errno = saved;
+    return taken;
+#else
+    (void)p, (void)size, (void)want;
+    return false;
+#endif
+}
+
 static _Atomic bool os_purge_refused;
 
 void os_purge_refuse(bool refuse) { atomic_store(&os_purge_refused, refuse); }

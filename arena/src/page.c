@@ -270,6 +270,7 @@ static size_t page_shrink(heap_t *h, page_t *pg, os_purge_batch *batch) {
      * parked now. */
     uint32_t purge = carved & ~busy & ~pg->purged_os;
     size_t purged = (size_t)__builtin_popcount(purge) * OS_PAGE;
+    if (purge) segment_purging(page_segment(pg));
     pg->purged_os |= (uint8_t)purge;
     while (purge) {
         unsigned first = (unsigned)__builtin_ctz(purge), n = 0;
@@ -431,6 +432,7 @@ static NOINLINE void page_release(heap_t *h, page_t *pg) {
     segment_t *s = page_segment(pg);
     if (pg->purged_os) {
         h->purged_out += page_resident_bytes(pg);
+        segment_purging(s);
         os_purge((void *)pg->start, page_touched_bytes(pg));
         page_purged(pg);
     }
@@ -504,11 +506,12 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         queue_remove(&h->free_dirty, pg);
         h->dirty_page_bytes -= page_touched_bytes(pg);
         h->purged_out += page_touched_bytes(pg);
+        segment_t *s = page_segment(pg);
+        segment_purging(s);
         os_purge_batch_add(&batch, (void *)pg->start, page_touched_bytes(pg));
         page_purged(pg);
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
-        segment_t *s = page_segment(pg);
         if (page_segment_clean(h, s, true)) {
             os_purge_batch_flush(&batch);
             page_segment_release(h, s);

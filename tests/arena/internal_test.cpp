@@ -70,6 +70,144 @@ bool Resident(uintptr_t os_page) {
     return mincore(reinterpret_cast<void *>(os_page), 4096, &v) == 0 && (v & 1);
 }
 
+// The flags (/proc/self/smaps' VmFlags) of the mapping that holds p: "hg"
+// when the kernel was asked for huge pages there, "nh" when told not to.
+std::vector<std::string> MappingFlags(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return {};
+    const auto at = reinterpret_cast<uintptr_t>(p);
+    char line[512];
+    bool inside = false;
+    std::vector<std::string> flags;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long begin, end;
+        if (sscanf(line, "%lx-%lx ", &begin, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = at >= begin && at < end;
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            for (char *t = strtok(line + 8, " \n"); t; t = strtok(nullptr, " \n")) flags.emplace_back(t);
+            break;
+        }
+    }
+    fclose(f);
+    return flags;
+}
+bool HasFlag(const void *p, const char *flag) {
+    auto flags = MappingFlags(p);
+    return std::find(flags.begin(), flags.end(), flag) != flags.end();
+}
+bool KernelHasHugePages() { return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0; }
+
+size_t MappedBytes(arena_t *a) {
+    arena_stats st;
+    arena_stats_get(a, &st);
+    return st.mapped_bytes;
+}
+
+// Blocks of `size` until the arena maps `until` bytes, then a region's worth more.
+std::vector<void *> AllocateUntilMapped(arena_t *a, size_t size, size_t until) {
+    std::vector<void *> blocks;
+    size_t after = 0;
+    while (after < ((size_t)4 << 20)) {
+        void *p = arena_malloc(a, size);
+        if (!p) break;
+        memset(p, 7, size);
+        blocks.push_back(p);
+        if (MappedBytes(a) >= until) after += size;
+    }
+    return blocks;
+}
+
+// A region mapped once the arena maps huge_pages_from bytes asks for huge
+// pages (the default: 32 MiB); the ones before it do not, small blocks' or
+// medium ones'.
+TEST(HugePages, RegionsMappedPastTheThresholdAskForThem) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    for (size_t size : {(size_t)1000, (size_t)200 << 10}) {
+        arena_t *a = arena_create(nullptr);
+        ASSERT_NE(a, nullptr);
+        auto blocks = AllocateUntilMapped(a, size, ARENA_HUGE_PAGES_FROM_DEFAULT);
+        ASSERT_GE(MappedBytes(a), ARENA_HUGE_PAGES_FROM_DEFAULT + ((size_t)4 << 20)) << size;
+        EXPECT_FALSE(HasFlag(blocks.front(), "hg")) << size << ": the first region";
+        EXPECT_TRUE(HasFlag(blocks.back(), "hg")) << size << ": the last region";
+        EXPECT_EQ(arena_check(a), 0);
+        for (void *p : blocks) arena_free(a, p);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
+// The threshold is each heap's: a thread with little of its own pays no 2 MiB
+// rounding because another thread maps a lot.
+TEST(HugePages, EachThreadHeapCountsItsOwnRegions) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    c.huge_pages_from = (size_t)16 << 20;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    auto blocks = AllocateUntilMapped(a, (size_t)100 << 10, c.huge_pages_from);
+    ASSERT_TRUE(HasFlag(blocks.back(), "hg")) << "this thread's heap passed the threshold";
+    void *other_small = nullptr, *other_medium = nullptr;
+    std::thread([&] {
+        other_small = arena_malloc(a, 100);
+        other_medium = arena_malloc(a, (size_t)100 << 10);
+    }).join();
+    ASSERT_NE(other_small, nullptr);
+    ASSERT_NE(other_medium, nullptr);
+    EXPECT_FALSE(HasFlag(other_small, "hg")) << "another thread's first region";
+    EXPECT_FALSE(HasFlag(other_medium, "hg")) << "another thread's first region";
+    EXPECT_EQ(arena_check(a), 0);
+    arena_free(a, other_small);
+    arena_free(a, other_medium);
+    for (void *p : blocks) arena_free(a, p);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+TEST(HugePages, NeverAsksForNone) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    arena_config c{};
+    c.huge_pages_from = ARENA_HUGE_PAGES_NEVER;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    auto blocks = AllocateUntilMapped(a, (size_t)100 << 10, ARENA_HUGE_PAGES_FROM_DEFAULT);
+    for (void *p : blocks) ASSERT_FALSE(HasFlag(p, "hg")) << p;
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// A region gives its huge pages up at its first purge: else the kernel's
+// background collapse could fill back in what the purge handed back.
+TEST(HugePages, ARegionGivesThemUpAtItsFirstPurge) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    for (size_t size : {(size_t)64, (size_t)96 << 10}) {
+        arena_config c{};
+        c.huge_pages_from = 1;
+        arena_t *a = arena_create(&c);
+        ASSERT_NE(a, nullptr);
+        std::vector<void *> blocks;
+        for (size_t total = 0; total < ((size_t)1 << 20); total += size) {
+            blocks.push_back(arena_malloc(a, size));
+            ASSERT_NE(blocks.back(), nullptr);
+            memset(blocks.back(), 7, size);
+        }
+        void *kept = blocks.front();
+        ASSERT_TRUE(HasFlag(kept, "hg")) << size;
+        internal_hook_wait_purge_delay();
+        internal_hook_purge_all(a);
+        EXPECT_TRUE(HasFlag(kept, "hg")) << size << ": nothing free, nothing purged";
+        for (size_t i = 1; i < blocks.size(); i++) arena_free(a, blocks[i]);
+        internal_hook_wait_purge_delay();
+        internal_hook_purge_all(a);
+        EXPECT_EQ(arena_check(a), 0);
+        EXPECT_FALSE(HasFlag(kept, "hg")) << size;
+        EXPECT_TRUE(HasFlag(kept, "nh")) << size;
+        arena_free(a, kept);
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
 // The block that ends a medium segment has no footer, so a purge of it as a
 // free block goes through the page where the segment ends: until 51efc1d's
 // stop it kept that page, resident and not counted as dirty, for good.

@@ -344,14 +344,14 @@ TEST(ArenaCreate, BadConfigsFailWithEinval) {
         EXPECT_EQ(errno, EINVAL) << what;
         arena_destroy(a);
     };
-    expect_einval({4, 0, 0, ARENA_POLICY_DEFAULT, 0}, "block size below 8");
-    expect_einval({24, 0, 0, ARENA_POLICY_DEFAULT, 0}, "block size not a power of two");
-    expect_einval({(size_t)1 << 17, 0, 0, ARENA_POLICY_DEFAULT, 0}, "block size above 64 KiB");
-    expect_einval({16, 100000, 0, ARENA_POLICY_DEFAULT, 0}, "region size not a power of two");
-    expect_einval({16, 32768, 0, ARENA_POLICY_SEED, 0}, "region size below 64 KiB");
-    expect_einval({16, (size_t)1 << 31, 0, ARENA_POLICY_DEFAULT, 0}, "region size above 1 GiB");
-    expect_einval({16, 0, 0, static_cast<arena_policy>(7), 0}, "unknown policy");
-    expect_einval({16, 0, 0, ARENA_POLICY_DEFAULT, 0x80}, "unknown flag");
+    expect_einval({4, 0, 0, ARENA_POLICY_DEFAULT, 0, 0}, "block size below 8");
+    expect_einval({24, 0, 0, ARENA_POLICY_DEFAULT, 0, 0}, "block size not a power of two");
+    expect_einval({(size_t)1 << 17, 0, 0, ARENA_POLICY_DEFAULT, 0, 0}, "block size above 64 KiB");
+    expect_einval({16, 100000, 0, ARENA_POLICY_DEFAULT, 0, 0}, "region size not a power of two");
+    expect_einval({16, 32768, 0, ARENA_POLICY_SEED, 0, 0}, "region size below 64 KiB");
+    expect_einval({16, (size_t)1 << 31, 0, ARENA_POLICY_DEFAULT, 0, 0}, "region size above 1 GiB");
+    expect_einval({16, 0, 0, static_cast<arena_policy>(7), 0, 0}, "unknown policy");
+    expect_einval({16, 0, 0, ARENA_POLICY_DEFAULT, 0x80, 0}, "unknown flag");
 }
 
 TEST(ArenaMaxBytes, CapFailsWithEnomemAndNothingIsLost) {
