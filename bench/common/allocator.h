@@ -26,6 +26,8 @@ enum class AllocatorKind { Explicit, Preloaded };
 struct AllocatorSettings {
     size_t block_size = 0;      // explicit arenas: granularity and alignment (0 = default)
     size_t region_size = 0;     // explicit arenas: bytes per OS request (0 = policy default)
+    size_t huge_pages_from = 0; // explicit arenas: mapped bytes from which regions ask for huge
+                                // pages (0 = policy default, kHugePagesNever of cli.h = never)
     bool threaded = false;      // several threads will call it at once
     uint64_t reserve_bytes = 0; // bump: every byte the whole replay will ask for
 };
@@ -59,7 +61,7 @@ struct AllocatorInfo {
     int order = 0;                    // place in tables (the order of tools/resultcsv.py)
     AllocatorKind kind = AllocatorKind::Explicit;
     bool thread_safe = false;         // may replay threaded traces
-    bool has_block_size = false;      // block_size (and region_size) mean something
+    bool has_block_size = false;      // block_size (region_size, huge_pages_from) mean something
     bool micro = true;                // takes part in bench_micro (open-ended loops)
     // A slow reference (seed): skipped on a trace whose first replay takes
     // longer than the run's budget, so that it cannot dominate a run.

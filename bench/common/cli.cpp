@@ -83,6 +83,19 @@ uint64_t parse_block_size(const std::string &flag, const std::string &text) {
     return size;
 }
 
+uint64_t parse_huge_pages_from(const std::string &flag, const std::string &text) {
+    if (text == "never") return kHugePagesNever;
+    try {
+        return parse_bytes(flag, text);
+    } catch (const UsageError &) {
+        throw UsageError(flag + " takes sizes in bytes (16M, 32M, 1G), 0 or never, not '" + text + "'");
+    }
+}
+
+std::string huge_pages_from_text(uint64_t value) {
+    return value == kHugePagesNever ? "never" : std::to_string(value);
+}
+
 std::vector<std::string> split_list(const std::string &flag, const std::string &text) {
     std::vector<std::string> items;
     size_t start = 0;

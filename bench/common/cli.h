@@ -46,6 +46,13 @@ uint64_t parse_bytes(const std::string &flag, const std::string &text);
 // A block size of arena and seed: a byte size as parse_bytes takes it (16, 4K),
 // a power of two from 8 to 65536.
 uint64_t parse_block_size(const std::string &flag, const std::string &text);
+// When arena's default policy asks for transparent huge pages (arena.h's
+// huge_pages_from): a byte size as parse_bytes takes it (16M), 0 for the
+// policy's own, or the word `never` (kHugePagesNever, ARENA_HUGE_PAGES_NEVER).
+constexpr uint64_t kHugePagesNever = UINT64_MAX;
+uint64_t parse_huge_pages_from(const std::string &flag, const std::string &text);
+// The text parse_huge_pages_from takes back: the bytes in decimal, or `never`.
+std::string huge_pages_from_text(uint64_t value);
 // The items of a,b,c; an empty item (a,,c or a trailing comma) is a UsageError
 // naming flag, so the list is never empty.
 std::vector<std::string> split_list(const std::string &flag, const std::string &text);

@@ -21,13 +21,14 @@ struct Cell {
     }
 };
 
-// The label of a configuration: the allocator, with its block and region size
-// when it has them.
+// The label of a configuration: the allocator, with its block size, region
+// size and huge-pages threshold when it has them.
 std::string config_label(const CsvRow &row) {
     std::string label = row.get("allocator");
-    const std::string bs = row.get("block_size"), rs = row.get("region_size");
+    const std::string bs = row.get("block_size"), rs = row.get("region_size"), hp = row.get("huge_pages_from");
     if (!bs.empty() && bs != "0") label += " bs=" + bs;
     if (!rs.empty()) label += " rs=" + rs;
+    if (!hp.empty()) label += " hp=" + hp;
     return label;
 }
 

@@ -48,6 +48,7 @@ struct Options {
     std::vector<std::string> allocators;  // empty: every available one
     std::vector<uint64_t> block_sizes = {16};
     std::vector<uint64_t> region_sizes = {0};  // 0: the policy's own
+    std::vector<uint64_t> huge_pages_from = {0};  // 0: the policy's own; bench::kHugePagesNever: never
     uint64_t repetitions = 5;
     uint64_t latency_repetitions = 1;
     uint64_t memory_repetitions = 0;  // 0 until given: then 15, or --repetitions when more
@@ -78,6 +79,10 @@ static const char kUsage[] =
     "  --block-sizes=LIST    block sizes for arena and seed (default: 16)\n"
     "  --region-sizes=LIST   region sizes for arena and seed, e.g. 64K,1M,4M; 0 is the\n"
     "                        policy's own (default: 0)\n"
+    "  --huge-pages-from=LIST  huge-pages thresholds for arena and seed (seed ignores\n"
+    "                        them): a region of 2 MiB or more mapped once this many bytes\n"
+    "                        are asks for transparent huge pages, e.g. 16M,32M,never;\n"
+    "                        0 is the policy's own (default: 0)\n"
     "  --repetitions=N       measurements of each configuration, interleaved (default: 5)\n"
     "  --passes=LIST         throughput,memory,latency: which measurements (default: all)\n"
     "  --thread-mode=MODE    multi-thread traces: threaded (each trace thread on a thread,\n"
@@ -133,6 +138,8 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             o.block_sizes = parse_sizes("--block-sizes", v, bench::parse_block_size);
         else if (flags.value("--region-sizes", &v))
             o.region_sizes = parse_sizes("--region-sizes", v, bench::parse_bytes);
+        else if (flags.value("--huge-pages-from", &v))
+            o.huge_pages_from = parse_sizes("--huge-pages-from", v, bench::parse_huge_pages_from);
         else if (flags.value("--repetitions", &v)) {
             o.repetitions = bench::parse_positive("--repetitions", v);
         } else if (flags.value("--latency-repetitions", &v)) {
@@ -330,14 +337,16 @@ static bool load_traces(const Options &o, const std::string &temp_dir, std::vect
 struct Config {
     const bench::UsableAllocator *allocator = nullptr;
     uint64_t block_size = 0, region_size = 0;
+    uint64_t huge_pages_from = 0;  // 0: the policy's own; bench::kHugePagesNever: never
     bool threaded = false;
     uint64_t threads = 1;  // the CSV column: OS threads of the replay
-    bool first_region = true;
+    bool first_sizes = true;  // the first region size and huge-pages threshold: the timeline's
 
     std::string label() const {
         std::string text = allocator->info->name;
         if (allocator->info->has_block_size) text += " bs=" + std::to_string(block_size);
         if (region_size) text += " rs=" + std::to_string(region_size);
+        if (huge_pages_from) text += " hp=" + bench::huge_pages_from_text(huge_pages_from);
         if (threads > 1) text += " t=" + std::to_string(threads);
         return text;
     }
@@ -393,19 +402,25 @@ static std::vector<Config> configs_for(const TraceEntry &t, const Options &o,
                 bench::set_fact(facts, "skipped." + info.name + "." + t.name, why);
             }
         }
+        // Block size, region size and huge-pages threshold: arena's and seed's only.
         const std::vector<uint64_t> none = {0};
+        const std::vector<uint64_t> &block_sizes = info.has_block_size ? o.block_sizes : none;
+        const std::vector<uint64_t> &region_sizes = info.has_block_size ? o.region_sizes : none;
+        const std::vector<uint64_t> &huge_pages_from = info.has_block_size ? o.huge_pages_from : none;
         for (bool threaded : modes)
-            for (uint64_t bs : info.has_block_size ? o.block_sizes : none)
-                for (size_t r = 0; r < (info.has_block_size ? o.region_sizes.size() : 1); r++) {
-                    Config c;
-                    c.allocator = &a;
-                    c.block_size = bs;
-                    c.region_size = info.has_block_size ? o.region_sizes[r] : 0;
-                    c.first_region = r == 0;
-                    c.threaded = threaded;
-                    c.threads = threaded ? t.threads : 1;
-                    configs.push_back(c);
-                }
+            for (uint64_t bs : block_sizes)
+                for (size_t r = 0; r < region_sizes.size(); r++)
+                    for (size_t h = 0; h < huge_pages_from.size(); h++) {
+                        Config c;
+                        c.allocator = &a;
+                        c.block_size = bs;
+                        c.region_size = region_sizes[r];
+                        c.huge_pages_from = huge_pages_from[h];
+                        c.first_sizes = r == 0 && h == 0;
+                        c.threaded = threaded;
+                        c.threads = threaded ? t.threads : 1;
+                        configs.push_back(c);
+                    }
     }
     return configs;
 }
@@ -427,6 +442,7 @@ static const std::vector<std::string> kColumns = [] {
     for (int kind = 0; kind < kLatencyKinds; kind++)
         for (const char *point : {"p50", "p99", "p999", "max"})
             columns.push_back(std::string("lat_") + latency_kind_name(kind) + "_" + point + "_ns");
+    columns.push_back("huge_pages_from");  // new columns go last: the first ones are a contract
     return columns;
 }();
 
@@ -519,6 +535,7 @@ void Run::drop(size_t t, size_t c, const std::string &why, bool failure) {
     const std::string key = std::string(failure ? "failed." : "skipped.") + config.allocator->info->name + "." +
                             traces[t].name + (config.allocator->info->has_block_size ? ".bs" + std::to_string(config.block_size) : "") +
                             (config.region_size ? ".rs" + std::to_string(config.region_size) : "") +
+                            (config.huge_pages_from ? ".hp" + bench::huge_pages_from_text(config.huge_pages_from) : "") +
                             (config.threads > 1 ? ".t" + std::to_string(config.threads) : "");
     bench::set_fact(&facts, key, why);
     std::fprintf(stderr, "%s %s on %s: %s; %s\n", failure ? "FAILED:" : "skipped:", config.label().c_str(),
@@ -623,6 +640,7 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
     request.pass = pass;
     request.block_size = config.block_size;
     request.region_size = config.region_size;
+    request.huge_pages_from = config.huge_pages_from;
     request.threaded = config.threaded;
     request.repetition = repetition;
     // The budget bounds the first replay of a slow reference on a trace. Under
@@ -672,6 +690,7 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
     row.set("ops", trace.ops);
     row.set("peak_live_bytes", trace.peak_live_bytes);
     if (config.region_size) row.set("region_size", config.region_size);
+    if (config.huge_pages_from) row.set("huge_pages_from", bench::huge_pages_from_text(config.huge_pages_from));
     auto number = [&](const char *key) { return std::strtod(bench::result_value(lines, key).c_str(), nullptr); };
     auto copy = [&](const std::string &key) {
         const std::string value = bench::result_value(lines, key);
@@ -697,7 +716,7 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
         copy("internal_frag");
         copy("footprint_bytes");
         copy("rss_after_bytes");
-        if (repetition == 1 && config.first_region)
+        if (repetition == 1 && config.first_sizes)
             for (const auto &line : lines) {
                 if (line.first != "sample") continue;
                 std::vector<std::string> f;

@@ -20,6 +20,7 @@ std::vector<std::string> child_arguments(const ChildRequest &r) {
                                      std::string("--pass=") + pass_name(r.pass),
                                      "--block-size=" + std::to_string(r.block_size),
                                      "--region-size=" + std::to_string(r.region_size),
+                                     "--huge-pages-from=" + bench::huge_pages_from_text(r.huge_pages_from),
                                      std::string("--threaded=") + (r.threaded ? "1" : "0"),
                                      "--repetition=" + std::to_string(r.repetition),
                                      "--budget=" + full_precision(r.budget_seconds)};
@@ -30,6 +31,7 @@ std::vector<std::string> child_arguments(const ChildRequest &r) {
 std::string benchmark_name(const std::string &trace, const ChildRequest &r, uint64_t threads) {
     std::string name = "replay/" + trace + "/" + r.allocator + "/bs:" + std::to_string(r.block_size);
     if (r.region_size) name += "/rs:" + std::to_string(r.region_size);
+    if (r.huge_pages_from) name += "/hp:" + bench::huge_pages_from_text(r.huge_pages_from);
     return name + "/threads:" + std::to_string(threads) + "/rep:" + std::to_string(r.repetition) + "/" +
            pass_name(r.pass);
 }
@@ -45,6 +47,8 @@ static ChildRequest parse_child_request(int argc, char **argv) {
             if (!parse_pass(v, &r.pass)) throw bench::UsageError("unknown pass '" + v + "'");
         } else if (flags.value("--block-size", &v)) r.block_size = bench::parse_count("--block-size", v);
         else if (flags.value("--region-size", &v)) r.region_size = bench::parse_count("--region-size", v);
+        else if (flags.value("--huge-pages-from", &v))
+            r.huge_pages_from = bench::parse_huge_pages_from("--huge-pages-from", v);
         else if (flags.value("--threaded", &v)) r.threaded = v == "1";
         else if (flags.value("--repetition", &v)) r.repetition = bench::parse_count("--repetition", v);
         else if (flags.value("--budget", &v)) r.budget_seconds = bench::parse_seconds("--budget", v);
@@ -155,6 +159,7 @@ int child_main(int argc, char **argv) {
     options.allocator = info;
     options.settings.block_size = request.block_size;
     options.settings.region_size = request.region_size;
+    options.settings.huge_pages_from = request.huge_pages_from;
     Session session(image, options);
     if (!session.prepare(&error)) {
         write_result("ok", "0");

@@ -19,6 +19,7 @@ struct ChildRequest {
     Pass pass = Pass::Throughput;
     uint64_t block_size = 0;
     uint64_t region_size = 0;
+    uint64_t huge_pages_from = 0;  // 0 = the policy's own, bench::kHugePagesNever = never
     bool threaded = false;
     uint64_t repetition = 1;
     double budget_seconds = 0;

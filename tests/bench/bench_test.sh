@@ -228,8 +228,8 @@ empty_values)
     # flag that dropped it ran every program, or wrote an unnamed file.
     trace=$(gen tiny 1000)
     for flags in --allocators= --allocators=arena,,glibc --allocators=arena, --block-sizes=16, \
-                 --region-sizes=,64K --passes=throughput,,memory --csv= --json= --timeline= --trace= \
-                 --valgrind=; do
+                 --region-sizes=,64K --huge-pages-from=never, --passes=throughput,,memory --csv= --json= \
+                 --timeline= --trace= --valgrind=; do
         expect 2 "$replay" --trace="$trace" --repetitions=1 $flags
         contains err "usage: bench_replay"
     done
@@ -299,6 +299,47 @@ repeated_items)
     expect 0 /usr/bin/python3 "$source_dir/tools/compare.py" "$dir/s.csv" "$dir/s.csv"
     expect 0 "$replay" --help
     contains out "0 is the"
+    ;;
+huge_pages_from)
+    # --huge-pages-from sweeps arena's huge-pages threshold as --region-sizes
+    # sweeps region sizes: a configuration of arena and seed for each value, one
+    # of the others; a value in the last CSV column, the labels and the
+    # benchmark names, `never` as the word; nothing of it for 0, the default.
+    expect 2 "$replay" --huge-pages-from=soon
+    contains err "--huge-pages-from takes sizes in bytes (16M, 32M, 1G), 0 or never, not 'soon'"
+    contains err "usage: bench_replay"
+    for value in 16Q -1 " 16M" Never 1M,never,16X; do
+        expect 2 "$replay" "--huge-pages-from=$value"
+        contains err "--huge-pages-from takes sizes in bytes (16M, 32M, 1G), 0 or never, not '"
+        contains err "usage: bench_replay"
+    done
+    trace=$(gen tiny 1000)
+    # 1024K is 1M again: it runs once
+    expect 0 "$replay" --trace="$trace" --allocators=arena,seed,glibc --huge-pages-from=never,1M,1024K \
+        --passes=throughput --repetitions=1 --budget=0 --csv="$dir/r.csv"
+    header=$(grep -v '^#' "$dir/r.csv" | head -1)
+    [ "$(echo "$header" | cut -d, -f1-11)" = "$first_columns" ] || fail "first columns: $header"
+    [ "${header##*,}" = huge_pages_from ] || fail "huge_pages_from is not the last column: $header"
+    rows=$(grep -v '^#' "$dir/r.csv" | tail -n +2 | awk -F, '{ print $2 "=" $NF }' | sort | tr '\n' ' ')
+    [ "$rows" = "arena=1048576 arena=never glibc= seed=1048576 seed=never " ] || fail "rows: $(cat "$dir/r.csv")"
+    for name in arena/bs:16/hp:never arena/bs:16/hp:1048576 seed/bs:16/hp:never glibc/bs:0/threads:1; do
+        contains r.json "\"replay/tiny/$name/"
+    done
+    contains out "arena bs=16 hp=never"
+    contains out "seed bs=16 hp=1048576"
+    # the default: an empty column, the names and labels as they were
+    expect 0 "$replay" --trace="$trace" --allocators=arena --huge-pages-from=0 --passes=throughput \
+        --repetitions=1 --csv="$dir/d.csv"
+    [ "$(column "$dir/d.csv" huge_pages_from)" = "" ] || fail "a value for 0: $(cat "$dir/d.csv")"
+    contains d.json '"replay/tiny/arena/bs:16/threads:1/rep:1/throughput'
+    lacks out "hp="
+    # a configuration left out is named with its threshold
+    expect 0 "$replay" --trace="$(gen small 20000)" --allocators=arena,glibc --huge-pages-from=never \
+        --repetitions=1 --passes=throughput --budget=0.000000001 --budget-all --csv="$dir/b.csv"
+    contains err "skipped: arena bs=16 hp=never on small"
+    contains b.csv "# skipped.arena.small.bs16.hpnever: "
+    expect 0 "$replay" --help
+    contains out "--huge-pages-from=LIST"
     ;;
 threaded)
     # Each trace thread on its own OS thread: glibc, and arena as a locked arena.

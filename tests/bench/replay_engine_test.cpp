@@ -1,6 +1,7 @@
 // Tests of the replay engine (bench/replay): images, bump sizing, and that the
 // check pass catches what it is there to catch, with allocators made to fail;
-// and of the child processes every driver measures in (bench/common/child).
+// of the child processes every driver measures in (bench/common/child); and of
+// what the parent tells a replay child of its huge-pages threshold.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -21,6 +22,8 @@
 #include "allocator.h"
 #include "child.h"
 #include "bump.h"
+#include "cli.h"
+#include "replay_child.h"
 #include "replay_engine.h"
 #include "replay_image.h"
 #include "trace.h"
@@ -377,6 +380,30 @@ TEST(ChildProcess, RedirectsEnvironmentExitAndResults) {
     EXPECT_EQ(bench::result_value(bench::parse_result_lines(r.results), "a"), "2");
     EXPECT_GT(r.wall_seconds, 0);
     for (const std::string &path : {in, out, err}) unlink(path.c_str());
+}
+
+// --huge-pages-from: `never` and byte sizes, written for the child and the
+// names as the flag takes them back.
+TEST(HugePagesFrom, WhatIsWrittenIsTakenBack) {
+    EXPECT_EQ(bench::parse_huge_pages_from("--huge-pages-from", "never"), bench::kHugePagesNever);
+    EXPECT_EQ(bench::parse_huge_pages_from("--huge-pages-from", "16M"), uint64_t{16} << 20);
+    EXPECT_EQ(bench::parse_huge_pages_from("--huge-pages-from", "0"), 0u);
+    EXPECT_EQ(bench::huge_pages_from_text(bench::kHugePagesNever), "never");
+    for (uint64_t value : {uint64_t{0}, uint64_t{4096}, uint64_t{32} << 20, bench::kHugePagesNever - 1,
+                           bench::kHugePagesNever})
+        EXPECT_EQ(bench::parse_huge_pages_from("--huge-pages-from", bench::huge_pages_from_text(value)), value);
+    for (const char *bad : {"", "Never", "never,", "-1", " 16M", "16Q"})
+        EXPECT_THROW(bench::parse_huge_pages_from("--huge-pages-from", bad), bench::UsageError) << bad;
+
+    replay::ChildRequest request;
+    request.allocator = "arena";
+    request.block_size = 16;
+    request.huge_pages_from = bench::kHugePagesNever;
+    const std::vector<std::string> args = replay::child_arguments(request);
+    EXPECT_NE(std::find(args.begin(), args.end(), "--huge-pages-from=never"), args.end());
+    EXPECT_EQ(replay::benchmark_name("t", request, 1), "replay/t/arena/bs:16/hp:never/threads:1/rep:1/throughput");
+    request.huge_pages_from = 0;  // the default: the name as it was
+    EXPECT_EQ(replay::benchmark_name("t", request, 1), "replay/t/arena/bs:16/threads:1/rep:1/throughput");
 }
 
 TEST(ChildProcess, ASignalIsReported) {

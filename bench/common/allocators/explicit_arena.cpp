@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cli.h"
+
 namespace bench {
 
 class ExplicitArena final : public Allocator {
@@ -58,12 +60,15 @@ AllocatorInfo explicit_arena_info(const std::string &name, int order, arena_poli
         arena_config config{};
         config.block_size = settings.block_size;
         config.region_size = settings.region_size;
+        config.huge_pages_from =
+            settings.huge_pages_from == kHugePagesNever ? ARENA_HUGE_PAGES_NEVER : settings.huge_pages_from;
         config.policy = policy;
         config.flags = settings.threaded ? ARENA_THREAD_SAFE : 0u;
         arena_t *arena = arena_create(&config);
         if (!arena) {
             *error = std::string("arena_create(block_size ") + std::to_string(settings.block_size) +
                      ", region_size " + std::to_string(settings.region_size) +
+                     ", huge_pages_from " + huge_pages_from_text(settings.huge_pages_from) +
                      ") failed: " + std::strerror(errno);
             return std::unique_ptr<Allocator>();
         }
