@@ -5,14 +5,14 @@
   compare.py RUN.csv --baseline glibc   every allocator against one, in one run
 
 Rows are joined on (trace, allocator, block_size, threads), plus region_size
-when the file has that column; the repetitions of a configuration are its
-samples. For each configuration and figure: both medians, the change (or the
-ratio to the baseline), a two-sided Mann-Whitney U p-value over the
-repetitions, and a verdict: faster/slower for time figures, leaner/fatter for
-memory figures, "same" unless p < 0.05 AND the change is larger than the noise
-floor (default 10% for time, 5% for memory: see --help), counted up from the
-smaller median so that mops and ns_per_op of one run agree. A geometric-mean row
-per figure sums the configurations up.
+and huge_pages_from when the file has those columns; the repetitions of a
+configuration are its samples. For each configuration and figure: both
+medians, the change (or the ratio to the baseline), a two-sided Mann-Whitney U
+p-value over the repetitions, and a verdict: faster/slower for time figures,
+leaner/fatter for memory figures, "same" unless p < 0.05 AND the change is
+larger than the noise floor (default 10% for time, 5% for memory: see --help),
+counted up from the smaller median so that mops and ns_per_op of one run agree.
+A geometric-mean row per figure sums the configurations up.
 
 Wall time on a shared VM varies 12-85% between runs of the same replay
 (docs/measuring.md): with fewer than 5 repetitions on a side the tool warns
@@ -258,10 +258,12 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
     if old.kind != new.kind:
         raise ValueError("%s is a %s file and %s a %s file: they do not compare"
                          % (old.path, old.kind, new.path, new.kind))
-    # The key includes region_size when either file has the column; a file
-    # without it has region_size None, so its rows join only rows without one.
-    key_columns = old.config_columns if len(old.config_columns) >= len(new.config_columns) \
-        else new.config_columns
+    # The key includes region_size (huge_pages_from) when either file has the
+    # column; a file without it has None there, so its rows join only rows
+    # without one.
+    key_columns = resultcsv.CONFIG_COLUMNS + tuple(
+        c for c in resultcsv.OPTIONAL_CONFIG_COLUMNS
+        if c in old.config_columns or c in new.config_columns)
     old_groups, new_groups = old.groups(key_columns), new.groups(key_columns)
     common = [k for k in old_groups if k in new_groups]
     if not common:
@@ -287,7 +289,8 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
 def _baseline_for(key, key_columns, baseline_groups):
     """The baseline configuration to hold one configuration against: on the
     same trace and thread count; when the baseline ran several block or region
-    sizes, the one that matches. None when there is none or it is ambiguous."""
+    sizes or huge-pages thresholds, the one that matches. None when there is
+    none or it is ambiguous."""
     position = {c: i for i, c in enumerate(key_columns)}
     same_workload = [b for b in baseline_groups
                      if b[position["trace"]] == key[position["trace"]]
@@ -296,7 +299,7 @@ def _baseline_for(key, key_columns, baseline_groups):
         return same_workload[0]
     matching = [b for b in same_workload
                 if all(b[i] == key[i] for c, i in position.items()
-                       if c in ("block_size", "region_size"))]
+                       if c in ("block_size",) + resultcsv.OPTIONAL_CONFIG_COLUMNS)]
     return matching[0] if len(matching) == 1 else None
 
 
@@ -334,7 +337,8 @@ def compare_to_baseline(table, baseline, figures=None, noise=NoiseFloors()):
 
 # ---- output -------------------------------------------------------------------
 
-_SHORT_NAMES = {"block_size": "block", "region_size": "region"}
+_SHORT_NAMES = {"block_size": "block", "region_size": "region",
+                resultcsv.HUGE_PAGES_COLUMN: "huge pages from"}
 
 
 def render_comparison(comparison, fmt="text", baseline_mode=False):

@@ -11,7 +11,7 @@ From a results directory (replay.csv, micro.csv, sweep.csv, timeline.csv):
   against the op index, one chart per trace with a panel per allocator;
 - for a block-size sweep (sweep.csv, or replay rows with several block sizes):
   throughput and frag_rss against block size per trace, one line per region
-  size, and the throughput/memory Pareto front.
+  size (and huge-pages threshold), and the throughput/memory Pareto front.
 Charts go to OUTDIR (default RUN_DIR/plots). Filtering is done here, by flag;
 the data files are never edited.
 
@@ -170,11 +170,11 @@ def bar_chart(plotter, table, figure_name, threads, title_prefix, stem):
     series = resultcsv.allocator_configs([r for r in table.rows if r["threads"] == threads])
     spreads = {}
     for row_group in table.groups(("trace", "allocator", "block_size", "region_size",
-                                   "threads")).items():
-        (trace, allocator, block_size, region_size, group_threads), rows = row_group
+                                   resultcsv.HUGE_PAGES_COLUMN, "threads")).items():
+        (trace, allocator, block_size, region_size, huge_pages, group_threads), rows = row_group
         values = samples(rows, figure_name)
         if group_threads == threads and values:
-            spreads[(trace, (allocator, block_size, region_size))] = Spread(values)
+            spreads[(trace, (allocator, block_size, region_size, huge_pages))] = Spread(values)
     if not spreads:
         return
     width = 0.8 / max(1, len(series))
@@ -281,25 +281,35 @@ def timeline_chart(plotter, table, trace):
 # ---- block-size sweep -----------------------------------------------------------
 
 def sweep_points(table, trace):
-    """{(allocator, region_size, threads): [(block_size, mops Spread, frag Spread)]}
-    for the allocators that ran several configurations on this trace."""
+    """{(allocator, region_size, huge_pages_from, threads): [(block_size, mops
+    Spread, frag Spread)]} for the allocators that ran several configurations
+    on this trace."""
     lines = {}
-    groups = table.select(traces=[trace]).groups(("allocator", "region_size", "threads",
+    groups = table.select(traces=[trace]).groups(("allocator", "region_size",
+                                                  resultcsv.HUGE_PAGES_COLUMN, "threads",
                                                   "block_size"))
-    for (allocator, region_size, threads, block_size), rows in groups.items():
+    for (allocator, region_size, huge_pages, threads, block_size), rows in groups.items():
         mops, frag = samples(rows, "mops"), samples(rows, "frag_rss")
-        lines.setdefault((allocator, region_size, threads), []).append(
+        lines.setdefault((allocator, region_size, huge_pages, threads), []).append(
             (block_size, Spread(mops) if mops else None, Spread(frag) if frag else None))
     return {key: sorted(points, key=lambda p: p[0]) for key, points in lines.items()}
 
 
-def line_label(allocator, region_size, threads, several_threads):
+def line_label(allocator, region_size, huge_pages, threads, several_threads):
     label = allocator
     if region_size is not None:
         label += " region %s" % resultcsv.human_bytes(region_size)
+    if huge_pages is not None:
+        label += " hp=%s" % resultcsv.huge_pages_text(huge_pages)
     if several_threads:
         label += " t=%d" % threads
     return label
+
+
+def region_order(region):
+    """Sort key of a (region_size, huge_pages_from) pair."""
+    region_size, huge_pages = region
+    return (region_size or 0, resultcsv.huge_pages_rank(huge_pages))
 
 
 def sweep_charts(plotter, table):
@@ -312,12 +322,14 @@ def sweep_charts(plotter, table):
             continue
         figure, (left, right) = plotter.pyplot.subplots(1, 2, figsize=(11, 4.4))
         allocators = sorted({k[0] for k in swept}, key=allocator_rank)
-        regions = sorted({k[1] for k in swept}, key=lambda r: r or 0)
+        # A colour per region size and huge-pages threshold; a line style per allocator.
+        regions = sorted({k[1:3] for k in swept}, key=region_order)
         colours = dict(zip(regions, plotter.colours(len(regions))))
-        for (allocator, region_size, threads), points in sorted(
-                swept.items(), key=lambda item: (allocator_rank(item[0][0]), item[0][1] or 0)):
+        for (allocator, region_size, huge_pages, threads), points in sorted(
+                swept.items(), key=lambda item: (allocator_rank(item[0][0]),
+                                                 region_order(item[0][1:3]))):
             style = styles[allocators.index(allocator) % len(styles)]
-            label = line_label(allocator, region_size, threads, several_threads)
+            label = line_label(allocator, region_size, huge_pages, threads, several_threads)
             for axes, position in ((left, 1), (right, 2)):
                 measured = [(p[0], p[position]) for p in points if p[position] is not None]
                 if not measured:
@@ -326,7 +338,8 @@ def sweep_charts(plotter, table):
                 y = [spread.median for _, spread in measured]
                 error = [[s.median - s.low for _, s in measured],
                          [s.high - s.median for _, s in measured]]
-                axes.errorbar(x, y, yerr=error, label=label, color=colours[region_size],
+                axes.errorbar(x, y, yerr=error, label=label,
+                              color=colours[(region_size, huge_pages)],
                               linestyle=style, marker="o", markersize=3, capsize=2)
         for axes, figure_name in ((left, "mops"), (right, "frag_rss")):
             axes.set_xscale("log", base=2)
@@ -369,12 +382,15 @@ def pareto_chart(plotter, table):
                                            figsize=(5 * columns, 4.2 * rows_of_panels + 0.6))
     for axes, trace in zip(grid.flat, traces):
         points = []
-        for (allocator, region_size, threads), line in sweep_points(table, trace).items():
+        for key, line in sweep_points(table, trace).items():
+            allocator, region_size, huge_pages, _ = key
             for block_size, mops, frag in line:
                 if mops and frag:
                     label = "%s %d" % (allocator, block_size)
                     if region_size is not None:
                         label += "/" + resultcsv.human_bytes(region_size).replace(" ", "")
+                    if huge_pages is not None:
+                        label += "/hp=" + resultcsv.huge_pages_text(huge_pages).replace(" ", "")
                     points.append((frag.median, mops.median, label, allocator))
         allocators = sorted({p[3] for p in points}, key=allocator_rank)
         for allocator, colour in zip(allocators, plotter.colours(len(allocators))):

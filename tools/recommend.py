@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Recommend a block size (and region size) from a block-size sweep.
+"""Recommend a block size (and region size, huge-pages threshold) from a sweep.
 
   recommend.py SWEEP.csv|RUN_DIR [--goal speed|memory|balanced] [--allocators arena,seed]
 
 For each allocator swept (arena, and seed separately when present), each
-configuration (block_size, and region_size when the sweep varied it) gets a
-score on each trace, relative to the best configuration on that trace
-(1.00 = the best there):
+configuration (block_size, and region_size and huge_pages_from when the sweep
+varied them) gets a score on each trace, relative to the best configuration on
+that trace (1.00 = the best there):
   speed     median throughput / the best median throughput on the trace
   memory    the lowest median frag_rss on the trace / median frag_rss
   balanced  the geometric mean of the speed and memory scores, so a
@@ -14,7 +14,8 @@ score on each trace, relative to the best configuration on that trace
             scores as one at the best of both times 0.9
 The best per trace is the highest score there; the best overall is the highest
 geometric mean of the scores across traces (a configuration must have run on
-every trace). Ties go to the smaller block size, then the smaller region.
+every trace). Ties go to the smaller block size, then the smaller region, then
+the policy's own huge-pages threshold, then the smaller one (never last).
 Each choice comes with the spread of its figures across repetitions
 (median, min-max), and a leave-one-out check: for each trace, the choice made
 on the other traces alone and how much it loses on the left-out trace
@@ -49,7 +50,7 @@ GOAL_DEFINITIONS = {
 @dataclass
 class Measured:
     """One configuration on one trace: spreads of its figures."""
-    config: tuple             # (block_size, region_size or None)
+    config: tuple             # (block_size, region_size or None, huge_pages_from or None)
     spreads: dict             # figure -> Spread
     score: float = 0.0
 
@@ -80,10 +81,14 @@ class Recommendation:
     overall_score: float = None
     left_out: list = field(default_factory=list)
     excluded: list = field(default_factory=list)   # configs missing on some trace
+    varies_huge_pages: bool = False
 
     @property
     def stable(self):
         return all(l.choice == self.overall for l in self.left_out)
+
+    def config_name(self, config):
+        return config_name(config, self.varies_region, self.varies_huge_pages)
 
 
 def scored_configs(rows_by_config, goal):
@@ -108,9 +113,16 @@ def scored_configs(rows_by_config, goal):
 
 
 def preference(config, score):
-    """Sort key: the higher score, then the smaller block, then the smaller region."""
-    block_size, region_size = config
-    return (score, -block_size, -(region_size or 0))
+    """Sort key: the higher score, then the smaller block, then the smaller region,
+    then the huge-pages threshold first in resultcsv.huge_pages_rank."""
+    block_size, region_size, huge_pages = config
+    return (score, -block_size, -(region_size or 0),
+            tuple(-part for part in resultcsv.huge_pages_rank(huge_pages)))
+
+
+def config_order(config):
+    """Sort key of configurations: by block, region, then huge-pages threshold."""
+    return (config[0], config[1] or 0, resultcsv.huge_pages_rank(config[2]))
 
 
 def best_config(candidates, scores_by_case, cases):
@@ -125,13 +137,16 @@ def recommend(table, allocator, goal):
     rows = [r for r in table.rows if r["allocator"] == allocator]
     several_threads = len({r["threads"] for r in rows}) > 1
     varies_region = len({r.get("region_size") for r in rows}) > 1
+    varies_huge_pages = len({r.get(resultcsv.HUGE_PAGES_COLUMN) for r in rows}) > 1
     by_case = {}
     for row in rows:
         case = row["trace"] + (" t=%d" % row["threads"] if several_threads else "")
-        config = (row["block_size"], row.get("region_size") if varies_region else None)
+        config = (row["block_size"], row.get("region_size") if varies_region else None,
+                  row.get(resultcsv.HUGE_PAGES_COLUMN) if varies_huge_pages else None)
         by_case.setdefault(case, {}).setdefault(config, []).append(row)
 
-    recommendation = Recommendation(allocator, goal, varies_region, [])
+    recommendation = Recommendation(allocator, goal, varies_region, [],
+                                    varies_huge_pages=varies_huge_pages)
     for case in sorted(by_case):
         measured = scored_configs(by_case[case], goal)
         if not measured:
@@ -147,7 +162,7 @@ def recommend(table, allocator, goal):
     scores = {t.case: {c: m.score for c, m in t.measured.items()} for t in recommendation.traces}
     everywhere = set.intersection(*(set(s) for s in scores.values()))
     recommendation.excluded = sorted(set.union(*(set(s) for s in scores.values())) - everywhere,
-                                     key=lambda c: (c[0], c[1] or 0))
+                                     key=config_order)
     recommendation.overall = best_config(everywhere, scores, cases)
     if recommendation.overall is not None:
         recommendation.overall_score = geometric_mean(scores[c][recommendation.overall]
@@ -165,6 +180,11 @@ def recommend(table, allocator, goal):
     return recommendation
 
 
+def config_of(row):
+    """(block_size, region_size, huge_pages_from) of a row."""
+    return (row["block_size"], row.get("region_size"), row.get(resultcsv.HUGE_PAGES_COLUMN))
+
+
 def swept_allocators(table, requested=None):
     """The allocators to recommend for: the requested ones, else arena and seed
     when present, else every allocator that ran several configurations."""
@@ -175,18 +195,29 @@ def swept_allocators(table, requested=None):
     if policies:
         return policies
     return [a for a in present
-            if len({(r["block_size"], r.get("region_size"))
-                    for r in table.rows if r["allocator"] == a}) > 1]
+            if len({config_of(r) for r in table.rows if r["allocator"] == a}) > 1]
 
 
 # ---- output ---------------------------------------------------------------------
 
-def config_name(config, varies_region):
-    block_size, region_size = config
-    if not varies_region:
-        return "block %d" % block_size
-    return "block %d, region %s" % (block_size, resultcsv.human_bytes(region_size)
-                                    if region_size is not None else "-")
+def config_name(config, varies_region, varies_huge_pages=False):
+    block_size, region_size, huge_pages = config
+    name = "block %d" % block_size
+    if varies_region:
+        name += ", region %s" % (resultcsv.human_bytes(region_size)
+                                 if region_size is not None else "-")
+    if varies_huge_pages:
+        name += ", huge pages %s" % huge_pages_name(huge_pages)
+    return name
+
+
+def huge_pages_name(huge_pages):
+    """`from 16 MiB`, `never`, or `-` for the policy's own threshold."""
+    if huge_pages is None:
+        return "-"
+    if huge_pages == resultcsv.HUGE_PAGES_NEVER:
+        return huge_pages
+    return "from " + resultcsv.huge_pages_text(huge_pages)
 
 
 def spread_text(spread):
@@ -202,7 +233,7 @@ def render_recommendation(recommendation, fmt="text"):
     r = recommendation
 
     def name(config):
-        return config_name(config, r.varies_region)
+        return r.config_name(config)
     markdown = fmt == "markdown"
     out = []
     heading = "%s, goal %s: %s (1.00 = the best on that trace)" % (
@@ -268,8 +299,9 @@ def render_recommendation(recommendation, fmt="text"):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="Name the best block size (and region size) per trace and overall "
-                    "from a block-size sweep, for a goal, with a leave-one-out check.",
+        description="Name the best block size (and region size, huge-pages threshold) per "
+                    "trace and overall from a block-size sweep, for a goal, with a "
+                    "leave-one-out check.",
         epilog="Goals: " + "; ".join("%s: %s" % item for item in GOAL_DEFINITIONS.items()))
     parser.add_argument("sweep", nargs="+", metavar="SWEEP.csv|RUN_DIR",
                         help="sweep.csv, or a results directory with one")
@@ -295,13 +327,13 @@ def main(argv=None):
         parser.error("no rows of %s in %s" % (", ".join(args.allocators or POLICY_ALLOCATORS),
                                              table.path))
     for allocator in allocators:
-        configs = {(r["block_size"], r.get("region_size")) for r in table.rows
-                   if r["allocator"] == allocator}
+        configs = {config_of(r) for r in table.rows if r["allocator"] == allocator}
         if len(configs) == 1:
             (config,) = configs
             print("warning: %s measured %s in one configuration alone (%s): nothing to choose "
                   "between; ./bench.sh sweep measures several"
-                  % (table.path, allocator, config_name(config, config[1] is not None)),
+                  % (table.path, allocator,
+                     config_name(config, config[1] is not None, config[2] is not None)),
                   file=sys.stderr)
     outputs = [render_recommendation(recommend(table, a, args.goal), args.format)
                for a in allocators]

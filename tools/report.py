@@ -65,6 +65,12 @@ class FigureSummary:
         return geometric_mean(ratios), len(ratios)
 
 
+def config_of(row):
+    """The configuration of a row as allocator_configs names it."""
+    return (row["allocator"], row["block_size"], row.get("region_size"),
+            row.get(resultcsv.HUGE_PAGES_COLUMN))
+
+
 def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
     """The FigureSummary of one figure; None when no row has it."""
     several_threads = len(table.values("threads")) > 1
@@ -83,7 +89,7 @@ def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
         label = row_label(row["trace"], row["threads"])
         if label not in summary.rows:
             summary.rows.append(label)
-        column = labels[(row["allocator"], row["block_size"], row.get("region_size"))]
+        column = labels[config_of(row)]
         summary.spreads[(label, column)] = Spread(values)
     if not summary.spreads:
         return None
@@ -97,7 +103,7 @@ def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
     for compared in comparison.rows:
         row = dict(zip(comparison.key_columns, compared.key))
         label = row_label(row["trace"], row["threads"])
-        column = labels[(row["allocator"], row["block_size"], row.get("region_size"))]
+        column = labels[config_of(row)]
         summary.ratios[(label, column)] = compared.ratio
         counts = summary.verdicts.setdefault(column, {})
         counts[compared.verdict] = counts.get(compared.verdict, 0) + 1
@@ -239,7 +245,7 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
         if rec.overall is not None:
             lines.append("The block-size sweep recommends **%s** for %s (goal %s; %s under "
                          "leave-one-out)." % (
-                             recommend.config_name(rec.overall, rec.varies_region),
+                             rec.config_name(rec.overall),
                              rec.allocator, rec.goal,
                              "stable" if rec.stable else "not stable"))
     realprog_time, realprog_memory = realprog
@@ -396,8 +402,7 @@ def write_report(run, report_path, baseline="glibc", goal="balanced", make_plots
                 if r.overall is None:
                     continue
                 worst = max((l.regret_pct for l in r.left_out), default=None)
-                rows.append([allocator, other_goal, recommend.config_name(r.overall,
-                                                                          r.varies_region),
+                rows.append([allocator, other_goal, r.config_name(r.overall),
                              "%.3f" % r.overall_score,
                              ("stable" if r.stable else "not stable") if r.left_out else "-",
                              "%.1f%%" % worst if worst is not None else "-"])

@@ -41,8 +41,14 @@ TEXT_COLUMNS = ("trace", "allocator")
 # Integer columns that identify a configuration (never compared as figures).
 INTEGER_KEY_COLUMNS = ("block_size", "threads", "repetition", "region_size")
 # The key of one measured configuration; the repetition is what varies inside it.
-# region_size joins the key in files that have that column (sweeps).
+# region_size and huge_pages_from join the key, in this order, in files that
+# have those columns (sweeps).
 CONFIG_COLUMNS = ("trace", "allocator", "block_size", "threads")
+# arena's and seed's huge-pages threshold: empty (None: the policy's own), a
+# byte count (an int), or the word "never" (kept as that text).
+HUGE_PAGES_COLUMN = "huge_pages_from"
+HUGE_PAGES_NEVER = "never"
+OPTIONAL_CONFIG_COLUMNS = ("region_size", HUGE_PAGES_COLUMN)
 
 # Which way is better for each known figure, and what kind of figure it is.
 # The kind picks the verdict words (faster/slower or leaner/fatter) and the
@@ -165,8 +171,9 @@ class ResultTable:
     """One result file: its facts, columns and rows.
 
     rows: list of dicts from column name to value: text for trace and allocator,
-    int or float (or None when empty) for numeric columns, the original text for
-    text columns. line_of[i] is the file line of rows[i].
+    int or float (or None when empty) for numeric columns, None, an int or
+    "never" for huge_pages_from, the original text for text columns.
+    line_of[i] is the file line of rows[i].
     """
 
     def __init__(self, path, kind, facts, comments, columns, rows, line_of, numeric_columns,
@@ -184,9 +191,7 @@ class ResultTable:
     @property
     def config_columns(self):
         """Columns that name one measured configuration (the repetitions vary inside)."""
-        if "region_size" in self.columns:
-            return CONFIG_COLUMNS + ("region_size",)
-        return CONFIG_COLUMNS
+        return CONFIG_COLUMNS + tuple(c for c in OPTIONAL_CONFIG_COLUMNS if c in self.columns)
 
     def figure_columns(self):
         """Numeric columns that measure something (not keys, not workload facts)."""
@@ -326,7 +331,7 @@ def read_results(path):
 def _numeric_columns(header, raw_rows):
     numeric = set()
     for position, name in enumerate(header):
-        if name in TEXT_COLUMNS:
+        if name in TEXT_COLUMNS or name == HUGE_PAGES_COLUMN:
             continue
         if name in KNOWN_NUMERIC_COLUMNS or all(
                 fields[position] == "" or _NUMBER.match(fields[position]) for fields in raw_rows):
@@ -341,6 +346,8 @@ def _convert_row(path, line, header, fields, numeric):
             if text == "":
                 raise CsvFormatError(path, line, "empty %s" % name)
             row[name] = text
+        elif name == HUGE_PAGES_COLUMN:
+            row[name] = _huge_pages_value(path, line, text)
         elif name in numeric:
             try:
                 value = parse_number(text)
@@ -358,6 +365,20 @@ def _convert_row(path, line, header, fields, numeric):
         else:
             row[name] = text
     return row
+
+
+def _huge_pages_value(path, line, text):
+    """huge_pages_from's value: None when empty, "never", or a whole number of bytes."""
+    if text in ("", HUGE_PAGES_NEVER):
+        return text or None
+    try:
+        value = parse_number(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, int) or value < 0:
+        raise CsvFormatError(path, line, "%s: '%s' is not a byte count or '%s'"
+                             % (HUGE_PAGES_COLUMN, text, HUGE_PAGES_NEVER))
+    return value
 
 
 def _check_unique_keys(table):
@@ -385,23 +406,39 @@ def allocator_rank(name):
             name)
 
 
+def huge_pages_rank(value):
+    """Sort key of huge_pages_from values: the default (None) first, then the
+    byte counts from the smallest, then "never" (no threshold is reached)."""
+    if value is None:
+        return (0, 0)
+    return (2, 0) if value == HUGE_PAGES_NEVER else (1, value)
+
+
+def huge_pages_text(value):
+    """A huge_pages_from value for people: `16 MiB`, `never`."""
+    return value if value == HUGE_PAGES_NEVER else human_bytes(value)
+
+
 def allocator_configs(rows):
     """[(config, label)] for the allocator configurations in rows, in allocator
-    order; config = (allocator, block_size, region_size); the label is the
-    allocator alone unless it ran several block or region sizes."""
+    order; config = (allocator, block_size, region_size, huge_pages_from); the
+    label is the allocator alone unless it ran several block or region sizes or
+    huge-pages thresholds."""
     configs = {}
     for row in rows:
         configs.setdefault(row["allocator"], set()).add((row["block_size"],
-                                                         row.get("region_size")))
+                                                         row.get("region_size"),
+                                                         row.get(HUGE_PAGES_COLUMN)))
     labelled = []
     for allocator in sorted(configs, key=allocator_rank):
-        for block_size, region_size in sorted(configs[allocator],
-                                              key=lambda c: (c[0], c[1] or 0)):
+        for block_size, region_size, huge_pages in sorted(
+                configs[allocator], key=lambda c: (c[0], c[1] or 0, huge_pages_rank(c[2]))):
             label = allocator
             if len(configs[allocator]) > 1:
                 label += " bs=%d" % block_size
                 label += " rs=%s" % human_bytes(region_size) if region_size is not None else ""
-            labelled.append(((allocator, block_size, region_size), label))
+                label += " hp=%s" % huge_pages_text(huge_pages) if huge_pages is not None else ""
+            labelled.append(((allocator, block_size, region_size, huge_pages), label))
     return labelled
 
 
@@ -422,7 +459,7 @@ def human_bytes(count):
 
 def describe_key(key_columns, key):
     """A short readable name for a configuration key, e.g. `cpython glibc bs=16 t=1`."""
-    short = {"block_size": "bs", "threads": "t", "region_size": "rs"}
+    short = {"block_size": "bs", "threads": "t", "region_size": "rs", HUGE_PAGES_COLUMN: "hp"}
     parts = []
     for column, value in zip(key_columns, key):
         if column in TEXT_COLUMNS:
@@ -548,7 +585,8 @@ class RunData:
 
     def sweep_table(self):
         """The table with a block-size sweep: sweep.csv, or replay.csv when an
-        allocator ran several block or region sizes on one trace."""
+        allocator ran several block or region sizes or huge-pages thresholds on
+        one trace."""
         if self.sweep is not None:
             return self.sweep
         if self.replay is not None and has_several_configs(self.replay):
@@ -557,10 +595,11 @@ class RunData:
 
 
 def has_several_configs(table):
-    """True when an allocator ran more than one (block_size, region_size) on a trace."""
+    """True when an allocator ran more than one (block_size, region_size,
+    huge_pages_from) on a trace."""
     seen = {}
     for row in table.rows:
-        config = (row["block_size"], row.get("region_size"))
+        config = (row["block_size"], row.get("region_size"), row.get(HUGE_PAGES_COLUMN))
         seen.setdefault((row["trace"], row["allocator"], row["threads"]), set()).add(config)
     return any(len(configs) > 1 for configs in seen.values())
 

@@ -43,9 +43,11 @@ DEFAULT_FLOOR_MIB = 4.0
 
 
 def at_default_config(row):
-    """False for arena and seed rows of another block or region size than the default."""
+    """False for arena and seed rows of another block size than the default, or
+    with a region size or huge-pages threshold set (not the policy's own)."""
     return row["allocator"] not in ("arena", "seed") or (
-        row["block_size"] == DEFAULT_BLOCK and not row.get("region_size"))
+        row["block_size"] == DEFAULT_BLOCK and not row.get("region_size")
+        and row.get(resultcsv.HUGE_PAGES_COLUMN) is None)
 
 
 def trace_label(row):

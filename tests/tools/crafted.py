@@ -53,9 +53,9 @@ def jittered(rng, value, spread):
 def replay_rows(configs, repetitions, rng, time_spread=0.06, memory_spread=0.004,
                 extra=None):
     """Rows for replay.csv. configs: list of (trace, allocator, block_size,
-    threads, mops, frag_rss) or with a region_size after threads when extra
-    has "region_size"; extra: names of further columns, filled per row by
-    the callable extra[name](config, repetition) ."""
+    threads, mops, frag_rss) or with a region_size (huge_pages_from) after
+    threads when extra has "region_size" ("huge_pages_from"); extra: names of
+    further columns, filled per row by the callable extra[name](config, repetition) ."""
     rows = []
     for config in configs:
         trace, allocator, block_size, threads = config[:4]
@@ -139,6 +139,25 @@ def sweep_configs(traces, allocators=("arena", "seed")):
 def sweep_rows(configs, repetitions, rng):
     return replay_rows(configs, repetitions, rng, time_spread=0.02, memory_spread=0.002,
                        extra={"region_size": lambda config, repetition: config[4]})
+
+
+# A --huge-pages-from sweep of arena: (throughput, frag_rss) at each threshold
+# ("" for the policy's own). 16 MiB is the fastest (and so best for speed and
+# balance), never the leanest.
+HUGE_PAGES_HEADER = REPLAY_HEADER + ["huge_pages_from"]
+HUGE_PAGES_FIGURES = {"": (15.0, 1.0), 16777216: (18.0, 1.05), "never": (12.0, 0.95)}
+
+
+def huge_pages_rows(traces, rng, figures=HUGE_PAGES_FIGURES, repetitions=5, **spreads):
+    """Rows for HUGE_PAGES_HEADER: glibc (10 Mops/s, frag_rss 1.2, the column
+    empty) and arena at block 16 at each threshold of figures, on each trace."""
+    configs = []
+    for trace in traces:
+        configs.append((trace, "glibc", 0, 1, "", 10.0, 1.2))
+        configs += [(trace, "arena", 16, 1, threshold, mops, frag)
+                    for threshold, (mops, frag) in figures.items()]
+    return replay_rows(configs, repetitions, rng, extra={
+        "huge_pages_from": lambda config, repetition: config[4]}, **spreads)
 
 
 # The allocators of a crafted run: (throughput, frag_rss) per trace at these

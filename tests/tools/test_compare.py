@@ -303,6 +303,53 @@ class CompareAgainstBaseline(unittest.TestCase):
             self.assertTrue(geomeans[0].startswith("geomean (4),arena,0,,mops"), geomeans[0])
 
 
+class HugePagesThresholds(unittest.TestCase):
+    """A --huge-pages-from sweep: arena at the policy's own threshold, 16 MiB and never."""
+
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.rng = random.Random(17)
+
+    def write(self, name, header, rows):
+        return crafted.write_csv(os.path.join(self.directory.name, name), header, rows,
+                                 crafted.MACHINE)
+
+    def test_each_threshold_against_the_baseline(self):
+        run = self.write("run.csv", crafted.HUGE_PAGES_HEADER,
+                         crafted.huge_pages_rows(TRACES, self.rng, repetitions=7))
+        result = crafted.run_tool("compare.py", run, "--baseline", "glibc", "--figures", "mops",
+                                  "--format", "csv")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        rows = {(row["trace"], row["allocator"], row["huge pages from"]): row
+                for row in csv.DictReader(io.StringIO(result.stdout))}
+        for threshold, (mops, _) in crafted.HUGE_PAGES_FIGURES.items():
+            row = rows[("cpython", "arena", str(threshold))]
+            self.assertAlmostEqual(float(row["ratio"]), mops / 10.0, delta=0.12, msg=row)
+            # One geometric mean per threshold, over both traces.
+            self.assertIn(("geomean (2)", "arena", str(threshold)), rows)
+        self.assertEqual(len(rows), 3 * 2 + 3)
+
+    def test_an_older_run_without_the_column_joins_the_default(self):
+        old = self.write("old.csv", crafted.REPLAY_HEADER, crafted.replay_rows(
+            [(trace, allocator, block, 1, mops, 1.1) for trace in TRACES
+             for allocator, block, mops in (("glibc", 0, 10.0), ("arena", 16, 15.0))],
+            7, self.rng))
+        new = self.write("new.csv", crafted.HUGE_PAGES_HEADER,
+                         crafted.huge_pages_rows(TRACES, self.rng, repetitions=7))
+        result = crafted.run_tool("compare.py", old, new, "--figures", "mops", "--format", "csv")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        compared = [row for row in csv.DictReader(io.StringIO(result.stdout))
+                    if not row["trace"].startswith("geomean")]
+        self.assertEqual(sorted((r["trace"], r["allocator"], r["huge pages from"], r["verdict"])
+                                for r in compared),
+                         [(trace, allocator, "", "same") for trace in TRACES
+                          for allocator in ("arena", "glibc")])
+        self.assertIn("4 configuration(s) only in %s: cpython arena bs=16 t=1 hp=16777216; "
+                      "cpython arena bs=16 t=1 hp=never; sqlite3 arena bs=16 t=1 hp=16777216; "
+                      "sqlite3 arena bs=16 t=1 hp=never" % new, result.stderr)
+
+
 class BadInput(unittest.TestCase):
     def setUp(self):
         self.directory = tempfile.TemporaryDirectory()

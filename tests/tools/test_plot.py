@@ -189,6 +189,34 @@ class ReportCharts(unittest.TestCase):
             self.assertEqual(result.stderr, "report.py: %s: cannot write: Is a directory\n" % chart)
 
 
+class HugePagesSweep(unittest.TestCase):
+    def test_each_threshold_is_a_bar_and_a_line(self):
+        # arena at blocks 16 and 64, at the policy's own threshold, 16 MiB and never.
+        configs = [("cpython", "glibc", 0, 1, "", 10.0, 1.2)] + [
+            ("cpython", "arena", block, 1, threshold, mops * block / 16, frag)
+            for block in (16, 64)
+            for threshold, (mops, frag) in crafted.HUGE_PAGES_FIGURES.items()]
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.HUGE_PAGES_HEADER,
+                              crafted.replay_rows(configs, 3, random.Random(9), extra={
+                                  "huge_pages_from": lambda config, repetition: config[4]}))
+            result = crafted.run_tool("plot.py", run_dir, "--formats", "svg")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(sorted(os.listdir(os.path.join(run_dir, "plots"))),
+                             ["pareto.svg", "replay-frag_rss.svg", "replay-mops.svg",
+                              "sweep-cpython.svg"])
+            svgs = {}
+            for name in ("replay-mops", "sweep-cpython", "pareto"):
+                with open(os.path.join(run_dir, "plots", name + ".svg")) as handle:
+                    svgs[name] = handle.read()
+        for words in ("<!-- arena bs=16 -->", "<!-- arena bs=16 hp=16 MiB -->",
+                      "<!-- arena bs=64 hp=never -->"):
+            self.assertIn(words, svgs["replay-mops"])
+        for words in ("<!-- arena -->", "<!-- arena hp=16 MiB -->", "<!-- arena hp=never -->"):
+            self.assertIn(words, svgs["sweep-cpython"])
+        self.assertIn("<!-- arena 64/hp=16MiB -->", svgs["pareto"])
+
+
 class ParetoFront(unittest.TestCase):
     def test_dominated_points_are_left_out(self):
         points = [(1.0, 5.0, "lean"), (1.2, 8.0, "middle"), (1.3, 7.0, "dominated"),

@@ -30,7 +30,7 @@ class CraftedSweep(unittest.TestCase):
 
     def test_each_goal_finds_the_known_best(self):
         for goal in recommend.GOALS:
-            expected = (crafted.BEST_BLOCK[goal], crafted.BEST_REGION[goal])
+            expected = (crafted.BEST_BLOCK[goal], crafted.BEST_REGION[goal], None)
             for allocator in ("arena", "seed"):
                 result = recommend.recommend(self.table, allocator, goal)
                 self.assertEqual(result.overall, expected, (goal, allocator))
@@ -69,6 +69,32 @@ class CraftedSweep(unittest.TestCase):
         self.assertNotIn("seed", only_arena.stdout)
 
 
+class HugePagesSweep(unittest.TestCase):
+    """arena at the policy's own huge-pages threshold, 16 MiB (the fastest) and
+    never (the leanest), at block 16."""
+
+    def test_the_threshold_is_part_of_the_choice(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = crafted.write_csv(os.path.join(directory, "replay.csv"),
+                                     crafted.HUGE_PAGES_HEADER,
+                                     crafted.huge_pages_rows(TRACES, random.Random(2)))
+            table = read_results(path)
+            for goal, threshold in (("speed", 16777216), ("memory", "never"),
+                                    ("balanced", 16777216)):
+                result = recommend.recommend(table, "arena", goal)
+                self.assertEqual(result.overall, (16, None, threshold), goal)
+                self.assertTrue(result.stable, goal)
+            text = crafted.run_tool("recommend.py", path, "--goal", "memory")
+            self.assertEqual(text.returncode, 0, text.stderr)
+            self.assertIn("overall: block 16, huge pages never, geometric-mean score 1.000",
+                          text.stdout)
+            self.assertRegex(text.stdout, r"cpython +block 16, huge pages never +1\.000 .* "
+                                          r"block 16, huge pages - +0\.95")
+            self.assertEqual(text.stderr, "")
+        self.assertEqual(recommend.config_name((16, None, 16777216), False, True),
+                         "block 16, huge pages from 16 MiB")
+
+
 class LeaveOneOut(unittest.TestCase):
     """Traces a and b want block 64, trace c wants 1024; 256 is second
     everywhere (speed scores a, b: 1, 0.9, 0.5; c: 0.5, 0.9, 1)."""
@@ -87,7 +113,7 @@ class LeaveOneOut(unittest.TestCase):
 
     def test_regret_and_stability(self):
         result = recommend.recommend(read_results(self.path), "arena", "speed")
-        self.assertEqual(result.overall, (256, None), "geomean 0.9 beats 0.794 and 0.630")
+        self.assertEqual(result.overall, (256, None, None), "geomean 0.9 beats 0.794 and 0.630")
         self.assertAlmostEqual(result.overall_score, 0.9)
         left_out = {l.case: (l.choice[0], l.own_best[0], round(l.regret_pct, 6))
                     for l in result.left_out}
@@ -104,7 +130,7 @@ class LeaveOneOut(unittest.TestCase):
     def test_one_trace_cannot_be_left_out(self):
         table = read_results(self.path).select(traces=["a"])
         result = recommend.recommend(table, "arena", "speed")
-        self.assertEqual(result.overall, (64, None))
+        self.assertEqual(result.overall, (64, None, None))
         self.assertEqual(result.left_out, [])
         self.assertIn("leave-one-out: needs two traces or more",
                       recommend.render_recommendation(result))
@@ -115,7 +141,7 @@ class LeaveOneOut(unittest.TestCase):
                                  crafted.REPLAY_HEADER,
                                  crafted.replay_rows(configs, 3, random.Random(1), 0, 0))
         self.assertEqual(recommend.recommend(read_results(path), "arena", "speed").overall,
-                         (32, None))
+                         (32, None, None))
 
     def test_one_configuration_is_no_choice(self):
         # A default replay run measures arena at block 16 alone: say so, rather

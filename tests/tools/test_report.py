@@ -77,6 +77,32 @@ class RankingOverEveryTrace(unittest.TestCase):
                       "Not ranked, with fewer traces: seed (2 of 3).", report)
 
 
+class HugePagesThresholds(unittest.TestCase):
+    def test_each_threshold_is_a_column_and_a_choice(self):
+        # A --huge-pages-from sweep in replay.csv: arena at the policy's own
+        # threshold, 16 MiB and never, each a column of its own.
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.HUGE_PAGES_HEADER,
+                              crafted.huge_pages_rows(crafted.RUN_TRACES, random.Random(6)),
+                              crafted.MACHINE)
+            result = crafted.run_tool("report.py", run_dir, "--no-plots")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(os.path.join(run_dir, "REPORT.md")) as handle:
+                report = handle.read()
+        self.assertEqual(report.count("| trace | arena bs=16 | arena bs=16 hp=16 MiB | "
+                                      "arena bs=16 hp=never | glibc |"), 2, "mops and frag_rss")
+        self.assertIn("| replay.csv | `./bench.sh run` | 60 | 3 | 2 | 5 |", report)
+        self.assertRegex(report, r"\| \*\*geometric mean\*\* \| \*\*1\.[45]\dx\*\* \| "
+                                 r"\*\*1\.[78]\dx\*\* \| \*\*1\.[12]\dx\*\* \| \*\*1\.00x\*\* \|")
+        self.assertIn("- **arena bs=16 hp=never** against glibc: ", report)
+        # The targets section reads it too (test_targets: the default threshold alone).
+        self.assertRegex(report, r"\| #4 \| `arena` throughput on the 3 recorded traces, "
+                                 r"geometric mean, >= 1\.3x glibc \| 1\.[45]\dx \| met \|")
+        self.assertIn("recommends **block 16, huge pages from 16 MiB** for arena (goal balanced",
+                      report)
+        self.assertIn("| arena | memory | block 16, huge pages never | 1.000 |", report)
+
+
 class Report(crafted.RunDirTestCase):
     SEED = 77
 

@@ -55,6 +55,37 @@ class Reading(unittest.TestCase):
         self.assertEqual(table.config_columns[-1], "region_size")
         self.assertEqual(len(table.groups()), 2)
 
+    def test_huge_pages_from_joins_the_key(self):
+        # Empty (the policy's own), a byte count and "never": three configurations.
+        table = read_results(self.write("%s,region_size,huge_pages_from\n%s,65536,\n"
+                                        "%s,65536,16777216\n%s,65536,never\n"
+                                        % (HEADER, ROW % 0, ROW % 0, ROW % 0)))
+        self.assertEqual(table.config_columns[-2:], ("region_size", "huge_pages_from"))
+        self.assertEqual(len(table.groups()), 3)
+        self.assertEqual([row["huge_pages_from"] for row in table.rows], [None, 16777216, "never"])
+        self.assertNotIn("huge_pages_from", table.figure_columns())
+        self.assertEqual([label for _, label in resultcsv.allocator_configs(table.rows)],
+                         ["glibc bs=16 rs=64 KiB", "glibc bs=16 rs=64 KiB hp=16 MiB",
+                          "glibc bs=16 rs=64 KiB hp=never"])
+        self.assertTrue(resultcsv.has_several_configs(table))
+        self.assertEqual(resultcsv.describe_key(table.config_columns, list(table.groups())[2]),
+                         "cpython glibc bs=16 t=1 rs=65536 hp=never")
+        # Without the column (older runs), a row's threshold is the default.
+        older = read_results(self.write("%s\n%s\n" % (HEADER, ROW % 0), "older.csv"))
+        self.assertEqual(older.config_columns, resultcsv.CONFIG_COLUMNS)
+        self.assertIsNone(older.rows[0].get("huge_pages_from"))
+        self.assertEqual(resultcsv.allocator_configs(older.rows),
+                         [(("glibc", 16, None, None), "glibc")])
+
+    def test_huge_pages_from_takes_a_byte_count_or_never(self):
+        header = HEADER + ",huge_pages_from"
+        for value in ("auto", "1.5", "-1", "16m"):
+            self.assertRejected("%s\n%s,%s\n" % (header, ROW % 0, value), 2,
+                                "huge_pages_from: '%s' is not a byte count or 'never'" % value)
+        self.assertRejected("%s\n%s,never\n%s,never\n" % (header, ROW % 0, ROW % 0), 3,
+                            "duplicate row: same trace,allocator,block_size,threads,"
+                            "huge_pages_from,repetition as line 2")
+
     def test_other_kinds_by_header(self):
         realprog = read_results(self.write(",".join(crafted.REALPROG_HEADER)
                                            + "\npython3,glibc,0,1,0,1.5,5000,1.2,0.1,300,1\n"))

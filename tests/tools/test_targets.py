@@ -8,6 +8,7 @@ import tempfile
 import unittest
 
 import crafted
+import targets
 
 MIB = 1024 * 1024
 RECORDED = ["cpython", "sqlite3"]
@@ -195,6 +196,28 @@ class ReplayTargets(unittest.TestCase):
         # ... where arena-malloc has one: the drop-in's comparison names the one missing
         self.assertEqual(find(rows, "`arena-malloc` against `arena`"),
                          ("no trace with both arena and glibc throughput", "not measured"))
+
+
+    def test_only_the_default_huge_pages_threshold_counts(self):
+        # A --huge-pages-from sweep: arena at 16 MiB and never is faster than at
+        # the policy's own threshold; the targets are the default's alone.
+        directory = os.path.join(self.tmp.name, "hp")
+        os.makedirs(directory)
+        crafted.write_csv(os.path.join(directory, "replay.csv"), crafted.HUGE_PAGES_HEADER,
+                          crafted.huge_pages_rows(RECORDED, self.rng,
+                                                  {"": (21.0, 1.2), 16777216: (30.0, 0.6),
+                                                   "never": (30.0, 0.6)},
+                                                  time_spread=0.0, memory_spread=0.0),
+                          crafted.MACHINE)
+        _, rows = run_targets(directory)
+        self.assertEqual(find(rows, "`arena` throughput, geometric mean over 2 traces"),
+                         ("2.10x", "met"))
+        self.assertEqual(find(rows, "`arena` frag_rss, geometric mean"), ("1.00x", "met"))
+        arena = {"allocator": "arena", "block_size": 16}
+        self.assertTrue(targets.at_default_config(dict(arena, huge_pages_from=None)))
+        self.assertTrue(targets.at_default_config(arena), "a file without the column")
+        self.assertFalse(targets.at_default_config(dict(arena, huge_pages_from=16777216)))
+        self.assertFalse(targets.at_default_config(dict(arena, huge_pages_from="never")))
 
 
 class OtherRuns(unittest.TestCase):
