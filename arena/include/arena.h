@@ -78,7 +78,7 @@ typedef struct arena_config {     /* all-zero = every default */
                             ARENA_HUGE_PAGES_NEVER = never */
 } arena_config;
 
-#define ARENA_HUGE_PAGES_FROM_DEFAULT ((size_t)32 << 20)
+#define ARENA_HUGE_PAGES_FROM_DEFAULT ((size_t)64 << 20)
 #define ARENA_HUGE_PAGES_NEVER ((size_t)-1)
 
 typedef struct arena_stats {

@@ -116,7 +116,7 @@ static void segment_unmap(heap_t *h, segment_t *s) {
  * end and as much where its medium blocks do. Only once the heap maps
  * huge_pages_from bytes with the new segment, a small part of them then: the
  * heap's, not the arena's, since each thread heap has such ends of its own
- * (five threads of a process that maps 32 MiB, each with a little, would pay
+ * (five threads of a process that maps 64 MiB, each with a little, would pay
  * up to 20 MiB). The seed policy keeps its 64 KiB regions to itself. */
 static bool segment_wants_huge_pages(const heap_t *h, segment_kind kind, size_t size) {
     return kind != SEG_SEED && size >= OS_HUGE_PAGE &&

@@ -118,7 +118,7 @@ std::vector<void *> AllocateUntilMapped(arena_t *a, size_t size, size_t until) {
 }
 
 // A region mapped once the arena maps huge_pages_from bytes asks for huge
-// pages (the default: 32 MiB); the ones before it do not, small blocks' or
+// pages (the default: 64 MiB); the ones before it do not, small blocks' or
 // medium ones'.
 TEST(HugePages, RegionsMappedPastTheThresholdAskForThem) {
     if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";

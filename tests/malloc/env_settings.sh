@@ -11,15 +11,15 @@ run() {  # run VAR=VALUE...: the program under those settings, ARENA_VERBOSE on
     expect 0 env LD_PRELOAD="$lib" ARENA_VERBOSE=1 "$@" "$program"
 }
 run
-contains err "arena: drop-in malloc, block_size 16, region_size 4194304, huge pages from 33554432, pid "
+contains err "arena: drop-in malloc, block_size 16, region_size 4194304, huge pages from 67108864, pid "
 run ARENA_BLOCK_SIZE=64 ARENA_REGION_SIZE=1m
-contains err "arena: drop-in malloc, block_size 64, region_size 1048576, huge pages from 33554432, pid "
+contains err "arena: drop-in malloc, block_size 64, region_size 1048576, huge pages from 67108864, pid "
 run ARENA_BLOCK_SIZE=64k ARENA_REGION_SIZE=1g ARENA_HUGE_PAGES_FROM=100m ARENA_CHECKED=1 ARENA_SECURE=1
 contains err "arena: drop-in malloc, block_size 65536, region_size 1073741824, huge pages from 104857600, checked, secure, pid "
 run ARENA_HUGE_PAGES_FROM=never
 contains err ", huge pages from never, pid "
 run ARENA_HUGE_PAGES_FROM=0
-contains err ", huge pages from 33554432, pid "
+contains err ", huge pages from 67108864, pid "
 run ARENA_HUGE_PAGES_FROM=12345
 contains err ", huge pages from 12345, pid "
 for bad in 8 100 128k 16q -16 ""; do
@@ -36,7 +36,7 @@ done
 for bad in 16q -1 nevermore ""; do
     run ARENA_HUGE_PAGES_FROM="$bad"
     contains err "arena: ignoring ARENA_HUGE_PAGES_FROM=$bad: not a size (suffixes k, m, g) or never; using the default"
-    contains err ", huge pages from 33554432, pid "
+    contains err ", huge pages from 67108864, pid "
 done
 # The statistics at exit, also when the program closed stderr before (coreutils
 # do, in an atexit handler); ARENA_STATS=0 is off.
