@@ -32,7 +32,7 @@ extern "C" {
 #define ARENA_API __attribute__((visibility("default")))
 
 #define ARENA_VERSION_MAJOR 0
-#define ARENA_VERSION_MINOR 1
+#define ARENA_VERSION_MINOR 2
 
 typedef struct arena arena_t;
 
