@@ -144,16 +144,15 @@ static int heap_check(const heap_t *h, check_totals *t) {
     for (int kind = SEG_SMALL; kind < SEG_KINDS; kind++)
         if (check_segment_list(h, h->segments[kind], &listed)) return -1;
     if (check_segment_list(h, h->huge_cache, &listed)) return -1;
-    size_t segments = 0, segment_bytes = 0;
+    size_t segments = 0;
+    const size_t mapped_before = t->mapped; /* t->mapped sums every heap's segments */
     for (const segment_t *s = h->segments[SEG_SMALL]; s; s = s->next, segments++) {
         if (check_small_segment(h, s, t)) return -1;
         t->mapped += s->size;
-        segment_bytes += s->size;
     }
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_MEDIUM)) return -1;
         t->mapped += s->size;
-        segment_bytes += s->size;
     }
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_HUGE)) return -1;
@@ -165,7 +164,6 @@ static int heap_check(const heap_t *h, check_totals *t) {
         t->live_bytes += s->huge_requested;
         t->usable += s->huge_usable;
         t->mapped += s->size;
-        segment_bytes += s->size;
     }
     size_t cached = 0, cached_bytes = 0;
     for (const segment_t *s = h->huge_cache; s; s = s->next, segments++) {
@@ -174,12 +172,11 @@ static int heap_check(const heap_t *h, check_totals *t) {
         cached++;
         cached_bytes += s->size;
         t->mapped += s->size;
-        segment_bytes += s->size;
     }
     CHECK_INVARIANT(cached == h->huge_cache_count && cached_bytes == h->huge_cache_bytes,
                     "huge cache counts are wrong", cached_bytes);
     CHECK_INVARIANT(segments == h->segment_count, "heap's segment count is wrong", h->segment_count);
-    CHECK_INVARIANT(segment_bytes == h->segment_bytes, "heap's segment bytes are wrong", h->segment_bytes);
+    CHECK_INVARIANT(t->mapped - mapped_before == h->segment_bytes, "heap's segment bytes are wrong", h->segment_bytes);
     if (tlsf_check(h, &t->live_blocks, &t->live_bytes, &t->usable)) return -1;
 
     /* Class queues: ACTIVE pages of their class with something to hand out. */

@@ -489,6 +489,30 @@ TEST(DefaultPolicy, AHugeBlockMovedByReallocCountsOnce) {
     }
 }
 
+// A huge block's mapping grows and shrinks with mremap: the heap's count of its
+// segments' bytes (what the huge-pages threshold is compared with) follows, as
+// arena_check verifies (left unchanged by a resize, it failed here).
+TEST(DefaultPolicy, HugeMappingsResizedKeepTheHeapsByteCount) {
+    arena_t *a = arena_create(nullptr);
+    ASSERT_NE(a, nullptr);
+    void *p = arena_malloc(a, (size_t)20 << 20);
+    ASSERT_NE(p, nullptr);
+    p = arena_realloc(a, p, (size_t)48 << 20);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(arena_check(a), 0) << "grown";
+    p = arena_realloc(a, p, (size_t)40 << 20);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(arena_check(a), 0) << "shrunk";
+    arena_free(a, p);
+    EXPECT_EQ(arena_check(a), 0) << "cached";
+    void *q = arena_malloc(a, (size_t)17 << 20);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(arena_check(a), 0) << "taken from the cache";
+    arena_free(a, q);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 // The seed policy as it was: one 64 KiB heap when max_bytes = region_size.
 TEST(SeedPolicy, FixedHeapHoldsAtMost64KiBThenReturnsNull) {
     arena_config c{};
