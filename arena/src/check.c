@@ -15,9 +15,10 @@ static int check_segment_header(const heap_t *h, const segment_t *s, segment_kin
           "segment map does not point at the segment", s);
     for (size_t off = 0; off < s->size; off += SEGMENT_ALIGN)
         CHECK_INVARIANT(segmap_lookup((const uint8_t *)s + off) == s, "segment map entry inside a segment is wrong", (uintptr_t)s + off);
-    CHECK_INVARIANT(!s->os_huge_pages || (kind != SEG_SEED && s->size >= OS_HUGE_PAGE && (uintptr_t)s % OS_HUGE_PAGE == 0 &&
-                                          (kind != SEG_MEDIUM || s->purged_pages == 0)),
-          "huge pages asked for a segment that is too small, misaligned, or was purged", s);
+    CHECK_INVARIANT(!s->huge_pages_given || (kind != SEG_SEED && s->size >= OS_HUGE_PAGE && (uintptr_t)s % OS_HUGE_PAGE == 0),
+          "huge pages asked for a segment that is too small or misaligned", s);
+    CHECK_INVARIANT(!s->os_huge_pages || (s->huge_pages_given && (kind != SEG_MEDIUM || s->purged_pages == 0)),
+          "huge pages still asked for a segment that was purged", s);
     return 0;
 }
 

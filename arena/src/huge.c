@@ -28,6 +28,14 @@ static void huge_unmap_tail(segment_t *s, size_t old_size, size_t new_size) {
     if (from < end) segmap_remove((const segment_t *)from, end - from);
 }
 
+/* Before s shrinks to new_size bytes: a cut through a huge page would leave
+ * the small pages past it in use, uncounted (os_purge_splitting says why). */
+static void huge_cutting(segment_t *s, size_t new_size) {
+    size_t piece_end = align_up(new_size, OS_HUGE_PAGE);
+    if (s->huge_pages_given && piece_end != new_size && piece_end <= s->size)
+        os_split_huge_pages((uint8_t *)s + new_size, piece_end - new_size);
+}
+
 /* A cached mapping for `total` bytes at `map_align`: the smallest that fits,
  * cut down when it is more than twice as large. NULL when none fits. */
 static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
@@ -40,6 +48,7 @@ static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
         /* The tail leaves the segment map before the OS takes it back: once
          * unmapped, another thread may map a segment there and register it. */
         huge_unmap_tail(best, best->size, total);
+        huge_cutting(best, total);
         if (!os_resize(best, best->size, total)) {
             arena_unmapped(h->arena, best->size - total);
             COUNTER_SET(h->segment_bytes, h->segment_bytes - (best->size - total));
@@ -140,7 +149,10 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
     total = align_up(total, OS_PAGE);
     size_t old = s->size;
     if (total > old && arena_charge(h->arena, total - old)) return NULL;
-    if (total < old) huge_unmap_tail(s, old, total); /* before the OS may hand the tail to another thread */
+    if (total < old) {
+        huge_unmap_tail(s, old, total); /* before the OS may hand the tail to another thread */
+        huge_cutting(s, total);
+    }
     if (total == old) {
     } else if (!os_resize(s, old, total)) {
         if (total > old && segmap_insert(s, total)) {

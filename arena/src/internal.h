@@ -155,6 +155,18 @@ void os_unmap(void *p, size_t size) INTERNAL;
  * are not resident. Returns true on error, nothing dropped: the kernel refuses
  * locked memory (mlock, mlockall), which keeps its contents. */
 bool os_purge(void *p, size_t size) INTERNAL;
+/* os_purge of a range that may lie partly inside transparent huge pages: the
+ * kernel frees the part of a huge page a purge drops only once it splits that
+ * page, which it defers until memory runs short, and until then that memory
+ * is in use but counted resident nowhere (a process's resident size falls at
+ * once). The huge pages the range cuts through are split first (MADV_COLD over
+ * part of one splits it; the kernel skips one shared with a forked process);
+ * the ones it covers go whole. Returns as os_purge. */
+bool os_purge_splitting(void *p, size_t size) INTERNAL;
+/* Splits the transparent huge pages that [p, p+size) (page aligned) covers
+ * part of, as os_purge_splitting does, for a caller about to unmap the range
+ * (the same deferral). Advice: contents and residence stay. */
+void os_split_huge_pages(void *p, size_t size) INTERNAL;
 /* Ranges to drop as os_purge does, with one system call for all of them where
  * the kernel takes one (process_madvise on the calling process): on VMs of
  * this project's machine kind one madvise call costs about 20 us whatever its
@@ -164,15 +176,17 @@ bool os_purge(void *p, size_t size) INTERNAL;
 #define OS_PURGE_BATCH 64
 typedef struct os_purge_batch {
     unsigned count;
+    bool split; /* some range may cut through huge pages: the flush splits them first (os_purge_splitting) */
     struct os_purge_range {
         void *base; /* the layout of struct iovec */
         size_t len;
     } range[OS_PURGE_BATCH];
 } os_purge_batch;
 _Static_assert(OS_PURGE_BATCH >= 2 && OS_PURGE_BATCH <= 1024, "a batch is several ranges, within IOV_MAX");
-/* Adds [p, p+size) (page aligned) to the batch; a full batch is flushed first. */
-void os_purge_batch_add(os_purge_batch *b, void *p, size_t size) INTERNAL;
-/* Drops every range of the batch and empties it. Returns true when the kernel
+/* Adds [p, p+size) (page aligned) to the batch, to be split first when `split`
+ * (os_purge_splitting); a full batch is flushed first. */
+void os_purge_batch_add(os_purge_batch *b, void *p, size_t size, bool split) INTERNAL;
+/* Drops every range of the batch and empties it (split cleared). Returns true when the kernel
  * refused some range (locked memory): those keep their contents, the others
  * are dropped. */
 bool os_purge_batch_flush(os_purge_batch *b) INTERNAL;
@@ -305,7 +319,8 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
  * - kind HUGE: one live block at huge_block, huge_usable bytes usable; or
  *   huge_cached, on the heap's huge cache, no block;
  * - os_huge_pages: not SEED, OS_HUGE_PAGE bytes or more, aligned to them, and
- *   never purged (a MEDIUM segment has no purged page).
+ *   never purged (a MEDIUM segment has no purged page);
+ * - huge_pages_given: so too, bar the purges; os_huge_pages implies it.
  */
 typedef struct segment {
     uint32_t magic;                  /* SEGMENT_MAGIC ^ kind */
@@ -336,6 +351,9 @@ typedef struct segment {
     /* The kernel was asked for transparent huge pages over the segment
      * (segment_new) and not yet told to stop (segment_purging). */
     bool os_huge_pages;
+    /* ... was asked when the segment was mapped: some of them may still be
+     * whole, so every purge splits the ones it cuts through (segment_purging). */
+    bool huge_pages_given;
     /* HUGE */
     bool huge_cached;                /* freed, kept mapped for reuse (in the heap's huge cache) */
     bool huge_fresh;                 /* mapped for this block: it reads as zero */
@@ -617,9 +635,12 @@ void segment_huge_pages_off(segment_t *s) INTERNAL NOINLINE;
 /* Before a purge hands back OS pages of s: a segment with huge pages gives
  * them up for good, so that the kernel's background collapse (khugepaged,
  * which fills up to 511 of a huge page's 512 small pages with zeros) does not
- * make resident again what the purges handed back. */
-static inline void segment_purging(segment_t *s) {
+ * make resident again what the purges handed back. Returns true when the
+ * purge must split the huge pages it cuts through (os_purge_splitting, a
+ * batch's `split`): those made before stay whole until then. */
+static inline bool segment_purging(segment_t *s) {
     if (unlikely(s->os_huge_pages)) segment_huge_pages_off(s);
+    return s->huge_pages_given;
 }
 /* Takes s off its heap's list, unregisters and unmaps it. */
 void segment_release(heap_t *h, segment_t *s) INTERNAL;

@@ -151,39 +151,73 @@ _Static_assert(sizeof(struct os_purge_range) == sizeof(struct iovec) &&
 
 void os_purge_batching_off(void) { atomic_store(&os_pidfd, OS_PIDFD_NONE); }
 
-void os_purge_batch_add(os_purge_batch *b, void *p, size_t size) {
+void os_purge_batch_add(os_purge_batch *b, void *p, size_t size, bool split) {
     ARENA_ASSERT((uintptr_t)p % OS_PAGE == 0 && size % OS_PAGE == 0);
     if (!size) return;
     if (b->count == OS_PURGE_BATCH) os_purge_batch_flush(b);
     b->range[b->count++] = (struct os_purge_range){p, size};
+    b->split |= split;
 }
 
-bool os_purge_batch_flush(os_purge_batch *b) {
-    unsigned count = b->count, done = 0;
-    b->count = 0;
-    if (!count) return false;
-    if (unlikely(atomic_load_explicit(&os_purge_refused, memory_order_relaxed))) return true;
+/* Gives `advice` over ranges r[0..count), one process_madvise for all of them
+ * where the kernel takes one, else a madvise each. Returns true when the kernel
+ * refused some range (those are as they were), with errno as it was. */
+static bool os_advise_ranges(struct os_purge_range *r, unsigned count, int advice) {
+    unsigned done = 0;
     int saved = errno;
     bool refused = false;
     int fd = count > 1 ? os_self_pidfd() : -1;
     if (fd >= 0) {
-        /* The bytes dropped, the ranges in order; -1 when an error came first. */
-        long dropped = syscall(SYS_process_madvise, fd, b->range, (size_t)count, MADV_DONTNEED, 0u);
-        if (dropped < 0) {
+        /* The bytes advised, the ranges in order; -1 when an error came first. */
+        long advised = syscall(SYS_process_madvise, fd, r, (size_t)count, advice, 0u);
+        if (advised < 0) {
             /* Locked memory in the first range, or no such call for this
              * process: a madvise of that range tells which. The descriptor
              * stays open: the number may be the program's by now (it closed
              * ours, or put its own there, the likeliest reasons for EBADF). */
             done = 1;
-            if (madvise(b->range[0].base, b->range[0].len, MADV_DONTNEED) == 0) atomic_store(&os_pidfd, OS_PIDFD_NONE);
+            if (madvise(r[0].base, r[0].len, advice) == 0) atomic_store(&os_pidfd, OS_PIDFD_NONE);
             else refused = true;
         }
-        for (size_t bytes = dropped > 0 ? (size_t)dropped : 0; done < count && bytes >= b->range[done].len; done++)
-            bytes -= b->range[done].len;
+        for (size_t bytes = advised > 0 ? (size_t)advised : 0; done < count && bytes >= r[done].len; done++)
+            bytes -= r[done].len;
     }
-    for (; done < count; done++) refused |= madvise(b->range[done].base, b->range[done].len, MADV_DONTNEED) != 0;
+    for (; done < count; done++) refused |= madvise(r[done].base, r[done].len, advice) != 0;
     errno = saved;
     return refused;
+}
+
+/* MADV_COLD over part of a huge page splits it; over the whole of one it
+ * does not, and the purge then frees it whole. The advice itself only moves
+ * the pages, which the purge drops right after, down the reclaim lists. */
+static void os_split_ranges(struct os_purge_range *r, unsigned count) {
+#ifdef MADV_COLD
+    os_advise_ranges(r, count, MADV_COLD); /* refused (before Linux 5.4): they stay whole */
+#else
+    (void)r, (void)count;
+#endif
+}
+
+void os_split_huge_pages(void *p, size_t size) {
+    ARENA_ASSERT((uintptr_t)p % OS_PAGE == 0 && size % OS_PAGE == 0);
+    struct os_purge_range r = {p, size};
+    os_split_ranges(&r, 1);
+}
+
+bool os_purge_splitting(void *p, size_t size) {
+    os_split_huge_pages(p, size);
+    return os_purge(p, size);
+}
+
+bool os_purge_batch_flush(os_purge_batch *b) {
+    unsigned count = b->count;
+    bool split = b->split;
+    b->count = 0;
+    b->split = false;
+    if (!count) return false;
+    if (unlikely(atomic_load_explicit(&os_purge_refused, memory_order_relaxed))) return true;
+    if (split) os_split_ranges(b->range, count);
+    return os_advise_ranges(b->range, count, MADV_DONTNEED);
 }
 
 bool os_resize(void *p, size_t old_size, size_t new_size) {

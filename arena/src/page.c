@@ -270,12 +270,12 @@ static size_t page_shrink(heap_t *h, page_t *pg, os_purge_batch *batch) {
      * parked now. */
     uint32_t purge = carved & ~busy & ~pg->purged_os;
     size_t purged = (size_t)__builtin_popcount(purge) * OS_PAGE;
-    if (purge) segment_purging(page_segment(pg));
+    bool split = purge && segment_purging(page_segment(pg));
     pg->purged_os |= (uint8_t)purge;
     while (purge) {
         unsigned first = (unsigned)__builtin_ctz(purge), n = 0;
         while (purge >> (first + n) & 1) n++;
-        os_purge_batch_add(batch, (void *)(pg->start + (size_t)first * OS_PAGE), (size_t)n * OS_PAGE);
+        os_purge_batch_add(batch, (void *)(pg->start + (size_t)first * OS_PAGE), (size_t)n * OS_PAGE, split);
         purge &= ~(uint32_t)((((uint64_t)1 << n) - 1) << first);
     }
     return purged;
@@ -288,6 +288,7 @@ void page_shrink_sparse(heap_t *h, size_t fresh) {
     h->grown_since_shrink = 0;
     os_purge_batch batch;
     batch.count = 0;
+    batch.split = false;
     for (segment_t *s = h->segments[SEG_SMALL]; s; s = s->next) {
         for (uint32_t i = s->first_page; i < s->pages_ready; i++) {
             page_t *pg = &s->pages[i];
@@ -432,8 +433,8 @@ static NOINLINE void page_release(heap_t *h, page_t *pg) {
     segment_t *s = page_segment(pg);
     if (pg->purged_os) {
         h->purged_out += page_resident_bytes(pg);
-        segment_purging(s);
-        os_purge((void *)pg->start, page_touched_bytes(pg));
+        if (segment_purging(s)) os_purge_splitting((void *)pg->start, page_touched_bytes(pg));
+        else os_purge((void *)pg->start, page_touched_bytes(pg));
         page_purged(pg);
     }
     pg->state = PAGE_FREE;
@@ -470,6 +471,7 @@ size_t page_trim(heap_t *h) {
     size_t released = 0;
     os_purge_batch batch;
     batch.count = 0;
+    batch.split = false;
     for (unsigned c = 0; c < h->classes.count; c++) {
         page_queue *q = &h->queues[c];
         for (page_t *pg = q->first, *next; pg; pg = next) {
@@ -498,6 +500,7 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
      * a small page is carved again from its first byte whatever it holds. */
     os_purge_batch batch;
     batch.count = 0;
+    batch.split = false;
     while (h->dirty_page_bytes > keep) {
         page_t *pg = h->free_dirty.last; /* the oldest */
         ARENA_ASSERT(pg && pg->dirty);
@@ -507,8 +510,7 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         h->dirty_page_bytes -= page_touched_bytes(pg);
         h->purged_out += page_touched_bytes(pg);
         segment_t *s = page_segment(pg);
-        segment_purging(s);
-        os_purge_batch_add(&batch, (void *)pg->start, page_touched_bytes(pg));
+        os_purge_batch_add(&batch, (void *)pg->start, page_touched_bytes(pg), segment_purging(s));
         page_purged(pg);
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);

@@ -159,7 +159,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
     s->small_owner = kind == SEG_SMALL && !h->mode ? h : NULL;
     s->size = size;
     s->guard = 0;
-    s->os_huge_pages = huge_pages;
+    s->os_huge_pages = s->huge_pages_given = huge_pages;
     if (h->mode & MODE_SECURE && modes_guard(s)) {
         os_unmap(s, size);
         arena_unmapped(a, size);

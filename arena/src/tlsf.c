@@ -1010,8 +1010,8 @@ static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
         while (run > first && touched_get(s, run - 1) && purged + (i - run) * OS_PAGE < bytes) run--;
         /* A page whose bit is clear reads as zero (tlsf_calloc skips it): the bits
          * go only when the kernel dropped the pages. Locked memory it refuses. */
-        segment_purging(s);
-        if (os_purge((uint8_t *)s + run * OS_PAGE, (i - run) * OS_PAGE)) break;
+        void *from = (uint8_t *)s + run * OS_PAGE;
+        if (segment_purging(s) ? os_purge_splitting(from, (i - run) * OS_PAGE) : os_purge(from, (i - run) * OS_PAGE)) break;
         for (size_t page = run; page < i; page++) {
             s->touched_map[page / 64] &= ~((uint64_t)1 << (page % 64));
             s->purged_map[page / 64] |= (uint64_t)1 << (page % 64);

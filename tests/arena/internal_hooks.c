@@ -15,6 +15,8 @@ uintptr_t internal_hook_medium_segment_end(const void *p) {
 /* Hands back every dirty free byte of explicit arena a's heap, whatever the
  * purge budget says. */
 void internal_hook_purge_all(arena_t *a) { heap_purge_all(&a->heap); }
+/* What malloc_trim does for a thread's heap: sparse pages shrunk, then a purge of all. */
+bool internal_hook_trim(arena_t *a) { return heap_trim(&a->heap); }
 
 /* What explicit arena a's heap adds to its purge budget for memory it purged
  * and then faulted back in (alloc.c, heap_purge_adapt). */
@@ -50,7 +52,8 @@ void *internal_hook_half_linked_segment(arena_t *a) {
 bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count) {
     os_purge_batch batch;
     batch.count = 0;
-    for (unsigned i = 0; i < count; i++) os_purge_batch_add(&batch, (uint8_t *)base + (size_t)i * stride, len);
+    batch.split = false;
+    for (unsigned i = 0; i < count; i++) os_purge_batch_add(&batch, (uint8_t *)base + (size_t)i * stride, len, false);
     return os_purge_batch_flush(&batch);
 }
 

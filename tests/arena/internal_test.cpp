@@ -20,6 +20,7 @@
 extern "C" unsigned tlsf_bits_count_portable(uint64_t x);
 extern "C" uintptr_t internal_hook_medium_segment_end(const void *p);
 extern "C" void internal_hook_purge_all(arena_t *a);
+extern "C" bool internal_hook_trim(arena_t *a);
 extern "C" size_t internal_hook_purge_boost(const arena_t *a);
 extern "C" void internal_hook_wait_purge_delay(void);
 extern "C" bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count);
@@ -96,6 +97,25 @@ bool HasFlag(const void *p, const char *flag) {
     return std::find(flags.begin(), flags.end(), flag) != flags.end();
 }
 bool KernelHasHugePages() { return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0; }
+
+// Whether the OS page at p is part of a transparent huge page (mapped whole or
+// not): 1 or 0; -1 when the process may not read its page frames (pagemap and
+// kpageflags ask for CAP_SYS_ADMIN).
+int InHugePage(const void *p) {
+    uint64_t entry = 0, flags = 0;
+    FILE *map = fopen("/proc/self/pagemap", "rb");
+    if (!map) return -1;
+    bool read = fseek(map, (long)((uintptr_t)p / 4096 * 8), SEEK_SET) == 0 && fread(&entry, 8, 1, map) == 1;
+    fclose(map);
+    const uint64_t frame = entry & ((UINT64_C(1) << 55) - 1);
+    if (!read || !(entry >> 63) || frame == 0) return -1; // not present, or frames hidden from us
+    FILE *kflags = fopen("/proc/kpageflags", "rb");
+    if (!kflags) return -1;
+    read = fseek(kflags, (long)(frame * 8), SEEK_SET) == 0 && fread(&flags, 8, 1, kflags) == 1;
+    fclose(kflags);
+    if (!read) return -1;
+    return (flags >> 22) & 1; // KPF_THP
+}
 
 size_t MappedBytes(arena_t *a) {
     arena_stats st;
@@ -176,27 +196,51 @@ TEST(HugePages, NeverAsksForNone) {
     arena_destroy(a);
 }
 
+// An arena whose every region asks for huge pages, and `total` bytes of
+// blocks of `size` from it, each written; blocks empty when one was refused.
+struct HugePagedArena {
+    arena_t *arena;
+    std::vector<void *> blocks;
+    HugePagedArena(size_t size, size_t total) {
+        arena_config c{};
+        c.huge_pages_from = 1;
+        arena = arena_create(&c);
+        for (size_t made = 0; arena && made < total; made += size) {
+            void *p = arena_malloc(arena, size);
+            if (!p) {
+                blocks.clear();
+                return;
+            }
+            blocks.push_back(memset(p, 7, size));
+        }
+    }
+    ~HugePagedArena() { arena_destroy(arena); }
+};
+
+// Why a test cannot tell whether p's page is split later ("" when it can: p
+// lies in a huge page now).
+std::string NoHugePageAt(const void *p) {
+    switch (InHugePage(p)) {
+    case 1: return "";
+    case 0: return "the kernel backed the region with small pages";
+    default: return "this process may not read its page frames (pagemap, kpageflags)";
+    }
+}
+
 // A region gives its huge pages up at its first purge: else the kernel's
 // background collapse could fill back in what the purge handed back.
 TEST(HugePages, ARegionGivesThemUpAtItsFirstPurge) {
     if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
     for (size_t size : {(size_t)64, (size_t)96 << 10}) {
-        arena_config c{};
-        c.huge_pages_from = 1;
-        arena_t *a = arena_create(&c);
-        ASSERT_NE(a, nullptr);
-        std::vector<void *> blocks;
-        for (size_t total = 0; total < ((size_t)1 << 20); total += size) {
-            blocks.push_back(arena_malloc(a, size));
-            ASSERT_NE(blocks.back(), nullptr);
-            memset(blocks.back(), 7, size);
-        }
-        void *kept = blocks.front();
+        HugePagedArena h(size, (size_t)1 << 20);
+        ASSERT_FALSE(h.blocks.empty());
+        arena_t *a = h.arena;
+        void *kept = h.blocks.front();
         ASSERT_TRUE(HasFlag(kept, "hg")) << size;
         internal_hook_wait_purge_delay();
         internal_hook_purge_all(a);
         EXPECT_TRUE(HasFlag(kept, "hg")) << size << ": nothing free, nothing purged";
-        for (size_t i = 1; i < blocks.size(); i++) arena_free(a, blocks[i]);
+        for (size_t i = 1; i < h.blocks.size(); i++) arena_free(a, h.blocks[i]);
         internal_hook_wait_purge_delay();
         internal_hook_purge_all(a);
         EXPECT_EQ(arena_check(a), 0);
@@ -204,8 +248,69 @@ TEST(HugePages, ARegionGivesThemUpAtItsFirstPurge) {
         EXPECT_TRUE(HasFlag(kept, "nh")) << size;
         arena_free(a, kept);
         EXPECT_EQ(arena_check(a), 0);
-        arena_destroy(a);
     }
+}
+
+// A purge drops part of a huge page: the kernel frees those small pages only
+// when it splits the huge page, which it defers until memory runs short (the
+// process's resident size falls meanwhile, so no measurement sees them). A
+// purge splits the huge pages it cuts through first.
+TEST(HugePages, APurgeFreesWhatItDropsAtOnce) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    for (size_t size : {(size_t)64, (size_t)96 << 10}) { // small pages' purges, medium blocks'
+        HugePagedArena h(size, (size_t)4 << 20);
+        ASSERT_FALSE(h.blocks.empty());
+        void *kept = h.blocks.front();
+        const std::string why = NoHugePageAt(kept);
+        if (!why.empty()) GTEST_SKIP() << why;
+        for (size_t i = 1; i < h.blocks.size(); i++) arena_free(h.arena, h.blocks[i]);
+        internal_hook_wait_purge_delay();
+        internal_hook_purge_all(h.arena);
+        EXPECT_EQ(arena_check(h.arena), 0);
+        EXPECT_EQ(InHugePage(kept), 0) << size << ": the huge page the purge dropped most of is split, its free part freed";
+        EXPECT_EQ(static_cast<uint8_t *>(kept)[0], 7);
+        arena_free(h.arena, kept);
+    }
+}
+
+// The same where a trim hands back the free part of pages that keep a block.
+TEST(HugePages, ATrimOfSparsePagesFreesWhatItDropsAtOnce) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    HugePagedArena h(64, (size_t)4 << 20);
+    ASSERT_FALSE(h.blocks.empty());
+    const std::string why = NoHugePageAt(h.blocks.front());
+    if (!why.empty()) GTEST_SKIP() << why;
+    std::vector<void *> kept;
+    for (size_t i = 0; i < h.blocks.size(); i++) {
+        if (i % 128 == 0) kept.push_back(h.blocks[i]); // one in every other OS page: no page empties
+        else arena_free(h.arena, h.blocks[i]);
+    }
+    EXPECT_TRUE(internal_hook_trim(h.arena));
+    EXPECT_EQ(arena_check(h.arena), 0);
+    EXPECT_EQ(InHugePage(kept.front()), 0) << "the huge page the trim dropped most of is split, its free part freed";
+    for (void *p : kept) {
+        EXPECT_EQ(static_cast<uint8_t *>(p)[63], 7);
+        arena_free(h.arena, p);
+    }
+    EXPECT_EQ(arena_check(h.arena), 0);
+}
+
+// The same for a huge block shrunk in place: the cut inside a huge page.
+TEST(HugePages, AHugeBlockCutInsideAHugePageFreesTheCutAtOnce) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    // Past the medium blocks' largest both, so that the block keeps its mapping.
+    HugePagedArena h((size_t)24 << 20, (size_t)24 << 20);
+    ASSERT_FALSE(h.blocks.empty());
+    auto *p = static_cast<uint8_t *>(h.blocks.front());
+    const size_t kept = ((size_t)19 << 20) + ((size_t)1 << 19); // ends inside the huge page from 18 MiB on
+    const uint8_t *last = p + kept - 1;
+    const std::string why = NoHugePageAt(last);
+    if (!why.empty()) GTEST_SKIP() << why;
+    ASSERT_EQ(arena_realloc(h.arena, p, kept), p) << "shrunk in place";
+    EXPECT_EQ(arena_check(h.arena), 0);
+    EXPECT_EQ(InHugePage(last), 0) << "the huge page the cut went through is split";
+    EXPECT_EQ(*last, 7);
+    arena_free(h.arena, p);
 }
 
 // The block that ends a medium segment has no footer, so a purge of it as a
