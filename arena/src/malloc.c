@@ -80,17 +80,24 @@ static bool env_flag(const char *name) {
 }
 
 /* Reads a size variable; a bad value gets one line on stderr and the default (0). */
+/* Starts the line that says a setting is ignored: "arena: ignoring NAME=VALUE: ",
+ * the reason to follow. */
+static void env_ignoring(fmtbuf *f, const char *name, const char *value) {
+    fmt_str(f, "arena: ignoring ");
+    fmt_str(f, name);
+    fmt_str(f, "=");
+    fmt_str(f, value);
+    fmt_str(f, ": ");
+}
+
 static size_t env_config_size(const char *name, size_t lo, size_t hi) {
     const char *s = getenv(name);
     if (!s) return 0;
     size_t v = env_size(s);
     if (is_pow2(v) && v >= lo && v <= hi) return v;
     fmtbuf f = {.len = 0};
-    fmt_str(&f, "arena: ignoring ");
-    fmt_str(&f, name);
-    fmt_str(&f, "=");
-    fmt_str(&f, s);
-    fmt_str(&f, ": not a power of two from ");
+    env_ignoring(&f, name, s);
+    fmt_str(&f, "not a power of two from ");
     fmt_dec(&f, lo);
     fmt_str(&f, " to ");
     fmt_dec(&f, hi);
@@ -108,9 +115,8 @@ static size_t env_huge_pages_from(void) {
     size_t v = env_size(s);
     if (v || strcmp(s, "0") == 0) return v;
     fmtbuf f = {.len = 0};
-    fmt_str(&f, "arena: ignoring ARENA_HUGE_PAGES_FROM=");
-    fmt_str(&f, s);
-    fmt_str(&f, ": not a size (suffixes k, m, g) or never; using the default\n");
+    env_ignoring(&f, "ARENA_HUGE_PAGES_FROM", s);
+    fmt_str(&f, "not a size (suffixes k, m, g) or never; using the default\n");
     error_write(f.buf);
     return 0;
 }
