@@ -167,7 +167,8 @@ bool os_purge_splitting(void *p, size_t size) INTERNAL;
  * part of, as os_purge_splitting does, for a caller about to unmap the range
  * (the same deferral). Advice: contents and residence stay. */
 void os_split_huge_pages(void *p, size_t size) INTERNAL;
-/* Ranges to drop as os_purge does, with one system call for all of them where
+/* Ranges to drop as os_purge does, with one system call for all of them (two
+ * when `split`: the advice that splits, then the drop) where
  * the kernel takes one (process_madvise on the calling process): on VMs of
  * this project's machine kind one madvise call costs about 20 us whatever its
  * size, most of it the TLB flush, and a purge pass hands back dozens of

@@ -100,8 +100,8 @@ bool os_purge(void *p, size_t size) {
  * its own (the parent's pidfd would be refused MADV_DONTNEED, and the child's
  * pages would stay). OS_PIDFD_NONE: the kernel has no batched purge for this
  * process (no pidfd_open, no process_madvise, or no MADV_DONTNEED through it
- * for the process itself, as before Linux 6.13), or the descriptor was taken
- * from under the library. */
+ * for the process itself, as before Linux 6.13; a MADV_COLD refused through it
+ * means the same), or the descriptor was taken from under the library. */
 #define OS_PIDFD_NONE UINT64_MAX
 static _Atomic uint64_t os_pidfd;
 
@@ -205,6 +205,7 @@ void os_split_huge_pages(void *p, size_t size) {
 }
 
 bool os_purge_splitting(void *p, size_t size) {
+    if (unlikely(atomic_load_explicit(&os_purge_refused, memory_order_relaxed))) return true; /* as the batch's flush */
     os_split_huge_pages(p, size);
     return os_purge(p, size);
 }

@@ -298,7 +298,7 @@ TEST(HugePages, ATrimOfSparsePagesFreesWhatItDropsAtOnce) {
 // The same for a huge block shrunk in place: the cut inside a huge page.
 TEST(HugePages, AHugeBlockCutInsideAHugePageFreesTheCutAtOnce) {
     if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
-    // Past the medium blocks' largest both, so that the block keeps its mapping.
+    // Both sizes above the largest medium block (16 MiB): the block keeps a mapping of its own.
     HugePagedArena h((size_t)24 << 20, (size_t)24 << 20);
     ASSERT_FALSE(h.blocks.empty());
     auto *p = static_cast<uint8_t *>(h.blocks.front());
