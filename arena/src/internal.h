@@ -187,6 +187,9 @@ _Static_assert(OS_PURGE_BATCH >= 2 && OS_PURGE_BATCH <= 1024, "a batch is severa
 /* Adds [p, p+size) (page aligned) to the batch, to be split first when `split`
  * (os_purge_splitting); a full batch is flushed first. */
 void os_purge_batch_add(os_purge_batch *b, void *p, size_t size, bool split) INTERNAL;
+/* Takes the ranges inside [p, p+size) out of the batch, unadvised, for a
+ * caller about to unmap them. */
+void os_purge_batch_drop(os_purge_batch *b, const void *p, size_t size) INTERNAL;
 /* Drops every range of the batch and empties it (split cleared). Returns true when the kernel
  * refused some range (locked memory): those keep their contents, the others
  * are dropped. */

@@ -159,6 +159,17 @@ void os_purge_batch_add(os_purge_batch *b, void *p, size_t size, bool split) {
     b->split |= split;
 }
 
+void os_purge_batch_drop(os_purge_batch *b, const void *p, size_t size) {
+    uintptr_t begin = (uintptr_t)p, end = begin + size;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < b->count; i++) {
+        uintptr_t base = (uintptr_t)b->range[i].base;
+        if (base < begin || base >= end) b->range[kept++] = b->range[i];
+        else ARENA_ASSERT(base + b->range[i].len <= end); /* no range straddles a segment's end */
+    }
+    b->count = kept;
+}
+
 /* Gives `advice` over ranges r[0..count), one process_madvise for all of them
  * where the kernel takes one, else a madvise each. Returns true when the kernel
  * refused some range (those are as they were), with errno as it was. */
@@ -188,11 +199,26 @@ static bool os_advise_ranges(struct os_purge_range *r, unsigned count, int advic
 }
 
 /* MADV_COLD over part of a huge page splits it; over the whole of one it
- * does not, and the purge then frees it whole. The advice itself only moves
- * the pages, which the purge drops right after, down the reclaim lists. */
-static void os_split_ranges(struct os_purge_range *r, unsigned count) {
+ * does not, and the purge then frees it whole. So only a range's two ends
+ * are advised, the parts of it in a huge page it does not cover whole: the
+ * advice walks every page it is given and moves each down the reclaim lists
+ * (1.3 ms for 64 MiB of small pages here, against 4-9 ms for their
+ * MADV_DONTNEED), work the purge right after makes pointless. */
+static void os_split_ranges(const struct os_purge_range *r, unsigned count) {
 #ifdef MADV_COLD
-    os_advise_ranges(r, count, MADV_COLD); /* refused (before Linux 5.4): they stay whole */
+    struct os_purge_range ends[2 * OS_PURGE_BATCH];
+    unsigned n = 0;
+    for (unsigned i = 0; i < count; i++) {
+        uintptr_t begin = (uintptr_t)r[i].base, end = begin + r[i].len;
+        uintptr_t head_end = align_up(begin, OS_HUGE_PAGE), tail_begin = end & ~(OS_HUGE_PAGE - 1);
+        if (head_end >= tail_begin) { /* within one huge page, or two that it cuts */
+            if (begin != head_end || end != tail_begin) ends[n++] = r[i];
+            continue;
+        }
+        if (begin != head_end) ends[n++] = (struct os_purge_range){(void *)begin, head_end - begin};
+        if (end != tail_begin) ends[n++] = (struct os_purge_range){(void *)tail_begin, end - tail_begin};
+    }
+    if (n) os_advise_ranges(ends, n, MADV_COLD); /* refused (before Linux 5.4): they stay whole */
 #else
     (void)r, (void)count;
 #endif

@@ -432,9 +432,11 @@ static void page_purged(page_t *pg) {
 static NOINLINE void page_release(heap_t *h, page_t *pg) {
     segment_t *s = page_segment(pg);
     if (pg->purged_os) {
+        /* No split here: page_shrink's purge of some of these OS pages split
+         * the huge page they lie in, and their region is advised
+         * MADV_NOHUGEPAGE since (segment_purging), so none formed again. */
         h->purged_out += page_resident_bytes(pg);
-        if (segment_purging(s)) os_purge_splitting((void *)pg->start, page_touched_bytes(pg));
-        else os_purge((void *)pg->start, page_touched_bytes(pg));
+        os_purge((void *)pg->start, page_touched_bytes(pg));
         page_purged(pg);
     }
     pg->state = PAGE_FREE;
@@ -495,9 +497,10 @@ size_t page_trim(heap_t *h) {
 void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     /* The pages go back in batches (os_purge_batch): one pass hands back
      * dozens of scattered free pages, each its own madvise before. A segment
-     * is unmapped only once its pages left the batch: another thread may map
-     * the range again at once. Whether the kernel dropped them is not asked:
-     * a small page is carved again from its first byte whatever it holds. */
+     * is unmapped only once its pages left the batch (flushed, or taken out
+     * unadvised): another thread may map the range again at once. Whether
+     * the kernel dropped them is not asked: a small page is carved again from
+     * its first byte whatever it holds. */
     os_purge_batch batch;
     batch.count = 0;
     batch.split = false;
@@ -515,7 +518,9 @@ void page_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         pg->dirty = 0;
         queue_push_back(&h->free_clean, pg);
         if (page_segment_clean(h, s, true)) {
-            os_purge_batch_flush(&batch);
+            /* The unmap hands these pages back: advising them first would be
+             * two calls for nothing. */
+            os_purge_batch_drop(&batch, s, s->size);
             page_segment_release(h, s);
         }
     }

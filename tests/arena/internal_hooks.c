@@ -46,14 +46,23 @@ void *internal_hook_half_linked_segment(arena_t *a) {
     return s;
 }
 
+bool internal_hook_purge_batch_dropping(void *base, size_t stride, size_t len, unsigned count, const void *drop,
+                                        size_t drop_len);
 /* os_purge_batch on `count` ranges of `len` bytes each, `stride` bytes apart
  * from `base`: adds them all (more than OS_PURGE_BATCH flush on their own on
  * the way), flushes, and returns the flush's result (true: some refused). */
 bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count) {
+    return internal_hook_purge_batch_dropping(base, stride, len, count, NULL, 0);
+}
+/* The same, but the ranges inside [drop, drop + drop_len) are taken out of the
+ * batch before the flush (os_purge_batch_drop), as before an unmap. */
+bool internal_hook_purge_batch_dropping(void *base, size_t stride, size_t len, unsigned count, const void *drop,
+                                        size_t drop_len) {
     os_purge_batch batch;
     batch.count = 0;
     batch.split = false;
     for (unsigned i = 0; i < count; i++) os_purge_batch_add(&batch, (uint8_t *)base + (size_t)i * stride, len, false);
+    if (drop_len) os_purge_batch_drop(&batch, drop, drop_len);
     return os_purge_batch_flush(&batch);
 }
 

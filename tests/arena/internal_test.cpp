@@ -25,6 +25,8 @@ extern "C" size_t internal_hook_purge_boost(const arena_t *a);
 extern "C" void internal_hook_wait_purge_delay(void);
 extern "C" bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count);
 extern "C" bool os_purge(void *p, size_t size);
+extern "C" bool internal_hook_purge_batch_dropping(void *base, size_t stride, size_t len, unsigned count,
+                                                   const void *drop, size_t drop_len);
 extern "C" unsigned internal_hook_purge_batch_size(void);
 extern "C" void *internal_hook_half_linked_segment(arena_t *a);
 extern "C" unsigned internal_hook_batches_in_flight(const arena_t *a);
@@ -260,17 +262,62 @@ TEST(HugePages, APurgeFreesWhatItDropsAtOnce) {
     for (size_t size : {(size_t)64, (size_t)96 << 10}) { // small pages' purges, medium blocks'
         HugePagedArena h(size, (size_t)4 << 20);
         ASSERT_FALSE(h.blocks.empty());
-        void *kept = h.blocks.front();
-        const std::string why = NoHugePageAt(kept);
-        if (!why.empty()) GTEST_SKIP() << why;
-        for (size_t i = 1; i < h.blocks.size(); i++) arena_free(h.arena, h.blocks[i]);
+        // The blocks after the first laid out one after the other (a second
+        // region may follow) end with `last`: the purge's range between the
+        // two starts inside the first one's huge page and ends inside the last
+        // one's, cutting a huge page at both its ends.
+        size_t run = 1;
+        while (run < h.blocks.size() && h.blocks[run] > h.blocks[run - 1] &&
+               static_cast<uint8_t *>(h.blocks[run]) - static_cast<uint8_t *>(h.blocks[run - 1]) < (ptrdiff_t)(2 * size))
+            run++;
+        void *kept = h.blocks.front(), *last = h.blocks[run - 1];
+        ASSERT_GT(static_cast<uint8_t *>(last) - static_cast<uint8_t *>(kept), (ptrdiff_t)(2 << 20)) << size << ": the blocks span more than a huge page";
+        for (const void *p : {kept, last}) {
+            const std::string why = NoHugePageAt(p);
+            if (!why.empty()) GTEST_SKIP() << why;
+        }
+        for (size_t i = 1; i < h.blocks.size(); i++)
+            if (h.blocks[i] != last) arena_free(h.arena, h.blocks[i]);
         internal_hook_wait_purge_delay();
         internal_hook_purge_all(h.arena);
         EXPECT_EQ(arena_check(h.arena), 0);
         EXPECT_EQ(InHugePage(kept), 0) << size << ": the huge page the purge dropped most of is split, its free part freed";
+        EXPECT_EQ(InHugePage(last), 0) << size << ": the same at the purge's other end";
         EXPECT_EQ(static_cast<uint8_t *>(kept)[0], 7);
+        EXPECT_EQ(static_cast<uint8_t *>(last)[0], 7);
         arena_free(h.arena, kept);
+        arena_free(h.arena, last);
     }
+}
+
+// A free medium block of several huge pages: the purge splits the two its
+// ends cut through and drops the ones between whole.
+TEST(HugePages, APurgeOfALargeFreeBlockSplitsTheHugePagesAtItsEnds) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    const size_t size = (size_t)3 << 20; // medium: laid out one after the other, off the 2 MiB grid
+    HugePagedArena h(size, 4 * size);
+    ASSERT_EQ(h.blocks.size(), 4u);
+    auto *before = static_cast<uint8_t *>(h.blocks[0]), *after = static_cast<uint8_t *>(h.blocks[3]);
+    ASSERT_TRUE(before < h.blocks[1] && h.blocks[1] < h.blocks[2] && h.blocks[2] < after &&
+                after - before < (ptrdiff_t)(4 * size))
+        << "one after the other in one region";
+    const uint8_t *head = before + size - 1; // the free block starts in this one's huge page
+    const uint8_t *tail = after;             // and ends in this one's
+    for (const uint8_t *p : {head, tail}) {
+        const std::string why = NoHugePageAt(p);
+        if (!why.empty()) GTEST_SKIP() << why;
+    }
+    arena_free(h.arena, h.blocks[1]);
+    arena_free(h.arena, h.blocks[2]); // coalesced: 6 MiB free between the two
+    internal_hook_wait_purge_delay();
+    internal_hook_purge_all(h.arena);
+    EXPECT_EQ(arena_check(h.arena), 0);
+    EXPECT_EQ(InHugePage(head), 0) << "the huge page where the free block starts is split";
+    EXPECT_EQ(InHugePage(tail), 0) << "the huge page where it ends is split";
+    EXPECT_EQ(*head, 7);
+    EXPECT_EQ(*tail, 7);
+    arena_free(h.arena, before);
+    arena_free(h.arena, after);
 }
 
 // The same where a trim hands back the free part of pages that keep a block.
@@ -311,6 +358,34 @@ TEST(HugePages, AHugeBlockCutInsideAHugePageFreesTheCutAtOnce) {
     EXPECT_EQ(InHugePage(last), 0) << "the huge page the cut went through is split";
     EXPECT_EQ(*last, 7);
     arena_free(h.arena, p);
+}
+
+// The same for a cached huge mapping cut down for a smaller block.
+TEST(HugePages, ACachedMappingCutInsideAHugePageFreesTheCutAtOnce) {
+    if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
+    HugePagedArena h((size_t)40 << 20, (size_t)40 << 20);
+    ASSERT_FALSE(h.blocks.empty());
+    // Live bytes and a peak well above them, so that the purge budget keeps
+    // the freed mapping in the cache rather than handing it back at once.
+    void *live = arena_malloc(h.arena, (size_t)24 << 20);
+    void *gone = arena_malloc(h.arena, (size_t)48 << 20);
+    ASSERT_NE(live, nullptr);
+    ASSERT_NE(gone, nullptr);
+    arena_free(h.arena, gone);
+    internal_hook_purge_all(h.arena);
+    auto *p = static_cast<uint8_t *>(h.blocks.front());
+    const size_t asked = ((size_t)17 << 20) + ((size_t)1 << 19); // under half the mapping: it is cut
+    const uint8_t *last = p + asked - 1;                         // inside the huge page from 16 MiB on
+    const std::string why = NoHugePageAt(last);
+    if (!why.empty()) GTEST_SKIP() << why;
+    arena_free(h.arena, p);
+    ASSERT_EQ(InHugePage(last), 1) << "the freed mapping stays whole in the cache";
+    ASSERT_EQ(arena_malloc(h.arena, asked), p) << "the cached mapping serves the smaller block";
+    EXPECT_EQ(arena_check(h.arena), 0);
+    EXPECT_EQ(InHugePage(last), 0) << "the huge page the cut went through is split";
+    EXPECT_EQ(*last, 7) << "a cached mapping keeps what it held";
+    arena_free(h.arena, p);
+    arena_free(h.arena, live);
 }
 
 // The block that ends a medium segment has no footer, so a purge of it as a
@@ -602,6 +677,20 @@ TEST(PurgeBatch, DropsEveryRangeAndNothingBetween) {
     memset(m.base, 0xA5, m.kLen);
     EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, 1));
     EXPECT_TRUE(m.holds(0));
+}
+
+// Ranges taken out of a batch before its flush (their memory is about to be
+// unmapped) are not advised; the ones before and after them are.
+TEST(PurgeBatch, DropsNoRangeTakenOutOfIt) {
+    const unsigned n = 12, first_taken = 4, taken = 5;
+    PurgeRanges m(n);
+    ASSERT_NE(m.base, MAP_FAILED);
+    EXPECT_FALSE(internal_hook_purge_batch_dropping(m.base, m.kStride, m.kLen, n, m.base + first_taken * m.kStride,
+                                                    taken * m.kStride));
+    for (unsigned i = 0; i < n; i++) {
+        const bool out = i >= first_taken && i < first_taken + taken;
+        EXPECT_TRUE(m.holds(i, out ? 0xA5 : 0)) << "range " << i << (out ? ", taken out," : "");
+    }
 }
 
 // A child forked after the parent's batches opened the library's descriptor
