@@ -580,6 +580,9 @@ _Static_assert(sizeof(heap_t) <= 3 * OS_PAGE, "a thread heap stays within 3 OS p
  * mapped_bytes plus the mappings charged and not yet made or refused (equal
  * when no call is under way). */
 struct arena {
+    /* First: the explicit API's calls find it at the arena's own address,
+     * with no add on their fast paths. */
+    heap_t heap;                     /* explicit arenas: the one heap; multi_heap: owns the huge blocks */
     uint32_t magic;                  /* ARENA_MAGIC while alive */
     arena_config config;             /* with defaults filled in */
     size_t block_size;
@@ -594,7 +597,6 @@ struct arena {
     bool valgrind;                   /* running under valgrind: blocks are memcheck pool chunks */
     bool thread_heaps;               /* multi_heap, not valgrind: calls go to the thread's heap without a lock */
     pthread_mutex_t lock;            /* ARENA_THREAD_SAFE: every call; multi_heap: the heap lists */
-    heap_t heap;                     /* explicit arenas: the one heap; multi_heap: owns the huge blocks */
     pthread_mutex_t huge_lock;       /* multi_heap: over `heap` */
     heap_t *heaps;                   /* multi_heap: every thread heap */
     heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
