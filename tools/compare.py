@@ -215,6 +215,19 @@ def output_warnings(tables):
             for t in tables if resultcsv.failed_outputs(t)]
 
 
+# Page fault costs (the `page_fault_us` fact) further apart than this factor
+# make two runs' throughput incomparable: a VM's host sets them, 2.5 to 15 us.
+FAULT_COST_SPREAD = 1.5
+
+
+def fact_number(text):
+    """A fact's value as a number, or None (absent, "unknown", not a number)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def facts_warnings(old, new):
     """Warnings when the two runs' machine facts (or allocator versions) differ."""
     if not old.facts or not new.facts:
@@ -231,6 +244,11 @@ def facts_warnings(old, new):
     if differing:
         warnings.append("the runs' machine facts differ (%s): changes mix machine and allocator "
                         "effects" % "; ".join(differing))
+    faults = [fact_number(t.facts.get("page_fault_us")) for t in (old, new)]
+    if None not in faults and min(faults) > 0 and max(faults) / min(faults) > FAULT_COST_SPREAD:
+        warnings.append("a page fault cost %s us in one run and %s us in the other: every "
+                        "allocator pays one per page it hands out, so throughput and its ratios "
+                        "move with that" % tuple(t.facts["page_fault_us"] for t in (old, new)))
     settings = [resultcsv.command_settings(t.facts) for t in (old, new)]
     if settings[0] != settings[1]:
         warnings.append("the runs' allocator settings differ (%s vs %s): a change may be the "

@@ -11,7 +11,8 @@ namespace bench {
 using Facts = std::vector<std::pair<std::string, std::string>>;
 
 // command (first: the command that made the file), date, commit, cpu, cores,
-// kernel, glibc, compiler.
+// kernel, glibc, compiler, page_fault_us (what a first write to a fresh page
+// costs here, measured: it sets how much of a replay is the kernel's).
 Facts machine_facts(const std::string &command);
 
 // argv as one shell-quoted line, after the NAME=VALUE settings of the

@@ -65,6 +65,8 @@ replay_smoke)
     for fact in date commit cpu cores kernel glibc compiler allocator.arena allocator.glibc; do
         grep -q "^# $fact: ." "$dir/replay.csv" || fail "no '$fact' fact"
     done
+    grep -Eq '^# page_fault_us: ([0-9]+\.[0-9]{2}|unknown)$' "$dir/replay.csv" ||
+        fail "no page fault cost: $(grep '^# page_fault' "$dir/replay.csv")"
     [ "$(grep -vc '^#' "$dir/replay.csv")" -eq 9 ] || fail "expected 8 rows: $(cat "$dir/replay.csv")"
     # Where the time went: the children's total, then by trace, and the
     # configurations that took a tenth of it or more (one at least, of four).

@@ -28,7 +28,7 @@ TIMELINE_HEADER = ["trace", "allocator", "block_size", "threads", "op_index", "l
 
 MACHINE = {"command": "./bench.sh run", "date": "2025-01-01", "commit": "abc1234",
            "cpu": "Crafted CPU @ 2.0GHz", "cores": "2", "kernel": "6.1.0",
-           "glibc": "2.36", "compiler": "gcc 12.2.0"}
+           "glibc": "2.36", "compiler": "gcc 12.2.0", "page_fault_us": "3.10"}
 
 PEAK_LIVE = 10_000_000   # bytes live at the peak of every crafted trace
 OPS = 1_000_000

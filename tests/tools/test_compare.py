@@ -165,6 +165,18 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertIn("only in %s: cmake arena bs=16 t=1" % new, result.stderr)
         self.assertNotIn(("cmake", "arena", "mops"), rows)
 
+    def test_page_faults_of_different_cost_are_reported(self):
+        # 1.4x apart passes (hosts drift that much); 4.5x apart is another host.
+        old = self.write_run("old.csv", self.configs())
+        near = self.write_run("near.csv", self.configs(), facts=dict(crafted.MACHINE, page_fault_us="4.34"))
+        dear = self.write_run("dear.csv", self.configs(), facts=dict(crafted.MACHINE, page_fault_us="13.95"))
+        unknown = self.write_run("unknown.csv", self.configs(), facts=dict(crafted.MACHINE, page_fault_us="unknown"))
+        result, _ = self.compare(old, dear)
+        self.assertIn("a page fault cost 3.10 us in one run and 13.95 us in the other", result.stderr)
+        for other in (near, unknown):
+            result, _ = self.compare(old, other)
+            self.assertNotIn("page fault cost", result.stderr, other)
+
     def test_different_allocator_settings_are_reported(self):
         # bench_replay writes ARENA_CHECKED=1 and the like before the command.
         plain = dict(crafted.MACHINE, command="build/bin/bench_replay --csv=plain.csv")
