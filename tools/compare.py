@@ -223,10 +223,11 @@ FAULT_COST_SPREAD = 2.5
 
 
 def fact_number(text):
-    """A fact's value as a number, or None (absent, "unknown", not a number)."""
+    """A fact's value as a number (resultcsv's rule for fields), or None (absent,
+    "unknown", not a number)."""
     try:
-        return float(text)
-    except (TypeError, ValueError):
+        return resultcsv.parse_number(text or "")
+    except ValueError:
         return None
 
 
