@@ -66,7 +66,7 @@ static std::string compiler() {
 // What a first write to an OS page of fresh anonymous memory costs here, in
 // microseconds: the median of 3 rounds over 8 MiB of small pages; "unknown"
 // when the memory cannot be had. Every allocator pays it for each page it hands
-// out, and on VMs it is 2.5 to 15 us from one host to the next (docs/design.md:
+// out, and on VMs it is 1.6 to 15 us from one host to the next (docs/design.md:
 // faults were most of a recorded replay's time at 14 us), so two runs' ratios
 // can differ by it alone.
 static std::string page_fault_us() {
