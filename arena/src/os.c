@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -107,8 +108,44 @@ static _Atomic uint64_t os_pidfd;
 
 /* Where the pidfd goes: above the descriptors programs number themselves, so
  * that a program that expects open() to return 3, or closes or dup2s onto low
- * descriptors, does not meet it. */
+ * descriptors, does not meet it; but inside the descriptor table the process
+ * has, in its top quarter, at most OS_PIDFD_FLOOR. A number past the table's
+ * end grows the table, and the kernel grows a table that threads share only
+ * after an RCU grace period: at 512, the first batched purge of a threaded
+ * process slept 7-15 ms in fcntl (python-threads' replay, whose other threads
+ * waited for that one; 10-14 ms in a test program with 1 to 4 threads). */
 #define OS_PIDFD_FLOOR 512
+#define OS_FD_TABLE_MIN 64                     /* the smallest table a process has: one word of bits */
+_Static_assert(OS_PIDFD_FLOOR >= OS_FD_TABLE_MIN, "the floor is lowered to fit the table, never raised");
+
+/* Descriptors the process's table holds now (FDSize in /proc/self/status), or
+ * OS_FD_TABLE_MIN when it cannot tell (no /proc). No stdio, no malloc: a
+ * purge calls it. */
+static int os_fd_table_size(void) {
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return OS_FD_TABLE_MIN;
+    char text[1024]; /* FDSize is among the first dozen lines */
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return OS_FD_TABLE_MIN;
+    text[n] = '\0';
+    static const char key[] = "\nFDSize:";
+    const char *at = strstr(text, key);
+    if (!at) return OS_FD_TABLE_MIN;
+    at += sizeof key - 1;
+    while (*at == ' ' || *at == '\t') at++;
+    long size = 0;
+    for (; *at >= '0' && *at <= '9' && size <= INT32_MAX / 10; at++) size = size * 10 + (*at - '0');
+    return size >= OS_FD_TABLE_MIN && size <= INT32_MAX ? (int)size : OS_FD_TABLE_MIN;
+}
+
+/* The lowest number the pidfd may take: the table's top quarter, at most
+ * OS_PIDFD_FLOOR. */
+static int os_pidfd_floor(void) {
+    int table = os_fd_table_size();
+    int floor = table - table / 4;
+    return floor < OS_PIDFD_FLOOR ? floor : OS_PIDFD_FLOOR;
+}
 
 /* This process's pidfd, or -1 when there is none. Threads racing to open it
  * may each open one; one is kept and the others closed. */
@@ -127,8 +164,9 @@ static int os_self_pidfd(void) {
     uint32_t pid = (uint32_t)getpid();
     if (held && (uint32_t)(held >> 32) == pid) return (int)(uint32_t)held;
     int opened = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0); /* close-on-exec */
-    if (opened >= 0 && opened < OS_PIDFD_FLOOR) {
-        int high = fcntl(opened, F_DUPFD_CLOEXEC, OS_PIDFD_FLOOR);
+    int floor = opened >= 0 ? os_pidfd_floor() : 0;
+    if (opened >= 0 && opened < floor) {
+        int high = fcntl(opened, F_DUPFD_CLOEXEC, floor);
         if (high >= 0) {
             close(opened);
             opened = high;

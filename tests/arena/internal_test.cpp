@@ -716,6 +716,84 @@ TEST(PurgeBatch, AForkedChildDropsItsOwnPages) {
     for (unsigned i = 0; i < n; i++) EXPECT_TRUE(m.holds(i, 0xA5)) << "the parent's range " << i << " changed";
 }
 
+// The descriptors the process's table holds (FDSize in /proc/self/status), 0
+// when unknown; and the pidfds the process holds.
+static int FdTableSize() {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    int size = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "FDSize: %d", &size) == 1) break;
+    fclose(f);
+    return size;
+}
+
+static std::vector<int> Pidfds() {
+    std::vector<int> found;
+    for (int fd = 0; fd < 4096; fd++) {
+        char path[64], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len > 0 && std::string(target, (size_t)len) == "anon_inode:[pidfd]") found.push_back(fd);
+    }
+    return found;
+}
+
+// The library's pidfd goes into the top quarter of the descriptor table the
+// process has (at most 512), not past its end: a table that threads share
+// grows only after an RCU grace period, and at 512 the first batch of a
+// threaded process slept 7-15 ms in fcntl while it grew. A child, so that
+// the library opens its descriptor in a process that has a second thread
+// (ctest runs each test in a process of its own, whose table has not grown
+// for an earlier test's pidfd).
+TEST(PurgeBatch, TheFirstBatchOfAThreadedProcessKeepsItsDescriptorTable) {
+    const unsigned n = 8;
+    PurgeRanges m(n);
+    ASSERT_NE(m.base, MAP_FAILED);
+    if (FdTableSize() == 0) GTEST_SKIP() << "no FDSize in /proc/self/status";
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        for (int fd : Pidfds()) close(fd);  // the parent's, from an earlier test
+        int hold[2];
+        if (pipe(hold) != 0) _exit(10);
+        std::thread waiting([&] {
+            char c;
+            (void)!read(hold[0], &c, 1);
+        });
+        const int table = FdTableSize();
+        bool refused = internal_hook_purge_batch(m.base, m.kStride, m.kLen, n);
+        bool dropped = true;
+        for (unsigned i = 0; i < n; i++) dropped &= m.holds(i);
+        const int table_after = FdTableSize();
+        const std::vector<int> pidfds = Pidfds();
+        (void)!write(hold[1], "x", 1);
+        waiting.join();
+        if (refused || !dropped) _exit(1);
+        if (table_after != table) {
+            fprintf(stderr, "the table grew from %d to %d descriptors\n", table, table_after);
+            _exit(2);
+        }
+        const int floor = std::min(table - table / 4, 512);
+        for (int fd : pidfds) {  // none where the kernel has no batched purge
+            if (fd < floor || fd >= table) {
+                fprintf(stderr, "pidfd %d, outside [%d, %d)\n", fd, floor, table);
+                _exit(3);
+            }
+        }
+        _exit(pidfds.size() <= 1 ? 0 : 4);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_NE(WEXITSTATUS(status), 1) << "the child's pages were not dropped";
+    EXPECT_NE(WEXITSTATUS(status), 2) << "the descriptor table grew for the pidfd";
+    EXPECT_NE(WEXITSTATUS(status), 3) << "the pidfd is outside the table's top quarter";
+    EXPECT_NE(WEXITSTATUS(status), 4) << "more than one pidfd";
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 // Locked memory is refused (its bytes stay) and said so; the ranges around it
 // are dropped all the same, whether it comes first in the batch or later.
 TEST(PurgeBatch, ALockedRangeIsRefusedAndTheOthersDropped) {
@@ -758,21 +836,11 @@ TEST(PurgeBatch, APidfdClosedUnderTheLibraryLeavesPlainMadvise) {
     PurgeRanges m(n);
     ASSERT_NE(m.base, MAP_FAILED);
     EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));
-    auto pidfds = [] {
-        std::vector<int> found;
-        for (int fd = 3; fd < 1024; fd++) {
-            char path[64], target[64];
-            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-            ssize_t len = readlink(path, target, sizeof target - 1);
-            if (len > 0 && std::string(target, (size_t)len) == "anon_inode:[pidfd]") found.push_back(fd);
-        }
-        return found;
-    };
-    for (int fd : pidfds()) close(fd);  // none where the kernel has no batched purge
+    for (int fd : Pidfds()) close(fd);  // none where the kernel has no batched purge
     memset(m.base, 0xA5, m.kStride * n);
     EXPECT_FALSE(internal_hook_purge_batch(m.base, m.kStride, m.kLen, n));
     for (unsigned i = 0; i < n; i++) EXPECT_TRUE(m.holds(i)) << "range " << i;
-    EXPECT_TRUE(pidfds().empty());
+    EXPECT_TRUE(Pidfds().empty());
 }
 
 // A thread freeing another heap's blocks hands them over in batches, arrays

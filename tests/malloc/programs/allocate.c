@@ -1,10 +1,11 @@
 /* Allocates and frees a few blocks and exits 0. With --purge it fills and
  * frees 8 MiB of small blocks and trims, so that the library hands free pages
- * back, then prints "pidfd N" for each pidfd the process holds and "batch
+ * back, then prints "pidfd N" for each pidfd the process holds, "fdsize N M"
+ * for its descriptor table's size (FDSize) before and after, and "batch
  * works" when the kernel takes a batched purge (process_madvise of
- * MADV_DONTNEED on the process itself). With --close-stderr it closes
- * stderr in an atexit handler first, as coreutils' close_stdout does, before
- * the library destructors run. With --reuse-descriptors FILE it closes every
+ * MADV_DONTNEED on the process itself). With --close-stderr it closes stderr
+ * in an atexit handler first, as coreutils' close_stdout does, before the
+ * library destructors run. With --reuse-descriptors FILE it closes every
  * descriptor above 2 there and opens FILE under numbers 3 to 255, as a program
  * that closes all and opens its own may. */
 #define _GNU_SOURCE
@@ -29,8 +30,19 @@ static void reuse_descriptors(void) {
         if (fd != file) dup2(file, fd);
 }
 
+static int fd_table_size(void) {
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    int size = 0;
+    while (status && fgets(line, sizeof line, status))
+        if (sscanf(line, "FDSize: %d", &size) == 1) break;
+    if (status) fclose(status);
+    return size;
+}
+
 static int purge_and_list_pidfds(void) {
     enum { BLOCKS = 8 << 16 };
+    const int before = fd_table_size();
     void **blocks = mmap(NULL, BLOCKS * sizeof(void *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (blocks == MAP_FAILED) return 1;
     for (int i = 0; i < BLOCKS; i++) blocks[i] = memset(malloc(128), 1, 128);
@@ -44,6 +56,7 @@ static int purge_and_list_pidfds(void) {
         if (n > 0 && (target[n] = '\0', strcmp(target, "anon_inode:[pidfd]") == 0)) printf("pidfd %s\n", e->d_name);
     }
     if (d) closedir(d);
+    printf("fdsize %d %d\n", before, fd_table_size());
     int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
     struct iovec range[2] = {{blocks, 4096}, {(char *)blocks + 8192, 4096}};
     if (self >= 0 && syscall(SYS_process_madvise, self, range, 2, MADV_DONTNEED, 0) == 8192) printf("batch works\n");
