@@ -255,9 +255,9 @@ static NOINLINE void *arena_calloc_locked(arena_t *a, size_t n, size_t size) {
 }
 
 void *arena_calloc(arena_t *a, size_t n, size_t size) {
-    if (likely(a->fast)) return heap_calloc(&a->heap, n, size);
+    if (likely(a->fast)) return heap_calloc_fast(&a->heap, n, size);
     heap_t *mine = arena_thread_heap_fast(a);
-    if (likely(mine != NULL)) return heap_calloc(mine, n, size);
+    if (likely(mine != NULL)) return heap_calloc_fast(mine, n, size);
     return arena_calloc_locked(a, n, size);
 }
 

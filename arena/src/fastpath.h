@@ -166,6 +166,24 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
     return heap_malloc(h, size);
 }
 
+/* calloc's fast path: a small block of the class's current page, zeroed by a
+ * tail call of memset, with no frame of its own; heap_calloc does the rest
+ * (overflow, medium and huge blocks, a page to find). Inline in arena_calloc
+ * and the drop-in's calloc: through heap_calloc, a small calloc cost about
+ * 25 instructions more than a malloc before its memset. */
+static inline void *heap_calloc_fast(heap_t *h, size_t n, size_t size) {
+    size_t total;
+    if (likely(!__builtin_mul_overflow(n, size, &total) && total <= h->classes.small_max)) {
+        page_t *pg = h->direct[sizeclass_of(&h->classes, total)];
+        if (likely(pg->free != NULL)) {
+            void *b = block_take(h, pg, total);
+            heap_count_alloc(h, total);
+            return __builtin_memset(b, 0, total);
+        }
+    }
+    return heap_calloc(h, n, size);
+}
+
 /* ARENA_UNCHECKED (a CMake option, for measuring only): the free fast path
  * trusts its pointer, so the cost of the misuse check can be measured
  * against a build without it. Never for use: a double free corrupts then. */

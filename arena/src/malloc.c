@@ -286,7 +286,7 @@ static NOINLINE void *realloc_first(void *p, size_t size) {
 EXPORT void *API(calloc)(size_t n, size_t size) {
     heap_t *h = thread_heap;
     if (unlikely(!h)) return calloc_first(n, size);
-    return heap_calloc(h, n, size);
+    return heap_calloc_fast(h, n, size);
 }
 
 EXPORT void *API(realloc)(void *p, size_t size) {
