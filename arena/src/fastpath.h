@@ -154,14 +154,20 @@ static inline bool heap_block_in_transit(const heap_t *h, const void *p) {
     return heap_freed_by_others(h) && pending_mark_holds(h, p); /* the flag is set only where marks fit */
 }
 
+/* A block of small size from its class's current page, counted; NULL when
+ * that page has none to hand out. */
+static inline void *heap_take_direct(heap_t *h, size_t size) {
+    page_t *pg = h->direct[sizeclass_of(&h->classes, size)];
+    if (unlikely(pg->free == NULL)) return NULL;
+    void *b = block_take(h, pg, size);
+    heap_count_alloc(h, size);
+    return b;
+}
+
 static inline void *heap_malloc_fast(heap_t *h, size_t size) {
     if (likely(size <= h->classes.small_max)) {
-        page_t *pg = h->direct[sizeclass_of(&h->classes, size)];
-        if (likely(pg->free != NULL)) {
-            void *b = block_take(h, pg, size);
-            heap_count_alloc(h, size);
-            return b;
-        }
+        void *b = heap_take_direct(h, size);
+        if (likely(b != NULL)) return b;
     }
     return heap_malloc(h, size);
 }
@@ -174,12 +180,8 @@ static inline void *heap_malloc_fast(heap_t *h, size_t size) {
 static inline void *heap_calloc_fast(heap_t *h, size_t n, size_t size) {
     size_t total;
     if (likely(!__builtin_mul_overflow(n, size, &total) && total <= h->classes.small_max)) {
-        page_t *pg = h->direct[sizeclass_of(&h->classes, total)];
-        if (likely(pg->free != NULL)) {
-            void *b = block_take(h, pg, total);
-            heap_count_alloc(h, total);
-            return __builtin_memset(b, 0, total);
-        }
+        void *b = heap_take_direct(h, total);
+        if (likely(b != NULL)) return __builtin_memset(b, 0, total);
     }
     return heap_calloc(h, n, size);
 }
