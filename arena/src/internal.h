@@ -72,12 +72,15 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
                                                /* ... 25.8 ms at 2.6 GHz, 32 ms at 2.1 GHz (purge_clock) */
 #define PURGE_TEARDOWN_FACTOR 8u               /* free memory kept for the peak: at most this x live */
 #define PURGE_TORN_DOWN_SHIFT 6                /* ... plus the feedback's boost, unless live < peak / 64 */
+#define POPULATE_LIVE_MIN ((size_t)1 << 20)   /* a heap holding this much faults in a fresh medium block ... */
+#define POPULATE_MEDIUM_MAX ((size_t)256 << 10) /* ... up to this size whole, in one call, when it is handed out */
 #define REMOTE_BATCH_BLOCKS 64u                /* another heap's blocks a thread frees before handing them over */
 #define REMOTE_BATCH_BYTES ((size_t)64 << 10)  /* ... or bytes of them */
 #define TRANSIT_BATCHES 3u                     /* batches a heap can have on their way to owners at once */
 #define COARSE_LIVE_MAX ((size_t)16 << 10)     /* a heap uses power-of-two classes until it holds this much */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
+_Static_assert(POPULATE_MEDIUM_MAX >= 2 * OS_PAGE && POPULATE_MEDIUM_MAX <= MEDIUM_MAX, "populated medium blocks are medium blocks of two OS pages or more");
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
 _Static_assert(TRANSIT_BATCHES >= 2, "one batch fills while another is on its way");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
@@ -155,6 +158,10 @@ void os_unmap(void *p, size_t size) INTERNAL;
  * are not resident. Returns true on error, nothing dropped: the kernel refuses
  * locked memory (mlock, mlockall), which keeps its contents. */
 bool os_purge(void *p, size_t size) INTERNAL;
+/* Faults in [p, p+size) (page aligned, mapped read-write) for writing, in one
+ * call (MADV_POPULATE_WRITE) instead of a fault per OS page; nothing where the
+ * kernel lacks it (before Linux 5.14) or refuses. Keeps errno. */
+void os_populate(void *p, size_t size) INTERNAL;
 /* os_purge of a range that may lie partly inside transparent huge pages: the
  * kernel frees the part of a huge page a purge drops only once it splits that
  * page, which it defers until memory runs short, and until then that memory

@@ -83,6 +83,23 @@ bool os_huge_pages(void *p, size_t size, bool want) {
 
 static _Atomic bool os_purge_refused;
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+static _Atomic bool os_populate_missing; /* the kernel said EINVAL once: it has no such advice */
+
+void os_populate(void *p, size_t size) {
+    ARENA_ASSERT((uintptr_t)p % OS_PAGE == 0 && size % OS_PAGE == 0);
+    if (!size || atomic_load_explicit(&os_populate_missing, memory_order_relaxed)) return;
+    int saved = errno;
+    /* A failure faults nothing in, or part: the writes fault the rest in as
+     * they would have. ENOMEM here is the kernel short of memory now, which the
+     * writes will meet or not; it is no error of the caller's. */
+    if (madvise(p, size, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+        atomic_store_explicit(&os_populate_missing, true, memory_order_relaxed);
+    errno = saved;
+}
+
 void os_purge_refuse(bool refuse) { atomic_store(&os_purge_refused, refuse); }
 
 bool os_purge(void *p, size_t size) {

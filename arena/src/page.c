@@ -187,7 +187,13 @@ static void page_carve(heap_t *h, page_t *pg) {
     /* Before pg has a free list: heap_grew may shrink sparse pages, and pg
      * has nothing to park yet. */
     uint8_t carved_pages = (uint8_t)((align_up(begin + count * bs, OS_PAGE) - pg->start) / OS_PAGE);
-    if (carved_pages > pg->touched_pages) page_touch(h, pg, carved_pages);
+    if (carved_pages > pg->touched_pages) {
+        /* The links below write those OS pages: faulted in by one call first,
+         * which costs less than the faults (docs/design.md, Faulting in). */
+        os_populate((void *)(pg->start + (size_t)pg->touched_pages * OS_PAGE),
+                    (size_t)(carved_pages - pg->touched_pages) * OS_PAGE);
+        page_touch(h, pg, carved_pages);
+    }
     if (h->mode) {
         modes_carve(h, pg, begin, count);
     } else {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -943,4 +944,103 @@ TEST(TransitBatches, BlocksOfAnEndedHeapGoLinkedNotInBatches) {
     EXPECT_EQ(Stats(a).live_bytes, 0u);
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
+}
+
+// ---- faulting in (os_populate from page.c's carve and tlsf.c's tlsf_touch) ----
+
+// Bytes the library asked the kernel to fault in (MADV_POPULATE_WRITE): this
+// madvise stands in for libc's in the whole test program (the library is
+// linked statically, so its calls come here) and passes every call on.
+std::atomic<size_t> populated_bytes{0};
+extern "C" int madvise(void *addr, size_t len, int advice) {
+    int r = static_cast<int>(syscall(SYS_madvise, addr, len, advice));
+    if (r == 0 && advice == 23) populated_bytes += len;
+    return r;
+}
+
+namespace {
+
+// Whether this kernel takes MADV_POPULATE_WRITE (Linux 5.14): without it the
+// library faults nothing in by call and these tests have nothing to see.
+bool KernelPopulates() {
+    void *p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    bool ok = madvise(p, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+    munmap(p, 4096);
+    return ok;
+}
+
+// An arena with no huge pages (a fault would bring in 2 MiB, and every page
+// around a block would look faulted in) and `live` bytes of 1024-byte blocks
+// in it, none written: their pages are resident only where the library wrote
+// them or had them faulted in.
+struct PopulateArena {
+    arena_t *arena;
+    std::vector<void *> blocks;
+    explicit PopulateArena(size_t live) {
+        arena_config c{};
+        c.huge_pages_from = ARENA_HUGE_PAGES_NEVER;
+        arena = arena_create(&c);
+        for (size_t made = 0; arena && made < live; made += 1024) blocks.push_back(arena_malloc(arena, 1024));
+    }
+    ~PopulateArena() { arena_destroy(arena); }
+};
+
+// Whole OS pages of [p, p + n) resident now.
+size_t ResidentInside(const void *p, size_t n) {
+    uintptr_t b = reinterpret_cast<uintptr_t>(p), count = 0;
+    for (uintptr_t o = (b + 4095) & ~uintptr_t{4095}; o + 4096 <= b + n; o += 4096) count += Resident(o);
+    return count;
+}
+
+}  // namespace
+
+// Every fresh OS page a small page's carve writes comes in by one call first
+// (a fault costs more), and nothing past it: a page still touches only the
+// memory its blocks use.
+TEST(Populate, ACarveFaultsInItsOwnOSPagesAndNoMore) {
+    if (!KernelPopulates()) GTEST_SKIP() << "the kernel has no MADV_POPULATE_WRITE";
+    PopulateArena t(0);
+    ASSERT_NE(t.arena, nullptr);
+    size_t before = populated_bytes.load();
+    // 64 blocks of 64 bytes: one OS page's carve
+    for (int i = 0; i < 64; i++) t.blocks.push_back(arena_malloc(t.arena, 64));
+    ASSERT_NE(t.blocks.front(), nullptr);
+    EXPECT_EQ(populated_bytes.load() - before, 4096u);
+    uintptr_t first = reinterpret_cast<uintptr_t>(t.blocks.front());
+    ASSERT_EQ(first % 4096, 0u) << "a fresh page's first block";
+    EXPECT_TRUE(Resident(first));
+    EXPECT_FALSE(Resident(first + 4096)) << "the next OS page, not carved yet";
+    t.blocks.push_back(arena_malloc(t.arena, 64));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.blocks.back()), first + 4096);
+    EXPECT_EQ(populated_bytes.load() - before, 8192u);
+    EXPECT_FALSE(Resident(first + 8192));
+    EXPECT_EQ(arena_check(t.arena), 0);
+}
+
+TEST(Populate, AFreshMediumBlockOfALargeHeapComesInWholeUpTo256KiB) {
+    if (!KernelPopulates()) GTEST_SKIP() << "the kernel has no MADV_POPULATE_WRITE";
+    PopulateArena t((size_t)1100 << 10);
+    ASSERT_NE(t.arena, nullptr);
+    void *medium = arena_malloc(t.arena, 64 << 10);
+    ASSERT_NE(medium, nullptr);
+    EXPECT_EQ(ResidentInside(medium, 64 << 10), 15u) << "every whole OS page of the block";
+    // Above POPULATE_MEDIUM_MAX a block may be a buffer filled in part: its
+    // pages come in as written.
+    void *large = arena_malloc(t.arena, 512 << 10);
+    ASSERT_NE(large, nullptr);
+    EXPECT_EQ(ResidentInside(large, 512 << 10), 0u);
+    EXPECT_EQ(arena_check(t.arena), 0);
+}
+
+// Below POPULATE_LIVE_MIN a heap may be a thread's that holds a few blocks
+// for good: a medium block's pages come in as written.
+TEST(Populate, AFreshMediumBlockOfASmallHeapComesInAsWritten) {
+    if (!KernelPopulates()) GTEST_SKIP() << "the kernel has no MADV_POPULATE_WRITE";
+    PopulateArena t((size_t)64 << 10);
+    ASSERT_NE(t.arena, nullptr);
+    void *medium = arena_malloc(t.arena, 64 << 10);
+    ASSERT_NE(medium, nullptr);
+    EXPECT_LE(ResidentInside(medium, 64 << 10), 1u) << "at most the page of the block after it";
+    EXPECT_EQ(arena_check(t.arena), 0);
 }
