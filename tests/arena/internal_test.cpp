@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cerrno>
 #include <cstring>
 #include <random>
 #include <algorithm>
@@ -952,7 +953,18 @@ TEST(TransitBatches, BlocksOfAnEndedHeapGoLinkedNotInBatches) {
 // madvise stands in for libc's in the whole test program (the library is
 // linked statically, so its calls come here) and passes every call on.
 std::atomic<size_t> populated_bytes{0};
+// While set, the advice is refused with EINVAL, as a kernel before 5.14 does;
+// populate_calls counts the calls that asked for it all the same.
+std::atomic<bool> populate_refused{false};
+std::atomic<size_t> populate_calls{0};
 extern "C" int madvise(void *addr, size_t len, int advice) {
+    if (advice == 23) {
+        populate_calls++;
+        if (populate_refused) {
+            errno = EINVAL;
+            return -1;
+        }
+    }
     int r = static_cast<int>(syscall(SYS_madvise, addr, len, advice));
     if (r == 0 && advice == 23) populated_bytes += len;
     return r;
@@ -1043,4 +1055,30 @@ TEST(Populate, AFreshMediumBlockOfASmallHeapComesInAsWritten) {
     ASSERT_NE(medium, nullptr);
     EXPECT_LE(ResidentInside(medium, 64 << 10), 1u) << "at most the page of the block after it";
     EXPECT_EQ(arena_check(t.arena), 0);
+}
+
+// A kernel without the advice refuses it with EINVAL: the library asks once,
+// faults its pages in by writing them as before, and keeps errno as it was.
+// In a child: the refusal is remembered for the whole process.
+TEST(Populate, AKernelWithoutTheAdviceIsAskedOnceAndBlocksStillCome) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        populate_refused = true;
+        size_t calls = populate_calls.load();
+        PopulateArena t(0);
+        errno = 1234;
+        void *first = t.arena ? arena_malloc(t.arena, 64) : nullptr;  // the first carve: refused
+        bool ok = first && errno == 1234;
+        for (size_t made = 0; t.arena && made < ((size_t)1100 << 10); made += 1024)
+            t.blocks.push_back(arena_malloc(t.arena, 1024));  // many carves, and a heap past POPULATE_LIVE_MIN
+        void *medium = t.arena ? arena_malloc(t.arena, 64 << 10) : nullptr;
+        ok &= medium && populate_calls.load() - calls == 1;
+        for (void *p : t.blocks) ok &= p != nullptr;
+        if (ok) memset(medium, 1, 64 << 10);
+        _exit(ok && arena_check(t.arena) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "asked more than once, a block missing, or errno changed";
 }
