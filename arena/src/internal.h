@@ -80,7 +80,7 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define COARSE_LIVE_MAX ((size_t)16 << 10)     /* a heap uses power-of-two classes until it holds this much */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
-_Static_assert(POPULATE_MEDIUM_MAX >= 2 * OS_PAGE && POPULATE_MEDIUM_MAX <= MEDIUM_MAX, "populated medium blocks are medium blocks of two OS pages or more");
+_Static_assert(POPULATE_MEDIUM_MAX >= 2 * OS_PAGE && POPULATE_MEDIUM_MAX <= MEDIUM_MAX, "the bound covers medium blocks of several OS pages, and no huge block");
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
 _Static_assert(TRANSIT_BATCHES >= 2, "one batch fills while another is on its way");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");

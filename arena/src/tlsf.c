@@ -478,16 +478,17 @@ static bool tlsf_would_fault(const segment_t *s, const mblock *b, size_t size) {
  * lets the heap know how much fresh memory that faults in. */
 static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
     size_t never = 0, fresh = touched_mark(s, (uintptr_t)b, (uintptr_t)b + size, &never);
-    /* The block is about to be written: its fresh OS pages come in by one call,
-     * which costs less than their faults (docs/design.md, Faulting in), in a
-     * heap holding POPULATE_LIVE_MIN (a smaller one may be a thread's with a
-     * few blocks it fills in part); above POPULATE_MEDIUM_MAX a block may be
-     * a buffer its program fills in part, and its pages fault in as used. */
-    if (fresh && size <= POPULATE_MEDIUM_MAX && !h->mode && h->stats.live_bytes >= POPULATE_LIVE_MIN) {
-        uintptr_t first = (uintptr_t)b & ~(OS_PAGE - 1);
-        os_populate((void *)first, align_up((uintptr_t)b + size, OS_PAGE) - first);
-    }
     if (fresh) {
+        /* The block is about to be written: its fresh OS pages come in by one
+         * call, which costs less than their faults (docs/design.md, Faulting
+         * in), in a heap holding POPULATE_LIVE_MIN (a smaller one may be a
+         * thread's with a few blocks it fills in part); above
+         * POPULATE_MEDIUM_MAX a block may be a buffer its program fills in
+         * part, and its pages fault in as used. */
+        if (size <= POPULATE_MEDIUM_MAX && !h->mode && h->stats.live_bytes >= POPULATE_LIVE_MIN) {
+            uintptr_t first = (uintptr_t)b & ~(OS_PAGE - 1);
+            os_populate((void *)first, align_up((uintptr_t)b + size, OS_PAGE) - first);
+        }
         heap_faulted_fresh(h, never);
         heap_grew(h, SEG_MEDIUM, fresh);
     }

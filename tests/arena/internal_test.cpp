@@ -952,13 +952,14 @@ TEST(TransitBatches, BlocksOfAnEndedHeapGoLinkedNotInBatches) {
 // Bytes the library asked the kernel to fault in (MADV_POPULATE_WRITE): this
 // madvise stands in for libc's in the whole test program (the library is
 // linked statically, so its calls come here) and passes every call on.
+constexpr int kMadvPopulateWrite = 23;  // Linux 5.14; older headers lack the name
 std::atomic<size_t> populated_bytes{0};
 // While set, the advice is refused with EINVAL, as a kernel before 5.14 does;
 // populate_calls counts the calls that asked for it all the same.
 std::atomic<bool> populate_refused{false};
 std::atomic<size_t> populate_calls{0};
 extern "C" int madvise(void *addr, size_t len, int advice) {
-    if (advice == 23) {
+    if (advice == kMadvPopulateWrite) {
         populate_calls++;
         if (populate_refused) {
             errno = EINVAL;
@@ -966,7 +967,7 @@ extern "C" int madvise(void *addr, size_t len, int advice) {
         }
     }
     int r = static_cast<int>(syscall(SYS_madvise, addr, len, advice));
-    if (r == 0 && advice == 23) populated_bytes += len;
+    if (r == 0 && advice == kMadvPopulateWrite) populated_bytes += len;
     return r;
 }
 
@@ -977,7 +978,7 @@ namespace {
 bool KernelPopulates() {
     void *p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return false;
-    bool ok = madvise(p, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+    bool ok = madvise(p, 4096, kMadvPopulateWrite) == 0;
     munmap(p, 4096);
     return ok;
 }
