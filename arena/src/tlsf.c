@@ -479,19 +479,27 @@ static bool tlsf_would_fault(const segment_t *s, const mblock *b, size_t size) {
 static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
     size_t never = 0, fresh = touched_mark(s, (uintptr_t)b, (uintptr_t)b + size, &never);
     if (fresh) {
-        /* The block is about to be written: its fresh OS pages come in by one
-         * call, which costs less than their faults (docs/design.md, Faulting
-         * in), in a heap holding POPULATE_LIVE_MIN (a smaller one may be a
-         * thread's with a few blocks it fills in part); above
-         * POPULATE_MEDIUM_MAX a block may be a buffer its program fills in
-         * part, and its pages fault in as used. */
-        if (size <= POPULATE_MEDIUM_MAX && !h->mode && h->stats.live_bytes >= POPULATE_LIVE_MIN) {
-            uintptr_t first = (uintptr_t)b & ~(OS_PAGE - 1);
-            os_populate((void *)first, align_up((uintptr_t)b + size, OS_PAGE) - first);
-        }
         heap_faulted_fresh(h, never);
         heap_grew(h, SEG_MEDIUM, fresh);
     }
+}
+
+/* Block b (its size already the one it is used at, or merged to) is about to
+ * serve `size` bytes, and the rest past them, when a cut leaves one, to get
+ * its header and list links written: when some of those OS pages were not
+ * written since mapped or purged, they come in by one call, which costs less
+ * than their faults (docs/design.md, Faulting in). Before anything is written
+ * there: the cut's header write used to fault in the page after the block
+ * before the call came. Only in a heap holding POPULATE_LIVE_MIN (a smaller
+ * one may be a thread's with a few blocks it fills in part) and up to
+ * POPULATE_MEDIUM_MAX (a larger block may be a buffer its program fills in
+ * part: its pages fault in as used). */
+static void tlsf_populate_ahead(const heap_t *h, const segment_t *s, const mblock *b, size_t size) {
+    if (size > POPULATE_MEDIUM_MAX || h->mode || h->stats.live_bytes < POPULATE_LIVE_MIN) return;
+    size_t written = mb_size(b) - size >= tlsf_min_block(h) ? size + MB_SMALLEST : size;
+    if (!tlsf_would_fault(s, b, written)) return;
+    uintptr_t first = (uintptr_t)b & ~(OS_PAGE - 1);
+    os_populate((void *)first, align_up((uintptr_t)b + written, OS_PAGE) - first);
 }
 
 /* Cuts b (free, off the lists, untouched since) to `size` bytes when the rest
@@ -729,6 +737,7 @@ static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero
             dirty_pages = UINT32_MAX;
         }
     }
+    tlsf_populate_ahead(h, s, b, need);
     tlsf_split_tail(h, s, b, need, dirty_pages);
     void *p = tlsf_use(s, b, size);
     if (zero) tlsf_zero_written(s, p, size);
@@ -833,6 +842,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         mb_prev_free_set(s, mb_next(next), false);
         mb_sf_set(b, (size + mb_size(next)) | (mb_sf(b) & MB_PREV_FREE));
         size = mb_size(b);
+        tlsf_populate_ahead(h, s, b, need);
         tlsf_touch(h, s, b, need);
     }
     if (size - need >= tlsf_min_block(h)) {
