@@ -599,7 +599,9 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
             huge_unlock(h);
         }
         if (!q) {
+            h->copy_ahead = old < size ? old : size; /* the new block's pages come in for the copy first */
             q = heap_alloc(h, size, h->classes.granule);
+            h->copy_ahead = 0;
             if (!q) {
                 if (h->mode & MODE_CHECKED && s->kind == SEG_MEDIUM && s->heap == h) tlsf_seal(s, p);
                 return NULL; /* p untouched and live */

@@ -558,6 +558,7 @@ typedef struct heap {
                                         the heap faulted in since (heap_faulted_fresh) */
     size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
+    size_t copy_ahead;               /* bytes a realloc is about to copy into the block it asks for, else 0 */
     struct heap *next_heap;          /* in the arena's list of heaps */
     struct heap *next_abandoned;
     bool abandoned;                  /* its thread ended; another may adopt it */

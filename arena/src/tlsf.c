@@ -490,13 +490,21 @@ static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
  * written since mapped or purged, they come in by one call, which costs less
  * than their faults (docs/design.md, Faulting in). Before anything is written
  * there: the cut's header write used to fault in the page after the block
- * before the call came. Only in a heap holding POPULATE_LIVE_MIN (a smaller
- * one may be a thread's with a few blocks it fills in part) and up to
- * POPULATE_MEDIUM_MAX (a larger block may be a buffer its program fills in
- * part: its pages fault in as used). */
+ * before the call came. The whole block only in a heap holding
+ * POPULATE_LIVE_MIN (a smaller one may be a thread's with a few blocks it
+ * fills in part) and up to POPULATE_MEDIUM_MAX (a larger block may be a
+ * buffer its program fills in part: its pages fault in as used); otherwise
+ * what a realloc is about to copy there (h->copy_ahead), which is written
+ * for certain. */
 static void tlsf_populate_ahead(const heap_t *h, const segment_t *s, const mblock *b, size_t size) {
-    if (size > POPULATE_MEDIUM_MAX || h->mode || h->stats.live_bytes < POPULATE_LIVE_MIN) return;
-    size_t written = mb_size(b) - size >= tlsf_min_block(h) ? size + MB_SMALLEST : size;
+    if (h->mode) return;
+    size_t written;
+    if (size <= POPULATE_MEDIUM_MAX && h->stats.live_bytes >= POPULATE_LIVE_MIN)
+        written = mb_size(b) - size >= tlsf_min_block(h) ? size + MB_SMALLEST : size;
+    else if (h->copy_ahead)
+        written = MB_HDR + (h->copy_ahead < size - MB_HDR ? h->copy_ahead : size - MB_HDR);
+    else
+        return;
     if (!tlsf_would_fault(s, b, written)) return;
     uintptr_t first = (uintptr_t)b & ~(OS_PAGE - 1);
     os_populate((void *)first, align_up((uintptr_t)b + written, OS_PAGE) - first);

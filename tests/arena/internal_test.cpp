@@ -1077,6 +1077,37 @@ TEST(Populate, AFreshMediumBlocksCutWritesNothingBeforeItsPagesComeIn) {
     EXPECT_EQ(arena_check(t.arena), 0);
 }
 
+// A realloc that moves a block writes the old contents into the new one: the
+// pages of that copy come in by one call first, however large the block and
+// however small the heap (those bounds are for memory a program may never
+// write), and the new block's pages past the copy do not.
+TEST(Populate, AMovedBlocksCopyComesInByOneCallBeforeItIsWritten) {
+    if (!KernelPopulates()) GTEST_SKIP() << "the kernel has no MADV_POPULATE_WRITE";
+    PopulateArena t(0);
+    ASSERT_NE(t.arena, nullptr);
+    const size_t old_size = 600 << 10, new_size = 900 << 10;
+    auto *p = static_cast<unsigned char *>(arena_malloc(t.arena, old_size));
+    void *after = arena_malloc(t.arena, 4096);  // keeps p from growing where it is
+    ASSERT_TRUE(p && after);
+    for (size_t i = 0; i < old_size; i++) p[i] = static_cast<unsigned char>(i * 7);
+    size_t calls = populate_calls.load(), found = populate_found_resident.load(), bytes = populated_bytes.load();
+    auto *q = static_cast<unsigned char *>(arena_realloc(t.arena, p, new_size));
+    ASSERT_NE(q, nullptr);
+    ASSERT_NE(q, p) << "the block had to move";
+    uintptr_t first = (reinterpret_cast<uintptr_t>(q) - 16) & ~uintptr_t{4095};
+    uintptr_t end = (reinterpret_cast<uintptr_t>(q) + old_size + 4095) & ~uintptr_t{4095};
+    EXPECT_EQ(populate_calls.load() - calls, 1u);
+    EXPECT_EQ(populated_bytes.load() - bytes, end - first) << "the copy's pages, from the block's header";
+    EXPECT_EQ(populate_found_resident.load() - found, 1u) << "the header's page alone was written before";
+    EXPECT_EQ(ResidentInside(reinterpret_cast<void *>(end), new_size - old_size - 4096), 0u) << "past the copy";
+    bool same = true;
+    for (size_t i = 0; i < old_size; i++) same &= q[i] == static_cast<unsigned char>(i * 7);
+    EXPECT_TRUE(same);
+    EXPECT_EQ(arena_check(t.arena), 0);
+    arena_free(t.arena, q);
+    arena_free(t.arena, after);
+}
+
 // Below POPULATE_LIVE_MIN a heap may be a thread's that holds a few blocks
 // for good: a medium block's pages come in as written.
 TEST(Populate, AFreshMediumBlockOfASmallHeapComesInAsWritten) {
