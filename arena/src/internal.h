@@ -88,6 +88,7 @@ _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
                "the hard purge limit keeps some multiple of the live bytes, and stays finite");
 _Static_assert((SMALL_MAX & (SMALL_MAX - 1)) == 0, "SMALL_MAX is a power of two");
 _Static_assert(SMALL_MAX * 4 <= PAGE_BYTES, "a page holds several blocks of the largest class");
+_Static_assert(SMALL_MAX <= OS_PAGE, "every carved OS page of a page holds a block's start (page_unpark writes them all)");
 _Static_assert(CLASS_LINEAR == (2 << CLASS_PER_DOUBLING_LOG2), "geometric classes start where linear ones end");
 _Static_assert(CARVE_BYTES % OS_PAGE == 0, "carving touches whole OS pages");
 _Static_assert(COARSE_LIVE_MAX >= SMALL_MAX, "a heap leaves power-of-two classes only once it holds a few blocks");

@@ -218,6 +218,15 @@ static void page_carve(heap_t *h, page_t *pg) {
  * block that is not live is parked). */
 static void page_unpark(heap_t *h, page_t *pg) {
     ARENA_ASSERT(pg->free == NULL && pg->parked > 0);
+    if (pg->purged_os) {
+        /* The links below write every OS page handed back (each holds the
+         * start of a parked block: classes end below an OS page): faulted
+         * back in by one call first, which costs less than the faults
+         * (docs/design.md, Faulting in). The resident pages between them
+         * cost the call a look each. */
+        unsigned first = (unsigned)__builtin_ctz(pg->purged_os), last = 31u - (unsigned)__builtin_clz(pg->purged_os);
+        os_populate((void *)(pg->start + (size_t)first * OS_PAGE), (size_t)(last - first + 1) * OS_PAGE);
+    }
     void *head = NULL;
     for (uint32_t i = pg->capacity; i-- > 0;) {
         void *b = (uint8_t *)pg->start + (size_t)i * pg->block_size;

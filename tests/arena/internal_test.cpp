@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <set>
 #include <algorithm>
 #include <atomic>
 #include <string>
@@ -961,6 +962,10 @@ std::atomic<size_t> populate_calls{0};
 // OS pages of the ranges asked for that were resident already when the call
 // came: written (so faulted in) before it, or never fresh.
 std::atomic<size_t> populate_found_resident{0};
+std::atomic<size_t> populate_brought_in{0};  // ... and not resident: the call brought them in
+// While set (by one test's thread alone), each page a call brought in.
+std::atomic<bool> populate_recording{false};
+std::set<uintptr_t> populate_brought_in_pages;
 extern "C" int madvise(void *addr, size_t len, int advice) {
     if (advice == kMadvPopulateWrite) {
         populate_calls++;
@@ -969,7 +974,11 @@ extern "C" int madvise(void *addr, size_t len, int advice) {
             return -1;
         }
         uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-        for (uintptr_t o = a; o < a + len; o += 4096) populate_found_resident += Resident(o);
+        for (uintptr_t o = a; o < a + len; o += 4096) {
+            bool resident = Resident(o);
+            (resident ? populate_found_resident : populate_brought_in)++;
+            if (!resident && populate_recording) populate_brought_in_pages.insert(o);
+        }
     }
     int r = static_cast<int>(syscall(SYS_madvise, addr, len, advice));
     if (r == 0 && advice == kMadvPopulateWrite) populated_bytes += len;
@@ -1106,6 +1115,46 @@ TEST(Populate, AMovedBlocksCopyComesInByOneCallBeforeItIsWritten) {
     EXPECT_EQ(arena_check(t.arena), 0);
     arena_free(t.arena, q);
     arena_free(t.arena, after);
+}
+
+// A sparse page hands its OS pages with no live block back when the heap
+// grows (page_shrink), its free blocks there parked; when the class fills
+// again they are listed again, each link a write on a page handed back: those
+// pages come back by one call first, not by a fault each.
+TEST(Populate, OSPagesHandedBackComeBackByOneCallWhenTheirBlocksAreListedAgain) {
+    if (!KernelPopulates()) GTEST_SKIP() << "the kernel has no MADV_POPULATE_WRITE";
+    PopulateArena t(0);
+    ASSERT_NE(t.arena, nullptr);
+    const size_t size = 200, count = 4096, kept_every = 64;
+    std::vector<char *> blocks;
+    std::set<uintptr_t> os_pages;
+    for (size_t i = 0; i < count; i++) {
+        blocks.push_back(static_cast<char *>(arena_malloc(t.arena, size)));
+        ASSERT_NE(blocks.back(), nullptr);
+        memset(blocks.back(), 1, size);
+        AddOSPages(blocks.back(), size, &os_pages);
+    }
+    for (size_t i = 0; i < count; i++)
+        if (i % kept_every) arena_free(t.arena, blocks[i]);
+    for (int i = 0; i < 128; i++) t.blocks.push_back(memset(arena_malloc(t.arena, 32768), 1, 32768));  // grows: a shrink pass
+    std::set<uintptr_t> handed_back;
+    for (uintptr_t o : os_pages)
+        if (!Resident(o)) handed_back.insert(o);
+    ASSERT_GT(handed_back.size(), 50u);
+    populate_brought_in_pages.clear();
+    populate_recording = true;
+    for (size_t i = 0; i < count; i++)
+        if (i % kept_every) blocks[i] = static_cast<char *>(arena_malloc(t.arena, size));  // the parked blocks serve
+    populate_recording = false;
+    size_t back = 0;
+    for (uintptr_t o : handed_back) {
+        if (!Resident(o)) continue;  // its blocks still parked
+        back++;
+        EXPECT_TRUE(populate_brought_in_pages.count(o)) << "a page handed back faulted in by a link: " << (void *)o;
+    }
+    EXPECT_GT(back, handed_back.size() * 9 / 10);
+    EXPECT_EQ(arena_check(t.arena), 0);
+    for (char *p : blocks) arena_free(t.arena, p);
 }
 
 // Below POPULATE_LIVE_MIN a heap may be a thread's that holds a few blocks
