@@ -106,6 +106,9 @@ static inline void mb_footer_set(const segment_t *s, mblock *b) {
 
 static size_t tlsf_min_block(const heap_t *h) { return align_up(MB_SMALLEST, h->classes.granule); }
 
+/* True when a block of `total` bytes used for `size` is cut, the rest a free block of its own. */
+static bool tlsf_cut_leaves_rest(const heap_t *h, size_t total, size_t size) { return total - size >= tlsf_min_block(h); }
+
 /* Block bytes needed for a payload of n bytes; 0 when that overflows. */
 static size_t tlsf_block_bytes(const heap_t *h, size_t n) {
     size_t need = n + MB_HDR + h->classes.granule - 1;
@@ -500,11 +503,12 @@ static void tlsf_populate_ahead(const heap_t *h, const segment_t *s, const mbloc
     if (h->mode) return;
     size_t written;
     if (size <= POPULATE_MEDIUM_MAX && h->stats.live_bytes >= POPULATE_LIVE_MIN)
-        written = mb_size(b) - size >= tlsf_min_block(h) ? size + MB_SMALLEST : size;
+        written = tlsf_cut_leaves_rest(h, mb_size(b), size) ? size + MB_SMALLEST : size;
     else if (h->copy_ahead)
-        written = MB_HDR + (h->copy_ahead < size - MB_HDR ? h->copy_ahead : size - MB_HDR);
+        written = MB_HDR + h->copy_ahead; /* at most the request, which the block holds */
     else
         return;
+    ARENA_ASSERT(written <= mb_size(b));
     if (!tlsf_would_fault(s, b, written)) return;
     uintptr_t first = (uintptr_t)b & ~(OS_PAGE - 1);
     os_populate((void *)first, align_up((uintptr_t)b + written, OS_PAGE) - first);
@@ -517,7 +521,7 @@ static void tlsf_populate_ahead(const heap_t *h, const segment_t *s, const mbloc
  * block's pages at each split would cost more than the split. */
 static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size, uint32_t dirty_pages) {
     size_t total = mb_size(b);
-    if (total - size < tlsf_min_block(h)) return;
+    if (!tlsf_cut_leaves_rest(h, total, size)) return;
     size_t b_first = 0, b_end = 0;
     if (dirty_pages != UINT32_MAX && total >= PURGE_MIN_BLOCK) mb_inner_pages(s, b, &b_first, &b_end);
     mblock *rest = (mblock *)((uint8_t *)b + size);
@@ -853,7 +857,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         tlsf_populate_ahead(h, s, b, need);
         tlsf_touch(h, s, b, need);
     }
-    if (size - need >= tlsf_min_block(h)) {
+    if (tlsf_cut_leaves_rest(h, size, need)) {
         /* The cut-off tail joins a free successor. */
         mblock *next = mb_next(b);
         size_t rest = size - need;
