@@ -58,6 +58,7 @@ struct Options {
     ThreadMode thread_mode = ThreadMode::Threaded;
     uint64_t max_ops = 0;
     double budget_seconds = 2;
+    uint64_t warmup = 1;  // unrecorded throughput replays before each trace's first measurement
     bool budget_all = false;  // the budget bounds every allocator, not only seed
     std::string csv_path, json_path, timeline_path;
     std::string valgrind = "valgrind";
@@ -105,6 +106,11 @@ static const char kUsage[] =
     "                        0 = no limit)\n"
     "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
     "                        its first replay takes longer (default: 2; 0 = no limit)\n"
+    "  --warmup=N            replays of each trace before its first measurement, by the\n"
+    "                        first allocator, recorded nowhere: the first process to\n"
+    "                        replay a trace can run far slower than the next ones on a\n"
+    "                        VM (docs/measuring.md), and it is always the same allocator\n"
+    "                        (default: 1; 0: none)\n"
     "  --budget-all          the budget applies to every allocator but glibc, the baseline\n"
     "                        of every ratio (sweeps, bench.sh --quick)\n"
     "  --csv=FILE            write the rows here (and Google Benchmark JSON beside it)\n"
@@ -166,6 +172,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             else throw bench::UsageError("--thread-mode is threaded, serial or both, not '" + v + "'");
         } else if (flags.value("--max-ops", &v)) o.max_ops = bench::parse_count("--max-ops", v);
         else if (flags.value("--budget", &v)) o.budget_seconds = bench::parse_seconds("--budget", v);
+        else if (flags.value("--warmup", &v)) o.warmup = bench::parse_count("--warmup", v);
         else if (flags.value("--csv", &v)) o.csv_path = v;
         else if (flags.value("--json", &v)) o.json_path = v;
         else if (flags.value("--timeline", &v)) o.timeline_path = v;
@@ -191,6 +198,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     if (o.check) o.passes = {Pass::Check};
     if (o.instructions) o.passes = {Pass::Instructions};
     if (o.check || o.instructions) o.repetitions = 1;
+    if (!o.runs(Pass::Throughput) && !o.runs(Pass::Latency)) o.warmup = 0;  // nothing timed to warm up for
     // Unless told otherwise, every repetition measures memory too.
     if (!o.memory_repetitions) o.memory_repetitions = std::max<uint64_t>(15, o.repetitions);
     o.json_path = bench::json_output(o.csv_path, o.json_path);
@@ -493,7 +501,9 @@ struct Run {
 
     std::string progress_prefix() const;
     std::string repetition_text(uint64_t repetition) const;
+    ChildRequest request_for(size_t t, size_t c, uint64_t repetition, Pass pass) const;
     void run_job(size_t t, size_t c, uint64_t repetition, Pass pass);
+    void warm_up(size_t t);
     void drop(size_t t, size_t c, const std::string &why, bool failure);
 };
 
@@ -631,7 +641,7 @@ std::string Run::where_the_time_went() const {
     return text;
 }
 
-void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
+ChildRequest Run::request_for(size_t t, size_t c, uint64_t repetition, Pass pass) const {
     const TraceEntry &trace = traces[t];
     const Config &config = configs[t][c];
     ChildRequest request;
@@ -649,6 +659,34 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
                           (options.budget_all && config.allocator->info->name != kBaseline);
     request.budget_seconds = budgeted && repetition == 1 && pass == options.passes.front()
                                  ? options.budget_seconds : 0;
+    return request;
+}
+
+// The first replay of each trace, whichever allocator runs it, often took half
+// again as long as the next ones here (docs/measuring.md), and it was always
+// the first allocator's, arena's. --warmup replays the trace that many times
+// first, with the first configuration still measured, and keeps none of it:
+// its Google Benchmark JSON stays in the temporary directory (warmup-T-I.json,
+// kept by --keep-temp), and a failure shows in the measured job after it.
+void Run::warm_up(size_t t) {
+    size_t c = 0;
+    while (c < configs[t].size() && dropped.count({t, c})) c++;
+    if (c == configs[t].size()) return;
+    for (uint64_t i = 0; i < options.warmup && !interrupted; i++) {
+        ChildRequest request = request_for(t, c, 1, Pass::Throughput);
+        request.benchmark_out = temp_dir + "/warmup-" + std::to_string(t) + "-" + std::to_string(i) + ".json";
+        if (isatty(2))
+            std::fprintf(stderr, "\r\033[K%s warm-up %s: %s", progress_prefix().c_str(), traces[t].name.c_str(),
+                         configs[t][c].label().c_str());
+        bench::run_child(bench::child_for(*configs[t][c].allocator, child_arguments(request)));
+        if (isatty(2)) std::fprintf(stderr, "\r\033[K");
+    }
+}
+
+void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
+    const TraceEntry &trace = traces[t];
+    const Config &config = configs[t][c];
+    ChildRequest request = request_for(t, c, repetition, pass);
     const std::string job = std::to_string(jobs_done);
     if (pass != Pass::Check) request.benchmark_out = temp_dir + "/job-" + job + ".json";
 
@@ -834,6 +872,10 @@ static int run_everything(const Options &options, int argc, char **argv) {
     bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds) +
                                                       (options.budget_all ? " (every allocator but " + kBaseline + ")" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));
+    if (options.warmup)
+        bench::set_fact(&run.facts, "warmup", std::to_string(options.warmup) + " unrecorded throughput replay" +
+                                                  (options.warmup == 1 ? "" : "s") +
+                                                  " of each trace by its first configuration before repetition 1");
     if (options.runs(Pass::Memory) && options.memory_repetitions < options.repetitions)
         bench::set_fact(&run.facts, "memory_repetitions",
                         std::to_string(options.memory_repetitions) + " (the memory pass ran in repetition" +
@@ -873,10 +915,15 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 configs_now += std::any_of(options.passes.begin(), options.passes.end(),
                                            [&](Pass pass) { return runs_in(pass, repetition, t, c); });
             if (!configs_now) continue;
+            const bool warm_up = repetition == 1 && options.warmup;
             if (!isatty(2))
-                std::fprintf(stderr, "%s %s, trace %zu/%zu: %s (%zu configurations)\n",
+                std::fprintf(stderr, "%s %s, trace %zu/%zu: %s (%zu configurations%s)\n",
                              run.progress_prefix().c_str(), run.repetition_text(repetition).c_str(), t + 1,
-                             run.traces.size(), run.traces[t].name.c_str(), configs_now);
+                             run.traces.size(), run.traces[t].name.c_str(), configs_now,
+                             warm_up ? (", after " + std::to_string(options.warmup) + " warm-up replay" +
+                                        (options.warmup == 1 ? "" : "s")).c_str()
+                                     : "");
+            if (warm_up) run.warm_up(t);
             for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
                 for (Pass pass : options.passes) {
                     if (!runs_in(pass, repetition, t, c)) continue;

@@ -483,6 +483,47 @@ micro_filter)
     # a leading '-' is Google Benchmark's "all but": the rest is the expression
     expect 2 "$bin/bench_micro" --allocators=glibc '--benchmark_filter=-*' --csv="$dir/m.csv"
     ;;
+warmup)
+    # Before a trace's first measurement, --warmup replays (default 1) by its
+    # first configuration: run as children like any job (their JSON in the
+    # temporary directory), recorded nowhere.
+    trace=$(gen small 3000)
+    other=$(gen tiny 3000)
+    for n in default 0 2; do
+        mkdir "$dir/tmp-$n"
+        flag=--warmup=$n
+        [ "$n" = default ] && flag=--repetitions=2
+        TMPDIR=$dir/tmp-$n expect 0 "$replay" --trace="$trace" --trace="$other" --allocators=glibc,bump \
+            --repetitions=2 --memory-repetitions=2 --passes=throughput,memory --keep-temp "$flag" --csv="$dir/w-$n.csv"
+        want=$n
+        [ "$n" = default ] && want=1
+        [ "$(grep -vc '^#' "$dir/w-$n.csv")" -eq 9 ] || fail "--warmup=$n: not 8 rows: $(cat "$dir/w-$n.csv")"
+        [ "$(column "$dir/w-$n.csv" repetition | sort | tr '\n' ' ')" = "1 1 1 1 2 2 2 2 " ] ||
+            fail "--warmup=$n: repetitions $(column "$dir/w-$n.csv" repetition | tr '\n' ' ')"
+        [ "$(grep -c '"name": "replay/' "$dir/w-$n.json")" -eq 16 ] ||
+            fail "--warmup=$n: the JSON holds other than the 16 measured runs: $(grep '"name"' "$dir/w-$n.json")"
+        kept=$(ls "$dir/tmp-$n"/bench_replay.*/ | grep -c '^warmup-')
+        [ "$kept" -eq $((2 * want)) ] || fail "--warmup=$n: $kept warm-up replays, not $((2 * want))"
+        if [ "$want" -gt 0 ]; then
+            grep -q '"name": "replay/small/glibc/bs:0/threads:1/rep:1/throughput/' "$dir/tmp-$n"/bench_replay.*/warmup-0-0.json ||
+                fail "--warmup=$n: the warm-up of small was not glibc's throughput replay"
+            grep -q '"name": "replay/tiny/glibc/' "$dir/tmp-$n"/bench_replay.*/warmup-1-$((want - 1)).json ||
+                fail "--warmup=$n: no warm-up of tiny"
+            contains err "small (2 configurations, after $want warm-up replay"
+            grep -q "^# warmup: $want unrecorded throughput replay" "$dir/w-$n.csv" || fail "--warmup=$n: no warmup fact"
+        else
+            lacks err "warm-up"
+            ! grep -q '^# warmup' "$dir/w-$n.csv" || fail "a warmup fact without warm-ups"
+        fi
+    done
+    # Nothing timed, nothing to warm up for.
+    mkdir "$dir/tmp-memory"
+    TMPDIR=$dir/tmp-memory expect 0 "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --passes=memory \
+        --keep-temp --csv="$dir/m.csv"
+    ! ls "$dir/tmp-memory"/bench_replay.*/ | grep -q '^warmup-' || fail "a warm-up before a memory pass alone"
+    expect 2 "$replay" --warmup=some
+    contains err "--warmup takes a whole number"
+    ;;
 temp_dirs)
     # Each driver's temporary files go into a directory of its own that the
     # run makes fresh (mkdtemp) and removes: bench_micro and bench_realprog
