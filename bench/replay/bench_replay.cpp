@@ -513,6 +513,11 @@ static double seconds_now() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+// "1 NOUN", "2 NOUNs": a count and what it counts.
+static std::string counted(uint64_t n, const std::string &noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 static std::string duration_text(double seconds) {
     char text[32];
     if (seconds < 60) std::snprintf(text, sizeof text, "%.0fs", seconds);
@@ -668,10 +673,9 @@ ChildRequest Run::request_for(size_t t, size_t c, uint64_t repetition, Pass pass
 // first, with the first configuration still measured, and keeps none of it:
 // its Google Benchmark JSON stays in the temporary directory (warmup-T-I.json,
 // kept by --keep-temp), and a failure shows in the measured job after it.
+// Nothing of trace t is dropped yet: drops come from its measured jobs.
 void Run::warm_up(size_t t) {
-    size_t c = 0;
-    while (c < configs[t].size() && dropped.count({t, c})) c++;
-    if (c == configs[t].size()) return;
+    const size_t c = 0;
     for (uint64_t i = 0; i < options.warmup && !interrupted; i++) {
         ChildRequest request = request_for(t, c, 1, Pass::Throughput);
         request.benchmark_out = temp_dir + "/warmup-" + std::to_string(t) + "-" + std::to_string(i) + ".json";
@@ -873,8 +877,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                                                       (options.budget_all ? " (every allocator but " + kBaseline + ")" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));
     if (options.warmup)
-        bench::set_fact(&run.facts, "warmup", std::to_string(options.warmup) + " unrecorded throughput replay" +
-                                                  (options.warmup == 1 ? "" : "s") +
+        bench::set_fact(&run.facts, "warmup", counted(options.warmup, "unrecorded throughput replay") +
                                                   " of each trace by its first configuration before repetition 1");
     if (options.runs(Pass::Memory) && options.memory_repetitions < options.repetitions)
         bench::set_fact(&run.facts, "memory_repetitions",
@@ -920,9 +923,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 std::fprintf(stderr, "%s %s, trace %zu/%zu: %s (%zu configurations%s)\n",
                              run.progress_prefix().c_str(), run.repetition_text(repetition).c_str(), t + 1,
                              run.traces.size(), run.traces[t].name.c_str(), configs_now,
-                             warm_up ? (", after " + std::to_string(options.warmup) + " warm-up replay" +
-                                        (options.warmup == 1 ? "" : "s")).c_str()
-                                     : "");
+                             warm_up ? (", after " + counted(options.warmup, "warm-up replay")).c_str() : "");
             if (warm_up) run.warm_up(t);
             for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
                 for (Pass pass : options.passes) {
