@@ -8,6 +8,7 @@ counts that distribution instead.
 """
 
 import math
+import random
 import statistics
 from functools import lru_cache
 
@@ -141,3 +142,38 @@ class Spread:
 def spread_or_none(values):
     values = list(values)
     return Spread(values) if values else None
+
+
+def bootstrap_geomean_interval(groups, level=0.95, resamples=1000, seed=1):
+    """Percentile bootstrap interval (low, high) of the geometric mean, over
+    groups, of median(mine) / median(theirs); groups is a list of (mine,
+    theirs) lists of values (the repetitions of two configurations on one
+    trace). Each list is redrawn with replacement on its own, so the interval
+    says how far the figure moves with the repetitions a run happened to get,
+    not the drift the two sides shared (that pairing is left out: wider, not
+    narrower). Values of 0 or below are left out, as the geometric means leave
+    out such medians. The same groups give the same interval (seeded). None
+    when no group has a positive value on both sides."""
+    if not 0 < level < 1 or resamples < 1:
+        raise ValueError("level in (0, 1) and at least one resample")
+    kept = []
+    for mine, theirs in groups:
+        mine, theirs = [v for v in mine if v > 0], [v for v in theirs if v > 0]
+        if mine and theirs:
+            kept.append((mine, theirs))
+    if not kept:
+        return None
+    rng = random.Random(seed)
+    means = []
+    for _ in range(resamples):
+        logs = 0.0
+        for mine, theirs in kept:
+            drawn_mine = statistics.median(rng.choices(mine, k=len(mine)))
+            drawn_theirs = statistics.median(rng.choices(theirs, k=len(theirs)))
+            logs += math.log(drawn_mine / drawn_theirs)
+        means.append(math.exp(logs / len(kept)))
+    means.sort()
+    tail = (1 - level) / 2
+    low = means[min(resamples - 1, int(tail * resamples))]
+    high = means[max(0, math.ceil((1 - tail) * resamples) - 1)]
+    return low, high

@@ -16,8 +16,9 @@ bench suite (issue 4), the drop-in malloc (issue 5) and the performance work
 (issue 7) gets one row: the target, the figure measured for it, and whether
 it is met. A target whose run is not among DIR is listed as not measured.
 Ratios are between medians over the repetitions of one run (allocators
-measured side by side), as in report.py. Exit 0 whatever the verdicts; 2 on
-bad input.
+measured side by side), as in report.py; each geometric mean of them has a
+95% bootstrap interval beside it, which says when a verdict is within the
+run's noise. Exit 0 whatever the verdicts; 2 on bad input.
 
 Python 3 standard library.
 """
@@ -28,7 +29,7 @@ import statistics
 import sys
 
 import resultcsv
-from stats import geometric_mean
+from stats import bootstrap_geomean_interval, geometric_mean
 from tables import render
 
 PROGRAM = "targets.py"
@@ -40,6 +41,12 @@ MIB = 1024 * 1024
 # resident with nothing live. arena keeps up to 2 MiB of free memory for reuse
 # (its purge budget, docs/design.md) and its metadata; 4 MiB covers both.
 DEFAULT_FLOOR_MIB = 4.0
+INTERVAL_LEVEL = 0.95                             # of the geometric means' bootstrap intervals
+INTERVAL_NOTE = (
+    "An interval beside a geometric mean is where %d%% of it falls when each configuration's "
+    "repetitions are drawn again with replacement (a percentile bootstrap, 1000 draws, seeded): "
+    "*the bound inside it* means this run's repetitions cannot tell the verdict from noise, "
+    "and another run may well give the other one." % round(100 * INTERVAL_LEVEL))
 
 
 def at_default_config(row):
@@ -64,6 +71,7 @@ class Figures:
             if row.get(figure) is None or not at_default_config(row):
                 continue
             grouped.setdefault((trace_label(row), row["allocator"]), []).append(row[figure])
+        self.values = grouped
         self.medians = {key: statistics.median(values) for key, values in grouped.items()}
         self.traces = list(dict.fromkeys(label for label, _ in self.medians))
         self.allocators = set(allocator for _, allocator in self.medians)
@@ -81,6 +89,19 @@ class Figures:
             if mine and theirs and mine > 0 and theirs > 0:
                 out[trace] = mine / theirs
         return out
+
+    def interval(self, allocator, baseline, traces, bound):
+        """", 95% interval LOW-HIGH" for the geometric mean of the ratios over
+        traces (bootstrap_geomean_interval), with ", the bound inside it" when
+        the run cannot tell the target's verdict from noise: another run's
+        repetitions could as well have landed on the other side."""
+        found = bootstrap_geomean_interval(
+            [(self.values[(t, allocator)], self.values[(t, baseline)]) for t in traces], INTERVAL_LEVEL)
+        if found is None:
+            return ""
+        low, high = found
+        return ", %d%% interval %.2f-%.2f%s" % (
+            round(100 * INTERVAL_LEVEL), low, high, ", the bound inside it" if low <= bound <= high else "")
 
 
 def paired_median(table, figure, allocator, baseline, label):
@@ -142,18 +163,20 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
         return
     mean = geometric_mean(thr.values())
     out.add(issue, "%s throughput, geometric mean over %d traces, >= %sx glibc%s"
-            % (name, len(thr), bound_text(2.0 * slack), suffix), "%.2fx" % mean, mean >= 2.0 * slack)
-    rival_means = {}
+            % (name, len(thr), bound_text(2.0 * slack), suffix),
+            "%.2fx%s" % (mean, speed.interval(allocator, "glibc", thr, 2.0 * slack)), mean >= 2.0 * slack)
+    rival_means, rival_traces = {}, {}
     for rival in RIVALS:
         against = speed.ratios(allocator, rival)
         if against:
-            rival_means[rival] = geometric_mean(against.values())
+            rival_means[rival], rival_traces[rival] = geometric_mean(against.values()), against
     if rival_means:
         faster = min(rival_means, key=rival_means.get)
         out.add(issue, "%s throughput >= %sx the faster of mimalloc and tcmalloc%s"
                 % (name, bound_text(1.05 * slack), suffix),
-                "%.2fx %s (%s)" % (rival_means[faster], faster, ", ".join(
-                    "%.2fx %s" % (v, k) for k, v in sorted(rival_means.items()))),
+                "%.2fx %s%s (%s)" % (rival_means[faster], faster,
+                                     speed.interval(allocator, faster, rival_traces[faster], 1.05 * slack),
+                                     ", ".join("%.2fx %s" % (v, k) for k, v in sorted(rival_means.items()))),
                 rival_means[faster] >= 1.05 * slack)
     else:
         out.missing(issue, "%s throughput against mimalloc and tcmalloc" % name,
@@ -177,7 +200,8 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
         return
     mean = geometric_mean(frag.values())
     out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %s%s"
-            % (name, bound_text(1.0 * mem_slack), suffix), "%.2fx" % mean, mean <= 1.0 * mem_slack)
+            % (name, bound_text(1.0 * mem_slack), suffix),
+            "%.2fx%s" % (mean, memory.interval(allocator, "glibc", frag, 1.0 * mem_slack)), mean <= 1.0 * mem_slack)
     trace, high = extreme(frag, worst_is_low=False)
     bound = 1.1 * mem_slack
     above = sum(1 for r in frag.values() if r > bound)
@@ -193,7 +217,7 @@ def bench_suite_targets(out, replay):
     if thr:
         mean = geometric_mean(thr.values())
         out.add(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
-                % len(thr), "%.2fx" % mean, mean >= 1.3)
+                % len(thr), "%.2fx%s" % (mean, speed.interval("arena", "glibc", thr, 1.3)), mean >= 1.3)
         frag = memory.ratios("arena", "glibc", real)
         if frag:
             trace, high = extreme(frag, worst_is_low=False)
@@ -451,6 +475,7 @@ def markdown(tables, floor_mib=DEFAULT_FLOOR_MIB, measured_only=False):
     return "\n".join(
         ["%d of %d measured targets met. Made from:" % (met, measured), ""] + sources + [""]
         + [render(["issue", "target", "measured", "verdict"], targets.rows, "markdown"), ""]
+        + ([INTERVAL_NOTE, ""] if any("% interval " in r[2] for r in targets.rows) else [])
         + extra)
 
 

@@ -97,7 +97,7 @@ class HugePagesThresholds(unittest.TestCase):
         self.assertIn("- **arena bs=16 hp=never** against glibc: ", report)
         # The targets section reads it too (test_targets: the default threshold alone).
         self.assertRegex(report, r"\| #4 \| `arena` throughput on the 3 recorded traces, "
-                                 r"geometric mean, >= 1\.3x glibc \| 1\.[45]\dx \| met \|")
+                                 r"geometric mean, >= 1\.3x glibc \| 1\.[45]\dx, 95% interval 1\.\d\d-1\.\d\d \| met \|")
         self.assertIn("recommends **block 16, huge pages from 16 MiB** for arena (goal balanced",
                       report)
         self.assertIn("| arena | memory | block 16, huge pages never | 1.000 |", report)

@@ -99,5 +99,56 @@ class Summaries(unittest.TestCase):
         self.assertIsNone(stats.spread_or_none([]))
 
 
+class BootstrapInterval(unittest.TestCase):
+    def assertClose(self, found, expected):
+        self.assertEqual(len(found), len(expected))
+        for a, b in zip(found, expected):
+            self.assertAlmostEqual(a, b)
+
+    def test_no_spread_gives_the_point_itself(self):
+        groups = [([20.0] * 5, [10.0] * 5), ([30.0] * 3, [10.0] * 4)]
+        low, high = stats.bootstrap_geomean_interval(groups)
+        self.assertAlmostEqual(low, math.sqrt(2 * 3))
+        self.assertAlmostEqual(high, math.sqrt(2 * 3))
+
+    def test_the_tails_of_a_known_distribution(self):
+        # The median of two draws from {1, 3} is 1, 2 or 3 with odds 1:2:1:
+        # 95% of the resamples lie within 1-3, and 40% (30% cut off on each
+        # side) within 2-2.
+        groups = [([1.0, 3.0], [1.0])]
+        self.assertClose(stats.bootstrap_geomean_interval(groups), (1.0, 3.0))
+        self.assertClose(stats.bootstrap_geomean_interval(groups, level=0.4), (2.0, 2.0))
+        # The baseline's repetitions are drawn again too.
+        self.assertClose(stats.bootstrap_geomean_interval([([2.0], [1.0, 3.0])]), (2 / 3, 2.0))
+
+    def test_the_interval_holds_the_figure_and_widens_with_the_noise(self):
+        calm = [([9.8, 10.0, 10.1, 10.2, 9.9], [5.0, 5.1, 4.9, 5.0, 5.05])] * 4
+        noisy = [([6.0, 10.0, 14.0, 8.0, 12.0], [5.0, 3.0, 7.0, 4.0, 6.0])] * 4
+        for groups in (calm, noisy):
+            low, high = stats.bootstrap_geomean_interval(groups)
+            self.assertLessEqual(low, 2.0)
+            self.assertGreaterEqual(high, 2.0)
+        calm_low, calm_high = stats.bootstrap_geomean_interval(calm)
+        noisy_low, noisy_high = stats.bootstrap_geomean_interval(noisy)
+        self.assertLess(calm_high - calm_low, (noisy_high - noisy_low) / 4)
+
+    def test_the_same_groups_give_the_same_interval(self):
+        groups = [([6.0, 10.0, 14.0, 8.0, 12.0], [5.0, 3.0, 7.0, 4.0, 6.0])] * 3
+        self.assertEqual(stats.bootstrap_geomean_interval(groups),
+                         stats.bootstrap_geomean_interval(groups))
+        self.assertNotEqual(stats.bootstrap_geomean_interval(groups, seed=1),
+                            stats.bootstrap_geomean_interval(groups, seed=2))
+
+    def test_values_of_zero_are_left_out(self):
+        self.assertClose(stats.bootstrap_geomean_interval([([0.0, 4.0], [2.0]), ([0.0], [1.0])]),
+                         (2.0, 2.0))
+        self.assertIsNone(stats.bootstrap_geomean_interval([([0.0], [1.0]), ([1.0], [])]))
+
+    def test_a_level_outside_zero_to_one_is_refused(self):
+        for level in (0, 1, 1.5):
+            with self.assertRaises(ValueError):
+                stats.bootstrap_geomean_interval([([1.0], [1.0])], level=level)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -45,6 +45,22 @@ def replay_dir(directory, speeds, frags, rng, instructions=None):
     return directory
 
 
+def speeds_dir(directory, speeds_of):
+    """replay.csv with each repetition's throughput given: speeds_of(trace) is
+    {allocator: [Mops/s of repetition 0, 1, ...]} on each of RECORDED + GENERATED;
+    frag_rss 1.2 everywhere."""
+    rows = []
+    for trace in RECORDED + GENERATED:
+        for allocator, speeds in speeds_of(trace).items():
+            for repetition, mops in enumerate(speeds):
+                rows.append([trace, allocator, 16 if allocator == "arena" else 0, 1, repetition,
+                             crafted.OPS, repr(1000.0 / mops), repr(float(mops)), crafted.PEAK_LIVE,
+                             int(1.2 * crafted.PEAK_LIVE), repr(1.2)])
+    os.makedirs(directory)
+    crafted.write_csv(os.path.join(directory, "replay.csv"), crafted.REPLAY_HEADER, rows, crafted.MACHINE)
+    return directory
+
+
 def parse_rows(markdown):
     """{target text: (measured, verdict)} from the table of targets.py."""
     rows = {}
@@ -87,7 +103,9 @@ class ReplayTargets(unittest.TestCase):
         out, rows = run_targets(replay_dir(os.path.join(self.tmp.name, "r"), speeds, frags,
                                            self.rng))
         self.assertEqual(find(rows, "`arena` throughput on the 2 recorded")[1], "met")
-        self.assertEqual(find(rows, "`arena` throughput on the 2 recorded")[0], "1.50x")
+        # Repetitions without spread: the interval is the figure itself.
+        self.assertEqual(find(rows, "`arena` throughput on the 2 recorded")[0],
+                         "1.50x, 95% interval 1.50-1.50")
         self.assertEqual(find(rows, "`arena` frag_rss no higher")[1], "met")
         self.assertEqual(find(rows, "`arena` throughput, geometric mean over 4")[1], "**missed**")
         measured, verdict = find(rows, "`arena` throughput >= 1.05x the faster")
@@ -154,21 +172,28 @@ class ReplayTargets(unittest.TestCase):
         # own ratio 1.1x to 1.2x but one. The verdict stays on the medians.
         glibc = [10, 10, 30, 30, 30]
         arena = {"gen-phased": [11, 12, 13, 36, 36]}
-        rows = []
-        for trace in RECORDED + GENERATED:
-            for allocator, speeds in (("glibc", glibc), ("arena", arena.get(trace, [2.5 * v for v in glibc]))):
-                for repetition, mops in enumerate(speeds):
-                    rows.append([trace, allocator, 16 if allocator == "arena" else 0, 1, repetition,
-                                 crafted.OPS, repr(1000.0 / mops), repr(float(mops)), crafted.PEAK_LIVE,
-                                 int(1.2 * crafted.PEAK_LIVE), repr(1.2)])
-        directory = os.path.join(self.tmp.name, "r")
-        os.makedirs(directory)
-        crafted.write_csv(os.path.join(directory, "replay.csv"), crafted.REPLAY_HEADER, rows, crafted.MACHINE)
+        directory = speeds_dir(os.path.join(self.tmp.name, "r"), lambda trace: {
+            "glibc": glibc, "arena": arena.get(trace, [2.5 * v for v in glibc])})
         _, found = run_targets(directory)
         measured, verdict = find(found, "`arena`: no trace below 1.20x")
         self.assertEqual(verdict, "**missed**")
         self.assertIn("lowest 0.43x (gen-phased); 1 of 4 below", measured)
         self.assertIn("paired medians: lowest 1.20x (gen-phased), 0 below", measured)
+
+    def test_a_verdict_within_the_noise_says_so(self):
+        # arena's repetitions spread around 1.05x tcmalloc's: met by the
+        # medians, but other repetitions could as well have missed it; against
+        # glibc (2.5x) the bound of 2.0 is outside the interval.
+        spread = {"glibc": [4.2] * 5, "tcmalloc": [10.0] * 5, "arena": [9.0, 10.0, 10.5, 11.0, 12.0]}
+        out, found = run_targets(speeds_dir(os.path.join(self.tmp.name, "r"), lambda trace: spread))
+        measured, verdict = find(found, "`arena` throughput >= 1.05x the faster")
+        self.assertEqual(verdict, "met")
+        self.assertRegex(measured, r"^1\.05x tcmalloc, 95% interval 0\.9\d-1\.1\d, the bound inside it \(")
+        measured, verdict = find(found, "`arena` throughput, geometric mean over 4")
+        self.assertEqual(verdict, "met")
+        self.assertRegex(measured, r"^2\.50x, 95% interval 2\.[1-4]\d-2\.[5-9]\d$")
+        self.assertEqual(find(found, "`arena` frag_rss, geometric mean")[0], "1.00x, 95% interval 1.00-1.00, the bound inside it")
+        self.assertIn("*the bound inside it* means this run's repetitions cannot tell", out)
 
     def test_a_zero_median_is_left_out_of_the_geometric_means(self):
         # A resident rise of 0 (frag_rss 0) on one trace: its ratio 0 cannot
@@ -178,7 +203,7 @@ class ReplayTargets(unittest.TestCase):
         _, rows = run_targets(replay_dir(os.path.join(self.tmp.name, "r"), speeds, frags,
                                          self.rng))
         measured, verdict = find(rows, "`arena` frag_rss, geometric mean")
-        self.assertEqual((measured, verdict), ("0.90x", "met"))
+        self.assertEqual((measured, verdict), ("0.90x, 95% interval 0.90-0.90", "met"))
         self.assertIn("0 of 3 above", find(rows, "`arena`: no trace's frag_rss above")[0])
 
     def test_arena_and_glibc_on_no_common_trace(self):
@@ -211,8 +236,9 @@ class ReplayTargets(unittest.TestCase):
                           crafted.MACHINE)
         _, rows = run_targets(directory)
         self.assertEqual(find(rows, "`arena` throughput, geometric mean over 2 traces"),
-                         ("2.10x", "met"))
-        self.assertEqual(find(rows, "`arena` frag_rss, geometric mean"), ("1.00x", "met"))
+                         ("2.10x, 95% interval 2.10-2.10", "met"))
+        self.assertEqual(find(rows, "`arena` frag_rss, geometric mean"),
+                         ("1.00x, 95% interval 1.00-1.00, the bound inside it", "met"))
         arena = {"allocator": "arena", "block_size": 16}
         self.assertTrue(targets.at_default_config(dict(arena, huge_pages_from=None)))
         self.assertTrue(targets.at_default_config(arena), "a file without the column")
