@@ -882,10 +882,6 @@ void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) INTERNAL
 /* Flushes the medium cache, then unmaps every medium segment of h that holds
  * no used block, the last one too (heap_release_idle). */
 void tlsf_release_empty_segments(heap_t *h) INTERNAL;
-/* The same for heap_grew, except that a block younger than PURGE_DELAY_TICKS
- * and smaller than 2 MiB (tlsf.c: PURGE_EXACT_BELOW) gives only what is still
- * wanted, from its end: a page more at most. */
-void tlsf_purge_growth(heap_t *h, size_t keep, uint32_t now) INTERNAL;
 /* Puts every cached medium block on the lists, coalesced. */
 void tlsf_cache_flush(heap_t *h) INTERNAL;
 /* Dirty medium memory: the lists' dirty bytes and the cache. */

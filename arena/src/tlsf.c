@@ -47,12 +47,6 @@
 /* header, links and epoch, footer */
 #define MB_SMALLEST (MB_HDR + 3 * sizeof(uint64_t) + sizeof(size_t))
 #define PURGE_MIN_BLOCK ((size_t)32 << 10) /* smaller free blocks are never purged */
-/* A growth's purge (tlsf_purge_growth) takes a young free block below this
- * only in part. Blocks the cache's sizes cover come back soon (gen-powerlaw's,
- * up to 1 MiB: taken whole, 6,200 of its 13,200 page faults); larger ones are
- * buffers that rarely do (git's: taken in part, its max RSS 0.82x -> 1.07x
- * glibc's). */
-#define PURGE_EXACT_BELOW ((size_t)2 << 20)
 #define TLSF_LINEAR_MAX ((size_t)1 << TLSF_FL_SHIFT)
 
 struct mblock {
@@ -1029,17 +1023,17 @@ void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
  * until at least `bytes` went back or none is left. From the end, because a
  * split hands out the front of a block first: the pages kept are the ones
  * reused soonest. */
-static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
+static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b) {
     tlsf_t *t = &h->tlsf;
     size_t first, end, purged = 0;
     mb_inner_pages(s, b, &first, &end);
-    for (size_t i = end; i > first && purged < bytes;) { /* pages [run, i) go back in one call */
+    for (size_t i = end; i > first;) { /* pages [run, i) go back in one call */
         if (!touched_get(s, i - 1)) {
             i--;
             continue;
         }
         size_t run = i;
-        while (run > first && touched_get(s, run - 1) && purged + (i - run) * OS_PAGE < bytes) run--;
+        while (run > first && touched_get(s, run - 1)) run--;
         /* A page whose bit is clear reads as zero (tlsf_calloc skips it): the bits
          * go only when the kernel dropped the pages. Locked memory it refuses. */
         void *from = (uint8_t *)s + run * OS_PAGE;
@@ -1057,22 +1051,17 @@ static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b, size_t bytes) {
     mb_links(b)->dirty_pages -= (uint32_t)(purged / OS_PAGE);
 }
 
-/* Purges at least `bytes` of free block b (all of it when it holds less);
- * when that is all of a whole segment (not the heap's only medium one),
- * unmaps the segment instead. */
-static void tlsf_purge_or_release(heap_t *h, mblock *b, size_t bytes) {
+/* Purges free block b whole; when it is all of a segment (not the heap's only
+ * medium one), unmaps the segment instead. */
+static void tlsf_purge_or_release(heap_t *h, mblock *b) {
     segment_t *s = segmap_lookup(b);
-    size_t dirty = (size_t)mb_links(b)->dirty_pages * OS_PAGE;
-    if (bytes >= dirty && tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL))
+    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL))
         tlsf_segment_release(h, s);
     else
-        tlsf_purge_block(h, s, b, bytes);
+        tlsf_purge_block(h, s, b);
 }
 
-/* tlsf_purge and tlsf_purge_growth: with `exact`, a block free for less than
- * the purge delay and smaller than PURGE_EXACT_BELOW gives only what is still
- * wanted (tlsf_purge_block); any other block goes whole. */
-static void tlsf_purge_down_to(heap_t *h, size_t keep, bool spare_young, bool exact, uint32_t now) {
+void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     tlsf_t *t = &h->tlsf;
     if (t->cache_blocks && tlsf_dirty_bytes(t) > keep) tlsf_cache_flush(h);
     for (int fl = TLSF_FL_COUNT - 1; fl >= 0 && t->dirty_bytes > keep; fl--) {
@@ -1083,16 +1072,13 @@ static void tlsf_purge_down_to(heap_t *h, size_t keep, bool spare_young, bool ex
                 mblock *next = mb_links(b)->next;
                 bool young = purge_young(now, mb_links(b)->since);
                 if (mb_links(b)->dirty_pages && !(spare_young && young))
-                    tlsf_purge_or_release(h, b, exact && young && mb_size(b) < PURGE_EXACT_BELOW ? t->dirty_bytes - keep : SIZE_MAX);
+                    tlsf_purge_or_release(h, b);
                 b = next;
             }
         }
     }
 }
 
-void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) { tlsf_purge_down_to(h, keep, spare_young, false, now); }
-
-void tlsf_purge_growth(heap_t *h, size_t keep, uint32_t now) { tlsf_purge_down_to(h, keep, false, true, now); }
 
 /* ---- check --------------------------------------------------------------- */
 
