@@ -775,9 +775,9 @@ static size_t heap_dirty_other(const heap_t *h, segment_kind kind) { return heap
  * footprint and serves nothing (sqlite's trace turns 4 MiB of small blocks
  * into medium ones): as much of it goes back to the OS as the growth touches,
  * down to half the budget floor, in heap_purge's order. Memory freed within
- * the delay stays: it is what comes back at once (taking it, young or not,
- * cost gen-powerlaw 1.12x -> 1.35x glibc's throughput, sqlite 1.19x -> 1.48x,
- * python-json 1.30x -> 1.57x, a fault per 4 KiB brought back; docs/design.md). */
+ * the delay stays: it is what comes back at once (sparing it took
+ * gen-powerlaw from 1.12x to 1.35x glibc's throughput, sqlite 1.19x to 1.48x,
+ * python-json 1.30x to 1.57x: a fault per 4 KiB taken back; docs/design.md). */
 void heap_grew(heap_t *h, segment_kind kind, size_t fresh) {
     /* Cached medium blocks serve their own size only: when the heap grows,
      * they go back to the lists, where any medium request can have them. */

@@ -1018,11 +1018,9 @@ void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
 
 /* ---- purging ------------------------------------------------------------- */
 
-/* Hands back touched OS pages inside free block b of segment s, keeping its
- * links and its footer, if it has one: from its end, a run of pages per call,
- * until at least `bytes` went back or none is left. From the end, because a
- * split hands out the front of a block first: the pages kept are the ones
- * reused soonest. */
+/* Hands back every touched OS page inside free block b of segment s, keeping
+ * its links and its footer, if it has one: a run of pages per call, from its
+ * end; a call the kernel refuses stops it, the rest kept dirty. */
 static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b) {
     tlsf_t *t = &h->tlsf;
     size_t first, end, purged = 0;
@@ -1078,7 +1076,6 @@ void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
         }
     }
 }
-
 
 /* ---- check --------------------------------------------------------------- */
 
