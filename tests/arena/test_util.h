@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 
 #include "arena.h"
+#include "../common/resident.h"
 
 struct ArenaConfigParam {
     arena_policy policy;
@@ -83,6 +84,27 @@ inline size_t ResidentOSPages(const std::set<uintptr_t> &pages, const std::set<u
         if ((!except || !except->count(o)) && mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) n++;
     }
     return n;
+}
+
+// Whether the OS page at os_page is resident now, by mincore.
+inline bool Resident(uintptr_t os_page) {
+    unsigned char v = 0;
+    return mincore(reinterpret_cast<void *>(os_page), 4096, &v) == 0 && (v & 1);
+}
+
+// How many whole OS pages of [p, p + n) are resident now.
+inline size_t ResidentWholeOSPages(const void *p, size_t n) {
+    uintptr_t b = reinterpret_cast<uintptr_t>(p);
+    size_t count = 0;
+    for (uintptr_t o = (b + 4095) & ~uintptr_t{4095}; o + 4096 <= b + n; o += 4096) count += Resident(o);
+    return count;
+}
+
+// Resident memory of this process (the sanitizer's shadow aside: resident.h).
+inline size_t ResidentBytes() {
+    size_t bytes = resident_bytes();
+    if (!bytes) ADD_FAILURE() << "cannot read /proc/self/statm";
+    return bytes;
 }
 
 // Records misuse reports instead of aborting, for the tests that provoke them.

@@ -15,7 +15,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "resident.h"
 #include "test_util.h"
 
 namespace {
@@ -606,13 +605,6 @@ TEST(SeedPolicy, TheLargestFreeBlockIsServedWithoutANewRegion) {
     }
 }
 
-// Resident memory of this process (the sanitizer's shadow aside: resident.h).
-size_t ResidentBytes() {
-    size_t bytes = resident_bytes();
-    if (!bytes) ADD_FAILURE() << "cannot read /proc/self/statm";
-    return bytes;
-}
-
 TEST(DefaultPolicy, FreedMemoryGoesBackToTheOs) {
     arena_t *a = arena_create(nullptr);
     size_t before = ResidentBytes();
@@ -715,130 +707,6 @@ TEST(DefaultPolicy, CallocClearsWrittenMemoryOfACoalescedBlock) {
     for (size_t i = 0; i < n; i++) ASSERT_EQ(z[i], 0) << "offset " << i;
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
-}
-
-// Sleeps past the purge delay (64 ticks of 2^20 TSC cycles on x86-64: 67 ms
-// even at a 1 GHz TSC; 26 ms elsewhere), so that memory freed before the call
-// counts as old.
-void WaitPastThePurgeDelay() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
-
-// Free pages serve only small blocks and free TLSF blocks only medium ones.
-// Frees `freed` bytes of one kind while `kept` bytes stay live, lets them age
-// past the purge delay, then grows the other kind by as much into fresh memory:
-// what the first kind kept unused that long must go back to the OS as the
-// second grows, or resident memory rises by the whole growth: 4.3-4.8 MiB
-// measured without the conversion, 1-2.7 MiB with it (the upper end under
-// ASan, whose shadow memory grows too).
-size_t ResidentRiseWhenTheOtherKindGrows(size_t freed_size, size_t grown_size) {
-    const size_t kMiB4 = (size_t)4 << 20;
-    arena_t *a = arena_create(nullptr);
-    std::vector<void *> kept, freed, grown;
-    kept.reserve(kMiB4 / 64);
-    freed.reserve(kMiB4 / 64);
-    grown.reserve(kMiB4 / 64);
-    for (size_t n = 0; n < kMiB4; n += grown_size) kept.push_back(memset(arena_malloc(a, grown_size), 1, grown_size));
-    for (size_t n = 0; n < kMiB4; n += freed_size) freed.push_back(memset(arena_malloc(a, freed_size), 2, freed_size));
-    for (void *p : freed) arena_free(a, p);
-    WaitPastThePurgeDelay();
-    size_t before = ResidentBytes();
-    for (size_t n = 0; n < kMiB4; n += grown_size) grown.push_back(memset(arena_malloc(a, grown_size), 3, grown_size));
-    size_t rise = ResidentBytes() - before;
-    EXPECT_EQ(arena_check(a), 0);
-    arena_destroy(a);
-    return rise;
-}
-
-TEST(DefaultPolicy, FreePagesGoBackWhenMediumBlocksGrowIntoFreshMemory) {
-    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(64, 8192), (size_t)7 << 19);
-}
-
-TEST(DefaultPolicy, FreeMediumBlocksGoBackWhenSmallBlocksGrowIntoFreshMemory) {
-    EXPECT_LT(ResidentRiseWhenTheOtherKindGrows(8192, 64), (size_t)7 << 19);
-}
-
-// Resident bytes of the whole OS pages inside [p, p + n), by mincore: memory
-// arena freed stays mapped until its segment goes.
-size_t ResidentInside(const void *p, size_t n) {
-    uintptr_t begin = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, end = ((uintptr_t)p + n) & ~(uintptr_t)4095;
-    if (end <= begin) return 0;
-    std::vector<unsigned char> pages((end - begin) / 4096);
-    if (mincore((void *)begin, end - begin, pages.data()) != 0) return 0;
-    size_t resident = 0;
-    for (unsigned char v : pages) resident += v & 1;
-    return resident * 4096;
-}
-
-// Medium blocks of `size` bytes, each followed by a live 2000-byte block so
-// that none coalesces with another, all written, then freed. Returns the
-// freed blocks; the live ones go to *separators.
-std::vector<void *> FreeSeparatedMediumBlocks(arena_t *a, size_t size, int count, std::vector<void *> *separators) {
-    std::vector<void *> freed;
-    for (int i = 0; i < count; i++) {
-        freed.push_back(memset(arena_malloc(a, size), 1, size));
-        separators->push_back(memset(arena_malloc(a, 2000), 1, 2000));
-    }
-    for (void *p : freed) arena_free(a, p);
-    return freed;
-}
-
-size_t ResidentInsideAll(const std::vector<void *> &blocks, size_t size) {
-    size_t resident = 0;
-    for (void *p : blocks) resident += ResidentInside(p, size);
-    return resident;
-}
-
-// Frees `count` separated medium blocks of `size` bytes, waits past the purge
-// delay when `aged`, then grows the small blocks by `small_blocks` x 64 bytes
-// in fresh pages. Returns how much of the freed blocks was resident before the
-// growth and after it.
-struct Resident {
-    size_t before, after;
-};
-Resident ResidentAroundSmallGrowth(size_t size, int count, int small_blocks, bool aged) {
-    arena_t *a = arena_create(nullptr);
-    std::vector<void *> small, separators;
-    small.push_back(arena_malloc(a, 64));  // the small segment exists before
-    std::vector<void *> freed = FreeSeparatedMediumBlocks(a, size, count, &separators);
-    EXPECT_EQ(arena_check(a), 0);
-    if (aged) WaitPastThePurgeDelay();
-    Resident r;
-    r.before = ResidentInsideAll(freed, size);
-    for (int i = 0; i < small_blocks; i++) small.push_back(memset(arena_malloc(a, 64), 2, 64));
-    r.after = ResidentInsideAll(freed, size);
-    EXPECT_EQ(arena_check(a), 0);
-    for (void *p : small) arena_free(a, p);
-    for (void *p : separators) arena_free(a, p);
-    EXPECT_EQ(arena_check(a), 0);
-    arena_destroy(a);
-    return r;
-}
-
-// Medium blocks freed within the purge delay are what comes back at once: a
-// growth of the small blocks leaves them resident (purging 1 MiB blocks for a
-// few KiB of small ones cost gen-powerlaw 6,000 page faults of its 13,000 and
-// sqlite 1.19x -> 1.48x glibc's throughput). A thread descheduled past the
-// delay in the middle would see them old, so the scenario gets three tries.
-// The budget may take some of the freed blocks at once: 3 MiB of the six must
-// stay resident.
-TEST(DefaultPolicy, SmallGrowthLeavesYoungFreeMediumBlocksResident) {
-    size_t purged = SIZE_MAX;
-    for (int attempt = 0; attempt < 3 && purged >= ((size_t)64 << 10); attempt++) {
-        Resident r = ResidentAroundSmallGrowth(1 << 20, 6, 2048, false);  // 128 KiB of small blocks
-        purged = r.before > ((size_t)3 << 20) ? r.before - r.after : SIZE_MAX;
-    }
-    EXPECT_LT(purged, (size_t)64 << 10) << "the growth purged young blocks (or the budget took the freed ones)";
-}
-
-// Once past the delay they go, whole, as much as the growth touches at least:
-// git's multi-MiB buffers, purged only as much as each growth touched, kept
-// its max RSS at 1.07x glibc's instead of 0.82x.
-TEST(DefaultPolicy, SmallGrowthPurgesOldFreeMediumBlocksWhole) {
-    const size_t kBig = (size_t)3 << 20;  // in a 4 MiB segment with its separator
-    Resident r = {0, 0};
-    for (int attempt = 0; attempt < 3 && r.before <= ((size_t)5 << 19); attempt++)
-        r = ResidentAroundSmallGrowth(kBig, 1, 256, true);  // 16 KiB of small blocks
-    ASSERT_GT(r.before, (size_t)5 << 19) << "the freed block was purged before the growth, three times";
-    EXPECT_LT(r.after, (size_t)64 << 10) << "of " << r.before;
 }
 
 // An arena holding one small block makes resident its own struct (12 KiB),
