@@ -501,8 +501,9 @@ _Static_assert(MAX_REGION <= UINT32_MAX && MEDIUM_MAX <= UINT32_MAX, "a small or
  * - huge_cache holds huge_cache_count segments of huge_cache_bytes bytes;
  * - dirty memory (free pages, free TLSF blocks, the huge cache) stays within
  *   the hard limit of heap_purge_maybe after every free (the budget plus at
- *   most PURGE_TEARDOWN_FACTOR x live bytes), and memory goes back to the OS
- *   only there.
+ *   most PURGE_TEARDOWN_FACTOR x live bytes), but for free pages and blocks
+ *   younger than PURGE_DELAY_TICKS while the heap has not torn down, and
+ *   memory goes back to the OS only there.
  * - stats.live_* equal the sums over every live block of this heap.
  */
 /* heap->mode: a heap in a mode runs only its slow paths (its direct pages stay
