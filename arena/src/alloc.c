@@ -723,15 +723,18 @@ static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
  * again, but at most PURGE_TEARDOWN_FACTOR times what it holds: at its peak a
  * heap keeps little (free memory of the wrong kind there only adds to the
  * peak); below it, it keeps the memory it will want back when its live bytes
- * rise again (gen-large dips to a quarter of its peak and back). Near its peak
- * the limit takes only memory free for the purge delay: what was freed within
- * it is churn the next requests take back (sqlite's trace, at 8.7 MiB live,
- * held 5.8 MiB of such free medium blocks; purging them cost 740 of its 3,400
- * page faults and lowered no resident peak). Cached huge mappings go whatever
- * their age: one serves only a huge request of about its size, and the free
- * that caches one reaches here with the block still counted live (a 64 MiB
- * block freed with 100 bytes left live stayed resident). A heap that tears
- * down (the teardown cap applies) is back at the budget at once. */
+ * rise again (gen-large dips to a quarter of its peak and back). Until the
+ * heap tears down, the limit takes only memory free for the purge delay: near
+ * the peak, where it fires, what was freed within the delay is churn the next
+ * requests take back (sqlite's trace, at 8.7 MiB live, held 5.8 MiB of such
+ * free medium blocks; purging them cost 740 of its 3,400 page faults and
+ * lowered no resident peak). The price: a heap that stops at such a moment
+ * keeps that memory until its next free past the delay, or a trim. Cached
+ * huge mappings go whatever their age: one serves only a huge request of
+ * about its size, and the free that caches one reaches here with the block
+ * still counted live (a 64 MiB block freed with 100 bytes left live stayed
+ * resident). A heap that tears down (the teardown cap applies) is back at the
+ * budget at once. */
 static NOINLINE void heap_purge_over_budget(heap_t *h, size_t budget) {
     uint32_t now = h->clock_now = purge_clock();
     if (now != h->purge_last) {
