@@ -31,6 +31,12 @@ void internal_hook_wait_purge_delay(void) {
     while (purge_clock() - start <= PURGE_DELAY_TICKS) nanosleep(&step, NULL);
 }
 
+/* The purge clock now, and the delay in its ticks: a test of young memory
+ * can tell whether its steps took longer than the delay (a descheduled
+ * thread, a loaded machine) and try again. */
+uint32_t internal_hook_purge_clock(void) { return purge_clock(); }
+uint32_t internal_hook_purge_delay_ticks(void) { return PURGE_DELAY_TICKS; }
+
 /* Leaves explicit arena a's heap as a thread that vanished at fork inside
  * segment_new's linking would leave it: a fresh segment that the first small
  * segment's `prev` names but the list's head does not. Returns that segment's
