@@ -703,15 +703,16 @@ static void heap_purge_adapt(heap_t *h) {
 
 /* Hands back dirty memory until at most `keep` bytes stay: cached huge
  * mappings first (one munmap each), then the oldest free pages, then the
- * largest free blocks; with spare_young, only memory that has been free for
- * PURGE_DELAY_TICKS. */
-static void heap_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
+ * largest free blocks; with spare_young_mappings, only mappings cached for
+ * PURGE_DELAY_TICKS, with spare_young_blocks, only pages and blocks free
+ * that long. */
+static void heap_purge(heap_t *h, size_t keep, bool spare_young_mappings, bool spare_young_blocks, uint32_t now) {
     size_t others = h->dirty_page_bytes + tlsf_dirty_bytes(&h->tlsf);
-    huge_purge(h, keep > others ? keep - others : 0, spare_young, now);
+    huge_purge(h, keep > others ? keep - others : 0, spare_young_mappings, now);
     others = tlsf_dirty_bytes(&h->tlsf) + h->huge_cache_bytes;
-    page_purge(h, keep > others ? keep - others : 0, spare_young, now);
+    page_purge(h, keep > others ? keep - others : 0, spare_young_blocks, now);
     others = h->dirty_page_bytes + h->huge_cache_bytes;
-    tlsf_purge(h, keep > others ? keep - others : 0, spare_young, now);
+    tlsf_purge(h, keep > others ? keep - others : 0, spare_young_blocks, now);
 }
 
 /* Free memory that is reused soon should stay resident (handing it back costs
@@ -741,17 +742,13 @@ static NOINLINE void heap_purge_over_budget(heap_t *h, size_t budget) {
         h->purge_last = now;
         heap_purge_adapt(h);
         budget = heap_purge_budget(h);
-        heap_purge(h, budget / 2, true, now);
+        heap_purge(h, budget / 2, true, true, now);
     }
     size_t live = h->stats.live_bytes, below_peak = h->stats.peak_live_bytes - live;
     size_t keep_for_peak = below_peak + budget, teardown = live * PURGE_TEARDOWN_FACTOR + heap_purge_earned(h);
     bool torn_down = keep_for_peak > teardown;
     if (torn_down) keep_for_peak = teardown;
-    if (heap_dirty_total(h) > budget + keep_for_peak) {
-        size_t others = h->dirty_page_bytes + tlsf_dirty_bytes(&h->tlsf);
-        huge_purge(h, budget > others ? budget - others : 0, false, now);
-        heap_purge(h, budget, !torn_down, now);
-    }
+    if (heap_dirty_total(h) > budget + keep_for_peak) heap_purge(h, budget, false, !torn_down, now);
 }
 
 /* The check in front, without the slow part's stack frame: every medium free
@@ -761,7 +758,7 @@ void heap_purge_maybe(heap_t *h) {
     if (unlikely(heap_dirty_total(h) > budget)) heap_purge_over_budget(h, budget);
 }
 
-void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, 0); }
+void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, false, 0); }
 
 bool heap_trim(heap_t *h) {
     bool released = page_trim(h) > 0 || heap_dirty_total(h) > 0;
