@@ -75,21 +75,19 @@ inline void AddOSPages(const void *p, size_t n, std::set<uintptr_t> *into) {
     for (uintptr_t o = b & ~(uintptr_t)4095; o < b + n; o += 4096) into->insert(o);
 }
 
-// How many of `pages` (OS page addresses) are resident, by mincore, leaving out
-// those in *except.
-inline size_t ResidentOSPages(const std::set<uintptr_t> &pages, const std::set<uintptr_t> *except = nullptr) {
-    size_t n = 0;
-    for (uintptr_t o : pages) {
-        unsigned char v = 0;
-        if ((!except || !except->count(o)) && mincore(reinterpret_cast<void *>(o), 4096, &v) == 0 && (v & 1)) n++;
-    }
-    return n;
-}
-
 // Whether the OS page at os_page is resident now, by mincore.
 inline bool Resident(uintptr_t os_page) {
     unsigned char v = 0;
     return mincore(reinterpret_cast<void *>(os_page), 4096, &v) == 0 && (v & 1);
+}
+
+// How many of `pages` (OS page addresses) are resident, leaving out those in
+// *except.
+inline size_t ResidentOSPages(const std::set<uintptr_t> &pages, const std::set<uintptr_t> *except = nullptr) {
+    size_t n = 0;
+    for (uintptr_t o : pages)
+        if ((!except || !except->count(o)) && Resident(o)) n++;
+    return n;
 }
 
 // How many whole OS pages of [p, p + n) are resident now (one mincore call:

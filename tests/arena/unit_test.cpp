@@ -8,7 +8,6 @@
 #include <cstring>
 #include <random>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include <fcntl.h>
