@@ -359,7 +359,21 @@ static NOINLINE void *page_malloc_search(heap_t *h, size_t size, unsigned cls) {
         if (!pg->free && pg->parked) page_unpark(h, pg);
         if (pg->capacity < pg->reserved && !pg->free) {
             /* Blocks freed elsewhere in the queue before memory never touched. */
-            page_t *other = page_carve_touches_fresh(pg) ? queue_back_with_free(q) : NULL;
+            bool fresh = page_carve_touches_fresh(pg);
+            if (fresh && pg->next && pg->next->free) {
+                /* The next page has blocks listed: it serves, and this page
+                 * goes to the back, to carve once every page ahead of it has
+                 * run out. Left second, it would come first again each time
+                 * the page ahead ran out, a search each (after random frees
+                 * most pages list a block or two: taking the back page
+                 * whatever it held, with this one second, cost gen-random 15%
+                 * more instructions per op; this, 5%). */
+                queue_remove(q, pg);
+                queue_push_back(q, pg);
+                direct_update(h, cls);
+                continue;
+            }
+            page_t *other = fresh ? queue_back_with_free(q) : NULL;
             if (other) {
                 queue_remove(q, other);
                 queue_push_front(q, other);

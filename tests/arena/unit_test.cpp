@@ -826,6 +826,60 @@ TEST(DefaultPolicy, BlocksFreedIntoAFullPageAreReusedBeforeFreshMemory) {
     arena_destroy(a);
 }
 
+// So do a few blocks, far less than a carve hands out (random frees leave most
+// pages so): the page that would carve goes behind them, and carves once they
+// are used up.
+TEST(DefaultPolicy, AFewBlocksFreedIntoAFullPageAreReusedBeforeFreshMemory) {
+    for (size_t size : {64, 512}) {
+        SCOPED_TRACE(size);
+        arena_t *a = arena_create(nullptr);
+        // Past the power-of-two classes of a young heap (the class's page would change).
+        void *ballast = arena_malloc(a, 32768);
+        ASSERT_NE(ballast, nullptr);
+        // The class's first page full, and a second one carved to the end of an OS page.
+        std::vector<void *> blocks;
+        uintptr_t first_page = 0;
+        size_t in_first = 0;
+        for (;;) {
+            void *p = arena_malloc(a, size);
+            ASSERT_NE(p, nullptr);
+            memset(p, 1, size);
+            blocks.push_back(p);
+            const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+            if (!first_page) first_page = at & ~(uintptr_t)16383;
+            if ((at & ~(uintptr_t)16383) == first_page) in_first++;
+            else if ((at + size) % 4096 == 0) break;
+            ASSERT_LT(blocks.size(), 1000u);
+        }
+        ASSERT_GT(in_first, 2u);
+        const size_t per_page = in_first;
+        // Three blocks of the first page come back: under an OS page's worth.
+        std::set<void *> freed;
+        for (size_t i : {size_t{1}, per_page / 2, per_page - 2}) {
+            arena_free(a, blocks[i]);
+            freed.insert(blocks[i]);
+            blocks[i] = nullptr;
+        }
+        // The second page has carved all it touched: the freed blocks come
+        // next, then its fresh memory.
+        std::vector<void *> next;
+        for (size_t i = 0; i < freed.size() + 1; i++) {
+            next.push_back(arena_malloc(a, size));
+            ASSERT_NE(next.back(), nullptr);
+        }
+        for (size_t i = 0; i < freed.size(); i++)
+            EXPECT_EQ(freed.count(next[i]), 1u) << "allocation " << i << " was carved from fresh memory";
+        EXPECT_EQ(freed.count(next.back()), 0u);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(next.back()),
+                  reinterpret_cast<uintptr_t>(blocks.back()) + size) << "the second page carves on";
+        EXPECT_EQ(arena_check(a), 0);
+        for (void *p : blocks) arena_free(a, p);
+        for (void *p : next) arena_free(a, p);
+        arena_free(a, ballast);
+        arena_destroy(a);
+    }
+}
+
 // A page that held many blocks and now holds few gives the OS pages on which
 // none is live back to the OS when the heap grows; its free blocks there come
 // back (zero-filled memory, faulted in again) once it has nothing else.
