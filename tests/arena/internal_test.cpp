@@ -616,6 +616,21 @@ struct FreedResident {
     }
 };
 
+// How much of `freed` (blocks of `size` bytes, the last freed at purge-clock
+// `freed_at`) is resident before `step` and after it, past the purge delay
+// first when `aged`.
+template <typename Step>
+static FreedResident FreedResidentAround(const std::vector<void *> &freed, size_t size, uint32_t freed_at, bool aged,
+                                         Step step) {
+    if (aged) internal_hook_wait_purge_delay();
+    FreedResident r;
+    r.before = ResidentInsideAll(freed, size);
+    step();
+    r.ticks = internal_hook_purge_clock() - freed_at;
+    r.after = ResidentInsideAll(freed, size);
+    return r;
+}
+
 // Runs `scenario` until one try stays within the purge delay (at most five):
 // on a loaded machine a thread descheduled in the middle sees young blocks
 // turn old. Returns that try, or nothing when every try took longer; *tries
@@ -644,12 +659,9 @@ static FreedResident ResidentAroundSmallGrowth(size_t size, int count, int small
     std::vector<void *> freed = FreeSeparatedMediumBlocks(a, size, count, &separators);
     uint32_t freed_at = internal_hook_purge_clock();
     EXPECT_EQ(arena_check(a), 0);
-    if (aged) internal_hook_wait_purge_delay();
-    FreedResident r;
-    r.before = ResidentInsideAll(freed, size);
-    for (int i = 0; i < small_blocks; i++) small.push_back(memset(arena_malloc(a, 64), 2, 64));
-    r.ticks = internal_hook_purge_clock() - freed_at;
-    r.after = ResidentInsideAll(freed, size);
+    FreedResident r = FreedResidentAround(freed, size, freed_at, aged, [&] {
+        for (int i = 0; i < small_blocks; i++) small.push_back(memset(arena_malloc(a, 64), 2, 64));
+    });
     EXPECT_EQ(arena_check(a), 0);
     for (void *p : small) arena_free(a, p);
     for (void *p : separators) arena_free(a, p);
@@ -705,12 +717,7 @@ static FreedResident ResidentAroundChurnAtThePeak(bool aged) {
     uint32_t freed_at = internal_hook_purge_clock();
     for (int i = 0; i < 50; i++) live.push_back(arena_malloc(a, grown_size));
     void *trigger = arena_malloc(a, (size_t)3 << 20);
-    if (aged) internal_hook_wait_purge_delay();
-    FreedResident r;
-    r.before = ResidentInsideAll(freed, hole);
-    arena_free(a, trigger);
-    r.ticks = internal_hook_purge_clock() - freed_at;
-    r.after = ResidentInsideAll(freed, hole);
+    FreedResident r = FreedResidentAround(freed, hole, freed_at, aged, [&] { arena_free(a, trigger); });
     EXPECT_EQ(arena_check(a), 0);
     for (void *p : live) arena_free(a, p);
     for (void *p : separators) arena_free(a, p);
