@@ -839,7 +839,7 @@ TEST(DefaultPolicy, AFewBlocksFreedIntoAFullPageAreReusedBeforeFreshMemory) {
         // The class's first page full, and a second one carved to the end of an OS page.
         std::vector<void *> blocks;
         uintptr_t first_page = 0;
-        size_t in_first = 0;
+        size_t per_page = 0;  // blocks of the first page
         for (;;) {
             void *p = arena_malloc(a, size);
             ASSERT_NE(p, nullptr);
@@ -847,12 +847,11 @@ TEST(DefaultPolicy, AFewBlocksFreedIntoAFullPageAreReusedBeforeFreshMemory) {
             blocks.push_back(p);
             const uintptr_t at = reinterpret_cast<uintptr_t>(p);
             if (!first_page) first_page = at & ~(uintptr_t)16383;
-            if ((at & ~(uintptr_t)16383) == first_page) in_first++;
+            if ((at & ~(uintptr_t)16383) == first_page) per_page++;
             else if ((at + size) % 4096 == 0) break;
             ASSERT_LT(blocks.size(), 1000u);
         }
-        ASSERT_GT(in_first, 2u);
-        const size_t per_page = in_first;
+        ASSERT_GT(per_page, 2u);
         // Three blocks of the first page come back: under an OS page's worth.
         std::set<void *> freed;
         for (size_t i : {size_t{1}, per_page / 2, per_page - 2}) {
