@@ -471,7 +471,7 @@ static NOINLINE void page_release(heap_t *h, page_t *pg) {
     pg->state = PAGE_FREE;
     pg->dirty = pg->touched_pages > 0;
     if (pg->dirty) {
-        pg->dirty_since = (uint16_t)heap_clock(h);
+        pg->dirty_since = (uint16_t)heap_clock_read(h);
         queue_push_front(&h->free_dirty, pg);
         h->dirty_page_bytes += page_touched_bytes(pg);
     } else {

@@ -274,13 +274,15 @@ static void mb_touch_footer(segment_t *s, mblock *b) {
     if (!mb_at_end(s, mb_next(b))) touched_mark(s, (uintptr_t)mb_next(b) - sizeof(size_t), (uintptr_t)mb_next(b), NULL);
 }
 
-/* Puts free block b on its list, holding dirty_pages touched pages (mb_dirty_pages). */
-static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages) {
+/* Puts free block b on its list, holding dirty_pages touched pages
+ * (mb_dirty_pages), free since purge_clock() `since` (heap_clock_read for a
+ * block freed now, heap_clock_last for the rest of a cut). */
+static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages, uint32_t since) {
     tlsf_t *t = &h->tlsf;
     unsigned fl, sl;
     tlsf_mapping(mb_size(b), &fl, &sl);
     mlinks *l = mb_links(b);
-    l->since = heap_clock(h);
+    l->since = since;
     l->dirty_pages = dirty_pages;
     l->prev = NULL;
     l->next = t->heads[fl][sl];
@@ -292,7 +294,9 @@ static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages) {
     t->free_blocks++;
     t->dirty_bytes += (size_t)l->dirty_pages * OS_PAGE;
 }
-static void tlsf_insert(heap_t *h, segment_t *s, mblock *b) { tlsf_insert_counted(h, b, mb_dirty_pages(s, b)); }
+static void tlsf_insert(heap_t *h, segment_t *s, mblock *b, uint32_t since) {
+    tlsf_insert_counted(h, b, mb_dirty_pages(s, b), since);
+}
 
 /* A heap in a mode verifies a free block's links and footer, which lie in
  * its payload where a write after free lands, before following them: x is a
@@ -416,7 +420,7 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
     s->first_block = first;
     s->sentinel = first + size; /* no footer for b: it ends the segment */
     mb_touch_head(s, b);
-    tlsf_insert(h, s, b);
+    tlsf_insert(h, s, b, heap_clock_read(h));
 }
 
 /* A new MEDIUM segment with a free block of at least `block` bytes: a region,
@@ -534,7 +538,7 @@ static void tlsf_split_tail(heap_t *h, segment_t *s, mblock *b, size_t size, uin
         }
     }
     mb_touch_head(s, rest); /* below its inner pages; its footer is b's */
-    tlsf_insert_counted(h, rest, rest_dirty);
+    tlsf_insert_counted(h, rest, rest_dirty, heap_clock_last(h));
 }
 
 /* Marks b used for a request of n bytes. */
@@ -547,7 +551,7 @@ static void *tlsf_use(segment_t *s, mblock *b, size_t n) {
     return p;
 }
 
-static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b);
+static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b, uint32_t now);
 void tlsf_cache_flush(heap_t *h);
 
 /* ---- the cache of freed blocks ---------------------------------------------
@@ -638,10 +642,11 @@ static inline void *tlsf_cache_serve(heap_t *h, size_t size) {
 void tlsf_cache_flush(heap_t *h) {
     tlsf_t *t = &h->tlsf;
     memset(t->cache_wanted, 0, sizeof t->cache_wanted);
+    uint32_t now = heap_clock_read(h);
     for (unsigned bin = 0; bin < TLSF_CACHE_BINS && t->cache_blocks; bin++) {
         while (t->cache[bin]) {
             mblock *b = tlsf_cache_pop(t, bin);
-            tlsf_free_block(h, cache_link_of(b)->segment, b);
+            tlsf_free_block(h, cache_link_of(b)->segment, b, now);
         }
     }
 }
@@ -712,11 +717,11 @@ static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero
         ARENA_ASSERT(b != NULL);
     }
     tlsf_remove(t, b);
-    uint32_t dirty_pages = mb_links(b)->dirty_pages;
+    uint32_t dirty_pages = mb_links(b)->dirty_pages, since = mb_links(b)->since;
     segment_t *s = segmap_lookup(b);
     if (t->cache_blocks && tlsf_would_fault(s, b, search)) {
         /* Growing while the cache holds blocks that, coalesced, may serve. */
-        tlsf_insert_counted(h, b, dirty_pages);
+        tlsf_insert_counted(h, b, dirty_pages, since);
         tlsf_cache_flush(h);
         b = tlsf_find(t, search);
         if (!b) b = tlsf_find_exact(t, search);
@@ -739,7 +744,7 @@ static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero
             mb_sf_set(front, gap | (mb_sf(front) & (MB_FREE | MB_PREV_FREE)));
             mb_set_footer(front);
             mb_touch_footer(s, front); /* its header is b's */
-            tlsf_insert(h, s, front);
+            tlsf_insert(h, s, front, heap_clock_last(h));
             dirty_pages = UINT32_MAX;
         }
     }
@@ -751,8 +756,13 @@ static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero
     return p;
 }
 
-/* Puts used block b of segment s (live bit clear) on the lists, coalesced. */
-static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
+/* Puts used block b of segment s (live bit clear) on the lists, coalesced,
+ * free since purge_clock() `now`: the free neighbours it takes in are as young
+ * as it, so a block that takes in a freed neighbour every few ticks does not
+ * age. Stamped with the mean age of its dirty pages instead (a variant
+ * measured and not kept), gen-realloc-grow took 14% more page faults, 7082
+ * against 6218 a replay, and 6% more time. */
+static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b, uint32_t now) {
     tlsf_t *t = &h->tlsf;
     size_t size = mb_size(b);
     mblock *next = mb_next(b);
@@ -771,13 +781,13 @@ static void tlsf_free_block(heap_t *h, segment_t *s, mblock *b) {
     mb_sf_set(b, size | MB_FREE); /* a free block's predecessor is never free */
     mb_footer_set(s, b);
     mb_prev_free_set(s, next, true);
-    tlsf_insert(h, s, b); /* a whole empty segment too: tlsf_purge unmaps it */
+    tlsf_insert(h, s, b, now); /* a whole empty segment too: tlsf_purge unmaps it */
 }
 
 /* Used block b of s, its live bit just cleared, goes onto the lists, then the
  * purge pass runs. */
 static void tlsf_release_to_lists(heap_t *h, segment_t *s, mblock *b) {
-    tlsf_free_block(h, s, b);
+    tlsf_free_block(h, s, b, heap_clock_read(h));
     /* The budget is never below the floor: below it, nothing to purge. */
     if (heap_dirty_total(h) > PURGE_FLOOR) heap_purge_maybe(h);
 }
@@ -841,7 +851,8 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
     size_t size = mb_size(b);
     size_t need = tlsf_block_bytes(h, n);
     if (!need) return false;
-    if (need > size) {
+    bool grew = need > size;
+    if (grew) {
         mblock *next = mb_next(b);
         if (!mb_next_free(s, next) || size + mb_size(next) < need) return false;
         tlsf_remove(t, next);
@@ -865,7 +876,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         mb_prev_free_set(s, mb_next(tail), true);
         mb_sf_set(b, need | (mb_sf(b) & MB_PREV_FREE));
         mb_touch_head(s, tail); /* its footer was a block's end already */
-        tlsf_insert(h, s, tail);
+        tlsf_insert(h, s, tail, grew ? heap_clock_last(h) : heap_clock_read(h)); /* a cut's rest, or a tail freed */
     }
     b->requested = n;
     return true;

@@ -502,19 +502,24 @@ TEST(PurgeFeedback, ANewThreadsFaultsAreNotComparedWithTheOldOnes) {
 // What the heap purges and then writes again is what grows the budget: a
 // program that frees most of its memory and builds it up again, over and
 // over, keeps it resident instead of faulting it back in each time. Blocks
-// of `size` bytes, `total` bytes of them in all, in three rounds.
+// of `size` bytes, `total` bytes of them in all, in three rounds. A medium
+// block has a live 2000-byte one after it: freed next to each other, each
+// step's block would join the last step's, and the block they make is as
+// young as its last free (tlsf_free_block), so none would age to be purged.
 static size_t LargestBoostOverRounds(size_t size, size_t total) {
     arena_t *a = arena_create(nullptr);
     if (!a) return 0;
     const size_t count = total / size, steps = std::min<size_t>(count, 16);
+    const bool separated = size >= 2000;
     size_t largest = 0;
-    std::vector<void *> blocks;
+    std::vector<void *> blocks, separators;
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < count; i++) {
             void *p = arena_malloc(a, size);
             if (!p) break;
             memset(p, 3, size);
             blocks.push_back(p);
+            if (separated) separators.push_back(arena_malloc(a, 2000));
         }
         // Freed in steps, each old enough to purge by the next.
         for (size_t step = 0; step < steps; step++) {
@@ -526,7 +531,9 @@ static size_t LargestBoostOverRounds(size_t size, size_t total) {
             largest = std::max(largest, internal_hook_purge_boost(a));
         }
         for (void *p : blocks) arena_free(a, p);
+        for (void *p : separators) arena_free(a, p);
         blocks.clear();
+        separators.clear();
     }
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
@@ -584,14 +591,18 @@ TEST(Conversion, FreeMediumBlocksGoBackWhenSmallBlocksGrowIntoFreshMemory) {
 }
 
 // Medium blocks of `size` bytes, each followed by a live 2000-byte block so
-// that none coalesces with another, all written, then freed. Returns the
-// freed blocks; the live ones go to *separators.
+// that none coalesces with another, all written, then, past the purge delay,
+// freed: their age is from their frees, not from the heap's last stamp before
+// (a free stamped with a clock read at the segment's first split made them
+// look old, and a CI run's growth purged 2 MiB of them 11 ticks after). Returns
+// the freed blocks; the live ones go to *separators.
 static std::vector<void *> FreeSeparatedMediumBlocks(arena_t *a, size_t size, int count, std::vector<void *> *separators) {
     std::vector<void *> freed;
     for (int i = 0; i < count; i++) {
         freed.push_back(memset(arena_malloc(a, size), 1, size));
         separators->push_back(memset(arena_malloc(a, 2000), 1, 2000));
     }
+    internal_hook_wait_purge_delay();
     for (void *p : freed) arena_free(a, p);
     return freed;
 }
@@ -683,6 +694,18 @@ TEST(Conversion, SmallGrowthLeavesYoungFreeMediumBlocksResident) {
     EXPECT_GT(r.before, (size_t)3 << 20) << "the budget took the freed blocks:" << tries;
     EXPECT_LT(r.before - std::min(r.before, r.after), (size_t)64 << 10)
         << "the growth purged young blocks; resident of the freed blocks before and after, each try:" << tries;
+}
+
+// A free is as young as the free itself, whatever the heap did before it: the
+// 3 MiB block was written, then left in use past the purge delay before its
+// free (FreeSeparatedMediumBlocks). Stamped with the clock the heap read at its
+// last split, it looked old and the free's own purge pass took it.
+TEST(PurgeClock, ABlockFreedAfterAPauseIsYoungFromItsFree) {
+    FreedResident r{};
+    std::string tries;
+    auto scenario = [] { return ResidentAroundSmallGrowth((size_t)3 << 20, 1, 0, false); };  // no growth
+    if (!TryWhileYoung(scenario, &r, &tries)) GTEST_SKIP() << "every try outlasted the purge delay:" << tries;
+    EXPECT_GT(r.before, (size_t)5 << 19) << "the free purged the block as old; each try:" << tries;
 }
 
 // Once past the delay they go, whole, as much as the growth touches at least:
