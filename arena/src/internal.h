@@ -550,7 +550,7 @@ typedef struct heap {
     size_t huge_cache_bytes;
     unsigned huge_cache_count;
     uint32_t purge_last;             /* purge_clock() of the last purge pass */
-    uint32_t clock_now;              /* the last purge_clock() read (heap_clock_read) */
+    uint32_t clock_now;              /* the last purge_clock() read (heap_clock_read, a purge pass) */
     size_t purge_boost;              /* budget added while purged memory keeps coming back */
     size_t grown_since_shrink;       /* fresh bytes touched since page_shrink_sparse last ran */
     size_t purged_out;               /* bytes handed back since the last purge pass */
@@ -1110,8 +1110,13 @@ static inline uint32_t purge_clock(void) {
  * freed, looked old at once and were purged within the purge delay. */
 static inline uint32_t heap_clock_read(heap_t *h) { return h->clock_now = purge_clock(); }
 static inline uint32_t heap_clock_last(const heap_t *h) { return h->clock_now; }
-/* True when something stamped at `stamp` is younger than the purge delay. */
-static inline bool purge_young(uint32_t now, uint32_t stamp) { return now - stamp < PURGE_DELAY_TICKS; }
+/* True when something stamped at `stamp` is younger than the purge delay. A
+ * stamp after `now` is young: a purge pass reads `now` before its system calls,
+ * and the cache it flushes after them (tlsf_purge) is stamped by a later read;
+ * an unsigned age wrapped, and those blocks went as the oldest of all. */
+static inline bool purge_young(uint32_t now, uint32_t stamp) {
+    return (int32_t)(now - stamp) < (int32_t)PURGE_DELAY_TICKS;
+}
 
 static inline size_t align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 /* splitmix64's finalizer: every bit of z moves about half the bits of the result

@@ -56,7 +56,7 @@ struct mblock {
 
 typedef struct mlinks {
     mblock *next, *prev;
-    uint32_t since;       /* purge_clock() when the block went on the lists */
+    uint32_t since;       /* purge_clock() when its memory was freed (tlsf_insert_counted) */
     uint32_t dirty_pages; /* touched memory it holds, counted in dirty_bytes (OS pages) */
 } mlinks;
 
@@ -275,8 +275,10 @@ static void mb_touch_footer(segment_t *s, mblock *b) {
 }
 
 /* Puts free block b on its list, holding dirty_pages touched pages
- * (mb_dirty_pages), free since purge_clock() `since` (heap_clock_read for a
- * block freed now, heap_clock_last for the rest of a cut). */
+ * (mb_dirty_pages), free since purge_clock() `since`: heap_clock_read for a
+ * block freed now (a cached block when the cache is flushed), heap_clock_last
+ * for the rest of a cut or an aligned request's gap, its own stamp for a block
+ * put back as it was. */
 static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages, uint32_t since) {
     tlsf_t *t = &h->tlsf;
     unsigned fl, sl;

@@ -36,6 +36,8 @@ void internal_hook_wait_purge_delay(void) {
  * thread, a loaded machine) and try again. */
 uint32_t internal_hook_purge_clock(void) { return purge_clock(); }
 uint32_t internal_hook_purge_delay_ticks(void) { return PURGE_DELAY_TICKS; }
+/* Whether memory stamped at `stamp` is young at `now` (purge_young). */
+bool internal_hook_purge_young(uint32_t now, uint32_t stamp) { return purge_young(now, stamp); }
 
 /* Leaves explicit arena a's heap as a thread that vanished at fork inside
  * segment_new's linking would leave it: a fresh segment that the first small
