@@ -41,7 +41,7 @@
 
 namespace replay {
 
-enum class ThreadMode { Threaded, Serial, Both };
+enum class ThreadMode { Threaded, Serial, Both, Lockstep };
 
 struct Options {
     std::vector<std::string> trace_paths;
@@ -88,7 +88,11 @@ static const char kUsage[] =
     "  --passes=LIST         throughput,memory,latency: which measurements (default: all)\n"
     "  --thread-mode=MODE    multi-thread traces: threaded (each trace thread on a thread,\n"
     "                        thread-safe allocators only), serial (file order on one\n"
-    "                        thread, every allocator) or both (default: threaded)\n"
+    "                        thread, every allocator), both, or lockstep (each trace\n"
+    "                        thread on a thread, the threads taking turns one op at a\n"
+    "                        time in file order: the live bytes follow the trace's, so\n"
+    "                        memory does not depend on the scheduler; time includes\n"
+    "                        the hand-overs) (default: threaded)\n"
     "  --max-ops=N           replay only the first N ops of each trace (default: 0, all)\n"
     "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
     "                        (default: 1, 0: none; its percentiles come from every call of\n"
@@ -169,7 +173,8 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             if (v == "threaded") o.thread_mode = ThreadMode::Threaded;
             else if (v == "serial") o.thread_mode = ThreadMode::Serial;
             else if (v == "both") o.thread_mode = ThreadMode::Both;
-            else throw bench::UsageError("--thread-mode is threaded, serial or both, not '" + v + "'");
+            else if (v == "lockstep") o.thread_mode = ThreadMode::Lockstep;
+            else throw bench::UsageError("--thread-mode is threaded, serial, both or lockstep, not '" + v + "'");
         } else if (flags.value("--max-ops", &v)) o.max_ops = bench::parse_count("--max-ops", v);
         else if (flags.value("--budget", &v)) o.budget_seconds = bench::parse_seconds("--budget", v);
         else if (flags.value("--warmup", &v)) o.warmup = bench::parse_count("--warmup", v);
@@ -399,11 +404,12 @@ static std::vector<Config> configs_for(const TraceEntry &t, const Options &o,
             continue;
         }
         std::vector<bool> modes;  // threaded?
-        if (!multi || o.thread_mode != ThreadMode::Threaded) modes.push_back(false);
-        if (multi && o.thread_mode != ThreadMode::Serial) {
+        const bool serial_only = o.thread_mode == ThreadMode::Serial, threads_only = !serial_only && o.thread_mode != ThreadMode::Both;
+        if (!multi || !threads_only) modes.push_back(false);
+        if (multi && !serial_only) {
             if (info.thread_safe) {
                 modes.push_back(true);
-            } else if (o.thread_mode == ThreadMode::Threaded) {
+            } else if (threads_only) {
                 std::string why = "a " + std::to_string(t.threads) + "-thread trace and " + info.name +
                                   " is not thread safe (--thread-mode=serial replays it in file order)";
                 std::fprintf(stderr, "%s: skipped on %s (%s)\n", info.name.c_str(), t.name.c_str(), why.c_str());
@@ -657,6 +663,7 @@ ChildRequest Run::request_for(size_t t, size_t c, uint64_t repetition, Pass pass
     request.region_size = config.region_size;
     request.huge_pages_from = config.huge_pages_from;
     request.threaded = config.threaded;
+    request.lockstep = config.threaded && options.thread_mode == ThreadMode::Lockstep;
     request.repetition = repetition;
     // The budget bounds the first replay of a slow reference on a trace. Under
     // --budget-all it spares the baseline: a trace without it has no ratios.
@@ -871,8 +878,8 @@ static int run_everything(const Options &options, int argc, char **argv) {
     if (options.runs(Pass::Latency))
         bench::set_fact(&run.facts, "latency_repetitions",
                         std::to_string(std::min(options.latency_repetitions, options.repetitions)));
-    bench::set_fact(&run.facts, "thread_mode", options.thread_mode == ThreadMode::Threaded ? "threaded"
-                                              : options.thread_mode == ThreadMode::Serial ? "serial" : "both");
+    static const char *const kThreadModeNames[] = {"threaded", "serial", "both", "lockstep"};
+    bench::set_fact(&run.facts, "thread_mode", kThreadModeNames[static_cast<int>(options.thread_mode)]);
     bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds) +
                                                       (options.budget_all ? " (every allocator but " + kBaseline + ")" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));

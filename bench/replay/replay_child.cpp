@@ -22,6 +22,7 @@ std::vector<std::string> child_arguments(const ChildRequest &r) {
                                      "--region-size=" + std::to_string(r.region_size),
                                      "--huge-pages-from=" + bench::huge_pages_from_text(r.huge_pages_from),
                                      std::string("--threaded=") + (r.threaded ? "1" : "0"),
+                                     std::string("--lockstep=") + (r.lockstep ? "1" : "0"),
                                      "--repetition=" + std::to_string(r.repetition),
                                      "--budget=" + full_precision(r.budget_seconds)};
     if (!r.benchmark_out.empty()) args.push_back("--benchmark_out=" + r.benchmark_out);
@@ -50,6 +51,7 @@ static ChildRequest parse_child_request(int argc, char **argv) {
         else if (flags.value("--huge-pages-from", &v))
             r.huge_pages_from = bench::parse_huge_pages_from("--huge-pages-from", v);
         else if (flags.value("--threaded", &v)) r.threaded = v == "1";
+        else if (flags.value("--lockstep", &v)) r.lockstep = v == "1";
         else if (flags.value("--repetition", &v)) r.repetition = bench::parse_count("--repetition", v);
         else if (flags.value("--budget", &v)) r.budget_seconds = bench::parse_seconds("--budget", v);
         else if (flags.value("--benchmark_out", &v)) r.benchmark_out = v;
@@ -155,6 +157,7 @@ int child_main(int argc, char **argv) {
     SessionOptions options;
     options.pass = request.pass;
     options.threaded = request.threaded;
+    options.lockstep = request.lockstep;
     options.budget_seconds = request.budget_seconds;
     options.allocator = info;
     options.settings.block_size = request.block_size;

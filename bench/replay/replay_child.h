@@ -21,6 +21,7 @@ struct ChildRequest {
     uint64_t region_size = 0;
     uint64_t huge_pages_from = 0;  // 0 = the policy's own, bench::kHugePagesNever = never
     bool threaded = false;
+    bool lockstep = false;      // threaded, the threads taking turns in file order
     uint64_t repetition = 1;
     double budget_seconds = 0;
     std::string benchmark_out;  // Google Benchmark JSON of this child ("" = none)

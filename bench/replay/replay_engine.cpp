@@ -377,6 +377,9 @@ struct Session::State {
     std::atomic<int> go{0};
     std::atomic<bool> abort{false};
     std::atomic<uint64_t> failed_at{UINT64_MAX};
+    // Lockstep: the index of the next op in file order; only the thread that
+    // owns that op runs, and it hands the turn on as it finishes each op.
+    alignas(64) std::atomic<uint64_t> turn{0};
     int failed_errno = 0;
     std::atomic<bool> over_budget{false};
     std::atomic<uint64_t> replay_cpu_ns{0};  // the workers' CPU time outside their waits
@@ -625,7 +628,8 @@ done:
 
 // One trace thread's ops on one OS thread. Before an op that depends on an op
 // of another thread (the one that made the block it frees or resizes, or the
-// free that ended its slot's previous life) it waits for that op.
+// free that ended its slot's previous life) it waits for that op; in lockstep,
+// before every op, for every op before it in the file.
 template <class Timer, class Writes>
 void Session::State::run_thread(size_t worker, Timer &timer, Writes &writes, Outcome &out) {
     const uint64_t thread = threads_with_ops[worker];
@@ -649,12 +653,16 @@ void Session::State::run_thread(size_t worker, Timer &timer, Writes &writes, Out
         const uint64_t &cpu0, &waited;
         ~CountCpu() { total.fetch_add(thread_cpu_ns() - cpu0 - waited, std::memory_order_relaxed); }
     } count_cpu{replay_cpu_ns, cpu0, waited_cpu_ns};
+    const bool lockstep = options.lockstep;
     for (const uint64_t *at = begin; at != end; ++at, ++n) {
         const uint64_t i = *at;
         const uint64_t before = previous[i];
-        if (before != trace::kNoOp && op[before].thread != thread &&
-            !wait_for(done[op[i].slot], before + 1, abort, &waited_cpu_ns))
+        if (lockstep) {
+            if (!wait_for(turn, i, abort, &waited_cpu_ns)) return;
+        } else if (before != trace::kNoOp && op[before].thread != thread &&
+                   !wait_for(done[op[i].slot], before + 1, abort, &waited_cpu_ns)) {
             return;
+        }
         if (__builtin_expect(!apply(op[i], i, slots, a, timer, writes), 0)) {
             failed_errno = errno;
             uint64_t none = UINT64_MAX;
@@ -664,6 +672,7 @@ void Session::State::run_thread(size_t worker, Timer &timer, Writes &writes, Out
         }
         done[op[i].slot].store(i + 1, std::memory_order_release);
         if (next_stop < my_stops.size() && stops[my_stops[next_stop]] == i + 1) at_stop(my_stops[next_stop++], out);
+        if (lockstep) turn.store(i + 1, std::memory_order_release);  // after the sample: it sees op i's memory alone
         if ((n & check_mask) == check_mask) {
             if (abort.load(std::memory_order_relaxed)) return;
             if (budget && now_ns() - t0 > budget) {

@@ -1,7 +1,9 @@
 // replay_engine.h: replays one trace image against one allocator, in one of
 // the passes below, following docs/measuring.md:
 // - every op in file order (or, threaded, each trace thread on its own OS
-//   thread, in its own order, waiting where an op depends on another thread's);
+//   thread, in its own order, waiting where an op depends on another thread's;
+//   or, in lockstep, on its own OS thread with the threads taking turns in
+//   file order, so the live bytes follow the trace's exactly);
 // - every new block is written (first and last byte, one byte per 4 KiB page);
 //   a growing realloc writes only the grown part;
 // - blocks still live at the end are freed after the measured part;
@@ -83,6 +85,7 @@ struct Outcome {
 struct SessionOptions {
     Pass pass = Pass::Throughput;
     bool threaded = false;           // replay each trace thread on its own OS thread
+    bool lockstep = false;           // threaded: one op at a time, in file order (the threads take turns)
     double budget_seconds = 0;       // stop a replay that runs longer (0 = no limit)
     const bench::AllocatorInfo *allocator = nullptr;
     bench::AllocatorSettings settings;

@@ -355,6 +355,15 @@ threaded)
         --repetitions=1 --csv="$dir/s.csv"
     cpu_within_threads "$dir/s.csv"
     [ "$(column "$dir/s.csv" threads)" = 1 ] || fail "a serial replay is not threads=1"
+    # Lockstep: on threads, taking turns in file order (the engine test checks the order).
+    expect 0 "$replay" --trace="$trace" --allocators=arena,seed --thread-mode=lockstep --passes=throughput,memory \
+        --repetitions=1 --csv="$dir/l.csv"
+    contains l.csv "# thread_mode: lockstep"
+    [ "$(column "$dir/l.csv" threads)" = 4 ] || fail "a lockstep replay is not threads=4: $(column "$dir/l.csv" threads)"
+    [ "$(column "$dir/l.csv" rss_peak_bytes)" -gt 0 ] || fail "lockstep: no memory figure"
+    contains err "seed: skipped on threads"
+    expect 2 "$replay" --trace="$trace" --thread-mode=turns
+    contains err "--thread-mode is threaded, serial, both or lockstep, not 'turns'"
     ;;
 memory_repetitions)
     # A configuration whose resident peaks spread over --repetitions gets more

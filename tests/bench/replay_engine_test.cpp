@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -45,7 +46,7 @@ trace::Trace parse_text(const std::string &text) {
 
 // Maps t's image and runs one pass of it against `info`.
 replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info, replay::Pass pass,
-                         bool threaded = false) {
+                         bool threaded = false, bool lockstep = false) {
     const std::string path = temp_path("image");
     std::string error;
     EXPECT_TRUE(replay::write_image(t, path, &error)) << error;
@@ -55,6 +56,7 @@ replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info
     replay::SessionOptions options;
     options.pass = pass;
     options.threaded = threaded;
+    options.lockstep = lockstep;
     options.allocator = &info;
     replay::Session session(image, options);
     EXPECT_TRUE(session.prepare(&error)) << error;
@@ -283,6 +285,57 @@ TEST(ReplayThreaded, KeepsEachThreadsOrderAndCrossThreadFrees) {
     const auto o = run_pass(parse_text(text), *bench::find_allocator("glibc"), replay::Pass::Throughput, true);
     EXPECT_TRUE(o.ok) << o.error;
     EXPECT_EQ(o.ops_done, 1000u);
+}
+
+// The process malloc, noting the size of every malloc in the order the calls came.
+class OrderNotingMalloc : public bench::Allocator {
+public:
+    explicit OrderNotingMalloc(std::vector<size_t> *order) : order_(order) {}
+    void *malloc(size_t size) override {
+        {
+            std::lock_guard<std::mutex> hold(lock_);
+            order_->push_back(size);
+        }
+        return std::malloc(size);
+    }
+    void *calloc(size_t n, size_t size) override { return std::calloc(n, size); }
+    void *memalign(size_t alignment, size_t size) override {
+        return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+    }
+    void *realloc(void *block, size_t, size_t new_size) override { return std::realloc(block, new_size); }
+    void free(void *block, size_t) override { std::free(block); }
+
+private:
+    std::vector<size_t> *order_;
+    std::mutex lock_;
+};
+
+TEST(ReplayThreaded, LockstepTakesTurnsInFileOrder) {
+    // Four threads with nothing between them: threaded, each runs ahead as
+    // the scheduler lets it; in lockstep the calls come in file order.
+    std::string text = "arena-trace 1\n";
+    std::vector<size_t> expected;
+    for (int i = 0; i < 4000; i++) {
+        const size_t size = 16 + static_cast<size_t>(i);
+        text += "t " + std::to_string((i * 7 / 5) % 4) + "\na " + std::to_string(i) + " " + std::to_string(size) + "\n";
+        expected.push_back(size);
+    }
+    for (int i = 0; i < 4000; i++) text += "t " + std::to_string(i % 3) + "\nf " + std::to_string(i) + "\n";
+    std::vector<size_t> order;
+    bench::AllocatorInfo info;
+    info.name = "order-noting";
+    info.thread_safe = true;
+    info.create = [&order](const bench::AllocatorSettings &, std::string *) {
+        return std::unique_ptr<bench::Allocator>(new OrderNotingMalloc(&order));
+    };
+    const trace::Trace t = parse_text(text);
+    for (replay::Pass pass : {replay::Pass::Throughput, replay::Pass::Memory}) {
+        order.clear();
+        const auto o = run_pass(t, info, pass, true, true);
+        EXPECT_TRUE(o.ok) << o.error;
+        EXPECT_EQ(o.ops_done, 8000u);
+        EXPECT_TRUE(order == expected) << "pass " << replay::pass_name(pass) << ": " << order.size() << " mallocs, out of file order";
+    }
 }
 
 TEST(ReplayImage, TruncatedTraceHasItsOwnFacts) {
