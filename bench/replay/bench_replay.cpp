@@ -56,6 +56,7 @@ struct Options {
     double memory_budget_seconds = 2;  // 0: a configuration's memory pass repeats however long it takes
     std::vector<Pass> passes = {Pass::Throughput, Pass::Memory, Pass::Latency};
     ThreadMode thread_mode = ThreadMode::Threaded;
+    bool memory_lockstep = true;  // a threaded replay's memory pass takes turns in file order
     uint64_t max_ops = 0;
     double budget_seconds = 2;
     uint64_t warmup = 1;  // unrecorded throughput replays before each trace's first measurement
@@ -93,6 +94,11 @@ static const char kUsage[] =
     "                        time in file order: the live bytes follow the trace's, so\n"
     "                        memory does not depend on the scheduler; time includes\n"
     "                        the hand-overs) (default: threaded)\n"
+    "  --threaded-memory=HOW the memory pass of a threaded replay: lockstep (its threads\n"
+    "                        take turns in file order, so resident memory follows the\n"
+    "                        trace's live bytes and not the scheduler) or free (as the\n"
+    "                        other passes run, the threads as the scheduler lets them)\n"
+    "                        (default: lockstep)\n"
     "  --max-ops=N           replay only the first N ops of each trace (default: 0, all)\n"
     "  --latency-repetitions=N  the latency pass runs in the first N repetitions only\n"
     "                        (default: 1, 0: none; its percentiles come from every call of\n"
@@ -175,6 +181,10 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             else if (v == "both") o.thread_mode = ThreadMode::Both;
             else if (v == "lockstep") o.thread_mode = ThreadMode::Lockstep;
             else throw bench::UsageError("--thread-mode is threaded, serial, both or lockstep, not '" + v + "'");
+        } else if (flags.value("--threaded-memory", &v)) {
+            if (v == "lockstep") o.memory_lockstep = true;
+            else if (v == "free") o.memory_lockstep = false;
+            else throw bench::UsageError("--threaded-memory is lockstep or free, not '" + v + "'");
         } else if (flags.value("--max-ops", &v)) o.max_ops = bench::parse_count("--max-ops", v);
         else if (flags.value("--budget", &v)) o.budget_seconds = bench::parse_seconds("--budget", v);
         else if (flags.value("--warmup", &v)) o.warmup = bench::parse_count("--warmup", v);
@@ -568,7 +578,8 @@ void Run::drop(size_t t, size_t c, const std::string &why, bool failure) {
 // Resident memory is a steady figure for most configurations (under 1% from
 // one replay to the next, docs/measuring.md), and then a median of a few
 // passes is exact. Where the peaks spread further, a median of 5 is a draw:
-// a threaded replay's peak follows how the scheduler interleaves its threads,
+// a threaded replay's peak follows how the scheduler interleaves its threads
+// (under --threaded-memory=free; in lockstep, python-threads' spread under 1%),
 // and a purge that waits for a block to age by the clock hands memory back or
 // not as the host runs the replay fast or slow (arena and arena-malloc on
 // gen-realloc-grow 10-21%, arena-malloc on gen-large 17%, python-threads
@@ -663,7 +674,8 @@ ChildRequest Run::request_for(size_t t, size_t c, uint64_t repetition, Pass pass
     request.region_size = config.region_size;
     request.huge_pages_from = config.huge_pages_from;
     request.threaded = config.threaded;
-    request.lockstep = config.threaded && options.thread_mode == ThreadMode::Lockstep;
+    request.lockstep = config.threaded && (options.thread_mode == ThreadMode::Lockstep ||
+                                           (pass == Pass::Memory && options.memory_lockstep));
     request.repetition = repetition;
     // The budget bounds the first replay of a slow reference on a trace. Under
     // --budget-all it spares the baseline: a trace without it has no ratios.
@@ -880,6 +892,10 @@ static int run_everything(const Options &options, int argc, char **argv) {
                         std::to_string(std::min(options.latency_repetitions, options.repetitions)));
     static const char *const kThreadModeNames[] = {"threaded", "serial", "both", "lockstep"};
     bench::set_fact(&run.facts, "thread_mode", kThreadModeNames[static_cast<int>(options.thread_mode)]);
+    if (options.thread_mode != ThreadMode::Serial && options.thread_mode != ThreadMode::Lockstep)
+        bench::set_fact(&run.facts, "threaded_memory", options.memory_lockstep
+                                                           ? "lockstep (the memory pass takes turns in file order)"
+                                                           : "free (as the scheduler runs the threads)");
     bench::set_fact(&run.facts, "budget_seconds", bench::full_precision(options.budget_seconds) +
                                                       (options.budget_all ? " (every allocator but " + kBaseline + ")" : " (seed)"));
     if (options.max_ops) bench::set_fact(&run.facts, "max_ops", std::to_string(options.max_ops));

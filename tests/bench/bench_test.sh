@@ -351,6 +351,12 @@ threaded)
     [ "$(column "$dir/r.csv" threads | sort -u)" = 4 ] || fail "threads column: $(column "$dir/r.csv" threads)"
     cpu_within_threads "$dir/r.csv"
     contains err "seed: skipped on threads"
+    contains r.csv "# threaded_memory: lockstep (the memory pass takes turns in file order)"
+    expect 0 "$replay" --trace="$trace" --allocators=glibc --threaded-memory=free --passes=memory \
+        --repetitions=1 --csv="$dir/f.csv"
+    contains f.csv "# threaded_memory: free (as the scheduler runs the threads)"
+    expect 2 "$replay" --trace="$trace" --threaded-memory=turns
+    contains err "--threaded-memory is lockstep or free, not 'turns'"
     expect 0 "$replay" --trace="$trace" --allocators=seed --thread-mode=serial --passes=throughput \
         --repetitions=1 --csv="$dir/s.csv"
     cpu_within_threads "$dir/s.csv"
