@@ -33,8 +33,8 @@ std::string benchmark_name(const std::string &trace, const ChildRequest &r, uint
     std::string name = "replay/" + trace + "/" + r.allocator + "/bs:" + std::to_string(r.block_size);
     if (r.region_size) name += "/rs:" + std::to_string(r.region_size);
     if (r.huge_pages_from) name += "/hp:" + bench::huge_pages_from_text(r.huge_pages_from);
-    return name + "/threads:" + std::to_string(threads) + "/rep:" + std::to_string(r.repetition) + "/" +
-           pass_name(r.pass);
+    return name + "/threads:" + std::to_string(threads) + (r.lockstep ? "/lockstep" : "") + "/rep:" +
+           std::to_string(r.repetition) + "/" + pass_name(r.pass);
 }
 
 static ChildRequest parse_child_request(int argc, char **argv) {

@@ -352,9 +352,14 @@ threaded)
     cpu_within_threads "$dir/r.csv"
     contains err "seed: skipped on threads"
     contains r.csv "# threaded_memory: lockstep (the memory pass takes turns in file order)"
+    # The memory pass ran in lockstep, the others freely (Google Benchmark's names say).
+    contains r.json '"replay/threads/arena/bs:16/threads:4/lockstep/rep:1/memory'
+    contains r.json '"replay/threads/arena/bs:16/threads:4/rep:1/throughput'
+    lacks r.json '/lockstep/rep:1/throughput'
     expect 0 "$replay" --trace="$trace" --allocators=glibc --threaded-memory=free --passes=memory \
         --repetitions=1 --csv="$dir/f.csv"
     contains f.csv "# threaded_memory: free (as the scheduler runs the threads)"
+    lacks f.json '/lockstep/'
     expect 2 "$replay" --trace="$trace" --threaded-memory=turns
     contains err "--threaded-memory is lockstep or free, not 'turns'"
     expect 0 "$replay" --trace="$trace" --allocators=seed --thread-mode=serial --passes=throughput \
