@@ -43,6 +43,16 @@ namespace replay {
 
 enum class ThreadMode { Threaded, Serial, Both, Lockstep };
 
+static const char *thread_mode_name(ThreadMode mode) {
+    switch (mode) {
+    case ThreadMode::Threaded: return "threaded";
+    case ThreadMode::Serial: return "serial";
+    case ThreadMode::Both: return "both";
+    case ThreadMode::Lockstep: return "lockstep";
+    }
+    return "?";
+}
+
 struct Options {
     std::vector<std::string> trace_paths;
     std::vector<std::string> allocators;  // empty: every available one
@@ -890,8 +900,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
     if (options.runs(Pass::Latency))
         bench::set_fact(&run.facts, "latency_repetitions",
                         std::to_string(std::min(options.latency_repetitions, options.repetitions)));
-    static const char *const kThreadModeNames[] = {"threaded", "serial", "both", "lockstep"};
-    bench::set_fact(&run.facts, "thread_mode", kThreadModeNames[static_cast<int>(options.thread_mode)]);
+    bench::set_fact(&run.facts, "thread_mode", thread_mode_name(options.thread_mode));
     if (options.thread_mode != ThreadMode::Serial && options.thread_mode != ThreadMode::Lockstep)
         bench::set_fact(&run.facts, "threaded_memory", options.memory_lockstep
                                                            ? "lockstep (the memory pass takes turns in file order)"

@@ -288,22 +288,16 @@ TEST(ReplayThreaded, KeepsEachThreadsOrderAndCrossThreadFrees) {
 }
 
 // The process malloc, noting the size of every malloc in the order the calls came.
-class OrderNotingMalloc : public bench::Allocator {
+class OrderNotingMalloc : public FlawedMalloc {
 public:
-    explicit OrderNotingMalloc(std::vector<size_t> *order) : order_(order) {}
+    explicit OrderNotingMalloc(std::vector<size_t> *order) : FlawedMalloc(Flaw::None), order_(order) {}
     void *malloc(size_t size) override {
         {
             std::lock_guard<std::mutex> hold(lock_);
             order_->push_back(size);
         }
-        return std::malloc(size);
+        return FlawedMalloc::malloc(size);
     }
-    void *calloc(size_t n, size_t size) override { return std::calloc(n, size); }
-    void *memalign(size_t alignment, size_t size) override {
-        return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-    }
-    void *realloc(void *block, size_t, size_t new_size) override { return std::realloc(block, new_size); }
-    void free(void *block, size_t) override { std::free(block); }
 
 private:
     std::vector<size_t> *order_;
