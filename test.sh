@@ -34,12 +34,13 @@ ctest --test-dir build --output-on-failure -j"$jobs" "${ctest_args[@]}"
 
 # Sanitizer builds skip what cannot run under a sanitizer: programs with arena
 # preloaded as their malloc (the sanitizer runtime owns malloc there), and
-# comparator allocators linked in as the process malloc.
+# comparator allocators linked in as the process malloc; and the results tools'
+# tests (label tools), Python alone, which step 1 ran and no sanitizer sees.
 step "AddressSanitizer + UBSan build and tests (build-asan/)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
       -DARENA_SANITIZE=address,undefined -DARENA_BUILD_BENCH=ON >/dev/null
 cmake --build build-asan -j"$jobs"
-ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE 'no-sanitizer' "${ctest_args[@]}"
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE '^(no-sanitizer|tools)$' "${ctest_args[@]}"
 
 step "Fuzz the trace reader and the allocator's operations, 30 s each, with libFuzzer (build-fuzz/)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DARENA_BUILD_FUZZ=ON \
