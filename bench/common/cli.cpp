@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <cerrno>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 
@@ -33,26 +34,30 @@ bool FlagReader::flag(const std::string &name) {
     return true;
 }
 
-uint64_t parse_count(const std::string &flag, const std::string &text) {
+uint64_t parse_count(const std::string &flag, const std::string &text, uint64_t max) {
     char *end = nullptr;
     errno = 0;
     unsigned long long v = std::strtoull(text.c_str(), &end, 10);
     // strtoull skips blanks and takes a sign: " -1" would be 2^64-1
     if (text.empty() || text[0] < '0' || text[0] > '9' || *end || errno)
         throw UsageError(flag + " takes a whole number, not '" + text + "'");
+    if (v > max) throw UsageError(flag + " takes at most " + std::to_string(max) + ", not " + text);
     return v;
 }
 
-uint64_t parse_positive(const std::string &flag, const std::string &text) {
-    const uint64_t v = parse_count(flag, text);
+uint64_t parse_positive(const std::string &flag, const std::string &text, uint64_t max) {
+    const uint64_t v = parse_count(flag, text, max);
     if (!v) throw UsageError(flag + " must be at least 1");
     return v;
 }
 
 double parse_nonnegative(const std::string &flag, const std::string &text, const std::string &what) {
+    // Decimal only: strtod also reads hex (0x10), inf and nan.
+    const bool decimal = !text.empty() && text.find_first_not_of("0123456789.eE+-") == std::string::npos &&
+                         (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.');
     char *end = nullptr;
-    double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end || !std::isfinite(v) || v < 0)
+    double v = decimal ? std::strtod(text.c_str(), &end) : -1;
+    if (!decimal || *end || !std::isfinite(v) || v < 0)
         throw UsageError(flag + " takes " + what + " >= 0, not '" + text + "'");
     return v;
 }

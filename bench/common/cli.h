@@ -36,9 +36,14 @@ private:
     size_t next_ = 0;
 };
 
-uint64_t parse_count(const std::string &flag, const std::string &text);     // 0, 1, 2, ...
-uint64_t parse_positive(const std::string &flag, const std::string &text);  // 1, 2, ...
-double parse_seconds(const std::string &flag, const std::string &text);     // a number >= 0
+// 0, 1, 2, ... up to max (a larger number is a UsageError naming the bound).
+uint64_t parse_count(const std::string &flag, const std::string &text, uint64_t max = UINT64_MAX);
+// 1, 2, ... up to max.
+uint64_t parse_positive(const std::string &flag, const std::string &text, uint64_t max = UINT64_MAX);
+// The most repetitions (or warm-up replays) a driver takes: past it a run
+// would outlast any machine, and a count near 2^64 never ends its loops.
+constexpr uint64_t kRepetitionsMax = 1000000;
+double parse_seconds(const std::string &flag, const std::string &text);     // a decimal number >= 0
 // A number >= 0; the error names it as `what` ("a percentage").
 double parse_nonnegative(const std::string &flag, const std::string &text, const std::string &what);
 // Byte sizes: 4096, 64K, 4M, 1G (binary units).

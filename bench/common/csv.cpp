@@ -1,11 +1,17 @@
 #include "csv.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -35,8 +41,7 @@ static std::string csv_field(const std::string &text) {
     return quoted + "\"";
 }
 
-bool write_csv(const std::string &path, const Facts &facts, const std::vector<std::string> &columns,
-               const std::vector<CsvRow> &rows, std::string *error) {
+std::string csv_text(const Facts &facts, const std::vector<std::string> &columns, const std::vector<CsvRow> &rows) {
     std::ostringstream out;
     for (const auto &fact : facts) {
         std::string value = fact.second;
@@ -50,16 +55,104 @@ bool write_csv(const std::string &path, const Facts &facts, const std::vector<st
         for (size_t i = 0; i < columns.size(); i++) out << (i ? "," : "") << csv_field(row.get(columns[i]));
         out << "\n";
     }
+    return out.str();
+}
+
+bool write_csv(const std::string &path, const Facts &facts, const std::vector<std::string> &columns,
+               const std::vector<CsvRow> &rows, std::string *error) {
+    OutputFiles out;
+    return out.stage(path, csv_text(facts, columns, rows), error) && out.commit(error);
+}
+
+OutputFiles::~OutputFiles() {
+    for (const Staged &file : staged_)
+        if (!file.direct) unlink(file.temporary.c_str());
+}
+
+// Writes all of text to fd. False with errno set.
+static bool write_all(int fd, const std::string &text) {
+    size_t written = 0;
+    while (written < text.size()) {
+        const ssize_t n = write(fd, text.data() + written, text.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = ENOSPC;
+            return false;
+        }
+        written += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+bool OutputFiles::stage(const std::string &path, const std::string &text, std::string *error) {
     if (path == "-") {
-        std::cout << out.str() << std::flush;
+        stdout_text_ += text;
         return true;
     }
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << out.str();
-    file.close();
-    if (!file) {
+    Staged file;
+    file.path = path;
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        // A device or a pipe (/dev/stdout, a FIFO) is written as it is, at commit.
+        file.direct = true;
+        file.text = text;
+        staged_.push_back(file);
+        return true;
+    }
+    // A symbolic link keeps pointing where it did: its target is replaced (or made).
+    std::error_code no_link;
+    for (int hops = 0; hops < 40 && std::filesystem::is_symlink(file.path, no_link); hops++) {
+        const std::filesystem::path link(file.path), target = std::filesystem::read_symlink(link, no_link);
+        if (no_link) break;
+        file.path = (target.is_absolute() ? target : link.parent_path() / target).string();
+    }
+    // Beside the file, so that the rename stays within one file system.
+    file.temporary = file.path + ".partial.XXXXXX";
+    const int fd = mkstemp(&file.temporary[0]);
+    if (fd < 0) {
         *error = path + ": cannot write: " + std::strerror(errno);
         return false;
+    }
+    staged_.push_back(file);
+    // mkstemp makes the file 0600; the outputs are as readable as any the user writes.
+    const mode_t mask = umask(0);
+    umask(mask);
+    const bool ok = write_all(fd, text) && fchmod(fd, 0666 & ~mask) == 0;
+    const int saved = errno;
+    if (close(fd) != 0 || !ok) {
+        *error = path + ": cannot write: " + std::strerror(ok ? errno : saved);
+        return false;
+    }
+    return true;
+}
+
+bool OutputFiles::commit(std::string *error) {
+    // Devices and pipes first: one that fails then leaves every file as it was.
+    std::stable_partition(staged_.begin(), staged_.end(), [](const Staged &file) { return file.direct; });
+    for (auto file = staged_.begin(); file != staged_.end(); file = staged_.erase(file)) {
+        bool ok;
+        if (file->direct) {
+            const int fd = open(file->path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+            ok = fd >= 0 && write_all(fd, file->text);
+            const int saved = errno;
+            if (fd >= 0 && close(fd) != 0 && ok) ok = false;
+            else errno = saved;
+        } else {
+            ok = rename(file->temporary.c_str(), file->path.c_str()) == 0;
+        }
+        if (!ok) {
+            *error = file->path + ": cannot write: " + std::strerror(errno);
+            return false;
+        }
+    }
+    if (!stdout_text_.empty()) {
+        errno = 0;
+        std::cout << stdout_text_ << std::flush;
+        stdout_text_.clear();
+        if (!std::cout) {
+            *error = std::string("stdout: cannot write: ") + std::strerror(errno ? errno : EIO);
+            return false;
+        }
     }
     return true;
 }
@@ -79,8 +172,19 @@ std::string json_output(const std::string &csv_path, const std::string &json_pat
 }
 
 bool outputs_writable(const std::vector<std::string> &paths, std::string *error) {
+    std::vector<std::filesystem::path> seen;
     for (const std::string &path : paths) {
         if (path.empty() || path == "-") continue;
+        // Two outputs on one file: the one written last would replace the other.
+        std::error_code ignored;
+        const std::filesystem::path resolved =
+            std::filesystem::weakly_canonical(std::filesystem::absolute(path, ignored), ignored);
+        if (std::find(seen.begin(), seen.end(), resolved) != seen.end()) {
+            *error = path + ": two outputs of the run would both go to this file (a JSON file goes beside "
+                            "the CSV, with .json for its extension, unless --json names another)";
+            return false;
+        }
+        seen.push_back(resolved);
         const bool existed = access(path.c_str(), F_OK) == 0;
         FILE *probe = std::fopen(path.c_str(), "a");  // "a": an existing file keeps its bytes
         if (!probe) {
@@ -88,7 +192,12 @@ bool outputs_writable(const std::vector<std::string> &paths, std::string *error)
             return false;
         }
         std::fclose(probe);
-        if (!existed) unlink(path.c_str());
+        if (!existed) {
+            // Through a dangling symbolic link the probe made its target: that goes, the link stays.
+            char *made = realpath(path.c_str(), nullptr);
+            unlink(made ? made : path.c_str());
+            std::free(made);
+        }
     }
     return true;
 }
@@ -115,8 +224,7 @@ static bool benchmark_entries(const std::string &text, size_t *begin, size_t *en
     return true;
 }
 
-bool merge_benchmark_json(const std::vector<std::string> &inputs, const std::string &output,
-                          std::string *error) {
+bool merge_benchmark_json(const std::vector<std::string> &inputs, std::string *merged, std::string *error) {
     std::string head, entries;
     for (const auto &path : inputs) {
         std::string text;
@@ -133,13 +241,7 @@ bool merge_benchmark_json(const std::vector<std::string> &inputs, const std::str
         entries += (entries.empty() ? "\n    " : ",\n    ") + part.substr(first, last - first + 1);
     }
     if (head.empty()) head = "{\n  \"benchmarks\": [";
-    std::ofstream file(output, std::ios::binary | std::ios::trunc);
-    file << head << entries << "\n  ]\n}\n";
-    file.close();
-    if (!file) {
-        *error = output + ": cannot write: " + std::strerror(errno);
-        return false;
-    }
+    *merged = head + entries + "\n  ]\n}\n";
     return true;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
@@ -179,6 +180,16 @@ int driver_main(int argc, char **argv, const char *program, const char *usage, c
         return kExitUsage;
     }
 }
+
+static volatile sig_atomic_t interrupt_seen = 0;
+static void on_interrupt(int) { interrupt_seen = 1; }
+
+void catch_interrupts() {
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+}
+
+bool interrupted() { return interrupt_seen != 0; }
 
 std::string make_temp_dir(const std::string &prefix) {
     const char *tmpdir = getenv("TMPDIR");

@@ -75,7 +75,7 @@ static Options parse_options(int argc, char **argv) {
         if (flags.value("--allocators", &v)) {
             o.allocators = bench::parse_allocator_list(v);
         } else if (flags.value("--repetitions", &v)) {
-            o.repetitions = bench::parse_positive("--repetitions", v);
+            o.repetitions = bench::parse_positive("--repetitions", v, bench::kRepetitionsMax);
         } else if (flags.value("--block-size", &v)) {
             o.block_size = bench::parse_block_size("--block-size", v);
         } else if (flags.value("--benchmark_filter", &v)) {
@@ -171,6 +171,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
     for (const auto &flag : options.benchmark_flags)
         bench::set_fact(&facts, flag.substr(2, flag.find('=') - 2), flag.substr(flag.find('=') + 1));
 
+    bench::catch_interrupts();
     const std::string temp_dir = bench::make_temp_dir("bench_micro");
     if (temp_dir.empty()) return 1;
     std::vector<bench::CsvRow> rows;
@@ -178,11 +179,12 @@ static int run_everything(const Options &options, int argc, char **argv) {
     bool failed = false;
     size_t done = 0;
     const size_t total = options.repetitions * usable.size();
-    for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++) {
+    for (uint64_t repetition = 1; repetition <= options.repetitions && !bench::interrupted(); repetition++) {
         // Every allocator has run once: when none matched the filter, the
         // other repetitions would not either.
         if (repetition == 2 && rows.empty() && !failed) break;
         for (const auto &a : usable) {
+            if (bench::interrupted()) break;
             std::fprintf(stderr, "[%zu/%zu] repetition %" PRIu64 ": %s\n", ++done, total, repetition,
                          a.info->name.c_str());
             const std::string json = temp_dir + "/" + std::to_string(done) + ".json";
@@ -225,6 +227,11 @@ static int run_everything(const Options &options, int argc, char **argv) {
         }
     }
     std::error_code ignored;
+    if (bench::interrupted()) {
+        std::filesystem::remove_all(temp_dir, ignored);
+        std::fprintf(stderr, "\nbench_micro: interrupted; nothing written\n");
+        return 130;
+    }
     if (rows.empty()) {
         std::filesystem::remove_all(temp_dir, ignored);
         std::fprintf(stderr, "bench_micro: no benchmark was measured (does --benchmark_filter match any? Names "
@@ -233,8 +240,13 @@ static int run_everything(const Options &options, int argc, char **argv) {
     }
     const std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition", "ops",
                                               "ns_per_op", "mops", "peak_live_bytes", "rss_peak_bytes", "frag_rss"};
-    bool ok = (options.csv_path.empty() || bench::write_csv(options.csv_path, facts, columns, rows, &error)) &&
-              (options.json_path.empty() || bench::merge_benchmark_json(json_parts, options.json_path, &error));
+    bench::OutputFiles outputs;
+    std::string json;
+    const bool ok =
+        (options.csv_path.empty() || outputs.stage(options.csv_path, bench::csv_text(facts, columns, rows), &error)) &&
+        (options.json_path.empty() ||
+         (bench::merge_benchmark_json(json_parts, &json, &error) && outputs.stage(options.json_path, json, &error))) &&
+        outputs.commit(&error);
     std::filesystem::remove_all(temp_dir, ignored);
     if (!ok) {
         std::fprintf(stderr, "bench_micro: %s\n", error.c_str());

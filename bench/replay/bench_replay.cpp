@@ -167,11 +167,11 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
         else if (flags.value("--huge-pages-from", &v))
             o.huge_pages_from = parse_sizes("--huge-pages-from", v, bench::parse_huge_pages_from);
         else if (flags.value("--repetitions", &v)) {
-            o.repetitions = bench::parse_positive("--repetitions", v);
+            o.repetitions = bench::parse_positive("--repetitions", v, bench::kRepetitionsMax);
         } else if (flags.value("--latency-repetitions", &v)) {
-            o.latency_repetitions = bench::parse_count("--latency-repetitions", v);
+            o.latency_repetitions = bench::parse_count("--latency-repetitions", v, bench::kRepetitionsMax);
         } else if (flags.value("--memory-repetitions", &v)) {
-            o.memory_repetitions = bench::parse_positive("--memory-repetitions", v);
+            o.memory_repetitions = bench::parse_positive("--memory-repetitions", v, bench::kRepetitionsMax);
         } else if (flags.value("--memory-spread", &v)) {
             o.memory_spread_percent = bench::parse_nonnegative("--memory-spread", v, "a percentage");
         } else if (flags.value("--memory-budget", &v)) {
@@ -197,7 +197,7 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
             else throw bench::UsageError("--threaded-memory is lockstep or free, not '" + v + "'");
         } else if (flags.value("--max-ops", &v)) o.max_ops = bench::parse_count("--max-ops", v);
         else if (flags.value("--budget", &v)) o.budget_seconds = bench::parse_seconds("--budget", v);
-        else if (flags.value("--warmup", &v)) o.warmup = bench::parse_count("--warmup", v);
+        else if (flags.value("--warmup", &v)) o.warmup = bench::parse_count("--warmup", v, bench::kRepetitionsMax);
         else if (flags.value("--csv", &v)) o.csv_path = v;
         else if (flags.value("--json", &v)) o.json_path = v;
         else if (flags.value("--timeline", &v)) o.timeline_path = v;
@@ -260,9 +260,16 @@ static bool trace_files(const std::vector<std::string> &paths, std::vector<std::
         std::error_code ec;
         for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
             const std::string name = it->path().filename().string();
+            if (!ends_with(name, ".trace.gz") && !ends_with(name, ".trace")) continue;
+            // A trace's name on something else (a dangling link, a directory, a
+            // pipe) is a mistake to say, not a trace to leave out unsaid.
             std::error_code type_ec;
-            if (it->is_regular_file(type_ec) && (ends_with(name, ".trace.gz") || ends_with(name, ".trace")))
-                found.push_back(it->path().string());
+            if (!it->is_regular_file(type_ec)) {
+                *error = it->path().string() + ": not a regular file" +
+                         (it->is_symlink(type_ec) ? " (a link to nothing there)" : "");
+                return false;
+            }
+            found.push_back(it->path().string());
         }
         if (ec) {
             *error = path + ": " + ec.message();
@@ -463,9 +470,6 @@ static std::vector<Config> configs_for(const TraceEntry &t, const Options &o,
 
 // The allocator every ratio in the summary is taken against.
 static const std::string kBaseline = "glibc";
-
-static volatile sig_atomic_t interrupted = 0;
-static void on_interrupt(int) { interrupted = 1; }
 
 static const std::vector<std::string> kColumns = [] {
     std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition", "ops",
@@ -705,7 +709,7 @@ ChildRequest Run::request_for(size_t t, size_t c, uint64_t repetition, Pass pass
 // Nothing of trace t is dropped yet: drops come from its measured jobs.
 void Run::warm_up(size_t t) {
     const size_t c = 0;
-    for (uint64_t i = 0; i < options.warmup && !interrupted; i++) {
+    for (uint64_t i = 0; i < options.warmup && !bench::interrupted(); i++) {
         ChildRequest request = request_for(t, c, 1, Pass::Throughput);
         request.benchmark_out = temp_dir + "/warmup-" + std::to_string(t) + "-" + std::to_string(i) + ".json";
         if (isatty(2))
@@ -856,6 +860,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
     Run run;
     run.options = options;
     run.facts = bench::machine_facts(bench::command_line(argc, argv));
+    bench::catch_interrupts();
     run.temp_dir = bench::make_temp_dir("bench_replay");
     if (run.temp_dir.empty()) return 1;
     struct Cleanup {
@@ -873,6 +878,10 @@ static int run_everything(const Options &options, int argc, char **argv) {
     if (!load_traces(options, run.temp_dir, &run.traces, &error)) {
         std::fprintf(stderr, "%s\n", error.c_str());
         return 1;
+    }
+    if (bench::interrupted()) {
+        std::fprintf(stderr, "bench_replay: interrupted while loading the traces; nothing written\n");
+        return 130;
     }
     if (run.traces.empty()) {
         std::fprintf(stderr, "bench_replay: no trace has ops to replay\n");
@@ -936,15 +945,13 @@ static int run_everything(const Options &options, int argc, char **argv) {
         for (Pass pass : options.passes) passes_in_all_repetitions += runs_in(pass, repetition, 0, 0);
     for (const auto &configs : run.configs) run.jobs_total += configs.size() * passes_in_all_repetitions;
     run.started = seconds_now();
-    signal(SIGINT, on_interrupt);
-    signal(SIGTERM, on_interrupt);
-    for (uint64_t repetition = 1; repetition <= run.last_repetition && !interrupted; repetition++) {
+    for (uint64_t repetition = 1; repetition <= run.last_repetition && !bench::interrupted(); repetition++) {
         if (repetition == options.repetitions + 1) {
             run.choose_memory_again();
             if (run.memory_again.empty()) break;
             run.jobs_total += run.memory_again.size() * (run.last_repetition - options.repetitions);
         }
-        for (size_t t = 0; t < run.traces.size() && !interrupted; t++) {
+        for (size_t t = 0; t < run.traces.size() && !bench::interrupted(); t++) {
             size_t configs_now = 0;
             for (size_t c = 0; c < run.configs[t].size(); c++)
                 configs_now += std::any_of(options.passes.begin(), options.passes.end(),
@@ -957,7 +964,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                              run.traces.size(), run.traces[t].name.c_str(), configs_now,
                              warm_up ? (", after " + counted(options.warmup, "warm-up replay")).c_str() : "");
             if (warm_up) run.warm_up(t);
-            for (size_t c = 0; c < run.configs[t].size() && !interrupted; c++)
+            for (size_t c = 0; c < run.configs[t].size() && !bench::interrupted(); c++)
                 for (Pass pass : options.passes) {
                     if (!runs_in(pass, repetition, t, c)) continue;
                     if (run.dropped.count({t, c})) {
@@ -968,7 +975,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 }
         }
     }
-    if (interrupted) {
+    if (bench::interrupted()) {
         std::fprintf(stderr, "\nbench_replay: interrupted; nothing written\n");
         return 130;
     }
@@ -997,20 +1004,21 @@ static int run_everything(const Options &options, int argc, char **argv) {
                              "failed, above); nothing written\n");
         return 1;
     }
-    if (!options.csv_path.empty() && !bench::write_csv(options.csv_path, run.facts, kColumns, rows, &error)) {
+    // All three written, or none: a CSV left without its JSON would pass for a whole run.
+    bench::OutputFiles outputs;
+    std::string json;
+    const bool written =
+        (options.csv_path.empty() ||
+         outputs.stage(options.csv_path, bench::csv_text(run.facts, kColumns, rows), &error)) &&
+        (options.json_path.empty() || (bench::merge_benchmark_json(run.json_parts, &json, &error) &&
+                                       outputs.stage(options.json_path, json, &error))) &&
+        (options.timeline_path.empty() ||
+         outputs.stage(options.timeline_path, bench::csv_text(run.facts, kTimelineColumns, run.timeline),
+                       &error)) &&
+        outputs.commit(&error);
+    if (!written) {
         std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
         return 1;
-    }
-    if (!options.json_path.empty() && !bench::merge_benchmark_json(run.json_parts, options.json_path, &error)) {
-        std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
-        return 1;
-    }
-    if (!options.timeline_path.empty()) {
-        bench::Facts timeline_facts = run.facts;
-        if (!bench::write_csv(options.timeline_path, timeline_facts, kTimelineColumns, run.timeline, &error)) {
-            std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
-            return 1;
-        }
     }
     FILE *summary = bench::summary_stream(options.csv_path);
     if (options.instructions)

@@ -142,6 +142,15 @@ bad_trace)
     [ $? -ne 0 ] || fail "a slow bad trace did not stop the run"
     contains err "$dir/slow.trace:300002:"
     lacks err "$dir/worse.trace:"
+    # In a directory, a trace's name on no regular file stops the run too: it
+    # was left out unsaid, and the run went on without it.
+    mkdir "$dir/set"
+    cp "$good" "$dir/set/"
+    ln -s "$dir/gone.trace" "$dir/set/link.trace"
+    expect 1 "$replay" --trace="$dir/set" --allocators=glibc --csv="$dir/r.csv"
+    contains err "$dir/set/link.trace: not a regular file (a link to nothing there)"
+    lacks err "jobs"
+    [ ! -e "$dir/r.csv" ] || fail "a CSV was written"
     ;;
 beyond_memory)
     # A valid trace whose live bytes no machine here holds is left out, with a
@@ -286,6 +295,66 @@ outputs)
     (cd "$dir" && "$bin/bench_micro" --allocators=glibc --json=- >"$dir/out" 2>"$dir/err")
     [ $? -eq 2 ] || fail "bench_micro --json=- was taken"
     [ ! -e "$dir/-" ] || fail "a file named - was written"
+    ;;
+outputs_whole)
+    # The outputs of a run are written whole, all of them, or not at all: each
+    # goes to a temporary file beside it, renamed over it once every one is
+    # written. Before, a JSON that could not be written after the CSV left
+    # that CSV looking like a whole run, and a CSV named x.json was replaced by
+    # the JSON that goes beside it.
+    trace=$(gen tiny 1000)
+    run_glibc() { "$replay" --trace="$trace" --allocators=glibc --repetitions=1 --passes=throughput,memory --warmup=0 "$@"; }
+    expect 1 run_glibc --csv="$dir/r.json"
+    contains err "$dir/r.json: two outputs of the run would both go to this file"
+    lacks err "jobs"
+    (cd "$dir" && run_glibc --csv=t.csv --timeline=./t.csv >"$dir/out" 2>"$dir/err")
+    [ $? -eq 1 ] || fail "--csv and --timeline on one file were taken"
+    contains err "./t.csv: two outputs of the run would both go to this file"
+    expect 1 run_glibc --csv="$dir/c.csv" --json="$dir/sub/../c.csv"
+    contains err "two outputs of the run would both go to this file"
+    [ -z "$(ls "$dir" | grep -v -e '^out$' -e '^err$' -e '^tiny.trace.gz$')" ] || fail "files left: $(ls "$dir")"
+    # A write that fails leaves every output as it was, and nothing beside it.
+    echo old >"$dir/kept.csv"
+    expect 1 run_glibc --csv="$dir/kept.csv" --json=/dev/full
+    contains err "/dev/full: cannot write: No space left on device"
+    [ "$(cat "$dir/kept.csv")" = old ] || fail "the CSV was replaced though its JSON failed"
+    ls "$dir" | grep -q partial && fail "staged files left behind: $(ls "$dir")"
+    # CSV on a stdout that cannot take it is a failure, not a run with nothing said.
+    run_glibc --csv=- >/dev/full 2>"$dir/err" && fail "--csv=- to a full stdout exited 0"
+    contains err "stdout: cannot write: No space left on device"
+    # A symbolic link stays: its target gets the file, even one not there yet.
+    mkdir "$dir/real"
+    ln -s real/linked.csv "$dir/link.csv"
+    expect 0 run_glibc --csv="$dir/link.csv"
+    [ -L "$dir/link.csv" ] && [ -s "$dir/real/linked.csv" ] || fail "the link was replaced: $(ls -l "$dir" "$dir/real")"
+    # Counts near 2^64 never ended the run's loops: bounded, as usage errors.
+    expect 2 "$replay" --trace="$trace" --repetitions=18446744073709551615
+    contains err "--repetitions takes at most 1000000"
+    expect 2 "$bin/bench_micro" --repetitions=1000001
+    contains err "--repetitions takes at most 1000000"
+    expect 2 "$replay" --trace="$trace" --budget=0x10
+    contains err "--budget takes a number of seconds >= 0, not '0x10'"
+    ;;
+interrupted)
+    # SIGTERM at any moment of a run, loading the traces too, ends it with
+    # nothing written and no temporary directory left (the handlers came after
+    # the loading, and a signal then left the directory with the replay images).
+    for w in small fifo random lifo phased; do gen "$w" 200000 >/dev/null; done
+    mkdir "$dir/tmp"
+    for delay in 0.05 0.2 0.5 1 2; do
+        TMPDIR=$dir/tmp "$replay" --trace="$dir" --allocators=glibc --repetitions=1 --csv="$dir/r.csv" \
+            >/dev/null 2>"$dir/err" &
+        pid=$!
+        sleep "$delay"
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid"
+        status=$?
+        [ "$status" -eq 130 ] || [ "$status" -eq 143 ] || [ "$status" -eq 0 ] ||
+            fail "after SIGTERM at $delay s: status $status: $(tail -c 500 "$dir/err")"
+        [ -z "$(ls -A "$dir/tmp")" ] || fail "SIGTERM at $delay s left $(ls -A "$dir/tmp")"
+        if [ "$status" -ne 0 ]; then [ ! -e "$dir/r.csv" ] || fail "an interrupted run wrote its CSV"; fi
+        rm -f "$dir/r.csv" "$dir/r.json"
+    done
     ;;
 repeated_items)
     # A value named twice in a list flag runs once: twice would give rows with
