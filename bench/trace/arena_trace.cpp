@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -715,5 +716,21 @@ int main(int argc, char **argv) {
         print_help(*c);
         return 0;
     }
-    return c->run(args);
+    int status;
+    try {
+        status = c->run(args);
+    } catch (const std::bad_alloc &) {
+        // A trace too large for memory (a gzip bomb among them): said, not an abort.
+        fflush(stdout);
+        fprintf(stderr, "arena-trace %s: out of memory\n", c->name);
+        return 1;
+    }
+    // What went to stdout (validate's summaries, stats, gen --list) is the output:
+    // a full disk or a closed pipe is a failure, not a success with nothing said.
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "arena-trace %s: cannot write to stdout: %s\n", c->name, strerror(errno ? errno : EIO));
+        return status ? status : 1;
+    }
+    return status;
 }

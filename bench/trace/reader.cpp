@@ -171,6 +171,8 @@ bool Parser::op(const Field *f, size_t n) {
     if (f[0].len == 1)
         for (const OpSyntax &s : kSyntax)
             if (s.letter == f[0].text[0]) syntax = &s;
+    if (!syntax && f[0].len == 11 && memcmp(f[0].text, "arena-trace", 11) == 0)
+        return fail("a second header: 'arena-trace 1' is the first line alone");
     if (!syntax) return fail("unknown op " + show(f[0]) + " (expected a, c, m, r, f or t)");
     if (n - 1 < syntax->numbers)
         return fail(std::string("missing field ") + syntax->names[n - 1] + ": '" + syntax->letter +
@@ -211,7 +213,7 @@ bool Parser::op(const Field *f, size_t n) {
             return true;
         }
         if (v[1] == 0)
-            return fail(what + " 0: realloc to size 0 is not allowed (a recorder writes 'f " +
+            return fail("'r " + std::to_string(id) + " 0': realloc to size 0 is not allowed (a recorder writes 'f " +
                         std::to_string(id) + "')");
         if (!builder_.realloc(s, v[1], thread_)) return fail("live bytes exceed 2^64-1");
         return true;

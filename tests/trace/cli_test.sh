@@ -72,7 +72,21 @@ validate_ok)
     # by hand: 1000 bytes in one block peak first; two 1-byte blocks are the most blocks
     printf 'arena-trace 1\na 1 1000\nf 1\na 2 1\na 3 1\nf 2\nf 3\n' >"$dir/peaks.trace"
     expect 0 "$bin" validate "$dir/peaks.trace"
-    contains out "$dir/peaks.trace: ok, 6 ops (a 3, c 0, m 0, r 0, f 3), 1 thread, peak 1000 live bytes, 2 live blocks at most" ;;
+    contains out "$dir/peaks.trace: ok, 6 ops (a 3, c 0, m 0, r 0, f 3), 1 thread, peak 1000 live bytes, 2 live blocks at most"
+    # what goes to stdout is the output: a stdout that cannot take it is a failure
+    for args in "validate $dir/good.trace" "stats $dir/good.trace" "gen --list" "help"; do
+        "$bin" $args >/dev/full 2>"$dir/err" && fail "arena-trace $args to a full stdout exited 0"
+        contains err "arena-trace ${args%% *}: cannot write to stdout: No space left on device"
+    done ;;
+out_of_memory)
+    # A trace larger than the memory it may use (here /dev/zero, read until the
+    # address space limit) is an error, not an abort by an uncaught exception.
+    for sub in validate stats; do
+        (ulimit -v 400000; exec "$bin" $sub /dev/zero) >"$dir/out" 2>"$dir/err"
+        status=$?
+        [ "$status" -eq 1 ] || fail "$sub /dev/zero exited $status: $(tail -c 500 "$dir/err")"
+        contains err "arena-trace $sub: out of memory"
+    done ;;
 stats)
     expect 0 "$bin" stats "$dir/good.trace"
     for want in "ops          2 ops (a 1, c 0, m 0, r 0, f 1)" "peak live    10 bytes" "threads      1" \
