@@ -289,7 +289,11 @@ def read_results(path):
             text = handle.read()
     except UnicodeDecodeError as error:
         raise CsvFormatError(path, 1, "not UTF-8 text (%s)" % error.reason) from None
-    lines = text.splitlines()
+    # Lines end at "\n" alone, kept for the csv reader: a quoted field may hold
+    # one, and splitlines() would also end lines at \f, \v, \x1c-\x1e, U+0085,
+    # U+2028 and U+2029, which a trace's name (a file name) may hold.
+    lines = text.split("\n")
+    lines = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
     facts, comments, header_index = _read_facts(lines)
     if header_index >= len(lines):
         raise CsvFormatError(path, max(1, header_index), "no header line (the file has only "

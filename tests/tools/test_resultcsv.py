@@ -49,6 +49,21 @@ class Reading(unittest.TestCase):
         self.assertEqual(table.line_of, [6, 7])
         self.assertEqual(table.config_columns, resultcsv.CONFIG_COLUMNS)
 
+    def test_lines_end_at_newlines_alone(self):
+        # A trace's name is its file's name, which may hold a form feed or a
+        # newline: bench_replay quotes the one and writes the other as it is,
+        # in a fact and in a row. Both read back whole, on the right lines.
+        odd = "a\fb"
+        path = os.path.join(self.directory.name, "run.csv")
+        with open(path, "w", newline="") as handle:
+            handle.write("# job_seconds: 1 s in the children: %s 1 s\n%s\n%s\n\"we\nird\"%s\n"
+                         % (odd, HEADER, (ROW % 0).replace("cpython", odd, 1),
+                            (ROW % 0)[len("cpython"):]))
+        table = read_results(path)
+        self.assertEqual(table.facts["job_seconds"], "1 s in the children: %s 1 s" % odd)
+        self.assertEqual([row["trace"] for row in table.rows], [odd, "we\nird"])
+        self.assertEqual(table.line_of, [3, 5])
+
     def test_region_size_joins_the_key(self):
         table = read_results(self.write("%s,region_size\n%s,65536\n%s,1048576\n"
                                         % (HEADER, ROW % 0, ROW % 0)))
