@@ -5,8 +5,9 @@
  * lock-free stack: many push, only the owner takes the whole list) and freed
  * by the owner the next time it needs memory. When a thread ends its heap is
  * abandoned, keeping its blocks: the next thread to start adopts it, and until
- * then other threads' slow paths take in what was freed into it, and the next
- * heap to map a segment trims it (page_trim).
+ * then the next heap to map a segment takes in what was freed into it and
+ * trims it (page_trim), as does a free once ENDED_RECLAIM_BYTES went to ended
+ * heaps since the last such take-in.
  *
  * Invariants (heaps_check and below):
  * - every heap is on a->heaps; the abandoned ones also on a->abandoned, and no
@@ -95,6 +96,16 @@ static void *batch_link(heap_t *h, transit_batch *b, uint64_t *blocks, size_t *b
     return first;
 }
 
+/* `bytes` went to ended threads' heaps: once they add up to ENDED_RECLAIM_BYTES,
+ * this thread takes them in and hands back what they free (heaps_reclaim). No
+ * other call would soon in a program that maps no segment and starts no
+ * thread: a thread that ended holding 400 MB kept it all resident after
+ * another thread freed every block (found in review). */
+static void heaps_freed_into_ended(arena_t *a, size_t bytes) {
+    size_t total = atomic_fetch_add_explicit(&a->ended_freed_bytes, bytes, memory_order_relaxed) + bytes;
+    if (total >= ENDED_RECLAIM_BYTES) heaps_reclaim(a);
+}
+
 void heap_flush_pending(heap_t *h) {
     uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
     if (!blocks) return;
@@ -123,6 +134,7 @@ void heap_flush_pending(heap_t *h) {
     heap_count_remote_frees(owner, bytes, blocks);
     atomic_store_explicit(&h->pending_bytes, 0, memory_order_relaxed);
     atomic_store_explicit(&h->pending_blocks, 0, memory_order_relaxed);
+    if (h->pending_owner_ended) heaps_freed_into_ended(h->arena, bytes);
 }
 
 /* Writes or clears p's in-transit mark (fastpath.h, pending_mark): owner is a
@@ -172,6 +184,13 @@ void heaps_free_unattached(arena_t *a, void *p) {
     heap_free_fast(&a->heap, p);
     heap_flush_pending(&a->heap); /* no thread of its own would flush it */
     unlock_reporting(&a->lock);
+}
+
+size_t heaps_usable_size_unattached(arena_t *a, const void *p) {
+    lock_deferring(&a->lock);
+    size_t usable = heap_usable_size(&a->heap, p, true);
+    unlock_reporting(&a->lock);
+    return usable;
 }
 
 /* Frees block p, handed to h by another thread's free. Returns false, nothing
@@ -268,6 +287,7 @@ static bool heap_is_empty(const heap_t *h) {
  * memory went back. */
 static bool heaps_reclaim_locked(arena_t *a, bool trim) {
     bool released = false;
+    atomic_store_explicit(&a->ended_freed_bytes, 0, memory_order_relaxed);
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
         bool freed_into = heap_freed_into(h) || atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);

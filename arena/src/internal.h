@@ -77,12 +77,14 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define REMOTE_BATCH_BLOCKS 64u                /* another heap's blocks a thread frees before handing them over */
 #define REMOTE_BATCH_BYTES ((size_t)64 << 10)  /* ... or bytes of them */
 #define TRANSIT_BATCHES 3u                     /* batches a heap can have on their way to owners at once */
+#define ENDED_RECLAIM_BYTES ((size_t)4 << 20)  /* freed into ended threads' heaps before a free takes them in */
 #define COARSE_LIVE_MAX ((size_t)16 << 10)     /* a heap uses power-of-two classes until it holds this much */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
 _Static_assert(POPULATE_MEDIUM_MAX >= 2 * OS_PAGE && POPULATE_MEDIUM_MAX <= MEDIUM_MAX, "the bound covers medium blocks of several OS pages, and no huge block");
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
 _Static_assert(TRANSIT_BATCHES >= 2, "one batch fills while another is on its way");
+_Static_assert(ENDED_RECLAIM_BYTES >= REMOTE_BATCH_BYTES, "a take-in serves several batches");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
 _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
                "the hard purge limit keeps some multiple of the live bytes, and stays finite");
@@ -220,6 +222,8 @@ bool os_move(void *p, size_t old_size, size_t new_size, void *dest) INTERNAL;
 /* Test hook: the next `after` mappings succeed, then every `every`-th fails
  * (0 = never fail). */
 void os_fail_inject(unsigned long after, unsigned long every) INTERNAL;
+/* Test hook: the mappings refused since os_fail_inject. */
+unsigned long os_fail_refused(void) INTERNAL;
 /* Test hook: while `refuse` holds, os_purge fails and drops nothing, as the kernel
  * does for locked memory. */
 void os_purge_refuse(bool refuse) INTERNAL;
@@ -606,6 +610,7 @@ struct arena {
     pthread_mutex_t huge_lock;       /* multi_heap: over `heap` */
     heap_t *heaps;                   /* multi_heap: every thread heap */
     heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
+    _Atomic size_t ended_freed_bytes; /* multi_heap: freed into those since heaps_reclaim last took them in */
     uint64_t id;                     /* ARENA_THREAD_SAFE: never reused (heaps.c) */
     /* The last segments handed back to the OS: a free into one of them is a
      * second free of a block that went away with its segment. */
@@ -990,12 +995,16 @@ void heap_collect_remote(heap_t *h) INTERNAL;
  * not taken in: h is about to release its memory (heap_release_all) while
  * those heaps live on. */
 void heap_return_batches(heap_t *h) INTERNAL;
-/* Frees live block p of thread-safe arena a for a thread that max_bytes leaves
- * without a heap: the arena's own heap (which holds no thread's small or medium
+/* Frees live block p of thread-safe arena a for a thread that max_bytes (or the
+ * OS, for the drop-in's process arena) leaves without a heap: the arena's own heap (which holds no thread's small or medium
  * blocks) hands it to its owner as another heap's thread would, under the
  * arena's lock, as one batch serves every such thread. A misuse report from
  * here (a checked block's overflow) runs under that lock. */
 void heaps_free_unattached(arena_t *a, void *p) INTERNAL;
+/* p's usable size (0 after a report when p is no live block) for a thread of
+ * thread-safe arena a without a heap: the arena's own heap sizes it, under
+ * the arena's lock. */
+size_t heaps_usable_size_unattached(arena_t *a, const void *p) INTERNAL;
 /* Thread-safe explicit arenas: the calling thread's heap of arena a (NULL when
  * the OS refuses memory for one); register/unregister a live arena; release
  * every heap, the thread heaps themselves too (a reset: threads get new heaps

@@ -191,9 +191,14 @@ static NOINLINE arena_t *process_arena_slow(void) {
     return a;
 }
 
+/* The process arena once set up, else NULL (it never was: no block is arena's). */
+static arena_t *process_arena_ready(void) {
+    return atomic_load_explicit(&process_state, memory_order_acquire) == 2 ? process_arena : NULL;
+}
+
 static NOINLINE heap_t *thread_heap_slow(void) {
-    arena_t *a = atomic_load_explicit(&process_state, memory_order_acquire) == 2 ? process_arena
-                                                                                 : process_arena_slow();
+    arena_t *a = process_arena_ready();
+    if (!a) a = process_arena_slow();
     if (!a) return NULL;
     heap_t *h = heaps_adopt(a);
     if (!h) return NULL;
@@ -237,9 +242,15 @@ static NOINLINE void *malloc_first(size_t size) {
 }
 
 static NOINLINE void free_first(void *p) {
+    int saved = errno; /* free leaves errno alone, a heap refused by the OS too */
     heap_t *h = thread_heap_slow();
+    arena_t *a;
     if (likely(h != NULL)) heap_free_fast(h, p);
+    /* No memory for a heap of its own: the arena's heap hands the block to its
+     * owner, under the arena's lock (dropped here, it was never freed). */
+    else if ((a = process_arena_ready()) != NULL) heaps_free_unattached(a, p);
     call_done();
+    errno = saved;
 }
 
 EXPORT void *API(malloc)(size_t size) {
@@ -352,9 +363,14 @@ EXPORT void *API(pvalloc)(size_t size) {
 }
 
 static NOINLINE size_t malloc_usable_size_first(void *p) {
+    int saved = errno;
     heap_t *h = thread_heap_slow();
-    size_t usable = h ? heap_usable_size(h, p, true) : 0;
+    arena_t *a;
+    size_t usable = 0;
+    if (h) usable = heap_usable_size(h, p, true);
+    else if ((a = process_arena_ready()) != NULL) usable = heaps_usable_size_unattached(a, p);
     call_done();
+    errno = saved;
     return usable;
 }
 

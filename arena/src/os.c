@@ -18,12 +18,16 @@
 static _Atomic unsigned long os_fail_after;  /* mappings that still succeed */
 static _Atomic unsigned long os_fail_every;  /* then every N-th one fails; 0 = never */
 static _Atomic unsigned long os_fail_count;
+static _Atomic unsigned long os_fail_refused_count; /* mappings refused since os_fail_inject */
 
 void os_fail_inject(unsigned long after, unsigned long every) {
     atomic_store(&os_fail_after, after);
     atomic_store(&os_fail_count, 0);
+    atomic_store(&os_fail_refused_count, 0);
     atomic_store(&os_fail_every, every);
 }
+
+unsigned long os_fail_refused(void) { return atomic_load(&os_fail_refused_count); }
 
 /* Returns true when an injected failure says this mapping must fail. */
 static bool os_should_fail(void) {
@@ -33,7 +37,9 @@ static bool os_should_fail(void) {
         atomic_fetch_sub(&os_fail_after, 1);
         return false;
     }
-    return atomic_fetch_add(&os_fail_count, 1) % every == 0;
+    if (atomic_fetch_add(&os_fail_count, 1) % every != 0) return false;
+    atomic_fetch_add(&os_fail_refused_count, 1);
+    return true;
 }
 
 static void *os_mmap(void *hint, size_t size, int flags) {

@@ -441,7 +441,13 @@ static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
     size_t size = h->arena->region_size;
     while (size / 4 < block && size <= MAX_REGION) size *= 2;
     if (size > least && !arena_cap_allows(h->arena, size)) size = least;
-    return segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
+    int saved = errno;
+    segment_t *s = segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
+    /* The OS refused the roomy one (an address space limit, overcommit off):
+     * the least that holds the block may still fit, as glibc's one mapping
+     * would (a 4 MiB request with 24 MiB to spare failed, in review). */
+    if (!s && size > least && (s = segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN)) != NULL) errno = saved;
+    return s;
 }
 
 static bool tlsf_segment_empty(const segment_t *s) {

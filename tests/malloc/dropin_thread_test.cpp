@@ -134,6 +134,35 @@ static void ReclaimEndedThreadsHeaps() {
     std::thread([] { arena_test_free(arena_test_malloc(64)); }).join();
 }
 
+// A thread allocates 40 MB and ends; this one frees every block and maps
+// nothing new: the ended heap's memory goes back all the same, taken in by the
+// free that brings what went to ended heaps to ENDED_RECLAIM_BYTES. It stayed
+// mapped (and resident) until some heap mapped a segment or a thread started.
+TEST(DropInThreads, AnEndedThreadsMemoryGoesBackOnceOthersFreeIt) {
+    const int count = 400;
+    const size_t size = 100000;
+    std::vector<void *> blocks(count);
+    arena_test_free(arena_test_malloc(64));  // this thread's heap first: else it adopts the ended one
+    std::thread([&] {
+        for (int i = 0; i < count; i++) {
+            blocks[i] = arena_test_malloc(size);
+            ASSERT_NE(blocks[i], nullptr);
+            Fill(blocks[i], size, (uint32_t)i);
+        }
+    }).join();
+    arena_stats held = ProcessStats();
+    for (int i = 0; i < count; i++) {
+        ASSERT_EQ(FirstMismatch(blocks[i], size, (uint32_t)i), size);
+        arena_test_free(blocks[i]);
+    }
+    arena_stats after = ProcessStats();
+    EXPECT_EQ(arena_malloc_check(), 0);
+    EXPECT_GE(held.mapped_bytes, (size_t)count * size);
+    // What may stay: the last ENDED_RECLAIM_BYTES (4 MiB) freed, and the heap's bookkeeping.
+    EXPECT_LE(after.mapped_bytes + count * size - ((size_t)8 << 20), held.mapped_bytes)
+        << "mapped " << held.mapped_bytes << " with the blocks, " << after.mapped_bytes << " after their frees";
+}
+
 // malloc_usable_size promises bytes the caller may write. A small block's
 // record of its unused tail lies in that tail, and only the block's own heap
 // may take the tail into the block; for another thread's block the promise is
