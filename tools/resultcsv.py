@@ -554,8 +554,13 @@ def non_negative_number(text):
 
 
 def comma_list(text):
-    """An argparse type: `a,b,c` -> ['a', 'b', 'c'] (empty items dropped)."""
-    return [item.strip() for item in text.split(",") if item.strip()]
+    """An argparse type: `a,b,c` -> ['a', 'b', 'c']. An empty item (`a,,c`, a
+    trailing comma, `,` alone) is an error, as in the bench drivers: taken as
+    nothing, `--figures ,` meant every figure."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError("an empty item in '%s'" % text)
+    return items
 
 
 # ---- a results directory -------------------------------------------------------

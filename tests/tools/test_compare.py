@@ -410,6 +410,9 @@ class BadInput(unittest.TestCase):
         for args in ((), (self.good,), (self.good, self.good, "--baseline", "glibc"),
                      (self.good, self.good, "--format", "html"),
                      (self.good, self.good, "--figures", "no_such_figure"),
+                     # an empty list is no list: it meant every figure
+                     (self.good, self.good, "--figures", ","),
+                     (self.good, self.good, "--figures", "mops,,ns_per_op"),
                      (self.good, self.good, "--fail-on-regression", "lots"),
                      # a percentage below zero or not finite makes no floor and no bound
                      (self.good, self.good, "--fail-on-regression", "-3"),
