@@ -126,17 +126,22 @@ std::string result_value(const ResultLines &lines, const std::string &key, const
     return fallback;
 }
 
-void write_result(const std::string &key, const std::string &value) {
-    std::string line = key + "=" + value + "\n";
-    const char *p = line.data();
-    size_t left = line.size();
-    while (left > 0) {
-        ssize_t n = ::write(kResultFd, p, left);
+bool write_all(int fd, const std::string &text) {
+    size_t written = 0;
+    while (written < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;  // no parent listening: a child run by hand
-        p += n;
-        left -= static_cast<size_t>(n);
+        if (n <= 0) {
+            if (n == 0) errno = ENOSPC;
+            return false;
+        }
+        written += static_cast<size_t>(n);
     }
+    return true;
+}
+
+void write_result(const std::string &key, const std::string &value) {
+    write_all(kResultFd, key + "=" + value + "\n");  // false: no parent listening, a child run by hand
 }
 
 std::string self_executable() {

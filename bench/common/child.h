@@ -44,6 +44,10 @@ std::string result_value(const ResultLines &lines, const std::string &key, const
 // Writes "key=value\n" to the result fd (child side). Values have no newline.
 void write_result(const std::string &key, const std::string &value);
 
+// Writes all of text to fd, again after EINTR and short writes. False with
+// errno set (ENOSPC for a write that took nothing).
+bool write_all(int fd, const std::string &text);
+
 // The running program and its directory (from /proc/self/exe).
 std::string self_executable();
 std::string self_directory();

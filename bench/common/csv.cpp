@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "child.h"
 #include "cli.h"
 
 namespace bench {
@@ -67,21 +67,6 @@ bool write_csv(const std::string &path, const Facts &facts, const std::vector<st
 OutputFiles::~OutputFiles() {
     for (const Staged &file : staged_)
         if (!file.direct) unlink(file.temporary.c_str());
-}
-
-// Writes all of text to fd. False with errno set.
-static bool write_all(int fd, const std::string &text) {
-    size_t written = 0;
-    while (written < text.size()) {
-        const ssize_t n = write(fd, text.data() + written, text.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = ENOSPC;
-            return false;
-        }
-        written += static_cast<size_t>(n);
-    }
-    return true;
 }
 
 bool OutputFiles::stage(const std::string &path, const std::string &text, std::string *error) {

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "cli.h"
 #include "facts.h"
@@ -190,6 +191,13 @@ void catch_interrupts() {
 }
 
 bool interrupted() { return interrupt_seen != 0; }
+
+int stop_interrupted(const char *program, const std::string &temp_dir) {
+    std::error_code ignored;
+    if (!temp_dir.empty()) std::filesystem::remove_all(temp_dir, ignored);
+    std::fprintf(stderr, "\n%s: interrupted; nothing written\n", program);
+    return 130;
+}
 
 std::string make_temp_dir(const std::string &prefix) {
     const char *tmpdir = getenv("TMPDIR");

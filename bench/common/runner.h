@@ -64,6 +64,9 @@ std::string make_temp_dir(const std::string &prefix);
 // its job (from the terminal, the signal reaches it too).
 void catch_interrupts();
 bool interrupted();
+// The end of an interrupted run: temp_dir removed (none when ""), "PROGRAM:
+// interrupted; nothing written" on stderr; returns the exit status, 130.
+int stop_interrupted(const char *program, const std::string &temp_dir);
 
 // The main of a driver around `run`: answers the allocator probe and --help;
 // a UsageError thrown by run prints "program: what" and the usage on stderr

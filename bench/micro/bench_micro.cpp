@@ -227,11 +227,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
         }
     }
     std::error_code ignored;
-    if (bench::interrupted()) {
-        std::filesystem::remove_all(temp_dir, ignored);
-        std::fprintf(stderr, "\nbench_micro: interrupted; nothing written\n");
-        return 130;
-    }
+    if (bench::interrupted()) return bench::stop_interrupted("bench_micro", temp_dir);
     if (rows.empty()) {
         std::filesystem::remove_all(temp_dir, ignored);
         std::fprintf(stderr, "bench_micro: no benchmark was measured (does --benchmark_filter match any? Names "

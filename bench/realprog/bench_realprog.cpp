@@ -164,18 +164,12 @@ static int run_everything(const Options &options, int argc, char **argv) {
     bench::catch_interrupts();
     runner.temp_dir = bench::make_temp_dir("bench_realprog");
     if (runner.temp_dir.empty()) return 1;
-    auto stop_interrupted = [&] {
-        std::error_code ignored;
-        std::filesystem::remove_all(runner.temp_dir, ignored);
-        std::fprintf(stderr, "\nbench_realprog: interrupted; nothing written\n");
-        return 130;
-    };
 
     // Warm-up under glibc: caches filled, and the reference output.
     std::vector<const Program *> programs;
     std::map<std::string, uint64_t> reference;
     for (const Program &program : kPrograms) {
-        if (bench::interrupted()) return stop_interrupted();
+        if (bench::interrupted()) return bench::stop_interrupted("bench_realprog", runner.temp_dir);
         bool asked = options.programs.empty();
         for (const auto &name : options.programs) asked = asked || name == program.name;
         if (!asked) continue;
@@ -212,7 +206,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
     for (uint64_t repetition = 1; repetition <= options.repetitions; repetition++)
         for (const Program *program : programs)
             for (const auto &a : allocators) {
-                if (bench::interrupted()) return stop_interrupted();
+                if (bench::interrupted()) return bench::stop_interrupted("bench_realprog", runner.temp_dir);
                 std::fprintf(stderr, "[%zu/%zu] repetition %" PRIu64 ": %s under %s\n", ++done, total, repetition,
                              program->name.c_str(), a.info->name.c_str());
                 uint64_t hash = 0;
@@ -239,7 +233,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 row.set("output_ok", uint64_t{output_ok ? 1u : 0u});
                 rows.push_back(row);
             }
-    if (bench::interrupted()) return stop_interrupted();  // during the last run
+    if (bench::interrupted()) return bench::stop_interrupted("bench_realprog", runner.temp_dir);  // during the last run
     std::error_code ignored;
     std::filesystem::remove_all(runner.temp_dir, ignored);
     const std::vector<std::string> columns = {"trace", "allocator", "block_size", "threads", "repetition",

@@ -975,10 +975,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 }
         }
     }
-    if (bench::interrupted()) {
-        std::fprintf(stderr, "\nbench_replay: interrupted; nothing written\n");
-        return 130;
-    }
+    if (bench::interrupted()) return bench::stop_interrupted("bench_replay", "");  // Cleanup removes temp_dir
     std::fprintf(stderr, "%s done\n", run.progress_prefix().c_str());
 
     if (options.check) {
