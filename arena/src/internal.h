@@ -996,9 +996,10 @@ void heap_collect_remote(heap_t *h) INTERNAL;
  * those heaps live on. */
 void heap_return_batches(heap_t *h) INTERNAL;
 /* Frees live block p of thread-safe arena a for a thread that max_bytes (or the
- * OS, for the drop-in's process arena) leaves without a heap: the arena's own heap (which holds no thread's small or medium
- * blocks) hands it to its owner as another heap's thread would, under the
- * arena's lock, as one batch serves every such thread. A misuse report from
+ * OS, for the drop-in's process arena) leaves without a heap: the arena's own
+ * heap (which holds no thread's small or medium blocks) hands it to its owner
+ * as another heap's thread would, under the arena's lock, as one batch serves
+ * every such thread. A misuse report from
  * here (a checked block's overflow) runs under that lock. */
 void heaps_free_unattached(arena_t *a, void *p) INTERNAL;
 /* p's usable size (0 after a report when p is no live block) for a thread of
