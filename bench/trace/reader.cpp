@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -26,6 +27,10 @@ namespace trace {
 namespace {
 
 constexpr size_t kMaxFields = 4;  // op letter + up to 3 numbers
+// No allocation is larger (malloc refuses more: pointer differences inside a
+// block must fit ptrdiff_t); a trace asking for more could not be replayed by
+// any allocator, and would stop a run at its first timed replay.
+constexpr uint64_t kMaxRequest = PTRDIFF_MAX;
 
 struct Field {
     const char *text;
@@ -48,6 +53,12 @@ std::string show(const Field &f) {
     }
     if (f.len > 40) out += "...";
     return out + "'";
+}
+
+// A number past kMaxRequest, named: what the message after "'a 7': " says.
+std::string too_large(const char *name, uint64_t value) {
+    return std::string(name) + " " + std::to_string(value) + " is more than any allocation can have (at most " +
+           std::to_string(kMaxRequest) + ", PTRDIFF_MAX)";
 }
 
 struct OpSyntax {
@@ -215,6 +226,7 @@ bool Parser::op(const Field *f, size_t n) {
         if (v[1] == 0)
             return fail("'r " + std::to_string(id) + " 0': realloc to size 0 is not allowed (a recorder writes 'f " +
                         std::to_string(id) + "')");
+        if (v[1] > kMaxRequest) return fail(what + ": " + too_large("SIZE", v[1]));
         if (!builder_.realloc(s, v[1], thread_)) return fail("live bytes exceed 2^64-1");
         return true;
     }
@@ -236,7 +248,11 @@ bool Parser::op(const Field *f, size_t n) {
         size = v[2];
         if (arg == 0 || (arg & (arg - 1)) != 0)
             return fail("ALIGN " + std::to_string(arg) + " is not a power of two");
+        if (arg > kMaxRequest) return fail(what + ": " + too_large("ALIGN", arg));
     }
+    if (requested_bytes(Op{size, arg, 0, 0, kind, 0}) > kMaxRequest)
+        return fail(what + ": " + too_large(kind == OpKind::Calloc ? "N*SIZE" : "SIZE",
+                                            kind == OpKind::Calloc ? arg * size : size));
     uint32_t s = 0;
     if (!builder_.alloc(kind, size, arg, thread_, &s)) return fail("live bytes exceed 2^64-1");
     if (s >= line_of_.size()) line_of_.resize(s + 1);

@@ -158,7 +158,7 @@ beyond_memory)
     # was killed by the kernel on 1 TiB, bump crashed on 2^64 - 1 bytes); the
     # other traces of the run are measured.
     printf 'arena-trace 1\na 1 1099511627776\n' >"$dir/tera.trace"
-    printf 'arena-trace 1\na 1 10\nr 1 18446744073709551615\n' >"$dir/grow.trace"
+    printf 'arena-trace 1\na 1 10\nr 1 9223372036854775807\n' >"$dir/grow.trace"
     good=$(gen tiny 1000)
     expect 0 "$replay" --trace="$dir/tera.trace" --trace="$dir/grow.trace" --trace="$good" \
         --allocators=arena,glibc,bump --repetitions=1 --passes=throughput --csv="$dir/r.csv"

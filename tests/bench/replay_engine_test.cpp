@@ -348,17 +348,18 @@ TEST(ReplayImage, BumpReserveCountsGrowingReallocs) {
     EXPECT_EQ(replay::bump_reserve_bytes(t), 112u + 1008u + 16u + 48u);
 }
 
-// Sizes a valid trace may hold (up to 2^64 - 1) saturate instead of wrapping
-// round to a small reserve: before, bump mapped a few pages for a 16 EiB
-// realloc, "replayed" it and reported a frag_rss of 2e-16, and crashed on a
-// 2^64 - 1 byte malloc.
+// Sizes a valid trace may hold (each up to PTRDIFF_MAX, their sum up to
+// 2^64 - 1) saturate instead of wrapping round to a small reserve: before,
+// bump mapped a few pages for a 16 EiB realloc, "replayed" it and reported a
+// frag_rss of 2e-16, and crashed on a 2^64 - 1 byte malloc.
 TEST(ReplayImage, BumpReserveSaturatesPastWhatAnyMachineHolds) {
     EXPECT_EQ(bench::bump_block_bytes(UINT64_MAX, 0), UINT64_MAX);
     EXPECT_EQ(bench::bump_block_bytes(UINT64_MAX - 20, 4096), UINT64_MAX);
-    EXPECT_EQ(replay::bump_reserve_bytes(parse_text("arena-trace 1\na 1 10\nr 1 18446744073709551615\n")),
+    EXPECT_EQ(replay::bump_reserve_bytes(parse_text(
+                  "arena-trace 1\na 1 10\nr 1 9223372036854775807\na 2 9223372036854775807\n")),
               UINT64_MAX);
     EXPECT_EQ(replay::bump_reserve_bytes(
-                  parse_text("arena-trace 1\na 1 9223372036854775808\nf 1\na 2 9223372036854775808\n")),
+                  parse_text("arena-trace 1\na 1 9223372036854775807\nf 1\na 2 9223372036854775807\n")),
               UINT64_MAX);
     bench::AllocatorSettings settings;
     settings.reserve_bytes = 1 << 20;

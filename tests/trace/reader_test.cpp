@@ -62,12 +62,23 @@ const BadTrace kBadTraces[] = {
     {"alignment zero", "arena-trace 1\nm 1 0 8\n", "t.trace:2: ", "ALIGN 0 is not a power of two"},
     {"alignment not a power of two", "arena-trace 1\nm 1 48 8\n", "t.trace:2: ", "ALIGN 48 is not a power of two"},
     {"calloc overflow", "arena-trace 1\nc 1 4294967296 4294967296\n", "t.trace:2: ", "overflows 64 bits"},
-    {"live bytes overflow", "arena-trace 1\na 1 18446744073709551615\na 2 1\n", "t.trace:3: ",
+    {"live bytes overflow", "arena-trace 1\na 1 9223372036854775807\na 2 9223372036854775807\na 3 2\n",
+     "t.trace:4: ", "live bytes exceed"},
+    {"live bytes overflow by realloc",
+     "arena-trace 1\na 1 9223372036854775807\na 2 9223372036854775807\na 3 0\nr 3 2\n", "t.trace:5: ",
      "live bytes exceed"},
-    {"live bytes overflow by realloc", "arena-trace 1\na 1 18446744073709551615\na 2 0\nr 2 1\n", "t.trace:4: ",
-     "live bytes exceed"},
-    {"live bytes overflow by calloc", "arena-trace 1\na 1 18446744073709551615\nc 2 1 1\n", "t.trace:3: ",
-     "live bytes exceed"},
+    {"live bytes overflow by calloc", "arena-trace 1\na 1 9223372036854775807\na 2 9223372036854775807\nc 3 2 1\n",
+     "t.trace:4: ", "live bytes exceed"},
+    {"size past PTRDIFF_MAX", "arena-trace 1\na 1 9223372036854775808\n", "t.trace:2: ",
+     "'a 1': SIZE 9223372036854775808 is more than any allocation can have (at most 9223372036854775807, PTRDIFF_MAX)"},
+    {"realloc past PTRDIFF_MAX", "arena-trace 1\na 1 8\nr 1 18446744073709551615\n", "t.trace:3: ",
+     "'r 1': SIZE 18446744073709551615 is more than any allocation can have"},
+    {"calloc past PTRDIFF_MAX", "arena-trace 1\nc 1 2 4611686018427387904\n", "t.trace:2: ",
+     "'c 1': N*SIZE 9223372036854775808 is more than any allocation can have"},
+    {"memalign past PTRDIFF_MAX", "arena-trace 1\nm 1 16 9223372036854775808\n", "t.trace:2: ",
+     "'m 1': SIZE 9223372036854775808 is more than"},
+    {"alignment past PTRDIFF_MAX", "arena-trace 1\nm 1 9223372036854775808 8\n", "t.trace:2: ",
+     "'m 1': ALIGN 9223372036854775808 is more than"},
     {"malloc of live id", "arena-trace 1\na 7 1\na 7 2\n", "t.trace:3: ", "'a 7': id 7 is already live"},
     {"realloc of freed id", "arena-trace 1\na 7 1\nf 7\nr 7 2\n", "t.trace:4: ", "'r 7': id 7 is not live"},
     {"control character", "arena-trace 1\na 1\x01 2\n", "t.trace:2: ", "ID '1\\x01' is not"},
@@ -109,7 +120,7 @@ TEST(Reader, AcceptsWhatTheFormatAllows) {
         "t 1\n"
         "f 17\n"
         "t 1023\n"
-        "a 17 18446744073709550000\n"  // huge sizes are fine while the sum fits
+        "a 17 9223372036854775807\n"   // PTRDIFF_MAX: huge sizes are fine while the sum fits
         "f 19";                         // no final newline
     ASSERT_EQ(parse_error(text, &t), "");
     ASSERT_EQ(t.ops.size(), 9u);
@@ -125,24 +136,26 @@ TEST(Reader, AcceptsWhatTheFormatAllows) {
     EXPECT_EQ(t.facts.max_thread, 1023u);
 }
 
-// Each number field at the largest value the rules allow: ALIGN 2^63, and a
-// calloc whose N*SIZE is exactly 2^64-1 (one more byte would overflow).
+// Each number field at the largest value the rules allow: ids 2^64-1, ALIGN
+// 2^62 (the largest power of two up to PTRDIFF_MAX), a calloc whose N*SIZE is
+// exactly PTRDIFF_MAX (one more byte is no allocation's size), and a sum of
+// live bytes of exactly 2^64-1 (one more would overflow).
 TEST(Reader, LargestValuesEachFieldTakes) {
     trace::Trace t;
     ASSERT_EQ(parse_error("arena-trace 1\n"
-                          "m 18446744073709551615 9223372036854775808 0\n"
+                          "m 18446744073709551615 4611686018427387904 0\n"
                           "f 18446744073709551615\n"
-                          "c 1 3 6148914691236517205\n"
-                          "f 1\n"
-                          "c 2 18446744073709551615 1\n"
-                          "r 2 18446744073709551615\n",
+                          "c 1 7 1317624576693539401\n"
+                          "c 2 1 9223372036854775807\n"
+                          "a 3 0\n"
+                          "r 3 1\n",
                           &t),
               "");
-    EXPECT_EQ(t.ops[0].arg, 1ull << 63);
-    EXPECT_EQ(trace::requested_bytes(t.ops[2]), UINT64_MAX);
+    EXPECT_EQ(t.ops[0].arg, 1ull << 62);
+    EXPECT_EQ(trace::requested_bytes(t.ops[2]), uint64_t{PTRDIFF_MAX});
     EXPECT_EQ(t.facts.peak_live_bytes, UINT64_MAX);
     EXPECT_EQ(t.facts.final_live_bytes, UINT64_MAX);
-    EXPECT_EQ(t.facts.size_hist[64], 3u);
+    EXPECT_EQ(t.facts.size_hist[63], 2u);
 }
 
 // CRLF throughout, including the header, blank lines and comments; and a last

@@ -11,7 +11,7 @@ namespace bench {
 uint64_t bump_block_bytes(uint64_t size, uint64_t alignment);
 
 // a + b, or UINT64_MAX where that overflows: bump's sizes saturate, standing
-// for "more than any machine has" (a valid trace may ask for 2^64 - 1 bytes).
+// for "more than any machine has" (a valid trace's sizes may add up to 2^64 - 1).
 uint64_t bump_add_bytes(uint64_t a, uint64_t b);
 
 }  // namespace bench
