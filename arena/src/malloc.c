@@ -437,12 +437,13 @@ EXPORT struct mallinfo API(mallinfo)(void) {
     return m;
 }
 
-/* arena has none of glibc's tunables: every setting is accepted and has no
- * effect (glibc returns 1 for a setting it takes). */
+/* arena has none of glibc's tunables: a setting has no effect. The answer is
+ * glibc's (2.36, as measured), for programs that check it: 0 for the one
+ * value it refuses, an M_MXFAST above 80 * sizeof(size_t) / 4 (a negative
+ * one among them: it takes a size_t), and 1 for everything else, parameters
+ * it does not know included. */
 EXPORT int API(mallopt)(int param, int value) {
-    (void)param;
-    (void)value;
-    return 1;
+    return param != M_MXFAST || (size_t)value <= 80 * sizeof(size_t) / 4;
 }
 
 static void write_stats(const arena_stats *s, int fd);

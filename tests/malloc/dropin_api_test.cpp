@@ -245,6 +245,9 @@ TEST(DropIn, TrimHandsBackEmptyClassPagesAndTheEmptyOSPagesOfSparseOnes) {
 // glibc's reporting calls give arena's figures, not glibc's unused heap's.
 TEST(DropIn, MallinfoAndFriendsReportArena) {
     EXPECT_EQ(arena_test_mallopt(M_ARENA_MAX, 2), 1) << "a setting is taken (and has no effect)";
+    EXPECT_EQ(arena_test_mallopt(M_MXFAST, 161), 0) << "glibc refuses an M_MXFAST above 160";
+    EXPECT_EQ(arena_test_mallopt(M_MXFAST, -1), 0) << "and a negative one";
+    EXPECT_EQ(arena_test_mallopt(M_MXFAST, 160), 1);
     struct mallinfo2 before = arena_test_mallinfo2();
     std::vector<void *> v;
     for (int i = 0; i < 200; i++) v.push_back(memset(arena_test_malloc(1000), 1, 1000));

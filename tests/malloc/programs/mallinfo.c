@@ -23,6 +23,15 @@ static void expect(int ok, const char *what) {
 int main(void) {
     enum { COUNT = 200, SIZE = 1000 };
     expect(mallopt(M_ARENA_MAX, 2) == 1, "mallopt takes a setting");
+    /* glibc's answers (2.36), which this program gets without arena too. */
+    expect(mallopt(M_MXFAST, 0) == 1 && mallopt(M_MXFAST, 80 * sizeof(size_t) / 4) == 1,
+           "mallopt takes an M_MXFAST up to 80 * sizeof(size_t) / 4");
+    expect(mallopt(M_MXFAST, 80 * sizeof(size_t) / 4 + 1) == 0 && mallopt(M_MXFAST, -1) == 0,
+           "mallopt refuses a larger or negative M_MXFAST");
+    expect(mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 && mallopt(M_MMAP_THRESHOLD, -1) == 1,
+           "mallopt takes any M_MMAP_THRESHOLD (glibc clamps it)");
+    expect(mallopt(M_ARENA_MAX, 0) == 1 && mallopt(12345, 1) == 1,
+           "mallopt answers 1 to an M_ARENA_MAX of 0 and to a parameter it does not know");
     struct mallinfo2 before = mallinfo2();
     void *blocks[COUNT];
     for (int i = 0; i < COUNT; i++) blocks[i] = memset(malloc(SIZE), i, SIZE);
