@@ -34,7 +34,17 @@
 #endif
 
 static arena_t *process_arena;
-static _Atomic int process_state; /* 0 not set up, 1 being set up, 2 ready, 3 failed */
+enum {
+    PROCESS_NONE,       /* not set up yet */
+    PROCESS_SETTING_UP, /* by one thread (process_arena_slow); the others wait */
+    PROCESS_READY,      /* process_arena is there */
+    PROCESS_FAILED,     /* never will be: every call fails */
+};
+static _Atomic int process_state;
+/* The thread setting the process arena up: a call of malloc from inside the
+ * set-up fails instead of waiting for the set-up to end (nothing there
+ * allocates today). */
+static __thread bool setting_up __attribute__((tls_model("initial-exec")));
 static pthread_key_t heap_key;
 static bool print_stats_at_exit;
 /* Where they go: a copy of stderr taken when the arena is set up, since a
@@ -146,16 +156,55 @@ static void thread_heap_exit(void *heap) {
     heaps_abandon(heap);
 }
 
-static void fork_prepare(void) { heaps_fork_prepare(process_arena); }
-static void fork_parent(void) { heaps_fork_parent(process_arena); }
-static void fork_child(void) { heaps_fork_child(process_arena, thread_heap); }
+/* The process arena once set up, else NULL (it never was: no block is arena's). */
+static arena_t *process_arena_ready(void) {
+    return atomic_load_explicit(&process_state, memory_order_acquire) == PROCESS_READY ? process_arena : NULL;
+}
+
+static arena_t *process_arena_slow(void);
+
+/* The fork handlers are registered when the library is loaded (below), not
+ * by the set-up: the set-up runs inside whatever call first allocated, and
+ * glibc's pthread_atfork allocates once its built-in slots are taken, under
+ * its lock. A program whose first malloc came from its own pthread_atfork
+ * hung for good there, the set-up's pthread_atfork waiting on that lock.
+ * Registered first, they also come last of the prepare handlers (glibc runs
+ * those last registered first) and first of the others: handlers a program
+ * registers later may allocate in all three. A fork before the first malloc
+ * sets the process arena up (a set-up in the child would find another
+ * thread's half done); glibc forks one at a time, holding its atfork lock from
+ * the prepare handlers to the parent's or child's, so one variable carries
+ * the arena from one to the other. */
+static arena_t *fork_locked; /* locked by fork_prepare; NULL when set-up failed */
+
+static void fork_prepare(void) {
+    arena_t *a = process_arena_ready();
+    if (!a) a = process_arena_slow();
+    if (a) heaps_fork_prepare(a);
+    fork_locked = a;
+}
+
+static void fork_parent(void) {
+    if (fork_locked) heaps_fork_parent(fork_locked);
+}
+
+static void fork_child(void) {
+    if (fork_locked) heaps_fork_child(fork_locked, thread_heap);
+}
+
+__attribute__((constructor)) static void fork_handlers_register(void) {
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 static NOINLINE arena_t *process_arena_slow(void) {
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&process_state, &expected, 1)) {
-        while ((expected = atomic_load(&process_state)) == 1) sched_yield();
-        return expected == 2 ? process_arena : NULL;
+    if (setting_up) return NULL;
+    for (int state = PROCESS_NONE; !atomic_compare_exchange_strong(&process_state, &state, PROCESS_SETTING_UP);
+         state = PROCESS_NONE) {
+        if (state == PROCESS_READY) return process_arena;
+        if (state == PROCESS_FAILED) return NULL;
+        sched_yield(); /* set up by another thread */
     }
+    setting_up = true;
     arena_config cfg = {0};
     cfg.flags = (env_flag("ARENA_CHECKED") ? ARENA_CHECKED : 0) | (env_flag("ARENA_SECURE") ? ARENA_SECURE : 0);
     /* From 16, not the arena's 8: malloc promises alignment for any type, 16
@@ -166,12 +215,12 @@ static NOINLINE arena_t *process_arena_slow(void) {
     arena_t *a = arena_create(&cfg);
     if (!a || heaps_init(a) || pthread_key_create(&heap_key, thread_heap_exit)) {
         error_write("arena: cannot set up the process arena\n");
-        atomic_store(&process_state, 3);
+        setting_up = false;
+        atomic_store(&process_state, PROCESS_FAILED);
         return NULL;
     }
     a->fast = false; /* its calls go through thread heaps, never a->heap's fast path */
     process_arena = a;
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
     /* A sandbox whose seccomp filter kills a process on pidfd_open or
      * process_madvise (instead of failing the call) needs the plain madvise. */
     const char *batch = getenv("ARENA_PURGE_BATCH");
@@ -187,13 +236,9 @@ static NOINLINE arena_t *process_arena_slow(void) {
         }
     }
     if (env_flag("ARENA_VERBOSE")) write_config(a);
-    atomic_store_explicit(&process_state, 2, memory_order_release);
+    setting_up = false;
+    atomic_store_explicit(&process_state, PROCESS_READY, memory_order_release);
     return a;
-}
-
-/* The process arena once set up, else NULL (it never was: no block is arena's). */
-static arena_t *process_arena_ready(void) {
-    return atomic_load_explicit(&process_state, memory_order_acquire) == 2 ? process_arena : NULL;
 }
 
 static NOINLINE heap_t *thread_heap_slow(void) {
@@ -532,7 +577,7 @@ static void write_stats(const arena_stats *s, int fd) {
 }
 
 __attribute__((destructor)) static void print_stats(void) {
-    if (!print_stats_at_exit || atomic_load(&process_state) != 2) return;
+    if (!print_stats_at_exit || atomic_load(&process_state) != PROCESS_READY) return;
     arena_stats s;
     arena_stats_of(process_arena, thread_heap, &s);
     struct stat st;

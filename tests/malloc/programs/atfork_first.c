@@ -1,0 +1,87 @@
+/* The first allocation of the process made by glibc's pthread_atfork (its
+ * handler list grows past its built-in slots, under its lock), then forks
+ * whose handlers allocate: small, medium and huge blocks in the prepare,
+ * parent and child handlers, with another thread allocating meanwhile.
+ * Under arena the set-up of the process arena used to call pthread_atfork
+ * from inside that first malloc and waited on glibc's lock for good; alarm()
+ * turns a hang into a failure. Prints what it checked, the same under every
+ * malloc. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { HANDLERS = 200, FORKS = 20 };
+
+static atomic_int stop;
+static atomic_long handler_bytes;
+
+static void nothing(void) {}
+
+/* Each handler allocates blocks of three kinds and frees them. */
+static void allocating(void) {
+    static const size_t sizes[] = {24, 3000, 100000, (size_t)4 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *p = malloc(sizes[i]);
+        if (!p) abort();
+        memset(p, (int)i, sizes[i]);
+        atomic_fetch_add(&handler_bytes, (long)sizes[i]);
+        free(p);
+    }
+}
+
+static void *churn(void *arg) {
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        void *v[32];
+        for (int i = 0; i < 32; i++) v[i] = malloc((size_t)(i * 53 % 3000) + 1);
+        for (int i = 0; i < 32; i++) free(v[i]);
+    }
+    return NULL;
+}
+
+static void write_text(const char *s) {
+    if (write(STDOUT_FILENO, s, strlen(s)) < 0) _exit(3);
+}
+
+int main(void) {
+    alarm(30);
+    /* Before anything else allocates: these take glibc's built-in slots, then
+     * make it grow its list with malloc. */
+    for (int i = 0; i < HANDLERS; i++)
+        if (pthread_atfork(nothing, nothing, nothing) != 0) {
+            write_text("pthread_atfork failed\n");
+            return 1;
+        }
+    write_text("handlers registered\n");
+    if (pthread_atfork(allocating, allocating, allocating) != 0) return 1;
+
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, churn, NULL) != 0) return 1;
+    int children_ok = 0;
+    for (int f = 0; f < FORKS; f++) {
+        pid_t pid = fork();
+        if (pid < 0) return 1;
+        if (pid == 0) {
+            char *p = malloc(1000);
+            if (!p) _exit(2);
+            memset(p, 7, 1000);
+            free(p);
+            _exit(0);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) != pid) return 1;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) children_ok++;
+    }
+    atomic_store(&stop, 1);
+    pthread_join(thread, NULL);
+    char line[128];
+    snprintf(line, sizeof line, "%d of %d children allocated and exited; the parent's handlers allocated %s\n",
+             children_ok, FORKS, atomic_load(&handler_bytes) > 0 ? "blocks" : "nothing");
+    write_text(line);
+    return children_ok == FORKS ? 0 : 1;
+}
