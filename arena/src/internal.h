@@ -90,6 +90,7 @@ _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
                "the hard purge limit keeps some multiple of the live bytes, and stays finite");
 _Static_assert((SMALL_MAX & (SMALL_MAX - 1)) == 0, "SMALL_MAX is a power of two");
 _Static_assert(SMALL_MAX * 4 <= PAGE_BYTES, "a page holds several blocks of the largest class");
+_Static_assert(PAGE_BYTES / 4 <= UINT16_MAX, "a class's size fits sizeclass_table.size");
 _Static_assert(SMALL_MAX <= OS_PAGE, "every carved OS page of a page holds a block's start (page_unpark writes them all)");
 _Static_assert(CLASS_LINEAR == (2 << CLASS_PER_DOUBLING_LOG2), "geometric classes start where linear ones end");
 _Static_assert(CARVE_BYTES % OS_PAGE == 0, "carving touches whole OS pages");
@@ -243,7 +244,7 @@ typedef struct sizeclass_table {
     unsigned live_bit_shift;         /* live_shift - 1: an offset >> this is its unit's first bit */
     unsigned count;                  /* number of classes */
     size_t small_max;                /* largest class size in bytes */
-    uint32_t size[CLASS_MAX];        /* bytes of class c, strictly increasing */
+    uint16_t size[CLASS_MAX];        /* bytes of class c, strictly increasing (at most PAGE_BYTES / 4) */
     /* class of a size, by 8-byte units (the smallest granule) so the lookup
      * needs no per-arena shift: of_units[(size + 7) / 8] */
     uint8_t of_units[PAGE_BYTES / 4 / MIN_BLOCK_SIZE + 1];
@@ -562,6 +563,8 @@ typedef struct heap {
     size_t unmapped_owed;            /* bytes a purge unmapped whole, not yet matched by fresh memory
                                         the heap faulted in since (heap_faulted_fresh) */
     size_t purged_avg, faulted_avg;  /* per pass, moving averages (heap_purge_adapt) */
+    size_t teardown_purged;          /* bytes the last purge of the heap torn down handed back */
+    size_t refaulted_since_teardown; /* purged bytes written again since then (heap_rebuilds) */
     size_t medium_max;               /* largest block size a MEDIUM segment serves */
     size_t copy_ahead;               /* bytes a realloc is about to copy into the block it asks for, else 0 */
     struct heap *next_heap;          /* in the arena's list of heaps */

@@ -39,8 +39,8 @@ void sizeclass_init(sizeclass_table *t, size_t block_size, size_t min_class) {
         /* A power of two from CLASS_HEADED_FROM, and one granule above it. */
         size_t last = n ? t->size[n - 1] : 0;
         if (is_pow2(last) && last >= CLASS_HEADED_FROM && last + block_size < size && n + 1 < CLASS_MAX)
-            t->size[n++] = (uint32_t)(last + block_size);
-        t->size[n++] = (uint32_t)size;
+            t->size[n++] = (uint16_t)(last + block_size);
+        t->size[n++] = (uint16_t)size;
     }
     t->count = n;
     t->small_max = n ? t->size[n - 1] : 0;
