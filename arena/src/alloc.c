@@ -770,8 +770,12 @@ static NOINLINE void heap_purge_over_budget(heap_t *h, size_t budget) {
     if (torn_down) keep_for_peak = teardown;
     if (heap_dirty_total(h) > budget + keep_for_peak) heap_purge(h, budget, false, !torn_down, now);
     if (heap_torn_down(h) && h->purged_out > purged_before) {
-        /* What comes back from here on tells whether this heap rebuilds. */
-        h->teardown_purged = h->purged_out - purged_before;
+        /* What comes back from here on tells whether this heap rebuilds. A
+         * teardown's frees run several passes: while nothing came back since
+         * the last, this one adds to it, so a last small purge does not make
+         * a few pages written again count as a rebuild. */
+        if (h->refaulted_since_teardown) h->teardown_purged = 0;
+        h->teardown_purged += h->purged_out - purged_before;
         h->refaulted_since_teardown = 0;
     }
 }
