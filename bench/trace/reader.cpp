@@ -250,9 +250,9 @@ bool Parser::op(const Field *f, size_t n) {
             return fail("ALIGN " + std::to_string(arg) + " is not a power of two");
         if (arg > kMaxRequest) return fail(what + ": " + too_large("ALIGN", arg));
     }
-    if (requested_bytes(Op{size, arg, 0, 0, kind, 0}) > kMaxRequest)
-        return fail(what + ": " + too_large(kind == OpKind::Calloc ? "N*SIZE" : "SIZE",
-                                            kind == OpKind::Calloc ? arg * size : size));
+    const bool calloc = kind == OpKind::Calloc;
+    const uint64_t requested = calloc ? arg * size : size;  // no overflow: checked above
+    if (requested > kMaxRequest) return fail(what + ": " + too_large(calloc ? "N*SIZE" : "SIZE", requested));
     uint32_t s = 0;
     if (!builder_.alloc(kind, size, arg, thread_, &s)) return fail("live bytes exceed 2^64-1");
     if (s >= line_of_.size()) line_of_.resize(s + 1);
