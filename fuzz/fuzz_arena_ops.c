@@ -11,7 +11,10 @@
  *       failures (none; 6: every 3rd mapping fails; 7: every 11th)
  *   c1  block_size = 8 << (c1 % 10)            (8 .. 4096)
  *   c2  region_size = 0 (the policy's default) or 64 KiB << (c2 % 7) (.. 4 MiB)
- *   c3  the second ("other") arena: bit 0 seed policy, bit 1 thread safe
+ *   c3  the second ("other") arena: bit 0 seed policy, bit 1 thread safe;
+ *       bits 2-3 the main arena's modes when its policy is the default one
+ *       (ARENA_CHECKED, ARENA_SECURE: the same model holds in them, the
+ *       program writing only inside its blocks)
  *   op  one byte (% OP_COUNT), then 5 argument bytes: see run_op.
  *
  * The model: a table of at most MAX_LIVE live blocks of the main arena (and
@@ -758,6 +761,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     arena_config c = {0};
     c.policy = c0 & 1 ? ARENA_POLICY_SEED : ARENA_POLICY_DEFAULT;
     c.flags = c0 & 2 ? ARENA_THREAD_SAFE : 0;
+    if (c.policy == ARENA_POLICY_DEFAULT) c.flags |= (c3 & 4 ? ARENA_CHECKED : 0) | (c3 & 8 ? ARENA_SECURE : 0);
     c.max_bytes = caps[(c0 >> 2) & 7];
     c.block_size = (size_t)8 << (c1 % 10);
     c.region_size = c2 == 0 ? 0 : (size_t)64 << 10 << (c2 % 7);
@@ -783,8 +787,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     close_side(&M);
     close_side(&O);
     if (verbose)
-        fprintf(stderr, "fuzz_arena_ops: %s policy, block %zu: %lu ops, %lu checks, %lu misuse reports checked, "
-                        "%lu allocations failed\n", c.policy == ARENA_POLICY_SEED ? "seed" : "default", block_size,
+        fprintf(stderr, "fuzz_arena_ops: %s policy%s%s, block %zu: %lu ops, %lu checks, %lu misuse reports checked, "
+                        "%lu allocations failed\n", c.policy == ARENA_POLICY_SEED ? "seed" : "default",
+                c.flags & ARENA_CHECKED ? ", checked" : "", c.flags & ARENA_SECURE ? ", secure" : "", block_size,
                 op_number, n_checks, n_misuse, n_failed);
     return 0;
 }

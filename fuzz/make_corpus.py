@@ -80,6 +80,10 @@ SEEDS = [
     ("default-faults-every3", (0xC0, 1, 2, 0x00), 8, 150, True, 0.1),
     ("seed-faults-every11", (0xE1, 2, 0, 0x01), 9, 150, False, 0.1),
     ("default-misuse", (0x00, 2, 0, 0x01), 10, 150, False, 0.5),
+    ("default-checked", (0x00, 1, 0, 0x04), 11, 150, True, 0.15),
+    ("default-secure-threadsafe", (0x02, 2, 0, 0x08), 12, 150, True, 0.15),
+    ("default-checked-secure-misuse", (0x00, 1, 0, 0x0C), 13, 150, False, 0.5),
+    ("default-checked-cap1m-faults-every11", (0xF4, 3, 2, 0x04), 14, 150, True, 0.1),
 ]
 
 
