@@ -74,7 +74,7 @@ arena_t *arena_create(const arena_config *cfg) {
     /* Thread-safe: the seed policy behind one lock; the default policy with a
      * heap per thread, like the drop-in malloc. */
     a->thread_safe = thread_safe && seed;
-    if (a->thread_safe ? pthread_mutex_init(&a->lock, NULL) != 0 : thread_safe && heaps_init(a)) {
+    if (a->thread_safe ? mutex_init(&a->lock) : thread_safe && heaps_init(a)) {
         os_unmap(a, self);
         errno = ENOMEM;
         return NULL;
@@ -117,7 +117,7 @@ void arena_destroy(arena_t *a) {
     if (a->thread_safe) heaps_unregister(a);
     if (a->multi_heap) heaps_destroy(a);
     else arena_release_all(a);
-    if (a->thread_safe) pthread_mutex_destroy(&a->lock);
+    if (a->thread_safe) mutex_destroy(&a->lock);
     a->magic = 0;
     os_unmap(a, a->self_size);
 }
@@ -127,12 +127,12 @@ void arena_destroy(arena_t *a) {
 /* Around the work of every call that is not the fast path: the lock of a
  * thread-safe arena; memcheck's error reporting off under valgrind. */
 static void arena_enter(arena_t *a) {
-    if (a->thread_safe) pthread_mutex_lock(&a->lock);
+    if (a->thread_safe) mutex_lock(&a->lock);
     if (a->valgrind) VALGRIND_DISABLE_ERROR_REPORTING;
 }
 static void arena_leave(arena_t *a) {
     if (a->valgrind) VALGRIND_ENABLE_ERROR_REPORTING;
-    if (a->thread_safe) pthread_mutex_unlock(&a->lock);
+    if (a->thread_safe) mutex_unlock(&a->lock);
 }
 
 /* Blocks handed out and freed, told to memcheck. */

@@ -20,17 +20,17 @@
 #include <errno.h>
 #include <string.h>
 
-static void heaps_lock(arena_t *a) { pthread_mutex_lock(&a->lock); }
-static void heaps_unlock(arena_t *a) { pthread_mutex_unlock(&a->lock); }
+static void heaps_lock(arena_t *a) { mutex_lock(&a->lock); }
+static void heaps_unlock(arena_t *a) { mutex_unlock(&a->lock); }
 /* Where misuse may be found under the arena's lock (a thread freeing for one
  * without a heap; taking in what other threads freed into ended heaps, where
  * double frees show) it is taken with lock_deferring. */
 
 bool heaps_init(arena_t *a) {
     a->multi_heap = true;
-    if (pthread_mutex_init(&a->lock, NULL)) return true;
-    if (pthread_mutex_init(&a->huge_lock, NULL)) {
-        pthread_mutex_destroy(&a->lock);
+    if (mutex_init(&a->lock)) return true;
+    if (mutex_init(&a->huge_lock)) {
+        mutex_destroy(&a->lock);
         return true;
     }
     return false;
@@ -363,21 +363,23 @@ void heaps_abandon(heap_t *h) {
 
 /* ---- fork ---------------------------------------------------------------- */
 
+__thread char fork_thread_tag __attribute__((tls_model("initial-exec")));
+
 /* An arena's locks: `lock` (every thread-safe arena), and `huge_lock` of an
  * arena with a heap per thread. */
 void heaps_fork_prepare(arena_t *a) {
-    heaps_lock(a);
-    if (a->multi_heap) pthread_mutex_lock(&a->huge_lock);
+    mutex_fork_take(&a->lock);
+    if (a->multi_heap) mutex_fork_take(&a->huge_lock);
 }
 
 void heaps_fork_parent(arena_t *a) {
-    if (a->multi_heap) pthread_mutex_unlock(&a->huge_lock);
-    heaps_unlock(a);
+    if (a->multi_heap) mutex_fork_parent(&a->huge_lock);
+    mutex_fork_parent(&a->lock);
 }
 
 void heaps_fork_child(arena_t *a, heap_t *survivor) {
-    if (a->multi_heap) pthread_mutex_init(&a->huge_lock, NULL);
-    pthread_mutex_init(&a->lock, NULL);
+    if (a->multi_heap) mutex_fork_child(&a->huge_lock);
+    mutex_fork_child(&a->lock);
     /* The other threads are gone, maybe in the middle of changing their heaps:
      * those heaps can never be trusted again. Their blocks stay valid (a free
      * pushes them on the heap's remote list, never collected). */
@@ -397,7 +399,7 @@ static __thread unsigned thread_slot_next; /* the slot the next attach takes */
 static pthread_key_t slots_key;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static arena_mutex registry_lock = ARENA_MUTEX_INITIALIZER;
 static arena_t *registry; /* live thread-safe arenas, linked by next_registered */
 static uint64_t registry_next_id = 1;
 
@@ -422,19 +424,19 @@ static void registry_unlink(arena_t *a) {
  * the heaps of threads that are gone are left orphaned (heaps_fork_child). The
  * forking thread's own heaps are those in its slots. */
 static void registry_fork_prepare(void) {
-    pthread_mutex_lock(&registry_lock);
+    mutex_fork_take(&registry_lock);
     for (arena_t *a = registry; a; a = a->next_registered) heaps_fork_prepare(a);
 }
 
 static void registry_fork_parent(void) {
     for (arena_t *a = registry; a; a = a->next_registered) heaps_fork_parent(a);
-    pthread_mutex_unlock(&registry_lock);
+    mutex_fork_parent(&registry_lock);
 }
 
 /* A seed arena has no heaps in the slots, nor on a->heaps, to orphan. */
 static void registry_fork_child(void) {
     for (arena_t *a = registry; a; a = a->next_registered) heaps_fork_child(a, heaps_thread_heap(a));
-    pthread_mutex_init(&registry_lock, NULL);
+    mutex_fork_child(&registry_lock);
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
@@ -444,15 +446,15 @@ static void fork_handlers_install(void) {
 
 void heaps_register(arena_t *a) {
     pthread_once(&fork_once, fork_handlers_install);
-    pthread_mutex_lock(&registry_lock);
+    mutex_lock(&registry_lock);
     registry_link(a);
-    pthread_mutex_unlock(&registry_lock);
+    mutex_unlock(&registry_lock);
 }
 
 void heaps_unregister(arena_t *a) {
-    pthread_mutex_lock(&registry_lock);
+    mutex_lock(&registry_lock);
     registry_unlink(a);
-    pthread_mutex_unlock(&registry_lock);
+    mutex_unlock(&registry_lock);
 }
 
 /* Gives a slot's heap back to its arena, when the arena is still there. The
@@ -537,20 +539,20 @@ static void heaps_release_locked(arena_t *a) {
 }
 
 void heaps_release_all(arena_t *a) {
-    pthread_mutex_lock(&registry_lock);
+    mutex_lock(&registry_lock);
     heaps_release_locked(a);
     /* A new id: every thread's slot of the old one goes stale, and a thread
      * that calls again gets a new heap. */
     registry_unlink(a);
     registry_link(a);
-    pthread_mutex_unlock(&registry_lock);
+    mutex_unlock(&registry_lock);
 }
 
 void heaps_destroy(arena_t *a) {
-    pthread_mutex_lock(&registry_lock);
+    mutex_lock(&registry_lock);
     registry_unlink(a);
     heaps_release_locked(a);
-    pthread_mutex_unlock(&registry_lock);
-    pthread_mutex_destroy(&a->huge_lock);
-    pthread_mutex_destroy(&a->lock);
+    mutex_unlock(&registry_lock);
+    mutex_destroy(&a->huge_lock);
+    mutex_destroy(&a->lock);
 }

@@ -110,21 +110,73 @@ void error_report_fatal(arena_t *a, const void *p, arena_error kind) INTERNAL;
  * the arena would wait for (the handler may call the arena). Pairs nest. */
 void error_defer_begin(void) INTERNAL;
 void error_defer_end(void) INTERNAL;
+/* The arena's locks (an arena's `lock` and `huge_lock`, the registry's).
+ * Across fork() the forking thread holds them, taken by a prepare handler
+ * (mutex_fork_take) and let go by the parent's or child's; other handlers
+ * run in between, and may allocate: glibc runs prepare handlers last
+ * registered first, and a library whose constructor registered before this
+ * one's has its prepare handler run after the locks are taken. That thread
+ * then takes them as held (fork_holder is its fork_thread_tag): before, a
+ * handler that asked for a huge block, or any block in a thread with no heap
+ * yet, waited for a lock its own thread held, for good. Another thread
+ * never matches fork_holder, and waits on the mutex as before.
+ * Invariant: fork_holder is NULL, or the tag of the thread holding mutex. */
+typedef struct arena_mutex {
+    pthread_mutex_t mutex;
+    _Atomic(const char *) fork_holder;
+} arena_mutex;
+#define ARENA_MUTEX_INITIALIZER {PTHREAD_MUTEX_INITIALIZER, NULL}
+extern __thread char fork_thread_tag INTERNAL __attribute__((tls_model("initial-exec"))); /* its address names the thread */
+
+static inline bool mutex_held_for_fork(arena_mutex *m) {
+    return atomic_load_explicit(&m->fork_holder, memory_order_relaxed) == &fork_thread_tag;
+}
+/* Returns true on error, nothing set up. */
+static inline bool mutex_init(arena_mutex *m) {
+    atomic_init(&m->fork_holder, NULL);
+    return pthread_mutex_init(&m->mutex, NULL) != 0;
+}
+static inline void mutex_destroy(arena_mutex *m) { pthread_mutex_destroy(&m->mutex); }
+static inline void mutex_lock(arena_mutex *m) {
+    if (!mutex_held_for_fork(m)) pthread_mutex_lock(&m->mutex);
+}
+static inline void mutex_unlock(arena_mutex *m) {
+    if (!mutex_held_for_fork(m)) pthread_mutex_unlock(&m->mutex);
+}
+/* mutex_lock without waiting: returns true when another thread holds m, nothing taken. */
+static inline bool mutex_trylock_busy(arena_mutex *m) {
+    return !mutex_held_for_fork(m) && pthread_mutex_trylock(&m->mutex) != 0;
+}
+/* fork's prepare handler takes m for the calling thread; the parent's lets it go. */
+static inline void mutex_fork_take(arena_mutex *m) {
+    pthread_mutex_lock(&m->mutex);
+    atomic_store_explicit(&m->fork_holder, &fork_thread_tag, memory_order_relaxed);
+}
+static inline void mutex_fork_parent(arena_mutex *m) {
+    atomic_store_explicit(&m->fork_holder, NULL, memory_order_relaxed);
+    pthread_mutex_unlock(&m->mutex);
+}
+/* The child's handler: m free again (its one thread is the one that held it). */
+static inline void mutex_fork_child(arena_mutex *m) {
+    atomic_store_explicit(&m->fork_holder, NULL, memory_order_relaxed);
+    pthread_mutex_init(&m->mutex, NULL);
+}
+
 /* A lock under which misuse may be found: the calling thread's reports wait
  * until it goes (the handler may call the arena, whose calls take it). */
-static inline void lock_deferring(pthread_mutex_t *m) {
+static inline void lock_deferring(arena_mutex *m) {
     error_defer_begin();
-    pthread_mutex_lock(m);
+    mutex_lock(m);
 }
 /* lock_deferring without waiting: returns true when m was held, nothing deferred. */
-static inline bool trylock_deferring(pthread_mutex_t *m) {
+static inline bool trylock_deferring(arena_mutex *m) {
     error_defer_begin();
-    if (!pthread_mutex_trylock(m)) return false;
+    if (!mutex_trylock_busy(m)) return false;
     error_defer_end();
     return true;
 }
-static inline void unlock_reporting(pthread_mutex_t *m) {
-    pthread_mutex_unlock(m);
+static inline void unlock_reporting(arena_mutex *m) {
+    mutex_unlock(m);
     error_defer_end();
 }
 /* Writes "arena: check failed: MSG" and the value to stderr with write(2). */
@@ -609,8 +661,8 @@ struct arena {
     bool multi_heap;                 /* the process arena of the drop-in: a heap per thread */
     bool valgrind;                   /* running under valgrind: blocks are memcheck pool chunks */
     bool thread_heaps;               /* multi_heap, not valgrind: calls go to the thread's heap without a lock */
-    pthread_mutex_t lock;            /* ARENA_THREAD_SAFE: every call; multi_heap: the heap lists */
-    pthread_mutex_t huge_lock;       /* multi_heap: over `heap` */
+    arena_mutex lock;                /* ARENA_THREAD_SAFE: every call; multi_heap: the heap lists */
+    arena_mutex huge_lock;           /* multi_heap: over `heap` */
     heap_t *heaps;                   /* multi_heap: every thread heap */
     heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
     _Atomic size_t ended_freed_bytes; /* multi_heap: freed into those since heaps_reclaim last took them in */

@@ -168,9 +168,11 @@ static arena_t *process_arena_slow(void);
  * glibc's pthread_atfork allocates once its built-in slots are taken, under
  * its lock. A program whose first malloc came from its own pthread_atfork
  * hung for good there, the set-up's pthread_atfork waiting on that lock.
- * Registered first, they also come last of the prepare handlers (glibc runs
- * those last registered first) and first of the others: handlers a program
- * registers later may allocate in all three. A fork before the first malloc
+ * Handlers registered earlier (by a library whose constructor ran first: the
+ * loader runs a needed library's before a preloaded one's, and a static link
+ * runs the program's first) run after fork_prepare and before fork_parent or
+ * fork_child, and may allocate all the same: the forking thread takes the
+ * locks fork_prepare took as held (arena_mutex). A fork before the first malloc
  * sets the process arena up (a set-up in the child would find another
  * thread's half done); glibc forks one at a time, holding its atfork lock from
  * the prepare handlers to the parent's or child's, so one variable carries

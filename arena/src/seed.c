@@ -127,9 +127,9 @@ static bool seed_block_starts(const arena_t *a, const segment_t *s, const void *
  * thread-safe arena's lock is let go around it; every caller returns at once
  * after the report, touching nothing the lock guards. */
 static NOINLINE void seed_report(arena_t *a, const void *p, arena_error e, const arena_t *owner) {
-    if (a->thread_safe) pthread_mutex_unlock(&a->lock);
+    if (a->thread_safe) mutex_unlock(&a->lock);
     error_report(a, p, e, owner);
-    if (a->thread_safe) pthread_mutex_lock(&a->lock);
+    if (a->thread_safe) mutex_lock(&a->lock);
 }
 
 /* The header of live block p, or NULL after reporting the misuse. */

@@ -79,18 +79,18 @@ void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
     if (!a->multi_heap) {
         heap_stats_add(&a->heap, out, true);
     } else {
-        pthread_mutex_lock(&a->huge_lock); /* a->heap holds the huge blocks of every thread */
+        mutex_lock(&a->huge_lock); /* a->heap holds the huge blocks of every thread */
         heap_stats_add(&a->heap, out, true);
-        pthread_mutex_unlock(&a->huge_lock);
+        mutex_unlock(&a->huge_lock);
         /* Other threads go on allocating without a lock: a walk over their pages
          * could follow a half-written header, so their heaps add their counters
          * only, read as they stand. The calling thread's heap and those of ended
          * threads (abandoned, changed only under a->lock) are walked. A heap left
          * by a thread that vanished at fork may be half-changed: counters only. */
-        pthread_mutex_lock(&a->lock);
+        mutex_lock(&a->lock);
         for (const heap_t *h = a->heaps; h; h = h->next_heap)
             heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
-        pthread_mutex_unlock(&a->lock);
+        mutex_unlock(&a->lock);
         heaps_stats_settle(out);
     }
     /* A checked block is usable up to its requested size (arena_usable_size),

@@ -1192,6 +1192,60 @@ TEST_P(SharedArenaTest, AChildForkedWhileOtherThreadsAllocateCanAllocate) {
     arena_destroy(a);
 }
 
+// Fork handlers registered before the arena's own (the first thread-safe
+// arena registers those) run after them in the prepare phase, while the
+// forking thread holds every arena lock, and before them in the parent and
+// the child; they may use the arena all the same. A huge block, and a
+// thread's first block (its heap is adopted under the arena's lock), used to
+// wait there on a lock the thread itself held, for good: alarm() turns that
+// into a failure. Each test runs in a process of its own (ctest), so these
+// handlers come first.
+std::atomic<arena_t *> fork_handler_arena{nullptr};
+std::atomic<int> fork_handler_blocks{0};
+void AllocateInForkHandler() {
+    arena_t *a = fork_handler_arena.load();
+    if (!a) return;
+    void *small = arena_malloc(a, 24), *huge = arena_malloc(a, (size_t)20 << 20);
+    if (!small || !huge) abort();
+    Fill(huge, 4096, 5);
+    arena_free(a, huge);
+    arena_free(a, small);
+    fork_handler_blocks += 2;
+}
+
+TEST(ThreadHeaps, ForkHandlersRegisteredBeforeTheArenasMayAllocate) {
+    ASSERT_EQ(pthread_atfork(AllocateInForkHandler, AllocateInForkHandler, AllocateInForkHandler), 0);
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    fork_handler_arena = a;
+    std::atomic<bool> stop{false};
+    std::thread busy([&] {
+        while (!stop) arena_free(a, arena_malloc(a, 3000));
+    });
+    alarm(60);
+    int children_ok = 0;
+    for (int i = 0; i < 10; i++) {
+        // A thread of its own each time: its first block is the prepare handler's.
+        std::thread([&] {
+            pid_t pid = fork();
+            if (pid == 0) _exit(fork_handler_blocks.load() > 0 ? 0 : 1);  // the child's handler allocated
+            int status = 0;
+            if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                children_ok++;
+        }).join();
+    }
+    alarm(0);
+    stop = true;
+    busy.join();
+    fork_handler_arena = nullptr;
+    EXPECT_EQ(children_ok, 10);
+    EXPECT_EQ(fork_handler_blocks.load(), 2 * 2 * 10) << "the parent's prepare and parent handlers";
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 // arena_reset in a child forked while other threads map and unmap segments:
 // a thread that vanished at fork between charging a segment to the arena and
 // linking it into its heap (or between unlinking one and uncharging it) left

@@ -15,9 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fork_common.h"
+
 enum { HANDLERS = 200, FORKS = 20 };
 
-static atomic_int stop;
 static atomic_long handler_bytes;
 
 static void nothing(void) {}
@@ -32,16 +33,6 @@ static void allocating(void) {
         atomic_fetch_add(&handler_bytes, (long)sizes[i]);
         free(p);
     }
-}
-
-static void *churn(void *arg) {
-    (void)arg;
-    while (!atomic_load(&stop)) {
-        void *v[32];
-        for (int i = 0; i < 32; i++) v[i] = malloc((size_t)(i * 53 % 3000) + 1);
-        for (int i = 0; i < 32; i++) free(v[i]);
-    }
-    return NULL;
 }
 
 static void write_text(const char *s) {
@@ -64,20 +55,11 @@ int main(void) {
     if (pthread_create(&thread, NULL, churn, NULL) != 0) return 1;
     int children_ok = 0;
     for (int f = 0; f < FORKS; f++) {
-        pid_t pid = fork();
-        if (pid < 0) return 1;
-        if (pid == 0) {
-            char *p = malloc(1000);
-            if (!p) _exit(2);
-            memset(p, 7, 1000);
-            free(p);
-            _exit(0);
-        }
-        int status;
-        if (waitpid(pid, &status, 0) != pid) return 1;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) children_ok++;
+        int ok = fork_child_allocates();
+        if (ok < 0) return 1;
+        children_ok += ok;
     }
-    atomic_store(&stop, 1);
+    atomic_store(&churn_stop, 1);
     pthread_join(thread, NULL);
     char line[128];
     snprintf(line, sizeof line, "%d of %d children allocated and exited; the parent's handlers allocated %s\n",
