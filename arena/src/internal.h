@@ -147,12 +147,15 @@ static inline void mutex_unlock(arena_mutex *m) {
 static inline bool mutex_trylock_busy(arena_mutex *m) {
     return !mutex_held_for_fork(m) && pthread_mutex_trylock(&m->mutex) != 0;
 }
-/* fork's prepare handler takes m for the calling thread; the parent's lets it go. */
+/* fork's prepare handler takes m for the calling thread; the parent's lets it
+ * go, if the prepare handler took it (an arena created by another handler in
+ * between is on the registry, its lock not taken). */
 static inline void mutex_fork_take(arena_mutex *m) {
     pthread_mutex_lock(&m->mutex);
     atomic_store_explicit(&m->fork_holder, &fork_thread_tag, memory_order_relaxed);
 }
 static inline void mutex_fork_parent(arena_mutex *m) {
+    if (!mutex_held_for_fork(m)) return;
     atomic_store_explicit(&m->fork_holder, NULL, memory_order_relaxed);
     pthread_mutex_unlock(&m->mutex);
 }
