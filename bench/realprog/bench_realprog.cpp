@@ -9,6 +9,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -127,19 +128,64 @@ static std::string head_of(const std::string &path) {
     return text.substr(0, 600);
 }
 
+// The program's own run, from realprog_measure's report on fd 3: its wall
+// time, usage and exit status. A report that is missing or cut short (the
+// helper did not run, or died) leaves it not started, saying why.
+static bench::ChildResult program_result(const bench::ChildResult &helper) {
+    bench::ChildResult program;
+    if (!helper.started) {
+        program.error = helper.error;
+        return program;
+    }
+    const bench::ResultLines lines = bench::parse_result_lines(helper.results);
+    const std::string error = bench::result_value(lines, "error");
+    if (!error.empty()) {
+        program.error = error;
+        return program;
+    }
+    const std::string exit_code = bench::result_value(lines, "exit"), signal = bench::result_value(lines, "signal");
+    const char *keys[] = {"wall_ns", "maxrss_kb", "utime_us", "stime_us", "minflt"};
+    long long values[5];
+    for (size_t i = 0; i < 5; i++) {
+        const std::string text = bench::result_value(lines, keys[i]);
+        char *end = nullptr;
+        values[i] = text.empty() ? -1 : std::strtoll(text.c_str(), &end, 10);
+        if (values[i] < 0 || *end != '\0' || (exit_code.empty() && signal.empty())) {
+            program.error = "realprog_measure gave no report (" + helper.status() + ")";
+            return program;
+        }
+    }
+    auto timeval_of = [](long long us) { return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)}; };
+    program.started = true;
+    program.wall_seconds = static_cast<double>(values[0]) / 1e9;
+    program.usage.ru_maxrss = static_cast<long>(values[1]);
+    program.usage.ru_utime = timeval_of(values[2]);
+    program.usage.ru_stime = timeval_of(values[3]);
+    program.usage.ru_minflt = static_cast<long>(values[4]);
+    if (!signal.empty()) program.signal = std::atoi(signal.c_str());
+    else program.exit_code = std::atoi(exit_code.c_str());
+    return program;
+}
+
 struct Runner {
     std::string temp_dir;
 
+    // Runs the program through realprog_measure (measure.c says why), which
+    // preloads the allocator into the program alone; glibc's run (allocator
+    // NULL, or one with no library) preloads nothing.
     bench::ChildResult run(const Program &program, const bench::UsableAllocator *allocator, uint64_t *hash) {
         bench::ChildSpec spec;
+        spec.argv.push_back(bench::self_directory() + "/realprog_measure");
+        if (allocator && !allocator->library.empty()) spec.argv.push_back("--preload=" + allocator->library);
+        spec.argv.push_back("--");
         for (const auto &arg : program.argv) spec.argv.push_back(expand(arg));
         spec.set_env = program.env;
-        if (allocator) bench::preload(*allocator, &spec);
-        else spec.unset_env.push_back("LD_PRELOAD");
+        spec.unset_env.push_back("LD_PRELOAD");
+        spec.result_pipe = true;
         spec.stdin_path = "/dev/null";
         spec.stdout_path = temp_dir + "/stdout";
         spec.stderr_path = temp_dir + "/stderr";
-        bench::ChildResult result = bench::run_child(spec);
+        const bench::ChildResult result = program_result(bench::run_child(spec));
         *hash = file_hash(spec.stdout_path);
         return result;
     }

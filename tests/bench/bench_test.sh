@@ -646,6 +646,10 @@ realprog_smoke)
         fail "realprog header"
     contains realprog.csv "prodcons,glibc,0,2,1,"
     [ "$(column "$dir/realprog.csv" output_ok | sort -u)" = 1 ] || fail "output check failed: $(cat "$dir/realprog.csv")"
+    # prodcons's max RSS is its own (4-5 MB under glibc), not bench_realprog's
+    # peak, which it read as 12288000 bytes when started in the driver's memory
+    rss=$(grep -v '^#' "$dir/realprog.csv" | awk -F, '$1 == "prodcons" { print $7 }')
+    [ -n "$rss" ] && [ "$rss" -gt 1000000 ] && [ "$rss" -lt 10000000 ] || fail "prodcons's max RSS: '$rss' bytes"
     # each program's fact is a command that remakes its run (sqlite3's `.read FILE`
     # is one word: unquoted, sqlite3 printed its usage and did nothing)
     command=$(sed -n 's/^# program\.sqlite3: //p' "$dir/realprog.csv")
@@ -653,6 +657,38 @@ realprog_smoke)
     (cd "$dir" && sh -c "$command") >"$dir/again.out" 2>"$dir/again.err" || fail "'$command' failed: $(cat "$dir/again.err")"
     [ -s "$dir/again.out" ] || fail "'$command' printed nothing: $(cat "$dir/again.err")"
     lacks again.err "Usage"
+    ;;
+realprog_measure)
+    measure=$bin/realprog_measure
+    # measure PROGRAM [ARG]...: realprog_measure's report in $dir/report
+    measure() { "$measure" "$@" 3>"$dir/report" || fail "realprog_measure $* exited $?: $(cat "$dir/err")"; }
+    report() { sed -n "s/^$1=//p" "$dir/report"; }
+    # A program's max RSS includes what its process touched before its exec
+    # (Linux keeps that high-water mark): python's 256 MB, then sh.
+    measure -- python3 -c 'import os; x = bytearray(256 << 20); x[::4096] = b"x" * len(x[::4096]); os.execvp("sh", ["sh", "-c", "exit 0"])'
+    [ "$(report maxrss_kb)" -ge 262144 ] || fail "a 256 MB process read $(report maxrss_kb) KB: $(cat "$dir/report")"
+    # ... so realprog_measure starts it in a small process of its own: started
+    # from a process that touched 256 MB, a shell still reads a few MB
+    python3 -c 'import os, sys; x = bytearray(256 << 20); x[::4096] = b"x" * len(x[::4096]); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$measure" -- sh -c 'exit 0' 3>"$dir/report" || fail "realprog_measure from python exited $?"
+    [ "$(report maxrss_kb)" -gt 0 ] && [ "$(report maxrss_kb)" -lt 16384 ] ||
+        fail "sh started from a 256 MB process read $(report maxrss_kb) KB: $(cat "$dir/report")"
+    [ "$(report exit)" = 0 ] && [ -n "$(report wall_ns)" ] && [ -n "$(report minflt)" ] || fail "report: $(cat "$dir/report")"
+    # --preload reaches the program; without it LD_PRELOAD is unset there
+    LD_PRELOAD=/no/such.so measure -- sh -c 'echo "[$LD_PRELOAD]" >&2; exit 3' 2>"$dir/err"
+    [ "$(report exit)" = 3 ] && grep -qx '\[\]' "$dir/err" || fail "exit 3, no preload: $(cat "$dir/report" "$dir/err")"
+    measure --preload=/lib/x.so -- sh -c 'echo "[$LD_PRELOAD]" >&2' 2>"$dir/err"
+    grep -qx '\[/lib/x.so\]' "$dir/err" || fail "--preload did not reach the program: $(cat "$dir/err")"
+    measure -- sh -c 'kill -SEGV $$'
+    [ "$(report signal)" = 11 ] && [ -z "$(report exit)" ] || fail "killed by SIGSEGV: $(cat "$dir/report")"
+    measure -- /no/such/program
+    contains report "error=cannot run /no/such/program: No such file or directory"
+    # a bad flag or no program: usage, exit 2, no report
+    expect 2 "$measure" --bogus -- sh
+    contains err "usage: realprog_measure"
+    expect 2 "$measure" --preload=/lib/x.so
+    expect 2 "$measure" -- sh 3>&-    # no fd 3 to report on
+    contains err "fd 3"
     ;;
 bench_sh)
     fake_bench_tree

@@ -1,0 +1,100 @@
+/* measure.c: realprog_measure, the small process bench_realprog starts each
+ * real program through, so that the program's resource usage is its own.
+ *
+ * usage: realprog_measure [--preload=LIBRARY] -- PROGRAM [ARG]...
+ *
+ * Runs PROGRAM (looked up in PATH) with LD_PRELOAD set to LIBRARY, or unset
+ * without --preload, waits for it and writes on fd 3 (bench/common/child.h):
+ *   wall_ns=      spawn to wait4, monotonic clock
+ *   maxrss_kb= utime_us= stime_us= minflt=   wait4's usage of the program
+ *   exit=N or signal=N                        how it ended
+ * or error=TEXT when it could not be started. Exits 0 once it has reported.
+ *
+ * Why a process of its own: Linux gives a new process's max RSS the high-water
+ * mark of the memory it ran in before its exec. bench_realprog starts
+ * children with posix_spawn (a vfork: they run in its memory until the exec),
+ * so every program reported at least bench_realprog's own peak (12 MB: a
+ * program smaller than that, prodcons, read 12288000 bytes under every
+ * allocator). This process is small, and it is what the program starts in.
+ * It runs without the preloaded allocator itself for the same reason. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define RESULT_FD 3
+
+static void usage(void) {
+    fputs("usage: realprog_measure [--preload=LIBRARY] -- PROGRAM [ARG]...\n"
+          "Runs PROGRAM with LD_PRELOAD=LIBRARY (unset without --preload) and writes its wall\n"
+          "time, max RSS, CPU time, minor faults and exit status on fd 3 (bench_realprog).\n",
+          stderr);
+    exit(2);
+}
+
+static long long monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static long long microseconds(struct timeval t) { return (long long)t.tv_sec * 1000000 + t.tv_usec; }
+
+int main(int argc, char **argv) {
+    const char *preload = NULL;
+    int i = 1;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strncmp(argv[i], "--preload=", 10) == 0 && argv[i][10] != '\0') preload = argv[i] + 10;
+        else usage();
+    }
+    if (i + 1 >= argc) usage();
+    char **program = argv + i + 1;
+
+    FILE *out = fdopen(RESULT_FD, "w");
+    if (!out) {
+        fprintf(stderr, "realprog_measure: fd %d: %s (it reports there)\n", RESULT_FD, strerror(errno));
+        return 2;
+    }
+    /* The program does not inherit the report's pipe: the reader waits for
+     * its end, which a program leaving a process behind would hold open. */
+    if (fcntl(RESULT_FD, F_SETFD, FD_CLOEXEC) != 0) {
+        fprintf(stderr, "realprog_measure: fd %d: %s\n", RESULT_FD, strerror(errno));
+        return 2;
+    }
+    /* Read by the loader of the program, not of this process, which has
+     * started already. */
+    if (preload ? setenv("LD_PRELOAD", preload, 1) : unsetenv("LD_PRELOAD")) {
+        fprintf(out, "error=LD_PRELOAD: %s\n", strerror(errno));
+        return fclose(out) == 0 ? 0 : 2;
+    }
+
+    const long long start = monotonic_ns();
+    pid_t pid;
+    const int spawn_error = posix_spawnp(&pid, program[0], NULL, NULL, program, environ);
+    if (spawn_error != 0) {
+        fprintf(out, "error=cannot run %s: %s\n", program[0], strerror(spawn_error));
+        return fclose(out) == 0 ? 0 : 2;
+    }
+    int status = 0;
+    struct rusage usage;
+    while (wait4(pid, &status, 0, &usage) < 0)
+        if (errno != EINTR) {
+            fprintf(out, "error=wait4: %s\n", strerror(errno));
+            return fclose(out) == 0 ? 0 : 2;
+        }
+    const long long wall = monotonic_ns() - start;
+    fprintf(out, "wall_ns=%lld\nmaxrss_kb=%ld\nutime_us=%lld\nstime_us=%lld\nminflt=%ld\n", wall, usage.ru_maxrss,
+            microseconds(usage.ru_utime), microseconds(usage.ru_stime), usage.ru_minflt);
+    if (WIFSIGNALED(status)) fprintf(out, "signal=%d\n", WTERMSIG(status));
+    else fprintf(out, "exit=%d\n", WEXITSTATUS(status));
+    return fclose(out) == 0 ? 0 : 2;
+}
