@@ -61,7 +61,8 @@ struct AllocatorInfo {
     int order = 0;                    // place in tables (the order of tools/resultcsv.py)
     AllocatorKind kind = AllocatorKind::Explicit;
     bool thread_safe = false;         // may replay threaded traces
-    bool has_block_size = false;      // block_size (region_size, huge_pages_from) mean something
+    bool has_block_size = false;      // block_size and region_size mean something
+    bool has_huge_pages_from = false; // ... and huge_pages_from (not to seed, which ignores it)
     bool micro = true;                // takes part in bench_micro (open-ended loops)
     // A slow reference (seed): skipped on a trace whose first replay takes
     // longer than the run's budget, so that it cannot dominate a run.

@@ -188,6 +188,11 @@ static void on_interrupt(int) { interrupt_seen = 1; }
 void catch_interrupts() {
     std::signal(SIGINT, on_interrupt);
     std::signal(SIGTERM, on_interrupt);
+    // A closed terminal, or a reader of the output gone (`| head`): the run
+    // stops as interrupted and removes its temporary files, as it did not
+    // when SIGPIPE ended it.
+    std::signal(SIGHUP, on_interrupt);
+    std::signal(SIGPIPE, on_interrupt);
 }
 
 bool interrupted() { return interrupt_seen != 0; }

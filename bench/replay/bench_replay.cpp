@@ -91,8 +91,8 @@ static const char kUsage[] =
     "  --block-sizes=LIST    block sizes for arena and seed (default: 16)\n"
     "  --region-sizes=LIST   region sizes for arena and seed, e.g. 64K,1M,4M; 0 is the\n"
     "                        policy's own (default: 0)\n"
-    "  --huge-pages-from=LIST  huge-pages thresholds for arena and seed (seed ignores\n"
-    "                        them): a region of 2 MiB or more that brings a heap to this\n"
+    "  --huge-pages-from=LIST  huge-pages thresholds for arena (seed has none: it runs\n"
+    "                        once): a region of 2 MiB or more that brings a heap to this\n"
     "                        many mapped bytes asks for transparent huge pages, e.g.\n"
     "                        16M,32M,never; 0 is the policy's own (default: 0)\n"
     "  --repetitions=N       measurements of each configuration, interleaved (default: 5)\n"
@@ -316,6 +316,8 @@ static LoadedTrace load_one_trace(const Options &o, const std::string &file, con
 // thread per core (decompressing and validating the bundled traces took 6 s
 // on one); the error that stops the run, and the traces left out for having
 // no ops, are said in file order all the same (the "loading" lines are not).
+// Returns false with *error set on a bad trace; true when interrupted, with
+// traces incomplete (the caller asks bench::interrupted()).
 static bool load_traces(const Options &o, const std::string &temp_dir, std::vector<TraceEntry> *traces,
                         std::string *error) {
     std::vector<std::string> files;
@@ -323,7 +325,8 @@ static bool load_traces(const Options &o, const std::string &temp_dir, std::vect
     std::vector<LoadedTrace> loaded(files.size());
     std::atomic<size_t> next{0}, first_error{files.size()};
     auto work = [&] {
-        for (size_t i; (i = next.fetch_add(1)) < files.size() && i < first_error.load();) {
+        // An interrupt stops the loading after the traces being read now.
+        for (size_t i; !bench::interrupted() && (i = next.fetch_add(1)) < files.size() && i < first_error.load();) {
             std::fprintf(stderr, "loading %s\n", files[i].c_str());
             // An exception escaping a std::thread ends the process (std::terminate),
             // and one escaping this thread would leave the others unjoined, which
@@ -351,6 +354,7 @@ static bool load_traces(const Options &o, const std::string &temp_dir, std::vect
     }
     work();
     for (auto &thread : threads) thread.join();
+    if (bench::interrupted()) return true;  // some not loaded: the caller stops
 
     std::set<std::string> names;
     for (size_t i = 0; i < files.size(); i++) {
@@ -443,11 +447,12 @@ static std::vector<Config> configs_for(const TraceEntry &t, const Options &o,
                 bench::set_fact(facts, "skipped." + info.name + "." + t.name, why);
             }
         }
-        // Block size, region size and huge-pages threshold: arena's and seed's only.
+        // Block size and region size: arena's and seed's only; the huge-pages
+        // threshold arena's only (seed measured at each would repeat itself).
         const std::vector<uint64_t> none = {0};
         const std::vector<uint64_t> &block_sizes = info.has_block_size ? o.block_sizes : none;
         const std::vector<uint64_t> &region_sizes = info.has_block_size ? o.region_sizes : none;
-        const std::vector<uint64_t> &huge_pages_from = info.has_block_size ? o.huge_pages_from : none;
+        const std::vector<uint64_t> &huge_pages_from = info.has_huge_pages_from ? o.huge_pages_from : none;
         for (bool threaded : modes)
             for (uint64_t bs : block_sizes)
                 for (size_t r = 0; r < region_sizes.size(); r++)

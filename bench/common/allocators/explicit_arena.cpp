@@ -52,6 +52,7 @@ AllocatorInfo explicit_arena_info(const std::string &name, int order, arena_poli
     info.kind = AllocatorKind::Explicit;
     info.thread_safe = thread_safe;
     info.has_block_size = true;
+    info.has_huge_pages_from = policy != ARENA_POLICY_SEED;
     info.budgeted = budgeted;
     info.version = [] {
         return std::to_string(ARENA_VERSION_MAJOR) + "." + std::to_string(ARENA_VERSION_MINOR);
