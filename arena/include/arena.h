@@ -182,8 +182,10 @@ ARENA_API const char *arena_error_name(arena_error kind);
  * Environment, read once at the first call: ARENA_BLOCK_SIZE and
  * ARENA_REGION_SIZE (as arena_config; k, m, g suffixes; 16 is the smallest
  * block size malloc allows), ARENA_CHECKED=1 and ARENA_SECURE=1 (the modes of
- * arena_config.flags), ARENA_STATS=1 (statistics to stderr at exit),
- * ARENA_VERBOSE=1 (the configuration to stderr at start). */
+ * arena_config.flags), ARENA_HUGE_PAGES_FROM (as arena_config.huge_pages_from:
+ * a size, or never), ARENA_STATS=1 (statistics to stderr at exit),
+ * ARENA_VERBOSE=1 (the configuration to stderr at start), ARENA_PURGE_BATCH=0
+ * (memory handed back by one madvise a range, not batched). */
 
 /* Statistics of the process arena, summed over the thread heaps (peak_live_bytes
  * is the sum of the heaps' peaks: an upper bound; the rest as arena_stats_get

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdarg>
@@ -289,32 +291,61 @@ class Worker {
 
 namespace {
 
-void Usage() {
-    fputs("usage: soak [--threads N] [--phases N] [--ops N (per thread per phase)] [--seed N]\n"
-          "            [--rss-slack MiB] [--peak-slack MiB] [--no-rss-check]\n",
-          stderr);
+const char kUsage[] =
+    "usage: soak [--threads N] [--phases N] [--ops N (per thread per phase)] [--seed N]\n"
+    "            [--rss-slack MiB] [--peak-slack MiB] [--no-rss-check]\n";
+
+// A bad command line: what is wrong, then the usage, exit 2.
+[[noreturn]] void Usage(const std::string &what) {
+    fprintf(stderr, "soak: %s\n%s", what.c_str(), kUsage);
     exit(2);
+}
+
+// The whole of text as a whole number in [min, max], else Usage naming the flag.
+uint64_t WholeOf(const std::string &flag, const char *text, uint64_t min, uint64_t max) {
+    char *end = nullptr;
+    errno = 0;
+    const unsigned long long v = strtoull(text, &end, 10);
+    if (!isdigit(static_cast<unsigned char>(*text)) || *end || errno || v < min || v > max)
+        Usage(flag + " takes a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+              text + "'");
+    return v;
+}
+
+// The whole of text as a number of MiB, 0 or more, else Usage naming the flag.
+double MebibytesOf(const std::string &flag, const char *text) {
+    char *end = nullptr;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (end == text || *end || errno || !(v >= 0 && v <= 1e6))
+        Usage(flag + " takes MiB, 0 to 1000000, not '" + text + "'");
+    return v;
 }
 
 Options ParseOptions(int argc, char **argv) {
     Options o;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            fputs(kUsage, stdout);
+            exit(0);
+        }
         if (a == "--no-rss-check") {
             o.check_rss = false;
             continue;
         }
-        if (i + 1 >= argc) Usage();
+        if (a != "--threads" && a != "--phases" && a != "--ops" && a != "--seed" && a != "--rss-slack" &&
+            a != "--peak-slack")
+            Usage("unknown flag '" + a + "'");
+        if (i + 1 >= argc) Usage(a + " needs a value");
         const char *v = argv[++i];
-        if (a == "--threads") o.threads = atoi(v);
-        else if (a == "--phases") o.phases = atoi(v);
-        else if (a == "--ops") o.ops = atol(v);
-        else if (a == "--seed") o.seed = strtoull(v, nullptr, 10);
-        else if (a == "--rss-slack") o.rss_slack = atof(v);
-        else if (a == "--peak-slack") o.peak_slack = atof(v);
-        else Usage();
+        if (a == "--threads") o.threads = static_cast<int>(WholeOf(a, v, 1, 1024));
+        else if (a == "--phases") o.phases = static_cast<int>(WholeOf(a, v, 1, 1000000));
+        else if (a == "--ops") o.ops = static_cast<long>(WholeOf(a, v, 0, 1000000000000));
+        else if (a == "--seed") o.seed = WholeOf(a, v, 0, UINT64_MAX);
+        else if (a == "--rss-slack") o.rss_slack = MebibytesOf(a, v);
+        else o.peak_slack = MebibytesOf(a, v);
     }
-    if (o.threads < 1 || o.phases < 1 || o.ops < 0) Usage();
     return o;
 }
 
