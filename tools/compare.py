@@ -101,10 +101,14 @@ class GeomeanRow:
     ratio: float
     keys: int
     verdicts: dict = field(default_factory=dict)
+    left_out: int = 0         # keys whose ratio is 0, infinite or missing
 
     def verdict_summary(self):
-        return ", ".join("%d %s" % (count, verdict)
-                         for verdict, count in sorted(self.verdicts.items())) or "-"
+        summary = ", ".join("%d %s" % (count, verdict)
+                            for verdict, count in sorted(self.verdicts.items())) or "-"
+        if self.left_out:
+            summary += "; %d left out of the mean (no ratio, 0 or infinite)" % self.left_out
+        return summary
 
 
 @dataclass
@@ -160,7 +164,8 @@ def compare_figure(key, figure, reference, measured, noise):
 
 def geomean_rows(rows, key_columns, summed_columns):
     """One GeomeanRow per figure and per group of keys that differ only in
-    summed_columns. Keys with no positive ratio are left out."""
+    summed_columns. Keys with no positive finite ratio are left out of the
+    mean, and counted (a mean over 1 of 16 keys says so)."""
     grouped = {}
     for row in rows:
         group = tuple(None if column in summed_columns else value
@@ -174,7 +179,8 @@ def geomean_rows(rows, key_columns, summed_columns):
         verdicts = {}
         for member in members:
             verdicts[member.verdict] = verdicts.get(member.verdict, 0) + 1
-        result.append(GeomeanRow(group, figure, geometric_mean(ratios), len(ratios), verdicts))
+        result.append(GeomeanRow(group, figure, geometric_mean(ratios), len(ratios), verdicts,
+                                 len(members) - len(ratios)))
     return result
 
 

@@ -7,6 +7,7 @@
 // output. Writes realprog.csv (results/README.md) and a summary table.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -214,11 +215,17 @@ static int run_everything(const Options &options, int argc, char **argv) {
     // Warm-up under glibc: caches filled, and the reference output.
     std::vector<const Program *> programs;
     std::map<std::string, uint64_t> reference;
-    for (const Program &program : kPrograms) {
+    // In the order --programs names them, else in the table's.
+    std::vector<const Program *> asked;
+    for (const auto &name : options.programs)
+        for (const Program &program : kPrograms)
+            if (program.name == name && std::find(asked.begin(), asked.end(), &program) == asked.end())
+                asked.push_back(&program);
+    if (options.programs.empty())
+        for (const Program &program : kPrograms) asked.push_back(&program);
+    for (const Program *each : asked) {
+        const Program &program = *each;
         if (bench::interrupted()) return bench::stop_interrupted("bench_realprog", runner.temp_dir);
-        bool asked = options.programs.empty();
-        for (const auto &name : options.programs) asked = asked || name == program.name;
-        if (!asked) continue;
         uint64_t hash = 0;
         const bench::ChildResult warm = runner.run(program, nullptr, &hash);
         if (!warm.succeeded()) {

@@ -651,6 +651,9 @@ realprog_smoke)
       "trace,allocator,block_size,threads,repetition,wall_seconds,max_rss_bytes,user_seconds,sys_seconds,minor_faults,output_ok" ] ||
         fail "realprog header"
     contains realprog.csv "prodcons,glibc,0,2,1,"
+    # in the order --programs gave
+    [ "$(column "$dir/realprog.csv" trace | tr '\n' ' ')" = "prodcons sqlite3 " ] ||
+        fail "programs out of order: $(column "$dir/realprog.csv" trace)"
     [ "$(column "$dir/realprog.csv" output_ok | sort -u)" = 1 ] || fail "output check failed: $(cat "$dir/realprog.csv")"
     # prodcons's max RSS is its own (4-5 MB under glibc), not bench_realprog's
     # peak, which it read as 12288000 bytes when started in the driver's memory

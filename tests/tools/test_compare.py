@@ -291,6 +291,22 @@ class CompareAgainstBaseline(unittest.TestCase):
             self.assertEqual(missing.returncode, 2)
             self.assertIn("no rows for the baseline allocator 'tcmalloc'", missing.stderr)
 
+    def test_a_geometric_mean_says_how_many_keys_it_left_out(self):
+        # bump's minor_faults against glibc's: 0 on most traces, a ratio of 0
+        # that a geometric mean cannot take. The mean is over the rest, and
+        # its row says how many it left out (it said "geomean (1) ... 16 same").
+        def row(trace, ratio):
+            r = compare.FigureComparison(("%s" % trace, "bump"), "minor_faults", [1], [1])
+            r.ratio, r.verdict = ratio, "same"
+            return r
+        rows = [row("a", 2.0), row("b", 0.0), row("c", float("inf")), row("d", None)]
+        [mean] = compare.geomean_rows(rows, ("trace", "allocator"), summed_columns=("trace",))
+        self.assertEqual((mean.keys, mean.left_out), (1, 3))
+        self.assertAlmostEqual(mean.ratio, 2.0)
+        self.assertEqual(mean.verdict_summary(), "4 same; 3 left out of the mean (no ratio, 0 or infinite)")
+        [whole] = compare.geomean_rows(rows[:1], ("trace", "allocator"), summed_columns=("trace",))
+        self.assertEqual(whole.verdict_summary(), "1 same")
+
     def test_one_geometric_mean_over_traces_of_different_thread_counts(self):
         # A replay run: each threaded trace has its own thread count. The
         # geometric mean per allocator sums every trace up, as report.py's
