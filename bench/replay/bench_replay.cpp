@@ -153,11 +153,19 @@ static std::vector<uint64_t> parse_sizes(const std::string &flag, const std::str
     return bench::without_repeats(sizes);
 }
 
+// The flags a --check or --instructions run has no use for: it replays once,
+// in file order, and measures nothing else.
+static const char *const kMeasuringOnly[] = {"--repetitions", "--passes", "--thread-mode", "--threaded-memory",
+                                             "--latency-repetitions", "--memory-repetitions", "--memory-spread",
+                                             "--memory-budget", "--warmup"};
+
 static Options parse_options(int argc, char **argv, bool *list_only) {
     Options o;
     bench::FlagReader flags(argc, argv);
     std::string v;
+    std::set<std::string> given;  // the flags on the command line, without their values
     while (!flags.done()) {
+        given.insert(flags.peek().substr(0, flags.peek().find('=')));
         if (flags.value("--trace", &v)) o.trace_paths.push_back(v);
         else if (flags.value("--allocators", &v)) o.allocators = bench::parse_allocator_list(v);
         else if (flags.value("--block-sizes", &v))
@@ -220,6 +228,14 @@ static Options parse_options(int argc, char **argv, bool *list_only) {
     for (uint64_t rs : o.region_sizes)
         if (rs && (rs < 65536 || (rs & (rs - 1))))
             throw bench::UsageError("--region-sizes: " + std::to_string(rs) + " is not a power of two from 64K");
+    // Said, not refused: a command line kept from a measuring run still runs.
+    if (o.check || o.instructions)
+        for (const char *flag : kMeasuringOnly)
+            if (given.count(flag))
+                std::fprintf(stderr, "bench_replay: %s has no effect with %s (one replay of each trace, in file order)\n",
+                             flag, o.check ? "--check" : "--instructions");
+    if (given.count("--valgrind") && !o.instructions)
+        std::fprintf(stderr, "bench_replay: --valgrind has no effect without --instructions\n");
     if (o.check) o.passes = {Pass::Check};
     if (o.instructions) o.passes = {Pass::Instructions};
     if (o.check || o.instructions) o.repetitions = 1;

@@ -174,6 +174,19 @@ beyond_memory)
     contains err "nothing was checked"
     ;;
 bad_flag)
+    # flags a --check or --instructions run has no use for are said to have no
+    # effect (they were dropped without a word), before anything is loaded
+    expect 1 "$replay" --check --repetitions=3 --passes=memory --warmup 2 --trace=/no/such.trace
+    contains err "--repetitions has no effect with --check (one replay of each trace, in file order)"
+    contains err "--passes has no effect with --check"
+    contains err "--warmup has no effect with --check"
+    contains err "/no/such.trace: "
+    expect 1 "$replay" --instructions --memory-repetitions=4 --trace=/no/such.trace
+    contains err "--memory-repetitions has no effect with --instructions"
+    expect 1 "$replay" --valgrind=/usr/bin/valgrind --trace=/no/such.trace
+    contains err "--valgrind has no effect without --instructions"
+    expect 1 "$replay" --instructions --valgrind=/usr/bin/valgrind --max-ops=5 --trace=/no/such.trace
+    lacks err "no effect"
     expect 2 "$replay" --no-such-flag
     contains err "unknown flag '--no-such-flag'"
     contains err "usage: bench_replay"
