@@ -30,7 +30,9 @@ static void huge_unlock(heap_t *h) {
 /* ---- routing ------------------------------------------------------------- */
 
 /* Before a heap hands out memory it may not have: takes back the blocks other
- * threads freed into it, and hands over the ones it freed into another heap. */
+ * threads freed into it, counts the frees of its huge blocks they made (which
+ * leave nothing on its lists), and hands over the ones it freed into another
+ * heap. */
 static inline void heap_settle_remote(heap_t *h) {
     if (heap_freed_into(h)) heap_collect_remote(h);
     if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
@@ -216,7 +218,8 @@ static void huge_free_shared(heap_t *h, segment_t *s) {
 
 /* Frees live block p of another heap: a huge block at once (under the lock),
  * anything else through its owner's remote list. Its free is counted for the
- * heap that allocated it. */
+ * heap that allocated it: at once when that is h (a huge block lies in the
+ * shared heap, whoever asked for it), else when that heap next settles. */
 static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
     if (s->kind == SEG_HUGE) {
         huge_lock(h);
@@ -224,7 +227,11 @@ static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
         size_t requested = s->huge_requested;
         huge_free_shared(h, s);
         huge_unlock(h);
-        heap_count_remote_frees(stats, requested, 1);
+        /* Counted as another heap's, this heap's own free waited for a
+         * collect that only blocks freed into it start: its live bytes grew
+         * by every huge block it freed, and its purges kept memory. */
+        if (stats == h) heap_count_free(h, requested);
+        else heap_count_remote_frees(stats, requested, 1);
         return;
     }
     heap_pend_remote_free(h, s->heap, p, block_requested(h, s, p));

@@ -90,10 +90,13 @@ static inline void heap_count_remote_frees(heap_t *owner, size_t bytes, uint64_t
     atomic_fetch_add_explicit(&owner->remote_freed_blocks, blocks, memory_order_release);
 }
 
-/* Other threads have handed blocks to h that it has not taken in (heap_collect_remote). */
+/* Other threads have handed blocks to h that it has not taken in, or freed
+ * huge blocks h counts (which leave nothing on its lists), not yet counted
+ * (heap_collect_remote). */
 static inline bool heap_freed_into(heap_t *h) {
     return atomic_load_explicit(&h->remote_batches, memory_order_relaxed) ||
-           atomic_load_explicit(&h->remote_free, memory_order_relaxed);
+           atomic_load_explicit(&h->remote_free, memory_order_relaxed) ||
+           atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
 }
 
 /* A block on its way to its owner (in a batch, or on the owner's remote list)

@@ -290,7 +290,7 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
     atomic_store_explicit(&a->ended_freed_bytes, 0, memory_order_relaxed);
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
-        bool freed_into = heap_freed_into(h) || atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed);
+        bool freed_into = heap_freed_into(h);
         if (freed_into) heap_collect_remote(h);
         if ((freed_into || trim) && h->segment_count && heap_is_empty(h)) {
             heap_return_batches(h); /* pushed since its collect: blocks freed twice, or counted already */

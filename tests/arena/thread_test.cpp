@@ -676,6 +676,72 @@ TEST(ThreadHeaps, EmptyHeapsOfEndedThreadsDoNotHoldTheCapFromHugeBlocks) {
     arena_destroy(a);
 }
 
+// A huge block lies in the arena's shared heap and is counted by the heap of
+// the thread that asked for it. Its free came off that heap's live bytes only
+// when the heap next took in blocks other threads had freed into it, which a
+// heap nobody frees into never does: ten 40 MiB blocks, each freed before the
+// next, made a peak of 400 MiB, and the live bytes that never came down kept
+// the heap's purges from handing memory back (a program that had freed 64
+// large buffers kept the next 512 MiB it freed resident).
+TEST(ThreadHeaps, AHugeBlockFreedByItsOwnThreadLeavesItsLiveBytesAtOnce) {
+    const size_t kHuge = 40u << 20;
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    for (int i = 0; i < 10; i++) {
+        void *p = arena_malloc(a, kHuge);
+        ASSERT_NE(p, nullptr);
+        arena_free(a, p);
+        EXPECT_EQ(Stats(a).live_bytes, 0u) << "round " << i;
+    }
+    EXPECT_EQ(Stats(a).peak_live_bytes, kHuge);
+    EXPECT_EQ(Stats(a).frees, Stats(a).allocs);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
+// The same block freed by another thread is counted for its heap when that
+// heap next needs memory, before it counts what it takes: a thread whose huge
+// blocks another thread frees, one at a time, peaks at one block.
+TEST(ThreadHeaps, AHugeBlockFreedByAnotherThreadLeavesItsOwnersLiveBytesByItsNextAllocation) {
+    const size_t kHuge = 40u << 20;
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    std::mutex m;
+    std::condition_variable cv;
+    void *handed = nullptr;
+    bool done = false;
+    std::thread owner([&] {
+        for (int i = 0; i < 10; i++) {
+            void *p = arena_malloc(a, kHuge);
+            ASSERT_NE(p, nullptr);
+            std::unique_lock<std::mutex> lock(m);
+            handed = p;
+            cv.notify_all();
+            cv.wait(lock, [&] { return handed == nullptr; }); // freed by the main thread
+        }
+        std::lock_guard<std::mutex> lock(m);
+        done = true;
+        cv.notify_all();
+    });
+    for (;;) {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return handed != nullptr || done; });
+        if (done) break;
+        arena_free(a, handed);
+        handed = nullptr;
+        cv.notify_all();
+    }
+    owner.join();
+    // The main thread's heap counted nothing; the ended owner's peaked once.
+    EXPECT_EQ(Stats(a).peak_live_bytes, kHuge);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 // The max_bytes under which a thread-safe arena holds what `fill` allocates
 // from one thread's heap but has no room for a second heap's struct: measured
 // on an arena without a cap. *one_heap: what that arena maps then.
