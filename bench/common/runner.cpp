@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -186,13 +187,16 @@ static volatile sig_atomic_t interrupt_seen = 0;
 static void on_interrupt(int) { interrupt_seen = 1; }
 
 void catch_interrupts() {
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
-    // A closed terminal, or a reader of the output gone (`| head`): the run
-    // stops as interrupted and removes its temporary files, as it did not
-    // when SIGPIPE ended it.
-    std::signal(SIGHUP, on_interrupt);
-    std::signal(SIGPIPE, on_interrupt);
+    // A closed terminal and a reader of the output gone (`| head`) too: the
+    // run stops as interrupted and removes its temporary files, as it did not
+    // when SIGPIPE ended it. A signal the driver was started with ignored
+    // stays ignored: `nohup` runs go on after a hang-up, a background job's
+    // SIGINT is not the terminal's.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) {
+        struct sigaction old {};
+        if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        std::signal(sig, on_interrupt);
+    }
 }
 
 bool interrupted() { return interrupt_seen != 0; }

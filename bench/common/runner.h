@@ -57,7 +57,8 @@ int run_probe_if_asked(int argc, char **argv);
 // this run's. "" after one line on stderr when it cannot be made.
 std::string make_temp_dir(const std::string &prefix);
 
-// From this call on, SIGINT, SIGTERM, SIGHUP and SIGPIPE set a flag (interrupted()) instead of
+// From this call on, SIGINT, SIGTERM, SIGHUP and SIGPIPE (those not ignored when
+// the driver started) set a flag (interrupted()) instead of
 // ending the driver: it stops between jobs, says so, writes nothing and
 // removes its temporary directory. Called before that directory is made, so
 // that no moment of the run leaves it behind. A child running then ends within

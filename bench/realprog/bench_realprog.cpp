@@ -212,6 +212,15 @@ static int run_everything(const Options &options, int argc, char **argv) {
     runner.temp_dir = bench::make_temp_dir("bench_realprog");
     if (runner.temp_dir.empty()) return 1;
 
+    // Without it every program would be "left out: it does not run under glibc".
+    if (access((bench::self_directory() + "/realprog_measure").c_str(), X_OK) != 0) {
+        std::error_code ignored;
+        std::filesystem::remove_all(runner.temp_dir, ignored);
+        std::fprintf(stderr, "bench_realprog: no realprog_measure beside it in %s (cmake --build build builds it)\n",
+                     bench::self_directory().c_str());
+        return 1;
+    }
+
     // Warm-up under glibc: caches filled, and the reference output.
     std::vector<const Program *> programs;
     std::map<std::string, uint64_t> reference;

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +78,28 @@ int main(int argc, char **argv) {
         return fclose(out) == 0 ? 0 : 2;
     }
 
+    /* As system(3) does: while the program runs, a ctrl-C or hang-up is the
+     * program's to act on, and this process stays to say how it ended
+     * (dying first, it left the program running on, writing into the next
+     * run's output file). The program gets them as this process got them. */
+    posix_spawnattr_t attr;
+    sigset_t to_default;
+    sigemptyset(&to_default);
+    const int waiting_ignores[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
+    for (size_t k = 0; k < sizeof waiting_ignores / sizeof *waiting_ignores; k++) {
+        struct sigaction old;
+        if (sigaction(waiting_ignores[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaddset(&to_default, waiting_ignores[k]);
+        signal(waiting_ignores[k], SIG_IGN);
+    }
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigdefault(&attr, &to_default);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+
     const long long start = monotonic_ns();
     pid_t pid;
-    const int spawn_error = posix_spawnp(&pid, program[0], NULL, NULL, program, environ);
+    const int spawn_error = posix_spawnp(&pid, program[0], NULL, &attr, program, environ);
+    posix_spawnattr_destroy(&attr);
     if (spawn_error != 0) {
         fprintf(out, "error=cannot run %s: %s\n", program[0], strerror(spawn_error));
         return fclose(out) == 0 ? 0 : 2;

@@ -373,6 +373,15 @@ interrupted)
     TMPDIR=$dir/tmp "$replay" --trace="$dir" --allocators=glibc --repetitions=1 --csv="$dir/r.csv" 2>&1 | head -1 >/dev/null
     [ -z "$(ls -A "$dir/tmp")" ] || fail "a run whose reader went left $(ls -A "$dir/tmp")"
     [ ! -e "$dir/r.csv" ] || fail "a run whose reader went wrote its CSV"
+    # a signal ignored when the driver started stays ignored: under nohup, a
+    # hang-up does not stop the run
+    (trap '' HUP; exec "$replay" --trace="$dir/small.trace.gz" --allocators=glibc --repetitions=1 \
+        --passes=throughput --csv="$dir/h.csv" >/dev/null 2>"$dir/err") &
+    pid=$!
+    sleep 0.3
+    kill -HUP "$pid" 2>/dev/null
+    wait "$pid" || fail "a run started with SIGHUP ignored ended with status $? after a hang-up: $(tail -c 300 "$dir/err")"
+    [ -s "$dir/h.csv" ] || fail "the run under nohup wrote no CSV"
     ;;
 repeated_items)
     # A value named twice in a list flag runs once: twice would give rows with
@@ -705,6 +714,13 @@ realprog_measure)
     [ "$(report signal)" = 11 ] && [ -z "$(report exit)" ] || fail "killed by SIGSEGV: $(cat "$dir/report")"
     measure -- /no/such/program
     contains report "error=cannot run /no/such/program: No such file or directory"
+    # a signal to the helper while its program runs (a ctrl-C or hang-up
+    # reaches both) leaves it waiting to say how the program ended; the
+    # program gets the signal as the helper did
+    measure -- sh -c 'kill -TERM $PPID; sleep 0.2; exit 5'
+    [ "$(report exit)" = 5 ] || fail "SIGTERM to the helper: $(cat "$dir/report")"
+    measure -- sh -c 'kill -TERM $$; sleep 1'
+    [ "$(report signal)" = 15 ] || fail "SIGTERM to the program: $(cat "$dir/report")"
     # a bad flag or no program: usage, exit 2, no report
     expect 2 "$measure" --bogus -- sh
     contains err "usage: realprog_measure"
