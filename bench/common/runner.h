@@ -60,8 +60,10 @@ std::string make_temp_dir(const std::string &prefix);
 // From this call on, SIGINT, SIGTERM, SIGHUP and SIGPIPE (those not ignored when
 // the driver started) set a flag (interrupted()) instead of
 // ending the driver: it stops between jobs, says so, writes nothing and
-// removes its temporary directory. Called before that directory is made, so
-// that no moment of the run leaves it behind. A child running then ends within
+// removes its temporary directory. Called before the run makes any file (the
+// probe of its outputs, which makes and removes them, its temporary
+// directory), so that no moment of the run leaves one behind: a SIGTERM in
+// the probe left an empty CSV (bench.interrupted failed once so, under ASan). A child running then ends within
 // its job (from the terminal, the signal reaches it too).
 void catch_interrupts();
 bool interrupted();

@@ -158,6 +158,7 @@ static std::vector<std::string> tab_fields(const std::string &text) {
 
 static int run_everything(const Options &options, int argc, char **argv) {
     std::string error;
+    bench::catch_interrupts();  // before the outputs' probe, which makes and removes them
     if (!bench::outputs_writable({options.csv_path, options.json_path}, &error)) {
         std::fprintf(stderr, "bench_micro: %s\n", error.c_str());
         return 1;
@@ -171,7 +172,6 @@ static int run_everything(const Options &options, int argc, char **argv) {
     for (const auto &flag : options.benchmark_flags)
         bench::set_fact(&facts, flag.substr(2, flag.find('=') - 2), flag.substr(flag.find('=') + 1));
 
-    bench::catch_interrupts();
     const std::string temp_dir = bench::make_temp_dir("bench_micro");
     if (temp_dir.empty()) return 1;
     std::vector<bench::CsvRow> rows;

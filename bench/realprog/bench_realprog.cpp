@@ -195,6 +195,7 @@ struct Runner {
 
 static int run_everything(const Options &options, int argc, char **argv) {
     std::string error;
+    bench::catch_interrupts();  // before the outputs' probe, which makes and removes them
     if (!bench::outputs_writable({options.csv_path}, &error)) {
         std::fprintf(stderr, "bench_realprog: %s\n", error.c_str());
         return 1;
@@ -208,7 +209,6 @@ static int run_everything(const Options &options, int argc, char **argv) {
     bench::set_fact(&facts, "repetitions", std::to_string(options.repetitions));
 
     Runner runner;
-    bench::catch_interrupts();
     runner.temp_dir = bench::make_temp_dir("bench_realprog");
     if (runner.temp_dir.empty()) return 1;
 

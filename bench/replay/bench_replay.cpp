@@ -874,6 +874,7 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
 
 static int run_everything(const Options &options, int argc, char **argv) {
     std::string error;
+    bench::catch_interrupts();  // before the outputs' probe, which makes and removes them
     if (!bench::outputs_writable({options.csv_path, options.json_path, options.timeline_path}, &error)) {
         std::fprintf(stderr, "bench_replay: %s\n", error.c_str());
         return 1;
@@ -881,7 +882,6 @@ static int run_everything(const Options &options, int argc, char **argv) {
     Run run;
     run.options = options;
     run.facts = bench::machine_facts(bench::command_line(argc, argv));
-    bench::catch_interrupts();
     run.temp_dir = bench::make_temp_dir("bench_replay");
     if (run.temp_dir.empty()) return 1;
     struct Cleanup {

@@ -354,7 +354,9 @@ interrupted)
     # the loading, and a signal then left the directory with the replay images).
     for w in small fifo random lifo phased; do gen "$w" 200000 >/dev/null; done
     mkdir "$dir/tmp"
-    for delay in 0.05 0.2 0.5 1 2; do
+    # (0.01 and 0.02: the start, where the outputs' probe made an empty CSV
+    # that a SIGTERM then left behind)
+    for delay in 0.01 0.02 0.05 0.2 0.5 1 2; do
         TMPDIR=$dir/tmp "$replay" --trace="$dir" --allocators=glibc --repetitions=1 --csv="$dir/r.csv" \
             >/dev/null 2>"$dir/err" &
         pid=$!
@@ -365,7 +367,9 @@ interrupted)
         [ "$status" -eq 130 ] || [ "$status" -eq 143 ] || [ "$status" -eq 0 ] ||
             fail "after SIGTERM at $delay s: status $status: $(tail -c 500 "$dir/err")"
         [ -z "$(ls -A "$dir/tmp")" ] || fail "SIGTERM at $delay s left $(ls -A "$dir/tmp")"
-        if [ "$status" -ne 0 ]; then [ ! -e "$dir/r.csv" ] || fail "an interrupted run wrote its CSV"; fi
+        if [ "$status" -ne 0 ]; then
+            [ ! -e "$dir/r.csv" ] || fail "an interrupted run (SIGTERM at $delay s, status $status) wrote its CSV"
+        fi
         rm -f "$dir/r.csv" "$dir/r.json"
     done
     # a reader of the output gone (`| head`): SIGPIPE stops the run the same
