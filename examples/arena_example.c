@@ -172,12 +172,12 @@ int main(int argc, char **argv) {
             rng_state = value;
             i++;
         } else {
-            if ((!strcmp(argv[i], "--steps") || !strcmp(argv[i], "--seed")) && i + 1 < argc)
-                fprintf(stderr, "%s: %s takes a whole number, not '%s'\n", argv[0], argv[i], argv[i + 1]);
-            else if (!strcmp(argv[i], "--steps") || !strcmp(argv[i], "--seed"))
-                fprintf(stderr, "%s: %s needs a whole number\n", argv[0], argv[i]);
-            else
+            if (strcmp(argv[i], "--steps") && strcmp(argv[i], "--seed"))
                 fprintf(stderr, "%s: unknown flag '%s'\n", argv[0], argv[i]);
+            else if (i + 1 < argc)
+                fprintf(stderr, "%s: %s takes a whole number, not '%s'\n", argv[0], argv[i], argv[i + 1]);
+            else
+                fprintf(stderr, "%s: %s needs a whole number\n", argv[0], argv[i]);
             fprintf(stderr, "usage: %s [--steps N] [--seed S]\n", argv[0]);
             return 2;
         }

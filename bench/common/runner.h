@@ -57,14 +57,14 @@ int run_probe_if_asked(int argc, char **argv);
 // this run's. "" after one line on stderr when it cannot be made.
 std::string make_temp_dir(const std::string &prefix);
 
-// From this call on, SIGINT, SIGTERM, SIGHUP and SIGPIPE (those not ignored when
-// the driver started) set a flag (interrupted()) instead of
-// ending the driver: it stops between jobs, says so, writes nothing and
-// removes its temporary directory. Called before the run makes any file (the
-// probe of its outputs, which makes and removes them, its temporary
-// directory), so that no moment of the run leaves one behind: a SIGTERM in
-// the probe left an empty CSV (bench.interrupted failed once so, under ASan). A child running then ends within
-// its job (from the terminal, the signal reaches it too).
+// From this call on, SIGINT, SIGTERM, SIGHUP and SIGPIPE (those not ignored
+// when the driver started) set a flag (interrupted()) instead of ending the
+// driver: it stops between jobs, says so, writes nothing and removes its
+// temporary directory. Called before the run makes any file (the probe of its
+// outputs, which makes and removes them, its temporary directory), so that no
+// moment of the run leaves one behind: a SIGTERM in the probe left an empty
+// CSV (bench.interrupted failed once so, under ASan). A child running then
+// ends within its job (from the terminal, the signal reaches it too).
 void catch_interrupts();
 bool interrupted();
 // The end of an interrupted run: temp_dir removed (none when ""), "PROGRAM:

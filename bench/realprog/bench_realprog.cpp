@@ -7,13 +7,13 @@
 // output. Writes realprog.csv (results/README.md) and a summary table.
 #include <unistd.h>
 
-#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -84,7 +84,7 @@ static Options parse_options(int argc, char **argv) {
         if (flags.value("--allocators", &v)) {
             o.allocators = bench::parse_allocator_list(v);
         } else if (flags.value("--programs", &v)) {
-            o.programs = bench::split_list("--programs", v);
+            o.programs = bench::without_repeats(bench::split_list("--programs", v));
             for (const auto &name : o.programs) {
                 bool known = false;
                 for (const auto &p : kPrograms) known = known || p.name == name;
@@ -145,14 +145,19 @@ static bench::ChildResult program_result(const bench::ChildResult &helper) {
         return program;
     }
     const std::string exit_code = bench::result_value(lines, "exit"), signal = bench::result_value(lines, "signal");
+    const std::string no_report = "realprog_measure gave no report (" + helper.status() + ")";
+    if (exit_code.empty() && signal.empty()) {
+        program.error = no_report;
+        return program;
+    }
     const char *keys[] = {"wall_ns", "maxrss_kb", "utime_us", "stime_us", "minflt"};
-    long long values[5];
-    for (size_t i = 0; i < 5; i++) {
+    long long values[std::size(keys)];
+    for (size_t i = 0; i < std::size(keys); i++) {
         const std::string text = bench::result_value(lines, keys[i]);
         char *end = nullptr;
         values[i] = text.empty() ? -1 : std::strtoll(text.c_str(), &end, 10);
-        if (values[i] < 0 || *end != '\0' || (exit_code.empty() && signal.empty())) {
-            program.error = "realprog_measure gave no report (" + helper.status() + ")";
+        if (values[i] < 0 || *end != '\0') {
+            program.error = no_report;
             return program;
         }
     }
@@ -168,6 +173,9 @@ static bench::ChildResult program_result(const bench::ChildResult &helper) {
     return program;
 }
 
+// The helper every program starts in, beside this driver.
+static std::string measure_path() { return bench::self_directory() + "/realprog_measure"; }
+
 struct Runner {
     std::string temp_dir;
 
@@ -176,7 +184,7 @@ struct Runner {
     // NULL, or one with no library) preloads nothing.
     bench::ChildResult run(const Program &program, const bench::UsableAllocator *allocator, uint64_t *hash) {
         bench::ChildSpec spec;
-        spec.argv.push_back(bench::self_directory() + "/realprog_measure");
+        spec.argv.push_back(measure_path());
         if (allocator && !allocator->library.empty()) spec.argv.push_back("--preload=" + allocator->library);
         spec.argv.push_back("--");
         for (const auto &arg : program.argv) spec.argv.push_back(expand(arg));
@@ -208,18 +216,15 @@ static int run_everything(const Options &options, int argc, char **argv) {
     if (allocators.empty()) return 1;
     bench::set_fact(&facts, "repetitions", std::to_string(options.repetitions));
 
-    Runner runner;
-    runner.temp_dir = bench::make_temp_dir("bench_realprog");
-    if (runner.temp_dir.empty()) return 1;
-
     // Without it every program would be "left out: it does not run under glibc".
-    if (access((bench::self_directory() + "/realprog_measure").c_str(), X_OK) != 0) {
-        std::error_code ignored;
-        std::filesystem::remove_all(runner.temp_dir, ignored);
+    if (access(measure_path().c_str(), X_OK) != 0) {
         std::fprintf(stderr, "bench_realprog: no realprog_measure beside it in %s (cmake --build build builds it)\n",
                      bench::self_directory().c_str());
         return 1;
     }
+    Runner runner;
+    runner.temp_dir = bench::make_temp_dir("bench_realprog");
+    if (runner.temp_dir.empty()) return 1;
 
     // Warm-up under glibc: caches filled, and the reference output.
     std::vector<const Program *> programs;
@@ -228,8 +233,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
     std::vector<const Program *> asked;
     for (const auto &name : options.programs)
         for (const Program &program : kPrograms)
-            if (program.name == name && std::find(asked.begin(), asked.end(), &program) == asked.end())
-                asked.push_back(&program);
+            if (program.name == name) asked.push_back(&program);
     if (options.programs.empty())
         for (const Program &program : kPrograms) asked.push_back(&program);
     for (const Program *each : asked) {

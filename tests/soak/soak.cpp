@@ -334,17 +334,18 @@ Options ParseOptions(int argc, char **argv) {
             o.check_rss = false;
             continue;
         }
-        if (a != "--threads" && a != "--phases" && a != "--ops" && a != "--seed" && a != "--rss-slack" &&
-            a != "--peak-slack")
-            Usage("unknown flag '" + a + "'");
-        if (i + 1 >= argc) Usage(a + " needs a value");
-        const char *v = argv[++i];
-        if (a == "--threads") o.threads = static_cast<int>(WholeOf(a, v, 1, 1024));
-        else if (a == "--phases") o.phases = static_cast<int>(WholeOf(a, v, 1, 1000000));
-        else if (a == "--ops") o.ops = static_cast<long>(WholeOf(a, v, 0, 1000000000000));
-        else if (a == "--seed") o.seed = WholeOf(a, v, 0, UINT64_MAX);
-        else if (a == "--rss-slack") o.rss_slack = MebibytesOf(a, v);
-        else o.peak_slack = MebibytesOf(a, v);
+        // The flag's value, taken once the flag is known.
+        auto value = [&]() -> const char * {
+            if (i + 1 >= argc) Usage(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--threads") o.threads = static_cast<int>(WholeOf(a, value(), 1, 1024));
+        else if (a == "--phases") o.phases = static_cast<int>(WholeOf(a, value(), 1, 1000000));
+        else if (a == "--ops") o.ops = static_cast<long>(WholeOf(a, value(), 0, 1000000000000));
+        else if (a == "--seed") o.seed = WholeOf(a, value(), 0, UINT64_MAX);
+        else if (a == "--rss-slack") o.rss_slack = MebibytesOf(a, value());
+        else if (a == "--peak-slack") o.peak_slack = MebibytesOf(a, value());
+        else Usage("unknown flag '" + a + "'");
     }
     return o;
 }
