@@ -364,6 +364,8 @@ def compare_to_baseline(table, baseline, figures=None, noise=NoiseFloors()):
 
 # ---- output -------------------------------------------------------------------
 
+# Shorter headers for people; a CSV keeps the input's column names, so that a
+# program reads the key columns of both by the same names.
 _SHORT_NAMES = {"block_size": "block", "region_size": "region",
                 resultcsv.HUGE_PAGES_COLUMN: "huge pages from"}
 
@@ -371,7 +373,7 @@ _SHORT_NAMES = {"block_size": "block", "region_size": "region",
 def render_comparison(comparison, fmt="text", baseline_mode=False):
     """The comparison as a table: one row per configuration and figure, then
     the geometric-mean rows."""
-    key_header = [_SHORT_NAMES.get(c, c) for c in comparison.key_columns]
+    key_header = [c if fmt == "csv" else _SHORT_NAMES.get(c, c) for c in comparison.key_columns]
     change_header = "ratio" if baseline_mode else "change"
     header = key_header + ["figure", comparison.reference_label, comparison.measured_label,
                            change_header, "p", "verdict"]

@@ -462,14 +462,17 @@ def human_bytes(count):
 
 
 def describe_key(key_columns, key):
-    """A short readable name for a configuration key, e.g. `cpython glibc bs=16 t=1`."""
-    short = {"block_size": "bs", "threads": "t", "region_size": "rs", HUGE_PAGES_COLUMN: "hp"}
+    """A short readable name for a configuration key, e.g. `cpython glibc bs=16 t=1`
+    (sizes as people write them: `rs=64 KiB hp=16 MiB`)."""
+    short = {"block_size": ("bs", str), "threads": ("t", str), "region_size": ("rs", human_bytes),
+             HUGE_PAGES_COLUMN: ("hp", huge_pages_text)}
     parts = []
     for column, value in zip(key_columns, key):
         if column in TEXT_COLUMNS:
             parts.append(str(value))
         elif value is not None:
-            parts.append("%s=%s" % (short.get(column, column), value))
+            name, text = short.get(column, (column, str))
+            parts.append("%s=%s" % (name, text(value)))
     return " ".join(parts)
 
 

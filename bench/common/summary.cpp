@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <string>
+#include <tuple>
 
 #include "allocator.h"
 
@@ -21,20 +23,57 @@ struct Cell {
     }
 };
 
-// The label of a configuration: the allocator, with its block size, region
-// size and huge-pages threshold when it has them.
-std::string config_label(const CsvRow &row) {
-    std::string label = row.get("allocator");
-    const std::string bs = row.get("block_size"), rs = row.get("region_size"), hp = row.get("huge_pages_from");
-    if (!bs.empty() && bs != "0") label += " bs=" + bs;
-    if (!rs.empty()) label += " rs=" + rs;
-    if (!hp.empty()) label += " hp=" + hp;
-    return label;
+// A byte count in the largest binary unit that divides it ("4 MiB", "65 B"),
+// as the tools write it (resultcsv.human_bytes); other text as it is.
+std::string bytes_text(const std::string &text) {
+    char *end = nullptr;
+    const unsigned long long count = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0') return text;
+    static const struct {
+        const char *unit;
+        unsigned shift;
+    } units[] = {{"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+    for (const auto &u : units)
+        if (count >= (1ULL << u.shift) && count % (1ULL << u.shift) == 0)
+            return std::to_string(count >> u.shift) + " " + u.unit;
+    return std::to_string(count) + " B";
 }
 
-int allocator_rank(const std::string &label) {
-    const AllocatorInfo *info = find_allocator(label.substr(0, label.find(' ')));
+// A configuration: the allocator, with its block size, region size and
+// huge-pages threshold when it has them. Configurations sort by allocator,
+// then by those numbers (bs=16 before bs=128), never "never" below a size.
+struct Config {
+    std::string label, allocator;
+    int rank;
+    unsigned long long block_size, region_size;
+    int huge_pages_kind;  // 0 none, 1 a size, 2 never
+    unsigned long long huge_pages_from;
+
+    bool operator<(const Config &o) const {
+        return std::tie(rank, allocator, block_size, region_size, huge_pages_kind, huge_pages_from, label) <
+               std::tie(o.rank, o.allocator, o.block_size, o.region_size, o.huge_pages_kind, o.huge_pages_from,
+                        o.label);
+    }
+};
+
+int allocator_rank(const std::string &allocator) {
+    const AllocatorInfo *info = find_allocator(allocator);
     return info ? info->order : 1000;
+}
+
+Config config_of(const CsvRow &row) {
+    Config c;
+    const std::string bs = row.get("block_size"), rs = row.get("region_size"), hp = row.get("huge_pages_from");
+    c.label = c.allocator = row.get("allocator");
+    c.rank = allocator_rank(c.allocator);
+    c.block_size = std::strtoull(bs.c_str(), nullptr, 10);
+    c.region_size = std::strtoull(rs.c_str(), nullptr, 10);
+    c.huge_pages_kind = hp.empty() ? 0 : hp == "never" ? 2 : 1;
+    c.huge_pages_from = c.huge_pages_kind == 1 ? std::strtoull(hp.c_str(), nullptr, 10) : 0;
+    if (!bs.empty() && bs != "0") c.label += " bs=" + bs;
+    if (!rs.empty()) c.label += " rs=" + bytes_text(rs);
+    if (!hp.empty()) c.label += " hp=" + bytes_text(hp);
+    return c;
 }
 
 std::string number_text(double v) {
@@ -51,15 +90,15 @@ FILE *summary_stream(const std::string &csv_path) { return csv_path == "-" ? std
 
 void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFigure> &figures,
                    const std::string &baseline, FILE *out) {
-    // workload (trace [t=N]) -> config label -> figure -> values
+    // workload (trace [t=N]) -> configuration -> figure -> values
     std::vector<std::string> workloads;
-    std::map<std::string, std::map<std::string, std::vector<Cell>>> cells;
+    std::map<std::string, std::map<Config, std::vector<Cell>>> cells;
     for (const CsvRow &row : rows) {
         std::string workload = row.get("trace");
         const std::string threads = row.get("threads");
         if (!threads.empty() && threads != "1") workload += " t=" + threads;
         if (!cells.count(workload)) workloads.push_back(workload);
-        auto &figure_cells = cells[workload][config_label(row)];
+        auto &figure_cells = cells[workload][config_of(row)];
         figure_cells.resize(figures.size());
         for (size_t f = 0; f < figures.size(); f++) {
             const std::string text = row.get(figures[f].column);
@@ -73,7 +112,7 @@ void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFig
     size_t name_width = 8, label_width = 9;
     for (const auto &w : workloads) {
         name_width = std::max(name_width, w.size());
-        for (const auto &c : cells[w]) label_width = std::max(label_width, c.first.size());
+        for (const auto &c : cells[w]) label_width = std::max(label_width, c.first.label.size());
     }
     std::fprintf(out, "\n%-*s  %-*s", static_cast<int>(name_width), "workload", static_cast<int>(label_width),
                  "allocator");
@@ -82,16 +121,13 @@ void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFig
                      ("x " + baseline).c_str());
     std::fprintf(out, "\n");
 
-    std::map<std::string, std::vector<std::vector<double>>> ratios;  // label -> figure -> ratios
+    std::map<Config, std::vector<std::vector<double>>> ratios;  // configuration -> figure -> ratios
     for (const auto &w : workloads) {
-        std::vector<std::pair<std::string, std::vector<Cell>>> ordered(cells[w].begin(), cells[w].end());
-        std::stable_sort(ordered.begin(), ordered.end(), [](const auto &a, const auto &b) {
-            return allocator_rank(a.first) < allocator_rank(b.first);
-        });
-        const auto base = cells[w].find(baseline);
-        for (const auto &entry : ordered) {
+        const auto base = std::find_if(cells[w].begin(), cells[w].end(),
+                                       [&](const auto &entry) { return entry.first.label == baseline; });
+        for (const auto &entry : cells[w]) {
             std::fprintf(out, "%-*s  %-*s", static_cast<int>(name_width), w.c_str(), static_cast<int>(label_width),
-                         entry.first.c_str());
+                         entry.first.label.c_str());
             auto &label_ratios = ratios[entry.first];
             label_ratios.resize(figures.size());
             for (size_t f = 0; f < figures.size(); f++) {
@@ -122,11 +158,8 @@ void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFig
     }
 
     std::fprintf(out, "\ngeometric mean of the ratios to %s over the workloads both ran:\n", baseline.c_str());
-    std::vector<std::pair<std::string, std::vector<std::vector<double>>>> ordered(ratios.begin(), ratios.end());
-    std::stable_sort(ordered.begin(), ordered.end(),
-                     [](const auto &a, const auto &b) { return allocator_rank(a.first) < allocator_rank(b.first); });
-    for (const auto &entry : ordered) {
-        std::fprintf(out, "  %-*s", static_cast<int>(label_width), entry.first.c_str());
+    for (const auto &entry : ratios) {
+        std::fprintf(out, "  %-*s", static_cast<int>(label_width), entry.first.label.c_str());
         for (size_t f = 0; f < figures.size(); f++) {
             const auto &r = entry.second[f];
             if (r.empty()) {

@@ -402,6 +402,20 @@ repeated_items)
     expect 0 "$replay" --help
     contains out "0 is the"
     ;;
+summary_labels)
+    # The summary names sizes as the tools do (rs=64 KiB, hp=1 MiB) and lists an
+    # allocator's configurations by their numbers: bs=16 before bs=128 (as text,
+    # "bs=128" sorts first), a threshold before never.
+    trace=$(gen tiny 1000)
+    expect 0 "$replay" --trace="$trace" --allocators=glibc,arena --block-sizes=128,16 --region-sizes=1M,64K \
+        --huge-pages-from=never,1M --passes=throughput --repetitions=1 --budget=0 --csv="$dir/r.csv"
+    labels=$(grep '^tiny ' "$dir/out" | sed 's/^tiny  *//; s/  .*//' | tr '\n' ';')
+    want="arena bs=16 rs=64 KiB hp=1 MiB;arena bs=16 rs=64 KiB hp=never;arena bs=16 rs=1 MiB hp=1 MiB;"
+    want+="arena bs=16 rs=1 MiB hp=never;arena bs=128 rs=64 KiB hp=1 MiB;arena bs=128 rs=64 KiB hp=never;"
+    want+="arena bs=128 rs=1 MiB hp=1 MiB;arena bs=128 rs=1 MiB hp=never;glibc;"
+    [ "$labels" = "$want" ] || fail "summary labels: $labels"
+    contains out "  arena bs=16 rs=64 KiB hp=1 MiB  "
+    ;;
 huge_pages_from)
     # --huge-pages-from sweeps arena's huge-pages threshold as --region-sizes
     # sweeps region sizes: a configuration of arena for each value, one of the

@@ -84,7 +84,7 @@ class Reading(unittest.TestCase):
                           "glibc bs=16 rs=64 KiB hp=never"])
         self.assertTrue(resultcsv.has_several_configs(table))
         self.assertEqual(resultcsv.describe_key(table.config_columns, list(table.groups())[2]),
-                         "cpython glibc bs=16 t=1 rs=65536 hp=never")
+                         "cpython glibc bs=16 t=1 rs=64 KiB hp=never")
         # Without the column (older runs), a row's threshold is the default.
         older = read_results(self.write("%s\n%s\n" % (HEADER, ROW % 0), "older.csv"))
         self.assertEqual(older.config_columns, resultcsv.CONFIG_COLUMNS)
