@@ -190,6 +190,38 @@ class CompareTwoRuns(unittest.TestCase):
         same, _ = self.compare(new, new)
         self.assertNotIn("settings differ", same.stderr)
 
+    def write_rows(self, name, rows):
+        return crafted.write_csv(self.path(name), crafted.REPLAY_HEADER, rows, crafted.MACHINE)
+
+    def test_a_changed_workload_is_reported(self):
+        # A replay's ops and peak live bytes are the trace's: the same in every
+        # repetition, and the same in two runs of the same traces.
+        old = crafted.replay_rows(self.configs(), 5, self.rng)
+        new = crafted.replay_rows(self.configs(), 5, self.rng)
+        for row in new[:5]:                     # cpython glibc: a longer trace
+            row[5] = crafted.OPS * 2
+        result, _ = self.compare(self.write_rows("old.csv", old), self.write_rows("new.csv", new))
+        self.assertIn("warning: ops differs in 1 configuration(s) (e.g. cpython glibc bs=16 t=1): "
+                      "the workload changed between the runs", result.stderr)
+        self.assertNotIn("peak_live_bytes differs", result.stderr)
+
+    def test_a_count_chosen_per_repetition_is_no_workload(self):
+        # bench_micro's ops is the number of calls Google Benchmark chose for
+        # each repetition: it varies inside one run, so differing between two
+        # runs says nothing of the workload. Every micro comparison warned
+        # "ops differs in 346 configuration(s)", even where the count happened
+        # to be the same in each repetition of a configuration (cpython glibc).
+        def micro_rows(seed):
+            rows = crafted.replay_rows(self.configs(), 5, self.rng)
+            chooser = random.Random(seed)
+            for index, row in enumerate(rows):
+                row[5] = 1000 + seed if index < 5 else chooser.randrange(1000, 100000)
+            return rows
+        old, new = self.write_rows("old.csv", micro_rows(1)), self.write_rows("new.csv", micro_rows(2))
+        result, _ = self.compare(old, new)
+        self.assertNotIn("ops differs", result.stderr)
+        self.assertEqual(result.stderr, "")
+
     def test_runs_with_nothing_in_common_are_an_error(self):
         # Nothing compared must not pass for "no regression" under --fail-on-regression.
         old = self.write_run("old.csv", self.configs())
