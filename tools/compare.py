@@ -204,15 +204,23 @@ def can_be_significant(first_count, second_count):
 
 
 def _repetition_warning(rows, key_columns):
-    few = [r for r in rows if r.reference and r.measured
-           and min(len(r.reference), len(r.measured)) < MIN_REPETITIONS]
+    """A warning when configurations had too few repetitions for p-values to
+    mean much. A configuration's repetitions are those of its best-sampled
+    figure: some figures are measured once by design (bench_replay's
+    latencies, lat_*, in the first repetition only), and counting by them
+    called a run of 5 repetitions a run of 1."""
+    repetitions = {}
+    for r in rows:
+        if r.reference and r.measured:
+            sides = min(len(r.reference), len(r.measured))
+            repetitions[r.key] = max(repetitions.get(r.key, 0), sides)
+    few = {key: count for key, count in repetitions.items() if count < MIN_REPETITIONS}
     if not few:
         return []
-    keys = sorted({describe_key(key_columns, r.key) for r in few})
-    smallest = min(min(len(r.reference), len(r.measured)) for r in few)
+    keys = sorted(describe_key(key_columns, key) for key in few)
     return ["fewer than %d repetitions on a side for %d configuration(s) (e.g. %s; as few "
             "as %d): p-values are weak and small differences cannot be significant"
-            % (MIN_REPETITIONS, len(keys), keys[0], smallest)]
+            % (MIN_REPETITIONS, len(keys), keys[0], min(few.values()))]
 
 
 def output_warnings(tables):

@@ -154,6 +154,29 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertEqual(rows[("cpython", "arena", "mops")]["verdict"], "same")
         self.assertAlmostEqual(float(rows[("cpython", "arena", "mops")]["p"]), 0.1)
 
+    def write_with_latencies(self, name, repetitions):
+        # bench_replay measures latencies in the first repetition only, by design.
+        return crafted.write_csv(
+            self.path(name), crafted.REPLAY_HEADER + ["lat_malloc_p50_ns"],
+            crafted.replay_rows(self.configs(), repetitions, self.rng, extra={
+                "lat_malloc_p50_ns": lambda config, repetition: 40 if repetition == 0 else ""}),
+            crafted.MACHINE)
+
+    def test_figures_measured_once_by_design_do_not_warn_of_few_repetitions(self):
+        # It warned "fewer than 5 repetitions on a side for 129 configuration(s)
+        # ... as few as 1" on runs of 5 repetitions, for their latency columns.
+        old, new = self.write_with_latencies("old.csv", 5), self.write_with_latencies("new.csv", 5)
+        result, rows = self.compare(old, new)
+        self.assertNotIn("fewer than", result.stderr)
+        self.assertEqual(rows[("cpython", "arena", "lat_malloc_p50_ns")]["verdict"], "same")
+        baseline = crafted.run_tool("compare.py", old, "--baseline", "glibc")
+        self.assertNotIn("fewer than", baseline.stderr)
+        # A run truly made with --repetitions=2 still warns, of 2.
+        few = self.write_with_latencies("few.csv", 2)
+        result, _ = self.compare(old, few)
+        self.assertIn("fewer than 5 repetitions on a side for 4 configuration(s) (e.g. cpython "
+                      "arena bs=16 t=1; as few as 2)", result.stderr)
+
     def test_machine_facts_and_unmatched_keys_are_reported(self):
         old = self.write_run("old.csv", self.configs())
         new = self.write_run("new.csv", self.configs()[:3] + [("cmake", "arena", 16, 1, 9, 1)],
