@@ -145,6 +145,22 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertEqual(crafted.run_tool("compare.py", old, old,
                                           "--fail-on-regression", "0").returncode, 0)
 
+    def test_fail_on_regression_counts_from_the_smaller_median_as_its_help_says(self):
+        # A mops fall of 9.5% is the ns_per_op rise of 10.5%: both count as 10.5%
+        # worse, as the verdict counts a change. The README and --help said
+        # "worse by more than PCT percent of its old value", which a fall of
+        # 9.5% is not.
+        old = self.write_run("old.csv", self.configs(arena_mops=15.0), time_spread=0.0)
+        new = self.write_run("new.csv", self.configs(arena_mops=15.0 / 1.105), time_spread=0.0)
+        result = crafted.run_tool("compare.py", old, new, "--fail-on-regression", "10",
+                                  "--figures", "mops")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("regression: cpython arena bs=16 t=1 mops: 15 -> 13.57 (-9.5%, "
+                      "10.5% worse from the smaller median, p=", result.stderr)
+        usage = " ".join(crafted.run_tool("compare.py", "--help").stdout.split())
+        self.assertIn("exit 1 when a time or memory figure got significantly worse by more "
+                      "than PCT percent, counted up from the smaller median", usage)
+
     def test_few_repetitions_warn_and_cannot_be_significant(self):
         old = self.write_run("old.csv", self.configs(arena_mops=15.0), repetitions=3)
         new = self.write_run("new.csv", self.configs(arena_mops=10.0), repetitions=3)
