@@ -339,15 +339,29 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
     return Comparison(key_columns, "old", "new", rows, geomeans, warnings)
 
 
+class NothingToCompare(ValueError):
+    """No configuration of a run could be held against the baseline."""
+
+
+class AmbiguousBaseline(ValueError):
+    """The baseline ran several configurations where one was to be chosen."""
+
+
+def _same_workload(key, key_columns, baseline_groups):
+    """The baseline's configurations on the same trace and thread count as key."""
+    position = {c: i for i, c in enumerate(key_columns)}
+    return [b for b in baseline_groups
+            if b[position["trace"]] == key[position["trace"]]
+            and b[position["threads"]] == key[position["threads"]]]
+
+
 def _baseline_for(key, key_columns, baseline_groups):
     """The baseline configuration to hold one configuration against: on the
     same trace and thread count; when the baseline ran several block or region
     sizes or huge-pages thresholds, the one that matches. None when there is
     none or it is ambiguous."""
     position = {c: i for i, c in enumerate(key_columns)}
-    same_workload = [b for b in baseline_groups
-                     if b[position["trace"]] == key[position["trace"]]
-                     and b[position["threads"]] == key[position["threads"]]]
+    same_workload = _same_workload(key, key_columns, baseline_groups)
     if len(same_workload) == 1:
         return same_workload[0]
     matching = [b for b in same_workload
@@ -356,8 +370,39 @@ def _baseline_for(key, key_columns, baseline_groups):
     return matching[0] if len(matching) == 1 else None
 
 
+def _has_several_configurations(groups, key_columns, allocator):
+    """Whether allocator ran several configurations on one trace and thread count."""
+    at = {c: key_columns.index(c) for c in ("trace", "allocator", "threads")}
+    seen = set()
+    for key in groups:
+        if key[at["allocator"]] == allocator:
+            workload = (key[at["trace"]], key[at["threads"]])
+            if workload in seen:
+                return True
+            seen.add(workload)
+    return False
+
+
+def _configurations_of(keys, key_columns):
+    """The distinct configurations (block size, region size, huge-pages
+    threshold) among keys, for people: `bs=16 hp=8 MiB`, smallest first."""
+    columns = [c for c in key_columns if c in ("block_size",) + resultcsv.OPTIONAL_CONFIG_COLUMNS]
+    at = [key_columns.index(c) for c in columns]
+    configs = {tuple(key[i] for i in at) for key in keys}
+
+    def order(config):
+        return tuple(resultcsv.huge_pages_rank(value) if column == resultcsv.HUGE_PAGES_COLUMN
+                     else (value or 0) for column, value in zip(columns, config))
+    return [describe_key(columns, config) for config in sorted(configs, key=order)]
+
+
 def compare_to_baseline(table, baseline, figures=None, noise=NoiseFloors()):
-    """Every allocator in one run against the baseline allocator's rows."""
+    """Every allocator in one run against the baseline allocator's rows.
+    Raises AmbiguousBaseline when the baseline ran several configurations on
+    a trace and another configuration there matches none of them (no ratio
+    to "the baseline" is then defined: a --huge-pages-from sweep of arena
+    against its glibc rows), NothingToCompare when no configuration could be
+    held against it (only the baseline ran)."""
     key_columns = table.config_columns
     allocator_at = key_columns.index("allocator")
     groups = table.groups(key_columns)
@@ -365,22 +410,43 @@ def compare_to_baseline(table, baseline, figures=None, noise=NoiseFloors()):
     if not baseline_groups:
         raise ValueError("%s has no rows for the baseline allocator '%s' (allocators: %s)"
                          % (table.path, baseline, ", ".join(table.values("allocator"))))
-    rows, unmatched = [], []
+    rows, unmatched, ambiguous = [], [], []
     chosen_figures = shared_figures([table], figures)
     for key, group in groups.items():
         if key[allocator_at] == baseline:
             continue
         reference_key = _baseline_for(key, key_columns, baseline_groups)
         if reference_key is None:
-            unmatched.append(describe_key(key_columns, key))
+            several = len(_same_workload(key, key_columns, baseline_groups)) > 1
+            (ambiguous if several else unmatched).append(key)
             continue
         compared = (compare_figure(key, figure, samples(baseline_groups[reference_key], figure),
                                    samples(group, figure), noise) for figure in chosen_figures)
         rows.extend(r for r in compared if r.reference or r.measured)
+    others = sorted({k[allocator_at] for k in groups} - {baseline}, key=resultcsv.allocator_rank)
+    if ambiguous:
+        single = [a for a in others if not _has_several_configurations(groups, key_columns, a)]
+        raise AmbiguousBaseline(
+            "the baseline %s ran several configurations in %s (%s), and %d configuration(s) "
+            "match none of them (e.g. %s): a ratio to %s is not defined; take as baseline an "
+            "allocator that ran one configuration%s"
+            % (baseline, table.path, "; ".join(_configurations_of(baseline_groups, key_columns)),
+               len(ambiguous), describe_key(key_columns, ambiguous[0]), baseline,
+               " (%s)" % ", ".join(single) if single else ""))
+    if not rows:
+        if not others:
+            why = "only %s ran" % baseline
+        elif unmatched:
+            why = ("no configuration of %s ran on a trace and thread count that %s ran"
+                   % (", ".join(others), baseline))
+        else:
+            why = "none of the figures asked for was measured"
+        raise NothingToCompare("%s: nothing to compare against the baseline %s: %s"
+                               % (table.path, baseline, why))
     warnings = output_warnings([table]) + _repetition_warning(rows, key_columns)
     if unmatched:
-        warnings.append("no (unambiguous) %s rows on the same trace and threads for: %s"
-                        % (baseline, "; ".join(unmatched)))
+        warnings.append("no %s rows on the same trace and threads for: %s"
+                        % (baseline, "; ".join(describe_key(key_columns, k) for k in unmatched)))
     # Summed over the traces, whatever their thread counts: a threaded trace
     # replays on its own count of threads, so grouping by threads too would
     # split the geometric mean into one row per threaded trace.

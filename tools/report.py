@@ -97,10 +97,15 @@ def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
     if baseline not in table.values("allocator"):
         return summary
 
-    comparison = compare.compare_to_baseline(table, baseline, [figure], noise)
+    try:
+        # AmbiguousBaseline goes up: a baseline that ran several configurations
+        # on a trace has no one ratio there (it made every such column 1.00x).
+        comparison = compare.compare_to_baseline(table, baseline, [figure], noise)
+    except compare.NothingToCompare:
+        comparison = None     # only the baseline ran: its own column, at 1.00x
     summary.comparison = comparison
     reachable = set()
-    for compared in comparison.rows:
+    for compared in comparison.rows if comparison else ():
         row = dict(zip(comparison.key_columns, compared.key))
         label = row_label(row["trace"], row["threads"])
         column = labels[config_of(row)]
@@ -462,7 +467,13 @@ def main(argv=None):
         if args.baseline not in allocators:
             parser.error("--baseline: no %s rows in this run (allocators: %s)"
                          % (args.baseline, ", ".join(sorted(allocators, key=resultcsv.allocator_rank))))
-    print(write_report(run, report_path, args.baseline or "glibc", args.goal, not args.no_plots))
+    try:
+        written = write_report(run, report_path, args.baseline or "glibc", args.goal,
+                               not args.no_plots)
+    except compare.AmbiguousBaseline as error:
+        print("%s: %s" % (PROGRAM, error), file=sys.stderr)
+        return resultcsv.EXIT_USAGE
+    print(written)
     return 0
 
 

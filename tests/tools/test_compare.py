@@ -433,6 +433,40 @@ class HugePagesThresholds(unittest.TestCase):
         self.assertEqual(text.returncode, 0, text.stderr)
         self.assertIn("huge pages from", text.stdout.splitlines()[0])
 
+    def test_a_baseline_that_ran_several_thresholds_is_an_error(self):
+        # compare.py HP/replay.csv --baseline arena printed an empty table and
+        # exited 0: glibc matches none of arena's thresholds, and which of them
+        # is "the baseline" is not defined.
+        run = self.write("run.csv", crafted.HUGE_PAGES_HEADER,
+                         crafted.huge_pages_rows(TRACES, self.rng, repetitions=7))
+        result = crafted.run_tool("compare.py", run, "--baseline", "arena")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertEqual(result.stdout, "")
+        self.assertIn("compare.py: the baseline arena ran several configurations in %s "
+                      "(bs=16; bs=16 hp=16 MiB; bs=16 hp=never), and 2 configuration(s) match "
+                      "none of them (e.g. cpython glibc bs=0 t=1): a ratio to arena is not "
+                      "defined; take as baseline an allocator that ran one configuration (glibc)"
+                      % run, result.stderr)
+
+    def test_a_baseline_with_nothing_to_compare_is_an_error(self):
+        # Only the baseline ran: an empty table and exit 0 passed for "no
+        # regression"; OLD NEW mode already says exit 2 when nothing is shared.
+        only_glibc = [row for row in crafted.huge_pages_rows(TRACES, self.rng)
+                      if row[1] == "glibc"]
+        run = self.write("glibc.csv", crafted.HUGE_PAGES_HEADER, only_glibc)
+        result = crafted.run_tool("compare.py", run, "--baseline", "glibc")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertEqual(result.stdout, "")
+        self.assertEqual(result.stderr, "compare.py: %s: nothing to compare against the "
+                         "baseline glibc: only glibc ran\n" % run)
+        elsewhere = [row for row in crafted.huge_pages_rows(("cmake",), self.rng)
+                     if row[1] == "arena"]
+        run = self.write("apart.csv", crafted.HUGE_PAGES_HEADER, only_glibc + elsewhere)
+        result = crafted.run_tool("compare.py", run, "--baseline", "glibc")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("nothing to compare against the baseline glibc: no configuration of "
+                      "arena ran on a trace and thread count that glibc ran", result.stderr)
+
     def test_an_older_run_without_the_column_joins_the_default(self):
         old = self.write("old.csv", crafted.REPLAY_HEADER, crafted.replay_rows(
             [(trace, allocator, block, 1, mops, 1.1) for trace in TRACES

@@ -103,6 +103,30 @@ class HugePagesThresholds(unittest.TestCase):
         self.assertIn("| arena | memory | block 16, huge pages never | 1.000 |", report)
 
 
+    def test_a_baseline_that_ran_several_thresholds_is_an_error(self):
+        # report.py HP --baseline arena marked every arena column 1.00x (any
+        # label starting with the baseline's name) and glibc's had no ratio.
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.HUGE_PAGES_HEADER,
+                              crafted.huge_pages_rows(crafted.RUN_TRACES, random.Random(6)),
+                              crafted.MACHINE)
+            result = crafted.run_tool("report.py", run_dir, "--no-plots", "--baseline", "arena")
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("report.py: the baseline arena ran several configurations in %s "
+                          "(bs=16; bs=16 hp=16 MiB; bs=16 hp=never)"
+                          % os.path.join(run_dir, "replay.csv"), result.stderr)
+            self.assertFalse(os.path.exists(os.path.join(run_dir, "REPORT.md")))
+
+    def test_a_run_of_the_baseline_alone_is_reported(self):
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.HUGE_PAGES_HEADER,
+                              [row for row in crafted.huge_pages_rows(crafted.RUN_TRACES,
+                                                                      random.Random(6))
+                               if row[1] == "glibc"], crafted.MACHINE)
+            result = crafted.run_tool("report.py", run_dir, "--no-plots")
+            self.assertEqual(result.returncode, 0, result.stderr)
+
+
 class Report(crafted.RunDirTestCase):
     SEED = 77
 
