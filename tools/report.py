@@ -220,13 +220,18 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
                              "the replay loop." % (label, speed.geomeans[label], baseline))
     arena_labels = [c for c in (speed or memory).columns
                     if c.split(" ")[0] in ARENA_ALLOCATORS] if (speed or memory) else []
+    def is_baseline(label):
+        # The baseline's own column (or columns, one per configuration):
+        # never held against itself ("arena against arena: 1.00x").
+        return label.split(" ")[0] == baseline
+
     for label in arena_labels:
         parts = []
-        if speed and speed.geomeans.get(label) and label != baseline:
+        if speed and speed.geomeans.get(label) and not is_baseline(label):
             parts.append("%.2fx %s's throughput (%s)" % (
                 speed.geomeans[label], baseline,
                 verdict_words(speed, label, "faster", "slower")))
-        if memory and memory.geomeans.get(label):
+        if memory and memory.geomeans.get(label) and not is_baseline(label):
             parts.append("%.2fx its frag_rss (%s)" % (
                 memory.geomeans[label],
                 verdict_words(memory, label, "leaner", "fatter")))
@@ -256,7 +261,7 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
     realprog_time, realprog_memory = realprog
     if realprog_time is not None:
         for label in (c for c in realprog_time.columns if c.split(" ")[0] in ARENA_ALLOCATORS):
-            if realprog_time.geomeans.get(label):
+            if realprog_time.geomeans.get(label) and not is_baseline(label):
                 memory_part = ""
                 if realprog_memory is not None and realprog_memory.geomeans.get(label):
                     memory_part = " and %.2fx its max RSS" % realprog_memory.geomeans[label]

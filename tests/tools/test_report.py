@@ -340,6 +340,20 @@ class ReportProblems(unittest.TestCase):
         result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "--baseline", "mimalloc")
         self.assertEqual(result.returncode, 0, result.stderr)
 
+    def test_the_baseline_is_not_held_against_itself(self):
+        # With --baseline arena, "In short" said "**arena** against arena:
+        # 1.00x its frag_rss (... of 0 pairs)": the memory part lacked the
+        # test that the speed part has.
+        output = os.path.join(self.directory.name, "arena.md")
+        result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "--baseline", "arena",
+                                  "-o", output)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as handle:
+            report = handle.read()
+        in_short = report[report.index("## In short"):report.index("\n## ", report.index("## In short") + 1)]
+        self.assertNotIn("against arena", in_short)
+        self.assertIn("arena reaches ", in_short, "the rivals are still named")
+
     def test_an_unwritable_output_stops_it_in_one_line(self):
         under_a_file = os.path.join(self.run_dir, "replay.csv", "r.md")
         for output, reason in ((os.path.join(self.directory.name, "no", "such", "r.md"),
