@@ -17,6 +17,7 @@ says that it has no charts.
 """
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ class FigureSummary:
     spreads: dict = field(default_factory=dict)      # (row, column) -> Spread
     ratios: dict = field(default_factory=dict)       # (row, column) -> ratio
     geomeans: dict = field(default_factory=dict)     # column -> geomean ratio
+    # column -> how many ratios the geometric mean left out (0, infinite: a
+    # median of 0 on a side), as compare.py's geomean rows count them
+    left_out: dict = field(default_factory=dict)
     verdicts: dict = field(default_factory=dict)     # column -> {verdict: count}
     # column -> the most repetitions a side of its comparisons, when none of
     # them had enough to be significant at all
@@ -123,9 +127,14 @@ def summarize(table, figure, baseline, noise=compare.NoiseFloors()):
         if column.split(" ")[0] == baseline:
             summary.ratios.update({(r, column): 1.0 for r in summary.rows
                                    if (r, column) in summary.spreads})
-        ratios = [summary.ratios[(r, column)] for r in summary.rows
-                  if summary.ratios.get((r, column))]
+        # Only positive finite ratios: glibc's frag_rss of 0 on a trace gave
+        # an infinite ratio, and the mean with it was infinite too.
+        compared = [summary.ratios.get((r, column)) for r in summary.rows
+                    if (r, column) in summary.spreads and (r, column) in summary.ratios]
+        ratios = [r for r in compared if r is not None and 0 < r < math.inf]
         summary.geomeans[column] = geometric_mean(ratios)
+        if len(ratios) < len(compared):
+            summary.left_out[column] = len(compared) - len(ratios)
     return summary
 
 
@@ -138,13 +147,18 @@ def summary_markdown(summary, scale=1.0, row_header="trace"):
             return "-"
         text = format_number(round(median / scale, 3) if scale != 1 else median)
         ratio = summary.ratios.get((row, column))
+        if ratio is not None and math.isinf(ratio):
+            return "%s (from %s's 0)" % (text, summary.baseline)
         return "%s (%.2fx)" % (text, ratio) if ratio else text
+
+    def geomean_cell(column):
+        mean = "**%.2fx**" % summary.geomeans[column] if summary.geomeans.get(column) else "-"
+        left_out = summary.left_out.get(column)
+        return mean + (" (%d left out: no ratio, 0 or infinite)" % left_out if left_out else "")
 
     rows = [[row] + [cell(row, c) for c in summary.columns] for row in summary.rows]
     if summary.geomeans:
-        rows.append(["**geometric mean**"] + [
-            "**%.2fx**" % summary.geomeans[c] if summary.geomeans.get(c) else "-"
-            for c in summary.columns])
+        rows.append(["**geometric mean**"] + [geomean_cell(c) for c in summary.columns])
     return render([row_header] + summary.columns, rows, "markdown")
 
 
@@ -232,9 +246,12 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
                 speed.geomeans[label], baseline,
                 verdict_words(speed, label, "faster", "slower")))
         if memory and memory.geomeans.get(label) and not is_baseline(label):
-            parts.append("%.2fx its frag_rss (%s)" % (
+            left_out = memory.left_out.get(label)
+            parts.append("%.2fx its frag_rss (%s%s)" % (
                 memory.geomeans[label],
-                verdict_words(memory, label, "leaner", "fatter")))
+                verdict_words(memory, label, "leaner", "fatter"),
+                "; %d trace(s) left out of the mean: no ratio, 0 or infinite" % left_out
+                if left_out else ""))
         if parts:
             lines.append("**%s** against %s: %s; geometric means over the traces."
                          % (label, baseline, "; ".join(parts)))

@@ -7,6 +7,7 @@ that another program can read the numbers back.
 
 import csv
 import io
+import math
 
 FORMATS = ("text", "markdown", "csv")
 
@@ -46,7 +47,9 @@ def format_for_people(cell):
     if cell.style == "score":
         return "%.3f" % value
     if cell.style == "ratio":
-        return "%.2fx" % value
+        # An infinite ratio is a rise from a median of 0 (compare.py gives it
+        # a verdict all the same): "infx" read like a misprint.
+        return "from 0" if math.isinf(value) else "%.2fx" % value
     if cell.style == "pvalue":
         return "<0.001" if value < 0.001 else "%.3f" % value
     return format_number(value)

@@ -24,6 +24,7 @@ Python 3 standard library.
 """
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -90,6 +91,23 @@ class Figures:
                 out[trace] = mine / theirs
         return out
 
+    def per_trace_ratios(self, allocator, baseline, traces=None):
+        """{trace: median(allocator) / median(baseline)} on every trace where
+        both ran, for a bound that every trace must keep: as ratios(), plus
+        the ratios a geometric mean cannot take, which must not pass unseen:
+        0 where allocator's median is 0, infinity where baseline's alone is 0
+        (arena's rise against glibc's 0 is above any bound), 1 where both are."""
+        out = {}
+        for trace in traces if traces is not None else self.traces:
+            mine, theirs = self.get(trace, allocator), self.get(trace, baseline)
+            if mine is None or theirs is None:
+                continue
+            if theirs > 0:
+                out[trace] = mine / theirs
+            else:
+                out[trace] = math.inf if mine > 0 else 1.0
+        return out
+
     def interval(self, allocator, baseline, traces, bound):
         """", 95% interval LOW-HIGH" for the geometric mean of the ratios over
         traces (bootstrap_geomean_interval), with ", the bound inside it" when
@@ -137,6 +155,18 @@ class Targets:
 def extreme(ratios, worst_is_low):
     trace = (min if worst_is_low else max)(ratios, key=ratios.get)
     return trace, ratios[trace]
+
+
+def ratio_text(ratio, baseline):
+    """A ratio for the table: 1.05x, or what stands for an infinite one."""
+    return "%.2fx" % ratio if math.isfinite(ratio) else "above %s's 0" % baseline
+
+
+def left_out_text(every, formed):
+    """Beside a geometric mean over formed ({trace: ratio}), how many of
+    every trace's ratios it could not take (a median of 0 on a side)."""
+    left = sorted(t for t in every if t not in formed)
+    return "; left out (a median of 0): %s" % ", ".join(left) if left else ""
 
 
 def bound_text(bound):
@@ -195,18 +225,26 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
     out.add(issue, "%s: no trace below %sx glibc's throughput%s" % (name, bound_text(1.2 * slack), suffix),
             measured, below == 0)
     frag = memory.ratios(allocator, "glibc")
-    if not frag:
+    every_frag = memory.per_trace_ratios(allocator, "glibc")
+    if not every_frag:
         out.missing(issue, "%s frag_rss targets%s" % (name, suffix), "no frag_rss (no memory pass)")
         return
-    mean = geometric_mean(frag.values())
-    out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %s%s"
-            % (name, bound_text(1.0 * mem_slack), suffix),
-            "%.2fx%s" % (mean, memory.interval(allocator, "glibc", frag, 1.0 * mem_slack)), mean <= 1.0 * mem_slack)
-    trace, high = extreme(frag, worst_is_low=False)
+    if frag:
+        mean = geometric_mean(frag.values())
+        out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %s%s"
+                % (name, bound_text(1.0 * mem_slack), suffix),
+                "%.2fx%s%s" % (mean, memory.interval(allocator, "glibc", frag, 1.0 * mem_slack),
+                               left_out_text(every_frag, frag)), mean <= 1.0 * mem_slack)
+    else:
+        out.missing(issue, "%s frag_rss, geometric mean of the ratio to glibc's%s" % (name, suffix),
+                    "no trace with a ratio%s" % left_out_text(every_frag, frag))
+    # Over every trace, those without a ratio too: a rise against glibc's 0 is above.
+    trace, high = extreme(every_frag, worst_is_low=False)
     bound = 1.1 * mem_slack
-    above = sum(1 for r in frag.values() if r > bound)
+    above = sum(1 for r in every_frag.values() if r > bound)
     out.add(issue, "%s: no trace's frag_rss above %sx glibc's%s" % (name, bound_text(bound), suffix),
-            "highest %.2fx (%s); %d of %d above" % (high, trace, above, len(frag)), above == 0)
+            "highest %s (%s); %d of %d above" % (ratio_text(high, "glibc"), trace, above,
+                                                 len(every_frag)), above == 0)
 
 
 def bench_suite_targets(out, replay):
@@ -218,13 +256,15 @@ def bench_suite_targets(out, replay):
         mean = geometric_mean(thr.values())
         out.add(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
                 % len(thr), "%.2fx%s" % (mean, speed.interval("arena", "glibc", thr, 1.3)), mean >= 1.3)
-        frag = memory.ratios("arena", "glibc", real)
+        # Every recorded trace, those without a ratio too: arena's rise
+        # against glibc's 0 is higher (dropped, it read met).
+        frag = memory.per_trace_ratios("arena", "glibc", real)
         if frag:
             trace, high = extreme(frag, worst_is_low=False)
             above = sorted(t for t, r in frag.items() if r > 1.0)
             out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
-                    "highest %.2fx (%s); above 1.0 on %s" % (high, trace,
-                                                            ", ".join(above) or "none"), not above)
+                    "highest %s (%s); above 1.0 on %s" % (ratio_text(high, "glibc"), trace,
+                                                         ", ".join(above) or "none"), not above)
         else:
             out.missing(4, "`arena` frag_rss on the recorded traces", "no frag_rss (no memory pass)")
     else:

@@ -340,6 +340,32 @@ class ReportProblems(unittest.TestCase):
         result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "--baseline", "mimalloc")
         self.assertEqual(result.returncode, 0, result.stderr)
 
+    def test_a_ratio_to_a_zero_median_is_left_out_of_the_means(self):
+        # glibc's frag_rss 0 on cpython: arena's ratio there is infinite, and the
+        # geometric mean took it ("**infx**"). Left out, and counted, as
+        # compare.py's geomean rows do.
+        path = os.path.join(self.run_dir, "replay.csv")
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+        header = next(line for line in lines if not line.startswith("#")).split(",")
+        for index, line in enumerate(lines):
+            if line.startswith("cpython,glibc,"):
+                cells = line.split(",")
+                cells[header.index("frag_rss")] = "0"
+                cells[header.index("rss_peak_bytes")] = "0"
+                lines[index] = ",".join(cells)
+        with open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        report = self.quick_report(self.run_dir)
+        self.assertNotRegex(report, r"\binfx\b")
+        memory = report[report.index("## Replay: memory overhead"):]
+        memory = memory[:memory.index("\n## ")]
+        self.assertRegex(memory, r"\| cpython \| [\d.]+ \(from glibc's 0\) \| 0 \(1\.00x\) \|")
+        self.assertRegex(memory, r"\| \*\*geometric mean\*\* \| \*\*0\.8\dx\*\* \(1 left out: "
+                                 r"no ratio, 0 or infinite\) \| \*\*1\.00x\*\* \| \*\*1\.\d\dx\*\* \(1 left out")
+        self.assertIn("its frag_rss (significantly leaner on ", report)
+        self.assertIn("; 1 trace(s) left out of the mean: no ratio, 0 or infinite)", report)
+
     def test_the_baseline_is_not_held_against_itself(self):
         # With --baseline arena, "In short" said "**arena** against arena:
         # 1.00x its frag_rss (... of 0 pairs)": the memory part lacked the

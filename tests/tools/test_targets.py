@@ -203,8 +203,26 @@ class ReplayTargets(unittest.TestCase):
         _, rows = run_targets(replay_dir(os.path.join(self.tmp.name, "r"), speeds, frags,
                                          self.rng))
         measured, verdict = find(rows, "`arena` frag_rss, geometric mean")
-        self.assertEqual((measured, verdict), ("0.90x, 95% interval 0.90-0.90", "met"))
-        self.assertIn("0 of 3 above", find(rows, "`arena`: no trace's frag_rss above")[0])
+        self.assertEqual((measured, verdict), ("0.90x, 95% interval 0.90-0.90; left out "
+                                               "(a median of 0): cpython", "met"))
+        # A ratio of 0 is below any bound: cpython is judged, and not above.
+        self.assertIn("0 of 4 above", find(rows, "`arena`: no trace's frag_rss above")[0])
+
+    def test_a_rise_against_glibcs_zero_is_not_passed_over(self):
+        # glibc's frag_rss 0 on cpython, arena's above it: no ratio can be
+        # formed, and the trace was dropped, so "no higher than glibc's on any
+        # recorded trace" read met while arena rose against glibc's 0.
+        speeds = {"glibc": [1] * 4, "arena": [1.5] * 4}
+        frags = {"glibc": [0, 1, 1, 1], "arena": [0.9] * 4}
+        _, rows = run_targets(replay_dir(os.path.join(self.tmp.name, "r"), speeds, frags,
+                                         self.rng))
+        self.assertEqual(find(rows, "`arena` frag_rss no higher than glibc's"),
+                         ("highest above glibc's 0 (cpython); above 1.0 on cpython", "**missed**"))
+        self.assertEqual(find(rows, "`arena`: no trace's frag_rss above"),
+                         ("highest above glibc's 0 (cpython); 1 of 4 above", "**missed**"))
+        self.assertEqual(find(rows, "`arena` frag_rss, geometric mean"),
+                         ("0.90x, 95% interval 0.90-0.90; left out (a median of 0): cpython",
+                          "met"))
 
     def test_arena_and_glibc_on_no_common_trace(self):
         # arena ran only where glibc did not: no ratio, so no geometric mean
