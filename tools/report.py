@@ -4,9 +4,10 @@
   report.py RUN_DIR [--no-plots] [--baseline glibc] [--goal balanced] [-o FILE]
 
 The report holds the facts of the run, the summary tables (throughput and
-frag_rss per trace and allocator, with ratios to the baseline and geometric
-means), the significance of each difference from the baseline (as
-compare.py --baseline), the charts (drawn by plot.py into RUN_DIR/plots and
+frag_rss per trace and allocator, and instructions per op when the run
+counted them, with ratios to the baseline and geometric means), the
+significance of each difference from the baseline (as compare.py --baseline;
+left out when the run has no baseline rows), the charts (drawn by plot.py into RUN_DIR/plots and
 linked by relative path), the block-size recommendation when the run has a
 sweep, the real-program results when present, and a short summary in plain
 words. Every number comes from the CSV files; nothing is written by hand.
@@ -209,7 +210,7 @@ def verdict_words(summary, column, good, bad):
     return words
 
 
-def plain_words(speed, memory, recommendations, realprog, baseline):
+def plain_words(speed, memory, recommendations, realprog, baseline, instructions=None):
     """The summary in sentences, each built from the numbers."""
     lines = []
     for summary, adjective, higher in ((speed, "fastest", True), (memory, "leanest", False)):
@@ -268,6 +269,14 @@ def plain_words(speed, memory, recommendations, realprog, baseline):
             lines.append("%s reaches %s." % (label, "; ".join(rivals)))
     if not arena_labels and (speed or memory):
         lines.append("No arena rows in this run.")
+    if instructions is not None:
+        for label in (c for c in instructions.columns if c.split(" ")[0] in ARENA_ALLOCATORS):
+            if instructions.geomeans.get(label) and label.split(" ")[0] != baseline:
+                lines.append("**%s** runs %.2fx %s's instructions per op (callgrind; geometric "
+                             "mean over %d trace(s))." % (
+                                 label, instructions.geomeans[label], baseline,
+                                 sum(1 for r in instructions.rows
+                                     if instructions.ratios.get((r, label)))))
     for rec in recommendations:
         if rec.overall is not None:
             lines.append("The block-size sweep recommends **%s** for %s (goal %s; %s under "
@@ -295,6 +304,15 @@ def targets_section(run):
     tables = targets.tables_by_role(run)
     if not any(role in tables for role in ("replay", "micro", "realprog", "instructions")):
         return []
+    found, extra = targets.build(tables)
+    if not any(row[3] != "not measured" for row in found.rows):
+        # An instructions run measures no target: "0 of 0 measured targets
+        # met" over an empty table said nothing. What it tracks stays.
+        if not extra:
+            return []
+        return ["## Targets", "", "This run measures none of the project's speed and memory "
+                "targets (issues 4, 5 and 7); `tools/targets.py` over the replay, micro and "
+                "realprog runs gives them.", ""] + extra
     return ["## Targets", "", "The project's speed and memory targets (issues 4, 5 and 7) "
             "that this run measures; `tools/targets.py` over the replay, micro, realprog and "
             "instructions runs together gives them all.", "",
@@ -332,6 +350,11 @@ def facts_section(run):
 
 
 def significance_section(summaries, baseline):
+    compared = [s for s in summaries if s is not None and s.comparison is not None]
+    if not compared:
+        # No baseline rows (a sweep runs arena and seed alone), or no figure
+        # to compare: a heading with nothing under it.
+        return []
     out = ["## Against %s, with significance" % baseline, "",
            "Each allocator against %s on the same trace: medians over the repetitions, "
            "ratio, two-sided Mann-Whitney U p-value, verdict. A verdict other than *same* "
@@ -339,9 +362,7 @@ def significance_section(summaries, baseline):
            "memory)." % (baseline, compare.SIGNIFICANCE, compare.DEFAULT_TIME_NOISE,
                          compare.DEFAULT_MEMORY_NOISE), ""]
     noted = set()
-    for summary in summaries:
-        if summary is None or summary.comparison is None:
-            continue
+    for summary in compared:
         out.append(compare.render_comparison(summary.comparison, "markdown", baseline_mode=True))
         fresh = [w for w in summary.comparison.warnings if w not in noted]
         noted.update(fresh)
@@ -395,20 +416,27 @@ def summary_sections(title, table, baseline, figures, row_header="trace"):
 
 def write_report(run, report_path, baseline="glibc", goal="balanced", make_plots=True):
     """Builds the report of a RunData and writes it to report_path."""
-    body, speed, memory, realprog_time = [], None, None, None
+    body, speed, memory, realprog_time, instructions = [], None, None, None, None
     significance = []
     for role, title in (("replay", "Replay"), ("micro", "Micro-benchmarks")):
         table = run.tables.get(role)
         if table is None:
             continue
-        lines, (mops, frag) = summary_sections(
+        lines, (mops, frag, counted) = summary_sections(
             title, table, baseline, (("mops", "throughput (Mops/s)", 1.0),
                                      ("frag_rss", "memory overhead (frag_rss = RSS at peak / "
-                                                  "peak live bytes)", 1.0)))
+                                                  "peak live bytes)", 1.0),
+                                     # An instructions run's only measure (callgrind).
+                                     ("instructions_per_op", "instructions per op "
+                                                             "(callgrind)", 1.0)))
         body += lines
+        # Not the instruction counts: callgrind's are deterministic, one
+        # repetition each, and a p-value over them means nothing.
         significance += [mops, frag]
         if role == "replay" or speed is None:
             speed, memory = mops, frag
+        if role == "replay":
+            instructions = counted
 
     recommendations = []
     sweep = run.sweep_table()
@@ -453,7 +481,7 @@ def write_report(run, report_path, baseline="glibc", goal="balanced", make_plots
               "number comes from them. Ratios are to **%s** within this run; medians over "
               "the repetitions." % baseline, "", "## In short", ""]
     header += plain_words(speed, memory, recommendations, (realprog_time, realprog_memory),
-                          baseline) + [""]
+                          baseline, instructions) + [""]
     text = header + targets_section(run) + facts_section(run) + body
     text += significance_section(significance, baseline)
     text += plots_section(run, report_path, make_plots)

@@ -127,6 +127,53 @@ class HugePagesThresholds(unittest.TestCase):
             self.assertEqual(result.returncode, 0, result.stderr)
 
 
+class EmptySections(unittest.TestCase):
+    """Sections with nothing to show are left out; an instructions run gets its table."""
+
+    def test_an_instructions_run_has_its_table_and_no_empty_section(self):
+        # report.py on results/vm/2026-12-05-0454-9a281911e984-instructions had
+        # no table of its one measure, "0 of 0 measured targets met" over an
+        # empty table, and a significance heading with nothing under it.
+        counts = {"glibc": 150, "arena": 100, "bump": 50}
+        header = crafted.REPLAY_HEADER + ["instructions_per_op"]
+        rows = []
+        for index, trace in enumerate(crafted.RUN_TRACES):
+            for allocator, count in counts.items():
+                rows.append([trace, allocator, 16 if allocator == "arena" else 0, 1, 1,
+                             crafted.OPS, "", "", crafted.PEAK_LIVE, "", "",
+                             count * (1 + index / 10)])
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "replay.csv"), header, rows,
+                              dict(crafted.MACHINE, command="bench_replay --instructions"))
+            result = crafted.run_tool("report.py", run_dir, "--no-plots")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(os.path.join(run_dir, "REPORT.md")) as handle:
+                report = handle.read()
+        self.assertIn("## Replay: instructions per op (callgrind)", report)
+        self.assertIn("| trace | arena | glibc | bump |", report)
+        self.assertIn("| sqlite3 | 110 (0.67x) | 165 (1.00x) | 55 (0.33x) |", report)
+        self.assertIn("| **geometric mean** | **0.67x** | **1.00x** | **0.33x** |", report)
+        self.assertIn("- **arena** runs 0.67x glibc's instructions per op (callgrind; geometric "
+                      "mean over 3 trace(s)).", report)
+        self.assertNotIn("0 of 0 measured targets", report)
+        self.assertIn("This run measures none of the project's speed and memory targets", report)
+        self.assertIn("Instructions per replayed op above the bump ceiling's", report)
+        self.assertNotIn("with significance", report)
+
+    def test_a_sweep_without_glibc_has_no_significance_heading(self):
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "sweep.csv"), crafted.REPLAY_HEADER + ["region_size"],
+                              crafted.sweep_rows(crafted.sweep_configs(crafted.RUN_TRACES[:2]), 3,
+                                                 random.Random(4)),
+                              dict(crafted.MACHINE, command="./bench.sh sweep"))
+            result = crafted.run_tool("report.py", run_dir, "--no-plots")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(os.path.join(run_dir, "REPORT.md")) as handle:
+                report = handle.read()
+        self.assertIn("## Block size", report)
+        self.assertNotIn("## Against glibc", report)
+
+
 class Report(crafted.RunDirTestCase):
     SEED = 77
 
