@@ -1,5 +1,5 @@
 """tools/plot.py draws non-empty PNG (and SVG) charts from a small crafted run.
-Needs matplotlib (Debian's python3-matplotlib): skipped (exit 77) without it."""
+Needs matplotlib (Debian's python3-matplotlib): skipped without it (exit 77 as a script)."""
 
 import os
 import random
@@ -9,7 +9,8 @@ import unittest
 
 import crafted
 
-crafted.require_module("matplotlib", "python3-matplotlib")
+MISSING = crafted.require_module("matplotlib", "python3-matplotlib")
+load_tests = crafted.skip_everything_when(MISSING)
 
 import plot  # noqa: E402
 
