@@ -8,7 +8,8 @@ From a results directory (replay.csv, micro.csv, sweep.csv, timeline.csv):
 - throughput and frag_rss per trace and allocator: grouped bars at the median
   of the repetitions, whiskers from the minimum to the maximum;
 - memory over the replay (timeline.csv): live, resident and mapped bytes
-  against the op index, one chart per trace with a panel per allocator;
+  against the op index, one chart per trace with a panel per allocator, each
+  panel on its own y scale;
 - for a block-size sweep (sweep.csv, or replay rows with several block sizes):
   throughput and frag_rss against block size per trace, one line per region
   size (and huge-pages threshold), and the throughput/memory Pareto front.
@@ -247,8 +248,11 @@ def timeline_chart(plotter, table, trace):
                                                         item[0][1:]))
     columns = min(3, len(panels))
     rows_of_panels = (len(panels) + columns - 1) // columns
+    # Each panel its own y scale: one shared axis took bump's multi-GB reserve
+    # (gen-medium) and flattened every other allocator's lines to its floor.
+    # Each panel labels its axis, so the scales are read where they are.
     figure, grid = plotter.pyplot.subplots(
-        rows_of_panels, columns, squeeze=False, sharey=True,
+        rows_of_panels, columns, squeeze=False,
         figsize=(4.2 * columns, 3.2 * rows_of_panels + 0.6))
     several_configs = len({key[0] for key, _ in panels}) < len(panels)
     for axes, ((allocator, block_size, threads), rows) in zip(grid.flat, panels):

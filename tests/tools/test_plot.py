@@ -8,6 +8,7 @@ import tempfile
 import unittest
 
 import crafted
+import resultcsv
 
 MISSING = crafted.require_module("matplotlib", "python3-matplotlib")
 load_tests = crafted.skip_everything_when(MISSING)
@@ -216,6 +217,46 @@ class HugePagesSweep(unittest.TestCase):
         for words in ("<!-- arena -->", "<!-- arena hp=16 MiB -->", "<!-- arena hp=never -->"):
             self.assertIn(words, svgs["sweep-cpython"])
         self.assertIn("<!-- arena 64/hp=16MiB -->", svgs["pareto"])
+
+
+class CapturingPlotter(plot.Plotter):
+    """Keeps each figure (open) in place of writing it, to read its axes."""
+
+    def __init__(self):
+        super().__init__(plot.load_pyplot(), None, ())
+        self.figures = {}
+
+    def save(self, figure, stem):
+        self.figures[stem] = figure
+        self.written.append(stem)
+
+    def close(self):
+        for figure in self.figures.values():
+            self.pyplot.close(figure)
+
+
+def read_table(directory, header, rows, name="replay.csv"):
+    path = crafted.write_csv(os.path.join(directory, name), header, rows)
+    return resultcsv.read_results(path)
+
+
+class TimelinePanels(unittest.TestCase):
+    def test_each_panel_has_its_own_scale(self):
+        # bump's multi-GB reserve set the one y axis the panels shared, and
+        # flattened glibc's and arena's lines to the floor of theirs.
+        rows = crafted.timeline_rows(["gen-medium"], {"glibc": 1.2, "arena": 1.05, "bump": 300.0},
+                                     random.Random(2), samples=20)
+        with tempfile.TemporaryDirectory() as directory:
+            table = read_table(directory, crafted.TIMELINE_HEADER, rows, "timeline.csv")
+        plotter = CapturingPlotter()
+        self.addCleanup(plotter.close)
+        plot.timeline_chart(plotter, table, "gen-medium")
+        panels = {axes.get_title(): axes for axes in plotter.figures["timeline-gen-medium"].axes
+                  if axes.get_visible()}
+        peak_mib = crafted.PEAK_LIVE / (1 << 20)
+        for allocator in ("arena", "glibc"):
+            self.assertLess(panels[allocator].get_ylim()[1], 2 * peak_mib, allocator)
+        self.assertGreater(panels["bump"].get_ylim()[1], 100 * peak_mib)
 
 
 class ParetoFront(unittest.TestCase):
