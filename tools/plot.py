@@ -10,9 +10,13 @@ From a results directory (replay.csv, micro.csv, sweep.csv, timeline.csv):
 - memory over the replay (timeline.csv): live, resident and mapped bytes
   against the op index, one chart per trace with a panel per allocator, each
   panel on its own y scale;
-- for a block-size sweep (sweep.csv, or replay rows with several block sizes):
-  throughput and frag_rss against block size per trace, one line per region
-  size (and huge-pages threshold), and the throughput/memory Pareto front.
+- for a sweep (sweep.csv, or replay rows where an allocator ran several
+  configurations): throughput and frag_rss per trace against the block size,
+  or, when the block size is fixed, against the region size or else the
+  huge-pages threshold, one line per value of the other columns; and the
+  throughput/memory Pareto front of every configuration.
+Micro-benchmark bars go in the order of their sizes (malloc_free/8, /16, ...,
+/1000, /1024), not as text.
 Charts go to OUTDIR (default RUN_DIR/plots). Filtering is done here, by flag;
 the data files are never edited.
 
@@ -164,10 +168,17 @@ class Plotter:
 
 # ---- bars: one figure per trace and allocator ---------------------------------
 
+def natural_order(text):
+    """Sort key that reads the numbers in a name as numbers: malloc_free/100
+    before malloc_free/1000 (as text, /1000 came before /128)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
 def bar_chart(plotter, table, figure_name, threads, title_prefix, stem):
     # Only the traces measured at this thread count: the others would be empty slots.
     traces = sorted({r["trace"] for r in table.rows
-                     if r["threads"] == threads and r.get(figure_name) is not None})
+                     if r["threads"] == threads and r.get(figure_name) is not None},
+                    key=natural_order)
     series = resultcsv.allocator_configs([r for r in table.rows if r["threads"] == threads])
     spreads = {}
     for row_group in table.groups(("trace", "allocator", "block_size", "region_size",
@@ -284,79 +295,142 @@ def timeline_chart(plotter, table, trace):
 
 # ---- block-size sweep -----------------------------------------------------------
 
-def sweep_points(table, trace):
-    """{(allocator, region_size, huge_pages_from, threads): [(block_size, mops
-    Spread, frag Spread)]} for the allocators that ran several configurations
-    on this trace."""
+# The configuration columns a sweep may vary, in the order they are taken for
+# the x axis: block sizes first, then region sizes, then huge-pages thresholds.
+SWEPT_COLUMNS = ("block_size", "region_size", resultcsv.HUGE_PAGES_COLUMN)
+SWEEP_NAMES = {"block_size": "Block-size", "region_size": "Region-size",
+               resultcsv.HUGE_PAGES_COLUMN: "Huge-pages threshold"}
+SWEEP_AXIS_LABELS = {"block_size": "block size (bytes, log2 scale)",
+                     "region_size": "region size",
+                     resultcsv.HUGE_PAGES_COLUMN: "huge pages from (threshold)"}
+
+
+def swept_value_rank(column, value):
+    """Sort key of one value of a swept column; None (the policy's own) first."""
+    if column == resultcsv.HUGE_PAGES_COLUMN:
+        return resultcsv.huge_pages_rank(value)
+    return (0, 0) if value is None else (1, value)
+
+
+def swept_value_text(column, value):
+    """A value of a swept column for a tick label: 256, 64 KiB, never."""
+    if value is None:
+        return "policy's own"
+    if column == "block_size":
+        return str(value)
+    if column == "region_size":
+        return resultcsv.human_bytes(value)
+    return resultcsv.huge_pages_text(value)
+
+
+def _configurations(table, trace):
+    """{(allocator, threads, block_size, region_size, huge_pages_from): rows} on trace."""
+    return table.select(traces=[trace]).groups(("allocator", "threads") + SWEPT_COLUMNS)
+
+
+def swept_column(table, trace):
+    """The configuration column the sweep varies on trace, drawn along the x
+    axis: the first of SWEPT_COLUMNS in which some allocator ran several
+    values with the other columns fixed; None when no allocator ran several
+    configurations there. Only block sizes were drawn: a sweep of region
+    sizes or huge-pages thresholds alone (results/vm/*-hugepages) had no
+    chart at all."""
+    configs = list(_configurations(table, trace))
+    for index, column in enumerate(SWEPT_COLUMNS):
+        values = {}
+        for allocator, threads, *config in configs:
+            others = tuple(v for i, v in enumerate(config) if i != index)
+            values.setdefault((allocator, threads, others), set()).add(config[index])
+        if any(len(v) > 1 for v in values.values()):
+            return column
+    return None
+
+
+def sweep_points(table, trace, along):
+    """{(allocator, threads, fixed): [(value of along, mops Spread, frag
+    Spread)]}: a line per allocator, thread count and fixed values of the
+    other swept columns (fixed: ((column, value), ...)), its points in the
+    order of along's values."""
+    index = SWEPT_COLUMNS.index(along)
     lines = {}
-    groups = table.select(traces=[trace]).groups(("allocator", "region_size",
-                                                  resultcsv.HUGE_PAGES_COLUMN, "threads",
-                                                  "block_size"))
-    for (allocator, region_size, huge_pages, threads, block_size), rows in groups.items():
+    for (allocator, threads, *config), rows in _configurations(table, trace).items():
+        fixed = tuple((c, v) for i, (c, v) in enumerate(zip(SWEPT_COLUMNS, config)) if i != index)
         mops, frag = samples(rows, "mops"), samples(rows, "frag_rss")
-        lines.setdefault((allocator, region_size, huge_pages, threads), []).append(
-            (block_size, Spread(mops) if mops else None, Spread(frag) if frag else None))
-    return {key: sorted(points, key=lambda p: p[0]) for key, points in lines.items()}
+        lines.setdefault((allocator, threads, fixed), []).append(
+            (config[index], Spread(mops) if mops else None, Spread(frag) if frag else None))
+    return {key: sorted(points, key=lambda p: swept_value_rank(along, p[0]))
+            for key, points in lines.items()}
 
 
-def line_label(allocator, region_size, huge_pages, threads, several_threads):
+def line_label(allocator, threads, fixed, several_threads):
+    """arena region 64 KiB hp=16 MiB: the allocator and the fixed columns set."""
     label = allocator
-    if region_size is not None:
-        label += " region %s" % resultcsv.human_bytes(region_size)
-    if huge_pages is not None:
-        label += " hp=%s" % resultcsv.huge_pages_text(huge_pages)
+    for column, value in fixed:
+        if value is None:
+            continue
+        if column == "block_size":
+            label += " bs=%d" % value
+        elif column == "region_size":
+            label += " region %s" % resultcsv.human_bytes(value)
+        else:
+            label += " hp=%s" % resultcsv.huge_pages_text(value)
     if several_threads:
         label += " t=%d" % threads
     return label
 
 
-def region_order(region):
-    """Sort key of a (region_size, huge_pages_from) pair."""
-    region_size, huge_pages = region
-    return (region_size or 0, resultcsv.huge_pages_rank(huge_pages))
+def fixed_order(fixed):
+    """Sort key of the fixed columns of a line."""
+    return tuple(swept_value_rank(column, value) for column, value in fixed)
 
 
 def sweep_charts(plotter, table):
     several_threads = len(table.values("threads")) > 1
     styles = ("-", "--", ":", "-.")
     for trace in table.values("trace"):
-        lines = sweep_points(table, trace)
-        swept = {k: v for k, v in lines.items() if len(v) > 1}
-        if not swept:
+        along = swept_column(table, trace)
+        if along is None:
             continue
+        swept = {k: v for k, v in sweep_points(table, trace, along).items() if len(v) > 1}
         figure, (left, right) = plotter.pyplot.subplots(1, 2, figsize=(11, 4.4))
         allocators = sorted({k[0] for k in swept}, key=allocator_rank)
-        # A colour per region size and huge-pages threshold; a line style per allocator.
-        regions = sorted({k[1:3] for k in swept}, key=region_order)
-        colours = dict(zip(regions, plotter.colours(len(regions))))
-        for (allocator, region_size, huge_pages, threads), points in sorted(
+        # A colour per value of the fixed columns (region size, huge-pages
+        # threshold); a line style per allocator.
+        fixed_values = sorted({k[2] for k in swept}, key=fixed_order)
+        colours = dict(zip(fixed_values, plotter.colours(len(fixed_values))))
+        values = sorted({p[0] for points in swept.values() for p in points},
+                        key=lambda v: swept_value_rank(along, v))
+        # Block sizes on a log2 axis; the others in their order, evenly
+        # spaced (the policy's own region or threshold has no number to place).
+        position = ({v: v for v in values} if along == "block_size"
+                    else {v: i for i, v in enumerate(values)})
+        for (allocator, threads, fixed), points in sorted(
                 swept.items(), key=lambda item: (allocator_rank(item[0][0]),
-                                                 region_order(item[0][1:3]))):
+                                                 fixed_order(item[0][2]))):
             style = styles[allocators.index(allocator) % len(styles)]
-            label = line_label(allocator, region_size, huge_pages, threads, several_threads)
-            for axes, position in ((left, 1), (right, 2)):
-                measured = [(p[0], p[position]) for p in points if p[position] is not None]
+            label = line_label(allocator, threads, fixed, several_threads)
+            for axes, figure_at in ((left, 1), (right, 2)):
+                measured = [(p[0], p[figure_at]) for p in points if p[figure_at] is not None]
                 if not measured:
                     continue
-                x = [block for block, _ in measured]
+                x = [position[value] for value, _ in measured]
                 y = [spread.median for _, spread in measured]
                 error = [[s.median - s.low for _, s in measured],
                          [s.high - s.median for _, s in measured]]
-                axes.errorbar(x, y, yerr=error, label=label,
-                              color=colours[(region_size, huge_pages)],
+                axes.errorbar(x, y, yerr=error, label=label, color=colours[fixed],
                               linestyle=style, marker="o", markersize=3, capsize=2)
         for axes, figure_name in ((left, "mops"), (right, "frag_rss")):
-            axes.set_xscale("log", base=2)
-            blocks = sorted({p[0] for points in swept.values() for p in points})
-            axes.set_xticks(blocks)
-            axes.set_xticklabels([str(b) for b in blocks], rotation=45)
-            axes.set_xlabel("block size (bytes, log2 scale)")
+            if along == "block_size":
+                axes.set_xscale("log", base=2)
+            axes.set_xticks([position[v] for v in values])
+            axes.set_xticklabels([swept_value_text(along, v) for v in values], rotation=45)
+            axes.set_xlabel(SWEEP_AXIS_LABELS[along])
             axes.set_ylabel(axis_label(figure_name))
             axes.set_title(FIGURE_TITLES[figure_name], fontsize=10)
             axes.grid(alpha=0.3)
         left.legend(fontsize=8)
-        figure.suptitle("Block-size sweep on %s (median, whiskers min to max)" % trace,
-                        fontsize=11)
+        figure.suptitle("%s sweep on %s (median, whiskers min to max)"
+                        % (SWEEP_NAMES[along], trace), fontsize=11)
         plotter.save(figure, "sweep-%s" % file_stem(trace))
 
 
@@ -372,8 +446,7 @@ def pareto_front(points):
 
 def swept_traces(table):
     """The traces on which some allocator ran several configurations."""
-    return [t for t in table.values("trace")
-            if any(len(v) > 1 for v in sweep_points(table, t).values())]
+    return [t for t in table.values("trace") if swept_column(table, t) is not None]
 
 
 def pareto_chart(plotter, table):
@@ -386,16 +459,16 @@ def pareto_chart(plotter, table):
                                            figsize=(5 * columns, 4.2 * rows_of_panels + 0.6))
     for axes, trace in zip(grid.flat, traces):
         points = []
-        for key, line in sweep_points(table, trace).items():
-            allocator, region_size, huge_pages, _ = key
-            for block_size, mops, frag in line:
-                if mops and frag:
-                    label = "%s %d" % (allocator, block_size)
-                    if region_size is not None:
-                        label += "/" + resultcsv.human_bytes(region_size).replace(" ", "")
-                    if huge_pages is not None:
-                        label += "/hp=" + resultcsv.huge_pages_text(huge_pages).replace(" ", "")
-                    points.append((frag.median, mops.median, label, allocator))
+        for (allocator, _, block_size, region_size, huge_pages), rows in \
+                _configurations(table, trace).items():
+            mops, frag = samples(rows, "mops"), samples(rows, "frag_rss")
+            if mops and frag:
+                label = "%s %d" % (allocator, block_size)
+                if region_size is not None:
+                    label += "/" + resultcsv.human_bytes(region_size).replace(" ", "")
+                if huge_pages is not None:
+                    label += "/hp=" + resultcsv.huge_pages_text(huge_pages).replace(" ", "")
+                points.append((Spread(frag).median, Spread(mops).median, label, allocator))
         allocators = sorted({p[3] for p in points}, key=allocator_rank)
         for allocator, colour in zip(allocators, plotter.colours(len(allocators))):
             mine = [p for p in points if p[3] == allocator]

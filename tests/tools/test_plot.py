@@ -259,6 +259,61 @@ class TimelinePanels(unittest.TestCase):
         self.assertGreater(panels["bump"].get_ylim()[1], 100 * peak_mib)
 
 
+class SweepsOfOneDimension(unittest.TestCase):
+    """A sweep that varies the region size or the huge-pages threshold alone
+    (one block size) got no sweep or Pareto chart: only block sizes were drawn."""
+
+    def charts(self, rows, header):
+        with tempfile.TemporaryDirectory() as run_dir:
+            crafted.write_csv(os.path.join(run_dir, "replay.csv"), header, rows)
+            result = crafted.run_tool("plot.py", run_dir, "--formats", "svg")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            svgs = {}
+            for name in os.listdir(os.path.join(run_dir, "plots")):
+                with open(os.path.join(run_dir, "plots", name)) as handle:
+                    svgs[name] = handle.read()
+        return svgs
+
+    def test_huge_pages_thresholds_alone(self):
+        svgs = self.charts(crafted.huge_pages_rows(["cpython", "sqlite3"], random.Random(3)),
+                           crafted.HUGE_PAGES_HEADER)
+        self.assertEqual(sorted(svgs), ["pareto.svg", "replay-frag_rss.svg", "replay-mops.svg",
+                                        "sweep-cpython.svg", "sweep-sqlite3.svg"])
+        sweep = svgs["sweep-cpython.svg"]
+        for words in ("<!-- Huge-pages threshold sweep on cpython (median, whiskers min to max) -->",
+                      "<!-- huge pages from (threshold) -->", "<!-- policy's own -->",
+                      "<!-- 16 MiB -->", "<!-- never -->", "<!-- arena bs=16 -->"):
+            self.assertTrue(words in sweep, "%s not in the SVG" % words)
+        self.assertTrue("<!-- arena 16/hp=16MiB -->" in svgs["pareto.svg"])
+
+    def test_region_sizes_alone(self):
+        configs = [c for c in crafted.sweep_configs(["cpython"], allocators=("arena",)) if c[2] == 64]
+        svgs = self.charts(crafted.sweep_rows(configs, 3, random.Random(4)),
+                           crafted.REPLAY_HEADER + ["region_size"])
+        sweep = svgs["sweep-cpython.svg"]
+        for words in ("<!-- Region-size sweep on cpython (median, whiskers min to max) -->",
+                      "<!-- region size -->", "<!-- 64 KiB -->", "<!-- 1 MiB -->", "<!-- 4 MiB -->"):
+            self.assertTrue(words in sweep, "%s not in the SVG" % words)
+        self.assertIn("pareto.svg", svgs)
+
+
+class MicroBars(unittest.TestCase):
+    def test_sizes_in_numeric_order(self):
+        # As text, malloc_free/100 came before /1000, and /1000 before /128.
+        sizes = (8, 16, 100, 128, 1000, 1024)
+        configs = [("malloc_free/%d" % size, allocator, 0, 1, 10.0, 1.0)
+                   for size in sizes for allocator in ("glibc", "arena")]
+        with tempfile.TemporaryDirectory() as directory:
+            table = read_table(directory, crafted.REPLAY_HEADER,
+                               crafted.replay_rows(configs, 3, random.Random(5)), "micro.csv")
+        plotter = CapturingPlotter()
+        self.addCleanup(plotter.close)
+        plot.bar_chart(plotter, table, "mops", 1, "Micro-benchmark", "micro-mops")
+        [axes] = plotter.figures["micro-mops"].axes
+        self.assertEqual([label.get_text() for label in axes.get_xticklabels()],
+                         ["malloc_free/%d" % size for size in sizes])
+
+
 class ParetoFront(unittest.TestCase):
     def test_dominated_points_are_left_out(self):
         points = [(1.0, 5.0, "lean"), (1.2, 8.0, "middle"), (1.3, 7.0, "dominated"),
