@@ -14,7 +14,8 @@ that trace (1.00 = the best there):
             scores as one at the best of both times 0.9
 The best per trace is the highest score there; the best overall is the highest
 geometric mean of the scores across traces (a configuration must have run on
-every trace). Ties go to the smaller block size, then the smaller region, then
+every trace). Ties go to the smaller block size, then the smaller region (an
+empty region_size is the policy's own: arena 4 MiB, seed 64 KiB), then
 the policy's own huge-pages threshold, then the smaller one (never last).
 Each choice comes with the spread of its figures across repetitions
 (median, min-max), and a leave-one-out check: for each trace, the choice made
@@ -112,11 +113,22 @@ def scored_configs(rows_by_config, goal):
     return measured
 
 
-def preference(config, score):
+# The region size a policy takes when the run set none (an empty region_size):
+# arena's DEFAULT_REGION and seed's SEED_DEFAULT_REGION (arena/src/internal.h;
+# results/README.md).
+POLICY_REGION_SIZES = {"arena": 4 << 20, "seed": 64 << 10}
+
+
+def preference(config, score, allocator=None):
     """Sort key: the higher score, then the smaller block, then the smaller region,
-    then the huge-pages threshold first in resultcsv.huge_pages_rank."""
+    then the huge-pages threshold first in resultcsv.huge_pages_rank. An empty
+    region size is the policy's own (arena's 4 MiB): it counted as 0 and won
+    every tie against a smaller region set by the run. Of the same size, the
+    policy's own goes first; an unknown allocator's own region counts as 0."""
     block_size, region_size, huge_pages = config
-    return (score, -block_size, -(region_size or 0),
+    region_bytes = (region_size if region_size is not None
+                    else POLICY_REGION_SIZES.get(allocator, 0))
+    return (score, -block_size, -region_bytes, region_size is None,
             tuple(-part for part in resultcsv.huge_pages_rank(huge_pages)))
 
 
@@ -125,11 +137,11 @@ def config_order(config):
     return (config[0], config[1] or 0, resultcsv.huge_pages_rank(config[2]))
 
 
-def best_config(candidates, scores_by_case, cases):
+def best_config(candidates, scores_by_case, cases, allocator=None):
     """The candidate with the best geometric-mean score over the given cases."""
     def overall(config):
         return geometric_mean(scores_by_case[case][config] for case in cases)
-    return max(candidates, key=lambda c: preference(c, overall(c)), default=None)
+    return max(candidates, key=lambda c: preference(c, overall(c), allocator), default=None)
 
 
 def recommend(table, allocator, goal):
@@ -151,8 +163,8 @@ def recommend(table, allocator, goal):
         measured = scored_configs(by_case[case], goal)
         if not measured:
             continue
-        ranked = sorted(measured.values(), key=lambda m: preference(m.config, m.score),
-                        reverse=True)
+        ranked = sorted(measured.values(),
+                        key=lambda m: preference(m.config, m.score, allocator), reverse=True)
         recommendation.traces.append(TraceChoice(case, ranked[0], (ranked[1:] or [None])[0],
                                                  measured))
     if not recommendation.traces:
@@ -163,14 +175,14 @@ def recommend(table, allocator, goal):
     everywhere = set.intersection(*(set(s) for s in scores.values()))
     recommendation.excluded = sorted(set.union(*(set(s) for s in scores.values())) - everywhere,
                                      key=config_order)
-    recommendation.overall = best_config(everywhere, scores, cases)
+    recommendation.overall = best_config(everywhere, scores, cases, allocator)
     if recommendation.overall is not None:
         recommendation.overall_score = geometric_mean(scores[c][recommendation.overall]
                                                       for c in cases)
     if len(cases) > 1:
         for trace_choice in recommendation.traces:
             others = [c for c in cases if c != trace_choice.case]
-            choice = best_config(everywhere, scores, others)
+            choice = best_config(everywhere, scores, others, allocator)
             if choice is None:
                 continue
             # The own best's score is 1 for speed and memory, below 1 for balanced.

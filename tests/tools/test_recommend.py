@@ -143,6 +143,21 @@ class LeaveOneOut(unittest.TestCase):
         self.assertEqual(recommend.recommend(read_results(path), "arena", "speed").overall,
                          (32, None, None))
 
+    def test_ties_go_to_the_smaller_region_counting_the_policys_own(self):
+        # An empty region_size is the policy's own, arena's 4 MiB: it counted as
+        # 0 and beat a 1 MiB region on a tie, against "the smaller region wins".
+        configs = [("a", "arena", 64, 1, region, 10.0, 1.2) for region in ("", 1 << 20, 8 << 20)]
+        path = crafted.write_csv(os.path.join(self.directory.name, "regions.csv"),
+                                 crafted.REPLAY_HEADER + ["region_size"],
+                                 crafted.replay_rows(configs, 3, random.Random(1), 0, 0,
+                                                     extra={"region_size": lambda c, r: c[4]}))
+        self.assertEqual(recommend.recommend(read_results(path), "arena", "speed").overall,
+                         (64, 1 << 20, None))
+        # Against a larger region set by the run, the policy's own (4 MiB) is the smaller.
+        table = read_results(path)
+        table.rows = [row for row in table.rows if row["region_size"] != 1 << 20]
+        self.assertEqual(recommend.recommend(table, "arena", "speed").overall, (64, None, None))
+
     def test_one_configuration_is_no_choice(self):
         # A default replay run measures arena at block 16 alone: say so, rather
         # than present block 16 as the best of one.
