@@ -292,6 +292,13 @@ def read_results(path):
     # Lines end at "\n" alone, kept for the csv reader: a quoted field may hold
     # one, and splitlines() would also end lines at \f, \v, \x1c-\x1e, U+0085,
     # U+2028 and U+2029, which a trace's name (a file name) may hold.
+    if "\r" in text and "\n" not in text:
+        # Read as one line, such a file was "no header line (the file has
+        # only comments)" when it began with a fact, which sent one looking
+        # for a missing header.
+        raise CsvFormatError(path, 1, "lines end with a carriage return alone (\\r): the "
+                             "contract ends them with \\n (or \\r\\n); convert the file, "
+                             "e.g. tr '\\r' '\\n'")
     lines = text.split("\n")
     lines = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
     facts, comments, header_index = _read_facts(lines)

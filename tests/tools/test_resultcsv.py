@@ -64,6 +64,11 @@ class Reading(unittest.TestCase):
         self.assertEqual([row["trace"] for row in table.rows], [odd, "we\nird"])
         self.assertEqual(table.line_of, [3, 5])
 
+    def test_lines_may_end_with_crlf(self):
+        table = read_results(self.write("# a: b\r\n%s\r\n%s\r\n" % (HEADER, ROW % 0)))
+        self.assertEqual((table.facts["a"], len(table.rows), table.rows[0]["frag_rss"]),
+                         ("b", 1, 1.2))
+
     def test_region_size_joins_the_key(self):
         table = read_results(self.write("%s,region_size\n%s,65536\n%s,1048576\n"
                                         % (HEADER, ROW % 0, ROW % 0)))
@@ -114,6 +119,9 @@ class Reading(unittest.TestCase):
     def test_rejections_name_the_line(self):
         self.assertRejected("", 1, "no header")
         self.assertRejected("# only: facts\n", 1, "no header")
+        # Old Mac line endings: one line, which read "the file has only comments".
+        self.assertRejected("# a: b\r%s\r%s\r" % (HEADER, ROW % 0), 1,
+                            "lines end with a carriage return alone (\\r)")
         self.assertRejected((ROW % 0) + "\n", 1, "no header")
         self.assertRejected("# x: y\n" + HEADER.replace(",mops", "") + "\n", 2,
                             "missing required column 'mops'")
