@@ -302,6 +302,9 @@ private:
 // recorded). Returns the wait status, or -1 with errno set; *exec_errno is the
 // error of an exec that failed (0 when the command started), told apart from a
 // command that ran and exited 127 by a close-on-exec pipe the child writes it to.
+// SIGXFSZ's disposition when arena-trace started (main ignores it).
+struct sigaction g_started_xfsz;
+
 int run_recorded(const std::vector<std::string> &argv, const std::string &library, const std::string &base,
                  const std::string &list, RecordingSignals &signals, int *exec_errno) {
     *exec_errno = 0;
@@ -317,6 +320,7 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
     }
     if (pid == 0) {
         signals.release();
+        sigaction(SIGXFSZ, &g_started_xfsz, nullptr);
         close(exec_report[0]);
         std::string preload = library;
         if (const char *old = getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
@@ -428,6 +432,15 @@ std::vector<Listed> read_list(const std::string &list, const std::string &base) 
     return merged;
 }
 
+// Whether the command's first process loaded the recorder: its line
+// (record.c: RECORD_LOADED_LINE) is in the list.
+bool list_says_loaded(const std::string &list) {
+    std::ifstream names(list);
+    for (std::string line; std::getline(names, line);)
+        if (line == "loaded") return true;
+    return false;
+}
+
 // Says what the images of a made trace's pid that could not create it lost;
 // true when there were any.
 bool report_unmade_images(const Listed &made, const std::string &path) {
@@ -498,6 +511,11 @@ int cmd_record(const std::vector<std::string> &args) {
         fprintf(stderr, "arena-trace record: recorder library not found at %s\n", library.c_str());
         return 1;
     }
+    if (library.find_first_of(" :") != std::string::npos) {
+        fprintf(stderr, "arena-trace record: cannot preload %s: LD_PRELOAD splits paths at blanks and colons "
+                        "(build in a directory whose path has neither)\n", library.c_str());
+        return 1;
+    }
     // The recorder writes plain text (a process may end without a chance to
     // finish a gzip stream); the files are compressed here afterwards. It
     // writes beside FILE, which is replaced only once the command has run: a
@@ -530,8 +548,17 @@ int cmd_record(const std::vector<std::string> &args) {
         return exec_errno ? 127 : 1;
     }
     std::vector<Listed> written = read_list(list, base);
+    // A command killed before its first image was loaded (a signal as it
+    // started) is not one that ran without the recorder: said as killed.
+    const bool loaded = list_says_loaded(list) || !WIFEXITED(status);
     unlink(list.c_str());
-    if (std::none_of(written.begin(), written.end(), [&](const Listed &e) { return e.plain == base; })) {
+    if (!loaded) {
+        // The dynamic loader ignores LD_PRELOAD for a setuid or setgid program,
+        // and a static one has no loader at all. Its children may still have
+        // recorded (a static shell's), and their traces are moved as usual.
+        fprintf(stderr, "arena-trace record: %s was not written: '%s' ran without the recorder (a setuid, "
+                        "setgid or static program?)\n", output.c_str(), command[0].c_str());
+    } else if (std::none_of(written.begin(), written.end(), [&](const Listed &e) { return e.plain == base; })) {
         // the first process never allocated: its trace is empty
         std::string error;
         if (!trace::write_text(base, "arena-trace 1\n", &error)) {
@@ -551,6 +578,7 @@ int cmd_record(const std::vector<std::string> &args) {
     std::stable_sort(written.begin(), written.end(),
                      [&](const Listed &a, const Listed &b) { return order(a) < order(b); });
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (!loaded) result = 1;
     // FILE.PID and FILE.PID.N, but the .PID goes before a last .gz (x.trace.gz:
     // x.trace.PID.gz): a name ending .gz.PID is no gzip name to the tools that
     // go by the suffix, and it unpacks to the name an uncompressed record gives.
@@ -697,6 +725,12 @@ int cmd_help(const std::vector<std::string> &args) {
 }  // namespace
 
 int main(int argc, char **argv) {
+    // A file size limit makes a write fail (EFBIG), and the writer removes
+    // what it cut short; SIGXFSZ would kill the tool with the file half made.
+    // The command record runs gets the disposition arena-trace started with.
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ignore, &g_started_xfsz);
     if (argc < 2) {
         print_usage(stderr);
         return 2;
@@ -727,10 +761,11 @@ int main(int argc, char **argv) {
     }
     // What went to stdout (validate's summaries, stats, gen --list) is the output:
     // a full disk or a closed pipe is a failure, not a success with nothing said.
+    // A command that failed has said why (gen writing to stdout, for one).
     errno = 0;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    if ((fflush(stdout) != 0 || ferror(stdout)) && status == 0) {
         fprintf(stderr, "arena-trace %s: cannot write to stdout: %s\n", c->name, strerror(errno ? errno : EIO));
-        return status ? status : 1;
+        return 1;
     }
     return status;
 }

@@ -86,6 +86,7 @@ static struct {
     int (*execve)(const char *, char *const[], char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
+    int (*execveat)(int, const char *, char *const[], char *const[], int);
     void (*exit_now)(int);
     void (*abort_now)(void);
 } real;
@@ -139,6 +140,9 @@ typedef struct {
 } file_id;
 static int out_fd = -1;
 static file_id out_file;
+/* The list's line by which the command's first process says it recorded;
+ * arena-trace record reads it (bench/trace/arena_trace.cpp). */
+#define RECORD_LOADED_LINE "loaded\n"
 static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
 static file_id list_file;
 static file_id stderr_file; /* the program's stderr at the start of the image */
@@ -501,12 +505,21 @@ static void copy_env(char *dst, size_t cap, const char *name) {
     if (v && strlen(v) < cap) strcpy(dst, v);
 }
 
+/* From the prepare handler to the parent's or child's, the forking thread
+ * holds the lock and is busy: fork handlers registered before these (by a
+ * library whose constructor ran first) run inside that window, and their heap
+ * calls pass through unrecorded instead of waiting for the lock their own
+ * thread holds (a later free of such a block counts as one never seen). */
 static void on_fork_prepare(void) {
+    busy = 1;
     pthread_mutex_lock(&lock);
     if (owner_pid == getpid()) flush_output(); /* the child must not write it again */
 }
 
-static void on_fork_parent(void) { pthread_mutex_unlock(&lock); }
+static void on_fork_parent(void) {
+    pthread_mutex_unlock(&lock);
+    busy = 0;
+}
 
 /* The child keeps one thread and a copy of the parent's blocks: those become
  * "inherited", and its trace starts empty (the parent's unflushed ops are the
@@ -534,7 +547,14 @@ static void start_child_trace(void) {
 static void on_fork_child(void) {
     pthread_mutex_init(&lock, NULL);
     if (state == RECORDING) start_child_trace();
+    busy = 0;
 }
+
+/* quick_exit ends the process through glibc's own _exit, which the wrapper
+ * below never sees: the handler registered first runs last, after the
+ * program's own. */
+static void finish(const char *why);
+static void on_quick_exit(void) { finish("quick_exit"); }
 
 static void watch_for_forks(void) {
 #ifdef MADV_WIPEONFORK
@@ -566,6 +586,7 @@ static void resolve(void) {
     FIND(execve, "execve");
     FIND(execvpe, "execvpe");
     FIND(fexecve, "fexecve");
+    FIND(execveat, "execveat");
     FIND(exit_now, "_exit");
     FIND(abort_now, "abort");
 #undef FIND
@@ -589,10 +610,15 @@ static int ready(void) {
     id_pool_init(&ids, mapped);
     if (record) {
         record_open_list();
+        /* The command's own first image says it loaded the recorder: without
+         * that line, record knows the preload never took (a setuid or static
+         * program), rather than taking the command for one that never allocated. */
+        if (getpid() == root_pid) append_to_list(RECORD_LOADED_LINE, sizeof RECORD_LOADED_LINE - 1);
         stderr_file = file_id_of(2);
         watch_for_forks();
-        busy = 1; /* pthread_atfork may allocate: let that pass unrecorded */
+        busy = 1; /* pthread_atfork and at_quick_exit may allocate: let that pass unrecorded */
         pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+        at_quick_exit(on_quick_exit);
         busy = 0;
     }
     atomic_store_explicit(&state, record ? RECORDING : PASSING, memory_order_release);
@@ -781,6 +807,15 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     finish("exec");
     return real.fexecve(fd, argv, envp);
+}
+
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
+    finish("exec");
+    if (!real.execveat) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real.execveat(dirfd, path, argv, envp, flags);
 }
 
 EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }

@@ -87,6 +87,29 @@ out_of_memory)
         [ "$status" -eq 1 ] || fail "$sub /dev/zero exited $status: $(tail -c 500 "$dir/err")"
         contains err "arena-trace $sub: out of memory"
     done ;;
+write_limits)
+    # A file size limit: gen stops with the writer's message and leaves no
+    # trace cut short (SIGXFSZ killed it mid-write, and what it left
+    # validated); record's command still gets the disposition it had.
+    for k in 1 5; do
+        (ulimit -f $k; exec "$bin" gen lifo --ops 100000 -o "$dir/lim.trace") >"$dir/out" 2>"$dir/err"
+        status=$?
+        [ "$status" -eq 1 ] || fail "gen under ulimit -f $k exited $status: $(tail -c 300 "$dir/err")"
+        contains err "lim.trace: cannot write: File too large"
+        [ ! -e "$dir/lim.trace" ] || fail "gen under ulimit -f $k left $(wc -c <"$dir/lim.trace") bytes"
+    done
+    expect 0 "$bin" record -o "$dir/sig.trace" -- sh -c 'grep "^SigIgn" /proc/self/status'
+    # SIGXFSZ is signal 25: bit 24 of the ignored set, in the mask's 7th hex digit from the right
+    mask=$(sed 's/^SigIgn:[[:space:]]*//' "$dir/out")
+    own=$(grep "^SigIgn" /proc/self/status | sed 's/^SigIgn:[[:space:]]*//')
+    [ $(( (16#$mask >> 24) & 1 )) -eq $(( (16#$own >> 24) & 1 )) ] ||
+        fail "record's command started with SIGXFSZ's disposition changed: $mask, not $own"
+    # One message when stdout cannot be written, not a second with a made-up error
+    "$bin" gen tiny --ops 100 >/dev/full 2>"$dir/err"
+    [ $? -eq 1 ] || fail "gen to a full disk did not exit 1"
+    [ "$(wc -l <"$dir/err")" -eq 1 ] || fail "not one message: $(cat "$dir/err")"
+    contains err "cannot write to stdout: No space left on device"
+    ;;
 stats)
     expect 0 "$bin" stats "$dir/good.trace"
     for want in "ops          2 ops (a 1, c 0, m 0, r 0, f 1)" "peak live    10 bytes" "threads      1" \

@@ -20,6 +20,8 @@
  *   exec-with-one-fd  a forked child creates its trace, takes every file
  *             descriptor but one and execs itself (heap-call): the list takes
  *             that one, and the later image cannot create a trace of its own
+ *   quick-exit  as abort, but quick_exit(0), which ends in glibc's own _exit
+ *   execveat  as abort, but then execveat(AT_FDCWD, itself, heap-call)
  *   heap-call  one heap call
  *   recorder-fds  after a heap call (its trace made), prints the descriptors
  *             that are the recorder's (its trace, ARENA_RECORD_FILE..., and
@@ -27,7 +29,7 @@
  *   lose-trace-fd  after a heap call (its trace made), closes the recorder's
  *             descriptor of its trace, takes every descriptor left, then
  *             makes enough calls to flush: the trace cannot be opened again
- * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused,
+ * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused, quick-exit, execveat,
  * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds, lose-trace-fd) or
  * SIGABRT. */
 #define _GNU_SOURCE
@@ -159,10 +161,17 @@ int main(int argc, char **argv) {
         if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 4;
         return 0;
     }
-    if (strcmp(argv[1], "abort") == 0) {
+    const int quick = strcmp(argv[1], "quick-exit") == 0, at = strcmp(argv[1], "execveat") == 0;
+    if (strcmp(argv[1], "abort") == 0 || quick || at) {
         void *marker = malloc(22222);
         for (int i = 0; i < ABORT_CALLS; i++) free(malloc(100)); /* far less than a buffer */
         free(marker);
+        if (quick) quick_exit(0);
+        if (at) {
+            char *const args[] = {argv[0], "heap-call", NULL};
+            execveat(AT_FDCWD, argv[0], args, environ, 0);
+            _exit(7);
+        }
         abort();
     }
     return 2;

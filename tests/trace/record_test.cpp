@@ -492,6 +492,45 @@ TEST(Recorder, AChildThatSkipsTheForkHandlersGetsItsOwnTrace) {
 // abort(), which std::terminate calls for an uncaught C++ exception, ends the
 // process with no destructor: the ops still in the buffer (all of them, in a
 // program this small) were lost and the trace read as 0 ops.
+// Fork handlers registered before the recorder's run while it holds its lock:
+// their heap calls pass through instead of waiting on it for good (the program
+// turns a hang into SIGALRM after 30 s).
+TEST(Recorder, ForkHandlersThatAllocateBeforeTheRecordersOwnDoNotHang) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "af.trace") + "' -- " +
+                                   RECORD_ATFORK_EARLY);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const std::vector<std::string> files = files_starting(dir.path(), "af.trace");
+    EXPECT_EQ(files.size(), 21u) << r.err;  // the program and its 20 children
+    for (const std::string &name : files) {
+        trace::Trace t;
+        std::string error;
+        EXPECT_TRUE(trace::load(dir / name, &t, &error)) << error;
+    }
+}
+
+// A static program never loads the recorder: record says so and fails, where
+// it wrote an empty trace and exited 0, as for a program that never allocated.
+TEST(Recorder, AProgramTheRecorderNeverReachesIsSaidNotRecorded) {
+    if (std::string(RECORD_STATIC).empty()) GTEST_SKIP() << "no static libc to link a static program with";
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "st.trace") + "' -- " +
+                                   RECORD_STATIC + " heap-call");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find(dir / "st.trace" + " was not written: '" + RECORD_STATIC +
+                         "' ran without the recorder (a setuid, setgid or static program?)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(files_starting(dir.path(), "st.trace").empty()) << r.err;
+    // A program that never allocates still gets its empty trace: the recorder
+    // was there to see it.
+    const Outcome quiet = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "q.trace") + "' -- /bin/true");
+    EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+    trace::Trace t;
+    std::string error;
+    ASSERT_TRUE(trace::load(dir / "q.trace", &t, &error)) << error;
+}
+
 TEST(Recorder, AbortKeepsTheOpsBeforeIt) {
     trace_test::TempDir dir;
     const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "ab.trace") + "' -- " + RECORD_ENDINGS +
@@ -503,6 +542,23 @@ TEST(Recorder, AbortKeepsTheOpsBeforeIt) {
     EXPECT_EQ(window(t, 22222).size(), 2002u) << t.facts.ops << " ops in all";
     EXPECT_NE(trace_test::read_file(dir / "ab.trace").find("\n# abort: "), std::string::npos);
     EXPECT_EQ(r.err.find("is incomplete"), std::string::npos) << r.err;
+}
+
+// quick_exit and execveat end the image without the wrappers of _exit and
+// execve: the recorder still writes its buffer first (they lost it, and record
+// took the trace for one whose process was killed).
+TEST(Recorder, QuickExitAndExecveatKeepTheOpsBeforeThem) {
+    for (const char *mode : {"quick-exit", "execveat"}) {
+        trace_test::TempDir dir;
+        const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "q.trace") + "' -- " +
+                                       RECORD_ENDINGS + " " + mode);
+        EXPECT_EQ(r.exit_code, 0) << mode << "\n" << r.err;
+        trace::Trace t;
+        std::string error;
+        ASSERT_TRUE(trace::load(dir / "q.trace", &t, &error)) << error;
+        EXPECT_EQ(window(t, 22222).size(), 2002u) << mode << ": " << t.facts.ops << " ops in all";
+        EXPECT_EQ(r.err.find("is incomplete"), std::string::npos) << mode << "\n" << r.err;
+    }
 }
 
 // The child's trace keeps .gz last (p.trace.PID.gz): p.trace.gz.PID is no
