@@ -254,12 +254,9 @@ struct TraceEntry {
     uint64_t ops = 0, peak_live_bytes = 0, threads = 1, bump_reserve_bytes = 0;
 };
 
-static bool ends_with(const std::string &s, const std::string &tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 // The trace files named by --trace: files as they are, directories expanded
-// to their *.trace and *.trace.gz files in name order.
+// to their traces in name order (*.trace, *.trace.gz, and the other processes'
+// traces of a record: *.trace.PID[.N][.gz]).
 static bool trace_files(const std::vector<std::string> &paths, std::vector<std::string> *files,
                         std::string *error) {
     for (const auto &path : paths) {
@@ -276,7 +273,7 @@ static bool trace_files(const std::vector<std::string> &paths, std::vector<std::
         std::error_code ec;
         for (std::filesystem::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
             const std::string name = it->path().filename().string();
-            if (!ends_with(name, ".trace.gz") && !ends_with(name, ".trace")) continue;
+            if (trace::trace_file_name(name).empty()) continue;
             // A trace's name on something else (a dangling link, a directory, a
             // pipe) is a mistake to say, not a trace to leave out unsaid.
             std::error_code type_ec;
@@ -292,7 +289,7 @@ static bool trace_files(const std::vector<std::string> &paths, std::vector<std::
             return false;
         }
         if (found.empty()) {
-            *error = path + ": no traces here (*.trace, *.trace.gz); make some with `arena-trace gen` "
+            *error = path + ": no traces here (*.trace, *.trace.gz, *.trace.PID); make some with `arena-trace gen` "
                             "or name them with --trace";
             return false;
         }

@@ -261,12 +261,12 @@ bool Parser::op(const Field *f, size_t n) {
     return true;
 }
 
+// Another file (named on the command line) keeps its name, without a last .gz.
 std::string trace_name(const std::string &path) {
-    std::string name = path.substr(path.find_last_of('/') + 1);
-    for (const char *suffix : {".gz", ".trace"})
-        if (name.size() > strlen(suffix) &&
-            name.compare(name.size() - strlen(suffix), std::string::npos, suffix) == 0)
-            name.resize(name.size() - strlen(suffix));
+    std::string name = trace_file_name(path);
+    if (!name.empty()) return name;
+    name = path.substr(path.find_last_of('/') + 1);
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) name.resize(name.size() - 3);
     return name;
 }
 
@@ -315,6 +315,32 @@ bool gunzip(const std::string &path, const char *bytes, size_t len, std::string 
 }
 
 }  // namespace
+
+std::string trace_file_name(const std::string &path) {
+    std::string name = path.substr(path.find_last_of('/') + 1);
+    auto drop_suffix = [&](const std::string &suffix) {
+        const bool there = name.size() > suffix.size() &&
+                           name.compare(name.size() - suffix.size(), std::string::npos, suffix) == 0;
+        if (there) name.resize(name.size() - suffix.size());
+        return there;
+    };
+    auto drop_number = [&]() {  // ".123" at the end: the digits, else ""
+        const size_t dot = name.find_last_of('.');
+        if (dot == std::string::npos || dot + 1 == name.size() ||
+            name.find_first_not_of("0123456789", dot + 1) != std::string::npos)
+            return std::string();
+        std::string digits = name.substr(dot);
+        name.resize(dot);
+        return digits;
+    };
+    drop_suffix(".gz");
+    if (drop_suffix(".trace")) return name;
+    std::string numbers = drop_number();
+    if (numbers.empty()) return "";
+    if (drop_suffix(".trace")) return name + numbers;
+    numbers = drop_number() + numbers;
+    return drop_suffix(".trace") && numbers.find('.', 1) != std::string::npos ? name + numbers : "";
+}
 
 char op_letter(OpKind kind) { return "acmrf"[static_cast<int>(kind)]; }
 

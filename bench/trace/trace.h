@@ -52,10 +52,16 @@ struct Facts {
 
 struct Trace {
     std::string path;      // as given to load()
-    std::string name;      // file name without directories and .trace/.trace.gz
+    std::string name;      // trace_file_name(path), or the file name when that is ""
     std::vector<Op> ops;
     Facts facts;
 };
+
+// The name of a trace file without directories and its .trace/.trace.gz, or
+// "" when the file name is no trace's: NAME.trace and NAME.trace.gz, and the
+// traces `arena-trace record` writes for other processes, NAME.trace.PID and
+// NAME.trace.PID.N (each maybe .gz), named NAME.PID and NAME.PID.N.
+std::string trace_file_name(const std::string &path);
 
 // Reads a .trace or .trace.gz file (gzip is detected from the content).
 // Returns false with error = "FILE:LINE: what is wrong" on the first problem.

@@ -402,6 +402,19 @@ repeated_items)
     expect 0 "$replay" --help
     contains out "0 is the"
     ;;
+record_dir)
+    # A directory that a record of several processes wrote into: its children's
+    # traces (x.trace.PID, x.trace.PID.N.gz) are replayed too, named x.PID and
+    # x.PID.N; the recorder's leftovers (x.trace.tmp.PID) are no traces.
+    mkdir "$dir/rec"
+    printf 'arena-trace 1\na 1 10\nf 1\n' >"$dir/rec/x.trace"
+    cp "$dir/rec/x.trace" "$dir/rec/x.trace.123"
+    gzip -c "$dir/rec/x.trace" >"$dir/rec/x.trace.123.2.gz"
+    printf 'arena-trace 1\na 1 10\n' >"$dir/rec/x.trace.tmp.99"
+    expect 0 "$replay" --trace="$dir/rec" --allocators=glibc --passes=throughput --repetitions=1 --budget=0 \
+        --csv="$dir/r.csv"
+    [ "$(column "$dir/r.csv" trace | tr '\n' ' ')" = "x x.123 x.123.2 " ] || fail "traces: $(cat "$dir/r.csv")"
+    ;;
 summary_labels)
     # The summary names sizes as the tools do (rs=64 KiB, hp=1 MiB) and lists an
     # allocator's configurations by their numbers: bs=16 before bs=128 (as text,

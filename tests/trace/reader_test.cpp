@@ -316,4 +316,17 @@ TEST(Writer, UnwritablePath) {
     EXPECT_EQ(error.rfind("/nonexistent/dir/x.trace: cannot write", 0), 0u) << error;
 }
 
+// A record of several processes writes x.trace and x.trace.PID[.N][.gz]: all
+// are traces a directory holds, named x, x.PID and x.PID.N; other files are not.
+TEST(Reader, TraceFileNamesTakeRecordsChildren) {
+    const std::pair<const char *, const char *> names[] = {
+        {"/d/x.trace", "x"},           {"x.trace.gz", "x"},         {"x.trace.1234", "x.1234"},
+        {"x.trace.1234.2", "x.1234.2"}, {"x.trace.1234.gz", "x.1234"}, {"a.b.trace.77.3.gz", "a.b.77.3"},
+        {"x.trace.tmp.12", ""},        {"x.trace.1.2.3", ""},       {"x.trace.", ""},
+        {"x.gz", ""},                  {"x.1234", ""},              {"x.trace.12a", ""},
+        {".trace", ""},                {"x.files.tmp", ""},
+    };
+    for (const auto &[path, name] : names) EXPECT_EQ(trace::trace_file_name(path), name) << path;
+}
+
 }  // namespace
