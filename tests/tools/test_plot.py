@@ -18,6 +18,12 @@ import plot  # noqa: E402
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+class AxisText(unittest.TestCase):
+    def test_op_counts_are_short_enough_for_a_panel(self):
+        self.assertEqual([plot.op_count_text(n) for n in (0, 500, 250000, 1500000, 2400000)],
+                         ["0", "500", "250k", "1.5M", "2.4M"])
+
+
 class PlotRun(crafted.RunDirTestCase):
     SEED = 8
 
