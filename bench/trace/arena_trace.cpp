@@ -1,5 +1,6 @@
 // arena-trace: validate, describe, generate and record allocation traces.
 // Exit codes: 0 done, 1 a bad trace or a failure, 2 bad usage.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
@@ -485,6 +486,36 @@ std::string file_tail(const std::string &path, std::streamoff max) {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// Whether process pid is still running: there, and not a zombie (a child of
+// the command's that ended unreaped, under a PID 1 that reaps nothing).
+bool process_running(pid_t pid) {
+    std::ifstream stat_file("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat_file, line)) return kill(pid, 0) == 0 || errno == EPERM;  // no /proc
+    const size_t name_end = line.rfind(')');
+    return name_end != std::string::npos && name_end + 2 < line.size() && line[name_end + 2] != 'Z' &&
+           line[name_end + 2] != 'X';
+}
+
+// The recorder's files of other processes (BASE.PID, BASE.PID.N) still there
+// once record has moved what the list named, in name order.
+std::vector<std::string> traces_left_behind(const std::string &base) {
+    const size_t slash = base.find_last_of('/');
+    const std::string directory = base.substr(0, slash), prefix = base.substr(slash + 1) + ".";
+    std::vector<std::string> left;
+    if (DIR *d = opendir(directory.c_str())) {
+        while (const dirent *e = readdir(d)) {
+            const std::string name = e->d_name;
+            if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+                name.find_first_not_of("0123456789.", prefix.size()) == std::string::npos)
+                left.push_back(directory + "/" + name);
+        }
+        closedir(d);
+    }
+    std::sort(left.begin(), left.end());
+    return left;
+}
+
 int cmd_record(const std::vector<std::string> &args) {
     const Command &c = kCommands[3];
     std::string output;
@@ -583,6 +614,7 @@ int cmd_record(const std::vector<std::string> &args) {
     // x.trace.PID.gz): a name ending .gz.PID is no gzip name to the tools that
     // go by the suffix, and it unpacks to the name an uncompressed record gives.
     const std::string stem = gz ? output.substr(0, output.size() - 3) : output;
+    std::vector<std::string> left_in_place;  // traces that could not be moved, said so
     for (const Listed &entry : written) {
         const std::string &plain = entry.plain;
         std::string path = stem + plain.substr(base.size()) + (gz ? ".gz" : ""), error;
@@ -628,6 +660,7 @@ int cmd_record(const std::vector<std::string> &args) {
             // The trace is whole where the recorder wrote it: kept there, and
             // the other processes' traces still move.
             fprintf(stderr, "arena-trace record: %s; the trace is left in %s\n", error.c_str(), plain.c_str());
+            left_in_place.push_back(plain);
             result = 1;
             continue;
         }
@@ -644,9 +677,27 @@ int cmd_record(const std::vector<std::string> &args) {
             fprintf(stderr, "arena-trace record: %s is incomplete: %s; its later heap calls went unrecorded\n",
                     path.c_str(), lost_cause(entry).c_str());
             result = 1;
-        } else if (!closed_by_recorder(text))
-            fprintf(stderr, "arena-trace record: %s is incomplete: its process ended without the recorder's "
-                            "closing line (killed by a signal?); its last ops are missing\n", path.c_str());
+        } else if (!closed_by_recorder(text)) {
+            const unsigned long long pid = order(entry).first;
+            if (pid && process_running(static_cast<pid_t>(pid))) {
+                // Its later calls go to a new FILE.tmp.PID, which nothing moves.
+                fprintf(stderr, "arena-trace record: %s is incomplete: process %llu was still running when the "
+                                "command ended (in the background?); its later heap calls are not in it\n",
+                        path.c_str(), pid);
+                result = 1;
+            } else {
+                fprintf(stderr, "arena-trace record: %s is incomplete: its process ended without the recorder's "
+                                "closing line (killed by a signal?); its last ops are missing\n", path.c_str());
+            }
+        }
+    }
+    // A process that outlived the command (a background child) may make its
+    // trace after the list was read: named, not left behind unsaid.
+    for (const std::string &left : traces_left_behind(base)) {
+        if (std::find(left_in_place.begin(), left_in_place.end(), left) != left_in_place.end()) continue;
+        fprintf(stderr, "arena-trace record: %s is the trace of a process still running when the command ended "
+                        "(in the background?): left there, neither moved nor checked\n", left.c_str());
+        result = 1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "arena-trace record: the command %s %d\n", WIFEXITED(status) ? "exited with" : "was killed by signal",

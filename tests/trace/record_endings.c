@@ -22,6 +22,8 @@
  *             that one, and the later image cannot create a trace of its own
  *   quick-exit  as abort, but quick_exit(0), which ends in glibc's own _exit
  *   execveat  as abort, but then execveat(AT_FDCWD, itself, heap-call)
+ *   background  forks a child that makes a heap call and sleeps 3 s, and exits
+ *             once the child has made it
  *   heap-call  one heap call
  *   recorder-fds  after a heap call (its trace made), prints the descriptors
  *             that are the recorder's (its trace, ARENA_RECORD_FILE..., and
@@ -29,7 +31,7 @@
  *   lose-trace-fd  after a heap call (its trace made), closes the recorder's
  *             descriptor of its trace, takes every descriptor left, then
  *             makes enough calls to flush: the trace cannot be opened again
- * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused, quick-exit, execveat,
+ * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused, quick-exit, execveat, background,
  * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds, lose-trace-fd) or
  * SIGABRT. */
 #define _GNU_SOURCE
@@ -101,6 +103,21 @@ int main(int argc, char **argv) {
         take_every_fd();
         for (int i = 0; i < CHILD_CALLS; i++) free(malloc(5000)); /* more than a buffer of ops */
         return 0;
+    }
+    if (strcmp(argv[1], "background") == 0) {
+        int ready[2];
+        if (pipe(ready) != 0) return 3;
+        pid_t pid = fork();
+        if (pid < 0) return 4;
+        if (pid == 0) {
+            free(malloc(100)); /* its trace is made and listed */
+            char c = 1;
+            if (write(ready[1], &c, 1) != 1) _exit(5);
+            sleep(3);
+            _exit(0);
+        }
+        char c;
+        return read(ready[0], &c, 1) == 1 ? 0 : 6;
     }
     if (strcmp(argv[1], "heap-call") == 0) {
         free(malloc(33334));

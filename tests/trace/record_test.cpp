@@ -561,6 +561,19 @@ TEST(Recorder, QuickExitAndExecveatKeepTheOpsBeforeThem) {
     }
 }
 
+// A process the command left running in the background: its trace is said to
+// be cut short because it still runs, not because it was killed, and record
+// fails (its later calls are in no trace it moves).
+TEST(Recorder, AProcessStillRunningWhenTheCommandEndsIsSaidSo) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "bg.trace") +
+                                   "' -- " + RECORD_ENDINGS + " background");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("was still running when the command ended (in the background?)"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("killed by a signal?"), std::string::npos) << r.err;
+}
+
 // The child's trace keeps .gz last (p.trace.PID.gz): p.trace.gz.PID is no
 // gzip name to the tools that go by the suffix.
 TEST(Recorder, GzipOutput) {
