@@ -311,8 +311,11 @@ bool generate(const std::string &workload, const GenOptions &options, Trace *out
     }
     const uint32_t thread_count = options.threads ? options.threads : entry->info.default_threads;
     if (thread_count > kMaxThread + 1 || (thread_count > 1 && entry->kind != Kind::Threads)) {
-        if (error) *error = "--threads: workload '" + workload + "' takes 1 to " +
-                            std::to_string(entry->kind == Kind::Threads ? kMaxThread + 1 : 1) + " threads";
+        if (error)
+            *error = entry->kind == Kind::Threads
+                         ? "--threads: workload '" + workload + "' takes 1 to " + std::to_string(kMaxThread + 1) +
+                               " threads"
+                         : "--threads: workload '" + workload + "' runs on one thread (only 'threads' takes more)";
         return false;
     }
     if (options.ops && options.ops < kMinGenOps) {

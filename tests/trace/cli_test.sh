@@ -27,6 +27,8 @@ bad_flag)
     expect 2 "$bin" gen tiny --ops 1  # cannot allocate and free
     contains err "--ops takes 2 to 4294967296"
     empty out
+    expect 2 "$bin" gen tiny --threads 2 -o "$dir/t.trace"
+    contains err "--threads: workload 'tiny' runs on one thread (only 'threads' takes more)"
     expect 2 "$bin" gen no-such-workload
     contains err "unknown workload 'no-such-workload'"
     expect 2 "$bin" gen tiny --ops=
