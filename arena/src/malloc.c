@@ -521,7 +521,9 @@ EXPORT int API(malloc_info)(int options, FILE *fp) {
 #ifndef ARENA_MALLOC_PREFIX
 /* The names glibc itself and some programs use. (Aliases share the target's
  * code; the attributes glibc's header gives the originals do not matter here.) */
+#ifndef __clang__ /* GCC's warning alone: clang warns of the unknown option instead */
 #pragma GCC diagnostic ignored "-Wmissing-attributes"
+#endif
 EXPORT void *__libc_malloc(size_t size) __attribute__((alias("malloc")));
 EXPORT void __libc_free(void *p) __attribute__((alias("free")));
 EXPORT void *__libc_calloc(size_t n, size_t size) __attribute__((alias("calloc")));

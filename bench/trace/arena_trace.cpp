@@ -579,16 +579,21 @@ int cmd_record(const std::vector<std::string> &args) {
         return exec_errno ? 127 : 1;
     }
     std::vector<Listed> written = read_list(list, base);
-    // A command killed before its first image was loaded (a signal as it
-    // started) is not one that ran without the recorder: said as killed.
-    const bool loaded = list_says_loaded(list) || !WIFEXITED(status);
+    const bool loaded = list_says_loaded(list);
     unlink(list.c_str());
     if (!loaded) {
-        // The dynamic loader ignores LD_PRELOAD for a setuid or setgid program,
-        // and a static one has no loader at all. Its children may still have
-        // recorded (a static shell's), and their traces are moved as usual.
-        fprintf(stderr, "arena-trace record: %s was not written: '%s' ran without the recorder (a setuid, "
-                        "setgid or static program?)\n", output.c_str(), command[0].c_str());
+        // No trace is made up for it: the dynamic loader ignores LD_PRELOAD for
+        // a setuid or setgid program, a static one has no loader at all, and a
+        // command may die (a signal, a library the loader cannot find: 127)
+        // before the recorder is loaded. Its children may still have recorded
+        // (a static shell's), and their traces are moved as usual.
+        std::string why = "'" + command[0] + "' ran without the recorder (a setuid, setgid or static program?)";
+        if (WIFSIGNALED(status))
+            why = "the command was killed before the recorder was loaded in it, or " + why;
+        else if (WEXITSTATUS(status) == 127)
+            why = "the command exited 127 before the recorder was loaded in it (the dynamic loader could not "
+                  "start it?), or " + why;
+        fprintf(stderr, "arena-trace record: %s was not written: %s\n", output.c_str(), why.c_str());
     } else if (std::none_of(written.begin(), written.end(), [&](const Listed &e) { return e.plain == base; })) {
         // the first process never allocated: its trace is empty
         std::string error;
@@ -609,7 +614,7 @@ int cmd_record(const std::vector<std::string> &args) {
     std::stable_sort(written.begin(), written.end(),
                      [&](const Listed &a, const Listed &b) { return order(a) < order(b); });
     int result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (!loaded) result = 1;
+    if (!loaded && result == 0) result = 1;  // a failure of its own (127, a signal) comes through
     // FILE.PID and FILE.PID.N, but the .PID goes before a last .gz (x.trace.gz:
     // x.trace.PID.gz): a name ending .gz.PID is no gzip name to the tools that
     // go by the suffix, and it unpacks to the name an uncompressed record gives.

@@ -506,19 +506,24 @@ static void copy_env(char *dst, size_t cap, const char *name) {
 }
 
 /* From the prepare handler to the parent's or child's, the forking thread
- * holds the lock and is busy: fork handlers registered before these (by a
+ * holds the lock (`forking`): fork handlers registered before these (by a
  * library whose constructor ran first) run inside that window, and their heap
- * calls pass through unrecorded instead of waiting for the lock their own
- * thread holds (a later free of such a block counts as one never seen). */
+ * calls are recorded under the lock already held instead of waiting for it
+ * for good. (Passed through unrecorded, a free there of a recorded block left
+ * that block live in the trace to its end.) */
+static __thread int forking __attribute__((tls_model("initial-exec")));
+
 static void on_fork_prepare(void) {
-    busy = 1;
+    busy = 1; /* a signal handler's malloc passes through while the lock is taken */
     pthread_mutex_lock(&lock);
     if (owner_pid == getpid()) flush_output(); /* the child must not write it again */
+    forking = 1;
+    busy = 0;
 }
 
 static void on_fork_parent(void) {
+    forking = 0;
     pthread_mutex_unlock(&lock);
-    busy = 0;
 }
 
 /* The child keeps one thread and a copy of the parent's blocks: those become
@@ -546,8 +551,10 @@ static void start_child_trace(void) {
 
 static void on_fork_child(void) {
     pthread_mutex_init(&lock, NULL);
-    if (state == RECORDING) start_child_trace();
-    busy = 0;
+    /* A child handler registered before this one may have begun the child's
+     * trace already (enter, by the wiped page): it goes on. */
+    if (state == RECORDING && owner_pid != getpid()) start_child_trace();
+    forking = 0;
 }
 
 /* quick_exit ends the process through glibc's own _exit, which the wrapper
@@ -652,9 +659,9 @@ static int enter(void) {
      * handler that calls _exit (or malloc) meanwhile must pass through, not
      * wait for a lock its own thread holds. */
     busy = 1;
-    pthread_mutex_lock(&lock);
+    if (!forking) pthread_mutex_lock(&lock); /* else this thread holds it from on_fork_prepare */
     if (state != RECORDING) {
-        pthread_mutex_unlock(&lock);
+        if (!forking) pthread_mutex_unlock(&lock);
         busy = 0;
         return 0;
     }
@@ -663,7 +670,7 @@ static int enter(void) {
 }
 
 static void leave(void) {
-    pthread_mutex_unlock(&lock);
+    if (!forking) pthread_mutex_unlock(&lock);
     busy = 0;
 }
 

@@ -357,6 +357,17 @@ struct Phase {
 
 }  // namespace
 
+// One failed check, said on stderr and counted.
+__attribute__((format(printf, 2, 3))) static void fail(int *failures, const char *format, ...) {
+    fprintf(stderr, "soak: FAIL: ");
+    va_list args;
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+    ++*failures;
+}
+
 int main(int argc, char **argv) {
     Options o = ParseOptions(argc, argv);
 #ifdef ARENA_SOAK_SANITIZE
@@ -383,12 +394,6 @@ int main(int argc, char **argv) {
     printf("%5s %12s %8s %14s %14s %14s\n", "phase", "ops", "seconds", "rss_after_MiB", "rss_peak_MiB",
            "mapped_MiB");
     int failures = 0;
-    auto fail = [&](const char *fmt, auto... args) {
-        fprintf(stderr, "soak: FAIL: ");
-        fprintf(stderr, fmt, args...);
-        fputc('\n', stderr);
-        failures++;
-    };
     auto start = std::chrono::steady_clock::now();
     for (int ph = 0; ph < o.phases; ph++) {
         auto t0 = std::chrono::steady_clock::now();
@@ -414,24 +419,24 @@ int main(int argc, char **argv) {
         f.rss_peak = peak;
         f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         arena_stats st;
-        if (arena_malloc_stats(&st) != 0) fail("arena_malloc_stats failed");
+        if (arena_malloc_stats(&st) != 0) fail(&failures, "arena_malloc_stats failed");
         f.mapped_after = st.mapped_bytes;
         phases.push_back(f);
         printf("%5d %12ld %8.2f %14.1f %14.1f %14.1f\n", ph + 1, o.ops * o.threads, f.seconds, MiB(f.rss_after),
                MiB(f.rss_peak), MiB(f.mapped_after));
         fflush(stdout);
 
-        if (arena_malloc_check() != 0) fail("phase %d: arena_malloc_check failed (message above)", ph + 1);
+        if (arena_malloc_check() != 0) fail(&failures, "phase %d: arena_malloc_check failed (message above)", ph + 1);
         if (st.live_blocks != 0 || st.live_bytes != 0)
-            fail("phase %d: everything was freed, but %zu blocks and %zu bytes are live", ph + 1, st.live_blocks,
+            fail(&failures, "phase %d: everything was freed, but %zu blocks and %zu bytes are live", ph + 1, st.live_blocks,
                  st.live_bytes);
         const Phase &first = phases[0];
         if (o.check_rss && f.rss_after > first.rss_after + (size_t)(o.rss_slack * 1048576))
-            fail("phase %d: resident after the phase %.1f MiB > phase 1's %.1f MiB + %.0f MiB", ph + 1,
+            fail(&failures, "phase %d: resident after the phase %.1f MiB > phase 1's %.1f MiB + %.0f MiB", ph + 1,
                  MiB(f.rss_after), MiB(first.rss_after), o.rss_slack);
         size_t peak_limit = first.rss_peak + first.rss_peak / 4 + (size_t)(o.peak_slack * 1048576);
         if (o.check_rss && f.rss_peak > peak_limit)
-            fail("phase %d: resident peak %.1f MiB > phase 1's %.1f MiB + 25%% + %.0f MiB", ph + 1,
+            fail(&failures, "phase %d: resident peak %.1f MiB > phase 1's %.1f MiB + 25%% + %.0f MiB", ph + 1,
                  MiB(f.rss_peak), MiB(first.rss_peak), o.peak_slack);
     }
     double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -440,7 +445,7 @@ int main(int argc, char **argv) {
            (unsigned long long)counts.mallocs.load(), (unsigned long long)counts.frees.load(),
            (unsigned long long)counts.cross_frees.load(), (unsigned long long)counts.reallocs.load(),
            (unsigned long long)counts.cross_reallocs.load(), total);
-    if (counts.mallocs.load() != counts.frees.load()) fail("%s", "allocations and frees do not match");
+    if (counts.mallocs.load() != counts.frees.load()) fail(&failures, "allocations and frees do not match");
     if (failures) {
         printf("soak: %d check(s) failed\n", failures);
         return 1;

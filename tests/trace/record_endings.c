@@ -24,6 +24,8 @@
  *   execveat  as abort, but then execveat(AT_FDCWD, itself, heap-call)
  *   background  forks a child that makes a heap call and sleeps 3 s, and exits
  *             once the child has made it
+ *   exit-127   exits 127 at once, as the dynamic loader does when it cannot
+ *             start a program
  *   heap-call  one heap call
  *   recorder-fds  after a heap call (its trace made), prints the descriptors
  *             that are the recorder's (its trace, ARENA_RECORD_FILE..., and
@@ -119,6 +121,7 @@ int main(int argc, char **argv) {
         char c;
         return read(ready[0], &c, 1) == 1 ? 0 : 6;
     }
+    if (strcmp(argv[1], "exit-127") == 0) return 127;
     if (strcmp(argv[1], "heap-call") == 0) {
         free(malloc(33334));
         return 0;
