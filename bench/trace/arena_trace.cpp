@@ -74,12 +74,30 @@ std::string summary(const trace::Trace &t) {
     return s.str();
 }
 
+// The FILE operands of a command that takes no options: an argument starting
+// with '-' is an unknown option (but '-' alone), up to a '--' after which every
+// argument is a file. Returns false after printing the usage.
+bool file_operands(const Command &c, const std::vector<std::string> &args, std::vector<std::string> *files) {
+    bool options_end = false;
+    for (const std::string &a : args) {
+        if (!options_end && a == "--") {
+            options_end = true;
+        } else if (!options_end && a.size() > 1 && a[0] == '-') {
+            usage_error(c, "unknown option '" + a + "'");
+            return false;
+        } else {
+            files->push_back(a);
+        }
+    }
+    return true;
+}
+
 int cmd_validate(const std::vector<std::string> &args) {
-    if (args.empty()) return usage_error(kCommands[0], "no FILE given");
-    for (const std::string &a : args)
-        if (a.size() > 1 && a[0] == '-') return usage_error(kCommands[0], "unknown option '" + a + "'");
+    std::vector<std::string> files;
+    if (!file_operands(kCommands[0], args, &files)) return 2;
+    if (files.empty()) return usage_error(kCommands[0], "no FILE given");
     int status = 0;
-    for (const std::string &path : args) {
+    for (const std::string &path : files) {
         trace::Trace t;
         std::string error;
         if (trace::load(path, &t, &error)) {
@@ -114,11 +132,12 @@ void print_histogram(const char *title, const uint64_t *hist, const char *unit) 
 }
 
 int cmd_stats(const std::vector<std::string> &args) {
-    if (args.size() != 1) return usage_error(kCommands[1], args.empty() ? "no FILE given" : "one FILE at a time");
-    if (args[0].size() > 1 && args[0][0] == '-') return usage_error(kCommands[1], "unknown option '" + args[0] + "'");
+    std::vector<std::string> files;
+    if (!file_operands(kCommands[1], args, &files)) return 2;
+    if (files.size() != 1) return usage_error(kCommands[1], files.empty() ? "no FILE given" : "one FILE at a time");
     trace::Trace t;
     std::string error;
-    if (!trace::load(args[0], &t, &error)) {
+    if (!trace::load(files[0], &t, &error)) {
         fprintf(stderr, "%s\n", error.c_str());
         return 1;
     }
@@ -725,14 +744,14 @@ int cmd_help(const std::vector<std::string> &args);
 
 namespace {
 const Command kCommands[] = {
-    {"validate", "validate FILE...",
+    {"validate", "validate [--] FILE...",
      "Checks every rule of the format in each FILE. Prints a one-line summary per\n"
      "valid file on stdout; for a bad one, its first error as FILE:LINE: what is\n"
      "wrong on stderr. Exit 1 when any FILE is bad.\n"
      "Accepted beyond the letter of the format: CRLF line ends, a last line\n"
      "without '\\n', comment lines indented by blanks. Thread ids are 0..1023.",
      cmd_validate},
-    {"stats", "stats FILE",
+    {"stats", "stats [--] FILE",
      "Describes one trace: ops by kind, peak live bytes and blocks (and the op\n"
      "where live bytes peak, counted from 1 for the first op), what is never\n"
      "freed, threads, slots, a histogram of sizes by power of two and one of\n"

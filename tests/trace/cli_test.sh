@@ -27,6 +27,14 @@ bad_flag)
     expect 2 "$bin" gen tiny --ops 1  # cannot allocate and free
     contains err "--ops takes 2 to 4294967296"
     empty out
+    # After --, a file whose name starts with '-' is a file
+    cp "$dir/good.trace" "$dir/-x.trace"
+    (cd "$dir" && exec "$bin" validate -- -x.trace) >"$dir/out" 2>"$dir/err" || fail "validate -- -x.trace: $(cat "$dir/err")"
+    contains out "-x.trace: ok, 2 ops"
+    (cd "$dir" && exec "$bin" stats -- -x.trace) >"$dir/out" 2>"$dir/err" || fail "stats -- -x.trace: $(cat "$dir/err")"
+    contains out "trace        -x"
+    expect 2 "$bin" validate --
+    contains err "no FILE given"
     expect 2 "$bin" gen tiny --threads 2 -o "$dir/t.trace"
     contains err "--threads: workload 'tiny' runs on one thread (only 'threads' takes more)"
     expect 2 "$bin" gen no-such-workload
