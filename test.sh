@@ -2,7 +2,8 @@
 # ./test.sh: installs what is missing, builds, and runs every test:
 #   1. the Release build and the whole ctest suite          (build/)
 #   2. the same suite under AddressSanitizer + UBSan         (build-asan/)
-#   3. libFuzzer, 30 s each: the trace reader, arena operations (build-fuzz/)
+#   3. clang: libFuzzer, 30 s each: the trace reader, arena operations; and
+#      arena-trace gen makes the bundled traces' bytes under clang too (build-fuzz/)
 #   4. the thread tests under ThreadSanitizer                (build-tsan/)
 # ./test.sh --fast runs step 1 only. Extra arguments after -- go to ctest.
 set -euo pipefail
@@ -15,7 +16,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --fast) fast=1 ;;
         --) shift; ctest_args=("$@"); break ;;
-        -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: ./test.sh [--fast] [-- CTEST-ARGS...]" >&2; exit 2 ;;
     esac
     shift
@@ -45,12 +46,17 @@ ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE '^(no-sanitizer|to
 step "Fuzz the trace reader and the allocator's operations, 30 s each, with libFuzzer (build-fuzz/)"
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DARENA_BUILD_FUZZ=ON \
       -DARENA_BUILD_TESTS=OFF >/dev/null
-cmake --build build-fuzz --target fuzz_trace_reader fuzz_arena_ops -j"$jobs"
+cmake --build build-fuzz --target fuzz_trace_reader fuzz_arena_ops arena-trace -j"$jobs"
 mkdir -p build-fuzz/corpus build-fuzz/corpus-arena-ops
 build-fuzz/bin/fuzz_trace_reader -max_total_time=30 -max_len=4096 -dict=bench/trace/fuzz.dict \
     -artifact_prefix=build-fuzz/ build-fuzz/corpus bench/trace/fuzz-corpus 2>&1 | tail -3
 build-fuzz/bin/fuzz_arena_ops -max_total_time=30 -max_len=4096 -timeout=60 \
     -artifact_prefix=build-fuzz/ build-fuzz/corpus-arena-ops fuzz/corpus/arena_ops 2>&1 | tail -3
+
+# The generated traces are committed: a generator whose draws depend on the
+# compiler (two in one call's arguments, whose order is the compiler's) made
+# other bytes under clang than under GCC.
+bash tests/trace/cli_test.sh build-fuzz/bin/arena-trace bundled_gen_reproduces traces
 
 step "ThreadSanitizer build, thread tests (build-tsan/)"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \

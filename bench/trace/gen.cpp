@@ -142,7 +142,11 @@ void steady(Gen &g, const Params &p) {
             g.builder.free(g.take(live, head, p.order), 0);
         } else if (count && (g.remaining() == count + 1 || g.rng.per_mille(p.realloc_per_mille))) {
             // one op more than the teardown needs: only a realloc keeps the end free of live blocks
-            g.builder.realloc(live[head + g.rng.below(count)], pick_size(g.rng, p.shape, p.lo, p.hi), 0);
+            // Two draws, in the order GCC took them as arguments (the size
+            // first), which the committed traces keep; in one call's
+            // arguments their order was the compiler's (clang took the block first).
+            const uint64_t size = pick_size(g.rng, p.shape, p.lo, p.hi);
+            g.builder.realloc(live[head + g.rng.below(count)], size, 0);
         } else if (g.rng.per_mille(g.alloc_chance(count, p.target_live))) {
             live.push_back(g.allocate(p));
         } else {
@@ -216,9 +220,10 @@ void threads(Gen &g, const Params &p, uint32_t thread_count) {
             // block could empty the trace with that op still to spend.
             const uint64_t spare = g.remaining() > total_live ? g.remaining() - total_live : 0;
             if (spare == 1) {
-                if (!live[thread].empty())
-                    g.builder.realloc(live[thread][g.rng.below(live[thread].size())],
-                                      pick_size(g.rng, p.shape, p.lo, p.hi), thread);
+                if (!live[thread].empty()) {
+                    const uint64_t size = pick_size(g.rng, p.shape, p.lo, p.hi);  // first, as above
+                    g.builder.realloc(live[thread][g.rng.below(live[thread].size())], size, thread);
+                }
                 continue;
             }
             if (spare >= 2 && g.rng.per_mille(g.alloc_chance(total_live, p.target_live))) {
