@@ -51,7 +51,12 @@ typedef enum arena_policy {
                                  usable_size (or its neighbour's free) and the header rebuilt,
                                  so the call goes on; one that damages a small block's size
                                  record (before the next block) is reported there too, and
-                                 that block stays live */
+                                 that block stays live (arena_check fails on it from then on);
+                                 a write over a freed small block's first 8 bytes (its
+                                 free-list link) is reported as a write after free when the
+                                 list reaches it, and the page's list made anew; damaged
+                                 links or footer of a freed medium block are heap corruption,
+                                 and fatal: abort() follows the handler (in ARENA_SECURE too) */
 #define ARENA_SECURE 4u       /* hardening: free-list pointers encoded with a per-heap secret,
                                  a guard page at the end of every region, allocation order
                                  inside a page randomised */
@@ -64,7 +69,9 @@ typedef struct arena_config {     /* all-zero = every default */
                             seed: 64 KiB) */
     size_t max_bytes;    /* cap on bytes mapped from the OS for regions, their
                             metadata and thread heaps (the arena's own few KiB
-                            aside); 0 = no cap; past it allocation fails with ENOMEM */
+                            aside); 0 = no cap; past it allocation fails with ENOMEM
+                            (a cap below region_size leaves no room for a region: every
+                            allocation fails) */
     arena_policy policy;
     unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
                             only for the last two) */
@@ -161,7 +168,8 @@ typedef enum arena_error {
 } arena_error;
 
 /* Called on misuse with the arena, the pointer, the kind and a one-line message
- * (no trailing newline). When the handler returns, the bad call is ignored.
+ * (no trailing newline). When the handler returns, the bad call is ignored (but
+ * for a freed medium block's damaged links in the modes: see ARENA_CHECKED).
  * It runs with none of the arena's locks held: it may call arena_stats_get and
  * arena_check on that arena. */
 typedef void (*arena_error_fn)(void *ctx, arena_t *a, const void *p, arena_error kind,

@@ -34,7 +34,10 @@ static int check_active_page(const heap_t *h, const page_t *pg, check_totals *t)
     unsigned shift = h->classes.live_shift;
     /* The free list: inside the carved part, on block boundaries, not live. */
     size_t listed = 0;
-    for (uint8_t *b = pg->free; b; b = h->mode ? modes_list_next((heap_t *)h, (page_t *)pg, b) : *(uint8_t **)b) {
+    /* In a mode the links are decoded but not followed blindly: the invariant
+     * below stops at a damaged one (modes_list_next would report it to the
+     * error handler, which may itself call arena_check). */
+    for (uint8_t *b = pg->free; b; b = h->mode ? modes_list_peek(h, b) : *(uint8_t **)b) {
         uintptr_t a = (uintptr_t)b;
         CHECK_INVARIANT(++listed <= pg->capacity - pg->used - pg->parked, "page free list longer than its free blocks (cycle or leak)", pg->start);
         CHECK_INVARIANT(a >= pg->start && (a - pg->start) % bs == 0 && (a - pg->start) / bs < pg->capacity,

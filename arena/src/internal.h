@@ -1139,8 +1139,13 @@ int heaps_check(arena_t *a) INTERNAL;
 /* Sets up a heap's mode (secret and shuffle seed). */
 void modes_heap_init(heap_t *h, unsigned mode) INTERNAL;
 /* The free list of page pg: next of block b, and setting it (encoded in
- * MODE_SECURE; a damaged link reads as NULL after a report). */
+ * MODE_SECURE). A damaged link is reported, the list made anew from the live
+ * map (pg->free), and MODES_LIST_REBUILT returned: the caller starts again
+ * from pg->free. modes_list_peek: the link decoded, unchecked, unreported
+ * (arena_check's walk, which says what it finds itself). */
+#define MODES_LIST_REBUILT ((void *)1)
 void *modes_list_next(heap_t *h, page_t *pg, void *b) INTERNAL;
+void *modes_list_peek(const heap_t *h, const void *b) INTERNAL;
 void modes_list_set(const heap_t *h, void *b, void *next) INTERNAL;
 /* Links `count` fresh blocks from `begin` onto pg's (empty) free list:
  * shuffled and encoded in MODE_SECURE, filled in MODE_CHECKED. */

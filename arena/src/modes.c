@@ -51,15 +51,38 @@ void modes_list_set(const heap_t *h, void *b, void *next) {
     *(uintptr_t *)b = (uintptr_t)next ^ link_key(h, b);
 }
 
+void *modes_list_peek(const heap_t *h, const void *b) {
+    return (void *)(*(const uintptr_t *)b ^ link_key(h, b));
+}
+
+/* pg's free list made anew from its live map: every carved block without its
+ * live bit, in address order (a block in transit to pg's heap keeps its bit
+ * until it is taken in, so it stays out). The damaged link is written over. */
+static void modes_list_rebuild(heap_t *h, page_t *pg) {
+    size_t bs = pg->block_size;
+    void *next = NULL;
+    for (uint32_t i = pg->capacity; i-- > 0;) {
+        uint8_t *b = (uint8_t *)(pg->start + (size_t)i * bs);
+        if (page_live_bits(pg, b, h->classes.live_bit_shift) & LIVE_BIT) continue;
+        modes_list_set(h, b, next);
+        next = b;
+    }
+    pg->free = next;
+}
+
 void *modes_list_next(heap_t *h, page_t *pg, void *b) {
-    uintptr_t next = *(const uintptr_t *)b ^ link_key(h, b);
+    uintptr_t next = (uintptr_t)modes_list_peek(h, b);
     if (!next) return NULL;
     size_t bs = pg->block_size;
     if (next < pg->start || (next - pg->start) % bs || (next - pg->start) / bs >= pg->capacity) {
-        /* The link was overwritten (a write after free, or an attack): drop the
-         * rest of the list rather than hand out memory that is not ours. */
-        error_report(h->arena, b, ARENA_ERR_CORRUPTION, NULL);
-        return NULL;
+        /* The link was overwritten: a write after free of block b (its first
+         * bytes hold the link), or an attack. Reported, and the list is made
+         * anew from the live map rather than followed into memory that is not
+         * ours, or cut (its blocks lost, and arena_check failing from then on). */
+        error_report(h->arena, b, h->mode & MODE_CHECKED ? ARENA_ERR_WRITE_AFTER_FREE : ARENA_ERR_CORRUPTION,
+                     NULL);
+        modes_list_rebuild(h, pg);
+        return MODES_LIST_REBUILT;
     }
     return (void *)next;
 }
@@ -103,7 +126,12 @@ static void modes_fill_verify(heap_t *h, const uint8_t *b, size_t bs) {
 
 void *modes_block_take(heap_t *h, page_t *pg, size_t size) {
     uint8_t *b = pg->free;
-    pg->free = modes_list_next(h, pg, b);
+    void *next = modes_list_next(h, pg, b);
+    if (unlikely(next == MODES_LIST_REBUILT)) { /* its links are sound now */
+        b = pg->free;
+        next = modes_list_next(h, pg, b);
+    }
+    pg->free = next;
     if (h->mode & MODE_CHECKED) modes_fill_verify(h, b, pg->block_size);
     block_mark_live(h, pg, b, size);
     return b;
@@ -114,7 +142,11 @@ void *modes_block_take(heap_t *h, page_t *pg, size_t size) {
  * carved and filled anew there, which would erase a write after free. */
 void modes_page_verify(heap_t *h, page_t *pg) {
     if (!(h->mode & MODE_CHECKED) || pg->block_size <= sizeof(void *)) return;
-    for (uint8_t *b = pg->free; b; b = modes_list_next(h, pg, b)) modes_fill_verify(h, b, pg->block_size);
+    for (uint8_t *b = pg->free; b;) {
+        modes_fill_verify(h, b, pg->block_size);
+        b = modes_list_next(h, pg, b);
+        if (b == MODES_LIST_REBUILT) b = pg->free; /* from the start of the list made anew */
+    }
 }
 
 void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) {

@@ -87,10 +87,23 @@ void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
          * only, read as they stand. The calling thread's heap and those of ended
          * threads (abandoned, changed only under a->lock) are walked. A heap left
          * by a thread that vanished at fork may be half-changed: counters only. */
-        mutex_lock(&a->lock);
+        /* Blocks of ended threads' heaps freed since those ended wait, on
+         * their remote lists or in this thread's batch, for a heap to adopt
+         * them: still live in the walk, which counted their usable bytes for
+         * good (arena_stats.usable_bytes stayed at a thread's worth with every
+         * block freed). This thread's batch goes to its owner, and the ended
+         * heaps take in what they were handed, under the lock that keeps
+         * them (a double free found there is reported once it is let go). */
+        if (mine) heap_flush_pending((heap_t *)mine);
+        lock_deferring(&a->lock);
+        for (heap_t *h = a->abandoned; h; h = h->next_abandoned)
+            if (heap_freed_into(h)) {
+                heap_collect_remote(h);
+                h->untrimmed = true; /* pages may have emptied: trimmed by the next reclaim */
+            }
         for (const heap_t *h = a->heaps; h; h = h->next_heap)
             heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
-        mutex_unlock(&a->lock);
+        unlock_reporting(&a->lock);
         heaps_stats_settle(out);
     }
     /* A checked block is usable up to its requested size (arena_usable_size),
