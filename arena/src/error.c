@@ -107,7 +107,7 @@ static const struct {
 } error_words[] = {
     [ARENA_ERR_DOUBLE_FREE] = {"double free of ", " in arena ", ""},
     [ARENA_ERR_INVALID_POINTER] = {"invalid pointer ", " (not a block of arena ", ")"},
-    [ARENA_ERR_WRONG_ARENA] = {"pointer ", " freed in arena ", " but it belongs to arena "},
+    [ARENA_ERR_WRONG_ARENA] = {"pointer ", " given to arena ", " but it belongs to arena "},
     [ARENA_ERR_CORRUPTION] = {"heap corruption near ", " in arena ", ""},
     [ARENA_ERR_OVERFLOW] = {"overflow past the end of block ", " in arena ", ""},
     [ARENA_ERR_WRITE_AFTER_FREE] = {"write after free to block ", " in arena ", ""},

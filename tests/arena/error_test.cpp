@@ -297,7 +297,7 @@ TEST_P(MisuseDeathTest, WrongArenaAborts) {
             arena_t *other = arena_create(nullptr);
             arena_free(a_, arena_malloc(other, 10));
         },
-        "^arena: pointer 0x[0-9a-f]+ freed in arena 0x[0-9a-f]+ but it belongs to arena 0x[0-9a-f]+\n$");
+        "^arena: pointer 0x[0-9a-f]+ given to arena 0x[0-9a-f]+ but it belongs to arena 0x[0-9a-f]+\n$");
 }
 
 }  // namespace
