@@ -121,7 +121,8 @@ ARENA_API void *arena_calloc(arena_t *a, size_t n, size_t size);
 
 /* Resizes p to size bytes, keeping its contents up to the smaller size.
  * p == NULL: as arena_malloc. size == 0: frees p, returns NULL.
- * On failure returns NULL with ENOMEM and p is untouched and still live. */
+ * On failure returns NULL with ENOMEM and p is untouched and still live; on
+ * misuse (p not a live block of a), NULL with EINVAL once the handler returns. */
 ARENA_API void *arena_realloc(arena_t *a, void *p, size_t size);
 
 /* A block of `size` bytes aligned to `alignment` (a power of two; block_size when
