@@ -98,7 +98,7 @@ static void arena_release_all(arena_t *a) {
 }
 
 static void vg_freed(void *ctx, void *p, size_t requested) {
-    (void)ctx, (void)requested;
+    (void)ctx, (void)p, (void)requested; /* p unused where valgrind's macros are empty (the fuzz build) */
     VALGRIND_FREELIKE_BLOCK(p, 0);
 }
 
@@ -137,6 +137,7 @@ static void arena_leave(arena_t *a) {
 
 /* Blocks handed out and freed, told to memcheck. */
 static void *vg_allocated(arena_t *a, void *p, size_t size, bool zeroed) {
+    (void)zeroed; /* as in vg_freed */
     if (a->valgrind && p) VALGRIND_MALLOCLIKE_BLOCK(p, size, 0, zeroed);
     return p;
 }
