@@ -396,7 +396,7 @@ int arena_stats_get(arena_t *a, arena_stats *out) {
     return arena_stats_of(a, a && a->multi_heap ? heaps_thread_heap(a) : NULL, out);
 }
 
-int arena_stats_of(arena_t *a, const heap_t *mine, arena_stats *out) {
+int arena_stats_of(arena_t *a, heap_t *mine, arena_stats *out) {
     if (!a || !out) {
         errno = EINVAL;
         return -1;

@@ -1125,10 +1125,11 @@ bool heaps_live(arena_t *a, const void *p, size_t *requested) INTERNAL;
 bool seed_live(arena_t *a, const void *p, size_t *requested) INTERNAL;
 
 /* arena_stats_get and arena_check of the default policy, over every heap.
- * heaps_stats walks only `mine` (the calling thread's heap, or NULL) and the
- * heaps no thread changes; arena_stats_of is arena_stats_get on that basis. */
-void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) INTERNAL;
-int arena_stats_of(arena_t *a, const heap_t *mine, arena_stats *out) INTERNAL;
+ * heaps_stats walks only `mine` (the calling thread's heap, or NULL: it hands
+ * over mine's pending batch first) and the heaps no thread changes;
+ * arena_stats_of is arena_stats_get on that basis. */
+void heaps_stats(arena_t *a, heap_t *mine, arena_stats *out) INTERNAL;
+int arena_stats_of(arena_t *a, heap_t *mine, arena_stats *out) INTERNAL;
 int heaps_check(arena_t *a) INTERNAL;
 
 /* ---- checked and hardened modes (modes.c) --------------------------------- */

@@ -75,7 +75,7 @@ static void heaps_stats_settle(arena_stats *out) {
     if (out->live_blocks > out->allocs - out->frees) out->live_blocks = (size_t)(out->allocs - out->frees);
 }
 
-void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
+void heaps_stats(arena_t *a, heap_t *mine, arena_stats *out) {
     if (!a->multi_heap) {
         heap_stats_add(&a->heap, out, true);
     } else {
@@ -94,7 +94,7 @@ void heaps_stats(arena_t *a, const heap_t *mine, arena_stats *out) {
          * block freed). This thread's batch goes to its owner, and the ended
          * heaps take in what they were handed, under the lock that keeps
          * them (a double free found there is reported once it is let go). */
-        if (mine) heap_flush_pending((heap_t *)mine);
+        if (mine) heap_flush_pending(mine);
         lock_deferring(&a->lock);
         for (heap_t *h = a->abandoned; h; h = h->next_abandoned)
             if (heap_freed_into(h)) {
