@@ -317,14 +317,14 @@ private:
     struct sigaction old_[kCount], old_child_;
 };
 
+// SIGXFSZ's disposition when arena-trace started (main ignores it).
+struct sigaction g_started_xfsz;
+
 // Runs argv with the recorder preloaded and address randomisation off (the
 // personality setarch -R sets, applied here so that setarch itself is not
 // recorded). Returns the wait status, or -1 with errno set; *exec_errno is the
 // error of an exec that failed (0 when the command started), told apart from a
 // command that ran and exited 127 by a close-on-exec pipe the child writes it to.
-// SIGXFSZ's disposition when arena-trace started (main ignores it).
-struct sigaction g_started_xfsz;
-
 int run_recorded(const std::vector<std::string> &argv, const std::string &library, const std::string &base,
                  const std::string &list, RecordingSignals &signals, int *exec_errno) {
     *exec_errno = 0;

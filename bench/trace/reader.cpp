@@ -338,8 +338,8 @@ std::string trace_file_name(const std::string &path) {
     std::string numbers = drop_number();
     if (numbers.empty()) return "";
     if (drop_suffix(".trace")) return name + numbers;
-    numbers = drop_number() + numbers;
-    return drop_suffix(".trace") && numbers.find('.', 1) != std::string::npos ? name + numbers : "";
+    numbers = drop_number() + numbers;  // a second number, or nothing (and then no .trace is left)
+    return drop_suffix(".trace") ? name + numbers : "";
 }
 
 char op_letter(OpKind kind) { return "acmrf"[static_cast<int>(kind)]; }
