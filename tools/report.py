@@ -271,7 +271,7 @@ def plain_words(speed, memory, recommendations, realprog, baseline, instructions
         lines.append("No arena rows in this run.")
     if instructions is not None:
         for label in (c for c in instructions.columns if c.split(" ")[0] in ARENA_ALLOCATORS):
-            if instructions.geomeans.get(label) and label.split(" ")[0] != baseline:
+            if instructions.geomeans.get(label) and not is_baseline(label):
                 lines.append("**%s** runs %.2fx %s's instructions per op (callgrind; geometric "
                              "mean over %d trace(s))." % (
                                  label, instructions.geomeans[label], baseline,
@@ -316,7 +316,7 @@ def targets_section(run):
     return ["## Targets", "", "The project's speed and memory targets (issues 4, 5 and 7) "
             "that this run measures; `tools/targets.py` over the replay, micro, realprog and "
             "instructions runs together gives them all.", "",
-            targets.markdown(tables, measured_only=True), ""]
+            targets.markdown(tables, measured_only=True, built=(found, extra)), ""]
 
 
 def facts_section(run):

@@ -504,9 +504,10 @@ def build(tables, floor_mib=DEFAULT_FLOOR_MIB):
     return out, extra
 
 
-def markdown(tables, floor_mib=DEFAULT_FLOOR_MIB, measured_only=False):
-    """The targets as markdown; measured_only leaves out the ones these runs cannot tell."""
-    targets, extra = build(tables, floor_mib)
+def markdown(tables, floor_mib=DEFAULT_FLOOR_MIB, measured_only=False, built=None):
+    """The targets as markdown; measured_only leaves out the ones these runs cannot tell.
+    built: what build(tables, floor_mib) returned, when the caller has it already."""
+    targets, extra = built if built is not None else build(tables, floor_mib)
     if measured_only:
         targets.rows = [r for r in targets.rows if r[3] != "not measured"]
     sources = ["- %s: `%s`" % (role, t.facts.get("command", t.path)) for role, t in tables.items()]

@@ -22,16 +22,21 @@ def medians_from_csv(path, figure):
     return {key: statistics.median(v) for key, v in values.items()}
 
 
+def report_text(test, run_dir):
+    """REPORT.md of run_dir, made without charts; test fails when report.py does."""
+    result = crafted.run_tool("report.py", run_dir, "--no-plots")
+    test.assertEqual(result.returncode, 0, result.stderr)
+    with open(os.path.join(run_dir, "REPORT.md")) as handle:
+        return handle.read()
+
+
 class RankingOverEveryTrace(unittest.TestCase):
     def report_of(self, configs, seed):
         """REPORT.md of a run of the crafted configurations, 5 repetitions each."""
         with tempfile.TemporaryDirectory() as run_dir:
             crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.REPLAY_HEADER,
                               crafted.replay_rows(configs, 5, random.Random(seed)), crafted.MACHINE)
-            result = crafted.run_tool("report.py", run_dir, "--no-plots")
-            self.assertEqual(result.returncode, 0, result.stderr)
-            with open(os.path.join(run_dir, "REPORT.md")) as handle:
-                return handle.read()
+            return report_text(self, run_dir)
 
     def test_an_allocator_missing_traces_is_not_ranked_and_decides_nothing(self):
         # seed on two traces of three: ranked over the traces all share, arena
@@ -85,10 +90,7 @@ class HugePagesThresholds(unittest.TestCase):
             crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.HUGE_PAGES_HEADER,
                               crafted.huge_pages_rows(crafted.RUN_TRACES, random.Random(6)),
                               crafted.MACHINE)
-            result = crafted.run_tool("report.py", run_dir, "--no-plots")
-            self.assertEqual(result.returncode, 0, result.stderr)
-            with open(os.path.join(run_dir, "REPORT.md")) as handle:
-                report = handle.read()
+            report = report_text(self, run_dir)
         self.assertEqual(report.count("| trace | arena bs=16 | arena bs=16 hp=16 MiB | "
                                       "arena bs=16 hp=never | glibc |"), 2, "mops and frag_rss")
         self.assertIn("| replay.csv | `./bench.sh run` | 60 | 3 | 2 | 5 |", report)
@@ -145,10 +147,7 @@ class EmptySections(unittest.TestCase):
         with tempfile.TemporaryDirectory() as run_dir:
             crafted.write_csv(os.path.join(run_dir, "replay.csv"), header, rows,
                               dict(crafted.MACHINE, command="bench_replay --instructions"))
-            result = crafted.run_tool("report.py", run_dir, "--no-plots")
-            self.assertEqual(result.returncode, 0, result.stderr)
-            with open(os.path.join(run_dir, "REPORT.md")) as handle:
-                report = handle.read()
+            report = report_text(self, run_dir)
         self.assertIn("## Replay: instructions per op (callgrind)", report)
         self.assertIn("| trace | arena | glibc | bump |", report)
         self.assertIn("| sqlite3 | 110 (0.67x) | 165 (1.00x) | 55 (0.33x) |", report)
@@ -166,10 +165,7 @@ class EmptySections(unittest.TestCase):
                               crafted.sweep_rows(crafted.sweep_configs(crafted.RUN_TRACES[:2]), 3,
                                                  random.Random(4)),
                               dict(crafted.MACHINE, command="./bench.sh sweep"))
-            result = crafted.run_tool("report.py", run_dir, "--no-plots")
-            self.assertEqual(result.returncode, 0, result.stderr)
-            with open(os.path.join(run_dir, "REPORT.md")) as handle:
-                report = handle.read()
+            report = report_text(self, run_dir)
         self.assertIn("## Block size", report)
         self.assertNotIn("## Against glibc", report)
 
@@ -339,17 +335,10 @@ class ReportProblems(unittest.TestCase):
         return crafted.make_run_dir(os.path.join(self.directory.name, "quick"), random.Random(4),
                                     repetitions=2, sweep=False, timeline=False, realprog=False)
 
-    def quick_report(self, run_dir):
-        """REPORT.md of run_dir, made without charts."""
-        result = crafted.run_tool("report.py", run_dir, "--no-plots")
-        self.assertEqual(result.returncode, 0, result.stderr)
-        with open(os.path.join(run_dir, "REPORT.md")) as handle:
-            return handle.read()
-
     def test_too_few_repetitions_for_any_verdict_say_so(self):
         # --quick runs 2 repetitions: p is 1/3 at best, so "significantly faster
         # on 0" must not read as a finding.
-        report = self.quick_report(self.quick_run_dir())
+        report = report_text(self, self.quick_run_dir())
         self.assertIn("(significantly faster on 0 and slower on 0 of 3 trace(s): with 2 "
                       "repetitions a side none can be)", report)
         self.assertIn("(significantly leaner on 0 and fatter on 0 of 3 trace(s): with 2 "
@@ -372,7 +361,7 @@ class ReportProblems(unittest.TestCase):
                     for column in ("rss_peak_bytes", "frag_rss"):
                         cells[header.index(column)] = ""
                 handle.write(",".join(cells) + "\n")
-        report = self.quick_report(run_dir)
+        report = report_text(self, run_dir)
         self.assertIn("(significantly leaner on 0 and fatter on 0 of 3 trace(s): with 1 "
                       "repetition a side none can be)", report)
         self.assertIn("with 2 repetitions a side none can be)", report)
@@ -403,7 +392,7 @@ class ReportProblems(unittest.TestCase):
                 lines[index] = ",".join(cells)
         with open(path, "w") as handle:
             handle.write("\n".join(lines) + "\n")
-        report = self.quick_report(self.run_dir)
+        report = report_text(self, self.run_dir)
         self.assertNotRegex(report, r"\binfx\b")
         memory = report[report.index("## Replay: memory overhead"):]
         memory = memory[:memory.index("\n## ")]
