@@ -7,10 +7,12 @@ The report holds the facts of the run, the summary tables (throughput and
 frag_rss per trace and allocator, and instructions per op when the run
 counted them, with ratios to the baseline and geometric means), the
 significance of each difference from the baseline (as compare.py --baseline;
-left out when the run has no baseline rows), the charts (drawn by plot.py into RUN_DIR/plots and
-linked by relative path), the block-size recommendation when the run has a
-sweep, the real-program results when present, and a short summary in plain
-words. Every number comes from the CSV files; nothing is written by hand.
+left out when the run has no baseline rows), the charts (drawn by plot.py into
+plots/ beside the report, RUN_DIR/plots by default, and linked by relative
+path: with -o FILE elsewhere, nothing is written into RUN_DIR), the
+block-size recommendation when the run has a sweep, the real-program results
+when present, and a short summary in plain words. Every number comes from
+the CSV files; nothing is written by hand.
 
 Python 3 standard library; the charts need Debian's python3-matplotlib
 (run with /usr/bin/python3). Without it, or with --no-plots, the report
@@ -370,16 +372,26 @@ def significance_section(summaries, baseline):
     return out
 
 
+def plots_directory(report_path):
+    """Where the charts of a report go: plots/ beside it. For the default
+    report, RUN_DIR/REPORT.md, that is RUN_DIR/plots; a report written
+    elsewhere (-o) takes its charts with it and leaves the run directory as
+    it was (committed runs' charts were redrawn by a report sent to /tmp)."""
+    return os.path.join(os.path.dirname(os.path.abspath(report_path)), "plots")
+
+
 def plots_section(run, report_path, make_plots):
     import plot       # here: only the charts need it (it loads matplotlib when it draws)
     if not plot.has_charts(run):
         return []     # nothing to chart, whether matplotlib is there or not
     out = ["## Charts", ""]
+    directory = plots_directory(report_path)
     if not make_plots:
+        beside = os.path.abspath(directory) != os.path.abspath(os.path.join(run.directory, "plots"))
         return out + ["Not drawn (--no-plots). Draw them with `/usr/bin/python3 tools/plot.py "
-                      "%s`." % run.directory, ""]
+                      "%s%s`." % (run.directory, " -o %s" % directory if beside else ""), ""]
     try:
-        written = plot.make_plots(run, os.path.join(run.directory, "plots"), formats=("png", "svg"))
+        written = plot.make_plots(run, directory, formats=("png", "svg"))
     except plot.MissingMatplotlib as error:
         print("warning: %s" % error, file=sys.stderr)
         return out + ["No charts: matplotlib is missing for the python3 that made this "
@@ -496,7 +508,8 @@ def main(argv=None):
         "recommendation, real programs, and a summary in words.")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a results directory")
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="where to write the report (default: RUN_DIR/REPORT.md)")
+                        help="where to write the report (default: RUN_DIR/REPORT.md); its "
+                        "charts go to a plots/ directory beside it")
     parser.add_argument("--baseline", metavar="ALLOCATOR",
                         help="the allocator ratios refer to (default: glibc)")
     parser.add_argument("--goal", choices=recommend.GOALS, default="balanced",
@@ -508,7 +521,7 @@ def main(argv=None):
     report_path = args.output or os.path.join(args.run_dir, "REPORT.md")
     resultcsv.file_writable_or_exit(report_path, PROGRAM)
     if not args.no_plots:
-        resultcsv.directory_writable_or_exit(os.path.join(args.run_dir, "plots"), PROGRAM)
+        resultcsv.directory_writable_or_exit(plots_directory(report_path), PROGRAM)
     run = resultcsv.read_run_or_exit([args.run_dir], PROGRAM)
     if args.baseline:
         # Named on purpose, it must be in the run; glibc, the default, may be

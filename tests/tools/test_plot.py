@@ -168,6 +168,13 @@ class DrawEach(unittest.TestCase):
             self.plotter().draw_each(["a", "b", "c"], draw)
 
 
+def chart_links(report_path):
+    """The image links of a report, in order."""
+    with open(report_path) as handle:
+        return [line[line.index("](") + 2:-1] for line in handle.read().splitlines()
+                if line.startswith("![")]
+
+
 class ReportCharts(unittest.TestCase):
     def test_report_links_the_charts_it_draws(self):
         with tempfile.TemporaryDirectory() as directory:
@@ -175,16 +182,32 @@ class ReportCharts(unittest.TestCase):
                                            sweep=False, realprog=False)
             result = crafted.run_tool("report.py", run_dir)
             self.assertEqual(result.returncode, 0, result.stderr)
-            with open(os.path.join(run_dir, "REPORT.md")) as handle:
-                report = handle.read()
-            links = [line[line.index("](") + 2:-1] for line in report.splitlines()
-                     if line.startswith("![")]
+            links = chart_links(os.path.join(run_dir, "REPORT.md"))
             self.assertEqual(links, ["plots/replay-mops.png", "plots/replay-frag_rss.png",
                                      "plots/timeline-cpython.png", "plots/timeline-sqlite3.png"])
             for link in links:
                 with open(os.path.join(run_dir, link), "rb") as image:
                     self.assertEqual(image.read(8), PNG_SIGNATURE)
 
+
+    def test_a_report_written_elsewhere_takes_its_charts_and_leaves_the_run_alone(self):
+        # report.py RUN -o /tmp/r.md redrew the charts under RUN/plots: the
+        # committed runs' files came out modified, and runs without charts
+        # got a plots/ directory.
+        with tempfile.TemporaryDirectory() as directory:
+            run_dir = crafted.make_run_dir(os.path.join(directory, "run"), random.Random(9),
+                                           sweep=False, realprog=False)
+            before = sorted(os.listdir(run_dir))
+            output = os.path.join(directory, "elsewhere", "r.md")
+            os.makedirs(os.path.dirname(output))
+            result = crafted.run_tool("report.py", run_dir, "-o", output)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(sorted(os.listdir(run_dir)), before)
+            links = chart_links(output)
+            self.assertEqual(links[0], "plots/replay-mops.png")
+            for link in links:
+                with open(os.path.join(os.path.dirname(output), link), "rb") as image:
+                    self.assertEqual(image.read(8), PNG_SIGNATURE)
 
     def test_a_chart_that_cannot_be_written_stops_the_report_in_one_line(self):
         with tempfile.TemporaryDirectory() as directory:
