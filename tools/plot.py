@@ -208,7 +208,7 @@ def bar_chart(plotter, table, figure_name, threads, title_prefix, stem):
                      yerr=[below, above], capsize=2, error_kw={"elinewidth": 0.8})
     if figure_name == "frag_rss":
         axes.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
-    # Medians that span more than 20x (bump's ceiling against gen-large's
+    # Medians that span more than 20x (bump's rate on a small trace against gen-large's
     # 0.03 Mops/s, its frag_rss of 150 against 1.1) go on a log scale, where the
     # small bars stay visible.
     medians = [spread.median for spread in spreads.values() if spread.median > 0]

@@ -457,7 +457,7 @@ class OtherRuns(unittest.TestCase):
         self.assertIn("sqlite3 (paired median 1.00x over 3 runs)", measured)
         self.assertIn("prodcons t=2 (paired median 1.00x over 3 runs)", measured)
 
-    def test_instructions_above_the_ceiling(self):
+    def test_instructions_above_bumps(self):
         speeds = {"glibc": [1] * 4, "arena": [1.5] * 4, "bump": [3] * 4, "mimalloc": [2] * 4}
         frags = {a: [1] * 4 for a in speeds}
         directory = replay_dir(os.path.join(self.tmp.name, "instr"), speeds, frags, self.rng,
@@ -467,6 +467,21 @@ class OtherRuns(unittest.TestCase):
         self.assertRegex(out, r"\| arena \| 50\.0 \|")
         self.assertRegex(out, r"\| mimalloc \| 20\.0 \|")
         self.assertRegex(out, r"\| glibc \| 100\.0 \|")
+        self.assertIn("No allocator ran fewer than bump's on any trace.", out)
+
+    def test_instructions_below_bump_where_it_copies(self):
+        # Under bump every growing realloc copies: on gen-realloc-grow every
+        # allocator but tcmalloc ran fewer instructions per op than bump, which
+        # the table called "the bump ceiling".
+        speeds = {"glibc": [1] * 4, "arena": [1.5] * 4, "bump": [3] * 4}
+        frags = {a: [1] * 4 for a in speeds}
+        directory = replay_dir(os.path.join(self.tmp.name, "instr-below"), speeds, frags,
+                               self.rng, instructions={"glibc": 150, "arena": 40, "bump": 50})
+        out, _ = run_targets(directory)
+        self.assertNotIn("ceiling", out)
+        self.assertRegex(out, r"\| arena \| -10\.0 \|")
+        self.assertRegex(out, r"Fewer than bump's \(a negative difference\) on [^:]*\(arena\): "
+                              r"where bump copies a growing realloc it is no floor\.")
 
     def test_two_runs_of_one_kind_are_refused(self):
         speeds = {"glibc": [1] * 4, "arena": [1.5] * 4}
