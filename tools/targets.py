@@ -18,7 +18,11 @@ it is met. A target whose run is not among DIR is listed as not measured.
 Ratios are between medians over the repetitions of one run (allocators
 measured side by side), as in report.py; each geometric mean of them has a
 95% bootstrap interval beside it, which says when a verdict is within the
-run's noise. Exit 0 whatever the verdicts; 2 on bad input.
+run's noise; a figure with one repetition on a side gets no interval (it
+would read as certain). A replay cut short (--max-ops, as ./bench.sh --quick
+runs it) cannot decide the replay targets, which are defined on whole traces:
+the output says so first, and marks their verdicts indicative only, counted
+neither met nor missed. Exit 0 whatever the verdicts; 2 on bad input.
 
 Python 3 standard library.
 """
@@ -26,6 +30,7 @@ Python 3 standard library.
 import argparse
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -112,9 +117,17 @@ class Figures:
         """", 95% interval LOW-HIGH" for the geometric mean of the ratios over
         traces (bootstrap_geomean_interval), with ", the bound inside it" when
         the run cannot tell the target's verdict from noise: another run's
-        repetitions could as well have landed on the other side."""
-        found = bootstrap_geomean_interval(
-            [(self.values[(t, allocator)], self.values[(t, baseline)]) for t in traces], INTERVAL_LEVEL)
+        repetitions could as well have landed on the other side. A side with
+        one repetition has nothing to redraw: the interval came out as the
+        figure itself (a --quick run's frag_rss: "1.07x, 95% interval
+        1.07-1.07"), as if it were certain. Then none is shown."""
+        groups = [(self.values[(t, allocator)], self.values[(t, baseline)]) for t in traces]
+        single = sum(1 for group in groups if min(len(side) for side in group) < 2)
+        if single == len(groups):
+            return ", one repetition: no interval"
+        if single:
+            return ", one repetition on %d of %d traces: no interval" % (single, len(groups))
+        found = bootstrap_geomean_interval(groups, INTERVAL_LEVEL)
         if found is None:
             return ""
         low, high = found
@@ -141,12 +154,45 @@ def recorded(trace):
     return not trace.startswith("gen-")
 
 
+def replayed_ops(table):
+    """The ops each trace was cut to (--max-ops=N; ./bench.sh --quick replays
+    20000), from the `max_ops` fact bench_replay writes or the command line;
+    None when the traces were replayed whole."""
+    text = table.facts.get("max_ops")
+    if text is None:
+        found = re.search(r"--max-ops[= ](\d+)", table.facts.get("command", ""))
+        text = found.group(1) if found else None
+    return int(text) if text and text.isdigit() and int(text) > 0 else None
+
+
+def cut_short_note(tables):
+    """What a reader must see first when a replay was cut short: the targets
+    are defined on whole traces, so such a run cannot decide them."""
+    ops = replayed_ops(tables["replay"]) if tables.get("replay") is not None else None
+    if ops is None:
+        return []
+    return ["**The replay run cannot decide the replay targets**: it replayed only the first "
+            "%d ops of each trace (`--max-ops=%d`; `./bench.sh --quick` does so), and the "
+            "targets are defined on whole traces. Its verdicts below are marked *%s*: run "
+            "`./bench.sh` for them." % (ops, ops, indicative_text(ops)), ""]
+
+
+def indicative_text(ops):
+    return "indicative only (first %d ops)" % ops
+
+
 class Targets:
     def __init__(self):
         self.rows = []
+        # Set while targets of a cut-short replay are added: their verdicts
+        # are marked, and not counted as met or missed.
+        self.indicative = None
 
     def add(self, issue, target, measured, met):
-        self.rows.append(["#%d" % issue, target, measured, "met" if met else "**missed**"])
+        verdict = "met" if met else "**missed**"
+        if self.indicative:
+            verdict = "%s: %s" % (self.indicative, "met" if met else "missed")
+        self.rows.append(["#%d" % issue, target, measured, verdict])
 
     def missing(self, issue, target, why):
         self.rows.append(["#%d" % issue, target, why, "not measured"])
@@ -493,9 +539,12 @@ def build(tables, floor_mib=DEFAULT_FLOOR_MIB):
     out = Targets()
     replay = tables.get("replay")
     if replay is not None:
+        ops = replayed_ops(replay)
+        out.indicative = indicative_text(ops) if ops else None
         bench_suite_targets(out, replay)
         replay_targets(out, replay, "arena", 7)
         replay_targets(out, replay, "arena-malloc", 7, slack_pct=5)
+        out.indicative = None
     else:
         out.missing(7, "replay targets", "no default replay run given")
     if tables.get("micro") is not None:
@@ -522,9 +571,14 @@ def markdown(tables, floor_mib=DEFAULT_FLOOR_MIB, measured_only=False, built=Non
         targets.rows = [r for r in targets.rows if r[3] != "not measured"]
     sources = ["- %s: `%s`" % (role, t.facts.get("command", t.path)) for role, t in tables.items()]
     met = sum(1 for r in targets.rows if r[3] == "met")
-    measured = sum(1 for r in targets.rows if r[3] != "not measured")
+    indicative = sum(1 for r in targets.rows if r[3].startswith("indicative only"))
+    measured = sum(1 for r in targets.rows if r[3] != "not measured") - indicative
+    counted = "%d of %d measured targets met" % (met, measured)
+    if indicative:
+        counted = ("%s; %d more indicative only, not decided" % (counted, indicative) if measured
+                   else "No target decided: %d indicative only" % indicative)
     return "\n".join(
-        ["%d of %d measured targets met. Made from:" % (met, measured), ""] + sources + [""]
+        cut_short_note(tables) + ["%s. Made from:" % counted, ""] + sources + [""]
         + [render(["issue", "target", "measured", "verdict"], targets.rows, "markdown"), ""]
         + ([INTERVAL_NOTE, ""] if any("% interval " in r[2] for r in targets.rows) else [])
         + extra)

@@ -264,6 +264,56 @@ class ReplayTargets(unittest.TestCase):
         self.assertFalse(targets.at_default_config(dict(arena, huge_pages_from="never")))
 
 
+class QuickRun(unittest.TestCase):
+    """./bench.sh --quick: the first 20000 ops of each trace, throughput in 2
+    repetitions and memory in the first. targets.py handed down met and missed
+    on it, and showed frag_rss's "1.07x, 95% interval 1.07-1.07"."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def quick_dir(self, facts):
+        configs = [(trace, allocator, 16 if allocator == "arena" else 0, 1, mops, frag)
+                   for trace in RECORDED + GENERATED
+                   for allocator, mops, frag in (("glibc", 10, 1.0), ("arena", 25, 1.07))]
+        rows = crafted.replay_rows(configs, 2, random.Random(8))
+        for row in rows:
+            if row[4] == 1:              # the memory pass ran in repetition 1 alone
+                row[9:11] = ["", ""]
+        directory = os.path.join(self.tmp.name, "quick-%d" % len(os.listdir(self.tmp.name)))
+        os.makedirs(directory)
+        crafted.write_csv(os.path.join(directory, "replay.csv"), crafted.REPLAY_HEADER, rows,
+                          dict(crafted.MACHINE, **facts))
+        return directory
+
+    def test_cut_short_verdicts_are_indicative_only(self):
+        command = ("build/bin/bench_replay --repetitions=2 --max-ops=20000 "
+                   "--passes=throughput,memory --memory-repetitions=1")
+        for facts in ({"command": command, "max_ops": "20000"}, {"command": command}):
+            out, rows = run_targets(self.quick_dir(facts))
+            body = out.split("\n\n", 2)[2]     # after the title and "Made by"
+            self.assertTrue(body.startswith(
+                "**The replay run cannot decide the replay targets**: it replayed only the "
+                "first 20000 ops of each trace"), body)
+            self.assertIn("No target decided: 6 indicative only. Made from:", out)
+            # Throughput in 2 repetitions: an interval; frag_rss in one: none.
+            measured, verdict = find(rows, "`arena` throughput, geometric mean over 4")
+            self.assertRegex(measured, r"^2\.\d\dx, 95% interval 2\.\d\d-2\.\d\d$")
+            self.assertEqual(verdict, "indicative only (first 20000 ops): met")
+            self.assertEqual(find(rows, "`arena` frag_rss, geometric mean of the ratio"),
+                             ("1.07x, one repetition: no interval",
+                              "indicative only (first 20000 ops): missed"))
+            self.assertNotIn("**missed**", out)
+            self.assertNotIn("| met |", out)
+
+    def test_a_whole_run_is_decided(self):
+        out, rows = run_targets(self.quick_dir({"command": "build/bin/bench_replay"}))
+        self.assertNotIn("cannot decide", out)
+        self.assertEqual(find(rows, "`arena` frag_rss, geometric mean of the ratio"),
+                         ("1.07x, one repetition: no interval", "**missed**"))
+
+
 class OtherRuns(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
