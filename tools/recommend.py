@@ -22,6 +22,9 @@ Each choice comes with the spread of its figures across repetitions
 on the other traces alone and how much it loses on the left-out trace
 (regret = 1 - its score there / the best score there). The overall choice is stable when every
 leave-one-out choice is the same.
+An allocator measured in one configuration alone has nothing to choose
+between: it is left out with a warning, and when no allocator ran two or more
+(a default or --quick replay: block 16 alone) it is an error, exit 2.
 
 Python 3 standard library only.
 """
@@ -338,17 +341,27 @@ def main(argv=None):
     if not allocators:
         parser.error("no rows of %s in %s" % (", ".join(args.allocators or POLICY_ALLOCATORS),
                                              table.path))
+    # One configuration is no choice: a default or --quick replay runs arena
+    # at block 16 alone, and its "stable choice (block 16)", exit 0, read as
+    # a recommendation. Such an allocator is left out, with a warning when
+    # another was swept; with none swept there is nothing to recommend.
+    single = {}
     for allocator in allocators:
         configs = {config_of(r) for r in table.rows if r["allocator"] == allocator}
         if len(configs) == 1:
             (config,) = configs
-            print("warning: %s measured %s in one configuration alone (%s): nothing to choose "
-                  "between; ./bench.sh sweep measures several"
-                  % (table.path, allocator,
-                     config_name(config, config[1] is not None, config[2] is not None)),
-                  file=sys.stderr)
+            single[allocator] = config_name(config, config[1] is not None,
+                                            config[2] is not None).replace("block ", "block size ", 1)
+    if len(single) == len(allocators):
+        names = set(single.values())
+        parser.error("no block-size sweep in %s (%s): run ./bench.sh sweep" % (
+            " ".join(args.sweep), "only %s was run" % names.pop() if len(names) == 1 else
+            "one configuration each: %s" % "; ".join("%s %s" % item for item in single.items())))
+    for allocator, name in single.items():
+        print("warning: %s measured %s in one configuration alone (%s): nothing to choose "
+              "between; left out" % (table.path, allocator, name), file=sys.stderr)
     outputs = [render_recommendation(recommend(table, a, args.goal), args.format)
-               for a in allocators]
+               for a in allocators if a not in single]
     sys.stdout.write("\n".join(outputs))
     return 0
 

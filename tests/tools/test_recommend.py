@@ -163,16 +163,39 @@ class LeaveOneOut(unittest.TestCase):
         # than present block 16 as the best of one.
         configs = [(trace, allocator, 16 if allocator == "arena" else 0, 1, 10.0, 1.2)
                    for trace in ("a", "b") for allocator in ("arena", "glibc")]
-        path = crafted.write_csv(os.path.join(self.directory.name, "replay.csv"),
-                                 crafted.REPLAY_HEADER,
+        run_dir = os.path.join(self.directory.name, "default-run")
+        os.makedirs(run_dir)
+        path = crafted.write_csv(os.path.join(run_dir, "replay.csv"), crafted.REPLAY_HEADER,
                                  crafted.replay_rows(configs, 3, random.Random(1), 0, 0))
-        result = crafted.run_tool("recommend.py", path)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(result.stderr, "warning: %s measured arena in one configuration alone "
-                         "(block 16): nothing to choose between; ./bench.sh sweep measures "
-                         "several\n" % path)
+        # It printed a full table and "stable: ... (block 16)" and exited 0,
+        # with a warning on stderr alone.
+        for given in (path, run_dir):
+            result = crafted.run_tool("recommend.py", given)
+            self.assertEqual(result.returncode, 2, result.stdout)
+            self.assertEqual(result.stdout, "")
+            self.assertTrue(result.stderr.endswith(
+                "recommend.py: error: no block-size sweep in %s (only block size 16 was run): "
+                "run ./bench.sh sweep\n" % given), result.stderr)
         swept = crafted.run_tool("recommend.py", self.path)
         self.assertEqual(swept.stderr, "")
+
+    def test_an_allocator_of_one_configuration_beside_a_sweep_is_left_out(self):
+        configs = [(trace, allocator, block, 1, 10.0 + block / 100, 1.2)
+                   for trace in ("a", "b") for allocator, blocks in (("arena", (16, 64)),
+                                                                   ("seed", (32,)))
+                   for block in blocks]
+        path = crafted.write_csv(os.path.join(self.directory.name, "mixed.csv"),
+                                 crafted.REPLAY_HEADER,
+                                 crafted.replay_rows(configs, 3, random.Random(1), 0, 0))
+        result = crafted.run_tool("recommend.py", path, "--goal", "speed")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("overall: block 64", result.stdout)
+        self.assertNotIn("seed, goal", result.stdout)
+        self.assertEqual(result.stderr, "warning: %s measured seed in one configuration alone "
+                         "(block size 32): nothing to choose between; left out\n" % path)
+        only_seed = crafted.run_tool("recommend.py", path, "--allocators", "seed")
+        self.assertEqual(only_seed.returncode, 2)
+        self.assertIn("(only block size 32 was run)", only_seed.stderr)
 
     def test_bad_input(self):
         self.assertEqual(crafted.run_tool("recommend.py", self.path, "--goal", "fast").returncode,
