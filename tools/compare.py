@@ -529,7 +529,7 @@ def parse_arguments(argv):
                              "rise of 10.5%%: both count as 10.5%%)")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="output format (default: %(default)s)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.baseline and len(args.files) != 1:
         parser.error("--baseline takes one RUN.csv")
     if not args.baseline and len(args.files) != 2:

@@ -327,7 +327,7 @@ def main(argv=None):
     parser.add_argument("--traces", type=resultcsv.comma_list, metavar="A,B",
                         help="only these traces")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     run = resultcsv.read_run_or_exit(args.sweep, PROGRAM)
     table = run.sweep_table() or run.replay
     if table is None:

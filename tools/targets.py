@@ -593,7 +593,7 @@ def main(argv=None):
     parser.add_argument("-o", "--output", metavar="FILE", help="write markdown here, not stdout")
     parser.add_argument("--floor-mib", type=resultcsv.non_negative_number, default=DEFAULT_FLOOR_MIB, metavar="N",
                         help="the fixed floor of the phased teardown target (default: %(default)g)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     for directory in args.directories:
         if not os.path.isdir(directory):
             parser.error("%s is not a directory" % directory)

@@ -60,6 +60,17 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertAlmostEqual(float(geomean["change"]), 100 * (1.2 ** 0.5 - 1), delta=4)
         self.assertIn("2 slower", geomean["verdict"])
 
+    def test_options_between_the_two_files(self):
+        # compare.py A.csv --figures mops B.csv stopped at "unrecognized
+        # arguments: B.csv" (argparse's parse_args takes the files in one piece).
+        old = self.write_run("old.csv", self.configs())
+        new = self.write_run("new.csv", self.configs(arena_mops=12.0))
+        between, rows = self.compare(old, "--figures", "mops", new)
+        after, _ = self.compare(old, new, "--figures", "mops")
+        self.assertEqual(between.returncode, 0, between.stderr)
+        self.assertEqual(between.stdout, after.stdout)
+        self.assertEqual({figure for _, _, figure in rows}, {"mops"})
+
     def test_identical_distributions_are_the_same(self):
         rows = crafted.replay_rows(self.configs(), 9, self.rng)
         crafted.write_csv(self.path("old.csv"), crafted.REPLAY_HEADER, rows, crafted.MACHINE)

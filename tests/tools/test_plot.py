@@ -98,6 +98,15 @@ class PlotRun(crafted.RunDirTestCase):
         self.assertEqual(sorted(os.listdir(outdir)),
                          ["timeline-cpython.svg", "timeline-sqlite3.svg"])
 
+    def test_options_between_the_files(self):
+        # "unrecognized arguments" for the second file before.
+        outdir = os.path.join(self.directory.name, "two-files")
+        result = crafted.run_tool("plot.py", os.path.join(self.run_dir, "timeline.csv"),
+                                  "-o", outdir, "--traces", "cpython",
+                                  os.path.join(self.run_dir, "realprog.csv"), "--formats", "svg")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(os.listdir(outdir)), ["timeline-cpython.svg"])
+
     def test_an_output_directory_that_cannot_be_made_stops_it_in_one_line(self):
         outdir = os.path.join(self.run_dir, "replay.csv", "plots")
         result = crafted.run_tool("plot.py", self.run_dir, "-o", outdir)

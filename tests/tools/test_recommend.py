@@ -68,6 +68,16 @@ class CraftedSweep(unittest.TestCase):
         self.assertIn("**overall: block 256, region 4 MiB", only_arena.stdout)
         self.assertNotIn("seed", only_arena.stdout)
 
+    def test_options_between_the_files(self):
+        # Two files with --goal between them: "unrecognized arguments" before.
+        replay = crafted.write_csv(
+            os.path.join(self.directory.name, "replay.csv"), crafted.REPLAY_HEADER,
+            crafted.replay_rows([("cpython", "glibc", 0, 1, 10.0, 1.2)], 3, random.Random(1)))
+        between = crafted.run_tool("recommend.py", self.path, "--goal", "memory", replay)
+        self.assertEqual(between.returncode, 0, between.stderr)
+        self.assertEqual(between.stdout,
+                         crafted.run_tool("recommend.py", self.path, "--goal", "memory").stdout)
+
 
 class HugePagesSweep(unittest.TestCase):
     """arena at the policy's own huge-pages threshold, 16 MiB (the fastest) and

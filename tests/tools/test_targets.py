@@ -560,6 +560,17 @@ class Output(unittest.TestCase):
         with open(output) as handle:
             self.assertIn("# Targets", handle.read())
 
+    def test_options_between_the_directories(self):
+        # targets.py RUN -o FILE REALPROG: "unrecognized arguments: REALPROG" before.
+        rows = [["sqlite3", allocator, 0, 1, repetition, "1.0", int(50 * MIB), "1.0", "0.1",
+                 1000, 1] for allocator in ("glibc", "arena-malloc") for repetition in range(3)]
+        realprog = realprog_dir(os.path.join(self.tmp.name, "realprog"), rows)
+        output = os.path.join(self.tmp.name, "both.md")
+        result = crafted.run_tool("targets.py", self.run, "-o", output, realprog)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as handle:
+            self.assertIn("- realprog: `./bench.sh realprog`", handle.read())
+
     def test_an_unwritable_output_stops_it_in_one_line(self):
         under_a_file = os.path.join(self.run, "replay.csv", "t.md")
         for output, reason in ((os.path.join(self.tmp.name, "no", "such", "t.md"),
