@@ -197,15 +197,31 @@ static bool read_file(const std::string &path, std::string *text) {
 }
 
 // Google Benchmark's JSON reporter writes {"context": {...}, "benchmarks": [
-// {...}, ... ]} with the array last; the entries are taken as text.
+// {...}, ... ]} with the array last; the entries are taken as text. It writes
+// as the runs end, so the file of a child that died while it ran (a crash in a
+// benchmark) is cut short, without the closing "]}": its entries are the whole
+// ones it has, up to the last closing brace at the entries' indent (none when
+// it ends before the array). Such a file once stopped the run, every other
+// child's rows with it, as "not Google Benchmark JSON". False for a whole file
+// that is not Google Benchmark JSON.
 static bool benchmark_entries(const std::string &text, size_t *begin, size_t *end) {
-    size_t key = text.find("\"benchmarks\"");
-    if (key == std::string::npos) return false;
-    size_t open = text.find('[', key);
-    size_t close = text.rfind(']');
-    if (open == std::string::npos || close == std::string::npos || close < open) return false;
+    const size_t npos = std::string::npos;
+    const size_t brace = text.find_last_not_of(" \t\r\n");
+    const size_t bracket = brace == npos || brace == 0 ? npos : text.find_last_not_of(" \t\r\n", brace - 1);
+    const bool whole = bracket != npos && text[brace] == '}' && text[bracket] == ']';
+    const size_t key = text.find("\"benchmarks\"");
+    const size_t open = key == npos ? npos : text.find('[', key);
+    if (open == npos || (whole && bracket < open)) {
+        *begin = *end = 0;
+        return !whole;
+    }
     *begin = open + 1;
-    *end = close;
+    if (whole) {
+        *end = bracket;
+    } else {
+        const size_t last = text.rfind("\n    }");
+        *end = last == npos || last < open ? open + 1 : last + 6;
+    }
     return true;
 }
 
@@ -219,7 +235,7 @@ bool merge_benchmark_json(const std::vector<std::string> &inputs, std::string *m
             *error = path + ": not Google Benchmark JSON";
             return false;
         }
-        if (head.empty()) head = text.substr(0, begin);
+        if (head.empty() && begin > 0) head = text.substr(0, begin);
         std::string part = text.substr(begin, end - begin);
         size_t first = part.find_first_not_of(" \t\r\n"), last = part.find_last_not_of(" \t\r\n");
         if (first == std::string::npos) continue;

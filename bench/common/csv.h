@@ -76,8 +76,8 @@ std::string json_output(const std::string &csv_path, const std::string &json_pat
 bool outputs_writable(const std::vector<std::string> &paths, std::string *error);
 
 // Joins Google Benchmark JSON files (one per child) into one (*merged): the
-// context of the first, the "benchmarks" entries of all in order. False with
-// *error set.
+// context of the first, the "benchmarks" entries of all in order (of a file cut
+// short by a child that died, its whole entries). False with *error set.
 bool merge_benchmark_json(const std::vector<std::string> &inputs, std::string *merged, std::string *error);
 
 }  // namespace bench

@@ -1,7 +1,8 @@
 // Tests of the replay engine (bench/replay): images, bump sizing, and that the
 // check pass catches what it is there to catch, with allocators made to fail;
-// of the child processes every driver measures in (bench/common/child); and of
-// what the parent tells a replay child of its huge-pages threshold.
+// of the child processes every driver measures in (bench/common/child); of
+// what the parent tells a replay child of its huge-pages threshold; and of how
+// the children's Google Benchmark JSON files are joined (bench/common/csv).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -22,6 +23,7 @@
 
 #include "allocator.h"
 #include "child.h"
+#include "csv.h"
 #include "bump.h"
 #include "cli.h"
 #include "replay_child.h"
@@ -477,6 +479,45 @@ TEST(ChildProcess, ResultsArriveWhenThePipesWriteEndIsAlreadyFd3) {
     EXPECT_TRUE(r.succeeded()) << r.status();
     EXPECT_EQ(bench::result_value(bench::parse_result_lines(r.results), "key"), "value");
     EXPECT_EQ(fcntl(3, F_GETFD), -1) << "the parent's end of the pipe was left open";
+}
+
+// A child that died while it ran (a crash in a benchmark, or a replay child
+// killed) leaves its JSON file cut short: the context and the entries of the
+// runs it finished, the last perhaps in part, no closing "]}". The run goes on
+// with every other child's entries and that child's whole ones; it stopped,
+// writing nothing at all, as "not Google Benchmark JSON".
+TEST(BenchmarkJson, AFileCutShortGivesItsWholeEntries) {
+    const std::string head = "{\n  \"context\": {\n    \"caches\": [\n      {\n        \"level\": 1\n      }\n    ]\n"
+                             "  },\n  \"benchmarks\": [\n";
+    auto entry = [](const std::string &name) {
+        return "    {\n      \"name\": \"" + name + "\",\n      \"ops\": 2.0e+00\n    }";
+    };
+    auto write = [](const std::string &path, const std::string &text) {
+        std::ofstream(path, std::ios::binary) << text;
+        return path;
+    };
+    const std::vector<std::string> files = {
+        write(temp_path("whole.json"), head + entry("a") + ",\n" + entry("b") + "\n  ]\n}\n"),
+        write(temp_path("cut.json"), head + entry("c") + ",\n" + entry("d") + ",\n    {\n      \"name\": \"e\",\n      \"ops\""),
+        write(temp_path("cut-after-entry.json"), head + entry("f")),
+        write(temp_path("cut-in-context.json"), "{\n  \"context\": {\n    \"caches\": ["),
+        write(temp_path("empty.json"), ""),
+    };
+    std::string merged, error;
+    const bool ok = bench::merge_benchmark_json(files, &merged, &error);
+    for (const auto &file : files) unlink(file.c_str());
+    ASSERT_TRUE(ok) << error;
+    EXPECT_EQ(merged, head.substr(0, head.size() - 1) + "\n" + entry("a") + ",\n" + entry("b") + ",\n" + entry("c") +
+                          ",\n" + entry("d") + ",\n" + entry("f") + "\n  ]\n}\n");
+}
+
+TEST(BenchmarkJson, AWholeFileThatIsNotGoogleBenchmarkJsonIsAnError) {
+    const std::string path = temp_path("other.json");
+    std::ofstream(path, std::ios::binary) << "{\"rows\": [1, 2]}\n";
+    std::string merged, error;
+    EXPECT_FALSE(bench::merge_benchmark_json({path}, &merged, &error));
+    unlink(path.c_str());
+    EXPECT_EQ(error, path + ": not Google Benchmark JSON");
 }
 
 }  // namespace
