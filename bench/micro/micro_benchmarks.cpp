@@ -134,16 +134,29 @@ void release(benchmark::State &state, bool reset) {
     tear_down(state, kBatch + (reset ? 1 : kBatch));
 }
 
+// The allocator thread 0 made, for a threaded benchmark: read in the loop,
+// after its start barrier. Null (the benchmark skipped) when thread 0 could not
+// make it: it skipped the benchmark and returned above its loop, and the other
+// threads, which the barrier let go without it, called through a null pointer
+// (threads_local) or waited for ever for blocks no producer would make
+// (producer_consumer).
+Allocator *shared_allocator(benchmark::State &state) {
+    Allocator *a = g_allocator.get();
+    if (!a) state.SkipWithError("no allocator: thread 0 could not make it");
+    return a;
+}
+
 // malloc/free pairs on every thread with some work on the block in between.
 void threads_local(benchmark::State &state, size_t size) {
     if (!set_up(state)) return;
     for (auto _ : state) {
-        Allocator &a = *g_allocator;  // read after the loop's start barrier: thread 0 made it
-        auto *p = static_cast<unsigned char *>(a.malloc(size));
+        Allocator *a = shared_allocator(state);
+        if (!a) break;
+        auto *p = static_cast<unsigned char *>(a->malloc(size));
         if (p)
             for (size_t i = 0; i < size; i += 16) p[i] = static_cast<unsigned char>(i);
         benchmark::DoNotOptimize(p);
-        a.free(p, size);
+        a->free(p, size);
     }
     tear_down(state, 2);
 }
@@ -181,15 +194,16 @@ void producer_consumer(benchmark::State &state, size_t size) {
     if (!set_up(state)) return;
     const bool producer = state.thread_index() == 0;
     for (auto _ : state) {
-        Allocator &a = *g_allocator;  // read after the loop's start barrier: thread 0 made it
+        Allocator *a = shared_allocator(state);
+        if (!a) break;
         if (producer) {
-            void *p = a.malloc(size);
+            void *p = a->malloc(size);
             use(p);
             while (!g_ring.push(p)) sched_yield();
         } else {
             void *p;
             while (!g_ring.pop(&p)) sched_yield();
-            a.free(p, size);
+            a->free(p, size);
         }
     }
     tear_down(state, 1);
