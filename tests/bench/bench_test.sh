@@ -834,6 +834,20 @@ budget)
     [ "$(cat "$dir/none.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/none.csv")"
     [ ! -e "$dir/none.json" ] && [ ! -e "$dir/t.csv" ] || fail "JSON or timeline written"
     ;;
+realprog_failed_runs)
+    # A run that failed (here prodcons under a tcmalloc held to 1 MiB, out of
+    # memory at once) keeps its figures in the CSV beside output_ok 0, but not
+    # in the summary table, where its early end read as a gain over glibc.
+    "$bin/bench_realprog" --allocators=tcmalloc --programs=prodcons --repetitions=1 >"$dir/out" 2>"$dir/err" ||
+        { echo "tcmalloc is not usable here: skipped"; exit 77; }
+    expect 1 env TCMALLOC_HEAP_LIMIT_MB=1 "$bin/bench_realprog" --allocators=glibc,tcmalloc --programs=prodcons \
+        --repetitions=1 --csv="$dir/p.csv"
+    contains err "FAILED: prodcons under tcmalloc"
+    [ "$(grep -v '^#' "$dir/p.csv" | awk -F, '$2 == "tcmalloc" { print $11 }')" = 0 ] || fail "output_ok: $(cat "$dir/p.csv")"
+    grep -Eq '^prodcons t=2 +tcmalloc +- ' "$dir/out" || fail "a failed run's figures in the table: $(cat "$dir/out")"
+    grep -Eq '^ +tcmalloc +wall s - +max RSS -$' "$dir/out" || fail "a failed run in the mean: $(cat "$dir/out")"
+    grep -Eq '^prodcons t=2 +glibc +[0-9.]+ ' "$dir/out" || fail "no glibc figures: $(cat "$dir/out")"
+    ;;
 realprog_none_runs)
     # When no program runs under glibc nothing is measured: a failure, and the
     # CSV of an earlier run stays as it was.
