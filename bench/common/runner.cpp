@@ -55,6 +55,13 @@ ChildSpec child_for(const UsableAllocator &allocator, const std::vector<std::str
     spec.argv.push_back(self_executable());
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
     preload(allocator, &spec);
+    // Google Benchmark takes each of its flags from the environment too, where
+    // the facts do not show it: BENCHMARK_REPETITIONS=3 gave bench_micro three
+    // rows of one repetition for each benchmark, BENCHMARK_FILTER ran other
+    // benchmarks than its command says, and made bench_replay's child measure
+    // nothing (a row of 0 ns per op). A child takes the flags its driver passes.
+    for (char **e = environ; *e; ++e)
+        if (std::strncmp(*e, "BENCHMARK_", 10) == 0) spec.unset_env.emplace_back(*e, std::strcspn(*e, "="));
     spec.result_pipe = true;
     return spec;
 }

@@ -630,6 +630,11 @@ micro_filter)
     [ "$(cat "$dir/m.json")" = "earlier json" ] || fail "the JSON was overwritten: $(head -c 300 "$dir/m.json")"
     # a leading '-' is Google Benchmark's "all but": the rest is the expression
     expect 2 "$bin/bench_micro" --allocators=glibc '--benchmark_filter=-*' --csv="$dir/m.csv"
+    # Google Benchmark's flags in the environment (BENCHMARK_REPETITIONS ...)
+    # reach no child: the command and its facts say what ran
+    expect 0 env BENCHMARK_REPETITIONS=3 BENCHMARK_FILTER=calloc/16/ "$bin/bench_micro" --allocators=glibc \
+        --repetitions=1 --benchmark_min_time=0.001 --csv="$dir/e.csv"
+    [ "$(grep -c '^malloc_free/64,glibc,0,1,1,' "$dir/e.csv")" -eq 1 ] || fail "BENCHMARK_*: $(grep -v '^#' "$dir/e.csv" | head)"
     ;;
 warmup)
     # Before a trace's first measurement, --warmup replays (default 1) by its
@@ -868,6 +873,11 @@ command_environment)
         --allocators=glibc --repetitions=1 --passes=throughput --csv="$dir/r.csv"
     [ "$(head -1 "$dir/r.csv")" = "# command: ARENA_CHECKED=1 MALLOC_CONF=narenas:1 $replay --trace=$trace \
 --allocators=glibc --repetitions=1 --passes=throughput --csv=$dir/r.csv" ] || fail "command fact: $(head -1 "$dir/r.csv")"
+    # Google Benchmark's flags in the environment reach no child (bench_micro's: micro_filter)
+    expect 0 env BENCHMARK_FILTER=nothing BENCHMARK_REPETITIONS=3 "$replay" --trace="$trace" --allocators=glibc \
+        --repetitions=1 --passes=throughput --warmup=0 --csv="$dir/b.csv"
+    [ "$(column "$dir/b.csv" mops | grep -c '^[0-9]')" -eq 1 ] || fail "BENCHMARK_*: $(grep -v '^#' "$dir/b.csv")"
+    [ "$(grep -c '"name"' "$dir/b.json")" -eq 1 ] || fail "BENCHMARK_*: $(cat "$dir/b.json")"
     expect 0 env ARENA_SECURE=1 "$bin/bench_micro" --allocators=glibc --repetitions=1 --benchmark_min_time=0.001 \
         --benchmark_filter=malloc_free/64/ --csv="$dir/m.csv"
     head -1 "$dir/m.csv" | grep -q "^# command: ARENA_SECURE=1 $bin/bench_micro " || fail "micro: $(head -1 "$dir/m.csv")"
