@@ -119,7 +119,7 @@ public:
 };
 
 static int child_main(int argc, char **argv) {
-    // argv: bench_micro --child=NAME --block-size=N [--benchmark_*...]
+    // argv: bench_micro --child=NAME --block-size=N --repetition=R [--benchmark_*...]
     const std::string name = std::strchr(argv[1], '=') + 1;
     const bench::AllocatorInfo *info = bench::find_allocator(name);
     if (!info) {
@@ -127,18 +127,23 @@ static int child_main(int argc, char **argv) {
         return 1;
     }
     bench::AllocatorSettings settings;
+    std::string repetition = "1";
     std::vector<char *> gb_argv = {argv[0]};
     for (int i = 2; i < argc; i++) {
         if (std::strncmp(argv[i], "--block-size=", 13) == 0)
             settings.block_size = std::strtoull(argv[i] + 13, nullptr, 10);
+        else if (std::strncmp(argv[i], "--repetition=", 13) == 0)
+            repetition = argv[i] + 13;
         else
             gb_argv.push_back(argv[i]);
     }
     if (!info->has_block_size) settings.block_size = 0;
+    // In the JSON, where every child's runs have the same names: the CSV's allocator, block_size and repetition.
+    const std::string label = name + "/bs:" + std::to_string(settings.block_size) + "/rep:" + repetition;
     int gb_argc = static_cast<int>(gb_argv.size());
     gb_argv.push_back(nullptr);
     benchmark::Initialize(&gb_argc, gb_argv.data());
-    register_benchmarks(*info, settings);
+    register_benchmarks(*info, settings, label);
     ResultReporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
@@ -190,6 +195,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
             const std::string json = temp_dir + "/" + std::to_string(done) + ".json";
             std::vector<std::string> args = {std::string(kChildFlag) + "=" + a.info->name,
                                              "--block-size=" + std::to_string(options.block_size),
+                                             "--repetition=" + std::to_string(repetition),
                                              "--benchmark_out=" + json, "--benchmark_out_format=json"};
             args.insert(args.end(), options.benchmark_flags.begin(), options.benchmark_flags.end());
             const bench::ChildResult child = bench::run_child(bench::child_for(a, args));

@@ -23,6 +23,7 @@ namespace {
 
 const AllocatorInfo *g_info = nullptr;
 AllocatorSettings g_settings;
+std::string g_label;  // of every run
 std::unique_ptr<Allocator> g_allocator;  // the instance of the benchmark running now
 
 // Above the timed loop: a fresh allocator (thread safe when threads share it).
@@ -40,7 +41,9 @@ void tear_down(benchmark::State &state, uint64_t ops_per_iteration) {
     const int64_t ops = static_cast<int64_t>(state.iterations() * ops_per_iteration);
     state.SetItemsProcessed(ops);
     state.counters["ops"] = benchmark::Counter(static_cast<double>(ops));  // summed over threads
-    if (state.thread_index() == 0) g_allocator.reset();
+    if (state.thread_index() != 0) return;
+    if (!g_label.empty()) state.SetLabel(g_label);
+    g_allocator.reset();
 }
 
 // The block is used: its first byte written (and read back by the loop).
@@ -213,9 +216,10 @@ std::string size_name(size_t size) { return std::to_string(size); }
 
 }  // namespace
 
-void register_benchmarks(const AllocatorInfo &info, const AllocatorSettings &settings) {
+void register_benchmarks(const AllocatorInfo &info, const AllocatorSettings &settings, const std::string &label) {
     g_info = &info;
     g_settings = settings;
+    g_label = label;
     auto add = [](const std::string &name, auto function) {
         return benchmark::RegisterBenchmark(name.c_str(), function)->UseRealTime();
     };

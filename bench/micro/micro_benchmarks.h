@@ -4,11 +4,16 @@
 // pair with cross-thread frees).
 #pragma once
 
+#include <string>
+
 #include "allocator.h"
 
 namespace micro {
 
-// Registers every benchmark that `info` supports with Google Benchmark.
-void register_benchmarks(const bench::AllocatorInfo &info, const bench::AllocatorSettings &settings);
+// Registers every benchmark that `info` supports with Google Benchmark. Each
+// run is labelled `label` (the allocator and the repetition: the runs of
+// every child have the same names in the JSON the parent joins).
+void register_benchmarks(const bench::AllocatorInfo &info, const bench::AllocatorSettings &settings,
+                         const std::string &label = "");
 
 }  // namespace micro

@@ -601,6 +601,10 @@ micro_smoke)
     contains micro.csv "producer_consumer/64,arena,16,2,1,"
     lacks micro.csv "release_reset/1024,glibc"
     grep -q '"benchmarks"' "$dir/micro.json" || fail "no Google Benchmark JSON"
+    # every child's runs have the same names: the label says whose they are
+    [ "$(grep -c '"label": "arena/bs:16/rep:1"' "$dir/micro.json")" -eq "$(grep -c ',arena,' "$dir/micro.csv")" ] &&
+        [ "$(grep -c '"label": "glibc/bs:0/rep:1"' "$dir/micro.json")" -eq "$(grep -c ',glibc,' "$dir/micro.csv")" ] ||
+        fail "JSON labels: $(grep -c '"label"' "$dir/micro.json") of $(grep -vc '^#' "$dir/micro.csv") rows"
     # --block-size with a unit, as bench_replay's --block-sizes takes it
     expect 0 "$bin/bench_micro" --allocators=arena --block-size=1K --repetitions=1 --benchmark_min_time=0.001 \
         --benchmark_filter='malloc_free/64/' --csv="$dir/k.csv"
