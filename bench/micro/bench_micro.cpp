@@ -96,7 +96,8 @@ static Options parse_options(int argc, char **argv) {
 
 // ---- the child ------------------------------------------------------------------
 
-// Passes every finished run to the parent as one line: name, threads, ops, ops/s.
+// Passes every finished run to the parent as one line: name, threads, ops, ops/s;
+// or, for a run that failed, an error line: name, threads, why.
 class ResultReporter : public benchmark::BenchmarkReporter {
 public:
     bool ReportContext(const Context &) override { return true; }
@@ -106,7 +107,7 @@ public:
             std::string name = run.run_name.function_name;
             if (!run.run_name.args.empty()) name += "/" + run.run_name.args;
             if (run.error_occurred) {
-                bench::write_result("error", name + ": " + run.error_message);
+                bench::write_result("error", name + "\t" + std::to_string(run.threads) + "\t" + run.error_message);
                 continue;
             }
             const auto ops = run.counters.find("ops"), rate = run.counters.find("items_per_second");
@@ -203,14 +204,23 @@ static int run_everything(const Options &options, int argc, char **argv) {
             // (release_reset exists only where there is a reset).
             std::error_code no_file;
             if (std::filesystem::file_size(json, no_file) > 0 && !no_file) json_parts.push_back(json);
+            // Failures are facts too, as bench_replay's: failed.ALLOCATOR.BENCHMARK[.tN],
+            // and failed.ALLOCATOR.repN for a child that ended before its last benchmark.
+            const std::string failed_key = "failed." + a.info->name + ".";
+            const std::string in_repetition = "repetition " + std::to_string(repetition) + ": ";
+            std::string last_run;  // the benchmark the child reported last
             for (const auto &line : bench::parse_result_lines(child.results)) {
+                const std::vector<std::string> f = tab_fields(line.second);
+                if (f.size() < 3) continue;
+                const std::string run = f[0] + (f[1] != "1" ? " t=" + f[1] : "");
+                last_run = run;
                 if (line.first == "error") {
-                    std::fprintf(stderr, "FAILED: %s: %s\n", a.info->name.c_str(), line.second.c_str());
+                    const std::string why = line.second.substr(f[0].size() + f[1].size() + 2);
+                    std::fprintf(stderr, "FAILED: %s: %s: %s\n", a.info->name.c_str(), run.c_str(), why.c_str());
+                    bench::set_fact(&facts, failed_key + f[0] + (f[1] != "1" ? ".t" + f[1] : ""), in_repetition + why);
                     failed = true;
                 }
-                if (line.first != "row") continue;
-                const std::vector<std::string> f = tab_fields(line.second);
-                if (f.size() != 4) continue;
+                if (line.first != "row" || f.size() != 4) continue;
                 const double rate = std::strtod(f[3].c_str(), nullptr);
                 bench::CsvRow row;
                 row.set("trace", f[0]);
@@ -226,8 +236,11 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 rows.push_back(row);
             }
             if (!child.succeeded()) {
-                std::fprintf(stderr, "FAILED: %s, repetition %" PRIu64 ": the child process ended with %s\n",
-                             a.info->name.c_str(), repetition, child.status().c_str());
+                const std::string why = "the child process ended with " + child.status() +
+                                        (last_run.empty() ? "" : " after " + last_run) +
+                                        "; the benchmarks after that have no row in this repetition";
+                std::fprintf(stderr, "FAILED: %s, %s%s\n", a.info->name.c_str(), in_repetition.c_str(), why.c_str());
+                bench::set_fact(&facts, failed_key + "rep" + std::to_string(repetition), in_repetition + why);
                 failed = true;
             }
         }

@@ -610,6 +610,23 @@ micro_smoke)
         --benchmark_filter='malloc_free/64/' --csv="$dir/k.csv"
     contains k.csv "malloc_free/64,arena,1024,1,1,"
     ;;
+micro_failed)
+    # A child that dies (here Google Benchmark cannot start a benchmark's third
+    # thread: 1 GiB stacks in 1.5 GB of address space) fails the run, whose CSV
+    # and JSON still hold every row measured, and the CSV says what is missing.
+    (ulimit -s 1048576 && ulimit -v 1500000 &&
+        exec "$bin/bench_micro" --allocators=glibc,arena --repetitions=1 --benchmark_min_time=0.001 \
+            --benchmark_filter='malloc_free/64/|threads_local' --csv="$dir/m.csv") >"$dir/out" 2>"$dir/err"
+    status=$?
+    [ $status -eq 1 ] || fail "exit status $status: $(cat "$dir/err")"
+    for allocator in glibc arena; do
+        contains err "FAILED: $allocator, repetition 1: the child process ended with killed by signal 6 (Aborted) after threads_local/64 t=2"
+        contains m.csv "# failed.$allocator.rep1: repetition 1: the child process ended with killed by signal 6"
+        [ "$(grep -c "^threads_local/64,$allocator," "$dir/m.csv")" -eq 2 ] || fail "rows: $(cat "$dir/m.csv")"
+    done
+    python3 -c 'import json, sys; assert len(json.load(open(sys.argv[1]))["benchmarks"]) == 6' "$dir/m.json" ||
+        fail "JSON: $(cat "$dir/m.json")"
+    ;;
 micro_filter)
     # A filter that is no regular expression is a usage error before anything
     # runs; one that matches nothing fails; either way the CSV and JSON of an
