@@ -5,15 +5,16 @@
 #
 # Modes:
 #   replay        (the default) trace replay: every bundled trace (traces/*.trace.gz) under every
-#                 available allocator, 5 interleaved repetitions (4 to 8 minutes on
-#                 2 cores; 11 on a VM whose page faults cost 12 us each) -> replay.csv,
+#                 available allocator, 5 interleaved repetitions (6 to 9 minutes on
+#                 2 cores, a first build included; up to 13 on a busy VM) -> replay.csv,
 #                 replay.json, timeline.csv
 #   --quick       the same, shorter: the first 20000 ops of each trace, throughput in
 #                 2 repetitions and memory in the first, no latency pass and no
 #                 timeline; an allocator (not glibc) whose first replay of a trace
-#                 takes over 0.5 s is left out there (30 s to 50 s: 47 s on a 2.1 GHz
-#                 VM whose page faults cost 12 us each, where glibc's replays of
-#                 gen-large alone take 12 s)
+#                 takes over 0.5 s is left out there (30 s to 50 s after the build: 47 s
+#                 on a 2.1 GHz VM whose page faults cost 12 us each, where glibc's
+#                 replays of gen-large alone take 12 s); a smoke run: the targets are
+#                 set on whole traces, and python-threads runs on one thread there
 #   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
 #                 4M on the first 100000 ops of each trace, 3 repetitions, plus
 #                 tools/recommend.py's choice -> sweep.csv (5 to 9 minutes)
@@ -74,7 +75,7 @@ deps_require "${DEPS_BUILD[@]}" "${DEPS_COMPARATORS[@]}" "${DEPS_BENCH[@]}"
 started=$(date +%s)
 echo "== building Release (build/)" >&2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+cmake --build build -j"$(nproc)" --target benchmarks >/dev/null
 
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 suffix=""
