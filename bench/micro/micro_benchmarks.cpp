@@ -26,11 +26,13 @@ AllocatorSettings g_settings;
 std::string g_label;  // of every run
 std::unique_ptr<Allocator> g_allocator;  // the instance of the benchmark running now
 
-// Above the timed loop: a fresh allocator (thread safe when threads share it).
-bool set_up(benchmark::State &state) {
+// Above the timed loop: a fresh allocator, thread safe for a benchmark whose
+// threads share it (`shared`: at every thread count, so that the 1-thread run
+// of a scaling curve measures the allocator its 2- to 4-thread runs do).
+bool set_up(benchmark::State &state, bool shared = false) {
     if (state.thread_index() != 0) return true;
     AllocatorSettings settings = g_settings;
-    settings.threaded = state.threads() > 1;
+    settings.threaded = shared;
     std::string error;
     g_allocator = g_info->create(settings, &error);
     if (!g_allocator) state.SkipWithError(error.c_str());
@@ -47,9 +49,16 @@ void tear_down(benchmark::State &state, uint64_t ops_per_iteration) {
 }
 
 // The block is used: its first byte written (and read back by the loop).
-inline void use(void *p) {
-    if (p) *static_cast<volatile char *>(p) = 1;
+// False, the benchmark skipped, when the allocator returned NULL: a failed
+// call is not a fast one, and was timed as one.
+inline bool used(benchmark::State &state, void *p) {
+    if (!p) {
+        state.SkipWithError("the allocator returned NULL");
+        return false;
+    }
+    *static_cast<volatile char *>(p) = 1;
     benchmark::DoNotOptimize(p);
+    return true;
 }
 
 void malloc_free(benchmark::State &state, size_t size) {
@@ -57,7 +66,7 @@ void malloc_free(benchmark::State &state, size_t size) {
     Allocator &a = *g_allocator;
     for (auto _ : state) {
         void *p = a.malloc(size);
-        use(p);
+        if (!used(state, p)) break;
         a.free(p, size);
     }
     tear_down(state, 2);
@@ -68,7 +77,7 @@ void calloc_free(benchmark::State &state, size_t size) {
     Allocator &a = *g_allocator;
     for (auto _ : state) {
         void *p = a.calloc(1, size);
-        use(p);
+        if (!used(state, p)) break;
         a.free(p, size);
     }
     tear_down(state, 2);
@@ -87,11 +96,10 @@ void batch(benchmark::State &state, size_t size, Order order) {
     std::vector<size_t> free_order(kBatch);
     for (size_t i = 0; i < kBatch; i++) free_order[i] = order == Order::Lifo ? kBatch - 1 - i : i;
     if (order == Order::Random) std::shuffle(free_order.begin(), free_order.end(), std::mt19937_64(42));
+    bool ok = true;
     for (auto _ : state) {
-        for (size_t i = 0; i < kBatch; i++) {
-            blocks[i] = a.malloc(size);
-            use(blocks[i]);
-        }
+        for (size_t i = 0; i < kBatch && ok; i++) ok = used(state, blocks[i] = a.malloc(size));
+        if (!ok) break;
         for (size_t i : free_order) a.free(blocks[i], size);
     }
     tear_down(state, 2 * kBatch);
@@ -106,13 +114,14 @@ void realloc_growth(benchmark::State &state, bool geometric, size_t limit) {
     for (auto _ : state) {
         size_t size = 16;
         void *p = a.malloc(size);
-        use(p);
-        while (size < limit) {
+        bool ok = used(state, p);
+        while (ok && size < limit) {
             const size_t grown = geometric ? size + size / 2 : size + 16;
             p = a.realloc(p, size, grown);
-            use(p);
+            ok = used(state, p);
             size = grown;
         }
+        if (!ok) break;
         a.free(p, size);
     }
     tear_down(state, steps + 2);
@@ -124,11 +133,10 @@ void release(benchmark::State &state, bool reset) {
     Allocator &a = *g_allocator;
     constexpr size_t kSize = 64;
     std::vector<void *> blocks(kBatch);
+    bool ok = true;
     for (auto _ : state) {
-        for (auto &p : blocks) {
-            p = a.malloc(kSize);
-            use(p);
-        }
+        for (size_t i = 0; i < kBatch && ok; i++) ok = used(state, blocks[i] = a.malloc(kSize));
+        if (!ok) break;
         if (reset)
             a.reset();
         else
@@ -151,13 +159,13 @@ Allocator *shared_allocator(benchmark::State &state) {
 
 // malloc/free pairs on every thread with some work on the block in between.
 void threads_local(benchmark::State &state, size_t size) {
-    if (!set_up(state)) return;
+    if (!set_up(state, true)) return;
     for (auto _ : state) {
         Allocator *a = shared_allocator(state);
         if (!a) break;
         auto *p = static_cast<unsigned char *>(a->malloc(size));
-        if (p)
-            for (size_t i = 0; i < size; i += 16) p[i] = static_cast<unsigned char>(i);
+        if (!used(state, p)) break;
+        for (size_t i = 0; i < size; i += 16) p[i] = static_cast<unsigned char>(i);
         benchmark::DoNotOptimize(p);
         a->free(p, size);
     }
@@ -190,22 +198,34 @@ private:
 };
 
 PointerRing g_ring;
+// The producer met a NULL and stopped: the consumer, which would wait for
+// ever for the blocks still to come, stops once it has freed those handed over.
+std::atomic<bool> g_producer_stopped{false};
 
 // Thread 0 allocates and hands blocks over, thread 1 frees them: every free
 // is a cross-thread free. Both run the same number of iterations.
 void producer_consumer(benchmark::State &state, size_t size) {
-    if (!set_up(state)) return;
+    if (!set_up(state, true)) return;
     const bool producer = state.thread_index() == 0;
+    if (producer) g_producer_stopped.store(false, std::memory_order_relaxed);  // before the start barrier
     for (auto _ : state) {
         Allocator *a = shared_allocator(state);
         if (!a) break;
         if (producer) {
             void *p = a->malloc(size);
-            use(p);
+            if (!used(state, p)) {
+                g_producer_stopped.store(true, std::memory_order_release);
+                break;
+            }
             while (!g_ring.push(p)) sched_yield();
         } else {
             void *p;
-            while (!g_ring.pop(&p)) sched_yield();
+            bool got;
+            while (!(got = g_ring.pop(&p)) && !g_producer_stopped.load(std::memory_order_acquire)) sched_yield();
+            if (!got && !(got = g_ring.pop(&p))) {  // the producer stopped: nothing more will come
+                state.SkipWithError("the producer stopped");
+                break;
+            }
             a->free(p, size);
         }
     }

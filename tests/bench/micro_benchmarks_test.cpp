@@ -42,6 +42,7 @@ TEST(MicroBenchmarks, AThreadedBenchmarkWhoseAllocatorCannotBeMadeIsSkipped) {
         *error = "refused";
         return std::unique_ptr<bench::Allocator>();
     };
+    benchmark::ClearRegisteredBenchmarks();
     micro::register_benchmarks(refusing, bench::AllocatorSettings{});
     std::vector<const char *> args = {"micro_benchmarks_test", "--benchmark_filter=threads_local|producer_consumer",
                                       "--benchmark_min_time=0.001"};
@@ -54,6 +55,47 @@ TEST(MicroBenchmarks, AThreadedBenchmarkWhoseAllocatorCannotBeMadeIsSkipped) {
     for (const auto &run : runs.seen) {
         EXPECT_TRUE(run.error) << run.name;
         EXPECT_EQ(run.message, "refused") << run.name;
+    }
+    EXPECT_EQ(runs.seen.back().name, "producer_consumer/64/real_time/threads:2");
+}
+
+// Every call returns NULL, as an allocator out of memory does.
+class Empty : public bench::Allocator {
+public:
+    void *malloc(size_t) override { return nullptr; }
+    void *calloc(size_t, size_t) override { return nullptr; }
+    void *memalign(size_t, size_t) override { return nullptr; }
+    void *realloc(void *, size_t, size_t) override { return nullptr; }
+    void free(void *, size_t) override {}
+    bool reset() override { return true; }
+};
+
+// A NULL from the allocator skips the benchmark with an error: the loops timed
+// it as a call that worked, and an allocator out of memory came out fast. The
+// producer/consumer pair's consumer stops too, where it would have waited for
+// ever for the blocks the producer no longer made.
+TEST(MicroBenchmarks, AnAllocatorThatReturnsNullFailsEveryBenchmark) {
+    bench::AllocatorInfo empty;
+    empty.name = "empty";
+    empty.kind = bench::AllocatorKind::Explicit;
+    empty.thread_safe = true;
+    empty.create = [](const bench::AllocatorSettings &, std::string *) {
+        return std::unique_ptr<bench::Allocator>(new Empty);
+    };
+    benchmark::ClearRegisteredBenchmarks();
+    micro::register_benchmarks(empty, bench::AllocatorSettings{});
+    std::vector<const char *> args = {"micro_benchmarks_test", "--benchmark_filter=.", "--benchmark_min_time=0.001"};
+    int argc = static_cast<int>(args.size());
+    args.push_back(nullptr);
+    benchmark::Initialize(&argc, const_cast<char **>(args.data()));
+    Runs runs;
+    benchmark::RunSpecifiedBenchmarks(&runs);
+    ASSERT_GT(runs.seen.size(), 40u);
+    for (const auto &run : runs.seen) {
+        EXPECT_TRUE(run.error) << run.name;
+        if (run.name.rfind("producer_consumer", 0) != 0) {
+            EXPECT_EQ(run.message, "the allocator returned NULL") << run.name;
+        }
     }
     EXPECT_EQ(runs.seen.back().name, "producer_consumer/64/real_time/threads:2");
 }
