@@ -1,9 +1,10 @@
 // bump: a reference that never reuses memory. Before anything is timed it maps
 // and faults in every byte the replay will ask for (AllocatorSettings::
 // reserve_bytes, computed from the trace by bump_reserve_bytes), so during the
-// replay an allocation is a pointer increment: the speed ceiling of the replay
-// loop, and the memory a program would need without any reuse. free does
-// nothing; a growing realloc always moves (and copies).
+// replay an allocation is a pointer increment: the least work per call, and
+// the memory a program would need without any reuse. Not a speed ceiling:
+// memory never reused misses the cache, where an allocator's reused blocks are
+// still in it. free does nothing; a growing realloc always moves (and copies).
 #include "bump.h"
 
 #include <sys/mman.h>
