@@ -66,7 +66,12 @@ ChildSpec child_for(const UsableAllocator &allocator, const std::vector<std::str
     return spec;
 }
 
-std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::string> &wanted) {
+std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::string> &wanted,
+                                                    std::vector<LeftOut> *left_out) {
+    auto leave_out = [left_out](const AllocatorInfo &info, const std::string &why) {
+        std::fprintf(stderr, "%s: %s; the run goes on without it\n", info.name.c_str(), why.c_str());
+        if (left_out) left_out->push_back({info.name, why});
+    };
     for (const auto &name : wanted)
         if (!find_allocator(name))
             throw UsageError("unknown allocator '" + name + "' (known: " + allocator_names() + ")");
@@ -80,9 +85,7 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
         if (!info.library_candidates.empty()) {
             candidate.library = locate_library(info);
             if (candidate.library.empty()) {
-                const std::string where = library_paths(info).front();
-                std::fprintf(stderr, "%s: not available (no %s); the run goes on without it\n",
-                             info.name.c_str(), where.c_str());
+                leave_out(info, "not available (no " + library_paths(info).front() + ")");
                 continue;
             }
         }
@@ -91,13 +94,12 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
         ChildResult probe = run_child(child_for(candidate, {std::string(kProbeFlag) + info.name}));
         ResultLines lines = parse_result_lines(probe.results);
         if (!probe.succeeded()) {
-            std::fprintf(stderr, "%s: not usable (its probe process ended with %s); the run goes on without it\n",
-                         info.name.c_str(), probe.status().c_str());
+            leave_out(info, "not usable (its probe process ended with " + probe.status() + ")");
             continue;
         }
         if (result_value(lines, "malloc_interposed", "1") != "1") {
-            std::fprintf(stderr, "%s: not usable (malloc in its process comes from %s, not %s); the run goes on without it\n",
-                         info.name.c_str(), result_value(lines, "malloc_from").c_str(), candidate.library.c_str());
+            leave_out(info, "not usable (malloc in its process comes from " + result_value(lines, "malloc_from") +
+                                ", not " + candidate.library + ")");
             continue;
         }
         candidate.version = result_value(lines, "version");
@@ -131,7 +133,11 @@ std::vector<UsableAllocator> allocators_to_run(const std::vector<std::string> &w
     }
     if (!any_fits) throw UsageError("--allocators: " + unfit + ": " + why_not);
     std::vector<UsableAllocator> chosen;
-    for (auto &a : find_usable_allocators(wanted)) {
+    std::vector<LeftOut> left_out;
+    const std::vector<UsableAllocator> usable = find_usable_allocators(wanted, &left_out);
+    for (const LeftOut &gone : left_out)
+        if (fits(*find_allocator(gone.name))) set_fact(facts, "unavailable." + gone.name, gone.why);
+    for (auto &a : usable) {
         if (fits(*a.info)) {
             chosen.push_back(a);
             set_fact(facts, "allocator." + a.info->name, a.version.empty() ? "unknown" : a.version);

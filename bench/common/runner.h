@@ -22,14 +22,21 @@ struct UsableAllocator {
 // The allocators of `wanted` (empty: every registered one) that can run here,
 // in table order. A preloaded one whose library is missing, or whose probe
 // child fails, gets one line on stderr and is left out; entry points it does
-// not interpose get one line too. An unknown name is a UsageError.
-std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::string> &wanted);
+// not interpose get one line too; each one left out is named in *left_out
+// (when given) with why. An unknown name is a UsageError.
+struct LeftOut {
+    std::string name, why;
+};
+std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::string> &wanted,
+                                                    std::vector<LeftOut> *left_out = nullptr);
 
 // The value of --allocators: known names, at least one (a UsageError otherwise).
 std::vector<std::string> parse_allocator_list(const std::string &text);
 
 // What a driver runs: the usable allocators of `wanted` (empty: all) that
-// `fits` accepts, each with an allocator.<name> fact. One that was named in
+// `fits` accepts, each with an allocator.<name> fact; one that cannot run here
+// gets an unavailable.<name> fact with why, so that the CSV says what is
+// missing from it, not only the run's stderr. One that was named in
 // `wanted` but does not fit gets one line "NAME: <why_not>; left out"; when
 // no named one fits, that is a UsageError. When none is left (none available),
 // says so on stderr and returns nothing.

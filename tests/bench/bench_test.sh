@@ -578,8 +578,19 @@ comparators)
         column "$dir/r.csv" allocator | grep -qx "$allocator" || fail "no $allocator row"
     done
     for allocator in jemalloc mimalloc tcmalloc arena-malloc; do
-        column "$dir/r.csv" allocator | grep -qx "$allocator" || contains err "$allocator: not available"
+        column "$dir/r.csv" allocator | grep -qx "$allocator" ||
+            { contains err "$allocator: not available"; contains r.csv "# unavailable.$allocator: not available"; }
     done
+    # One that cannot run is named in the CSV too, not only on stderr: the
+    # driver copied away from build/lib has no libarena_malloc.so beside it.
+    mkdir -p "$dir/elsewhere/bin"
+    cp "$replay" "$dir/elsewhere/bin/"
+    expect 0 "$dir/elsewhere/bin/bench_replay" --trace="$trace" --allocators=glibc,arena-malloc --repetitions=1 \
+        --passes=throughput --csv="$dir/u.csv"
+    contains err "arena-malloc: not available (no $dir/elsewhere/bin/../lib/libarena_malloc.so)"
+    contains u.csv "# unavailable.arena-malloc: not available (no $dir/elsewhere/bin/../lib/libarena_malloc.so)"
+    column "$dir/u.csv" allocator | grep -qx glibc || fail "no glibc row"
+    lacks u.csv "# unavailable.glibc"
     ;;
 instructions)
     command -v valgrind >/dev/null || { echo "valgrind is not installed: skipped"; exit 77; }
