@@ -55,6 +55,7 @@ static const std::vector<Program> kPrograms = {
 struct Options {
     std::vector<std::string> allocators, programs;
     uint64_t repetitions = 5;
+    uint64_t timeout_seconds = 300;  // a program that hangs under one allocator would hang the run
     std::string csv_path;
 };
 
@@ -73,6 +74,8 @@ static const char kUsage[] =
     "                      arena-malloc,glibc,jemalloc,mimalloc,tcmalloc)\n"
     "  --programs=LIST     (default: cpython,gxx,sqlite3,perl,prodcons,git)\n"
     "  --repetitions=N     runs of each program under each allocator, interleaved (default: 5)\n"
+    "  --timeout=SECONDS   a run still going after this long is killed and counts as failed\n"
+    "                      (1 to 86400; default: 300)\n"
     "  --csv=FILE          write realprog.csv rows here\n"
     "  --help              this text\n";
 
@@ -92,6 +95,8 @@ static Options parse_options(int argc, char **argv) {
             }
         } else if (flags.value("--repetitions", &v)) {
             o.repetitions = bench::parse_positive("--repetitions", v, bench::kRepetitionsMax);
+        } else if (flags.value("--timeout", &v)) {
+            o.timeout_seconds = bench::parse_positive("--timeout", v, 86400);
         } else if (flags.value("--csv", &v)) {
             o.csv_path = v;
         } else {
@@ -131,7 +136,8 @@ static std::string head_of(const std::string &path) {
 
 // The program's own run, from realprog_measure's report on fd 3: its wall
 // time, usage and exit status. A report that is missing or cut short (the
-// helper did not run, or died) leaves it not started, saying why.
+// helper did not run, or died) leaves it not started, saying why; a program
+// killed at the timeout is started, and its error says so.
 static bench::ChildResult program_result(const bench::ChildResult &helper) {
     bench::ChildResult program;
     if (!helper.started) {
@@ -170,7 +176,14 @@ static bench::ChildResult program_result(const bench::ChildResult &helper) {
     program.usage.ru_minflt = static_cast<long>(values[4]);
     if (!signal.empty()) program.signal = std::atoi(signal.c_str());
     else program.exit_code = std::atoi(exit_code.c_str());
+    const std::string timed_out = bench::result_value(lines, "timed_out");
+    if (!timed_out.empty()) program.error = "still running after " + timed_out + " s: killed";
     return program;
+}
+
+// Why a run failed: what the helper said, else how the program ended.
+static std::string failure(const bench::ChildResult &result) {
+    return result.error.empty() ? result.status() : result.error;
 }
 
 // The helper every program starts in, beside this driver.
@@ -178,6 +191,7 @@ static std::string measure_path() { return bench::self_directory() + "/realprog_
 
 struct Runner {
     std::string temp_dir;
+    uint64_t timeout_seconds = 0;
 
     // Runs the program through realprog_measure (measure.c says why), which
     // preloads the allocator into the program alone; glibc's run (allocator
@@ -186,6 +200,7 @@ struct Runner {
         bench::ChildSpec spec;
         spec.argv.push_back(measure_path());
         if (allocator && !allocator->library.empty()) spec.argv.push_back("--preload=" + allocator->library);
+        spec.argv.push_back("--timeout=" + std::to_string(timeout_seconds));
         spec.argv.push_back("--");
         for (const auto &arg : program.argv) spec.argv.push_back(expand(arg));
         spec.set_env = program.env;
@@ -222,7 +237,9 @@ static int run_everything(const Options &options, int argc, char **argv) {
                      bench::self_directory().c_str());
         return 1;
     }
+    bench::set_fact(&facts, "timeout_seconds", std::to_string(options.timeout_seconds));
     Runner runner;
+    runner.timeout_seconds = options.timeout_seconds;
     runner.temp_dir = bench::make_temp_dir("bench_realprog");
     if (runner.temp_dir.empty()) return 1;
 
@@ -243,8 +260,8 @@ static int run_everything(const Options &options, int argc, char **argv) {
         const bench::ChildResult warm = runner.run(program, nullptr, &hash);
         if (!warm.succeeded()) {
             std::fprintf(stderr, "%s: left out: it does not run under glibc (%s) %s\n", program.name.c_str(),
-                         warm.started ? warm.status().c_str() : warm.error.c_str(), runner.stderr_head().c_str());
-            bench::set_fact(&facts, "skipped." + program.name, warm.started ? warm.status() : warm.error);
+                         failure(warm).c_str(), runner.stderr_head().c_str());
+            bench::set_fact(&facts, "skipped." + program.name, failure(warm));
             continue;
         }
         std::fprintf(stderr, "%s: warm-up run under glibc took %.2f s\n", program.name.c_str(), warm.wall_seconds);
@@ -281,7 +298,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
                 if (!output_ok) {
                     failed = true;
                     std::fprintf(stderr, "FAILED: %s under %s: %s %s\n", program->name.c_str(), a.info->name.c_str(),
-                                 result.succeeded() ? "its output differs from glibc's" : result.status().c_str(),
+                                 result.succeeded() ? "its output differs from glibc's" : failure(result).c_str(),
                                  runner.stderr_head().c_str());
                 }
                 auto seconds = [](const timeval &t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };

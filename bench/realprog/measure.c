@@ -1,13 +1,14 @@
 /* measure.c: realprog_measure, the small process bench_realprog starts each
  * real program through, so that the program's resource usage is its own.
  *
- * usage: realprog_measure [--preload=LIBRARY] -- PROGRAM [ARG]...
+ * usage: realprog_measure [--preload=LIBRARY] [--timeout=SECONDS] -- PROGRAM [ARG]...
  *
  * Runs PROGRAM (looked up in PATH) with LD_PRELOAD set to LIBRARY, or unset
  * without --preload, waits for it and writes on fd 3 (bench/common/child.h):
  *   wall_ns=      spawn to wait4, monotonic clock
  *   maxrss_kb= utime_us= stime_us= minflt=   wait4's usage of the program
  *   exit=N or signal=N                        how it ended
+ *   timed_out=SECONDS                         killed (SIGKILL) after --timeout
  * or error=TEXT when it could not be started. Exits 0 once it has reported.
  *
  * Why a process of its own: Linux gives a new process's max RSS the high-water
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +37,18 @@ extern char **environ;
 #define RESULT_FD 3
 
 static void usage(void) {
-    fputs("usage: realprog_measure [--preload=LIBRARY] -- PROGRAM [ARG]...\n"
+    fputs("usage: realprog_measure [--preload=LIBRARY] [--timeout=SECONDS] -- PROGRAM [ARG]...\n"
           "Runs PROGRAM with LD_PRELOAD=LIBRARY (unset without --preload) and writes its wall\n"
-          "time, max RSS, CPU time, minor faults and exit status on fd 3 (bench_realprog).\n",
+          "time, max RSS, CPU time, minor faults and exit status on fd 3 (bench_realprog);\n"
+          "a program still running after SECONDS (1 to 86400) is killed.\n",
           stderr);
     exit(2);
+}
+
+static volatile sig_atomic_t alarm_rang;
+static void on_alarm(int signal_number) {
+    (void)signal_number;
+    alarm_rang = 1;
 }
 
 static long long monotonic_ns(void) {
@@ -52,10 +61,19 @@ static long long microseconds(struct timeval t) { return (long long)t.tv_sec * 1
 
 int main(int argc, char **argv) {
     const char *preload = NULL;
+    unsigned timeout = 0;
     int i = 1;
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strncmp(argv[i], "--preload=", 10) == 0 && argv[i][10] != '\0') preload = argv[i] + 10;
-        else usage();
+        char *end;
+        if (strncmp(argv[i], "--preload=", 10) == 0 && argv[i][10] != '\0') {
+            preload = argv[i] + 10;
+        } else if (strncmp(argv[i], "--timeout=", 10) == 0 && argv[i][10] >= '0' && argv[i][10] <= '9') {
+            unsigned long seconds = strtoul(argv[i] + 10, &end, 10);
+            if (*end != '\0' || seconds < 1 || seconds > 86400) usage();
+            timeout = (unsigned)seconds;
+        } else {
+            usage();
+        }
     }
     if (i + 1 >= argc) usage();
     char **program = argv + i + 1;
@@ -104,17 +122,33 @@ int main(int argc, char **argv) {
         fprintf(out, "error=cannot run %s: %s\n", program[0], strerror(spawn_error));
         return fclose(out) == 0 ? 0 : 2;
     }
+    /* A program that hangs under one allocator would hang the whole run:
+     * past the timeout it is killed, and the report says so. The alarm
+     * interrupts wait4 (no SA_RESTART); the program does not inherit it. */
+    bool killed = false;
+    if (timeout) {
+        struct sigaction on = {0};
+        on.sa_handler = on_alarm;
+        sigemptyset(&on.sa_mask);
+        sigaction(SIGALRM, &on, NULL);
+        alarm(timeout);
+    }
     int status = 0;
     struct rusage usage;
-    while (wait4(pid, &status, 0, &usage) < 0)
+    for (;;) {
+        if (alarm_rang && !killed) killed = kill(pid, SIGKILL) == 0;
+        if (wait4(pid, &status, 0, &usage) >= 0) break;
         if (errno != EINTR) {
             fprintf(out, "error=wait4: %s\n", strerror(errno));
             return fclose(out) == 0 ? 0 : 2;
         }
+    }
+    alarm(0);
     const long long wall = monotonic_ns() - start;
     fprintf(out, "wall_ns=%lld\nmaxrss_kb=%ld\nutime_us=%lld\nstime_us=%lld\nminflt=%ld\n", wall, usage.ru_maxrss,
             microseconds(usage.ru_utime), microseconds(usage.ru_stime), usage.ru_minflt);
     if (WIFSIGNALED(status)) fprintf(out, "signal=%d\n", WTERMSIG(status));
     else fprintf(out, "exit=%d\n", WEXITSTATUS(status));
+    if (killed) fprintf(out, "timed_out=%u\n", timeout);
     return fclose(out) == 0 ? 0 : 2;
 }

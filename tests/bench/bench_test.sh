@@ -782,6 +782,15 @@ realprog_measure)
     [ "$(report signal)" = 11 ] && [ -z "$(report exit)" ] || fail "killed by SIGSEGV: $(cat "$dir/report")"
     measure -- /no/such/program
     contains report "error=cannot run /no/such/program: No such file or directory"
+    # a program still running at --timeout is killed, and the report says so
+    started=$(date +%s)
+    measure --timeout=1 -- sleep 60
+    [ "$(report signal)" = 9 ] && [ "$(report timed_out)" = 1 ] || fail "--timeout=1, sleep 60: $(cat "$dir/report")"
+    [ $(($(date +%s) - started)) -lt 30 ] || fail "--timeout=1 took $(($(date +%s) - started)) s"
+    measure --timeout=5 -- sh -c 'exit 4'
+    [ "$(report exit)" = 4 ] && [ -z "$(report timed_out)" ] || fail "--timeout=5, exit 4: $(cat "$dir/report")"
+    expect 2 "$measure" --timeout=0 -- true
+    expect 2 "$measure" --timeout=1x -- true
     # a signal to the helper while its program runs (a ctrl-C or hang-up
     # reaches both) leaves it waiting to say how the program ended; the
     # program gets the signal as the helper did
@@ -870,6 +879,22 @@ budget)
     contains err "nothing was measured"
     [ "$(cat "$dir/none.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/none.csv")"
     [ ! -e "$dir/none.json" ] && [ ! -e "$dir/t.csv" ] || fail "JSON or timeline written"
+    ;;
+realprog_timeout)
+    # A program that hangs under one allocator is killed at --timeout and
+    # counts as failed; the run goes on and ends. Here perl loads a module
+    # (PERL5OPT) that exits at once under glibc and sleeps under arena-malloc.
+    printf '%s\n' 'if (($ENV{LD_PRELOAD} // q()) =~ /arena_malloc/) { sleep 60 } else { exit 0 } 1;' >"$dir/Stall.pm"
+    expect 1 env PERL5LIB="$dir" PERL5OPT=-MStall "$bin/bench_realprog" --allocators=glibc,arena-malloc \
+        --programs=perl --repetitions=1 --timeout=1 --csv="$dir/t.csv"
+    contains err "FAILED: perl under arena-malloc: still running after 1 s: killed"
+    contains t.csv "# timeout_seconds: 1"
+    row=$(grep -v '^#' "$dir/t.csv" | awk -F, '$2 == "arena-malloc"')
+    [ "$(echo "$row" | cut -d, -f11)" = 0 ] || fail "output_ok of the killed run: $row"
+    awk -v w="$(echo "$row" | cut -d, -f6)" 'BEGIN { exit !(w >= 1 && w < 30) }' || fail "killed run's wall time: $row"
+    [ "$(grep -v '^#' "$dir/t.csv" | awk -F, '$2 == "glibc" { print $11 }')" = 1 ] || fail "glibc's run: $(cat "$dir/t.csv")"
+    expect 2 "$bin/bench_realprog" --timeout=0
+    contains err "--timeout must be at least 1"
     ;;
 realprog_failed_runs)
     # A run that failed (here prodcons under a tcmalloc held to 1 MiB, out of
