@@ -38,14 +38,19 @@ enum {
     PROCESS_NONE,       /* not set up yet */
     PROCESS_SETTING_UP, /* by one thread (process_arena_slow); the others wait */
     PROCESS_READY,      /* process_arena is there */
-    PROCESS_FAILED,     /* never will be: every call fails */
 };
+/* A set-up that failed (no memory for the arena, under an address-space limit
+ * or strict overcommit) leaves the state at PROCESS_NONE: that call fails with
+ * ENOMEM, as glibc's would, and the next one tries again. Sticky, it made
+ * every later call of every thread fail for the life of the process. */
+static _Atomic bool set_up_failure_said;
 static _Atomic int process_state;
 /* The thread setting the process arena up: a call of malloc from inside the
  * set-up fails instead of waiting for the set-up to end (nothing there
  * allocates today). */
 static __thread bool setting_up __attribute__((tls_model("initial-exec")));
 static pthread_key_t heap_key;
+static bool heap_key_made; /* once: a set-up that failed after it keeps it for the next */
 static bool print_stats_at_exit;
 /* Where they go: a copy of stderr taken when the arena is set up, since a
  * program may close stderr before the destructors run (coreutils' close_stdout,
@@ -116,8 +121,9 @@ static size_t env_config_size(const char *name, size_t lo, size_t hi) {
     return 0;
 }
 
-/* ARENA_HUGE_PAGES_FROM: a size (suffixes k, m, g) or `never`; a bad value gets
- * one line on stderr and the default (0). */
+/* ARENA_HUGE_PAGES_FROM: a size (suffixes k, m, g) or `never`; 0 is the
+ * default, as arena_config's (README says so); a bad value gets one line on
+ * stderr and the default. */
 static size_t env_huge_pages_from(void) {
     const char *s = getenv("ARENA_HUGE_PAGES_FROM");
     if (!s) return 0;
@@ -203,7 +209,6 @@ static NOINLINE arena_t *process_arena_slow(void) {
     for (int state = PROCESS_NONE; !atomic_compare_exchange_strong(&process_state, &state, PROCESS_SETTING_UP);
          state = PROCESS_NONE) {
         if (state == PROCESS_READY) return process_arena;
-        if (state == PROCESS_FAILED) return NULL;
         sched_yield(); /* set up by another thread */
     }
     setting_up = true;
@@ -215,10 +220,26 @@ static NOINLINE arena_t *process_arena_slow(void) {
     cfg.region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
     cfg.huge_pages_from = env_huge_pages_from();
     arena_t *a = arena_create(&cfg);
-    if (!a || heaps_init(a) || pthread_key_create(&heap_key, thread_heap_exit)) {
-        error_write("arena: cannot set up the process arena\n");
+    if (a && heaps_init(a)) { /* it undid its own part */
+        a->multi_heap = false;
+        arena_destroy(a);
+        a = NULL;
+    }
+    if (a && !heap_key_made) {
+        if (pthread_key_create(&heap_key, thread_heap_exit)) {
+            arena_destroy(a);
+            a = NULL;
+        } else {
+            heap_key_made = true;
+        }
+    }
+    if (!a) {
+        int saved = errno;
+        if (!atomic_exchange(&set_up_failure_said, true))
+            error_write("arena: cannot set up the process arena (no memory?); calls fail until it can\n");
         setting_up = false;
-        atomic_store(&process_state, PROCESS_FAILED);
+        atomic_store(&process_state, PROCESS_NONE);
+        errno = saved;
         return NULL;
     }
     a->fast = false; /* its calls go through thread heaps, never a->heap's fast path */
@@ -439,7 +460,9 @@ EXPORT int API(malloc_trim)(size_t pad) {
     heap_flush_pending(h);
     heap_collect_remote(h);
     bool released = heap_trim(h);
-    /* As glibc's trims every arena: the heaps of ended threads too. */
+    /* glibc's trims every arena. Here the heaps of ended threads too; a heap
+     * whose thread still runs is that thread's alone (no lock), so what others
+     * freed into it waits for its next slow path (README, docs/design.md). */
     if (h->arena->multi_heap && heaps_reclaim(h->arena)) released = true;
     call_done();
     return released;
