@@ -174,4 +174,58 @@ void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFig
     }
 }
 
+void print_noise_notes(const std::vector<CsvRow> &rows, FILE *out) {
+    std::map<std::string, std::vector<double>> seconds, mops;  // by workload; by workload and configuration
+    std::vector<std::string> workloads;
+    for (const CsvRow &row : rows) {
+        const std::string ns = row.get("ns_per_op"), ops = row.get("ops"), rate = row.get("mops");
+        if (ns.empty() || ops.empty() || rate.empty()) continue;
+        std::string workload = row.get("trace");
+        if (row.get("threads") != "1") workload += " t=" + row.get("threads");
+        if (!seconds.count(workload)) workloads.push_back(workload);
+        seconds[workload].push_back(std::strtod(ns.c_str(), nullptr) * std::strtod(ops.c_str(), nullptr) / 1e9);
+        std::string config = workload + ": " + row.get("allocator");
+        for (const char *key : {"block_size", "region_size", "huge_pages_from"}) {
+            const std::string value = row.get(key);
+            if (!value.empty() && value != "0") config += std::string(" ") + key + "=" + value;
+        }
+        mops[config].push_back(std::strtod(rate.c_str(), nullptr));
+    }
+    std::string short_ones;
+    size_t short_count = 0;
+    for (const std::string &w : workloads) {
+        std::vector<double> &t = seconds[w];
+        std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+        if (t[t.size() / 2] >= kShortReplaySeconds) continue;
+        char text[64];
+        std::snprintf(text, sizeof text, "%s%s (%.2g ms)", short_count ? ", " : "", w.c_str(), t[t.size() / 2] * 1e3);
+        if (++short_count <= 5) short_ones += text;
+    }
+    if (short_count)
+        std::fprintf(out,
+                     "\nnote: %zu of %zu workloads replay in under %.0f ms (the median over every allocator):\n"
+                     "  %s%s.\n  Times that short move with the host's slightest noise: read their ratios with\n"
+                     "  their min-max, and use more --repetitions or longer traces before drawing a conclusion.\n",
+                     short_count, workloads.size(), kShortReplaySeconds * 1e3, short_ones.c_str(),
+                     short_count > 5 ? ", ..." : "");
+    size_t wide = 0, counted = 0;
+    double widest = 0;
+    std::string widest_config;
+    for (const auto &entry : mops) {
+        if (entry.second.size() < 2) continue;
+        counted++;
+        const auto [lo, hi] = std::minmax_element(entry.second.begin(), entry.second.end());
+        if (*lo <= 0) continue;
+        const double spread = *hi / *lo;
+        if (spread > kWideSpread) wide++;
+        if (spread > widest) widest = spread, widest_config = entry.first;
+    }
+    if (wide)
+        std::fprintf(out,
+                     "\nnote: the throughput repetitions of %zu of %zu configurations spread by more than %.1fx\n"
+                     "  (fastest / slowest; widest %.2fx: %s): the host was busy or noisy while\n"
+                     "  they ran. tools/compare.py tells a significant difference from noise.\n",
+                     wide, counted, kWideSpread, widest, widest_config.c_str());
+}
+
 }  // namespace bench

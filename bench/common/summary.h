@@ -25,4 +25,13 @@ void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFig
 // stdout (--csv=-), which must hold the CSV alone for the tools to read it.
 FILE *summary_stream(const std::string &csv_path);
 
+// Below a replay summary: what makes its throughput ratios shaky, said where a
+// reader of the table would otherwise take them at face value. A replay of a
+// few milliseconds moves with the host's slightest noise (a recorded trace of
+// 4430 ops gave arena 0.16x to 4.2x glibc's in five runs), and repetitions of
+// one configuration far apart (fastest over slowest above kWideSpread) say the
+// host was busy while it ran. Prints nothing when neither holds.
+constexpr double kShortReplaySeconds = 0.01, kWideSpread = 1.5;
+void print_noise_notes(const std::vector<CsvRow> &rows, FILE *out);
+
 }  // namespace bench

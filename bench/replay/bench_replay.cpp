@@ -1036,10 +1036,12 @@ static int run_everything(const Options &options, int argc, char **argv) {
         return 1;
     }
     FILE *summary = bench::summary_stream(options.csv_path);
-    if (options.instructions)
+    if (options.instructions) {
         bench::print_summary(rows, {{"instructions_per_op", "instructions/op", false}}, "bump", summary);
-    else
+    } else {
         bench::print_summary(rows, {{"mops", "Mops/s", true}, {"frag_rss", "frag_rss", false}}, kBaseline, summary);
+        bench::print_noise_notes(rows, summary);
+    }
     return run.any_failure ? 1 : 0;
 }
 

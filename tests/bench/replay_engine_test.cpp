@@ -29,6 +29,7 @@
 #include "replay_child.h"
 #include "replay_engine.h"
 #include "replay_image.h"
+#include "summary.h"
 #include "trace.h"
 
 namespace {
@@ -486,6 +487,58 @@ TEST(ChildProcess, ResultsArriveWhenThePipesWriteEndIsAlreadyFd3) {
 // runs it finished, the last perhaps in part, no closing "]}". The run goes on
 // with every other child's entries and that child's whole ones; it stopped,
 // writing nothing at all, as "not Google Benchmark JSON".
+// The notes below a replay summary: printed by print_noise_notes into a
+// memory stream, from rows shaped as bench_replay's throughput rows.
+static std::string noise_notes(const std::vector<bench::CsvRow> &rows) {
+    char *text = nullptr;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    bench::print_noise_notes(rows, out);
+    std::fclose(out);
+    std::string notes(text, size);
+    std::free(text);
+    return notes;
+}
+static bench::CsvRow throughput_row(const std::string &trace, const std::string &allocator, uint64_t ops,
+                                    double ns_per_op) {
+    bench::CsvRow row;
+    row.set("trace", trace);
+    row.set("allocator", allocator);
+    row.set("block_size", uint64_t{0});
+    row.set("threads", uint64_t{1});
+    row.set("ops", ops);
+    row.set("ns_per_op", ns_per_op);
+    row.set("mops", 1e3 / ns_per_op);
+    return row;
+}
+
+// A workload whose replays take under 10 ms is named (its ratios move with the
+// slightest noise); one that takes longer is not; repetitions of a
+// configuration more than 1.5x apart get the second note, with the widest.
+TEST(NoiseNotes, ShortReplaysAndWideSpreadsAreSaid) {
+    std::vector<bench::CsvRow> rows;
+    for (double ns : {20.0, 21.0, 22.0}) {
+        rows.push_back(throughput_row("quick", "glibc", 100000, ns));    // 2 ms a replay
+        rows.push_back(throughput_row("long", "glibc", 10000000, ns));   // 200 ms
+    }
+    std::string notes = noise_notes(rows);
+    EXPECT_NE(notes.find("1 of 2 workloads replay in under 10 ms"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("quick (2.1 ms)"), std::string::npos) << notes;
+    EXPECT_EQ(notes.find("long ("), std::string::npos) << notes;
+    EXPECT_EQ(notes.find("spread"), std::string::npos) << notes;
+
+    rows.push_back(throughput_row("long", "arena", 10000000, 10.0));
+    rows.push_back(throughput_row("long", "arena", 10000000, 25.0));  // 2.5x apart
+    notes = noise_notes(rows);
+    EXPECT_NE(notes.find("repetitions of 1 of 3 configurations spread by more than 1.5x"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("widest 2.50x: long: arena)"), std::string::npos) << notes;
+
+    // Nothing to say: no note at all.
+    rows.clear();
+    for (double ns : {20.0, 21.0}) rows.push_back(throughput_row("long", "glibc", 10000000, ns));
+    EXPECT_EQ(noise_notes(rows), "");
+}
+
 TEST(BenchmarkJson, AFileCutShortGivesItsWholeEntries) {
     const std::string head = "{\n  \"context\": {\n    \"caches\": [\n      {\n        \"level\": 1\n      }\n    ]\n"
                              "  },\n  \"benchmarks\": [\n";
