@@ -1022,7 +1022,9 @@ TEST(DefaultPolicy, SmallSizesWasteAtMostAnEighth) {
     for (int i = 0; i < 128; i++) held.push_back(arena_malloc(a, 512));
     for (size_t n = 1; n <= 8192; n++) {
         void *p = arena_malloc(a, n);
+        ASSERT_NE(p, nullptr) << n;  // usable_size(NULL) is 0, within any bound
         size_t u = arena_usable_size(a, p);
+        EXPECT_GE(u, n) << n;
         EXPECT_LE(u, n <= 256 ? n + 15 : n + n / 8 + 15) << n;
         arena_free(a, p);
     }
@@ -1037,6 +1039,7 @@ TEST(DefaultPolicy, AHeapHoldingLittleRoundsSmallSizesToPowersOfTwo) {
     arena_t *a = arena_create(nullptr);
     for (size_t n = 1; n <= 2048; n++) {
         void *p = arena_malloc(a, n);
+        ASSERT_NE(p, nullptr) << n;
         size_t pow2 = 16;
         while (pow2 < n) pow2 *= 2;
         if (n <= 1024) EXPECT_EQ(arena_usable_size(a, p), pow2) << n;

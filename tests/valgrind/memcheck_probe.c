@@ -55,6 +55,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(mode, "leak")) {
         arena_free(a, keep);
+        if (arena_check(a) != 0) {
+            fputs("arena_check failed\n", stderr);
+            return 1;
+        }
         arena_destroy(a);
     }
     puts("done");
