@@ -82,6 +82,16 @@ const BadTrace kBadTraces[] = {
     {"malloc of live id", "arena-trace 1\na 7 1\na 7 2\n", "t.trace:3: ", "'a 7': id 7 is already live"},
     {"realloc of freed id", "arena-trace 1\na 7 1\nf 7\nr 7 2\n", "t.trace:4: ", "'r 7': id 7 is not live"},
     {"control character", "arena-trace 1\na 1\x01 2\n", "t.trace:2: ", "ID '1\\x01' is not"},
+    {"missing field r", "arena-trace 1\na 1 1\nr 1\n", "t.trace:3: ", "missing field SIZE: 'r' takes r ID SIZE"},
+    {"missing size m", "arena-trace 1\nm 1 16\n", "t.trace:2: ", "missing field SIZE: 'm' takes m ID ALIGN SIZE"},
+    {"extra field c", "arena-trace 1\nc 1 2 3 4\n", "t.trace:2: ", "extra field '4': 'c' takes c ID N SIZE"},
+    {"extra field m", "arena-trace 1\nm 1 16 8 9\n", "t.trace:2: ", "extra field '9': 'm' takes m ID ALIGN SIZE"},
+    {"extra field r", "arena-trace 1\na 1 1\nr 1 2 3\n", "t.trace:3: ", "extra field '3': 'r' takes r ID SIZE"},
+    {"live bytes overflow by memalign",
+     "arena-trace 1\na 1 9223372036854775807\na 2 9223372036854775807\nm 3 16 2\n", "t.trace:4: ",
+     "live bytes exceed 2^64-1"},
+    {"leading plus", "arena-trace 1\na +5 1\n", "t.trace:2: ", "ID '+5' is not an unsigned decimal number"},
+    {"hex count", "arena-trace 1\nc 1 0x2 3\n", "t.trace:2: ", "N '0x2' is not an unsigned decimal number"},
     {"error on last line", "arena-trace 1\na 1 1\na 2 2\nf 3", "t.trace:4: ", "id 3 is not live"},
 };
 
@@ -104,6 +114,21 @@ std::string test_name(const testing::TestParamInfo<BadTrace> &info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Rules, BadTraceTest, testing::ValuesIn(kBadTraces), test_name);
+
+// A NUL byte is no field separator or end: it is shown, at its line, in the
+// field or op it sits in (the table's C strings cannot hold one).
+TEST(Reader, ANulByteIsRejectedAtItsLine) {
+    const std::pair<std::string, std::string> cases[] = {
+        {std::string("arena-trace 1\na 5\0" "2 1\n", 22), "t.trace:2: ID '5\\x002' is not an unsigned decimal number"},
+        {std::string("arena-trace 1\na 1 1\n\0\n", 22), "t.trace:3: unknown op '\\x00'"},
+    };
+    for (const auto &[text, says] : cases) {
+        trace::Trace out;
+        const std::string error = parse_error(text, &out);
+        EXPECT_EQ(error.rfind(says, 0), 0u) << error;
+        EXPECT_TRUE(out.ops.empty());
+    }
+}
 
 TEST(Reader, AcceptsWhatTheFormatAllows) {
     trace::Trace t;
