@@ -258,6 +258,14 @@ int heaps_check(arena_t *a) {
         frees += h->stats.frees;
         live_bytes += h->stats.live_bytes;
     }
+    /* Abandoned heaps are on both lists, and on the abandoned one only those
+     * marked: adoption takes from that list, and a marked heap missing from
+     * it would never be adopted or trimmed (heaps.c). */
+    size_t marked = 0, listed = 0;
+    for (heap_t *h = a->multi_heap ? a->heaps : NULL; h; h = h->next_heap) marked += h->abandoned;
+    for (heap_t *h = a->multi_heap ? a->abandoned : NULL; h; h = h->next_abandoned)
+        CHECK_INVARIANT(++listed <= marked && h->abandoned, "the abandoned-heap list holds a heap not marked abandoned (or cycles)", h);
+    CHECK_INVARIANT(listed == marked, "a heap marked abandoned is not on the abandoned-heap list", marked);
     /* An orphan's blocks (and the huge blocks it counted) cannot be told apart:
      * the totals hold only without orphans. */
     CHECK_INVARIANT(orphans || allocs - frees == t.live_blocks, "live block count disagrees with the blocks found", t.live_blocks);

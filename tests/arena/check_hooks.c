@@ -71,3 +71,38 @@ void *check_hook_swap_seed_next(void *p, void *next) {
     b->next = next;
     return old;
 }
+
+/* Adds `delta` to the used count of p's page (a block lost or counted twice). */
+void check_hook_add_page_used(const void *p, int delta) {
+    page_t *pg = segment_page(segmap_lookup(p), p);
+    pg->used = (uint32_t)((int64_t)pg->used + delta);
+}
+
+/* Adds `delta` to the live bytes a's own heap counts. */
+void check_hook_add_live_bytes(arena_t *a, long delta) { a->heap.stats.live_bytes += (size_t)delta; }
+
+/* Adds `delta` to a's count of mapped bytes (and its peak, which stays above). */
+void check_hook_add_mapped_bytes(arena_t *a, long delta) {
+    atomic_fetch_add(&a->mapped_bytes, (size_t)delta);
+    atomic_fetch_add(&a->peak_mapped_bytes, (size_t)delta);
+    atomic_fetch_add(&a->charged_bytes, (size_t)delta);
+}
+
+/* Adds `delta` to the count of the first non-empty bin of a's medium cache;
+ * returns that bin, or -1 when the cache holds nothing. */
+int check_hook_add_cache_count(arena_t *a, int delta) {
+    tlsf_t *t = &a->heap.tlsf;
+    for (int bin = 0; bin < (int)TLSF_CACHE_BINS; bin++)
+        if (t->cache_count[bin]) {
+            t->cache_count[bin] = (uint8_t)(t->cache_count[bin] + delta);
+            return bin;
+        }
+    return -1;
+}
+
+/* Stores `head` as the first heap of a's abandoned-heap list; returns the head it replaced. */
+void *check_hook_swap_abandoned(arena_t *a, void *head) {
+    heap_t *old = a->abandoned;
+    a->abandoned = head;
+    return old;
+}

@@ -21,6 +21,11 @@ extern "C" uint64_t check_hook_swap_unready_live_word(const void *p, uint64_t va
 extern "C" int check_hook_has_unready_page(const void *p);
 extern "C" size_t check_hook_swap_seed_size(void *p, size_t size);
 extern "C" void *check_hook_swap_seed_next(void *p, void *next);
+extern "C" void check_hook_add_page_used(const void *p, int delta);
+extern "C" void check_hook_add_live_bytes(arena_t *a, long delta);
+extern "C" void check_hook_add_mapped_bytes(arena_t *a, long delta);
+extern "C" int check_hook_add_cache_count(arena_t *a, int delta);
+extern "C" void *check_hook_swap_abandoned(arena_t *a, void *head);
 
 namespace {
 
@@ -147,6 +152,65 @@ TEST_F(ArenaCheckTest, FindsLiveBitsOfAPageNotSetUp) {
     uint64_t old = check_hook_swap_unready_live_word(p_, 1);
     ExpectCheckFails(a_, "live bits of a page not set up");
     check_hook_swap_unready_live_word(p_, old);
+}
+
+// A page that counts one live block fewer than its live bits hold (a free
+// counted twice): its free list is shorter than its count of free blocks.
+TEST_F(ArenaCheckTest, FindsAPageUsedCountBelowItsLiveBlocks) {
+    check_hook_add_page_used(p_, -1);
+    ExpectCheckFails(a_, "page free list shorter than its free blocks");
+    check_hook_add_page_used(p_, 1);
+}
+
+// The heap's count of live bytes is the sum over its live blocks' sizes.
+TEST_F(ArenaCheckTest, FindsLiveBytesThatDisagreeWithTheBlocks) {
+    check_hook_add_live_bytes(a_, -8);  // below the truth: above, the peak would be passed (its own check)
+    ExpectCheckFails(a_, "live bytes disagree with the blocks found");
+    check_hook_add_live_bytes(a_, 8);
+}
+
+// Mapped bytes are the sum of the segments' sizes and the arena's own mapping.
+TEST_F(ArenaCheckTest, FindsMappedBytesThatDisagreeWithTheSegments) {
+    check_hook_add_mapped_bytes(a_, 4096);
+    ExpectCheckFails(a_, "mapped bytes disagree with the segments");
+    check_hook_add_mapped_bytes(a_, -4096);
+}
+
+// A bin of the medium cache counts the blocks it holds: the cap and the
+// requests it waits for go by that count.
+TEST_F(ArenaCheckTest, FindsAMediumCacheBinCountThatIsWrong) {
+    void *kept = arena_malloc(a_, 3000);
+    void *cached = arena_malloc(a_, 3000);  // a miss of its bin: the next free of its size waits
+    ASSERT_NE(kept, nullptr);
+    ASSERT_NE(cached, nullptr);
+    arena_free(a_, cached);
+    ASSERT_EQ(arena_check(a_), 0);
+    int bin = check_hook_add_cache_count(a_, 1);
+    ASSERT_GE(bin, 0) << "the freed block went into the cache";
+    ExpectCheckFails(a_, "medium cache bin count is wrong");
+    check_hook_add_cache_count(a_, -1);
+    arena_free(a_, kept);
+}
+
+// The heap of a thread that ended waits on the arena's abandoned-heap list
+// for a thread to adopt it; one marked abandoned but off the list would never
+// be adopted or trimmed.
+TEST(ArenaCheck, FindsAnAbandonedHeapOffTheList) {
+    arena_config cfg = {};
+    cfg.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&cfg);
+    ASSERT_NE(a, nullptr);
+    void *block = nullptr;
+    std::thread([&] { block = arena_malloc(a, 40); }).join();  // its heap abandoned as it ends
+    ASSERT_NE(block, nullptr);
+    ASSERT_EQ(arena_check(a), 0);
+    void *old = check_hook_swap_abandoned(a, nullptr);
+    ASSERT_NE(old, nullptr) << "the ended thread's heap is on the list";
+    ExpectCheckFails(a, "a heap marked abandoned is not on the abandoned-heap list");
+    check_hook_swap_abandoned(a, old);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_free(a, block);
+    arena_destroy(a);
 }
 
 // A block this thread freed for another thread's heap waits in its batch with
