@@ -5,7 +5,7 @@
 #
 # Modes:
 #   replay        (the default) trace replay: every bundled trace (traces/*.trace.gz) under every
-#                 available allocator, 5 interleaved repetitions (6 to 9 minutes on
+#                 available allocator, 5 interleaved repetitions (4.5 to 9 minutes on
 #                 2 cores, a first build included; up to 13 on a busy VM) -> replay.csv,
 #                 replay.json, timeline.csv
 #   --quick       the same, shorter: the first 20000 ops of each trace, throughput in

@@ -18,7 +18,7 @@ readme=$here/README.md
 
 # field VALUE-OF-LINE-STARTING-WITH: one line of `arena-trace stats`, label cut
 stat_line() { grep "^$1 " "$2" | sed "s/^$1 *//"; }
-size_of() { stat -c %s "$1" | awk '{ printf "%.1f MB", $1 / 1048576 }'; }  # bytes, not du's blocks
+size_of() { stat -c %s "$1" | awk '{ printf "%.1f MiB", $1 / 1048576 }'; }  # bytes, not du's blocks
 
 describe() {  # describe NAME KIND HOW
     local name=$1 kind=$2 how=$3 file="$here/$1.trace.gz" stats
