@@ -25,12 +25,20 @@ const AllocatorInfo *g_info = nullptr;
 AllocatorSettings g_settings;
 std::string g_label;  // of every run
 std::unique_ptr<Allocator> g_allocator;  // the instance of the benchmark running now
+// Threads of the benchmark running now that have not reached tear_down; the
+// last one there destroys the allocator. A thread that leaves its loop by
+// `break` (a NULL, a stopped producer) skips Google Benchmark's stop barrier:
+// thread 0 destroying it at once freed it under the others (a consumer
+// draining the ring), and thread 0 waiting for them there waited for ever on
+// one that stood at the barrier for thread 0 to end.
+std::atomic<int> g_running{0};
 
 // Above the timed loop: a fresh allocator, thread safe for a benchmark whose
 // threads share it (`shared`: at every thread count, so that the 1-thread run
 // of a scaling curve measures the allocator its 2- to 4-thread runs do).
 bool set_up(benchmark::State &state, bool shared = false) {
     if (state.thread_index() != 0) return true;
+    g_running.store(state.threads(), std::memory_order_relaxed);  // before the start barrier
     AllocatorSettings settings = g_settings;
     settings.threaded = shared;
     std::string error;
@@ -43,9 +51,8 @@ void tear_down(benchmark::State &state, uint64_t ops_per_iteration) {
     const int64_t ops = static_cast<int64_t>(state.iterations() * ops_per_iteration);
     state.SetItemsProcessed(ops);
     state.counters["ops"] = benchmark::Counter(static_cast<double>(ops));  // summed over threads
-    if (state.thread_index() != 0) return;
-    if (!g_label.empty()) state.SetLabel(g_label);
-    g_allocator.reset();
+    if (state.thread_index() == 0 && !g_label.empty()) state.SetLabel(g_label);
+    if (g_running.fetch_sub(1, std::memory_order_acq_rel) == 1) g_allocator.reset();  // the last one done with it
 }
 
 // The block is used: its first byte written (and read back by the loop).

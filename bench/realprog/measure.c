@@ -45,10 +45,21 @@ static void usage(void) {
     exit(2);
 }
 
+/* The program runs in a process group of its own (its pid), so that a
+ * timeout kills what it started too: g++'s work, and any hang, is in cc1plus,
+ * which killing g++ alone left running, writing into the next run's output.
+ * Set before the signals below are let in. */
+static volatile pid_t program_group;
 static volatile sig_atomic_t alarm_rang;
 static void on_alarm(int signal_number) {
     (void)signal_number;
     alarm_rang = 1;
+    if (program_group > 0) kill(-program_group, SIGKILL);
+}
+/* A ctrl-C, hang-up, quit or terminate that reaches this process goes on to
+ * the program's group, which the terminal no longer reaches. */
+static void on_forwarded(int signal_number) {
+    if (program_group > 0) kill(-program_group, signal_number);
 }
 
 static long long monotonic_ns(void) {
@@ -99,20 +110,31 @@ int main(int argc, char **argv) {
     /* As system(3) does: while the program runs, a ctrl-C or hang-up is the
      * program's to act on, and this process stays to say how it ended
      * (dying first, it left the program running on, writing into the next
-     * run's output file). The program gets them as this process got them. */
+     * run's output file). The program gets them as this process got them:
+     * forwarded to its group (on_forwarded), or ignored there too. They wait,
+     * blocked, until the program's group is known; the program starts with
+     * the mask this process had. */
     posix_spawnattr_t attr;
-    sigset_t to_default;
+    sigset_t to_default, held, mask_before;
     sigemptyset(&to_default);
-    const int waiting_ignores[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
-    for (size_t k = 0; k < sizeof waiting_ignores / sizeof *waiting_ignores; k++) {
-        struct sigaction old;
-        if (sigaction(waiting_ignores[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
-        sigaddset(&to_default, waiting_ignores[k]);
-        signal(waiting_ignores[k], SIG_IGN);
+    sigemptyset(&held);
+    sigaddset(&held, SIGALRM);
+    const int forwarded[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
+    for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++) {
+        struct sigaction old, on = {0};
+        if (sigaction(forwarded[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaddset(&to_default, forwarded[k]);
+        sigaddset(&held, forwarded[k]);
+        on.sa_handler = on_forwarded;
+        sigemptyset(&on.sa_mask);
+        sigaction(forwarded[k], &on, NULL);
     }
+    sigprocmask(SIG_BLOCK, &held, &mask_before);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigdefault(&attr, &to_default);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&attr, &mask_before);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
 
     const long long start = monotonic_ns();
     pid_t pid;
@@ -122,10 +144,10 @@ int main(int argc, char **argv) {
         fprintf(out, "error=cannot run %s: %s\n", program[0], strerror(spawn_error));
         return fclose(out) == 0 ? 0 : 2;
     }
+    program_group = pid;
     /* A program that hangs under one allocator would hang the whole run:
-     * past the timeout it is killed, and the report says so. The alarm
-     * interrupts wait4 (no SA_RESTART); the program does not inherit it. */
-    bool killed = false;
+     * past the timeout its group is killed (on_alarm, which wait4 returns
+     * from: no SA_RESTART), and the report says so. */
     if (timeout) {
         struct sigaction on = {0};
         on.sa_handler = on_alarm;
@@ -133,17 +155,18 @@ int main(int argc, char **argv) {
         sigaction(SIGALRM, &on, NULL);
         alarm(timeout);
     }
+    sigprocmask(SIG_SETMASK, &mask_before, NULL);
     int status = 0;
     struct rusage usage;
-    for (;;) {
-        if (alarm_rang && !killed) killed = kill(pid, SIGKILL) == 0;
-        if (wait4(pid, &status, 0, &usage) >= 0) break;
+    while (wait4(pid, &status, 0, &usage) < 0)
         if (errno != EINTR) {
             fprintf(out, "error=wait4: %s\n", strerror(errno));
             return fclose(out) == 0 ? 0 : 2;
         }
-    }
     alarm(0);
+    /* What the program's group left behind (a child it did not wait for) goes too. */
+    if (alarm_rang) kill(-pid, SIGKILL);
+    const bool killed = alarm_rang && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     const long long wall = monotonic_ns() - start;
     fprintf(out, "wall_ns=%lld\nmaxrss_kb=%ld\nutime_us=%lld\nstime_us=%lld\nminflt=%ld\n", wall, usage.ru_maxrss,
             microseconds(usage.ru_utime), microseconds(usage.ru_stime), usage.ru_minflt);

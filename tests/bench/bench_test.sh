@@ -787,15 +787,24 @@ realprog_measure)
     measure --timeout=1 -- sleep 60
     [ "$(report signal)" = 9 ] && [ "$(report timed_out)" = 1 ] || fail "--timeout=1, sleep 60: $(cat "$dir/report")"
     [ $(($(date +%s) - started)) -lt 30 ] || fail "--timeout=1 took $(($(date +%s) - started)) s"
+    # ... and so is what it started, its process group (g++'s cc1plus, say)
+    measure --timeout=1 -- sh -c 'sleep 61.25 & sleep 61.25; exit 0'
+    [ "$(report timed_out)" = 1 ] || fail "--timeout=1 with a child: $(cat "$dir/report")"
+    sleep 0.5
+    ! pgrep -f 'sleep 61[.]25' >/dev/null || { pkill -f 'sleep 61[.]25'; fail "the program's children outlived the timeout"; }
     measure --timeout=5 -- sh -c 'exit 4'
     [ "$(report exit)" = 4 ] && [ -z "$(report timed_out)" ] || fail "--timeout=5, exit 4: $(cat "$dir/report")"
     expect 2 "$measure" --timeout=0 -- true
     expect 2 "$measure" --timeout=1x -- true
     # a signal to the helper while its program runs (a ctrl-C or hang-up
-    # reaches both) leaves it waiting to say how the program ended; the
-    # program gets the signal as the helper did
-    measure -- sh -c 'kill -TERM $PPID; sleep 0.2; exit 5'
-    [ "$(report exit)" = 5 ] || fail "SIGTERM to the helper: $(cat "$dir/report")"
+    # reaches the helper, not the program's own process group) leaves it
+    # waiting to say how the program ended; the program gets the signal too
+    measure -- sh -c 'kill -TERM $PPID; sleep 5; exit 5'
+    [ "$(report signal)" = 15 ] || fail "SIGTERM to the helper, not passed on: $(cat "$dir/report")"
+    # ... unless the helper started with it ignored: then so does the program
+    (trap '' TERM; "$measure" -- sh -c 'kill -TERM $PPID; kill -TERM $$; sleep 0.2; exit 5' 3>"$dir/report") ||
+        fail "realprog_measure with TERM ignored exited $?"
+    [ "$(report exit)" = 5 ] || fail "TERM ignored by the helper: $(cat "$dir/report")"
     measure -- sh -c 'kill -TERM $$; sleep 1'
     [ "$(report signal)" = 15 ] || fail "SIGTERM to the program: $(cat "$dir/report")"
     # a bad flag or no program: usage, exit 2, no report

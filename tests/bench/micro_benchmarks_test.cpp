@@ -3,7 +3,11 @@
 #include <benchmark/benchmark.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "allocator.h"
@@ -98,6 +102,59 @@ TEST(MicroBenchmarks, AnAllocatorThatReturnsNullFailsEveryBenchmark) {
         }
     }
     EXPECT_EQ(runs.seen.back().name, "producer_consumer/64/real_time/threads:2");
+}
+
+// Serves 3 allocations, then NULL; its frees take a while, and count any
+// that come after it was destroyed.
+std::atomic<int> g_frees_after_destroy{0};
+std::atomic<const void *> g_destroyed{nullptr};  // compared by address: nothing read from a dead object
+class Limited : public bench::Allocator {
+public:
+    Limited() {  // a new one where a destroyed one was is alive
+        const void *here = this;
+        g_destroyed.compare_exchange_strong(here, nullptr);
+    }
+    ~Limited() override { g_destroyed = this; }
+    void *malloc(size_t n) override { return served_++ < 3 ? std::malloc(n) : nullptr; }
+    void *calloc(size_t c, size_t n) override { return served_++ < 3 ? std::calloc(c, n) : nullptr; }
+    void *memalign(size_t, size_t) override { return nullptr; }
+    void *realloc(void *p, size_t, size_t n) override { return served_++ < 3 ? std::realloc(p, n) : nullptr; }
+    void free(void *p, size_t) override {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        if (g_destroyed.load() == this) g_frees_after_destroy++;  // destroyed while this free ran
+        std::free(p);
+    }
+
+private:
+    std::atomic<int> served_{0};
+};
+
+// The producer meets a NULL and stops while the consumer still frees what
+// was handed over: thread 0 waits for the other threads before it destroys
+// the allocator (it went on without them, and the consumer freed into a
+// destroyed allocator: a use after free under ASan).
+TEST(MicroBenchmarks, TheAllocatorOutlivesEveryThreadThatUsesIt) {
+    bench::AllocatorInfo limited;
+    limited.name = "limited";
+    limited.kind = bench::AllocatorKind::Explicit;
+    limited.thread_safe = true;
+    limited.create = [](const bench::AllocatorSettings &, std::string *) {
+        return std::unique_ptr<bench::Allocator>(new Limited);
+    };
+    benchmark::ClearRegisteredBenchmarks();
+    micro::register_benchmarks(limited, bench::AllocatorSettings{});
+    std::vector<const char *> args = {"micro_benchmarks_test", "--benchmark_filter=producer_consumer|threads_local",
+                                      "--benchmark_min_time=0.001"};
+    int argc = static_cast<int>(args.size());
+    args.push_back(nullptr);
+    benchmark::Initialize(&argc, const_cast<char **>(args.data()));
+    for (int round = 0; round < 3; round++) {
+        Runs runs;
+        benchmark::RunSpecifiedBenchmarks(&runs);
+        ASSERT_EQ(runs.seen.size(), 5u);
+        for (const auto &run : runs.seen) EXPECT_TRUE(run.error) << run.name;  // each met the NULL
+    }
+    EXPECT_EQ(g_frees_after_destroy.load(), 0);
 }
 
 }  // namespace
