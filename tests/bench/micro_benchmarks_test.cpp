@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,26 +34,39 @@ public:
     }
 };
 
+// An explicit, thread-safe allocator named `name` whose instances `create` makes.
+bench::AllocatorInfo TestAllocator(const std::string &name,
+                                   std::function<std::unique_ptr<bench::Allocator>(std::string *)> create) {
+    bench::AllocatorInfo info;
+    info.name = name;
+    info.kind = bench::AllocatorKind::Explicit;
+    info.thread_safe = true;
+    info.create = [create](const bench::AllocatorSettings &, std::string *error) { return create(error); };
+    return info;
+}
+
+// Registers the benchmarks of `info` alone (those of an earlier test gone) and
+// sets Google Benchmark to run those `filter` matches, briefly.
+void RegisterOnly(const bench::AllocatorInfo &info, const char *filter) {
+    benchmark::ClearRegisteredBenchmarks();
+    micro::register_benchmarks(info, bench::AllocatorSettings{});
+    const std::string filter_flag = std::string("--benchmark_filter=") + filter;
+    std::vector<const char *> args = {"micro_benchmarks_test", filter_flag.c_str(), "--benchmark_min_time=0.001"};
+    int argc = static_cast<int>(args.size());
+    args.push_back(nullptr);
+    benchmark::Initialize(&argc, const_cast<char **>(args.data()));
+}
+
 // When thread 0 cannot make the allocator of a threaded benchmark, it skips
 // the benchmark above its loop, and so do the other threads: they called
 // through a null pointer (threads_local, a crash) or waited for ever for the
 // blocks of a producer that had gone (producer_consumer, a hang).
 TEST(MicroBenchmarks, AThreadedBenchmarkWhoseAllocatorCannotBeMadeIsSkipped) {
-    bench::AllocatorInfo refusing;
-    refusing.name = "refusing";
-    refusing.kind = bench::AllocatorKind::Explicit;
-    refusing.thread_safe = true;
-    refusing.create = [](const bench::AllocatorSettings &, std::string *error) {
+    const bench::AllocatorInfo refusing = TestAllocator("refusing", [](std::string *error) {
         *error = "refused";
         return std::unique_ptr<bench::Allocator>();
-    };
-    benchmark::ClearRegisteredBenchmarks();
-    micro::register_benchmarks(refusing, bench::AllocatorSettings{});
-    std::vector<const char *> args = {"micro_benchmarks_test", "--benchmark_filter=threads_local|producer_consumer",
-                                      "--benchmark_min_time=0.001"};
-    int argc = static_cast<int>(args.size());
-    args.push_back(nullptr);
-    benchmark::Initialize(&argc, const_cast<char **>(args.data()));
+    });
+    RegisterOnly(refusing, "threads_local|producer_consumer");
     Runs runs;
     benchmark::RunSpecifiedBenchmarks(&runs);
     ASSERT_EQ(runs.seen.size(), 5u);  // threads_local with 1 to 4 threads, producer_consumer with 2
@@ -79,19 +93,9 @@ public:
 // producer/consumer pair's consumer stops too, where it would have waited for
 // ever for the blocks the producer no longer made.
 TEST(MicroBenchmarks, AnAllocatorThatReturnsNullFailsEveryBenchmark) {
-    bench::AllocatorInfo empty;
-    empty.name = "empty";
-    empty.kind = bench::AllocatorKind::Explicit;
-    empty.thread_safe = true;
-    empty.create = [](const bench::AllocatorSettings &, std::string *) {
-        return std::unique_ptr<bench::Allocator>(new Empty);
-    };
-    benchmark::ClearRegisteredBenchmarks();
-    micro::register_benchmarks(empty, bench::AllocatorSettings{});
-    std::vector<const char *> args = {"micro_benchmarks_test", "--benchmark_filter=.", "--benchmark_min_time=0.001"};
-    int argc = static_cast<int>(args.size());
-    args.push_back(nullptr);
-    benchmark::Initialize(&argc, const_cast<char **>(args.data()));
+    const bench::AllocatorInfo empty =
+        TestAllocator("empty", [](std::string *) { return std::unique_ptr<bench::Allocator>(new Empty); });
+    RegisterOnly(empty, ".");
     Runs runs;
     benchmark::RunSpecifiedBenchmarks(&runs);
     ASSERT_GT(runs.seen.size(), 40u);
@@ -134,20 +138,9 @@ private:
 // the allocator (it went on without them, and the consumer freed into a
 // destroyed allocator: a use after free under ASan).
 TEST(MicroBenchmarks, TheAllocatorOutlivesEveryThreadThatUsesIt) {
-    bench::AllocatorInfo limited;
-    limited.name = "limited";
-    limited.kind = bench::AllocatorKind::Explicit;
-    limited.thread_safe = true;
-    limited.create = [](const bench::AllocatorSettings &, std::string *) {
-        return std::unique_ptr<bench::Allocator>(new Limited);
-    };
-    benchmark::ClearRegisteredBenchmarks();
-    micro::register_benchmarks(limited, bench::AllocatorSettings{});
-    std::vector<const char *> args = {"micro_benchmarks_test", "--benchmark_filter=producer_consumer|threads_local",
-                                      "--benchmark_min_time=0.001"};
-    int argc = static_cast<int>(args.size());
-    args.push_back(nullptr);
-    benchmark::Initialize(&argc, const_cast<char **>(args.data()));
+    const bench::AllocatorInfo limited =
+        TestAllocator("limited", [](std::string *) { return std::unique_ptr<bench::Allocator>(new Limited); });
+    RegisterOnly(limited, "producer_consumer|threads_local");
     for (int round = 0; round < 3; round++) {
         Runs runs;
         benchmark::RunSpecifiedBenchmarks(&runs);
