@@ -156,6 +156,18 @@ int main(int argc, char **argv) {
         alarm(timeout);
     }
     sigprocmask(SIG_SETMASK, &mask_before, NULL);
+    /* Waited for first without reaping: until it is reaped, the program's pid
+     * (its group's id) cannot go to another process, so a signal to -pid
+     * reaches what the program left behind and nothing else. */
+    siginfo_t ended;
+    while (waitid(P_PID, (id_t)pid, &ended, WEXITED | WNOWAIT) < 0)
+        if (errno != EINTR) {
+            fprintf(out, "error=waitid: %s\n", strerror(errno));
+            return fclose(out) == 0 ? 0 : 2;
+        }
+    alarm(0);
+    if (alarm_rang) kill(-pid, SIGKILL); /* a child it did not wait for goes too */
+    program_group = 0;                   /* nothing to pass signals on to from here */
     int status = 0;
     struct rusage usage;
     while (wait4(pid, &status, 0, &usage) < 0)
@@ -163,9 +175,6 @@ int main(int argc, char **argv) {
             fprintf(out, "error=wait4: %s\n", strerror(errno));
             return fclose(out) == 0 ? 0 : 2;
         }
-    alarm(0);
-    /* What the program's group left behind (a child it did not wait for) goes too. */
-    if (alarm_rang) kill(-pid, SIGKILL);
     const bool killed = alarm_rang && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     const long long wall = monotonic_ns() - start;
     fprintf(out, "wall_ns=%lld\nmaxrss_kb=%ld\nutime_us=%lld\nstime_us=%lld\nminflt=%ld\n", wall, usage.ru_maxrss,
