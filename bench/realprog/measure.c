@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -60,6 +61,25 @@ static void on_alarm(int signal_number) {
  * the program's group, which the terminal no longer reaches. */
 static void on_forwarded(int signal_number) {
     if (program_group > 0) kill(-program_group, signal_number);
+}
+
+/* Runs `handler` on `signal_number`, which interrupts a system call (no SA_RESTART). */
+static void handle(int signal_number, void (*handler)(int)) {
+    struct sigaction on = {0};
+    on.sa_handler = handler;
+    sigemptyset(&on.sa_mask);
+    sigaction(signal_number, &on, NULL);
+}
+
+/* Writes "error=TEXT" (printf's format) as the report; the exit status once it is written. */
+__attribute__((format(printf, 2, 3))) static int report_error(FILE *out, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    fputs("error=", out);
+    vfprintf(out, format, args);
+    fputc('\n', out);
+    va_end(args);
+    return fclose(out) == 0 ? 0 : 2;
 }
 
 static long long monotonic_ns(void) {
@@ -103,8 +123,7 @@ int main(int argc, char **argv) {
     /* Read by the loader of the program, not of this process, which has
      * started already. */
     if (preload ? setenv("LD_PRELOAD", preload, 1) : unsetenv("LD_PRELOAD")) {
-        fprintf(out, "error=LD_PRELOAD: %s\n", strerror(errno));
-        return fclose(out) == 0 ? 0 : 2;
+        return report_error(out, "LD_PRELOAD: %s", strerror(errno));
     }
 
     /* As system(3) does: while the program runs, a ctrl-C or hang-up is the
@@ -121,13 +140,11 @@ int main(int argc, char **argv) {
     sigaddset(&held, SIGALRM);
     const int forwarded[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
     for (size_t k = 0; k < sizeof forwarded / sizeof *forwarded; k++) {
-        struct sigaction old, on = {0};
+        struct sigaction old;
         if (sigaction(forwarded[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
         sigaddset(&to_default, forwarded[k]);
         sigaddset(&held, forwarded[k]);
-        on.sa_handler = on_forwarded;
-        sigemptyset(&on.sa_mask);
-        sigaction(forwarded[k], &on, NULL);
+        handle(forwarded[k], on_forwarded);
     }
     sigprocmask(SIG_BLOCK, &held, &mask_before);
     posix_spawnattr_init(&attr);
@@ -140,19 +157,13 @@ int main(int argc, char **argv) {
     pid_t pid;
     const int spawn_error = posix_spawnp(&pid, program[0], NULL, &attr, program, environ);
     posix_spawnattr_destroy(&attr);
-    if (spawn_error != 0) {
-        fprintf(out, "error=cannot run %s: %s\n", program[0], strerror(spawn_error));
-        return fclose(out) == 0 ? 0 : 2;
-    }
+    if (spawn_error != 0) return report_error(out, "cannot run %s: %s", program[0], strerror(spawn_error));
     program_group = pid;
     /* A program that hangs under one allocator would hang the whole run:
      * past the timeout its group is killed (on_alarm, which wait4 returns
      * from: no SA_RESTART), and the report says so. */
     if (timeout) {
-        struct sigaction on = {0};
-        on.sa_handler = on_alarm;
-        sigemptyset(&on.sa_mask);
-        sigaction(SIGALRM, &on, NULL);
+        handle(SIGALRM, on_alarm);
         alarm(timeout);
     }
     sigprocmask(SIG_SETMASK, &mask_before, NULL);
@@ -161,20 +172,14 @@ int main(int argc, char **argv) {
      * reaches what the program left behind and nothing else. */
     siginfo_t ended;
     while (waitid(P_PID, (id_t)pid, &ended, WEXITED | WNOWAIT) < 0)
-        if (errno != EINTR) {
-            fprintf(out, "error=waitid: %s\n", strerror(errno));
-            return fclose(out) == 0 ? 0 : 2;
-        }
+        if (errno != EINTR) return report_error(out, "waitid: %s", strerror(errno));
     alarm(0);
     if (alarm_rang) kill(-pid, SIGKILL); /* a child it did not wait for goes too */
     program_group = 0;                   /* nothing to pass signals on to from here */
     int status = 0;
     struct rusage usage;
     while (wait4(pid, &status, 0, &usage) < 0)
-        if (errno != EINTR) {
-            fprintf(out, "error=wait4: %s\n", strerror(errno));
-            return fclose(out) == 0 ? 0 : 2;
-        }
+        if (errno != EINTR) return report_error(out, "wait4: %s", strerror(errno));
     const bool killed = alarm_rang && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     const long long wall = monotonic_ns() - start;
     fprintf(out, "wall_ns=%lld\nmaxrss_kb=%ld\nutime_us=%lld\nstime_us=%lld\nminflt=%ld\n", wall, usage.ru_maxrss,
