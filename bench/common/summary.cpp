@@ -76,6 +76,14 @@ Config config_of(const CsvRow &row) {
     return c;
 }
 
+// The workload of a row as the table names it: the trace, and " t=N" for N threads.
+std::string workload_of(const CsvRow &row) {
+    std::string workload = row.get("trace");
+    const std::string threads = row.get("threads");
+    if (!threads.empty() && threads != "1") workload += " t=" + threads;
+    return workload;
+}
+
 std::string number_text(double v) {
     char text[32];
     if (v >= 1000) std::snprintf(text, sizeof text, "%.0f", v);
@@ -94,9 +102,7 @@ void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFig
     std::vector<std::string> workloads;
     std::map<std::string, std::map<Config, std::vector<Cell>>> cells;
     for (const CsvRow &row : rows) {
-        std::string workload = row.get("trace");
-        const std::string threads = row.get("threads");
-        if (!threads.empty() && threads != "1") workload += " t=" + threads;
+        const std::string workload = workload_of(row);
         if (!cells.count(workload)) workloads.push_back(workload);
         auto &figure_cells = cells[workload][config_of(row)];
         figure_cells.resize(figures.size());
@@ -175,30 +181,24 @@ void print_summary(const std::vector<CsvRow> &rows, const std::vector<SummaryFig
 }
 
 void print_noise_notes(const std::vector<CsvRow> &rows, FILE *out) {
-    std::map<std::string, std::vector<double>> seconds, mops;  // by workload; by workload and configuration
+    std::map<std::string, Cell> seconds;                 // by workload
+    std::map<std::string, std::vector<double>> mops;     // by workload and configuration, as the table names them
     std::vector<std::string> workloads;
     for (const CsvRow &row : rows) {
         const std::string ns = row.get("ns_per_op"), ops = row.get("ops"), rate = row.get("mops");
         if (ns.empty() || ops.empty() || rate.empty()) continue;
-        std::string workload = row.get("trace");
-        if (row.get("threads") != "1") workload += " t=" + row.get("threads");
+        const std::string workload = workload_of(row);
         if (!seconds.count(workload)) workloads.push_back(workload);
-        seconds[workload].push_back(std::strtod(ns.c_str(), nullptr) * std::strtod(ops.c_str(), nullptr) / 1e9);
-        std::string config = workload + ": " + row.get("allocator");
-        for (const char *key : {"block_size", "region_size", "huge_pages_from"}) {
-            const std::string value = row.get(key);
-            if (!value.empty() && value != "0") config += std::string(" ") + key + "=" + value;
-        }
-        mops[config].push_back(std::strtod(rate.c_str(), nullptr));
+        seconds[workload].values.push_back(std::strtod(ns.c_str(), nullptr) * std::strtod(ops.c_str(), nullptr) / 1e9);
+        mops[workload + ": " + config_of(row).label].push_back(std::strtod(rate.c_str(), nullptr));
     }
     std::string short_ones;
     size_t short_count = 0;
     for (const std::string &w : workloads) {
-        std::vector<double> &t = seconds[w];
-        std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-        if (t[t.size() / 2] >= kShortReplaySeconds) continue;
+        const double median = seconds[w].median();
+        if (median >= kShortReplaySeconds) continue;
         char text[64];
-        std::snprintf(text, sizeof text, "%s%s (%.2g ms)", short_count ? ", " : "", w.c_str(), t[t.size() / 2] * 1e3);
+        std::snprintf(text, sizeof text, "%s%s (%.2g ms)", short_count ? ", " : "", w.c_str(), median * 1e3);
         if (++short_count <= 5) short_ones += text;
     }
     if (short_count)
