@@ -68,6 +68,14 @@ inline bool used(benchmark::State &state, void *p) {
     return true;
 }
 
+// Fills `blocks` with blocks of `size`, each used; false (the benchmark
+// skipped) at the first NULL.
+bool allocate_all(benchmark::State &state, Allocator &a, std::vector<void *> &blocks, size_t size) {
+    for (void *&p : blocks)
+        if (!used(state, p = a.malloc(size))) return false;
+    return true;
+}
+
 void malloc_free(benchmark::State &state, size_t size) {
     if (!set_up(state)) return;
     Allocator &a = *g_allocator;
@@ -103,10 +111,8 @@ void batch(benchmark::State &state, size_t size, Order order) {
     std::vector<size_t> free_order(kBatch);
     for (size_t i = 0; i < kBatch; i++) free_order[i] = order == Order::Lifo ? kBatch - 1 - i : i;
     if (order == Order::Random) std::shuffle(free_order.begin(), free_order.end(), std::mt19937_64(42));
-    bool ok = true;
     for (auto _ : state) {
-        for (size_t i = 0; i < kBatch && ok; i++) ok = used(state, blocks[i] = a.malloc(size));
-        if (!ok) break;
+        if (!allocate_all(state, a, blocks, size)) break;
         for (size_t i : free_order) a.free(blocks[i], size);
     }
     tear_down(state, 2 * kBatch);
@@ -140,10 +146,8 @@ void release(benchmark::State &state, bool reset) {
     Allocator &a = *g_allocator;
     constexpr size_t kSize = 64;
     std::vector<void *> blocks(kBatch);
-    bool ok = true;
     for (auto _ : state) {
-        for (size_t i = 0; i < kBatch && ok; i++) ok = used(state, blocks[i] = a.malloc(kSize));
-        if (!ok) break;
+        if (!allocate_all(state, a, blocks, kSize)) break;
         if (reset)
             a.reset();
         else
