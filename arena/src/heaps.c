@@ -280,6 +280,14 @@ static bool heap_is_empty(const heap_t *h) {
     return h->segments[SEG_HUGE] == NULL;
 }
 
+bool heaps_take_in_ended(heap_t *h) {
+    /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
+    if (!heap_freed_into(h)) return false;
+    heap_collect_remote(h);
+    h->untrimmed = true; /* pages may have emptied */
+    return true;
+}
+
 /* Takes in what other threads freed into abandoned heaps, and releases the
  * segments of those it left empty; with `trim`, releases the segments of every
  * empty one (they count against max_bytes; 0 live bytes must not hold the cap)
@@ -289,16 +297,13 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
     bool released = false;
     atomic_store_explicit(&a->ended_freed_bytes, 0, memory_order_relaxed);
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
-        /* Blocks pushed, or counts of blocks pushed earlier handed over since. */
-        bool freed_into = heap_freed_into(h);
-        if (freed_into) heap_collect_remote(h);
+        bool freed_into = heaps_take_in_ended(h);
         if ((freed_into || trim) && h->segment_count && heap_is_empty(h)) {
             heap_return_batches(h); /* pushed since its collect: blocks freed twice, or counted already */
             heap_release_all(h);    /* its counters stay in the arena's sums */
             released = true;
             continue;
         }
-        if (freed_into) h->untrimmed = true; /* pages may have emptied */
         if (trim && h->untrimmed) {
             released |= heap_trim(h);
             h->untrimmed = false;

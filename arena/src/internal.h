@@ -1038,6 +1038,10 @@ heap_t *heaps_adopt(arena_t *a) INTERNAL;
  * when the process grows, not on the exit path. Returns true when it handed
  * memory back. */
 bool heaps_reclaim(arena_t *a) INTERNAL;
+/* Abandoned heap h (the heaps lock held) takes in what other threads freed
+ * into it, marked untrimmed: its pages may have emptied. Returns true when
+ * there was anything to take in. */
+bool heaps_take_in_ended(heap_t *h) INTERNAL;
 /* The calling thread ends: its heap waits for another thread to adopt it. */
 void heaps_abandon(heap_t *h) INTERNAL;
 /* Frees live block p of `owner` (another heap) from h's thread: p waits in h

@@ -96,11 +96,7 @@ void heaps_stats(arena_t *a, heap_t *mine, arena_stats *out) {
          * them (a double free found there is reported once it is let go). */
         if (mine) heap_flush_pending(mine);
         lock_deferring(&a->lock);
-        for (heap_t *h = a->abandoned; h; h = h->next_abandoned)
-            if (heap_freed_into(h)) {
-                heap_collect_remote(h);
-                h->untrimmed = true; /* pages may have emptied: trimmed by the next reclaim */
-            }
+        for (heap_t *h = a->abandoned; h; h = h->next_abandoned) heaps_take_in_ended(h); /* trimmed by the next reclaim */
         for (const heap_t *h = a->heaps; h; h = h->next_heap)
             heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
         unlock_reporting(&a->lock);
