@@ -15,6 +15,12 @@ static int check_segment_header(const heap_t *h, const segment_t *s, segment_kin
           "segment map does not point at the segment", s);
     for (size_t off = 0; off < s->size; off += SEGMENT_ALIGN)
         CHECK_INVARIANT(segmap_lookup((const uint8_t *)s + off) == s, "segment map entry inside a segment is wrong", (uintptr_t)s + off);
+    /* Nothing else maps here: an entry left past either end (a huge block
+     * shrunk in place, a segment released and its address taken again)
+     * would send a free of the memory there to this segment. */
+    CHECK_INVARIANT(segmap_lookup((const void *)align_up((uintptr_t)s + s->size, SEGMENT_ALIGN)) != s &&
+                        segmap_lookup((const uint8_t *)s - 1) != s,
+          "segment map entry next to a segment points at it", s);
     CHECK_INVARIANT(!s->huge_pages_given || (kind != SEG_SEED && s->size >= OS_HUGE_PAGE && (uintptr_t)s % OS_HUGE_PAGE == 0),
           "huge pages asked for a segment that is too small or misaligned", s);
     CHECK_INVARIANT(!s->os_huge_pages || (s->huge_pages_given && (kind != SEG_MEDIUM || s->purged_pages == 0)),
@@ -235,6 +241,46 @@ static int check_pending(const heap_t *h) {
     return 0;
 }
 
+/* The next heap of a after h in a walk over all of them, its own heap first. */
+static heap_t *check_next_heap(arena_t *a, heap_t *h) {
+    return h == &a->heap ? (a->multi_heap ? a->heaps : NULL) : h->next_heap;
+}
+
+/* True when b is one of the transit batches of a heap of a. */
+static bool check_is_batch(arena_t *a, const transit_batch *b) {
+    for (heap_t *h = &a->heap; h; h = check_next_heap(a, h))
+        if (b >= h->batches && b < h->batches + TRANSIT_BATCHES) return true;
+    return false;
+}
+
+/* Transit batches, once every heap still in use has taken in what others
+ * freed into it (heaps_check): such a heap's remote lists and counts are
+ * empty, and a batch is in flight only on the list of a heap never collected
+ * again (an orphan), once, and is one of this arena's. */
+static int check_transit(arena_t *a) {
+    size_t in_flight = 0, listed = 0;
+    for (heap_t *h = &a->heap; h; h = check_next_heap(a, h)) {
+        for (unsigned i = 0; i < TRANSIT_BATCHES; i++)
+            in_flight += atomic_load_explicit(&h->batches[i].in_flight, memory_order_relaxed);
+        if (h->orphaned) continue;
+        CHECK_INVARIANT(!atomic_load_explicit(&h->remote_batches, memory_order_relaxed) &&
+                            !atomic_load_explicit(&h->remote_free, memory_order_relaxed),
+                        "blocks freed into a heap were left on its remote lists", h);
+        CHECK_INVARIANT(!atomic_load_explicit(&h->remote_freed_bytes, memory_order_relaxed) &&
+                            !atomic_load_explicit(&h->remote_freed_blocks, memory_order_relaxed),
+                        "frees into a heap by other threads were left uncounted", h);
+    }
+    for (heap_t *h = &a->heap; h; h = check_next_heap(a, h)) {
+        if (!h->orphaned) continue;
+        for (const transit_batch *b = atomic_load_explicit(&h->remote_batches, memory_order_relaxed); b; b = b->next) {
+            CHECK_INVARIANT(++listed <= in_flight && check_is_batch(a, b), "a remote list holds a batch not in flight (or cycles)", b);
+            CHECK_INVARIANT(atomic_load_explicit(&b->in_flight, memory_order_relaxed), "a batch on a remote list is not in flight", b);
+        }
+    }
+    CHECK_INVARIANT(listed == in_flight, "a batch in flight is on no remote list", in_flight - listed);
+    return 0;
+}
+
 int heaps_check(arena_t *a) {
     check_totals t = {0};
     uint64_t allocs = 0, frees = 0;
@@ -246,7 +292,7 @@ int heaps_check(arena_t *a) {
     /* A heap left by a thread that vanished at fork may be half-changed: it is
      * never used again (heaps_fork_child), so it is neither walked nor counted. */
     bool orphans = false;
-    for (heap_t *h = &a->heap; h; h = h == &a->heap ? (a->multi_heap ? a->heaps : NULL) : h->next_heap) {
+    for (heap_t *h = &a->heap; h; h = check_next_heap(a, h)) {
         if (h->orphaned) {
             orphans = true;
             continue;
@@ -258,6 +304,7 @@ int heaps_check(arena_t *a) {
         frees += h->stats.frees;
         live_bytes += h->stats.live_bytes;
     }
+    if (check_transit(a)) return -1;
     /* Abandoned heaps are on both lists, and on the abandoned one only those
      * marked: adoption takes from that list, and a marked heap missing from
      * it would never be adopted or trimmed (heaps.c). */

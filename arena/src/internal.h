@@ -376,7 +376,8 @@ _Static_assert(sizeof(page_t) == 64, "a page descriptor is one cache line; free 
 /* A mapping from the OS.
  * Invariants (check.c: check_segment_header, check_small_segment; tlsf.c: tlsf_check):
  * - every 64 KiB chunk of [base, base+size) maps to this segment in the segment
- *   map, and nothing else maps here;
+ *   map, and nothing else maps here (the check looks at the chunks on either
+ *   side: other arenas share the map and may change it while it runs);
  * - kind SMALL: pages_active + free pages + first_page == pages_ready; the
  *   descriptors from pages_ready on were never written (page.c sets them up
  *   when first wanted); live_map holds every page's map, page i's at
@@ -418,7 +419,7 @@ typedef struct segment {
     uintptr_t first_block, sentinel;
     uint64_t *touched_map;           /* MEDIUM: 1 bit/OS page: written since mapped or purged */
     uint64_t *purged_map;            /* MEDIUM: 1 bit/OS page: handed back by a purge, not written since; */
-    size_t purged_pages;             /* ... how many (the map is not read while none: not even faulted in) */
+    size_t purged_pages;             /* ... how many (while none, only arena_check reads the map: not even faulted in) */
     size_t guard;                    /* MODE_SECURE: bytes at the end mapped PROT_NONE */
     /* The kernel was asked for transparent huge pages over the segment
      * (segment_new) and not yet told to stop (segment_purging). */
@@ -541,7 +542,8 @@ typedef struct heap_stats {
  * block, one cache miss after another. A batch belongs to the heap that
  * filled it, and comes back to it when its owner has taken the blocks in.
  * Invariant: a batch in flight is on exactly one owner's remote_batches, or
- * being collected; its owner clears in_flight (release) once done with it.
+ * being collected; its owner clears in_flight (release) once done with it
+ * (check.c: check_transit, where no collect is under way).
  * TRANSIT_BATCHES of them keep a heap within 3 OS pages (heap_t). */
 typedef struct transit_batch {
     struct transit_batch *next;      /* on the owner's remote_batches */
@@ -559,12 +561,16 @@ _Static_assert(MAX_REGION <= UINT32_MAX && MEDIUM_MAX <= UINT32_MAX, "a small or
  *   segments, dirty ones in free_dirty; dirty_page_bytes is the sum of their
  *   touched bytes;
  * - huge_cache holds huge_cache_count segments of huge_cache_bytes bytes;
- * - dirty memory (free pages, free TLSF blocks, the huge cache) stays within
- *   the hard limit of heap_purge_maybe after every free (the budget plus at
- *   most PURGE_TEARDOWN_FACTOR x live bytes), but for free pages and blocks
- *   younger than PURGE_DELAY_TICKS while the heap has not torn down, and
- *   memory goes back to the OS only there.
- * - stats.live_* equal the sums over every live block of this heap.
+ * - stats.live_* equal the sums over every live block of this heap;
+ * - once it has taken in what other threads freed into it (heap_collect_remote),
+ *   with no other thread running, its remote lists and counts are empty; the
+ *   arena's own heap is never freed into (check.c: check_transit).
+ * Policy, not checked (it depends on the clock): dirty memory (free pages,
+ * free TLSF blocks, the huge cache) stays within the hard limit of
+ * heap_purge_maybe after every free (the budget plus at most
+ * PURGE_TEARDOWN_FACTOR x live bytes), but for free pages and blocks younger
+ * than PURGE_DELAY_TICKS while the heap has not torn down, and memory goes
+ * back to the OS only there.
  */
 /* heap->mode: a heap in a mode runs only its slow paths (its direct pages stay
  * empty and its segments have no small owner), and those do more (modes.c). */

@@ -1108,7 +1108,7 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
         size_t map_words = align_up(s->size >> s->arena->block_shift, 64) / 64;
         for (size_t w = 0; w < map_words; w++) live_bits += (size_t)__builtin_popcountll(s->live_map[w]);
         size_t purged_pages = 0;
-        for (size_t w = 0; s->purged_pages && w < align_up(s->size / OS_PAGE, 64) / 64; w++) {
+        for (size_t w = 0; w < align_up(s->size / OS_PAGE, 64) / 64; w++) {
             CHECK_INVARIANT(!(s->purged_map[w] & s->touched_map[w]), "an OS page marked both purged and touched",
                             (uintptr_t)s + w * 64 * OS_PAGE);
             purged_pages += (size_t)__builtin_popcountll(s->purged_map[w]);

@@ -106,3 +106,47 @@ void *check_hook_swap_abandoned(arena_t *a, void *head) {
     a->abandoned = head;
     return old;
 }
+
+/* The segment map entry of the 64 KiB chunk at address a; NULL when its leaf
+ * was never mapped. */
+static segmap_entry *hook_map_entry(uintptr_t a) {
+    segmap_entry *leaf = atomic_load(&segmap_top[a >> SEGMAP_LEAF_SHIFT]);
+    return leaf ? &leaf[(a >> SEGMAP_SHIFT) & (SEGMAP_LEAF_COUNT - 1)] : NULL;
+}
+
+/* Points the segment map entry of the chunk right past p's segment (or, where
+ * that chunk's leaf was never mapped, right before it) at that segment, as a
+ * stale entry would; stores what it held in *old and returns the entry, for
+ * check_hook_put_map_entry. */
+void *check_hook_map_neighbour_to_segment(const void *p, void **old) {
+    segment_t *s = segmap_lookup(p);
+    segmap_entry *e = hook_map_entry(align_up((uintptr_t)s + s->size, SEGMENT_ALIGN));
+    if (!e) e = hook_map_entry((uintptr_t)s - 1);
+    *old = atomic_load(e);
+    atomic_store(e, s);
+    return e;
+}
+
+void check_hook_put_map_entry(void *entry, void *value) { atomic_store((segmap_entry *)entry, (segment_t *)value); }
+
+/* Sets or clears in_flight on a batch of the calling thread's heap of a that
+ * is not the one filling; returns false when the thread has no heap there. */
+bool check_hook_set_idle_batch_in_flight(arena_t *a, bool in_flight) {
+    heap_t *h = heaps_thread_heap(a);
+    if (!h) return false;
+    atomic_store(&h->batches[(h->filling + 1) % TRANSIT_BATCHES].in_flight, in_flight);
+    return true;
+}
+
+/* Adds `blocks` to the count of blocks other threads freed into a's own heap. */
+void check_hook_add_remote_freed_blocks(arena_t *a, uint64_t blocks) {
+    atomic_fetch_add(&a->heap.remote_freed_blocks, blocks);
+}
+
+/* Flips the purged bit of the last OS page of p's MEDIUM segment (one no
+ * block has written to yet, in a young segment). */
+void check_hook_flip_last_purged_bit(const void *p) {
+    segment_t *s = segmap_lookup(p);
+    size_t page = s->size / OS_PAGE - 1;
+    s->purged_map[page / 64] ^= (uint64_t)1 << (page % 64);
+}

@@ -26,6 +26,11 @@ extern "C" void check_hook_add_live_bytes(arena_t *a, long delta);
 extern "C" void check_hook_add_mapped_bytes(arena_t *a, long delta);
 extern "C" int check_hook_add_cache_count(arena_t *a, int delta);
 extern "C" void *check_hook_swap_abandoned(arena_t *a, void *head);
+extern "C" void *check_hook_map_neighbour_to_segment(const void *p, void **old);
+extern "C" void check_hook_put_map_entry(void *entry, void *value);
+extern "C" bool check_hook_set_idle_batch_in_flight(arena_t *a, bool in_flight);
+extern "C" void check_hook_add_remote_freed_blocks(arena_t *a, uint64_t blocks);
+extern "C" void check_hook_flip_last_purged_bit(const void *p);
 
 namespace {
 
@@ -190,6 +195,54 @@ TEST_F(ArenaCheckTest, FindsAMediumCacheBinCountThatIsWrong) {
     ExpectCheckFails(a_, "medium cache bin count is wrong");
     check_hook_add_cache_count(a_, -1);
     arena_free(a_, kept);
+}
+
+// An entry of the segment map left pointing at a segment from past its end
+// (a segment shrunk or released without clearing it) sends a free of the
+// memory there to that segment's header.
+TEST_F(ArenaCheckTest, FindsAStaleSegmentMapEntryNextToASegment) {
+    void *old = nullptr;
+    void *entry = check_hook_map_neighbour_to_segment(p_, &old);
+    ExpectCheckFails(a_, "segment map entry next to a segment points at it");
+    check_hook_put_map_entry(entry, old);
+}
+
+// A medium segment that counts no purged page reads its purged map nowhere
+// but here: a bit set there would make a later purge's count go wrong.
+TEST_F(ArenaCheckTest, FindsAPurgedBitInAMediumSegmentThatCountsNone) {
+    void *medium = arena_malloc(a_, 3000);
+    ASSERT_NE(medium, nullptr);
+    ASSERT_EQ(arena_check(a_), 0);
+    check_hook_flip_last_purged_bit(medium);
+    ExpectCheckFails(a_, "a medium segment's count of purged pages disagrees with its map");
+    check_hook_flip_last_purged_bit(medium);
+    arena_free(a_, medium);
+}
+
+// The arena's own heap is never freed into by other threads: a count of such
+// frees there would never be taken in, and live bytes would stay too high.
+TEST_F(ArenaCheckTest, FindsFreesIntoAHeapLeftUncounted) {
+    check_hook_add_remote_freed_blocks(a_, 1);
+    ExpectCheckFails(a_, "frees into a heap by other threads were left uncounted");
+    check_hook_add_remote_freed_blocks(a_, UINT64_MAX);  // back to 0
+}
+
+// A transit batch marked in flight but on no owner's list would never come
+// back to the heap that filled it: that heap would run out of batches.
+TEST(ArenaCheck, FindsABatchInFlightOnNoList) {
+    arena_config cfg = {};
+    cfg.flags = ARENA_THREAD_SAFE;
+    arena_t *a = arena_create(&cfg);
+    ASSERT_NE(a, nullptr);
+    void *block = arena_malloc(a, 40);  // this thread's heap
+    ASSERT_NE(block, nullptr);
+    ASSERT_EQ(arena_check(a), 0);
+    ASSERT_TRUE(check_hook_set_idle_batch_in_flight(a, true));
+    ExpectCheckFails(a, "a batch in flight is on no remote list");
+    check_hook_set_idle_batch_in_flight(a, false);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_free(a, block);
+    arena_destroy(a);
 }
 
 // The heap of a thread that ended waits on the arena's abandoned-heap list
