@@ -42,7 +42,9 @@ typedef enum arena_policy {
 } arena_policy;
 
 /* arena_config.flags */
-#define ARENA_THREAD_SAFE 1u  /* the arena may be used from several threads (one lock) */
+#define ARENA_THREAD_SAFE 1u  /* the arena may be used from several threads: default policy,
+                                 a heap per thread (its calls take no lock; a free of another
+                                 thread's block reaches its heap in batches); seed, one lock */
 #define ARENA_CHECKED 2u      /* debugging: canaries after every block (overflows reported at
                                  free), freed small blocks filled and verified when reused
                                  (writes after free reported), metadata verified on slow paths;
