@@ -157,7 +157,9 @@ ARENA_API int arena_stats_get(arena_t *a, arena_stats *out);
 
 /* Walks every region, page and block and verifies every invariant.
  * Returns 0 when all hold; otherwise -1, after writing the first broken one to
- * stderr (with write(2), no allocation). */
+ * stderr (with write(2), no allocation). In an ARENA_THREAD_SAFE arena, call it
+ * while no other thread uses the arena: it walks every thread's heap, which
+ * their threads change without a lock, and takes in what they freed into each other's. */
 ARENA_API int arena_check(arena_t *a);
 
 /* The kinds of misuse the error handler is told about. */
