@@ -43,8 +43,9 @@ typedef enum arena_policy {
 
 /* arena_config.flags */
 #define ARENA_THREAD_SAFE 1u  /* the arena may be used from several threads: default policy,
-                                 a heap per thread (its calls take no lock; a free of another
-                                 thread's block reaches its heap in batches); seed, one lock */
+                                 a heap per thread (small and medium blocks without a lock;
+                                 a free of another thread's block goes back to its heap
+                                 later); seed, one lock */
 #define ARENA_CHECKED 2u      /* debugging: canaries after every block (overflows reported at
                                  free), freed small blocks filled and verified when reused
                                  (writes after free reported), metadata verified on slow paths;
@@ -157,9 +158,10 @@ ARENA_API int arena_stats_get(arena_t *a, arena_stats *out);
 
 /* Walks every region, page and block and verifies every invariant.
  * Returns 0 when all hold; otherwise -1, after writing the first broken one to
- * stderr (with write(2), no allocation). In an ARENA_THREAD_SAFE arena, call it
- * while no other thread uses the arena: it walks every thread's heap, which
- * their threads change without a lock, and takes in what they freed into each other's. */
+ * stderr (with write(2), no allocation). In an ARENA_THREAD_SAFE arena of the
+ * default policy, call it while no other thread uses the arena: it walks every
+ * thread's heap, which their threads change without a lock, and takes in what
+ * they freed into each other's. */
 ARENA_API int arena_check(arena_t *a);
 
 /* The kinds of misuse the error handler is told about. */

@@ -419,7 +419,7 @@ typedef struct segment {
     uintptr_t first_block, sentinel;
     uint64_t *touched_map;           /* MEDIUM: 1 bit/OS page: written since mapped or purged */
     uint64_t *purged_map;            /* MEDIUM: 1 bit/OS page: handed back by a purge, not written since; */
-    size_t purged_pages;             /* ... how many (while none, only arena_check reads the map: not even faulted in) */
+    size_t purged_pages;             /* ... how many (while none, the heap reads nothing there: not even faulted in) */
     size_t guard;                    /* MODE_SECURE: bytes at the end mapped PROT_NONE */
     /* The kernel was asked for transparent huge pages over the segment
      * (segment_new) and not yet told to stop (segment_purging). */
@@ -542,8 +542,9 @@ typedef struct heap_stats {
  * block, one cache miss after another. A batch belongs to the heap that
  * filled it, and comes back to it when its owner has taken the blocks in.
  * Invariant: a batch in flight is on exactly one owner's remote_batches, or
- * being collected; its owner clears in_flight (release) once done with it
- * (check.c: check_transit, where no collect is under way).
+ * being collected, or lost with a thread that vanished at fork (in the child);
+ * its owner clears in_flight (release) once done with it (check.c:
+ * check_transit, where no collect is under way).
  * TRANSIT_BATCHES of them keep a heap within 3 OS pages (heap_t). */
 typedef struct transit_batch {
     struct transit_batch *next;      /* on the owner's remote_batches */

@@ -114,14 +114,14 @@ static segmap_entry *hook_map_entry(uintptr_t a) {
     return leaf ? &leaf[(a >> SEGMAP_SHIFT) & (SEGMAP_LEAF_COUNT - 1)] : NULL;
 }
 
-/* Points the segment map entry of the chunk right past p's segment (or, where
- * that chunk's leaf was never mapped, right before it) at that segment, as a
- * stale entry would; stores what it held in *old and returns the entry, for
- * check_hook_put_map_entry. */
-void *check_hook_map_neighbour_to_segment(const void *p, void **old) {
+/* Points the segment map entry of the chunk right past p's segment (before:
+ * right before it) at that segment, as a stale entry would; stores what it
+ * held in *old and returns the entry, for check_hook_put_map_entry. NULL,
+ * nothing changed, when that chunk's leaf was never mapped. */
+void *check_hook_map_neighbour_to_segment(const void *p, bool before, void **old) {
     segment_t *s = segmap_lookup(p);
-    segmap_entry *e = hook_map_entry(align_up((uintptr_t)s + s->size, SEGMENT_ALIGN));
-    if (!e) e = hook_map_entry((uintptr_t)s - 1);
+    segmap_entry *e = hook_map_entry(before ? (uintptr_t)s - 1 : align_up((uintptr_t)s + s->size, SEGMENT_ALIGN));
+    if (!e) return NULL;
     *old = atomic_load(e);
     atomic_store(e, s);
     return e;
@@ -149,4 +149,29 @@ void check_hook_flip_last_purged_bit(const void *p) {
     segment_t *s = segmap_lookup(p);
     size_t page = s->size / OS_PAGE - 1;
     s->purged_map[page / 64] ^= (uint64_t)1 << (page % 64);
+}
+
+/* Marks the calling thread's heap of a orphaned (as if its thread had vanished
+ * at fork) or not; returns false when the thread has no heap there. */
+bool check_hook_set_orphaned(arena_t *a, bool orphaned) {
+    heap_t *h = heaps_thread_heap(a);
+    if (!h) return false;
+    h->orphaned = orphaned;
+    return true;
+}
+
+/* on: puts two batches of the calling thread's heap of a, in flight, on its
+ * own remote list, linked into a cycle; off: takes them off again. Returns
+ * false when the thread has no heap there. */
+bool check_hook_cycle_own_batches(arena_t *a, bool on) {
+    heap_t *h = heaps_thread_heap(a);
+    if (!h) return false;
+    transit_batch *first = &h->batches[(h->filling + 1) % TRANSIT_BATCHES];
+    transit_batch *second = &h->batches[(h->filling + 2) % TRANSIT_BATCHES];
+    first->next = on ? second : NULL;
+    second->next = on ? first : NULL;
+    atomic_store(&first->in_flight, on);
+    atomic_store(&second->in_flight, on);
+    atomic_store(&h->remote_batches, on ? first : NULL);
+    return true;
 }
