@@ -178,7 +178,9 @@ typedef enum arena_error {
  * (no trailing newline). When the handler returns, the bad call is ignored (but
  * for a freed medium block's damaged links in the modes: see ARENA_CHECKED).
  * It runs with none of the arena's locks held: it may call arena_stats_get and
- * arena_check on that arena. */
+ * arena_check on that arena (a second free found while a thread takes in the
+ * blocks others freed into its heap is reported in the middle of that, where
+ * arena_check may find the counts not yet settled). */
 typedef void (*arena_error_fn)(void *ctx, arena_t *a, const void *p, arena_error kind,
                                const char *message);
 
