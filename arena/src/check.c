@@ -256,19 +256,16 @@ static bool check_is_batch(arena_t *a, const transit_batch *b) {
 }
 
 /* Transit batches, once every heap still in use has taken in what others
- * freed into it (heaps_check): such a heap's remote lists and counts are
- * empty; a batch on the list of a heap never collected again (an orphan) is
- * one of this arena's, in flight; without orphans, no batch is in flight. */
-static int check_transit(arena_t *a) {
+ * freed into it (heaps_check, which says whether any heap is an orphan):
+ * such a heap's remote lists and counts are empty; a batch on the list of a
+ * heap never collected again (an orphan) is one of this arena's, in flight;
+ * without orphans, no batch is in flight. */
+static int check_transit(arena_t *a, bool orphans) {
     size_t in_flight = 0, listed = 0;
-    bool orphans = false;
     for (heap_t *h = &a->heap; h; h = check_next_heap(a, h)) {
         for (unsigned i = 0; i < TRANSIT_BATCHES; i++)
             in_flight += atomic_load_explicit(&h->batches[i].in_flight, memory_order_relaxed);
-        if (h->orphaned) {
-            orphans = true;
-            continue;
-        }
+        if (h->orphaned) continue;
         CHECK_INVARIANT(!atomic_load_explicit(&h->remote_batches, memory_order_relaxed) &&
                             !atomic_load_explicit(&h->remote_free, memory_order_relaxed),
                         "blocks freed into a heap were left on its remote lists", h);
@@ -313,7 +310,7 @@ int heaps_check(arena_t *a) {
         frees += h->stats.frees;
         live_bytes += h->stats.live_bytes;
     }
-    if (check_transit(a)) return -1;
+    if (check_transit(a, orphans)) return -1;
     /* Abandoned heaps are on both lists, and on the abandoned one only those
      * marked: adoption takes from that list, and a marked heap missing from
      * it would never be adopted or trimmed (heaps.c). */

@@ -129,12 +129,15 @@ void *check_hook_map_neighbour_to_segment(const void *p, bool before, void **old
 
 void check_hook_put_map_entry(void *entry, void *value) { atomic_store((segmap_entry *)entry, (segment_t *)value); }
 
+/* The k-th batch of h after the one filling (k < TRANSIT_BATCHES). */
+static transit_batch *hook_idle_batch(heap_t *h, unsigned k) { return &h->batches[(h->filling + k) % TRANSIT_BATCHES]; }
+
 /* Sets or clears in_flight on a batch of the calling thread's heap of a that
  * is not the one filling; returns false when the thread has no heap there. */
 bool check_hook_set_idle_batch_in_flight(arena_t *a, bool in_flight) {
     heap_t *h = heaps_thread_heap(a);
     if (!h) return false;
-    atomic_store(&h->batches[(h->filling + 1) % TRANSIT_BATCHES].in_flight, in_flight);
+    atomic_store(&hook_idle_batch(h, 1)->in_flight, in_flight);
     return true;
 }
 
@@ -166,8 +169,7 @@ bool check_hook_set_orphaned(arena_t *a, bool orphaned) {
 bool check_hook_cycle_own_batches(arena_t *a, bool on) {
     heap_t *h = heaps_thread_heap(a);
     if (!h) return false;
-    transit_batch *first = &h->batches[(h->filling + 1) % TRANSIT_BATCHES];
-    transit_batch *second = &h->batches[(h->filling + 2) % TRANSIT_BATCHES];
+    transit_batch *first = hook_idle_batch(h, 1), *second = hook_idle_batch(h, 2);
     first->next = on ? second : NULL;
     second->next = on ? first : NULL;
     atomic_store(&first->in_flight, on);

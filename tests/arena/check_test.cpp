@@ -201,8 +201,8 @@ TEST_F(ArenaCheckTest, FindsAMediumCacheBinCountThatIsWrong) {
     arena_free(a_, kept);
 }
 
-// An entry of the segment map left pointing at a segment from past its end
-// (a segment shrunk or released without clearing it) sends a free of the
+// An entry of the segment map left pointing at a segment from past either
+// end (a segment shrunk or released without clearing it) sends a free of the
 // memory there to that segment's header.
 TEST_F(ArenaCheckTest, FindsAStaleSegmentMapEntryNextToASegment) {
     for (bool before : {false, true}) {

@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <random>
 #include <set>
@@ -1302,29 +1301,30 @@ TEST(ForkedChild, PassesTheCheckWhateverTheBatchesInFlight) {
     void *mine = arena_malloc(a, 100);  // the forking thread has a heap too
     ASSERT_NE(mine, nullptr);
     constexpr int kThreads = 3;
-    constexpr size_t kQueue = 4096;
-    // queue[i]: blocks thread i made, for thread i + 1 to free.
-    std::unique_ptr<std::atomic<void *>[]> queue(new std::atomic<void *>[kThreads * kQueue]());
-    std::atomic<size_t> made[kThreads] = {}, freed[kThreads] = {};
+    Handoff handoff[kThreads];  // handoff[i]: blocks thread i made, for thread i + 1 to free
     std::atomic<bool> stop{false};
     std::vector<std::thread> ring;
     for (int me = 0; me < kThreads; me++)
         ring.emplace_back([&, me] {
-            const int prev = (me + kThreads - 1) % kThreads;
+            Handoff &out = handoff[me], &in = handoff[(me + kThreads - 1) % kThreads];
+            decltype(in.blocks) taken;
             while (!stop) {
                 for (int k = 0; k < 256; k++) {
-                    size_t n = made[me];
-                    if (n - freed[me] >= kQueue) break;
+                    {
+                        std::lock_guard<std::mutex> g(out.lock);
+                        if (out.blocks.size() >= 4096) break;  // the next thread is behind
+                    }
                     void *p = arena_malloc(a, 1500);
                     if (!p) break;
-                    queue[me * kQueue + n % kQueue] = p;
-                    made[me] = n + 1;
+                    std::lock_guard<std::mutex> g(out.lock);
+                    out.blocks.push_back({p, {1500, 0}});
                 }
-                for (size_t n = freed[prev]; n != made[prev]; n = freed[prev]) {
-                    void *p = queue[prev * kQueue + n % kQueue];
-                    freed[prev] = n + 1;
-                    arena_free(a, p);
+                {
+                    std::lock_guard<std::mutex> g(in.lock);
+                    taken.swap(in.blocks);
                 }
+                for (auto &b : taken) arena_free(a, b.first);
+                taken.clear();
             }
         });
     ForkOutcome forked = ForkChildren(300, std::chrono::milliseconds(1), [&] { return arena_check(a) == 0 ? 0 : 1; });
@@ -1332,8 +1332,8 @@ TEST(ForkedChild, PassesTheCheckWhateverTheBatchesInFlight) {
     for (auto &t : ring) t.join();
     EXPECT_EQ(forked.hung, 0);
     EXPECT_EQ(forked.failed, 0);
-    for (int i = 0; i < kThreads; i++)
-        for (size_t n = freed[i]; n != made[i]; n++) arena_free(a, queue[i * kQueue + n % kQueue]);
+    for (auto &h : handoff)
+        for (auto &b : h.blocks) arena_free(a, b.first);
     arena_free(a, mine);
     EXPECT_EQ(arena_check(a), 0);
     arena_destroy(a);
