@@ -27,12 +27,12 @@ static void heaps_unlock(arena_t *a) { mutex_unlock(&a->lock); }
  * double frees show) it is taken with lock_deferring. */
 
 bool heaps_init(arena_t *a) {
-    a->multi_heap = true;
     if (mutex_init(&a->lock)) return true;
     if (mutex_init(&a->huge_lock)) {
         mutex_destroy(&a->lock);
         return true;
     }
+    a->multi_heap = true;
     return false;
 }
 

@@ -1034,7 +1034,7 @@ static inline size_t heap_dirty_total(const heap_t *h) {
 size_t heap_purge_budget(const heap_t *h) INTERNAL;
 
 /* ---- thread heaps of the process arena (heaps.c) ------------------------- */
-/* Makes a an arena of thread heaps. Returns true on error. */
+/* Makes a an arena of thread heaps. Returns true on error, nothing changed. */
 bool heaps_init(arena_t *a) INTERNAL;
 /* A heap for the calling thread: an abandoned one adopted, or a new one. NULL
  * when the OS refuses memory. */

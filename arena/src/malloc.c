@@ -51,6 +51,10 @@ static _Atomic int process_state;
 static __thread bool setting_up __attribute__((tls_model("initial-exec")));
 static pthread_key_t heap_key;
 static bool heap_key_made; /* once: a set-up that failed after it keeps it for the next */
+/* Read from the environment once: a set-up tried again after a failure
+ * repeats no warning about a bad setting. */
+static arena_config process_config;
+static bool process_config_read;
 static bool print_stats_at_exit;
 /* Where they go: a copy of stderr taken when the arena is set up, since a
  * program may close stderr before the destructors run (coreutils' close_stdout,
@@ -94,7 +98,6 @@ static bool env_flag(const char *name) {
     return s && *s && strcmp(s, "0") != 0;
 }
 
-/* Reads a size variable; a bad value gets one line on stderr and the default (0). */
 /* Starts the line that says a setting is ignored: "arena: ignoring NAME=VALUE: ",
  * the reason to follow. */
 static void env_ignoring(fmtbuf *f, const char *name, const char *value) {
@@ -105,6 +108,7 @@ static void env_ignoring(fmtbuf *f, const char *name, const char *value) {
     fmt_str(f, ": ");
 }
 
+/* Reads a size variable; a bad value gets one line on stderr and the default (0). */
 static size_t env_config_size(const char *name, size_t lo, size_t hi) {
     const char *s = getenv(name);
     if (!s) return 0;
@@ -204,6 +208,16 @@ __attribute__((constructor)) static void fork_handlers_register(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+static void process_config_read_env(void) {
+    arena_config *cfg = &process_config;
+    cfg->flags = (env_flag("ARENA_CHECKED") ? ARENA_CHECKED : 0) | (env_flag("ARENA_SECURE") ? ARENA_SECURE : 0);
+    /* From 16, not the arena's 8: malloc promises alignment for any type, 16
+     * bytes on x86-64. */
+    cfg->block_size = env_config_size("ARENA_BLOCK_SIZE", 16, MAX_BLOCK_SIZE);
+    cfg->region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
+    cfg->huge_pages_from = env_huge_pages_from();
+}
+
 static NOINLINE arena_t *process_arena_slow(void) {
     if (setting_up) return NULL;
     for (int state = PROCESS_NONE; !atomic_compare_exchange_strong(&process_state, &state, PROCESS_SETTING_UP);
@@ -212,26 +226,17 @@ static NOINLINE arena_t *process_arena_slow(void) {
         sched_yield(); /* set up by another thread */
     }
     setting_up = true;
-    arena_config cfg = {0};
-    cfg.flags = (env_flag("ARENA_CHECKED") ? ARENA_CHECKED : 0) | (env_flag("ARENA_SECURE") ? ARENA_SECURE : 0);
-    /* From 16, not the arena's 8: malloc promises alignment for any type, 16
-     * bytes on x86-64. */
-    cfg.block_size = env_config_size("ARENA_BLOCK_SIZE", 16, MAX_BLOCK_SIZE);
-    cfg.region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
-    cfg.huge_pages_from = env_huge_pages_from();
-    arena_t *a = arena_create(&cfg);
-    if (a && heaps_init(a)) { /* it undid its own part */
-        a->multi_heap = false;
+    if (!process_config_read) {
+        process_config_read_env();
+        process_config_read = true;
+    }
+    if (!heap_key_made) heap_key_made = pthread_key_create(&heap_key, thread_heap_exit) == 0;
+    arena_t *a = NULL;
+    if (heap_key_made) a = arena_create(&process_config);
+    else errno = ENOMEM; /* malloc's word for it, not the key's EAGAIN */
+    if (a && heaps_init(a)) {
         arena_destroy(a);
         a = NULL;
-    }
-    if (a && !heap_key_made) {
-        if (pthread_key_create(&heap_key, thread_heap_exit)) {
-            arena_destroy(a);
-            a = NULL;
-        } else {
-            heap_key_made = true;
-        }
     }
     if (!a) {
         int saved = errno;

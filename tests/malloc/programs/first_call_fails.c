@@ -4,8 +4,11 @@
  * as glibc's does; once the limit is lifted, the next calls are served, on this
  * thread and on a new one. The failure used to stay: every later call of every
  * thread failed for the life of the process. No stdio before the first malloc:
- * its buffers would be the first allocation. Exits 0 when that holds, 1 with a
- * line per failure, 2 when the limit cannot be set. */
+ * its buffers would be the first allocation. Three calls fail before the limit
+ * is lifted, and each set-up tried again must not repeat what the first said
+ * on stderr: run with a bad ARENA_BLOCK_SIZE, its warning is there once (each
+ * retry used to read the environment again and say it again). Exits 0 when
+ * that holds, 1 with a line per failure, 2 when the limit cannot be set. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -39,7 +42,18 @@ static void *allocate_on_a_thread(void *unused) {
     return p;
 }
 
+/* Times needle occurs in text. */
+static int occurrences(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *at = strstr(text, needle); at; at = strstr(at + 1, needle)) n++;
+    return n;
+}
+
 int main(void) {
+    /* What the set-ups say goes to a pipe (made without malloc) until the
+     * limit is lifted, then back to stderr. */
+    int said[2], saved_stderr = dup(STDERR_FILENO);
+    if (saved_stderr < 0 || pipe(said) != 0 || dup2(said[1], STDERR_FILENO) < 0) return 2;
     struct rlimit old, none;
     if (getrlimit(RLIMIT_AS, &old) != 0) return 2;
     none = (struct rlimit){mapped_bytes(), old.rlim_max};
@@ -47,9 +61,23 @@ int main(void) {
     errno = 0;
     void *first = malloc(100);
     int first_errno = errno;
+    void *second = malloc(200), *third = malloc(300);
     if (setrlimit(RLIMIT_AS, &old) != 0) return 2;
+    dup2(saved_stderr, STDERR_FILENO);
+    close(said[1]);
+    char text[4096] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof text - 1 && (n = read(said[0], text + got, sizeof text - 1 - got)) > 0) got += (size_t)n;
+    fputs(text, stderr);
     if (first) fail("the first malloc, with no address space left, was served");
     else if (first_errno != ENOMEM) fail("the first malloc failed without ENOMEM");
+    if (second || third) fail("a later malloc, with no address space left, was served");
+    if (occurrences(text, "cannot set up the process arena") != 1)
+        fail("the failed set-up was not said once on stderr");
+    const char *block_size = getenv("ARENA_BLOCK_SIZE");
+    if (block_size && strcmp(block_size, "3") == 0 && occurrences(text, "ignoring ARENA_BLOCK_SIZE=3") != 1)
+        fail("the bad ARENA_BLOCK_SIZE was not said once over three set-ups");
 
     char *p = malloc(100);
     if (!p) fail("malloc after the limit was lifted returned NULL");
