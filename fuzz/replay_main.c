@@ -55,7 +55,7 @@ static int run_file(const char *path) {
     return 1;
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int not_hidden(const struct dirent *e) { return e->d_name[0] != '.'; }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -75,27 +75,25 @@ int main(int argc, char **argv) {
             inputs++;
             continue;
         }
+        /* alphasort in the C locale (never set here): the same order on every machine */
         struct dirent **entries;
-        int n = scandir(argv[i], &entries, NULL, NULL);
+        int n = scandir(argv[i], &entries, not_hidden, alphasort);
         if (n < 0) {
             fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
             return 2;
         }
-        char **paths = malloc(sizeof *paths * (size_t)(n ? n : 1));
-        size_t count = 0;
         for (int k = 0; k < n; k++) {
-            if (entries[k]->d_name[0] != '.' && asprintf(&paths[count], "%s/%s", argv[i], entries[k]->d_name) >= 0)
-                count++;
+            char *path;
+            if (asprintf(&path, "%s/%s", argv[i], entries[k]->d_name) < 0) {
+                fprintf(stderr, "%s: out of memory\n", argv[i]);
+                return 2;
+            }
+            if (!run_file(path)) return 2;
+            free(path);
             free(entries[k]);
-        }
-        free(entries);
-        qsort(paths, count, sizeof *paths, by_name); /* the same order on every machine */
-        for (size_t k = 0; k < count; k++) {
-            if (!run_file(paths[k])) return 2;
-            free(paths[k]);
             inputs++;
         }
-        free(paths);
+        free(entries);
     }
     if (!inputs) {
         fprintf(stderr, "no input\n");
