@@ -36,7 +36,7 @@ bool EdgesIntact(const Live &b) {
     const size_t edge = b.size < 16 ? b.size : 16;
     if (FirstMismatch(b.p, edge, b.tag) != edge) return false;
     for (size_t i = b.size - edge; i < b.size; i++)
-        if (b.p[i] != static_cast<uint8_t>(b.tag * 131u + i * 7u + (i >> 8))) return false;
+        if (b.p[i] != PatternByte(b.tag, i)) return false;
     return true;
 }
 

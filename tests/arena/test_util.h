@@ -33,18 +33,22 @@ inline std::string ConfigName(const ::testing::TestParamInfo<ArenaConfigParam> &
     return PolicyName(info.param.policy) + "_bs" + std::to_string(info.param.block_size);
 }
 
-// Fills [p, p+n) with a pattern that depends on `tag`, so blocks cannot pass
-// for each other.
+// The byte at offset i of a block filled with `tag`: it depends on the tag,
+// so blocks cannot pass for each other, and on i (past 256 too), so bytes
+// moved within a block show.
+inline uint8_t PatternByte(uint32_t tag, size_t i) { return static_cast<uint8_t>(tag * 131u + i * 7u + (i >> 8)); }
+
+// Fills [p, p+n) with tag's pattern.
 inline void Fill(void *p, size_t n, uint32_t tag) {
     auto *b = static_cast<uint8_t *>(p);
-    for (size_t i = 0; i < n; i++) b[i] = static_cast<uint8_t>(tag * 131u + i * 7u + (i >> 8));
+    for (size_t i = 0; i < n; i++) b[i] = PatternByte(tag, i);
 }
 
 // The first offset where [p, p+n) differs from Fill's pattern, or n.
 inline size_t FirstMismatch(const void *p, size_t n, uint32_t tag) {
     auto *b = static_cast<const uint8_t *>(p);
     for (size_t i = 0; i < n; i++)
-        if (b[i] != static_cast<uint8_t>(tag * 131u + i * 7u + (i >> 8))) return i;
+        if (b[i] != PatternByte(tag, i)) return i;
     return n;
 }
 
