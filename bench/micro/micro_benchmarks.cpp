@@ -55,14 +55,17 @@ void tear_down(benchmark::State &state, uint64_t ops_per_iteration) {
     if (g_running.fetch_sub(1, std::memory_order_acq_rel) == 1) g_allocator.reset();  // the last one done with it
 }
 
-// The block is used: its first byte written (and read back by the loop).
 // False, the benchmark skipped, when the allocator returned NULL: a failed
 // call is not a fast one, and was timed as one.
+inline bool got(benchmark::State &state, const void *p) {
+    if (p) return true;
+    state.SkipWithError("the allocator returned NULL");
+    return false;
+}
+
+// The block is used: its first byte written. False as got().
 inline bool used(benchmark::State &state, void *p) {
-    if (!p) {
-        state.SkipWithError("the allocator returned NULL");
-        return false;
-    }
+    if (!got(state, p)) return false;
     *static_cast<volatile char *>(p) = 1;
     benchmark::DoNotOptimize(p);
     return true;
@@ -175,7 +178,7 @@ void threads_local(benchmark::State &state, size_t size) {
         Allocator *a = shared_allocator(state);
         if (!a) break;
         auto *p = static_cast<unsigned char *>(a->malloc(size));
-        if (!used(state, p)) break;
+        if (!got(state, p)) break;
         for (size_t i = 0; i < size; i += 16) p[i] = static_cast<unsigned char>(i);
         benchmark::DoNotOptimize(p);
         a->free(p, size);
