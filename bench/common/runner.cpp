@@ -70,7 +70,7 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
                                                     std::vector<LeftOut> *left_out) {
     auto leave_out = [left_out](const AllocatorInfo &info, const std::string &why) {
         std::fprintf(stderr, "%s: %s; the run goes on without it\n", info.name.c_str(), why.c_str());
-        if (left_out) left_out->push_back({info.name, why});
+        if (left_out) left_out->push_back({&info, why});
     };
     for (const auto &name : wanted)
         if (!find_allocator(name))
@@ -136,7 +136,7 @@ std::vector<UsableAllocator> allocators_to_run(const std::vector<std::string> &w
     std::vector<LeftOut> left_out;
     const std::vector<UsableAllocator> usable = find_usable_allocators(wanted, &left_out);
     for (const LeftOut &gone : left_out)
-        if (fits(*find_allocator(gone.name))) set_fact(facts, "unavailable." + gone.name, gone.why);
+        if (fits(*gone.info)) set_fact(facts, "unavailable." + gone.info->name, gone.why);
     for (auto &a : usable) {
         if (fits(*a.info)) {
             chosen.push_back(a);

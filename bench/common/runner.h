@@ -25,7 +25,8 @@ struct UsableAllocator {
 // not interpose get one line too; each one left out is named in *left_out
 // (when given) with why. An unknown name is a UsageError.
 struct LeftOut {
-    std::string name, why;
+    const AllocatorInfo *info;
+    std::string why;
 };
 std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::string> &wanted,
                                                     std::vector<LeftOut> *left_out = nullptr);
