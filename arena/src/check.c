@@ -298,7 +298,9 @@ int heaps_check(arena_t *a) {
     /* A heap left by a thread that vanished at fork may be half-changed: it is
      * never used again (heaps_fork_child), so it is neither walked nor counted. */
     bool orphans = false;
+    size_t marked = 0; /* heaps marked abandoned (the arena's own heap never is) */
     for (heap_t *h = &a->heap; h; h = check_next_heap(a, h)) {
+        marked += h->abandoned;
         if (h->orphaned) {
             orphans = true;
             continue;
@@ -314,8 +316,7 @@ int heaps_check(arena_t *a) {
     /* Abandoned heaps are on both lists, and on the abandoned one only those
      * marked: adoption takes from that list, and a marked heap missing from
      * it would never be adopted or trimmed (heaps.c). */
-    size_t marked = 0, listed = 0;
-    for (heap_t *h = a->multi_heap ? a->heaps : NULL; h; h = h->next_heap) marked += h->abandoned;
+    size_t listed = 0;
     for (heap_t *h = a->multi_heap ? a->abandoned : NULL; h; h = h->next_abandoned)
         CHECK_INVARIANT(++listed <= marked && h->abandoned, "the abandoned-heap list holds a heap not marked abandoned (or cycles)", h);
     CHECK_INVARIANT(listed == marked, "a heap marked abandoned is not on the abandoned-heap list", marked);
