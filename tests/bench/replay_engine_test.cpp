@@ -482,11 +482,6 @@ TEST(ChildProcess, ResultsArriveWhenThePipesWriteEndIsAlreadyFd3) {
     EXPECT_EQ(fcntl(3, F_GETFD), -1) << "the parent's end of the pipe was left open";
 }
 
-// A child that died while it ran (a crash in a benchmark, or a replay child
-// killed) leaves its JSON file cut short: the context and the entries of the
-// runs it finished, the last perhaps in part, no closing "]}". The run goes on
-// with every other child's entries and that child's whole ones; it stopped,
-// writing nothing at all, as "not Google Benchmark JSON".
 // The notes below a replay summary: printed by print_noise_notes into a
 // memory stream, from rows shaped as bench_replay's throughput rows.
 static std::string noise_notes(const std::vector<bench::CsvRow> &rows) {
@@ -539,6 +534,11 @@ TEST(NoiseNotes, ShortReplaysAndWideSpreadsAreSaid) {
     EXPECT_EQ(noise_notes(rows), "");
 }
 
+// A child that died while it ran (a crash in a benchmark, or a replay child
+// killed) leaves its JSON file cut short: the context and the entries of the
+// runs it finished, the last perhaps in part, no closing "]}". The run goes on
+// with every other child's entries and that child's whole ones; it stopped,
+// writing nothing at all, as "not Google Benchmark JSON".
 TEST(BenchmarkJson, AFileCutShortGivesItsWholeEntries) {
     const std::string head = "{\n  \"context\": {\n    \"caches\": [\n      {\n        \"level\": 1\n      }\n    ]\n"
                              "  },\n  \"benchmarks\": [\n";
