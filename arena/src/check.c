@@ -298,7 +298,10 @@ int heaps_check(arena_t *a) {
     /* A heap left by a thread that vanished at fork may be half-changed: it is
      * never used again (heaps_fork_child), so it is neither walked nor counted. */
     bool orphans = false;
-    size_t marked = 0; /* heaps marked abandoned (the arena's own heap never is) */
+    /* The arena's own heap holds the huge blocks and no thread's small ones:
+     * a thread that adopted it would take both. */
+    CHECK_INVARIANT(!a->heap.abandoned, "the arena's own heap is marked abandoned", &a->heap);
+    size_t marked = 0; /* heaps marked abandoned */
     for (heap_t *h = &a->heap; h; h = check_next_heap(a, h)) {
         marked += h->abandoned;
         if (h->orphaned) {

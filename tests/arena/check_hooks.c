@@ -107,6 +107,19 @@ void *check_hook_swap_abandoned(arena_t *a, void *head) {
     return old;
 }
 
+/* Marks a's own heap abandoned (or not) and puts it on (or takes it off) the
+ * head of the abandoned-heap list, which must not hold it otherwise. */
+void check_hook_abandon_own_heap(arena_t *a, bool abandoned) {
+    a->heap.abandoned = abandoned;
+    if (abandoned) {
+        a->heap.next_abandoned = a->abandoned;
+        a->abandoned = &a->heap;
+    } else {
+        a->abandoned = a->heap.next_abandoned;
+        a->heap.next_abandoned = NULL;
+    }
+}
+
 /* The segment map entry of the 64 KiB chunk at address a; NULL when its leaf
  * was never mapped. */
 static segmap_entry *hook_map_entry(uintptr_t a) {
