@@ -54,7 +54,7 @@ static bool heap_key_made; /* once: a set-up that failed after it keeps it for t
 /* Read from the environment once: a set-up tried again after a failure
  * repeats no warning about a bad setting. */
 static arena_config process_config;
-static bool process_config_read;
+static bool process_config_known;
 static bool print_stats_at_exit;
 /* Where they go: a copy of stderr taken when the arena is set up, since a
  * program may close stderr before the destructors run (coreutils' close_stdout,
@@ -200,8 +200,19 @@ static void fork_parent(void) {
     if (fork_locked) heaps_fork_parent(fork_locked);
 }
 
+/* When fork_prepare's set-up failed, another thread may have begun one before
+ * the fork: in the child that thread is gone, and every call would wait for
+ * its set-up for ever (a review's find). The child sets up again, reading the
+ * environment again, since that thread may have been writing process_config;
+ * what it had made is lost. */
+static void fork_child_set_up_again(void) {
+    int state = PROCESS_SETTING_UP;
+    if (atomic_compare_exchange_strong(&process_state, &state, PROCESS_NONE)) process_config_known = false;
+}
+
 static void fork_child(void) {
     if (fork_locked) heaps_fork_child(fork_locked, thread_heap);
+    else fork_child_set_up_again();
 }
 
 __attribute__((constructor)) static void fork_handlers_register(void) {
@@ -226,9 +237,9 @@ static NOINLINE arena_t *process_arena_slow(void) {
         sched_yield(); /* set up by another thread */
     }
     setting_up = true;
-    if (!process_config_read) {
+    if (!process_config_known) {
         process_config_read_env();
-        process_config_read = true;
+        process_config_known = true;
     }
     if (!heap_key_made) heap_key_made = pthread_key_create(&heap_key, thread_heap_exit) == 0;
     arena_t *a = NULL;
