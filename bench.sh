@@ -11,9 +11,10 @@
 #   --quick       the same, shorter: the first 20000 ops of each trace, throughput in
 #                 2 repetitions and memory in the first, no latency pass and no
 #                 timeline; an allocator (not glibc) whose first replay of a trace
-#                 takes over 0.5 s is left out there (30 s to 50 s after the build: 47 s
-#                 on a 2.1 GHz VM whose page faults cost 12 us each, where glibc's
-#                 replays of gen-large alone take 12 s); a smoke run: the targets are
+#                 takes over 0.5 s is left out there (15 s to 50 s after the build: 16 s
+#                 on an Intel Xeon VM whose page faults cost 2 us, 47 s on a 2.1 GHz
+#                 VM whose page faults cost 12 us each, where glibc's replays of
+#                 gen-large alone take 12 s); a smoke run: the targets are
 #                 set on whole traces, and python-threads runs on one thread there
 #   sweep         arena and seed over block sizes 8..4096 and region sizes 64K, 1M,
 #                 4M on the first 100000 ops of each trace, 3 repetitions, plus
