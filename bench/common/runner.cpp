@@ -105,7 +105,15 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
         candidate.version = result_value(lines, "version");
         std::string missing = result_value(lines, "not_interposed");
         if (!missing.empty())
-            std::fprintf(stderr, "%s: these entry points are not its own, calls to them go elsewhere: %s\n",
+            std::fprintf(stderr,
+                         "%s: these entry points are not its own, and replays call them: their calls go "
+                         "elsewhere: %s\n",
+                         info.name.c_str(), missing.c_str());
+        missing = result_value(lines, "not_interposed_unreplayed");
+        if (!missing.empty())
+            std::fprintf(stderr,
+                         "%s: these entry points are not its own; no replay or micro benchmark calls them, "
+                         "a real program may: %s\n",
                          info.name.c_str(), missing.c_str());
         usable.push_back(candidate);
     }
@@ -160,23 +168,33 @@ int run_probe_if_asked(int argc, char **argv) {
     write_result("version", info->version ? info->version() : "");
     const char *preload = getenv("LD_PRELOAD");
     if (info->kind != AllocatorKind::Preloaded) return 0;
-    // Where each entry point of the malloc family comes from in this process.
-    static const char *const entry_points[] = {"malloc", "free", "calloc", "realloc", "aligned_alloc",
-                                               "posix_memalign", "memalign", "valloc", "pvalloc",
-                                               "malloc_usable_size"};
+    // Where each entry point of the malloc family comes from in this process,
+    // and whether the drivers' own calls (ProcessMalloc's) reach it: one that
+    // they reach and the library does not define mixes glibc into its figures.
+    struct EntryPoint {
+        const char *name;
+        bool called_by_drivers;
+    };
+    static const EntryPoint entry_points[] = {{"malloc", true},          {"free", true},
+                                              {"calloc", true},          {"realloc", true},
+                                              {"memalign", true},        {"malloc_usable_size", true},
+                                              {"aligned_alloc", false},  {"posix_memalign", false},
+                                              {"valloc", false},         {"pvalloc", false}};
     const std::string expected = preload && *preload ? real_path(preload) : "";
-    std::string not_interposed, malloc_from;
-    for (const char *name : entry_points) {
+    std::string not_interposed, not_interposed_unreplayed, malloc_from;
+    for (const EntryPoint &entry : entry_points) {
         Dl_info where{};
-        void *function = dlsym(RTLD_DEFAULT, name);
+        void *function = dlsym(RTLD_DEFAULT, entry.name);
         std::string from = function && dladdr(function, &where) && where.dli_fname ? real_path(where.dli_fname) : "(none)";
-        if (std::string(name) == "malloc") malloc_from = from;
-        if (!expected.empty() && from != expected)
-            not_interposed += (not_interposed.empty() ? "" : ", ") + std::string(name) + " (from " + from + ")";
+        if (std::string(entry.name) == "malloc") malloc_from = from;
+        if (expected.empty() || from == expected) continue;
+        std::string &list = entry.called_by_drivers ? not_interposed : not_interposed_unreplayed;
+        list += (list.empty() ? "" : ", ") + std::string(entry.name) + " (from " + from + ")";
     }
     write_result("malloc_from", malloc_from);
     write_result("malloc_interposed", expected.empty() || malloc_from == expected ? "1" : "0");
     write_result("not_interposed", not_interposed);
+    write_result("not_interposed_unreplayed", not_interposed_unreplayed);
     return 0;
 }
 

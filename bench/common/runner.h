@@ -54,8 +54,9 @@ void preload(const UsableAllocator &allocator, ChildSpec *spec);
 ChildSpec child_for(const UsableAllocator &allocator, const std::vector<std::string> &args);
 
 // The child side of the probe: `DRIVER --child-info=NAME` writes version=,
-// malloc_from=, malloc_interposed= and not_interposed= (entry points that are
-// not the preloaded library's) on the result fd. A driver's main calls this
+// malloc_from=, malloc_interposed=, not_interposed= (entry points that are
+// not the preloaded library's and that replays call) and
+// not_interposed_unreplayed= (those they never call) on the result fd. A driver's main calls this
 // first: it returns the exit status of the probe, or -1 when argv asks for
 // something else.
 int run_probe_if_asked(int argc, char **argv);

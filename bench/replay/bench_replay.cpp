@@ -262,7 +262,7 @@ static bool trace_files(const std::vector<std::string> &paths, std::vector<std::
     for (const auto &path : paths) {
         struct stat st;
         if (stat(path.c_str(), &st) != 0) {
-            *error = path + ": " + std::strerror(errno);
+            *error = path + ": cannot read: " + std::strerror(errno);  // as the trace reader says it
             return false;
         }
         if (!S_ISDIR(st.st_mode)) {

@@ -180,7 +180,7 @@ bad_flag)
     contains err "--repetitions has no effect with --check (one replay of each trace, in file order)"
     contains err "--passes has no effect with --check"
     contains err "--warmup has no effect with --check"
-    contains err "/no/such.trace: "
+    contains err "/no/such.trace: cannot read: No such file or directory"
     expect 1 "$replay" --instructions --memory-repetitions=4 --trace=/no/such.trace
     contains err "--memory-repetitions has no effect with --instructions"
     expect 1 "$replay" --valgrind=/usr/bin/valgrind --trace=/no/such.trace
@@ -581,6 +581,11 @@ comparators)
         column "$dir/r.csv" allocator | grep -qx "$allocator" ||
             { contains err "$allocator: not available"; contains r.csv "# unavailable.$allocator: not available"; }
     done
+    # Every one that runs defines each entry point the drivers call (one that
+    # did not would have glibc's calls in its figures); those it lacks that
+    # they never call are named as such (Debian's jemalloc: pvalloc).
+    lacks err "and replays call them"
+    lacks err "arena-malloc: these entry points"
     # One that cannot run is named in the CSV too, not only on stderr: the
     # driver copied away from build/lib has no libarena_malloc.so beside it.
     mkdir -p "$dir/elsewhere/bin"
