@@ -106,14 +106,14 @@ std::vector<UsableAllocator> find_usable_allocators(const std::vector<std::strin
         std::string missing = result_value(lines, "not_interposed");
         if (!missing.empty())
             std::fprintf(stderr,
-                         "%s: these entry points are not its own, and replays call them: their calls go "
-                         "elsewhere: %s\n",
+                         "%s: these entry points are not its own, and the drivers call them: their calls "
+                         "go elsewhere: %s\n",
                          info.name.c_str(), missing.c_str());
-        missing = result_value(lines, "not_interposed_unreplayed");
+        missing = result_value(lines, "not_interposed_uncalled");
         if (!missing.empty())
             std::fprintf(stderr,
-                         "%s: these entry points are not its own; no replay or micro benchmark calls them, "
-                         "a real program may: %s\n",
+                         "%s: these entry points are not its own; the drivers never call them, a real "
+                         "program may: %s\n",
                          info.name.c_str(), missing.c_str());
         usable.push_back(candidate);
     }
@@ -175,26 +175,28 @@ int run_probe_if_asked(int argc, char **argv) {
         const char *name;
         bool called_by_drivers;
     };
+    // aligned_alloc: libstdc++'s aligned operator new, which the replay's
+    // session (64-byte aligned for its threads' turn) is made with.
     static const EntryPoint entry_points[] = {{"malloc", true},          {"free", true},
                                               {"calloc", true},          {"realloc", true},
                                               {"memalign", true},        {"malloc_usable_size", true},
-                                              {"aligned_alloc", false},  {"posix_memalign", false},
+                                              {"aligned_alloc", true},   {"posix_memalign", false},
                                               {"valloc", false},         {"pvalloc", false}};
     const std::string expected = preload && *preload ? real_path(preload) : "";
-    std::string not_interposed, not_interposed_unreplayed, malloc_from;
+    std::string not_interposed, not_interposed_uncalled, malloc_from;
     for (const EntryPoint &entry : entry_points) {
         Dl_info where{};
         void *function = dlsym(RTLD_DEFAULT, entry.name);
         std::string from = function && dladdr(function, &where) && where.dli_fname ? real_path(where.dli_fname) : "(none)";
         if (std::string(entry.name) == "malloc") malloc_from = from;
         if (expected.empty() || from == expected) continue;
-        std::string &list = entry.called_by_drivers ? not_interposed : not_interposed_unreplayed;
+        std::string &list = entry.called_by_drivers ? not_interposed : not_interposed_uncalled;
         list += (list.empty() ? "" : ", ") + std::string(entry.name) + " (from " + from + ")";
     }
     write_result("malloc_from", malloc_from);
     write_result("malloc_interposed", expected.empty() || malloc_from == expected ? "1" : "0");
     write_result("not_interposed", not_interposed);
-    write_result("not_interposed_unreplayed", not_interposed_unreplayed);
+    write_result("not_interposed_uncalled", not_interposed_uncalled);
     return 0;
 }
 

@@ -584,7 +584,7 @@ comparators)
     # Every one that runs defines each entry point the drivers call (one that
     # did not would have glibc's calls in its figures); those it lacks that
     # they never call are named as such (Debian's jemalloc: pvalloc).
-    lacks err "and replays call them"
+    lacks err "and the drivers call them"
     lacks err "arena-malloc: these entry points"
     # One that cannot run is named in the CSV too, not only on stderr: the
     # driver copied away from build/lib has no libarena_malloc.so beside it.
