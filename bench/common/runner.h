@@ -56,9 +56,9 @@ ChildSpec child_for(const UsableAllocator &allocator, const std::vector<std::str
 // The child side of the probe: `DRIVER --child-info=NAME` writes version=,
 // malloc_from=, malloc_interposed=, not_interposed= (entry points that are
 // not the preloaded library's and that the drivers call) and
-// not_interposed_uncalled= (those they never call) on the result fd. A driver's main calls this
-// first: it returns the exit status of the probe, or -1 when argv asks for
-// something else.
+// not_interposed_uncalled= (those they never call) on the result fd. A
+// driver's main calls this first: it returns the exit status of the probe, or
+// -1 when argv asks for something else.
 int run_probe_if_asked(int argc, char **argv);
 
 // A fresh directory for a run's temporary files, $TMPDIR/PREFIX.XXXXXX
