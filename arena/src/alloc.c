@@ -85,14 +85,17 @@ done:
 }
 
 /* Live small or medium block p of segment s, for heap h: ARENA_ERR_DOUBLE_FREE
- * when another thread's free of p is still on its way to its owner, which
- * would free it again when it arrives; else 0. In a mode, for every caller;
- * without one, for the owner's own calls (heap_block_in_transit, as on the
- * fast paths): another thread's free (its realloc's too) finds the mark in
- * heap_pend_remote_free, and its usable_size reads no block bytes, which the
- * owner may be writing. */
+ * when a free of p by a thread other than its owner's is still on its way to
+ * the owner, which would free it again when it arrives; else 0. The owner's
+ * own calls outside a mode read the mark only once another thread has freed
+ * into the heap (heap_block_in_transit, as on the fast paths); every other
+ * caller reads it, as the caller's realloc is about to read the whole block.
+ * Before, another thread's realloc of a block it had freed went on: it
+ * allocated first, which could take in the ended owner's heap, free p there
+ * and unmap p's segment, then copied from p and freed it in whatever was
+ * mapped there since (ThreadHeaps.AnotherThreadsReallocOfABlockItFreedIsReported). */
 static arena_error block_classify_pending(const heap_t *h, const segment_t *s, const void *p) {
-    bool pending = h->mode ? pending_marked(s->heap, p) : s->heap == h && heap_block_in_transit(h, p);
+    bool pending = h->mode || s->heap != h ? pending_marked(s->heap, p) : heap_block_in_transit(h, p);
     return pending ? ARENA_ERR_DOUBLE_FREE : 0;
 }
 

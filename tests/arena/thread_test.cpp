@@ -270,6 +270,62 @@ TEST(ThreadHeaps, TheOwnersSecondFreeOfABlockOnItsWayBackIsReported) {
     }
 }
 
+// A thread that freed another heap's block, still on its way to its owner,
+// then calls realloc or usable_size on it: a double free, reported, NULL with
+// EINVAL and 0, nothing allocated or moved. Before, only the owner's own calls
+// read the in-transit mark: the realloc reported the free it ended with but
+// returned a new block (errno 0); and when the owner's thread had ended, the
+// realloc's allocation took in the owner's heap, which freed the block there,
+// emptied, and unmapped its segment, where the new block's segment was then
+// mapped: the copy read it and the free of p freed a block that was never
+// there (arena_check: "TLSF list holds a used block").
+TEST(ThreadHeaps, AnotherThreadsReallocOfABlockItFreedIsReported) {
+    for (bool owner_ended : {false, true}) {
+        for (size_t n : {(size_t)24, (size_t)100, (size_t)1000, (size_t)3000, (size_t)100000}) {
+            SCOPED_TRACE(std::to_string(n) + (owner_ended ? " bytes, its owner's thread ended" : " bytes"));
+            arena_config cfg = {};
+            cfg.flags = ARENA_THREAD_SAFE;
+            arena_t *a = arena_create(&cfg);
+            ASSERT_NE(a, nullptr);
+            void *p = nullptr;
+            std::vector<uint8_t *> kept;
+            if (owner_ended) {
+                std::thread([&] { p = arena_malloc(a, n); }).join();  // its heap is abandoned
+            } else {
+                p = arena_malloc(a, n);
+                kept.push_back(static_cast<uint8_t *>(arena_malloc(a, n)));  // the heap stays in use
+            }
+            ASSERT_NE(p, nullptr);
+            memset(p, 7, n);
+            ErrorLog log;
+            std::thread([&] {
+                void *mine = arena_malloc(a, 64);  // a heap of this thread's own
+                arena_free(a, p);                  // on its way to the owner
+                errno = 0;
+                EXPECT_EQ(arena_realloc(a, p, 100000), nullptr);  // large: a new segment, as in the crash
+                EXPECT_EQ(errno, EINVAL);
+                errno = 0;
+                EXPECT_EQ(arena_realloc(a, p, n + 1), nullptr);
+                EXPECT_EQ(errno, EINVAL);
+                EXPECT_EQ(arena_usable_size(a, p), 0u);
+                arena_free(a, mine);
+            }).join();
+            ASSERT_EQ(log.entries.size(), 3u);
+            for (auto &e : log.entries) {
+                EXPECT_EQ(e.kind, ARENA_ERR_DOUBLE_FREE) << e.message;
+                EXPECT_EQ(e.p, p);
+            }
+            EXPECT_EQ(arena_check(a), 0);
+            for (uint8_t *k : kept) arena_free(a, k);
+            arena_stats st = Stats(a);
+            EXPECT_EQ(st.live_blocks, 0u);
+            EXPECT_EQ(st.live_bytes, 0u);
+            EXPECT_EQ(arena_check(a), 0);
+            arena_destroy(a);
+        }
+    }
+}
+
 // Another thread's small blocks take a shorter path when freed (no general
 // classification); what is not a live block there still goes to the general
 // one and is reported: a pointer inside a block, and a block its owner has
