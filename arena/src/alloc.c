@@ -582,7 +582,9 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
 static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
     if (!p) return heap_malloc(h, size);
     if (size == 0) {
-        heap_free(h, p);
+        /* Misuse sets EINVAL here as at any other size (the lookup reports it). */
+        if (!block_lookup(h, p)) errno = EINVAL;
+        else heap_free(h, p);
         return NULL;
     }
     segment_t *s = block_lookup(h, p);

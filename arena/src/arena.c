@@ -326,15 +326,18 @@ void arena_free(arena_t *a, void *p) {
 /* realloc under memcheck: a new block, a copy memcheck watches, a free. */
 static void *vg_realloc(arena_t *a, void *p, size_t size) {
     if (!p) return arena_malloc_locked(a, size);
-    if (size == 0) {
-        arena_free_locked(a, p);
-        return NULL;
-    }
     arena_enter(a);
     heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
     size_t old = h ? heap_usable_size(h, p, false) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
     arena_leave(a);
-    if (!old) return NULL; /* misuse, reported */
+    if (!old) {
+        errno = EINVAL; /* misuse, reported */
+        return NULL;
+    }
+    if (size == 0) {
+        arena_free_locked(a, p);
+        return NULL;
+    }
     void *q = arena_malloc_locked(a, size);
     if (!q) return NULL;
     VALGRIND_DISABLE_ERROR_REPORTING; /* the old block's slack is copied too */

@@ -156,23 +156,27 @@ static void seed_release(arena_t *a, seed_block *b) {
     b->free = 1;
 }
 
-void seed_free(arena_t *a, void *p) {
-    if (!p) return;
-    seed_block *b = seed_lookup(a, p);
-    if (!b) return;
+/* Frees live block b, counted. */
+static void seed_free_block(arena_t *a, seed_block *b) {
     heap_count_free(&a->heap, b->requested);
     seed_release(a, b);
 }
 
+void seed_free(arena_t *a, void *p) {
+    if (!p) return;
+    seed_block *b = seed_lookup(a, p);
+    if (b) seed_free_block(a, b);
+}
+
 void *seed_realloc(arena_t *a, void *p, size_t size) {
     if (!p) return seed_malloc(a, size, a->block_size);
-    if (size == 0) {
-        seed_free(a, p);
-        return NULL;
-    }
     seed_block *b = seed_lookup(a, p);
     if (!b) {
-        errno = EINVAL;
+        errno = EINVAL; /* size 0 too: misuse, reported */
+        return NULL;
+    }
+    if (size == 0) {
+        seed_free_block(a, b);
         return NULL;
     }
     size_t old = b->requested;
