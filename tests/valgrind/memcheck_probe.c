@@ -3,6 +3,7 @@
  *   memcheck_probe clean|use-after-free|overflow|leak|uninitialised */
 #include "arena.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,12 @@ static volatile char sink;
 __attribute__((noinline)) static void lose_a_block(arena_t *a) {
     char *lost = arena_malloc(a, 40);
     memset(lost, 1, 40);
+}
+
+static int misuse_reports;
+static void count_misuse(void *ctx, arena_t *a, const void *p, arena_error kind, const char *message) {
+    (void)ctx, (void)a, (void)p, (void)kind, (void)message;
+    misuse_reports++;
 }
 
 /* Overwrites the stack the lost pointer lived on. */
@@ -52,6 +59,21 @@ int main(int argc, char **argv) {
         p = arena_realloc(a, p, 5000);
         p = arena_realloc(a, p, 50);
         arena_free(a, p);
+        /* realloc under memcheck takes a path of its own: misuse is reported
+         * once a call and fails with EINVAL, whatever the size. */
+        arena_set_error_handler(count_misuse, NULL);
+        for (size_t size = 0; size <= 10; size += 10) {
+            errno = 0;
+            if (arena_realloc(a, p, size) != NULL || errno != EINVAL) {
+                fprintf(stderr, "realloc(freed, %zu): not NULL with EINVAL (errno %d)\n", size, errno);
+                return 1;
+            }
+        }
+        arena_set_error_handler(NULL, NULL);
+        if (misuse_reports != 2) {
+            fprintf(stderr, "%d misuse reports, 2 expected\n", misuse_reports);
+            return 1;
+        }
     }
     if (strcmp(mode, "leak")) {
         arena_free(a, keep);
