@@ -375,6 +375,7 @@ struct Session::State {
     std::vector<std::vector<size_t>> stops_of_thread;     // stops each thread samples at
     std::vector<std::thread> workers;
     std::atomic<int> go{0};
+    std::atomic<size_t> workers_ready{0};  // workers whose stacks are touched (start())
     std::atomic<bool> abort{false};
     std::atomic<uint64_t> failed_at{UINT64_MAX};
     // Lockstep: the index of the next op in file order; only the thread that
@@ -519,14 +520,31 @@ bool Session::prepare(std::string *error) {
     return true;
 }
 
+// More of a worker's stack than the replay's frames reach (the op's call into
+// the allocator, the writes to its block, a sample's read of /proc and of the
+// allocator's footprint), written before the baseline: else the stack pages the
+// replay first reaches count as the allocator's resident memory. They did, up to
+// three OS pages a thread, and the rise's last sample, where nothing is live,
+// became its peak: bump's threaded rise passed its whole mapping, and its
+// frag_at_peak came out empty.
+constexpr size_t kWorkerStackTouched = 64 << 10;
+
+__attribute__((noinline)) static void touch_worker_stack() {
+    volatile char frame[kWorkerStackTouched];
+    for (size_t i = 0; i < sizeof frame; i += 4096) frame[i] = 0;
+    frame[sizeof frame - 1] = 0;
+}
+
 bool Session::start(std::string *error) {
     State &s = *state_;
     if (s.options.threaded) {
-        // Threads exist (and have touched their stacks) before the baseline.
+        // Threads exist, their stacks touched, before the baseline.
         s.workers.reserve(s.threads_with_ops.size());
         for (size_t w = 0; w < s.threads_with_ops.size(); w++)
             s.workers.emplace_back([this, w] {
                 State &st = *state_;
+                touch_worker_stack();
+                st.workers_ready.fetch_add(1, std::memory_order_release);
                 while (!st.go.load(std::memory_order_acquire)) sched_yield();
                 if (st.go.load() < 0) return;  // nothing to replay: the allocator failed
                 if (st.options.pass == Pass::Latency) {
@@ -538,6 +556,7 @@ bool Session::start(std::string *error) {
                     st.run_thread(w, timer, writes, outcome_);
                 }
             });
+        while (s.workers_ready.load(std::memory_order_acquire) < s.workers.size()) sched_yield();
     }
     s.baseline = s.resident.anonymous_bytes();
     bench::AllocatorSettings settings = s.options.settings;
