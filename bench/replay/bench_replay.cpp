@@ -125,7 +125,8 @@ static const char kUsage[] =
     "                        long (the median of the first --repetitions; default: 2;\n"
     "                        0 = no limit)\n"
     "  --budget=SECONDS      seed (the slow first-fit reference) is skipped on a trace when\n"
-    "                        its first replay takes longer (default: 2; 0 = no limit)\n"
+    "                        its first replay takes longer (default: 2; 0 = no limit); with\n"
+    "                        --check it stops there and reports what it verified so far\n"
     "  --warmup=N            replays of each trace before its first measurement, by the\n"
     "                        first allocator, recorded nowhere: the first process to\n"
     "                        replay a trace can run far slower than the next ones on a\n"
@@ -532,6 +533,7 @@ struct Run {
     bench::Facts facts;
     bool any_failure = false;
     bool check_problems = false;
+    size_t checks_run = 0;  // configurations whose check pass ran, whole or cut short by the budget
     double timer_overhead_ns = -1;
     size_t jobs_total = 0, jobs_done = 0;
     uint64_t last_repetition = 0;  // --repetitions, or --memory-repetitions when memory passes may repeat
@@ -766,7 +768,10 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
              true);
         return;
     }
-    if (bench::result_value(lines, "over_budget") == "1") {
+    // A check stopped by the budget reports what it verified (below): what it
+    // found is no less true for the ops it did not reach.
+    const bool over_budget = bench::result_value(lines, "over_budget") == "1";
+    if (over_budget && pass != Pass::Check) {
         char why[160];
         std::snprintf(why, sizeof why, "its first replay passed the %g s budget after %s of %" PRIu64 " ops",
                       request.budget_seconds, bench::result_value(lines, "ops_done").c_str(), trace.ops);
@@ -851,15 +856,24 @@ void Run::run_job(size_t t, size_t c, uint64_t repetition, Pass pass) {
         const uint64_t corrupted = std::stoull(bench::result_value(lines, "check_corrupted", "0"));
         const uint64_t heap = std::stoull(bench::result_value(lines, "check_heap_errors", "0"));
         const std::string who = trace.name + " " + config.label();
+        char reach[200];  // how far the check went
+        if (over_budget)
+            std::snprintf(reach, sizeof reach,
+                          "the first %s of %" PRIu64 " ops only: the replay passed the %g s budget there,"
+                          " --budget=0 checks it whole",
+                          bench::result_value(lines, "ops_done").c_str(), trace.ops, request.budget_seconds);
+        else
+            std::snprintf(reach, sizeof reach, "%" PRIu64 " ops", trace.ops);
+        checks_run++;
         if (!misaligned && !not_zeroed && !corrupted && !heap) {
-            std::printf("check %s: ok (%s blocks verified through %" PRIu64 " ops)\n", who.c_str(),
-                        bench::result_value(lines, "check_blocks").c_str(), trace.ops);
+            std::printf("check %s: ok (%s blocks verified through %s)\n", who.c_str(),
+                        bench::result_value(lines, "check_blocks").c_str(), reach);
         } else {
             check_problems = true;
             std::printf("check %s: PROBLEMS: %" PRIu64 " misaligned blocks, %" PRIu64
                         " calloc blocks not zeroed, %" PRIu64 " blocks with changed contents, %" PRIu64
-                        " failed heap checks\n",
-                        who.c_str(), misaligned, not_zeroed, corrupted, heap);
+                        " failed heap checks (through %s)\n",
+                        who.c_str(), misaligned, not_zeroed, corrupted, heap, reach);
             for (const auto &line : lines)
                 if (line.first == "check_example") std::printf("  %s\n", line.second.c_str());
         }
@@ -997,9 +1011,7 @@ static int run_everything(const Options &options, int argc, char **argv) {
     std::fprintf(stderr, "%s done\n", run.progress_prefix().c_str());
 
     if (options.check) {
-        size_t checked = 0;
-        for (const auto &configs : run.configs) checked += configs.size();
-        if (!checked) {
+        if (!run.checks_run) {
             std::fprintf(stderr, "bench_replay: nothing was checked (every configuration was left out, above)\n");
             return 1;
         }

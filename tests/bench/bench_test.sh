@@ -904,6 +904,13 @@ budget)
     contains err "nothing was measured"
     [ "$(cat "$dir/none.csv")" = "earlier run" ] || fail "the CSV was overwritten: $(head -c 300 "$dir/none.csv")"
     [ ! -e "$dir/none.json" ] && [ ! -e "$dir/t.csv" ] || fail "JSON or timeline written"
+    # A check the budget stops reports what it verified, and says how far it got;
+    # before, it was left out with what it had found, and the run exited 0.
+    expect 0 "$replay" --check --trace="$trace" --allocators=arena,seed --budget=0.000000001 --budget-all
+    contains out "check small seed bs=16: ok ("
+    contains out "check small arena bs=16: ok ("
+    contains out " of 20000 ops only: the replay passed the 1e-09 s budget there, --budget=0 checks it whole)"
+    lacks err "skipped"
     ;;
 realprog_timeout)
     # A program that hangs under one allocator is killed at --timeout and
