@@ -472,6 +472,7 @@ void segmap_remove(const segment_t *seg, size_t size) INTERNAL;
 #define TLSF_SL_COUNT (1u << TLSF_SL_LOG2)
 #define TLSF_FL_SHIFT (TLSF_SL_LOG2 + 4)       /* sizes below 256 bytes: one linear level */
 #define TLSF_FL_COUNT 40
+_Static_assert(TLSF_SL_COUNT <= 16, "a level's lists fit the 16 bits of dirty_sl_bitmap");
 _Static_assert(TLSF_FL_COUNT + TLSF_FL_SHIFT - 1 >= 40, "TLSF covers blocks up to 1 TiB");
 
 /* Freed medium blocks of 1 KiB to 1 MiB wait whole, by size, for the next
@@ -497,6 +498,11 @@ typedef struct tlsf {
     size_t free_blocks;
     size_t cache_bytes, cache_blocks;
     uint32_t sl_bitmap[TLSF_FL_COUNT];                 /* bit s: list [f][s] non-empty */
+    /* Bit s: list [f][s] may hold a block with dirty pages; clear: it holds
+     * none (set when one goes on the list, cleared by a purge pass that leaves
+     * the whole list clean), so that a pass skips the lists of clean blocks. */
+    uint16_t dirty_sl_bitmap[TLSF_FL_COUNT];
+    uint64_t purge_visits;                             /* free blocks purge passes visited, ever (tests) */
     /* The cache: blocks used as far as TLSF knows (never coalesced) with their
      * live bit clear, linked through their payload; bin b holds blocks whose
      * size maps to the list b would (tlsf_mapping). */

@@ -292,6 +292,7 @@ static void tlsf_insert_counted(heap_t *h, mblock *b, uint32_t dirty_pages, uint
     t->heads[fl][sl] = b;
     t->fl_bitmap |= (uint64_t)1 << fl;
     t->sl_bitmap[fl] |= 1u << sl;
+    if (dirty_pages) t->dirty_sl_bitmap[fl] |= (uint16_t)(1u << sl);
     t->free_bytes += mb_size(b);
     t->free_blocks++;
     t->dirty_bytes += (size_t)l->dirty_pages * OS_PAGE;
@@ -1069,29 +1070,50 @@ static void tlsf_purge_block(heap_t *h, segment_t *s, mblock *b) {
 }
 
 /* Purges free block b whole; when it is all of a segment (not the heap's only
- * medium one), unmaps the segment instead. */
-static void tlsf_purge_or_release(heap_t *h, mblock *b) {
+ * medium one), unmaps the segment instead. True when b is still there with
+ * dirty pages (the kernel refused some). */
+static bool tlsf_purge_or_release(heap_t *h, mblock *b) {
     segment_t *s = segmap_lookup(b);
-    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL))
+    if (tlsf_segment_empty(s) && (h->segments[SEG_MEDIUM] != s || s->next != NULL)) {
         tlsf_segment_release(h, s);
-    else
-        tlsf_purge_block(h, s, b);
+        return false;
+    }
+    tlsf_purge_block(h, s, b);
+    return mb_links(b)->dirty_pages != 0;
 }
 
+/* A pass skips the lists that hold no dirty block (dirty_sl_bitmap). Before,
+ * it followed the links of every free block larger than the ones it purged,
+ * dirty or not, and one that spared young blocks all of them, mostly cache
+ * misses: a heap whose frees each added a young page to one free block among
+ * tens of thousands of clean ones walked them all at every purge clock tick,
+ * and the walk took about a tick. 40000 blocks from posix_memalign(4096, 512)
+ * took 4.1-4.6 s to free under the drop-in (98% of it in tlsf_purge), glibc's
+ * 0.01-0.02 s; 80000 of memalign(4096, 100), 66 s. */
 void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
     tlsf_t *t = &h->tlsf;
     if (t->cache_blocks && tlsf_dirty_bytes(t) > keep) tlsf_cache_flush(h);
     for (int fl = TLSF_FL_COUNT - 1; fl >= 0 && t->dirty_bytes > keep; fl--) {
-        if (!(t->fl_bitmap >> fl & 1)) continue;
+        if (!(t->fl_bitmap >> fl & 1) || !t->dirty_sl_bitmap[fl]) continue;
         for (int sl = TLSF_SL_COUNT - 1; sl >= 0 && t->dirty_bytes > keep; sl--) {
+            if (!(t->dirty_sl_bitmap[fl] >> sl & 1)) continue;
             mblock *b = t->heads[fl][sl];
+            bool dirty_left = false; /* in the blocks passed so far */
             while (b && t->dirty_bytes > keep) {
+                t->purge_visits++;
                 mblock *next = mb_links(b)->next;
                 bool young = purge_young(now, mb_links(b)->since);
-                if (mb_links(b)->dirty_pages && !(spare_young && young))
-                    tlsf_purge_or_release(h, b);
+                if (!mb_links(b)->dirty_pages) {
+                } else if (!spare_young || !young) {
+                    if (tlsf_purge_or_release(h, b)) dirty_left = true;
+                } else {
+                    dirty_left = true;
+                }
                 b = next;
             }
+            /* The whole list passed: a block a purge left dirty (the kernel
+             * refused) keeps the bit, as does the rest of a list cut short. */
+            if (!b && !dirty_left) t->dirty_sl_bitmap[fl] &= (uint16_t)~(1u << sl);
         }
     }
 }
@@ -1134,6 +1156,10 @@ int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t 
                                 "free medium block's header or footer page is not marked touched", b);
                 CHECK_INVARIANT(mb_links((mblock *)b)->dirty_pages == mb_dirty_pages(s, (mblock *)b),
                                 "free medium block's dirty page count disagrees with the touched pages", b);
+                unsigned fl, sl;
+                tlsf_mapping(size, &fl, &sl);
+                CHECK_INVARIANT(!mb_links((mblock *)b)->dirty_pages || (t->dirty_sl_bitmap[fl] >> sl & 1),
+                                "free medium block with dirty pages on a list marked clean", b);
             } else {
                 size_t first = touched_page(s, (uintptr_t)b), end = touched_page(s, (uintptr_t)mb_next(b) - 1) + 1;
                 CHECK_INVARIANT(touched_count(s, first, end) == end - first, "used medium block's pages are not all marked touched", b);

@@ -22,6 +22,8 @@ bool internal_hook_trim(arena_t *a) { return heap_trim(&a->heap); }
  * and then faulted back in (alloc.c, heap_purge_adapt). */
 size_t internal_hook_purge_boost(const arena_t *a) { return a->heap.purge_boost; }
 
+uint64_t internal_hook_purge_visits(const arena_t *a) { return a->heap.tlsf.purge_visits; }
+
 /* Sleeps until memory freed before the call is older than the purge delay
  * (PURGE_DELAY_TICKS of purge_clock, whose tick on x86-64 is 2^20 TSC cycles: 0.4 ms
  * at 2.6 GHz, 0.5 ms at 2.1 GHz), whatever the clock rate. */

@@ -29,6 +29,7 @@ extern "C" size_t internal_hook_purge_boost(const arena_t *a);
 extern "C" void internal_hook_wait_purge_delay(void);
 extern "C" uint32_t internal_hook_purge_clock(void);
 extern "C" uint32_t internal_hook_purge_delay_ticks(void);
+extern "C" uint64_t internal_hook_purge_visits(const arena_t *a);
 extern "C" bool internal_hook_purge_young(uint32_t now, uint32_t stamp);
 extern "C" bool internal_hook_purge_batch(void *base, size_t stride, size_t len, unsigned count);
 extern "C" bool os_purge(void *p, size_t size);
@@ -594,6 +595,32 @@ TEST(PurgeFeedback, AHeapThatRebuildsAfterEachTeardownKeepsItsMemory) {
         EXPECT_GT(faults[0], 500) << "size " << size << ": the first round writes 4 MiB of fresh memory";
         EXPECT_LT(later, 2 * faults[0]) << "size " << size << ": rounds 7 to 12 faulted memory back in";
     }
+}
+
+// Page-aligned small requests leave a clean free gap of under a page before
+// each block; freed in order, the blocks join one growing free block, each
+// adding a page to purge. A purge pass goes only through the lists that hold
+// dirty blocks: before, each pass of the teardown followed the links of all
+// the gaps (at every purge clock tick, while the growing block was young),
+// 40000 such blocks took 4.1-4.6 s to free under the drop-in, and 20000 here
+// visited hundreds of millions of blocks.
+TEST(PurgePasses, SkipTheListsOfCleanFreeBlocks) {
+    const size_t n = 20000;
+    arena_t *a = arena_create(nullptr);
+    ASSERT_NE(a, nullptr);
+    std::vector<void *> blocks(n);
+    for (void *&p : blocks) {
+        p = arena_memalign(a, 4096, 512);
+        ASSERT_NE(p, nullptr);
+        memset(p, 1, 512);
+    }
+    const uint64_t before = internal_hook_purge_visits(a);
+    for (void *p : blocks) arena_free(a, p);
+    EXPECT_LT(internal_hook_purge_visits(a) - before, 20 * n);
+    EXPECT_EQ(arena_check(a), 0);
+    internal_hook_purge_all(a);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
 }
 
 // Free pages serve only small blocks and free TLSF blocks only medium ones.
