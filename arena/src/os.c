@@ -8,6 +8,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -139,7 +140,9 @@ static _Atomic uint64_t os_pidfd;
  * waited for that one; 10-14 ms in a test program with 1 to 4 threads). */
 #define OS_PIDFD_FLOOR 512
 #define OS_FD_TABLE_MIN 64                     /* the smallest table a process has: one word of bits */
-_Static_assert(OS_PIDFD_FLOOR >= OS_FD_TABLE_MIN, "the floor is lowered to fit the table, never raised");
+#define OS_PIDFD_LOWEST 16                     /* a floor below this: no pidfd, a madvise per range */
+_Static_assert(OS_PIDFD_FLOOR >= OS_FD_TABLE_MIN && OS_PIDFD_LOWEST > 2,
+               "the floor is lowered to fit the table, never raised, nor into the standard descriptors");
 
 /* Descriptors the process's table holds now (FDSize in /proc/self/status), or
  * OS_FD_TABLE_MIN when it cannot tell (no /proc). No stdio, no malloc: a
@@ -162,10 +165,16 @@ static int os_fd_table_size(void) {
     return size >= OS_FD_TABLE_MIN && size <= INT32_MAX ? (int)size : OS_FD_TABLE_MIN;
 }
 
-/* The lowest number the pidfd may take: the table's top quarter, at most
- * OS_PIDFD_FLOOR. */
+/* The lowest number the pidfd may take: the top quarter of the table, or of
+ * what RLIMIT_NOFILE lets the process open when that is less, at most
+ * OS_PIDFD_FLOOR. Before, the limit was left out: under `ulimit -n 40` the
+ * floor was 48, the move there failed, and the pidfd stayed where it was
+ * opened, the program's first free descriptor (3, where its first open()
+ * expected it). */
 static int os_pidfd_floor(void) {
     int table = os_fd_table_size();
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < (rlim_t)table) table = (int)limit.rlim_cur;
     int floor = table - table / 4;
     return floor < OS_PIDFD_FLOOR ? floor : OS_PIDFD_FLOOR;
 }
@@ -186,14 +195,15 @@ static int os_self_pidfd(void) {
 #endif
     uint32_t pid = (uint32_t)getpid();
     if (held && (uint32_t)(held >> 32) == pid) return (int)(uint32_t)held;
-    int opened = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0); /* close-on-exec */
-    int floor = opened >= 0 ? os_pidfd_floor() : 0;
+    /* A table too small for a top quarter above the program's own numbers
+     * gets no pidfd, and one that cannot go up there is closed: a purge then
+     * takes a madvise per range. */
+    int floor = os_pidfd_floor();
+    int opened = floor >= OS_PIDFD_LOWEST ? (int)syscall(SYS_pidfd_open, (pid_t)pid, 0) : -1; /* close-on-exec */
     if (opened >= 0 && opened < floor) {
         int high = fcntl(opened, F_DUPFD_CLOEXEC, floor);
-        if (high >= 0) {
-            close(opened);
-            opened = high;
-        }
+        close(opened);
+        opened = high;
     }
     uint64_t now = opened >= 0 ? (uint64_t)pid << 32 | (uint32_t)opened : OS_PIDFD_NONE;
     if (!atomic_compare_exchange_strong(&os_pidfd, &held, now)) {

@@ -63,6 +63,16 @@ if grep -qx "batch works" "$dir/out"; then
         fail "no pidfd in the descriptor table's top quarter, or the table grew: $(cat "$dir/out")"
 fi
 [ "$(grep -c '^pidfd' "$dir/out")" -le 1 ] || fail "more than one pidfd: $(cat "$dir/out")"
+# Under a low RLIMIT_NOFILE the quarter is of what the limit lets the process
+# open: before, the pidfd could not move up to the table's quarter and stayed
+# at the program's first free number (3); a limit too low for a quarter above
+# 15 gets none.
+for limit in 40 12; do
+    expect 0 bash -c "ulimit -n $limit && exec env LD_PRELOAD='$lib' '$program' --purge"
+    awk -v limit="$limit" '$1 == "pidfd" && ($2 < limit - int(limit / 4) || limit < 21) { bad = 1 }
+                           END { exit bad }' "$dir/out" ||
+        fail "ulimit -n $limit: a pidfd below the top quarter of the limit: $(cat "$dir/out")"
+done
 expect 0 env LD_PRELOAD="$lib" ARENA_PURGE_BATCH=0 "$program" --purge
 lacks out "pidfd"
 echo "ok"
