@@ -823,6 +823,16 @@ bool heap_release_idle(heap_t *h, segment_kind kind) {
     if (kind != SEG_SMALL) page_trim(h); /* a class's last empty page to the free pages */
     tlsf_release_empty_segments(h);
     heap_purge_all(h); /* free pages clean: their segments can go; the huge cache goes */
+    heap_t *shared = huge_owner(h);
+    if (shared != h) {
+        /* A thread heap's huge blocks, and the mappings cached when they were
+         * freed, are the arena heap's: before, a cached 17 MiB mapping held
+         * the cap from a thread's medium and small blocks (66 of 1 MiB where
+         * a single-thread arena fit 80, ArenaMaxBytes.ACachedHugeMappingMakesRoom). */
+        huge_lock(h);
+        huge_purge(shared, 0, false, 0);
+        huge_unlock(h);
+    }
     if (kind != SEG_SMALL) page_release_empty_segments(h);
     return atomic_load_explicit(&h->arena->mapped_bytes, memory_order_relaxed) < mapped;
 }

@@ -462,6 +462,42 @@ TEST(ArenaMaxBytes, IdleMemoryGoesBackWhenTheCapNeedsItsRoom) {
         }
 }
 
+// A freed huge mapping kept in the cache (the live bytes make the purge budget
+// larger than it) gives way when the cap has no room for a medium or small
+// block: in a thread-safe arena it is cached in the arena's heap, not in the
+// thread's, and until 2026-12-06 only the thread's heap gave back what it held
+// idle (66 blocks of 1 MiB here, against 80 in a single-thread arena).
+TEST(ArenaMaxBytes, ACachedHugeMappingMakesRoom) {
+    const size_t kMiB = (size_t)1 << 20;
+    std::vector<size_t> fitted;
+    for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE})
+        for (size_t size : {kMiB, (size_t)64}) {
+            arena_config c{};
+            c.flags = flags;
+            c.max_bytes = 256 * kMiB;
+            arena_t *a = arena_create(&c);
+            ASSERT_NE(a, nullptr);
+            void *big = arena_malloc(a, 160 * kMiB);
+            void *cached = arena_malloc(a, 17 * kMiB);
+            ASSERT_NE(big, nullptr);
+            ASSERT_NE(cached, nullptr);
+            arena_free(a, cached);
+            std::vector<void *> blocks;
+            const size_t most = 200 * kMiB / size;
+            for (void *p; blocks.size() < most && (p = arena_malloc(a, size)) != nullptr;) blocks.push_back(p);
+            fitted.push_back(blocks.size() * size);
+            EXPECT_EQ(arena_check(a), 0);
+            for (void *p : blocks) arena_free(a, p);
+            arena_free(a, big);
+            arena_destroy(a);
+        }
+    ASSERT_EQ(fitted.size(), 4u);
+    EXPECT_GE(fitted[0], 78 * kMiB) << "1 MiB blocks, single-thread arena";
+    EXPECT_GE(fitted[2], fitted[0]) << "1 MiB blocks, thread-safe arena";
+    EXPECT_GE(fitted[1], 78 * kMiB) << "64-byte blocks, single-thread arena";
+    EXPECT_GE(fitted[3], fitted[1]) << "64-byte blocks, thread-safe arena";
+}
+
 // In a thread-safe arena huge blocks belong to the shared heap and are counted
 // by the heap that made them: a realloc that moves one counts one realloc, no
 // further allocation or free (it counted an extra pair).
