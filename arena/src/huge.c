@@ -77,6 +77,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
     segment_t *s = huge_cache_take(h, total, map_align);
     if (s) s->huge_fresh = false;
     if (!s) {
+        int saved = errno;
         s = segment_new(h, SEG_HUGE, total, map_align);
         if (!s) {
             /* Out of memory: what the cache holds may be what is missing. */
@@ -84,6 +85,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
             huge_purge(h, 0, false, 0);
             s = segment_new(h, SEG_HUGE, total, map_align);
             if (!s) return NULL;
+            errno = saved; /* a success leaves errno alone, the first refusal's ENOMEM too */
         }
         s->huge_align = s->os_huge_pages && map_align < OS_HUGE_PAGE ? OS_HUGE_PAGE : map_align;
         s->huge_fresh = true;

@@ -498,6 +498,32 @@ TEST(ArenaMaxBytes, ACachedHugeMappingMakesRoom) {
     EXPECT_GE(fitted[3], fitted[1]) << "64-byte blocks, thread-safe arena";
 }
 
+// A huge request the cap refuses until the cached mappings go back succeeds,
+// and leaves errno as it was: before, the first refusal's ENOMEM stayed.
+TEST(ArenaMaxBytes, AHugeBlockThatFitsOnceTheCacheGoesLeavesErrnoAlone) {
+    const size_t kMiB = (size_t)1 << 20;
+    for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE}) {
+        arena_config c{};
+        c.flags = flags;
+        c.max_bytes = 200 * kMiB;
+        arena_t *a = arena_create(&c);
+        ASSERT_NE(a, nullptr);
+        void *big = arena_malloc(a, 150 * kMiB);  // live: the purge budget keeps a 17 MiB mapping cached
+        void *cached = arena_malloc(a, 17 * kMiB);
+        ASSERT_NE(big, nullptr);
+        ASSERT_NE(cached, nullptr);
+        arena_free(a, cached);
+        errno = 0;
+        void *p = arena_malloc(a, 40 * kMiB);  // 150 + 17 + 40 MiB passes the cap; 150 + 40 does not
+        EXPECT_NE(p, nullptr) << "flags " << flags;
+        EXPECT_EQ(errno, 0) << "flags " << flags << ": a success leaves errno alone";
+        EXPECT_EQ(arena_check(a), 0);
+        arena_free(a, p);
+        arena_free(a, big);
+        arena_destroy(a);
+    }
+}
+
 // In a thread-safe arena huge blocks belong to the shared heap and are counted
 // by the heap that made them: a realloc that moves one counts one realloc, no
 // further allocation or free (it counted an extra pair).
