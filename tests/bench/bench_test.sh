@@ -504,14 +504,14 @@ threaded)
     expect 2 "$replay" --trace="$trace" --thread-mode=turns
     contains err "--thread-mode is threaded, serial, both or lockstep, not 'turns'"
     # The workers' stacks are touched before the baseline: bump, whose reserve is
-    # resident before its first op, rises by no more than that reserve, and its
-    # peak is a sample where blocks are live. Before, the stack pages its
-    # workers first reached during the replay counted (7450624 bytes against
-    # a 7434240-byte reserve here), the last sample, with nothing live, was the
-    # peak, and frag_at_peak came out empty.
+    # resident before its first op, rises by that reserve (a page more in 1 of 16
+    # runs on a loaded machine), and its peak is a sample where blocks are live.
+    # Before, the stack pages its workers first reached during the replay
+    # counted (12-16 KiB past the 7434240-byte reserve here), the last sample,
+    # with nothing live, was the peak, and frag_at_peak came out empty.
     expect 0 "$replay" --trace="$trace" --allocators=bump --passes=memory --repetitions=1 --csv="$dir/b.csv"
     rise=$(column "$dir/b.csv" rss_peak_bytes) reserve=$(column "$dir/b.csv" footprint_bytes)
-    [ -n "$rise" ] && [ -n "$reserve" ] && [ "$rise" -le "$reserve" ] ||
+    [ -n "$rise" ] && [ -n "$reserve" ] && [ "$rise" -le $((reserve + 4096)) ] ||
         fail "bump's threaded rise $rise passes its reserve $reserve"
     [ -n "$(column "$dir/b.csv" frag_at_peak)" ] || fail "bump's threaded frag_at_peak is empty"
     ;;
