@@ -305,9 +305,10 @@ static size_t canary_end(segment_t *s, const void *p, size_t requested) {
  * CANARY_BYTES: asked exactly CANARY_BYTES below its class, a block had its
  * record as the 8th byte past its end, and the free of a block overflowed by
  * 8 bytes, after the report, counted the size read from the damaged record. */
+#define CHECKED_PAD_MAX (CANARY_BYTES + 2 + TLSF_SEAL_BYTES) /* what a block that may be a medium one is asked larger */
 static void *checked_alloc_raw(heap_t *h, size_t size, size_t align) {
     size_t pad = CANARY_BYTES + 2;
-    if (size > REQUEST_MAX - pad - TLSF_SEAL_BYTES) {
+    if (size > REQUEST_MAX - CHECKED_PAD_MAX) {
         errno = ENOMEM;
         return NULL;
     }
@@ -607,12 +608,21 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
     void *q = p;
     if (!block_resize_in_place(h, s, p, size)) {
         q = NULL;
-        /* Checked blocks move, canary and all, as in block_resize_in_place:
-         * huge_realloc keeps no canary past the new size. */
-        if (s->kind == SEG_HUGE && size > h->medium_max && !s->guard && !(h->mode & MODE_CHECKED)) {
+        /* A huge block is resized by mremap, in the checked mode too, with
+         * the room checked_alloc_raw asks for and its canary written again
+         * past the new size. Before, a checked huge block moved by a copy at
+         * every realloc: a buffer grown to 128 MiB in 64 KiB steps took 41.5 s
+         * under the drop-in (0.14 s unchecked). A secure one's guard page
+         * still makes it move. */
+        size_t pad = h->mode & MODE_CHECKED ? CHECKED_PAD_MAX : 0;
+        if (s->kind == SEG_HUGE && size > h->medium_max && !s->guard && size <= REQUEST_MAX - pad) {
             huge_lock(h);
             heap_t *counted_by = s->stats_heap;
-            q = huge_realloc(s->heap, s, size);
+            q = huge_realloc(s->heap, s, size + pad);
+            if (q && pad) {
+                block_set_requested(h, segmap_lookup(q), q, size);
+                modes_canary_fill(q, size, canary_end(segmap_lookup(q), q, size));
+            }
             if (q && counted_by != h) {
                 /* The block's counts move to this heap, which counts the change. */
                 segmap_lookup(q)->stats_heap = h;

@@ -69,6 +69,43 @@ TEST(CheckedMode, OverflowPastTheRequestedSizeIsReportedAtFree) {
     }
 }
 
+// A checked huge block grows and shrinks in its own mapping (mremap), its
+// canary written again past each new size: contents kept, the whole requested
+// size usable, one byte more reported at free. Before, every realloc moved it
+// by a copy, old and new mapped at once: a buffer grown to 128 MiB in 64 KiB
+// steps took 41.5 s under the drop-in; here the peak of mapped bytes shows it.
+TEST(CheckedMode, AHugeBlockIsResizedInItsMappingWithItsCanary) {
+    const size_t kMiB = (size_t)1 << 20;
+    for (bool overflow : {false, true}) {
+        arena_t *a = Create(ARENA_CHECKED);
+        ErrorLog log;
+        size_t n = 32 * kMiB;
+        auto *p = static_cast<uint8_t *>(arena_malloc(a, n));
+        ASSERT_NE(p, nullptr);
+        for (size_t i = 0; i < n; i += 4096) p[i] = (uint8_t)(i >> 12);
+        for (; n < 96 * kMiB; n += kMiB) {
+            p = static_cast<uint8_t *>(arena_realloc(a, p, n + kMiB));
+            ASSERT_NE(p, nullptr) << n;
+            for (size_t i = n; i < n + kMiB; i += 4096) p[i] = (uint8_t)(i >> 12);
+        }
+        for (size_t i = 0; i < n; i += 4096) ASSERT_EQ(p[i], (uint8_t)(i >> 12)) << i;
+        EXPECT_LT(Stats(a).peak_mapped_bytes, 120 * kMiB) << "old and new mapped at once: a copy";
+        p = static_cast<uint8_t *>(arena_realloc(a, p, n - 3 * kMiB - 5));  // shrinks in place
+        ASSERT_NE(p, nullptr);
+        n -= 3 * kMiB + 5;
+        EXPECT_EQ(arena_usable_size(a, p), n);
+        memset(p + n - 4096, 9, 4096);  // up to the last requested byte: fine
+        if (overflow) p[n] = 0x55;
+        arena_free(a, p);
+        ASSERT_EQ(log.entries.size(), overflow ? 1u : 0u) << (log.entries.empty() ? "" : log.entries[0].message);
+        if (overflow) {
+            EXPECT_EQ(log.entries[0].kind, ARENA_ERR_OVERFLOW);
+        }
+        EXPECT_EQ(arena_check(a), 0);
+        arena_destroy(a);
+    }
+}
+
 // An overflow within the canary's bytes leaves the heap as it was: a small
 // block asked exactly CANARY_BYTES below its class had its slack record (its
 // last byte) as the 8th byte past its end; the free reported the overflow,
