@@ -183,6 +183,9 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
             arena_charge_refused(h->arena, total - old);
             return NULL;
         }
+        /* A free of the old address is a double free, as after a moving copy:
+         * it was named an invalid pointer. */
+        segment_remember_released(h->arena, (uintptr_t)s, old);
         s = dest;
         huge_relink(h, s);
     }

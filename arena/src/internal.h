@@ -704,6 +704,10 @@ struct arena {
 
 /* True when p lies in one of the last segments a handed back to the OS. */
 bool arena_recently_released(const arena_t *a, const void *p) INTERNAL;
+/* [begin, begin + size), out of the segment map, held a segment of a: a later
+ * free there is a double free while the range is among the last RELEASED_RING
+ * remembered (arena_recently_released). */
+void segment_remember_released(arena_t *a, uintptr_t begin, size_t size) INTERNAL;
 
 /* True when `size` more bytes mapped would stay within max_bytes now (another
  * thread may take them first: arena_charge decides). */

@@ -88,14 +88,16 @@ static void segment_unlink(heap_t *h, segment_t *s) {
     if (s->next) s->next->prev = s->prev;
 }
 
-/* Remembers s's range as released (a later free there is a double free) and
- * takes it out of the segment map. */
-static void segment_forget(heap_t *h, segment_t *s) {
-    arena_t *a = h->arena;
+void segment_remember_released(arena_t *a, uintptr_t begin, size_t size) {
     unsigned slot = atomic_fetch_add_explicit(&a->released_next, 1, memory_order_relaxed) % RELEASED_RING;
     atomic_store_explicit(&a->released_end[slot], 0, memory_order_relaxed);
-    atomic_store_explicit(&a->released_begin[slot], (uintptr_t)s, memory_order_relaxed);
-    atomic_store_explicit(&a->released_end[slot], (uintptr_t)s + s->size, memory_order_relaxed);
+    atomic_store_explicit(&a->released_begin[slot], begin, memory_order_relaxed);
+    atomic_store_explicit(&a->released_end[slot], begin + size, memory_order_relaxed);
+}
+
+/* Remembers s's range as released and takes it out of the segment map. */
+static void segment_forget(heap_t *h, segment_t *s) {
+    segment_remember_released(h->arena, (uintptr_t)s, s->size);
     segmap_remove(s, s->size);
 }
 
