@@ -85,18 +85,28 @@ done:
 }
 
 /* Live small or medium block p of segment s, for heap h: ARENA_ERR_DOUBLE_FREE
- * when a free of p by a thread other than its owner's is still on its way to
- * the owner, which would free it again when it arrives; else 0. The owner's
- * own calls outside a mode read the mark only once another thread has freed
- * into the heap (heap_block_in_transit, as on the fast paths); every other
- * caller reads it, as the caller's realloc is about to read the whole block.
- * Before, another thread's realloc of a block it had freed went on: it
- * allocated first, which could take in the ended owner's heap, free p there
- * and unmap p's segment, then copied from p and freed it in whatever was
- * mapped there since (ThreadHeaps.AnotherThreadsReallocOfABlockItFreedIsReported). */
+ * when another thread's free of p is still on its way to its owner, which
+ * would free it again when it arrives; else 0. In a mode, for every caller;
+ * without one, for the owner's own calls (heap_block_in_transit, as on the
+ * fast paths): another thread's free finds the mark in heap_pend_remote_free,
+ * its realloc in heap_realloc_slow (realloc_of_pending), and its usable_size
+ * reads no block bytes, which their user may be writing. */
 static arena_error block_classify_pending(const heap_t *h, const segment_t *s, const void *p) {
-    bool pending = h->mode || s->heap != h ? pending_marked(s->heap, p) : heap_block_in_transit(h, p);
+    bool pending = h->mode ? pending_marked(s->heap, p) : s->heap == h && heap_block_in_transit(h, p);
     return pending ? ARENA_ERR_DOUBLE_FREE : 0;
+}
+
+/* Live block p of segment s, which heap h's thread is about to reallocate, is
+ * another heap's block that a free is still bringing back to its owner:
+ * reported as a double free (a realloc reads the whole block anyway). Before,
+ * such a realloc went on: it allocated first, which could take in the ended
+ * owner's heap, free p there and unmap p's segment, then copied from p and
+ * freed it in whatever was mapped there since
+ * (ThreadHeaps.AnotherThreadsReallocOfABlockItFreedIsReported). */
+static bool realloc_of_pending(heap_t *h, const segment_t *s, const void *p) {
+    if (h->mode || s->heap == h || s->kind == SEG_HUGE || !pending_marked(s->heap, p)) return false;
+    error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+    return true;
 }
 
 /* What p is for heap h: 0 when a live block of h's arena, else the misuse.
@@ -589,7 +599,7 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
         return NULL;
     }
     segment_t *s = block_lookup(h, p);
-    if (!s) {
+    if (!s || realloc_of_pending(h, s, p)) {
         errno = EINVAL;
         return NULL;
     }

@@ -271,14 +271,15 @@ TEST(ThreadHeaps, TheOwnersSecondFreeOfABlockOnItsWayBackIsReported) {
 }
 
 // A thread that freed another heap's block, still on its way to its owner,
-// then calls realloc or usable_size on it: a double free, reported, NULL with
-// EINVAL and 0, nothing allocated or moved. Before, only the owner's own calls
-// read the in-transit mark: the realloc reported the free it ended with but
-// returned a new block (errno 0); and when the owner's thread had ended, the
-// realloc's allocation took in the owner's heap, which freed the block there,
-// emptied, and unmapped its segment, where the new block's segment was then
-// mapped: the copy read it and the free of p freed a block that was never
-// there (arena_check: "TLSF list holds a used block").
+// then reallocates it: a double free, reported, NULL with EINVAL, nothing
+// allocated or moved. Before, only the owner's own calls read the in-transit
+// mark: the realloc reported the free it ended with but returned a new block
+// (errno 0); and when the owner's thread had ended, the realloc's allocation
+// took in the owner's heap, which freed the block there, emptied, and
+// unmapped its segment, where the new block's segment was then mapped: the
+// copy read it and the free of p freed a block that was never there
+// (arena_check: "TLSF list holds a used block"). (Its usable_size reads no
+// byte of the block, which another thread may be writing: not reported.)
 TEST(ThreadHeaps, AnotherThreadsReallocOfABlockItFreedIsReported) {
     for (bool owner_ended : {false, true}) {
         for (size_t n : {(size_t)24, (size_t)100, (size_t)1000, (size_t)3000, (size_t)100000}) {
@@ -307,10 +308,9 @@ TEST(ThreadHeaps, AnotherThreadsReallocOfABlockItFreedIsReported) {
                 errno = 0;
                 EXPECT_EQ(arena_realloc(a, p, n + 1), nullptr);
                 EXPECT_EQ(errno, EINVAL);
-                EXPECT_EQ(arena_usable_size(a, p), 0u);
                 arena_free(a, mine);
             }).join();
-            ASSERT_EQ(log.entries.size(), 3u);
+            ASSERT_EQ(log.entries.size(), 2u);
             for (auto &e : log.entries) {
                 EXPECT_EQ(e.kind, ARENA_ERR_DOUBLE_FREE) << e.message;
                 EXPECT_EQ(e.p, p);
