@@ -327,11 +327,16 @@ void arena_free(arena_t *a, void *p) {
 static void *vg_realloc(arena_t *a, void *p, size_t size) {
     if (!p) return arena_malloc_locked(a, size);
     arena_enter(a);
-    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
-    size_t old = h ? heap_usable_size(h, p, false) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
+    size_t old;
+    bool live = arena_live(a, p, &old);
+    if (!live) { /* misuse: the lookup of usable_size reports it */
+        heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
+        if (h) heap_usable_size(h, p, false);
+        else if (arena_is_seed(a)) seed_usable_size(a, p);
+    }
     arena_leave(a);
-    if (!old) {
-        errno = EINVAL; /* misuse, reported */
+    if (!live) {
+        errno = EINVAL;
         return NULL;
     }
     if (size == 0) {

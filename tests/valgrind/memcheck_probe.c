@@ -74,6 +74,19 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%d misuse reports, 2 expected\n", misuse_reports);
             return 1;
         }
+        /* A block of 0 bytes in the checked mode has a usable size of 0: still
+         * a live block, freed by realloc(p, 0) (it was taken for misuse). */
+        arena_config checked_config = {.flags = ARENA_CHECKED};
+        arena_t *checked = arena_create(&checked_config);
+        void *empty = arena_malloc(checked, 0);
+        errno = 0;
+        arena_stats st = {0};
+        if (!empty || arena_realloc(checked, empty, 0) != NULL || errno != 0 || arena_stats_get(checked, &st) != 0 ||
+            st.live_blocks != 0) {
+            fprintf(stderr, "realloc(malloc(0), 0), checked: errno %d, %zu blocks live\n", errno, st.live_blocks);
+            return 1;
+        }
+        arena_destroy(checked);
     }
     if (strcmp(mode, "leak")) {
         arena_free(a, keep);
