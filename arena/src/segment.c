@@ -119,14 +119,14 @@ static void segment_unmap(heap_t *h, segment_t *s) {
  * huge_pages_from bytes with the new segment, a small part of them then: the
  * heap's, not the arena's, since each thread heap has such ends of its own
  * (five threads of a process that maps 64 MiB, each with a little, would pay
- * up to 20 MiB). And only while the heap's live bytes are at least
- * 1/HUGE_PAGES_DENSITY_MIN of what it maps with the new segment: a heap
- * whose mappings are mostly memory it never writes (the free gap in front of
- * each block of memalign(1 MiB, 100): 2 GiB mapped for 2000 of them) would
- * have each 2 MiB around its scattered writes made resident. Before, 2000 of
- * those took 2222 MiB of resident memory under the drop-in, glibc 24 MiB. A
- * huge block is its mapping's one block, written where its program writes:
- * counted by the heap that asked for it, the arena's heap counts none. The
+ * up to 20 MiB). And a medium region only while at least
+ * 1/HUGE_PAGES_DENSITY_MIN of the heap's medium segments, the new one
+ * counted, is in use (not free TLSF blocks): a heap whose medium mappings are
+ * mostly free blocks it never writes (the gap in front of each block of
+ * memalign(1 MiB, 100): 2 GiB mapped for 2000 of them) would have each 2 MiB
+ * around its scattered writes made resident. Before, 2000 of those took
+ * 2222 MiB of resident memory under the drop-in, glibc 24 MiB. Small pages are
+ * carved 4 KiB at a time, and a huge block is its mapping's one block. The
  * seed policy keeps its 64 KiB regions to itself. */
 #define HUGE_PAGES_DENSITY_MIN 8
 static bool segment_wants_huge_pages(const heap_t *h, segment_kind kind, size_t size) {
@@ -134,7 +134,11 @@ static bool segment_wants_huge_pages(const heap_t *h, segment_kind kind, size_t 
     const size_t from = h->arena->config.huge_pages_from;
     if (size >= from) return true;
     if (h->segment_bytes < from - size) return false;
-    return kind == SEG_HUGE || COUNTER_GET(h->stats.live_bytes) >= (h->segment_bytes + size) / HUGE_PAGES_DENSITY_MIN;
+    if (kind != SEG_MEDIUM) return true;
+    size_t medium = 0; /* a walk of a list a new segment lengthens: a slow path */
+    for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next) medium += s->size;
+    size_t used = medium - h->tlsf.free_bytes;
+    return used >= (medium + size) / HUGE_PAGES_DENSITY_MIN;
 }
 
 void segment_huge_pages_off(segment_t *s) {

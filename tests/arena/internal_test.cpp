@@ -168,21 +168,30 @@ TEST(HugePages, RegionsMappedPastTheThresholdAskForThem) {
 // maps asks for them: RegionsMappedPastTheThresholdAskForThem.)
 TEST(HugePages, AHeapMostlyOfMemoryItNeverWritesAsksForNone) {
     if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
-    arena_config c{};
-    c.huge_pages_from = (size_t)16 << 20;
-    arena_t *a = arena_create(&c);
-    ASSERT_NE(a, nullptr);
-    std::vector<void *> sparse;
-    while (MappedBytes(a) < c.huge_pages_from + ((size_t)16 << 20)) {
-        void *p = arena_memalign(a, (size_t)1 << 20, 100);
-        ASSERT_NE(p, nullptr);
-        memset(p, 7, 100);
-        sparse.push_back(p);
-    }
-    EXPECT_FALSE(HasFlag(sparse.back(), "hg")) << "a region of gaps";
-    EXPECT_EQ(arena_check(a), 0);
-    for (void *p : sparse) arena_free(a, p);
-    arena_destroy(a);
+    // A live huge block, never written, does not make the medium regions dense
+    // (a first version compared all the heap's live bytes with its mappings).
+    for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE})
+        for (size_t huge : {(size_t)0, (size_t)256 << 20}) {
+            arena_config c{};
+            c.flags = flags;
+            c.huge_pages_from = (size_t)16 << 20;
+            arena_t *a = arena_create(&c);
+            ASSERT_NE(a, nullptr);
+            void *big = huge ? arena_malloc(a, huge) : nullptr;
+            std::vector<void *> sparse;
+            const size_t until = MappedBytes(a) + c.huge_pages_from + ((size_t)16 << 20);
+            while (MappedBytes(a) < until) {
+                void *p = arena_memalign(a, (size_t)1 << 20, 100);
+                ASSERT_NE(p, nullptr);
+                memset(p, 7, 100);
+                sparse.push_back(p);
+            }
+            EXPECT_FALSE(HasFlag(sparse.back(), "hg")) << "a region of gaps; flags " << flags << ", huge " << huge;
+            EXPECT_EQ(arena_check(a), 0);
+            for (void *p : sparse) arena_free(a, p);
+            arena_free(a, big);
+            arena_destroy(a);
+        }
 }
 
 // The threshold is each heap's: a thread with little of its own pays no 2 MiB
