@@ -509,11 +509,15 @@ threaded)
     # Before, the stack pages its workers first reached during the replay
     # counted (12-16 KiB past the 7434240-byte reserve here), the last sample,
     # with nothing live, was the peak, and frag_at_peak came out empty.
-    expect 0 "$replay" --trace="$trace" --allocators=bump --passes=memory --repetitions=1 --csv="$dir/b.csv"
-    rise=$(column "$dir/b.csv" rss_peak_bytes) reserve=$(column "$dir/b.csv" footprint_bytes)
-    [ -n "$rise" ] && [ -n "$reserve" ] && [ "$rise" -le $((reserve + 4096)) ] ||
-        fail "bump's threaded rise $rise passes its reserve $reserve"
-    [ -n "$(column "$dir/b.csv" frag_at_peak)" ] || fail "bump's threaded frag_at_peak is empty"
+    # Not under a sanitizer, whose own memory (shadow, fake stacks) grows with
+    # the replay's frames: 12 KiB past the reserve under ASan.
+    if ! ldd "$replay" | grep -Eq 'lib(a|t|ub)san'; then
+        expect 0 "$replay" --trace="$trace" --allocators=bump --passes=memory --repetitions=1 --csv="$dir/b.csv"
+        rise=$(column "$dir/b.csv" rss_peak_bytes) reserve=$(column "$dir/b.csv" footprint_bytes)
+        [ -n "$rise" ] && [ -n "$reserve" ] && [ "$rise" -le $((reserve + 4096)) ] ||
+            fail "bump's threaded rise $rise passes its reserve $reserve"
+        [ -n "$(column "$dir/b.csv" frag_at_peak)" ] || fail "bump's threaded frag_at_peak is empty"
+    fi
     ;;
 memory_repetitions)
     # A configuration whose resident peaks spread over --repetitions gets more
