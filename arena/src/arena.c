@@ -323,17 +323,19 @@ void arena_free(arena_t *a, void *p) {
     else arena_free_locked(a, p);
 }
 
+/* usable_size of p, the arena's lock held; misuse reported, 0 then. */
+static size_t arena_usable_size_held(arena_t *a, const void *p, bool fold_slack) {
+    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
+    return h ? heap_usable_size(h, p, fold_slack) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
+}
+
 /* realloc under memcheck: a new block, a copy memcheck watches, a free. */
 static void *vg_realloc(arena_t *a, void *p, size_t size) {
     if (!p) return arena_malloc_locked(a, size);
     arena_enter(a);
     size_t old;
     bool live = arena_live(a, p, &old);
-    if (!live) { /* misuse: the lookup of usable_size reports it */
-        heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
-        if (h) heap_usable_size(h, p, false);
-        else if (arena_is_seed(a)) seed_usable_size(a, p);
-    }
+    if (!live) arena_usable_size_held(a, p, false); /* misuse: its lookup reports it */
     arena_leave(a);
     if (!live) {
         errno = EINVAL;
@@ -378,8 +380,7 @@ static NOINLINE size_t arena_usable_size_locked(arena_t *a, const void *p) {
     arena_enter(a);
     size_t requested = 0;
     if (a->valgrind && p) arena_live(a, p, &requested);
-    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
-    size_t n = h ? heap_usable_size(h, p, true) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
+    size_t n = arena_usable_size_held(a, p, true);
     arena_leave(a);
     if (a->valgrind && n) VALGRIND_RESIZEINPLACE_BLOCK(p, requested, n, 0); /* the caller may use all of it */
     return n;
