@@ -472,10 +472,8 @@ void *heap_calloc(heap_t *h, size_t n, size_t size) {
 
 void heap_free(heap_t *h, void *p) { heap_free_at(h, segmap_lookup(p), p); }
 
-void heap_free_general(heap_t *h, segment_t *s, void *p) {
-    if (!p) return;
-    s = block_check(h, s, p);
-    if (!s) return;
+/* Frees p, a live block of segment s (block_check said so), counted. */
+static void heap_free_live(heap_t *h, segment_t *s, void *p) {
     if (h->mode & MODE_CHECKED && !checked_verify(h, s, p, true)) return;
     /* A thread-safe arena's huge blocks all lie in its own heap, counted by the
      * heap that asked: freed through the arena's heap, one goes the same way. */
@@ -486,6 +484,12 @@ void heap_free_general(heap_t *h, segment_t *s, void *p) {
     size_t requested = block_requested(h, s, p);
     block_release(h, s, p);
     heap_count_free(h, requested);
+}
+
+void heap_free_general(heap_t *h, segment_t *s, void *p) {
+    if (!p) return;
+    s = block_check(h, s, p);
+    if (s) heap_free_live(h, s, p);
 }
 
 /* A live small block of another heap of h's arena, freed by h's thread, joins
@@ -592,13 +596,13 @@ void *heap_realloc(heap_t *h, void *p, size_t size) {
 
 static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
     if (!p) return heap_malloc(h, size);
+    segment_t *s = block_lookup(h, p);
     if (size == 0) {
         /* Misuse sets EINVAL here as at any other size (the lookup reports it). */
-        if (!block_lookup(h, p)) errno = EINVAL;
-        else heap_free(h, p);
+        if (!s) errno = EINVAL;
+        else heap_free_live(h, s, p);
         return NULL;
     }
-    segment_t *s = block_lookup(h, p);
     if (!s || realloc_of_pending(h, s, p)) {
         errno = EINVAL;
         return NULL;
@@ -629,13 +633,14 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
             huge_lock(h);
             heap_t *counted_by = s->stats_heap;
             q = huge_realloc(s->heap, s, size + pad);
+            segment_t *resized = q ? segmap_lookup(q) : NULL;
             if (q && pad) {
-                block_set_requested(h, segmap_lookup(q), q, size);
-                modes_canary_fill(q, size, canary_end(segmap_lookup(q), q, size));
+                block_set_requested(h, resized, q, size);
+                modes_canary_fill(q, size, canary_end(resized, q, size));
             }
             if (q && counted_by != h) {
                 /* The block's counts move to this heap, which counts the change. */
-                segmap_lookup(q)->stats_heap = h;
+                resized->stats_heap = h;
                 heap_count_remote_frees(counted_by, old, 1);
                 heap_count_alloc(h, old);
             }
