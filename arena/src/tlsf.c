@@ -1102,12 +1102,9 @@ void tlsf_purge(heap_t *h, size_t keep, bool spare_young, uint32_t now) {
             while (b && t->dirty_bytes > keep) {
                 t->purge_visits++;
                 mblock *next = mb_links(b)->next;
-                bool young = purge_young(now, mb_links(b)->since);
-                if (!mb_links(b)->dirty_pages) {
-                } else if (!spare_young || !young) {
-                    if (tlsf_purge_or_release(h, b)) dirty_left = true;
-                } else {
-                    dirty_left = true;
+                if (mb_links(b)->dirty_pages) {
+                    bool spared = spare_young && purge_young(now, mb_links(b)->since);
+                    if (spared || tlsf_purge_or_release(h, b)) dirty_left = true;
                 }
                 b = next;
             }
