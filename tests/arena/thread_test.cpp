@@ -1692,3 +1692,68 @@ INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLI
                          [](const auto &info) { return PolicyName(info.param); });
 
 }  // namespace
+
+// A thread left without a heap frees huge blocks through the arena's own heap
+// under the arena's lock, while the owner's thread allocates huge blocks from
+// the arena heap's cache, and gives the cache back to make room, under the
+// huge lock. Run under ThreadSanitizer too.
+TEST(ThreadHeaps, AThreadWithNoRoomForAHeapFreesHugeBlocksBesideHugeAllocations) {
+    const size_t kHuge = 20u << 20;
+    const int kHeld = 3, kRounds = 2000;
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE;
+    size_t one_heap;
+    c.max_bytes = CapLeavingNoRoomForASecondHeap(
+        [&](arena_t *probe) {
+            std::vector<void *> v{arena_malloc(probe, 100)};
+            for (int i = 0; i <= kHeld; i++) v.push_back(arena_malloc(probe, kHuge + 6 * 4096));
+            return v;
+        },
+        &one_heap);
+    arena_t *a = arena_create(&c);
+    ASSERT_NE(a, nullptr);
+    // The held blocks and the one being freed fill the cap: no call of the
+    // other thread finds room for its heap.
+    std::vector<void *> held{arena_malloc(a, 100)};
+    for (int i = 0; i < kHeld; i++) held.push_back(arena_malloc(a, kHuge + 6 * 4096));
+    for (void *p : held) ASSERT_NE(p, nullptr);
+    std::atomic<void *> handed{nullptr};
+    std::atomic<bool> done{false};
+    std::atomic<int> freed{0};
+    std::thread heapless([&] {
+        void *p = arena_malloc(a, kHuge);
+        EXPECT_EQ(p, nullptr) << "the cap leaves room for this thread's heap";
+        arena_free(a, p);
+        for (;;) {
+            if (void *q = handed.exchange(nullptr)) {
+                arena_free(a, q);
+                freed++;
+            } else if (done.load()) {
+                break;
+            } else {
+                std::this_thread::yield();
+            }
+        }
+    });
+    int allocated = 0;
+    for (int i = 0; i < kRounds; i++) {
+        void *p = arena_malloc(a, kHuge + (size_t)(i % 7) * 4096); // NULL while the last one is being freed
+        if (!p) continue;
+        allocated++;
+        void *expected = nullptr;
+        while (!handed.compare_exchange_weak(expected, p)) {
+            expected = nullptr;
+            std::this_thread::yield();
+        }
+    }
+    done = true;
+    heapless.join();
+    EXPECT_EQ(freed.load(), allocated);
+    EXPECT_GT(allocated, kRounds / 10) << "the blocks freed went back to the cache or the OS for the next";
+    for (void *p : held) arena_free(a, p);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_stats s = Stats(a);
+    EXPECT_EQ(s.live_bytes, 0u);
+    EXPECT_EQ(s.allocs, s.frees);
+    arena_destroy(a);
+}
