@@ -156,6 +156,21 @@ class CompareTwoRuns(unittest.TestCase):
         self.assertEqual(crafted.run_tool("compare.py", old, old,
                                           "--fail-on-regression", "0").returncode, 0)
 
+    def test_fail_on_regression_below_the_noise_floor(self):
+        # A 7% fall at p < 0.05 is "same" by the 10% time floor, but worse by
+        # more than the 5% asked for: before, only a "slower" verdict counted,
+        # and the run passed.
+        old = self.write_run("old.csv", self.configs(arena_mops=15.0), time_spread=0.01)
+        new = self.write_run("new.csv", self.configs(arena_mops=15.0 * 0.93), time_spread=0.01)
+        _, rows = self.compare(old, new)
+        self.assertEqual(rows[("cpython", "arena", "mops")]["verdict"], "same")
+        self.assertLess(float(rows[("cpython", "arena", "mops")]["p"]), 0.05)
+        result = crafted.run_tool("compare.py", old, new, "--figures", "mops", "--fail-on-regression", "5")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("regression: cpython arena bs=16 t=1 mops", result.stderr)
+        self.assertEqual(crafted.run_tool("compare.py", old, new, "--figures", "mops",
+                                          "--fail-on-regression", "8").returncode, 0)
+
     def test_fail_on_regression_counts_from_the_smaller_median_as_its_help_says(self):
         # A mops fall of 9.5% is the ns_per_op rise of 10.5%: both count as 10.5%
         # worse, as the verdict counts a change. The README and --help said
