@@ -335,7 +335,7 @@ def plain_words(speed, memory, recommendations, realprog, baseline, instructions
 def targets_section(run):
     """The project's targets that this run measures, each beside its figure."""
     tables = targets.tables_by_role(run)
-    if not any(role in tables for role in ("replay", "micro", "realprog", "instructions")):
+    if not any(role in tables for role in ("replay", "micro", "prodcons", "realprog", "instructions")):
         return []
     found, extra = targets.build(tables)
     if not any(row[3] != "not measured" for row in found.rows):

@@ -8,10 +8,15 @@ optionally the micro, realprog and instructions runs, and a micro run of the
 producer/consumer benchmark alone (every row a producer_consumer one, more
 repetitions: build/bin/bench_micro --repetitions=15
 --benchmark_filter=producer_consumer --csv=...), which then gives the producer/consumer
-figures in place of the micro run's: a few repetitions cannot settle that
-benchmark on a 2-core machine, where its rate depends on whether both
-threads run at once; its rows show the median of the per-repetition ratios
-beside the verdict's ratio of medians. Every target of the
+figures in place of the micro run's where it has every comparator the micro
+run has (else the micro run's decide, and the row says why): a few
+repetitions cannot settle that benchmark on a 2-core machine, where its rate
+depends on whether both threads run at once; its rows show the median of
+the per-repetition ratios beside the verdict's ratio of medians. Throughput
+and memory targets are judged apart (a run of the memory pass alone decides
+the memory ones); a geometric mean set against another is taken over the
+traces both ran; "every size" of the malloc+free pairs needs every size of
+bench_micro's; a figure is printed with the digits that tell it from its bound. Every target of the
 bench suite (issue 4), the drop-in malloc (issue 5) and the performance work
 (issue 7) gets one row: the target, the figure measured for it, and whether
 it is met. A target whose run is not among DIR is listed as not measured.
@@ -43,6 +48,10 @@ DEFAULT_BLOCK = 16
 RIVALS = ("mimalloc", "tcmalloc")                 # "the faster of mimalloc and tcmalloc"
 NOT_COMPARATORS = ("bump", "seed", "arena", "arena-malloc")   # for "the fastest comparator"
 MIB = 1024 * 1024
+# The sizes of bench_micro's malloc_free benchmarks (bench/micro/micro_benchmarks.cpp:
+# the powers of two from 8 B to 1 MiB and eight sizes between), "every size
+# from 8 B to 1 MiB" of issue 7: a run missing some cannot meet that target.
+PAIR_SIZES = tuple(sorted([8 << i for i in range(18)] + [24, 40, 100, 200, 1000, 3000, 12345, 100000]))
 # The fixed floor of the phased teardown target: what an allocator may keep
 # resident with nothing live. arena keeps up to 2 MiB of free memory for reuse
 # (its purge budget, docs/design.md) and its metadata; 4 MiB covers both.
@@ -222,6 +231,18 @@ def bound_text(bound):
     return "%.2f" % bound if abs(bound * 100 - round(bound * 100)) < 1e-9 else "%.4g" % bound
 
 
+def figure_text(value, bound):
+    """value to two decimals, or to as many more as tell it from the bound:
+    1.296 against 1.3 printed as 1.30 read as met beside a verdict of missed."""
+    if not math.isfinite(value):
+        return "%g" % value
+    for digits in range(2, 7):
+        text = "%.*f" % (digits, value)
+        if (float(text) < bound) == (value < bound) and (float(text) > bound) == (value > bound):
+            return text
+    return repr(value)
+
+
 def replay_targets(out, replay, allocator, issue, slack_pct=0):
     """Issue 7's replay targets for one arena allocator; slack_pct relaxes each
     bound (speed bounds lowered, memory bounds raised by that many percent)."""
@@ -229,37 +250,78 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
     suffix = " (within %g%%)" % slack_pct if slack_pct else ""
     speed, memory = Figures(replay, "mops"), Figures(replay, "frag_rss")
     name = "`%s`" % allocator
-    if allocator not in speed.allocators or "glibc" not in speed.allocators:
-        out.missing(issue, "%s replay targets%s" % (name, suffix), "no %s or glibc rows" % allocator)
+    # Throughput and memory are judged apart: a run of the memory pass alone
+    # (--passes=memory) has frag_rss and no throughput, and the reverse.
+    throughput_targets(out, replay, speed, allocator, issue, slack, suffix)
+    every_frag = memory.per_trace_ratios(allocator, "glibc")
+    if not every_frag:
+        out.missing(issue, "%s frag_rss targets%s" % (name, suffix),
+                    "no trace with both %s and glibc frag_rss (no memory pass?)" % allocator)
         return
+    frag = memory.ratios(allocator, "glibc")
+    if frag:
+        mean = geometric_mean(frag.values())
+        out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %s%s"
+                % (name, bound_text(1.0 * mem_slack), suffix),
+                "%sx%s%s" % (figure_text(mean, 1.0 * mem_slack),
+                             memory.interval(allocator, "glibc", frag, 1.0 * mem_slack),
+                             left_out_text(every_frag, frag)), mean <= 1.0 * mem_slack)
+    else:
+        out.missing(issue, "%s frag_rss, geometric mean of the ratio to glibc's%s" % (name, suffix),
+                    "no trace with a ratio%s" % left_out_text(every_frag, frag))
+    # Over every trace, those without a ratio too: a rise against glibc's 0 is above.
+    trace, high = extreme(every_frag, worst_is_low=False)
+    bound = 1.1 * mem_slack
+    above = sum(1 for r in every_frag.values() if r > bound)
+    out.add(issue, "%s: no trace's frag_rss above %sx glibc's%s" % (name, bound_text(bound), suffix),
+            "highest %s (%s); %d of %d above" % (
+                figure_text(high, bound) + "x" if math.isfinite(high) else ratio_text(high, "glibc"),
+                trace, above, len(every_frag)), above == 0)
+
+
+def throughput_targets(out, replay, speed, allocator, issue, slack, suffix):
+    """replay_targets' throughput part."""
+    name = "`%s`" % allocator
     thr = speed.ratios(allocator, "glibc")
     if not thr:
-        out.missing(issue, "%s replay targets%s" % (name, suffix),
+        out.missing(issue, "%s throughput targets%s" % (name, suffix),
                     "no trace with both %s and glibc throughput" % allocator)
         return
     mean = geometric_mean(thr.values())
     out.add(issue, "%s throughput, geometric mean over %d traces, >= %sx glibc%s"
             % (name, len(thr), bound_text(2.0 * slack), suffix),
-            "%.2fx%s" % (mean, speed.interval(allocator, "glibc", thr, 2.0 * slack)), mean >= 2.0 * slack)
+            "%sx%s" % (figure_text(mean, 2.0 * slack), speed.interval(allocator, "glibc", thr, 2.0 * slack)),
+            mean >= 2.0 * slack)
+    # Each rival over the same traces: the traces where the allocator and
+    # every rival that ran any ran (a rival on fewer traces was compared on
+    # its own easier or harder set).
+    present = [r for r in RIVALS if speed.ratios(allocator, r)]
+    common = [t for t in speed.traces
+              if all(t in speed.ratios(allocator, r, [t]) for r in present)]
     rival_means, rival_traces = {}, {}
-    for rival in RIVALS:
-        against = speed.ratios(allocator, rival)
+    for rival in present:
+        against = speed.ratios(allocator, rival, common)
         if against:
             rival_means[rival], rival_traces[rival] = geometric_mean(against.values()), against
     if rival_means:
         faster = min(rival_means, key=rival_means.get)
+        over = "" if len(common) == len(thr) else ", over the %d traces both ran" % len(common)
         out.add(issue, "%s throughput >= %sx the faster of mimalloc and tcmalloc%s"
                 % (name, bound_text(1.05 * slack), suffix),
-                "%.2fx %s%s (%s)" % (rival_means[faster], faster,
+                "%sx %s%s (%s%s)" % (figure_text(rival_means[faster], 1.05 * slack), faster,
                                      speed.interval(allocator, faster, rival_traces[faster], 1.05 * slack),
-                                     ", ".join("%.2fx %s" % (v, k) for k, v in sorted(rival_means.items()))),
+                                     ", ".join("%.2fx %s" % (v, k) for k, v in sorted(rival_means.items())),
+                                     over),
                 rival_means[faster] >= 1.05 * slack)
+    elif present:
+        out.missing(issue, "%s throughput against mimalloc and tcmalloc" % name,
+                    "no trace where %s and %s all ran" % (allocator, " and ".join(present)))
     else:
         out.missing(issue, "%s throughput against mimalloc and tcmalloc" % name,
                     "neither installed in this run")
     trace, low = extreme(thr, worst_is_low=True)
     below = sum(1 for r in thr.values() if r < 1.2 * slack)
-    measured = "lowest %.2fx (%s); %d of %d below" % (low, trace, below, len(thr))
+    measured = "lowest %sx (%s); %d of %d below" % (figure_text(low, 1.2 * slack), trace, below, len(thr))
     # Beside the verdict, the steadier figure for one trace: each repetition's
     # ratio, its allocators run within seconds of each other (docs/measuring.md).
     paired = {t: paired_median(replay, "mops", allocator, "glibc", t)[0] for t in thr}
@@ -270,27 +332,6 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
             paired_low, paired_trace, sum(1 for r in paired.values() if r < 1.2 * slack))
     out.add(issue, "%s: no trace below %sx glibc's throughput%s" % (name, bound_text(1.2 * slack), suffix),
             measured, below == 0)
-    frag = memory.ratios(allocator, "glibc")
-    every_frag = memory.per_trace_ratios(allocator, "glibc")
-    if not every_frag:
-        out.missing(issue, "%s frag_rss targets%s" % (name, suffix), "no frag_rss (no memory pass)")
-        return
-    if frag:
-        mean = geometric_mean(frag.values())
-        out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %s%s"
-                % (name, bound_text(1.0 * mem_slack), suffix),
-                "%.2fx%s%s" % (mean, memory.interval(allocator, "glibc", frag, 1.0 * mem_slack),
-                               left_out_text(every_frag, frag)), mean <= 1.0 * mem_slack)
-    else:
-        out.missing(issue, "%s frag_rss, geometric mean of the ratio to glibc's%s" % (name, suffix),
-                    "no trace with a ratio%s" % left_out_text(every_frag, frag))
-    # Over every trace, those without a ratio too: a rise against glibc's 0 is above.
-    trace, high = extreme(every_frag, worst_is_low=False)
-    bound = 1.1 * mem_slack
-    above = sum(1 for r in every_frag.values() if r > bound)
-    out.add(issue, "%s: no trace's frag_rss above %sx glibc's%s" % (name, bound_text(bound), suffix),
-            "highest %s (%s); %d of %d above" % (ratio_text(high, "glibc"), trace, above,
-                                                 len(every_frag)), above == 0)
 
 
 def bench_suite_targets(out, replay):
@@ -301,27 +342,37 @@ def bench_suite_targets(out, replay):
     if thr:
         mean = geometric_mean(thr.values())
         out.add(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
-                % len(thr), "%.2fx%s" % (mean, speed.interval("arena", "glibc", thr, 1.3)), mean >= 1.3)
-        # Every recorded trace, those without a ratio too: arena's rise
-        # against glibc's 0 is higher (dropped, it read met).
-        frag = memory.per_trace_ratios("arena", "glibc", real)
-        if frag:
-            trace, high = extreme(frag, worst_is_low=False)
-            above = sorted(t for t, r in frag.items() if r > 1.0)
-            out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
-                    "highest %s (%s); above 1.0 on %s" % (ratio_text(high, "glibc"), trace,
-                                                         ", ".join(above) or "none"), not above)
-        else:
-            out.missing(4, "`arena` frag_rss on the recorded traces", "no frag_rss (no memory pass)")
+                % len(thr), "%sx%s" % (figure_text(mean, 1.3), speed.interval("arena", "glibc", thr, 1.3)),
+                mean >= 1.3)
     else:
-        out.missing(4, "`arena` on the recorded traces", "no arena and glibc rows on them")
+        out.missing(4, "`arena` throughput on the recorded traces", "no arena and glibc throughput on them")
+    # Every recorded trace, those without a ratio too: arena's rise against
+    # glibc's 0 is higher (dropped, it read met). Judged apart from the
+    # throughput: a run of the memory pass alone has no throughput.
+    frag = memory.per_trace_ratios("arena", "glibc", [t for t in memory.traces if recorded(t.split(" ")[0])])
+    if frag:
+        trace, high = extreme(frag, worst_is_low=False)
+        above = sorted(t for t, r in frag.items() if r > 1.0)
+        out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
+                "highest %s (%s); above 1.0 on %s" % (
+                    figure_text(high, 1.0) + "x" if math.isfinite(high) else ratio_text(high, "glibc"),
+                    trace, ", ".join(above) or "none"), not above)
+    else:
+        out.missing(4, "`arena` frag_rss on the recorded traces",
+                    "no arena and glibc frag_rss on them (no memory pass?)")
+    # Both geometric means over the traces both ran: each over its own set,
+    # a trace arena alone ran moved the bound.
     arena, dropin = speed.ratios("arena", "glibc"), speed.ratios("arena-malloc", "glibc")
-    if arena and dropin:
-        a, d = geometric_mean(arena.values()), geometric_mean(dropin.values())
+    common = [t for t in arena if t in dropin]
+    if common:
+        a = geometric_mean(arena[t] for t in common)
+        d = geometric_mean(dropin[t] for t in common)
+        over = "" if len(common) == len(arena) == len(dropin) else ", over the %d traces both ran" % len(common)
         out.add(5, "`arena-malloc` throughput ratio to glibc >= `arena`'s minus 10%",
-                "%.2fx against %.2fx (bound %.2fx)" % (d, a, 0.9 * a), d >= 0.9 * a)
+                "%sx against %.2fx (bound %.2fx%s)" % (figure_text(d, 0.9 * a), a, 0.9 * a, over), d >= 0.9 * a)
     else:
-        out.missing(5, "`arena-malloc` against `arena`", "no trace with both %s and glibc throughput"
+        out.missing(5, "`arena-malloc` against `arena`", "no trace with arena, arena-malloc and glibc throughput"
+                    if arena and dropin else "no trace with both %s and glibc throughput"
                     % ("arena" if not arena else "arena-malloc"))
 
 
@@ -351,54 +402,125 @@ def micro_figure(speed, trace, allocator):
                                         ", glibc %.2fx" % (mine / glibc) if glibc else "")
 
 
-def micro_targets(out, micro, prodcons=None):
-    speed = Figures(micro, "mops")
-    arenas = [a for a in ("arena", "arena-malloc") if a in speed.allocators]
-    pairs = [t for t in speed.traces if t.startswith("malloc_free/")]
+def pair_size_text(sizes):
+    """The sizes a run lacks: named when few, else counted."""
+    if len(sizes) <= 6:
+        return ", ".join("%d" % size for size in sorted(sizes)) + " B"
+    return "%d of the %d sizes" % (len(sizes), len(PAIR_SIZES))
+
+
+def pair_targets(out, speed, arenas):
+    """Issue 7's malloc+free pairs at every size, for each arena allocator."""
     for allocator in arenas:
         ratios = {}
-        for trace in pairs:
+        for size in PAIR_SIZES:
+            trace = "malloc_free/%d" % size
             _, best = fastest_comparator(speed, trace)
             if best and speed.get(trace, allocator):
-                ratios[trace.split("/")[1]] = speed.get(trace, allocator) / best
-        if ratios:
-            size, low = extreme(ratios, worst_is_low=True)
-            slower = sum(1 for r in ratios.values() if r < 1.0)
-            out.add(7, "`%s` malloc+free pairs, 8 B to 1 MiB: at least as fast as the fastest "
-                    "comparator at every size" % allocator,
-                    "%d of %d sizes slower; worst %.2fx at %s B" % (slower, len(ratios), low, size),
-                    slower == 0)
-    dedicated = Figures(prodcons, "mops") if prodcons is not None else None
-    rates = dedicated or speed
-    producer = [t for t in rates.traces if t.startswith("producer_consumer/")]
+                ratios[size] = speed.get(trace, allocator) / best
+        target = ("`%s` malloc+free pairs, 8 B to 1 MiB: at least as fast as the fastest "
+                  "comparator at every size" % allocator)
+        if not ratios:
+            out.missing(7, target, "no malloc_free size with %s and a comparator" % allocator)
+            continue
+        size, low = extreme(ratios, worst_is_low=True)
+        slower = sum(1 for r in ratios.values() if r < 1.0)
+        measured = "%d of %d sizes slower; worst %sx at %d B" % (slower, len(ratios), figure_text(low, 1.0), size)
+        unmeasured = [size for size in PAIR_SIZES if size not in ratios]
+        if unmeasured:
+            measured += "; not run (or no comparator): %s" % pair_size_text(unmeasured)
+        if slower or not unmeasured:
+            out.add(7, target, measured, slower == 0)
+        else:
+            # None slower among those run, but "every size" is not shown.
+            out.missing(7, target, measured)
+
+
+def prodcons_source(speed, dedicated, trace, allocator):
+    """(Figures, note) the producer/consumer verdict of allocator on trace is
+    decided from: the run alone when it has the allocator and every comparator
+    the micro run has there (its comparators are the verdict's: one that
+    left the fastest out would pass a slower arena), else the micro run, with
+    a note saying why; (None, "") when neither has the allocator there."""
+    if dedicated is not None and dedicated.get(trace, allocator) is not None:
+        mine = {c for c in dedicated.allocators if dedicated.get(trace, c)}
+        theirs = {c for c in speed.allocators if speed.get(trace, c)} if speed is not None else set()
+        lacking = sorted(c for c in theirs - mine if c not in NOT_COMPARATORS)
+        if not lacking:
+            return dedicated, ""
+        if speed is not None and speed.get(trace, allocator) is not None:
+            return speed, " (micro run: the run alone has no %s)" % ", ".join(lacking)
+        return dedicated, " (the run alone has no %s)" % ", ".join(lacking)
+    if speed is not None and speed.get(trace, allocator) is not None:
+        return speed, ""
+    return None, ""
+
+
+def prodcons_targets(out, speed, dedicated, prodcons, arenas):
+    """The two-thread producer/consumer targets (issues 5 and 7), from the run
+    of that benchmark alone where it can decide them, else the micro run's."""
+    traces = []
+    for figures in (dedicated, speed):
+        if figures is not None:
+            traces += [t for t in figures.traces if t.startswith("producer_consumer/") and t not in traces]
+    if not traces:
+        for allocator in arenas:
+            if allocator == "arena-malloc":
+                out.missing(5, "`arena-malloc` two-thread producer/consumer >= 1.5x glibc",
+                            "no producer_consumer rows")
+            out.missing(7, "`%s` two-thread producer/consumer at least as fast as the fastest "
+                        "comparator" % allocator, "no producer_consumer rows")
+        return
     for allocator in arenas:
-        for trace in producer:
-            mine = rates.get(trace, allocator)
-            if mine is None:
+        for trace in traces:
+            rates, note = prodcons_source(speed, dedicated, trace, allocator)
+            if rates is None:
                 continue
+            mine = rates.get(trace, allocator)
 
             def where(baseline):
                 # The run alone interleaves its repetitions: the median of the
                 # per-repetition ratios, beside the verdict's ratio of medians,
                 # says how much of that is the machine's state in some of them.
-                if dedicated is None:
-                    return ""
+                if rates is not dedicated:
+                    return note
                 paired, _ = paired_median(prodcons, "mops", allocator, baseline, trace)
-                return " (run alone, %d repetitions%s%s)" % (
+                return " (run alone, %d repetitions%s%s)%s" % (
                     repetitions(prodcons, trace, allocator),
                     "" if paired is None else ", paired median %.2fx" % paired,
-                    micro_figure(speed, trace, allocator))
-            glibc = rates.get(trace, "glibc")
-            if glibc and allocator == "arena-malloc":
-                out.add(5, "`arena-malloc` two-thread producer/consumer >= 1.5x glibc",
-                        "%.2fx%s" % (mine / glibc, where("glibc")), mine / glibc >= 1.5)
+                    micro_figure(speed, trace, allocator) if speed is not None else "", note)
+            if allocator == "arena-malloc":
+                target = "`arena-malloc` two-thread producer/consumer >= 1.5x glibc"
+                glibc = rates.get(trace, "glibc")
+                if glibc:
+                    out.add(5, target, "%sx%s" % (figure_text(mine / glibc, 1.5), where("glibc")),
+                            mine / glibc >= 1.5)
+                else:
+                    out.missing(5, target, "no glibc rows on %s" % trace)
+            target = "`%s` two-thread producer/consumer at least as fast as the fastest comparator" % allocator
             fastest, best = fastest_comparator(rates, trace)
             if fastest is not None:
-                out.add(7, "`%s` two-thread producer/consumer at least as fast as the fastest "
-                        "comparator" % allocator,
-                        "%.2fx %s%s" % (mine / best, fastest, where(fastest)), mine >= best)
+                out.add(7, target, "%sx %s%s" % (figure_text(mine / best, 1.0), fastest, where(fastest)),
+                        mine >= best)
+            else:
+                out.missing(7, target, "no comparator on %s" % trace)
+
+
+def micro_targets(out, micro, prodcons=None):
+    """Issue 7's micro targets, and issues 5's and 7's producer/consumer ones;
+    micro may be None when the producer/consumer run alone is given."""
+    speed = Figures(micro, "mops") if micro is not None else None
+    dedicated = Figures(prodcons, "mops") if prodcons is not None else None
+    arenas = [a for a in ("arena", "arena-malloc")
+              if any(f is not None and a in f.allocators for f in (speed, dedicated))]
     if not arenas:
         out.missing(7, "micro benchmarks", "no arena rows in the micro run")
+        return
+    if speed is not None:
+        pair_targets(out, speed, [a for a in arenas if a in speed.allocators])
+    else:
+        out.missing(7, "malloc+free pairs, 8 B to 1 MiB", "no micro run given")
+    prodcons_targets(out, speed, dedicated, prodcons, arenas)
 
 
 def realprog_targets(out, realprog):
@@ -547,8 +669,8 @@ def build(tables, floor_mib=DEFAULT_FLOOR_MIB):
         out.indicative = None
     else:
         out.missing(7, "replay targets", "no default replay run given")
-    if tables.get("micro") is not None:
-        micro_targets(out, tables["micro"], tables.get("prodcons"))
+    if tables.get("micro") is not None or tables.get("prodcons") is not None:
+        micro_targets(out, tables.get("micro"), tables.get("prodcons"))
     else:
         out.missing(7, "micro benchmark targets", "no micro run given")
     if tables.get("realprog") is not None:

@@ -4,6 +4,7 @@ answers are known."""
 
 import os
 import random
+import re
 import tempfile
 import unittest
 
@@ -59,6 +60,21 @@ def speeds_dir(directory, speeds_of):
     os.makedirs(directory)
     crafted.write_csv(os.path.join(directory, "replay.csv"), crafted.REPLAY_HEADER, rows, crafted.MACHINE)
     return directory
+
+
+def blank_columns(path, *names):
+    """Empties the named columns of every row of a result file, as a run that
+    did not measure them leaves them."""
+    with open(path) as handle:
+        lines = handle.read().splitlines()
+    header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    columns = lines[header].split(",")
+    blank = {columns.index(name) for name in names}
+    for i in range(header + 1, len(lines)):
+        cells = lines[i].split(",")
+        lines[i] = ",".join("" if c in blank else cell for c, cell in enumerate(cells))
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
 
 
 def parse_rows(markdown):
@@ -136,7 +152,8 @@ class ReplayTargets(unittest.TestCase):
                       ("`arena`: no trace's frag_rss above 1.10x",)):
             self.assertEqual(find(rows, *words)[1], "met", words)
         # No arena-malloc rows: said, not guessed.
-        self.assertEqual(find(rows, "`arena-malloc` replay targets")[1], "not measured")
+        self.assertEqual(find(rows, "`arena-malloc` throughput targets")[1], "not measured")
+        self.assertEqual(find(rows, "`arena-malloc` frag_rss targets")[1], "not measured")
 
     def test_the_drop_ins_bounds_are_printed_as_they_are(self):
         # Within 5%: 1.05 x 0.95 and 1.1 x 1.05 printed as 1.00x and 1.16x, where
@@ -234,8 +251,10 @@ class ReplayTargets(unittest.TestCase):
                                                ("gen-phased", "glibc", 0, 1, 10.0, 1.1)],
                                               5, self.rng), crafted.MACHINE)
         _, rows = run_targets(directory)
-        self.assertEqual(find(rows, "`arena` replay targets"),
+        self.assertEqual(find(rows, "`arena` throughput targets"),
                          ("no trace with both arena and glibc throughput", "not measured"))
+        self.assertEqual(find(rows, "`arena` frag_rss targets"),
+                         ("no trace with both arena and glibc frag_rss (no memory pass?)", "not measured"))
         # ... where arena-malloc has one: the drop-in's comparison names the one missing
         self.assertEqual(find(rows, "`arena-malloc` against `arena`"),
                          ("no trace with both arena and glibc throughput", "not measured"))
@@ -362,21 +381,51 @@ class OtherRuns(unittest.TestCase):
         speeds = {"glibc": [1] * 4, "arena": [1.5] * 4}
         frags = {"glibc": [1] * 4, "arena": [1] * 4}
         directory = replay_dir(os.path.join(self.tmp.name, "speed"), speeds, frags, self.rng)
-        path = os.path.join(directory, "replay.csv")
-        with open(path) as handle:
-            lines = handle.read().splitlines()
-        header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
-        columns = lines[header].split(",")
-        blank = {columns.index("rss_peak_bytes"), columns.index("frag_rss")}
-        for i in range(header + 1, len(lines)):
-            cells = lines[i].split(",")
-            lines[i] = ",".join("" if c in blank else cell for c, cell in enumerate(cells))
-        with open(path, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
+        blank_columns(os.path.join(directory, "replay.csv"), "rss_peak_bytes", "frag_rss")
         _, rows = run_targets(directory)
         self.assertEqual(find(rows, "`arena` throughput on the", "recorded traces")[1], "met")
         self.assertEqual(find(rows, "`arena` frag_rss on the recorded traces")[1], "not measured")
         self.assertEqual(find(rows, "`arena` frag_rss targets")[1], "not measured")
+
+    def test_a_run_of_the_memory_pass_alone(self):
+        # --passes=memory: frag_rss and no throughput. The memory targets are
+        # judged (they read "not measured", gated on the throughput's rows).
+        speeds = {"glibc": [1] * 4, "arena": [1] * 4}
+        frags = {"glibc": [1] * 4, "arena": [1.5, 1.0, 1.0, 1.0]}
+        directory = replay_dir(os.path.join(self.tmp.name, "memory"), speeds, frags, self.rng)
+        blank_columns(os.path.join(directory, "replay.csv"), "mops", "ns_per_op")
+        _, rows = run_targets(directory)
+        measured, verdict = find(rows, "`arena` frag_rss no higher than glibc's on any recorded trace")
+        self.assertEqual(verdict, "**missed**")
+        self.assertIn("highest 1.50x (cpython)", measured)
+        self.assertEqual(find(rows, "`arena`: no trace's frag_rss above 1.10x")[1], "**missed**")
+        self.assertEqual(find(rows, "`arena` frag_rss, geometric mean")[1], "**missed**")
+        self.assertEqual(find(rows, "`arena` throughput targets")[1], "not measured")
+        self.assertEqual(find(rows, "`arena` throughput on the recorded traces")[1], "not measured")
+
+    def test_the_drop_in_against_arena_over_the_traces_both_ran(self):
+        # arena-malloc 0.8x glibc where both ran; arena alone ran a slow trace
+        # too. Each mean over its own traces: 0.80x against arena's 0.71x, met.
+        def speeds_of(trace):
+            speeds = {"glibc": [10.0] * 5, "arena": [10.0 if trace == "cpython" else 5.0] * 5}
+            if trace == "cpython":
+                speeds["arena-malloc"] = [8.0] * 5
+            return speeds
+        _, rows = run_targets(speeds_dir(os.path.join(self.tmp.name, "r"), speeds_of))
+        measured, verdict = find(rows, "`arena-malloc` throughput ratio to glibc")
+        self.assertEqual(verdict, "**missed**")
+        self.assertEqual(measured, "0.80x against 1.00x (bound 0.90x, over the 1 traces both ran)")
+
+    def test_a_figure_is_printed_to_the_digits_that_tell_it_from_its_bound(self):
+        # 1.296x against >= 1.3x printed as 1.30x beside "missed".
+        def speeds_of(trace):
+            return {"glibc": [10.0] * 5, "arena": [12.96] * 5}
+        _, rows = run_targets(speeds_dir(os.path.join(self.tmp.name, "r"), speeds_of))
+        measured, verdict = find(rows, "`arena` throughput on the", "recorded traces")
+        self.assertEqual(verdict, "**missed**")
+        self.assertTrue(measured.startswith("1.296x"), measured)
+        measured, _ = find(rows, "`arena` throughput, geometric mean over 4")
+        self.assertTrue(measured.startswith("1.30x"), measured)  # far from 2.0: two decimals
 
     def test_micro_pairs_and_producer_consumer(self):
         sizes = [8, 64, 4096, 1048576]
@@ -431,13 +480,7 @@ class OtherRuns(unittest.TestCase):
         self.assertEqual((measured, verdict), ("1.50x glibc (run alone, 3 repetitions, paired median 1.60x)", "met"))
 
     def test_producer_consumer_run_alone_takes_precedence(self):
-        def micro(name, configs, repetitions):
-            directory = os.path.join(self.tmp.name, name)
-            os.makedirs(directory)
-            crafted.write_csv(os.path.join(directory, "micro.csv"), crafted.REPLAY_HEADER,
-                              crafted.replay_rows(configs, repetitions, self.rng, time_spread=0.0),
-                              dict(crafted.MACHINE, command="bench_micro " + name))
-            return directory
+        micro = self.micro_dir
         pairs = [("malloc_free/64", a, 0, 1, m, 1.0) for a, m in (("glibc", 20), ("arena-malloc", 30))]
         # In the micro run arena-malloc loses to mimalloc; run alone, it wins.
         slow = [("producer_consumer/64", a, 0, 2, m, 1.0)
@@ -459,6 +502,69 @@ class OtherRuns(unittest.TestCase):
         # The pairs still come from the micro run.
         measured, _ = find(rows, "`arena-malloc` malloc+free pairs")
         self.assertIn("of 1 sizes", measured)
+
+    def micro_dir(self, name, configs, repetitions=3):
+        directory = os.path.join(self.tmp.name, name)
+        os.makedirs(directory)
+        crafted.write_csv(os.path.join(directory, "micro.csv"), crafted.REPLAY_HEADER,
+                          crafted.replay_rows(configs, repetitions, self.rng, time_spread=0.0),
+                          dict(crafted.MACHINE, command="bench_micro " + name))
+        return directory
+
+    def test_every_pair_size_or_the_pairs_are_not_decided(self):
+        every = [("malloc_free/%d" % size, a, 16 if a == "arena" else 0, 1, m, 1.0)
+                 for size in targets.PAIR_SIZES for a, m in (("glibc", 20), ("arena", 30))]
+        _, rows = run_targets(self.micro_dir("every", every))
+        self.assertEqual(find(rows, "`arena` malloc+free pairs"),
+                         ("0 of 26 sizes slower; worst 1.50x at 8 B", "met"))
+        # One size run: no slower one, but not "every size" either (it read met).
+        _, rows = run_targets(self.micro_dir("one", [c for c in every if c[0] == "malloc_free/64"]))
+        measured, verdict = find(rows, "`arena` malloc+free pairs")
+        self.assertEqual(verdict, "not measured")
+        self.assertEqual(measured, "0 of 1 sizes slower; worst 1.50x at 64 B; not run (or no "
+                         "comparator): 25 of the 26 sizes")
+        # A slower size decides it, whatever is missing.
+        slow = [c[:4] + (10, 1.0) if c[0] == "malloc_free/64" and c[1] == "arena" else c
+                for c in every if c[0] in ("malloc_free/64", "malloc_free/128")]
+        measured, verdict = find(run_targets(self.micro_dir("slow", slow))[1], "`arena` malloc+free pairs")
+        self.assertEqual(verdict, "**missed**")
+        self.assertIn("1 of 2 sizes slower; worst 0.50x at 64 B", measured)
+
+    def test_pair_sizes_are_bench_micros(self):
+        source = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "micro", "micro_benchmarks.cpp")
+        with open(source) as handle:
+            text = handle.read()
+        found = re.search(r"for \(size_t size = 8; size <= \(1u << 20\); size \*= 2\).*?"
+                          r"for \(size_t odd : \{([0-9, ]+)\}\)", text, re.S)
+        self.assertIsNotNone(found, "the malloc_free sizes are made otherwise now: update PAIR_SIZES")
+        odd = [int(v) for v in found.group(1).split(",")]
+        self.assertEqual(sorted([8 << i for i in range(18)] + odd), list(targets.PAIR_SIZES))
+
+    def test_producer_consumer_without_glibc_or_rows_is_said(self):
+        pairs = [("malloc_free/64", a, 0, 1, m, 1.0) for a, m in (("tcmalloc", 20), ("arena-malloc", 30))]
+        pc = [("producer_consumer/64", a, 0, 2, m, 1.0) for a, m in (("tcmalloc", 4.0), ("arena-malloc", 8.0))]
+        _, rows = run_targets(self.micro_dir("noglibc", pairs + pc))
+        self.assertEqual(find(rows, "`arena-malloc` two-thread producer/consumer >= 1.5x"),
+                         ("no glibc rows on producer_consumer/64 t=2", "not measured"))
+        self.assertEqual(find(rows, "`arena-malloc` two-thread producer/consumer at least")[1], "met")
+        _, rows = run_targets(self.micro_dir("nopc", pairs))
+        self.assertEqual(find(rows, "`arena-malloc` two-thread producer/consumer >= 1.5x")[1], "not measured")
+        self.assertEqual(find(rows, "`arena-malloc` two-thread producer/consumer at least")[1], "not measured")
+
+    def test_a_producer_consumer_run_alone_without_the_fastest_comparator(self):
+        pairs = [("malloc_free/64", a, 0, 1, m, 1.0) for a, m in (("glibc", 20), ("arena", 30))]
+        pc = [("producer_consumer/64", a, 16 if a == "arena" else 0, 2, m, 1.0)
+              for a, m in (("glibc", 4.0), ("jemalloc", 20.0), ("arena", 10.0))]
+        micro = self.micro_dir("micro", pairs + pc)
+        alone = self.micro_dir("alone", [c for c in pc if c[1] != "jemalloc"], 15)
+        # Alone, arena beats glibc only; the micro run has jemalloc, twice as fast.
+        _, rows = run_targets(micro, alone)
+        self.assertEqual(find(rows, "`arena` two-thread producer/consumer at least"),
+                         ("0.50x jemalloc (micro run: the run alone has no jemalloc)", "**missed**"))
+        # The run alone given without a micro run decides its own targets.
+        _, rows = run_targets(alone)
+        self.assertEqual(find(rows, "`arena` two-thread producer/consumer at least")[1], "met")
+        self.assertEqual(find(rows, "malloc+free pairs, 8 B to 1 MiB"), ("no micro run given", "not measured"))
 
     def test_real_programs(self):
         rows = []
