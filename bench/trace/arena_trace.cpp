@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <new>
 #include <sstream>
 #include <string>
@@ -461,6 +462,27 @@ bool list_says_loaded(const std::string &list) {
     return false;
 }
 
+// The processes whose last exec ran an image without the recorder (record.c's
+// "exec PID" with neither "exec-failed PID" nor "image PID" after it): a
+// static, setuid or setgid program that a recorded one started by exec. Its
+// heap calls are in no trace; only the command's first image was checked.
+std::vector<long> execs_unrecorded(const std::string &list) {
+    std::map<long, bool> pending;
+    std::ifstream names(list);
+    for (std::string line; std::getline(names, line);) {
+        std::istringstream fields(line);
+        std::string word;
+        long pid = 0;
+        if (!(fields >> word >> pid) || !fields.eof()) continue;
+        if (word == "exec") pending[pid] = true;
+        else if (word == "exec-failed" || word == "image") pending[pid] = false;
+    }
+    std::vector<long> pids;
+    for (const auto &p : pending)
+        if (p.second) pids.push_back(p.first);
+    return pids;
+}
+
 // Says what the images of a made trace's pid that could not create it lost;
 // true when there were any.
 bool report_unmade_images(const Listed &made, const std::string &path) {
@@ -503,6 +525,17 @@ std::string file_tail(const std::string &path, std::streamoff max) {
     const std::streamoff start = size > max ? size - max : 0;
     in.seekg(start);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Cuts the file at path (size bytes) back to the end of its last whole line;
+// true when there was a part of a line to cut.
+bool drop_partial_line(const std::string &path, off_t size) {
+    const std::string tail = file_tail(path, 65536);
+    if (tail.empty() || tail.back() == '\n') return false;
+    const size_t newline = tail.rfind('\n');
+    if (newline == std::string::npos && static_cast<off_t>(tail.size()) < size) return false;  // no line end near
+    const off_t keep = size - static_cast<off_t>(tail.size() - (newline == std::string::npos ? 0 : newline + 1));
+    return truncate(path.c_str(), keep) == 0;
 }
 
 // Whether process pid is still running: there, and not a zombie (a child of
@@ -588,6 +621,9 @@ int cmd_record(const std::vector<std::string> &args) {
         return 1;
     }
     fclose(l);
+    // FILE.tmp.PID files of an earlier record of FILE (a background process
+    // that outlived it) are not this run's: they are left as they are.
+    const std::vector<std::string> stale = traces_left_behind(base);
     int exec_errno = 0;
     const int status = run_recorded(command, library, base, list, signals, &exec_errno);
     if (status == -1 || exec_errno) {
@@ -599,6 +635,7 @@ int cmd_record(const std::vector<std::string> &args) {
     }
     std::vector<Listed> written = read_list(list, base);
     const bool loaded = list_says_loaded(list);
+    const std::vector<long> unrecorded_execs = execs_unrecorded(list);
     unlink(list.c_str());
     if (!loaded) {
         // No trace is made up for it: the dynamic loader ignores LD_PRELOAD for
@@ -666,6 +703,14 @@ int cmd_record(const std::vector<std::string> &args) {
             result = 1;
             continue;
         }
+        // A process killed in the middle of a write (SIGKILL, SIGXFSZ) leaves
+        // its last line cut short: `r 340 5` of `r 340 5120` still reads as
+        // an op. The recorder writes whole lines, so the part goes.
+        // Not while its process runs on (in the background): its next write
+        // would land past the cut, behind a hole of zeros.
+        const unsigned long long pid = order(entry).first;
+        const bool running = pid && process_running(static_cast<pid_t>(pid));
+        const bool cut_mid_line = !running && drop_partial_line(plain, made.st_size);
         // The end is enough to tell whether the recorder closed the trace (its
         // lines are short); the whole text is read only to compress it.
         std::string text;
@@ -702,8 +747,7 @@ int cmd_record(const std::vector<std::string> &args) {
                     path.c_str(), lost_cause(entry).c_str());
             result = 1;
         } else if (!closed_by_recorder(text)) {
-            const unsigned long long pid = order(entry).first;
-            if (pid && process_running(static_cast<pid_t>(pid))) {
+            if (running) {
                 // Its later calls go to a new FILE.tmp.PID, which nothing moves.
                 fprintf(stderr, "arena-trace record: %s is incomplete: process %llu was still running when the "
                                 "command ended (in the background?); its later heap calls are not in it\n",
@@ -711,7 +755,8 @@ int cmd_record(const std::vector<std::string> &args) {
                 result = 1;
             } else {
                 fprintf(stderr, "arena-trace record: %s is incomplete: its process ended without the recorder's "
-                                "closing line (killed by a signal?); its last ops are missing\n", path.c_str());
+                                "closing line (killed by a signal?); its last ops are missing%s\n", path.c_str(),
+                        cut_mid_line ? " (a line it was writing, cut short, was dropped)" : "");
             }
         }
     }
@@ -719,8 +764,18 @@ int cmd_record(const std::vector<std::string> &args) {
     // trace after the list was read: named, not left behind unsaid.
     for (const std::string &left : traces_left_behind(base)) {
         if (std::find(left_in_place.begin(), left_in_place.end(), left) != left_in_place.end()) continue;
+        if (std::find(stale.begin(), stale.end(), left) != stale.end()) {
+            fprintf(stderr, "arena-trace record: %s was there before this run (an earlier record's): left as it "
+                            "was\n", left.c_str());
+            continue;
+        }
         fprintf(stderr, "arena-trace record: %s is the trace of a process still running when the command ended "
                         "(in the background?): left there, neither moved nor checked\n", left.c_str());
+        result = 1;
+    }
+    for (long pid : unrecorded_execs) {
+        fprintf(stderr, "arena-trace record: process %ld started a program by exec that ran without the recorder (a "
+                        "setuid, setgid or static program?): its heap calls went unrecorded\n", pid);
         result = 1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -799,6 +854,21 @@ int cmd_help(const std::vector<std::string> &args) {
 }
 }  // namespace
 
+namespace {
+// What went to stdout (validate's summaries, stats, gen --list, help) is the
+// output: a full disk or a closed pipe is a failure, not a success with
+// nothing said. A command that failed has said why (gen writing to stdout,
+// for one). Returns the exit status.
+int stdout_written(const char *who, int status) {
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && status == 0) {
+        fprintf(stderr, "%s: cannot write to stdout: %s\n", who, strerror(errno ? errno : EIO));
+        return 1;
+    }
+    return status;
+}
+}  // namespace
+
 int main(int argc, char **argv) {
     // A file size limit makes a write fail (EFBIG), and the writer removes
     // what it cut short; SIGXFSZ would kill the tool with the file half made.
@@ -811,7 +881,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const std::string name = argv[1];
-    if (name == "--help" || name == "-h") return cmd_help({});
+    if (name == "--help" || name == "-h") return stdout_written("arena-trace", cmd_help({}));
     const Command *c = find_command(name);
     if (!c) {
         fprintf(stderr, "arena-trace: unknown command '%s'\n", name.c_str());
@@ -823,7 +893,7 @@ int main(int argc, char **argv) {
     const auto dashes = std::find(args.begin(), args.end(), "--");
     if (std::find(args.begin(), dashes, "--help") != dashes || std::find(args.begin(), dashes, "-h") != dashes) {
         print_help(*c);
-        return 0;
+        return stdout_written((std::string("arena-trace ") + c->name).c_str(), 0);
     }
     int status;
     try {
@@ -834,13 +904,5 @@ int main(int argc, char **argv) {
         fprintf(stderr, "arena-trace %s: out of memory\n", c->name);
         return 1;
     }
-    // What went to stdout (validate's summaries, stats, gen --list) is the output:
-    // a full disk or a closed pipe is a failure, not a success with nothing said.
-    // A command that failed has said why (gen writing to stdout, for one).
-    errno = 0;
-    if ((fflush(stdout) != 0 || ferror(stdout)) && status == 0) {
-        fprintf(stderr, "arena-trace %s: cannot write to stdout: %s\n", c->name, strerror(errno ? errno : EIO));
-        return 1;
-    }
-    return status;
+    return stdout_written((std::string("arena-trace ") + c->name).c_str(), status);
 }

@@ -12,7 +12,11 @@
  *                          could not be created (why: errno; whose: pid and name),
  *                          and "~ ERRNO PID NAME PATH" for one cut short: the
  *                          program closed its descriptor (or put another file
- *                          there) and it could not be opened again
+ *                          there) and it could not be opened again; and "image
+ *                          PID" as each image loads, "exec PID" before an exec,
+ *                          "exec-failed PID" when one returns (an exec with
+ *                          neither after it ran an image the recorder never
+ *                          reached)
  *
  * How it stays out of the program's way:
  * - It never allocates through malloc: its tables come from mmap. The calloc
@@ -52,6 +56,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -143,6 +148,13 @@ static file_id out_file;
 /* The list's line by which the command's first process says it recorded;
  * arena-trace record reads it (bench/trace/arena_trace.cpp). */
 #define RECORD_LOADED_LINE "loaded\n"
+/* The list's lines "image PID" (an image of PID loaded the recorder), "exec
+ * PID" (PID is about to exec) and "exec-failed PID" (the exec returned): an
+ * exec followed by neither of the others ran an image without the recorder (a
+ * static, setuid or setgid program), whose heap calls record reports lost. */
+#define RECORD_IMAGE_WORD "image"
+#define RECORD_EXEC_WORD "exec"
+#define RECORD_EXEC_FAILED_WORD "exec-failed"
 static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
 static file_id list_file;
 static file_id stderr_file; /* the program's stderr at the start of the image */
@@ -296,6 +308,29 @@ static bool append_to_list(const char *line, size_t n) {
     return list_fd >= 0 && write_all(list_fd, line, n);
 }
 
+/* Appends "WORD PID" for this process to the list. */
+static void record_list_pid_line(const char *word) {
+    char line[64], *p = line;
+    size_t n = strlen(word);
+    memcpy(p, word, n);
+    p += n;
+    *p++ = ' ';
+    p = put_u64(p, (uint64_t)getpid());
+    *p++ = '\n';
+    append_to_list(line, (size_t)(p - line));
+}
+
+/* Before and after an exec (record_list_pid_line's words). Not from a vfork
+ * child: it shares our memory (the list's descriptor, should it be opened
+ * again) but not our descriptors; its image's own "image" line still comes. */
+static void record_exec_line(const char *word) {
+    if (atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid()) {
+        int saved = errno;
+        record_list_pid_line(word);
+        errno = saved;
+    }
+}
+
 /* The name the kernel keeps for the process (no file to open: there may be no
  * descriptor left), blanks and control characters made '?' so that it stays
  * one field of the list's line. */
@@ -378,7 +413,10 @@ static void open_trace(void) {
     int saved = errno;
     trace_opened = 1;
     const int is_root = root_pid == 0 || root_pid == owner_pid;
-    for (unsigned attempt = 0; attempt < 100 && out_fd < 0; attempt++) {
+    /* No cap short of the names themselves: a program that execs itself
+     * 102 times has 102 traces (at 100 the later ones were said to fail with
+     * "File exists"). */
+    for (unsigned attempt = 0; attempt < UINT_MAX && out_fd < 0; attempt++) {
         size_t n = strlen(trace_base);
         memcpy(trace_path, trace_base, n);
         char *p = trace_path + n;
@@ -621,6 +659,7 @@ static int ready(void) {
          * that line, record knows the preload never took (a setuid or static
          * program), rather than taking the command for one that never allocated. */
         if (getpid() == root_pid) append_to_list(RECORD_LOADED_LINE, sizeof RECORD_LOADED_LINE - 1);
+        record_list_pid_line(RECORD_IMAGE_WORD);
         stderr_file = file_id_of(2);
         watch_for_forks();
         busy = 1; /* pthread_atfork and at_quick_exit may allocate: let that pass unrecorded */
@@ -801,19 +840,29 @@ EXPORT void *pvalloc(size_t size) {
 
 extern char **environ;
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+/* Flushed and said before the exec; said again when it returns (failed). */
+static void exec_starting(void) {
     finish("exec");
-    return real.execve(path, argv, envp);
+    record_exec_line(RECORD_EXEC_WORD);
+}
+static int exec_returned(int result) {
+    record_exec_line(RECORD_EXEC_FAILED_WORD);
+    return result;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    exec_starting();
+    return exec_returned(real.execve(path, argv, envp));
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    finish("exec");
-    return real.execvpe(file, argv, envp);
+    exec_starting();
+    return exec_returned(real.execvpe(file, argv, envp));
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
-    finish("exec");
-    return real.fexecve(fd, argv, envp);
+    exec_starting();
+    return exec_returned(real.fexecve(fd, argv, envp));
 }
 
 EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
@@ -822,7 +871,8 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
         errno = ENOSYS;
         return -1;
     }
-    return real.execveat(dirfd, path, argv, envp, flags);
+    record_exec_line(RECORD_EXEC_WORD);
+    return exec_returned(real.execveat(dirfd, path, argv, envp, flags));
 }
 
 EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }

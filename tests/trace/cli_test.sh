@@ -87,6 +87,11 @@ validate_ok)
     for args in "validate $dir/good.trace" "stats $dir/good.trace" "gen --list" "help"; do
         "$bin" $args >/dev/full 2>"$dir/err" && fail "arena-trace $args to a full stdout exited 0"
         contains err "arena-trace ${args%% *}: cannot write to stdout: No space left on device"
+    done
+    # ... help asked for by a flag too (it exited 0 with nothing said)
+    for args in "--help" "-h" "gen -h" "stats --help"; do
+        "$bin" $args >/dev/full 2>"$dir/err" && fail "arena-trace $args to a full stdout exited 0"
+        contains err "cannot write to stdout: No space left on device"
     done ;;
 out_of_memory)
     # A trace larger than the memory it may use (here /dev/zero, read until the

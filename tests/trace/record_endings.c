@@ -33,10 +33,16 @@
  *   lose-trace-fd  after a heap call (its trace made), closes the recorder's
  *             descriptor of its trace, takes every descriptor left, then
  *             makes enough calls to flush: the trace cannot be opened again
+ *   exec-self N  a heap call, then execs itself with N - 1, down to 0: N + 1
+ *             images of one pid, each with a trace of its own
+ *   exec PROGRAM  a heap call, then execs PROGRAM heap-call (exit 0 when
+ *             there is no such file: the exec failed and this image goes on)
+ *   many-calls  more heap calls than a buffer of ops holds
  * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused, quick-exit, execveat, background,
- * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds, lose-trace-fd) or
- * SIGABRT. */
+ * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds, lose-trace-fd,
+ * exec-self, exec, many-calls) or SIGABRT. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +95,22 @@ int main(int argc, char **argv) {
         free(malloc(44444));
         return 0;
     }
+    if (argc == 3 && strcmp(argv[1], "exec-self") == 0) { /* an allocation in each of N + 1 images */
+        free(malloc(33335));
+        const int left = atoi(argv[2]);
+        if (left > 0) {
+            char n[16];
+            snprintf(n, sizeof n, "%d", left - 1);
+            execl(argv[0], argv[0], "exec-self", n, (char *)NULL);
+            return 7;
+        }
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "exec") == 0) { /* a heap call, then the program named */
+        free(malloc(33336));
+        execl(argv[2], argv[2], "heap-call", (char *)NULL);
+        return errno == ENOENT ? 0 : 7; /* a failed exec: this image goes on */
+    }
     if (argc != 2) return 2;
     if (strcmp(argv[1], "recorder-fds") == 0) {
         free(malloc(33335));
@@ -120,6 +142,10 @@ int main(int argc, char **argv) {
         }
         char c;
         return read(ready[0], &c, 1) == 1 ? 0 : 6;
+    }
+    if (strcmp(argv[1], "many-calls") == 0) { /* more than a buffer of ops */
+        for (int i = 0; i < CHILD_CALLS; i++) free(malloc(5000 + (size_t)i % 4000));
+        return 0;
     }
     if (strcmp(argv[1], "exit-127") == 0) return 127;
     if (strcmp(argv[1], "heap-call") == 0) {

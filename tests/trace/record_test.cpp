@@ -556,6 +556,77 @@ TEST(Recorder, AProgramTheRecorderNeverReachesIsSaidNotRecorded) {
     ASSERT_TRUE(trace::load(dir / "q.trace", &t, &error)) << error;
 }
 
+// A recorded program that starts one the recorder cannot reach by exec (a
+// static one here): its heap calls are in no trace, and record says so. It
+// exited 0 with nothing said: only the command's first image was checked.
+TEST(Recorder, AProgramStartedByExecThatTheRecorderNeverReachesIsSaid) {
+    if (std::string(RECORD_STATIC).empty()) GTEST_SKIP() << "no static libc to link a static program with";
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "ex.trace") + "' -- " +
+                                   RECORD_ENDINGS + " exec " + RECORD_STATIC);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("started a program by exec that ran without the recorder (a setuid, setgid or static "
+                         "program?): its heap calls went unrecorded"),
+              std::string::npos)
+        << r.err;
+    trace::Trace t;
+    std::string error;
+    ASSERT_TRUE(trace::load(dir / "ex.trace", &t, &error)) << error;  // the first image's calls
+    // An exec that fails leaves its image recording: nothing is lost.
+    const Outcome failed = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "f.trace") + "' -- " +
+                                        RECORD_ENDINGS + " exec '" + (dir / "no-such-program") + "'");
+    EXPECT_EQ(failed.exit_code, 0) << failed.err;
+    EXPECT_EQ(failed.err.find("ran without the recorder"), std::string::npos) << failed.err;
+    // One the recorder reaches has its own trace, and nothing is said.
+    const Outcome reached = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "r.trace") + "' -- " +
+                                         RECORD_ENDINGS + " exec " + RECORD_ENDINGS);
+    EXPECT_EQ(reached.exit_code, 0) << reached.err;
+    EXPECT_EQ(files_starting(dir.path(), "r.trace").size(), 2u) << reached.err;
+}
+
+// Each image of a pid that execs itself gets a trace (FILE.PID.N): at 100 the
+// later ones were said to fail with "File exists".
+TEST(Recorder, EveryImageOfAPidThatExecsItselfHasATrace) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "ex.trace") + "' -- " +
+                                   RECORD_ENDINGS + " exec-self 102");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(files_starting(dir.path(), "ex.trace").size(), 103u);
+    EXPECT_EQ(r.err.find("could not create"), std::string::npos) << r.err;
+}
+
+// A trace file of an earlier record of FILE (a process it left in the
+// background) is not this run's: every later record of FILE failed, naming it.
+TEST(Recorder, ATraceLeftByAnEarlierRecordIsLeftAlone) {
+    trace_test::TempDir dir;
+    std::string error;
+    ASSERT_TRUE(trace::write_text(dir / "st.trace.tmp.99999", "arena-trace 1\n", &error)) << error;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "st.trace") + "' -- /bin/true");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("st.trace.tmp.99999 was there before this run (an earlier record's): left as it was"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(trace_test::read_file(dir / "st.trace.tmp.99999"), "arena-trace 1\n");
+}
+
+// A process killed in the middle of a write (here by SIGXFSZ, its file size
+// limit reached) leaves a line cut short: `r 340 5` of `r 340 5120`, which
+// read as an op. record keeps the whole lines.
+TEST(Recorder, ALineCutShortByAKillIsDropped) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, "ulimit -f 4; " + std::string(ARENA_TRACE) + " record -o '" + (dir / "cut.trace") +
+                                   "' -- " + RECORD_ENDINGS + " many-calls");
+    EXPECT_EQ(r.exit_code, 128 + SIGXFSZ) << r.err;
+    const std::string text = trace_test::read_file(dir / "cut.trace");
+    ASSERT_FALSE(text.empty()) << r.err;
+    EXPECT_EQ(text.back(), '\n') << r.err;
+    EXPECT_LT(text.size(), 4096u);
+    EXPECT_NE(r.err.find("(a line it was writing, cut short, was dropped)"), std::string::npos) << r.err;
+    trace::Trace t;
+    std::string error;
+    EXPECT_TRUE(trace::load(dir / "cut.trace", &t, &error)) << error;
+}
+
 TEST(Recorder, AbortKeepsTheOpsBeforeIt) {
     trace_test::TempDir dir;
     const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "ab.trace") + "' -- " + RECORD_ENDINGS +
