@@ -1698,30 +1698,35 @@ INSTANTIATE_TEST_SUITE_P(Policies, SharedArenaTest, ::testing::Values(ARENA_POLI
 // the arena heap's cache, and gives the cache back to make room, under the
 // huge lock. Run under ThreadSanitizer too.
 TEST(ThreadHeaps, AThreadWithNoRoomForAHeapFreesHugeBlocksBesideHugeAllocations) {
-    const size_t kHuge = 20u << 20;
-    const int kHeld = 3, kRounds = 2000;
+    // Every huge block of one size: a smaller one left the other thread room
+    // for its heap's 12 KiB, and with it the next block no room.
+    const size_t kBlock = (20u << 20) + 6 * 4096;
+    const int kHeld = 3, kRounds = 500;
     arena_config c{};
     c.flags = ARENA_THREAD_SAFE;
     size_t one_heap;
     c.max_bytes = CapLeavingNoRoomForASecondHeap(
         [&](arena_t *probe) {
             std::vector<void *> v{arena_malloc(probe, 100)};
-            for (int i = 0; i <= kHeld; i++) v.push_back(arena_malloc(probe, kHuge + 6 * 4096));
+            for (int i = 0; i <= kHeld; i++) v.push_back(arena_malloc(probe, kBlock));
             return v;
         },
         &one_heap);
     arena_t *a = arena_create(&c);
     ASSERT_NE(a, nullptr);
     // The held blocks and the one being freed fill the cap: no call of the
-    // other thread finds room for its heap.
+    // other thread finds room for its heap (each is made with a huge block
+    // live: the first is handed over before the thread starts).
     std::vector<void *> held{arena_malloc(a, 100)};
-    for (int i = 0; i < kHeld; i++) held.push_back(arena_malloc(a, kHuge + 6 * 4096));
+    for (int i = 0; i < kHeld; i++) held.push_back(arena_malloc(a, kBlock));
     for (void *p : held) ASSERT_NE(p, nullptr);
-    std::atomic<void *> handed{nullptr};
+    const size_t held_mapped = Stats(a).mapped_bytes;
+    std::atomic<void *> handed{arena_malloc(a, kBlock)};
+    ASSERT_NE(handed.load(), nullptr);
     std::atomic<bool> done{false};
     std::atomic<int> freed{0};
     std::thread heapless([&] {
-        void *p = arena_malloc(a, kHuge);
+        void *p = arena_malloc(a, 100);
         EXPECT_EQ(p, nullptr) << "the cap leaves room for this thread's heap";
         arena_free(a, p);
         for (;;) {
@@ -1735,10 +1740,17 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapFreesHugeBlocksBesideHugeAllocations)
             }
         }
     });
-    int allocated = 0;
-    for (int i = 0; i < kRounds; i++) {
-        void *p = arena_malloc(a, kHuge + (size_t)(i % 7) * 4096); // NULL while the last one is being freed
-        if (!p) continue;
+    // Each block handed over is freed before the next fits: a malloc that
+    // fails meanwhile is tried again (the freed mapping comes back from the
+    // cache, or once the cache went to make room, from the OS).
+    int allocated = 1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (allocated < kRounds && std::chrono::steady_clock::now() < deadline) {
+        void *p = arena_malloc(a, kBlock);
+        if (!p) {
+            std::this_thread::yield();
+            continue;
+        }
         allocated++;
         void *expected = nullptr;
         while (!handed.compare_exchange_weak(expected, p)) {
@@ -1748,8 +1760,9 @@ TEST(ThreadHeaps, AThreadWithNoRoomForAHeapFreesHugeBlocksBesideHugeAllocations)
     }
     done = true;
     heapless.join();
+    EXPECT_EQ(allocated, kRounds) << "a huge block freed by the other thread never made room for the next";
     EXPECT_EQ(freed.load(), allocated);
-    EXPECT_GT(allocated, kRounds / 10) << "the blocks freed went back to the cache or the OS for the next";
+    EXPECT_EQ(Stats(a).mapped_bytes, held_mapped) << "the other thread got a heap (or a freed block stayed)";
     for (void *p : held) arena_free(a, p);
     EXPECT_EQ(arena_check(a), 0);
     arena_stats s = Stats(a);
