@@ -286,16 +286,18 @@ static uint8_t *checked_slack_key_at(void *p, size_t usable, size_t slack) {
     return (uint8_t *)p + usable - slack_record_bytes(slack) - 1;
 }
 
-/* MODE_CHECKED: whether live small block p's slack record is as its
- * allocation wrote it (a checked block always has one: it is asked larger);
- * a damaged one is reported as heap corruption. */
-static bool checked_slack_verify(heap_t *h, segment_t *s, const void *p) {
-    const page_t *pg = segment_page(s, p);
+bool checked_slack_sound(const heap_t *h, const segment_t *s, const void *p) {
+    const page_t *pg = segment_page((segment_t *)s, p);
     size_t usable = pg->block_size, slack = 0;
     bool sound = page_live_bits(pg, p, h->classes.live_bit_shift) & SLACK_BIT;
     if (sound) slack = slack_read(p, usable);
-    sound = sound && slack >= CANARY_BYTES + 2 && slack <= usable &&
-            *checked_slack_key_at((void *)p, usable, slack) == checked_slack_key(s, p, slack);
+    return sound && slack >= CANARY_BYTES + 2 && slack <= usable &&
+           *checked_slack_key_at((void *)p, usable, slack) == checked_slack_key(s, p, slack);
+}
+
+/* checked_slack_sound, a damaged record reported as heap corruption. */
+static bool checked_slack_verify(heap_t *h, segment_t *s, const void *p) {
+    bool sound = checked_slack_sound(h, s, p);
     if (!sound) error_report(h->arena, p, ARENA_ERR_CORRUPTION, NULL);
     return sound;
 }

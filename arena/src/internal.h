@@ -1175,6 +1175,10 @@ void modes_carve(heap_t *h, page_t *pg, uintptr_t begin, size_t count) INTERNAL;
 /* block_take and page_block_release for a heap in a mode. */
 void *modes_block_take(heap_t *h, page_t *pg, size_t size) INTERNAL;
 void modes_block_release(heap_t *h, page_t *pg, void *p, live_ref r, uint64_t word) INTERNAL;
+/* MODE_CHECKED: whether live small block p of heap h (segment s) has its slack
+ * record as its allocation wrote it, check byte and all (a checked block
+ * always has one: it is asked larger). No report (alloc.c; arena_check). */
+bool checked_slack_sound(const heap_t *h, const segment_t *s, const void *p) INTERNAL;
 /* MODE_CHECKED: reports a write after free into a free block of empty page pg. */
 void modes_page_verify(heap_t *h, page_t *pg) INTERNAL;
 /* MODE_CHECKED: fills [from, to) of block p with the canary; true when intact. */
