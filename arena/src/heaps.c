@@ -7,8 +7,7 @@
  * abandoned, keeping its blocks: the next thread to start adopts it, and until
  * then the next heap to map a segment takes in what was freed into it and
  * trims it (page_trim), as does a free once ENDED_RECLAIM_BYTES went to ended
- * heaps since the last such take-in. The last WARM_HEAPS heaps to end keep
- * free memory resident for the next threads, for WARM_TICKS (heaps_abandon).
+ * heaps since the last such take-in.
  *
  * Invariants (heaps_check and below):
  * - every heap is on a->heaps; the abandoned ones also on a->abandoned, and no
@@ -104,7 +103,7 @@ static void *batch_link(heap_t *h, transit_batch *b, uint64_t *blocks, size_t *b
  * another thread freed every block (found in review). */
 static void heaps_freed_into_ended(arena_t *a, size_t bytes) {
     size_t total = atomic_fetch_add_explicit(&a->ended_freed_bytes, bytes, memory_order_relaxed) + bytes;
-    if (total >= ENDED_RECLAIM_BYTES) heaps_reclaim(a, false);
+    if (total >= ENDED_RECLAIM_BYTES) heaps_reclaim(a);
 }
 
 void heap_flush_pending(heap_t *h) {
@@ -289,37 +288,16 @@ bool heaps_take_in_ended(heap_t *h) {
     return true;
 }
 
-/* Whether abandoned heap h, the warm_seen'th warm one from the newest, stays
- * warm at purge_clock() `now`; one that does not from now on is cold, as every
- * one with cool_all (malloc_trim). Heaps lock held. */
-static bool heap_stays_warm(heap_t *h, unsigned warm_seen, bool cool_all, uint32_t now) {
-    if (!h->warm) return false;
-    if (!cool_all && warm_seen < WARM_HEAPS && now - h->ended_at < WARM_TICKS) return true;
-    h->warm = false;
-    return false;
-}
-
 /* Takes in what other threads freed into abandoned heaps, and releases the
  * segments of those it left empty; with `trim`, releases the segments of every
  * empty one (they count against max_bytes; 0 live bytes must not hold the cap)
- * and trims the others. A warm heap is only purged down to what it keeps.
- * Called with the heaps lock held. Returns true when memory went back. */
-static bool heaps_reclaim_locked(arena_t *a, bool trim, bool cool_all) {
+ * and trims the others. Called with the heaps lock held. Returns true when
+ * memory went back. */
+static bool heaps_reclaim_locked(arena_t *a, bool trim) {
     bool released = false;
-    unsigned warm_seen = 0;
-    uint32_t now = purge_clock();
     atomic_store_explicit(&a->ended_freed_bytes, 0, memory_order_relaxed);
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         bool freed_into = heaps_take_in_ended(h);
-        if (h->warm) {
-            if (heap_stays_warm(h, warm_seen++, cool_all, now)) {
-                /* What others freed into it since it ended goes back past its keep. */
-                if (freed_into) heap_purge_to(h, h->warm_keep);
-                continue;
-            }
-            if (!trim) heap_purge_all(h); /* what it kept goes back; a trim below takes the rest */
-            h->untrimmed = true;
-        }
         if ((freed_into || trim) && h->segment_count && heap_is_empty(h)) {
             heap_return_batches(h); /* pushed since its collect: blocks freed twice, or counted already */
             heap_release_all(h);    /* its counters stay in the arena's sums */
@@ -334,30 +312,22 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim, bool cool_all) {
     return released;
 }
 
-bool heaps_reclaim(arena_t *a, bool cool_all) {
+bool heaps_reclaim(arena_t *a) {
     if (trylock_deferring(&a->lock)) return false; /* someone else is at it */
-    bool released = heaps_reclaim_locked(a, true, cool_all);
+    bool released = heaps_reclaim_locked(a, true);
     unlock_reporting(&a->lock);
     return released;
 }
 
-/* A new thread's life in an adopted heap starts its peak again. */
-static void heap_peak_restart(heap_t *h) {
-    if (h->stats.peak_live_bytes > h->earlier_peak) COUNTER_SET(h->earlier_peak, h->stats.peak_live_bytes);
-    COUNTER_SET(h->stats.peak_live_bytes, h->stats.live_bytes);
-}
-
 heap_t *heaps_adopt(arena_t *a) {
     lock_deferring(&a->lock);
-    heaps_reclaim_locked(a, false, false); /* not trimmed: the heap adopted here wants its pages back */
-    heap_t *h = a->abandoned; /* the last to end: the warmest */
+    heaps_reclaim_locked(a, false); /* not trimmed: the heap adopted here wants its pages back */
+    heap_t *h = a->abandoned;
     if (h) {
         __atomic_store_n(&a->abandoned, h->next_abandoned, __ATOMIC_RELAXED);
         h->next_abandoned = NULL;
         __atomic_store_n(&h->abandoned, false, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
         h->untrimmed = false; /* what is left of its pages is its new thread's */
-        h->warm = false;
-        heap_peak_restart(h);
     } else {
         size_t size = align_up(sizeof(heap_t), OS_PAGE);
         if (arena_charge(a, size)) {
@@ -383,39 +353,16 @@ heap_t *heaps_adopt(arena_t *a) {
     return h;
 }
 
-/* A thread's heap, when the thread ends, keeps free memory resident, up to
- * twice what the thread held at its peak (at most WARM_KEEP_MAX), for the
- * next thread, which adopts it:
- * a program that starts short threads one after another (a thread per
- * request) then writes the same memory again instead of faulting in fresh
- * pages. Before, the heap handed back everything at once, and each new thread
- * faulted its working set in again: 1200 threads, 4 at a time, each with
- * blocks of up to 4 MiB, ran 2.4x glibc's time, with 2.2x its page faults,
- * and now 0.5x with 0.5x (docs/design.md, Ended threads). The last WARM_HEAPS
- * heaps to end stay warm for WARM_TICKS; older ones are purged, at the next
- * thread's end or the next reclaim. The price: a process that goes quiet
- * once its threads end keeps what the warm heaps kept until its next call
- * that maps memory, ends a thread or trims. Not in an arena with max_bytes,
- * whose cap wants the memory back. */
 void heaps_abandon(heap_t *h) {
     arena_t *a = h->arena;
     heap_flush_pending(h); /* its owners may be waiting for these to be released */
     heap_collect_remote(h);
-    bool warm = a->config.max_bytes == 0;
-    size_t keep = warm ? heap_purge_ended(h) : 0;
-    if (!warm) heap_purge_all(h);
+    heap_purge_all(h);
     heaps_lock(a);
-    h->warm = warm;
-    h->warm_keep = keep;
-    h->ended_at = purge_clock();
     __atomic_store_n(&h->abandoned, true, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
     h->untrimmed = true; /* trimmed when another heap grows (heaps_reclaim), not on the exit path */
     h->next_abandoned = a->abandoned;
     __atomic_store_n(&a->abandoned, h, __ATOMIC_RELAXED); /* read unlocked by segment_new */
-    /* Those that stop being warm with this one hand back what they kept. */
-    unsigned warm_seen = 0;
-    for (heap_t *e = h; e; e = e->next_abandoned)
-        if (e->warm && !heap_stays_warm(e, warm_seen++, false, h->ended_at)) heap_purge_all(e);
     heaps_unlock(a);
 }
 
@@ -574,7 +521,7 @@ static void heaps_release_locked(arena_t *a) {
         sum->allocs += h->stats.allocs;
         sum->frees += h->stats.allocs;
         sum->reallocs += h->stats.reallocs;
-        sum->peak_live_bytes += heap_peak_reported(h);
+        sum->peak_live_bytes += h->stats.peak_live_bytes;
         os_unmap(h, size);
         arena_unmapped(a, size);
     }
