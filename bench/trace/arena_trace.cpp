@@ -775,7 +775,8 @@ int cmd_record(const std::vector<std::string> &args) {
     }
     for (long pid : unrecorded_execs) {
         fprintf(stderr, "arena-trace record: process %ld started a program by exec that ran without the recorder (a "
-                        "setuid, setgid or static program?): its heap calls went unrecorded\n", pid);
+                        "setuid, setgid or static program, an environment without LD_PRELOAD, or one that died "
+                        "while loading?): its heap calls went unrecorded\n", pid);
         result = 1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
