@@ -212,9 +212,10 @@ def extreme(ratios, worst_is_low):
     return trace, ratios[trace]
 
 
-def ratio_text(ratio, baseline):
-    """A ratio for the table: 1.05x, or what stands for an infinite one."""
-    return "%.2fx" % ratio if math.isfinite(ratio) else "above %s's 0" % baseline
+def ratio_text(ratio, baseline, bound):
+    """A ratio for the table, told from its bound (figure_text): 1.05x, or what
+    stands for an infinite one."""
+    return figure_text(ratio, bound) + "x" if math.isfinite(ratio) else "above %s's 0" % baseline
 
 
 def left_out_text(every, formed):
@@ -275,7 +276,7 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
     above = sum(1 for r in every_frag.values() if r > bound)
     out.add(issue, "%s: no trace's frag_rss above %sx glibc's%s" % (name, bound_text(bound), suffix),
             "highest %s (%s); %d of %d above" % (
-                figure_text(high, bound) + "x" if math.isfinite(high) else ratio_text(high, "glibc"),
+                ratio_text(high, "glibc", bound),
                 trace, above, len(every_frag)), above == 0)
 
 
@@ -295,12 +296,12 @@ def throughput_targets(out, replay, speed, allocator, issue, slack, suffix):
     # Each rival over the same traces: the traces where the allocator and
     # every rival that ran any ran (a rival on fewer traces was compared on
     # its own easier or harder set).
-    present = [r for r in RIVALS if speed.ratios(allocator, r)]
-    common = [t for t in speed.traces
-              if all(t in speed.ratios(allocator, r, [t]) for r in present)]
+    against_each = {rival: speed.ratios(allocator, rival) for rival in RIVALS}
+    present = [rival for rival in RIVALS if against_each[rival]]
+    common = [t for t in speed.traces if all(t in against_each[rival] for rival in present)]
     rival_means, rival_traces = {}, {}
     for rival in present:
-        against = speed.ratios(allocator, rival, common)
+        against = {t: against_each[rival][t] for t in common}
         if against:
             rival_means[rival], rival_traces[rival] = geometric_mean(against.values()), against
     if rival_means:
@@ -355,7 +356,7 @@ def bench_suite_targets(out, replay):
         above = sorted(t for t, r in frag.items() if r > 1.0)
         out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
                 "highest %s (%s); above 1.0 on %s" % (
-                    figure_text(high, 1.0) + "x" if math.isfinite(high) else ratio_text(high, "glibc"),
+                    ratio_text(high, "glibc", 1.0),
                     trace, ", ".join(above) or "none"), not above)
     else:
         out.missing(4, "`arena` frag_rss on the recorded traces",
