@@ -453,23 +453,23 @@ std::vector<Listed> read_list(const std::string &list, const std::string &base) 
     return merged;
 }
 
-// Whether the command's first process loaded the recorder: its line
-// (record.c: RECORD_LOADED_LINE) is in the list.
-bool list_says_loaded(const std::string &list) {
-    std::ifstream names(list);
-    for (std::string line; std::getline(names, line);)
-        if (line == "loaded") return true;
-    return false;
-}
-
-// The processes whose last exec ran an image without the recorder (record.c's
-// "exec PID" with neither "exec-failed PID" nor "image PID" after it): a
-// static, setuid or setgid program that a recorded one started by exec. Its
-// heap calls are in no trace; only the command's first image was checked.
-std::vector<long> execs_unrecorded(const std::string &list) {
+// What the recorder's list says of the processes, in one pass over it:
+// - loaded: the command's first process loaded the recorder (its line,
+//   record.c: RECORD_LOADED_LINE);
+// - unrecorded_execs: the processes whose last exec ran an image without the
+//   recorder ("exec PID" with neither "exec-failed PID" nor "image PID" after
+//   it): a static, setuid or setgid program that a recorded one started by
+//   exec. Its heap calls are in no trace.
+struct ListedProcesses {
+    bool loaded = false;
+    std::vector<long> unrecorded_execs;
+};
+ListedProcesses read_list_processes(const std::string &list) {
+    ListedProcesses out;
     std::map<long, bool> pending;
     std::ifstream names(list);
     for (std::string line; std::getline(names, line);) {
+        if (line == "loaded") out.loaded = true;
         std::istringstream fields(line);
         std::string word;
         long pid = 0;
@@ -477,10 +477,9 @@ std::vector<long> execs_unrecorded(const std::string &list) {
         if (word == "exec") pending[pid] = true;
         else if (word == "exec-failed" || word == "image") pending[pid] = false;
     }
-    std::vector<long> pids;
     for (const auto &p : pending)
-        if (p.second) pids.push_back(p.first);
-    return pids;
+        if (p.second) out.unrecorded_execs.push_back(p.first);
+    return out;
 }
 
 // Says what the images of a made trace's pid that could not create it lost;
@@ -634,8 +633,8 @@ int cmd_record(const std::vector<std::string> &args) {
         return exec_errno ? 127 : 1;
     }
     std::vector<Listed> written = read_list(list, base);
-    const bool loaded = list_says_loaded(list);
-    const std::vector<long> unrecorded_execs = execs_unrecorded(list);
+    const ListedProcesses processes = read_list_processes(list);
+    const bool loaded = processes.loaded;
     unlink(list.c_str());
     if (!loaded) {
         // No trace is made up for it: the dynamic loader ignores LD_PRELOAD for
@@ -773,7 +772,7 @@ int cmd_record(const std::vector<std::string> &args) {
                         "(in the background?): left there, neither moved nor checked\n", left.c_str());
         result = 1;
     }
-    for (long pid : unrecorded_execs) {
+    for (long pid : processes.unrecorded_execs) {
         fprintf(stderr, "arena-trace record: process %ld started a program by exec that ran without the recorder (a "
                         "setuid, setgid or static program, an environment without LD_PRELOAD, or one that died "
                         "while loading?): its heap calls went unrecorded\n", pid);
