@@ -14,6 +14,9 @@
 //     memory in an ASan build) after the phase must be within
 //     --rss-slack MiB of its value after phase 1, and the peak sampled during
 //     the phase within --peak-slack MiB (plus a quarter) of phase 1's peak.
+//     "After the phase" is once the heaps the threads left have stopped
+//     keeping memory warm for new threads: a pause past that time, then
+//     small mallocs and frees by the main thread, whose slow path cools them.
 // It prints a line per phase and the totals, and exits 1 on a broken
 // property (abort() on damaged contents).
 //
@@ -352,8 +355,28 @@ Options ParseOptions(int argc, char **argv) {
 
 struct Phase {
     double seconds;
-    size_t rss_after, rss_peak, mapped_after;
+    size_t rss_end, rss_after, rss_peak, mapped_after;
 };
+
+// An ended thread's heap keeps free memory resident for the next thread for
+// 4 purge delays (WARM_TICKS: 2^28 TSC cycles, 103-128 ms at 2.1-2.6 GHz);
+// the soak waits well past that before it measures what stays. A new thread
+// would take such a heap, warm; the soak asks what is left when none comes.
+constexpr auto kWarmPeriodPassed = std::chrono::milliseconds(500);
+// The main thread's work after the pause: small blocks, enough to empty a
+// page and take the slow path that cools ended heaps (a medium block can be
+// served from a cache that skips it).
+constexpr size_t kSettleBlocks = 256, kSettleBlockBytes = 1024;
+
+void SettleProbe() {
+    static void *blocks[kSettleBlocks];
+    for (void *&p : blocks)
+        if (!(p = arena_test_malloc(kSettleBlockBytes))) {
+            fprintf(stderr, "soak: the main thread's malloc(%zu) failed\n", kSettleBlockBytes);
+            exit(1);
+        }
+    for (void *p : blocks) arena_test_free(p);
+}
 
 }  // namespace
 
@@ -387,12 +410,13 @@ int main(int argc, char **argv) {
     threads.reserve((size_t)o.threads);
     std::vector<Phase> phases;
     phases.reserve((size_t)o.phases);
+    SettleProbe(); // the main thread's heap, made before phase 1 as it is before every later one
 
     printf("soak: %d threads, %d phases of %ld ops per thread, seed %llu (%s)\n", o.threads, o.phases, o.ops,
            (unsigned long long)o.seed, build);
     printf("soak: resident before phase 1: %.1f MiB\n", MiB(resident_bytes()));
-    printf("%5s %12s %8s %14s %14s %14s\n", "phase", "ops", "seconds", "rss_after_MiB", "rss_peak_MiB",
-           "mapped_MiB");
+    printf("%5s %12s %8s %14s %14s %14s %14s\n", "phase", "ops", "seconds", "rss_end_MiB", "rss_after_MiB",
+           "rss_peak_MiB", "mapped_MiB");
     int failures = 0;
     auto start = std::chrono::steady_clock::now();
     for (int ph = 0; ph < o.phases; ph++) {
@@ -414,16 +438,19 @@ int main(int argc, char **argv) {
         for (auto &t : threads) t.join();
         threads.clear();
         Phase f;
-        f.rss_after = resident_bytes();
-        if (f.rss_after > peak) peak = f.rss_after;
+        f.rss_end = resident_bytes();
+        if (f.rss_end > peak) peak = f.rss_end;
         f.rss_peak = peak;
         f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::this_thread::sleep_for(kWarmPeriodPassed);
+        SettleProbe();
+        f.rss_after = resident_bytes();
         arena_stats st;
         if (arena_malloc_stats(&st) != 0) fail(&failures, "arena_malloc_stats failed");
         f.mapped_after = st.mapped_bytes;
         phases.push_back(f);
-        printf("%5d %12ld %8.2f %14.1f %14.1f %14.1f\n", ph + 1, o.ops * o.threads, f.seconds, MiB(f.rss_after),
-               MiB(f.rss_peak), MiB(f.mapped_after));
+        printf("%5d %12ld %8.2f %14.1f %14.1f %14.1f %14.1f\n", ph + 1, o.ops * o.threads, f.seconds, MiB(f.rss_end),
+               MiB(f.rss_after), MiB(f.rss_peak), MiB(f.mapped_after));
         fflush(stdout);
 
         if (arena_malloc_check() != 0) fail(&failures, "phase %d: arena_malloc_check failed (message above)", ph + 1);
