@@ -32,10 +32,12 @@ static void huge_unlock(heap_t *h) {
 /* Before a heap hands out memory it may not have: takes back the blocks other
  * threads freed into it, counts the frees of its huge blocks they made (which
  * leave nothing on its lists), and hands over the ones it freed into another
- * heap. */
+ * heap. Ended threads' heaps kept warm past their time go back from here: a
+ * slow path is the one every working thread takes now and then. */
 static inline void heap_settle_remote(heap_t *h) {
     if (heap_freed_into(h)) heap_collect_remote(h);
     if (atomic_load_explicit(&h->pending_blocks, memory_order_relaxed)) heap_flush_pending(h);
+    if (unlikely(atomic_load_explicit(&h->arena->warm_due, memory_order_relaxed))) heaps_warm_expire(h->arena);
 }
 
 /* huge_malloc for heap h, which counts the block. */
@@ -783,6 +785,18 @@ static void heap_purge(heap_t *h, size_t keep, bool spare_young_mappings, bool s
     tlsf_purge(h, keep > others ? keep - others : 0, spare_young_blocks, now);
 }
 
+/* A purge of `purged` bytes by a heap that tore down: what comes back from
+ * here on tells whether this heap rebuilds. A teardown's frees run several
+ * passes: while nothing came back since the last, this one adds to it, so a
+ * last small purge does not make a few pages written again count as a
+ * rebuild. */
+static void heap_count_teardown(heap_t *h, size_t purged) {
+    if (!purged) return;
+    if (h->refaulted_since_teardown) h->teardown_purged = 0;
+    h->teardown_purged += purged;
+    h->refaulted_since_teardown = 0;
+}
+
 /* Free memory that is reused soon should stay resident (handing it back costs
  * a page fault per 4 KiB when it is used again); memory that stays free should
  * go back to the OS. So: up to the budget nothing is purged; above it, what has
@@ -819,15 +833,7 @@ static NOINLINE void heap_purge_over_budget(heap_t *h, size_t budget) {
     bool torn_down = keep_for_peak > teardown;
     if (torn_down) keep_for_peak = teardown;
     if (heap_dirty_total(h) > budget + keep_for_peak) heap_purge(h, budget, false, !torn_down, now);
-    if (heap_torn_down(h) && h->purged_out > purged_before) {
-        /* What comes back from here on tells whether this heap rebuilds. A
-         * teardown's frees run several passes: while nothing came back since
-         * the last, this one adds to it, so a last small purge does not make
-         * a few pages written again count as a rebuild. */
-        if (h->refaulted_since_teardown) h->teardown_purged = 0;
-        h->teardown_purged += h->purged_out - purged_before;
-        h->refaulted_since_teardown = 0;
-    }
+    if (heap_torn_down(h)) heap_count_teardown(h, h->purged_out - purged_before);
 }
 
 /* The check in front, without the slow part's stack frame: every medium free
@@ -838,6 +844,27 @@ void heap_purge_maybe(heap_t *h) {
 }
 
 void heap_purge_all(heap_t *h) { heap_purge(h, 0, false, false, 0); }
+
+void heap_purge_to(heap_t *h, size_t keep) { heap_purge(h, keep, false, false, 0); }
+
+size_t heap_purge_ended(heap_t *h) {
+    /* Twice what its thread held at its peak (the next thread's blocks land
+     * elsewhere than its own did), not its purge budget: the budget learns
+     * from memory purged and written again, and the next thread writes again
+     * what a warm heap kept without a fault, so it shrank every other thread.
+     * A thread that adopted a warm heap and used little of it (a short one
+     * after a pause) passes on no more than the floor. */
+    size_t keep = h->stats.peak_live_bytes, purged_before = h->purged_out;
+    keep = keep > WARM_KEEP_MAX / 2 ? WARM_KEEP_MAX : 2 * keep;
+    if (keep < PURGE_FLOOR) keep = PURGE_FLOOR;
+    heap_purge_to(h, keep);
+    heap_count_teardown(h, h->purged_out - purged_before);
+    /* What it holds free now: blocks still live at its end, freed later by
+     * other threads, go back (a thread that ended holding 40 MB kept it
+     * resident once another freed it). */
+    size_t dirty = heap_dirty_total(h);
+    return dirty < keep ? dirty : keep;
+}
 
 bool heap_trim(heap_t *h) {
     bool released = page_trim(h) > 0 || heap_dirty_total(h) > 0;
@@ -934,6 +961,7 @@ void heap_release_all(heap_t *h) {
     h->abandoned = keep.abandoned;
     h->orphaned = keep.orphaned;
     h->stats = keep.stats;
+    h->earlier_peak = keep.earlier_peak;
     /* Every live block died at once, those waiting on the remote list too:
      * count them freed. */
     h->stats.frees = keep.stats.allocs;

@@ -330,6 +330,11 @@ int heaps_check(arena_t *a) {
     size_t listed = 0;
     for (heap_t *h = a->multi_heap ? a->abandoned : NULL; h; h = h->next_abandoned)
         CHECK_INVARIANT(++listed <= marked && h->abandoned, "the abandoned-heap list holds a heap not marked abandoned (or cycles)", h);
+    for (heap_t *h = a->multi_heap ? a->heaps : NULL; h; h = h->next_heap) {
+        CHECK_INVARIANT(!h->warm || (h->abandoned && h->warm_keep <= WARM_KEEP_MAX), "a heap in use, or keeping more than WARM_KEEP_MAX, is marked warm", h);
+        /* Else nothing would cool it while the process works on. */
+        CHECK_INVARIANT(!h->warm || atomic_load_explicit(&a->warm_due, memory_order_relaxed), "a heap is warm, but no time is set for it to stop", h);
+    }
     CHECK_INVARIANT(listed == marked, "a heap marked abandoned is not on the abandoned-heap list", marked);
     /* An orphan's blocks (and the huge blocks it counted) cannot be told apart:
      * the totals hold only without orphans. */

@@ -7,11 +7,15 @@
  * abandoned, keeping its blocks: the next thread to start adopts it, and until
  * then the next heap to map a segment takes in what was freed into it and
  * trims it (page_trim), as does a free once ENDED_RECLAIM_BYTES went to ended
- * heaps since the last such take-in.
+ * heaps since the last such take-in. The last WARM_HEAPS heaps to end keep
+ * free memory resident for the next threads, for WARM_TICKS (heaps_abandon).
  *
  * Invariants (heaps_check and below):
  * - every heap is on a->heaps; the abandoned ones also on a->abandoned, and no
  *   thread uses them;
+ * - a warm heap is abandoned, keeps at most WARM_KEEP_MAX free bytes, and
+ *   a->warm_due is set while any heap is warm (a heap adopted since may leave
+ *   it set: the next slow path past it finds nothing to cool, and clears it);
  * - a block is on at most one remote list or pending batch, and is live there
  *   (its live bit is set) until its owner collects it.
  */
@@ -103,7 +107,7 @@ static void *batch_link(heap_t *h, transit_batch *b, uint64_t *blocks, size_t *b
  * another thread freed every block (found in review). */
 static void heaps_freed_into_ended(arena_t *a, size_t bytes) {
     size_t total = atomic_fetch_add_explicit(&a->ended_freed_bytes, bytes, memory_order_relaxed) + bytes;
-    if (total >= ENDED_RECLAIM_BYTES) heaps_reclaim(a);
+    if (total >= ENDED_RECLAIM_BYTES) heaps_reclaim(a, false);
 }
 
 void heap_flush_pending(heap_t *h) {
@@ -288,16 +292,51 @@ bool heaps_take_in_ended(heap_t *h) {
     return true;
 }
 
+/* Cools the warm heaps (heaps_abandon) that stop being warm at purge_clock()
+ * `now`, every one with cool_all (malloc_trim): those ended WARM_TICKS ago or
+ * more, and those past the WARM_HEAPS newest. What they kept goes back, their
+ * pages at the next trim. a->warm_due becomes the time the first of the
+ * others stops, which the heaps' slow paths watch (heaps_warm_expire): without
+ * that, a heap stayed warm while the process worked on in heaps it already
+ * had (83.7 MB in a review's program). Heaps lock held. */
+static void heaps_warm_sweep(arena_t *a, bool cool_all, uint32_t now) {
+    unsigned warm_seen = 0;
+    bool any_warm = false;
+    uint32_t due = 0;
+    for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
+        if (!h->warm) continue;
+        /* Signed: a heap that ended on another CPU a moment after `now` was
+         * read is young, not 2^32 ticks old. */
+        if (!cool_all && warm_seen++ < WARM_HEAPS && (int32_t)(now - h->ended_at) < (int32_t)WARM_TICKS) {
+            uint32_t ends = h->ended_at + WARM_TICKS;
+            if (!any_warm || (int32_t)(ends - due) < 0) due = ends;
+            any_warm = true;
+            continue;
+        }
+        h->warm = false;
+        heap_purge_all(h);
+        h->untrimmed = true;
+    }
+    atomic_store_explicit(&a->warm_due, any_warm ? (due ? due : 1u) : 0u, memory_order_relaxed);
+}
+
 /* Takes in what other threads freed into abandoned heaps, and releases the
  * segments of those it left empty; with `trim`, releases the segments of every
  * empty one (they count against max_bytes; 0 live bytes must not hold the cap)
- * and trims the others. Called with the heaps lock held. Returns true when
- * memory went back. */
-static bool heaps_reclaim_locked(arena_t *a, bool trim) {
+ * and trims the others. A warm heap is only purged down to what it keeps.
+ * Called with the heaps lock held. Returns true when memory went back. */
+static bool heaps_reclaim_locked(arena_t *a, bool trim, bool cool_all) {
     bool released = false;
     atomic_store_explicit(&a->ended_freed_bytes, 0, memory_order_relaxed);
+    heaps_warm_sweep(a, cool_all, purge_clock());
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         bool freed_into = heaps_take_in_ended(h);
+        if (h->warm) {
+            /* What others freed into it since it ended goes back past its
+             * keep, taken in here or by a statistics call. */
+            if (heap_dirty_total(h) > h->warm_keep) heap_purge_to(h, h->warm_keep);
+            continue;
+        }
         if ((freed_into || trim) && h->segment_count && heap_is_empty(h)) {
             heap_return_batches(h); /* pushed since its collect: blocks freed twice, or counted already */
             heap_release_all(h);    /* its counters stay in the arena's sums */
@@ -312,22 +351,35 @@ static bool heaps_reclaim_locked(arena_t *a, bool trim) {
     return released;
 }
 
-bool heaps_reclaim(arena_t *a) {
+bool heaps_reclaim(arena_t *a, bool cool_all) {
     if (trylock_deferring(&a->lock)) return false; /* someone else is at it */
-    bool released = heaps_reclaim_locked(a, true);
+    bool released = heaps_reclaim_locked(a, true, cool_all);
     unlock_reporting(&a->lock);
     return released;
 }
 
+void heaps_warm_expire(arena_t *a) {
+    uint32_t due = atomic_load_explicit(&a->warm_due, memory_order_relaxed);
+    if (due && (int32_t)(purge_clock() - due) >= 0) heaps_reclaim(a, false);
+}
+
+/* A new thread's life in an adopted heap starts its peak again. */
+static void heap_peak_restart(heap_t *h) {
+    if (h->stats.peak_live_bytes > h->earlier_peak) COUNTER_SET(h->earlier_peak, h->stats.peak_live_bytes);
+    COUNTER_SET(h->stats.peak_live_bytes, h->stats.live_bytes);
+}
+
 heap_t *heaps_adopt(arena_t *a) {
     lock_deferring(&a->lock);
-    heaps_reclaim_locked(a, false); /* not trimmed: the heap adopted here wants its pages back */
-    heap_t *h = a->abandoned;
+    heaps_reclaim_locked(a, false, false); /* not trimmed: the heap adopted here wants its pages back */
+    heap_t *h = a->abandoned; /* the last to end: the warmest */
     if (h) {
         __atomic_store_n(&a->abandoned, h->next_abandoned, __ATOMIC_RELAXED);
         h->next_abandoned = NULL;
         __atomic_store_n(&h->abandoned, false, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
         h->untrimmed = false; /* what is left of its pages is its new thread's */
+        h->warm = false;
+        heap_peak_restart(h);
     } else {
         size_t size = align_up(sizeof(heap_t), OS_PAGE);
         if (arena_charge(a, size)) {
@@ -353,16 +405,37 @@ heap_t *heaps_adopt(arena_t *a) {
     return h;
 }
 
+/* A thread's heap, when the thread ends, keeps free memory resident, up to
+ * twice what the thread held at its peak (at most WARM_KEEP_MAX), for the
+ * next thread, which adopts it:
+ * a program that starts short threads one after another (a thread per
+ * request) then writes the same memory again instead of faulting in fresh
+ * pages. Before, the heap handed back everything at once, and each new thread
+ * faulted its working set in again: 1200 threads, 4 at a time, each with
+ * blocks of up to 4 MiB, ran 2.4x glibc's time, with 2.2x its page faults,
+ * and now 0.5x with 0.5x (docs/design.md, Ended threads). The last WARM_HEAPS
+ * heaps to end stay warm for WARM_TICKS; older ones are purged at the next
+ * thread's end, and the expired ones at the first slow path of any heap past
+ * their time (heaps_warm_expire) or the next reclaim. The price: a process
+ * whose threads all go quiet once the others end keeps what the warm heaps
+ * kept until its next slow path, thread end or trim. Not in an arena with
+ * max_bytes, whose cap wants the memory back. */
 void heaps_abandon(heap_t *h) {
     arena_t *a = h->arena;
     heap_flush_pending(h); /* its owners may be waiting for these to be released */
     heap_collect_remote(h);
-    heap_purge_all(h);
+    bool warm = a->config.max_bytes == 0;
+    size_t keep = warm ? heap_purge_ended(h) : 0;
+    if (!warm) heap_purge_all(h);
     heaps_lock(a);
+    h->warm = warm;
+    h->warm_keep = keep;
+    h->ended_at = purge_clock();
     __atomic_store_n(&h->abandoned, true, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
     h->untrimmed = true; /* trimmed when another heap grows (heaps_reclaim), not on the exit path */
     h->next_abandoned = a->abandoned;
     __atomic_store_n(&a->abandoned, h, __ATOMIC_RELAXED); /* read unlocked by segment_new */
+    heaps_warm_sweep(a, false, h->ended_at); /* those that stop being warm with this one hand back what they kept */
     heaps_unlock(a);
 }
 
@@ -521,7 +594,7 @@ static void heaps_release_locked(arena_t *a) {
         sum->allocs += h->stats.allocs;
         sum->frees += h->stats.allocs;
         sum->reallocs += h->stats.reallocs;
-        sum->peak_live_bytes += h->stats.peak_live_bytes;
+        sum->peak_live_bytes += heap_peak_reported(h);
         os_unmap(h, size);
         arena_unmapped(a, size);
     }

@@ -78,6 +78,9 @@ void assert_fail(const char *what, const char *file, int line) __attribute__((no
 #define REMOTE_BATCH_BYTES ((size_t)64 << 10)  /* ... or bytes of them */
 #define TRANSIT_BATCHES 3u                     /* batches a heap can have on their way to owners at once */
 #define ENDED_RECLAIM_BYTES ((size_t)4 << 20)  /* freed into ended threads' heaps before a free takes them in */
+#define WARM_HEAPS 4u                          /* ended threads' heaps kept warm for the next threads, at most ... */
+#define WARM_TICKS (4u * PURGE_DELAY_TICKS)    /* ... for this long after their thread ended ... */
+#define WARM_KEEP_MAX ((size_t)32 << 20)       /* ... each with at most this much free memory resident */
 #define COARSE_LIVE_MAX ((size_t)16 << 10)     /* a heap uses power-of-two classes until it holds this much */
 
 _Static_assert(SEGMENT_ALIGN % PAGE_BYTES == 0, "a page never straddles two segments");
@@ -85,6 +88,8 @@ _Static_assert(POPULATE_MEDIUM_MAX >= 2 * OS_PAGE && POPULATE_MEDIUM_MAX <= MEDI
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
 _Static_assert(TRANSIT_BATCHES >= 2, "one batch fills while another is on its way");
 _Static_assert(ENDED_RECLAIM_BYTES >= REMOTE_BATCH_BYTES, "a take-in serves several batches");
+_Static_assert(WARM_TICKS >= PURGE_DELAY_TICKS && WARM_TICKS < (1u << 31), "a heap stays warm past the purge delay; ages compare in 32 bits");
+_Static_assert(WARM_KEEP_MAX >= PURGE_FLOOR, "a warm heap keeps at least the purge floor");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
 _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
                "the hard purge limit keeps some multiple of the live bytes, and stays finite");
@@ -640,6 +645,16 @@ typedef struct heap {
     bool abandoned;                  /* its thread ended; another may adopt it */
     bool orphaned;                   /* left by a thread that is gone after fork: never reused */
     bool untrimmed;                  /* abandoned, keeping pages for reuse its thread no longer needs (page_trim) */
+    /* Abandoned and kept warm for the next thread (heaps.c, heaps_abandon):
+     * since ended_at, with up to warm_keep bytes of free memory resident. */
+    bool warm;
+    uint32_t ended_at;
+    size_t warm_keep;
+    /* The highest stats.peak_live_bytes of the heap's earlier threads: an
+     * adopted heap starts its peak again at what it holds, so that its purges
+     * (and what it keeps warm when its thread ends) follow its new thread. Its
+     * statistics report the larger of the two. */
+    size_t earlier_peak;
     /* The process arena's heaps (heaps.c): blocks other threads freed wait for
      * the owner in batches on remote_batches, or linked through their first
      * words on remote_free when the freeing heap had no batch to spare; their
@@ -657,6 +672,12 @@ typedef struct heap {
 /* A heap is mapped whole and its thread touches what it uses: the transit
  * batches (last) were sized to keep it within the 3 OS pages it had before. */
 _Static_assert(sizeof(heap_t) <= 3 * OS_PAGE, "a thread heap stays within 3 OS pages");
+
+/* The peak a heap's statistics report: the highest of all its threads'. */
+static inline size_t heap_peak_reported(const heap_t *h) {
+    size_t peak = COUNTER_GET(h->stats.peak_live_bytes), earlier = COUNTER_GET(h->earlier_peak);
+    return peak > earlier ? peak : earlier;
+}
 
 /* ---- the arena ----------------------------------------------------------- */
 /* Invariants: mapped_bytes is the sum of the sizes of every segment plus the
@@ -682,6 +703,7 @@ struct arena {
     heap_t *heaps;                   /* multi_heap: every thread heap */
     heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
     _Atomic size_t ended_freed_bytes; /* multi_heap: freed into those since heaps_reclaim last took them in */
+    _Atomic uint32_t warm_due;       /* multi_heap: purge_clock() when the first warm heap stops being warm; 0: none is */
     uint64_t id;                     /* ARENA_THREAD_SAFE: never reused (heaps.c) */
     /* The last segments handed back to the OS: a free into one of them is a
      * second free of a block that went away with its segment. */
@@ -1023,6 +1045,13 @@ static inline void heap_faulted_fresh(heap_t *h, size_t fresh) {
 }
 /* Hands back every dirty free byte of the heap. */
 void heap_purge_all(heap_t *h) INTERNAL;
+/* Hands back free memory until at most `keep` bytes of it stay resident,
+ * whatever its age. */
+void heap_purge_to(heap_t *h, size_t keep) INTERNAL;
+/* For a heap whose thread ended: heap_purge_to what it may keep warm for the
+ * next thread (twice its thread's peak live bytes, from PURGE_FLOOR to
+ * WARM_KEEP_MAX), counted as a teardown; returns the free memory it kept. */
+size_t heap_purge_ended(heap_t *h) INTERNAL;
 /* page_trim, then heap_purge_all: every free page and block of h goes back to
  * the OS, and the OS pages of its partly used pages where no block is live.
  * Returns true when anything went back. */
@@ -1050,11 +1079,16 @@ bool heaps_init(arena_t *a) INTERNAL;
  * when the OS refuses memory. */
 heap_t *heaps_adopt(arena_t *a) INTERNAL;
 /* Takes in blocks freed into abandoned heaps, and trims those heaps
- * (page_trim, then purged), when no other thread is at it. Called when a heap
- * maps a segment, and by malloc_trim: the memory of ended threads goes back
- * when the process grows, not on the exit path. Returns true when it handed
- * memory back. */
-bool heaps_reclaim(arena_t *a) INTERNAL;
+ * (page_trim, then purged), when no other thread is at it; a warm one
+ * (heaps_abandon) only down to what it keeps, unless cool_all (malloc_trim).
+ * Called when a heap maps a segment, and by malloc_trim: the memory of ended
+ * threads goes back when the process grows, not on the exit path. Returns
+ * true when it handed memory back. */
+bool heaps_reclaim(arena_t *a, bool cool_all) INTERNAL;
+/* Cools the warm heaps whose time is past (a->warm_due), with a reclaim, when
+ * no other thread is at it. Called on the heaps' slow paths while
+ * a->warm_due is set (heap_settle_remote). */
+void heaps_warm_expire(arena_t *a) INTERNAL;
 /* Abandoned heap h (the heaps lock held) takes in what other threads freed
  * into it, marked untrimmed: its pages may have emptied. Returns true when
  * there was anything to take in. */

@@ -479,7 +479,7 @@ EXPORT int API(malloc_trim)(size_t pad) {
     /* glibc's trims every arena. Here the heaps of ended threads too; a heap
      * whose thread still runs is that thread's alone (no lock), so what others
      * freed into it waits for its next slow path (README, docs/design.md). */
-    if (h->arena->multi_heap && heaps_reclaim(h->arena)) released = true;
+    if (h->arena->multi_heap && heaps_reclaim(h->arena, true)) released = true;
     call_done();
     return released;
 }

@@ -152,7 +152,7 @@ segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align) 
      * A huge segment comes here under the huge lock: heaps_reclaim only tries
      * the arena's lock, and takes no huge lock (ended heaps hold no huge block);
      * its reports wait for huge_unlock (alloc.c). */
-    if (a->multi_heap && __atomic_load_n(&a->abandoned, __ATOMIC_RELAXED)) heaps_reclaim(a);
+    if (a->multi_heap && __atomic_load_n(&a->abandoned, __ATOMIC_RELAXED)) heaps_reclaim(a, false);
     ARENA_ASSERT(size % SEGMENT_ALIGN == 0 || kind == SEG_HUGE);
     if (arena_charge(a, size)) {
         errno = ENOMEM;

@@ -23,7 +23,7 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     remote_blocks += atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
     out->live_bytes += live_bytes - remote_bytes;
     out->live_blocks += (size_t)(allocs - frees - remote_blocks);
-    out->peak_live_bytes += COUNTER_GET(h->stats.peak_live_bytes);
+    out->peak_live_bytes += heap_peak_reported(h);
     out->allocs += allocs;
     out->frees += frees + remote_blocks;
     out->reallocs += COUNTER_GET(h->stats.reallocs);
