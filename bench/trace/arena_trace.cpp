@@ -93,6 +93,9 @@ bool file_operands(const Command &c, const std::vector<std::string> &args, std::
     return true;
 }
 
+// The options of gen and record that take a value: the next argument is it.
+bool option_takes_value(const std::string &a) { return a == "--ops" || a == "--seed" || a == "--threads" || a == "-o"; }
+
 int cmd_validate(const std::vector<std::string> &args) {
     std::vector<std::string> files;
     if (!file_operands(kCommands[0], args, &files)) return 2;
@@ -185,7 +188,7 @@ int cmd_gen(const std::vector<std::string> &args) {
             a.resize(equals);
         }
         uint64_t value = 0;
-        if (a == "--ops" || a == "--seed" || a == "--threads" || a == "-o") {
+        if (option_takes_value(a)) {
             if (!inline_given && i + 1 == args.size()) return usage_error(c, a + " needs a value");
             const std::string v = inline_given ? inline_value : args[++i];
             if (v.empty()) return usage_error(c, a + " needs a value, not ''");
@@ -867,6 +870,17 @@ int stdout_written(const char *who, int status) {
     }
     return status;
 }
+// Whether a command's arguments ask for its help: --help or -h before any --
+// (after it, record's command and its arguments, or file names), and not as
+// the value of an option that takes one (gen tiny -o -h writes a file named -h).
+bool asks_for_help(const std::vector<std::string> &args) {
+    for (size_t i = 0; i < args.size() && args[i] != "--"; i++) {
+        if (args[i] == "--help" || args[i] == "-h") return true;
+        if (option_takes_value(args[i])) i++;
+    }
+    return false;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -889,9 +903,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     std::vector<std::string> args(argv + 2, argv + argc);
-    // record passes everything after -- to the command untouched
-    const auto dashes = std::find(args.begin(), args.end(), "--");
-    if (std::find(args.begin(), dashes, "--help") != dashes || std::find(args.begin(), dashes, "-h") != dashes) {
+    if (asks_for_help(args)) {
         print_help(*c);
         return stdout_written((std::string("arena-trace ") + c->name).c_str(), 0);
     }

@@ -194,7 +194,17 @@ help)
         contains out "usage: arena-trace $sub"
         expect 0 "$bin" help "$sub"
         contains out "usage: arena-trace $sub"
-    done ;;
+    done
+    # -h or --help as an option's value is that value, not a call for help
+    (cd "$dir" && exec "$bin" gen tiny -o -h) >"$dir/out" 2>"$dir/err" || fail "gen tiny -o -h: $(cat "$dir/err")"
+    lacks out "usage:"
+    "$bin" validate -- "$dir/-h" >/dev/null 2>&1 || fail "gen tiny -o -h wrote no valid trace named -h"
+    expect 2 "$bin" gen tiny --seed --help
+    contains err "--seed takes an unsigned number, not '--help'"
+    lacks out "usage:"
+    # ... but asked for after an option's value, it is
+    expect 0 "$bin" gen tiny -o "$dir/x.trace" --help
+    contains out "usage: arena-trace gen" ;;
 record_bad_command)
     # A command that cannot be started writes nothing and leaves an earlier
     # trace of the same name as it was.
