@@ -292,32 +292,32 @@ bool heaps_take_in_ended(heap_t *h) {
     return true;
 }
 
-/* Cools the warm heaps (heaps_abandon) that stop being warm at purge_clock()
+/* Cools the warm heaps (heaps_abandon) that stop being warm at purge_clock64()
  * `now`, every one with cool_all (malloc_trim): those ended WARM_TICKS ago or
  * more, and those past the WARM_HEAPS newest. What they kept goes back, their
  * pages at the next trim. a->warm_due becomes the time the first of the
- * others stops, which the heaps' slow paths watch (heaps_warm_expire): without
+ * others stops, which the heaps' allocation slow paths watch (heaps_warm_expire): without
  * that, a heap stayed warm while the process worked on in heaps it already
  * had (83.7 MB in a review's program). Heaps lock held. */
-static void heaps_warm_sweep(arena_t *a, bool cool_all, uint32_t now) {
+static void heaps_warm_sweep(arena_t *a, bool cool_all, uint64_t now) {
     unsigned warm_seen = 0;
-    bool any_warm = false;
-    uint32_t due = 0;
+    uint64_t due = 0;
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         if (!h->warm) continue;
-        /* Signed: a heap that ended on another CPU a moment after `now` was
-         * read is young, not 2^32 ticks old. */
-        if (!cool_all && warm_seen++ < WARM_HEAPS && (int32_t)(now - h->ended_at) < (int32_t)WARM_TICKS) {
-            uint32_t ends = h->ended_at + WARM_TICKS;
-            if (!any_warm || (int32_t)(ends - due) < 0) due = ends;
-            any_warm = true;
+        /* 64 bits: in 32, a heap nothing cooled for 2^31 ticks (an idle
+         * daemon's 10 days) looked young again for as long (found in review).
+         * A heap that ended on another CPU a moment after `now` was read ends
+         * later than `now`: young. */
+        uint64_t ends = h->ended_at + WARM_TICKS;
+        if (!cool_all && warm_seen++ < WARM_HEAPS && now < ends) {
+            if (!due || ends < due) due = ends;
             continue;
         }
         h->warm = false;
         heap_purge_all(h);
         h->untrimmed = true;
     }
-    atomic_store_explicit(&a->warm_due, any_warm ? (due ? due : 1u) : 0u, memory_order_relaxed);
+    atomic_store_explicit(&a->warm_due, due, memory_order_relaxed);
 }
 
 /* Takes in what other threads freed into abandoned heaps, and releases the
@@ -328,7 +328,7 @@ static void heaps_warm_sweep(arena_t *a, bool cool_all, uint32_t now) {
 static bool heaps_reclaim_locked(arena_t *a, bool trim, bool cool_all) {
     bool released = false;
     atomic_store_explicit(&a->ended_freed_bytes, 0, memory_order_relaxed);
-    heaps_warm_sweep(a, cool_all, purge_clock());
+    heaps_warm_sweep(a, cool_all, purge_clock64());
     for (heap_t *h = a->abandoned; h; h = h->next_abandoned) {
         bool freed_into = heaps_take_in_ended(h);
         if (h->warm) {
@@ -359,8 +359,8 @@ bool heaps_reclaim(arena_t *a, bool cool_all) {
 }
 
 void heaps_warm_expire(arena_t *a) {
-    uint32_t due = atomic_load_explicit(&a->warm_due, memory_order_relaxed);
-    if (due && (int32_t)(purge_clock() - due) >= 0) heaps_reclaim(a, false);
+    uint64_t due = atomic_load_explicit(&a->warm_due, memory_order_relaxed);
+    if (due && purge_clock64() >= due) heaps_reclaim(a, false);
 }
 
 /* A new thread's life in an adopted heap starts its peak again. */
@@ -369,7 +369,7 @@ static void heap_peak_restart(heap_t *h) {
     COUNTER_SET(h->stats.peak_live_bytes, h->stats.live_bytes);
 }
 
-heap_t *heaps_adopt(arena_t *a) {
+heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) {
     lock_deferring(&a->lock);
     heaps_reclaim_locked(a, false, false); /* not trimmed: the heap adopted here wants its pages back */
     heap_t *h = a->abandoned; /* the last to end: the warmest */
@@ -379,7 +379,10 @@ heap_t *heaps_adopt(arena_t *a) {
         __atomic_store_n(&h->abandoned, false, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
         h->untrimmed = false; /* what is left of its pages is its new thread's */
         h->warm = false;
-        heap_peak_restart(h);
+        /* Not for a call in an ended thread's destructors: its heap's peak
+         * then said what to keep warm no more, and one free there handed back
+         * all but the floor (28.5 MiB kept against 2.0 in review). */
+        if (!for_ended_thread) heap_peak_restart(h);
     } else {
         size_t size = align_up(sizeof(heap_t), OS_PAGE);
         if (arena_charge(a, size)) {
@@ -415,11 +418,12 @@ heap_t *heaps_adopt(arena_t *a) {
  * blocks of up to 4 MiB, ran 2.4x glibc's time, with 2.2x its page faults,
  * and now 0.5x with 0.5x (docs/design.md, Ended threads). The last WARM_HEAPS
  * heaps to end stay warm for WARM_TICKS; older ones are purged at the next
- * thread's end, and the expired ones at the first slow path of any heap past
- * their time (heaps_warm_expire) or the next reclaim. The price: a process
- * whose threads all go quiet once the others end keeps what the warm heaps
- * kept until its next slow path, thread end or trim. Not in an arena with
- * max_bytes, whose cap wants the memory back. */
+ * thread's end, and the expired ones at the first allocation slow path of
+ * any heap past their time (heaps_warm_expire) or the next reclaim. The
+ * price: a process whose remaining threads only free, or allocate without a
+ * slow path, keeps what the warm heaps kept until its next slow path, thread
+ * end or trim. Not in an arena with max_bytes, whose cap wants the memory
+ * back. */
 void heaps_abandon(heap_t *h) {
     arena_t *a = h->arena;
     heap_flush_pending(h); /* its owners may be waiting for these to be released */
@@ -430,7 +434,7 @@ void heaps_abandon(heap_t *h) {
     heaps_lock(a);
     h->warm = warm;
     h->warm_keep = keep;
-    h->ended_at = purge_clock();
+    h->ended_at = purge_clock64();
     __atomic_store_n(&h->abandoned, true, __ATOMIC_RELAXED); /* read unlocked by heap_pend_remote_free */
     h->untrimmed = true; /* trimmed when another heap grows (heaps_reclaim), not on the exit path */
     h->next_abandoned = a->abandoned;
@@ -474,6 +478,7 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
  * policy's thread-safe arenas (one lock each, no heaps), for fork. */
 __thread heap_slot thread_slots[THREAD_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned thread_slot_next; /* the slot the next attach takes */
+static __thread bool thread_slots_released; /* at its end: a heap attached since serves destructors */
 static pthread_key_t slots_key;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
@@ -554,6 +559,7 @@ static void slot_release(heap_slot *slot) {
 
 static void slots_thread_exit(void *unused) {
     (void)unused;
+    thread_slots_released = true;
     for (unsigned i = 0; i < THREAD_SLOTS; i++) slot_release(&thread_slots[i]);
 }
 
@@ -561,7 +567,7 @@ static void slots_key_create(void) { pthread_key_create(&slots_key, slots_thread
 
 static NOINLINE heap_t *heaps_attach(arena_t *a) {
     pthread_once(&slots_once, slots_key_create);
-    heap_t *h = heaps_adopt(a);
+    heap_t *h = heaps_adopt(a, thread_slots_released);
     if (!h) return NULL;
     heap_slot *slot = &thread_slots[thread_slot_next++ % THREAD_SLOTS];
     slot_release(slot); /* a fifth arena evicts the oldest */
@@ -604,6 +610,7 @@ static void heaps_release_locked(arena_t *a) {
     for (unsigned i = 0; i < TRANSIT_BATCHES; i++)
         atomic_store_explicit(&a->heap.batches[i].in_flight, false, memory_order_relaxed);
     __atomic_store_n(&a->abandoned, NULL, __ATOMIC_RELAXED);
+    atomic_store_explicit(&a->warm_due, 0, memory_order_relaxed); /* no heap is left to be warm */
     a->heap_bytes = 0;
     /* A thread that vanished at fork may have been between charging a segment
      * and linking it into its heap, or between unlinking one and uncharging

@@ -88,7 +88,7 @@ _Static_assert(POPULATE_MEDIUM_MAX >= 2 * OS_PAGE && POPULATE_MEDIUM_MAX <= MEDI
 _Static_assert(REMOTE_BATCH_BLOCKS >= 1 && REMOTE_BATCH_BYTES >= 1, "a batch holds at least the free just made");
 _Static_assert(TRANSIT_BATCHES >= 2, "one batch fills while another is on its way");
 _Static_assert(ENDED_RECLAIM_BYTES >= REMOTE_BATCH_BYTES, "a take-in serves several batches");
-_Static_assert(WARM_TICKS >= PURGE_DELAY_TICKS && WARM_TICKS < (1u << 31), "a heap stays warm past the purge delay; ages compare in 32 bits");
+_Static_assert(WARM_TICKS >= PURGE_DELAY_TICKS, "a heap stays warm past the purge delay");
 _Static_assert(WARM_KEEP_MAX >= PURGE_FLOOR, "a warm heap keeps at least the purge floor");
 _Static_assert(MIN_REGION >= PAGE_BYTES, "a small segment holds at least one page");
 _Static_assert(PURGE_TEARDOWN_FACTOR >= 1 && PURGE_TEARDOWN_FACTOR <= 64,
@@ -648,7 +648,7 @@ typedef struct heap {
     /* Abandoned and kept warm for the next thread (heaps.c, heaps_abandon):
      * since ended_at, with up to warm_keep bytes of free memory resident. */
     bool warm;
-    uint32_t ended_at;
+    uint64_t ended_at;               /* purge_clock64() */
     size_t warm_keep;
     /* The highest stats.peak_live_bytes of the heap's earlier threads: an
      * adopted heap starts its peak again at what it holds, so that its purges
@@ -703,7 +703,7 @@ struct arena {
     heap_t *heaps;                   /* multi_heap: every thread heap */
     heap_t *abandoned;               /* multi_heap: heaps whose thread ended */
     _Atomic size_t ended_freed_bytes; /* multi_heap: freed into those since heaps_reclaim last took them in */
-    _Atomic uint32_t warm_due;       /* multi_heap: purge_clock() when the first warm heap stops being warm; 0: none is */
+    _Atomic uint64_t warm_due;       /* multi_heap: purge_clock64() when the first warm heap stops being warm; 0: none is */
     uint64_t id;                     /* ARENA_THREAD_SAFE: never reused (heaps.c) */
     /* The last segments handed back to the OS: a free into one of them is a
      * second free of a block that went away with its segment. */
@@ -1076,8 +1076,10 @@ size_t heap_purge_budget(const heap_t *h) INTERNAL;
 /* Makes a an arena of thread heaps. Returns true on error, nothing changed. */
 bool heaps_init(arena_t *a) INTERNAL;
 /* A heap for the calling thread: an abandoned one adopted, or a new one. NULL
- * when the OS refuses memory. */
-heap_t *heaps_adopt(arena_t *a) INTERNAL;
+ * when the OS refuses memory. `for_ended_thread`: the thread has ended and
+ * abandons the heap again once its call is done (a destructor that frees):
+ * the heap stays as its last thread left it, to be kept warm again. */
+heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) INTERNAL;
 /* Takes in blocks freed into abandoned heaps, and trims those heaps
  * (page_trim, then purged), when no other thread is at it; a warm one
  * (heaps_abandon) only down to what it keeps, unless cool_all (malloc_trim).
@@ -1225,15 +1227,19 @@ bool modes_guard(segment_t *s) INTERNAL;
 /* ---- misc ---------------------------------------------------------------- */
 /* A cheap clock for the age of free memory: a tick is 2^20 CPU cycles (about
  * 0.4 ms at 2.6 GHz), read without a system call. */
-static inline uint32_t purge_clock(void) {
+static inline uint64_t purge_clock64(void) {
 #if defined(__x86_64__)
-    return (uint32_t)(__builtin_ia32_rdtsc() >> 20);
+    return __builtin_ia32_rdtsc() >> 20;
 #else
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint32_t)(ts.tv_sec * 2500 + ts.tv_nsec / 400000);
+    return (uint64_t)ts.tv_sec * 2500 + (uint64_t)ts.tv_nsec / 400000;
 #endif
 }
+/* Its low 32 bits, for the ages of free memory, compared within 2^31 ticks
+ * (10 days at 2.6 GHz): memory free that long is old either way. What must
+ * not come round again (a warm heap's time) takes purge_clock64. */
+static inline uint32_t purge_clock(void) { return (uint32_t)purge_clock64(); }
 /* The stamps of free memory. A free reads the clock (heap_clock_read): its
  * memory is free from now. The rest of a free block cut for a request takes
  * the heap's last read (heap_clock_last), which is no older than the block's

@@ -284,7 +284,7 @@ static NOINLINE heap_t *thread_heap_slow(void) {
     arena_t *a = process_arena_ready();
     if (!a) a = process_arena_slow();
     if (!a) return NULL;
-    heap_t *h = heaps_adopt(a);
+    heap_t *h = heaps_adopt(a, thread_ended);
     if (!h) return NULL;
     if (unlikely(thread_ended)) return call_heap = h; /* abandoned again by call_done */
     thread_heap = h;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "arena.h"
@@ -157,3 +158,33 @@ inline arena_t *ThreadSafeArena() {
     c.flags = ARENA_THREAD_SAFE;
     return arena_create(&c);
 }
+
+// A pthread key whose destructor hands its value to `release` after every
+// other destructor of the thread has run (the allocator's among them, which
+// gives the thread's heap back), whatever the order of the keys: set again the
+// first time, it runs once more. One at a time.
+class LateDestructorFree {
+  public:
+    explicit LateDestructorFree(void (*release)(void *)) {
+        release_ = release;
+        EXPECT_EQ(pthread_key_create(&key_, Run), 0);
+    }
+    ~LateDestructorFree() { pthread_key_delete(key_); }
+    LateDestructorFree(const LateDestructorFree &) = delete;
+    LateDestructorFree &operator=(const LateDestructorFree &) = delete;
+    // The calling thread's block to free so.
+    void Set(void *p) { pthread_setspecific(key_, p); }
+
+  private:
+    static void Run(void *p) {
+        static thread_local bool again;
+        if (!again) {
+            again = true;
+            pthread_setspecific(key_, p);
+            return;
+        }
+        release_(p);
+    }
+    static inline pthread_key_t key_;
+    static inline void (*release_)(void *);
+};
