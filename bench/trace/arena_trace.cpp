@@ -870,13 +870,17 @@ int stdout_written(const char *who, int status) {
     }
     return status;
 }
-// Whether a command's arguments ask for its help: --help or -h before any --
+// Whether command c's arguments ask for its help: --help or -h before any --
 // (after it, record's command and its arguments, or file names), and not as
-// the value of an option that takes one (gen tiny -o -h writes a file named -h).
-bool asks_for_help(const std::vector<std::string> &args) {
+// the value of one of gen's or record's options (gen tiny -o -h writes a file
+// named -h). A -- is never such a value: record -o -- PROGRAM --help is an
+// -o without its FILE, not a call for help (a script's unset $OUT would
+// otherwise record nothing and exit 0).
+bool asks_for_help(const Command &c, const std::vector<std::string> &args) {
+    const bool has_values = std::strcmp(c.name, "gen") == 0 || std::strcmp(c.name, "record") == 0;
     for (size_t i = 0; i < args.size() && args[i] != "--"; i++) {
         if (args[i] == "--help" || args[i] == "-h") return true;
-        if (option_takes_value(args[i])) i++;
+        if (has_values && option_takes_value(args[i]) && i + 1 < args.size() && args[i + 1] != "--") i++;
     }
     return false;
 }
@@ -903,7 +907,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     std::vector<std::string> args(argv + 2, argv + argc);
-    if (asks_for_help(args)) {
+    if (asks_for_help(*c, args)) {
         print_help(*c);
         return stdout_written((std::string("arena-trace ") + c->name).c_str(), 0);
     }

@@ -204,7 +204,14 @@ help)
     lacks out "usage:"
     # ... but asked for after an option's value, it is
     expect 0 "$bin" gen tiny -o "$dir/x.trace" --help
-    contains out "usage: arena-trace gen" ;;
+    contains out "usage: arena-trace gen"
+    # A -- is no option's value: record -o -- PROGRAM --help lacks its FILE
+    expect 2 "$bin" record -o -- /bin/echo --help
+    contains err "-o needs a FILE"
+    lacks out "usage:"
+    # Commands without options that take values: -h after -o is still help
+    expect 0 "$bin" validate -o -h
+    contains out "usage: arena-trace validate" ;;
 record_bad_command)
     # A command that cannot be started writes nothing and leaves an earlier
     # trace of the same name as it was.
