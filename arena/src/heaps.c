@@ -296,9 +296,10 @@ bool heaps_take_in_ended(heap_t *h) {
  * `now`, every one with cool_all (malloc_trim): those ended WARM_TICKS ago or
  * more, and those past the WARM_HEAPS newest. What they kept goes back, their
  * pages at the next trim. a->warm_due becomes the time the first of the
- * others stops, which the heaps' allocation slow paths watch (heaps_warm_expire): without
- * that, a heap stayed warm while the process worked on in heaps it already
- * had (83.7 MB in a review's program). Heaps lock held. */
+ * others stops, which the heaps' allocation slow paths watch
+ * (heaps_warm_expire): without that, a heap stayed warm while the process
+ * worked on in heaps it already had (83.7 MB in a review's program). Heaps
+ * lock held. */
 static void heaps_warm_sweep(arena_t *a, bool cool_all, uint64_t now) {
     unsigned warm_seen = 0;
     uint64_t due = 0;
@@ -415,11 +416,12 @@ heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) {
  * request) then writes the same memory again instead of faulting in fresh
  * pages. Before, the heap handed back everything at once, and each new thread
  * faulted its working set in again: 1200 threads, 4 at a time, each with
- * blocks of up to 4 MiB, ran 2.4x glibc's time, with 2.2x its page faults,
- * and now 0.5x with 0.5x (docs/design.md, Ended threads). The last WARM_HEAPS
- * heaps to end stay warm for WARM_TICKS; older ones are purged at the next
- * thread's end, and the expired ones at the first allocation slow path of
- * any heap past their time (heaps_warm_expire) or the next reclaim. The
+ * blocks of up to 4 MiB, took 2.2-2.4x glibc's CPU time, with 2.2x its page
+ * faults, and now 0.75-0.97x with 0.72-0.80x (docs/design.md, Ended
+ * threads). The last WARM_HEAPS heaps to end stay warm for WARM_TICKS; older
+ * ones are purged at the next thread's end, and the expired ones at the first
+ * allocation slow path of any heap past their time (heaps_warm_expire) or the
+ * next reclaim. The
  * price: a process whose remaining threads only free, or allocate without a
  * slow path, keeps what the warm heaps kept until its next slow path, thread
  * end or trim. Not in an arena with max_bytes, whose cap wants the memory
@@ -429,8 +431,9 @@ void heaps_abandon(heap_t *h) {
     heap_flush_pending(h); /* its owners may be waiting for these to be released */
     heap_collect_remote(h);
     bool warm = a->config.max_bytes == 0;
-    size_t keep = warm ? heap_purge_ended(h) : 0;
-    if (!warm) heap_purge_all(h);
+    size_t keep = 0;
+    if (warm) keep = heap_purge_ended(h);
+    else heap_purge_all(h);
     heaps_lock(a);
     h->warm = warm;
     h->warm_keep = keep;

@@ -1088,7 +1088,7 @@ heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) INTERNAL;
  * true when it handed memory back. */
 bool heaps_reclaim(arena_t *a, bool cool_all) INTERNAL;
 /* Cools the warm heaps whose time is past (a->warm_due), with a reclaim, when
- * no other thread is at it. Called on the heaps' slow paths while
+ * no other thread is at it. Called on the heaps' allocation slow paths while
  * a->warm_due is set (heap_settle_remote). */
 void heaps_warm_expire(arena_t *a) INTERNAL;
 /* Abandoned heap h (the heaps lock held) takes in what other threads freed

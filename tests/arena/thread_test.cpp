@@ -696,9 +696,7 @@ TEST(ThreadHeaps, AnEndedThreadsHeapGoesBackWhenAnotherHeapGrows) {
 // call alone (glibc's own clean-up of dlerror's or strsignal's buffers does
 // the same in the drop-in).
 std::vector<long> FaultsOfThreadsOneAfterAnother(bool late_free) {
-    arena_config c{};
-    c.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&c);
+    arena_t *a = ThreadSafeArena();
     if (!a) {
         ADD_FAILURE() << "arena_create failed";
         return {};
@@ -760,9 +758,7 @@ TEST(ThreadHeaps, AFreeInALateDestructorKeepsTheHeapWarm) {
 // one of those came (83.7 MB in a review's program, where the main thread
 // worked on in its own heap).
 TEST(ThreadHeaps, AWarmHeapGoesBackPastItsTimeWhileAnotherThreadWorksOn) {
-    arena_config c{};
-    c.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&c);
+    arena_t *a = ThreadSafeArena();
     ASSERT_NE(a, nullptr);
     // This thread's heap, with pages enough for the work below: that work
     // maps nothing, so no reclaim runs on its account.
@@ -801,9 +797,7 @@ TEST(ThreadHeaps, AWarmHeapGoesBackPastItsTimeWhileAnotherThreadWorksOn) {
 // it took something in from itself, and the stats call's take-in left these
 // resident for as long as the heap stayed warm.
 TEST(ThreadHeaps, BlocksFreedIntoAWarmHeapGoBackPastItsKeepAfterAStatsCall) {
-    arena_config c{};
-    c.flags = ARENA_THREAD_SAFE;
-    arena_t *a = arena_create(&c);
+    arena_t *a = ThreadSafeArena();
     ASSERT_NE(a, nullptr);
     arena_free(a, arena_malloc(a, 64)); // this thread's heap
     // Below ENDED_RECLAIM_BYTES (4 MiB), so the frees themselves reclaim nothing.
