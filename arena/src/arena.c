@@ -131,6 +131,7 @@ static void arena_enter(arena_t *a) {
     if (a->valgrind) VALGRIND_DISABLE_ERROR_REPORTING;
 }
 static void arena_leave(arena_t *a) {
+    if (a->multi_heap) heaps_call_done();
     if (a->valgrind) VALGRIND_ENABLE_ERROR_REPORTING;
     if (a->thread_safe) mutex_unlock(&a->lock);
 }

@@ -481,7 +481,12 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
  * policy's thread-safe arenas (one lock each, no heaps), for fork. */
 __thread heap_slot thread_slots[THREAD_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned thread_slot_next; /* the slot the next attach takes */
-static __thread bool thread_slots_released; /* at its end: a heap attached since serves destructors */
+static __thread bool thread_slots_released; /* at its end: calls from destructors after that take call_heap */
+/* The heap a call from a thread's key destructors adopted after the thread's
+ * slots were released, given back when the call is done (heaps_call_done):
+ * left in a slot, nothing would give it back when the call came from the last
+ * round of destructors, which ends even when a destructor sets a value again. */
+static __thread heap_t *call_heap;
 static pthread_key_t slots_key;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
@@ -572,6 +577,7 @@ static NOINLINE heap_t *heaps_attach(arena_t *a) {
     pthread_once(&slots_once, slots_key_create);
     heap_t *h = heaps_adopt(a, thread_slots_released);
     if (!h) return NULL;
+    if (unlikely(thread_slots_released)) return call_heap = h;
     heap_slot *slot = &thread_slots[thread_slot_next++ % THREAD_SLOTS];
     slot_release(slot); /* a fifth arena evicts the oldest */
     slot->arena_id = a->id;
@@ -582,7 +588,21 @@ static NOINLINE heap_t *heaps_attach(arena_t *a) {
 
 heap_t *heaps_for_thread(arena_t *a) {
     heap_t *h = heaps_thread_heap(a);
-    return h ? h : heaps_attach(a);
+    if (likely(h != NULL)) return h;
+    if (unlikely(call_heap != NULL)) { /* asked again in the same call */
+        ARENA_ASSERT(call_heap->arena == a);
+        return call_heap;
+    }
+    return heaps_attach(a);
+}
+
+void heaps_call_done(void) {
+    if (likely(call_heap == NULL)) return;
+    int saved = errno; /* the call's result stands */
+    heap_t *h = call_heap;
+    call_heap = NULL;
+    heaps_abandon(h);
+    errno = saved;
 }
 
 /* Releases every heap of a; called with registry_lock held, so that a thread

@@ -1127,6 +1127,10 @@ size_t heaps_usable_size_unattached(arena_t *a, const void *p) INTERNAL;
  * when they call again), and destroy (no other thread may be using the arena
  * during either). */
 heap_t *heaps_for_thread(arena_t *a) INTERNAL;
+/* After every call that may have asked heaps_for_thread for a heap: gives back
+ * the one adopted for that call alone, in a thread whose heaps were released
+ * at its end (a call from its key destructors). errno kept. */
+void heaps_call_done(void) INTERNAL;
 /* A thread keeps its heaps of the last THREAD_SLOTS thread-safe arenas it used,
  * keyed by the arena's id (heaps.c). */
 #define THREAD_SLOTS 4

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -750,6 +751,57 @@ TEST(ThreadHeaps, ThreadsOneAfterAnotherReuseTheMemoryTheLastOneLeft) {
 // floor: every thread faulted its working set in again.
 TEST(ThreadHeaps, AFreeInALateDestructorKeepsTheHeapWarm) {
     ExpectMostThreadsFaultInLittle(FaultsOfThreadsOneAfterAnother(true));
+}
+
+// Calls from a thread's last round of key destructors, after which none runs
+// again whatever they set: each takes a heap for that call alone and gives it
+// back when the call is done. Before, such a call attached a heap for the
+// thread, as its first call does, and nothing was left to give it back: a heap
+// and its segments per thread, mapped until the arena went.
+TEST(ThreadHeaps, CallsFromTheLastRoundOfDestructorsLeaveNoHeapBehind) {
+#if defined(__SANITIZE_THREAD__)
+    // Its own clean-up of the thread runs in that round: a malloc and free of
+    // glibc's there, arena left out, crashes in the runtime (SEGV) too.
+    GTEST_SKIP() << "ThreadSanitizer cannot run a thread's last round of destructors";
+#endif
+    arena_t *a = ThreadSafeArena();
+    ASSERT_NE(a, nullptr);
+    static arena_t *last_round_arena;
+    static pthread_key_t key;
+    last_round_arena = a;
+    // A thread's first call makes the allocator's key: made before this one,
+    // its destructor runs before this one's in each round, so not after the
+    // last call.
+    arena_free(a, arena_malloc(a, 64));
+    ASSERT_EQ(pthread_key_create(&key,
+                                 [](void *p) {
+                                     static thread_local int runs;
+                                     if (++runs < PTHREAD_DESTRUCTOR_ITERATIONS) {
+                                         pthread_setspecific(key, p); // runs again in the next round
+                                         return;
+                                     }
+                                     arena_free(last_round_arena, p);
+                                     void *q = arena_malloc(last_round_arena, 64);
+                                     if (q) memset(q, 1, 64);
+                                     arena_free(last_round_arena, q);
+                                 }),
+              0);
+    arena_stats first{}, now{};
+    const int kThreads = 8;
+    for (int t = 0; t < kThreads; t++) {
+        std::thread([&] { pthread_setspecific(key, arena_malloc(a, 100)); }).join();
+        if (t == 0) {
+            ASSERT_EQ(arena_stats_get(a, &first), 0);
+        }
+    }
+    ASSERT_EQ(arena_stats_get(a, &now), 0);
+    EXPECT_EQ(now.live_blocks, 0u);
+    EXPECT_EQ(now.allocs, 2u * kThreads + 1);
+    EXPECT_LE(now.mapped_bytes, first.mapped_bytes) << "mapped after the first thread: " << first.mapped_bytes
+                                                    << ", after " << kThreads << ": " << now.mapped_bytes;
+    EXPECT_EQ(arena_check(a), 0);
+    pthread_key_delete(key);
+    arena_destroy(a);
 }
 
 // A warm heap's time runs out while the process works on in the heaps it
