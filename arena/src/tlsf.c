@@ -244,6 +244,17 @@ static size_t touched_count(const segment_t *s, size_t first, size_t end) {
     return bits_count(s->touched_map[w] & head & tail);
 }
 
+/* True when every page of [first, end) is touched (first < end): the test of
+ * touched_count, without counting. */
+static bool touched_all(const segment_t *s, size_t first, size_t end) {
+    size_t w = first / 64, last = (end - 1) / 64;
+    uint64_t mask = ~(uint64_t)0 << (first % 64);
+    for (; w < last; w++, mask = ~(uint64_t)0)
+        if ((s->touched_map[w] & mask) != mask) return false;
+    mask &= ~(uint64_t)0 >> (63 - (end - 1) % 64);
+    return (s->touched_map[w] & mask) == mask;
+}
+
 /* The pages a purge of free block b may hand back, [*first, *end): the whole
  * pages between its links and its footer; for the block that ends the segment,
  * which has no footer, through the page where the segment ends (nothing else
@@ -480,8 +491,7 @@ void tlsf_release_empty_segments(heap_t *h) {
 /* True when using the first `size` bytes of b would touch a page for the first
  * time since it was mapped or purged. */
 static bool tlsf_would_fault(const segment_t *s, const mblock *b, size_t size) {
-    size_t first = touched_page(s, (uintptr_t)b), end = touched_page(s, (uintptr_t)b + size - 1) + 1;
-    return touched_count(s, first, end) < end - first;
+    return !touched_all(s, touched_page(s, (uintptr_t)b), touched_page(s, (uintptr_t)b + size - 1) + 1);
 }
 
 /* Block b of `size` bytes is about to be used: marks its pages touched and
@@ -505,20 +515,22 @@ static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
  * fills in part) and up to POPULATE_MEDIUM_MAX (a larger block may be a
  * buffer its program fills in part: its pages fault in as used); otherwise
  * what a realloc is about to copy there (h->copy_ahead), which is written
- * for certain. */
-static void tlsf_populate_ahead(const heap_t *h, const segment_t *s, const mblock *b, size_t size) {
-    if (h->mode) return;
+ * for certain. Returns true when it found the first `size` bytes of b touched
+ * already: tlsf_touch would then mark nothing. */
+static bool tlsf_populate_ahead(const heap_t *h, const segment_t *s, const mblock *b, size_t size) {
+    if (h->mode) return false;
     size_t written;
     if (size <= POPULATE_MEDIUM_MAX && h->stats.live_bytes >= POPULATE_LIVE_MIN)
         written = tlsf_cut_leaves_rest(h, mb_size(b), size) ? size + MB_SMALLEST : size;
     else if (h->copy_ahead)
         written = MB_HDR + h->copy_ahead; /* at most the request, which the block holds */
     else
-        return;
+        return false;
     ARENA_ASSERT(written <= mb_size(b));
-    if (!tlsf_would_fault(s, b, written)) return;
+    if (!tlsf_would_fault(s, b, written)) return written >= size;
     uintptr_t first = (uintptr_t)b & ~(OS_PAGE - 1);
     os_populate((void *)first, align_up((uintptr_t)b + written, OS_PAGE) - first);
+    return false;
 }
 
 /* Cuts b (free, off the lists, untouched since) to `size` bytes when the rest
@@ -757,11 +769,11 @@ static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero
             dirty_pages = UINT32_MAX;
         }
     }
-    tlsf_populate_ahead(h, s, b, need);
+    bool touched = tlsf_populate_ahead(h, s, b, need);
     tlsf_split_tail(h, s, b, need, dirty_pages);
     void *p = tlsf_use(s, b, size);
     if (zero) tlsf_zero_written(s, p, size);
-    tlsf_touch(h, s, b, need); /* used first: heap_grew may empty the cache onto the lists */
+    if (!touched) tlsf_touch(h, s, b, need); /* used first: heap_grew may empty the cache onto the lists */
     return p;
 }
 
@@ -868,8 +880,7 @@ bool tlsf_resize_in_place(heap_t *h, segment_t *s, void *p, size_t n) {
         mb_prev_free_set(s, mb_next(next), false);
         mb_sf_set(b, (size + mb_size(next)) | (mb_sf(b) & MB_PREV_FREE));
         size = mb_size(b);
-        tlsf_populate_ahead(h, s, b, need);
-        tlsf_touch(h, s, b, need);
+        if (!tlsf_populate_ahead(h, s, b, need)) tlsf_touch(h, s, b, need);
     }
     if (tlsf_cut_leaves_rest(h, size, need)) {
         /* The cut-off tail joins a free successor. */
