@@ -131,7 +131,6 @@ static void arena_enter(arena_t *a) {
     if (a->valgrind) VALGRIND_DISABLE_ERROR_REPORTING;
 }
 static void arena_leave(arena_t *a) {
-    if (a->multi_heap) heaps_call_done();
     if (a->valgrind) VALGRIND_ENABLE_ERROR_REPORTING;
     if (a->thread_safe) mutex_unlock(&a->lock);
 }
@@ -146,12 +145,18 @@ static void *vg_allocated(arena_t *a, void *p, size_t size, bool zeroed) {
 static bool arena_is_seed(const arena_t *a) { return a->config.policy == ARENA_POLICY_SEED; }
 
 /* The heap the calling thread uses in a default-policy arena; NULL (errno set)
- * when a thread-safe arena cannot get the thread one. */
+ * when a thread-safe arena cannot get the thread one. Each call on a heap from
+ * these ends with arena_heap_done. */
 static heap_t *arena_heap(arena_t *a) {
     if (!a->multi_heap) return &a->heap;
     heap_t *h = heaps_for_thread(a);
     if (!h) errno = ENOMEM;
     return h;
+}
+
+/* After the call's work on h (or NULL): gives back a heap adopted for the call. */
+static void arena_heap_done(arena_t *a, heap_t *h) {
+    if (a->multi_heap && h) heaps_call_done(h);
 }
 
 /* The same for a call on block p: a thread-safe arena sets up the thread's
@@ -214,6 +219,7 @@ static NOINLINE void *arena_malloc_locked(arena_t *a, size_t size) {
     } else {
         heap_t *h = arena_heap(a);
         if (h) p = heap_malloc_fast(h, size);
+        arena_heap_done(a, h);
     }
     arena_leave(a);
     return vg_allocated(a, p, size, false);
@@ -251,6 +257,7 @@ static NOINLINE void *arena_calloc_locked(arena_t *a, size_t n, size_t size) {
     } else {
         heap_t *h = arena_heap(a);
         if (h) p = heap_calloc(h, n, size);
+        arena_heap_done(a, h);
     }
     arena_leave(a);
     return vg_allocated(a, p, total, true);
@@ -271,6 +278,7 @@ static NOINLINE void *arena_memalign_locked(arena_t *a, size_t alignment, size_t
     } else {
         heap_t *h = arena_heap(a);
         if (h) p = heap_memalign(h, alignment, size);
+        arena_heap_done(a, h);
     }
     arena_leave(a);
     return vg_allocated(a, p, size, false);
@@ -305,6 +313,7 @@ static NOINLINE void arena_free_locked(arena_t *a, void *p) {
         heap_t *h = arena_heap_to_release(a, p);
         if (h) heap_free_fast(h, p);
         else heaps_free_unattached(a, p); /* max_bytes leaves no room for the thread's heap */
+        arena_heap_done(a, h);
     }
     arena_leave(a);
     if (live) VALGRIND_FREELIKE_BLOCK(p, 0);
@@ -326,8 +335,11 @@ void arena_free(arena_t *a, void *p) {
 
 /* usable_size of p, the arena's lock held; misuse reported, 0 then. */
 static size_t arena_usable_size_held(arena_t *a, const void *p, bool fold_slack) {
-    heap_t *h = arena_is_seed(a) ? NULL : arena_heap_to_size(a, p);
-    return h ? heap_usable_size(h, p, fold_slack) : arena_is_seed(a) ? seed_usable_size(a, p) : 0;
+    if (arena_is_seed(a)) return seed_usable_size(a, p);
+    heap_t *h = arena_heap_to_size(a, p);
+    size_t n = heap_usable_size(h, p, fold_slack);
+    arena_heap_done(a, h);
+    return n;
 }
 
 /* realloc under memcheck: a new block, a copy memcheck watches, a free. */
@@ -365,6 +377,7 @@ static NOINLINE void *arena_realloc_locked(arena_t *a, void *p, size_t size) {
     } else {
         heap_t *h = p ? arena_heap_for(a, p) : arena_heap(a); /* realloc(NULL) allocates */
         if (h) q = heap_realloc(h, p, size);
+        arena_heap_done(a, h);
     }
     arena_leave(a);
     return q;

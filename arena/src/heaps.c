@@ -19,9 +19,11 @@
  * - a block is on at most one remote list or pending batch, and is live there
  *   (its live bit is set) until its owner collects it.
  */
+#define _GNU_SOURCE /* PTHREAD_DESTRUCTOR_ITERATIONS */
 #include "fastpath.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 static void heaps_lock(arena_t *a) { mutex_lock(&a->lock); }
@@ -481,12 +483,13 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
  * policy's thread-safe arenas (one lock each, no heaps), for fork. */
 __thread heap_slot thread_slots[THREAD_SLOTS] __attribute__((tls_model("initial-exec")));
 static __thread unsigned thread_slot_next; /* the slot the next attach takes */
-static __thread bool thread_slots_released; /* at its end: calls from destructors after that take call_heap */
-/* The heap a call from a thread's key destructors adopted after the thread's
- * slots were released, given back when the call is done (heaps_call_done):
- * left in a slot, nothing would give it back when the call came from the last
- * round of destructors, which ends even when a destructor sets a value again. */
-static __thread heap_t *call_heap;
+/* Rounds of the thread's key destructors in which its slots were released
+ * (slots_thread_exit): 0 while it runs. A heap taken after the first keeps
+ * its peak (heaps_adopt); one taken after the last round's serves one call
+ * alone (heaps_call_done), since no round comes after it to give it back. */
+static __thread unsigned thread_slot_rounds;
+#define SLOT_ROUNDS PTHREAD_DESTRUCTOR_ITERATIONS
+_Static_assert(SLOT_ROUNDS >= 1, "a thread's destructors run at least once");
 static pthread_key_t slots_key;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
@@ -565,19 +568,21 @@ static void slot_release(heap_slot *slot) {
     slot->heap = NULL;
 }
 
+/* Runs in every round of the thread's key destructors: a heap a later
+ * destructor takes in one round is given back in the next, and in the last
+ * round, calls after this one take a heap each. */
 static void slots_thread_exit(void *unused) {
     (void)unused;
-    thread_slots_released = true;
     for (unsigned i = 0; i < THREAD_SLOTS; i++) slot_release(&thread_slots[i]);
+    if (++thread_slot_rounds < SLOT_ROUNDS) pthread_setspecific(slots_key, thread_slots);
 }
 
 static void slots_key_create(void) { pthread_key_create(&slots_key, slots_thread_exit); }
 
 static NOINLINE heap_t *heaps_attach(arena_t *a) {
     pthread_once(&slots_once, slots_key_create);
-    heap_t *h = heaps_adopt(a, thread_slots_released);
-    if (!h) return NULL;
-    if (unlikely(thread_slots_released)) return call_heap = h;
+    heap_t *h = heaps_adopt(a, thread_slot_rounds > 0);
+    if (!h || unlikely(thread_slot_rounds >= SLOT_ROUNDS)) return h; /* given back by heaps_call_done */
     heap_slot *slot = &thread_slots[thread_slot_next++ % THREAD_SLOTS];
     slot_release(slot); /* a fifth arena evicts the oldest */
     slot->arena_id = a->id;
@@ -588,19 +593,12 @@ static NOINLINE heap_t *heaps_attach(arena_t *a) {
 
 heap_t *heaps_for_thread(arena_t *a) {
     heap_t *h = heaps_thread_heap(a);
-    if (likely(h != NULL)) return h;
-    if (unlikely(call_heap != NULL)) { /* asked again in the same call */
-        ARENA_ASSERT(call_heap->arena == a);
-        return call_heap;
-    }
-    return heaps_attach(a);
+    return h ? h : heaps_attach(a);
 }
 
-void heaps_call_done(void) {
-    if (likely(call_heap == NULL)) return;
+void heaps_call_done(heap_t *h) {
+    if (likely(thread_slot_rounds < SLOT_ROUNDS) || h == &h->arena->heap) return;
     int saved = errno; /* the call's result stands */
-    heap_t *h = call_heap;
-    call_heap = NULL;
     heaps_abandon(h);
     errno = saved;
 }

@@ -1127,10 +1127,12 @@ size_t heaps_usable_size_unattached(arena_t *a, const void *p) INTERNAL;
  * when they call again), and destroy (no other thread may be using the arena
  * during either). */
 heap_t *heaps_for_thread(arena_t *a) INTERNAL;
-/* After every call that may have asked heaps_for_thread for a heap: gives back
- * the one adopted for that call alone, in a thread whose heaps were released
- * at its end (a call from its key destructors). errno kept. */
-void heaps_call_done(void) INTERNAL;
+/* After a call that ran on h, from heaps_for_thread or the arena's own: gives h
+ * back when it was adopted for that call alone (a call from the thread's last
+ * round of key destructors, after the allocator's own). Each call gives back
+ * its own, so a call the error handler makes meanwhile takes another. errno
+ * kept. */
+void heaps_call_done(heap_t *h) INTERNAL;
 /* A thread keeps its heaps of the last THREAD_SLOTS thread-safe arenas it used,
  * keyed by the arena's id (heaps.c). */
 #define THREAD_SLOTS 4

@@ -753,55 +753,123 @@ TEST(ThreadHeaps, AFreeInALateDestructorKeepsTheHeapWarm) {
     ExpectMostThreadsFaultInLittle(FaultsOfThreadsOneAfterAnother(true));
 }
 
-// Calls from a thread's last round of key destructors, after which none runs
-// again whatever they set: each takes a heap for that call alone and gives it
-// back when the call is done. Before, such a call attached a heap for the
-// thread, as its first call does, and nothing was left to give it back: a heap
-// and its segments per thread, mapped until the arena went.
+// Runs last_call(block) in each of kThreads threads, one after another, from
+// the thread's last round of key destructors, after which none runs again
+// whatever they set; block is one the thread allocated in a. The allocator's
+// own key is made first (by this thread's first call), so its destructor comes
+// before this one's in every round. In a process of its own: there, no key
+// deleted earlier leaves an index free below the allocator's, which would
+// bring this one's destructor first. Exits 0 when check(a) holds after them,
+// and the sanitizer run leaves it out: ThreadSanitizer's own clean-up of a
+// thread runs in that round, and any malloc there crashes its runtime, glibc's
+// too.
+constexpr int kLastRoundThreads = 8;
+void ExitAfterCallsFromTheLastRoundOfDestructors(unsigned flags, void (*last_call)(arena_t *, void *),
+                                                 bool (*check)(arena_t *, const arena_stats &first)) {
+    static arena_t *arena;
+    static void (*call)(arena_t *, void *);
+    static pthread_key_t key;
+    arena_config c{};
+    c.flags = ARENA_THREAD_SAFE | flags;
+    arena = arena_create(&c);
+    call = last_call;
+    if (!arena) _exit(2);
+    arena_free(arena, arena_malloc(arena, 64));
+    pthread_key_create(&key, [](void *p) {
+        static thread_local int runs;
+        if (++runs < PTHREAD_DESTRUCTOR_ITERATIONS) {
+            pthread_setspecific(key, p); // runs again in the next round
+            return;
+        }
+        call(arena, p);
+    });
+    arena_stats first{};
+    for (int t = 0; t < kLastRoundThreads; t++) {
+        std::thread([] { pthread_setspecific(key, arena_malloc(arena, 100)); }).join();
+        if (t == 0) arena_stats_get(arena, &first);
+    }
+    bool held = check(arena, first) && arena_check(arena) == 0;
+    arena_destroy(arena);
+    _exit(held ? 0 : 1);
+}
+
+// Such calls take a heap each, for that call alone, and give it back when it
+// is done. Before, each attached a heap to the thread, as a thread's first
+// call does, and no round came to give it back: a heap and its 4 MiB segment
+// per thread, mapped until the arena went (8 threads: 36 MiB mapped, against
+// 8 MiB after the first).
 TEST(ThreadHeaps, CallsFromTheLastRoundOfDestructorsLeaveNoHeapBehind) {
 #if defined(__SANITIZE_THREAD__)
-    // Its own clean-up of the thread runs in that round: a malloc and free of
-    // glibc's there, arena left out, crashes in the runtime (SEGV) too.
     GTEST_SKIP() << "ThreadSanitizer cannot run a thread's last round of destructors";
 #endif
-    arena_t *a = ThreadSafeArena();
-    ASSERT_NE(a, nullptr);
-    static arena_t *last_round_arena;
-    static pthread_key_t key;
-    last_round_arena = a;
-    // A thread's first call makes the allocator's key: made before this one,
-    // its destructor runs before this one's in each round, so not after the
-    // last call.
-    arena_free(a, arena_malloc(a, 64));
-    ASSERT_EQ(pthread_key_create(&key,
-                                 [](void *p) {
-                                     static thread_local int runs;
-                                     if (++runs < PTHREAD_DESTRUCTOR_ITERATIONS) {
-                                         pthread_setspecific(key, p); // runs again in the next round
-                                         return;
-                                     }
-                                     arena_free(last_round_arena, p);
-                                     void *q = arena_malloc(last_round_arena, 64);
-                                     if (q) memset(q, 1, 64);
-                                     arena_free(last_round_arena, q);
-                                 }),
-              0);
-    arena_stats first{}, now{};
-    const int kThreads = 8;
-    for (int t = 0; t < kThreads; t++) {
-        std::thread([&] { pthread_setspecific(key, arena_malloc(a, 100)); }).join();
-        if (t == 0) {
-            ASSERT_EQ(arena_stats_get(a, &first), 0);
-        }
-    }
-    ASSERT_EQ(arena_stats_get(a, &now), 0);
-    EXPECT_EQ(now.live_blocks, 0u);
-    EXPECT_EQ(now.allocs, 2u * kThreads + 1);
-    EXPECT_LE(now.mapped_bytes, first.mapped_bytes) << "mapped after the first thread: " << first.mapped_bytes
-                                                    << ", after " << kThreads << ": " << now.mapped_bytes;
-    EXPECT_EQ(arena_check(a), 0);
-    pthread_key_delete(key);
-    arena_destroy(a);
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(ExitAfterCallsFromTheLastRoundOfDestructors(
+                    0,
+                    [](arena_t *a, void *p) {
+                        arena_free(a, p);
+                        void *q = arena_malloc(a, 64);
+                        if (q) memset(q, 1, 64);
+                        arena_free(a, q);
+                    },
+                    [](arena_t *a, const arena_stats &first) {
+                        arena_stats now{};
+                        arena_stats_get(a, &now);
+                        fprintf(stderr, "mapped after the first thread %zu, after %d %zu; live %zu, allocs %llu\n",
+                                first.mapped_bytes, kLastRoundThreads, now.mapped_bytes, now.live_blocks,
+                                (unsigned long long)now.allocs);
+                        return now.mapped_bytes <= first.mapped_bytes && now.live_blocks == 0 &&
+                               now.allocs == 2u * kLastRoundThreads + 1;
+                    }),
+                ::testing::ExitedWithCode(0), "");
+}
+
+// The error handler, called during such a call, allocates from another
+// arena: that arena's block, from its own heap. Before its review, a heap
+// taken for a call was the thread's until the next call ended, whichever
+// arena that was, so the handler's arena_malloc(b) ran on a's heap and
+// returned a's block (freed into b: "belongs to arena a"); and a call in the
+// handler gave the heap back while the call it interrupted worked on it.
+TEST(ThreadHeaps, TheErrorHandlerOfACallFromTheLastRoundCallsAnotherArena) {
+#if defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "ThreadSanitizer cannot run a thread's last round of destructors";
+#endif
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    static arena_t *other;
+    static int reports_on_other;
+    EXPECT_EXIT(
+        {
+            arena_config c{};
+            c.flags = ARENA_THREAD_SAFE;
+            other = arena_create(&c);
+            arena_set_error_handler(
+                [](void *, arena_t *in, const void *, arena_error, const char *) {
+                    if (in == other) {
+                        reports_on_other++;
+                        return;
+                    }
+                    void *p = arena_malloc(other, 48); // a handler that logs into an arena of its own
+                    if (p) memset(p, 2, 48);
+                },
+                nullptr);
+            ExitAfterCallsFromTheLastRoundOfDestructors(
+                ARENA_CHECKED,
+                [](arena_t *a, void *p) {
+                    memset(p, 'x', 108); // past its 100 bytes: its free reports an overflow
+                    arena_free(a, p);
+                },
+                [](arena_t *a, const arena_stats &) {
+                    arena_stats mine{}, theirs{};
+                    arena_stats_get(a, &mine);
+                    arena_stats_get(other, &theirs);
+                    fprintf(stderr, "live blocks: the checked arena %zu, the handler's %zu\n", mine.live_blocks,
+                            theirs.live_blocks);
+                    bool held = mine.live_blocks == 0 && theirs.live_blocks == (size_t)kLastRoundThreads &&
+                                arena_check(other) == 0;
+                    arena_reset(other);
+                    return held && reports_on_other == 0;
+                });
+        },
+        ::testing::ExitedWithCode(0), "");
 }
 
 // A warm heap's time runs out while the process works on in the heaps it
