@@ -753,14 +753,14 @@ TEST(ThreadHeaps, AFreeInALateDestructorKeepsTheHeapWarm) {
     ExpectMostThreadsFaultInLittle(FaultsOfThreadsOneAfterAnother(true));
 }
 
-// Runs last_call(block) in each of kThreads threads, one after another, from
-// the thread's last round of key destructors, after which none runs again
-// whatever they set; block is one the thread allocated in a. The allocator's
+// Runs last_call(block) in each of kLastRoundThreads threads, one after
+// another, from the thread's last round of key destructors, after which none
+// runs again whatever they set; block is one the thread allocated in a. The allocator's
 // own key is made first (by this thread's first call), so its destructor comes
 // before this one's in every round. In a process of its own: there, no key
 // deleted earlier leaves an index free below the allocator's, which would
-// bring this one's destructor first. Exits 0 when check(a) holds after them,
-// and the sanitizer run leaves it out: ThreadSanitizer's own clean-up of a
+// bring this one's destructor first. Exits 0 when check(a) holds after them.
+// The tests that use it skip under ThreadSanitizer: its own clean-up of a
 // thread runs in that round, and any malloc there crashes its runtime, glibc's
 // too.
 constexpr int kLastRoundThreads = 8;
