@@ -29,4 +29,6 @@ struct mallinfo arena_test_mallinfo(void);
 int arena_test_mallopt(int param, int value);
 void arena_test_malloc_stats(void);
 int arena_test_malloc_info(int options, FILE *fp);
+// The test build's alone: whether the calling thread has a heap bound to it.
+bool arena_test_thread_has_heap(void);
 }
