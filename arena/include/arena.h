@@ -150,8 +150,9 @@ ARENA_API void arena_reset(arena_t *a);
  * In a thread-safe arena other threads may go on allocating meanwhile: their
  * heaps add only their counters, which may lag by the blocks on their way
  * between threads (never below zero, frees never above allocs), and
- * peak_live_bytes is the sum of each heap's peak (kept across arena_reset): an
- * upper bound of the arena's; usable, free
+ * peak_live_bytes is the sum of each heap's peak since the last arena_reset, or
+ * the figure reported before it when that is higher: an upper bound of the
+ * arena's (one thread's arena: its peak); usable, free
  * and purged bytes and the largest free block cover the calling thread's heap,
  * ended threads' heaps and huge blocks. Those figures come from a walk over
  * what they cover (pages, medium blocks; a seed arena's blocks), so the call

@@ -610,8 +610,12 @@ void heaps_call_done(heap_t *h) {
 static void heaps_release_locked(arena_t *a) {
     heap_release_all(&a->heap);
     /* The thread heaps go too, their counts kept in the arena's own heap: a
-     * reset arena maps what a fresh one does. */
+     * reset arena maps what a fresh one does. Not their peaks: the arena's
+     * peak so far is kept aside, and the peaks from now on start at zero.
+     * Added to the arena heap's, a thread that filled its heap and reset the
+     * arena, over and over, was reported a peak of the sum of its fills. */
     heap_stats *sum = &a->heap.stats;
+    size_t peak = heap_peak_reported(&a->heap);
     size_t size = align_up(sizeof(heap_t), OS_PAGE);
     bool orphans = false;
     for (heap_t *h = a->heaps, *next; h; h = next) {
@@ -621,10 +625,13 @@ static void heaps_release_locked(arena_t *a) {
         sum->allocs += h->stats.allocs;
         sum->frees += h->stats.allocs;
         sum->reallocs += h->stats.reallocs;
-        sum->peak_live_bytes += heap_peak_reported(h);
+        peak += heap_peak_reported(h);
         os_unmap(h, size);
         arena_unmapped(a, size);
     }
+    if (peak > a->peak_before_reset) a->peak_before_reset = peak;
+    COUNTER_SET(sum->peak_live_bytes, 0); /* no block is left live */
+    COUNTER_SET(a->heap.earlier_peak, 0);
     a->heaps = NULL;
     /* No heap is left to hold a batch of the arena's own (one that vanished at
      * fork may have been taking some in). */

@@ -711,6 +711,10 @@ struct arena {
     _Atomic unsigned released_next;
     struct arena *next_registered;
     size_t heap_bytes;               /* multi_heap: bytes mapped for thread heaps */
+    /* multi_heap: the peak its statistics reported before the last
+     * arena_reset (heaps_release_locked); they report the larger of this and
+     * the sum of the heaps' peaks since, not the sum of both. */
+    size_t peak_before_reset;
     /* seed policy: its lists (seed.c); its regions are the heap's SEG_SEED segments */
     struct seed_block *seed_allocated, *seed_freed;
     segment_t *seed_current;

@@ -101,6 +101,7 @@ void heaps_stats(arena_t *a, heap_t *mine, arena_stats *out) {
             heap_stats_add(h, out, h == mine || (h->abandoned && !h->orphaned));
         unlock_reporting(&a->lock);
         heaps_stats_settle(out);
+        if (out->peak_live_bytes < a->peak_before_reset) out->peak_live_bytes = a->peak_before_reset;
     }
     /* A checked block is usable up to its requested size (arena_usable_size),
      * the canary and slack behind it not the caller's: live bytes are the sum. */
