@@ -330,12 +330,17 @@ int heaps_check(arena_t *a) {
     size_t listed = 0;
     for (heap_t *h = a->multi_heap ? a->abandoned : NULL; h; h = h->next_abandoned)
         CHECK_INVARIANT(++listed <= marked && h->abandoned, "the abandoned-heap list holds a heap not marked abandoned (or cycles)", h);
+    unsigned late = 0;
     for (heap_t *h = a->multi_heap ? a->heaps : NULL; h; h = h->next_heap) {
+        late += h->late_tid != 0;
+        CHECK_INVARIANT(!h->late_tid || !h->abandoned, "an abandoned heap is marked as a late thread's", h);
         CHECK_INVARIANT(!h->warm || (h->abandoned && h->warm_keep <= WARM_KEEP_MAX), "a heap in use, or keeping more than WARM_KEEP_MAX, is marked warm", h);
         /* Else nothing would cool it while the process works on. */
         CHECK_INVARIANT(!h->warm || atomic_load_explicit(&a->warm_due, memory_order_relaxed), "a heap is warm, but no time is set for it to stop", h);
     }
     CHECK_INVARIANT(listed == marked, "a heap marked abandoned is not on the abandoned-heap list", marked);
+    /* Else adoptions would look for gone threads' heaps for ever, or miss one. */
+    CHECK_INVARIANT(late == atomic_load_explicit(&a->late_heaps, memory_order_relaxed), "late heaps miscounted", late);
     /* An orphan's blocks (and the huge blocks it counted) cannot be told apart:
      * the totals hold only without orphans. */
     CHECK_INVARIANT(orphans || allocs - frees == t.live_blocks, "live block count disagrees with the blocks found", t.live_blocks);

@@ -17,7 +17,9 @@
  *   a->warm_due is set while any heap is warm (a heap adopted since may leave
  *   it set: the next slow path past it finds nothing to cool, and clears it);
  * - a block is on at most one remote list or pending batch, and is live there
- *   (its live bit is set) until its owner collects it.
+ *   (its live bit is set) until its owner collects it;
+ * - a heap with a late_tid is in a thread's hands, not abandoned, and
+ *   a->late_heaps counts those heaps (heaps_recover_late).
  */
 #define _GNU_SOURCE /* PTHREAD_DESTRUCTOR_ITERATIONS */
 #include "fastpath.h"
@@ -25,6 +27,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static void heaps_lock(arena_t *a) { mutex_lock(&a->lock); }
 static void heaps_unlock(arena_t *a) { mutex_unlock(&a->lock); }
@@ -366,6 +370,57 @@ void heaps_warm_expire(arena_t *a) {
     if (due && purge_clock64() >= due) heaps_reclaim(a, false);
 }
 
+/* ---- late heaps ------------------------------------------------------------
+ * A heap taken by a thread whose key destructors had begun (a call from one of
+ * them, or from glibc's clean-up after them) is given back by the next round
+ * of the destructor that counts them (malloc.c's thread_heap_exit, the slots'
+ * slots_thread_exit). That destructor counts its own runs, not glibc's rounds:
+ * a thread whose first call came from a destructor runs it in fewer rounds,
+ * and takes a heap after its last run that nothing gives back. A review's
+ * program lost a heap and its segment with every thread so (2.1 MB a thread
+ * mapped), its only allocation a strerror in a destructor, whose buffer glibc
+ * frees after the last round. Such a heap carries its thread's id; the next
+ * adoption gives it back for the thread once the kernel says the thread is
+ * gone. */
+
+static int thread_id(void) { return (int)syscall(SYS_gettid); }
+
+/* True when the thread with id `tid` has ended: the kernel answers ESRCH only
+ * once the thread runs no more code, so a thread still in its destructors is
+ * never taken for gone. A reused id delays the answer to the new thread's end:
+ * the heap stays lost until then, never in two threads' hands. */
+static bool thread_gone(int tid) {
+    int saved = errno;
+    bool gone = syscall(SYS_tgkill, (int)getpid(), tid, 0) != 0 && errno == ESRCH;
+    errno = saved;
+    return gone;
+}
+
+/* Clears h's late mark; heaps lock held. */
+static void heap_late_clear(arena_t *a, heap_t *h) {
+    if (!h->late_tid) return;
+    h->late_tid = 0;
+    atomic_store_explicit(&a->late_heaps, atomic_load_explicit(&a->late_heaps, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+}
+
+/* Abandons, for their threads, the late heaps whose threads are gone. */
+static NOINLINE void heaps_recover_late(arena_t *a) {
+    for (;;) {
+        heap_t *gone = NULL;
+        heaps_lock(a);
+        for (heap_t *h = a->heaps; h && !gone; h = h->next_heap) {
+            if (h->late_tid && !h->abandoned && !h->orphaned && thread_gone(h->late_tid)) {
+                heap_late_clear(a, h);
+                gone = h; /* in no list but a->heaps: no one else takes it */
+            }
+        }
+        heaps_unlock(a);
+        if (!gone) return;
+        heaps_abandon(gone);
+    }
+}
+
 /* A new thread's life in an adopted heap starts its peak again. */
 static void heap_peak_restart(heap_t *h) {
     if (h->stats.peak_live_bytes > h->earlier_peak) COUNTER_SET(h->earlier_peak, h->stats.peak_live_bytes);
@@ -373,6 +428,8 @@ static void heap_peak_restart(heap_t *h) {
 }
 
 heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) {
+    if (unlikely(atomic_load_explicit(&a->late_heaps, memory_order_relaxed))) heaps_recover_late(a);
+    int tid = for_ended_thread ? thread_id() : 0; /* outside the lock: a system call */
     lock_deferring(&a->lock);
     heaps_reclaim_locked(a, false, false); /* not trimmed: the heap adopted here wants its pages back */
     heap_t *h = a->abandoned; /* the last to end: the warmest */
@@ -407,6 +464,11 @@ heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) {
         a->heaps = h;
         a->heap_bytes += size;
     }
+    if (tid) {
+        h->late_tid = tid;
+        atomic_store_explicit(&a->late_heaps, atomic_load_explicit(&a->late_heaps, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    }
     unlock_reporting(&a->lock);
     return h;
 }
@@ -437,6 +499,7 @@ void heaps_abandon(heap_t *h) {
     if (warm) keep = heap_purge_ended(h);
     else heap_purge_all(h);
     heaps_lock(a);
+    heap_late_clear(a, h);
     h->warm = warm;
     h->warm_keep = keep;
     h->ended_at = purge_clock64();
@@ -470,8 +533,15 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
     /* The other threads are gone, maybe in the middle of changing their heaps:
      * those heaps can never be trusted again. Their blocks stay valid (a free
      * pushes them on the heap's remote list, never collected). */
-    for (heap_t *h = a->heaps; h; h = h->next_heap)
-        if (h != survivor && !h->abandoned) h->orphaned = true;
+    for (heap_t *h = a->heaps; h; h = h->next_heap) {
+        if (h != survivor && !h->abandoned) {
+            h->orphaned = true;
+            heap_late_clear(a, h);
+        }
+    }
+    /* The forking thread has another id in the child: under the old one it
+     * would be gone, and its heap taken while it works on it. */
+    if (survivor && survivor->late_tid) survivor->late_tid = thread_id();
 }
 
 /* ---- thread heaps of thread-safe explicit arenas ---------------------------
@@ -633,6 +703,7 @@ static void heaps_release_locked(arena_t *a) {
     COUNTER_SET(sum->peak_live_bytes, 0); /* no block is left live */
     COUNTER_SET(a->heap.earlier_peak, 0);
     a->heaps = NULL;
+    atomic_store_explicit(&a->late_heaps, 0, memory_order_relaxed);
     /* No heap is left to hold a batch of the arena's own (one that vanished at
      * fork may have been taking some in). */
     for (unsigned i = 0; i < TRANSIT_BATCHES; i++)

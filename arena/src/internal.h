@@ -655,6 +655,12 @@ typedef struct heap {
      * (and what it keeps warm when its thread ends) follow its new thread. Its
      * statistics report the larger of the two. */
     size_t earlier_peak;
+    /* The id (gettid) of the thread that took the heap after its key
+     * destructors had begun (heaps_adopt, for_ended_thread), until the heap
+     * is abandoned; else 0. Such a thread may end with the heap still its
+     * own, when no destructor round came after: a later adoption gives the
+     * heap back for it once the thread is gone (heaps_recover_late). */
+    int late_tid;
     /* The process arena's heaps (heaps.c): blocks other threads freed wait for
      * the owner in batches on remote_batches, or linked through their first
      * words on remote_free when the freeing heap had no batch to spare; their
@@ -711,6 +717,7 @@ struct arena {
     _Atomic unsigned released_next;
     struct arena *next_registered;
     size_t heap_bytes;               /* multi_heap: bytes mapped for thread heaps */
+    _Atomic unsigned late_heaps;     /* multi_heap: heaps with a late_tid (changed under lock) */
     /* multi_heap: the peak its statistics reported before the last
      * arena_reset (heaps_release_locked); they report the larger of this and
      * the sum of the heaps' peaks since, not the sum of both. */

@@ -837,6 +837,50 @@ TEST(ThreadHeaps, CallsFromTheLastRoundOfDestructorsLeaveNoHeapBehind) {
         ::testing::ExitedWithCode(0), "");
 }
 
+// Threads whose first call to the arena comes from a key destructor, made
+// after the slots' key, that allocates in every round: the slots' destructor
+// then runs in 3 rounds, not 4, and the heap the last round's call takes
+// stays in a slot when the thread ends. The next thread's adoption gives it
+// back, the thread being gone (heaps_recover_late). Before, each such thread
+// kept a heap and its segment until the arena went.
+TEST(ThreadHeaps, AHeapLeftByAThreadWhoseFirstCallCameFromADestructorIsRecovered) {
+#if defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "ThreadSanitizer cannot run a thread's last round of destructors";
+#endif
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            static arena_t *arena;
+            static pthread_key_t key;
+            static int no_block;
+            arena = ThreadSafeArena();
+            if (!arena) _exit(2);
+            arena_free(arena, arena_malloc(arena, 64)); // the slots' key first
+            pthread_key_create(&key, [](void *value) {
+                static thread_local int runs;
+                ++runs;
+                void *p = arena_malloc(arena, 1000 * (size_t)runs);
+                if (p) memset(p, runs, 100);
+                arena_free(arena, p);
+                if (runs < PTHREAD_DESTRUCTOR_ITERATIONS) pthread_setspecific(key, value);
+            });
+            arena_stats first{};
+            arena_stats now{};
+            const int kThreads = 16;
+            for (int t = 0; t < kThreads; t++) {
+                std::thread([] { pthread_setspecific(key, &no_block); }).join();
+                if (t == 0) arena_stats_get(arena, &first);
+            }
+            arena_stats_get(arena, &now);
+            fprintf(stderr, "mapped after the first thread %zu, after %d %zu; live blocks %zu\n", first.mapped_bytes,
+                    kThreads, now.mapped_bytes, now.live_blocks);
+            bool held = now.mapped_bytes <= first.mapped_bytes && now.live_blocks == 0 && arena_check(arena) == 0;
+            arena_destroy(arena);
+            _exit(held ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
 // The error handler, called during such a call, allocates from another
 // arena: that arena's block, from its own heap. Before its review, a heap
 // taken for a call was the thread's until the next call ended, whichever

@@ -2,9 +2,22 @@
  * them (and other destructors may allocate) after every TSD destructor has run,
  * so after the drop-in abandoned the thread's heap. Each such call must leave
  * no heap behind: the process's mapped memory stays flat over many threads.
- * Run with libarena_malloc.so preloaded; prints "ok" and exits 0 when flat. */
+ * Run with libarena_malloc.so preloaded; prints "ok" and exits 0 when flat.
+ *
+ * thread_end [THREADS] [MODE], MODE one of:
+ *   (none)      each thread allocates while it runs, and a destructor of the
+ *               program's allocates and frees after the drop-in's;
+ *   late        a thread makes no call while it runs: its first is a
+ *               strerror of an unknown errno from a destructor of the
+ *               program's, which runs in every round and allocates in each
+ *               (the drop-in's destructor then runs in fewer rounds than
+ *               glibc's 4, and glibc frees that buffer after the last);
+ *   keys-first  40 keys are made before the first malloc, and a thread's
+ *               first call is the calloc of pthread_setspecific's array for
+ *               a key made after them. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,12 +27,27 @@
 #include "arena.h"
 
 static pthread_key_t late_key;
+static int no_block; /* a non-NULL key value that is no block */
 
 /* A TSD destructor of the program's that allocates and frees, as libraries' do. */
 static void late_destructor(void *value) {
     free(value);
     void *p = malloc(200);
     free(p);
+}
+
+/* The `late` mode's: the thread's first call, in its first run; an
+ * allocation in every run, up to the last round. */
+static void first_call_destructor(void *value) {
+    static __thread int runs;
+    if (++runs == 1) {
+        volatile const char *text = strerror(10000 + (int)(uintptr_t)pthread_self() % 1000);
+        (void)text;
+    }
+    void *p = malloc(100 + (size_t)runs * 1000);
+    if (p) memset(p, runs, 100);
+    free(p);
+    if (runs < PTHREAD_DESTRUCTOR_ITERATIONS) pthread_setspecific(late_key, value);
 }
 
 static void *worker(void *arg) {
@@ -35,19 +63,56 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+static void *late_worker(void *arg) {
+    (void)arg;
+    pthread_setspecific(late_key, &no_block); /* no call of malloc's */
+    return NULL;
+}
+
+static void *keys_first_worker(void *arg) {
+    (void)arg;
+    pthread_setspecific(late_key, &no_block); /* its array's calloc: the first call */
+    void *p = malloc(100);
+    free(p);
+    return pthread_getspecific(late_key) == &no_block ? NULL : (void *)1;
+}
+
 int main(int argc, char **argv) {
+    const char *mode = argc > 2 ? argv[2] : "";
+    if (strcmp(mode, "keys-first") == 0) {
+        /* Before anything else here allocates. */
+        pthread_key_t early;
+        for (int k = 0; k < 40; k++) pthread_key_create(&early, NULL);
+    }
+    void *(*work)(void *) = worker;
+    void (*destructor)(void *) = late_destructor;
+    if (strcmp(mode, "late") == 0) {
+        work = late_worker;
+        destructor = first_call_destructor;
+    } else if (strcmp(mode, "keys-first") == 0) {
+        work = keys_first_worker;
+        destructor = NULL;
+    } else if (*mode) {
+        fprintf(stderr, "usage: thread_end [THREADS] [late|keys-first]\n");
+        return 2;
+    }
     int (*stats)(arena_stats *) = (int (*)(arena_stats *))dlsym(RTLD_DEFAULT, "arena_malloc_stats");
     if (!stats) {
         fprintf(stderr, "thread_end: run it with libarena_malloc.so preloaded\n");
         return 2;
     }
     unsigned threads = argc > 1 ? (unsigned)atoi(argv[1]) : 300;
-    pthread_key_create(&late_key, late_destructor);
+    pthread_key_create(&late_key, destructor);
     size_t after_first = 0;
     for (unsigned i = 0; i < threads; i++) {
         pthread_t t;
-        if (pthread_create(&t, NULL, worker, (void *)(uintptr_t)i) || pthread_join(t, NULL)) {
+        void *result = NULL;
+        if (pthread_create(&t, NULL, work, (void *)(uintptr_t)i) || pthread_join(t, &result)) {
             fprintf(stderr, "thread_end: cannot run thread %u\n", i);
+            return 1;
+        }
+        if (result) {
+            fprintf(stderr, "thread_end: thread %u lost its key's value\n", i);
             return 1;
         }
         arena_stats s;
