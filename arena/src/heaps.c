@@ -385,13 +385,17 @@ void heaps_warm_expire(arena_t *a) {
 
 static int thread_id(void) { return (int)syscall(SYS_gettid); }
 
-/* True when the thread with id `tid` has ended: the kernel answers ESRCH only
- * once the thread runs no more code, so a thread still in its destructors is
- * never taken for gone. A reused id delays the answer to the new thread's end:
- * the heap stays lost until then, never in two threads' hands. */
-static bool thread_gone(int tid) {
+/* True when thread `tid` of process `pid` has ended: the kernel answers ESRCH
+ * only once the thread runs no more code, so a thread still in its
+ * destructors is never taken for gone. The heap's own process, not the
+ * caller's: a vfork child (or a clone sharing the memory) that allocates
+ * would find every thread of its parent gone, and took a running thread's
+ * heap (3 of 3 runs of a review's program crashed). A reused id delays the
+ * answer to the new thread's end: the heap stays lost until then, never in
+ * two threads' hands. */
+static bool thread_gone(int pid, int tid) {
     int saved = errno;
-    bool gone = syscall(SYS_tgkill, (int)getpid(), tid, 0) != 0 && errno == ESRCH;
+    bool gone = syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH;
     errno = saved;
     return gone;
 }
@@ -404,13 +408,19 @@ static void heap_late_clear(arena_t *a, heap_t *h) {
                           memory_order_relaxed);
 }
 
-/* Abandons, for their threads, the late heaps whose threads are gone. */
+/* Abandons, for their threads, the late heaps whose threads are gone. Not
+ * between fork's handlers (its lock taken for fork): in a child, before its
+ * handler orphans them, the heaps of threads that did not come along, maybe
+ * half-changed, would be taken for ended ones (386 of 1000 children of a
+ * review's program failed arena_check so, when a handler registered before
+ * arena's allocated). */
 static NOINLINE void heaps_recover_late(arena_t *a) {
+    if (mutex_held_for_fork(&a->lock)) return;
     for (;;) {
         heap_t *gone = NULL;
         heaps_lock(a);
         for (heap_t *h = a->heaps; h && !gone; h = h->next_heap) {
-            if (h->late_tid && !h->abandoned && !h->orphaned && thread_gone(h->late_tid)) {
+            if (h->late_tid && !h->abandoned && !h->orphaned && thread_gone(h->late_pid, h->late_tid)) {
                 heap_late_clear(a, h);
                 gone = h; /* in no list but a->heaps: no one else takes it */
             }
@@ -427,9 +437,17 @@ static void heap_peak_restart(heap_t *h) {
     COUNTER_SET(h->stats.peak_live_bytes, h->stats.live_bytes);
 }
 
-heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) {
+heap_t *heaps_adopt(arena_t *a, bool for_ended_thread, bool late) {
     if (unlikely(atomic_load_explicit(&a->late_heaps, memory_order_relaxed))) heaps_recover_late(a);
-    int tid = for_ended_thread ? thread_id() : 0; /* outside the lock: a system call */
+    /* Outside the lock: system calls. Not the main thread's: ended, its id
+     * stays taken while the process lives (a zombie leader), and every
+     * adoption after would look for it. One heap at most is lost so. */
+    int tid = 0, pid = 0;
+    if (for_ended_thread && late) {
+        tid = thread_id();
+        pid = (int)getpid();
+        if (tid == pid) tid = 0;
+    }
     lock_deferring(&a->lock);
     heaps_reclaim_locked(a, false, false); /* not trimmed: the heap adopted here wants its pages back */
     heap_t *h = a->abandoned; /* the last to end: the warmest */
@@ -466,6 +484,7 @@ heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) {
     }
     if (tid) {
         h->late_tid = tid;
+        h->late_pid = pid;
         atomic_store_explicit(&a->late_heaps, atomic_load_explicit(&a->late_heaps, memory_order_relaxed) + 1,
                               memory_order_relaxed);
     }
@@ -541,7 +560,11 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
     }
     /* The forking thread has another id in the child: under the old one it
      * would be gone, and its heap taken while it works on it. */
-    if (survivor && survivor->late_tid) survivor->late_tid = thread_id();
+    if (survivor && survivor->late_tid) {
+        survivor->late_tid = thread_id();
+        survivor->late_pid = (int)getpid();
+        if (survivor->late_tid == survivor->late_pid) heap_late_clear(a, survivor); /* now the main thread */
+    }
 }
 
 /* ---- thread heaps of thread-safe explicit arenas ---------------------------
@@ -651,7 +674,7 @@ static void slots_key_create(void) { pthread_key_create(&slots_key, slots_thread
 
 static NOINLINE heap_t *heaps_attach(arena_t *a) {
     pthread_once(&slots_once, slots_key_create);
-    heap_t *h = heaps_adopt(a, thread_slot_rounds > 0);
+    heap_t *h = heaps_adopt(a, thread_slot_rounds > 0, thread_slot_rounds < SLOT_ROUNDS);
     if (!h || unlikely(thread_slot_rounds >= SLOT_ROUNDS)) return h; /* given back by heaps_call_done */
     heap_slot *slot = &thread_slots[thread_slot_next++ % THREAD_SLOTS];
     slot_release(slot); /* a fifth arena evicts the oldest */

@@ -655,12 +655,13 @@ typedef struct heap {
      * (and what it keeps warm when its thread ends) follow its new thread. Its
      * statistics report the larger of the two. */
     size_t earlier_peak;
-    /* The id (gettid) of the thread that took the heap after its key
-     * destructors had begun (heaps_adopt, for_ended_thread), until the heap
-     * is abandoned; else 0. Such a thread may end with the heap still its
-     * own, when no destructor round came after: a later adoption gives the
-     * heap back for it once the thread is gone (heaps_recover_late). */
-    int late_tid;
+    /* The id (gettid) of the thread that took the heap to keep after its key
+     * destructors had begun (heaps_adopt, `late`), until the heap is
+     * abandoned; else 0; and its process's (getpid). Such a thread may end
+     * with the heap still its own, when no destructor round came after: a
+     * later adoption gives the heap back for it once the thread is gone
+     * (heaps_recover_late). */
+    int late_tid, late_pid;
     /* The process arena's heaps (heaps.c): blocks other threads freed wait for
      * the owner in batches on remote_batches, or linked through their first
      * words on remote_free when the freeing heap had no batch to spare; their
@@ -1087,10 +1088,12 @@ size_t heap_purge_budget(const heap_t *h) INTERNAL;
 /* Makes a an arena of thread heaps. Returns true on error, nothing changed. */
 bool heaps_init(arena_t *a) INTERNAL;
 /* A heap for the calling thread: an abandoned one adopted, or a new one. NULL
- * when the OS refuses memory. `for_ended_thread`: the thread has ended and
- * abandons the heap again once its call is done (a destructor that frees):
- * the heap stays as its last thread left it, to be kept warm again. */
-heap_t *heaps_adopt(arena_t *a, bool for_ended_thread) INTERNAL;
+ * when the OS refuses memory. `for_ended_thread`: the thread's key
+ * destructors have begun, and it abandons the heap again soon (a destructor
+ * that frees): the heap stays as its last thread left it, to be kept warm
+ * again. `late`, with it: the thread keeps the heap past the call, for a
+ * destructor round that may never come (the heap gets its late_tid). */
+heap_t *heaps_adopt(arena_t *a, bool for_ended_thread, bool late) INTERNAL;
 /* Takes in blocks freed into abandoned heaps, and trims those heaps
  * (page_trim, then purged), when no other thread is at it; a warm one
  * (heaps_abandon) only down to what it keeps, unless cool_all (malloc_trim).

@@ -235,23 +235,8 @@ static void fork_child(void) {
     else fork_child_set_up_again();
 }
 
-/* heap_key is made here, before the program's constructors and main make
- * theirs, when no call made it before: a key at index 32 or above has its
- * value in an array glibc's pthread_setspecific allocates, and when that
- * calloc was a thread's first call, the heap's key value set inside it was
- * lost under the array the outer call stored (a review's program, 40 keys
- * made before the first malloc: 4.2 MB and a block lost with every thread).
- * Under the set-up's state, so that a malloc of another thread waits. */
-static void heap_key_make_early(void) {
-    int state = PROCESS_NONE;
-    if (!atomic_compare_exchange_strong(&process_state, &state, PROCESS_SETTING_UP)) return;
-    if (!heap_key_made) heap_key_made = pthread_key_create(&heap_key, thread_heap_exit) == 0;
-    atomic_store(&process_state, PROCESS_NONE);
-}
-
 __attribute__((constructor)) static void fork_handlers_register(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    heap_key_make_early();
 }
 
 static void process_config_read_env(void) {
@@ -323,9 +308,17 @@ static NOINLINE heap_t *thread_heap_slow(void) {
         call_nested++;
         return call_heap;
     }
-    heap_t *h = heaps_adopt(a, thread_exit_rounds > 0);
+    heap_t *h = heaps_adopt(a, thread_exit_rounds > 0, !thread_done());
     if (!h) return NULL;
     if (unlikely(thread_done())) return call_heap = h; /* abandoned again by call_done */
+    if (unlikely(thread_heap != NULL)) {
+        /* Bound by a call the adoption's error report made (the handler's):
+         * bound over it, that heap would be lost. */
+        int saved = errno;
+        heaps_abandon(h);
+        errno = saved;
+        return thread_heap;
+    }
     thread_heap = h;
     pthread_setspecific(heap_key, h); /* non-NULL: its destructor abandons the heap */
     return h;

@@ -11,10 +11,7 @@
  *               strerror of an unknown errno from a destructor of the
  *               program's, which runs in every round and allocates in each
  *               (the drop-in's destructor then runs in fewer rounds than
- *               glibc's 4, and glibc frees that buffer after the last);
- *   keys-first  40 keys are made before the first malloc, and a thread's
- *               first call is the calloc of pthread_setspecific's array for
- *               a key made after them. */
+ *               glibc's 4, and glibc frees that buffer after the last). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
@@ -69,31 +66,15 @@ static void *late_worker(void *arg) {
     return NULL;
 }
 
-static void *keys_first_worker(void *arg) {
-    (void)arg;
-    pthread_setspecific(late_key, &no_block); /* its array's calloc: the first call */
-    void *p = malloc(100);
-    free(p);
-    return pthread_getspecific(late_key) == &no_block ? NULL : (void *)1;
-}
-
 int main(int argc, char **argv) {
     const char *mode = argc > 2 ? argv[2] : "";
-    if (strcmp(mode, "keys-first") == 0) {
-        /* Before anything else here allocates. */
-        pthread_key_t early;
-        for (int k = 0; k < 40; k++) pthread_key_create(&early, NULL);
-    }
     void *(*work)(void *) = worker;
     void (*destructor)(void *) = late_destructor;
     if (strcmp(mode, "late") == 0) {
         work = late_worker;
         destructor = first_call_destructor;
-    } else if (strcmp(mode, "keys-first") == 0) {
-        work = keys_first_worker;
-        destructor = NULL;
     } else if (*mode) {
-        fprintf(stderr, "usage: thread_end [THREADS] [late|keys-first]\n");
+        fprintf(stderr, "usage: thread_end [THREADS] [late]\n");
         return 2;
     }
     int (*stats)(arena_stats *) = (int (*)(arena_stats *))dlsym(RTLD_DEFAULT, "arena_malloc_stats");
@@ -106,13 +87,8 @@ int main(int argc, char **argv) {
     size_t after_first = 0;
     for (unsigned i = 0; i < threads; i++) {
         pthread_t t;
-        void *result = NULL;
-        if (pthread_create(&t, NULL, work, (void *)(uintptr_t)i) || pthread_join(t, &result)) {
+        if (pthread_create(&t, NULL, work, (void *)(uintptr_t)i) || pthread_join(t, NULL)) {
             fprintf(stderr, "thread_end: cannot run thread %u\n", i);
-            return 1;
-        }
-        if (result) {
-            fprintf(stderr, "thread_end: thread %u lost its key's value\n", i);
             return 1;
         }
         arena_stats s;
