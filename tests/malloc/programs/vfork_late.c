@@ -82,6 +82,7 @@ static void *vforking_thread(void *arg) {
 }
 
 int main(void) {
+    alarm(60); /* the failure it guards against was a hang as often as a crash */
     int (*check)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "arena_malloc_check");
     if (!check) {
         fprintf(stderr, "vfork_late: run it with libarena_malloc.so preloaded\n");
