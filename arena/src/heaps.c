@@ -559,7 +559,8 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
         }
     }
     /* The forking thread has another id in the child: under the old one it
-     * would be gone, and its heap taken while it works on it. */
+     * would be gone, and its heap taken while it works on it. It is the
+     * child's main thread, so its heap loses its id (heaps_adopt says why). */
     if (survivor && survivor->late_tid) {
         survivor->late_tid = thread_id();
         survivor->late_pid = (int)getpid();
