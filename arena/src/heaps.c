@@ -400,12 +400,25 @@ static bool thread_gone(int pid, int tid) {
     return gone;
 }
 
+/* Counts a heap into or out of a->late_heaps; heaps lock held (the count is
+ * read without it). */
+static void heaps_late_count(arena_t *a, int delta) {
+    unsigned now = atomic_load_explicit(&a->late_heaps, memory_order_relaxed);
+    atomic_store_explicit(&a->late_heaps, now + (unsigned)delta, memory_order_relaxed);
+}
+
+/* Marks h as thread `tid` of process `pid`'s late heap; heaps lock held. */
+static void heap_late_set(arena_t *a, heap_t *h, int pid, int tid) {
+    h->late_tid = tid;
+    h->late_pid = pid;
+    heaps_late_count(a, 1);
+}
+
 /* Clears h's late mark; heaps lock held. */
 static void heap_late_clear(arena_t *a, heap_t *h) {
     if (!h->late_tid) return;
     h->late_tid = 0;
-    atomic_store_explicit(&a->late_heaps, atomic_load_explicit(&a->late_heaps, memory_order_relaxed) - 1,
-                          memory_order_relaxed);
+    heaps_late_count(a, -1);
 }
 
 /* Abandons, for their threads, the late heaps whose threads are gone. Not
@@ -482,12 +495,7 @@ heap_t *heaps_adopt(arena_t *a, bool for_ended_thread, bool late) {
         a->heaps = h;
         a->heap_bytes += size;
     }
-    if (tid) {
-        h->late_tid = tid;
-        h->late_pid = pid;
-        atomic_store_explicit(&a->late_heaps, atomic_load_explicit(&a->late_heaps, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-    }
+    if (tid) heap_late_set(a, h, pid, tid);
     unlock_reporting(&a->lock);
     return h;
 }
@@ -552,19 +560,13 @@ void heaps_fork_child(arena_t *a, heap_t *survivor) {
     /* The other threads are gone, maybe in the middle of changing their heaps:
      * those heaps can never be trusted again. Their blocks stay valid (a free
      * pushes them on the heap's remote list, never collected). */
+    /* No late heap is left either: the others' threads are gone with them,
+     * and the forking thread, under another id in the child (under the old
+     * one it would be gone, and its heap taken while it works on it), is the
+     * child's main thread, whose heap carries no id (heaps_adopt says why). */
     for (heap_t *h = a->heaps; h; h = h->next_heap) {
-        if (h != survivor && !h->abandoned) {
-            h->orphaned = true;
-            heap_late_clear(a, h);
-        }
-    }
-    /* The forking thread has another id in the child: under the old one it
-     * would be gone, and its heap taken while it works on it. It is the
-     * child's main thread, so its heap loses its id (heaps_adopt says why). */
-    if (survivor && survivor->late_tid) {
-        survivor->late_tid = thread_id();
-        survivor->late_pid = (int)getpid();
-        if (survivor->late_tid == survivor->late_pid) heap_late_clear(a, survivor); /* now the main thread */
+        if (h != survivor && !h->abandoned) h->orphaned = true;
+        heap_late_clear(a, h);
     }
 }
 

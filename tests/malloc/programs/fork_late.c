@@ -1,5 +1,5 @@
 /* Forks from a thread with no heap while another thread works in a heap it
- * took in its key destructors (a late heap, heaps_recover_late), with fork
+ * took in its key destructors (a late heap, heaps_recover_late), with a fork
  * handler registered before arena's that allocates in the child before
  * arena's own child handler runs (fork_late_handlers.c). In the child the
  * working thread is gone: its heap, maybe half-changed, must be left alone
@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,23 +16,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "late_heap.h"
+
 enum { FORKS = 300 };
 
-static pthread_key_t key;
-static sem_t late_heap_taken;
 static atomic_bool stop;
 static int (*check)(void);
 
-/* Its second run comes after arena's first: it takes a late heap and keeps
- * changing it until the forks are done. */
-static void destructor(void *value) {
-    static __thread int runs;
-    if (++runs == 1) {
-        pthread_setspecific(key, value);
-        return;
-    }
-    void *volatile first = malloc(64);
-    sem_post(&late_heap_taken);
+/* The late heap's thread: changes its heap until the forks are done. */
+static void late_work(void) {
     void *blocks[64];
     unsigned r = 1;
     while (!atomic_load(&stop)) {
@@ -43,17 +34,6 @@ static void destructor(void *value) {
         }
         for (int i = 0; i < 64; i++) free(blocks[i]);
     }
-    free(first);
-}
-
-static int no_block;
-
-static void *late_thread(void *arg) {
-    (void)arg;
-    void *volatile p = malloc(1);
-    free(p);
-    pthread_setspecific(key, &no_block);
-    return NULL;
 }
 
 static void *forking_thread(void *failed) {
@@ -79,11 +59,8 @@ int main(void) {
         fprintf(stderr, "fork_late: run it with libarena_malloc.so preloaded\n");
         return 2;
     }
-    sem_init(&late_heap_taken, 0, 0);
-    pthread_key_create(&key, destructor);
     pthread_t late, forking;
-    if (pthread_create(&late, NULL, late_thread, NULL)) return 2;
-    sem_wait(&late_heap_taken);
+    if (late_heap_thread_start(&late, late_work)) return 2;
     int failed = 0;
     if (pthread_create(&forking, NULL, forking_thread, &failed)) return 2;
     pthread_join(forking, NULL);

@@ -15,8 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static pthread_key_t key;
-static sem_t late_heap_taken, child_done;
+#include "late_heap.h"
+
+static sem_t child_done;
 static unsigned long overwritten;
 static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -41,30 +42,10 @@ static void fill_and_check(unsigned char tag) {
     pthread_mutex_unlock(&count_lock);
 }
 
-/* Its second run comes after arena's first, whatever the keys' order: the
- * thread's heap was given back, and this malloc takes a late one. */
-static void destructor(void *value) {
-    static __thread int runs;
-    if (++runs == 1) {
-        pthread_setspecific(key, value);
-        return;
-    }
-    char *volatile p = malloc(64);
-    if (p) p[0] = 1;
-    sem_post(&late_heap_taken);
+/* The late heap's thread, once the child is done. */
+static void late_work(void) {
     sem_wait(&child_done);
     fill_and_check(0xaa);
-    free(p);
-}
-
-static int no_block;
-
-static void *late_thread(void *arg) {
-    (void)arg;
-    char *volatile p = malloc(1); /* a heap of its own while it runs */
-    free(p);
-    pthread_setspecific(key, &no_block);
-    return NULL;
 }
 
 static void *vforking_thread(void *arg) {
@@ -88,12 +69,9 @@ int main(void) {
         fprintf(stderr, "vfork_late: run it with libarena_malloc.so preloaded\n");
         return 2;
     }
-    sem_init(&late_heap_taken, 0, 0);
     sem_init(&child_done, 0, 0);
-    pthread_key_create(&key, destructor);
     pthread_t late, vforking;
-    if (pthread_create(&late, NULL, late_thread, NULL)) return 2;
-    sem_wait(&late_heap_taken);
+    if (late_heap_thread_start(&late, late_work)) return 2;
     if (pthread_create(&vforking, NULL, vforking_thread, NULL)) return 2;
     pthread_join(vforking, NULL);
     pthread_join(late, NULL);
