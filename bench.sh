@@ -21,9 +21,11 @@
 #                 tools/recommend.py's choice -> sweep.csv (5 to 9 minutes)
 #   micro         bench_micro: malloc/free pairs, batches, realloc, calloc, reset,
 #                 threads, producer/consumer -> micro.csv, micro.json (3.5 minutes)
-#   realprog      real programs under each process malloc -> realprog.csv (3 minutes)
+#   realprog      real programs under each process malloc -> realprog.csv (5 to 7
+#                 minutes)
 #   instructions  instructions per replayed op under callgrind (deterministic),
-#                 first 200000 ops of each trace -> replay.csv (about 11 minutes)
+#                 first 200000 ops of each trace -> replay.csv (8 to 21 minutes; slower
+#                 beside other work)
 # Other flags go to the driver (bench_replay for replay, sweep and instructions;
 # bench_micro; bench_realprog), e.g. --allocators=arena,glibc --trace FILE, but
 # not --csv, --json or --timeline: bench.sh names those. Columns: results/README.md.

@@ -317,6 +317,9 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
     key_columns = resultcsv.CONFIG_COLUMNS + tuple(
         c for c in resultcsv.OPTIONAL_CONFIG_COLUMNS
         if c in old.config_columns or c in new.config_columns)
+    for table in (old, new):
+        if not table.rows:
+            raise ValueError("%s has a header and no rows: nothing to compare" % table.path)
     old_groups, new_groups = old.groups(key_columns), new.groups(key_columns)
     common = [k for k in old_groups if k in new_groups]
     if not common:

@@ -550,7 +550,7 @@ def main(argv=None):
     parser.add_argument("--allocators", type=resultcsv.comma_list, metavar="X,Y",
                         help="only these allocators")
     parser.add_argument("--formats", type=resultcsv.comma_list, default=["png", "svg"],
-                        metavar="png,svg", help="image formats (default: png,svg)")
+                        metavar="png,svg", help="image formats, any of png, svg and pdf (default: png,svg)")
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     unknown_formats = set(args.formats) - {"png", "svg", "pdf"}
     if unknown_formats or not args.formats:

@@ -5,13 +5,21 @@
 # true. With --check it changes nothing and exits 1, showing the difference,
 # when the README is not what it would write (ctest runs this).
 set -euo pipefail
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
 check=false
-if [ "${1:-}" = "--check" ]; then
-    check=true
-    shift
-fi
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+    --check) check=true; shift ;;
+esac
+case "${1:-}" in
+    -*) echo "update-readme.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "update-readme.sh: one BUILD_DIR at most" >&2; usage >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-$here/../build}" && pwd)
+build_arg=${1:-$here/../build}
+[ -x "$build_arg/bin/arena-trace" ] ||
+    { echo "update-readme.sh: no $build_arg/bin/arena-trace (build it first: cmake --build build)" >&2; exit 2; }
+build=$(cd "$build_arg" && pwd)
 arena_trace=$build/bin/arena-trace
 . "$here/programs/manifest.sh"
 readme=$here/README.md

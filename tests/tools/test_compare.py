@@ -298,6 +298,18 @@ class CompareTwoRuns(unittest.TestCase):
                       result.stderr)
         self.assertEqual(result.stdout, "")
 
+    def test_a_file_with_a_header_and_no_rows_is_named(self):
+        # It shares no configuration either, but that reason sent the user
+        # looking for a mismatch of traces or allocators.
+        full = self.write_run("full.csv", self.configs())
+        empty = self.write_rows("empty.csv", [])
+        for old, new in ((empty, full), (full, empty)):
+            result = crafted.run_tool("compare.py", old, new)
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertEqual(result.stderr,
+                             "compare.py: %s has a header and no rows: nothing to compare\n" % empty)
+            self.assertEqual(result.stdout, "")
+
 
 class OtherFiles(unittest.TestCase):
     def setUp(self):

@@ -4,9 +4,18 @@
 # rewrites the generated part of traces/README.md. Recording needs python3,
 # g++, sqlite3, perl and cmake; it runs with address randomisation off.
 set -euo pipefail
+usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+    -*) echo "record-all.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "record-all.sh: one BUILD_DIR at most" >&2; usage >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 traces=$(dirname "$here")
-build=$(cd "${1:-$traces/../build}" && pwd)
+build_arg=${1:-$traces/../build}
+[ -x "$build_arg/bin/arena-trace" ] ||
+    { echo "record-all.sh: no $build_arg/bin/arena-trace (build it first: cmake --build build)" >&2; exit 2; }
+build=$(cd "$build_arg" && pwd)
 arena_trace=$build/bin/arena-trace
 . "$here/manifest.sh"
 WORK=$(mktemp -d /tmp/arena-record.XXXXXX)
