@@ -300,11 +300,28 @@ static NOINLINE arena_t *process_arena_slow(void) {
     return a;
 }
 
+/* The key's value did not take (no memory), or may not last: glibc made the
+ * thread's array of values for the key's index by a calloc just now, which
+ * only a key of index 32 or more needs (one made after 32 others: the key is
+ * made at the process's first call), and when this call is that calloc for a
+ * pthread_setspecific of the program's, on a key of the same array, glibc
+ * stores its own array over the one just made once this call returns. Bound,
+ * the heap would be lost with the thread, its destructor never run. So this
+ * call runs on the heap alone, given back after it (call_done), and the next
+ * binds a heap with the array there for good. */
+static NOINLINE heap_t *thread_heap_unkept(heap_t *h) {
+    int saved = errno;
+    pthread_setspecific(heap_key, NULL); /* no calloc: the array is there */
+    errno = saved;
+    thread_heap = NULL;
+    return call_heap = h;
+}
+
 static NOINLINE heap_t *thread_heap_slow(void) {
     arena_t *a = process_arena_ready();
     if (!a) a = process_arena_slow();
     if (!a) return NULL;
-    if (unlikely(thread_done()) && call_heap) {
+    if (unlikely(call_heap != NULL)) { /* a call made during the call on it (thread_done, thread_heap_unkept) */
         call_nested++;
         return call_heap;
     }
@@ -320,8 +337,10 @@ static NOINLINE heap_t *thread_heap_slow(void) {
         return thread_heap;
     }
     thread_heap = h;
-    pthread_setspecific(heap_key, h); /* non-NULL: its destructor abandons the heap */
-    return h;
+    uint64_t allocs = h->stats.allocs;
+    /* Non-NULL: its destructor abandons the heap. */
+    if (likely(pthread_setspecific(heap_key, h) == 0 && h->stats.allocs == allocs)) return h;
+    return thread_heap_unkept(h);
 }
 
 static NOINLINE void call_done_slow(void) {

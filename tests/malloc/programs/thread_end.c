@@ -11,7 +11,14 @@
  *               strerror of an unknown errno from a destructor of the
  *               program's, which runs in every round and allocates in each
  *               (the drop-in's destructor then runs in fewer rounds than
- *               glibc's 4, and glibc frees that buffer after the last). */
+ *               glibc's 4, and glibc frees that buffer after the last);
+ *   keys        40 keys are made before the process's first malloc, so the
+ *               drop-in's comes after them, in glibc's second array of key
+ *               values; a thread's first call is the calloc of that array for
+ *               a pthread_setspecific of the program's, which stores it over
+ *               the one the drop-in's own pthread_setspecific made inside
+ *               that call: the drop-in's value is lost with it, and its
+ *               destructor would never give the thread's heap back. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
@@ -60,6 +67,16 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+#define EARLY_KEYS 40
+static pthread_key_t early_keys[EARLY_KEYS];
+
+/* The `keys` mode's: the first call is glibc's calloc inside this
+ * pthread_setspecific; the thread then allocates, on a heap of its own. */
+static void *keys_worker(void *arg) {
+    pthread_setspecific(early_keys[EARLY_KEYS - 1], &no_block);
+    return worker(arg);
+}
+
 static void *late_worker(void *arg) {
     (void)arg;
     pthread_setspecific(late_key, &no_block); /* no call of malloc's */
@@ -73,8 +90,15 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "late") == 0) {
         work = late_worker;
         destructor = first_call_destructor;
+    } else if (strcmp(mode, "keys") == 0) {
+        work = keys_worker;
+        for (unsigned i = 0; i < EARLY_KEYS; i++) /* before any call of malloc's */
+            if (pthread_key_create(&early_keys[i], NULL)) {
+                fprintf(stderr, "thread_end: cannot make key %u\n", i);
+                return 1;
+            }
     } else if (*mode) {
-        fprintf(stderr, "usage: thread_end [THREADS] [late]\n");
+        fprintf(stderr, "usage: thread_end [THREADS] [late|keys]\n");
         return 2;
     }
     int (*stats)(arena_stats *) = (int (*)(arena_stats *))dlsym(RTLD_DEFAULT, "arena_malloc_stats");
