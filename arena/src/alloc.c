@@ -75,8 +75,9 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
     } else {
         int saved = errno;
         p = huge_malloc_counted(h, size, align);
-        /* Refused by max_bytes: what h holds idle may be the room. */
-        if (!p && !arena_cap_allows(h->arena, size) && heap_release_idle(h, SEG_HUGE)) {
+        /* Refused by max_bytes, or by the OS (an address-space limit,
+         * overcommit off): what h holds idle may be the room. */
+        if (!p && heap_release_idle(h, SEG_HUGE)) {
             p = huge_malloc_counted(h, size, align);
             if (p) errno = saved;
         }

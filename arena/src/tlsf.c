@@ -459,6 +459,10 @@ static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
      * the least that holds the block may still fit, as glibc's one mapping
      * would (a 4 MiB request with 24 MiB to spare failed, in review). */
     if (!s && size > least && (s = segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN)) != NULL) errno = saved;
+    /* Refused still: what h holds idle (empty small segments, the huge cache)
+     * may be the room, as under the cap. */
+    if (!s && heap_release_idle(h, SEG_MEDIUM) && (s = segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN)) != NULL)
+        errno = saved;
     return s;
 }
 

@@ -9,11 +9,21 @@
  *               started);
  *   medium      4 MiB asked for with 24 MiB of address space to spare, and
  *               12 MiB with 40: both served (a medium segment sized for four
- *               such blocks was refused, and no smaller one tried).
- * Exits 0 when every case holds, 1 with a line per failure. */
+ *               such blocks was refused, and no smaller one tried);
+ *   idle K      256 MiB of address space to spare, filled with small blocks
+ *               and freed, twice, then a 40 MiB block (K huge) or medium
+ *               blocks (medium); or 20 MiB blocks, then small ones (small):
+ *               each kind gets the room another left idle (the OS's refusal
+ *               was ENOMEM with hundreds of MB free in the heap: only the
+ *               max_bytes cap's gave idle memory back; `small` held already,
+ *               the huge cache going back on its own before).
+ * `limits` runs every case but idle, `limits idle K` that one alone, in a
+ * process of its own. Exits 0 when every case holds, 1 with a line per
+ * failure. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -135,15 +145,64 @@ static void medium(size_t room_mib, size_t request_kib) {
     if (p && e) fail("medium: a request served set errno");
 }
 
-int main(void) {
+#define IDLE_ROOM ((size_t)256 << 20)
+static void *idle_blocks[IDLE_ROOM / 1000];
+
+/* Blocks of `size` until one is refused or the room is full, each written,
+ * then all freed; returns the bytes served. */
+static size_t fill_and_free(size_t size) {
+    size_t n = 0;
+    while (n < IDLE_ROOM / size && (idle_blocks[n] = malloc(size)) != NULL) memset(idle_blocks[n++], 1, 64);
+    for (size_t i = 0; i < n; i++) free(idle_blocks[i]);
+    return n * size;
+}
+
+/* Fills the room with blocks of one kind and frees them, twice (the first
+ * teardown hands its memory back on its own; the second is kept mapped for
+ * the next, purged memory having come back), then asks for another kind. */
+static void idle(const char *kind) {
+    bool small_first = strcmp(kind, "small") != 0;
+    size_t first_size = small_first ? 1000 : (size_t)20 << 20; /* huge blocks: freed, they stay cached */
+    struct rlimit old;
+    free(malloc(16));
+    limit_room(IDLE_ROOM, &old);
+    size_t first = fill_and_free(first_size);
+    first = fill_and_free(first_size);
+    errno = 0;
+    size_t served;
+    if (strcmp(kind, "huge") == 0) {
+        void *huge = malloc((size_t)40 << 20);
+        if (huge) memset(huge, 1, (size_t)40 << 20);
+        free(huge);
+        served = huge ? (size_t)40 << 20 : 0;
+    } else {
+        served = fill_and_free(small_first ? 100000 : 1000);
+    }
+    int e = errno;
+    setrlimit(RLIMIT_AS, &old);
+    printf("idle %s: with %zu MiB to spare, %zu MiB of %zu-byte blocks twice, then %zu MiB served (errno %d)\n",
+           kind, IDLE_ROOM >> 20, first >> 20, first_size, served >> 20, e);
+    if (first < IDLE_ROOM / 4 * 3) fail("idle: the first blocks filled under 3/4 of the room (the test's premise)");
+    if (served < ((size_t)40 << 20)) fail("idle: refused while the memory of another kind of block sat idle");
+}
+
+int main(int argc, char **argv) {
     /* Most of this holds under glibc's malloc too: it tests arena only there. */
     if (!dlsym(RTLD_DEFAULT, "arena_malloc_stats")) {
         fprintf(stderr, "not run under libarena_malloc.so: nothing tested\n");
         return 2;
     }
-    medium(24, 4096); /* first: later cases leave free segments that would serve it */
-    medium(40, 12000);
-    unattached();
-    ended();
+    if (argc == 3 && strcmp(argv[1], "idle") == 0 &&
+        (!strcmp(argv[2], "huge") || !strcmp(argv[2], "medium") || !strcmp(argv[2], "small"))) {
+        idle(argv[2]); /* alone: the other cases leave free segments it would use */
+    } else if (argc == 1) {
+        medium(24, 4096); /* first: later cases leave free segments that would serve it */
+        medium(40, 12000);
+        unattached();
+        ended();
+    } else {
+        fprintf(stderr, "usage: limits [idle huge|medium|small]\n");
+        return 2;
+    }
     return failures ? 1 : 0;
 }
