@@ -171,6 +171,11 @@ static volatile unsigned char *same_process;
 static struct {
     uint64_t ops, inherited_frees, inherited_reallocs, unknown_frees, unknown_reallocs, untracked, thread_overflow;
 } counts;
+/* Calls made while their thread was inside the recorder (a signal handler's,
+ * which interrupted it): passed through unrecorded, since the thread holds the
+ * lock; counted here, with no lock, so that the trace says what it lacks (a
+ * block such a call freed stays live in the trace). */
+static _Atomic uint64_t passed_while_busy;
 
 /* The functions below that make system calls keep errno as it was: the
  * program sees the errno of its own call, never one of ours (an EEXIST from
@@ -459,13 +464,17 @@ static void put_summary(const char *why) {
                                         "frees of pointers never seen skipped",
                                         "reallocs of pointers never seen written as allocations",
                                         "blocks not tracked (no memory for the table)",
-                                        "threads beyond 1023 written as thread 1023"};
-    const uint64_t *values = &counts.ops;
+                                        "threads beyond 1023 written as thread 1023",
+                                        "calls from inside the recorder (a signal handler's) not recorded"};
+    const uint64_t values[] = {counts.ops,          counts.inherited_frees,  counts.inherited_reallocs,
+                               counts.unknown_frees, counts.unknown_reallocs, counts.untracked,
+                               counts.thread_overflow, atomic_load(&passed_while_busy)};
+    _Static_assert(sizeof values / sizeof values[0] == sizeof names / sizeof names[0], "a name for each count");
     if (sizeof out_buf - out_len < 1024) flush_output(); /* the whole line fits: put_num does not check */
     put_str("# ");
     put_str(why);
     put_str(":");
-    for (int i = 0; i < 7; i++) {
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         if (i > 0 && !values[i]) continue;
         put_str(i ? ", " : " ");
         put_num(values[i]);
@@ -581,6 +590,7 @@ static void start_child_trace(void) {
     out_len = 0;
     trace_opened = 0;
     memset(&counts, 0, sizeof counts);
+    atomic_store(&passed_while_busy, 0);
     owner_pid = getpid();
     generation++;
     threads_seen = 0;
@@ -641,7 +651,11 @@ static void resolve(void) {
  * functions; while it does, every caller is served from the boot buffer. */
 static int ready(void) {
     int s = atomic_load_explicit(&state, memory_order_acquire);
-    if (s == RECORDING) return !busy;
+    if (s == RECORDING) {
+        if (!busy) return 1;
+        atomic_fetch_add_explicit(&passed_while_busy, 1, memory_order_relaxed);
+        return 0;
+    }
     if (s != UNSET) return 0;
     int expected = UNSET;
     if (!atomic_compare_exchange_strong(&state, &expected, RESOLVING)) return 0;
@@ -675,7 +689,7 @@ __attribute__((constructor)) static void start(void) { ready(); }
 
 /* Closes this process's trace; calls after this pass through. */
 static void finish(const char *why) {
-    if (!ready()) return;
+    if (busy || !ready()) return; /* busy: a handler's exit, not a heap call to count */
     pthread_mutex_lock(&lock);
     if (state == RECORDING && same_process && !*same_process) start_child_trace(); /* forked without the atfork handlers */
     if (owner_pid == getpid()) { /* not a vfork child sharing our memory */
