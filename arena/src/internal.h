@@ -218,6 +218,10 @@ void fmt_dec(fmtbuf *f, uint64_t v) INTERNAL;
  * injected failure). */
 void *os_map(size_t size, size_t align) INTERNAL;
 void os_unmap(void *p, size_t size) INTERNAL;
+/* True when no mapping of `size` bytes can be had, whatever the process hands
+ * back: above its address-space limit, or above the machine's memory and swap
+ * (which the kernel refuses outright, but where overcommit is always on). */
+bool os_size_unmappable(size_t size) INTERNAL;
 /* Drops the pages in [p, p+size) (page aligned): they read as zero afterwards and
  * are not resident. Returns true on error, nothing dropped: the kernel refuses
  * locked memory (mlock, mlockall), which keeps its contents. */

@@ -85,6 +85,8 @@ static __thread heap_t *call_heap __attribute__((tls_model("initial-exec")));
  * a handler's malloc took a second heap over the first, and the first was
  * never given back (a heap and segment lost with every such thread). */
 static __thread unsigned call_nested __attribute__((tls_model("initial-exec")));
+/* The thread's first call kept no heap (thread_heap_unkept). */
+static __thread bool thread_unkept __attribute__((tls_model("initial-exec")));
 
 /* ---- configuration from the environment ---------------------------------- */
 
@@ -310,6 +312,7 @@ static NOINLINE arena_t *process_arena_slow(void) {
  * call runs on the heap alone, given back after it (call_done), and the next
  * binds a heap with the array there for good. */
 static NOINLINE heap_t *thread_heap_unkept(heap_t *h) {
+    thread_unkept = true;
     int saved = errno;
     pthread_setspecific(heap_key, NULL); /* no calloc: the array is there */
     errno = saved;
@@ -317,7 +320,14 @@ static NOINLINE heap_t *thread_heap_unkept(heap_t *h) {
     return call_heap = h;
 }
 
-static NOINLINE heap_t *thread_heap_slow(void) {
+/* `freeing`: for a free or a usable size, which need no heap bound. In a
+ * thread whose first call kept no heap, such a call runs on a heap alone too:
+ * most likely it is glibc freeing, at the thread's end and after the last
+ * round of destructors, the array of key values that first call made, and a
+ * heap bound by it would have its key value in that array, never given back
+ * (1000 threads that made no other call left 4 GB mapped, in review). A
+ * malloc binds; such a thread that only frees takes a heap for each free. */
+static NOINLINE heap_t *thread_heap_slow(bool freeing) {
     arena_t *a = process_arena_ready();
     if (!a) a = process_arena_slow();
     if (!a) return NULL;
@@ -327,7 +337,7 @@ static NOINLINE heap_t *thread_heap_slow(void) {
     }
     heap_t *h = heaps_adopt(a, thread_exit_rounds > 0, !thread_done());
     if (!h) return NULL;
-    if (unlikely(thread_done())) return call_heap = h; /* abandoned again by call_done */
+    if (unlikely(thread_done() || (freeing && thread_unkept))) return call_heap = h; /* abandoned again by call_done */
     if (unlikely(thread_heap != NULL)) {
         /* Bound by a call the adoption's error report made (the handler's):
          * bound over it, that heap would be lost. */
@@ -362,7 +372,7 @@ static inline void call_done(void) {
 
 static inline heap_t *my_heap(void) {
     heap_t *h = thread_heap;
-    return likely(h != NULL) ? h : thread_heap_slow();
+    return likely(h != NULL) ? h : thread_heap_slow(false);
 }
 
 /* ---- the C allocation functions ------------------------------------------- */
@@ -370,7 +380,7 @@ static inline heap_t *my_heap(void) {
 /* The first call of a thread: its heap is set up here, out of the fast paths,
  * so that they make no call of their own and need no stack frame. */
 static NOINLINE void *malloc_first(size_t size) {
-    heap_t *h = thread_heap_slow();
+    heap_t *h = thread_heap_slow(false);
     if (unlikely(!h)) {
         errno = ENOMEM;
         return NULL;
@@ -382,7 +392,7 @@ static NOINLINE void *malloc_first(size_t size) {
 
 static NOINLINE void free_first(void *p) {
     int saved = errno; /* free leaves errno alone, a heap refused by the OS too */
-    heap_t *h = thread_heap_slow();
+    heap_t *h = thread_heap_slow(true);
     arena_t *a;
     if (likely(h != NULL)) heap_free_fast(h, p);
     /* No memory for a heap of its own: the arena's heap hands the block to its
@@ -412,7 +422,7 @@ EXPORT void API(cfree)(void *p) { API(free)(p); }
  * frame of their own (they saved a register and made one for the call_done
  * after the heap's call, which a thread with its heap never needs). */
 static NOINLINE void *calloc_first(size_t n, size_t size) {
-    heap_t *h = thread_heap_slow();
+    heap_t *h = thread_heap_slow(false);
     if (unlikely(!h)) {
         errno = ENOMEM;
         return NULL;
@@ -423,7 +433,7 @@ static NOINLINE void *calloc_first(size_t n, size_t size) {
 }
 
 static NOINLINE void *realloc_first(void *p, size_t size) {
-    heap_t *h = thread_heap_slow();
+    heap_t *h = thread_heap_slow(false);
     if (unlikely(!h)) {
         errno = ENOMEM;
         return NULL;
@@ -503,7 +513,7 @@ EXPORT void *API(pvalloc)(size_t size) {
 
 static NOINLINE size_t malloc_usable_size_first(void *p) {
     int saved = errno;
-    heap_t *h = thread_heap_slow();
+    heap_t *h = thread_heap_slow(true);
     arena_t *a;
     size_t usable = 0;
     if (h) usable = heap_usable_size(h, p, true);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -73,6 +74,17 @@ void *os_map(size_t size, size_t align) {
 
 void os_unmap(void *p, size_t size) {
     if (p) munmap(p, size);
+}
+
+bool os_size_unmappable(size_t size) {
+    int saved = errno;
+    struct rlimit limit;
+    bool unmappable = getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && size > limit.rlim_cur;
+    struct sysinfo machine;
+    if (!unmappable && sysinfo(&machine) == 0)
+        unmappable = size / machine.mem_unit > (uint64_t)machine.totalram + machine.totalswap;
+    errno = saved;
+    return unmappable;
 }
 
 bool os_huge_pages(void *p, size_t size, bool want) {

@@ -497,6 +497,36 @@ TEST(ArenaMaxBytes, IdleMemoryGoesBackWhenTheCapNeedsItsRoom) {
         }
 }
 
+// A request that the OS refuses gives the heap's idle memory back and is tried
+// again (malloc.real.limits_idle_*), but not one that no mapping can hold: a
+// program that tries a huge size and halves it until served purged everything
+// at each try (27 times the time, in review).
+TEST(ArenaMaxBytes, ARequestNoMappingCanHoldLeavesTheIdleMemoryAlone) {
+    arena_t *a = arena_create(nullptr);
+    ASSERT_NE(a, nullptr);
+    std::vector<void *> blocks;
+    for (size_t n = 1000; n <= 200000; n += 3000) blocks.push_back(memset(arena_malloc(a, n), 1, n));
+    for (void *p : blocks) arena_free(a, p);
+    arena_stats before{}, after{};
+    ASSERT_EQ(arena_stats_get(a, &before), 0);
+    ASSERT_GT(before.free_bytes, (size_t)4 << 20) << "idle memory to hand back";
+    const size_t impossible = (size_t)1 << 46; // 64 TiB: above any machine's memory and swap
+    errno = 0;
+    void *p = arena_malloc(a, impossible);
+    if (p) {
+        arena_free(a, p);
+        arena_destroy(a);
+        GTEST_SKIP() << "the OS mapped 64 TiB (overcommit always on)";
+    }
+    EXPECT_EQ(errno, ENOMEM);
+    ASSERT_EQ(arena_stats_get(a, &after), 0);
+    EXPECT_EQ(after.mapped_bytes, before.mapped_bytes);
+    EXPECT_EQ(after.purged_bytes, before.purged_bytes);
+    EXPECT_EQ(after.free_bytes, before.free_bytes);
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 // A freed huge mapping kept in the cache (the live bytes make the purge budget
 // larger than it) gives way when the cap has no room for a medium or small
 // block: in a thread-safe arena it is cached in the arena's heap, not in the

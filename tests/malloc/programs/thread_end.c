@@ -18,7 +18,10 @@
  *               a pthread_setspecific of the program's, which stores it over
  *               the one the drop-in's own pthread_setspecific made inside
  *               that call: the drop-in's value is lost with it, and its
- *               destructor would never give the thread's heap back. */
+ *               destructor would never give the thread's heap back;
+ *   keys_only   as keys, but the thread makes no other call: its next is
+ *               glibc's free of that array at its end, after the last round
+ *               of destructors. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
@@ -77,6 +80,12 @@ static void *keys_worker(void *arg) {
     return worker(arg);
 }
 
+static void *keys_only_worker(void *arg) {
+    (void)arg;
+    pthread_setspecific(early_keys[EARLY_KEYS - 1], &no_block);
+    return NULL;
+}
+
 static void *late_worker(void *arg) {
     (void)arg;
     pthread_setspecific(late_key, &no_block); /* no call of malloc's */
@@ -90,15 +99,15 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "late") == 0) {
         work = late_worker;
         destructor = first_call_destructor;
-    } else if (strcmp(mode, "keys") == 0) {
-        work = keys_worker;
+    } else if (strcmp(mode, "keys") == 0 || strcmp(mode, "keys_only") == 0) {
+        work = strcmp(mode, "keys") == 0 ? keys_worker : keys_only_worker;
         for (unsigned i = 0; i < EARLY_KEYS; i++) /* before any call of malloc's */
             if (pthread_key_create(&early_keys[i], NULL)) {
                 fprintf(stderr, "thread_end: cannot make key %u\n", i);
                 return 1;
             }
     } else if (*mode) {
-        fprintf(stderr, "usage: thread_end [THREADS] [late|keys]\n");
+        fprintf(stderr, "usage: thread_end [THREADS] [late|keys|keys_only]\n");
         return 2;
     }
     int (*stats)(arena_stats *) = (int (*)(arena_stats *))dlsym(RTLD_DEFAULT, "arena_malloc_stats");
