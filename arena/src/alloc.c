@@ -118,9 +118,21 @@ static bool realloc_of_pending(heap_t *h, const segment_t *s, const void *p) {
 /* What p is for heap h: 0 when a live block of h's arena, else the misuse.
  * *owner is set to the arena p belongs to for ARENA_ERR_WRONG_ARENA. The
  * block may be another heap's: its live bits are read with atomic loads. */
+/* A segment header that cannot be arena's as it was written: the segment map
+ * is arena's own, but the header lies in the mapping just before a huge
+ * block, where the program's underflow lands (it was named "another arena",
+ * whose address was the bytes written: 0x5858585858585858). An arena is at
+ * the start of its own mapping. */
+static bool segment_header_damaged(const segment_t *s) {
+    uintptr_t arena = (uintptr_t)s->arena;
+    return s->magic != (SEGMENT_MAGIC ^ s->kind) || s->kind >= SEG_KINDS || arena % OS_PAGE != 0 ||
+           arena >> 47 != 0;
+}
+
 static arena_error block_classify(const heap_t *h, const segment_t *s, const void *p, arena_t **owner) {
     if (!s) return arena_recently_released(h->arena, p) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
     if (s->arena != h->arena) {
+        if (segment_header_damaged(s)) return ARENA_ERR_CORRUPTION;
         *owner = s->arena;
         return ARENA_ERR_WRONG_ARENA;
     }
@@ -145,7 +157,12 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
         return e ? e : block_classify_pending(h, s, p);
     }
     case SEG_HUGE:
-        if ((uintptr_t)p != s->huge_block) return ARENA_ERR_INVALID_POINTER;
+        if ((uintptr_t)p != s->huge_block) {
+            /* A block address that is no place in the mapping: the header was written over. */
+            uintptr_t b = s->huge_block;
+            bool damaged = b <= (uintptr_t)s || b >= (uintptr_t)s + s->size || b & h->classes.granule_mask;
+            return damaged ? ARENA_ERR_CORRUPTION : ARENA_ERR_INVALID_POINTER;
+        }
         return s->huge_cached ? ARENA_ERR_DOUBLE_FREE : 0;
     default:
         return ARENA_ERR_INVALID_POINTER;
@@ -160,7 +177,9 @@ static segment_t *block_check(heap_t *h, segment_t *s, const void *p) {
     arena_t *owner = NULL;
     arena_error e = block_classify(h, s, p, &owner);
     if (unlikely(e)) {
-        if (e == ARENA_ERR_CORRUPTION && h->mode & MODE_CHECKED) return checked_rebuild(h, s, p);
+        /* A medium block's header the checked mode seals; a segment's header, none. */
+        if (e == ARENA_ERR_CORRUPTION && h->mode & MODE_CHECKED && s->kind == SEG_MEDIUM && s->arena == h->arena)
+            return checked_rebuild(h, s, p);
         error_report(h->arena, p, e, owner);
         return NULL;
     }

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include <unistd.h>
@@ -333,6 +334,27 @@ TEST_P(MisuseDeathTest, WrongArenaAborts) {
             arena_free(a_, arena_malloc(other, 10));
         },
         "^arena: pointer 0x[0-9a-f]+ given to arena 0x[0-9a-f]+ but it belongs to arena 0x[0-9a-f]+\n$");
+}
+
+// An underflow of a huge block writes over its mapping's header: reported as
+// the damage it is. It was "belongs to arena 0x5858585858585858" (the bytes
+// written, read as the header's arena), or "invalid pointer" where only the
+// block's address in the header was hit (found in review).
+TEST(MisuseDeath, DamageBeforeAHugeBlockIsCorruptionNotAnotherArena) {
+    for (int flags : {0, (int)ARENA_CHECKED, (int)ARENA_SECURE})
+        for (size_t damage : {128, 256}) {
+            EXPECT_DEATH(
+                {
+                    arena_config c{};
+                    c.flags = (unsigned)flags;
+                    arena_t *a = arena_create(&c);
+                    auto *p = static_cast<unsigned char *>(arena_malloc(a, (size_t)20 << 20));
+                    memset(p - damage, 'X', damage);
+                    arena_free(a, p);
+                },
+                "^arena: heap corruption near 0x[0-9a-f]+ in arena 0x[0-9a-f]+\n$")
+                << damage << " bytes, flags " << flags;
+        }
 }
 
 }  // namespace
