@@ -44,7 +44,11 @@ static inline void heap_settle_remote(heap_t *h) {
 static void *huge_malloc_counted(heap_t *h, size_t size, size_t align) {
     huge_lock(h);
     void *p = huge_malloc(huge_owner(h), size, align);
-    if (p) segmap_lookup(p)->stats_heap = h;
+    if (p) {
+        segment_t *s = segmap_lookup(p);
+        s->stats_heap = h;
+        huge_seal(s);
+    }
     huge_unlock(h);
     return p;
 }
@@ -76,11 +80,14 @@ static void *heap_alloc_raw(heap_t *h, size_t size, size_t align) {
         int saved = errno;
         p = huge_malloc_counted(h, size, align);
         /* Refused by max_bytes, or by the OS (an address-space limit,
-         * overcommit off): what h holds idle may be the room. Not for a size
-         * no mapping can hold: a program that tries a huge size and halves it
-         * until served would purge everything at each try (27 times the time
-         * of 200 rounds of medium blocks with one such try each, in review). */
-        if (!p && !os_size_unmappable(size) && heap_release_idle(h, SEG_HUGE)) {
+         * overcommit off): what h holds idle may be the room. Not when the OS
+         * refused a size no mapping can hold: a program that tries a huge size
+         * and halves it until served would purge everything at each try (27
+         * times the time of 200 rounds of medium blocks with one such try
+         * each, in review). The cap's refusal always: the OS may grant what
+         * the cap makes room for (overcommit always on). */
+        if (!p && (!arena_cap_allows(h->arena, size) || !os_size_unmappable(size)) &&
+            heap_release_idle(h, SEG_HUGE)) {
             p = huge_malloc_counted(h, size, align);
             if (p) errno = saved;
         }
@@ -157,12 +164,9 @@ static arena_error block_classify(const heap_t *h, const segment_t *s, const voi
         return e ? e : block_classify_pending(h, s, p);
     }
     case SEG_HUGE:
-        if ((uintptr_t)p != s->huge_block) {
-            /* A block address that is no place in the mapping: the header was written over. */
-            uintptr_t b = s->huge_block;
-            bool damaged = b <= (uintptr_t)s || b >= (uintptr_t)s + s->size || b & h->classes.granule_mask;
-            return damaged ? ARENA_ERR_CORRUPTION : ARENA_ERR_INVALID_POINTER;
-        }
+        /* The header lies just before the block, where an underflow lands. */
+        if (!huge_seal_holds(s)) return ARENA_ERR_CORRUPTION;
+        if ((uintptr_t)p != s->huge_block) return ARENA_ERR_INVALID_POINTER;
         return s->huge_cached ? ARENA_ERR_DOUBLE_FREE : 0;
     default:
         return ARENA_ERR_INVALID_POINTER;
@@ -217,7 +221,10 @@ static void block_set_requested(heap_t *h, segment_t *s, void *p, size_t size) {
         break;
     }
     case SEG_MEDIUM: tlsf_set_requested(p, size); break;
-    default: s->huge_requested = size; break;
+    default:
+        s->huge_requested = size;
+        huge_seal(s);
+        break;
     }
 }
 
@@ -668,6 +675,7 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
             if (q && counted_by != h) {
                 /* The block's counts move to this heap, which counts the change. */
                 resized->stats_heap = h;
+                huge_seal(resized);
                 heap_count_remote_frees(counted_by, old, 1);
                 heap_count_alloc(h, old);
             }

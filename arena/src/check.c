@@ -178,6 +178,7 @@ static int heap_check(const heap_t *h, check_totals *t) {
               "huge block does not end its mapping", s);
         CHECK_INVARIANT(s->huge_requested <= s->huge_usable, "huge block's requested size exceeds its usable size", s);
         CHECK_INVARIANT(!s->huge_cached, "cached huge mapping among the live ones", s);
+        CHECK_INVARIANT(huge_seal_holds(s), "huge block's header damaged (not as sealed)", s);
         t->live_blocks++;
         t->live_bytes += s->huge_requested;
         t->usable += s->huge_usable;
@@ -187,6 +188,7 @@ static int heap_check(const heap_t *h, check_totals *t) {
     for (const segment_t *s = h->huge_cache; s; s = s->next, segments++) {
         if (check_segment_header(h, s, SEG_HUGE)) return -1;
         CHECK_INVARIANT(s->huge_cached, "live huge block in the huge cache", s);
+        CHECK_INVARIANT(huge_seal_holds(s), "cached huge mapping's header damaged (not as sealed)", s);
         cached++;
         cached_bytes += s->size;
         t->mapped += s->size;

@@ -7,6 +7,21 @@
 
 #include <errno.h>
 
+static uint64_t huge_seal_of(const segment_t *s) {
+    uint64_t x = (uint64_t)(uintptr_t)s;
+    const uint64_t fields[] = {s->huge_block, s->huge_requested,  s->huge_usable, s->huge_align,
+                               (uintptr_t)s->stats_heap, s->size, s->guard, s->huge_cached};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        x = (x ^ fields[i]) * UINT64_C(0x9E3779B97F4A7C15);
+        x ^= x >> 31;
+    }
+    return x;
+}
+
+void huge_seal(segment_t *s) { s->huge_seal = huge_seal_of(s); }
+
+bool huge_seal_holds(const segment_t *s) { return s->huge_seal == huge_seal_of(s); }
+
 /* Bytes from the segment start to the block: the header, padded to the alignment. */
 static size_t huge_offset(const heap_t *h, size_t align) {
     size_t a = align > h->classes.granule ? align : h->classes.granule;
@@ -95,6 +110,7 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;
     s->huge_usable = s->size - s->guard - offset; /* a cached mapping may be a little larger */
+    huge_seal(s);
     return (void *)s->huge_block;
 }
 
@@ -113,6 +129,7 @@ void huge_free(heap_t *h, segment_t *s) {
     s->huge_cached = true;
     s->cached_since = purge_clock();
     s->huge_requested = 0;
+    huge_seal(s);
     s->prev = NULL;
     s->next = h->huge_cache;
     if (s->next) s->next->prev = s;
@@ -196,5 +213,6 @@ void *huge_realloc(heap_t *h, segment_t *s, size_t size) {
     s->huge_block = (uintptr_t)s + offset;
     s->huge_requested = size;
     s->huge_usable = total - offset;
+    huge_seal(s);
     return (void *)s->huge_block;
 }

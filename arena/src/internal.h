@@ -445,8 +445,18 @@ typedef struct segment {
     size_t huge_usable;
     size_t huge_align;               /* alignment of the mapping kept across mremap */
     struct heap *stats_heap;         /* the heap that counted its allocation */
-    /* SEED */
-    uintptr_t seed_bump, seed_end;
+    union {
+        struct {                     /* SEED */
+            uintptr_t seed_bump, seed_end;
+        };
+        struct {
+            uintptr_t huge_unused;
+            /* HUGE: huge_seal_of(s), the fields above that a call on the
+             * block trusts, while it is a block or cached (huge_seal). Last:
+             * the block's underflow reaches it before them. */
+            uint64_t huge_seal;
+        };
+    };
     page_t pages[];                  /* SMALL: page_count descriptors */
 } segment_t;
 
@@ -1015,6 +1025,13 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
 int tlsf_check(const heap_t *h, size_t *live_blocks, size_t *live_bytes, size_t *usable) INTERNAL;
 
 /* ---- huge blocks (huge.c) ------------------------------------------------ */
+/* Seals the fields of huge segment s that a call on its block trusts (block,
+ * requested and usable size, alignment, counting heap, size, guard, cached):
+ * after every change of them. */
+void huge_seal(segment_t *s) INTERNAL;
+/* True when they are as last sealed: a program's underflow of the block
+ * writes over them (block_classify reports it as heap corruption). */
+bool huge_seal_holds(const segment_t *s) INTERNAL;
 void *huge_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
 /* Frees a huge block: its mapping goes to the huge cache. */
 void huge_free(heap_t *h, segment_t *s) INTERNAL;

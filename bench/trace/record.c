@@ -171,10 +171,11 @@ static volatile unsigned char *same_process;
 static struct {
     uint64_t ops, inherited_frees, inherited_reallocs, unknown_frees, unknown_reallocs, untracked, thread_overflow;
 } counts;
-/* Calls made while their thread was inside the recorder (a signal handler's,
- * which interrupted it): passed through unrecorded, since the thread holds the
- * lock; counted here, with no lock, so that the trace says what it lacks (a
- * block such a call freed stays live in the trace). */
+/* Calls made while their thread was inside the recorder: a signal handler's,
+ * which interrupted it, or the real allocator's own (a preloaded one's calloc
+ * for a pthread_setspecific of its own, say). Passed through unrecorded, since
+ * the thread holds the lock; counted here, with no lock, so that the trace
+ * says what it lacks (a block a handler's call freed stays live in it). */
 static _Atomic uint64_t passed_while_busy;
 
 /* The functions below that make system calls keep errno as it was: the
@@ -465,7 +466,7 @@ static void put_summary(const char *why) {
                                         "reallocs of pointers never seen written as allocations",
                                         "blocks not tracked (no memory for the table)",
                                         "threads beyond 1023 written as thread 1023",
-                                        "calls from inside the recorder (a signal handler's) not recorded"};
+                                        "calls from inside the recorder (a signal handler's, or the allocator's own) not recorded"};
     const uint64_t values[] = {counts.ops,          counts.inherited_frees,  counts.inherited_reallocs,
                                counts.unknown_frees, counts.unknown_reallocs, counts.untracked,
                                counts.thread_overflow, atomic_load(&passed_while_busy)};

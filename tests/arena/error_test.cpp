@@ -342,7 +342,7 @@ TEST_P(MisuseDeathTest, WrongArenaAborts) {
 // block's address in the header was hit (found in review).
 TEST(MisuseDeath, DamageBeforeAHugeBlockIsCorruptionNotAnotherArena) {
     for (int flags : {0, (int)ARENA_CHECKED, (int)ARENA_SECURE})
-        for (size_t damage : {128, 256}) {
+        for (size_t damage : {64, 96, 104, 128, 256}) {
             EXPECT_DEATH(
                 {
                     arena_config c{};
