@@ -9,8 +9,10 @@
 
 static uint64_t huge_seal_of(const segment_t *s) {
     uint64_t x = (uint64_t)(uintptr_t)s;
+    /* The flag as a byte: written over, it may hold no valid bool. */
+    const uint64_t cached = *(const unsigned char *)&s->huge_cached;
     const uint64_t fields[] = {s->huge_block, s->huge_requested,  s->huge_usable, s->huge_align,
-                               (uintptr_t)s->stats_heap, s->size, s->guard, s->huge_cached};
+                               (uintptr_t)s->stats_heap, s->size, s->guard, cached};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         x = (x ^ fields[i]) * UINT64_C(0x9E3779B97F4A7C15);
         x ^= x >> 31;
