@@ -84,11 +84,13 @@ std::string workload_of(const CsvRow &row) {
     return workload;
 }
 
+// Three significant digits, trailing zeros kept: with %.3g a frag_rss of
+// 1.0043 printed as "1", as an exact 1.000 does, beside a 1.0062 as "1.01".
 std::string number_text(double v) {
     char text[32];
     if (v >= 1000) std::snprintf(text, sizeof text, "%.0f", v);
     else if (v >= 10) std::snprintf(text, sizeof text, "%.1f", v);
-    else std::snprintf(text, sizeof text, "%.3g", v);
+    else std::snprintf(text, sizeof text, "%#.3g", v);
     return text;
 }
 

@@ -507,6 +507,35 @@ static bench::CsvRow throughput_row(const std::string &trace, const std::string 
     return row;
 }
 
+// The summary table keeps three significant digits with their trailing zeros:
+// a frag_rss of 1.0043 printed as "1", as an exact 1.0 does, beside 1.0062 as
+// "1.01" (found in review).
+TEST(Summary, FiguresKeepThreeSignificantDigits) {
+    std::vector<bench::CsvRow> rows;
+    for (const auto &[allocator, frag] : {std::pair<std::string, double>{"glibc", 1.0043}, {"bump", 1.0},
+                                         {"arena", 1.0062}}) {
+        bench::CsvRow row = throughput_row("t", allocator, 1000000, 50.0);
+        row.set("frag_rss", frag);
+        rows.push_back(row);
+    }
+    char *text = nullptr;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    bench::print_summary(rows, {{"frag_rss", "frag_rss", false}}, "glibc", out);
+    std::fclose(out);
+    const std::string table(text, size);
+    std::free(text);
+    auto line_of = [&](const std::string &allocator) {  // the table's row "t  <allocator> ..."
+        std::istringstream lines(table);
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind("t ", 0) == 0 && line.find(" " + allocator + " ") != std::string::npos) return line;
+        return std::string();
+    };
+    EXPECT_NE(line_of("glibc").find(" 1.00 "), std::string::npos) << table;
+    EXPECT_NE(line_of("bump").find(" 1.00 "), std::string::npos) << table;
+    EXPECT_NE(line_of("arena").find(" 1.01 "), std::string::npos) << table;
+}
+
 // A workload whose replays take under 10 ms is named (its ratios move with the
 // slightest noise); one that takes longer is not; repetitions of a
 // configuration more than 1.5x apart get the second note, with the widest.
