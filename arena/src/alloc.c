@@ -122,9 +122,6 @@ static bool realloc_of_pending(heap_t *h, const segment_t *s, const void *p) {
     return true;
 }
 
-/* What p is for heap h: 0 when a live block of h's arena, else the misuse.
- * *owner is set to the arena p belongs to for ARENA_ERR_WRONG_ARENA. The
- * block may be another heap's: its live bits are read with atomic loads. */
 /* A segment header that cannot be arena's as it was written: the segment map
  * is arena's own, but the header lies in the mapping just before a huge
  * block, where the program's underflow lands (it was named "another arena",
@@ -133,9 +130,12 @@ static bool realloc_of_pending(heap_t *h, const segment_t *s, const void *p) {
 static bool segment_header_damaged(const segment_t *s) {
     uintptr_t arena = (uintptr_t)s->arena;
     return s->magic != (SEGMENT_MAGIC ^ s->kind) || s->kind >= SEG_KINDS || arena % OS_PAGE != 0 ||
-           arena >> 47 != 0;
+           arena >> SEGMAP_ADDRESS_BITS != 0;
 }
 
+/* What p is for heap h: 0 when a live block of h's arena, else the misuse.
+ * *owner is set to the arena p belongs to for ARENA_ERR_WRONG_ARENA. The
+ * block may be another heap's: its live bits are read with atomic loads. */
 static arena_error block_classify(const heap_t *h, const segment_t *s, const void *p, arena_t **owner) {
     if (!s) return arena_recently_released(h->arena, p) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
     if (s->arena != h->arena) {

@@ -146,6 +146,7 @@ static void medium(size_t room_mib, size_t request_kib) {
 }
 
 #define IDLE_ROOM ((size_t)256 << 20)
+#define IDLE_SERVED_MIN ((size_t)40 << 20) /* the huge block asked for, and what the others must get */
 static void *idle_blocks[IDLE_ROOM / 1000];
 
 /* Blocks of `size` until one is refused or the room is full, each written,
@@ -171,10 +172,10 @@ static void idle(const char *kind) {
     errno = 0;
     size_t served;
     if (strcmp(kind, "huge") == 0) {
-        void *huge = malloc((size_t)40 << 20);
-        if (huge) memset(huge, 1, (size_t)40 << 20);
+        void *huge = malloc(IDLE_SERVED_MIN);
+        if (huge) memset(huge, 1, IDLE_SERVED_MIN);
         free(huge);
-        served = huge ? (size_t)40 << 20 : 0;
+        served = huge ? IDLE_SERVED_MIN : 0;
     } else {
         served = fill_and_free(small_first ? 100000 : 1000);
     }
@@ -183,7 +184,7 @@ static void idle(const char *kind) {
     printf("idle %s: with %zu MiB to spare, %zu MiB of %zu-byte blocks twice, then %zu MiB served (errno %d)\n",
            kind, IDLE_ROOM >> 20, first >> 20, first_size, served >> 20, e);
     if (first < IDLE_ROOM / 4 * 3) fail("idle: the first blocks filled under 3/4 of the room (the test's premise)");
-    if (served < ((size_t)40 << 20)) fail("idle: refused while the memory of another kind of block sat idle");
+    if (served < IDLE_SERVED_MIN) fail("idle: refused while the memory of another kind of block sat idle");
 }
 
 int main(int argc, char **argv) {

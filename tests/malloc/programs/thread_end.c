@@ -75,15 +75,15 @@ static pthread_key_t early_keys[EARLY_KEYS];
 
 /* The `keys` mode's: the first call is glibc's calloc inside this
  * pthread_setspecific; the thread then allocates, on a heap of its own. */
-static void *keys_worker(void *arg) {
-    pthread_setspecific(early_keys[EARLY_KEYS - 1], &no_block);
-    return worker(arg);
-}
-
 static void *keys_only_worker(void *arg) {
     (void)arg;
     pthread_setspecific(early_keys[EARLY_KEYS - 1], &no_block);
     return NULL;
+}
+
+static void *keys_worker(void *arg) {
+    keys_only_worker(arg);
+    return worker(arg);
 }
 
 static void *late_worker(void *arg) {
