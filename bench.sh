@@ -73,7 +73,8 @@ if [ "$quick" -eq 1 ] && [ "$mode" != replay ]; then
 fi
 
 . scripts/deps.sh
-deps_require "${DEPS_BUILD[@]}" "${DEPS_COMPARATORS[@]}" "${DEPS_BENCH[@]}"
+deps_require "${DEPS_BUILD[@]}" "${DEPS_BENCH[@]}"
+deps_want "${DEPS_COMPARATORS[@]}" "${DEPS_BENCH_OPTIONAL[@]}"
 
 started=$(date +%s)
 echo "== building Release (build/)" >&2

@@ -22,7 +22,8 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-deps_require "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}" "${DEPS_COMPARATORS[@]}"
+deps_require "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}"
+deps_want "${DEPS_COMPARATORS[@]}"
 jobs=$(nproc)
 
 step() { printf '\n== %s\n' "$*"; }

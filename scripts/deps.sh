@@ -1,6 +1,8 @@
 # Sourced by bench.sh and test.sh: makes sure the Debian packages a job needs are
 # installed. As root it installs what is missing with apt-get; otherwise it prints
-# the exact apt-get line and stops.
+# the exact apt-get line and stops (deps_require), or goes on without the optional
+# ones (deps_want: comparators and scipy, which the drivers and tools skip by
+# themselves, each with a line saying so).
 #
 # Packages and what each is for:
 #   cmake make gcc g++ pkg-config  build
@@ -12,29 +14,48 @@
 #   python3-scipy                  exact p-values in tools/compare.py (optional)
 #   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
 #                                  comparator allocators (jemalloc, mimalloc, tcmalloc)
-#   sqlite3 perl git valgrind      real programs under LD_PRELOAD, instruction counts
+#   sqlite3 perl git valgrind      real programs under LD_PRELOAD, instruction counts,
+#                                  memcheck tests
 #   hyperfine                      not needed; time is measured by our own driver
 
-deps_require() {  # deps_require PACKAGE...
-    local missing=() p
+deps_missing=()
+deps_find_missing() {  # sets deps_missing to those of PACKAGE... not installed
+    local p
+    deps_missing=()
     for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing+=("$p")
+            deps_missing+=("$p")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
+}
+
+deps_install() {  # as root; returns nonzero when apt-get could not install PACKAGE...
+    echo "installing: $*" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "$@" >/dev/null ||
+        { apt-get update >/dev/null && apt-get install -y --no-install-recommends "$@" >/dev/null; }
+}
+
+deps_require() {  # deps_require PACKAGE...: exits 1 unless every one is (or gets) installed
+    deps_find_missing "$@"
+    [ ${#deps_missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing Debian packages; run:" >&2
-        echo "  sudo apt-get install -y ${missing[*]}" >&2
+        echo "  sudo apt-get install -y ${deps_missing[*]}" >&2
         exit 1
     fi
-    echo "installing: ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
-        { apt-get update >/dev/null && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
-        { echo "apt-get could not install: ${missing[*]}" >&2; exit 1; }
+    deps_install "${deps_missing[@]}" || { echo "apt-get could not install: ${deps_missing[*]}" >&2; exit 1; }
+}
+
+deps_want() {  # deps_want PACKAGE...: installs what it can, says what is missing, goes on
+    deps_find_missing "$@"
+    [ ${#deps_missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && deps_install "${deps_missing[@]}"; then return 0; fi
+    echo "optional Debian packages missing, going on without them: ${deps_missing[*]}" >&2
+    echo "  (to add them: sudo apt-get install -y ${deps_missing[*]})" >&2
 }
 
 DEPS_BUILD=(cmake make gcc g++ pkg-config zlib1g-dev libgtest-dev libbenchmark-dev)
-DEPS_TEST=(clang libclang-rt-14-dev python3 python3-matplotlib sqlite3 perl)
-DEPS_COMPARATORS=(libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev)
-DEPS_BENCH=(python3 python3-matplotlib python3-scipy valgrind sqlite3 perl git)
+DEPS_TEST=(clang libclang-rt-14-dev python3 python3-matplotlib sqlite3 perl git valgrind)
+DEPS_COMPARATORS=(libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev)  # optional
+DEPS_BENCH=(python3 python3-matplotlib valgrind sqlite3 perl git)
+DEPS_BENCH_OPTIONAL=(python3-scipy)
