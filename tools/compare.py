@@ -227,7 +227,8 @@ def _repetition_warning(rows, key_columns):
 def output_warnings(tables):
     """Warnings for real-program runs whose output check failed: their times
     and memory describe a broken run."""
-    return ["output check failed in %s for: %s" % (t.path, ", ".join(resultcsv.failed_outputs(t)))
+    return ["output check failed in %s for: %s (those runs' figures are left out)"
+            % (t.path, ", ".join(resultcsv.failed_outputs(t)))
             for t in tables if resultcsv.failed_outputs(t)]
 
 

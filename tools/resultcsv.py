@@ -174,10 +174,14 @@ class ResultTable:
     int or float (or None when empty) for numeric columns, None, an int or
     "never" for huge_pages_from, the original text for text columns.
     line_of[i] is the file line of rows[i].
+    failed_rows: a realprog file's runs whose output check failed (output_ok
+    0, false or no), left out of rows: a run that crashed mostly ended early,
+    and its time and memory would read as a gain (bench_realprog's own table
+    leaves them out too).
     """
 
     def __init__(self, path, kind, facts, comments, columns, rows, line_of, numeric_columns,
-                 header_line=1):
+                 header_line=1, failed_rows=()):
         self.path = path
         self.header_line = header_line
         self.kind = kind
@@ -187,6 +191,7 @@ class ResultTable:
         self.rows = rows
         self.line_of = line_of
         self.numeric_columns = numeric_columns
+        self.failed_rows = list(failed_rows)
 
     @property
     def config_columns(self):
@@ -207,9 +212,12 @@ class ResultTable:
         kept = [i for i, row in enumerate(self.rows)
                 if (not traces or row["trace"] in traces)
                 and (not allocators or row["allocator"] in allocators)]
+        failed = [row for row in self.failed_rows
+                  if (not traces or row["trace"] in traces)
+                  and (not allocators or row["allocator"] in allocators)]
         return ResultTable(self.path, self.kind, self.facts, self.comments, self.columns,
                            [self.rows[i] for i in kept], [self.line_of[i] for i in kept],
-                           self.numeric_columns, self.header_line)
+                           self.numeric_columns, self.header_line, failed)
 
     def groups(self, key_columns=None):
         """Rows grouped by configuration: OrderedDict from key tuple to rows, in
@@ -336,7 +344,16 @@ def read_results(path):
     table = ResultTable(path, kind, facts, comments, header, rows, line_of, numeric,
                         header_index + 1)
     _check_unique_keys(table)
+    if kind == "realprog":
+        ok = [i for i, row in enumerate(rows) if not _output_failed(row)]
+        table = ResultTable(path, kind, facts, comments, header, [rows[i] for i in ok],
+                            [line_of[i] for i in ok], numeric, header_index + 1,
+                            [row for row in rows if _output_failed(row)])
     return table
+
+
+def _output_failed(row):
+    return str(row.get("output_ok", "")).strip().lower() in ("0", "false", "no")
 
 
 def _numeric_columns(header, raw_rows):
@@ -454,10 +471,10 @@ def allocator_configs(rows):
 
 
 def failed_outputs(table):
-    """'program under allocator' for every realprog row whose output check
-    failed (output_ok 0, false or no), sorted; empty for other files."""
-    return sorted({"%s under %s" % (row["trace"], row["allocator"]) for row in table.rows
-                   if str(row.get("output_ok", "")).strip().lower() in ("0", "false", "no")})
+    """'program under allocator' for every realprog run whose output check
+    failed (output_ok 0, false or no; table.failed_rows), sorted; empty for
+    other files."""
+    return sorted({"%s under %s" % (row["trace"], row["allocator"]) for row in table.failed_rows})
 
 
 def human_bytes(count):
