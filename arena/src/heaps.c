@@ -147,11 +147,27 @@ void heap_flush_pending(heap_t *h) {
     if (h->pending_owner_ended) heaps_freed_into_ended(h->arena, bytes);
 }
 
-/* Writes or clears p's in-transit mark (fastpath.h, pending_mark): owner is a
- * heap other threads free into, whose blocks all have room for it. */
-static void pending_mark_set(const heap_t *owner, void *p, bool on) {
-    uint64_t word = (pending_word(p) & ~PENDING_MARK_BYTES) | (on ? pending_mark(owner, p) : 0);
+/* Clears p's in-transit mark (fastpath.h, pending_mark), as its owner takes it back. */
+static void pending_mark_clear(void *p) {
+    uint64_t word = pending_word(p) & ~PENDING_MARK_BYTES;
     __builtin_memcpy((uint8_t *)p + 8, &word, sizeof word);
+}
+
+/* Sets p's in-transit mark for owner. Returns false, nothing written, when the
+ * mark is there already: p is on its way (a second free). One compare-and-swap,
+ * so that of two threads freeing p at once one finds the other's mark: with a
+ * load and a store both found none and both handed p over, and a medium block
+ * that the owner had put in its cache after the first passed the take-back's
+ * check and was released twice (a crash in a later malloc). */
+static bool pending_mark_claim(const heap_t *owner, void *p) {
+    uint64_t *word = (uint64_t *)((uint8_t *)p + 8); /* 8-aligned: blocks are granule-aligned */
+    const uint64_t mark = pending_mark(owner, p);
+    uint64_t seen = __atomic_load_n(word, __ATOMIC_RELAXED);
+    do {
+        if ((seen & PENDING_MARK_BYTES) == mark) return false;
+    } while (!__atomic_compare_exchange_n(word, &seen, (seen & ~PENDING_MARK_BYTES) | mark, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return true;
 }
 
 void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) {
@@ -164,14 +180,13 @@ void heap_pend_remote_free(heap_t *h, heap_t *owner, void *p, size_t requested) 
      * Handed over twice, it would be freed twice, the second time maybe
      * under a new user. */
     ARENA_ASSERT(pending_markable(owner));
-    if (pending_marked(owner, p)) {
-        error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
-        return;
-    }
     /* From now on the owner's own frees read the mark too (heap_block_in_transit). */
     if (!__atomic_load_n(&owner->freed_by_others, __ATOMIC_RELAXED))
         __atomic_store_n(&owner->freed_by_others, true, __ATOMIC_RELAXED);
-    pending_mark_set(owner, p, true);
+    if (!pending_mark_claim(owner, p)) {
+        error_report(h->arena, p, ARENA_ERR_DOUBLE_FREE, NULL);
+        return;
+    }
     uint64_t blocks = atomic_load_explicit(&h->pending_blocks, memory_order_relaxed);
     transit_batch *b = &h->batches[h->filling];
     b->blocks[blocks] = p;
@@ -210,7 +225,7 @@ static bool heap_take_back(heap_t *h, void *p) {
     segment_t *s = segmap_lookup(p);
     bool live = false;
     if (s && s->heap == h) {
-        pending_mark_set(h, p, false);
+        pending_mark_clear(p);
         if (s->kind == SEG_SMALL) {
             page_t *pg = segment_page(s, p);
             if (!h->mode) { /* the common case, on one load of the live word */
