@@ -47,8 +47,9 @@ typedef enum arena_policy {
                                  a free of another thread's block goes back to its heap
                                  later); seed, one lock */
 #define ARENA_CHECKED 2u      /* debugging: canaries after every block (overflows reported at
-                                 free), freed small blocks filled and verified when reused
-                                 (writes after free reported), metadata verified on slow paths;
+                                 free), freed small blocks (requests up to 1014 bytes: the
+                                 canary and its record take the rest of the 1 KiB class)
+                                 filled and verified when reused (writes after free reported), metadata verified on slow paths;
                                  a write into the header before a medium block (1 KiB to 16 MiB)
                                  is reported as heap corruption at its free, realloc or
                                  usable_size (or its neighbour's free) and the header rebuilt,
@@ -164,7 +165,9 @@ ARENA_API int arena_stats_get(arena_t *a, arena_stats *out);
  * stderr (with write(2), no allocation). In an ARENA_THREAD_SAFE arena of the
  * default policy, call it while no other thread uses the arena: it walks every
  * thread's heap, which their threads change without a lock, and takes in what
- * they freed into each other's. */
+ * they freed into each other's. A thread that made its last call uses the arena
+ * until it has ended (its heap is settled and handed back as it exits): join it
+ * first. */
 ARENA_API int arena_check(arena_t *a);
 
 /* The kinds of misuse the error handler is told about. */
@@ -180,6 +183,9 @@ typedef enum arena_error {
 /* Called on misuse with the arena, the pointer, the kind and a one-line message
  * (no trailing newline). When the handler returns, the bad call is ignored (but
  * for a freed medium block's damaged links in the modes: see ARENA_CHECKED).
+ * An overflow or a write after free is found by a valid call on a live block
+ * (its free, realloc, or the malloc that reuses it), which goes on when the
+ * handler returns: the block is freed, moved or handed out all the same.
  * It runs with none of the arena's locks held: it may call arena_stats_get and
  * arena_check on that arena (a second free found while a thread takes in the
  * blocks others freed into its heap is reported in the middle of that, where

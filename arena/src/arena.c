@@ -367,8 +367,10 @@ static void *vg_realloc(arena_t *a, void *p, size_t size) {
     return q;
 }
 
+/* The size is checked after p (heap_realloc_slow, seed_take, vg_realloc's
+ * malloc): misuse with a size no mapping could hold is misuse, reported with
+ * EINVAL, as on the paths without the lock. */
 static NOINLINE void *arena_realloc_locked(arena_t *a, void *p, size_t size) {
-    if (request_too_large(size)) return NULL; /* p untouched and live */
     if (a->valgrind) return vg_realloc(a, p, size);
     arena_enter(a);
     void *q = NULL;

@@ -19,8 +19,9 @@ int a_global_variable;
 class MisuseTest : public ConfiguredArenaTest {
   protected:
 
-    // p is reported as `kind` by free, realloc (to a size, and to 0, which
-    // would free it) and usable_size, and nothing changes.
+    // p is reported as `kind` by free, realloc (to a size, to one no mapping
+    // could hold, and to 0, which would free it) and usable_size, and nothing
+    // changes.
     void ExpectMisuse(void *p, arena_error kind, arena_t *owner = nullptr) {
         arena_stats before = Stats(a_);
         {
@@ -30,10 +31,13 @@ class MisuseTest : public ConfiguredArenaTest {
             EXPECT_EQ(arena_realloc(a_, p, 100), nullptr);
             EXPECT_EQ(errno, EINVAL);
             errno = 0;
+            EXPECT_EQ(arena_realloc(a_, p, SIZE_MAX), nullptr);
+            EXPECT_EQ(errno, EINVAL) << "misuse whatever the size: the seed policy said ENOMEM, unreported";
+            errno = 0;
             EXPECT_EQ(arena_realloc(a_, p, 0), nullptr);
             EXPECT_EQ(errno, EINVAL) << "realloc(p, 0) of a bad p sets errno as at any other size";
             EXPECT_EQ(arena_usable_size(a_, p), 0u);
-            ASSERT_EQ(log.entries.size(), 4u);
+            ASSERT_EQ(log.entries.size(), 5u);
             for (auto &e : log.entries) {
                 EXPECT_EQ(e.kind, kind) << e.message;
                 EXPECT_EQ(e.p, p);
