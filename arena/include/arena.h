@@ -9,6 +9,10 @@
  * - a call that returns a pointer returns NULL on failure and sets errno
  *   (ENOMEM when memory or the max_bytes cap runs out, EINVAL for a bad
  *   argument);
+ * - the arena argument `a` is one arena_create returned and not yet destroyed;
+ *   it is not checked on the fast paths (NULL crashes there), but for
+ *   arena_destroy (NULL does nothing), arena_stats_get (EINVAL) and
+ *   arena_check (-1);
  * - a pointer argument `p` is NULL or a live block of the same arena;
  *   anything else (double free, a pointer arena never returned, a block of
  *   another arena) is misuse: it goes to the error handler and the call does
