@@ -79,7 +79,13 @@ typedef struct arena_config {     /* all-zero = every default */
                             metadata and thread heaps (the arena's own few KiB
                             aside); 0 = no cap; past it allocation fails with ENOMEM
                             (a cap below region_size leaves no room for a region: every
-                            allocation fails) */
+                            allocation fails; small and medium blocks each take regions
+                            of their own, and in an ARENA_THREAD_SAFE arena a thread's
+                            heap counts too: with a 4 MiB region a cap of 4 MiB serves
+                            small blocks alone (nothing when thread-safe), 8 MiB both
+                            (small alone when thread-safe), 12 MiB both in either; the
+                            free memory of one thread's heap serves that heap alone
+                            until it goes back to the OS) */
     arena_policy policy;
     unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
                             only for the last two) */
