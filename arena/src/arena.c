@@ -64,6 +64,7 @@ arena_t *arena_create(const arena_config *cfg) {
     a->block_size = config.block_size;
     a->block_shift = log2_floor(config.block_size);
     a->region_size = config.region_size;
+    a->populate_max = POPULATE_MEDIUM_MAX;
     a->self_size = self;
     atomic_init(&a->mapped_bytes, self);
     atomic_init(&a->peak_mapped_bytes, self);

@@ -711,6 +711,7 @@ struct arena {
     size_t block_size;
     unsigned block_shift;
     size_t region_size;
+    size_t populate_max;             /* tlsf_populate_ahead: POPULATE_MEDIUM_MAX, or the drop-in's ARENA_POPULATE_MAX */
     size_t self_size;                /* bytes of this mapping */
     _Atomic size_t mapped_bytes, peak_mapped_bytes;
     _Atomic size_t charged_bytes;    /* what max_bytes is checked against */

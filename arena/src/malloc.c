@@ -157,6 +157,23 @@ static size_t env_huge_pages_from(void) {
     return 0;
 }
 
+/* ARENA_POPULATE_MAX: a size (suffixes k, m, g), 0 for none: medium blocks up
+ * to it come in whole when handed out (tlsf_populate_ahead). SIZE_MAX when
+ * unset, or bad (one line on stderr): the default. */
+static size_t env_populate_max(void) {
+    const char *s = getenv("ARENA_POPULATE_MAX");
+    if (!s) return SIZE_MAX;
+    size_t v = env_size(s);
+    if ((v || strcmp(s, "0") == 0) && v <= MEDIUM_MAX) return v;
+    fmtbuf f = {.len = 0};
+    env_ignoring(&f, "ARENA_POPULATE_MAX", s);
+    fmt_str(&f, "not a size from 0 to ");
+    fmt_dec(&f, MEDIUM_MAX);
+    fmt_str(&f, " (suffixes k, m, g); using the default\n");
+    error_write(f.buf);
+    return SIZE_MAX;
+}
+
 static void write_config(const arena_t *a) {
     fmtbuf f = {.len = 0};
     fmt_str(&f, "arena: drop-in malloc, block_size ");
@@ -166,6 +183,8 @@ static void write_config(const arena_t *a) {
     fmt_str(&f, ", huge pages from ");
     if (a->config.huge_pages_from == ARENA_HUGE_PAGES_NEVER) fmt_str(&f, "never");
     else fmt_dec(&f, a->config.huge_pages_from);
+    fmt_str(&f, ", populate up to ");
+    fmt_dec(&f, a->populate_max);
     if (a->config.flags & ARENA_CHECKED) fmt_str(&f, ", checked");
     if (a->config.flags & ARENA_SECURE) fmt_str(&f, ", secure");
     fmt_str(&f, ", pid ");
@@ -241,6 +260,8 @@ __attribute__((constructor)) static void fork_handlers_register(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+static size_t process_populate_max = SIZE_MAX; /* ARENA_POPULATE_MAX; SIZE_MAX: the arena's default */
+
 static void process_config_read_env(void) {
     arena_config *cfg = &process_config;
     cfg->flags = (env_flag("ARENA_CHECKED") ? ARENA_CHECKED : 0) | (env_flag("ARENA_SECURE") ? ARENA_SECURE : 0);
@@ -249,6 +270,7 @@ static void process_config_read_env(void) {
     cfg->block_size = env_config_size("ARENA_BLOCK_SIZE", 16, MAX_BLOCK_SIZE);
     cfg->region_size = env_config_size("ARENA_REGION_SIZE", MIN_REGION, MAX_REGION);
     cfg->huge_pages_from = env_huge_pages_from();
+    process_populate_max = env_populate_max();
 }
 
 static NOINLINE arena_t *process_arena_slow(void) {
@@ -281,6 +303,7 @@ static NOINLINE arena_t *process_arena_slow(void) {
         return NULL;
     }
     a->fast = false; /* its calls go through thread heaps, never a->heap's fast path */
+    if (process_populate_max != SIZE_MAX) a->populate_max = process_populate_max;
     process_arena = a;
     /* A sandbox whose seccomp filter kills a process on pidfd_open or
      * process_madvise (instead of failing the call) needs the plain madvise. */

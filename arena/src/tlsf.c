@@ -516,15 +516,17 @@ static void tlsf_touch(heap_t *h, segment_t *s, mblock *b, size_t size) {
  * there: the cut's header write used to fault in the page after the block
  * before the call came. The whole block only in a heap holding
  * POPULATE_LIVE_MIN (a smaller one may be a thread's with a few blocks it
- * fills in part) and up to POPULATE_MEDIUM_MAX (a larger block may be a
- * buffer its program fills in part: its pages fault in as used); otherwise
+ * fills in part) and up to the arena's populate_max (POPULATE_MEDIUM_MAX: a
+ * larger block may be a buffer its program fills in part, its pages fault in
+ * as used; the drop-in's ARENA_POPULATE_MAX sets it for programs whose
+ * smaller buffers are such too); otherwise
  * what a realloc is about to copy there (h->copy_ahead), which is written
  * for certain. Returns true when it found the first `size` bytes of b touched
  * already: tlsf_touch would then mark nothing. */
 static bool tlsf_populate_ahead(const heap_t *h, const segment_t *s, const mblock *b, size_t size) {
     if (h->mode) return false;
     size_t written;
-    if (size <= POPULATE_MEDIUM_MAX && h->stats.live_bytes >= POPULATE_LIVE_MIN)
+    if (size <= h->arena->populate_max && h->stats.live_bytes >= POPULATE_LIVE_MIN)
         written = tlsf_cut_leaves_rest(h, mb_size(b), size) ? size + MB_SMALLEST : size;
     else if (h->copy_ahead)
         written = MB_HDR + h->copy_ahead; /* at most the request, which the block holds */

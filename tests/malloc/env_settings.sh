@@ -11,17 +11,17 @@ run() {  # run VAR=VALUE...: the program under those settings, ARENA_VERBOSE on
     expect 0 env LD_PRELOAD="$lib" ARENA_VERBOSE=1 "$@" "$program"
 }
 run
-contains err "arena: drop-in malloc, block_size 16, region_size 4194304, huge pages from 67108864, pid "
+contains err "arena: drop-in malloc, block_size 16, region_size 4194304, huge pages from 67108864, populate up to 262144, pid "
 run ARENA_BLOCK_SIZE=64 ARENA_REGION_SIZE=1m
-contains err "arena: drop-in malloc, block_size 64, region_size 1048576, huge pages from 67108864, pid "
+contains err "arena: drop-in malloc, block_size 64, region_size 1048576, huge pages from 67108864, populate up to 262144, pid "
 run ARENA_BLOCK_SIZE=64k ARENA_REGION_SIZE=1g ARENA_HUGE_PAGES_FROM=100m ARENA_CHECKED=1 ARENA_SECURE=1
-contains err "arena: drop-in malloc, block_size 65536, region_size 1073741824, huge pages from 104857600, checked, secure, pid "
+contains err "arena: drop-in malloc, block_size 65536, region_size 1073741824, huge pages from 104857600, populate up to 262144, checked, secure, pid "
 run ARENA_HUGE_PAGES_FROM=never
-contains err ", huge pages from never, pid "
+contains err ", huge pages from never, populate up to 262144, pid "
 run ARENA_HUGE_PAGES_FROM=0
-contains err ", huge pages from 67108864, pid "
+contains err ", huge pages from 67108864, populate up to 262144, pid "
 run ARENA_HUGE_PAGES_FROM=12345
-contains err ", huge pages from 12345, pid "
+contains err ", huge pages from 12345, populate up to 262144, pid "
 for bad in 8 100 128k 16q -16 ""; do
     run ARENA_BLOCK_SIZE="$bad"
     contains err "arena: ignoring ARENA_BLOCK_SIZE=$bad: not a power of two from 16 to 65536 (suffixes k, m, g); using the default"
@@ -33,10 +33,19 @@ for bad in 32k 2g 3m; do
     contains err "arena: ignoring ARENA_REGION_SIZE=$bad: not a power of two from 65536 to 1073741824 (suffixes k, m, g); using the default"
     contains err "region_size 4194304,"
 done
+run ARENA_POPULATE_MAX=0
+contains err ", populate up to 0, pid "
+run ARENA_POPULATE_MAX=16m
+contains err ", populate up to 16777216, pid "
+for bad in 17m 16q -1 never ""; do
+    run ARENA_POPULATE_MAX="$bad"
+    contains err "arena: ignoring ARENA_POPULATE_MAX=$bad: not a size from 0 to 16777216 (suffixes k, m, g); using the default"
+    contains err ", populate up to 262144, pid "
+done
 for bad in 16q -1 nevermore ""; do
     run ARENA_HUGE_PAGES_FROM="$bad"
     contains err "arena: ignoring ARENA_HUGE_PAGES_FROM=$bad: not a size (suffixes k, m, g) or never; using the default"
-    contains err ", huge pages from 67108864, pid "
+    contains err ", huge pages from 67108864, populate up to 262144, pid "
 done
 # The statistics at exit, also when the program closed stderr before (coreutils
 # do, in an atexit handler); ARENA_STATS=0 is off.
