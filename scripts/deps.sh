@@ -49,9 +49,16 @@ deps_require() {  # deps_require PACKAGE...: exits 1 unless every one is (or get
 deps_want() {  # deps_want PACKAGE...: installs what it can, says what is missing, goes on
     deps_find_missing "$@"
     [ ${#deps_missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -eq 0 ] && deps_install "${deps_missing[@]}"; then return 0; fi
-    echo "optional Debian packages missing, going on without them: ${deps_missing[*]}" >&2
-    echo "  (to add them: sudo apt-get install -y ${deps_missing[*]})" >&2
+    local left=() p
+    if [ "$(id -u)" -eq 0 ]; then
+        # One at a time: one apt-get for all fails for all when one is not to be had.
+        for p in "${deps_missing[@]}"; do deps_install "$p" || left+=("$p"); done
+    else
+        left=("${deps_missing[@]}")
+    fi
+    [ ${#left[@]} -eq 0 ] && return 0
+    echo "optional Debian packages missing, going on without them: ${left[*]}" >&2
+    echo "  (to add them: sudo apt-get install -y ${left[*]})" >&2
 }
 
 DEPS_BUILD=(cmake make gcc g++ pkg-config zlib1g-dev libgtest-dev libbenchmark-dev)

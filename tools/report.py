@@ -370,9 +370,12 @@ def facts_section(run):
             counts = [len(rows) for rows in table.groups().values()]
             repetitions = ("%d" % counts[0] if min(counts) == max(counts)
                            else "%d-%d" % (min(counts), max(counts))) if counts else "-"
-        out.append("| %s | %s | %d | %d | %d | %s |" % (
+        rows = "%d" % len(table.rows)
+        if table.failed_rows:  # realprog runs whose output check failed: no figure of theirs is used
+            rows += " (and %d whose output check failed)" % len(table.failed_rows)
+        out.append("| %s | %s | %s | %d | %d | %s |" % (
             os.path.basename(table.path), "`%s`" % table.facts["command"]
-            if table.facts.get("command") else "-", len(table.rows),
+            if table.facts.get("command") else "-", rows,
             len(table.values("trace")), len(table.values("allocator")), repetitions))
     facts_file = os.path.join(run.directory, "facts.txt")
     if os.path.isfile(facts_file):

@@ -51,9 +51,11 @@ typedef enum arena_policy {
                                  a free of another thread's block goes back to its heap
                                  later); seed, one lock */
 #define ARENA_CHECKED 2u      /* debugging: canaries after every block (overflows reported at
-                                 free), freed small blocks (requests up to 1014 bytes: the
-                                 canary and its record take the rest of the 1 KiB class)
-                                 filled and verified when reused (writes after free reported), metadata verified on slow paths;
+                                 free), freed small blocks (requests up to the largest size
+                                 class less 10 bytes, the canary and its record: 1014 with
+                                 block sizes up to 1 KiB, 4086 with 4 KiB; none with 16 KiB
+                                 and up, where every block is medium) filled and verified
+                                 when reused (writes after free reported), metadata verified on slow paths;
                                  a write into the header before a medium block (1 KiB to 16 MiB)
                                  is reported as heap corruption at its free, realloc or
                                  usable_size (or its neighbour's free) and the header rebuilt,
@@ -80,12 +82,12 @@ typedef struct arena_config {     /* all-zero = every default */
                             aside); 0 = no cap; past it allocation fails with ENOMEM
                             (a cap below region_size leaves no room for a region: every
                             allocation fails; small and medium blocks each take regions
-                            of their own, and in an ARENA_THREAD_SAFE arena a thread's
-                            heap counts too: with a 4 MiB region a cap of 4 MiB serves
-                            small blocks alone (nothing when thread-safe), 8 MiB both
-                            (small alone when thread-safe), 12 MiB both in either; the
-                            free memory of one thread's heap serves that heap alone
-                            until it goes back to the OS) */
+                            of their own, so a cap of one region_size serves whichever
+                            kind comes first, and in an ARENA_THREAD_SAFE arena, where
+                            a thread's heap takes a few KiB of the cap too, nothing;
+                            both kinds need two regions, and when thread-safe a few KiB
+                            more; the free memory of one thread's heap serves that heap
+                            alone until it goes back to the OS) */
     arena_policy policy;
     unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
                             only for the last two) */

@@ -90,12 +90,13 @@ static __thread bool thread_unkept __attribute__((tls_model("initial-exec")));
 
 /* ---- configuration from the environment ---------------------------------- */
 
-/* Parses "123", "64k", "4M", "1g"; returns 0 when it is not such a number. */
-static size_t env_size(const char *s) {
+/* Parses "123", "64k", "4M", "1g" into *out; returns false, *out untouched,
+ * when s is not such a number. */
+static bool env_size(const char *s, size_t *out) {
     size_t v = 0;
-    if (!s || !*s) return 0;
+    if (!s || *s < '0' || *s > '9') return false;
     for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (SIZE_MAX - 9) / 10) return 0;
+        if (v > (SIZE_MAX - 9) / 10) return false;
         v = v * 10 + (size_t)(*s - '0');
     }
     unsigned shift = 0;
@@ -105,8 +106,9 @@ static size_t env_size(const char *s) {
     case 'g': case 'G': shift = 30; s++; break;
     default: break;
     }
-    if (*s || (shift && v > (SIZE_MAX >> shift))) return 0;
-    return v << shift;
+    if (*s || (shift && v > (SIZE_MAX >> shift))) return false;
+    *out = v << shift;
+    return true;
 }
 
 static bool env_flag(const char *name) {
@@ -128,8 +130,8 @@ static void env_ignoring(fmtbuf *f, const char *name, const char *value) {
 static size_t env_config_size(const char *name, size_t lo, size_t hi) {
     const char *s = getenv(name);
     if (!s) return 0;
-    size_t v = env_size(s);
-    if (is_pow2(v) && v >= lo && v <= hi) return v;
+    size_t v = 0;
+    if (env_size(s, &v) && is_pow2(v) && v >= lo && v <= hi) return v;
     fmtbuf f = {.len = 0};
     env_ignoring(&f, name, s);
     fmt_str(&f, "not a power of two from ");
@@ -148,8 +150,8 @@ static size_t env_huge_pages_from(void) {
     const char *s = getenv("ARENA_HUGE_PAGES_FROM");
     if (!s) return 0;
     if (strcmp(s, "never") == 0) return ARENA_HUGE_PAGES_NEVER;
-    size_t v = env_size(s);
-    if (v || strcmp(s, "0") == 0) return v;
+    size_t v;
+    if (env_size(s, &v)) return v;
     fmtbuf f = {.len = 0};
     env_ignoring(&f, "ARENA_HUGE_PAGES_FROM", s);
     fmt_str(&f, "not a size (suffixes k, m, g) or never; using the default\n");
@@ -163,8 +165,8 @@ static size_t env_huge_pages_from(void) {
 static size_t env_populate_max(void) {
     const char *s = getenv("ARENA_POPULATE_MAX");
     if (!s) return SIZE_MAX;
-    size_t v = env_size(s);
-    if ((v || strcmp(s, "0") == 0) && v <= MEDIUM_MAX) return v;
+    size_t v;
+    if (env_size(s, &v) && v <= MEDIUM_MAX) return v;
     fmtbuf f = {.len = 0};
     env_ignoring(&f, "ARENA_POPULATE_MAX", s);
     fmt_str(&f, "not a size from 0 to ");

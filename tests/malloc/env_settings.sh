@@ -35,6 +35,9 @@ for bad in 32k 2g 3m; do
 done
 run ARENA_POPULATE_MAX=0
 contains err ", populate up to 0, pid "
+run ARENA_POPULATE_MAX=0k
+contains err ", populate up to 0, pid "
+lacks err "ignoring"
 run ARENA_POPULATE_MAX=16m
 contains err ", populate up to 16777216, pid "
 for bad in 17m 16q -1 never ""; do

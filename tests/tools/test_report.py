@@ -281,8 +281,10 @@ class ReportProblems(unittest.TestCase):
         result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "-o", output)
         self.assertEqual(result.returncode, 0, result.stderr)
         with open(output) as handle:
-            self.assertIn("Output check: **failed** for sqlite3 under arena (those runs' figures are "
-                          "left out of the tables above).", handle.read())
+            text = handle.read()
+        self.assertIn("Output check: **failed** for sqlite3 under arena (those runs' figures are "
+                      "left out of the tables above).", text)
+        self.assertIn("(and 1 whose output check failed)", text)
         self.assertFalse(os.path.exists(os.path.join(self.run_dir, "REPORT.md")))
 
     def test_without_matplotlib_the_report_says_so(self):

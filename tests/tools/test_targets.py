@@ -593,6 +593,19 @@ class OtherRuns(unittest.TestCase):
         self.assertIn("1.20x (sqlite3)", measured)
         self.assertEqual(verdict, "**missed**")
 
+    def test_real_programs_whose_every_run_failed_miss_the_output_target(self):
+        # Every arena-malloc run failed its output check: no figure of its is
+        # left, and the output target is missed, not "not measured".
+        rows = [[program, allocator, 0, 1, repetition, "2.0", 50 * MIB, "1.0", "0.1", 1000,
+                 int(allocator == "glibc")]
+                for program in ("python3", "sqlite3") for allocator in ("glibc", "arena-malloc")
+                for repetition in range(3)]
+        _, got = run_targets(realprog_dir(os.path.join(self.tmp.name, "realprog"), rows))
+        measured, verdict = find(got, "output identical")
+        self.assertEqual(verdict, "**missed**")
+        self.assertIn("python3 under arena-malloc, sqlite3 under arena-malloc", measured)
+        self.assertEqual(find(got, "real programs under `arena-malloc` against glibc")[1], "not measured")
+
     def test_real_programs_with_no_program_under_both(self):
         rows = [[program, allocator, 0, 1, repetition, "2.0", 50 * MIB, "1.0", "0.1", 1000, 1]
                 for program, allocator in (("python3", "glibc"), ("sqlite3", "arena-malloc"))
