@@ -209,12 +209,11 @@ class ResultTable:
 
     def select(self, traces=None, allocators=None):
         """A copy keeping only rows of the given traces and allocators (None = all)."""
-        kept = [i for i, row in enumerate(self.rows)
-                if (not traces or row["trace"] in traces)
-                and (not allocators or row["allocator"] in allocators)]
-        failed = [row for row in self.failed_rows
-                  if (not traces or row["trace"] in traces)
-                  and (not allocators or row["allocator"] in allocators)]
+        def wanted(row):
+            return ((not traces or row["trace"] in traces)
+                    and (not allocators or row["allocator"] in allocators))
+        kept = [i for i, row in enumerate(self.rows) if wanted(row)]
+        failed = [row for row in self.failed_rows if wanted(row)]
         return ResultTable(self.path, self.kind, self.facts, self.comments, self.columns,
                            [self.rows[i] for i in kept], [self.line_of[i] for i in kept],
                            self.numeric_columns, self.header_line, failed)
@@ -345,10 +344,11 @@ def read_results(path):
                         header_index + 1)
     _check_unique_keys(table)
     if kind == "realprog":
-        ok = [i for i, row in enumerate(rows) if not _output_failed(row)]
-        table = ResultTable(path, kind, facts, comments, header, [rows[i] for i in ok],
-                            [line_of[i] for i in ok], numeric, header_index + 1,
-                            [row for row in rows if _output_failed(row)])
+        failed = [_output_failed(row) for row in rows]
+        table = ResultTable(path, kind, facts, comments, header,
+                            [row for row, bad in zip(rows, failed) if not bad],
+                            [line for line, bad in zip(line_of, failed) if not bad], numeric,
+                            header_index + 1, [row for row, bad in zip(rows, failed) if bad])
     return table
 
 
