@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <new>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -330,7 +331,7 @@ struct sigaction g_started_xfsz;
 // error of an exec that failed (0 when the command started), told apart from a
 // command that ran and exited 127 by a close-on-exec pipe the child writes it to.
 int run_recorded(const std::vector<std::string> &argv, const std::string &library, const std::string &base,
-                 const std::string &list, RecordingSignals &signals, int *exec_errno) {
+                 const std::string &list, RecordingSignals &signals, int *exec_errno, pid_t *command_pid) {
     *exec_errno = 0;
     int exec_report[2];
     if (pipe2(exec_report, O_CLOEXEC) != 0) return -1;
@@ -362,6 +363,7 @@ int run_recorded(const std::vector<std::string> &argv, const std::string &librar
         _exit(127);
     }
     close(exec_report[1]);
+    *command_pid = pid;
     recorded_pid = pid;
     signals.unblock();
     while (read(exec_report[0], exec_errno, sizeof *exec_errno) < 0 && errno == EINTR) {
@@ -466,6 +468,7 @@ std::vector<Listed> read_list(const std::string &list, const std::string &base) 
 struct ListedProcesses {
     bool loaded = false;
     std::vector<long> unrecorded_execs;
+    std::set<long> started;  // every process that loaded the recorder or was forked by one
 };
 ListedProcesses read_list_processes(const std::string &list) {
     ListedProcesses out;
@@ -479,6 +482,7 @@ ListedProcesses read_list_processes(const std::string &list) {
         if (!(fields >> word >> pid) || !fields.eof()) continue;
         if (word == "exec") pending[pid] = true;
         else if (word == "exec-failed" || word == "image") pending[pid] = false;
+        if (word == "image" || word == "fork") out.started.insert(pid);
     }
     for (const auto &p : pending)
         if (p.second) out.unrecorded_execs.push_back(p.first);
@@ -580,6 +584,8 @@ int cmd_record(const std::vector<std::string> &args) {
         output = args[++i];
     }
     if (output.empty()) return usage_error(c, "-o FILE is required");
+    // The list of traces the recorder passes back holds one path a line.
+    if (output.find('\n') != std::string::npos) return usage_error(c, "-o FILE may not hold a newline");
     if (output[0] != '/') {  // the recorded program may change directory
         char cwd[4096];
         if (!getcwd(cwd, sizeof cwd)) {
@@ -627,7 +633,8 @@ int cmd_record(const std::vector<std::string> &args) {
     // that outlived it) are not this run's: they are left as they are.
     const std::vector<std::string> stale = traces_left_behind(base);
     int exec_errno = 0;
-    const int status = run_recorded(command, library, base, list, signals, &exec_errno);
+    pid_t command_pid = 0;
+    const int status = run_recorded(command, library, base, list, signals, &exec_errno, &command_pid);
     if (status == -1 || exec_errno) {
         const int error = exec_errno ? exec_errno : errno;
         unlink(list.c_str());
@@ -678,6 +685,7 @@ int cmd_record(const std::vector<std::string> &args) {
     // go by the suffix, and it unpacks to the name an uncompressed record gives.
     const std::string stem = gz ? output.substr(0, output.size() - 3) : output;
     std::vector<std::string> left_in_place;  // traces that could not be moved, said so
+    std::set<long> named_running;            // processes said to be still running
     for (const Listed &entry : written) {
         const std::string &plain = entry.plain;
         std::string path = stem + plain.substr(base.size()) + (gz ? ".gz" : ""), error;
@@ -750,6 +758,7 @@ int cmd_record(const std::vector<std::string> &args) {
             result = 1;
         } else if (!closed_by_recorder(text)) {
             if (running) {
+                named_running.insert(static_cast<long>(pid));
                 // Its later calls go to a new FILE.tmp.PID, which nothing moves.
                 fprintf(stderr, "arena-trace record: %s is incomplete: process %llu was still running when the "
                                 "command ended (in the background?); its later heap calls are not in it\n",
@@ -761,6 +770,17 @@ int cmd_record(const std::vector<std::string> &args) {
                         cut_mid_line ? " (a line it was writing, cut short, was dropped)" : "");
             }
         }
+    }
+    // A process that outlived the command with no trace open (a background
+    // child before its first heap call, or an image exec'd after its trace
+    // closed) is named too: it may make one later.
+    for (long pid : processes.started) {
+        // The command itself is reaped: its pid may be another process's now.
+        if (pid == command_pid || named_running.count(pid) || !process_running(static_cast<pid_t>(pid))) continue;
+        fprintf(stderr, "arena-trace record: process %ld was still running when the command ended (in the "
+                        "background?); its later heap calls go to a %s.%ld file that nothing moves\n", pid,
+                base.c_str(), pid);
+        result = 1;
     }
     // A process that outlived the command (a background child) may make its
     // trace after the list was read: named, not left behind unsaid.

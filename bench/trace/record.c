@@ -58,6 +58,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -155,6 +156,10 @@ static file_id out_file;
 #define RECORD_IMAGE_WORD "image"
 #define RECORD_EXEC_WORD "exec"
 #define RECORD_EXEC_FAILED_WORD "exec-failed"
+/* "fork PID": PID is a forked child, which makes its trace at its first heap
+ * call; one still running when the command ends is named by record, trace or
+ * none. */
+#define RECORD_FORK_WORD "fork"
 static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
 static file_id list_file;
 static file_id stderr_file; /* the program's stderr at the start of the image */
@@ -164,8 +169,10 @@ static id_map live;      /* pointer -> id, blocks this process made */
 static id_map inherited; /* pointers live in the parent at fork */
 static id_pool ids;
 /* One byte on a page of its own that the kernel zeroes in a forked child
- * (MADV_WIPEONFORK); 1 in the process that owns the recorder state. NULL when
- * the kernel cannot do that: then only children made by fork() are told. */
+ * (MADV_WIPEONFORK); 1 in the process that owns the recorder state, 2 while
+ * a child forked without the atfork handlers begins its trace (lock_for_call).
+ * NULL when the kernel cannot do that: then only children made by fork() are
+ * told. */
 static volatile unsigned char *same_process;
 
 static struct {
@@ -578,7 +585,7 @@ static void on_fork_parent(void) {
  * "inherited", and its trace starts empty (the parent's unflushed ops are the
  * parent's to write). */
 static void start_child_trace(void) {
-    if (same_process) *same_process = 1;
+    if (same_process) __atomic_store_n(same_process, 1, __ATOMIC_RELEASE);
     if (!inherited.keys) id_map_init(&inherited, mapped);
     for (size_t i = 0; live.keys && i <= live.mask; i++)
         if (live.values[i]) id_map_put(&inherited, live.keys[i], 0);
@@ -596,6 +603,29 @@ static void start_child_trace(void) {
     generation++;
     threads_seen = 0;
     written_thread = 0;
+    int saved = errno;
+    record_list_pid_line(RECORD_FORK_WORD);
+    errno = saved;
+}
+
+/* Takes the lock. A child forked without the atfork handlers (_Fork, a raw
+ * fork system call) of a threaded program may have copied it held by a thread
+ * the child does not have: its first heap call makes the lock anew and begins
+ * the child's trace. The thread that claims the wiped byte (0 to 2) does that;
+ * another, started by the child meanwhile, waits for it (1). */
+static void lock_for_call(void) {
+    if (same_process && __atomic_load_n(same_process, __ATOMIC_ACQUIRE) != 1) {
+        unsigned char unclaimed = 0;
+        if (__atomic_compare_exchange_n(same_process, &unclaimed, 2, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            pthread_mutex_init(&lock, NULL);
+            pthread_mutex_lock(&lock);
+            if (state == RECORDING) start_child_trace();
+            __atomic_store_n(same_process, 1, __ATOMIC_RELEASE);
+            return;
+        }
+        while (__atomic_load_n(same_process, __ATOMIC_ACQUIRE) == 2) sched_yield();
+    }
+    pthread_mutex_lock(&lock);
 }
 
 static void on_fork_child(void) {
@@ -691,8 +721,7 @@ __attribute__((constructor)) static void start(void) { ready(); }
 /* Closes this process's trace; calls after this pass through. */
 static void finish(const char *why) {
     if (busy || !ready()) return; /* busy: a handler's exit, not a heap call to count */
-    pthread_mutex_lock(&lock);
-    if (state == RECORDING && same_process && !*same_process) start_child_trace(); /* forked without the atfork handlers */
+    lock_for_call();
     if (owner_pid == getpid()) { /* not a vfork child sharing our memory */
         put_summary(why);
         if (strcmp(why, "exit") == 0) state = PASSING;
@@ -713,13 +742,15 @@ static int enter(void) {
      * handler that calls _exit (or malloc) meanwhile must pass through, not
      * wait for a lock its own thread holds. */
     busy = 1;
-    if (!forking) pthread_mutex_lock(&lock); /* else this thread holds it from on_fork_prepare */
+    if (!forking) lock_for_call(); /* else this thread holds it from on_fork_prepare */
     if (state != RECORDING) {
         if (!forking) pthread_mutex_unlock(&lock);
         busy = 0;
         return 0;
     }
-    if (same_process && !*same_process) start_child_trace(); /* forked without the atfork handlers */
+    /* A child handler registered before ours, in a child of fork(): the
+     * child's trace begins here, under the lock its thread holds. */
+    if (forking && same_process && !*same_process) start_child_trace();
     return 1;
 }
 

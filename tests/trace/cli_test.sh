@@ -55,6 +55,12 @@ bad_flag)
         expect 2 "$bin" record $args
         contains err "-o needs a FILE"
     done
+    # the recorder's list of traces holds one path a line
+    expect 2 "$bin" record -o "$dir/new
+line.trace" -- true
+    contains err "-o FILE may not hold a newline"
+    [ ! -e "$dir/new
+line.trace" ] || fail "a trace was written under a name with a newline"
     expect 2 "$bin" gen --list tiny
     contains err "--list takes no WORKLOAD or option"
     empty out

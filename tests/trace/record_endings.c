@@ -24,6 +24,13 @@
  *   execveat  as abort, but then execveat(AT_FDCWD, itself, heap-call)
  *   background  forks a child that makes a heap call and sleeps 3 s, and exits
  *             once the child has made it
+ *   background-idle  forks a child that sleeps 3 s before any heap call (and
+ *             then makes none), and exits once the child has started
+ *   raw-fork-threads  three threads make heap calls without a pause while the
+ *             main thread makes 20 children by _Fork, one after another, each
+ *             making one heap call: a child whose parent's recorder lock was
+ *             held by a thread at the fork (which the child does not have) must
+ *             still make it; exit 7 when one has not ended within 10 s
  *   exit-127   exits 127 at once, as the dynamic loader does when it cannot
  *             start a program
  *   heap-call  one heap call
@@ -38,12 +45,18 @@
  *   exec PROGRAM  a heap call, then execs PROGRAM heap-call (exit 0 when
  *             there is no such file: the exec failed and this image goes on)
  *   many-calls  more heap calls than a buffer of ops holds
- * Prints nothing but for recorder-fds; exit 0 (raw-fork, no-fd, drop-privileges, stderr-reused, quick-exit, execveat, background,
+ * Prints nothing but for recorder-fds; exit 0 (raw-fork, raw-fork-threads, no-fd, drop-privileges, stderr-reused,
+ * quick-exit, execveat, background, background-idle,
  * no-fd-then-exec, exec-with-one-fd, heap-call, recorder-fds, lose-trace-fd,
  * exec-self, exec, many-calls) or SIGABRT. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +93,49 @@ static int recorder_fds(int *ours, int most, int with_list) {
         if (strncmp(path, trace, strlen(trace)) == 0 || (with_list && strcmp(path, list) == 0)) ours[found++] = fd;
     }
     return found;
+}
+
+static atomic_int workers_started, workers_stop;
+
+static void *heap_calls_until_stopped(void *arg) {
+    size_t i = (size_t)(uintptr_t)arg;
+    atomic_fetch_add(&workers_started, 1);
+    while (!atomic_load(&workers_stop)) free(malloc(64 + i++ % 200));
+    return NULL;
+}
+
+/* raw-fork-threads (above). */
+static int raw_forks_beside_threads(void) {
+    enum { WORKERS = 3, CHILDREN = 20, WAIT_MS = 10000 };
+    pthread_t workers[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        if (pthread_create(&workers[i], NULL, heap_calls_until_stopped, (void *)(uintptr_t)i) != 0) return 3;
+    while (atomic_load(&workers_started) < WORKERS) sched_yield();
+    int result = 0;
+    for (int k = 0; k < CHILDREN && result == 0; k++) {
+        pid_t pid = _Fork();
+        if (pid < 0) {
+            result = 4;
+            break;
+        }
+        if (pid == 0) {
+            free(malloc(10));
+            _exit(0);
+        }
+        int status = 0, waited_ms = 0;
+        pid_t done;
+        while ((done = waitpid(pid, &status, WNOHANG)) == 0 && waited_ms++ < WAIT_MS) usleep(1000);
+        if (done == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            result = 7;
+        } else if (done != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            result = 5;
+        }
+    }
+    atomic_store(&workers_stop, 1);
+    for (int i = 0; i < WORKERS; i++) pthread_join(workers[i], NULL);
+    return result;
 }
 
 /* This program again, as a new image of this process: one heap call. */
@@ -128,13 +184,14 @@ int main(int argc, char **argv) {
         for (int i = 0; i < CHILD_CALLS; i++) free(malloc(5000)); /* more than a buffer of ops */
         return 0;
     }
-    if (strcmp(argv[1], "background") == 0) {
+    const int idle = strcmp(argv[1], "background-idle") == 0;
+    if (idle || strcmp(argv[1], "background") == 0) {
         int ready[2];
         if (pipe(ready) != 0) return 3;
         pid_t pid = fork();
         if (pid < 0) return 4;
         if (pid == 0) {
-            free(malloc(100)); /* its trace is made and listed */
+            if (!idle) free(malloc(100)); /* its trace is made and listed */
             char c = 1;
             if (write(ready[1], &c, 1) != 1) _exit(5);
             sleep(3);
@@ -143,6 +200,7 @@ int main(int argc, char **argv) {
         char c;
         return read(ready[0], &c, 1) == 1 ? 0 : 6;
     }
+    if (strcmp(argv[1], "raw-fork-threads") == 0) return raw_forks_beside_threads();
     if (strcmp(argv[1], "many-calls") == 0) { /* more than a buffer of ops */
         for (int i = 0; i < CHILD_CALLS; i++) free(malloc(5000 + (size_t)i % 4000));
         return 0;

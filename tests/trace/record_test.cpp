@@ -706,6 +706,37 @@ TEST(Recorder, AProcessStillRunningWhenTheCommandEndsIsSaidSo) {
     EXPECT_EQ(r.err.find("killed by a signal?"), std::string::npos) << r.err;
 }
 
+// A process left in the background before its first heap call has no trace
+// to say it still runs; it was not named, record exited 0, and its trace
+// turned up later as a FILE.tmp.PID. Its fork is in the list now.
+TEST(Recorder, AProcessStillRunningWithNoTraceYetIsNamed) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "bi.trace") +
+                                   "' -- " + RECORD_ENDINGS + " background-idle");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("was still running when the command ended (in the background?); its later heap calls go "
+                         "to a " + (dir / "bi.trace.tmp.")),
+              std::string::npos)
+        << r.err;
+}
+
+// A child made by _Fork in a threaded program could copy the recorder's lock
+// held by a thread it does not have: its first heap call waited for good (and
+// the parent, waiting for it, recorded its threads' calls without end).
+TEST(Recorder, AChildOfARawForkBesideBusyThreadsGoesOn) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "rt.trace") + "' -- " +
+                                   RECORD_ENDINGS + " raw-fork-threads");
+    ASSERT_EQ(r.exit_code, 0) << "7: a child did not end within 10 s\n" << r.err;
+    const std::vector<std::string> files = files_starting(dir.path(), "rt.trace");
+    EXPECT_EQ(files.size(), 21u) << r.err;
+    for (const std::string &f : files) {
+        trace::Trace t;
+        std::string error;
+        EXPECT_TRUE(trace::load(dir / f, &t, &error)) << error;
+    }
+}
+
 // The child's trace keeps .gz last (p.trace.PID.gz): p.trace.gz.PID is no
 // gzip name to the tools that go by the suffix.
 TEST(Recorder, GzipOutput) {
