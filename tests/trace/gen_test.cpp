@@ -138,8 +138,20 @@ TEST(Gen, ThreadsOptionAndCrossThreadFreesComeAfterTheirAllocation) {
     // the reader accepts it: every free comes after its allocation in file order
     EXPECT_EQ(trace_test::parse_error(trace::to_text(t)), "");
     const uint64_t cross = trace::cross_thread_frees(t);
-    EXPECT_GT(cross, t.facts.count[4] / 5);  // ~30% of frees plus the teardown's
+    EXPECT_GT(cross, t.facts.count[4] / 5);
     EXPECT_LT(cross, t.facts.count[4]);
+}
+
+// 30% of frees take a block of a thread drawn at random, the freeing one
+// included: with n threads 0.3 (n - 1) / n of frees cross, 22.5% at the
+// default 4 (and a few more, by a thread with no block of its own).
+TEST(Gen, ThreadsCrossThreadFreesAreTheShareTheListSays) {
+    for (uint32_t threads : {2u, 4u, 7u}) {
+        const trace::Trace t = generate("threads", 200000, 3, threads);
+        const double frees = static_cast<double>(t.facts.count[static_cast<int>(trace::OpKind::Free)]);
+        const double expected = 0.3 * (threads - 1) / threads;
+        EXPECT_NEAR(static_cast<double>(trace::cross_thread_frees(t)) / frees, expected, 0.02) << threads << " threads";
+    }
 }
 
 // With an odd budget the threads workload ends on one realloc. A thread with no
