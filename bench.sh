@@ -21,7 +21,7 @@
 #                 tools/recommend.py's choice -> sweep.csv (5 to 9 minutes)
 #   micro         bench_micro: malloc/free pairs, batches, realloc, calloc, reset,
 #                 threads, producer/consumer -> micro.csv, micro.json (3.5 minutes)
-#   realprog      real programs under each process malloc -> realprog.csv (5 to 7
+#   realprog      real programs under each process malloc -> realprog.csv (5 to 7.5
 #                 minutes)
 #   instructions  instructions per replayed op under callgrind (deterministic),
 #                 first 200000 ops of each trace -> replay.csv (8 to 21 minutes; slower
@@ -48,10 +48,10 @@ while [ $# -gt 0 ]; do
         --csv|--csv=*|--json|--json=*|--timeline|--timeline=*)
             echo "bench.sh: ${1%%=*}: bench.sh writes its files into the run's directory under results/;" \
                  "run build/bin/bench_* yourself to name them" >&2
-            exit 2 ;;
+            usage >&2; exit 2 ;;
         --check)
             echo "bench.sh: --check verifies and writes no results: run build/bin/bench_replay --check" >&2
-            exit 2 ;;
+            usage >&2; exit 2 ;;
         --?*) driver_flags+=("$1") ;;
         *)
             # The drivers take --name VALUE as well as --name=VALUE: a word after
@@ -74,7 +74,7 @@ fi
 
 . scripts/deps.sh
 deps_require "${DEPS_BUILD[@]}" "${DEPS_BENCH[@]}"
-deps_want "${DEPS_COMPARATORS[@]}" "${DEPS_BENCH_OPTIONAL[@]}"
+deps_want "${DEPS_COMPARATORS[@]}"
 
 started=$(date +%s)
 echo "== building Release (build/)" >&2

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 
 deps_require "${DEPS_BUILD[@]}" "${DEPS_TEST[@]}"
-deps_want "${DEPS_COMPARATORS[@]}"
+deps_want "${DEPS_COMPARATORS[@]}" "${DEPS_TEST_OPTIONAL[@]}"
 jobs=$(nproc)
 
 step() { printf '\n== %s\n' "$*"; }

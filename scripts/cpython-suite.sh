@@ -48,7 +48,7 @@ run() {  # run NAME [PRELOAD]: the suite's output in $out/NAME.log
         ${tests[@]+"${tests[@]}"} >"$out/$name.log" 2>&1) || true
     grep -q "^Tests result:\|== Tests result:" "$out/$name.log" ||
         { echo "cpython-suite.sh: the $name run did not finish: $(tail -c 500 "$out/$name.log")" >&2; exit 2; }
-    grep -E "^[0-9]+ tests? (OK|failed)" "$out/$name.log" | sed "s/^/   $name: /" >&2 || true
+    grep -E "^(All )?[0-9]+ tests? (OK|failed)" "$out/$name.log" | sed "s/^/   $name: /" >&2 || true
 }
 run arena "$library"
 run glibc

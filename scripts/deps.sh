@@ -1,21 +1,23 @@
 # Sourced by bench.sh and test.sh: makes sure the Debian packages a job needs are
 # installed. As root it installs what is missing with apt-get; otherwise it prints
 # the exact apt-get line and stops (deps_require), or goes on without the optional
-# ones (deps_want: comparators and scipy, which the drivers and tools skip by
-# themselves, each with a line saying so).
+# ones (deps_want: comparators, which the drivers skip by themselves with a line
+# saying so, and scipy, whose one test is then skipped).
 #
 # Packages and what each is for:
-#   cmake make gcc g++ pkg-config  build
+#   cmake make gcc g++             build
 #   libgtest-dev                   GoogleTest, the unit and model tests
 #   libbenchmark-dev               Google Benchmark, bench_replay and bench_micro
 #   zlib1g-dev                     reading and writing .trace.gz
 #   clang libclang-rt-14-dev       libFuzzer targets and the sanitizer runtimes
 #   python3 python3-matplotlib     tools/ (compare, recommend, plot)
-#   python3-scipy                  exact p-values in tools/compare.py (optional)
+#   python3-scipy                  the test that checks tools/stats.py's p-values against
+#                                  scipy's (optional; the tools never use scipy)
 #   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
 #                                  comparator allocators (jemalloc, mimalloc, tcmalloc)
 #   sqlite3 perl git valgrind      real programs under LD_PRELOAD, instruction counts,
 #                                  memcheck tests
+#   procps                         pgrep, in the tests of the real-program benchmark's timeout
 #   hyperfine                      not needed; time is measured by our own driver
 
 deps_missing=()
@@ -61,8 +63,8 @@ deps_want() {  # deps_want PACKAGE...: installs what it can, says what is missin
     echo "  (to add them: sudo apt-get install -y ${left[*]})" >&2
 }
 
-DEPS_BUILD=(cmake make gcc g++ pkg-config zlib1g-dev libgtest-dev libbenchmark-dev)
-DEPS_TEST=(clang libclang-rt-14-dev python3 python3-matplotlib sqlite3 perl git valgrind)
+DEPS_BUILD=(cmake make gcc g++ zlib1g-dev libgtest-dev libbenchmark-dev)
+DEPS_TEST=(clang libclang-rt-14-dev python3 python3-matplotlib sqlite3 perl git valgrind procps)
+DEPS_TEST_OPTIONAL=(python3-scipy)
 DEPS_COMPARATORS=(libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev)  # optional
 DEPS_BENCH=(python3 python3-matplotlib valgrind sqlite3 perl git)
-DEPS_BENCH_OPTIONAL=(python3-scipy)
