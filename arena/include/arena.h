@@ -84,9 +84,9 @@ typedef struct arena_config {     /* all-zero = every default */
                             allocation fails; small and medium blocks each take regions
                             of their own, so a cap of one region_size serves whichever
                             kind comes first, and in an ARENA_THREAD_SAFE arena, where
-                            a thread's heap takes a few KiB of the cap too, nothing;
-                            both kinds need two regions, and when thread-safe a few KiB
-                            more; the free memory of one thread's heap serves that heap
+                            each thread's heap takes 12 KiB of the cap too, nothing;
+                            both kinds need two regions, and when thread-safe 12 KiB
+                            more a thread; the free memory of one thread's heap serves that heap
                             alone until it goes back to the OS) */
     arena_policy policy;
     unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
@@ -112,7 +112,9 @@ typedef struct arena_stats {
     size_t mapped_bytes;        /* bytes currently mapped from the OS, metadata included */
     size_t peak_mapped_bytes;   /* the most mapped_bytes has been (never a mapping the OS refused) */
     size_t free_bytes;          /* bytes held in free blocks and free pages */
-    size_t largest_free_block;
+    size_t largest_free_block;  /* the largest block free memory holds, payload bytes (in
+                                   ARENA_CHECKED a request that large does not fit in it:
+                                   the block's canary and header seal take some) */
     size_t regions;
     uint64_t allocs, frees, reallocs;
     size_t purged_bytes;        /* bytes of free memory handed back to the OS (madvise):
@@ -194,7 +196,8 @@ typedef enum arena_error {
 
 /* Called on misuse with the arena, the pointer, the kind and a one-line message
  * (no trailing newline). When the handler returns, the bad call is ignored (but
- * for a freed medium block's damaged links in the modes: see ARENA_CHECKED).
+ * for an overflow or a write after free, below, and a freed medium block's
+ * damaged links in the modes: see ARENA_CHECKED).
  * An overflow or a write after free is found by a valid call on a live block
  * (its free, realloc, or the malloc that reuses it), which goes on when the
  * handler returns: the block is freed, moved or handed out all the same.
@@ -207,7 +210,8 @@ typedef void (*arena_error_fn)(void *ctx, arena_t *a, const void *p, arena_error
 
 /* Installs the process-wide error handler; NULL restores the default, which writes
  * "arena: double free of 0x... in arena 0x..." (or the matching message) to stderr
- * and calls abort(). Returns the previous handler. */
+ * and calls abort(). Returns the previous handler: NULL while the default was
+ * installed. */
 ARENA_API arena_error_fn arena_set_error_handler(arena_error_fn fn, void *ctx);
 
 /* The name of a misuse kind ("double free", ...). */
