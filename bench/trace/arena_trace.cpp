@@ -555,6 +555,28 @@ bool process_running(pid_t pid) {
            line[name_end + 2] != 'X';
 }
 
+// Whether process pid is one of this recording's still running: running, with
+// this recording's list in its environment (`entry`, ARENA_RECORD_LIST=...). A
+// pid listed may be another process's by now (reused, or in another pid
+// namespace: a command run under `unshare -p` lists pids 1 and 2). Not the
+// recorder in its maps: an image just exec'd has not mapped it yet. An
+// environment read as empty is read again for up to 100 ms: a process in the
+// middle of an exec shows none (a kernel thread never does). Without /proc,
+// running alone.
+bool recorded_process_running(pid_t pid, const std::string &entry) {
+    for (int attempt = 0; attempt < 20; attempt++) {
+        if (!process_running(pid)) return false;
+        std::ifstream environment("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+        if (!environment) return access("/proc/self/environ", R_OK) != 0;
+        bool empty = true;
+        for (std::string variable; std::getline(environment, variable, '\0'); empty = false)
+            if (variable == entry) return true;
+        if (!empty) return false;
+        usleep(5000);
+    }
+    return false;
+}
+
 // The recorder's files of other processes (BASE.PID, BASE.PID.N) still there
 // once record has moved what the list named, in name order.
 std::vector<std::string> traces_left_behind(const std::string &base) {
@@ -684,6 +706,7 @@ int cmd_record(const std::vector<std::string> &args) {
     // x.trace.PID.gz): a name ending .gz.PID is no gzip name to the tools that
     // go by the suffix, and it unpacks to the name an uncompressed record gives.
     const std::string stem = gz ? output.substr(0, output.size() - 3) : output;
+    const std::string list_entry = "ARENA_RECORD_LIST=" + list;
     std::vector<std::string> left_in_place;  // traces that could not be moved, said so
     std::set<long> named_running;            // processes said to be still running
     for (const Listed &entry : written) {
@@ -719,7 +742,7 @@ int cmd_record(const std::vector<std::string> &args) {
         // Not while its process runs on (in the background): its next write
         // would land past the cut, behind a hole of zeros.
         const unsigned long long pid = order(entry).first;
-        const bool running = pid && process_running(static_cast<pid_t>(pid));
+        const bool running = pid && recorded_process_running(static_cast<pid_t>(pid), list_entry);
         const bool cut_mid_line = !running && drop_partial_line(plain, made.st_size);
         // The end is enough to tell whether the recorder closed the trace (its
         // lines are short); the whole text is read only to compress it.
@@ -776,7 +799,9 @@ int cmd_record(const std::vector<std::string> &args) {
     // closed) is named too: it may make one later.
     for (long pid : processes.started) {
         // The command itself is reaped: its pid may be another process's now.
-        if (pid == command_pid || named_running.count(pid) || !process_running(static_cast<pid_t>(pid))) continue;
+        if (pid == command_pid || named_running.count(pid) ||
+            !recorded_process_running(static_cast<pid_t>(pid), list_entry))
+            continue;
         fprintf(stderr, "arena-trace record: process %ld was still running when the command ended (in the "
                         "background?); its later heap calls go to a %s.%ld file that nothing moves\n", pid,
                 base.c_str(), pid);

@@ -95,6 +95,8 @@ static struct {
     int (*execveat)(int, const char *, char *const[], char *const[], int);
     void (*exit_now)(int);
     void (*abort_now)(void);
+    pid_t (*fork)(void);
+    pid_t (*fork_no_handlers)(void); /* _Fork */
 } real;
 
 enum { UNSET, RESOLVING, RECORDING, PASSING };
@@ -158,7 +160,9 @@ static file_id out_file;
 #define RECORD_EXEC_FAILED_WORD "exec-failed"
 /* "fork PID": PID is a forked child, which makes its trace at its first heap
  * call; one still running when the command ends is named by record, trace or
- * none. */
+ * none. Written by the parent, as fork and _Fork return (a parent that exits
+ * at once may end the command before its child has run), and by the child as
+ * its trace begins (a raw fork system call, which no wrapper sees). */
 #define RECORD_FORK_WORD "fork"
 static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
 static file_id list_file;
@@ -321,17 +325,20 @@ static bool append_to_list(const char *line, size_t n) {
     return list_fd >= 0 && write_all(list_fd, line, n);
 }
 
-/* Appends "WORD PID" for this process to the list. */
-static void record_list_pid_line(const char *word) {
+/* Appends "WORD PID" to the list. */
+static void record_list_line(const char *word, pid_t pid) {
     char line[64], *p = line;
     size_t n = strlen(word);
     memcpy(p, word, n);
     p += n;
     *p++ = ' ';
-    p = put_u64(p, (uint64_t)getpid());
+    p = put_u64(p, (uint64_t)pid);
     *p++ = '\n';
     append_to_list(line, (size_t)(p - line));
 }
+
+/* Appends "WORD PID" for this process to the list. */
+static void record_list_pid_line(const char *word) { record_list_line(word, getpid()); }
 
 /* Before and after an exec (record_list_pid_line's words). Not from a vfork
  * child: it shares our memory (the list's descriptor, should it be opened
@@ -568,9 +575,11 @@ static void copy_env(char *dst, size_t cap, const char *name) {
  * that block live in the trace to its end.) */
 static __thread int forking __attribute__((tls_model("initial-exec")));
 
+static void lock_for_call(void);
+
 static void on_fork_prepare(void) {
     busy = 1; /* a signal handler's malloc passes through while the lock is taken */
-    pthread_mutex_lock(&lock);
+    lock_for_call(); /* a _Fork child's first fork may come before its first heap call */
     if (owner_pid == getpid()) flush_output(); /* the child must not write it again */
     forking = 1;
     busy = 0;
@@ -593,7 +602,8 @@ static void start_child_trace(void) {
     id_map_init(&live, mapped);
     id_pool_destroy(&ids);
     id_pool_init(&ids, mapped);
-    if (out_fd >= 0) close(out_fd);
+    int saved = errno;
+    if (out_fd >= 0 && fd_is(out_fd, out_file)) close(out_fd); /* the parent's; a number the program reused is its own */
     out_fd = -1;
     out_len = 0;
     trace_opened = 0;
@@ -603,7 +613,6 @@ static void start_child_trace(void) {
     generation++;
     threads_seen = 0;
     written_thread = 0;
-    int saved = errno;
     record_list_pid_line(RECORD_FORK_WORD);
     errno = saved;
 }
@@ -675,6 +684,8 @@ static void resolve(void) {
     FIND(execveat, "execveat");
     FIND(exit_now, "_exit");
     FIND(abort_now, "abort");
+    FIND(fork, "fork");
+    FIND(fork_no_handlers, "_Fork");
 #undef FIND
 }
 
@@ -721,6 +732,10 @@ __attribute__((constructor)) static void start(void) { ready(); }
 /* Closes this process's trace; calls after this pass through. */
 static void finish(const char *why) {
     if (busy || !ready()) return; /* busy: a handler's exit, not a heap call to count */
+    /* A child forked without the atfork handlers that made no heap call has
+     * nothing to close; not claiming its page here also keeps a vfork child
+     * of it (sharing its memory) from taking its trace over. */
+    if (same_process && __atomic_load_n(same_process, __ATOMIC_ACQUIRE) == 0) return;
     lock_for_call();
     if (owner_pid == getpid()) { /* not a vfork child sharing our memory */
         put_summary(why);
@@ -961,6 +976,26 @@ EXPORT void _exit(int status) {
 }
 
 EXPORT void _Exit(int status) { _exit(status); }
+
+/* Forks by *real_fork (resolved by ready()), listing a child it makes: by the
+ * parent, as the fork returns. */
+static pid_t fork_listed(pid_t (*const *real_fork)(void)) {
+    ready();
+    if (!*real_fork) {
+        errno = ENOSYS;
+        return -1;
+    }
+    pid_t pid = (*real_fork)();
+    if (pid > 0 && atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid()) {
+        int saved = errno;
+        record_list_line(RECORD_FORK_WORD, pid);
+        errno = saved;
+    }
+    return pid;
+}
+
+EXPORT pid_t fork(void) { return fork_listed(&real.fork); }
+EXPORT pid_t _Fork(void) { return fork_listed(&real.fork_no_handlers); }
 
 /* std::terminate and assert-like checks in programs end here: no destructor
  * runs, so the buffer is written first. (glibc's own assert and malloc checks

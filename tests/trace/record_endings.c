@@ -28,9 +28,10 @@
  *             then makes none), and exits once the child has started
  *   raw-fork-threads  three threads make heap calls without a pause while the
  *             main thread makes 20 children by _Fork, one after another, each
- *             making one heap call: a child whose parent's recorder lock was
- *             held by a thread at the fork (which the child does not have) must
- *             still make it; exit 7 when one has not ended within 10 s
+ *             making one heap call (every second one forks a child of its own
+ *             first, which makes none): a child whose parent's recorder lock
+ *             was held by a thread at the fork (which the child does not have)
+ *             must still make it; exit 7 when one has not ended within 10 s
  *   exit-127   exits 127 at once, as the dynamic loader does when it cannot
  *             start a program
  *   heap-call  one heap call
@@ -119,6 +120,12 @@ static int raw_forks_beside_threads(void) {
             break;
         }
         if (pid == 0) {
+            if (k % 2) {
+                pid_t grandchild = fork();
+                if (grandchild < 0) _exit(8);
+                if (grandchild == 0) _exit(0);
+                if (waitpid(grandchild, NULL, 0) != grandchild) _exit(9);
+            }
             free(malloc(10));
             _exit(0);
         }

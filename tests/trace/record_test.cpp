@@ -720,6 +720,17 @@ TEST(Recorder, AProcessStillRunningWithNoTraceYetIsNamed) {
         << r.err;
 }
 
+// A shell's background job whose parent exits at once: the child may not have
+// run yet when the command ends, so it is listed by its parent's fork.
+TEST(Recorder, ABackgroundJobOfAShellThatExitsAtOnceIsNamed) {
+    trace_test::TempDir dir;
+    const Outcome r = run(dir, std::string(ARENA_TRACE) + " record -o '" + (dir / "sh.trace") +
+                                   "' -- sh -c 'sleep 2 & exit 0'");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("was still running when the command ended (in the background?)"), std::string::npos)
+        << r.err;
+}
+
 // A child made by _Fork in a threaded program could copy the recorder's lock
 // held by a thread it does not have: its first heap call waited for good (and
 // the parent, waiting for it, recorded its threads' calls without end).
