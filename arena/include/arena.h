@@ -84,9 +84,9 @@ typedef struct arena_config {     /* all-zero = every default */
                             allocation fails; small and medium blocks each take regions
                             of their own, so a cap of one region_size serves whichever
                             kind comes first, and in an ARENA_THREAD_SAFE arena, where
-                            each thread's heap takes 12 KiB of the cap too, nothing;
-                            both kinds need two regions, and when thread-safe 12 KiB
-                            more a thread; the free memory of one thread's heap serves that heap
+                            each thread's heap takes 12 KiB of the cap too (default
+                            policy), nothing; both kinds need two regions, and when
+                            thread-safe 12 KiB more a thread; the free memory of one thread's heap serves that heap
                             alone until it goes back to the OS) */
     arena_policy policy;
     unsigned flags;      /* ARENA_THREAD_SAFE | ARENA_CHECKED | ARENA_SECURE (default policy
