@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdarg>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 namespace replay {
@@ -376,6 +378,15 @@ struct Session::State {
     std::vector<std::thread> workers;
     std::atomic<int> go{0};
     std::atomic<size_t> workers_ready{0};  // workers whose stacks are touched (start())
+    // A worker that has run its ops waits (park_worker) until finish() has read
+    // the resident memory: a thread that ends gives its stack back (glibc
+    // madvises it away), which the baseline counted, and every reading after
+    // that came out low, rss_after_bytes on every threaded row (bump's 188-260
+    // KiB under its reserve; glibc's 0 where it kept 124 KiB on one thread).
+    std::mutex park_mutex;
+    std::condition_variable park_changed;
+    size_t workers_finished = 0;    // under park_mutex
+    bool workers_released = false;  // under park_mutex
     std::atomic<bool> abort{false};
     std::atomic<uint64_t> failed_at{UINT64_MAX};
     // Lockstep: the index of the next op in file order; only the thread that
@@ -409,6 +420,8 @@ struct Session::State {
     template <class Timer, class Writes>
     void run_thread(size_t worker, Timer &timer, Writes &writes, Outcome &out);
     void run_threaded(Outcome &out);
+    void park_worker();
+    void end_workers();
 };
 
 Session::Session(const Image &image, const SessionOptions &options)
@@ -416,6 +429,7 @@ Session::Session(const Image &image, const SessionOptions &options)
 
 Session::~Session() {
     if (state_->allocator) finish();
+    state_->end_workers();
 }
 
 void Session::State::plan_stops() {
@@ -555,6 +569,7 @@ bool Session::start(std::string *error) {
                     TouchWrites writes;
                     st.run_thread(w, timer, writes, outcome_);
                 }
+                st.park_worker();
             });
         while (s.workers_ready.load(std::memory_order_acquire) < s.workers.size()) sched_yield();
     }
@@ -564,9 +579,7 @@ bool Session::start(std::string *error) {
     settings.reserve_bytes = s.image.header().bump_reserve_bytes;
     s.allocator = s.options.allocator->create(settings, error);
     if (!s.allocator) {
-        s.go.store(-1, std::memory_order_release);
-        for (auto &w : s.workers) w.join();
-        s.workers.clear();
+        s.end_workers();
         return false;
     }
     return true;
@@ -710,10 +723,12 @@ void Session::State::run_threaded(Outcome &out) {
     if (instrument) CALLGRIND_START_INSTRUMENTATION;
     const uint64_t t0 = now_ns();
     go.store(1, std::memory_order_release);
-    for (auto &w : workers) w.join();
+    {
+        std::unique_lock<std::mutex> lock(park_mutex);
+        park_changed.wait(lock, [this] { return workers_finished == workers.size(); });
+    }
     const uint64_t t1 = now_ns();
     if (instrument) CALLGRIND_STOP_INSTRUMENTATION;
-    workers.clear();
     out.minor_faults = bench::minor_faults() - faults_before;
     out.seconds = static_cast<double>(t1 - t0) / 1e9;
     out.cpu_seconds = static_cast<double>(replay_cpu_ns.load()) / 1e9;
@@ -724,6 +739,26 @@ void Session::State::run_threaded(Outcome &out) {
         out.error = failed_op_message(image.ops()[failed], failed, failed_errno);
     }
     out.ops_done = out.ok && !out.over_budget ? ops : 0;
+}
+
+void Session::State::park_worker() {
+    std::unique_lock<std::mutex> lock(park_mutex);
+    if (++workers_finished == workers.size()) park_changed.notify_all();
+    park_changed.wait(lock, [this] { return workers_released; });
+}
+
+// Lets every worker end (one never let go returns at once) and joins it.
+void Session::State::end_workers() {
+    if (workers.empty()) return;
+    int waiting = 0;
+    go.compare_exchange_strong(waiting, -1, std::memory_order_release);
+    {
+        std::lock_guard<std::mutex> lock(park_mutex);
+        workers_released = true;
+    }
+    park_changed.notify_all();
+    for (auto &w : workers) w.join();
+    workers.clear();
 }
 
 static LatencyFigures latency_figures(uint32_t *samples, uint64_t count) {
@@ -814,6 +849,7 @@ void Session::finish() {
     }
     const uint64_t rss = s.resident.anonymous_bytes();
     outcome_.rss_after_bytes = rss > s.baseline ? rss - s.baseline : 0;
+    s.end_workers();  // before the allocator goes: their threads' ends may call it
     s.allocator.reset();
 }
 

@@ -290,6 +290,25 @@ TEST(ReplayThreaded, KeepsEachThreadsOrderAndCrossThreadFrees) {
     EXPECT_EQ(o.ops_done, 1000u);
 }
 
+// Threads 1 and 2 are done after two ops each. They used to end there, and
+// glibc gave their stacks back (touched before the baseline): every reading
+// after that came out low, and bump's rise, its reserve resident from the
+// start, fell under its reserve (rss_after_bytes 1499136 against 1642496).
+TEST(ReplayThreaded, AThreadThatIsDoneKeepsItsStackUntilTheLastReading) {
+    std::string text = "arena-trace 1\nt 1\na 0 64\nf 0\nt 2\na 1 64\nf 1\nt 0\n";
+    for (int i = 2; i < 402; i++) text += "a " + std::to_string(i) + " 4096\n";
+    for (int i = 2; i < 402; i++) text += "f " + std::to_string(i) + "\n";
+    const trace::Trace t = parse_text(text);
+    const uint64_t reserve = replay::bump_reserve_bytes(t) / 4096 * 4096;
+    for (int round = 0; round < 3; round++) {
+        const auto o = run_pass(t, *bench::find_allocator("bump"), replay::Pass::Memory, true);
+        ASSERT_TRUE(o.ok) << o.error;
+        EXPECT_GE(o.rss_after_bytes, reserve) << "round " << round;
+        for (const auto &sample : o.timeline)
+            EXPECT_GE(sample.rss_bytes, reserve) << "round " << round << ", op " << sample.op_index;
+    }
+}
+
 // The process malloc, noting the size of every malloc in the order the calls came.
 class OrderNotingMalloc : public FlawedMalloc {
 public:
