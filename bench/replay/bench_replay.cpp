@@ -597,6 +597,18 @@ void Run::drop(size_t t, size_t c, const std::string &why, bool failure) {
     dropped[{t, c}] = why;
     for (auto it = rows.begin(); it != rows.end();)
         it = std::get<0>(it->first) == t && std::get<1>(it->first) == c ? rows.erase(it) : std::next(it);
+    // Its timeline too (repetition 1's memory pass wrote it): no replay.csv rows, no samples.
+    if (config.first_sizes) {
+        const std::string name = config.allocator->info->name, block = std::to_string(config.block_size),
+                          threads = std::to_string(config.threads);
+        timeline.erase(std::remove_if(timeline.begin(), timeline.end(),
+                                      [&](const bench::CsvRow &sample) {
+                                          return sample.get("trace") == traces[t].name &&
+                                                 sample.get("allocator") == name && sample.get("block_size") == block &&
+                                                 sample.get("threads") == threads;
+                                      }),
+                       timeline.end());
+    }
     const std::string key = std::string(failure ? "failed." : "skipped.") + config.allocator->info->name + "." +
                             traces[t].name + (config.allocator->info->has_block_size ? ".bs" + std::to_string(config.block_size) : "") +
                             (config.region_size ? ".rs" + std::to_string(config.region_size) : "") +
