@@ -1,20 +1,19 @@
 #include "replay_engine.h"
 
+#include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <valgrind/callgrind.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdarg>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 namespace replay {
 
@@ -375,18 +374,24 @@ struct Session::State {
     bench::MappedArray<std::atomic<uint64_t>> slot_done;  // by slot: index + 1 of its last op done
     std::vector<uint64_t> threads_with_ops;
     std::vector<std::vector<size_t>> stops_of_thread;     // stops each thread samples at
-    std::vector<std::thread> workers;
+    // A replay thread runs on a stack mapped here, not by glibc, which hands a
+    // thread's own stack back to the OS as the thread ends (madvise): the part
+    // the baseline counted went with it, and every reading after a thread was
+    // done came out low, rss_after_bytes on every threaded row (bump's 188-260
+    // KiB under its reserve in 10f1fa5's reference run; glibc's 0 where it kept
+    // 124 KiB on one thread). The stacks stay resident until finish() has taken
+    // its last reading; the threads still end at their last op, as they did.
+    struct Worker {
+        State *state = nullptr;
+        Outcome *out = nullptr;
+        size_t index = 0;
+        pthread_t thread{};
+        void *stack = nullptr;  // kWorkerStackBytes, its lowest page a guard
+        bool joinable = false;
+    };
+    std::vector<Worker> workers;  // sized once: each thread holds its element's address
     std::atomic<int> go{0};
     std::atomic<size_t> workers_ready{0};  // workers whose stacks are touched (start())
-    // A worker that has run its ops waits (park_worker) until finish() has read
-    // the resident memory: a thread that ends gives its stack back (glibc
-    // madvises it away), which the baseline counted, and every reading after
-    // that came out low, rss_after_bytes on every threaded row (bump's 188-260
-    // KiB under its reserve; glibc's 0 where it kept 124 KiB on one thread).
-    std::mutex park_mutex;
-    std::condition_variable park_changed;
-    size_t workers_finished = 0;    // under park_mutex
-    bool workers_released = false;  // under park_mutex
     std::atomic<bool> abort{false};
     std::atomic<uint64_t> failed_at{UINT64_MAX};
     // Lockstep: the index of the next op in file order; only the thread that
@@ -420,7 +425,10 @@ struct Session::State {
     template <class Timer, class Writes>
     void run_thread(size_t worker, Timer &timer, Writes &writes, Outcome &out);
     void run_threaded(Outcome &out);
-    void park_worker();
+    static void *worker_main(void *worker);
+    bool start_worker(Worker &worker, std::string *error);
+    void worker_body(size_t w, Outcome &out);
+    void join_workers();
     void end_workers();
 };
 
@@ -549,28 +557,88 @@ __attribute__((noinline)) static void touch_worker_stack() {
     frame[sizeof frame - 1] = 0;
 }
 
+constexpr size_t kWorkerStackBytes = 8 << 20;  // glibc's default
+
+void *Session::State::worker_main(void *arg) {
+    auto &worker = *static_cast<Worker *>(arg);
+    worker.state->worker_body(worker.index, *worker.out);
+    return nullptr;
+}
+
+bool Session::State::start_worker(Worker &worker, std::string *error) {
+    void *stack = mmap(nullptr, kWorkerStackBytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        *error = std::string("cannot map a replay thread's stack: ") + std::strerror(errno);
+        return false;
+    }
+    mprotect(stack, 4096, PROT_NONE);  // the guard: the stack grows down to it
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstack(&attributes, stack, kWorkerStackBytes);
+    const int failed = pthread_create(&worker.thread, &attributes, worker_main, &worker);
+    pthread_attr_destroy(&attributes);
+    if (failed) {
+        munmap(stack, kWorkerStackBytes);
+        *error = std::string("cannot start a replay thread: ") + std::strerror(failed);
+        return false;
+    }
+    worker.stack = stack;
+    worker.joinable = true;
+    return true;
+}
+
+void Session::State::worker_body(size_t w, Outcome &out) {
+    touch_worker_stack();
+    workers_ready.fetch_add(1, std::memory_order_release);
+    while (!go.load(std::memory_order_acquire)) sched_yield();
+    if (go.load() < 0) return;  // nothing to replay: the allocator failed
+    if (options.pass == Pass::Latency) {
+        TouchWrites writes;
+        run_thread(w, timers[threads_with_ops[w]], writes, out);
+    } else {
+        NoTimer timer;
+        TouchWrites writes;
+        run_thread(w, timer, writes, out);
+    }
+}
+
+void Session::State::join_workers() {
+    for (Worker &worker : workers)
+        if (worker.joinable) {
+            pthread_join(worker.thread, nullptr);
+            worker.joinable = false;
+        }
+}
+
+// Lets every worker end (one never let go returns at once), joins it and
+// unmaps its stack.
+void Session::State::end_workers() {
+    if (workers.empty()) return;
+    int waiting = 0;
+    go.compare_exchange_strong(waiting, -1, std::memory_order_release);
+    join_workers();
+    for (Worker &worker : workers)
+        if (worker.stack) munmap(worker.stack, kWorkerStackBytes);
+    workers.clear();
+}
+
 bool Session::start(std::string *error) {
     State &s = *state_;
     if (s.options.threaded) {
         // Threads exist, their stacks touched, before the baseline.
-        s.workers.reserve(s.threads_with_ops.size());
-        for (size_t w = 0; w < s.threads_with_ops.size(); w++)
-            s.workers.emplace_back([this, w] {
-                State &st = *state_;
-                touch_worker_stack();
-                st.workers_ready.fetch_add(1, std::memory_order_release);
-                while (!st.go.load(std::memory_order_acquire)) sched_yield();
-                if (st.go.load() < 0) return;  // nothing to replay: the allocator failed
-                if (st.options.pass == Pass::Latency) {
-                    TouchWrites writes;
-                    st.run_thread(w, st.timers[st.threads_with_ops[w]], writes, outcome_);
-                } else {
-                    NoTimer timer;
-                    TouchWrites writes;
-                    st.run_thread(w, timer, writes, outcome_);
-                }
-                st.park_worker();
-            });
+        s.workers.resize(s.threads_with_ops.size());
+        size_t started = 0;
+        for (State::Worker &worker : s.workers) {
+            worker.state = &s;
+            worker.out = &outcome_;
+            worker.index = started;
+            if (!s.start_worker(worker, error)) {
+                s.end_workers();
+                return false;
+            }
+            started++;
+        }
         while (s.workers_ready.load(std::memory_order_acquire) < s.workers.size()) sched_yield();
     }
     s.baseline = s.resident.anonymous_bytes();
@@ -723,10 +791,7 @@ void Session::State::run_threaded(Outcome &out) {
     if (instrument) CALLGRIND_START_INSTRUMENTATION;
     const uint64_t t0 = now_ns();
     go.store(1, std::memory_order_release);
-    {
-        std::unique_lock<std::mutex> lock(park_mutex);
-        park_changed.wait(lock, [this] { return workers_finished == workers.size(); });
-    }
+    join_workers();
     const uint64_t t1 = now_ns();
     if (instrument) CALLGRIND_STOP_INSTRUMENTATION;
     out.minor_faults = bench::minor_faults() - faults_before;
@@ -739,26 +804,6 @@ void Session::State::run_threaded(Outcome &out) {
         out.error = failed_op_message(image.ops()[failed], failed, failed_errno);
     }
     out.ops_done = out.ok && !out.over_budget ? ops : 0;
-}
-
-void Session::State::park_worker() {
-    std::unique_lock<std::mutex> lock(park_mutex);
-    if (++workers_finished == workers.size()) park_changed.notify_all();
-    park_changed.wait(lock, [this] { return workers_released; });
-}
-
-// Lets every worker end (one never let go returns at once) and joins it.
-void Session::State::end_workers() {
-    if (workers.empty()) return;
-    int waiting = 0;
-    go.compare_exchange_strong(waiting, -1, std::memory_order_release);
-    {
-        std::lock_guard<std::mutex> lock(park_mutex);
-        workers_released = true;
-    }
-    park_changed.notify_all();
-    for (auto &w : workers) w.join();
-    workers.clear();
 }
 
 static LatencyFigures latency_figures(uint32_t *samples, uint64_t count) {
@@ -849,7 +894,7 @@ void Session::finish() {
     }
     const uint64_t rss = s.resident.anonymous_bytes();
     outcome_.rss_after_bytes = rss > s.baseline ? rss - s.baseline : 0;
-    s.end_workers();  // before the allocator goes: their threads' ends may call it
+    s.end_workers();  // their stacks, kept to the last reading
     s.allocator.reset();
 }
 

@@ -290,11 +290,15 @@ TEST(ReplayThreaded, KeepsEachThreadsOrderAndCrossThreadFrees) {
     EXPECT_EQ(o.ops_done, 1000u);
 }
 
-// Threads 1 and 2 are done after two ops each. They used to end there, and
-// glibc gave their stacks back (touched before the baseline): every reading
-// after that came out low, and bump's rise, its reserve resident from the
-// start, fell under its reserve (rss_after_bytes 1499136 against 1642496).
-TEST(ReplayThreaded, AThreadThatIsDoneKeepsItsStackUntilTheLastReading) {
+// Threads 1 and 2 are done after two ops each and end there. glibc gave their
+// stacks back as they ended (touched before the baseline): every reading after
+// that came out low, and bump's rise, its reserve resident from the start,
+// fell under its reserve (rss_after_bytes 1499136 against 1642496). Their
+// stacks are the harness's now, and stay to the last reading.
+TEST(ReplayThreaded, AThreadThatEndsLeavesItsStackToTheLastReading) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "AddressSanitizer hands back its shadow of an ended thread's stack (about 127 KiB here)";
+#endif
     std::string text = "arena-trace 1\nt 1\na 0 64\nf 0\nt 2\na 1 64\nf 1\nt 0\n";
     for (int i = 2; i < 402; i++) text += "a " + std::to_string(i) + " 4096\n";
     for (int i = 2; i < 402; i++) text += "f " + std::to_string(i) + "\n";
