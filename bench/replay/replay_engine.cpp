@@ -375,7 +375,9 @@ struct Session::State {
     std::vector<uint64_t> threads_with_ops;
     std::vector<std::vector<size_t>> stops_of_thread;     // stops each thread samples at
     // A replay thread runs on a stack mapped here, not by glibc, which hands a
-    // thread's own stack back to the OS as the thread ends (madvise): the part
+    // thread's own stack back to the OS as the thread ends (madvise; a stack
+    // given by pthread_attr_setstack it leaves alone, from about glibc 2.34 on:
+    // 2.28 still madvised it, and ReplayThreaded's stack test says so): the part
     // the baseline counted went with it, and every reading after a thread was
     // done came out low, rss_after_bytes on every threaded row (bump's 188-260
     // KiB under its reserve in 10f1fa5's reference run; glibc's 0 where it kept
@@ -572,7 +574,11 @@ bool Session::State::start_worker(Worker &worker, std::string *error) {
         *error = std::string("cannot map a replay thread's stack: ") + std::strerror(errno);
         return false;
     }
-    mprotect(stack, 4096, PROT_NONE);  // the guard: the stack grows down to it
+    if (mprotect(stack, 4096, PROT_NONE) != 0) {  // the guard: the stack grows down to it
+        *error = std::string("cannot set a replay thread's stack guard: ") + std::strerror(errno);
+        munmap(stack, kWorkerStackBytes);
+        return false;
+    }
     pthread_attr_t attributes;
     pthread_attr_init(&attributes);
     pthread_attr_setstack(&attributes, stack, kWorkerStackBytes);
