@@ -49,15 +49,21 @@ trace::Trace parse_text(const std::string &text) {
     return t;
 }
 
-// Maps t's image and runs one pass of it against `info`.
-replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info, replay::Pass pass,
-                         bool threaded = false, bool lockstep = false) {
+// Maps t's image (from a file gone once mapped).
+void map_image(const trace::Trace &t, replay::Image *image) {
     const std::string path = temp_path("image");
     std::string error;
     EXPECT_TRUE(replay::write_image(t, path, &error)) << error;
-    replay::Image image;
-    EXPECT_TRUE(image.map(path, &error)) << error;
+    EXPECT_TRUE(image->map(path, &error)) << error;
     unlink(path.c_str());
+}
+
+// Maps t's image and runs one pass of it against `info`.
+replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info, replay::Pass pass,
+                         bool threaded = false, bool lockstep = false) {
+    replay::Image image;
+    map_image(t, &image);
+    std::string error;
     replay::SessionOptions options;
     options.pass = pass;
     options.threaded = threaded;
@@ -338,12 +344,9 @@ TEST(ReplayThreaded, EveryThreadEndsWithinTheReplay) {
     static const int made = pthread_key_create(&g_thread_end_key, [](void *) { g_threads_ended++; });
     ASSERT_EQ(made, 0);
     const trace::Trace t = parse_text("arena-trace 1\nt 0\na 0 64\nt 1\na 1 64\nf 0\nt 2\na 2 64\nf 1\nt 0\nf 2\n");
-    const std::string path = temp_path("image");
-    std::string error;
-    ASSERT_TRUE(replay::write_image(t, path, &error)) << error;
     replay::Image image;
-    ASSERT_TRUE(image.map(path, &error)) << error;
-    unlink(path.c_str());
+    map_image(t, &image);
+    std::string error;
     bench::AllocatorInfo info;
     info.name = "thread-end-counting";
     info.thread_safe = true;
