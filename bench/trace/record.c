@@ -162,7 +162,8 @@ static file_id out_file;
  * call; one still running when the command ends is named by record, trace or
  * none. Written by the parent, as fork and _Fork return (a parent that exits
  * at once may end the command before its child has run), and by the child as
- * its trace begins (a raw fork system call, which no wrapper sees). */
+ * its trace begins (a raw fork system call, or a fork inside libc such as
+ * daemon(3)'s, which no wrapper sees). */
 #define RECORD_FORK_WORD "fork"
 static int list_fd = -1; /* ARENA_RECORD_LIST, opened at the start of the image */
 static file_id list_file;
@@ -325,8 +326,9 @@ static bool append_to_list(const char *line, size_t n) {
     return list_fd >= 0 && write_all(list_fd, line, n);
 }
 
-/* Appends "WORD PID" to the list. */
+/* Appends "WORD PID" to the list; errno is kept. */
 static void record_list_line(const char *word, pid_t pid) {
+    int saved = errno;
     char line[64], *p = line;
     size_t n = strlen(word);
     memcpy(p, word, n);
@@ -335,6 +337,7 @@ static void record_list_line(const char *word, pid_t pid) {
     p = put_u64(p, (uint64_t)pid);
     *p++ = '\n';
     append_to_list(line, (size_t)(p - line));
+    errno = saved;
 }
 
 /* Appends "WORD PID" for this process to the list. */
@@ -344,11 +347,8 @@ static void record_list_pid_line(const char *word) { record_list_line(word, getp
  * child: it shares our memory (the list's descriptor, should it be opened
  * again) but not our descriptors; its image's own "image" line still comes. */
 static void record_exec_line(const char *word) {
-    if (atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid()) {
-        int saved = errno;
+    if (atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid())
         record_list_pid_line(word);
-        errno = saved;
-    }
 }
 
 /* The name the kernel keeps for the process (no file to open: there may be no
@@ -986,11 +986,8 @@ static pid_t fork_listed(pid_t (*const *real_fork)(void)) {
         return -1;
     }
     pid_t pid = (*real_fork)();
-    if (pid > 0 && atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid()) {
-        int saved = errno;
+    if (pid > 0 && atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid())
         record_list_line(RECORD_FORK_WORD, pid);
-        errno = saved;
-    }
     return pid;
 }
 
