@@ -634,16 +634,15 @@ bool Session::start(std::string *error) {
     if (s.options.threaded) {
         // Threads exist, their stacks touched, before the baseline.
         s.workers.resize(s.threads_with_ops.size());
-        size_t started = 0;
-        for (State::Worker &worker : s.workers) {
+        for (size_t w = 0; w < s.workers.size(); w++) {
+            State::Worker &worker = s.workers[w];
             worker.state = &s;
             worker.out = &outcome_;
-            worker.index = started;
+            worker.index = w;
             if (!s.start_worker(worker, error)) {
                 s.end_workers();
                 return false;
             }
-            started++;
         }
         while (s.workers_ready.load(std::memory_order_acquire) < s.workers.size()) sched_yield();
     }

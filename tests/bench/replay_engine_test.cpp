@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -49,21 +50,17 @@ trace::Trace parse_text(const std::string &text) {
     return t;
 }
 
-// Maps t's image (from a file gone once mapped).
-void map_image(const trace::Trace &t, replay::Image *image) {
+// Maps t's image and runs one pass of it against `info`; after_replay, when
+// given, runs between the replay and finish().
+replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info, replay::Pass pass,
+                         bool threaded = false, bool lockstep = false,
+                         const std::function<void()> &after_replay = nullptr) {
     const std::string path = temp_path("image");
     std::string error;
     EXPECT_TRUE(replay::write_image(t, path, &error)) << error;
-    EXPECT_TRUE(image->map(path, &error)) << error;
-    unlink(path.c_str());
-}
-
-// Maps t's image and runs one pass of it against `info`.
-replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info, replay::Pass pass,
-                         bool threaded = false, bool lockstep = false) {
     replay::Image image;
-    map_image(t, &image);
-    std::string error;
+    EXPECT_TRUE(image.map(path, &error)) << error;
+    unlink(path.c_str());
     replay::SessionOptions options;
     options.pass = pass;
     options.threaded = threaded;
@@ -73,6 +70,7 @@ replay::Outcome run_pass(const trace::Trace &t, const bench::AllocatorInfo &info
     EXPECT_TRUE(session.prepare(&error)) << error;
     EXPECT_TRUE(session.start(&error)) << error;
     session.replay();
+    if (after_replay) after_replay();
     session.finish();
     return session.outcome();
 }
@@ -344,9 +342,6 @@ TEST(ReplayThreaded, EveryThreadEndsWithinTheReplay) {
     static const int made = pthread_key_create(&g_thread_end_key, [](void *) { g_threads_ended++; });
     ASSERT_EQ(made, 0);
     const trace::Trace t = parse_text("arena-trace 1\nt 0\na 0 64\nt 1\na 1 64\nf 0\nt 2\na 2 64\nf 1\nt 0\nf 2\n");
-    replay::Image image;
-    map_image(t, &image);
-    std::string error;
     bench::AllocatorInfo info;
     info.name = "thread-end-counting";
     info.thread_safe = true;
@@ -355,17 +350,10 @@ TEST(ReplayThreaded, EveryThreadEndsWithinTheReplay) {
     };
     for (replay::Pass pass : {replay::Pass::Throughput, replay::Pass::Memory}) {
         g_threads_ended = 0;
-        replay::SessionOptions options;
-        options.pass = pass;
-        options.threaded = true;
-        options.allocator = &info;
-        replay::Session session(image, options);
-        ASSERT_TRUE(session.prepare(&error)) << error;
-        ASSERT_TRUE(session.start(&error)) << error;
-        session.replay();
-        EXPECT_EQ(g_threads_ended.load(), 3) << replay::pass_name(pass) << ": threads ended before the replay returned";
-        session.finish();
-        EXPECT_TRUE(session.outcome().ok) << session.outcome().error;
+        const auto o = run_pass(t, info, pass, true, false, [pass] {
+            EXPECT_EQ(g_threads_ended.load(), 3) << replay::pass_name(pass) << ": threads ended before the replay returned";
+        });
+        EXPECT_TRUE(o.ok) << o.error;
     }
 }
 
