@@ -544,7 +544,7 @@ def main(argv=None):
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a results directory")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="where to write the report (default: RUN_DIR/REPORT.md); its "
-                        "charts go to a plots/ directory beside it")
+                        "charts go to a plots/ directory beside it; a missing directory is made")
     parser.add_argument("--baseline", metavar="ALLOCATOR",
                         help="the allocator ratios refer to (default: glibc)")
     parser.add_argument("--goal", choices=recommend.GOALS, default="balanced",

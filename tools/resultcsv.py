@@ -535,6 +535,11 @@ def file_writable_or_exit(path, program):
     before the work, so that a bad output path stops a tool at once rather than
     with a traceback at the end; an existing file keeps its bytes and a new one
     is not left behind."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.lexists(parent):
+        # Made by write_text_or_exit, as plot.py makes its missing OUTDIR.
+        directory_writable_or_exit(parent, program)
+        return
     existed = os.path.lexists(path)
     try:
         with open(path, "a"):
@@ -560,8 +565,10 @@ def directory_writable_or_exit(path, program):
 
 
 def write_text_or_exit(path, text, program):
-    """Writes text to path; an error (a full disk) is one line on stderr, exit 1."""
+    """Writes text to path, making its missing directories; an error (a full
+    disk) is one line on stderr, exit 1."""
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as handle:
             handle.write(text)
     except OSError as error:

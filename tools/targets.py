@@ -716,7 +716,7 @@ def main(argv=None):
         "(issues 4, 5, 7), from ./bench.sh results directories (replay, micro, realprog, "
         "instructions).")
     parser.add_argument("directories", nargs="+", metavar="DIR", help="a results directory")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write markdown here, not stdout")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write markdown here, not stdout (its directory is made when missing)")
     parser.add_argument("--floor-mib", type=resultcsv.non_negative_number, default=DEFAULT_FLOOR_MIB, metavar="N",
                         help="the fixed floor of the phased teardown target (default: %(default)g)")
     args = parser.parse_intermixed_args(sys.argv[1:] if argv is None else argv)

@@ -444,13 +444,23 @@ class ReportProblems(unittest.TestCase):
         self.assertIn("arena reaches ", in_short, "the rivals are still named")
 
     def test_an_unwritable_output_stops_it_in_one_line(self):
-        under_a_file = os.path.join(self.run_dir, "replay.csv", "r.md")
-        for output, reason in ((os.path.join(self.directory.name, "no", "such", "r.md"),
-                                "No such file or directory"), (under_a_file, "Not a directory")):
+        replay_csv = os.path.join(self.run_dir, "replay.csv")
+        for output, parent, reason in (
+                (os.path.join(replay_csv, "r.md"), None, "Not a directory"),
+                (os.path.join(replay_csv, "no", "r.md"), os.path.join(replay_csv, "no"),
+                 "%s is not a directory" % replay_csv)):
             result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "-o", output)
             self.assertEqual(result.returncode, 1, result.stderr)
-            self.assertEqual(result.stderr, "report.py: %s: cannot write: %s\n" % (output, reason))
+            self.assertEqual(result.stderr, "report.py: %s: cannot write: %s\n" % (parent or output, reason))
             self.assertFalse(os.path.exists(output))
+
+    def test_an_output_in_a_missing_directory_makes_it(self):
+        # As plot.py makes a missing OUTDIR.
+        output = os.path.join(self.directory.name, "no", "such", "r.md")
+        result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "-o", output)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as handle:
+            self.assertIn("met", handle.read())
 
     def test_a_plots_directory_that_cannot_be_made_stops_it_before_the_report(self):
         run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "plots-a-file"),

@@ -697,13 +697,23 @@ class Output(unittest.TestCase):
             self.assertIn("- realprog: `./bench.sh realprog`", handle.read())
 
     def test_an_unwritable_output_stops_it_in_one_line(self):
-        under_a_file = os.path.join(self.run, "replay.csv", "t.md")
-        for output, reason in ((os.path.join(self.tmp.name, "no", "such", "t.md"),
-                                "No such file or directory"), (under_a_file, "Not a directory")):
+        replay_csv = os.path.join(self.run, "replay.csv")
+        for output, parent, reason in (
+                (os.path.join(replay_csv, "t.md"), None, "Not a directory"),
+                (os.path.join(replay_csv, "no", "t.md"), os.path.join(replay_csv, "no"),
+                 "%s is not a directory" % replay_csv)):
             result = crafted.run_tool("targets.py", self.run, "-o", output)
             self.assertEqual(result.returncode, 1, result.stderr)
-            self.assertEqual(result.stderr, "targets.py: %s: cannot write: %s\n" % (output, reason))
+            self.assertEqual(result.stderr, "targets.py: %s: cannot write: %s\n" % (parent or output, reason))
             self.assertFalse(os.path.exists(output))
+
+    def test_an_output_in_a_missing_directory_makes_it(self):
+        # As plot.py makes a missing OUTDIR.
+        output = os.path.join(self.tmp.name, "no", "such", "t.md")
+        result = crafted.run_tool("targets.py", self.run, "-o", output)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as handle:
+            self.assertIn("met", handle.read())
 
     def test_a_floor_below_zero_or_not_finite_is_a_usage_error(self):
         for floor in ("-1", "nan", "inf", "lots"):
