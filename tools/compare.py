@@ -21,8 +21,10 @@ that p-values are weak (3 against 3 cannot go below 0.1, 3 against 4 below
 
 Exit status: 0; 1 with --fail-on-regression when a time or memory figure got
 significantly worse by more than the threshold (counted up from the smaller
-median, as the noise floor); 2 for bad flags or a
-malformed CSV (printed as FILE:LINE: what is wrong).
+median, as the noise floor), or a configuration of OLD has no rows in NEW
+(a crash drops a configuration's rows: a gate that compared the rest
+passed); 2 for bad flags, a malformed CSV (printed as FILE:LINE: what is
+wrong), or nothing to compare.
 
 Python 3 standard library only (scipy is not needed).
 """
@@ -100,7 +102,7 @@ class GeomeanRow:
     """The geometric mean of the ratios of one figure over several keys."""
     group: tuple              # key with the summed-over columns set to None
     figure: str
-    ratio: float
+    ratio: float              # None when no key has a ratio the mean can take
     keys: int
     verdicts: dict = field(default_factory=dict)
     left_out: int = 0         # keys whose ratio is 0, infinite or missing
@@ -121,6 +123,9 @@ class Comparison:
     rows: list
     geomeans: list
     warnings: list
+    # OLD's configurations that NEW lacks (it failed there, or was not run):
+    # a regression to --fail-on-regression. Empty against a baseline.
+    missing_from_new: list = field(default_factory=list)
 
 
 def change_either_way_pct(figure_ratio):
@@ -167,7 +172,8 @@ def compare_figure(key, figure, reference, measured, noise):
 def geomean_rows(rows, key_columns, summed_columns):
     """One GeomeanRow per figure and per group of keys that differ only in
     summed_columns. Keys with no positive finite ratio are left out of the
-    mean, and counted (a mean over 1 of 16 keys says so)."""
+    mean, and counted (a mean over 1 of 16 keys says so); a group none of
+    whose keys has one keeps its row, with no mean, for its verdicts."""
     grouped = {}
     for row in rows:
         group = tuple(None if column in summed_columns else value
@@ -176,13 +182,11 @@ def geomean_rows(rows, key_columns, summed_columns):
     result = []
     for (group, figure), members in grouped.items():
         ratios = [m.ratio for m in members if m.ratio is not None and 0 < m.ratio < math.inf]
-        if not ratios:
-            continue
         verdicts = {}
         for member in members:
             verdicts[member.verdict] = verdicts.get(member.verdict, 0) + 1
-        result.append(GeomeanRow(group, figure, geometric_mean(ratios), len(ratios), verdicts,
-                                 len(members) - len(ratios)))
+        result.append(GeomeanRow(group, figure, geometric_mean(ratios) if ratios else None, len(ratios),
+                                 verdicts, len(members) - len(ratios)))
     return result
 
 
@@ -330,6 +334,9 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
                            samples(new_groups[key], figure), noise)
             for key in common for figure in shared_figures([old, new], figures)]
     rows = [r for r in rows if r.reference or r.measured]   # not measured in either run
+    if not rows:
+        raise ValueError("%s and %s: none of the figures asked for was measured in either "
+                         "run: nothing to compare" % (old.path, new.path))
     warnings = facts_warnings(old, new) + output_warnings([old, new])
     warnings += _repetition_warning(rows, key_columns)
     warnings += workload_warnings(old_groups, new_groups, key_columns, common)
@@ -340,7 +347,9 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
             warnings.append("%d configuration(s) only in %s: %s"
                             % (len(alone), path, "; ".join(alone)))
     geomeans = geomean_rows(rows, key_columns, summed_columns=key_columns)
-    return Comparison(key_columns, "old", "new", rows, geomeans, warnings)
+    comparison = Comparison(key_columns, "old", "new", rows, geomeans, warnings)
+    comparison.missing_from_new = [k for k in old_groups if k not in new_groups]
+    return comparison
 
 
 class NothingToCompare(ValueError):
@@ -534,7 +543,8 @@ def parse_arguments(argv):
                         help="exit 1 when a time or memory figure got significantly worse "
                              "by more than PCT percent, counted up from the smaller median "
                              "as the noise floor is (a mops fall of 9.5%% is the ns_per_op "
-                             "rise of 10.5%%: both count as 10.5%%)")
+                             "rise of 10.5%%: both count as 10.5%%), or when a configuration "
+                             "of OLD has no rows in NEW (it failed, or was not run)")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="output format (default: %(default)s)")
     args = parser.parse_intermixed_args(argv)
@@ -568,7 +578,7 @@ def main(argv=None):
         return resultcsv.EXIT_USAGE
     for warning in comparison.warnings:
         print("warning: %s" % warning, file=sys.stderr)
-    sys.stdout.write(render_comparison(comparison, args.format, bool(args.baseline)))
+    resultcsv.write_stdout_or_exit(render_comparison(comparison, args.format, bool(args.baseline)), PROGRAM)
 
     if args.fail_on_regression is not None:
         worse = regressions(comparison, args.fail_on_regression)
@@ -581,7 +591,10 @@ def main(argv=None):
                   % (describe_key(comparison.key_columns, row.key), row.figure,
                      format_number(row.reference_median), format_number(row.measured_median),
                      row.change_pct, counted, row.p_value), file=sys.stderr)
-        if worse:
+        for key in comparison.missing_from_new:
+            print("regression: %s: no rows in %s (failed, or not run)"
+                  % (describe_key(comparison.key_columns, key), tables[-1].path), file=sys.stderr)
+        if worse or comparison.missing_from_new:
             return 1
     return 0
 

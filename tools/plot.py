@@ -75,6 +75,21 @@ def file_stem(text):
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "unnamed"
 
 
+def file_stems(names):
+    """{name: file_stem(name)} over names, made unique: a name whose stem an
+    earlier one has gets -2, -3, ... ("tr, comma" and "tr comma" both gave
+    tr_comma, and the second chart overwrote the first, from another process
+    at the same time when draw_each split them)."""
+    stems, taken = {}, set()
+    for name in names:
+        stem, number = file_stem(name), 1
+        while (stem if number == 1 else "%s-%d" % (stem, number)) in taken:
+            number += 1
+        stems[name] = stem if number == 1 else "%s-%d" % (stem, number)
+        taken.add(stems[name])
+    return stems
+
+
 def axis_label(figure):
     return AXIS_LABELS.get(figure, "%s (%s)" % (figure, UNITS.get(figure, "")))
 
@@ -250,7 +265,9 @@ TIMELINE_LINES = (("live_bytes", "live (requested)", "black", "-"),
 
 
 def timeline_charts(plotter, table):
-    plotter.draw_each(table.values("trace"), lambda plotter, trace: timeline_chart(plotter, table, trace))
+    stems = file_stems(table.values("trace"))
+    plotter.draw_each(table.values("trace"),
+                      lambda plotter, trace: timeline_chart(plotter, table, trace, stems[trace]))
 
 
 def op_count_text(count, _position=None):
@@ -262,7 +279,7 @@ def op_count_text(count, _position=None):
     return "%g" % count
 
 
-def timeline_chart(plotter, table, trace):
+def timeline_chart(plotter, table, trace, stem):
     groups = table.select(traces=[trace]).groups(("allocator", "block_size", "threads"))
     panels = sorted(groups.items(), key=lambda item: (allocator_rank(item[0][0]),
                                                         item[0][1:]))
@@ -301,7 +318,7 @@ def timeline_chart(plotter, table, trace):
     grid.flat[0].legend(labelled.values(), labelled.keys(), fontsize=8)
     figure.suptitle("Memory over the replay of %s: live vs resident vs mapped bytes"
                     % trace, fontsize=11)
-    plotter.save(figure, "timeline-%s" % file_stem(trace))
+    plotter.save(figure, "timeline-%s" % stem)
 
 
 # ---- block-size sweep -----------------------------------------------------------
@@ -398,6 +415,7 @@ def fixed_order(fixed):
 def sweep_charts(plotter, table):
     several_threads = len(table.values("threads")) > 1
     styles = ("-", "--", ":", "-.")
+    stems = file_stems(table.values("trace"))
     for trace in table.values("trace"):
         along = swept_column(table, trace)
         if along is None:
@@ -442,7 +460,7 @@ def sweep_charts(plotter, table):
         left.legend(fontsize=8)
         figure.suptitle("%s sweep on %s (median, whiskers min to max)"
                         % (SWEEP_NAMES[along], trace), fontsize=11)
-        plotter.save(figure, "sweep-%s" % file_stem(trace))
+        plotter.save(figure, "sweep-%s" % stems[trace])
 
 
 def pareto_front(points):

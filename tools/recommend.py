@@ -362,7 +362,7 @@ def main(argv=None):
               "between; left out" % (table.path, allocator, name), file=sys.stderr)
     outputs = [render_recommendation(recommend(table, a, args.goal), args.format)
                for a in allocators if a not in single]
-    sys.stdout.write("\n".join(outputs))
+    resultcsv.write_stdout_or_exit("\n".join(outputs), PROGRAM)
     return 0
 
 

@@ -575,6 +575,22 @@ def write_text_or_exit(path, text, program):
         _cannot_write(program, path, error.strerror or error)
 
 
+def write_stdout_or_exit(text, program):
+    """Writes text to stdout and flushes it; a write error (stdout on a full
+    disk, /dev/full) is one line on stderr, exit 1, not a traceback. A closed
+    pipe (`| head`) ends quietly, as for any filter."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_CANNOT_WRITE)
+    except OSError as error:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _cannot_write(program, "stdout", error.strerror or error)
+
+
 def non_negative_number(text):
     """An argparse type: a finite number >= 0 (a percentage, a size). float()
     also takes -3, nan and inf, which make no noise floor, bound or size."""

@@ -21,13 +21,20 @@ bench suite (issue 4), the drop-in malloc (issue 5) and the performance work
 (issue 7) gets one row: the target, the figure measured for it, and whether
 it is met. A target whose run is not among DIR is listed as not measured.
 Ratios are between medians over the repetitions of one run (allocators
-measured side by side), as in report.py; each geometric mean of them has a
-95% bootstrap interval beside it, which says when a verdict is within the
-run's noise; a figure with one repetition on a side gets no interval (it
-would read as certain). A replay cut short (--max-ops, as ./bench.sh --quick
+measured side by side), as in report.py; each replay geometric mean against
+glibc or the rivals has a 95% bootstrap interval beside it, which says when
+a verdict is within the run's noise (the real programs' means, and issue 5's
+bound set by arena's own mean, have none); a figure with one repetition on
+a side gets no interval (it would read as certain). A configuration that
+failed on a trace (bench_replay's `failed.` fact: it has no rows there)
+misses every replay target over its traces; one it is set against that
+failed leaves a target met on the other traces not measured. The real-program
+targets are set on the six programs bench_realprog runs by default: a run
+of fewer leaves them not measured where met. A replay cut short (--max-ops, as ./bench.sh --quick
 runs it) cannot decide the replay targets, which are defined on whole traces:
 the output says so first, and marks their verdicts indicative only, counted
-neither met nor missed. Exit 0 whatever the verdicts; 2 on bad input.
+neither met nor missed. Exit 0 whatever the verdicts; 1 when the output
+cannot be written; 2 on bad input.
 
 Python 3 standard library.
 """
@@ -52,6 +59,11 @@ MIB = 1024 * 1024
 # the powers of two from 8 B to 1 MiB and eight sizes between), "every size
 # from 8 B to 1 MiB" of issue 7: a run missing some cannot meet that target.
 PAIR_SIZES = tuple(sorted([8 << i for i in range(18)] + [24, 40, 100, 200, 1000, 3000, 12345, 100000]))
+# The programs bench_realprog runs by default (kPrograms in
+# bench/realprog/bench_realprog.cpp): the real-program targets are set on
+# them all, and a run of some (--programs, one missing from PATH, one whose
+# runs all failed) cannot meet them.
+REALPROG_PROGRAMS = ("cpython", "gxx", "sqlite3", "perl", "prodcons", "git")
 # The fixed floor of the phased teardown target: what an allocator may keep
 # resident with nothing live. arena keeps up to 2 MiB of free memory for reuse
 # (its purge budget, docs/design.md) and its metadata; 4 MiB covers both.
@@ -158,6 +170,37 @@ def paired_median(table, figure, allocator, baseline, label):
     return (statistics.median(ratios), len(ratios)) if ratios else (None, 0)
 
 
+# The end of a `failed.ALLOCATOR.TRACE...` fact's key (bench_replay's Run::drop):
+# block size, region size, huge-pages threshold, threads.
+FAILED_KEY_SUFFIX = re.compile(r"(\.bs(\d+))?(\.rs\d+)?(\.hp[^.]*)?(\.t(\d+))?$")
+
+
+def replay_failures(table, allocator, traces=None):
+    """{trace label: why} of the configurations of allocator at the default
+    block size that failed (a child that died, a wrong block) on a trace,
+    from the `failed.` facts bench_replay writes: such a configuration has no
+    rows, and a target over every trace would otherwise be judged on the
+    others, where it ran. traces: only those that pass this test."""
+    found, prefix = {}, "failed.%s." % allocator
+    for key, why in table.facts.items():
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix):]
+        suffix = FAILED_KEY_SUFFIX.search(rest)
+        block = suffix.group(2)
+        if suffix.group(3) or suffix.group(4) or (block is not None and int(block) != DEFAULT_BLOCK):
+            continue
+        trace = rest[:suffix.start()]
+        label = trace if suffix.group(6) is None else "%s t=%s" % (trace, suffix.group(6))
+        if traces is None or traces(trace):
+            found[label] = why
+    return found
+
+
+def failures_text(failures):
+    return "; ".join("%s (%s)" % (trace, why) for trace, why in sorted(failures.items()))
+
+
 def recorded(trace):
     """The bundled traces recorded from real programs (the others are `gen-`)."""
     return not trace.startswith("gen-")
@@ -206,6 +249,37 @@ class Targets:
     def missing(self, issue, target, why):
         self.rows.append(["#%d" % issue, target, why, "not measured"])
 
+    def judged_lacking(self, issue, target, measured, met, lacking):
+        """add(), for a target set on a whole set of items (sizes, programs) of
+        which `lacking` (text, empty when none) were not measured: missed
+        stays missed, met is not measured."""
+        if not lacking:
+            self.add(issue, target, measured, met)
+        elif met:
+            self.missing(issue, target, "%s; %s" % (measured, lacking))
+        else:
+            self.add(issue, target, "%s; %s" % (measured, lacking), False)
+
+    def judged(self, issue, target, measured, met, own, others):
+        """add(), for a target over traces where configurations may have
+        failed (replay_failures): own, {trace: why} of the allocator judged,
+        misses it (a crash is not a fast or lean run); others, {allocator:
+        {trace: why}} of those it is set against, leave their traces
+        uncompared, and a target met on the rest is not measured."""
+        if own:
+            self.add(issue, target, "%s; FAILED on %s" % (measured, failures_text(own)), False)
+            return
+        others = {name: failed for name, failed in others.items() if failed}
+        if not others:
+            self.add(issue, target, measured, met)
+            return
+        measured += "".join("; %s failed on %s, not compared there" % (name, failures_text(failed))
+                            for name, failed in sorted(others.items()))
+        if met:
+            self.missing(issue, target, measured)
+        else:
+            self.add(issue, target, measured, False)
+
 
 def extreme(ratios, worst_is_low):
     trace = (min if worst_is_low else max)(ratios, key=ratios.get)
@@ -253,20 +327,24 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
     name = "`%s`" % allocator
     # Throughput and memory are judged apart: a run of the memory pass alone
     # (--passes=memory) has frag_rss and no throughput, and the reverse.
-    throughput_targets(out, replay, speed, allocator, issue, slack, suffix)
+    own, glibc = replay_failures(replay, allocator), {"glibc": replay_failures(replay, "glibc")}
+    throughput_targets(out, replay, speed, allocator, issue, slack, suffix, own, glibc)
     every_frag = memory.per_trace_ratios(allocator, "glibc")
     if not every_frag:
-        out.missing(issue, "%s frag_rss targets%s" % (name, suffix),
-                    "no trace with both %s and glibc frag_rss (no memory pass?)" % allocator)
+        what = "no trace with both %s and glibc frag_rss (no memory pass?)" % allocator
+        if own:
+            out.judged(issue, "%s frag_rss targets%s" % (name, suffix), what, False, own, {})
+        else:
+            out.missing(issue, "%s frag_rss targets%s" % (name, suffix), what)
         return
     frag = memory.ratios(allocator, "glibc")
     if frag:
         mean = geometric_mean(frag.values())
-        out.add(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %s%s"
-                % (name, bound_text(1.0 * mem_slack), suffix),
-                "%sx%s%s" % (figure_text(mean, 1.0 * mem_slack),
-                             memory.interval(allocator, "glibc", frag, 1.0 * mem_slack),
-                             left_out_text(every_frag, frag)), mean <= 1.0 * mem_slack)
+        out.judged(issue, "%s frag_rss, geometric mean of the ratio to glibc's, <= %s%s"
+                   % (name, bound_text(1.0 * mem_slack), suffix),
+                   "%sx%s%s" % (figure_text(mean, 1.0 * mem_slack),
+                                memory.interval(allocator, "glibc", frag, 1.0 * mem_slack),
+                                left_out_text(every_frag, frag)), mean <= 1.0 * mem_slack, own, glibc)
     else:
         out.missing(issue, "%s frag_rss, geometric mean of the ratio to glibc's%s" % (name, suffix),
                     "no trace with a ratio%s" % left_out_text(every_frag, frag))
@@ -274,25 +352,28 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
     trace, high = extreme(every_frag, worst_is_low=False)
     bound = 1.1 * mem_slack
     above = sum(1 for r in every_frag.values() if r > bound)
-    out.add(issue, "%s: no trace's frag_rss above %sx glibc's%s" % (name, bound_text(bound), suffix),
-            "highest %s (%s); %d of %d above" % (
-                ratio_text(high, "glibc", bound),
-                trace, above, len(every_frag)), above == 0)
+    out.judged(issue, "%s: no trace's frag_rss above %sx glibc's%s" % (name, bound_text(bound), suffix),
+               "highest %s (%s); %d of %d above" % (
+                   ratio_text(high, "glibc", bound),
+                   trace, above, len(every_frag)), above == 0, own, glibc)
 
 
-def throughput_targets(out, replay, speed, allocator, issue, slack, suffix):
-    """replay_targets' throughput part."""
+def throughput_targets(out, replay, speed, allocator, issue, slack, suffix, own, glibc):
+    """replay_targets' throughput part; own and glibc as Targets.judged takes them."""
     name = "`%s`" % allocator
     thr = speed.ratios(allocator, "glibc")
     if not thr:
-        out.missing(issue, "%s throughput targets%s" % (name, suffix),
-                    "no trace with both %s and glibc throughput" % allocator)
+        what = "no trace with both %s and glibc throughput" % allocator
+        if own:
+            out.judged(issue, "%s throughput targets%s" % (name, suffix), what, False, own, {})
+        else:
+            out.missing(issue, "%s throughput targets%s" % (name, suffix), what)
         return
     mean = geometric_mean(thr.values())
-    out.add(issue, "%s throughput, geometric mean over %d traces, >= %sx glibc%s"
-            % (name, len(thr), bound_text(2.0 * slack), suffix),
-            "%sx%s" % (figure_text(mean, 2.0 * slack), speed.interval(allocator, "glibc", thr, 2.0 * slack)),
-            mean >= 2.0 * slack)
+    out.judged(issue, "%s throughput, geometric mean over %d traces, >= %sx glibc%s"
+               % (name, len(thr), bound_text(2.0 * slack), suffix),
+               "%sx%s" % (figure_text(mean, 2.0 * slack), speed.interval(allocator, "glibc", thr, 2.0 * slack)),
+               mean >= 2.0 * slack, own, glibc)
     # Each rival over the same traces: the traces where the allocator and
     # every rival that ran any ran (a rival on fewer traces was compared on
     # its own easier or harder set).
@@ -307,13 +388,14 @@ def throughput_targets(out, replay, speed, allocator, issue, slack, suffix):
     if rival_means:
         faster = min(rival_means, key=rival_means.get)
         over = "" if len(common) == len(thr) else ", over the %d traces both ran" % len(common)
-        out.add(issue, "%s throughput >= %sx the faster of mimalloc and tcmalloc%s"
-                % (name, bound_text(1.05 * slack), suffix),
-                "%sx %s%s (%s%s)" % (figure_text(rival_means[faster], 1.05 * slack), faster,
-                                     speed.interval(allocator, faster, rival_traces[faster], 1.05 * slack),
-                                     ", ".join("%.2fx %s" % (v, k) for k, v in sorted(rival_means.items())),
-                                     over),
-                rival_means[faster] >= 1.05 * slack)
+        out.judged(issue, "%s throughput >= %sx the faster of mimalloc and tcmalloc%s"
+                   % (name, bound_text(1.05 * slack), suffix),
+                   "%sx %s%s (%s%s)" % (figure_text(rival_means[faster], 1.05 * slack), faster,
+                                        speed.interval(allocator, faster, rival_traces[faster], 1.05 * slack),
+                                        ", ".join("%.2fx %s" % (v, k) for k, v in sorted(rival_means.items())),
+                                        over),
+                   rival_means[faster] >= 1.05 * slack, own,
+                   {rival: replay_failures(replay, rival) for rival in present})
     elif present:
         out.missing(issue, "%s throughput against mimalloc and tcmalloc" % name,
                     "no trace where %s and %s all ran" % (allocator, " and ".join(present)))
@@ -331,20 +413,25 @@ def throughput_targets(out, replay, speed, allocator, issue, slack, suffix):
         paired_trace, paired_low = extreme(paired, worst_is_low=True)
         measured += "; paired medians: lowest %.2fx (%s), %d below" % (
             paired_low, paired_trace, sum(1 for r in paired.values() if r < 1.2 * slack))
-    out.add(issue, "%s: no trace below %sx glibc's throughput%s" % (name, bound_text(1.2 * slack), suffix),
-            measured, below == 0)
+    out.judged(issue, "%s: no trace below %sx glibc's throughput%s" % (name, bound_text(1.2 * slack), suffix),
+               measured, below == 0, own, glibc)
 
 
 def bench_suite_targets(out, replay):
     """Issue 4 (arena on the recorded traces) and issue 5's replay target."""
     speed, memory = Figures(replay, "mops"), Figures(replay, "frag_rss")
     real = [t for t in speed.traces if recorded(t.split(" ")[0])]
+    own = replay_failures(replay, "arena", recorded)
+    glibc = {"glibc": replay_failures(replay, "glibc", recorded)}
     thr = speed.ratios("arena", "glibc", real)
     if thr:
         mean = geometric_mean(thr.values())
-        out.add(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
-                % len(thr), "%sx%s" % (figure_text(mean, 1.3), speed.interval("arena", "glibc", thr, 1.3)),
-                mean >= 1.3)
+        out.judged(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
+                   % len(thr), "%sx%s" % (figure_text(mean, 1.3), speed.interval("arena", "glibc", thr, 1.3)),
+                   mean >= 1.3, own, glibc)
+    elif own:
+        out.judged(4, "`arena` throughput on the recorded traces", "no arena and glibc throughput on them",
+                   False, own, {})
     else:
         out.missing(4, "`arena` throughput on the recorded traces", "no arena and glibc throughput on them")
     # Every recorded trace, those without a ratio too: arena's rise against
@@ -354,10 +441,13 @@ def bench_suite_targets(out, replay):
     if frag:
         trace, high = extreme(frag, worst_is_low=False)
         above = sorted(t for t, r in frag.items() if r > 1.0)
-        out.add(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
-                "highest %s (%s); above 1.0 on %s" % (
-                    ratio_text(high, "glibc", 1.0),
-                    trace, ", ".join(above) or "none"), not above)
+        out.judged(4, "`arena` frag_rss no higher than glibc's on any recorded trace",
+                   "highest %s (%s); above 1.0 on %s" % (
+                       ratio_text(high, "glibc", 1.0),
+                       trace, ", ".join(above) or "none"), not above, own, glibc)
+    elif own:
+        out.judged(4, "`arena` frag_rss on the recorded traces", "no arena and glibc frag_rss on them",
+                   False, own, {})
     else:
         out.missing(4, "`arena` frag_rss on the recorded traces",
                     "no arena and glibc frag_rss on them (no memory pass?)")
@@ -369,8 +459,10 @@ def bench_suite_targets(out, replay):
         a = geometric_mean(arena[t] for t in common)
         d = geometric_mean(dropin[t] for t in common)
         over = "" if len(common) == len(arena) == len(dropin) else ", over the %d traces both ran" % len(common)
-        out.add(5, "`arena-malloc` throughput ratio to glibc >= `arena`'s minus 10%",
-                "%sx against %.2fx (bound %.2fx%s)" % (figure_text(d, 0.9 * a), a, 0.9 * a, over), d >= 0.9 * a)
+        out.judged(5, "`arena-malloc` throughput ratio to glibc >= `arena`'s minus 10%",
+                   "%sx against %.2fx (bound %.2fx%s)" % (figure_text(d, 0.9 * a), a, 0.9 * a, over), d >= 0.9 * a,
+                   replay_failures(replay, "arena-malloc"),
+                   {"arena": replay_failures(replay, "arena"), "glibc": replay_failures(replay, "glibc")})
     else:
         out.missing(5, "`arena-malloc` against `arena`", "no trace with arena, arena-malloc and glibc throughput"
                     if arena and dropin else "no trace with both %s and glibc throughput"
@@ -428,13 +520,9 @@ def pair_targets(out, speed, arenas):
         slower = sum(1 for r in ratios.values() if r < 1.0)
         measured = "%d of %d sizes slower; worst %sx at %d B" % (slower, len(ratios), figure_text(low, 1.0), size)
         unmeasured = [size for size in PAIR_SIZES if size not in ratios]
-        if unmeasured:
-            measured += "; not run (or no comparator): %s" % pair_size_text(unmeasured)
-        if slower or not unmeasured:
-            out.add(7, target, measured, slower == 0)
-        else:
-            # None slower among those run, but "every size" is not shown.
-            out.missing(7, target, measured)
+        # None slower among those run does not show "every size".
+        out.judged_lacking(7, target, measured, slower == 0,
+                           "not run (or no comparator): %s" % pair_size_text(unmeasured) if unmeasured else "")
 
 
 def prodcons_source(speed, dedicated, trace, allocator):
@@ -541,10 +629,15 @@ def realprog_targets(out, realprog):
         out.missing(7, "real programs under `%s` against glibc" % allocator,
                     "no program with both %s and glibc figures" % allocator)
         return
+    def lacking(ratios):
+        ran = {label.split(" ")[0] for label in ratios}  # "prodcons t=2"
+        names = [name for name in REALPROG_PROGRAMS if name not in ran]
+        return "not run (or no %s and glibc figures): %s" % (allocator, ", ".join(names)) if names else ""
     for ratios, what, bound in ((time_ratios, "wall time", 0.8), (rss_ratios, "max RSS", 1.0)):
         mean = geometric_mean(ratios.values())
-        out.add(7, "real programs under `%s`: %s, geometric mean, <= %.1fx glibc" % (
-            allocator, what, bound), "%.2fx over %d programs" % (mean, len(ratios)), mean <= bound)
+        out.judged_lacking(7, "real programs under `%s`: %s, geometric mean, <= %.1fx glibc" % (
+            allocator, what, bound), "%sx over %d programs" % (figure_text(mean, bound), len(ratios)),
+            mean <= bound, lacking(ratios))
     for ratios, what, figure in ((time_ratios, "wall time", "wall_seconds"),
                                  (rss_ratios, "max RSS", "max_rss_bytes")):
         program, high = extreme(ratios, worst_is_low=False)
@@ -556,13 +649,21 @@ def realprog_targets(out, realprog):
             paired, pairs = paired_median(realprog, figure, allocator, "glibc", name)
             shown.append(name if paired is None else "%s (paired median %.2fx over %d runs)"
                          % (name, paired, pairs))
-        out.add(5, "real programs under `%s`: each one's %s within 5%% of glibc's or better"
-                % (allocator, what), "highest %.2fx (%s); above 1.05: %s"
-                % (high, program, ", ".join(shown) or "none"), not above)
+        out.judged_lacking(5, "real programs under `%s`: each one's %s within 5%% of glibc's or better"
+                           % (allocator, what), "highest %sx (%s); above 1.05: %s"
+                           % (figure_text(high, 1.05), program, ", ".join(shown) or "none"), not above,
+                           lacking(ratios))
 
 
-def teardown_targets(out, timeline, floor_mib):
-    """Resident memory at the last sample of gen-phased, after everything is freed."""
+def teardown_targets(out, timeline, floor_mib, replay=None):
+    """Resident memory at the last sample of gen-phased, after everything is
+    freed; replay, the run's replay table, tells which allocators failed there."""
+    target = "`%s` after the `phased` teardown: resident <= 1.1 x live + %g MiB"
+    failed = {a: replay_failures(replay, a, lambda t: t == "gen-phased") if replay is not None else {}
+              for a in ("arena", "arena-malloc")}
+    for allocator, failures in failed.items():
+        if failures:
+            out.judged(7, target % (allocator, floor_mib), "no timeline", False, failures, {})
     last = {}
     for row in timeline.rows:
         if row["trace"] != "gen-phased" or not at_default_config(row):
@@ -570,23 +671,24 @@ def teardown_targets(out, timeline, floor_mib):
         key = row["allocator"]
         if key not in last or row["op_index"] >= last[key]["op_index"]:
             last[key] = row
-    shown = [a for a in ("arena", "arena-malloc") if a in last]
+    shown = [a for a in ("arena", "arena-malloc") if a in last and not failed[a]]
     if any(last[a]["live_bytes"] for a in shown):
         # A replay cut short (--max-ops, --quick) ends before the teardown.
         out.missing(7, "memory handed back after the phased teardown",
                     "the gen-phased replay ended with blocks live (cut short?)")
         return
     if not shown:
-        out.missing(7, "memory handed back after the phased teardown", "no gen-phased timeline")
+        if not any(failed.values()):
+            out.missing(7, "memory handed back after the phased teardown", "no gen-phased timeline")
         return
     others = ", ".join("%s %.1f MiB" % (a, last[a]["rss_bytes"] / MIB)
                        for a in ("glibc", "jemalloc", "mimalloc", "tcmalloc") if a in last)
     for allocator in shown:
         row = last[allocator]
         bound = 1.1 * row["live_bytes"] + floor_mib * MIB
-        out.add(7, "`%s` after the `phased` teardown: resident <= 1.1 x live + %g MiB"
-                % (allocator, floor_mib), "%.1f MiB resident, %.1f MiB live (%s)" % (
-                    row["rss_bytes"] / MIB, row["live_bytes"] / MIB, others),
+        out.add(7, target % (allocator, floor_mib), "%s MiB resident, %.1f MiB live%s" % (
+                    figure_text(row["rss_bytes"] / MIB, bound / MIB), row["live_bytes"] / MIB,
+                    " (%s)" % others if others else ""),
                 row["rss_bytes"] <= bound)
 
 
@@ -682,7 +784,7 @@ def build(tables, floor_mib=DEFAULT_FLOOR_MIB):
     else:
         out.missing(7, "real-program targets", "no realprog run given")
     if tables.get("timeline") is not None:
-        teardown_targets(out, tables["timeline"], floor_mib)
+        teardown_targets(out, tables["timeline"], floor_mib, tables.get("replay"))
     else:
         out.missing(7, "memory handed back after the phased teardown", "no timeline.csv")
     extra = instruction_lines(tables["instructions"]) if "instructions" in tables else []
@@ -731,7 +833,7 @@ def main(argv=None):
     if args.output:
         resultcsv.write_text_or_exit(args.output, text, PROGRAM)
     else:
-        sys.stdout.write(text)
+        resultcsv.write_stdout_or_exit(text, PROGRAM)
     return 0
 
 

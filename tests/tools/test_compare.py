@@ -4,6 +4,8 @@ import csv
 import io
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -155,6 +157,61 @@ class CompareTwoRuns(unittest.TestCase):
                                           "--fail-on-regression", "5").returncode, 0)
         self.assertEqual(crafted.run_tool("compare.py", old, old,
                                           "--fail-on-regression", "0").returncode, 0)
+
+    def test_a_configuration_missing_from_new_fails_the_gate(self):
+        # arena crashed on cpython in NEW: its rows are gone, the rest compared
+        # as before, and the gate passed with a warning.
+        old = self.write_run("old.csv", self.configs())
+        configs = [c for c in self.configs() if not (c[0] == "cpython" and c[1] == "arena")]
+        new = self.write_run("new.csv", configs)
+        result = crafted.run_tool("compare.py", old, new, "--fail-on-regression", "10")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("regression: cpython arena bs=16 t=1: no rows in %s (failed, or not run)" % new,
+                      result.stderr)
+        # Without the gate it is a warning, exit 0; a configuration only in NEW is no regression.
+        self.assertEqual(crafted.run_tool("compare.py", old, new).returncode, 0)
+        self.assertEqual(crafted.run_tool("compare.py", new, old, "--fail-on-regression", "10").returncode, 0)
+
+    def test_figures_measured_in_neither_run_are_nothing_to_compare(self):
+        # A column both files have, empty in both: an empty table and exit 0
+        # before, where --baseline said "nothing to compare", exit 2.
+        configs = self.configs()
+        header = crafted.REPLAY_HEADER + ["instructions_per_op"]
+        rows = [row + [""] for row in crafted.replay_rows(configs, 3, self.rng)]
+        old = crafted.write_csv(self.path("old.csv"), header, rows, crafted.MACHINE)
+        new = crafted.write_csv(self.path("new.csv"), header, rows, crafted.MACHINE)
+        result = crafted.run_tool("compare.py", old, new, "--figures", "instructions_per_op")
+        self.assertEqual(result.returncode, 2, result.stdout)
+        self.assertIn("none of the figures asked for was measured in either run", result.stderr)
+
+    def test_a_figure_with_no_ratio_keeps_its_geomean_row(self):
+        # A resident rise of 0 in OLD gives an infinite ratio, which no mean
+        # takes: the row and its verdict counts were dropped, which the
+        # docstring says are kept.
+        rows = crafted.replay_rows([("cpython", "glibc", 0, 1, 10.0, 1.2)], 5, self.rng)
+        zeroed = []
+        for row in rows:
+            row = list(row)
+            row[crafted.REPLAY_HEADER.index("rss_peak_bytes")] = 0
+            row[crafted.REPLAY_HEADER.index("frag_rss")] = 0
+            zeroed.append(row)
+        old = crafted.write_csv(self.path("zero.csv"), crafted.REPLAY_HEADER, zeroed, crafted.MACHINE)
+        new = crafted.write_csv(self.path("new.csv"), crafted.REPLAY_HEADER, rows, crafted.MACHINE)
+        _, got = self.compare(old, new)
+        row = got[("geomean (0)", "", "rss_peak_bytes")]
+        self.assertEqual(row["change"], "")
+        self.assertIn("1 left out of the mean", row["verdict"])
+
+    def test_stdout_that_cannot_be_written_is_one_line(self):
+        # compare.py > /dev/full ended in a traceback.
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full here")
+        old = self.write_run("old.csv", self.configs())
+        with open("/dev/full", "w") as full:
+            result = subprocess.run([sys.executable, os.path.join(crafted.TOOLS, "compare.py"), old, old],
+                                    stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stderr, "compare.py: stdout: cannot write: No space left on device\n")
 
     def test_fail_on_regression_below_the_noise_floor(self):
         # A 7% fall at p < 0.05 is "same" by the 10% time floor, but worse by

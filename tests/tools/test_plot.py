@@ -213,10 +213,29 @@ class ReportCharts(unittest.TestCase):
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertEqual(sorted(os.listdir(run_dir)), before)
             links = chart_links(output)
-            self.assertEqual(links[0], "plots/replay-mops.png")
+            self.assertEqual(links[0], "r-plots/replay-mops.png")
             for link in links:
                 with open(os.path.join(os.path.dirname(output), link), "rb") as image:
                     self.assertEqual(image.read(8), PNG_SIGNATURE)
+
+    def test_reports_written_side_by_side_keep_their_own_charts(self):
+        # -o a.md and -o b.md of two runs shared plots/: a.md showed b's charts.
+        with tempfile.TemporaryDirectory() as directory:
+            written = {}
+            for name, seed in (("a", 9), ("b", 10)):
+                run_dir = crafted.make_run_dir(os.path.join(directory, name), random.Random(seed),
+                                               sweep=False, realprog=False)
+                output = os.path.join(directory, "reports", name + ".md")
+                result = crafted.run_tool("report.py", run_dir, "-o", output)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                link = chart_links(output)[0]
+                self.assertEqual(link, "%s-plots/replay-mops.png" % name)
+                with open(os.path.join(os.path.dirname(output), link), "rb") as image:
+                    written[name] = image.read()
+            for name in ("a", "b"):
+                with open(os.path.join(directory, "reports", "%s-plots/replay-mops.png" % name), "rb") as image:
+                    self.assertEqual(image.read(), written[name], name)
+            self.assertNotEqual(written["a"], written["b"])
 
     def test_a_chart_that_cannot_be_written_stops_the_report_in_one_line(self):
         with tempfile.TemporaryDirectory() as directory:
@@ -288,13 +307,32 @@ class TimelinePanels(unittest.TestCase):
             table = read_table(directory, crafted.TIMELINE_HEADER, rows, "timeline.csv")
         plotter = CapturingPlotter()
         self.addCleanup(plotter.close)
-        plot.timeline_chart(plotter, table, "gen-medium")
+        plot.timeline_chart(plotter, table, "gen-medium", "gen-medium")
         panels = {axes.get_title(): axes for axes in plotter.figures["timeline-gen-medium"].axes
                   if axes.get_visible()}
         peak_mib = crafted.PEAK_LIVE / (1 << 20)
         for allocator in ("arena", "glibc"):
             self.assertLess(panels[allocator].get_ylim()[1], 2 * peak_mib, allocator)
         self.assertGreater(panels["bump"].get_ylim()[1], 100 * peak_mib)
+
+
+class FileStems(unittest.TestCase):
+    def test_names_that_make_the_same_stem_get_their_own_files(self):
+        # "tr, comma" and "tr comma" both gave tr_comma: one chart overwrote the other.
+        stems = plot.file_stems(["tr, comma", "tr comma", "trâce", "tröce", "α", "gen-small"])
+        self.assertEqual(stems, {"tr, comma": "tr_comma", "tr comma": "tr_comma-2", "trâce": "tr_ce",
+                                 "tröce": "tr_ce-2", "α": "unnamed", "gen-small": "gen-small"})
+
+    def test_every_trace_gets_its_timeline_chart(self):
+        rows = crafted.timeline_rows(["tr, comma", "tr comma"], {"glibc": 1.2, "arena": 1.05},
+                                     random.Random(2), samples=5)
+        with tempfile.TemporaryDirectory() as directory:
+            table = read_table(directory, crafted.TIMELINE_HEADER, rows, "timeline.csv")
+            plotter = CapturingPlotter()
+            self.addCleanup(plotter.close)
+            plot.timeline_charts(plotter, table)
+            # draw_each may draw one in a child, which reports what it wrote.
+            self.assertEqual(sorted(plotter.written), ["timeline-tr_comma", "timeline-tr_comma-2"])
 
 
 class SweepsOfOneDimension(unittest.TestCase):

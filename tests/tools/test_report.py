@@ -269,6 +269,28 @@ class ReportProblems(unittest.TestCase):
         self.run_dir = crafted.make_run_dir(os.path.join(self.directory.name, "run"),
                                             random.Random(3), sweep=False, timeline=False)
 
+    def test_a_configuration_that_failed_is_said_first(self):
+        # A crash drops a configuration's rows; the summary's means over the
+        # rest read as if every trace had run, and the crash showed only in
+        # the facts table.
+        path = os.path.join(self.run_dir, "replay.csv")
+        with open(path) as handle:
+            lines = handle.read().splitlines(True)
+        trace = crafted.RUN_TRACES[0]
+        kept = [line for line in lines if not line.startswith("%s,arena," % trace)]
+        with open(path, "w") as handle:
+            handle.write("# failed.arena.%s.bs16: the child died of signal 11\n" % trace)
+            handle.writelines(kept)
+        output = os.path.join(self.directory.name, "r.md")
+        result = crafted.run_tool("report.py", self.run_dir, "--no-plots", "-o", output)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(output) as handle:
+            report = handle.read()
+        start = report.index("## In short")
+        first = report[start:].split("\n\n")[1]
+        self.assertEqual(first, "**1 configuration failed** and has no rows, so the figures below "
+                         "leave it out: `arena.%s.bs16` (the child died of signal 11)." % trace)
+
     def test_failed_output_check_is_reported(self):
         path = os.path.join(self.run_dir, "realprog.csv")
         with open(path) as handle:
