@@ -270,13 +270,14 @@ static NOINLINE void block_free_foreign(heap_t *h, segment_t *s, void *p) {
         huge_lock(h);
         heap_t *stats = s->stats_heap;
         size_t requested = s->huge_requested;
-        huge_free_shared(h, s);
-        huge_unlock(h);
         /* Counted as another heap's, this heap's own free waited for a
          * collect that only blocks freed into it start: its live bytes grew
-         * by every huge block it freed, and its purges kept memory. */
+         * by every huge block it freed, and its purges kept memory. Counted
+         * before the purge that huge_free_shared runs, as heap_free_live. */
         if (stats == h) heap_count_free(h, requested);
-        else heap_count_remote_frees(stats, requested, 1);
+        huge_free_shared(h, s);
+        huge_unlock(h);
+        if (stats != h) heap_count_remote_frees(stats, requested, 1);
         return;
     }
     heap_pend_remote_free(h, s->heap, p, block_requested(h, s, p));
@@ -515,9 +516,14 @@ static void heap_free_live(heap_t *h, segment_t *s, void *p) {
         block_free_foreign(h, s, p);
         return;
     }
+    /* Counted before the release, whose purge pass then sees the heap as it
+     * is after this free, as the small fast path's does: counted after, the
+     * last free of a heap (4 huge blocks of 20 MiB) ran its pass with the
+     * block still live, so not torn down, and kept them resident for good,
+     * no later free running another pass. */
     size_t requested = block_requested(h, s, p);
-    block_release(h, s, p);
     heap_count_free(h, requested);
+    block_release(h, s, p);
 }
 
 void heap_free_general(heap_t *h, segment_t *s, void *p) {

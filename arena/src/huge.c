@@ -82,6 +82,13 @@ static segment_t *huge_cache_take(heap_t *h, size_t total, size_t map_align) {
     return best;
 }
 
+size_t huge_largest_cached(const heap_t *h) {
+    size_t best = 0, guard = h->mode & MODE_SECURE ? OS_PAGE : 0, offset = huge_offset(h, 0);
+    for (const segment_t *s = h->huge_cache; s; s = s->next)
+        if (s->size > guard + offset && s->size - guard - offset > best) best = s->size - guard - offset;
+    return best;
+}
+
 void *huge_malloc(heap_t *h, size_t size, size_t align) {
     size_t offset = huge_offset(h, align);
     size_t total = offset + (size ? size : 1); /* the block lies inside its mapping, not at its end */

@@ -1015,6 +1015,7 @@ void tlsf_release_empty_segments(heap_t *h) INTERNAL;
 void tlsf_cache_flush(heap_t *h) INTERNAL;
 /* Dirty medium memory: the lists' dirty bytes and the cache. */
 static inline size_t tlsf_dirty_bytes(const tlsf_t *t) { return t->dirty_bytes + t->cache_bytes; }
+/* The payload of the largest free medium block, on the lists or in the cache; 0 when none. */
 size_t tlsf_largest_free(const heap_t *h) INTERNAL;
 /* Calls fn for every used medium block of h. */
 struct heap;
@@ -1033,6 +1034,9 @@ void huge_seal(segment_t *s) INTERNAL;
 /* True when they are as last sealed: a program's underflow of the block
  * writes over them (block_classify reports it as heap corruption). */
 bool huge_seal_holds(const segment_t *s) INTERNAL;
+/* The largest request a cached huge mapping of h serves (huge_malloc's
+ * offset and guard page taken off); 0 when the cache is empty. */
+size_t huge_largest_cached(const heap_t *h) INTERNAL;
 void *huge_malloc(heap_t *h, size_t size, size_t align) INTERNAL;
 /* Frees a huge block: its mapping goes to the huge cache. */
 void huge_free(heap_t *h, segment_t *s) INTERNAL;

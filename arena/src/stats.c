@@ -58,6 +58,7 @@ static void heap_stats_add(const heap_t *h, arena_stats *out, bool walk) {
     out->usable_bytes += medium_usable;
     for (const segment_t *s = h->segments[SEG_HUGE]; s; s = s->next) out->usable_bytes += s->huge_usable;
     out->free_bytes += h->huge_cache_bytes;
+    out->largest_free_block = max_size(out->largest_free_block, huge_largest_cached(h));
 }
 
 /* The sums of heaps read while their threads run, made consistent. A batch of

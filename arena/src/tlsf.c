@@ -413,6 +413,16 @@ static inline bool mb_header_holds(const segment_t *s, uintptr_t a, size_t size_
     size_t size = size_flags & ~MB_FLAGS;
     return !(size_flags & MB_FREE) && size >= MB_SMALLEST && a - MB_HDR + size <= s->sentinel;
 }
+/* b's requested size fits its block: the word the end of the block before it
+ * overruns first (8 bytes past a block wrapped live_bytes at its free). */
+static inline bool mb_requested_holds(const mblock *b) { return b->requested <= mb_size(b) - MB_HDR; }
+/* A walk of s's blocks can step over b: its size is a block's, within s. The
+ * walks that report nothing (the stats, the callbacks) stop at a header the
+ * program overwrote (default policy: no canary), where they looped for ever
+ * on a size of 0 or read past the segment on a large one; arena_check names it. */
+static inline bool mb_walkable(const segment_t *s, const mblock *b) {
+    return mb_size(b) >= MB_SMALLEST && (uintptr_t)b + mb_size(b) <= s->sentinel;
+}
 static void live_set_shift(segment_t *s, const void *payload, unsigned granule_shift, bool on) {
     uint64_t bit, *word = live_word(s, payload, granule_shift, &bit);
     map_store(word, on ? map_load(word) | bit : map_load(word) & ~bit);
@@ -833,12 +843,12 @@ void tlsf_free(heap_t *h, segment_t *s, void *p) {
     tlsf_release(h, s, mb_of(p));
 }
 
-/* tlsf_free_owned's way when the cache does not take b: the lists, the purge
- * pass, then the count (after the purge, as the general path: its budget
- * counts b live). */
+/* tlsf_free_owned's way when the cache does not take b: the count, then the
+ * lists and the purge pass, which sees the heap as it is after this free (as
+ * heap_free_live's). */
 static NOINLINE void tlsf_free_owned_slow(heap_t *h, segment_t *s, mblock *b, size_t requested) {
-    tlsf_release_to_lists(h, s, b);
     heap_count_free(h, requested);
+    tlsf_release_to_lists(h, s, b);
 }
 
 void *tlsf_malloc_cached(heap_t *h, size_t size) {
@@ -862,11 +872,11 @@ void tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
     uint64_t bit, *word = live_word(s, p, h->classes.granule_shift, &bit);
     uint64_t live = map_load(word);
     mblock *b = mb_of(p);
-    if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b))) {
+    size_t requested = b->requested;
+    if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b)) || requested > mb_size(b) - MB_HDR) {
         heap_free_general(h, s, p);
         return;
     }
-    size_t requested = b->requested;
     map_store(word, live & ~bit);
     if (likely(tlsf_cache_put(h, s, b))) heap_count_free(h, requested);
     else tlsf_free_owned_slow(h, s, b, requested);
@@ -1006,33 +1016,44 @@ void tlsf_set_requested(void *p, size_t n) { mb_of(p)->requested = n; }
 arena_error tlsf_validate(const segment_t *s, const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (!mb_payload_may_be(s, a, s->arena->block_size)) return ARENA_ERR_INVALID_POINTER;
-    if (live_get(s, p)) return mb_header_holds(s, a, mb_sf(mb_of(p))) ? 0 : ARENA_ERR_CORRUPTION;
+    if (live_get(s, p))
+        return mb_header_holds(s, a, mb_sf(mb_of(p))) && mb_requested_holds(mb_of(p)) ? 0 : ARENA_ERR_CORRUPTION;
     /* Not live: a block that was freed, or no block at all? Walk to it (this is
      * the error path; the walk only reads our own headers). */
     for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
         uintptr_t payload = (uintptr_t)mb_payload(b);
         if (payload == a) return ARENA_ERR_DOUBLE_FREE;
         /* Inside a free block: freed, then merged with a free neighbour. */
+        if (!mb_walkable(s, b)) break; /* a header overwritten (with zero, the walk would not advance) */
         if (a < (uintptr_t)mb_next(b)) return mb_free(b) ? ARENA_ERR_DOUBLE_FREE : ARENA_ERR_INVALID_POINTER;
-        if (mb_size(b) == 0) break; /* a header overwritten with zero: the walk would not advance */
     }
     return ARENA_ERR_INVALID_POINTER;
 }
 
 size_t tlsf_largest_free(const heap_t *h) {
     const tlsf_t *t = &h->tlsf;
-    if (!t->fl_bitmap) return 0;
-    unsigned fl = 63u - (unsigned)__builtin_clzll(t->fl_bitmap);
-    unsigned sl = 31u - (unsigned)__builtin_clz(t->sl_bitmap[fl]);
     size_t best = 0;
-    for (mblock *b = t->heads[fl][sl]; b; b = mb_links(b)->next)
-        if (mb_size(b) > best) best = mb_size(b);
-    return best - MB_HDR;
+    if (t->fl_bitmap) {
+        unsigned fl = 63u - (unsigned)__builtin_clzll(t->fl_bitmap);
+        unsigned sl = 31u - (unsigned)__builtin_clz(t->sl_bitmap[fl]);
+        for (mblock *b = t->heads[fl][sl]; b; b = mb_links(b)->next)
+            if (mb_size(b) > best) best = mb_size(b);
+    }
+    /* The cache's blocks serve a request of their size too (a freed 1.9 MB
+     * block, taken back by the next request of 1.9 MB, was left out). */
+    for (unsigned bin = TLSF_CACHE_BINS; bin-- > 0 && t->cache_blocks;) {
+        if (!t->cache[bin]) continue;
+        for (mblock *b = t->cache[bin]; b; b = cache_link_of(b)->next)
+            if (mb_size(b) > best) best = mb_size(b);
+        break; /* a lower bin holds smaller blocks */
+    }
+    return best ? best - MB_HDR : 0;
 }
 
 void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usable, size_t *purged) {
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next) {
         for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b)) {
+            if (!mb_walkable(s, b)) break;
             if (mb_free(b)) {
                 size_t first, end;
                 mb_inner_pages(s, (mblock *)b, &first, &end);
@@ -1041,7 +1062,7 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
             }
             if (!live_get(s, mb_payload(b))) continue; /* cached */
             *blocks += 1;
-            *requested += b->requested;
+            *requested += mb_requested_holds(b) ? b->requested : mb_size(b) - MB_HDR;
             *usable += mb_size(b) - MB_HDR;
         }
     }
@@ -1049,8 +1070,9 @@ void tlsf_usage(const heap_t *h, size_t *blocks, size_t *requested, size_t *usab
 
 void tlsf_foreach_used(const heap_t *h, block_fn fn, void *ctx) {
     for (const segment_t *s = h->segments[SEG_MEDIUM]; s; s = s->next)
-        for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel; b = mb_next(b))
-            if (!mb_free(b) && live_get(s, mb_payload(b))) fn(ctx, mb_payload(b), b->requested);
+        for (const mblock *b = (const mblock *)s->first_block; (uintptr_t)b < s->sentinel && mb_walkable(s, b);
+             b = mb_next(b))
+            if (!mb_free(b) && live_get(s, mb_payload(b)) && mb_requested_holds(b)) fn(ctx, mb_payload(b), b->requested);
 }
 
 /* ---- purging ------------------------------------------------------------- */

@@ -230,6 +230,36 @@ TEST(MisuseAfterRelease, FreeOfAHugeBlocksAddressBeforeAMremapMove) {
     arena_destroy(a);
 }
 
+// The default policy promises no overrun detection, but a medium block's
+// overrun into its live neighbour's header must not take the arena's other
+// calls down with it: the stats walk looped for ever on a size of 0 (9-10
+// bytes past) or read past the segment (13-16), and a neighbour's requested
+// size overwritten (2-8) went through its free unchecked, wrapping live_bytes
+// to 2^64 - 4 MB. Now the stats return, arena_check names the damage, and the
+// neighbour's free is reported and leaves the counts alone.
+TEST(MisuseOverrun, AMediumBlocksOverrunLeavesTheOtherCallsWorking) {
+    for (size_t past : {2, 4, 8, 9, 10, 12, 13, 16}) {
+        arena_t *a = arena_create(nullptr);
+        ASSERT_NE(a, nullptr);
+        void *before = arena_malloc(a, 5000), *p = arena_malloc(a, 4096);
+        void *next = arena_malloc(a, 5000), *after = arena_malloc(a, 5000);
+        memset(static_cast<char *>(p) + 4096, 0x41, past);
+        ErrorLog log;
+        EXPECT_EQ(arena_check(a), -1) << past << " bytes past";
+        arena_stats s = Stats(a);
+        EXPECT_EQ(s.live_bytes, 19096u);
+        size_t reported = log.entries.size();
+        arena_free(a, next);
+        ASSERT_EQ(log.entries.size(), reported + 1) << past << " bytes past: the free is reported";
+        EXPECT_EQ(log.entries.back().kind, ARENA_ERR_CORRUPTION) << log.entries.back().message;
+        EXPECT_EQ(Stats(a).live_bytes, 19096u) << past << " bytes past: the reported free changes nothing";
+        arena_free(a, before);
+        arena_free(a, after);
+        EXPECT_EQ(Stats(a).live_bytes, 9096u);
+        arena_destroy(a);
+    }
+}
+
 TEST(MisuseNames, EveryKindHasAName) {
     EXPECT_STREQ(arena_error_name(ARENA_ERR_DOUBLE_FREE), "double free");
     EXPECT_STREQ(arena_error_name(ARENA_ERR_INVALID_POINTER), "invalid pointer");

@@ -765,11 +765,15 @@ static bool TryWhileYoung(Scenario scenario, FreedResident *young, std::string *
 // Frees `count` separated medium blocks of `size` bytes, waits past the purge
 // delay when `aged`, then grows the small blocks by `small_blocks` x 64 bytes
 // in fresh pages. Returns how much of the freed blocks was resident before the
-// growth and after it.
+// growth and after it. 1 MiB of small blocks stays live throughout: a heap
+// left with less than its purge budget and its distance to its peak over 8
+// (PURGE_TEARDOWN_FACTOR) tore down, and a teardown's pass hands back young
+// blocks too, at the last free (which is counted before its pass).
 static FreedResident ResidentAroundSmallGrowth(size_t size, int count, int small_blocks, bool aged) {
     arena_t *a = arena_create(nullptr);
     std::vector<void *> small, separators;
     small.push_back(arena_malloc(a, 64));  // the small segment exists before
+    for (int i = 0; i < 4096; i++) small.push_back(memset(arena_malloc(a, 256), 1, 256));
     uint32_t freed_at;
     std::vector<void *> freed = FreeSeparatedMediumBlocks(a, size, count, &separators, &freed_at);
     EXPECT_EQ(arena_check(a), 0);
