@@ -182,11 +182,16 @@ def replay_failures(table, allocator, traces=None):
     rows, and a target over every trace would otherwise be judged on the
     others, where it ran. traces: only those that pass this test."""
     found, prefix = {}, "failed.%s." % allocator
+    # The key has no mark where the trace name ends: "app.t2" is trace app on
+    # 2 threads, or trace app.t2. A name some row of the run has decides.
+    known = {row["trace"] for row in table.rows}
     for key, why in table.facts.items():
         if not key.startswith(prefix):
             continue
         rest = key[len(prefix):]
         suffix = FAILED_KEY_SUFFIX.search(rest)
+        if rest[:suffix.start()] not in known and rest in known:
+            suffix = FAILED_KEY_SUFFIX.search(rest, len(rest))  # the whole key is the trace
         block = suffix.group(2)
         if suffix.group(3) or suffix.group(4) or (block is not None and int(block) != DEFAULT_BLOCK):
             continue

@@ -696,19 +696,24 @@ static NOINLINE void *heap_realloc_slow(heap_t *h, void *p, size_t size) {
                 return NULL; /* p untouched and live */
             }
             memcpy(q, p, old < size ? old : size);
-            if (s->kind == SEG_HUGE && s->heap != h && s->stats_heap == h) {
-                /* A huge block of the shared heap that this heap counts: it
-                 * goes without a count, as its own block would (the realloc
-                 * is counted below), not as another heap's. */
+            /* A huge block of the shared heap that this heap counts goes
+             * without a count, as its own block would, not as another heap's. */
+            bool shared_counted = s->kind == SEG_HUGE && s->heap != h && s->stats_heap == h;
+            /* Another heap counts the old block freed: the moved one is ours. */
+            if (s->heap != h && !shared_counted) heap_count_alloc(h, old);
+            /* Counted before the old block's release, whose purge pass then
+             * sees the heap as it is after this realloc (as heap_free_live):
+             * a realloc of each of 4 huge blocks of 20 MiB to 100 bytes left
+             * 65 MB resident for good. */
+            heap_count_realloc(h, old, size);
+            if (shared_counted) {
                 huge_lock(h);
                 huge_free_shared(h, s);
                 huge_unlock(h);
             } else {
-                bool foreign = s->heap != h;
                 block_free(h, s, p); /* s may be unmapped from here on */
-                /* Another heap counted the old block freed: the moved one is ours. */
-                if (foreign) heap_count_alloc(h, old);
             }
+            return q;
         }
     }
     heap_count_realloc(h, old, size);

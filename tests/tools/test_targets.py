@@ -398,6 +398,21 @@ class OtherRuns(unittest.TestCase):
         measured, verdict = find(rows, "`arena-malloc` throughput ratio to glibc")
         self.assertIn("arena failed on gen-phased", measured)
 
+    def test_a_failed_key_is_read_against_the_runs_trace_names(self):
+        # A process malloc's key has no .bs to mark where the trace name ends:
+        # "failed.glibc.app.t2" is app on 2 threads, or app.t2, which the run's
+        # rows tell apart (read as app t=2, and "run.rs4" dropped as a region size).
+        class Table:
+            def __init__(self, traces, facts):
+                self.rows = [{"trace": t} for t in traces]
+                self.facts = facts
+        facts = {"failed.glibc.app.t2": "died", "failed.glibc.run.rs4": "died",
+                 "failed.glibc.gen.t3": "died", "failed.arena.app.t2.bs16": "died"}
+        table = Table(["app.t2", "run.rs4", "gen"], facts)
+        self.assertEqual(targets.replay_failures(table, "glibc"),
+                         {"app.t2": "died", "run.rs4": "died", "gen t=3": "died"})
+        self.assertEqual(targets.replay_failures(table, "arena"), {"app.t2": "died"})
+
     def test_a_baseline_that_failed_leaves_a_met_target_unmeasured(self):
         speeds = {"glibc": [1] * 4, "arena": [2.5] * 4}
         frags = {"glibc": [1] * 4, "arena": [0.9] * 4}
