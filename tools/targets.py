@@ -274,16 +274,17 @@ class Targets:
         if own:
             self.add(issue, target, "%s; FAILED on %s" % (measured, failures_text(own)), False)
             return
-        others = {name: failed for name, failed in others.items() if failed}
-        if not others:
-            self.add(issue, target, measured, met)
-            return
-        measured += "".join("; %s failed on %s, not compared there" % (name, failures_text(failed))
-                            for name, failed in sorted(others.items()))
-        if met:
-            self.missing(issue, target, measured)
+        self.judged_lacking(issue, target, measured, met, "; ".join(
+            "%s failed on %s, not compared there" % (name, failures_text(failed))
+            for name, failed in sorted(others.items()) if failed))
+
+    def missing_unless_failed(self, issue, target, why, own):
+        """missing(), unless the allocator judged failed (own, as judged takes
+        it): no figure then is a missed target, not an unmeasured one."""
+        if own:
+            self.judged(issue, target, why, False, own, {})
         else:
-            self.add(issue, target, measured, False)
+            self.missing(issue, target, why)
 
 
 def extreme(ratios, worst_is_low):
@@ -336,11 +337,8 @@ def replay_targets(out, replay, allocator, issue, slack_pct=0):
     throughput_targets(out, replay, speed, allocator, issue, slack, suffix, own, glibc)
     every_frag = memory.per_trace_ratios(allocator, "glibc")
     if not every_frag:
-        what = "no trace with both %s and glibc frag_rss (no memory pass?)" % allocator
-        if own:
-            out.judged(issue, "%s frag_rss targets%s" % (name, suffix), what, False, own, {})
-        else:
-            out.missing(issue, "%s frag_rss targets%s" % (name, suffix), what)
+        out.missing_unless_failed(issue, "%s frag_rss targets%s" % (name, suffix),
+                                  "no trace with both %s and glibc frag_rss (no memory pass?)" % allocator, own)
         return
     frag = memory.ratios(allocator, "glibc")
     if frag:
@@ -368,11 +366,8 @@ def throughput_targets(out, replay, speed, allocator, issue, slack, suffix, own,
     name = "`%s`" % allocator
     thr = speed.ratios(allocator, "glibc")
     if not thr:
-        what = "no trace with both %s and glibc throughput" % allocator
-        if own:
-            out.judged(issue, "%s throughput targets%s" % (name, suffix), what, False, own, {})
-        else:
-            out.missing(issue, "%s throughput targets%s" % (name, suffix), what)
+        out.missing_unless_failed(issue, "%s throughput targets%s" % (name, suffix),
+                                  "no trace with both %s and glibc throughput" % allocator, own)
         return
     mean = geometric_mean(thr.values())
     out.judged(issue, "%s throughput, geometric mean over %d traces, >= %sx glibc%s"
@@ -434,11 +429,9 @@ def bench_suite_targets(out, replay):
         out.judged(4, "`arena` throughput on the %d recorded traces, geometric mean, >= 1.3x glibc"
                    % len(thr), "%sx%s" % (figure_text(mean, 1.3), speed.interval("arena", "glibc", thr, 1.3)),
                    mean >= 1.3, own, glibc)
-    elif own:
-        out.judged(4, "`arena` throughput on the recorded traces", "no arena and glibc throughput on them",
-                   False, own, {})
     else:
-        out.missing(4, "`arena` throughput on the recorded traces", "no arena and glibc throughput on them")
+        out.missing_unless_failed(4, "`arena` throughput on the recorded traces",
+                                  "no arena and glibc throughput on them", own)
     # Every recorded trace, those without a ratio too: arena's rise against
     # glibc's 0 is higher (dropped, it read met). Judged apart from the
     # throughput: a run of the memory pass alone has no throughput.
@@ -450,12 +443,9 @@ def bench_suite_targets(out, replay):
                    "highest %s (%s); above 1.0 on %s" % (
                        ratio_text(high, "glibc", 1.0),
                        trace, ", ".join(above) or "none"), not above, own, glibc)
-    elif own:
-        out.judged(4, "`arena` frag_rss on the recorded traces", "no arena and glibc frag_rss on them",
-                   False, own, {})
     else:
-        out.missing(4, "`arena` frag_rss on the recorded traces",
-                    "no arena and glibc frag_rss on them (no memory pass?)")
+        out.missing_unless_failed(4, "`arena` frag_rss on the recorded traces",
+                                  "no arena and glibc frag_rss on them (no memory pass?)", own)
     # Both geometric means over the traces both ran: each over its own set,
     # a trace arena alone ran moved the bound.
     arena, dropin = speed.ratios("arena", "glibc"), speed.ratios("arena-malloc", "glibc")

@@ -872,11 +872,11 @@ void tlsf_free_owned(heap_t *h, segment_t *s, void *p) {
     uint64_t bit, *word = live_word(s, p, h->classes.granule_shift, &bit);
     uint64_t live = map_load(word);
     mblock *b = mb_of(p);
-    size_t requested = b->requested;
-    if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b)) || requested > mb_size(b) - MB_HDR) {
+    if (!(live & bit) || !mb_header_holds(s, a, mb_sf(b)) || !mb_requested_holds(b)) {
         heap_free_general(h, s, p);
         return;
     }
+    size_t requested = b->requested;
     map_store(word, live & ~bit);
     if (likely(tlsf_cache_put(h, s, b))) heap_count_free(h, requested);
     else tlsf_free_owned_slow(h, s, b, requested);

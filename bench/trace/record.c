@@ -326,6 +326,12 @@ static bool append_to_list(const char *line, size_t n) {
     return list_fd >= 0 && write_all(list_fd, line, n);
 }
 
+/* This process records, and its trace is its own: not a vfork child, which
+ * shares our memory (our state) but is another process. */
+static bool recording_this_image(void) {
+    return atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid();
+}
+
 /* Appends "WORD PID" to the list; errno is kept. */
 static void record_list_line(const char *word, pid_t pid) {
     int saved = errno;
@@ -347,8 +353,7 @@ static void record_list_pid_line(const char *word) { record_list_line(word, getp
  * child: it shares our memory (the list's descriptor, should it be opened
  * again) but not our descriptors; its image's own "image" line still comes. */
 static void record_exec_line(const char *word) {
-    if (atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid())
-        record_list_pid_line(word);
+    if (recording_this_image()) record_list_pid_line(word);
 }
 
 /* The name the kernel keeps for the process (no file to open: there may be no
@@ -986,8 +991,7 @@ static pid_t fork_listed(pid_t (*const *real_fork)(void)) {
         return -1;
     }
     pid_t pid = (*real_fork)();
-    if (pid > 0 && atomic_load_explicit(&state, memory_order_acquire) == RECORDING && owner_pid == getpid())
-        record_list_line(RECORD_FORK_WORD, pid);
+    if (pid > 0 && recording_this_image()) record_list_line(RECORD_FORK_WORD, pid);
     return pid;
 }
 
