@@ -772,9 +772,17 @@ static bool heap_rebuilds(const heap_t *h) {
  * rebuilt after its last teardown: then the boost stays. Without that, a
  * loop that allocates 1024 blocks of 4 KiB and frees them all faulted every
  * page back in on every round (1012 page faults a round, 6.2 us an op in
- * bench_micro's batch_fifo/4096, against tcmalloc's 6 ns). */
+ * bench_micro's batch_fifo/4096, against tcmalloc's 6 ns). At most what the
+ * heap's thread built past the blocks it adopted live (heaps.c,
+ * heap_peak_restart): the boost an ended thread earned served a thread that
+ * adopted its heap, freed those blocks and went on with little as if it had
+ * rebuilt them, and no purge pass ran under that budget again (a review's
+ * thread-safe arena kept 70-128 MB resident with nothing live;
+ * ThreadHeaps.AThreadThatAdoptsAHeapDoesNotInheritItsPurgeBudget). */
 static size_t heap_purge_earned(const heap_t *h) {
-    return !heap_torn_down(h) || heap_rebuilds(h) ? h->purge_boost : 0;
+    if (heap_torn_down(h) && !heap_rebuilds(h)) return 0;
+    size_t built = h->stats.peak_live_bytes - h->inherited_live;
+    return h->purge_boost < built ? h->purge_boost : built;
 }
 
 /* The budget without the boost: max(PURGE_FLOOR, live / 8). */

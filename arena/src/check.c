@@ -337,6 +337,8 @@ int heaps_check(arena_t *a) {
         late += h->late_tid != 0;
         CHECK_INVARIANT(!h->late_tid || !h->abandoned, "an abandoned heap is marked as a late thread's", h);
         CHECK_INVARIANT(!h->warm || (h->abandoned && h->warm_keep <= WARM_KEEP_MAX), "a heap in use, or keeping more than WARM_KEEP_MAX, is marked warm", h);
+        /* Else heap_purge_earned's share would wrap. */
+        CHECK_INVARIANT(h->inherited_live <= h->stats.peak_live_bytes, "a heap adopted more live bytes than its peak", h);
         /* Else nothing would cool it while the process works on. */
         CHECK_INVARIANT(!h->warm || atomic_load_explicit(&a->warm_due, memory_order_relaxed), "a heap is warm, but no time is set for it to stop", h);
     }

@@ -459,10 +459,13 @@ static NOINLINE void heaps_recover_late(arena_t *a) {
     }
 }
 
-/* A new thread's life in an adopted heap starts its peak again. */
+/* A new thread's life in an adopted heap starts its peak again, from the
+ * blocks the ended thread left live, which the new one did not build
+ * (heap_purge_earned). */
 static void heap_peak_restart(heap_t *h) {
     if (h->stats.peak_live_bytes > h->earlier_peak) COUNTER_SET(h->earlier_peak, h->stats.peak_live_bytes);
     COUNTER_SET(h->stats.peak_live_bytes, h->stats.live_bytes);
+    h->inherited_live = h->stats.live_bytes;
 }
 
 heap_t *heaps_adopt(arena_t *a, bool for_ended_thread, bool late) {

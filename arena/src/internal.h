@@ -669,6 +669,9 @@ typedef struct heap {
      * (and what it keeps warm when its thread ends) follow its new thread. Its
      * statistics report the larger of the two. */
     size_t earlier_peak;
+    /* stats.live_bytes when its thread adopted it: the ended thread's blocks
+     * (heap_purge_earned), at most stats.peak_live_bytes. */
+    size_t inherited_live;
     /* The id (gettid) of the thread that took the heap to keep after its key
      * destructors had begun (heaps_adopt, `late`), until the heap is
      * abandoned; else 0; and its process's (getpid). Such a thread may end

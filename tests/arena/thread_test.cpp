@@ -1061,6 +1061,40 @@ TEST(ThreadHeaps, BlocksFreedIntoAWarmHeapGoBackPastItsKeepAfterAStatsCall) {
     arena_destroy(a);
 }
 
+// A heap's purge budget grows while its thread faults back what it purged (a
+// loop that builds its memory up and tears it down, over and over), and that
+// boost serves the thread's own teardowns, and those of the next threads that
+// adopt the heap and build as much again (a thread per request). Not a thread
+// that adopts the heap and only frees what the ended one left live: before,
+// its teardown kept the boost, and that memory stayed resident for good,
+// since no purge pass runs under a budget that large (a review's program:
+// 70-128 MB resident, nothing live, after its worker threads ended and the
+// main thread freed their last blocks; here 3910 OS pages of 3910).
+TEST(ThreadHeaps, AThreadThatAdoptsAHeapDoesNotInheritItsPurgeBudget) {
+    arena_t *a = ThreadSafeArena();
+    ASSERT_NE(a, nullptr);
+    const size_t kBlocks = 160, kSize = 100000;
+    std::vector<void *> left(kBlocks);
+    std::thread([&] {
+        for (int round = 0; round < 12; round++) {
+            for (void *&p : left) ASSERT_NE(p = arena_malloc(a, kSize), nullptr);
+            for (void *p : left) memset(p, round, kSize);
+            if (round == 11) break;
+            for (size_t i = kBlocks; i-- > 0;) arena_free(a, left[i]);
+            std::this_thread::sleep_for(std::chrono::milliseconds(30)); // a purge pass at each teardown
+        }
+    }).join();
+    arena_free(a, arena_malloc(a, 64)); // this thread's first call: it adopts the ended heap
+    std::set<uintptr_t> written;
+    for (void *p : left) AddOSPages(p, kSize, &written);
+    for (size_t i = kBlocks; i-- > 0;) arena_free(a, left[i]); // now this thread's own blocks
+    // A teardown: down to the budget's floor (2 MiB, 512 OS pages) at once,
+    // and the OS pages of the blocks' headers.
+    EXPECT_LE(ResidentOSPages(written), 512u + 2 * kBlocks) << "of " << written.size() << " OS pages written";
+    EXPECT_EQ(arena_check(a), 0);
+    arena_destroy(a);
+}
+
 // Threads that freed all they made leave empty heaps behind, their segments
 // counted against max_bytes: another heap that grows must get them back,
 // not fail with nothing live.
