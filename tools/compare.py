@@ -340,15 +340,15 @@ def compare_runs(old, new, figures=None, noise=NoiseFloors()):
     warnings = facts_warnings(old, new) + output_warnings([old, new])
     warnings += _repetition_warning(rows, key_columns)
     warnings += workload_warnings(old_groups, new_groups, key_columns, common)
-    for path, groups, other in ((old.path, old_groups, new_groups),
-                                (new.path, new_groups, old_groups)):
-        alone = [describe_key(key_columns, k) for k in groups if k not in other]
+    only_in_old = [k for k in old_groups if k not in new_groups]
+    only_in_new = [k for k in new_groups if k not in old_groups]
+    for path, alone in ((old.path, only_in_old), (new.path, only_in_new)):
         if alone:
             warnings.append("%d configuration(s) only in %s: %s"
-                            % (len(alone), path, "; ".join(alone)))
+                            % (len(alone), path, "; ".join(describe_key(key_columns, k) for k in alone)))
     geomeans = geomean_rows(rows, key_columns, summed_columns=key_columns)
     comparison = Comparison(key_columns, "old", "new", rows, geomeans, warnings)
-    comparison.missing_from_new = [k for k in old_groups if k not in new_groups]
+    comparison.missing_from_new = only_in_old
     return comparison
 
 
