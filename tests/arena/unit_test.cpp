@@ -825,11 +825,13 @@ TEST(DefaultPolicy, AFreedHugeBlockGoesBackWhenLittleIsLive) {
 // peak, and no later free ran another pass, so 4 huge blocks of 20 MiB (or 4
 // medium ones of 8 MiB) stayed resident through seconds of small pairs.
 // A realloc that moves a block to a small one frees it the same way (the
-// review of the fix: 65 MB stayed after 4 such reallocs of 20 MiB blocks).
+// review of the fix: 65 MB stayed after 4 such reallocs of 20 MiB blocks), and
+// one that shrinks a medium block where it lies frees its tail (an audit: 50
+// buffers of 4 MB shrunk to 3000 bytes kept 200 MB resident for good).
 TEST(DefaultPolicy, AHeapThatFreesEverythingKeepsOnlyItsBudget) {
     for (unsigned flags : {0u, (unsigned)ARENA_CHECKED, (unsigned)ARENA_SECURE, (unsigned)ARENA_THREAD_SAFE}) {
         for (size_t size : {(size_t)20 << 20, (size_t)8 << 20}) {
-            for (bool by_realloc : {false, true}) {
+            for (size_t to : {(size_t)0, (size_t)100, (size_t)3000}) { // 0: freed, else reallocated to it
                 arena_config c{};
                 c.flags = flags;
                 arena_t *a = arena_create(&c);
@@ -840,23 +842,30 @@ TEST(DefaultPolicy, AHeapThatFreesEverythingKeepsOnlyItsBudget) {
                     ASSERT_NE(p, nullptr);
                     memset(p, 1, size);
                 }
+                bool in_place = true;
                 for (void *&p : blocks) {
-                    if (by_realloc) {
-                        p = arena_realloc(a, p, 100);
-                        ASSERT_NE(p, nullptr);
+                    if (to) {
+                        void *q = arena_realloc(a, p, to);
+                        ASSERT_NE(q, nullptr);
+                        in_place = in_place && q == p;
+                        p = q;
                     } else {
                         arena_free(a, p);
                     }
                 }
+                // The default heap shrinks a medium block where it lies (the case the audit found).
+                if (to == 3000 && size == ((size_t)8 << 20) && !(flags & ARENA_CHECKED)) {
+                    EXPECT_TRUE(in_place) << flags;
+                }
                 for (int i = 0; i < 1000; i++) arena_free(a, arena_malloc(a, 100));
                 arena_stats s = Stats(a);
-                EXPECT_EQ(s.live_bytes, by_realloc ? 400u : 0u);
+                EXPECT_EQ(s.live_bytes, 4 * to);
                 // The budget's floor (2 MiB) and the heap's own headers.
                 EXPECT_LT(s.mapped_bytes - s.purged_bytes, (size_t)3 << 20)
-                    << "flags " << flags << ", blocks of " << size << (by_realloc ? ", reallocated" : ", freed")
+                    << "flags " << flags << ", blocks of " << size << (to ? ", reallocated to " : ", freed") << to
                     << ": mapped " << s.mapped_bytes << ", purged " << s.purged_bytes;
                 EXPECT_EQ(arena_check(a), 0);
-                if (by_realloc)
+                if (to)
                     for (void *p : blocks) arena_free(a, p);
                 arena_destroy(a);
             }
