@@ -102,12 +102,12 @@ void *huge_malloc(heap_t *h, size_t size, size_t align) {
     if (s) s->huge_fresh = false;
     if (!s) {
         int saved = errno;
-        s = segment_new(h, SEG_HUGE, total, map_align);
+        s = segment_new(h, SEG_HUGE, total, map_align, 0);
         if (!s) {
             /* Out of memory: what the cache holds may be what is missing. */
             if (!h->huge_cache) return NULL;
             huge_purge(h, 0, false, 0);
-            s = segment_new(h, SEG_HUGE, total, map_align);
+            s = segment_new(h, SEG_HUGE, total, map_align, 0);
             if (!s) return NULL;
             errno = saved; /* a success leaves errno alone, the first refusal's ENOMEM too */
         }

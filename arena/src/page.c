@@ -139,7 +139,7 @@ page_t *page_acquire(heap_t *h) {
         queue_remove(&h->free_clean, pg);
     } else if ((pg = page_setup_next(h)) == NULL) {
         if (!arena_cap_allows(h->arena, h->arena->region_size)) heap_release_idle(h, SEG_SMALL);
-        if (!segment_new(h, SEG_SMALL, h->arena->region_size, SEGMENT_ALIGN)) return NULL;
+        if (!segment_new(h, SEG_SMALL, h->arena->region_size, SEGMENT_ALIGN, 0)) return NULL;
         pg = page_setup_next(h);
         if (!pg) return NULL; /* a region too small for one page (cannot happen: MIN_REGION) */
     }

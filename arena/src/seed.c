@@ -76,7 +76,7 @@ static segment_t *seed_region_new(arena_t *a, size_t rounded, size_t align) {
         size = align_up(need, SEGMENT_ALIGN); /* a region of its own, its map grown with it */
     }
     size_t header = segment_header_size(a, SEG_SEED, size);
-    segment_t *s = segment_new(&a->heap, SEG_SEED, size, SEGMENT_ALIGN);
+    segment_t *s = segment_new(&a->heap, SEG_SEED, size, SEGMENT_ALIGN, 0);
     if (!s) return NULL;
     s->seed_bump = (uintptr_t)s + header;
     s->seed_end = (uintptr_t)s + size;

@@ -452,8 +452,10 @@ void tlsf_segment_added(heap_t *h, segment_t *s) {
  * so that large blocks do not each leave a region's tail unused; under a
  * max_bytes that leaves no room for that, the smallest segment that holds the
  * block, once what the heap holds idle has gone back (heap_release_idle).
- * NULL with errno ENOMEM when the OS or the cap refuses it. */
-static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
+ * gap: the bytes of the block an alignment leaves free in front of what the
+ * request uses (segment_new). NULL with errno ENOMEM when the OS or the cap
+ * refuses it. */
+static segment_t *tlsf_segment_new(heap_t *h, size_t block, size_t gap) {
     size_t least = h->arena->region_size;
     while (least - segment_header_size(h->arena, SEG_MEDIUM, least) < block + 2 * MB_HDR + 2 * h->classes.granule + OS_PAGE) {
         if (least > SIZE_MAX / 2) return NULL;
@@ -464,14 +466,14 @@ static segment_t *tlsf_segment_new(heap_t *h, size_t block) {
     while (size / 4 < block && size <= MAX_REGION) size *= 2;
     if (size > least && !arena_cap_allows(h->arena, size)) size = least;
     int saved = errno;
-    segment_t *s = segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN);
+    segment_t *s = segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN, gap);
     /* The OS refused the roomy one (an address space limit, overcommit off):
      * the least that holds the block may still fit, as glibc's one mapping
      * would (a 4 MiB request with 24 MiB to spare failed, in review). */
-    if (!s && size > least && (s = segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN)) != NULL) errno = saved;
+    if (!s && size > least && (s = segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN, gap)) != NULL) errno = saved;
     /* Refused still: what h holds idle (empty small segments, the huge cache)
      * may be the room, as under the cap. */
-    if (!s && heap_release_idle(h, SEG_MEDIUM) && (s = segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN)) != NULL)
+    if (!s && heap_release_idle(h, SEG_MEDIUM) && (s = segment_new(h, SEG_MEDIUM, least, SEGMENT_ALIGN, gap)) != NULL)
         errno = saved;
     return s;
 }
@@ -748,7 +750,7 @@ static void *tlsf_malloc_zeroing(heap_t *h, size_t size, size_t align, bool zero
         if (!b) b = tlsf_find_exact(t, search);
     }
     if (!b) {
-        if (!tlsf_segment_new(h, search)) return NULL;
+        if (!tlsf_segment_new(h, search, search - need)) return NULL;
         b = tlsf_find(t, search);
         if (!b) b = tlsf_find_exact(t, search);
         ARENA_ASSERT(b != NULL);
