@@ -880,7 +880,9 @@ static void heap_count_teardown(heap_t *h, size_t purged) {
  * requests take back (sqlite's trace, at 8.7 MiB live, held 5.8 MiB of such
  * free medium blocks; purging them cost 740 of its 3,400 page faults and
  * lowered no resident peak). The price: a heap that stops at such a moment
- * keeps that memory until its next free past the delay, or a trim. Cached
+ * keeps that memory until a pass past the delay (a page that empties, a
+ * medium free to the lists, a huge free; small frees on the fast path and
+ * cached medium ones run none), or a trim. Cached
  * huge mappings go whatever their age: one serves only a huge request of
  * about its size, and the free that caches one reaches here with the block
  * still counted live (a 64 MiB block freed with 100 bytes left live stayed
