@@ -511,12 +511,22 @@ threaded)
     # with nothing live, was the peak, and frag_at_peak came out empty.
     # Not under a sanitizer, whose own memory (shadow, fake stacks) grows with
     # the replay's frames: 12 KiB past the reserve under ASan.
+    # A page that comes in late, from outside the replay, makes the last sample
+    # the peak once in a while on a loaded machine (a fresh clone's ./test.sh,
+    # beside a build at -j1, 2026-12-08): a second pass must pass then.
     if ! ldd "$replay" | grep -Eq 'lib(a|t|ub)san'; then
-        expect 0 "$replay" --trace="$trace" --allocators=bump --passes=memory --repetitions=1 --csv="$dir/b.csv"
-        rise=$(column "$dir/b.csv" rss_peak_bytes) reserve=$(column "$dir/b.csv" footprint_bytes)
+        for attempt in 1 2; do
+            expect 0 "$replay" --trace="$trace" --allocators=bump --passes=memory --repetitions=1 --csv="$dir/b.csv"
+            rise=$(column "$dir/b.csv" rss_peak_bytes) reserve=$(column "$dir/b.csv" footprint_bytes)
+            at_peak=$(column "$dir/b.csv" frag_at_peak)
+            if [ -n "$rise" ] && [ -n "$reserve" ] && [ "$rise" -le $((reserve + 4096)) ] && [ -n "$at_peak" ]; then
+                break
+            fi
+            [ "$attempt" = 1 ] && echo "bump's threaded memory pass, attempt 1: rise $rise, reserve $reserve, frag_at_peak '$at_peak'"
+        done
         [ -n "$rise" ] && [ -n "$reserve" ] && [ "$rise" -le $((reserve + 4096)) ] ||
-            fail "bump's threaded rise $rise passes its reserve $reserve"
-        [ -n "$(column "$dir/b.csv" frag_at_peak)" ] || fail "bump's threaded frag_at_peak is empty"
+            fail "bump's threaded rise $rise passes its reserve $reserve (twice)"
+        [ -n "$at_peak" ] || fail "bump's threaded frag_at_peak is empty (twice)"
     fi
     ;;
 memory_repetitions)
