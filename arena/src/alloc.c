@@ -249,29 +249,16 @@ void block_release(heap_t *h, segment_t *s, void *p) {
     }
 }
 
-static void heap_purge_adapt(heap_t *h, size_t cap);
-
 /* Frees huge block s of the shared heap (the drop-in, thread-safe arenas), freed
  * by h's thread; no stats; under the huge lock. Its mapping stays in the shared
  * cache only within what h may still keep dirty: the shared heap counts no live
  * bytes of its own, so by its own budget it would keep nothing, and without
- * this it kept up to HUGE_CACHE_MAX freed mappings resident for good. Plus the
- * shared heap's own boost, which grows as a heap's does while the mappings it
- * unmaps are mapped and faulted in again (huge_unmap, huge_malloc), up to the
- * peak of h's live bytes or s's size: h never sees those, and a loop that
- * filled and freed a 24 MiB buffer mapped and faulted it in anew every time,
- * 46 times glibc's time, which reuses it (found by an audit). */
+ * this it kept up to HUGE_CACHE_MAX freed mappings resident for good. */
 static void huge_free_shared(heap_t *h, segment_t *s) {
     heap_t *shared = s->heap;
     huge_free(shared, s);
-    uint32_t now = purge_clock();
-    if (now != shared->purge_last) {
-        shared->purge_last = now;
-        size_t peak = h->stats.peak_live_bytes; /* or the mapping's size: the thread that made it may be another */
-        heap_purge_adapt(shared, peak > s->size ? peak : s->size);
-    }
     size_t budget = heap_purge_budget(h), dirty = heap_dirty_total(h);
-    huge_purge(shared, (budget > dirty ? budget - dirty : 0) + shared->purge_boost, false, 0);
+    huge_purge(shared, budget > dirty ? budget - dirty : 0, false, 0);
 }
 
 /* Frees live block p of another heap: a huge block at once (under the lock),
@@ -815,8 +802,7 @@ size_t heap_purge_budget(const heap_t *h) { return heap_purge_floor(h) + heap_pu
  * for nothing. At each purge pass the heap compares, as moving averages over
  * the last passes, what it handed back with what it faulted back in since:
  * when it faults back at least half of what it purges, it is purging what it
- * needs and the budget grows (up to `cap`: the heap's peak live bytes, or
- * the freeing heap's for the shared heap's huge cache); when it faults back
+ * needs and the budget grows (up to the live bytes); when it faults back
  * little, the boost shrinks. What comes back is counted where the heap writes
  * memory again: an OS page a purge handed back (page.c, tlsf.c), or fresh
  * memory up to what purges unmapped whole (heap_faulted_fresh). Before, it was
@@ -824,16 +810,17 @@ size_t heap_purge_budget(const heap_t *h) { return heap_purge_floor(h) + heap_pu
  * thread's life before a heap's first pass, compared a heap's new thread with
  * its old one (wrapping below zero when lower), and counted a growing heap's
  * fresh memory as faulted back: each grew the boost for nothing. */
-static void heap_purge_adapt(heap_t *h, size_t cap) {
+static void heap_purge_adapt(heap_t *h) {
     size_t faulted_in = h->faulted_back;
     h->faulted_back = 0;
     h->refaulted_since_teardown += faulted_in;
     h->purged_avg += h->purged_out / 8 - h->purged_avg / 8;
     h->faulted_avg += faulted_in / 8 - h->faulted_avg / 8;
     h->purged_out = 0;
+    size_t peak = h->stats.peak_live_bytes;
     if (h->purged_avg && h->faulted_avg >= h->purged_avg / 2) {
         size_t boost = 2 * h->purge_boost + PURGE_FLOOR;
-        h->purge_boost = boost < cap ? boost : cap;
+        h->purge_boost = boost < peak ? boost : peak;
     } else if (h->faulted_avg < h->purged_avg / 8) {
         h->purge_boost /= 2;
     }
@@ -893,7 +880,7 @@ static NOINLINE void heap_purge_over_budget(heap_t *h, size_t budget) {
     size_t purged_before = h->purged_out;
     if (now != h->purge_last) {
         h->purge_last = now;
-        heap_purge_adapt(h, h->stats.peak_live_bytes);
+        heap_purge_adapt(h);
         purged_before = 0; /* heap_purge_adapt took purged_out in */
         budget = heap_purge_budget(h);
         heap_purge(h, budget / 2, true, true, now);

@@ -3,13 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <random>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -872,36 +870,6 @@ TEST(DefaultPolicy, AHeapThatFreesEverythingKeepsOnlyItsBudget) {
                 arena_destroy(a);
             }
         }
-    }
-}
-
-// A huge buffer filled and freed in a loop stays mapped once the heap sees it
-// come back: each free handed the mapping back and each malloc faulted a new
-// one in, page by page. A thread-safe arena's huge blocks lie in its shared
-// heap, whose cache learned nothing from what the freeing thread's heap did
-// (an audit: 24 MiB a round under the drop-in took 46 times glibc's time).
-// Freed for good, it still goes: AHeapThatFreesEverythingKeepsOnlyItsBudget.
-TEST(DefaultPolicy, AHugeBufferFreedAndAskedForAgainStaysMapped) {
-    for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE}) {
-        arena_config c{};
-        c.flags = flags;
-        arena_t *a = arena_create(&c);
-        ASSERT_NE(a, nullptr);
-        const size_t size = (size_t)24 << 20;
-        size_t kept = 0;
-        for (int round = 0; round < 12; round++) {
-            auto *p = static_cast<uint8_t *>(arena_malloc(a, size));
-            ASSERT_NE(p, nullptr);
-            for (size_t o = 0; o < size; o += 4096) p[o] = 1;
-            arena_free(a, p);
-            kept = ResidentWholeOSPages(p, size); // 0 once unmapped
-            // The feedback adapts once per purge tick (2^20 cycles): a round's
-            // 6144 page faults take longer, and this makes sure.
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-        EXPECT_GT(kept, size / 4096 / 2) << "flags " << flags << ": the last round's buffer went back to the OS";
-        EXPECT_EQ(arena_check(a), 0);
-        arena_destroy(a);
     }
 }
 
