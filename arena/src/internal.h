@@ -781,8 +781,9 @@ void arena_unmapped(arena_t *a, size_t size) INTERNAL;
 
 /* ---- segments (segment.c) ------------------------------------------------ */
 /* Maps and registers a segment of `size` bytes for heap h; `gap`: MEDIUM, the
- * free bytes an alignment leaves in front of the block it is mapped for (they
- * decide whether it asks for huge pages), else 0. NULL + errno on error. */
+ * free bytes an alignment leaves in front of the block it is mapped for, when
+ * they outnumber the block's (they decide whether it asks for huge pages:
+ * segment.c), else 0. NULL + errno on error. */
 segment_t *segment_new(heap_t *h, segment_kind kind, size_t size, size_t align, size_t gap) INTERNAL;
 void segment_huge_pages_off(segment_t *s) INTERNAL NOINLINE;
 /* Before a purge hands back OS pages of s: a segment with huge pages gives

@@ -127,12 +127,13 @@ static void segment_unmap(heap_t *h, segment_t *s) {
  * around its scattered writes made resident. Before, 2000 of those took 2222
  * MiB of resident memory under the drop-in, glibc 24 MiB. A segment of
  * huge_pages_from bytes or more asks by itself, but for one mapped for a block
- * whose alignment leaves a gap of a huge page or more, which goes by the
- * density too: 100 blocks of memalign(16 MiB, 100) held 400 MB resident after
- * their free (two huge pages each, where the purges count the 4 KiB pages
- * written; found by an audit). Small pages are carved 4 KiB at a time, and a
- * huge block is its mapping's one block. The seed policy keeps its 64 KiB
- * regions to itself. */
+ * smaller than the gap its alignment leaves, a gap of a huge page or more,
+ * which goes by the density too (memalign(2 MiB, 14 MiB), a way programs ask
+ * for huge pages, still asks): 100 blocks of memalign(16 MiB, 100) held 400 MB
+ * resident after their free (two huge pages each, where the purges count the
+ * 4 KiB pages written; found by an audit). Small pages are carved 4 KiB at a
+ * time, and a huge block is its mapping's one block. The seed policy keeps its
+ * 64 KiB regions to itself. */
 #define HUGE_PAGES_DENSITY_MIN 8
 static bool segment_wants_huge_pages(const heap_t *h, segment_kind kind, size_t size, size_t gap) {
     if (kind == SEG_SEED || size < OS_HUGE_PAGE) return false;

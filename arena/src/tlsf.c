@@ -466,6 +466,9 @@ static segment_t *tlsf_segment_new(heap_t *h, size_t block, size_t gap) {
     while (size / 4 < block && size <= MAX_REGION) size *= 2;
     if (size > least && !arena_cap_allows(h->arena, size)) size = least;
     int saved = errno;
+    /* A block at least as large as its gap asks as any would (memalign(2 MiB,
+     * 14 MiB) is how programs ask for huge pages). */
+    if (block - gap >= gap) gap = 0;
     segment_t *s = segment_new(h, SEG_MEDIUM, size, SEGMENT_ALIGN, gap);
     /* The OS refused the roomy one (an address space limit, overcommit off):
      * the least that holds the block may still fit, as glibc's one mapping

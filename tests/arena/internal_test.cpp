@@ -200,7 +200,7 @@ TEST(HugePages, AHeapMostlyOfMemoryItNeverWritesAsksForNone) {
 // pages each block's 100 bytes made the 2 MiB around them resident (100 blocks
 // of memalign(16 MiB, 100) held 400 MB after their free, where the purges
 // count the 4 KiB pages written; found by an audit). A block of 12 MiB in a
-// fresh heap still gets them.
+// fresh heap still gets them, aligned to 2 or 4 MiB too.
 TEST(HugePages, ASegmentMappedForAnAlignmentsGapAsksForNone) {
     if (!KernelHasHugePages()) GTEST_SKIP() << "the kernel has no transparent huge pages";
     for (unsigned flags : {0u, (unsigned)ARENA_THREAD_SAFE}) {
@@ -226,13 +226,19 @@ TEST(HugePages, ASegmentMappedForAnAlignmentsGapAsksForNone) {
         for (void *p : aligned) arena_free(a, p);
         arena_destroy(a);
 
-        a = arena_create(&c);
-        ASSERT_NE(a, nullptr);
-        void *big = arena_malloc(a, (size_t)12 << 20);
-        ASSERT_NE(big, nullptr);
-        EXPECT_TRUE(HasFlag(big, "hg")) << "flags " << flags << ": a segment its block fills";
-        arena_free(a, big);
-        arena_destroy(a);
+        // A block larger than its alignment's gap asks, aligned or not (a
+        // review: memalign(2 MiB, 14 MiB) had asked for none).
+        for (size_t alignment : {(size_t)0, two_mib, (size_t)4 << 20}) {
+            a = arena_create(&c);
+            ASSERT_NE(a, nullptr);
+            const size_t size = (size_t)12 << 20;
+            void *big = alignment ? arena_memalign(a, alignment, size) : arena_malloc(a, size);
+            ASSERT_NE(big, nullptr);
+            EXPECT_TRUE(HasFlag(big, "hg")) << "flags " << flags << ", aligned to " << alignment
+                                            << ": a segment its block fills";
+            arena_free(a, big);
+            arena_destroy(a);
+        }
     }
 }
 
